@@ -1,0 +1,82 @@
+// The Backend interface: the short list of kernels everything above the engine calls.
+//
+// The TypeScript backend (kernels/ts) is the definition of every operation. A faster backend
+// (kernels/native) implements the same signatures and is never trusted until tests check it
+// against the TypeScript one. Conventions for every kernel:
+//   - arguments go outputs first, then inputs, then sizes;
+//   - arrays are row-major, and may be subarray views (an offset into a larger block);
+//   - a backward kernel ACCUMULATES into parameter and input gradients (the caller zeroes them
+//     once per step) unless its comment says it writes;
+//   - the TypeScript backend accepts Float32Array or Float64Array; the native one Float32Array only.
+import type { F } from './types.js';
+import type { VariantKernels } from '../nn/variant.js';
+
+export interface MatmulOptions {
+  transA?: boolean; // use A^T: A is stored (K, M) instead of (M, K)
+  transB?: boolean; // use B^T: B is stored (N, K) instead of (K, N)
+  accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
+}
+
+export interface Backend {
+  readonly name: 'ts' | 'native';
+
+  /** out (M, N) = op(A) (M, K) * op(B) (K, N), optionally added to out. Maps onto cblas_sgemm. */
+  matmul(out: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions): void;
+
+  /** out (N, C) += bias (C) on every row. */
+  addBias(out: F, bias: F, N: number, C: number): void;
+  /** dbias (C) += column sums of dout (N, C). */
+  biasBackward(dbias: F, dout: F, N: number, C: number): void;
+
+  /** out (B, T, C) = wte[idx[b, t]] + wpe[t]. */
+  embeddingForward(out: F, idx: Int32Array, wte: F, wpe: F, B: number, T: number, C: number): void;
+  /** dwte[idx] += dout rows, dwpe[t] += dout rows. */
+  embeddingBackward(dwte: F, dwpe: F, dout: F, idx: Int32Array, B: number, T: number, C: number): void;
+
+  /**
+   * Causal multi-head self-attention on separate q, k, v (each (B, T, C), head h owning channels
+   * h*D..h*D+D-1, D = C / NH). att (B, NH, T, T) receives the softmax probabilities (entries above
+   * the diagonal are written 0); scale = 1 / sqrt(D). With mask (same shape as att, entries 0 or
+   * 1/(1-p)), the probabilities are multiplied by it before weighting v (attention dropout).
+   * out (B, T, C) is written.
+   */
+  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  /** Accumulates into dq, dk, dv. scratch has B*NH*T*T elements (its contents are clobbered). */
+  attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
+    B: number, T: number, C: number, NH: number): void;
+
+  /**
+   * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).
+   * losses (N) and probs (N, V) are written; returns the mean loss over the N rows.
+   */
+  crossEntropyForward(losses: F, probs: F, logits: F, targets: Int32Array, N: number, V: number): number;
+  /** dlogits (N, V) is WRITTEN: (probs - onehot(target)) * scale. */
+  crossEntropyBackward(dlogits: F, probs: F, targets: Int32Array, scale: number, N: number, V: number): void;
+
+  /** out = a + b, elementwise over n. out may alias a or b. */
+  add(out: F, a: F, b: F, n: number): void;
+  /** dst += src over n. */
+  addInto(dst: F, src: F, n: number): void;
+  /** out = x * mask over n (dropout with a precomputed mask of 0 and 1/(1-p)). out may alias x. */
+  mul(out: F, x: F, mask: F, n: number): void;
+  /** x *= s over n. */
+  scale(x: F, s: number, n: number): void;
+  /** sum of x^2 over n, in float64. */
+  sumSquares(x: F, n: number): number;
+
+  /**
+   * One AdamW step over n contiguous elements (PyTorch's torch.optim.AdamW):
+   *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+   *   p -= lr * wd * p     (decoupled decay, before the moment update is applied)
+   *   p -= lr * (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps)
+   * step counts from 1.
+   */
+  adamw(param: F, grad: F, m: F, v: F, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number): void;
+
+  /**
+   * Optional fused replacements for norm and activation variants, keyed by variant name. The model
+   * uses one only when the arrays are Float32Array; otherwise the variant's own TypeScript code runs.
+   */
+  readonly variants: Readonly<Record<string, VariantKernels | undefined>>;
+}

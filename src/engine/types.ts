@@ -1,0 +1,22 @@
+// Array types every kernel accepts. Training runs in Float32Array; gradient checks run the
+// same TypeScript kernels in Float64Array, so kernels must be written against `F`, never a
+// concrete array type, and must not allocate arrays of a fixed type for their results.
+export type F = Float32Array | Float64Array;
+export type DType = 'float32' | 'float64';
+
+export function alloc(dtype: DType, n: number): F {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** A fresh zeroed array of the same type as `like`. */
+export function allocLike(like: F, n: number): F {
+  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** Thrown for problems the user can fix (bad flag, missing file...): the CLI prints the message, no stack. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

@@ -1,0 +1,28 @@
+// GELU, exact form (matches torch.nn.GELU(approximate='none')): y = 0.5 x (1 + erf(x / sqrt(2))).
+// dy/dx = Phi(x) + x phi(x). Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+import { erf } from '../../engine/math.js';
+
+const INV_SQRT2 = 0.7071067811865476;
+const INV_SQRT_2PI = 0.3989422804014327;
+
+export function geluScalar(x: number): number {
+  return 0.5 * x * (1 + erf(x * INV_SQRT2));
+}
+
+export function geluGrad(x: number): number {
+  return 0.5 * (1 + erf(x * INV_SQRT2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+}
+
+export const gelu: Variant = {
+  name: 'gelu',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = geluScalar(x[i]);
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) dx[i] += dout[i] * geluGrad(x[i]);
+  },
+  curve: (x) => geluScalar(x),
+};

@@ -1,0 +1,15 @@
+// ReLU: y = max(0, x); dy/dx = 1 for x > 0, else 0 (torch's convention at 0).
+import type { Variant } from '../variant.js';
+
+export const relu: Variant = {
+  name: 'relu',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = x[i] > 0 ? x[i] : 0;
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) if (x[i] > 0) dx[i] += dout[i];
+  },
+  curve: (x) => Math.max(0, x),
+};

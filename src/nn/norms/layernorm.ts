@@ -1,0 +1,50 @@
+// LayerNorm, matches torch.nn.LayerNorm (biased variance, eps = 1e-5 inside the square root):
+// y = (x - mean) / sqrt(var + eps) * weight + bias. `bias` exists only with --bias.
+// Saved: mean (N), rstd (N).
+import type { Variant } from '../variant.js';
+
+export const EPS_LN = 1e-5;
+
+export const layernorm: Variant = {
+  name: 'layernorm',
+  params: (C, a) => ({
+    weight: { shape: [C], init: 'ones' },
+    ...(a.bias ? { bias: { shape: [C], init: 'zeros' as const } } : {}),
+  }),
+  saved: (N) => ({ mean: N, rstd: N }),
+  forward(out, x, p, s, N, C) {
+    const w = p.weight, b = p.bias;
+    for (let n = 0; n < N; n++) {
+      const o = n * C;
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += x[o + c];
+      const m = sum / C;
+      let v = 0;
+      for (let c = 0; c < C; c++) { const d = x[o + c] - m; v += d * d; }
+      const rstd = 1 / Math.sqrt(v / C + EPS_LN);
+      s.mean[n] = m; s.rstd[n] = rstd;
+      for (let c = 0; c < C; c++) out[o + c] = (x[o + c] - m) * rstd * w[c] + (b ? b[c] : 0);
+    }
+  },
+  // xhat = (x - mean) * rstd; dxhat = dout * weight;
+  // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
+  backward(dx, dp, dout, x, p, s, N, C) {
+    const w = p.weight, dw = dp.weight, db = dp.bias;
+    for (let n = 0; n < N; n++) {
+      const o = n * C, m = s.mean[n], rstd = s.rstd[n];
+      let mdx = 0, mdxx = 0;
+      for (let c = 0; c < C; c++) {
+        const xhat = (x[o + c] - m) * rstd, g = dout[o + c];
+        dw[c] += g * xhat;
+        if (db) db[c] += g;
+        mdx += g * w[c];
+        mdxx += g * w[c] * xhat;
+      }
+      mdx /= C; mdxx /= C;
+      for (let c = 0; c < C; c++) {
+        const xhat = (x[o + c] - m) * rstd;
+        dx[o + c] += rstd * (dout[o + c] * w[c] - mdx - xhat * mdxx);
+      }
+    }
+  },
+};
