@@ -1,0 +1,116 @@
+// Kernel micro-benchmark: each kernel of the ts and native backends on the same inputs, at the
+// shapes of the `small` (4 layers, C = 128, T = 64, B = 12) and `default` (6 layers, C = 384,
+// T = 256, B = 64) presets, timed in the same run. Prints ms per call, the ts/native ratio, and
+// GFLOP/s for the matrix products.
+//   node dist/bench/kernels.js [--preset small|default|all] [--only NAME] [--min-ms 200]
+import { performance } from 'node:perf_hooks';
+import { Rng } from '../src/engine/rng.js';
+import type { Backend } from '../src/engine/backend.js';
+import type { F } from '../src/engine/types.js';
+import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { loadNativeBackend, nativeBackendError, nativeInfo } from '../src/engine/kernels/native/index.js';
+import { norms } from '../src/nn/norms/index.js';
+import { activations } from '../src/nn/activations/index.js';
+import { MetricCtx } from '../src/nn/params.js';
+import { defaultConfig } from '../src/cli/flags.js';
+import type { ModelConfig } from '../src/model/config.js';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
+const preset = opt('preset', 'all'), only = opt('only', ''), minMs = Number(opt('min-ms', '200'));
+
+const native = loadNativeBackend();
+if (!native) {
+  console.error(`native backend not built (${nativeBackendError()}): run \`npm run build:native\``);
+  process.exit(1);
+}
+const info = nativeInfo()!;
+console.log(`native: ${info.threads} threads, ${info.blas}`);
+
+const rng = new Rng(7);
+const randn = (n: number, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.normal() * s; return a; };
+
+/** Mean ms per call: repeats until budgetMs has passed, after one warm-up call (which is the
+ * measurement when it alone exceeds the budget: the slow TypeScript products take seconds). */
+function time(fn: () => void, budgetMs = minMs): number {
+  const w0 = performance.now();
+  fn();
+  const warm = performance.now() - w0;
+  if (warm >= budgetMs) return warm;
+  let reps = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (reps === 0 || t - t0 < budgetMs) { fn(); reps++; t = performance.now(); }
+  return (t - t0) / reps;
+}
+
+interface Row { kernel: string; shape: string; ts: number; native: number; flops?: number }
+const rows: Row[] = [];
+
+function bench(kernel: string, shape: string, run: (be: Backend) => void, flops?: number, tsBudget = minMs): void {
+  if (only && !kernel.includes(only)) return;
+  const nt = time(() => run(native!));
+  const tt = time(() => run(tsBackend), tsBudget);
+  const r: Row = { kernel, shape, ts: tt, native: nt, flops };
+  rows.push(r);
+  const gf = flops ? `  ${(flops / nt / 1e6).toFixed(1).padStart(7)} GFLOP/s native, ${(flops / tt / 1e6).toFixed(2)} ts` : '';
+  console.log(`${kernel.padEnd(22)} ${shape.padEnd(26)} ts ${tt.toFixed(3).padStart(10)} ms  native ${nt.toFixed(3).padStart(9)} ms  ts/native ${(tt / nt).toFixed(1).padStart(6)}x${gf}`);
+}
+
+function suite(name: string, B: number, T: number, C: number, NH: number, V: number, params: number): void {
+  console.log(`\n== ${name}: B=${B} T=${T} C=${C} NH=${NH} V=${V} (N = B*T = ${B * T})`);
+  const N = B * T, H = 4 * C;
+  const x = randn(N * C), y = randn(N * C), h = randn(N * H), dh = randn(N * H);
+  const w = randn(C * H, 0.02), out = new Float32Array(N * H), outC = new Float32Array(N * C);
+  // The products of one MLP, forward and backward: (N, C) x (C, 4C); dX = dH W^T; dW = X^T dH.
+  const mm = (be: Backend, M: number, Nn: number, K: number, a: F, b: F, o: F, transA = false, transB = false) =>
+    be.matmul(o, a, b, M, Nn, K, { transA, transB });
+  bench('matmul NN', `${N}x${H}x${C}`, (be) => mm(be, N, H, C, x, w, out), 2 * N * H * C);
+  bench('matmul NN', `${N}x${C}x${H}`, (be) => mm(be, N, C, H, h, w, outC), 2 * N * C * H);
+  bench('matmul NT (dX)', `${N}x${C}x${H}`, (be) => mm(be, N, C, H, dh, w, outC, false, true), 2 * N * C * H);
+  bench('matmul TN (dW)', `${C}x${H}x${N}`, (be) => mm(be, C, H, N, x, dh, w.slice(), true, false), 2 * N * C * H);
+  // Attention on q = k = v-sized inputs; causal flops: QK^T and PV each ~ B NH T^2 D.
+  const q = randn(N * C), k = randn(N * C), v = randn(N * C), att = new Float32Array(B * NH * T * T);
+  const attFlops = 2 * B * NH * T * T * (C / NH);
+  bench('attentionForward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionForward(outC, att, q, k, v, null, B, T, C, NH), attFlops);
+  const dq = new Float32Array(N * C), dk = new Float32Array(N * C), dv = new Float32Array(N * C), scratch = new Float32Array(att.length);
+  tsBackend.attentionForward(outC, att, q, k, v, null, B, T, C, NH);
+  bench('attentionBackward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionBackward(dq, dk, dv, scratch, y, att, q, k, v, null, B, T, C, NH), 2 * attFlops);
+  const logits = randn(N * V), probs = new Float32Array(N * V), losses = new Float32Array(N), targets = new Int32Array(N).map(() => rng.int(V));
+  bench('crossEntropyForward', `${N}x${V}`, (be) => { be.crossEntropyForward(losses, probs, logits, targets, N, V); });
+  bench('crossEntropyBackward', `${N}x${V}`, (be) => be.crossEntropyBackward(logits.slice(), probs, targets, 1 / N, N, V));
+  const cfg = defaultConfig() as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
+  for (const [vname, width] of [['rmsnorm', C], ['layernorm', C], ['gelu', H], ['relu', H]] as const) {
+    const variant = { ...norms, ...activations }[vname];
+    const rowsN = N, xin = width === C ? x : h, o = width === C ? outC : out, g = width === C ? y : dh;
+    const p: Record<string, F> = {}, dp: Record<string, F> = {}, s: Record<string, F> = {};
+    for (const [pn, spec] of Object.entries(variant.params(width, cfg))) { const n = spec.shape.reduce((a, d) => a * d, 1); p[pn] = new Float32Array(n).fill(1); dp[pn] = new Float32Array(n); }
+    for (const [sn, len] of Object.entries(variant.saved(rowsN, width, cfg))) s[sn] = new Float32Array(len);
+    const kern = (be: Backend) => (be === tsBackend ? variant : be.variants[vname] ?? variant);
+    const dx = new Float32Array(rowsN * width);
+    bench(`${vname} forward`, `${rowsN}x${width}`, (be) => kern(be).forward(o, xin, p, s, rowsN, width, cfg, ctx));
+    bench(`${vname} backward`, `${rowsN}x${width}`, (be) => kern(be).backward(dx, dp, g, xin, p, s, rowsN, width, cfg, ctx));
+  }
+  bench('add', `${N * C}`, (be) => be.add(outC, x, y, N * C));
+  bench('addInto', `${N * C}`, (be) => be.addInto(outC, x, N * C));
+  bench('scale', `${N * C}`, (be) => be.scale(outC, 0.999, N * C));
+  bench('sumSquares', `${params}`, (be) => { be.sumSquares(h, Math.min(params, h.length)); });
+  const pm = randn(params), gr = randn(params), m1 = new Float32Array(params), m2 = new Float32Array(params);
+  bench('adamw', `${params}`, (be) => be.adamw(pm, gr, m1, m2, params, 6e-4, 0.9, 0.95, 1e-8, 0.1, 3));
+  bench('biasBackward', `${N}x${H}`, (be) => be.biasBackward(w.subarray(0, H), dh, N, H));
+  const idx = new Int32Array(N).map(() => rng.int(V)), wte = randn(V * C), wpe = randn(T * C);
+  bench('embeddingForward', `${N}x${C}`, (be) => be.embeddingForward(outC, idx, wte, wpe, B, T, C));
+  bench('embeddingBackward', `${N}x${C}`, (be) => be.embeddingBackward(wte, wpe, y, idx, B, T, C));
+}
+
+if (preset === 'small' || preset === 'all') suite('small', 12, 64, 128, 4, 65, 800_000);
+if (preset === 'default' || preset === 'all') {
+  // The default preset's batch is 64; 16 keeps the TypeScript side of the run short, with the
+  // same per-row shapes. The headline sgemm shape of its MLP (16384 x 384 x 1536) runs at full size.
+  suite('default (B reduced to 16)', 16, 256, 384, 6, 65, 10_650_000);
+  const M = 16384, Nn = 384, K = 1536, a = randn(M * K), b = randn(K * Nn, 0.02), o = new Float32Array(M * Nn);
+  bench('matmul NN (default MLP)', `${M}x${Nn}x${K}`, (be) => be.matmul(o, a, b, M, Nn, K), 2 * M * Nn * K, 1);
+}
+
+const geo = Math.exp(rows.reduce((s, r) => s + Math.log(r.ts / r.native), 0) / Math.max(rows.length, 1));
+console.log(`\n${rows.length} kernels; geometric mean ts/native ratio ${geo.toFixed(1)}x`);
