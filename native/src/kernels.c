@@ -52,38 +52,53 @@ void nl_add_bias(float *out, const float *bias, long N, long C) {
   pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, add_bias_rows, &j);
 }
 
-typedef struct { float *dst; long N, C; colsum_fn f; const void *ctx; } ColumnJob;
-#define COL_BLOCK 32
+#define ROW_BLOCK 64
+typedef struct { rowblock_fn fn; const void *ctx; long N, width; double *partial; } RowBlockJob;
 
-static void column_blocks(void *p, long k0, long k1, int tid) {
+static void row_blocks(void *p, long k0, long k1, int tid) {
   (void)tid;
-  const ColumnJob *j = p;
-  double acc[COL_BLOCK];
+  const RowBlockJob *j = p;
   for (long k = k0; k < k1; k++) {
-    long c0 = k * COL_BLOCK, c1 = c0 + COL_BLOCK < j->C ? c0 + COL_BLOCK : j->C;
-    memset(acc, 0, sizeof acc);
-    for (long n = 0; n < j->N; n++) j->f(acc, j->ctx, n, c0, c1);
-    for (long c = c0; c < c1; c++) j->dst[c] = (float)((double)j->dst[c] + acc[c - c0]);
+    double *part = j->partial + k * j->width;
+    memset(part, 0, (size_t)j->width * sizeof(double));
+    const long n0 = k * ROW_BLOCK, n1 = n0 + ROW_BLOCK < j->N ? n0 + ROW_BLOCK : j->N;
+    j->fn(j->ctx, n0, n1, part);
   }
 }
 
-void nl_column_pass(float *dst, long N, long C, colsum_fn f, const void *ctx) {
-  ColumnJob j = { dst, N, C, f, ctx };
-  long blocks = (C + COL_BLOCK - 1) / COL_BLOCK;
-  pool_run(blocks, N * C >= PAR_GRAIN ? 1 : blocks, column_blocks, &j);
+void nl_row_blocks(float *const *dst, int nsums, long N, long C, rowblock_fn fn, const void *ctx) {
+  const long blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, width = nsums * C;
+  if (blocks == 0 || width == 0) return;
+  double *partial = malloc((size_t)blocks * width * sizeof(double));
+  if (!partial) abort(); // a few MB at most (N/64 blocks of nsums*C doubles)
+  RowBlockJob j = { fn, ctx, N, width, partial };
+  pool_run(blocks, PAR_GRAIN / (ROW_BLOCK * C) + 1, row_blocks, &j);
+  // Block sums in block order, then one rounding into each float32 gradient.
+  for (long k = 1; k < blocks; k++) {
+    const double *part = partial + k * width;
+    for (long i = 0; i < width; i++) partial[i] += part[i];
+  }
+  for (int s = 0; s < nsums; s++) if (dst[s]) {
+    float *d = dst[s];
+    for (long c = 0; c < C; c++) d[c] = (float)((double)d[c] + partial[s * C + c]);
+  }
+  free(partial);
 }
 
 typedef struct { const float *dout; long C; } BiasGradCtx;
 
-HOT static void bias_grad_row(double *acc, const void *p, long n, long c0, long c1) {
+HOT static void bias_grad_rows(const void *p, long n0, long n1, double *acc) {
   const BiasGradCtx *j = p;
-  const float *g = j->dout + n * j->C;
-  for (long c = c0; c < c1; c++) acc[c - c0] += g[c];
+  const long C = j->C;
+  for (long n = n0; n < n1; n++) {
+    const float *g = j->dout + n * C;
+    for (long c = 0; c < C; c++) acc[c] += g[c];
+  }
 }
 
 void nl_bias_backward(float *dbias, const float *dout, long N, long C) {
   BiasGradCtx j = { dout, C };
-  nl_column_pass(dbias, N, C, bias_grad_row, &j);
+  nl_row_blocks(&dbias, 1, N, C, bias_grad_rows, &j);
 }
 
 // ---- embeddings -------------------------------------------------------------------------------
@@ -200,22 +215,35 @@ void nl_add_into(float *dst, const float *src, long n) { EwJob j = { dst, dst, s
 void nl_mul(float *out, const float *x, const float *mask, long n) { EwJob j = { out, x, mask, 0 }; pool_run(n, PAR_GRAIN, mul_range, &j); }
 void nl_scale(float *x, double s, long n) { EwJob j = { x, NULL, NULL, s }; pool_run(n, PAR_GRAIN, scale_range, &j); }
 
-typedef struct { const float *x; double *partial; } SsJob;
+// Partial sums over fixed blocks, added in block order: the result does not depend on the threads.
+#define SS_BLOCK 65536
+typedef struct { const float *x; double *partial; long n; } SsJob;
 
-HOT static void sum_squares_range(void *p, long i0, long i1, int tid) {
+HOT static void sum_squares_blocks(void *p, long k0, long k1, int tid) {
+  (void)tid;
   const SsJob *j = p;
-  double s = 0;
-  #pragma omp simd reduction(+ : s)
-  for (long i = i0; i < i1; i++) s += (double)j->x[i] * j->x[i];
-  j->partial[tid] = s;
+  for (long k = k0; k < k1; k++) {
+    const long i0 = k * SS_BLOCK, i1 = i0 + SS_BLOCK < j->n ? i0 + SS_BLOCK : j->n;
+    double s = 0;
+    #pragma omp simd reduction(+ : s)
+    for (long i = i0; i < i1; i++) s += (double)j->x[i] * j->x[i];
+    j->partial[k] = s;
+  }
 }
 
 double nl_sum_squares(const float *x, long n) {
-  double partial[256] = {0};
-  SsJob j = { x, partial };
-  pool_run(n, PAR_GRAIN, sum_squares_range, &j);
+  const long blocks = (n + SS_BLOCK - 1) / SS_BLOCK;
+  double stack[64], *partial = blocks <= 64 ? stack : malloc((size_t)blocks * sizeof(double));
+  if (!partial) { // out of memory for the partials: one block
+    double s = 0;
+    for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+  }
+  SsJob j = { x, partial, n };
+  pool_run(blocks, 1, sum_squares_blocks, &j);
   double s = 0;
-  for (int t = 0; t < pool_threads() && t < 256; t++) s += partial[t];
+  for (long k = 0; k < blocks; k++) s += partial[k];
+  if (partial != stack) free(partial);
   return s;
 }
 

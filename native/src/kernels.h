@@ -49,9 +49,11 @@ void nl_gelu_backward(float *dx, const float *dout, const float *x, long n);
 void nl_relu_forward(float *out, const float *x, long n);
 void nl_relu_backward(float *dx, const float *dout, const float *x, long n);
 
-// Column sums over rows: dst[c] += sum_n f(n, c), split over column blocks so each column is
-// summed by one thread in row order (reproducible, no atomics). Used by the bias and norm grads.
-typedef void (*colsum_fn)(double *acc, const void *ctx, long n, long c0, long c1);
-void nl_column_pass(float *dst, long N, long C, colsum_fn f, const void *ctx);
+// Parameter gradients summed over rows: rows are cut into fixed blocks of 64 (independent of the
+// thread count); fn(ctx, n0, n1, partial) handles rows [n0, n1) and adds its sums into
+// partial[s * C + c] (zeroed) for s < nsums; the block partials are then added in block order, in
+// double, and each dst[s] (unless NULL) gets its total rounded once. Reproducible, no atomics.
+typedef void (*rowblock_fn)(const void *ctx, long n0, long n1, double *partial);
+void nl_row_blocks(float *const *dst, int nsums, long N, long C, rowblock_fn fn, const void *ctx);
 
 #endif

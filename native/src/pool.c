@@ -1,9 +1,14 @@
-// Persistent workers that wait on a generation counter: a short spin (a training step issues
-// hundreds of small kernels back to back, and a futex wake-up costs tens of microseconds), then a
-// condition variable, so idle workers do not compete with OpenBLAS's threads between kernels.
+// Persistent workers and dynamic chunks. pool_run cuts a job into a few chunks per thread; the
+// caller and the workers claim chunks from a shared counter until none is left, so a worker that
+// the OS has not scheduled yet (the machine may be busy) delays nothing: the caller takes its
+// chunks. Idle workers spin briefly (a training step issues hundreds of small kernels back to
+// back, and a futex wake-up costs tens of microseconds), then sleep on a condition variable, so
+// they do not compete with OpenBLAS's threads between kernels.
 #include "pool.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -13,47 +18,60 @@
 #endif
 
 #define MAX_THREADS 256
-#define SPIN_ITERS 4000 // about 20-100 us of pause instructions before sleeping
+#define SPIN_ITERS 2000  // pause instructions (~10-50 us) before an idle worker sleeps
+#define CHUNKS_PER_THREAD 4
 
 static int nthreads = 1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int requested = 1;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static atomic_int generation;
-static atomic_int pending;
-static atomic_int busy;
 static int sleepers; // guarded by mu
+static atomic_int busy; // a job is running (another caller thread runs its job inline)
 
+// state = generation << 32 | next chunk to claim. A chunk is claimed by a CAS that also checks the
+// generation, so a worker that wakes up late can never claim a chunk of a newer job by mistake.
+static _Atomic uint64_t state;
+static atomic_long done; // chunks finished in the current job
 static pool_fn job_fn;
 static void *job_ctx;
-static long job_n, job_chunk;
-static int job_parts;
-static _Thread_local int in_worker;
+static long job_n, job_chunk, job_chunks;
+static _Thread_local int in_pool;
 
-static void run_part(int part) {
-  long b = part * job_chunk, e = b + job_chunk;
-  if (e > job_n) e = job_n;
-  if (b < e) job_fn(job_ctx, b, e, part);
+#define GEN(s) ((uint32_t)((s) >> 32))
+#define IDX(s) ((uint32_t)(s))
+
+// Claims and runs chunks of generation `gen` until none is left (or a newer job has started).
+static void work(uint32_t gen, int tid) {
+  for (;;) {
+    uint64_t s = atomic_load_explicit(&state, memory_order_acquire);
+    if (GEN(s) != gen || IDX(s) >= (uint64_t)job_chunks) return;
+    if (!atomic_compare_exchange_weak_explicit(&state, &s, s + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    // The claim succeeded for `gen`, so that job cannot finish (nor its fields change) before this chunk is done.
+    long b = (long)IDX(s) * job_chunk, e = b + job_chunk < job_n ? b + job_chunk : job_n;
+    job_fn(job_ctx, b, e, tid);
+    atomic_fetch_add_explicit(&done, 1, memory_order_acq_rel);
+  }
 }
 
 static void *worker(void *arg) {
   int tid = (int)(long)arg;
-  int seen = 0;
-  in_worker = 1;
+  uint32_t seen = 0;
+  in_pool = 1;
   for (;;) {
     int spins = 0;
-    while (atomic_load_explicit(&generation, memory_order_acquire) == seen) {
+    uint32_t gen;
+    while ((gen = GEN(atomic_load_explicit(&state, memory_order_acquire))) == seen) {
       if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
       pthread_mutex_lock(&mu);
       sleepers++;
-      while (atomic_load_explicit(&generation, memory_order_acquire) == seen) pthread_cond_wait(&cv, &mu);
+      while (GEN(atomic_load_explicit(&state, memory_order_acquire)) == seen) pthread_cond_wait(&cv, &mu);
       sleepers--;
       pthread_mutex_unlock(&mu);
+      spins = 0;
     }
-    seen = atomic_load_explicit(&generation, memory_order_acquire);
-    if (tid < job_parts) run_part(tid);
-    atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
+    seen = gen;
+    work(gen, tid);
   }
   return NULL;
 }
@@ -83,24 +101,28 @@ int pool_threads(void) { return nthreads; }
 void pool_run(long n, long grain, pool_fn fn, void *ctx) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
-  int parts = nthreads;
-  if (n / grain < parts) parts = (int)(n / grain);
+  long chunks = n / grain;
+  if (chunks > (long)nthreads * CHUNKS_PER_THREAD) chunks = (long)nthreads * CHUNKS_PER_THREAD;
   int expected = 0;
-  if (parts < 2 || in_worker || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
+  if (chunks < 2 || nthreads < 2 || in_pool || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
     fn(ctx, 0, n, 0);
     return;
   }
-  job_fn = fn; job_ctx = ctx; job_n = n; job_parts = parts;
-  job_chunk = (n + parts - 1) / parts;
-  // Every worker acknowledges the generation (those without a part just decrement).
-  atomic_store_explicit(&pending, nthreads - 1, memory_order_relaxed);
+  job_fn = fn; job_ctx = ctx; job_n = n;
+  job_chunk = (n + chunks - 1) / chunks;
+  job_chunks = (n + job_chunk - 1) / job_chunk;
+  atomic_store_explicit(&done, 0, memory_order_relaxed);
+  uint32_t gen = GEN(atomic_load_explicit(&state, memory_order_relaxed)) + 1;
   pthread_mutex_lock(&mu);
-  atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+  atomic_store_explicit(&state, (uint64_t)gen << 32, memory_order_release);
   if (sleepers) pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&mu);
-  in_worker = 1; // a nested pool_run from fn runs inline
-  run_part(0);
-  in_worker = 0;
-  while (atomic_load_explicit(&pending, memory_order_acquire) != 0) CPU_RELAX();
+  in_pool = 1; // a nested pool_run from fn runs inline
+  work(gen, 0);
+  in_pool = 0;
+  // Chunks claimed by workers may still be running.
+  for (long spins = 0; atomic_load_explicit(&done, memory_order_acquire) != job_chunks; spins++) {
+    if (spins < 20000) CPU_RELAX(); else sched_yield();
+  }
   atomic_store_explicit(&busy, 0, memory_order_release);
 }

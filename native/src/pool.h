@@ -5,15 +5,15 @@
 // fn(ctx, begin, end, tid) handles items [begin, end) of a job; tid in [0, pool_threads()).
 typedef void (*pool_fn)(void *ctx, long begin, long end, int tid);
 
-// Starts nthreads - 1 workers (the calling thread is the last one). Idempotent.
+// Starts nthreads - 1 workers (the calling thread counts as tid 0). Idempotent.
 void pool_init(int nthreads);
 int pool_threads(void);
 
-// Splits [0, n) into at most pool_threads() contiguous chunks of at least `grain` items and runs
-// them in parallel; the caller works on chunk 0 and returns when every chunk is done. Runs inline
-// when n < 2 * grain, when called from a worker, or while another thread is using the pool. The
-// split depends only on n, grain and the thread count, so results are reproducible for a given
-// NORMLAB_THREADS.
+// Cuts [0, n) into contiguous chunks of at least `grain` items (a few per thread) that the caller
+// and the workers claim dynamically; returns when every chunk is done. Runs inline when n < 2 *
+// grain, when called from inside a job, or while another thread is using the pool. Kernels must
+// not let results depend on which thread runs a chunk (tid is only for per-thread scratch), so
+// results are the same for any NORMLAB_THREADS.
 void pool_run(long n, long grain, pool_fn fn, void *ctx);
 
 #endif

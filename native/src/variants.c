@@ -1,7 +1,8 @@
 // Fused norms and activations: src/nn/norms/rmsnorm.ts, layernorm.ts and src/nn/activations/
 // gelu.ts, relu.ts, with the same saved buffers. Row statistics are summed in double and the
 // per-element arithmetic is done in double, as the TypeScript code does; rows go to the pool, and
-// the parameter gradients (sums over rows) take a second, column-split pass (nl_column_pass).
+// the parameter gradients (sums over rows) are summed per block of rows in the same pass
+// (nl_row_blocks).
 #include "kernels.h"
 #include "pool.h"
 #include "vmath.h"
@@ -40,35 +41,32 @@ void nl_rmsnorm_forward(float *out, float *rrms, const float *x, const float *ga
   pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, rms_fwd_rows, &j);
 }
 
-// dx += r * (dout * gain - xhat * mean(dout * gain * xhat)), xhat = x * r.
-HOT static void rms_bwd_rows(void *p, long n0, long n1, int tid) {
-  (void)tid;
+// dx += r * (dout * gain - xhat * mean(dout * gain * xhat)), xhat = x * r; dgain += dout * xhat,
+// summed per block of rows (nl_row_blocks) in the same pass.
+HOT static void rms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
   const NormJob *j = p;
   const long C = j->C;
+  const float *gain = j->gain;
   for (long n = n0; n < n1; n++) {
     const float *x = j->x + n * C, *g = j->dout + n * C;
     float *dx = j->dx + n * C;
     const double r = j->crrms[n];
     double dot = 0;
     #pragma omp simd reduction(+ : dot)
-    for (long c = 0; c < C; c++) dot += (double)g[c] * j->gain[c] * (x[c] * r);
+    for (long c = 0; c < C; c++) dot += (double)g[c] * gain[c] * (x[c] * r);
     dot /= C;
-    for (long c = 0; c < C; c++) dx[c] = (float)(dx[c] + r * ((double)g[c] * j->gain[c] - x[c] * r * dot));
+    for (long c = 0; c < C; c++) {
+      const double xhat = x[c] * r;
+      dx[c] = (float)(dx[c] + r * ((double)g[c] * gain[c] - xhat * dot));
+      dgain[c] += g[c] * xhat;
+    }
   }
-}
-
-HOT static void rms_dgain_row(double *acc, const void *p, long n, long c0, long c1) {
-  const NormJob *j = p;
-  const float *x = j->x + n * j->C, *g = j->dout + n * j->C;
-  const double r = j->crrms[n];
-  for (long c = c0; c < c1; c++) acc[c - c0] += g[c] * (x[c] * r);
 }
 
 void nl_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
   const float *rrms, long N, long C) {
   NormJob j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rrms, .C = C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, rms_bwd_rows, &j);
-  nl_column_pass(dgain, N, C, rms_dgain_row, &j);
+  nl_row_blocks(&dgain, 1, N, C, rms_bwd_rows, &j);
 }
 
 // ---- layernorm: y = (x - mean) * rstd * weight + bias; saved mean, rstd ------------------------
@@ -100,11 +98,13 @@ void nl_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
   pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, ln_fwd_rows, &j);
 }
 
-// dx += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dout * weight.
-HOT static void ln_bwd_rows(void *p, long n0, long n1, int tid) {
-  (void)tid;
+// dx += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dout * weight;
+// dweight += dout * xhat and dbias += dout (partial[0..C) and partial[C..2C)) in the same pass.
+HOT static void ln_bwd_rows(const void *p, long n0, long n1, double *partial) {
   const NormJob *j = p;
   const long C = j->C;
+  const float *w = j->gain;
+  double *dw = partial, *db = partial + C;
   for (long n = n0; n < n1; n++) {
     const float *x = j->x + n * C, *g = j->dout + n * C;
     float *dx = j->dx + n * C;
@@ -112,37 +112,25 @@ HOT static void ln_bwd_rows(void *p, long n0, long n1, int tid) {
     double mdx = 0, mdxx = 0;
     #pragma omp simd reduction(+ : mdx, mdxx)
     for (long c = 0; c < C; c++) {
-      const double xhat = (x[c] - m) * rstd, gw = (double)g[c] * j->gain[c];
+      const double xhat = (x[c] - m) * rstd, gw = (double)g[c] * w[c];
       mdx += gw;
       mdxx += gw * xhat;
     }
     mdx /= C; mdxx /= C;
     for (long c = 0; c < C; c++) {
       const double xhat = (x[c] - m) * rstd;
-      dx[c] = (float)(dx[c] + rstd * ((double)g[c] * j->gain[c] - mdx - xhat * mdxx));
+      dx[c] = (float)(dx[c] + rstd * ((double)g[c] * w[c] - mdx - xhat * mdxx));
+      dw[c] += g[c] * xhat;
+      db[c] += g[c];
     }
   }
-}
-
-HOT static void ln_dweight_row(double *acc, const void *p, long n, long c0, long c1) {
-  const NormJob *j = p;
-  const float *x = j->x + n * j->C, *g = j->dout + n * j->C;
-  const double m = j->cmean[n], rstd = j->crstd[n];
-  for (long c = c0; c < c1; c++) acc[c - c0] += g[c] * ((x[c] - m) * rstd);
-}
-
-HOT static void ln_dbias_row(double *acc, const void *p, long n, long c0, long c1) {
-  const NormJob *j = p;
-  const float *g = j->dout + n * j->C;
-  for (long c = c0; c < c1; c++) acc[c - c0] += g[c];
 }
 
 void nl_layernorm_backward(float *dx, float *dweight, float *dbias, const float *dout, const float *x,
   const float *weight, const float *mean, const float *rstd, long N, long C) {
   NormJob j = { .dx = dx, .dout = dout, .x = x, .gain = weight, .cmean = mean, .crstd = rstd, .C = C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, ln_bwd_rows, &j);
-  nl_column_pass(dweight, N, C, ln_dweight_row, &j);
-  if (dbias) nl_column_pass(dbias, N, C, ln_dbias_row, &j);
+  float *dst[2] = { dweight, dbias };
+  nl_row_blocks(dst, 2, N, C, ln_bwd_rows, &j);
 }
 
 // ---- gelu (exact): y = 0.5 x (1 + erf(x / sqrt 2)); dy/dx = Phi(x) + x phi(x) --------------------
@@ -197,7 +185,10 @@ HOT static void relu_fwd_range(void *p, long i0, long i1, int tid) {
 HOT static void relu_bwd_range(void *p, long i0, long i1, int tid) {
   (void)tid;
   const ActJob *j = p;
-  for (long i = i0; i < i1; i++) if (j->x[i] > 0) j->out[i] += j->dout[i];
+  // Branch-free (signs are random): adding +0 leaves dx as it is, as skipping the element does.
+  float *dx = j->out;
+  const float *x = j->x, *dout = j->dout;
+  for (long i = i0; i < i1; i++) { const float g = dout[i]; dx[i] += x[i] > 0 ? g : 0.0f; }
 }
 
 void nl_relu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN, relu_fwd_range, &j); }
