@@ -21,6 +21,12 @@ import type { Variant } from '../src/nn/variant.js';
 
 const native = loadNativeBackend();
 const skip = native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
+
+// CI builds the addon with --strict and sets NORMLAB_REQUIRE_NATIVE=1, so a missing addon fails
+// there instead of silently skipping every parity test.
+test('native backend is built when NORMLAB_REQUIRE_NATIVE=1', { skip: process.env.NORMLAB_REQUIRE_NATIVE === '1' ? false : 'NORMLAB_REQUIRE_NATIVE is not set' }, () => {
+  assert.ok(native, `native backend required but not available: ${nativeBackendError()}`);
+});
 const EPS32 = 2 ** -23; // float32 spacing at 1 (2x the unit roundoff)
 
 // Tolerances. Inputs are N(0, 1) unless said otherwise.
