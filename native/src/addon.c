@@ -58,7 +58,8 @@ static double arg_num(Args *a, size_t i, const char *what) {
   return d;
 }
 
-static void *arg_array(Args *a, size_t i, napi_typedarray_type want, long need, const char *what, int nullable) {
+// `need` is a double so that a product of absurd sizes cannot overflow into a small number.
+static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need, const char *what, int nullable) {
   if (a->failed) return NULL;
   napi_valuetype t;
   napi_typeof(a->env, a->argv[i], &t);
@@ -74,10 +75,10 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, long need, 
       : "%s must be an Int32Array", what, 0);
     return NULL;
   }
-  if ((double)length < (double)need) {
+  if ((double)length < need) {
     char w[96];
     snprintf(w, sizeof w, "%s has %zu elements", what, length);
-    fail(a, "R", "%s, the sizes need %.0f", w, (double)need);
+    fail(a, "R", "%s, the sizes need %.0f", w, need);
     return NULL;
   }
   return data; // already offset by the view's byteOffset
@@ -137,12 +138,12 @@ static napi_value EmbeddingForward(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(&a, env, info, "embeddingForward", 7)) return NULL;
   long B = arg_size(&a, 4, "B"), T = arg_size(&a, 5, "T"), C = arg_size(&a, 6, "C");
-  float *out = F32(0, B * T * C, "out");
-  int32_t *idx = I32(1, B * T, "idx");
+  float *out = F32(0, (double)B * T * C, "out");
+  int32_t *idx = I32(1, (double)B * T, "idx");
   float *wte = F32(2, 0, "wte"), *wpe = F32(3, T * C, "wpe");
   if (a.failed) return NULL;
   size_t len; napi_get_typedarray_info(env, a.argv[2], NULL, &len, NULL, NULL, NULL);
-  if (!check_indices(&a, idx, B * T, C > 0 ? (long)len / C : 0, "idx")) return NULL;
+  if (C > 0 && !check_indices(&a, idx, B * T, (long)len / C, "idx")) return NULL; // C = 0: nothing is read
   nl_embedding_forward(out, idx, wte, wpe, B, T, C);
   return undefined(env);
 }
@@ -151,11 +152,11 @@ static napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(&a, env, info, "embeddingBackward", 7)) return NULL;
   long B = arg_size(&a, 4, "B"), T = arg_size(&a, 5, "T"), C = arg_size(&a, 6, "C");
-  float *dwte = F32(0, 0, "dwte"), *dwpe = F32(1, T * C, "dwpe"), *dout = F32(2, B * T * C, "dout");
-  int32_t *idx = I32(3, B * T, "idx");
+  float *dwte = F32(0, 0, "dwte"), *dwpe = F32(1, T * C, "dwpe"), *dout = F32(2, (double)B * T * C, "dout");
+  int32_t *idx = I32(3, (double)B * T, "idx");
   if (a.failed) return NULL;
   size_t len; napi_get_typedarray_info(env, a.argv[0], NULL, &len, NULL, NULL, NULL);
-  if (!check_indices(&a, idx, B * T, C > 0 ? (long)len / C : 0, "idx")) return NULL;
+  if (C > 0 && !check_indices(&a, idx, B * T, (long)len / C, "idx")) return NULL; // C = 0: nothing is read
   nl_embedding_backward(dwte, dwpe, dout, idx, B, T, C);
   return undefined(env);
 }
@@ -171,7 +172,7 @@ static napi_value AttentionForward(napi_env env, napi_callback_info info) {
   if (!get_args(&a, env, info, "attentionForward", 10)) return NULL;
   long B = arg_size(&a, 6, "B"), T = arg_size(&a, 7, "T"), C = arg_size(&a, 8, "C"), NH = arg_size(&a, 9, "NH");
   if (!check_heads(&a, C, NH)) return NULL;
-  long n = B * T * C, na = B * NH * T * T;
+  const double n = (double)B * T * C, na = (double)B * NH * T * T;
   float *out = F32(0, n, "out"), *att = F32(1, na, "att"), *q = F32(2, n, "q"), *k = F32(3, n, "k"),
     *v = F32(4, n, "v"), *mask = F32_OR_NULL(5, na, "mask");
   if (a.failed) return NULL;
@@ -184,7 +185,7 @@ static napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   if (!get_args(&a, env, info, "attentionBackward", 14)) return NULL;
   long B = arg_size(&a, 10, "B"), T = arg_size(&a, 11, "T"), C = arg_size(&a, 12, "C"), NH = arg_size(&a, 13, "NH");
   if (!check_heads(&a, C, NH)) return NULL;
-  long n = B * T * C, na = B * NH * T * T;
+  const double n = (double)B * T * C, na = (double)B * NH * T * T;
   float *dq = F32(0, n, "dq"), *dk = F32(1, n, "dk"), *dv = F32(2, n, "dv"), *scratch = F32(3, na, "scratch"),
     *dout = F32(4, n, "dout"), *att = F32(5, na, "att"), *q = F32(6, n, "q"), *k = F32(7, n, "k"),
     *v = F32(8, n, "v"), *mask = F32_OR_NULL(9, na, "mask");
