@@ -5,6 +5,7 @@
 // so a native write outside a view fails the test too. Sizes cover 1 row, odd widths, T = 1,
 // attention across the 64-row causal blocks, and arrays large enough to run on the thread pool.
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
@@ -286,6 +287,37 @@ test('native kernels reject wrong array types and too-short arrays instead of to
     /targets/);
   assert.throws(() => nb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
     new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
+});
+
+test('native kernels give the same results when called from several threads at once (worker_threads)', { skip }, async () => {
+  // Each thread runs the same deterministic sequence (pool-sized rmsnorm, gelu, attention) and
+  // returns a checksum of the outputs. While one caller holds the pool, the others run inline:
+  // the results must not change.
+  const url = new URL('../src/engine/kernels/native/index.js', import.meta.url).href;
+  const code = `
+    const { loadNativeBackend } = await import(${JSON.stringify(url)});
+    const be = loadNativeBackend();
+    const N = 300, C = 130, n = N * C, B = 2, T = 70, NH = 2, Ca = 32;
+    const x = new Float32Array(n).map((_, i) => Math.sin(i * 0.37) * 2), gain = new Float32Array(C).fill(1.5);
+    const out = new Float32Array(n), rrms = new Float32Array(N), g = new Float32Array(n);
+    const q = x.subarray(0, B * T * Ca), att = new Float32Array(B * NH * T * T), o = new Float32Array(B * T * Ca);
+    let sum = 0;
+    for (let rep = 0; rep < 30; rep++) {
+      be.variants.rmsnorm.forward(out, x, { gain }, { rrms }, N, C);
+      be.variants.gelu.forward(g, out, {}, {}, N, C);
+      be.attentionForward(o, att, q, q, q, null, B, T, Ca, NH);
+      for (let i = 0; i < n; i += 7) sum += g[i];
+      for (let i = 0; i < o.length; i += 5) sum += o[i];
+    }
+    return sum;`;
+  const run = (): Promise<number> => new Promise((resolve, reject) => {
+    const w = new Worker(`(async () => { const f = async () => { ${code} }; require('node:worker_threads').parentPort.postMessage(await f()); })()`, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const alone = await run();
+  const together = await Promise.all([run(), run(), run()]);
+  for (const s of together) assert.equal(s, alone);
 });
 
 test('selectBackend: ts, native, auto', () => {
