@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void openblas_set_num_threads(int);
-int openblas_get_num_threads(void);
 
 #define TB 64
 
@@ -120,21 +118,16 @@ static void attention_backward_pairs(void *p, long i0, long i1, int tid) {
   }
 }
 
-// The pairs run on the pool with OpenBLAS held to one thread: several threads calling a threaded
-// sgemm at once would serialize on OpenBLAS's server and oversubscribe the cores.
+// The pairs run on the pool (OpenBLAS itself is single-threaded, see kernels_init).
 static void run_pairs(pool_fn fn, AttnJob *j) {
   const long pairs = j->B * j->NH;
-  float *work = NULL;
-  if (j->mask) {
-    work = malloc((size_t)pool_threads() * j->T * j->T * sizeof(float));
-    if (!work) { j->work = NULL; pool_run(pairs, pairs, fn, j); return; } // unreachable in practice
+  j->work = NULL;
+  if (j->mask) { // per-thread T x T buffer for att * mask
+    j->work = malloc((size_t)pool_threads() * j->T * j->T * sizeof(float));
+    if (!j->work) abort();
   }
-  j->work = work;
-  const int threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
   pool_run(pairs, 1, fn, j);
-  openblas_set_num_threads(threads);
-  free(work);
+  free(j->work);
 }
 
 void nl_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, const float *mask,
