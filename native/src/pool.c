@@ -3,7 +3,7 @@
 // the OS has not scheduled yet (the machine may be busy) delays nothing: the caller takes its
 // chunks. Idle workers spin briefly (a training step issues hundreds of small kernels back to
 // back, and a futex wake-up costs tens of microseconds), then sleep on a condition variable, so
-// they do not compete with OpenBLAS's threads between kernels.
+// they do not hold the cores when the process is doing something else.
 #include "pool.h"
 #include <pthread.h>
 #include <sched.h>

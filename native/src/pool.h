@@ -1,4 +1,5 @@
-// A small persistent thread pool for the fused loops (OpenBLAS keeps its own threads for sgemm).
+// A small persistent thread pool: runs the fused loops and splits the matrix products (OpenBLAS
+// itself is set to one thread).
 #ifndef NORMLAB_POOL_H
 #define NORMLAB_POOL_H
 
