@@ -30,18 +30,23 @@ console.log(`native: ${info.threads} threads, ${info.blas}`);
 const rng = new Rng(7);
 const randn = (n: number, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.normal() * s; return a; };
 
-/** Mean ms per call: repeats until budgetMs has passed, after one warm-up call (which is the
- * measurement when it alone exceeds the budget: the slow TypeScript products take seconds). */
+/** Median ms per call over the calls made in budgetMs (after one warm-up call, which is the
+ * measurement when it alone exceeds the budget: the slow TypeScript products take seconds). The
+ * median, not the mean, so that other processes on a shared machine skew it less. */
 function time(fn: () => void, budgetMs = minMs): number {
   const w0 = performance.now();
   fn();
   const warm = performance.now() - w0;
   if (warm >= budgetMs) return warm;
-  let reps = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (reps === 0 || t - t0 < budgetMs) { fn(); reps++; t = performance.now(); }
-  return (t - t0) / reps;
+  const times: number[] = [];
+  const end = performance.now() + budgetMs;
+  while (times.length < 3 || performance.now() < end) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
 }
 
 interface Row { kernel: string; shape: string; ts: number; native: number; flops?: number }
@@ -68,7 +73,8 @@ function suite(name: string, B: number, T: number, C: number, NH: number, V: num
   bench('matmul NN', `${N}x${H}x${C}`, (be) => mm(be, N, H, C, x, w, out), 2 * N * H * C);
   bench('matmul NN', `${N}x${C}x${H}`, (be) => mm(be, N, C, H, h, w, outC), 2 * N * C * H);
   bench('matmul NT (dX)', `${N}x${C}x${H}`, (be) => mm(be, N, C, H, dh, w, outC, false, true), 2 * N * C * H);
-  bench('matmul TN (dW)', `${C}x${H}x${N}`, (be) => mm(be, C, H, N, x, dh, w.slice(), true, false), 2 * N * C * H);
+  const dw = new Float32Array(C * H);
+  bench('matmul TN (dW)', `${C}x${H}x${N}`, (be) => mm(be, C, H, N, x, dh, dw, true, false), 2 * N * C * H);
   // Attention on q = k = v-sized inputs; causal flops: QK^T and PV each ~ B NH T^2 D.
   const q = randn(N * C), k = randn(N * C), v = randn(N * C), att = new Float32Array(B * NH * T * T);
   const attFlops = 2 * B * NH * T * T * (C / NH);
@@ -78,7 +84,8 @@ function suite(name: string, B: number, T: number, C: number, NH: number, V: num
   bench('attentionBackward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionBackward(dq, dk, dv, scratch, y, att, q, k, v, null, B, T, C, NH), 2 * attFlops);
   const logits = randn(N * V), probs = new Float32Array(N * V), losses = new Float32Array(N), targets = new Int32Array(N).map(() => rng.int(V));
   bench('crossEntropyForward', `${N}x${V}`, (be) => { be.crossEntropyForward(losses, probs, logits, targets, N, V); });
-  bench('crossEntropyBackward', `${N}x${V}`, (be) => be.crossEntropyBackward(logits.slice(), probs, targets, 1 / N, N, V));
+  const dlogits = new Float32Array(N * V);
+  bench('crossEntropyBackward', `${N}x${V}`, (be) => be.crossEntropyBackward(dlogits, probs, targets, 1 / N, N, V));
   const cfg = defaultConfig() as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
   for (const [vname, width] of [['rmsnorm', C], ['layernorm', C], ['gelu', H], ['relu', H]] as const) {
     const variant = { ...norms, ...activations }[vname];
