@@ -28,10 +28,12 @@ HOT static void softmax_rows(float *a, long T, long t0, long t1) {
   for (long t = t0; t < t1; t++) {
     float *row = a + t * T;
     float max = -INFINITY;
-    for (long s = 0; s <= t; s++) if (row[s] > max) max = row[s];
+    #pragma omp simd reduction(max : max)
+    for (long s = 0; s <= t; s++) max = row[s] > max ? row[s] : max;
     for (long s = 0; s <= t; s++) row[s] -= max;
     vexpf(row, row, t + 1);
     double sum = 0;
+    #pragma omp simd reduction(+ : sum)
     for (long s = 0; s <= t; s++) sum += row[s];
     const float inv = (float)(1 / sum);
     for (long s = 0; s <= t; s++) row[s] *= inv;
@@ -74,6 +76,7 @@ HOT static void softmax_grad_rows(float *ds, const float *P, const float *m, lon
     const float *pr = P + t * T;
     if (m) for (long s = 0; s <= t; s++) d[s] *= m[t * T + s];
     double dot = 0;
+    #pragma omp simd reduction(+ : dot)
     for (long s = 0; s <= t; s++) dot += (double)pr[s] * d[s];
     const float fdot = (float)dot;
     for (long s = 0; s <= t; s++) d[s] = pr[s] * (d[s] - fdot) * scale;

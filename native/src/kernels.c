@@ -182,10 +182,12 @@ HOT static void ce_rows(void *p, long n0, long n1, int tid) {
     const float *x = j->logits + n * V;
     float *pr = j->probs + n * V;
     float max = -INFINITY;
-    for (long i = 0; i < V; i++) if (x[i] > max) max = x[i];
+    #pragma omp simd reduction(max : max)
+    for (long i = 0; i < V; i++) max = x[i] > max ? x[i] : max;
     for (long i = 0; i < V; i++) pr[i] = x[i] - max;
     vexpf(pr, pr, V);
     double sum = 0;
+    #pragma omp simd reduction(+ : sum)
     for (long i = 0; i < V; i++) sum += pr[i];
     const double inv = 1 / sum;
     for (long i = 0; i < V; i++) pr[i] = (float)(pr[i] * inv);
