@@ -108,6 +108,16 @@ function parity<A extends Record<string, Float32Array>>(
   }
 }
 
+// Every kernel of the interface must have a parity test below: adding a kernel to Backend without
+// one fails here.
+const TESTED = ['matmul', 'addBias', 'biasBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
+  'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward', 'add', 'addInto', 'mul', 'scale', 'sumSquares', 'adamw'];
+test('every Backend kernel has a parity test', () => {
+  const kernels = Object.entries(tsBackend).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort();
+  assert.deepEqual(kernels, [...TESTED].sort());
+  if (native) assert.deepEqual(Object.entries(native).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort(), kernels);
+});
+
 test('matmul: four transpose cases, overwrite and accumulate, odd and degenerate sizes, views', { skip }, () => {
   const sizes: [number, number, number][] = [[1, 1, 1], [1, 9, 5], [7, 1, 3], [3, 5, 1], [13, 17, 19], [2, 3, 0], [64, 96, 128], [200, 130, 70]];
   for (const [M, N, K] of sizes) for (const transA of [false, true]) for (const transB of [false, true]) for (const accumulate of [false, true]) {
