@@ -104,6 +104,7 @@ export const FLAGS: readonly FlagSpec<TrainFlagName>[] = [
   { name: 'max_sample_tokens', type: 'int', default: null, nullable: true, group: 'logging', help: 'print a sample of this many tokens at each evaluation' },
   { name: 'tensorboard_log', type: 'bool', default: true, group: 'logging', help: 'write TensorBoard event files to out_dir' },
   { name: 'progress', type: 'bool', default: true, group: 'logging', help: 'progress bar on the terminal' },
+  { name: 'overwrite', type: 'bool', default: false, group: 'logging', help: 'allow a scratch run to replace a run already in out_dir' },
 ];
 
 // `normlab sample`: nanoGPT's sample.py defaults. out_dir, seed, data_dir and backend mean what they
