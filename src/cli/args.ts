@@ -252,7 +252,10 @@ export function formatHelp(command: string, table: readonly FlagSpec[], usage = 
     }
   }
   out.push('', 'other:', '  -h, --help'.padEnd(COL) + 'show this help');
-  out.push('', 'Booleans: --flag, --no-flag, --flag true|false. Nullable flags accept None.');
+  const notes = [];
+  if (table.some((f) => f.type === 'bool')) notes.push('Booleans: --flag, --no-flag, --flag true|false.');
+  if (table.some((f) => f.nullable)) notes.push('Flags whose default is None accept None (unset).');
+  if (notes.length) out.push('', notes.join(' '));
   return out.join('\n') + '\n';
 }
 

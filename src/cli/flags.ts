@@ -123,7 +123,7 @@ export const SAMPLE_FLAGS: readonly FlagSpec[] = [
 
 // `normlab prepare <dataset>`.
 export const PREPARE_FLAGS: readonly FlagSpec[] = [
-  { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make a char-level dataset from (default: the text shipped for shakespeare_char)' },
+  { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make a char-level dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare_char)' },
   { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder the dataset folder is written into (<data_dir>/<dataset>/)' },
 ];
 
