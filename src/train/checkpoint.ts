@@ -37,15 +37,16 @@ export function modelTensors(model: GPT): NamedTensor[] {
   return model.store.params.filter((p) => p.persistent).map((p) => ({ name: p.name, shape: p.shape, data: p.data }));
 }
 
-export function saveWeights(file: string, model: GPT, iter: number): void {
+/** extra: more metadata, e.g. {chars: JSON of the vocabulary, dataset}, so the file samples on its own. */
+export function saveWeights(file: string, model: GPT, iter: number, extra: Record<string, string> = {}): void {
   writeSafetensors(file, modelTensors(model), {
-    format: 'pt', normlab: '1', config: JSON.stringify(modelConfigOf(model.cfg)), iter: String(iter),
+    format: 'pt', normlab: '1', config: JSON.stringify(modelConfigOf(model.cfg)), iter: String(iter), ...extra,
   });
 }
 
-export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: TrainState): void {
+export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: TrainState, extra: Record<string, string> = {}): void {
   fs.mkdirSync(dir, { recursive: true });
-  saveWeights(path.join(dir, 'ckpt.safetensors'), model, state.iter);
+  saveWeights(path.join(dir, 'ckpt.safetensors'), model, state.iter, extra);
   const moments: NamedTensor[] = [];
   for (const p of model.store.params) {
     if (!p.learned) continue;

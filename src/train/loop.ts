@@ -117,6 +117,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   const x = new Int32Array(B * T), y = new Int32Array(B * T);
   const trainCtx = new MetricCtx(true, rng);
   const codec = data.meta.chars ? charCodec(data.meta.chars) : null;
+  const extraMeta: Record<string, string> = { dataset: cfg.dataset, ...(data.meta.chars ? { chars: JSON.stringify(data.meta.chars) } : {}) };
   const progress = new Progress(cfg.max_iters, cfg.progress);
   const t0 = Date.now();
   let trainMs = 0, tokens = 0, lastTrain: number | null = null, lastVal: number | null = null, recompute: number | null = null;
@@ -170,7 +171,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
             saveCheckpoint(outDir, model, opt, {
               version: 1, config: cfg, iter: it, best_val_loss: bestVal, best_iter: bestIter, rng: rng.getState(),
               params: nParams, tokens_seen: tokens, wall_s: wallBefore + (Date.now() - t0) / 1000,
-            });
+            }, extraMeta);
           }
         }
         summary('running');
@@ -222,7 +223,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
       `Continue with: normlab train --out_dir ${outDir} --init_from resume`);
     return 130;
   }
-  saveWeights(path.join(outDir, 'final.safetensors'), model, it);
+  saveWeights(path.join(outDir, 'final.safetensors'), model, it, extraMeta);
   summary('ok');
   const wall = (Date.now() - t0) / 1000;
   console.log(`done: ${it} iterations in ${formatDuration(wall)}; best val loss ${bestVal?.toFixed(4)} at iter ${bestIter}; ` +
