@@ -1,0 +1,322 @@
+"""Writes test/fixtures/torch/*.json from tools/torch_reference.py (PyTorch, float64).
+
+Run: /usr/bin/python3 tools/make_torch_fixtures.py   (Debian python3-torch; no other packages)
+
+Files (all numbers float64; inputs and parameters have at most 5 decimals so that JSON parsing
+gives the same double on both sides; outputs and gradients keep 11 significant digits):
+  norms.json        one case per norm variant and flag combination
+  activations.json  one case per activation and flag combination (dact wraps each of them in norms.json)
+  init.json         the state dict right after construction (names, shapes, init values)
+  model_<name>.json a 2-layer GPT (C=16, 2 heads, vocab 11, B=2, T=6): parameters, batch, loss, grads
+Each case: flags (overrides of the defaults), N, C, x, r, params, out, dx, dparams, where the
+gradients are those of sum(out * r). kRMSNorm random selection stores `draws`: the index lists
+drawn, in call order, which the TypeScript test replays through a fake Rng.
+"""
+import json
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_reference as ref  # noqa: E402
+
+torch.set_default_dtype(torch.float64)
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'torch')
+
+
+def q(t, d=4):
+    """Inputs/parameters: rounded to d decimals (exactly the same double after JSON parsing)."""
+    return torch.round(t * 10 ** d) / 10 ** d
+
+
+def sig(v):
+    return float('%.11g' % v)
+
+
+def flat(t):
+    return [sig(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def exact(t):
+    return [float(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def away_from(x, points, gap):
+    """Push entries of x that are within gap of any point away from it (kinks, knots)."""
+    for p in points:
+        d = x - p
+        near = d.abs() < gap
+        x = torch.where(near, p + torch.where(d >= 0, gap, -gap) * 1.5, x)
+    return x
+
+
+def perturb_params(mod, g, scale=0.1):
+    """Move every learned parameter off its init so that gradients see real values. Knot vectors get
+    a small jitter that keeps them sorted."""
+    with torch.no_grad():
+        for name, p in mod.named_parameters():
+            if name.endswith('x_vals'):
+                gaps = (p[1:] - p[:-1]).min().item() if p.numel() > 1 else 1.0
+                p.copy_(q(p + (torch.rand(p.shape, generator=g) - 0.5) * 0.4 * gaps))
+            else:
+                p.copy_(q(p + scale * torch.randn(p.shape, generator=g)))
+
+
+def state(mod):
+    return {k: {'shape': list(v.shape), 'data': exact(v)} for k, v in mod.state_dict().items()}
+
+
+def run_case(mod, x, r):
+    x = x.clone().requires_grad_(True)
+    out = mod(x)
+    (out * r).sum().backward()
+    dparams = {k: flat(p.grad if p.grad is not None else torch.zeros_like(p)) for k, p in mod.named_parameters()}
+    return out, x.grad, dparams
+
+
+# ----------------------------------------------------------------------------------------------
+def norm_cases():
+    C = 16
+    cases = []
+    add = lambda name, flags, **kw: cases.append((name, flags, kw))  # noqa: E731
+    add('layernorm', dict())
+    add('layernorm', dict(bias=True))
+    add('rmsnorm', dict())
+    add('rmsnorm', dict(), zero_row=True)
+    add('prmsnorm', dict())                               # k = ceil(16 * 0.0625) = 1
+    add('prmsnorm', dict(prmsnorm_pct=0.25))              # k = 4
+    add('prmsnorm', dict(prmsnorm_pct=0.3), C=10)         # 10 * 0.3 = 3.0000000000000004: k = 4 in float64
+    add('prmsnorm', dict(prmsnorm_pct=0.001))             # clamped up to k = 1
+    add('prmsnorm', dict(prmsnorm_pct=1.0))               # = rmsnorm
+    for sel in ('first', 'last', 'random'):
+        for qt in ('none', 'int8', 'int16'):
+            add('krmsnorm', dict(krmsnorm_selection_type=sel, krmsnorm_quantize_type=qt))
+    add('krmsnorm', dict(krmsnorm_enable_gain=False))
+    add('krmsnorm', dict(krmsnorm_num=40))                               # k clamped to C
+    add('krmsnorm', dict(krmsnorm_num=1, krmsnorm_quantize_type='int8'))  # max == min: v' = v
+    add('krmsnorm', dict(krmsnorm_num=6, krmsnorm_selection_type='first', krmsnorm_quantize_type='int8'), ties='int8')
+    add('krmsnorm', dict(krmsnorm_num=6, krmsnorm_selection_type='first', krmsnorm_quantize_type='int16'), ties='int16')
+    add('krmsnorm', dict(krmsnorm_num=6, krmsnorm_selection_type='first', krmsnorm_quantize_type='none'), ties='half')
+    add('krmsnorm', dict(krmsnorm_num=4, krmsnorm_selection_type='first', krmsnorm_quantize_type='int8'), zero_row=True)
+    add('krmsnorm', dict(krmsnorm_recompute_percentage=0.2), mixed_rms=True)
+    add('krmsnorm', dict(krmsnorm_recompute_percentage=0.2, krmsnorm_quantize_type='int8',
+                         krmsnorm_selection_type='random', krmsnorm_enable_gain=False), mixed_rms=True)
+    add('krmsnorm', dict(krmsnorm_recompute_percentage=0.0), mixed_rms=True)  # every token recomputed
+    add('hyperspherenorm', dict())
+    add('hyperspherenorm', dict(hsnorm_radius=2.5))
+    add('hyperspherenorm', dict(hsnorm_radius_learning=True))
+    add('hyperspherenorm', dict(hsnorm_radius=3.0, hsnorm_radius_learning=True, hsnorm_gain=True))
+    add('hyperspherenorm', dict(hsnorm_gain=True))
+    add('dact', dict())
+    add('dact', dict(dact_use_gamma=False, dact_use_beta=False))
+    add('dact', dict(dact_use_alpha=False, dact_alpha_init=0.5))
+    add('dact', dict(dact_alpha_init=1.7))
+    for act in ref.ACTIVATIONS:
+        if act in ('glu', 'tanh'):
+            continue
+        extra = {'gelu_shifted': dict(shifted_gelu_initial_shift=0.3), 'piecewise': dict(pla_num_points=5),
+                 'pfla': dict(pfla_num_points=6, pfla_left_bound=-3.0, pfla_right_bound=3.0),
+                 'pfla_le': dict(pfla_num_points=6, pfla_left_bound=-3.0, pfla_right_bound=3.0),
+                 'learned_spline': dict(lsa_num_knots=7)}.get(act, {})
+        add('dact', dict(dact_activation=act, **extra), xrange=4.0)
+    add('identity', dict())
+    return cases
+
+
+def make_norms(g):
+    out = []
+    for variant, flags, kw in norm_cases():
+        C = kw.get('C', 16)
+        N = 4
+        cfg = ref.full_cfg(**flags)
+        mod = ref.make_norm(variant, C, cfg)
+        mod.eval()  # rrelu inside dact: evaluation slope
+        perturb_params(mod, g)
+        x = q((torch.rand(N, C, generator=g) * 2 - 1) * kw.get('xrange', 3.0))
+        x = away_from(x, [0.0], 1e-3)
+        if kw.get('zero_row'):
+            x[1] = 0.0
+        t = kw.get('ties')
+        if t in ('int8', 'int16'):
+            hi = 255.0 if t == 'int8' else 65535.0
+            # scale = 1, zp = qmin: 2.5, 3.5 land on exact .5 ties (round half to even: 2, 4).
+            x[0, :6] = torch.tensor([0.0, hi, 2.5, 3.5, 100.5, 7.25])
+            x[2, :6] = torch.tensor([1.5, 1.5, 1.5, 1.5, 1.5, 1.5])  # max == min: unchanged
+        if t == 'half':
+            # ties between half-precision neighbours (to even), a subnormal, a value needing rounding
+            x[0, :6] = torch.tensor([1 + 2 ** -11, 1 + 3 * 2 ** -11, -(2 + 2 ** -10), 1e-6, 0.1, -3.3])
+            x[2, :6] = torch.tensor([2 ** -20, 3 * 2 ** -25, 1024 + 0.5, 2049.0, -0.3333, 7.0])
+        if kw.get('mixed_rms'):
+            x[0] = torch.tensor([1.0, -1.0] * (C // 2)) * 1.1          # |x| equal: krms == rms
+            x[2, -10:] = x[2, -10:] * 0.1                               # small selected: recompute
+        r = q(torch.randn(N, C, generator=g))
+        draws = []
+        if isinstance(mod, ref.KRMSNorm) and mod.sel == 'random':
+            mod.choose = lambda n, k: torch.randperm(n, generator=g)[:k]
+        y, dx, dp = run_case(mod, x, r)
+        if isinstance(mod, ref.KRMSNorm):
+            draws = mod.draws
+        case = dict(variant=variant, flags=flags, N=N, C=C, x=exact(x), r=exact(r),
+                    params={k: exact(v) for k, v in mod.state_dict().items()},
+                    out=flat(y), dx=flat(dx), dparams=dp)
+        if draws:
+            case['draws'] = draws
+        if isinstance(mod, ref.KRMSNorm) and mod.last_recomputed is not None:
+            case['recomputed'] = sum(mod.last_recomputed)
+        out.append(case)
+    return out
+
+
+def act_cases():
+    cases = []
+    add = lambda name, flags, **kw: cases.append((name, flags, kw))  # noqa: E731
+    for act in ref.ACTIVATIONS:
+        add(act, dict())
+    add('gelu_shifted', dict(shifted_gelu_initial_shift=-0.4))
+    add('gelu_shifted', dict(shifted_gelu_learnable_shift=False, shifted_gelu_initial_shift=0.7))
+    add('piecewise', dict(pla_num_points=4, pla_left_bound=-3.0, pla_right_bound=1.5))
+    add('pfla', dict(pfla_num_points=8, pfla_left_bound=-4.0, pfla_right_bound=4.0), xrange=6.0)
+    add('pfla', dict(), xrange=14.0)
+    add('pfla_le', dict(pfla_num_points=5, pfla_left_bound=-2.5, pfla_right_bound=3.0), xrange=6.0)
+    add('learned_spline', dict(lsa_num_knots=8))
+    add('learned_spline', dict(lsa_num_knots=3))
+    add('softplus', dict(), xrange=30.0)  # the x > 20 branch
+    add('relu6', dict(), xrange=9.0)
+    return cases
+
+
+def make_acts(g):
+    out = []
+    for act, flags, kw in act_cases():
+        cfg = ref.full_cfg(**flags)
+        mod = ref.make_activation(act, cfg)
+        mod.eval()  # rrelu: evaluation slope (the training draw is checked by property in the TS test)
+        perturb_params(mod, g)
+        N, H = 4, 12
+        W = 2 * H if act == 'glu' else H
+        x = q((torch.rand(N, W, generator=g) * 2 - 1) * kw.get('xrange', 7.0))
+        kinks = [0.0, 6.0]
+        for name, p in mod.named_parameters():
+            if name == 'x_vals':
+                kinks += p.tolist()
+        if act in ('piecewise', 'pfla'):
+            kinks.append(float(cfg['pla_right_bound' if act == 'piecewise' else 'pfla_right_bound']))
+        if act == 'softplus':
+            kinks.append(20.0)
+        x = away_from(x, kinks, 2e-3)
+        x = q(x)
+        r = q(torch.randn(N, H, generator=g))
+        y, dx, dp = run_case(mod, x, r)
+        out.append(dict(variant=act, flags=flags, N=N, H=H, x=exact(x), r=exact(r),
+                        params={k: exact(v) for k, v in mod.state_dict().items()},
+                        out=flat(y), dx=flat(dx), dparams=dp))
+    return out
+
+
+def make_init():
+    out = []
+    C = 16
+    for variant, flags, kw in norm_cases():
+        Cn = kw.get('C', C)
+        mod = ref.make_norm(variant, Cn, ref.full_cfg(**flags))
+        out.append(dict(kind='norm', variant=variant, flags=flags, C=Cn, state=state(mod),
+                        learned=sorted(k for k, _ in mod.named_parameters())))
+    for act, flags, kw in act_cases():
+        mod = ref.make_activation(act, ref.full_cfg(**flags))
+        out.append(dict(kind='activation', variant=act, flags=flags, C=12, state=state(mod),
+                        learned=sorted(k for k, _ in mod.named_parameters())))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+MODELS = {
+    'default': dict(),
+    'layernorm_bias': dict(norm_variant_attn='layernorm', norm_variant_output='layernorm', bias=True),
+    'post': dict(use_pre_ln=False, use_post_ln=True),
+    'peri': dict(use_pre_ln=False, use_peri_ln=True, mlp_expansion_factor=2),
+    'pre_post_peri': dict(use_post_ln=True, use_peri_ln=True, mlp_expansion_factor=2),
+    'no_norms_untied': dict(use_pre_ln=False, norm_variant_output='identity', wte_weight_tying=False,
+                            mlp_size=24, activation_variant='squared_relu'),
+    'krmsnorm_int8_random': dict(norm_variant_attn='krmsnorm', norm_variant_output='krmsnorm',
+                                 krmsnorm_quantize_type='int8', krmsnorm_selection_type='random',
+                                 krmsnorm_num=6, krmsnorm_recompute_percentage=0.25, mlp_expansion_factor=2),
+    'krmsnorm_half_peri': dict(norm_variant_attn='krmsnorm', use_peri_ln=True, krmsnorm_num=5,
+                               mlp_expansion_factor=2, activation_variant='silu'),
+    'pfla_hsnorm': dict(activation_variant='pfla', pfla_num_points=9, pfla_left_bound=-3.0, pfla_right_bound=3.0,
+                        norm_variant_attn='hyperspherenorm', hsnorm_radius_learning=True, hsnorm_gain=True,
+                        mlp_expansion_factor=2),
+    'learned_spline_prmsnorm': dict(activation_variant='learned_spline', lsa_num_knots=8,
+                                    norm_variant_attn='prmsnorm', prmsnorm_pct=0.25, mlp_expansion_factor=2),
+    'glu_bias': dict(activation_variant='glu', bias=True, mlp_expansion_factor=2),
+    'dact_prelu': dict(norm_variant_attn='dact', norm_variant_output='dact', dact_activation='prelu',
+                       activation_variant='gelu_shifted', mlp_expansion_factor=2),
+}
+
+
+def make_model(name, flags, seed):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    cfg = ref.full_cfg(vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=8, **flags)
+    model = ref.GPT(cfg)
+    model.train()  # dropout is 0; krmsnorm draws at every call either way
+    tied = cfg['wte_weight_tying']
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith('x_vals'):
+                gaps = (p[1:] - p[:-1]).min().item()
+                p.copy_(q(p + (torch.rand(p.shape, generator=g) - 0.5) * 0.4 * gaps))
+            elif p.dim() >= 2:  # wider than init so that the nonlinearities see a range of inputs
+                std = 0.5 if 'wte' in pname or 'wpe' in pname else 0.25
+                p.copy_(q(std * torch.randn(p.shape, generator=g), 5))
+            else:
+                p.copy_(q(p + 0.1 * torch.randn(p.shape, generator=g)))
+    draws = []
+
+    def choose(n, k):
+        idx = torch.randperm(n, generator=g)[:k]
+        draws.append([int(i) for i in idx])
+        return idx
+    for m in model.krms_modules():
+        m.choose = choose
+    B, T = 2, 6
+    idx = torch.randint(0, 11, (B, T), generator=g)
+    targets = torch.randint(0, 11, (B, T), generator=g)
+    _, loss = model(idx, targets)
+    loss.backward()
+    sd = model.state_dict()
+    params = {k: {'shape': list(v.shape), 'data': exact(v)} for k, v in sd.items() if not (tied and k == 'lm_head.weight')}
+    grads = {k: flat(p.grad) for k, p in model.named_parameters()}  # tied: lm_head is wte, listed once
+    recomputed = None
+    if any(m.p is not None for m in model.krms_modules()):
+        recomputed = [sum(m.last_recomputed) for m in model.krms_modules()]
+    return dict(name=name, flags=flags, config=cfg, B=B, T=T, idx=idx.reshape(-1).tolist(),
+                targets=targets.reshape(-1).tolist(), params=params, loss=sig(loss.item()), grads=grads,
+                draws=draws, recomputed_per_module=recomputed)
+
+
+def dump(name, obj):
+    path = os.path.join(OUT, name)
+    with open(path, 'w') as f:
+        json.dump(obj, f, separators=(',', ':'))
+    return os.path.getsize(path)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for f in os.listdir(OUT):
+        if f.endswith('.json'):
+            os.remove(os.path.join(OUT, f))
+    g = torch.Generator().manual_seed(20261126)
+    total = 0
+    total += dump('norms.json', make_norms(g))
+    total += dump('activations.json', make_acts(g))
+    total += dump('init.json', make_init())
+    for i, (name, flags) in enumerate(MODELS.items()):
+        total += dump(f'model_{name}.json', make_model(name, flags, 1000 + i))
+    print(f'wrote {OUT}: {total} bytes')
+
+
+if __name__ == '__main__':
+    main()
