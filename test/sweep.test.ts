@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,6 +159,9 @@ test('overrides after the file apply to every run and are validated', () => {
   const p = plan([{ n_layer: [1, 2] }], { overrides: ['--max_iters', '100', '--no-bias'] });
   assert.deepEqual(p.runs[1].argv, ['--n_layer', '2', '--max_iters', '100', '--no-bias']);
   assert.equal(p.runs[0].config.max_iters, 100);
+  // a fixed flag of the file is replaced by the override
+  assert.deepEqual(plan([{ n_layer: [1, 2], max_iters: 300 }], { overrides: ['--max_iters', '100'] }).runs[0].argv,
+    ['--n_layer', '1', '--max_iters', '100']);
   assert.throws(() => plan([{ n_layer: [1, 2] }], { overrides: ['--max_iterz', '1'] }), /after the sweep file/);
   assert.throws(() => plan([{ n_layer: [1, 2] }], { overrides: ['--n_layer', '3'] }), /varies/);
   assert.throws(() => plan([{ n_layer: [1, 2] }], { overrides: ['--out_dir', 'x'] }), /sweep_dir/);
@@ -301,6 +304,22 @@ test('Ctrl-C interrupts the current run, writes results and stops; rerun resumes
     const second = await runSweep(p, { sweepDir: dir, trainCmd: FAKE, env: process.env, print: quiet });
     assert.deepEqual(second.counts, { ok: 2, failed: 0, interrupted: 0, skipped: 1 });
     assert.deepEqual(calls(hung)[1].slice(-2), ['--init_from', 'resume']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a sweep refuses to start while another sweep or an orphaned run uses its folder', async () => {
+  const dir = tmp();
+  try {
+    const p = plan(SMALL);
+    const livePid = String(process.ppid); // a process that surely runs: our parent
+    mkdirSync(join(dir, 'norm_variant_attn-layernorm'), { recursive: true });
+    writeFileSync(join(dir, 'norm_variant_attn-layernorm', '.train.pid'), livePid);
+    await assert.rejects(runSweep(p, { sweepDir: dir, trainCmd: FAKE, print: quiet }), /still being trained by process/);
+    writeFileSync(join(dir, '.sweep.pid'), livePid);
+    await assert.rejects(runSweep(p, { sweepDir: dir, trainCmd: FAKE, print: quiet }), /another sweep/);
+    assert.ok(!existsSync(join(dir, 'norm_variant_attn-rmsnorm'))); // nothing ran
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -114,7 +114,9 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
   const runs: PlannedRun[] = [];
   const bad: string[] = [];
   typed.forEach((t, i) => {
-    const argv = [...comboArgv(t), ...overrides];
+    // A fixed flag of the file that the command line overrides is left out of the argv, not repeated.
+    const own: Combo = Object.fromEntries(Object.entries(t).filter(([k]) => !overrideGiven.has(k)));
+    const argv = [...comboArgv(own), ...overrides];
     try {
       const { config } = parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>);
       opts.check?.(config);

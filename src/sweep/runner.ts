@@ -10,7 +10,8 @@
 // The child runs in its own process group so a terminal Ctrl-C reaches it once, through us: the
 // sweep forwards SIGINT, waits for the child to save and exit, writes the results and stops.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { UserError } from '../engine/types.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan, PlannedRun } from './plan.js';
@@ -69,9 +70,57 @@ function variedValues(run: PlannedRun, varied: string[]): Record<string, unknown
 }
 
 export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOutcome> {
-  const print = opts.print ?? ((l: string) => process.stdout.write(l + '\n'));
+  // On a terminal, a child's progress bar ('\r' redraws) is shown in place on one line.
+  const tty = opts.print === undefined && process.stdout.isTTY === true && !opts.quiet;
+  let liveShown = false;
+  const clearLive = () => { if (liveShown) { process.stdout.write('\r\x1b[K'); liveShown = false; } };
+  const print = opts.print ?? ((l: string) => { clearLive(); process.stdout.write(l + '\n'); });
+  const live = tty ? (seg: string) => {
+    process.stdout.write(`\r\x1b[K    ${seg.slice(0, (process.stdout.columns ?? 100) - 5)}`);
+    liveShown = true;
+  } : () => {};
   const cmd = opts.trainCmd ?? defaultTrainCmd(opts.env ?? process.env);
   mkdirSync(opts.sweepDir, { recursive: true });
+  checkNotRunning(opts.sweepDir, plan);
+  const lock = join(opts.sweepDir, LOCK);
+  writeFileSync(lock, String(process.pid));
+  try {
+    return await sweepLoop(plan, opts, print, live, cmd);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+const LOCK = '.sweep.pid';
+const CHILD_PID = '.train.pid';
+
+function alive(pidFile: string): number | null {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+/** Refuses to start while another sweep, or a train child orphaned by a killed sweep, uses the folder. */
+function checkNotRunning(sweepDir: string, plan: Plan): void {
+  const other = alive(join(sweepDir, LOCK));
+  if (other !== null) throw new UserError(`another sweep (process ${other}) is running in ${sweepDir}: wait for it or stop it first`);
+  for (const r of plan.runs) {
+    const pid = alive(join(sweepDir, r.name, CHILD_PID));
+    if (pid !== null) {
+      throw new UserError(`run ${r.name} is still being trained by process ${pid} (left by a sweep that was killed): ` +
+        'wait for it to finish or kill it, then run the sweep again');
+    }
+  }
+}
+
+async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => void, live: (seg: string) => void,
+  cmd: string[]): Promise<SweepOutcome> {
   writeFileSync(join(opts.sweepDir, 'sweep.json'), JSON.stringify({
     ...opts.manifest, varied: plan.varied, runs: plan.runs.map((r) => ({ name: r.name, argv: r.argv })),
   }, null, 2) + '\n');
@@ -109,7 +158,9 @@ export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOu
     mkdirSync(dir, { recursive: true });
     const args = ['train', ...run.argv, '--out_dir', dir, ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
     const start = Date.now();
-    const res = await runChild(cmd, args, opts, (line) => { if (!opts.quiet) print(`    ${line}`); });
+    const res = await runChild(cmd, args, opts, (line) => { if (!opts.quiet) print(`    ${line}`); }, live,
+      (pid) => writeFileSync(join(dir, CHILD_PID), String(pid)));
+    rmSync(join(dir, CHILD_PID), { force: true });
     const wall = (Date.now() - start) / 1000;
     durations.push(wall);
 
@@ -139,11 +190,13 @@ export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOu
 
 interface ChildResult { code: number | null; signal: string | null; aborted: boolean; tail: string[]; lastErr: string | null }
 
-function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l: string) => void): Promise<ChildResult> {
+function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l: string) => void,
+  onRedraw: (seg: string) => void, onStart: (pid: number) => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd[0], [...cmd.slice(1), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: opts.env ?? process.env,
     });
+    if (child.pid !== undefined) onStart(child.pid);
     const tail: string[] = [];
     let lastErr: string | null = null;
     let aborted = false;
@@ -166,7 +219,11 @@ function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l
           if (line !== '') keep(line.trimEnd(), isErr);
         }
         const cr = buf.lastIndexOf('\r');
-        if (cr >= 0) buf = buf.slice(cr + 1);
+        if (cr >= 0) {
+          const shown = buf.split('\r').filter((x) => x.trim() !== '').pop();
+          if (shown !== undefined) onRedraw(shown.trimEnd());
+          buf = buf.slice(cr + 1);
+        }
       });
       stream.on('end', () => { if (buf.trim() !== '') keep(buf.trimEnd(), isErr); buf = ''; });
     }
@@ -179,7 +236,7 @@ function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l
     process.on('exit', onExit);
     child.on('error', (e) => {
       cleanup();
-      reject(new Error(`cannot start the train command '${cmd.join(' ')}': ${e.message}`));
+      reject(new UserError(`cannot start the train command '${cmd.join(' ')}': ${e.message} (check NORMLAB_TRAIN_CMD or that the package is built)`));
     });
     child.on('close', (code, signal) => {
       cleanup();
