@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expandRange, expandSweep, expandSweeps, loadSweepFile, parseSweepText, type Combo } from '../src/sweep/grammar.js';
 import { comboArgv, planSweep } from '../src/sweep/plan.js';
 import { runNames, variedFlags } from '../src/sweep/naming.js';
-import { runSweep, decideAction } from '../src/sweep/runner.js';
+import { runSweep, decideAction, withoutFlag } from '../src/sweep/runner.js';
 import { resultsTable } from '../src/sweep/results.js';
 import { inspectDir, inspectTable } from '../src/sweep/inspect.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
@@ -106,6 +106,16 @@ test('groups and conditions together (fixture), YAML documents are separate swee
   assert.deepEqual(y.map((c) => [c.norm_variant_attn, c.krmsnorm_num ?? null, c.use_post_ln ?? null]), [
     ['rmsnorm', null, null], ['layernorm', null, null],
     ['krmsnorm', 8, true], ['krmsnorm', 8, false], ['krmsnorm', 16, true], ['krmsnorm', 16, false],
+  ]);
+  // the reference's YAML style: a comment, '---', block lists of conditions, quoted numbers
+  const ref = parseSweepText([
+    '# header comment', '---', 'max_iters: 100', 'norm_variant_attn: [krmsnorm, rmsnorm]', 'krmsnorm_num:',
+    '  conditions:', '    - ["norm_variant_attn", "krmsnorm"]', '  options: ["8", "16"]', '',
+  ].join('\n'), 'yaml');
+  assert.deepEqual(expandSweeps(ref), [
+    { max_iters: 100, norm_variant_attn: 'krmsnorm', krmsnorm_num: '8' },
+    { max_iters: 100, norm_variant_attn: 'krmsnorm', krmsnorm_num: '16' },
+    { max_iters: 100, norm_variant_attn: 'rmsnorm' },
   ]);
   assert.throws(() => parseSweepText('[1, 2]', 'json'), /must be an object/);
   assert.throws(() => parseSweepText('{', 'json'), /not valid JSON/);
@@ -280,6 +290,7 @@ test('a killed run is resumed from its checkpoint with --init_from resume', asyn
     assert.equal(c.length, 2);
     assert.deepEqual(c[1].slice(-4), ['--out_dir', hung, '--init_from', 'resume']);
     assert.equal(readJsonl(join(dir, 'results.jsonl'))[1].status, 'ok');
+    assert.deepEqual(withoutFlag(['--a', '1', '--init_from', 'x.safetensors', '--init_from=y', '--b'], 'init_from'), ['--a', '1', '--b']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -156,7 +156,8 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
 
     if (action === 'retry' || action === 'restart') rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const args = ['train', ...run.argv, '--out_dir', dir, ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
+    const args = ['train', ...(action === 'resume' ? withoutFlag(run.argv, 'init_from') : run.argv), '--out_dir', dir,
+      ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
     const start = Date.now();
     const res = await runChild(cmd, args, opts, (line) => { if (!opts.quiet) print(`    ${line}`); }, live,
       (pid) => writeFileSync(join(dir, CHILD_PID), String(pid)));
@@ -186,6 +187,17 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
   }
   writeResults(opts.sweepDir, rows, plan.varied);
   return { rows, interrupted, counts };
+}
+
+/** argv without `--name value` / `--name=value` (so a resume does not carry two --init_from). */
+export function withoutFlag(argv: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) { i++; continue; }
+    if (argv[i].startsWith(`--${name}=`)) continue;
+    out.push(argv[i]);
+  }
+  return out;
 }
 
 interface ChildResult { code: number | null; signal: string | null; aborted: boolean; tail: string[]; lastErr: string | null }
