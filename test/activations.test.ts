@@ -540,3 +540,32 @@ test('normlab activations: CSV of the initial curve, and of the learned one from
   await assert.rejects(activationsCommand(['--activation_variant', 'swish']), (e: Error) => e instanceof UserError && /--activation_variant/.test(e.message));
   assert.equal(await quiet(() => activationsCommand(['--help'])), 0);
 });
+
+// ---- float32 (the training dtype) ------------------------------------------------------------------
+
+test('float32: every variant runs on Float32Array buffers (saved included) and agrees with float64', () => {
+  const N = 4, C = 16;
+  for (const [name, v] of Object.entries(activations)) {
+    const cfg = SMALL, Cin = v.gated ? 2 * C : C, rng = new Rng(11);
+    // |x| mostly < 6: far outside the knots the extended end cubics amplify the float32 rounding of
+    // the parameters themselves (an ill-conditioned extrapolation, not a float32 defect of the code).
+    const x64 = Float64Array.from({ length: N * Cin }, () => Math.fround(2 * rng.normal()));
+    const dout64 = Float64Array.from({ length: N * C }, () => Math.fround(rng.normal()));
+    const run = <T extends Float32Array | Float64Array>(mk: (n: number) => T) => {
+      const p: Params = {}, dp: Params = {}, s: Saved = {};
+      for (const [k, a] of Object.entries(initialParams(v, cfg))) { p[k] = mk(a.length); p[k].set(a); dp[k] = mk(a.length); }
+      for (const [k, m] of Object.entries(v.saved(N, C, cfg))) s[k] = mk(m);
+      const x = mk(N * Cin), dout = mk(N * C), out = mk(N * C), dx = mk(N * Cin);
+      x.set(x64); dout.set(dout64);
+      v.forward(out, x, p, s, N, C, cfg, new MetricCtx(false, new Rng(1)));
+      v.backward(dx, dp, dout, x, p, s, N, C, cfg, new MetricCtx(false, new Rng(1)));
+      return [out, dx, ...Object.values(dp)];
+    };
+    const a = run((n) => new Float32Array(n)), b = run((n) => new Float64Array(n));
+    a.forEach((arr, j) => arr.forEach((val, i) => {
+      assert.ok(Number.isFinite(val), `${name}: non-finite in output ${j}`);
+      const ref = b[j][i], scale = j < 2 ? Math.max(1, Math.abs(ref)) : Math.max(1, ...Array.from(b[j], Math.abs));
+      assert.ok(Math.abs(val - ref) <= 1e-5 * scale, `${name}: output ${j}[${i}] f32 ${val} vs f64 ${ref}`);
+    }));
+  }
+});
