@@ -2,6 +2,7 @@
 // Expands the exploration file (src/sweep/grammar.ts), validates every run before the first starts
 // (src/sweep/plan.ts), runs them one after the other (src/sweep/runner.ts) and prints the results
 // table sorted by validation loss (src/sweep/results.ts).
+import { checkTrainConfig } from './args.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { expandSweeps, loadSweepFile } from '../sweep/grammar.js';
@@ -48,17 +49,6 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
   return a;
 }
 
-/** checkTrainConfig (whole-config checks such as n_head dividing n_embd) when the build has one. */
-async function loadConfigCheck(): Promise<((c: Record<string, unknown>) => void) | undefined> {
-  try {
-    const mod = (await import('../model/config.js')) as Record<string, unknown>;
-    const f = mod.checkTrainConfig;
-    return typeof f === 'function' ? (c) => { (f as (c: Record<string, unknown>) => void)(c); } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function sweepCommand(argv: string[]): Promise<number> {
   try {
     return await sweep(argv);
@@ -77,7 +67,7 @@ async function sweep(argv: string[]): Promise<number> {
   if (!args.file) throw new UserError('which exploration file? usage: normlab sweep <file.json|file.yaml> (see normlab sweep --help)');
 
   const combos = expandSweeps(loadSweepFile(args.file));
-  const plan = planSweep(combos, { overrides: args.overrides, ignoreUnknown: args.ignoreUnknown, check: await loadConfigCheck() });
+  const plan = planSweep(combos, { overrides: args.overrides, ignoreUnknown: args.ignoreUnknown, check: (c) => { checkTrainConfig(c); } });
   const sweepDir = args.sweepDir ?? join('sweeps', basename(args.file, extname(args.file)));
   if (plan.dropped.length > 0) console.log(`ignoring flags normlab train does not have: ${plan.dropped.join(', ')}`);
   if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);
