@@ -5,6 +5,9 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<(argv: string[
   prepare: { help: 'build data/<dataset>/ (shakespeare_char ships with normlab; --input FILE for any text)', run: async () => (await import('./prepare.js')).prepareCommand },
   train: { help: 'train, resume or fine-tune a model', run: async () => (await import('./train.js')).trainCommand },
   sample: { help: 'generate text from a checkpoint', run: async () => (await import('./sample.js')).sampleCommand },
+  sweep: { help: 'train every combination of an exploration file (JSON or YAML); results table', run: async () => (await import('./sweep.js')).sweepCommand },
+  activations: { help: 'print or write as CSV the curve of an activation, initial or learned in a checkpoint', run: async () => (await import('./activations.js')).activationsCommand },
+  inspect: { help: 'list the runs below a folder: differing flags, best val loss', run: async () => (await import('./inspect.js')).inspectCommand },
 };
 
 function usage(): string {

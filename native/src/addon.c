@@ -1,0 +1,407 @@
+// Node-API glue: checks every argument (Float32Array / Int32Array type, length against the sizes,
+// index ranges) before handing raw pointers to the kernels, so a wrong call throws a JS error
+// instead of corrupting memory. Typed-array data pointers already include the view's byteOffset,
+// so subarray views work as they are.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "kernels.h"
+
+char *openblas_get_config(void);
+
+#define MAX_ARGS 16
+
+typedef struct {
+  napi_env env;
+  const char *fn;
+  size_t argc;
+  napi_value argv[MAX_ARGS];
+  int failed; // an exception is pending: later checks are skipped and the call returns
+} Args;
+
+static void fail(Args *a, const char *code, const char *fmt, const char *what, double x) {
+  if (a->failed) return;
+  char msg[256];
+  char detail[160];
+  snprintf(detail, sizeof detail, fmt, what, x);
+  snprintf(msg, sizeof msg, "native %s: %s", a->fn, detail);
+  if (code[0] == 'T') napi_throw_type_error(a->env, NULL, msg);
+  else napi_throw_range_error(a->env, NULL, msg);
+  a->failed = 1;
+}
+
+static int get_args(Args *a, napi_env env, napi_callback_info info, const char *fn, size_t want) {
+  a->env = env; a->fn = fn; a->failed = 0; a->argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &a->argc, a->argv, NULL, NULL) != napi_ok) { a->failed = 1; return 0; }
+  if (a->argc < want) { fail(a, "T", "%s: expected more arguments (%g given)", "arguments", (double)a->argc); return 0; }
+  return 1;
+}
+
+// A non-negative integer argument (a size).
+static long arg_size(Args *a, size_t i, const char *what) {
+  if (a->failed) return 0;
+  double d;
+  if (napi_get_value_double(a->env, a->argv[i], &d) != napi_ok) { fail(a, "T", "%s must be a number", what, 0); return 0; }
+  if (!(d >= 0) || d != (double)(long)d || d > 2147483647.0) { fail(a, "R", "%s must be an integer in [0, 2^31), got %g", what, d); return 0; }
+  return (long)d;
+}
+
+static double arg_num(Args *a, size_t i, const char *what) {
+  if (a->failed) return 0;
+  double d;
+  if (napi_get_value_double(a->env, a->argv[i], &d) != napi_ok) { fail(a, "T", "%s must be a number", what, 0); return 0; }
+  return d;
+}
+
+static void *arg_array(Args *a, size_t i, napi_typedarray_type want, long need, const char *what, int nullable) {
+  if (a->failed) return NULL;
+  napi_valuetype t;
+  napi_typeof(a->env, a->argv[i], &t);
+  if (nullable && (t == napi_null || t == napi_undefined)) return NULL;
+  bool is_ta = false;
+  napi_is_typedarray(a->env, a->argv[i], &is_ta);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (is_ta) napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, NULL, NULL);
+  if (!is_ta || type != want) {
+    fail(a, "T", want == napi_float32_array ? "%s must be a Float32Array (the native backend is float32 only)"
+      : "%s must be an Int32Array", what, 0);
+    return NULL;
+  }
+  if ((double)length < (double)need) {
+    char w[96];
+    snprintf(w, sizeof w, "%s has %zu elements", what, length);
+    fail(a, "R", "%s, the sizes need %.0f", w, (double)need);
+    return NULL;
+  }
+  return data; // already offset by the view's byteOffset
+}
+
+#define F32(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 0))
+#define F32_OR_NULL(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 1))
+#define I32(i, need, what) ((int32_t *)arg_array(&a, i, napi_int32_array, need, what, 0))
+
+static napi_value undefined(napi_env env) { napi_value u; napi_get_undefined(env, &u); return u; }
+static napi_value number(napi_env env, double x) { napi_value v; napi_create_double(env, x, &v); return v; }
+
+// Every index must address a row of a table with `rows` rows.
+static int check_indices(Args *a, const int32_t *idx, long n, long rows, const char *what) {
+  if (a->failed) return 0;
+  for (long i = 0; i < n; i++) if (idx[i] < 0 || idx[i] >= rows) {
+    char w[96];
+    snprintf(w, sizeof w, "%s[%ld] = %d is outside [0, %ld)", what, i, idx[i], rows);
+    fail(a, "R", "%s", w, 0);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value Matmul(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "matmul", 7)) return NULL;
+  long M = arg_size(&a, 3, "M"), N = arg_size(&a, 4, "N"), K = arg_size(&a, 5, "K");
+  int flags = (int)arg_size(&a, 6, "flags");
+  float *out = F32(0, M * N, "out"), *A = F32(1, M * K, "a"), *B = F32(2, K * N, "b");
+  if (a.failed) return NULL;
+  nl_matmul(out, A, B, (int)M, (int)N, (int)K, flags & 1, (flags >> 1) & 1, (flags >> 2) & 1);
+  return undefined(env);
+}
+
+static napi_value AddBias(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "addBias", 4)) return NULL;
+  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
+  float *out = F32(0, N * C, "out"), *bias = F32(1, C, "bias");
+  if (a.failed) return NULL;
+  nl_add_bias(out, bias, N, C);
+  return undefined(env);
+}
+
+static napi_value BiasBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "biasBackward", 4)) return NULL;
+  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
+  float *dbias = F32(0, C, "dbias"), *dout = F32(1, N * C, "dout");
+  if (a.failed) return NULL;
+  nl_bias_backward(dbias, dout, N, C);
+  return undefined(env);
+}
+
+static napi_value EmbeddingForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "embeddingForward", 7)) return NULL;
+  long B = arg_size(&a, 4, "B"), T = arg_size(&a, 5, "T"), C = arg_size(&a, 6, "C");
+  float *out = F32(0, B * T * C, "out");
+  int32_t *idx = I32(1, B * T, "idx");
+  float *wte = F32(2, 0, "wte"), *wpe = F32(3, T * C, "wpe");
+  if (a.failed) return NULL;
+  size_t len; napi_get_typedarray_info(env, a.argv[2], NULL, &len, NULL, NULL, NULL);
+  if (!check_indices(&a, idx, B * T, C > 0 ? (long)len / C : 0, "idx")) return NULL;
+  nl_embedding_forward(out, idx, wte, wpe, B, T, C);
+  return undefined(env);
+}
+
+static napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "embeddingBackward", 7)) return NULL;
+  long B = arg_size(&a, 4, "B"), T = arg_size(&a, 5, "T"), C = arg_size(&a, 6, "C");
+  float *dwte = F32(0, 0, "dwte"), *dwpe = F32(1, T * C, "dwpe"), *dout = F32(2, B * T * C, "dout");
+  int32_t *idx = I32(3, B * T, "idx");
+  if (a.failed) return NULL;
+  size_t len; napi_get_typedarray_info(env, a.argv[0], NULL, &len, NULL, NULL, NULL);
+  if (!check_indices(&a, idx, B * T, C > 0 ? (long)len / C : 0, "idx")) return NULL;
+  nl_embedding_backward(dwte, dwpe, dout, idx, B, T, C);
+  return undefined(env);
+}
+
+static int check_heads(Args *a, long C, long NH) {
+  if (a->failed) return 0;
+  if (NH == 0 || C % NH != 0) { fail(a, "R", "%s: C must be a multiple of NH (C = %g)", "attention", (double)C); return 0; }
+  return 1;
+}
+
+static napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "attentionForward", 10)) return NULL;
+  long B = arg_size(&a, 6, "B"), T = arg_size(&a, 7, "T"), C = arg_size(&a, 8, "C"), NH = arg_size(&a, 9, "NH");
+  if (!check_heads(&a, C, NH)) return NULL;
+  long n = B * T * C, na = B * NH * T * T;
+  float *out = F32(0, n, "out"), *att = F32(1, na, "att"), *q = F32(2, n, "q"), *k = F32(3, n, "k"),
+    *v = F32(4, n, "v"), *mask = F32_OR_NULL(5, na, "mask");
+  if (a.failed) return NULL;
+  nl_attention_forward(out, att, q, k, v, mask, B, T, C, NH);
+  return undefined(env);
+}
+
+static napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "attentionBackward", 14)) return NULL;
+  long B = arg_size(&a, 10, "B"), T = arg_size(&a, 11, "T"), C = arg_size(&a, 12, "C"), NH = arg_size(&a, 13, "NH");
+  if (!check_heads(&a, C, NH)) return NULL;
+  long n = B * T * C, na = B * NH * T * T;
+  float *dq = F32(0, n, "dq"), *dk = F32(1, n, "dk"), *dv = F32(2, n, "dv"), *scratch = F32(3, na, "scratch"),
+    *dout = F32(4, n, "dout"), *att = F32(5, na, "att"), *q = F32(6, n, "q"), *k = F32(7, n, "k"),
+    *v = F32(8, n, "v"), *mask = F32_OR_NULL(9, na, "mask");
+  if (a.failed) return NULL;
+  nl_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH);
+  return undefined(env);
+}
+
+static napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "crossEntropyForward", 6)) return NULL;
+  long N = arg_size(&a, 4, "N"), V = arg_size(&a, 5, "V");
+  float *losses = F32(0, N, "losses"), *probs = F32(1, N * V, "probs"), *logits = F32(2, N * V, "logits");
+  int32_t *targets = I32(3, N, "targets");
+  if (!check_indices(&a, targets, N, V, "targets")) return NULL;
+  return number(env, nl_cross_entropy_forward(losses, probs, logits, targets, N, V));
+}
+
+static napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "crossEntropyBackward", 6)) return NULL;
+  double scale = arg_num(&a, 3, "scale");
+  long N = arg_size(&a, 4, "N"), V = arg_size(&a, 5, "V");
+  float *dlogits = F32(0, N * V, "dlogits"), *probs = F32(1, N * V, "probs");
+  int32_t *targets = I32(2, N, "targets");
+  if (!check_indices(&a, targets, N, V, "targets")) return NULL;
+  nl_cross_entropy_backward(dlogits, probs, targets, scale, N, V);
+  return undefined(env);
+}
+
+static napi_value Add(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "add", 4)) return NULL;
+  long n = arg_size(&a, 3, "n");
+  float *out = F32(0, n, "out"), *x = F32(1, n, "a"), *y = F32(2, n, "b");
+  if (a.failed) return NULL;
+  nl_add(out, x, y, n);
+  return undefined(env);
+}
+
+static napi_value AddInto(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "addInto", 3)) return NULL;
+  long n = arg_size(&a, 2, "n");
+  float *dst = F32(0, n, "dst"), *src = F32(1, n, "src");
+  if (a.failed) return NULL;
+  nl_add_into(dst, src, n);
+  return undefined(env);
+}
+
+static napi_value Mul(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "mul", 4)) return NULL;
+  long n = arg_size(&a, 3, "n");
+  float *out = F32(0, n, "out"), *x = F32(1, n, "x"), *mask = F32(2, n, "mask");
+  if (a.failed) return NULL;
+  nl_mul(out, x, mask, n);
+  return undefined(env);
+}
+
+static napi_value Scale(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "scale", 3)) return NULL;
+  double s = arg_num(&a, 1, "s");
+  long n = arg_size(&a, 2, "n");
+  float *x = F32(0, n, "x");
+  if (a.failed) return NULL;
+  nl_scale(x, s, n);
+  return undefined(env);
+}
+
+static napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "sumSquares", 2)) return NULL;
+  long n = arg_size(&a, 1, "n");
+  float *x = F32(0, n, "x");
+  if (a.failed) return NULL;
+  return number(env, nl_sum_squares(x, n));
+}
+
+static napi_value Adamw(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "adamw", 11)) return NULL;
+  long n = arg_size(&a, 4, "n");
+  double lr = arg_num(&a, 5, "lr"), b1 = arg_num(&a, 6, "beta1"), b2 = arg_num(&a, 7, "beta2"),
+    eps = arg_num(&a, 8, "eps"), wd = arg_num(&a, 9, "weightDecay"), step = arg_num(&a, 10, "step");
+  float *param = F32(0, n, "param"), *grad = F32(1, n, "grad"), *m = F32(2, n, "m"), *v = F32(3, n, "v");
+  if (a.failed) return NULL;
+  nl_adamw(param, grad, m, v, n, lr, b1, b2, eps, wd, step);
+  return undefined(env);
+}
+
+static napi_value RmsnormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "rmsnormForward", 6)) return NULL;
+  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C");
+  float *out = F32(0, N * C, "out"), *rrms = F32(1, N, "rrms"), *x = F32(2, N * C, "x"), *gain = F32(3, C, "gain");
+  if (a.failed) return NULL;
+  nl_rmsnorm_forward(out, rrms, x, gain, N, C);
+  return undefined(env);
+}
+
+static napi_value RmsnormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "rmsnormBackward", 8)) return NULL;
+  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
+  float *dx = F32(0, N * C, "dx"), *dgain = F32(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
+    *x = F32(3, N * C, "x"), *gain = F32(4, C, "gain"), *rrms = F32(5, N, "rrms");
+  if (a.failed) return NULL;
+  nl_rmsnorm_backward(dx, dgain, dout, x, gain, rrms, N, C);
+  return undefined(env);
+}
+
+static napi_value LayernormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "layernormForward", 8)) return NULL;
+  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
+  float *out = F32(0, N * C, "out"), *mean = F32(1, N, "mean"), *rstd = F32(2, N, "rstd"), *x = F32(3, N * C, "x"),
+    *w = F32(4, C, "weight"), *b = F32_OR_NULL(5, C, "bias");
+  if (a.failed) return NULL;
+  nl_layernorm_forward(out, mean, rstd, x, w, b, N, C);
+  return undefined(env);
+}
+
+static napi_value LayernormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "layernormBackward", 10)) return NULL;
+  long N = arg_size(&a, 8, "N"), C = arg_size(&a, 9, "C");
+  float *dx = F32(0, N * C, "dx"), *dw = F32(1, C, "dweight"), *db = F32_OR_NULL(2, C, "dbias"),
+    *dout = F32(3, N * C, "dout"), *x = F32(4, N * C, "x"), *w = F32(5, C, "weight"), *mean = F32(6, N, "mean"),
+    *rstd = F32(7, N, "rstd");
+  if (a.failed) return NULL;
+  nl_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+  return undefined(env);
+}
+
+// (out, x, n) and (dx, dout, x, n) activations.
+#define ACTIVATION(Name, fwd, bwd)                                                              \
+  static napi_value Name##Forward(napi_env env, napi_callback_info info) {                      \
+    Args a;                                                                                     \
+    if (!get_args(&a, env, info, #Name "Forward", 3)) return NULL;                              \
+    long n = arg_size(&a, 2, "n");                                                              \
+    float *out = F32(0, n, "out"), *x = F32(1, n, "x");                                         \
+    if (a.failed) return NULL;                                                                  \
+    fwd(out, x, n);                                                                             \
+    return undefined(env);                                                                      \
+  }                                                                                             \
+  static napi_value Name##Backward(napi_env env, napi_callback_info info) {                     \
+    Args a;                                                                                     \
+    if (!get_args(&a, env, info, #Name "Backward", 4)) return NULL;                             \
+    long n = arg_size(&a, 3, "n");                                                              \
+    float *dx = F32(0, n, "dx"), *dout = F32(1, n, "dout"), *x = F32(2, n, "x");                \
+    if (a.failed) return NULL;                                                                  \
+    bwd(dx, dout, x, n);                                                                        \
+    return undefined(env);                                                                      \
+  }
+ACTIVATION(gelu, nl_gelu_forward, nl_gelu_backward)
+ACTIVATION(relu, nl_relu_forward, nl_relu_backward)
+
+static napi_value Info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_int32(env, kernels_threads(), &v);
+  napi_set_named_property(env, o, "threads", v);
+  const char *cfg = openblas_get_config();
+  napi_create_string_utf8(env, cfg ? cfg : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "blas", v);
+  return o;
+}
+
+// NORMLAB_THREADS, else the CPUs this process may run on.
+static int thread_count(void) {
+  const char *env = getenv("NORMLAB_THREADS");
+  if (env && *env) {
+    int n = atoi(env);
+    if (n >= 1) return n > 256 ? 256 : n;
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n >= 1) return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n >= 1 ? (int)n : 1;
+}
+
+NAPI_MODULE_INIT() {
+  kernels_init(thread_count());
+  napi_property_descriptor props[] = {
+#define FN(name, f) { name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL }
+    FN("info", Info),
+    FN("matmul", Matmul),
+    FN("addBias", AddBias),
+    FN("biasBackward", BiasBackward),
+    FN("embeddingForward", EmbeddingForward),
+    FN("embeddingBackward", EmbeddingBackward),
+    FN("attentionForward", AttentionForward),
+    FN("attentionBackward", AttentionBackward),
+    FN("crossEntropyForward", CrossEntropyForward),
+    FN("crossEntropyBackward", CrossEntropyBackward),
+    FN("add", Add),
+    FN("addInto", AddInto),
+    FN("mul", Mul),
+    FN("scale", Scale),
+    FN("sumSquares", SumSquares),
+    FN("adamw", Adamw),
+    FN("rmsnormForward", RmsnormForward),
+    FN("rmsnormBackward", RmsnormBackward),
+    FN("layernormForward", LayernormForward),
+    FN("layernormBackward", LayernormBackward),
+    FN("geluForward", geluForward),
+    FN("geluBackward", geluBackward),
+    FN("reluForward", reluForward),
+    FN("reluBackward", reluBackward),
+#undef FN
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,246 @@
+// Matrix products (OpenBLAS), bias, embeddings, cross-entropy, elementwise ops and AdamW.
+// Elementwise arithmetic is done in double and rounded once, as the TypeScript kernels do (JS
+// numbers are doubles), and the build uses -ffp-contract=off, so these kernels agree with the
+// TypeScript ones bit for bit; only sums over many terms differ, by their summation order.
+#include "kernels.h"
+#include "pool.h"
+#include "vmath.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void openblas_set_num_threads(int);
+
+void kernels_init(int threads) {
+  if (threads < 1) threads = 1;
+  // OpenBLAS threads each sgemm; our pool runs the other loops. They never run at the same time
+  // (a kernel is one or the other), so both get every core without oversubscribing.
+  openblas_set_num_threads(threads);
+  pool_init(threads);
+  vmath_init();
+}
+
+int kernels_threads(void) { return pool_threads(); }
+
+void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) { // an empty sum: sgemm would be asked for lda = 0
+    if (!accumulate) memset(out, 0, (size_t)M * N * sizeof(float));
+    return;
+  }
+  int lda = transA ? M : K, ldb = transB ? K : N;
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    M, N, K, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, out, N);
+}
+
+// ---- bias -------------------------------------------------------------------------------------
+
+typedef struct { float *out; const float *bias; long C; } AddBiasJob;
+
+HOT static void add_bias_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const AddBiasJob *j = p;
+  for (long n = n0; n < n1; n++) {
+    float *o = j->out + n * j->C;
+    for (long c = 0; c < j->C; c++) o[c] += j->bias[c];
+  }
+}
+
+void nl_add_bias(float *out, const float *bias, long N, long C) {
+  AddBiasJob j = { out, bias, C };
+  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, add_bias_rows, &j);
+}
+
+typedef struct { float *dst; long N, C; colsum_fn f; const void *ctx; } ColumnJob;
+#define COL_BLOCK 32
+
+static void column_blocks(void *p, long k0, long k1, int tid) {
+  (void)tid;
+  const ColumnJob *j = p;
+  double acc[COL_BLOCK];
+  for (long k = k0; k < k1; k++) {
+    long c0 = k * COL_BLOCK, c1 = c0 + COL_BLOCK < j->C ? c0 + COL_BLOCK : j->C;
+    memset(acc, 0, sizeof acc);
+    for (long n = 0; n < j->N; n++) j->f(acc, j->ctx, n, c0, c1);
+    for (long c = c0; c < c1; c++) j->dst[c] = (float)((double)j->dst[c] + acc[c - c0]);
+  }
+}
+
+void nl_column_pass(float *dst, long N, long C, colsum_fn f, const void *ctx) {
+  ColumnJob j = { dst, N, C, f, ctx };
+  long blocks = (C + COL_BLOCK - 1) / COL_BLOCK;
+  pool_run(blocks, N * C >= PAR_GRAIN ? 1 : blocks, column_blocks, &j);
+}
+
+typedef struct { const float *dout; long C; } BiasGradCtx;
+
+HOT static void bias_grad_row(double *acc, const void *p, long n, long c0, long c1) {
+  const BiasGradCtx *j = p;
+  const float *g = j->dout + n * j->C;
+  for (long c = c0; c < c1; c++) acc[c - c0] += g[c];
+}
+
+void nl_bias_backward(float *dbias, const float *dout, long N, long C) {
+  BiasGradCtx j = { dout, C };
+  nl_column_pass(dbias, N, C, bias_grad_row, &j);
+}
+
+// ---- embeddings -------------------------------------------------------------------------------
+
+typedef struct { float *out; const int *idx; const float *wte, *wpe; long T, C; } EmbJob;
+
+HOT static void embedding_rows(void *p, long r0, long r1, int tid) {
+  (void)tid;
+  const EmbJob *j = p;
+  for (long r = r0; r < r1; r++) { // r = b * T + t
+    float *o = j->out + r * j->C;
+    const float *e = j->wte + (long)j->idx[r] * j->C, *pe = j->wpe + (r % j->T) * j->C;
+    for (long c = 0; c < j->C; c++) o[c] = e[c] + pe[c];
+  }
+}
+
+void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C) {
+  EmbJob j = { out, idx, wte, wpe, T, C };
+  pool_run(B * T, PAR_GRAIN / (C > 0 ? C : 1) + 1, embedding_rows, &j);
+}
+
+typedef struct { float *dwte, *dwpe; const float *dout; const int *idx; long R, T, C; } EmbGradJob;
+
+// Rows scatter into dwte (two rows may share a token), so threads split the channels instead;
+// within a channel the rows are added in order, exactly as the TypeScript loop does.
+HOT static void embedding_grad_cols(void *p, long c0, long c1, int tid) {
+  (void)tid;
+  const EmbGradJob *j = p;
+  for (long r = 0; r < j->R; r++) {
+    const float *g = j->dout + r * j->C;
+    float *e = j->dwte + (long)j->idx[r] * j->C, *pe = j->dwpe + (r % j->T) * j->C;
+    for (long c = c0; c < c1; c++) { e[c] += g[c]; pe[c] += g[c]; }
+  }
+}
+
+void nl_embedding_backward(float *dwte, float *dwpe, const float *dout, const int *idx, long B, long T, long C) {
+  EmbGradJob j = { dwte, dwpe, dout, idx, B * T, T, C };
+  pool_run(C, B * T * C >= PAR_GRAIN ? 16 : C, embedding_grad_cols, &j);
+}
+
+// ---- cross-entropy ----------------------------------------------------------------------------
+
+typedef struct { float *losses, *probs; const float *logits; const int *targets; long V; } CeJob;
+
+HOT static void ce_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const CeJob *j = p;
+  const long V = j->V;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->logits + n * V;
+    float *pr = j->probs + n * V;
+    float max = -INFINITY;
+    for (long i = 0; i < V; i++) if (x[i] > max) max = x[i];
+    for (long i = 0; i < V; i++) pr[i] = x[i] - max;
+    vexpf(pr, pr, V);
+    double sum = 0;
+    for (long i = 0; i < V; i++) sum += pr[i];
+    const double inv = 1 / sum;
+    for (long i = 0; i < V; i++) pr[i] = (float)(pr[i] * inv);
+    j->losses[n] = (float)(log(sum) + max - x[j->targets[n]]);
+  }
+}
+
+double nl_cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, long N, long V) {
+  CeJob j = { losses, probs, logits, targets, V };
+  pool_run(N, PAR_GRAIN / (V > 0 ? V : 1) + 1, ce_rows, &j);
+  double total = 0;
+  for (long n = 0; n < N; n++) total += losses[n];
+  return total / N;
+}
+
+typedef struct { float *dlogits; const float *probs; const int *targets; double scale; long V; } CeGradJob;
+
+HOT static void ce_grad_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const CeGradJob *j = p;
+  const long V = j->V;
+  for (long n = n0; n < n1; n++) {
+    float *d = j->dlogits + n * V;
+    const float *pr = j->probs + n * V;
+    for (long i = 0; i < V; i++) d[i] = (float)(pr[i] * j->scale);
+    d[j->targets[n]] = (float)(d[j->targets[n]] - j->scale);
+  }
+}
+
+void nl_cross_entropy_backward(float *dlogits, const float *probs, const int *targets, double scale, long N, long V) {
+  CeGradJob j = { dlogits, probs, targets, scale, V };
+  pool_run(N, PAR_GRAIN / (V > 0 ? V : 1) + 1, ce_grad_rows, &j);
+}
+
+// ---- elementwise ------------------------------------------------------------------------------
+
+typedef struct { float *out; const float *a, *b; double s; } EwJob;
+
+HOT static void add_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const EwJob *j = p;
+  for (long i = i0; i < i1; i++) j->out[i] = j->a[i] + j->b[i];
+}
+HOT static void mul_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const EwJob *j = p;
+  for (long i = i0; i < i1; i++) j->out[i] = j->a[i] * j->b[i];
+}
+HOT static void scale_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const EwJob *j = p;
+  for (long i = i0; i < i1; i++) j->out[i] = (float)(j->out[i] * j->s);
+}
+
+// float + float and float * float are correctly rounded, so they equal the double result rounded.
+void nl_add(float *out, const float *a, const float *b, long n) { EwJob j = { out, a, b, 0 }; pool_run(n, PAR_GRAIN, add_range, &j); }
+void nl_add_into(float *dst, const float *src, long n) { EwJob j = { dst, dst, src, 0 }; pool_run(n, PAR_GRAIN, add_range, &j); }
+void nl_mul(float *out, const float *x, const float *mask, long n) { EwJob j = { out, x, mask, 0 }; pool_run(n, PAR_GRAIN, mul_range, &j); }
+void nl_scale(float *x, double s, long n) { EwJob j = { x, NULL, NULL, s }; pool_run(n, PAR_GRAIN, scale_range, &j); }
+
+typedef struct { const float *x; double *partial; } SsJob;
+
+HOT static void sum_squares_range(void *p, long i0, long i1, int tid) {
+  const SsJob *j = p;
+  double s = 0;
+  #pragma omp simd reduction(+ : s)
+  for (long i = i0; i < i1; i++) s += (double)j->x[i] * j->x[i];
+  j->partial[tid] = s;
+}
+
+double nl_sum_squares(const float *x, long n) {
+  double partial[256] = {0};
+  SsJob j = { x, partial };
+  pool_run(n, PAR_GRAIN, sum_squares_range, &j);
+  double s = 0;
+  for (int t = 0; t < pool_threads() && t < 256; t++) s += partial[t];
+  return s;
+}
+
+// ---- AdamW ------------------------------------------------------------------------------------
+
+typedef struct { float *param, *m, *v; const float *grad; double beta1, beta2, eps, decay, step_size, rbc2; } AdamJob;
+
+// Same operation order as src/engine/kernels/ts/adamw.ts, in double; m and v are rounded to
+// float before the update reads them, as the TypeScript kernel reads them back from its arrays.
+HOT static void adamw_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const AdamJob *j = p;
+  const double b1 = j->beta1, b2 = j->beta2;
+  for (long i = i0; i < i1; i++) {
+    const double g = j->grad[i];
+    const float m = (float)(b1 * j->m[i] + (1 - b1) * g);
+    const float v = (float)(b2 * j->v[i] + (1 - b2) * g * g);
+    j->m[i] = m; j->v[i] = v;
+    j->param[i] = (float)(j->param[i] * j->decay - j->step_size * m / (sqrt((double)v) * j->rbc2 + j->eps));
+  }
+}
+
+void nl_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
+  double eps, double weight_decay, double step) {
+  const double bc1 = 1 - pow(beta1, step), bc2 = 1 - pow(beta2, step);
+  AdamJob j = { param, m, v, grad, beta1, beta2, eps, 1 - lr * weight_decay, lr / bc1, 1 / sqrt(bc2) };
+  pool_run(n, PAR_GRAIN, adamw_range, &j);
+}

@@ -1,0 +1,57 @@
+// The native kernels. Each mirrors the TypeScript kernel of the same name in src/engine/kernels/ts
+// or src/nn (see there for the math); the N-API layer (addon.c) checks types and lengths first.
+#ifndef NORMLAB_KERNELS_H
+#define NORMLAB_KERNELS_H
+
+// Hot loops get an AVX2+FMA clone picked at load time; the default clone is the portable
+// x86-64-v2 build (the CI machine may lack AVX2).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+// Below about this many elements a kernel runs on one thread: waking the pool costs more.
+#define PAR_GRAIN 16384
+
+void kernels_init(int threads);
+int kernels_threads(void);
+
+void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate);
+void nl_add_bias(float *out, const float *bias, long N, long C);
+void nl_bias_backward(float *dbias, const float *dout, long N, long C);
+void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C);
+void nl_embedding_backward(float *dwte, float *dwpe, const float *dout, const int *idx, long B, long T, long C);
+void nl_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, const float *mask,
+  long B, long T, long C, long NH);
+void nl_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att,
+  const float *q, const float *k, const float *v, const float *mask, long B, long T, long C, long NH);
+double nl_cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, long N, long V);
+void nl_cross_entropy_backward(float *dlogits, const float *probs, const int *targets, double scale, long N, long V);
+void nl_add(float *out, const float *a, const float *b, long n);
+void nl_add_into(float *dst, const float *src, long n);
+void nl_mul(float *out, const float *x, const float *mask, long n);
+void nl_scale(float *x, double s, long n);
+double nl_sum_squares(const float *x, long n);
+void nl_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
+  double eps, double weight_decay, double step);
+
+// Variants (src/nn/norms, src/nn/activations); backward kernels add into dx and the parameter grads.
+void nl_rmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C);
+void nl_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *rrms, long N, long C);
+void nl_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *weight,
+  const float *bias, long N, long C);
+void nl_layernorm_backward(float *dx, float *dweight, float *dbias, const float *dout, const float *x,
+  const float *weight, const float *mean, const float *rstd, long N, long C);
+void nl_gelu_forward(float *out, const float *x, long n);
+void nl_gelu_backward(float *dx, const float *dout, const float *x, long n);
+void nl_relu_forward(float *out, const float *x, long n);
+void nl_relu_backward(float *dx, const float *dout, const float *x, long n);
+
+// Column sums over rows: dst[c] += sum_n f(n, c), split over column blocks so each column is
+// summed by one thread in row order (reproducible, no atomics). Used by the bias and norm grads.
+typedef void (*colsum_fn)(double *acc, const void *ctx, long n, long c0, long c1);
+void nl_column_pass(float *dst, long N, long C, colsum_fn f, const void *ctx);
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the native backend needs on Debian/Ubuntu (called by .ci/run; run as root or with
+# sudo): OpenBLAS with its pthread build (libopenblas0-pthread, the one Debian's python3-torch uses),
+# a C compiler, make and python3 for node-gyp. Installs only what is missing; does nothing on a
+# machine without apt-get (the TypeScript backend then runs).
+set -euo pipefail
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+need=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in libopenblas-dev libopenblas0-pthread; do installed "$pkg" || need+=("$pkg"); done
+fi
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-native-deps: nothing to install"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-native-deps: no apt-get here; install ${need[*]} by hand for the native backend" >&2
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-native-deps: installing ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -1,0 +1,134 @@
+// The native backend: the kernels of native/src (C, OpenBLAS sgemm, a thread pool) behind the
+// Backend interface. It is optional: when the addon was not built (no compiler, no OpenBLAS),
+// loadNativeBackend() returns null and nativeBackendError() says why. Float32Array only; every
+// kernel here is checked against its TypeScript twin by test/backends.test.ts.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Backend, MatmulOptions } from '../../backend.js';
+import type { F } from '../../types.js';
+import type { VariantKernels } from '../../../nn/variant.js';
+
+/** The functions native/src/addon.c exports (argument order as in the Backend interface). */
+interface Addon {
+  info(): { threads: number; blas: string };
+  matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
+  addBias(out: F, bias: F, N: number, C: number): void;
+  biasBackward(dbias: F, dout: F, N: number, C: number): void;
+  embeddingForward(out: F, idx: Int32Array, wte: F, wpe: F, B: number, T: number, C: number): void;
+  embeddingBackward(dwte: F, dwpe: F, dout: F, idx: Int32Array, B: number, T: number, C: number): void;
+  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
+    B: number, T: number, C: number, NH: number): void;
+  crossEntropyForward(losses: F, probs: F, logits: F, targets: Int32Array, N: number, V: number): number;
+  crossEntropyBackward(dlogits: F, probs: F, targets: Int32Array, scale: number, N: number, V: number): void;
+  add(out: F, a: F, b: F, n: number): void;
+  addInto(dst: F, src: F, n: number): void;
+  mul(out: F, x: F, mask: F, n: number): void;
+  scale(x: F, s: number, n: number): void;
+  sumSquares(x: F, n: number): number;
+  adamw(param: F, grad: F, m: F, v: F, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number): void;
+  rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
+  rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
+  layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
+  layernormBackward(dx: F, dweight: F, dbias: F | null, dout: F, x: F, weight: F, mean: F, rstd: F, N: number, C: number): void;
+  geluForward(out: F, x: F, n: number): void;
+  geluBackward(dx: F, dout: F, x: F, n: number): void;
+  reluForward(out: F, x: F, n: number): void;
+  reluBackward(dx: F, dout: F, x: F, n: number): void;
+}
+
+/** Where scripts/build-native.mjs leaves the addon (repo root/native/build/Release). */
+export function nativeAddonPath(): string {
+  // This file is dist/src/engine/kernels/native/index.js once compiled: five levels below the root.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, '../../../../..', 'native/build/Release/normlab.node');
+}
+
+let addon: Addon | null | undefined; // undefined: not tried yet
+let loadError: string | null = null;
+
+function load(): Addon | null {
+  if (addon !== undefined) return addon;
+  const file = nativeAddonPath();
+  if (!existsSync(file)) {
+    loadError = 'native/build/Release/normlab.node is missing';
+    addon = null;
+    return null;
+  }
+  try {
+    addon = createRequire(import.meta.url)(file) as Addon;
+  } catch (e) {
+    // Typically a missing shared library (libopenblas.so.0) on a machine other than the one that built it.
+    loadError = `loading ${path.relative(process.cwd(), file) || file} failed: ${(e as Error).message.split('\n')[0]}`;
+    addon = null;
+  }
+  return addon;
+}
+
+/** Why the native backend is unavailable, or null when it loads. */
+export function nativeBackendError(): string | null {
+  load();
+  return loadError;
+}
+
+/** Threads and BLAS build the addon runs with, or null when it is not built. */
+export function nativeInfo(): { threads: number; blas: string } | null {
+  const a = load();
+  return a ? a.info() : null;
+}
+
+function matmulFlags(opts?: MatmulOptions): number {
+  return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
+}
+
+function variantKernels(a: Addon): Record<string, VariantKernels> {
+  return {
+    // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
+    rmsnorm: {
+      forward: (out, x, p, s, N, C) => a.rmsnormForward(out, s.rrms, x, p.gain, N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) => a.rmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C),
+    },
+    // src/nn/norms/layernorm.ts: weight, bias only with --bias; mean (N), rstd (N).
+    layernorm: {
+      forward: (out, x, p, s, N, C) => a.layernormForward(out, s.mean, s.rstd, x, p.weight, p.bias ?? null, N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) =>
+        a.layernormBackward(dx, dp.weight, dp.bias ?? null, dout, x, p.weight, s.mean, s.rstd, N, C),
+    },
+    gelu: {
+      forward: (out, x, _p, _s, N, C) => a.geluForward(out, x, N * C),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.geluBackward(dx, dout, x, N * C),
+    },
+    relu: {
+      forward: (out, x, _p, _s, N, C) => a.reluForward(out, x, N * C),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.reluBackward(dx, dout, x, N * C),
+    },
+  };
+}
+
+/** The native backend, or null when the addon is not built (see nativeBackendError()). */
+export function loadNativeBackend(): Backend | null {
+  const a = load();
+  if (!a) return null;
+  return {
+    name: 'native',
+    matmul: (out, x, y, M, N, K, opts) => a.matmul(out, x, y, M, N, K, matmulFlags(opts)),
+    addBias: a.addBias,
+    biasBackward: a.biasBackward,
+    embeddingForward: a.embeddingForward,
+    embeddingBackward: a.embeddingBackward,
+    attentionForward: a.attentionForward,
+    attentionBackward: a.attentionBackward,
+    crossEntropyForward: a.crossEntropyForward,
+    crossEntropyBackward: a.crossEntropyBackward,
+    add: a.add,
+    addInto: a.addInto,
+    mul: a.mul,
+    scale: a.scale,
+    sumSquares: a.sumSquares,
+    adamw: a.adamw,
+    variants: variantKernels(a),
+  };
+}

@@ -1,0 +1,15 @@
+// Identity (matches torch.nn.Identity): y = x; dy/dx = 1. Nothing saved.
+import type { Variant } from '../variant.js';
+
+export const identity: Variant = {
+  name: 'identity',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = x[i];
+  },
+  backward(dx, _dp, dout, _x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) dx[i] += dout[i];
+  },
+  curve: (x) => x,
+};

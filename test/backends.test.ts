@@ -1,0 +1,298 @@
+// Backend parity: every kernel of the Backend interface, and every variant override of the native
+// backend, gets the same seeded inputs in `ts` and `native`; outputs must satisfy
+// |native - ts| <= atol + rtol * |ts| (tolerances below, with the reason for each). Inputs are
+// Float32Array views at odd offsets inside larger buffers, and the WHOLE buffers are compared,
+// so a native write outside a view fails the test too. Sizes cover 1 row, odd widths, T = 1,
+// attention across the 64-row causal blocks, and arrays large enough to run on the thread pool.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../src/engine/rng.js';
+import type { Backend } from '../src/engine/backend.js';
+import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
+import { selectBackend } from '../src/engine/select.js';
+import { UserError } from '../src/engine/types.js';
+import { norms } from '../src/nn/norms/index.js';
+import { activations } from '../src/nn/activations/index.js';
+import { MetricCtx } from '../src/nn/params.js';
+import { defaultConfig } from '../src/cli/flags.js';
+import type { ModelConfig } from '../src/model/config.js';
+import type { Variant } from '../src/nn/variant.js';
+
+const native = loadNativeBackend();
+const skip = native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
+const EPS32 = 2 ** -23; // float32 spacing at 1 (2x the unit roundoff)
+
+// Tolerances. Inputs are N(0, 1) unless said otherwise.
+// EXACT: the native kernel does the same double arithmetic as the TypeScript one and rounds once
+//   (elementwise ops, bias add, embedding lookup, dropout mask, cross-entropy gradient, relu).
+const EXACT = { atol: 0, rtol: 0 };
+// ROW: a statistic over a row summed in double in both backends (in another order), then per
+//   element double arithmetic: the results differ by an ulp or two of float32 at most.
+const ROW = { atol: 4 * EPS32, rtol: 4 * EPS32 };
+// ACCUM(n): sums over n rows accumulated into float32 arrays. The TypeScript kernels round the
+//   running float32 sum at every one of the n steps (a random walk of n roundings of size up to
+//   eps32 * |partial sum| ~ eps32 * sqrt(n)), the native ones sum in double; expected difference
+//   ~ eps32 * n, so atol = 8 eps32 n with rtol 8 eps32 is several times the typical error, while a
+//   wrong or missing term (size ~ 1) is far above it.
+const ACCUM = (n: number) => ({ atol: 8 * EPS32 * Math.max(n, 1), rtol: 8 * EPS32 });
+// GEMM(K): float32 sgemm (blocked, FMA) against the TypeScript loops, which accumulate into the
+//   float32 output (NN, TN) or in double (NT, TT). Each result is a sum of K products of size ~1:
+//   error bound gamma_K * sum|a b| ~ K eps32 * 0.64 K in the worst case, ~ eps32 K in practice
+//   (random walk with partial sums ~ sqrt K). atol = 16 eps32 K (2e-6 K) keeps a margin of ~10x
+//   over observed differences.
+const GEMM = (K: number) => ({ atol: 16 * EPS32 * Math.max(K, 1), rtol: 16 * EPS32 });
+// LIBM: expf / erff from libm (vector variants, documented at <= 4 ulp) and float arithmetic
+//   around them (softmax, cross-entropy probabilities, gelu): rtol 32 eps32 (4e-6); atol 1e-6
+//   covers results that cancel to ~0 (gelu's derivative at x ~ -0.75, gelu(x) for x << 0).
+const LIBM = { atol: 1e-6, rtol: 32 * EPS32 };
+
+type Tol = { atol: number; rtol: number };
+
+/** Seeded N(0, scale^2) values in a view at `offset` inside a buffer with 3 guard elements after it. */
+function view(rng: Rng, n: number, offset: number, scale = 1): Float32Array {
+  const buf = new Float32Array(offset + n + 3);
+  for (let i = 0; i < buf.length; i++) buf[i] = rng.normal() * scale;
+  return buf.subarray(offset, offset + n);
+}
+
+function ints(rng: Rng, n: number, max: number, offset = 1): Int32Array {
+  const buf = new Int32Array(offset + n + 2).fill(-1);
+  for (let i = 0; i < n; i++) buf[offset + i] = rng.int(max);
+  return buf.subarray(offset, offset + n);
+}
+
+function assertClose(what: string, got: Float32Array, want: Float32Array, tol: Tol): void {
+  const g = new Float32Array(got.buffer), w = new Float32Array(want.buffer); // whole buffers, guards included
+  assert.equal(g.length, w.length);
+  let worst = -1, worstExcess = 0, maxDiff = 0, maxUse = 0;
+  for (let i = 0; i < w.length; i++) {
+    const d = Math.abs(g[i] - w[i]), lim = tol.atol + tol.rtol * Math.abs(w[i]);
+    if (d > maxDiff) maxDiff = d;
+    if (d > 0) maxUse = Math.max(maxUse, lim > 0 ? d / lim : Infinity);
+    if (!(d <= lim) && !(Number.isNaN(g[i]) && Number.isNaN(w[i])) && (worst < 0 || d - lim > worstExcess)) {
+      worst = i; worstExcess = d - lim;
+    }
+  }
+  // NORMLAB_PARITY_REPORT=1 prints how much of each tolerance is used (to re-justify them).
+  if (process.env.NORMLAB_PARITY_REPORT) console.log(`${what}: max |diff| ${maxDiff.toExponential(2)}, ${(100 * maxUse).toFixed(1)}% of tolerance`);
+  if (worst >= 0) {
+    const i = worst - (got.byteOffset / 4);
+    assert.fail(`${what}: element ${i} (buffer index ${worst}): native ${g[worst]} vs ts ${w[worst]}, ` +
+      `|diff| ${Math.abs(g[worst] - w[worst]).toExponential(2)} > atol ${tol.atol.toExponential(2)} + rtol ${tol.rtol.toExponential(2)} * |ts|`);
+  }
+}
+
+/**
+ * Runs `call` on each backend with identical inputs from make(seed), then compares the arrays
+ * named in `tols` (outputs, accumulated gradients, and inputs that must stay unchanged).
+ */
+function parity<A extends Record<string, Float32Array>>(
+  label: string, make: (rng: Rng) => A, call: (be: Backend, a: A) => number | void,
+  tols: Partial<Record<keyof A & string, Tol>>, resultTol?: Tol,
+): void {
+  const nb = native as Backend;
+  const ta = make(new Rng(1234)), na = make(new Rng(1234));
+  const tr = call(tsBackend, ta), nr = call(nb, na);
+  for (const [name, tol] of Object.entries(tols) as [string, Tol][]) assertClose(`${label} ${name}`, na[name], ta[name], tol);
+  if (typeof tr === 'number') {
+    const t = resultTol ?? EXACT;
+    assert.ok(Math.abs((nr as number) - tr) <= t.atol + t.rtol * Math.abs(tr), `${label} result: native ${nr} vs ts ${tr}`);
+  }
+}
+
+test('matmul: four transpose cases, overwrite and accumulate, odd and degenerate sizes, views', { skip }, () => {
+  const sizes: [number, number, number][] = [[1, 1, 1], [1, 9, 5], [7, 1, 3], [3, 5, 1], [13, 17, 19], [2, 3, 0], [64, 96, 128], [200, 130, 70]];
+  for (const [M, N, K] of sizes) for (const transA of [false, true]) for (const transB of [false, true]) for (const accumulate of [false, true]) {
+    parity(`matmul ${M}x${N}x${K} tA=${transA} tB=${transB} acc=${accumulate}`,
+      (rng) => ({ out: view(rng, M * N, 3), a: view(rng, M * K, 1), b: view(rng, K * N, 5) }),
+      (be, x) => be.matmul(x.out, x.a, x.b, M, N, K, { transA, transB, accumulate }),
+      { out: GEMM(K + (accumulate ? 1 : 0)), a: EXACT, b: EXACT });
+  }
+});
+
+test('addBias and biasBackward', { skip }, () => {
+  for (const [N, C] of [[1, 1], [1, 7], [5, 3], [300, 130]]) {
+    parity(`addBias ${N}x${C}`, (rng) => ({ out: view(rng, N * C, 1), bias: view(rng, C, 2) }),
+      (be, x) => be.addBias(x.out, x.bias, N, C), { out: EXACT, bias: EXACT });
+    parity(`biasBackward ${N}x${C}`, (rng) => ({ dbias: view(rng, C, 3), dout: view(rng, N * C, 1) }),
+      (be, x) => be.biasBackward(x.dbias, x.dout, N, C), { dbias: ACCUM(N + 1), dout: EXACT });
+  }
+});
+
+test('embeddingForward and embeddingBackward (repeated tokens, T = 1, pool-sized)', { skip }, () => {
+  for (const [B, T, C, V] of [[1, 1, 1, 1], [2, 3, 5, 4], [3, 1, 7, 2], [4, 64, 130, 65]]) {
+    const idx = ints(new Rng(B * 100 + T), B * T, V);
+    parity(`embeddingForward ${B}x${T}x${C}`,
+      (rng) => ({ out: view(rng, B * T * C, 1), wte: view(rng, V * C, 2), wpe: view(rng, T * C, 3) }),
+      (be, x) => be.embeddingForward(x.out, idx, x.wte, x.wpe, B, T, C), { out: EXACT, wte: EXACT, wpe: EXACT });
+    parity(`embeddingBackward ${B}x${T}x${C}`,
+      (rng) => ({ dwte: view(rng, V * C, 1), dwpe: view(rng, T * C, 2), dout: view(rng, B * T * C, 3) }),
+      (be, x) => be.embeddingBackward(x.dwte, x.dwpe, x.dout, idx, B, T, C),
+      // Same order of float32 additions in both backends (rows in order per channel).
+      { dwte: EXACT, dwpe: EXACT, dout: EXACT });
+  }
+});
+
+test('attentionForward and attentionBackward, with and without dropout mask', { skip }, () => {
+  // T = 1; odd T and 2 heads; T crossing the 64-row causal blocks (65, 130); head size 64.
+  for (const [B, T, C, NH] of [[1, 1, 4, 1], [2, 5, 6, 2], [1, 65, 16, 2], [2, 130, 32, 2], [1, 70, 128, 2]]) {
+    const D = C / NH;
+    for (const withMask of [false, true]) {
+      const nA = B * NH * T * T, n = B * T * C;
+      const maskOf = (rng: Rng) => {
+        const m = view(rng, nA, 2);
+        for (let i = 0; i < nA; i++) m[i] = rng.uniform() < 0.2 ? 0 : 1 / 0.8;
+        return m;
+      };
+      const label = `attention B=${B} T=${T} C=${C} NH=${NH} mask=${withMask}`;
+      // Scores: D-term float32 dot products scaled by 1/sqrt(D) (error ~ eps32 |score|); through
+      // the softmax (LIBM exps) a score error e moves a probability by ~ e * p. Outputs are convex
+      // combinations of v rows (|v| <~ 4): error ~ a few eps32 * |v|. atol 32 eps32 (3.8e-6) is ~6x
+      // the largest difference observed.
+      const fwdTol = { atol: 32 * EPS32, rtol: LIBM.rtol };
+      // Gradients: sums over up to T rows of products of O(1) terms (dout, v, q, k ~ N(0, 1)) with
+      // probability weights: rounding random-walks as eps32 sqrt(T) times the term size.
+      const bwdTol = { atol: 32 * EPS32 * Math.sqrt(T), rtol: 8 * EPS32 };
+      parity(`${label} forward`,
+        (rng) => ({ out: view(rng, n, 1), att: view(rng, nA, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3),
+          mask: withMask ? maskOf(rng) : new Float32Array(0) }),
+        (be, x) => be.attentionForward(x.out, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH),
+        { out: fwdTol, att: fwdTol, q: EXACT, k: EXACT, v: EXACT });
+      // Backward from the SAME saved probabilities (made by the ts forward), so only the backward
+      // arithmetic is compared: dq, dk, dv are sums over T of products with D-sums inside.
+      parity(`${label} backward`,
+        (rng) => {
+          const x = { dq: view(rng, n, 1), dk: view(rng, n, 2), dv: view(rng, n, 3), scratch: view(rng, nA, 1),
+            dout: view(rng, n, 2), att: view(rng, nA, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3),
+            mask: withMask ? maskOf(rng) : new Float32Array(0), out: new Float32Array(n) };
+          tsBackend.attentionForward(x.out, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH);
+          return x;
+        },
+        (be, x) => be.attentionBackward(x.dq, x.dk, x.dv, x.scratch, x.dout, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH),
+        { dq: bwdTol, dk: bwdTol, dv: bwdTol, att: EXACT, q: EXACT, k: EXACT, v: EXACT });
+    }
+  }
+});
+
+test('crossEntropyForward and crossEntropyBackward (V = 1, large logits, pool-sized)', { skip }, () => {
+  for (const [N, V, scale] of [[1, 1, 1], [3, 65, 1], [7, 5, 30], [600, 65, 3]]) {
+    const targets = ints(new Rng(N + V), N, V);
+    parity(`crossEntropyForward N=${N} V=${V} logit scale ${scale}`,
+      (rng) => ({ losses: view(rng, N, 1), probs: view(rng, N * V, 2), logits: view(rng, N * V, 3, scale) }),
+      (be, x) => be.crossEntropyForward(x.losses, x.probs, x.logits, targets, N, V),
+      // Losses are log-sum-exp in double over LIBM exps: absolute error ~ eps32 * |max logit|.
+      { losses: { atol: LIBM.atol * scale, rtol: LIBM.rtol }, probs: LIBM, logits: EXACT },
+      { atol: LIBM.atol * scale, rtol: LIBM.rtol });
+    parity(`crossEntropyBackward N=${N} V=${V}`,
+      (rng) => ({ dlogits: view(rng, N * V, 1), probs: view(rng, N * V, 2) }),
+      (be, x) => be.crossEntropyBackward(x.dlogits, x.probs, targets, 1 / N, N, V), { dlogits: EXACT, probs: EXACT });
+  }
+});
+
+test('add, addInto, mul, scale, sumSquares (empty, odd, pool-sized)', { skip }, () => {
+  for (const n of [0, 1, 7, 100003]) {
+    parity(`add ${n}`, (rng) => ({ out: view(rng, n, 1), a: view(rng, n, 2), b: view(rng, n, 3) }),
+      (be, x) => be.add(x.out, x.a, x.b, n), { out: EXACT, a: EXACT, b: EXACT });
+    parity(`add aliased ${n}`, (rng) => ({ a: view(rng, n, 2), b: view(rng, n, 3) }),
+      (be, x) => be.add(x.a, x.a, x.b, n), { a: EXACT, b: EXACT });
+    parity(`addInto ${n}`, (rng) => ({ dst: view(rng, n, 1), src: view(rng, n, 2) }),
+      (be, x) => be.addInto(x.dst, x.src, n), { dst: EXACT, src: EXACT });
+    parity(`mul ${n}`, (rng) => {
+      const mask = view(rng, n, 3);
+      for (let i = 0; i < n; i++) mask[i] = rng.uniform() < 0.1 ? 0 : 1 / 0.9;
+      return { out: view(rng, n, 1), x: view(rng, n, 2), mask };
+    }, (be, x) => be.mul(x.x, x.x, x.mask, n), { x: EXACT, mask: EXACT });
+    parity(`scale ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.scale(x.x, 0.37, n), { x: EXACT });
+    parity(`sumSquares ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.sumSquares(x.x, n), { x: EXACT },
+      { atol: 0, rtol: 1e-12 }); // both sum exact float products in double, in different orders
+  }
+});
+
+test('adamw (step 1 and 10, with and without weight decay, pool-sized)', { skip }, () => {
+  for (const n of [1, 1000, 50001]) for (const [step, wd] of [[1, 0], [10, 0.1]]) {
+    parity(`adamw n=${n} step=${step} wd=${wd}`,
+      (rng) => {
+        const v = view(rng, n, 2);
+        for (let i = 0; i < n; i++) v[i] = v[i] * v[i] * 1e-3; // second moments are non-negative
+        return { param: view(rng, n, 1), grad: view(rng, n, 3, 0.1), m: view(rng, n, 1, 0.01), v };
+      },
+      (be, x) => be.adamw(x.param, x.grad, x.m, x.v, n, 6e-4, 0.9, 0.95, 1e-8, wd, step),
+      // Same double arithmetic; only Math.pow and libm's pow may differ in the last bit of bc1, bc2.
+      { param: { atol: 0, rtol: 2 * EPS32 }, m: EXACT, v: EXACT, grad: EXACT });
+  }
+});
+
+test('native variant overrides (rmsnorm, layernorm with and without bias, gelu, relu) match the TypeScript variants', { skip }, () => {
+  const cfg = { ...defaultConfig() } as unknown as ModelConfig;
+  const overrides = Object.keys((native as Backend).variants);
+  assert.deepEqual(overrides.sort(), ['gelu', 'layernorm', 'relu', 'rmsnorm']);
+  const registry: Record<string, Variant> = { ...norms, ...activations };
+  const cases: [string, boolean][] = [['rmsnorm', false], ['layernorm', false], ['layernorm', true], ['gelu', false], ['relu', false]];
+  for (const [name, bias] of cases) {
+    const v = registry[name];
+    const nv = (native as Backend).variants[name]!;
+    const a = { ...cfg, bias } as ModelConfig;
+    for (const [N, C] of [[1, 1], [1, 8], [3, 7], [5, 64], [300, 130]]) {
+      const ctx = new MetricCtx(true, new Rng(5));
+      const make = (rng: Rng) => {
+        const x: Record<string, Float32Array> = { x: view(rng, N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, N * C, 1) };
+        if (name === 'relu') for (let i = 0; i < N * C; i += 5) x.x[i] = 0; // exact zeros: the kink
+        for (const [p, spec] of Object.entries(v.params(C, a))) {
+          const len = spec.shape.reduce((s, d) => s * d, 1);
+          x[`p.${p}`] = view(rng, len, 2, 0.5);
+          for (let i = 0; i < len; i++) x[`p.${p}`][i] += 1; // gains near 1, not all equal
+          x[`dp.${p}`] = view(rng, len, 3);
+        }
+        for (const [s, len] of Object.entries(v.saved(N, C, a))) x[`s.${s}`] = view(rng, len, 1);
+        return x;
+      };
+      const pick = (x: Record<string, Float32Array>, prefix: string) =>
+        Object.fromEntries(Object.entries(x).filter(([k]) => k.startsWith(prefix)).map(([k, arr]) => [k.slice(prefix.length), arr]));
+      const run = (be: Backend, x: Record<string, Float32Array>) => {
+        const k = be === tsBackend ? v : nv;
+        const p = pick(x, 'p.'), dp = pick(x, 'dp.'), s = pick(x, 's.');
+        k.forward(x.out, x.x, p, s, N, C, a, ctx);
+        k.backward(x.dx, dp, x.dout, x.x, p, s, N, C, a, ctx);
+      };
+      const isNorm = name in norms;
+      const tols: Record<string, Tol> = { x: EXACT, dout: EXACT };
+      // Norm outputs and saved statistics: ROW (double statistics in both). dx also depends on the row
+      // dot product through a cancellation (dxhat - xhat * mean), so allow 16 eps32 absolute.
+      // Activations: LIBM (gelu's erf/exp in float) or EXACT (relu).
+      const act = name === 'gelu' ? LIBM : EXACT;
+      tols.out = isNorm ? ROW : act;
+      tols.dx = isNorm ? { atol: 16 * EPS32, rtol: 4 * EPS32 } : act;
+      for (const key of Object.keys(v.saved(N, C, a))) tols[`s.${key}`] = ROW;
+      for (const key of Object.keys(v.params(C, a))) { tols[`p.${key}`] = EXACT; tols[`dp.${key}`] = ACCUM(N + 1); }
+      parity(`${name}${bias ? ' (bias)' : ''} N=${N} C=${C}`, make, run, tols);
+    }
+  }
+});
+
+test('native kernels reject wrong array types and too-short arrays instead of touching memory', { skip }, () => {
+  const nb = native as Backend;
+  assert.throws(() => nb.add(new Float64Array(4), new Float64Array(4), new Float64Array(4), 4), /Float32Array/);
+  assert.throws(() => nb.matmul(new Float32Array(5), new Float32Array(6), new Float32Array(6), 2, 3, 3), /out has 5 elements/);
+  assert.throws(() => nb.embeddingForward(new Float32Array(4), Int32Array.from([0, 3]), new Float32Array(6), new Float32Array(4), 1, 2, 2),
+    /idx\[1\] = 3 is outside \[0, 3\)/);
+  assert.throws(() => nb.crossEntropyForward(new Float32Array(1), new Float32Array(3), new Float32Array(3), Int32Array.from([-1]), 1, 3),
+    /targets/);
+  assert.throws(() => nb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
+    new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
+});
+
+test('selectBackend: ts, native, auto', () => {
+  assert.equal(selectBackend('ts').backend.name, 'ts');
+  assert.equal(selectBackend('ts').note, null);
+  const auto = selectBackend('auto');
+  if (native) {
+    assert.equal(auto.backend.name, 'native');
+    assert.equal(auto.note, null);
+    assert.equal(selectBackend('native').backend.name, 'native');
+  } else {
+    assert.equal(auto.backend.name, 'ts');
+    assert.match(auto.note ?? '', /native backend not built .*npm run build:native/);
+    assert.throws(() => selectBackend('native'), (e: unknown) => e instanceof UserError && /--backend native/.test(e.message));
+  }
+});
