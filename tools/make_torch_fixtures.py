@@ -6,7 +6,7 @@ Files (all numbers float64; inputs and parameters have at most 5 decimals so tha
 gives the same double on both sides; outputs and gradients keep 11 significant digits):
   norms.json        one case per norm variant and flag combination
   activations.json  one case per activation and flag combination (dact wraps each of them in norms.json)
-  init.json         the state dict right after construction (names, shapes, init values)
+  init.json         the state dict right after construction (names, shapes, float32 init values)
   model_<name>.json a 2-layer GPT (C=16, 2 heads, vocab 11, B=2, T=6): parameters, batch, loss, grads
 Each case: flags (overrides of the defaults), N, C, x, r, params, out, dx, dparams, where the
 gradients are those of sum(out * r). kRMSNorm random selection stores `draws`: the index lists
@@ -216,6 +216,16 @@ def make_acts(g):
 
 
 def make_init():
+    """Built in float32, PyTorch's default and the spec's working precision ("All math is float32"):
+    init values such as x_vals = linspace(...) and y_vals = gelu(x_vals) are float32 numbers."""
+    torch.set_default_dtype(torch.float32)
+    try:
+        return _make_init()
+    finally:
+        torch.set_default_dtype(torch.float64)
+
+
+def _make_init():
     out = []
     C = 16
     for variant, flags, kw in norm_cases():
