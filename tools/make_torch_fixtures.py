@@ -3,9 +3,10 @@
 Run: /usr/bin/python3 tools/make_torch_fixtures.py   (Debian python3-torch; no other packages)
 
 Files (all numbers float64; inputs and parameters have at most 5 decimals so that JSON parsing
-gives the same double on both sides; outputs and gradients keep 11 significant digits):
+gives the same double on both sides; outputs and gradients keep 10 significant digits):
   norms.json        one case per norm variant and flag combination
   activations.json  one case per activation and flag combination (dact wraps each of them in norms.json)
+  norms_float32.json  krmsnorm (every case), rmsnorm, layernorm again in float32 (torch's default)
   init.json         the state dict right after construction (names, shapes, float32 init values)
   model_<name>.json a 2-layer GPT (C=16, 2 heads, vocab 11, B=2, T=6): parameters, batch, loss, grads
 Each case: flags (overrides of the defaults), N, C, x, r, params, out, dx, dparams, where the
@@ -32,7 +33,7 @@ def q(t, d=4):
 
 
 def sig(v):
-    return float('%.11g' % v)
+    return float('%.10g' % v)
 
 
 def flat(t):
@@ -125,9 +126,11 @@ def norm_cases():
     return cases
 
 
-def make_norms(g):
+def make_norms(g, only=None):
     out = []
     for variant, flags, kw in norm_cases():
+        if only and variant not in only:
+            continue
         C = kw.get('C', 16)
         N = 4
         cfg = ref.full_cfg(**flags)
@@ -139,10 +142,14 @@ def make_norms(g):
         if kw.get('zero_row'):
             x[1] = 0.0
         t = kw.get('ties')
+        if t == 'int8':
+            # scale = 1, zp = qmin: 2.5, 3.5, 100.5 land on exact .5 ties (round half to even: 2, 4, 100).
+            x[0, :6] = torch.tensor([0.0, 255.0, 2.5, 3.5, 100.5, 7.25])
+        if t == 'int16':
+            # scale = 2^-12 exactly, zp = qmin: v * 4096 - 32768 is an exact .5 tie; the large one
+            # (65532.5 -> 65532, even) moves the RMS by 1e-5 relative if rounded the other way.
+            x[0, :6] = torch.tensor([0.0, 65535.0, 65532.5, 2.5, 1000.5, 1228.8]) / 4096
         if t in ('int8', 'int16'):
-            hi = 255.0 if t == 'int8' else 65535.0
-            # scale = 1, zp = qmin: 2.5, 3.5 land on exact .5 ties (round half to even: 2, 4).
-            x[0, :6] = torch.tensor([0.0, hi, 2.5, 3.5, 100.5, 7.25])
             x[2, :6] = torch.tensor([1.5, 1.5, 1.5, 1.5, 1.5, 1.5])  # max == min: unchanged
         if t == 'half':
             # ties between half-precision neighbours (to even), a subnormal, a value needing rounding
@@ -323,6 +330,11 @@ def main():
     total += dump('norms.json', make_norms(g))
     total += dump('activations.json', make_acts(g))
     total += dump('init.json', make_init())
+    # float32, the spec's working precision: kRMSNorm's rounding decisions (int8/int16 grid, half
+    # precision) must be the same as torch's float32 ops, not merely close
+    torch.set_default_dtype(torch.float32)
+    total += dump('norms_float32.json', make_norms(torch.Generator().manual_seed(7), only={'krmsnorm', 'rmsnorm', 'layernorm'}))
+    torch.set_default_dtype(torch.float64)
     for i, (name, flags) in enumerate(MODELS.items()):
         total += dump(f'model_{name}.json', make_model(name, flags, 1000 + i))
     print(f'wrote {OUT}: {total} bytes')
