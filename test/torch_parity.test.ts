@@ -4,6 +4,8 @@
 //   norms.json        forward output and gradients of sum(out * r) for every norm config
 //   activations.json  the same for every activation config (activations not yet registered: skipped)
 //   model_*.json      a 2-layer GPT: loss and every parameter gradient for one batch
+//   train_*.json      six updates as the training loop does them (lr schedule, 2 micro-batches,
+//                     clipping, AdamW with decay on >= 2-D tensors): losses, norms, final parameters
 // Everything runs in Float64Array; |got - want| <= 1e-9 + 1e-7 |want| (the fixtures keep 10
 // significant digits). kRMSNorm random selection replays the torch draws through a fake Rng.
 import { test } from 'node:test';
@@ -17,6 +19,8 @@ import { defaultConfig } from '../src/cli/flags.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { checkVariants } from '../src/model/build.js';
+import { AdamW, clipGradNorm } from '../src/train/adamw.js';
+import { learningRate } from '../src/train/schedule.js';
 import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
@@ -277,3 +281,79 @@ for (const file of readdirSync(DIR).filter((f) => f.startsWith('model_')).sort()
     assert.deepEqual(errs, []);
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+interface TrainFixture {
+  name: string; flags: Flags; config: ModelConfig; B: number; T: number;
+  train: { learning_rate: number; min_lr: number; decay_lr: boolean; warmup_iters: number; lr_decay_iters: number;
+    weight_decay: number; beta1: number; beta2: number; grad_clip: number; gradient_accumulation_steps: number; steps: number };
+  params: Record<string, { shape: number[]; data: number[] }>; batches: [number[], number[]][];
+  losses: number[]; lrs: number[]; grad_norms: number[];
+  final: Record<string, { sum: number; sumsq: number; head: number[] }>;
+}
+
+for (const file of readdirSync(DIR).filter((f) => f.startsWith('train_')).sort()) {
+  const f = load(file) as TrainFixture;
+  const cfg = { ...defaultConfig(), ...f.config } as ModelConfig;
+  test(`training steps ${f.name} ${JSON.stringify(f.flags)}`, () => {
+    checkVariants(cfg);
+    const errs: string[] = [];
+    const tc = f.train, A = tc.gradient_accumulation_steps;
+    const model = new GPT(cfg, tsBackend, { dtype: 'float64', maxB: f.B, maxT: f.T, seed: 1 });
+    for (const [name, t] of Object.entries(f.params)) {
+      const p = model.store.get(name);
+      if (!p) errs.push(`torch has ${name}, normlab does not`);
+      else p.data.set(t.data);
+    }
+    const opt = new AdamW(model.store);
+    const ctx = ctxOf(replayRng([]), true);
+    const losses: number[] = [], lrs: number[] = [], gnorms: number[] = [];
+    for (let it = 0, b = 0; it < tc.steps; it++) {
+      const lr = learningRate(it, tc);
+      model.store.zeroGrad();
+      let loss = 0;
+      for (let micro = 0; micro < A; micro++, b++) {
+        const [idx, tg] = f.batches[b];
+        loss += model.forward(Int32Array.from(idx), Int32Array.from(tg), f.B, f.T, ctx) / A;
+        model.backward(1 / A, ctx);
+      }
+      gnorms.push(clipGradNorm(tsBackend, model.store, tc.grad_clip));
+      opt.update(tsBackend, lr, tc.beta1, tc.beta2, tc.weight_decay);
+      losses.push(loss); lrs.push(lr);
+    }
+    diff(errs, 'lr', lrs, f.lrs);
+    diff(errs, 'loss', losses, f.losses);
+    diff(errs, 'grad norm', gnorms, f.grad_norms);
+    for (const [name, st] of Object.entries(f.final)) {
+      const p = model.store.get(name);
+      if (!p) continue;
+      let sum = 0, sumsq = 0;
+      for (const v of p.data) { sum += v; sumsq += v * v; }
+      diff(errs, `${name} after ${tc.steps} steps: sum, sum of squares`, [sum, sumsq], [st.sum, st.sumsq]);
+      diff(errs, `${name} after ${tc.steps} steps: first values`, p.data.subarray(0, st.head.length), st.head);
+    }
+    assert.deepEqual(errs, []);
+  });
+}
+
+// Init distributions (statistical: torch's init is random): normal(0, 0.02) for linear and embedding
+// weights, c_proj normal(0, 0.02 / sqrt(2 n_layer)), biases 0, untied lm_head normal(0, 0.02).
+test('GPT init: weight standard deviations as the spec (and the torch reference) set them', () => {
+  const cfg = { ...defaultConfig(), vocab_size: 50, n_layer: 3, n_head: 2, n_embd: 64, block_size: 32, bias: true, wte_weight_tying: false } as ModelConfig;
+  const model = new GPT(cfg, tsBackend, { dtype: 'float64', maxB: 1, maxT: 1, seed: 3 });
+  const errs: string[] = [];
+  for (const p of model.store.params) {
+    let s = 0, s2 = 0;
+    for (const v of p.data) { s += v; s2 += v * v; }
+    const n = p.data.length, mean = s / n, sd = Math.sqrt(s2 / n - mean * mean);
+    let want: number | null = null;
+    if (p.name.endsWith('.bias') && !p.name.includes('_ln_')) want = 0;
+    else if (p.name.endsWith('c_proj.weight')) want = 0.02 / Math.sqrt(2 * cfg.n_layer);
+    else if (p.name.endsWith('.weight') && p.shape.length === 2) want = 0.02;
+    if (want === null) continue;
+    if (want === 0 ? sd !== 0 || mean !== 0 : Math.abs(sd / want - 1) > 0.08 || Math.abs(mean) > 4 * want / Math.sqrt(n)) {
+      errs.push(`${p.name}: mean ${mean.toExponential(2)} sd ${sd.toExponential(3)}, want sd ${want.toExponential(3)}`);
+    }
+  }
+  assert.deepEqual(errs, []);
+});

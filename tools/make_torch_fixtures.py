@@ -8,6 +8,7 @@ gives the same double on both sides; outputs and gradients keep 10 significant d
   activations.json  one case per activation and flag combination (dact wraps each of them in norms.json)
   norms_float32.json  krmsnorm (every case), rmsnorm, layernorm again in float32 (torch's default)
   init.json         the state dict right after construction (names, shapes, float32 init values)
+  train_<name>.json six AdamW steps (schedule, accumulation, clipping) from given parameters
   model_<name>.json a 2-layer GPT (C=16, 2 heads, vocab 11, B=2, T=6): parameters, batch, loss, grads
 Each case: flags (overrides of the defaults), N, C, x, r, params, out, dx, dparams, where the
 gradients are those of sum(out * r). kRMSNorm random selection stores `draws`: the index lists
@@ -250,8 +251,9 @@ def _make_init():
 # ----------------------------------------------------------------------------------------------
 MODELS = {
     'default': dict(),
-    'layernorm_bias': dict(norm_variant_attn='layernorm', norm_variant_output='layernorm', bias=True),
-    'post': dict(use_pre_ln=False, use_post_ln=True),
+    'layernorm_bias': dict(norm_variant_attn='layernorm', norm_variant_output='layernorm', bias=True,
+                           mlp_expansion_factor=2),
+    'post': dict(use_pre_ln=False, use_post_ln=True, mlp_expansion_factor=2),
     'peri': dict(use_pre_ln=False, use_peri_ln=True, mlp_expansion_factor=2),
     'pre_post_peri': dict(use_post_ln=True, use_peri_ln=True, mlp_expansion_factor=2),
     'no_norms_untied': dict(use_pre_ln=False, norm_variant_output='identity', wte_weight_tying=False,
@@ -272,13 +274,11 @@ MODELS = {
 }
 
 
-def make_model(name, flags, seed):
-    g = torch.Generator().manual_seed(seed)
+def tiny_gpt(flags, g, seed):
     torch.manual_seed(seed)
     cfg = ref.full_cfg(vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=8, **flags)
     model = ref.GPT(cfg)
     model.train()  # dropout is 0; krmsnorm draws at every call either way
-    tied = cfg['wte_weight_tying']
     with torch.no_grad():
         for pname, p in model.named_parameters():
             if pname.endswith('x_vals'):
@@ -289,6 +289,13 @@ def make_model(name, flags, seed):
                 p.copy_(q(std * torch.randn(p.shape, generator=g), 5))
             else:
                 p.copy_(q(p + 0.1 * torch.randn(p.shape, generator=g)))
+    return model, cfg
+
+
+def make_model(name, flags, seed):
+    g = torch.Generator().manual_seed(seed)
+    model, cfg = tiny_gpt(flags, g, seed)
+    tied = cfg['wte_weight_tying']
     draws = []
 
     def choose(n, k):
@@ -311,6 +318,68 @@ def make_model(name, flags, seed):
     return dict(name=name, flags=flags, config=cfg, B=B, T=T, idx=idx.reshape(-1).tolist(),
                 targets=targets.reshape(-1).tolist(), params=params, loss=sig(loss.item()), grads=grads,
                 draws=draws, recomputed_per_module=recomputed)
+
+
+TRAINS = {
+    'default': dict(),
+    'dact_pfla': dict(norm_variant_attn='dact', dact_activation='gelu_shifted', activation_variant='pfla',
+                      pfla_num_points=7, pfla_left_bound=-3.0, pfla_right_bound=3.0,
+                      norm_variant_output='hyperspherenorm', hsnorm_radius_learning=True, mlp_expansion_factor=2),
+}
+TRAIN_CFG = dict(learning_rate=1e-2, min_lr=1e-3, decay_lr=True, warmup_iters=2, lr_decay_iters=5,
+                 weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, gradient_accumulation_steps=2, steps=6)
+
+
+def lr_at(it, c):
+    if not c['decay_lr']:
+        return c['learning_rate']
+    if it < c['warmup_iters']:
+        return c['learning_rate'] * it / c['warmup_iters']
+    if it > c['lr_decay_iters']:
+        return c['min_lr']
+    ratio = (it - c['warmup_iters']) / (c['lr_decay_iters'] - c['warmup_iters'])
+    return c['min_lr'] + 0.5 * (1 + math.cos(math.pi * ratio)) * (c['learning_rate'] - c['min_lr'])
+
+
+def make_train(name, flags, seed):
+    """Six AdamW updates as nanoGPT's loop does them: lr(it), gradients accumulated over 2
+    micro-batches (each loss / 2), global-norm clipping, AdamW with weight decay on tensors of 2 or
+    more dimensions only. Stores the losses and the parameters after the last update."""
+    g = torch.Generator().manual_seed(seed)
+    model, cfg = tiny_gpt(flags, g, seed)
+    tc = TRAIN_CFG
+    tied = cfg['wte_weight_tying']
+    init = {k: {'shape': list(v.shape), 'data': exact(v)} for k, v in model.state_dict().items() if not (tied and k == 'lm_head.weight')}
+    params = [p for _, p in model.named_parameters()]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': tc['weight_decay']},
+                             {'params': no_decay, 'weight_decay': 0.0}],
+                            lr=tc['learning_rate'], betas=(tc['beta1'], tc['beta2']), eps=1e-8)
+    B, T, A = 2, 6, tc['gradient_accumulation_steps']
+    batches, losses, lrs, norms = [], [], [], []
+    for it in range(tc['steps']):
+        lr = lr_at(it, tc)
+        for group in opt.param_groups:
+            group['lr'] = lr
+        opt.zero_grad(set_to_none=False)
+        total = 0.0
+        for _ in range(A):
+            idx = torch.randint(0, 11, (B, T), generator=g)
+            tg = torch.randint(0, 11, (B, T), generator=g)
+            batches.append([idx.reshape(-1).tolist(), tg.reshape(-1).tolist()])
+            _, loss = model(idx, tg)
+            (loss / A).backward()
+            total += loss.item() / A
+        norms.append(sig(torch.nn.utils.clip_grad_norm_(params, tc['grad_clip']).item()))
+        opt.step()
+        losses.append(sig(total))
+        lrs.append(lr)
+    # after the last update: per tensor the sum, the sum of squares and the first 24 values (size)
+    final = {k: dict(sum=sig(v.sum().item()), sumsq=sig((v * v).sum().item()), head=flat(v.reshape(-1)[:24]))
+             for k, v in model.state_dict().items() if not (tied and k == 'lm_head.weight')}
+    return dict(name=name, flags=flags, config=cfg, train=tc, B=B, T=T, params=init, batches=batches,
+                losses=losses, lrs=lrs, grad_norms=norms, final=final)
 
 
 def dump(name, obj):
@@ -337,6 +406,8 @@ def main():
     torch.set_default_dtype(torch.float64)
     for i, (name, flags) in enumerate(MODELS.items()):
         total += dump(f'model_{name}.json', make_model(name, flags, 1000 + i))
+    for i, (name, flags) in enumerate(TRAINS.items()):
+        total += dump(f'train_{name}.json', make_train(name, flags, 2000 + i))
     print(f'wrote {OUT}: {total} bytes')
 
 
