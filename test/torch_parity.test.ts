@@ -178,6 +178,14 @@ for (const c of load('norms_float32.json') as Case[]) {
   });
 }
 
+for (const c of load('activations_float32.json') as Case[]) {
+  const skip = c.variant in activations ? false : `activation ${c.variant} not in the registry yet`;
+  test(`float32 ${label('activation', c)}`, { skip }, () => {
+    const errs = runVariant(activations[c.variant], c, false, true);
+    assert.deepEqual(errs, []);
+  });
+}
+
 for (const c of load('activations.json') as Case[]) {
   const skip = c.variant in activations ? false : `activation ${c.variant} not in the registry yet`;
   test(label('activation', c), { skip }, () => {

@@ -7,6 +7,7 @@ gives the same double on both sides; outputs and gradients keep 10 significant d
   norms.json        one case per norm variant and flag combination
   activations.json  one case per activation and flag combination (dact wraps each of them in norms.json)
   norms_float32.json  krmsnorm (every case), rmsnorm, layernorm again in float32 (torch's default)
+  activations_float32.json  the activations with parameters (and a few more) in float32
   init.json         the state dict right after construction (names, shapes, float32 init values)
   train_<name>.json six AdamW steps (schedule, accumulation, clipping) from given parameters
   model_<name>.json a 2-layer GPT (C=16, 2 heads, vocab 11, B=2, T=6): parameters, batch, loss, grads
@@ -19,6 +20,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,10 +40,14 @@ def sig(v):
 
 
 def flat(t):
+    if t.dtype == torch.float32:  # 9 significant digits identify a float32
+        return [float('%.9g' % v) for v in t.detach().reshape(-1).tolist()]
     return [sig(v) for v in t.detach().reshape(-1).tolist()]
 
 
 def exact(t):
+    if t.dtype == torch.float32:  # the shortest decimal that parses back to the same float32
+        return [float(repr(np.float32(v))) for v in t.detach().reshape(-1).numpy()]
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
 
@@ -124,6 +130,13 @@ def norm_cases():
                  'learned_spline': dict(lsa_num_knots=7)}.get(act, {})
         add('dact', dict(dact_activation=act, **extra), xrange=4.0)
     add('identity', dict())
+    # degenerate rows: all zeros (row 1) and constant (row 3)
+    for v, fl in (('layernorm', dict(bias=True)), ('prmsnorm', dict(prmsnorm_pct=0.25)),
+                  ('hyperspherenorm', dict(hsnorm_gain=True, hsnorm_radius_learning=True)),
+                  ('krmsnorm', dict(krmsnorm_recompute_percentage=0.1)),
+                  ('krmsnorm', dict(krmsnorm_quantize_type='int16', krmsnorm_recompute_percentage=0.1)),
+                  ('dact', dict())):
+        add(v, fl, zero_row=True, const_row=True)
     return cases
 
 
@@ -142,6 +155,8 @@ def make_norms(g, only=None):
         x = away_from(x, [0.0], 1e-3)
         if kw.get('zero_row'):
             x[1] = 0.0
+        if kw.get('const_row'):
+            x[3] = -0.75
         t = kw.get('ties')
         if t == 'int8':
             # scale = 1, zp = qmin: 2.5, 3.5, 100.5 land on exact .5 ties (round half to even: 2, 4, 100).
@@ -190,14 +205,20 @@ def act_cases():
     add('pfla_le', dict(pfla_num_points=5, pfla_left_bound=-2.5, pfla_right_bound=3.0), xrange=6.0)
     add('learned_spline', dict(lsa_num_knots=8))
     add('learned_spline', dict(lsa_num_knots=3))
+    add('learned_spline', dict(lsa_num_knots=2))
+    add('piecewise', dict(pla_num_points=1, pla_left_bound=-1.0, pla_right_bound=2.0), xrange=3.0)
+    add('pfla', dict(pfla_num_points=2, pfla_left_bound=-2.0, pfla_right_bound=2.0), xrange=3.0)
+    add('pfla_le', dict(pfla_num_points=2, pfla_left_bound=-2.0, pfla_right_bound=2.0), xrange=3.0)
     add('softplus', dict(), xrange=30.0)  # the x > 20 branch
     add('relu6', dict(), xrange=9.0)
     return cases
 
 
-def make_acts(g):
+def make_acts(g, only=None):
     out = []
     for act, flags, kw in act_cases():
+        if only and act not in only:
+            continue
         cfg = ref.full_cfg(**flags)
         mod = ref.make_activation(act, cfg)
         mod.eval()  # rrelu: evaluation slope (the training draw is checked by property in the TS test)
@@ -403,6 +424,8 @@ def main():
     # precision) must be the same as torch's float32 ops, not merely close
     torch.set_default_dtype(torch.float32)
     total += dump('norms_float32.json', make_norms(torch.Generator().manual_seed(7), only={'krmsnorm', 'rmsnorm', 'layernorm'}))
+    total += dump('activations_float32.json', make_acts(torch.Generator().manual_seed(8), only={
+        'gelu_shifted', 'glu', 'learned_spline', 'piecewise', 'pfla', 'pfla_le', 'prelu', 'mish', 'selu'}))
     torch.set_default_dtype(torch.float64)
     for i, (name, flags) in enumerate(MODELS.items()):
         total += dump(f'model_{name}.json', make_model(name, flags, 1000 + i))
