@@ -210,7 +210,9 @@ export function readDashboard(rootIn: string): DashboardData {
   const columns = [...TABLE_COLUMNS, ...[...flagKeys].sort()];
 
   const version = createHash('sha1').update(stamp.sort().join('\n')).update(runs.map((r) => r.id).join('\n')).digest('hex').slice(0, 16);
-  return { root, version, defaults: defaultConfig() as unknown as Record<string, unknown>, runs, table: { columns, rows } };
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  delete defaults.vocab_size; // from the dataset, not a flag: no default to compare with
+  return { root, version, defaults, runs, table: { columns, rows } };
 }
 
 /** The run with this id, found by listing (never by joining a client's string onto a path). */

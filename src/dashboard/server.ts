@@ -64,6 +64,7 @@ function staticFiles(): Map<string, string> {
   const pub = publicDir();
   for (const f of readdirSync(pub)) if (statSync(join(pub, f)).isFile()) m.set(`/${f}`, join(pub, f));
   m.set('/', join(pub, 'index.html'));
+  m.set('/favicon.ico', join(pub, 'favicon.svg'));
   const up = uplotDir();
   m.set('/vendor/uPlot.iife.min.js', join(up, 'uPlot.iife.min.js'));
   m.set('/vendor/uPlot.min.css', join(up, 'uPlot.min.css'));

@@ -66,12 +66,22 @@ function align(series) {
   return [xs, ...ys];
 }
 
+/** Legend labels: run ids without the folder prefix they all share (a sweep's name). */
+function shortLabels(ids) {
+  if (ids.length < 2) return ids.map((id) => id.split('/').pop());
+  let p = ids[0].slice(0, ids[0].lastIndexOf('/') + 1);
+  while (p && !ids.every((id) => id.startsWith(p))) p = p.slice(0, p.slice(0, -1).lastIndexOf('/') + 1);
+  return ids.map((id) => id.slice(p.length));
+}
+
 function chartWidth(div) { return Math.max(300, div.clientWidth || div.parentElement.clientWidth - 12); }
 
 function lossChart(name, div, title, runs, pick) {
   const series = runs.map((r) => ({ id: r.id, ...pick(r) })).filter((s) => s.x.length > 0);
   const data = align(series);
-  const key = series.map((s) => s.id).join('\n');
+  const ids = series.map((s) => s.id);
+  const key = ids.join('\n');
+  const labels = shortLabels(ids);
   const old = state.charts[name];
   div.dataset.series = String(series.length);
   div.dataset.points = String(data[0].length);
@@ -92,8 +102,8 @@ function lossChart(name, div, title, runs, pick) {
     cursor: { focus: { prox: 24 }, drag: { x: true, y: true, uni: 40 } },
     legend: { live: true },
     axes: [{ label: 'iteration' }, { label: title, size: 60 }],
-    series: [{ label: 'iter' }, ...series.map((s) => ({
-      label: s.id,
+    series: [{ label: 'iter' }, ...series.map((s, k) => ({
+      label: labels[k],
       stroke: colorOf(s.id),
       width: 1.6,
       spanGaps: true,
@@ -103,27 +113,28 @@ function lossChart(name, div, title, runs, pick) {
     hooks: {
       setSeries: [(u, i, o) => {
         if (i === null || o.show === undefined) return;
-        const id = u.series[i].label;
+        const id = ids[i - 1];
         if (o.show) state.hidden.delete(id); else state.hidden.add(id);
         div.dataset.visible = String(u.series.filter((s, k) => k > 0 && s.show).length);
         // The other loss chart follows a legend click.
         for (const other of ['train', 'val']) {
           const c = state.charts[other];
           if (!c || c.plot === u) continue;
-          const j = c.plot.series.findIndex((s, k) => k > 0 && s.label === id);
+          const j = c.ids.indexOf(id) + 1;
           if (j > 0 && c.plot.series[j].show !== o.show) c.plot.setSeries(j, { show: o.show }, false);
+          c.plot.root.parentElement.dataset.visible = String(c.plot.series.filter((s, k) => k > 0 && s.show).length);
         }
       }],
     },
   };
-  state.charts[name] = { plot: new uPlot(opts, data, div), key };
+  state.charts[name] = { plot: new uPlot(opts, data, div), key, ids };
 }
 
 function highlight(id) {
   for (const name of ['train', 'val']) {
     const c = state.charts[name];
     if (!c) continue;
-    const i = id === null ? -1 : c.plot.series.findIndex((s, k) => k > 0 && s.label === id);
+    const i = id === null ? -1 : c.ids.indexOf(id) + 1;
     c.plot.setSeries(i > 0 ? i : null, { focus: true }, false);
     c.plot.root.parentElement.dataset.focus = i > 0 ? id : '';
   }
@@ -251,7 +262,7 @@ function renderKrms(run) {
   const data = [k.map((i) => run.evals.iter[i]), k.map((i) => run.evals.krmsnorm_recompute[i])];
   state.charts.krms = { key: run.id, plot: new uPlot({
     width: chartWidth($('act-charts')), height: 200, scales: { x: { time: false }, y: { range: [0, 1] } },
-    axes: [{ label: 'iteration' }, { label: 'share of tokens recomputed', size: 60 }],
+    axes: [{ label: 'iteration' }, { label: 'recompute share', size: 60 }],
     series: [{ label: 'iter' }, { label: 'recompute share', stroke: '#9467bd', width: 1.6, points: { show: true } }],
   }, data, div) };
 }
