@@ -57,7 +57,10 @@ function group(title: string, variant: string, cfg: ModelConfig, params: Map<str
 
 export function runActivations(run: RunInfo): ActivationsReply {
   const reply: ActivationsReply = { run: run.id, checkpoint: null, iter: null, groups: [], dact_alpha: [], message: null };
-  if (!run.checkpoint) { reply.message = 'no checkpoint yet'; return reply; }
+  if (!run.checkpoint) {
+    reply.message = run.status === 'running' ? 'no checkpoint yet' : 'no checkpoint (ckpt.safetensors) in this run folder';
+    return reply;
+  }
   reply.checkpoint = run.checkpoint.file;
   const { tensors, metadata } = loadTensors(join(run.dir, run.checkpoint.file));
   let metaCfg: Record<string, unknown> = {};

@@ -4,6 +4,7 @@
 //   GET  /api/data              runs, curves and results table (ETag: the page polls with If-None-Match)
 //   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
 //   POST /api/sample            {run, start?, max_new_tokens?, temperature?, top_k?, seed?} -> {text}
+//                               (a blank or missing option takes sampleText's default, as `normlab sample` does)
 // Nothing is read by joining a request's string onto a path: static files come from a fixed list,
 // runs are looked up by id among the folders found below the root. Requests whose Host header is
 // not a loopback name are refused (a DNS-rebinding page cannot read the data); POST must be JSON
@@ -148,7 +149,7 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
           start: typeof body.start === 'string' ? body.start : undefined,
           maxNewTokens: optNum(body.max_new_tokens, 'max_new_tokens'),
           temperature: optNum(body.temperature, 'temperature'),
-          topK: optNum(body.top_k, 'top_k') ?? null,
+          topK: optNum(body.top_k, 'top_k'),
           seed: optNum(body.seed, 'seed'),
         });
         return sendJson(res, 200, { text });
