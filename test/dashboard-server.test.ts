@@ -2,7 +2,7 @@
 // check, the data and activation endpoints on the fixture sweep, ETag polling, the sample endpoint.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { dashboardCommand, parseDashboardArgs } from '../src/cli/dashboard.js';
 import { UserError } from '../src/engine/types.js';
-import { PFLA_RUN, RUNS, SWEEP, pflaParams, writePflaCheckpoint } from '../tools/make-dashboard-fixtures.js';
+import { PFLA_RUN, RUNS, SWEEP, pflaParams, writePflaCheckpoint, writeSafetensors } from '../tools/make-dashboard-fixtures.js';
+import { defaultConfig } from '../src/cli/flags.js';
+import { erf } from '../src/engine/math.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));
 let root = '';
@@ -161,4 +163,42 @@ test('/api/sample: POST JSON only, calls the sampler with the run folder', async
   const bad = await raw('/api/sample', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ run: `${SWEEP}/${PFLA_RUN}`, seed: 'x' }) });
   assert.equal(bad.status, 400);
   assert.match(JSON.parse(bad.body).error, /seed must be a number/);
+});
+
+test('/api/activations: dact inner activation per norm slot (with alpha) and gelu_shifted per layer', async () => {
+  const root2 = mkdtempSync(join(tmpdir(), 'normlab-dash-'));
+  const run = join(root2, 'dact_run');
+  mkdirSync(run);
+  const cfg = { ...defaultConfig(), vocab_size: 65, n_layer: 1, n_embd: 4, norm_variant_attn: 'dact', norm_variant_output: 'rmsnorm',
+    dact_activation: 'pfla', pfla_num_points: 8, pfla_left_bound: -4, pfla_right_bound: 4, activation_variant: 'gelu_shifted' };
+  writeFileSync(join(run, 'state.json'), JSON.stringify({ version: 1, config: cfg, iter: 10 }));
+  const p = pflaParams(0);
+  writeSafetensors(join(run, 'final.safetensors'), {
+    'transformer.h.0.pre_ln_attn.alpha': { shape: [1], data: [0.75] },
+    'transformer.h.0.pre_ln_attn.activation.x_vals': { shape: [8], data: p.x_vals },
+    'transformer.h.0.pre_ln_attn.activation.y_vals': { shape: [8], data: p.y_vals },
+    'transformer.h.0.pre_ln_mlp.alpha': { shape: [1], data: [1.25] },
+    'transformer.h.0.pre_ln_mlp.activation.x_vals': { shape: [8], data: p.x_vals },
+    'transformer.h.0.pre_ln_mlp.activation.y_vals': { shape: [8], data: p.y_vals },
+    'transformer.h.0.mlp.activation_variant.shift': { shape: [], data: [0.5] },
+  }, { format: 'pt', normlab: '1', iter: '10' });
+  const d2 = await startDashboard({ root: root2, port: 0 });
+  try {
+    const res = await fetch(`${d2.url}api/activations?run=dact_run`);
+    assert.equal(res.status, 200);
+    const a = await res.json() as { checkpoint: string; groups: { variant: string; xs: number[]; initial: number[]; curves: { label: string; ys: number[] }[] }[]; dact_alpha: { slot: string; alpha: number }[] };
+    assert.equal(a.checkpoint, 'final.safetensors');
+    assert.deepEqual(a.groups.map((g) => g.variant), ['gelu_shifted', 'pfla']);
+    const [shifted, inner] = a.groups;
+    assert.deepEqual(shifted.curves.map((c) => c.label), ['h.0']);
+    const k = shifted.xs.findIndex((x) => x > 1);
+    const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
+    assert.ok(Math.abs(shifted.curves[0].ys[k] - gelu(shifted.xs[k] - 0.5)) < 1e-5, 'learned: gelu(x - shift)');
+    assert.ok(Math.abs(shifted.initial[k] - gelu(shifted.xs[k])) < 1e-5, 'initial shift 0');
+    assert.deepEqual(inner.curves.map((c) => c.label), ['h.0.pre_ln_attn', 'h.0.pre_ln_mlp']);
+    assert.deepEqual(a.dact_alpha, [{ slot: 'h.0.pre_ln_attn', alpha: 0.75 }, { slot: 'h.0.pre_ln_mlp', alpha: 1.25 }]);
+  } finally {
+    await d2.close();
+    rmSync(root2, { recursive: true, force: true });
+  }
 });

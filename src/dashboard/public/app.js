@@ -164,12 +164,14 @@ function renderTable() {
   const thead = $('results').tHead, tbody = $('results').tBodies[0];
   const tr = el('tr');
   for (const c of columns) {
-    const th = el('th', { 'data-col': c, text: c });
+    const th = el('th', { 'data-col': c, text: c, tabindex: '0', title: 'sort by ' + c });
     if (state.sort.col === c) th.setAttribute('aria-sort', state.sort.dir > 0 ? 'ascending' : 'descending');
-    th.addEventListener('click', () => {
+    const sortBy = () => {
       state.sort = state.sort.col === c ? { col: c, dir: -state.sort.dir } : { col: c, dir: 1 };
       renderTable();
-    });
+    };
+    th.addEventListener('click', sortBy);
+    th.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(); } });
     tr.append(th);
   }
   thead.replaceChildren(tr);
