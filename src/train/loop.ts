@@ -6,7 +6,6 @@
 // Evaluation draws its batches from a generator seeded by (seed, it), so it never shifts the
 // training stream and a resumed run repeats the uninterrupted run's numbers exactly.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
 import { selectBackend } from '../engine/select.js';
@@ -25,6 +24,7 @@ import { AdamW, clipGradNorm } from './adamw.js';
 import { loadMoments, loadTensors, loadWeights, readState, saveCheckpoint, saveWeights, type TrainState } from './checkpoint.js';
 import { formatDuration, Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
+import { TensorBoardWriter } from './tensorboard.js';
 
 export interface Summary {
   status: 'running' | 'ok' | 'failed' | 'interrupted';
@@ -107,6 +107,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 
   fs.mkdirSync(outDir, { recursive: true });
   const log = new RunLog(outDir, state ? { keepUntil: { trainBelow: start, evalUpTo: start } } : {});
+  const tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
+  if (tb) log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
   const layout = blockLayout(cfg);
   const nParams = model.numParams();
   console.log(`normlab train: ${cfg.n_layer} layers, ${cfg.n_head} heads, ${cfg.n_embd} wide, block ${T}; ` +
@@ -204,6 +206,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
       progress.update(it + 1, loss, tps, ((cfg.max_iters - it - 1) * trainMs) / Math.max(1, it + 1 - start) / 1000);
     }
   } catch (e) {
+    tb?.close();
     progress.end();
     process.off('SIGINT', onSigint);
     if (e instanceof Diverged) {
@@ -215,6 +218,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
     summary('failed', e instanceof Error ? e.message : String(e));
     throw e;
   }
+  tb?.close();
   progress.end();
   process.off('SIGINT', onSigint);
   if (stop) {
@@ -228,7 +232,6 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   const wall = (Date.now() - t0) / 1000;
   console.log(`done: ${it} iterations in ${formatDuration(wall)}; best val loss ${bestVal?.toFixed(4)} at iter ${bestIter}; ` +
     `${Math.round((tokens / Math.max(trainMs, 1)) * 1000)} tok/s; checkpoints in ${outDir}`);
-  void os;
   return 0;
 }
 
