@@ -188,16 +188,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 
       const ts = performance.now();
       const lr = learningRate(it, cfg);
-      model.store.zeroGrad();
-      let loss = 0;
-      for (let micro = 0; micro < accum; micro++) {
-        getBatch(data.train, B, T, rng, x, y);
-        loss += model.forward(x, y, B, T, trainCtx) / accum;
-        model.backward(1 / accum, trainCtx);
-      }
+      const loss = trainStep(model, opt, data.train, trainCtx, x, y, cfg, lr);
       if (!Number.isFinite(loss)) throw new Diverged(it, loss);
-      clipGradNorm(backend, model.store, cfg.grad_clip);
-      opt.update(backend, lr, cfg.beta1, cfg.beta2, cfg.weight_decay);
       const ms = performance.now() - ts;
       trainMs += ms; tokens += B * T * accum;
       const metrics = trainCtx.take();
@@ -235,6 +227,27 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   return 0;
 }
 
+/**
+ * One update: gradients accumulated over gradient_accumulation_steps micro-batches drawn from
+ * ctx.rng, clipped, applied by AdamW at learning rate lr. Returns the mean loss of the micro-batches
+ * (NaN or Infinity is returned before any update is applied).
+ */
+export function trainStep(model: GPT, opt: AdamW, split: Uint16Array, ctx: MetricCtx, x: Int32Array, y: Int32Array,
+  cfg: TrainConfig, lr: number): number {
+  const B = cfg.batch_size, T = cfg.block_size, accum = cfg.gradient_accumulation_steps;
+  model.store.zeroGrad();
+  let loss = 0;
+  for (let micro = 0; micro < accum; micro++) {
+    getBatch(split, B, T, ctx.rng, x, y);
+    loss += model.forward(x, y, B, T, ctx) / accum;
+    model.backward(1 / accum, ctx);
+  }
+  if (!Number.isFinite(loss)) return loss;
+  clipGradNorm(model.be, model.store, cfg.grad_clip);
+  opt.update(model.be, lr, cfg.beta1, cfg.beta2, cfg.weight_decay);
+  return loss;
+}
+
 class Diverged extends Error {
   constructor(iter: number, loss: number) {
     super(`training diverged at iter ${iter}: loss is ${loss}`);
@@ -251,4 +264,3 @@ function roundAll(m: Record<string, number>): LogRow {
   return out;
 }
 
-export type { GPT };
