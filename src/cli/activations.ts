@@ -14,88 +14,17 @@ import type { Params } from '../nn/variant.js';
 import { numel } from '../nn/variant.js';
 import { loadTensors } from '../train/checkpoint.js';
 import { defaultConfig, FLAGS, type FlagSpec } from './flags.js';
+import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
 
 const OWN_FLAGS: FlagSpec[] = [
-  { name: 'checkpoint' as keyof TrainConfig, type: 'str', default: null, nullable: true, group: 'activation', help: 'a .safetensors checkpoint: adds the learned curve' },
-  { name: 'layer' as keyof TrainConfig, type: 'int', default: 0, group: 'activation', help: 'which block\'s MLP activation to read from the checkpoint' },
-  { name: 'xmin' as keyof TrainConfig, type: 'float', default: -5, group: 'activation', help: 'first x' },
-  { name: 'xmax' as keyof TrainConfig, type: 'float', default: 5, group: 'activation', help: 'last x' },
-  { name: 'points' as keyof TrainConfig, type: 'int', default: 201, group: 'activation', help: 'number of x values, evenly spaced' },
-  { name: 'csv' as keyof TrainConfig, type: 'str', default: null, nullable: true, group: 'activation', help: 'write the table to this file instead of printing it' },
+  { name: 'checkpoint', type: 'str', default: null, nullable: true, group: 'activation', help: 'a .safetensors checkpoint: adds the learned curve' },
+  { name: 'layer', type: 'int', default: 0, group: 'activation', help: 'which block\'s MLP activation to read from the checkpoint' },
+  { name: 'xmin', type: 'float', default: -5, group: 'activation', help: 'first x' },
+  { name: 'xmax', type: 'float', default: 5, group: 'activation', help: 'last x' },
+  { name: 'points', type: 'int', default: 201, group: 'activation', help: 'number of x values, evenly spaced' },
+  { name: 'csv', type: 'str', default: null, nullable: true, group: 'activation', help: 'write the table to this file instead of printing it' },
 ];
 const ACT_FLAGS = FLAGS.filter((f) => f.group === 'activation');
-const KNOWN = new Map<string, FlagSpec>([...ACT_FLAGS, ...OWN_FLAGS].map((f) => [f.name as string, f]));
-
-function usage(): string {
-  const line = (f: FlagSpec) => `  --${String(f.name).padEnd(30)} ${f.help} (default: ${f.default ?? 'unset'})`;
-  return [
-    'usage: normlab activations --activation_variant NAME [variant flags] [--checkpoint FILE] [--layer 0]',
-    '                           [--xmin -5 --xmax 5 --points 201] [--csv FILE]',
-    'Prints the activation curve as CSV: x, initial (initial parameters), learned (with --checkpoint).',
-    'activation flags:', ...ACT_FLAGS.map(line), 'options:', ...OWN_FLAGS.map(line),
-  ].join('\n');
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length];
-}
-
-function parseValue(f: FlagSpec, raw: string): number | boolean | string | null {
-  const bad = (what: string) => new UserError(`--${String(f.name)}: '${raw}' is not ${what}`);
-  if (f.nullable && (raw === 'None' || raw === 'none')) return null;
-  switch (f.type) {
-    case 'int': if (!/^[+-]?\d+$/.test(raw)) throw bad('an integer'); return Number(raw);
-    case 'float': { const v = Number(raw); if (raw.trim() === '' || !Number.isFinite(v)) throw bad('a number'); return v; }
-    case 'bool':
-      if (/^(true|1|yes)$/i.test(raw)) return true;
-      if (/^(false|0|no)$/i.test(raw)) return false;
-      throw bad('true or false');
-    default:
-      if (f.choices && !f.choices.includes(raw)) throw bad(`one of ${f.choices.join(', ')}`);
-      return raw;
-  }
-}
-
-/** Parses argv into the values given explicitly (flag name -> value); null for --help. */
-function parseArgs(argv: string[]): Map<string, number | boolean | string | null> | null {
-  const given = new Map<string, number | boolean | string | null>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return null;
-    if (!arg.startsWith('--')) throw new UserError(`unexpected argument '${arg}' (flags look like --name value)`);
-    let name = arg.slice(2), raw: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) { raw = name.slice(eq + 1); name = name.slice(0, eq); }
-    const f = KNOWN.get(name);
-    if (!f && name.startsWith('no-') && KNOWN.get(name.slice(3))?.type === 'bool' && raw === undefined) {
-      given.set(name.slice(3), false);
-      continue;
-    }
-    if (!f) {
-      const near = [...KNOWN.keys()].map((k) => [k, editDistance(name, k)] as const).sort((a, b) => a[1] - b[1])[0];
-      throw new UserError(`unknown flag --${name} for 'normlab activations'` +
-        (near && near[1] <= 3 ? `; did you mean --${near[0]}?` : '; see normlab activations --help'));
-    }
-    if (raw === undefined) {
-      const next = argv[i + 1];
-      if (f.type === 'bool' && (next === undefined || next.startsWith('--'))) { given.set(name, true); continue; }
-      if (next === undefined) throw new UserError(`--${name} needs a value`);
-      raw = next; i++;
-    }
-    given.set(name, parseValue(f, raw));
-  }
-  return given;
-}
 
 /** The learned parameters of layer `layer`'s MLP activation, as doubles. */
 function learnedParams(tensors: Map<string, { shape: number[]; data: Float32Array }>, cfg: ModelConfig, layer: number, path: string): Params {
@@ -118,9 +47,19 @@ function fmt(v: number): string {
 }
 
 export async function activationsCommand(argv: string[]): Promise<number> {
-  const given = parseArgs(argv);
-  if (!given) { console.log(usage()); return 0; }
-  const opt = (k: string) => (given.has(k) ? given.get(k) : KNOWN.get(k)!.default);
+  const table = [...ACT_FLAGS, ...OWN_FLAGS];
+  let parsed;
+  try {
+    parsed = parseFlags(argv, table, tableDefaults(table), { maxPositional: 0 });
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    process.stdout.write(formatHelp('activations', table,
+      'normlab activations --activation_variant NAME [variant flags] [--checkpoint FILE] [--layer 0] [--xmin -5 --xmax 5 --points 201] [--csv FILE]',
+      'Prints an activation curve as CSV: x, initial (initial parameters), learned (with --checkpoint).'));
+    return 0;
+  }
+  const given = new Map([...parsed.given].map((k) => [k, parsed.config[k]]));
+  const opt = (k: string) => parsed.config[k];
   let cfg: ModelConfig = defaultConfig();
   const actFlags = ACT_FLAGS.map((f) => f.name as string);
   for (const k of actFlags) if (given.has(k)) (cfg as unknown as Record<string, unknown>)[k] = given.get(k);

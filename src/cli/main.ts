@@ -7,6 +7,8 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<(argv: string[
   sample: { help: 'generate text from a checkpoint', run: async () => (await import('./sample.js')).sampleCommand },
   sweep: { help: 'train every combination of an exploration file (JSON or YAML); results table', run: async () => (await import('./sweep.js')).sweepCommand },
   activations: { help: 'print or write as CSV the curve of an activation, initial or learned in a checkpoint', run: async () => (await import('./activations.js')).activationsCommand },
+  bench: { help: 'training and sampling speed (ratios against PyTorch or rmsnorm+gelu, measured in the same run)', run: async () => (await import('./bench.js')).benchCommand },
+  dashboard: { help: 'serve a local web page with every run below a folder: curves, results, learned activations', run: async () => (await import('./dashboard.js')).dashboardCommand },
   inspect: { help: 'list the runs below a folder: differing flags, best val loss', run: async () => (await import('./inspect.js')).inspectCommand },
 };
 

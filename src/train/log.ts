@@ -61,9 +61,9 @@ export class RunLog {
   }
 }
 
+/** TensorBoard tag of a log key: train/loss (every logged iteration), lr, val/loss, eval/train_loss, eval/<metric>. */
 function tagOf(key: string, isEval: boolean): string {
-  if (key === 'loss') return 'train/loss_iter';
-  if (key === 'train_loss') return 'train/loss';
+  if (key === 'lr') return 'lr';
   if (key === 'val_loss') return 'val/loss';
   return isEval ? `eval/${key}` : `train/${key}`;
 }

@@ -6,7 +6,6 @@
 // Evaluation draws its batches from a generator seeded by (seed, it), so it never shifts the
 // training stream and a resumed run repeats the uninterrupted run's numbers exactly.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
 import { selectBackend } from '../engine/select.js';
@@ -25,6 +24,7 @@ import { AdamW, clipGradNorm } from './adamw.js';
 import { loadMoments, loadTensors, loadWeights, readState, saveCheckpoint, saveWeights, type TrainState } from './checkpoint.js';
 import { formatDuration, Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
+import { TensorBoardWriter } from './tensorboard.js';
 
 export interface Summary {
   status: 'running' | 'ok' | 'failed' | 'interrupted';
@@ -107,6 +107,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 
   fs.mkdirSync(outDir, { recursive: true });
   const log = new RunLog(outDir, state ? { keepUntil: { trainBelow: start, evalUpTo: start } } : {});
+  const tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
+  if (tb) log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
   const layout = blockLayout(cfg);
   const nParams = model.numParams();
   console.log(`normlab train: ${cfg.n_layer} layers, ${cfg.n_head} heads, ${cfg.n_embd} wide, block ${T}; ` +
@@ -186,16 +188,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 
       const ts = performance.now();
       const lr = learningRate(it, cfg);
-      model.store.zeroGrad();
-      let loss = 0;
-      for (let micro = 0; micro < accum; micro++) {
-        getBatch(data.train, B, T, rng, x, y);
-        loss += model.forward(x, y, B, T, trainCtx) / accum;
-        model.backward(1 / accum, trainCtx);
-      }
+      const loss = trainStep(model, opt, data.train, trainCtx, x, y, cfg, lr);
       if (!Number.isFinite(loss)) throw new Diverged(it, loss);
-      clipGradNorm(backend, model.store, cfg.grad_clip);
-      opt.update(backend, lr, cfg.beta1, cfg.beta2, cfg.weight_decay);
       const ms = performance.now() - ts;
       trainMs += ms; tokens += B * T * accum;
       const metrics = trainCtx.take();
@@ -204,6 +198,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
       progress.update(it + 1, loss, tps, ((cfg.max_iters - it - 1) * trainMs) / Math.max(1, it + 1 - start) / 1000);
     }
   } catch (e) {
+    tb?.close();
     progress.end();
     process.off('SIGINT', onSigint);
     if (e instanceof Diverged) {
@@ -215,6 +210,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
     summary('failed', e instanceof Error ? e.message : String(e));
     throw e;
   }
+  tb?.close();
   progress.end();
   process.off('SIGINT', onSigint);
   if (stop) {
@@ -228,8 +224,28 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   const wall = (Date.now() - t0) / 1000;
   console.log(`done: ${it} iterations in ${formatDuration(wall)}; best val loss ${bestVal?.toFixed(4)} at iter ${bestIter}; ` +
     `${Math.round((tokens / Math.max(trainMs, 1)) * 1000)} tok/s; checkpoints in ${outDir}`);
-  void os;
   return 0;
+}
+
+/**
+ * One update: gradients accumulated over gradient_accumulation_steps micro-batches drawn from
+ * ctx.rng, clipped, applied by AdamW at learning rate lr. Returns the mean loss of the micro-batches
+ * (NaN or Infinity is returned before any update is applied).
+ */
+export function trainStep(model: GPT, opt: AdamW, split: Uint16Array, ctx: MetricCtx, x: Int32Array, y: Int32Array,
+  cfg: TrainConfig, lr: number): number {
+  const B = cfg.batch_size, T = cfg.block_size, accum = cfg.gradient_accumulation_steps;
+  model.store.zeroGrad();
+  let loss = 0;
+  for (let micro = 0; micro < accum; micro++) {
+    getBatch(split, B, T, ctx.rng, x, y);
+    loss += model.forward(x, y, B, T, ctx) / accum;
+    model.backward(1 / accum, ctx);
+  }
+  if (!Number.isFinite(loss)) return loss;
+  clipGradNorm(model.be, model.store, cfg.grad_clip);
+  opt.update(model.be, lr, cfg.beta1, cfg.beta2, cfg.weight_decay);
+  return loss;
 }
 
 class Diverged extends Error {
@@ -248,4 +264,3 @@ function roundAll(m: Record<string, number>): LogRow {
   return out;
 }
 
-export type { GPT };
