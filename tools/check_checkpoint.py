@@ -1,15 +1,16 @@
 """Load a normlab checkpoint into the independent PyTorch GPT (tools/torch_reference.py) and evaluate it.
 
   /usr/bin/python3 tools/check_checkpoint.py out/parity [--dataset shakespeare_char] [--batches 10]
-      [--batch_size 8] [--data_dir data] [--no-node]
+      [--batch_size 8] [--data_dir data] [--backend ts,native] [--no-node]
 
 Reads <out_dir>/ckpt.safetensors with the 20-line reader of torch_reference (no safetensors package),
 builds the model from the metadata `config`, load_state_dict(strict=True) (a tied lm_head.weight
 left out of the file is filled from wte first), and prints:
   - the mean cross-entropy on `--batches` fixed batches of data/<dataset>/val.bin (evenly spaced
     offsets, so anyone can recompute them), in float32 and in float64;
-  - normlab's own loss on the same batches (node dist/tools/eval_checkpoint.js; build first), and
-    the difference, which should be float32 rounding (~1e-6);
+  - normlab's own loss on the same batches (node dist/tools/eval_checkpoint.js; build first) with
+    each backend of --backend (native: the C/OpenBLAS kernels, when built), and the difference,
+    which should be float32 rounding (~1e-6);
   - normlab's reported val_loss for the checkpoint's iteration (log.jsonl), which used random
     batches, so it agrees only to sampling noise.
 Exit status 1 when the two losses on the same batches differ by more than 1e-4.
@@ -50,6 +51,7 @@ def main():
     ap.add_argument('--data_dir', default=os.path.join(ROOT, 'data'))
     ap.add_argument('--batches', type=int, default=10)
     ap.add_argument('--batch_size', type=int, default=8)
+    ap.add_argument('--backend', default='ts,native', help='comma-separated normlab backends to compare')
     ap.add_argument('--no-node', action='store_true')
     a = ap.parse_args()
     path = os.path.join(a.out_dir, a.ckpt)
@@ -80,19 +82,20 @@ def main():
     print(f'torch   float32 loss on {a.batches} fixed val batches of {B}x{T}: {losses["torch.float32"]:.6f}')
     print(f'torch   float64 loss on the same batches:                 {losses["torch.float64"]:.6f}')
     status = 0
-    if not a.no_node:
+    for be in ([] if a.no_node else a.backend.split(',')):
         js = os.path.join(ROOT, 'dist', 'tools', 'eval_checkpoint.js')
         r = subprocess.run(['node', js, path, os.path.join(a.data_dir, dataset, 'val.bin'), str(B), str(T),
-                            ','.join(map(str, offsets))], capture_output=True, text=True, cwd=ROOT)
+                            ','.join(map(str, offsets)), be], capture_output=True, text=True, cwd=ROOT)
         if r.returncode != 0:
-            print('normlab evaluation failed:', r.stderr.strip())
+            print(f'normlab ({be}) evaluation failed:', r.stderr.strip().splitlines()[-1:])
             status = 1
-        else:
-            nl = json.loads(r.stdout.strip().splitlines()[-1])['loss']
-            d = nl - losses['torch.float32']
-            print(f'normlab float32 loss on the same batches:                 {nl:.6f}   (normlab - torch32 = {d:+.2e})')
-            if abs(d) > 1e-4:
-                status = 1
+            continue
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        nl = res['loss']
+        d = nl - losses['torch.float32']
+        print(f'normlab float32 loss, {res["backend"]:6s} backend, same batches:   {nl:.6f}   (normlab - torch32 = {d:+.2e})')
+        if abs(d) > 1e-4:
+            status = 1
     log = os.path.join(a.out_dir, 'log.jsonl')
     if os.path.exists(log):
         evals = [json.loads(line) for line in open(log) if '"val_loss"' in line]
