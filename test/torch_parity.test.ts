@@ -20,6 +20,7 @@ import type { ModelConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { checkVariants } from '../src/model/build.js';
 import { AdamW, clipGradNorm } from '../src/train/adamw.js';
+import { loadNativeBackend } from '../src/engine/kernels/native/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
@@ -184,6 +185,20 @@ for (const c of load('activations_float32.json') as Case[]) {
     const errs = runVariant(activations[c.variant], c, false, true);
     assert.deepEqual(errs, []);
   });
+}
+
+// The native backend's fused float32 kernels (when built) against the same torch float32 fixtures.
+const native = loadNativeBackend();
+if (!native) test('float32 native kernels against torch', { skip: 'native backend not built (npm run build:native)' }, () => {});
+for (const [file, reg] of [['norms_float32.json', norms], ['activations_float32.json', activations]] as const) {
+  for (const c of load(file) as Case[]) {
+    const fused = native?.variants[c.variant];
+    if (!fused) continue;
+    test(`float32 native ${label(file.startsWith('norms') ? 'norm' : 'activation', c)}`, () => {
+      const v: Variant = { ...reg[c.variant], forward: fused.forward, backward: fused.backward };
+      assert.deepEqual(runVariant(v, c, false, true), []);
+    });
+  }
 }
 
 for (const c of load('activations.json') as Case[]) {

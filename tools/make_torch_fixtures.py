@@ -425,7 +425,7 @@ def main():
     torch.set_default_dtype(torch.float32)
     total += dump('norms_float32.json', make_norms(torch.Generator().manual_seed(7), only={'krmsnorm', 'rmsnorm', 'layernorm'}))
     total += dump('activations_float32.json', make_acts(torch.Generator().manual_seed(8), only={
-        'gelu_shifted', 'glu', 'learned_spline', 'piecewise', 'pfla', 'pfla_le', 'prelu', 'mish', 'selu'}))
+        'gelu_shifted', 'glu', 'learned_spline', 'piecewise', 'pfla', 'pfla_le', 'prelu', 'mish', 'selu', 'gelu', 'relu'}))
     torch.set_default_dtype(torch.float64)
     for i, (name, flags) in enumerate(MODELS.items()):
         total += dump(f'model_{name}.json', make_model(name, flags, 1000 + i))
