@@ -55,13 +55,30 @@ _DT = {'F32': (torch.float32, 4), 'F64': (torch.float64, 8), 'F16': (torch.float
 
 
 def load_safetensors(path):
-    """-> (dict name -> tensor, metadata dict)."""
+    """-> (dict name -> tensor, metadata dict). Checks what the safetensors library's validation
+    checks: the header starts with '{', metadata values are strings, the tensors' byte ranges tile
+    the data section exactly (contiguous, in order, nothing left over) and fit their shapes."""
     with open(path, 'rb') as f:
         raw = f.read()
     (n,) = struct.unpack('<Q', raw[:8])
+    if 8 + n > len(raw) or raw[8:9] != b'{':
+        raise ValueError(f'{path}: bad header (length {n}, file {len(raw)} bytes)')
     header = json.loads(raw[8:8 + n].decode('utf-8'))
     meta = header.pop('__metadata__', {}) or {}
+    if not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError(f'{path}: __metadata__ values must be strings')
     base = 8 + n
+    end = 0
+    for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets']):
+        a, b = info['data_offsets']
+        numel = 1
+        for d in info['shape']:
+            numel *= d
+        if a != end or b - a != numel * _DT[info['dtype']][1]:
+            raise ValueError(f'{path}: tensor {name} has data_offsets {a}..{b}, expected {end}..{end + numel * _DT[info["dtype"]][1]}')
+        end = b
+    if base + end != len(raw):
+        raise ValueError(f'{path}: data section is {len(raw) - base} bytes, tensors cover {end}')
     out = {}
     for name, info in header.items():
         dtype, size = _DT[info['dtype']]
