@@ -6,8 +6,11 @@
 //   model_*.json      a 2-layer GPT: loss and every parameter gradient for one batch
 //   train_*.json      six updates as the training loop does them (lr schedule, 2 micro-batches,
 //                     clipping, AdamW with decay on >= 2-D tensors): losses, norms, final parameters
-// Everything runs in Float64Array; |got - want| <= 1e-9 + 1e-7 |want| (the fixtures keep 10
+//   norms_float32.json, activations_float32.json: torch float32 against the Float32Array kernels
+//                     (the TypeScript variants and, when built, the native backend's fused ones)
+// The rest runs in Float64Array; |got - want| <= 1e-9 + 1e-7 |want| (the fixtures keep 10
 // significant digits). kRMSNorm random selection replays the torch draws through a fake Rng.
+// Regenerate: /usr/bin/python3 tools/make_torch_fixtures.py (Debian python3-torch 1.13).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
