@@ -128,3 +128,18 @@ test('a diverging run stops with exit 2 and a message, keeping the last good che
   const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.status, 'failed');
 });
+
+test('bench reports speed figures as JSON, and --variants times every norm and activation', () => {
+  const out = path.join(tmpDir(), 'bench.json');
+  const tiny = ['--data_dir', data, '--dataset', 'tiny', '--n_layer', '1', '--n_head', '2', '--n_embd', '16', '--block_size', '16',
+    '--batch_size', '2', '--iters', '1', '--warmup', '0', '--backend', 'ts'];
+  const r = cli(['bench', ...tiny, '--sample_tokens', '20', '--json', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const row = JSON.parse(fs.readFileSync(out, 'utf8')).rows[0];
+  for (const k of ['ms_per_iter', 'tokens_per_s', 'gflops', 'peak_rss_mb', 'sample_tokens_per_s']) assert.ok(row[k] > 0, k);
+  const v = cli(['bench', ...tiny, '--variants', '--json', out]);
+  assert.equal(v.code, 0, v.stderr);
+  const labels = JSON.parse(fs.readFileSync(out, 'utf8')).rows.map((x: { label: string }) => x.label);
+  assert.ok(labels.includes('norm krmsnorm') && labels.includes('act learned_spline') && labels.includes('act glu'));
+  assert.equal(labels.length, 1 + 6 + 2 + 22);
+});
