@@ -1,15 +1,6 @@
-// Identity (matches torch.nn.Identity): y = x; dy/dx = 1. Nothing saved.
+// Identity (matches torch.nn.Identity): y = x; dy/dx = 1. Nothing saved. The same kernels as the
+// identity norm.
 import type { Variant } from '../variant.js';
+import { identity as identityNorm } from '../norms/identity.js';
 
-export const identity: Variant = {
-  name: 'identity',
-  params: () => ({}),
-  saved: () => ({}),
-  forward(out, x, _p, _s, N, C) {
-    for (let i = 0; i < N * C; i++) out[i] = x[i];
-  },
-  backward(dx, _dp, dout, _x, _p, _s, N, C) {
-    for (let i = 0; i < N * C; i++) dx[i] += dout[i];
-  },
-  curve: (x) => x,
-};
+export const identity: Variant = { ...identityNorm, curve: (x) => x };
