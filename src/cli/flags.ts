@@ -4,10 +4,12 @@
 import type { TrainConfig } from '../model/config.js';
 
 export type FlagType = 'int' | 'float' | 'bool' | 'str';
-export type FlagGroup = 'model' | 'normalization' | 'activation' | 'training' | 'data' | 'logging';
+export type FlagGroup = 'model' | 'normalization' | 'activation' | 'training' | 'data' | 'logging' | 'sampling';
 
-export interface FlagSpec {
-  name: keyof TrainConfig;
+/** One flag. `N` narrows the name for a command's own table (the train table checks its names
+ * against TrainConfig); the parser and --help take any table, so the default is a plain string. */
+export interface FlagSpec<N extends string = string> {
+  name: N;
   type: FlagType;
   default: number | boolean | string | null; // null: unset ("None" in the reference)
   group: FlagGroup;
@@ -24,7 +26,10 @@ export const ACTIVATION_CHOICES = [
   'squared_relu', 'tanh', 'identity',
 ] as const;
 
-export const FLAGS: readonly FlagSpec[] = [
+/** Names of the train table: every TrainConfig key, plus data_dir (where datasets live). */
+export type TrainFlagName = keyof TrainConfig | 'data_dir';
+
+export const FLAGS: readonly FlagSpec<TrainFlagName>[] = [
   // model
   { name: 'n_layer', type: 'int', default: 6, group: 'model', help: 'number of transformer blocks' },
   { name: 'n_head', type: 'int', default: 6, group: 'model', help: 'attention heads per block (must divide n_embd)' },
@@ -88,6 +93,7 @@ export const FLAGS: readonly FlagSpec[] = [
 
   // data
   { name: 'dataset', type: 'str', default: 'shakespeare_char', group: 'data', help: 'folder under data/ made by `normlab prepare`' },
+  { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder holding the datasets (<data_dir>/<dataset>/train.bin, val.bin, meta.json)' },
 
   // logging
   { name: 'out_dir', type: 'str', default: 'out', group: 'logging', help: 'where checkpoints and logs go' },
@@ -98,6 +104,27 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max_sample_tokens', type: 'int', default: null, nullable: true, group: 'logging', help: 'print a sample of this many tokens at each evaluation' },
   { name: 'tensorboard_log', type: 'bool', default: true, group: 'logging', help: 'write TensorBoard event files to out_dir' },
   { name: 'progress', type: 'bool', default: true, group: 'logging', help: 'progress bar on the terminal' },
+  { name: 'overwrite', type: 'bool', default: false, group: 'logging', help: 'allow a scratch run to replace a run already in out_dir' },
+];
+
+// `normlab sample`: nanoGPT's sample.py defaults. out_dir, seed, data_dir and backend mean what they
+// mean for train, so they share name, type and default with the train table.
+export const SAMPLE_FLAGS: readonly FlagSpec[] = [
+  { name: 'out_dir', type: 'str', default: 'out', group: 'data', help: 'run folder holding ckpt.safetensors and state.json' },
+  { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder holding the datasets (for the vocabulary in meta.json)' },
+  { name: 'start', type: 'str', default: '\n', group: 'sampling', help: 'prompt text the samples continue' },
+  { name: 'num_samples', type: 'int', default: 10, group: 'sampling', help: 'number of samples to draw' },
+  { name: 'max_new_tokens', type: 'int', default: 500, group: 'sampling', help: 'tokens generated per sample' },
+  { name: 'temperature', type: 'float', default: 0.8, group: 'sampling', help: '1.0 = no change, < 1.0 = less random, > 1.0 = more random' },
+  { name: 'top_k', type: 'int', default: 200, nullable: true, group: 'sampling', help: 'keep only the k most likely tokens (None: all)' },
+  { name: 'seed', type: 'int', default: 1337, group: 'sampling', help: 'seed of the sampling generator' },
+  { name: 'backend', type: 'str', default: 'auto', choices: ['auto', 'ts', 'native'], group: 'sampling', help: 'compute backend (auto: native when built, else ts)' },
+];
+
+// `normlab prepare <dataset>`.
+export const PREPARE_FLAGS: readonly FlagSpec[] = [
+  { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make a char-level dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare_char)' },
+  { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder the dataset folder is written into (<data_dir>/<dataset>/)' },
 ];
 
 export function defaultConfig(): TrainConfig {

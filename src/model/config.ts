@@ -75,6 +75,8 @@ export interface TrainConfig extends ModelConfig {
   backend: 'auto' | 'ts' | 'native';
   tensorboard_log: boolean;
   progress: boolean;
+  overwrite: boolean;
+  data_dir: string;
 }
 
 /** The flags that define the model's shape and math (saved with every checkpoint). */

@@ -1,6 +1,7 @@
 // out (M, N) = op(A) (M, K) * op(B) (K, N) [+ out], row-major, op = transpose when asked.
 // Loop orders keep the innermost loop on contiguous memory for each of the four cases:
-//   NN: i-k-j (axpy rows of B);  NT: i-j-k (dot of two rows);  TN: k-i-j;  TT: generic.
+//   NN: i-k-j (axpy rows of B, four k at a time);  NT: i-j-k (dot of two rows);  TN: k-i-j;  TT: generic.
+// Products are summed in float64 (JavaScript numbers) and rounded when stored into out.
 import type { F } from '../../types.js';
 import type { MatmulOptions } from '../../backend.js';
 
@@ -8,12 +9,17 @@ export function matmul(out: F, a: F, b: F, M: number, N: number, K: number, opts
   const { transA = false, transB = false, accumulate = false } = opts;
   if (!accumulate) out.fill(0, 0, M * N);
   if (!transA && !transB) {
+    // Four rows of B per pass: out[i, :] is loaded and stored once for every four k.
     for (let i = 0; i < M; i++) {
       const oi = i * N, ai = i * K;
-      for (let k = 0; k < K; k++) {
-        const aik = a[ai + k];
-        if (aik === 0) continue;
-        const bk = k * N;
+      let k = 0;
+      for (; k + 3 < K; k += 4) {
+        const a0 = a[ai + k], a1 = a[ai + k + 1], a2 = a[ai + k + 2], a3 = a[ai + k + 3];
+        const b0 = k * N, b1 = b0 + N, b2 = b1 + N, b3 = b2 + N;
+        for (let j = 0; j < N; j++) out[oi + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+      }
+      for (; k < K; k++) {
+        const aik = a[ai + k], bk = k * N;
         for (let j = 0; j < N; j++) out[oi + j] += aik * b[bk + j];
       }
     }
@@ -35,13 +41,21 @@ export function matmul(out: F, a: F, b: F, M: number, N: number, K: number, opts
       }
     }
   } else if (transA && !transB) {
-    // A stored (K, M): out[i, j] += A[k, i] * B[k, j]
-    for (let k = 0; k < K; k++) {
+    // A stored (K, M): out[i, j] += A[k, i] * B[k, j], four k per pass as above.
+    let k = 0;
+    for (; k + 3 < K; k += 4) {
+      const a0 = k * M, a1 = a0 + M, a2 = a1 + M, a3 = a2 + M;
+      const b0 = k * N, b1 = b0 + N, b2 = b1 + N, b3 = b2 + N;
+      for (let i = 0; i < M; i++) {
+        const c0 = a[a0 + i], c1 = a[a1 + i], c2 = a[a2 + i], c3 = a[a3 + i];
+        const oi = i * N;
+        for (let j = 0; j < N; j++) out[oi + j] += c0 * b[b0 + j] + c1 * b[b1 + j] + c2 * b[b2 + j] + c3 * b[b3 + j];
+      }
+    }
+    for (; k < K; k++) {
       const ak = k * M, bk = k * N;
       for (let i = 0; i < M; i++) {
-        const aki = a[ak + i];
-        if (aki === 0) continue;
-        const oi = i * N;
+        const aki = a[ak + i], oi = i * N;
         for (let j = 0; j < N; j++) out[oi + j] += aki * b[bk + j];
       }
     }

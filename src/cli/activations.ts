@@ -1,0 +1,108 @@
+// `normlab activations`: print (or write as CSV) an activation's curve, at its initial parameters
+// and, given a checkpoint, with the parameters learned in one layer's MLP.
+//
+//   normlab activations --activation_variant pfla [variant flags] [--checkpoint out/ckpt.safetensors]
+//                       [--layer 0] [--xmin -5 --xmax 5 --points 201] [--csv FILE]
+//
+// Columns: x, initial[, learned]. With --checkpoint, the activation and its flags come from the
+// checkpoint's saved config (metadata key `config`); flags given here must agree with it.
+import { writeFileSync } from 'node:fs';
+import { UserError } from '../engine/types.js';
+import type { ModelConfig, TrainConfig } from '../model/config.js';
+import { activationCurve, activationVariant } from '../nn/activations/curve.js';
+import type { Params } from '../nn/variant.js';
+import { numel } from '../nn/variant.js';
+import { loadTensors } from '../train/checkpoint.js';
+import { defaultConfig, FLAGS, type FlagSpec } from './flags.js';
+import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
+
+const OWN_FLAGS: FlagSpec[] = [
+  { name: 'checkpoint', type: 'str', default: null, nullable: true, group: 'activation', help: 'a .safetensors checkpoint: adds the learned curve' },
+  { name: 'layer', type: 'int', default: 0, group: 'activation', help: 'which block\'s MLP activation to read from the checkpoint' },
+  { name: 'xmin', type: 'float', default: -5, group: 'activation', help: 'first x' },
+  { name: 'xmax', type: 'float', default: 5, group: 'activation', help: 'last x' },
+  { name: 'points', type: 'int', default: 201, group: 'activation', help: 'number of x values, evenly spaced' },
+  { name: 'csv', type: 'str', default: null, nullable: true, group: 'activation', help: 'write the table to this file instead of printing it' },
+];
+const ACT_FLAGS = FLAGS.filter((f) => f.group === 'activation');
+
+/** The learned parameters of layer `layer`'s MLP activation, as doubles. */
+function learnedParams(tensors: Map<string, { shape: number[]; data: Float32Array }>, cfg: ModelConfig, layer: number, path: string): Params {
+  const v = activationVariant(cfg.activation_variant);
+  const p: Params = {}, missing: string[] = [];
+  for (const [pname, spec] of Object.entries(v.params(1, cfg))) {
+    const key = `transformer.h.${layer}.mlp.activation_variant.${pname}`, t = tensors.get(key);
+    if (!t) { missing.push(key); continue; }
+    if (t.data.length !== numel(spec.shape)) {
+      throw new UserError(`${path}: ${key} has shape [${t.shape.join(', ')}], expected [${spec.shape.join(', ')}]`);
+    }
+    p[pname] = Float64Array.from(t.data);
+  }
+  if (missing.length) throw new UserError(`${path} lacks ${missing.join(', ')} (is it a model with --activation_variant ${cfg.activation_variant}?)`);
+  return p;
+}
+
+function fmt(v: number): string {
+  return String(Number(v.toPrecision(12)));
+}
+
+export async function activationsCommand(argv: string[]): Promise<number> {
+  const table = [...ACT_FLAGS, ...OWN_FLAGS];
+  let parsed;
+  try {
+    parsed = parseFlags(argv, table, tableDefaults(table), { maxPositional: 0 });
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    process.stdout.write(formatHelp('activations', table,
+      'normlab activations --activation_variant NAME [variant flags] [--checkpoint FILE] [--layer 0] [--xmin -5 --xmax 5 --points 201] [--csv FILE]',
+      'Prints an activation curve as CSV: x, initial (initial parameters), learned (with --checkpoint).'));
+    return 0;
+  }
+  const given = new Map([...parsed.given].map((k) => [k, parsed.config[k]]));
+  const opt = (k: string) => parsed.config[k];
+  let cfg: ModelConfig = defaultConfig();
+  const actFlags = ACT_FLAGS.map((f) => f.name as string);
+  for (const k of actFlags) if (given.has(k)) (cfg as unknown as Record<string, unknown>)[k] = given.get(k);
+
+  const ckpt = opt('checkpoint') as string | null, layer = opt('layer') as number;
+  let learned: Params | undefined;
+  if (ckpt !== null) {
+    const { tensors, metadata } = await loadTensors(ckpt);
+    if (!metadata?.config) throw new UserError(`${ckpt} has no saved config (metadata key 'config')`);
+    let saved: Partial<ModelConfig>;
+    try { saved = JSON.parse(metadata.config) as Partial<ModelConfig>; } catch { throw new UserError(`${ckpt}: metadata 'config' is not valid JSON`); }
+    cfg = { ...defaultConfig(), ...saved };
+    for (const k of actFlags) {
+      if (!given.has(k)) continue;
+      const want = given.get(k), have = (cfg as unknown as Record<string, unknown>)[k];
+      if (want !== have) throw new UserError(`--${k} ${String(want)} disagrees with the checkpoint, which was trained with ${String(have)}; drop the flag`);
+    }
+    if (!Number.isInteger(layer) || layer < 0 || layer >= cfg.n_layer) {
+      throw new UserError(`--layer ${layer} is out of range: the checkpoint has ${cfg.n_layer} layers (0..${cfg.n_layer - 1})`);
+    }
+    const problem = activationVariant(cfg.activation_variant).check?.(cfg) ?? null;
+    if (problem) throw new UserError(problem);
+    learned = learnedParams(tensors, cfg, layer, ckpt);
+  }
+
+  const xmin = opt('xmin') as number, xmax = opt('xmax') as number, P = opt('points') as number;
+  if (!(xmin < xmax)) throw new UserError(`--xmin (${xmin}) must be less than --xmax (${xmax})`);
+  if (P < 2) throw new UserError(`--points must be at least 2 (got ${P})`);
+  const xs = Array.from({ length: P }, (_, i) => (xmin * (P - 1 - i) + xmax * i) / (P - 1));
+  const initial = activationCurve(cfg.activation_variant, cfg, undefined, xs);
+  const learnedCurve = learned ? activationCurve(cfg.activation_variant, cfg, learned, xs) : null;
+
+  const lines = [learnedCurve ? 'x,initial,learned' : 'x,initial'];
+  for (let i = 0; i < P; i++) {
+    lines.push([xs[i], initial[i], ...(learnedCurve ? [learnedCurve[i]] : [])].map(fmt).join(','));
+  }
+  const text = lines.join('\n') + '\n';
+  const csv = opt('csv') as string | null;
+  if (csv !== null) {
+    try { writeFileSync(csv, text); } catch (e) { throw new UserError(`cannot write ${csv}: ${(e as Error).message}`); }
+    console.log(`wrote ${P} points of ${cfg.activation_variant} to ${csv}`);
+  } else {
+    process.stdout.write(text);
+  }
+  return 0;
+}

@@ -1,0 +1,182 @@
+// `normlab bench`: training and sampling speed on a fixed configuration of shakespeare_char.
+//
+//   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,ts] [--torch]
+//                 [--variants] [--json FILE] [any train flag, e.g. --norm_variant_attn krmsnorm]
+//
+// Reports ms per iteration, tokens per second, achieved GFLOP/s (nanoGPT's model FLOPs: 6 N per
+// token for the parameters plus 12 L T C for attention, times 3 for forward + backward already in
+// the 6), peak memory (max RSS of the process) and sampling tokens per second (500 new tokens with
+// the KV cache). Every figure that compares is a ratio against a baseline measured in the same run:
+// with --torch, PyTorch (Debian's python3-torch, tools/torch_nanogpt.py, same model, 2 threads);
+// with --variants, rmsnorm + gelu against every norm and every activation.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../engine/rng.js';
+import { selectBackend, type BackendName } from '../engine/select.js';
+import { UserError } from '../engine/types.js';
+import { loadDataset } from '../data/dataset.js';
+import { buildModel } from '../model/build.js';
+import type { TrainConfig } from '../model/config.js';
+import { Generator } from '../model/generate.js';
+import { MetricCtx } from '../nn/params.js';
+import { norms } from '../nn/norms/index.js';
+import { activations } from '../nn/activations/index.js';
+import { AdamW } from '../train/adamw.js';
+import { trainStep } from '../train/loop.js';
+import { formatHelp, HelpRequested, parseFlags } from './args.js';
+import { defaultConfig, FLAGS, type FlagSpec } from './flags.js';
+
+const PRESETS: Record<string, Partial<TrainConfig> & { iters: number }> = {
+  small: { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, batch_size: 12, iters: 50 },
+  default: { n_layer: 6, n_head: 6, n_embd: 384, block_size: 256, batch_size: 64, iters: 5 },
+};
+
+const BENCH_FLAGS: FlagSpec[] = [
+  { name: 'preset', type: 'str', default: 'small', choices: Object.keys(PRESETS), group: 'training', help: 'small: 4x128, block 64, batch 12; default: the reference defaults (6x384, block 256, batch 64)' },
+  { name: 'iters', type: 'int', default: null, nullable: true, group: 'training', help: 'timed iterations (default: 50 small, 5 default)' },
+  { name: 'warmup', type: 'int', default: 3, group: 'training', help: 'untimed iterations first' },
+  { name: 'sample_tokens', type: 'int', default: 500, group: 'training', help: 'new tokens for the sampling measurement (0 skips it)' },
+  { name: 'torch', type: 'bool', default: false, group: 'training', help: 'also run the PyTorch baseline (/usr/bin/python3 with torch) and print ratios' },
+  { name: 'threads', type: 'int', default: 2, group: 'training', help: 'threads for PyTorch (NORMLAB_THREADS sets the native backend\'s)' },
+  { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
+  { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
+];
+
+export interface BenchResult {
+  label: string;
+  backend: string;
+  ms_per_iter: number;
+  tokens_per_s: number;
+  gflops: number;
+  peak_rss_mb: number;
+  sample_tokens_per_s: number | null;
+  params: number;
+}
+
+function flopsPerIter(cfg: TrainConfig, params: number): number {
+  const perToken = 6 * params + 12 * cfg.n_layer * cfg.n_embd * cfg.block_size;
+  return perToken * cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps;
+}
+
+export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: number, warmup: number, sampleTokens: number, label: string): BenchResult {
+  const { backend } = selectBackend(backendName);
+  const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size });
+  cfg = { ...cfg, vocab_size: data.meta.vocab_size };
+  const model = buildModel(cfg, backend, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+  const opt = new AdamW(model.store);
+  const ctx = new MetricCtx(true, new Rng(cfg.seed));
+  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
+  for (let i = 0; i < warmup; i++) trainStep(model, opt, data.train, ctx, x, y, cfg, cfg.learning_rate);
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) trainStep(model, opt, data.train, ctx, x, y, cfg, cfg.learning_rate);
+  const ms = (performance.now() - t0) / iters;
+  let sampleTps: number | null = null;
+  if (sampleTokens > 0) {
+    const gen = new Generator(model);
+    const ts = performance.now();
+    gen.generate([0], { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200 }, new Rng(1), new MetricCtx(false, new Rng(2)));
+    sampleTps = (sampleTokens / (performance.now() - ts)) * 1000;
+  }
+  const params = model.numParams();
+  return {
+    label, backend: backend.name, ms_per_iter: ms,
+    tokens_per_s: (cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps) / (ms / 1000),
+    gflops: flopsPerIter(cfg, params) / (ms / 1000) / 1e9,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024, sample_tokens_per_s: sampleTps, params,
+  };
+}
+
+function torchBench(cfg: TrainConfig, iters: number, warmup: number, threads: number, sampleTokens: number): BenchResult {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const script = path.join(root, 'tools', 'torch_nanogpt.py');
+  const args = [script, '--mode', 'bench', '--data_dir', path.join(cfg.data_dir, cfg.dataset),
+    '--n_layer', String(cfg.n_layer), '--n_head', String(cfg.n_head), '--n_embd', String(cfg.n_embd),
+    '--block_size', String(cfg.block_size), '--batch_size', String(cfg.batch_size), '--iters', String(iters),
+    '--warmup', String(warmup), '--threads', String(threads), '--sample_tokens', String(sampleTokens),
+    '--norm', cfg.norm_variant_attn === 'layernorm' ? 'layernorm' : 'rmsnorm', ...(cfg.bias ? ['--bias'] : [])];
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  let j: { ms_per_iter: number; sample_tokens_per_s: number; params: number };
+  try {
+    j = JSON.parse(line);
+  } catch {
+    throw new UserError(`the PyTorch baseline did not run (needs Debian's python3-torch at /usr/bin/python3): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+  }
+  const tokens = cfg.batch_size * cfg.block_size;
+  return {
+    label: 'pytorch', backend: 'torch', ms_per_iter: j.ms_per_iter, tokens_per_s: tokens / (j.ms_per_iter / 1000),
+    gflops: flopsPerIter(cfg, j.params) / (j.ms_per_iter / 1000) / 1e9, peak_rss_mb: NaN,
+    sample_tokens_per_s: sampleTokens > 0 ? j.sample_tokens_per_s : null, params: j.params,
+  };
+}
+
+function table(rows: BenchResult[], base: BenchResult | null): string {
+  const head = ['run', 'backend', 'ms/iter', 'tok/s', 'GFLOP/s', 'peak MB', 'sample tok/s', ...(base ? ['time vs ' + base.label, 'sampling vs ' + base.label] : [])];
+  const lines = rows.map((r) => [
+    r.label, r.backend, r.ms_per_iter.toFixed(1), Math.round(r.tokens_per_s).toString(), r.gflops.toFixed(1),
+    Number.isFinite(r.peak_rss_mb) ? Math.round(r.peak_rss_mb).toString() : '-', r.sample_tokens_per_s?.toFixed(0) ?? '-',
+    ...(base ? [(r.ms_per_iter / base.ms_per_iter).toFixed(2) + 'x',
+      r.sample_tokens_per_s && base.sample_tokens_per_s ? (r.sample_tokens_per_s / base.sample_tokens_per_s).toFixed(2) + 'x' : '-'] : []),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [fmt(head), ...lines.map(fmt)].join('\n');
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const table_ = [...BENCH_FLAGS, ...FLAGS.filter((f) => f.name !== 'backend'),
+    { name: 'backend', type: 'str', default: 'auto', group: 'training', help: 'backends to time, comma-separated: auto, native, ts' } as FlagSpec];
+  let parsed;
+  try {
+    const pre = argv.indexOf('--preset') >= 0 ? argv[argv.indexOf('--preset') + 1] : (argv.find((a) => a.startsWith('--preset='))?.slice(9) ?? 'small');
+    const preset = PRESETS[pre] ?? PRESETS.small;
+    const base = { ...defaultConfig(), ...preset, dropout: 0, ...Object.fromEntries(BENCH_FLAGS.map((f) => [f.name, f.default])), backend: 'auto' };
+    parsed = parseFlags(argv, table_, base as Record<string, unknown>, { maxPositional: 0 });
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(formatHelp('bench', table_, 'normlab bench [--preset small|default] [--torch] [--variants] [train flags]',
+        'Training and sampling speed on shakespeare_char; comparisons are ratios measured in the same run.'));
+      return 0;
+    }
+    throw e;
+  }
+  const o = parsed.config;
+  const cfg = { ...(o as unknown as TrainConfig) };
+  const preset = PRESETS[o.preset as string];
+  const iters = (o.iters as number | null) ?? preset.iters, warmup = o.warmup as number, sampleTokens = o.sample_tokens as number;
+  const backends = String(o.backend).split(',').map((b) => b.trim()) as BackendName[];
+  for (const b of backends) if (!['auto', 'ts', 'native'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts or native (comma-separated for several)`);
+  console.log(`normlab bench: preset ${o.preset} (${cfg.n_layer} layers, ${cfg.n_embd} wide, block ${cfg.block_size}, batch ${cfg.batch_size}), ` +
+    `${iters} timed iterations after ${warmup} warm-up, ${sampleTokens} sampled tokens`);
+  const rows: BenchResult[] = [];
+  let base: BenchResult | null = null;
+  if (o.torch) {
+    base = torchBench(cfg, iters, warmup, o.threads as number, sampleTokens);
+    rows.push(base);
+    console.log(table([base], null).split('\n')[1]);
+  }
+  if (o.variants) {
+    const b = backends[0];
+    const ref = benchOnce({ ...cfg, norm_variant_attn: 'rmsnorm', norm_variant_output: 'rmsnorm', activation_variant: 'gelu' }, b, iters, warmup, 0, 'rmsnorm+gelu');
+    base = ref;
+    rows.push(ref);
+    const variantRuns: [string, Partial<TrainConfig>][] = [
+      ...Object.keys(norms).filter((n) => n !== 'rmsnorm').map((n) => [`norm ${n}`, { norm_variant_attn: n, norm_variant_output: n }] as [string, Partial<TrainConfig>]),
+      ['norm krmsnorm int8', { norm_variant_attn: 'krmsnorm', norm_variant_output: 'krmsnorm', krmsnorm_quantize_type: 'int8' }],
+      ['norm krmsnorm recompute 0.1', { norm_variant_attn: 'krmsnorm', norm_variant_output: 'krmsnorm', krmsnorm_recompute_percentage: 0.1 }],
+      ...Object.keys(activations).filter((a) => a !== 'gelu').map((a) => [`act ${a}`, { activation_variant: a }] as [string, Partial<TrainConfig>]),
+    ];
+    for (const [label, over] of variantRuns) {
+      const r = benchOnce({ ...cfg, ...over } as TrainConfig, b, iters, warmup, 0, label);
+      rows.push(r);
+      process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
+    }
+  } else {
+    for (const b of backends) rows.push(benchOnce(cfg, b, iters, warmup, sampleTokens, `normlab ${b}`));
+  }
+  console.log('\n' + table(rows, base));
+  if (o.json) fs.writeFileSync(o.json as string, JSON.stringify({ preset: o.preset, iters, warmup, rows }, null, 1) + '\n');
+  return 0;
+}

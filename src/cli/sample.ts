@@ -1,0 +1,27 @@
+// `normlab sample [flags]`: text from a run's checkpoint (nanoGPT's sample.py flags).
+import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
+import { SAMPLE_FLAGS } from './flags.js';
+import { generateText, loadRun } from '../sample.js';
+
+export async function sampleCommand(argv: string[]): Promise<number> {
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = parseFlags(argv, SAMPLE_FLAGS, tableDefaults(SAMPLE_FLAGS), { maxPositional: 0 }).config;
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(formatHelp('sample', SAMPLE_FLAGS, 'normlab sample [flags]', 'Generate text from a checkpoint.'));
+      return 0;
+    }
+    throw e;
+  }
+  const run = loadRun(cfg.out_dir as string, { dataDir: cfg.data_dir as string, backend: cfg.backend as 'auto' });
+  const n = cfg.num_samples as number;
+  for (let i = 0; i < n; i++) {
+    const text = generateText(run, {
+      start: cfg.start as string, maxNewTokens: cfg.max_new_tokens as number, temperature: cfg.temperature as number,
+      topK: cfg.top_k as number | null, seed: (cfg.seed as number) + i,
+    });
+    process.stdout.write(text + '\n---------------\n');
+  }
+  return 0;
+}

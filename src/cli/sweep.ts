@@ -1,0 +1,109 @@
+// `normlab sweep <file.json|file.yaml> [sweep options] [train flags for every run]`
+// Expands the exploration file (src/sweep/grammar.ts), validates every run before the first starts
+// (src/sweep/plan.ts), runs them one after the other (src/sweep/runner.ts) and prints the results
+// table sorted by validation loss (src/sweep/results.ts).
+import { checkTrainConfig } from './args.js';
+import { basename, extname, join } from 'node:path';
+import { UserError } from '../engine/types.js';
+import { expandSweeps, loadSweepFile } from '../sweep/grammar.js';
+import { planSweep } from '../sweep/plan.js';
+import { runSweep } from '../sweep/runner.js';
+import { resultsTable } from '../sweep/results.js';
+
+export const SWEEP_HELP = `usage: normlab sweep <file.json|file.yaml> [options] [train flags]
+
+Trains every combination of the exploration file, one run after the other, each in
+<sweep_dir>/<run name>, then prints the runs sorted by best validation loss and writes
+<sweep_dir>/results.csv and results.jsonl. Run it again to continue: finished runs are
+skipped, failed ones retried, interrupted ones resumed from their checkpoint.
+
+options:
+  --sweep_dir DIR     folder of the sweep (default: sweeps/<file name without extension>)
+  --ignore_unknown    drop flags normlab train does not have (they are named once) and run
+  --dry_run           validate and list the runs with their train flags; run nothing
+  --quiet             hide the training output of the runs (failures still show theirs)
+  -h, --help          this text
+
+Any other flag is a train flag applied to every run, after the file's own flags, e.g.
+  normlab sweep explorations/norms.json --max_iters 100 --eval_interval 50
+It may not set a flag that the file varies, nor --out_dir (each run gets its own).
+Ctrl-C stops the current run cleanly (it saves a checkpoint) and writes the results so far.`;
+
+interface SweepArgs { file: string; sweepDir: string | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean; overrides: string[] }
+
+export function parseSweepArgs(argv: string[]): SweepArgs {
+  const a: SweepArgs = { file: '', sweepDir: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i];
+    if (tok === '-h' || tok === '--help') a.help = true;
+    else if (tok === '--ignore_unknown') a.ignoreUnknown = true;
+    else if (tok === '--dry_run') a.dryRun = true;
+    else if (tok === '--quiet') a.quiet = true;
+    else if (tok.startsWith('--sweep_dir=')) a.sweepDir = tok.slice('--sweep_dir='.length);
+    else if (tok === '--sweep_dir') {
+      if (i + 1 >= argv.length) throw new UserError('--sweep_dir needs a folder');
+      a.sweepDir = argv[++i];
+    } else if (!a.file && !tok.startsWith('-') && /\.(json|ya?ml)$/i.test(tok)) a.file = tok;
+    else a.overrides.push(tok);
+  }
+  return a;
+}
+
+export async function sweepCommand(argv: string[]): Promise<number> {
+  try {
+    return await sweep(argv);
+  } catch (e) {
+    if (e instanceof UserError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function sweep(argv: string[]): Promise<number> {
+  const args = parseSweepArgs(argv);
+  if (args.help) { process.stdout.write(SWEEP_HELP + '\n'); return 0; }
+  if (!args.file) throw new UserError('which exploration file? usage: normlab sweep <file.json|file.yaml> (see normlab sweep --help)');
+
+  const combos = expandSweeps(loadSweepFile(args.file));
+  const plan = planSweep(combos, { overrides: args.overrides, ignoreUnknown: args.ignoreUnknown, check: (c) => { checkTrainConfig(c); } });
+  const sweepDir = args.sweepDir ?? join('sweeps', basename(args.file, extname(args.file)));
+  if (plan.dropped.length > 0) console.log(`ignoring flags normlab train does not have: ${plan.dropped.join(', ')}`);
+  if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);
+  console.log(`varied: ${plan.varied.length > 0 ? plan.varied.join(', ') : '(nothing)'}`);
+
+  if (args.dryRun) {
+    for (const r of plan.runs) console.log(`${r.name}\n    ${r.argv.join(' ')}`);
+    console.log(`${plan.runs.length} runs would go to ${sweepDir}`);
+    return 0;
+  }
+
+  const stop = new AbortController(), kill = new AbortController();
+  const onSignal = () => {
+    if (!stop.signal.aborted) {
+      console.log('\nstopping: the current run saves and exits (Ctrl-C again to kill it)');
+      stop.abort();
+    } else kill.abort();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, onSignal);
+  let outcome;
+  try {
+    outcome = await runSweep(plan, {
+      sweepDir, signal: stop.signal, killSignal: kill.signal, quiet: args.quiet,
+      manifest: { source: args.file, overrides: args.overrides, dropped: plan.dropped },
+    });
+  } finally {
+    for (const s of signals) process.removeListener(s, onSignal);
+  }
+
+  console.log('');
+  if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
+  const c = outcome.counts;
+  console.log(`\n${c.ok + c.skipped} ok (${c.skipped} from earlier), ${c.failed} failed, ${c.interrupted} interrupted` +
+    `${outcome.interrupted ? ', sweep stopped early: run it again to continue' : ''}`);
+  console.log(`results: ${join(sweepDir, 'results.csv')}, ${join(sweepDir, 'results.jsonl')}`);
+  if (outcome.interrupted) return 130;
+  return c.failed > 0 ? 2 : 0;
+}

@@ -1,0 +1,19 @@
+// `normlab train [flags]`.
+import { defaultConfig, FLAGS } from './flags.js';
+import { formatHelp, HelpRequested, parseFlags } from './args.js';
+import { train } from '../train/loop.js';
+import type { TrainConfig } from '../model/config.js';
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>, { maxPositional: 0 });
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(formatHelp('train', FLAGS, 'normlab train [flags]', 'Train (or resume, or fine-tune) a GPT with the chosen norm and activation variants.'));
+      return 0;
+    }
+    throw e;
+  }
+  return train(parsed.config as unknown as TrainConfig, parsed.given);
+}

@@ -1,0 +1,94 @@
+// Learned activation curves of a run, from its newest checkpoint, beside the variant's initial curve.
+// MLP activations live under `transformer.h.{i}.mlp.activation_variant.*` (pfla, piecewise, pfla_le,
+// learned_spline, gelu_shifted, and any other with parameters); a dact norm's inner activation under
+// `<slot>.activation.*` (e.g. `transformer.h.0.pre_ln_attn.activation.x_vals`, `transformer.ln_f...`).
+// Curves are evaluated by activationCurve (the same code as training); params undefined = init.
+import { join } from 'node:path';
+import { loadTensors } from '../train/checkpoint.js';
+import { activationCurve } from '../nn/activations/curve.js';
+import type { ModelConfig } from '../model/config.js';
+import { defaultConfig } from '../cli/flags.js';
+import type { RunInfo } from './data.js';
+
+export interface CurveGroup {
+  title: string;
+  variant: string;
+  xs: number[];
+  initial: number[];
+  curves: { label: string; ys: number[] }[];
+}
+
+export interface ActivationsReply {
+  run: string;
+  checkpoint: string | null;
+  iter: number | null;
+  groups: CurveGroup[];
+  dact_alpha: { slot: string; alpha: number }[];
+  message: string | null;
+}
+
+const POINTS = 241;
+const MLP_RE = /^transformer\.h\.(\d+)\.mlp\.activation_variant\.([A-Za-z0-9_]+)$/;
+const DACT_RE = /^(.*)\.activation\.([A-Za-z0-9_]+)$/;
+const ALPHA_RE = /^(.*)\.alpha$/;
+
+function short(slot: string): string { return slot.replace(/^transformer\./, ''); }
+
+/** x range that shows every knot with a margin; [-4, 4] for curves without knots. */
+function xRange(groups: Record<string, Float32Array>[], cfg: ModelConfig, variant: string): number[] {
+  let lo = Infinity, hi = -Infinity;
+  for (const p of groups) if (p.x_vals) for (const v of p.x_vals) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  if (variant === 'piecewise') { lo = Math.min(lo, cfg.pla_left_bound); hi = Math.max(hi, cfg.pla_right_bound); }
+  if (variant === 'pfla' || variant === 'pfla_le') { lo = Math.min(lo, cfg.pfla_left_bound); hi = Math.max(hi, cfg.pfla_right_bound); }
+  if (variant === 'learned_spline') { lo = Math.min(lo, -5); hi = Math.max(hi, 5); }
+  if (!(hi > lo)) { lo = -4; hi = 4; }
+  const m = 0.1 * (hi - lo);
+  lo -= m; hi += m;
+  return Array.from({ length: POINTS }, (_, i) => lo + ((hi - lo) * i) / (POINTS - 1));
+}
+
+function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>): CurveGroup {
+  const xs = xRange([...params.values()], cfg, variant);
+  const initial = activationCurve(variant, cfg, undefined, xs);
+  const curves = [...params.entries()].map(([label, p]) => ({ label, ys: activationCurve(variant, cfg, p, xs) }));
+  if (curves.length === 0) curves.push({ label: 'no learned parameters', ys: initial.slice() });
+  return { title, variant, xs, initial, curves };
+}
+
+export function runActivations(run: RunInfo): ActivationsReply {
+  const reply: ActivationsReply = { run: run.id, checkpoint: null, iter: null, groups: [], dact_alpha: [], message: null };
+  if (!run.checkpoint) {
+    reply.message = run.status === 'running' ? 'no checkpoint yet' : 'no checkpoint (ckpt.safetensors) in this run folder';
+    return reply;
+  }
+  reply.checkpoint = run.checkpoint.file;
+  const { tensors, metadata } = loadTensors(join(run.dir, run.checkpoint.file));
+  let metaCfg: Record<string, unknown> = {};
+  try { metaCfg = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>; } catch { /* keep defaults */ }
+  // The checkpoint's own model config wins; the run's train config fills the rest.
+  const cfg = { ...defaultConfig(), ...(run.config ?? {}), ...metaCfg } as unknown as ModelConfig;
+  const iter = Number(metadata.iter);
+  reply.iter = Number.isFinite(iter) ? iter : null;
+
+  const mlp = new Map<string, Record<string, Float32Array>>();
+  const dact = new Map<string, Record<string, Float32Array>>();
+  for (const [name, t] of tensors) {
+    let m = MLP_RE.exec(name);
+    if (m) { const k = `h.${m[1]}`; (mlp.get(k) ?? mlp.set(k, {}).get(k)!)[m[2]] = t.data; continue; }
+    m = DACT_RE.exec(name);
+    if (m && !name.includes('.mlp.')) { const k = short(m[1]); (dact.get(k) ?? dact.set(k, {}).get(k)!)[m[2]] = t.data; continue; }
+    m = ALPHA_RE.exec(name);
+    if (m && t.data.length === 1 && (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact')) {
+      reply.dact_alpha.push({ slot: short(m[1]), alpha: t.data[0] });
+    }
+  }
+  const byLayer = (a: [string, unknown], b: [string, unknown]): number => a[0].localeCompare(b[0], 'en', { numeric: true });
+  if (mlp.size > 0) {
+    reply.groups.push(group(`MLP activation: ${cfg.activation_variant}`, cfg.activation_variant, cfg, new Map([...mlp].sort(byLayer))));
+  }
+  if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
+    reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer))));
+  }
+  if (reply.groups.length === 0) reply.message = `no learned activation: activation_variant ${cfg.activation_variant} has no parameters`;
+  return reply;
+}

@@ -1,0 +1,193 @@
+// The dashboard's HTTP server (node:http only), for one folder of runs, on a loopback address only.
+//   GET  /                      the page (src/dashboard/public/index.html), /app.js, /style.css
+//   GET  /vendor/uPlot.*        the chart library, served from node_modules/uplot/dist
+//   GET  /api/data              runs, curves and results table (ETag: the page polls with If-None-Match)
+//   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
+//   POST /api/sample            {run, start?, max_new_tokens?, temperature?, top_k?, seed?} -> {text}
+//                               (a blank or missing option takes sampleText's default, as `normlab sample` does)
+// Nothing is read by joining a request's string onto a path: static files come from a fixed list,
+// runs are looked up by id among the folders found below the root. Requests whose Host header is
+// not a loopback name are refused (a DNS-rebinding page cannot read the data); POST must be JSON
+// (a cross-site form cannot start sampling).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../engine/types.js';
+import { findRun, readDashboard } from './data.js';
+import { runActivations } from './activations.js';
+import { sampleText } from '../sample.js';
+
+export type SampleFn = typeof sampleText;
+
+export interface DashboardOptions {
+  root: string;
+  host?: string; // default 127.0.0.1
+  port?: number; // default 8765; 0 = any free port
+  /** Sampling function (tests inject one); default sampleText of src/sample.ts. */
+  sample?: SampleFn;
+}
+
+export interface Dashboard { server: Server; url: string; close(): Promise<void> }
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
+};
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/** Page assets: beside this file when copied next to the build, else the source folder (dist/src/dashboard -> src/dashboard). */
+export function publicDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const cands = [join(here, 'public'), resolve(here, '../../../src/dashboard/public')];
+  const dir = cands.find((d) => existsSync(join(d, 'index.html')));
+  if (!dir) throw new Error(`dashboard page assets not found (looked in ${cands.join(', ')})`);
+  return dir;
+}
+
+function uplotDir(): string {
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve('uplot')); // node_modules/uplot/dist
+}
+
+/** URL path -> file, built once: the only files the server ever sends. */
+function staticFiles(): Map<string, string> {
+  const m = new Map<string, string>();
+  const pub = publicDir();
+  for (const f of readdirSync(pub)) if (statSync(join(pub, f)).isFile()) m.set(`/${f}`, join(pub, f));
+  m.set('/', join(pub, 'index.html'));
+  m.set('/favicon.ico', join(pub, 'favicon.svg'));
+  const up = uplotDir();
+  m.set('/vendor/uPlot.iife.min.js', join(up, 'uPlot.iife.min.js'));
+  m.set('/vendor/uPlot.min.css', join(up, 'uPlot.min.css'));
+  return m;
+}
+
+function send(res: ServerResponse, status: number, body: string | Buffer, type: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    ...extra,
+  });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, v: unknown, extra: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(v), 'application/json; charset=utf-8', extra);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new UserError('request body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const optNum = (v: unknown, what: string): number | undefined => {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`${what} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    return Promise.reject(new UserError(`--host ${host} is not a loopback address: the dashboard serves only this machine (use 127.0.0.1, ::1 or localhost; reach it from elsewhere with an SSH tunnel: ssh -L 8765:127.0.0.1:8765 HOST)`));
+  }
+  const root = resolve(opts.root);
+  const sample = opts.sample ?? sampleText;
+  const files = staticFiles();
+  let sampling = false;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (!isLoopbackHost(hostHeader)) return sendJson(res, 403, { error: `Host ${hostHeader} refused: loopback only` });
+    let url: URL;
+    try { url = new URL(req.url ?? '/', 'http://localhost'); } catch { return sendJson(res, 400, { error: 'bad url' }); }
+    const path = url.pathname;
+
+    if (req.method === 'GET' && path === '/api/data') {
+      const data = readDashboard(root);
+      const etag = `"${data.version}"`;
+      if (req.headers['if-none-match'] === etag) { res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-store' }); res.end(); return; }
+      return sendJson(res, 200, data, { ETag: etag });
+    }
+    if (req.method === 'GET' && path === '/api/activations') {
+      const run = findRun(root, url.searchParams.get('run') ?? '');
+      if (!run) return sendJson(res, 404, { error: 'no such run' });
+      return sendJson(res, 200, runActivations(run));
+    }
+    if (path === '/api/sample') {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST a JSON body' }, { Allow: 'POST' });
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return sendJson(res, 415, { error: 'send application/json' });
+      let body: Record<string, unknown>;
+      try { body = JSON.parse(await readBody(req, 64 * 1024)) as Record<string, unknown>; } catch (e) {
+        return sendJson(res, 400, { error: e instanceof UserError ? e.message : 'body is not JSON' });
+      }
+      const run = findRun(root, typeof body.run === 'string' ? body.run : '');
+      if (!run) return sendJson(res, 404, { error: 'no such run' });
+      if (sampling) return sendJson(res, 409, { error: 'a sample is already being generated' });
+      sampling = true;
+      try {
+        const text = await sample(run.dir, {
+          start: typeof body.start === 'string' ? body.start : undefined,
+          maxNewTokens: optNum(body.max_new_tokens, 'max_new_tokens'),
+          temperature: optNum(body.temperature, 'temperature'),
+          topK: optNum(body.top_k, 'top_k'),
+          seed: optNum(body.seed, 'seed'),
+        });
+        return sendJson(res, 200, { text });
+      } finally {
+        sampling = false;
+      }
+    }
+    if (path.startsWith('/api/')) return sendJson(res, 404, { error: 'unknown endpoint' });
+
+    const file = req.method === 'GET' || req.method === 'HEAD' ? files.get(path) : undefined;
+    if (!file) return send(res, 404, 'not found\n', 'text/plain; charset=utf-8');
+    return send(res, 200, readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const user = e instanceof UserError;
+      if (!user) console.error(e);
+      if (!res.headersSent) sendJson(res, user ? 400 : 500, { error: e instanceof Error ? e.message : String(e) });
+      else res.end();
+    });
+  });
+
+  return new Promise((resolveP, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new UserError(`port ${opts.port ?? 8765} on ${host} is in use: pass --port N (or --port 0 for any free port)`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new UserError(`--host ${host} is not an address of this machine`));
+      else reject(e);
+    });
+    server.listen(opts.port ?? 8765, host, () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 8765;
+      const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      resolveP({
+        server,
+        url: `http://${h}:${port}/`,
+        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      });
+    });
+  });
+}

@@ -1,0 +1,130 @@
+// safetensors files (https://github.com/huggingface/safetensors): 8-byte little-endian header
+// length n, n bytes of JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
+// {string: string}}, then the raw little-endian tensor bytes. We write F32 only, in the order given,
+// and pad the header with spaces to a multiple of 8 bytes (as the Python writer does) so that the
+// data is aligned. Writes go to a temporary file that is renamed over the target, so a crash leaves
+// the previous file whole.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { UserError } from './types.js';
+
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array | Float64Array;
+}
+
+export interface LoadedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+const LE = os.endianness() === 'LE';
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = t.data.length * 4;
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  json += ' '.repeat(pad);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let pos = 8 + headerBytes.length;
+  for (const t of tensors) {
+    const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    if (LE && (out.byteOffset + pos) % 4 === 0) new Float32Array(out.buffer, out.byteOffset + pos, f32.length).set(f32);
+    else for (let i = 0; i < f32.length; i++) out.writeFloatLE(f32[i], pos + 4 * i);
+    pos += f32.length * 4;
+  }
+  return out;
+}
+
+/** Write atomically: temporary file in the same folder, fsync, rename. */
+export function writeFileAtomic(path: string, data: Buffer | string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    if (typeof data === 'string') fs.writeSync(fd, data);
+    else fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path);
+}
+
+export function writeSafetensors(path: string, tensors: NamedTensor[], metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Parse a safetensors file; every malformation is a UserError naming the file and the problem. */
+export function decodeSafetensors(buf: Buffer, what: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
+  const bad = (why: string) => new UserError(`${what} is not a valid safetensors file: ${why}`);
+  if (buf.length < 8) throw bad(`only ${buf.length} bytes`);
+  const n = Number(buf.readBigUInt64LE(0));
+  if (n > buf.length - 8) throw bad(`header length ${n} exceeds the file (${buf.length} bytes): truncated or corrupt`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  } catch {
+    throw bad('the JSON header does not parse');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('the header is not a JSON object');
+  const dataStart = 8 + n, dataLen = buf.length - dataStart;
+  const tensors = new Map<string, LoadedTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
+    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    if (!e || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
+      throw bad(`entry ${name} lacks dtype, shape or data_offsets`);
+    }
+    const [begin, end] = e.data_offsets;
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    const width = DTYPE_BYTES[e.dtype];
+    if (!width) throw bad(`tensor ${name} has unknown dtype ${e.dtype}`);
+    if (!(begin >= 0 && end >= begin && end <= dataLen)) throw bad(`tensor ${name} lies outside the file: truncated or corrupt`);
+    if (end - begin !== count * width) throw bad(`tensor ${name}: shape [${e.shape}] of ${e.dtype} needs ${count * width} bytes, has ${end - begin}`);
+    const data = new Float32Array(count);
+    const base = dataStart + begin;
+    if (e.dtype === 'F32' && LE && (buf.byteOffset + base) % 4 === 0) data.set(new Float32Array(buf.buffer, buf.byteOffset + base, count));
+    else if (e.dtype === 'F32') for (let i = 0; i < count; i++) data[i] = buf.readFloatLE(base + 4 * i);
+    else if (e.dtype === 'F64') for (let i = 0; i < count; i++) data[i] = buf.readDoubleLE(base + 8 * i);
+    else if (e.dtype === 'F16') for (let i = 0; i < count; i++) data[i] = halfToFloat(buf.readUInt16LE(base + 2 * i));
+    else if (e.dtype === 'BF16') for (let i = 0; i < count; i++) data[i] = bf16ToFloat(buf.readUInt16LE(base + 2 * i));
+    else throw bad(`tensor ${name} has dtype ${e.dtype}; normlab reads F32, F64, F16 and BF16`);
+    tensors.set(name, { shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+export function readSafetensors(path: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(path);
+  } catch (e) {
+    throw new UserError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return decodeSafetensors(buf, path);
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+function bf16ToFloat(b: number): number {
+  const f = new Float32Array(new Uint32Array([b << 16]).buffer);
+  return f[0];
+}

@@ -1,0 +1,29 @@
+// Shifted GELU: y = gelu(x - shift), gelu exact (gelu.ts). `shift` is one scalar (shape []), init
+// --shifted_gelu_initial_shift; learned with --shifted_gelu_learnable_shift, else a constant that is
+// still written to checkpoints (the reference registers it as a buffer).
+// dy/dx = gelu'(x - shift); dy/dshift = -gelu'(x - shift). Nothing saved: backward recomputes.
+import type { Variant } from '../variant.js';
+import { geluGrad, geluScalar } from './gelu.js';
+
+export const gelu_shifted: Variant = {
+  name: 'gelu_shifted',
+  params: (_C, a) => ({
+    shift: { shape: [], init: { fill: a.shifted_gelu_initial_shift }, learned: a.shifted_gelu_learnable_shift },
+  }),
+  saved: () => ({}),
+  forward(out, x, p, _s, N, C) {
+    const shift = p.shift[0];
+    for (let i = 0; i < N * C; i++) out[i] = geluScalar(x[i] - shift);
+  },
+  backward(dx, dp, dout, x, p, _s, N, C) {
+    const shift = p.shift[0];
+    let dshift = 0; // summed in a double: one scalar collects N*C terms
+    for (let i = 0; i < N * C; i++) {
+      const g = dout[i] * geluGrad(x[i] - shift);
+      dx[i] += g;
+      dshift -= g;
+    }
+    dp.shift[0] += dshift;
+  },
+  curve: (x, p) => geluScalar(x - p.shift[0]),
+};

@@ -1,0 +1,18 @@
+// Leaky ReLU (matches torch.nn.LeakyReLU(0.01)): y = x for x >= 0, else 0.01 x;
+// dy/dx = 1 for x > 0, else 0.01 (torch's convention at 0). Nothing saved.
+import type { Variant } from '../variant.js';
+
+export const LEAKY_SLOPE = 0.01;
+
+export const leaky_relu: Variant = {
+  name: 'leaky_relu',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = x[i] >= 0 ? x[i] : LEAKY_SLOPE * x[i];
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? dout[i] : LEAKY_SLOPE * dout[i];
+  },
+  curve: (x) => (x >= 0 ? x : LEAKY_SLOPE * x),
+};

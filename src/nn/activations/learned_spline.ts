@@ -1,0 +1,52 @@
+// Learned spline activation (the reference's LearnedSplineActivation, with its defects corrected as
+// spec/variants.md says): y = S(x), S the natural cubic spline (S'' = 0 at both ends, C2, through
+// every knot) through (x_vals[k], y_vals[k]), k = 0..n-1, n = --lsa_num_knots (30; the reference
+// ignores the flag and uses 10). Init: x_vals = linspace(-5, 5, n), y_vals = gelu(x_vals) (exact).
+// Segment of x: clamp(searchsorted(x_vals, x) - 1, 0, n - 2); outside the knots the end cubics are
+// extended. Gradients flow to x, y_vals and x_vals (through the tridiagonal solve: cubic_spline.ts).
+// Knots out of order or closer than 1e-4: sorted (y with its x) and pushed apart, see cubic_spline.ts.
+// Saved: the per-call spline (cubic_spline.ts SplineWork: perm, pushed, knots, h, delta, m2, coef,
+// cp; O(n) each), built once per forward call; backward reuses it.
+import type { Variant } from '../variant.js';
+import { geluScalar } from './gelu.js';
+import { linspace } from './pwl.js';
+import {
+  allocSplineWork, splineAdjoint, splineSegment, splineSetup, splineValue, splineWorkSizes, type SplineWork,
+} from './cubic_spline.js';
+
+export const learned_spline: Variant = {
+  name: 'learned_spline',
+  check: (a) => (Number.isInteger(a.lsa_num_knots) && a.lsa_num_knots >= 2
+    ? null : `--lsa_num_knots must be an integer >= 2 for learned_spline (got ${a.lsa_num_knots})`),
+  params(_C, a) {
+    const xs = linspace(-5, 5, a.lsa_num_knots).map(Math.fround);
+    return {
+      x_vals: { shape: [a.lsa_num_knots], init: { values: xs } },
+      y_vals: { shape: [a.lsa_num_knots], init: { values: xs.map(geluScalar) } },
+    };
+  },
+  saved: (_N, _C, a) => splineWorkSizes(a.lsa_num_knots),
+  forward(out, x, p, s, N, C, a) {
+    const n = a.lsa_num_knots, w = s as unknown as SplineWork;
+    splineSetup(w, p.x_vals, p.y_vals, n);
+    for (let i = 0; i < N * C; i++) out[i] = splineValue(w, n, x[i]);
+  },
+  backward(dx, dp, dout, x, _p, s, N, C, a) {
+    const n = a.lsa_num_knots, w = s as unknown as SplineWork, knots = w.knots, coef = w.coef;
+    // Per segment: sums of g, g u, g u^2, g u^3, g S'(u), in doubles (each collects many terms).
+    const acc = new Float64Array(5 * (n - 1));
+    for (let i = 0; i < N * C; i++) {
+      const g = dout[i], k = splineSegment(knots, n, x[i]), u = x[i] - knots[k], o = 4 * k;
+      const slope = coef[o + 1] + u * (2 * coef[o + 2] + 3 * u * coef[o + 3]);
+      dx[i] += g * slope;
+      const gu = g * u, q = 5 * k;
+      acc[q] += g; acc[q + 1] += gu; acc[q + 2] += gu * u; acc[q + 3] += gu * u * u; acc[q + 4] += g * slope;
+    }
+    splineAdjoint(w, n, acc, dp.x_vals, dp.y_vals);
+  },
+  curve(x, p, a) {
+    const w = allocSplineWork(a.lsa_num_knots);
+    splineSetup(w, p.x_vals, p.y_vals, a.lsa_num_knots);
+    return splineValue(w, a.lsa_num_knots, x);
+  },
+};

@@ -1,0 +1,27 @@
+// Mish (Misra 2019; matches torch.nn.Mish): y = x * tanh(softplus(x)), softplus with torch's
+// threshold (x > 20: softplus = x; tanh(x) is then 1 to double precision anyway).
+// dy/dx = t + x (1 - t^2) sigmoid(x), t = tanh(softplus(x)) (d softplus/dx = sigmoid).
+// Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+import { sigmoidScalar } from './sigmoid.js';
+import { softplusScalar } from './softplus.js';
+
+export function mishScalar(x: number): number {
+  return x * Math.tanh(softplusScalar(x));
+}
+
+export const mish: Variant = {
+  name: 'mish',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = mishScalar(x[i]);
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) {
+      const v = x[i], t = Math.tanh(softplusScalar(v));
+      dx[i] += dout[i] * (t + v * (1 - t * t) * sigmoidScalar(v));
+    }
+  },
+  curve: (x) => mishScalar(x),
+};

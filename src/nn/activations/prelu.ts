@@ -1,0 +1,27 @@
+// PReLU (He et al. 2015; matches torch.nn.PReLU() with one shared slope): y = x for x >= 0, else
+// a x, a = `activation.weight` [1], init 0.25. The name is the reference's state-dict name: there
+// nn.PReLU sits inside a wrapper as `.activation`, so the checkpoint holds
+// `mlp.activation_variant.activation.weight`.
+// dy/dx = 1 for x > 0, else a (torch's convention at 0); dy/da = x for x <= 0, else 0.
+// Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+
+export const prelu: Variant = {
+  name: 'prelu',
+  params: () => ({ 'activation.weight': { shape: [1], init: { fill: 0.25 } } }),
+  saved: () => ({}),
+  forward(out, x, p, _s, N, C) {
+    const a = p['activation.weight'][0];
+    for (let i = 0; i < N * C; i++) out[i] = x[i] >= 0 ? x[i] : a * x[i];
+  },
+  backward(dx, dp, dout, x, p, _s, N, C) {
+    const a = p['activation.weight'][0];
+    let da = 0; // summed in a double: one scalar collects N*C terms
+    for (let i = 0; i < N * C; i++) {
+      if (x[i] > 0) dx[i] += dout[i];
+      else { dx[i] += a * dout[i]; da += x[i] * dout[i]; }
+    }
+    dp['activation.weight'][0] += da;
+  },
+  curve: (x, p) => (x >= 0 ? x : p['activation.weight'][0] * x),
+};

@@ -1,0 +1,26 @@
+// Sigmoid (matches torch.nn.Sigmoid): y = 1 / (1 + exp(-x)); dy/dx = y (1 - y).
+// Evaluated as exp(x) / (1 + exp(x)) for x < 0 so that exp never overflows for large |x|.
+// Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+
+export function sigmoidScalar(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+export const sigmoid: Variant = {
+  name: 'sigmoid',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = sigmoidScalar(x[i]);
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) {
+      const y = sigmoidScalar(x[i]);
+      dx[i] += dout[i] * y * (1 - y);
+    }
+  },
+  curve: (x) => sigmoidScalar(x),
+};

@@ -1,0 +1,21 @@
+// SiLU / swish (matches torch.nn.SiLU): y = x * sigmoid(x);
+// dy/dx = s + x s (1 - s) = s (1 + x (1 - s)), s = sigmoid(x) (the stable form of sigmoid.ts).
+// Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+import { sigmoidScalar } from './sigmoid.js';
+
+export const silu: Variant = {
+  name: 'silu',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = x[i] * sigmoidScalar(x[i]);
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) {
+      const s = sigmoidScalar(x[i]);
+      dx[i] += dout[i] * s * (1 + x[i] * (1 - s));
+    }
+  },
+  curve: (x) => x * sigmoidScalar(x),
+};

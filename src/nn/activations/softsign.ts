@@ -1,0 +1,19 @@
+// Softsign (matches torch.nn.Softsign): y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)^2.
+// Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+
+export const softsign: Variant = {
+  name: 'softsign',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = x[i] / (1 + Math.abs(x[i]));
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) {
+      const d = 1 + Math.abs(x[i]);
+      dx[i] += dout[i] / (d * d);
+    }
+  },
+  curve: (x) => x / (1 + Math.abs(x)),
+};

@@ -1,0 +1,16 @@
+// Squared ReLU (So et al. 2021, "Primer"; matches torch.pow(torch.relu(x), 2)):
+// y = max(0, x)^2; dy/dx = 2 max(0, x). Nothing saved: backward recomputes from x.
+import type { Variant } from '../variant.js';
+
+export const squared_relu: Variant = {
+  name: 'squared_relu',
+  params: () => ({}),
+  saved: () => ({}),
+  forward(out, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) out[i] = x[i] > 0 ? x[i] * x[i] : 0;
+  },
+  backward(dx, _dp, dout, x, _p, _s, N, C) {
+    for (let i = 0; i < N * C; i++) if (x[i] > 0) dx[i] += 2 * x[i] * dout[i];
+  },
+  curve: (x) => (x > 0 ? x * x : 0),
+};

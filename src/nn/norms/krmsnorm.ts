@@ -1,0 +1,101 @@
+// kRMSNorm (spec/variants.md, "kRMSNorm"): the RMS estimated from k = min(C, krmsnorm_num) entries.
+//   sel   = indices 0..k-1 (first), C-k..C-1 (last), or k distinct random indices (random: redrawn at
+//           every forward call from ctx.rng, one draw shared by all rows of the call);
+//   v'    = fake quantization of v = x[sel], per row: int8 / int16 affine with round-half-to-even
+//           (src/engine/quantize.ts), or 'none' = rounded to IEEE half precision;
+//   krms  = sqrt(mean(v'^2) + eps), eps = EPS_RMS = 1e-6 inside the square root;
+//   r     = krms; with --krmsnorm_recompute_percentage p, per row: r = krms when
+//           rms (1-p) < krms < rms (1+p), else r = rms = sqrt(mean(x^2) + eps) over all C (the row is
+//           "recomputed"; the share is reported as the metric krmsnorm_recompute at every forward);
+//   y     = x / r * gain (gain only with krmsnorm_enable_gain).
+// Backward is straight-through for the quantizer (dv'/dv = 1, as v + (q(v) - v).detach()):
+// dkrms/dx[sel_j] = v'_j / (k krms). A recomputed row gets the full RMS gradient x_c / (C rms);
+// the choice between the two carries no gradient.
+// Saved: sel (k) the indices of the last forward (backward must not redraw), vq (N, k) the quantized
+// values, rrms (N) = 1 / r, full (N) = 1 for recomputed rows, else 0.
+import type { ParamSpec, Variant } from '../variant.js';
+import type { ModelConfig } from '../../model/config.js';
+import { EPS_RMS } from './rmsnorm.js';
+import { exact, fakeQuantInt, INT_RANGES, roundToHalf } from '../../engine/quantize.js';
+
+const kOf = (C: number, a: ModelConfig): number => Math.min(C, a.krmsnorm_num);
+
+/** `quantize: false` skips step 3 (v' = v): only for tests that compare the straight-through backward. */
+export function makeKrmsnorm(quantize: boolean): Variant {
+  return {
+    name: 'krmsnorm',
+    params: (C, a) => (a.krmsnorm_enable_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}) as Record<string, ParamSpec>,
+    saved: (N, C, a) => ({ sel: kOf(C, a), vq: N * kOf(C, a), rrms: N, full: N }),
+    check(a) {
+      if (!Number.isInteger(a.krmsnorm_num) || a.krmsnorm_num < 1) {
+        return `--krmsnorm_num must be an integer >= 1 (got ${a.krmsnorm_num}): it is the number of entries the RMS is estimated from`;
+      }
+      if (!['first', 'last', 'random'].includes(a.krmsnorm_selection_type)) {
+        return `--krmsnorm_selection_type must be first, last or random (got ${a.krmsnorm_selection_type})`;
+      }
+      if (!['int8', 'int16', 'none'].includes(a.krmsnorm_quantize_type)) {
+        return `--krmsnorm_quantize_type must be int8, int16 or none (got ${a.krmsnorm_quantize_type})`;
+      }
+      return null;
+    },
+    forward(out, x, p, s, N, C, a, ctx) {
+      const k = kOf(C, a), sel = s.sel, vq = s.vq, gain = p.gain, pct = a.krmsnorm_recompute_percentage;
+      if (a.krmsnorm_selection_type === 'random') {
+        const idx = ctx.rng.choose(C, k);
+        for (let j = 0; j < k; j++) sel[j] = idx[j];
+      } else {
+        const start = a.krmsnorm_selection_type === 'first' ? 0 : C - k;
+        for (let j = 0; j < k; j++) sel[j] = start + j;
+      }
+      const fr = x instanceof Float32Array ? Math.fround : exact;
+      const qt = a.krmsnorm_quantize_type;
+      let recomputed = 0;
+      for (let n = 0; n < N; n++) {
+        const o = n * C, q = n * k;
+        for (let j = 0; j < k; j++) vq[q + j] = x[o + sel[j]];
+        if (quantize) {
+          if (qt === 'none') for (let j = 0; j < k; j++) vq[q + j] = roundToHalf(vq[q + j]);
+          else fakeQuantInt(vq, q, k, INT_RANGES[qt].qmin, INT_RANGES[qt].qmax, fr);
+        }
+        let ss = 0;
+        for (let j = 0; j < k; j++) ss += vq[q + j] * vq[q + j];
+        let r = Math.sqrt(ss / k + EPS_RMS);
+        s.full[n] = 0;
+        if (pct != null) {
+          let st = 0;
+          for (let c = 0; c < C; c++) st += x[o + c] * x[o + c];
+          const rms = Math.sqrt(st / C + EPS_RMS);
+          if (!(rms * (1 - pct) < r && r < rms * (1 + pct))) { r = rms; s.full[n] = 1; recomputed++; }
+        }
+        const rr = 1 / r;
+        s.rrms[n] = rr;
+        for (let c = 0; c < C; c++) out[o + c] = x[o + c] * rr * (gain ? gain[c] : 1);
+      }
+      if (pct != null) ctx.metric('krmsnorm_recompute', recomputed, N);
+    },
+    // With S = sum_c dout_c gain_c x_c: dL/dr = -S / r^2. Then dr/dx[sel_j] = v'_j / (k r) (kept row),
+    // or dr/dx_c = x_c / (C r) (recomputed row).
+    backward(dx, dp, dout, x, p, s, N, C, a) {
+      const k = kOf(C, a), sel = s.sel, vq = s.vq, gain = p.gain, dgain = dp.gain;
+      for (let n = 0; n < N; n++) {
+        const o = n * C, q = n * k, rr = s.rrms[n];
+        let S = 0;
+        for (let c = 0; c < C; c++) {
+          const g = gain ? gain[c] : 1;
+          S += dout[o + c] * g * x[o + c];
+          if (dgain) dgain[c] += dout[o + c] * x[o + c] * rr;
+          dx[o + c] += dout[o + c] * g * rr;
+        }
+        if (s.full[n]) {
+          const coef = -S * rr * rr * rr / C;
+          for (let c = 0; c < C; c++) dx[o + c] += coef * x[o + c];
+        } else {
+          const coef = -S * rr * rr * rr / k;
+          for (let j = 0; j < k; j++) dx[o + sel[j]] += coef * vq[q + j];
+        }
+      }
+    },
+  };
+}
+
+export const krmsnorm: Variant = makeKrmsnorm(true);

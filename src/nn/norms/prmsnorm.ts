@@ -1,0 +1,47 @@
+// Partial RMSNorm (pRMSNorm, Zhang & Sennrich 2019): the RMS is estimated from the first
+// k = ceil(C * prmsnorm_pct) entries, clamped to [1, C] (pct is a fraction: 0.0625 = 6.25%):
+//   r = sqrt(mean(x[0:k]^2) + eps), y = x / r * gain,  eps = EPS_RMS = 1e-6 inside the square root
+// (the reference divides by a bare partial RMS, NaN on a zero row; spec correction).
+// Saved: rrms (N) = 1 / r.
+import type { Variant } from '../variant.js';
+import type { ModelConfig } from '../../model/config.js';
+import { EPS_RMS } from './rmsnorm.js';
+
+/** Number of leading entries used for the RMS. */
+export function prmsK(C: number, a: ModelConfig): number {
+  const k = Math.ceil(C * a.prmsnorm_pct);
+  return Number.isNaN(k) ? C : Math.min(C, Math.max(1, k));
+}
+
+export const prmsnorm: Variant = {
+  name: 'prmsnorm',
+  params: (C) => ({ gain: { shape: [C], init: 'ones' } }),
+  saved: (N) => ({ rrms: N }),
+  forward(out, x, p, s, N, C, a) {
+    const gain = p.gain, k = prmsK(C, a);
+    for (let n = 0; n < N; n++) {
+      const o = n * C;
+      let ss = 0;
+      for (let c = 0; c < k; c++) ss += x[o + c] * x[o + c];
+      const rr = 1 / Math.sqrt(ss / k + EPS_RMS);
+      s.rrms[n] = rr;
+      for (let c = 0; c < C; c++) out[o + c] = x[o + c] * rr * gain[c];
+    }
+  },
+  // With S = sum_c dout_c gain_c x_c: dL/dr = -S / r^2 and dr/dx_j = x_j / (k r) for j < k only,
+  // so dx_c = dout_c gain_c / r  -  [c < k] S x_c / (k r^3).
+  backward(dx, dp, dout, x, p, s, N, C, a) {
+    const gain = p.gain, dgain = dp.gain, k = prmsK(C, a);
+    for (let n = 0; n < N; n++) {
+      const o = n * C, rr = s.rrms[n];
+      let S = 0;
+      for (let c = 0; c < C; c++) {
+        S += dout[o + c] * gain[c] * x[o + c];
+        dgain[c] += dout[o + c] * x[o + c] * rr;
+        dx[o + c] += dout[o + c] * gain[c] * rr;
+      }
+      const coef = -S * rr * rr * rr / k;
+      for (let c = 0; c < k; c++) dx[o + c] += coef * x[o + c];
+    }
+  },
+};

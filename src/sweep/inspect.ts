@@ -1,0 +1,110 @@
+// Finds every training run below a folder and what tells them apart.
+// A run folder holds summary.json, state.json or ckpt.safetensors (out_dir layout of the train
+// command). Its config comes from summary.json, else state.json, else the checkpoint's safetensors
+// metadata; the flags shown are those whose values differ between the runs found (out_dir and
+// init_from excluded: they differ for every run, or after every resume, without changing the model).
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { UserError } from '../engine/types.js';
+import { readJson, readSummary, sortByLoss, textTable, fmtNum } from './results.js';
+
+export interface InspectedRun {
+  /** Folder relative to the inspected root ('.' for the root itself). */
+  path: string;
+  config: Record<string, unknown> | null;
+  best_val_loss: number | null;
+  best_iter: number | null;
+  iters: number | null;
+  status: string;
+}
+
+const MARKERS = ['summary.json', 'state.json', 'ckpt.safetensors'];
+const NOT_FLAGS = new Set(['out_dir', 'init_from']);
+const MAX_DEPTH = 8;
+
+export function findRunDirs(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; }
+    if (MARKERS.some((m) => names.includes(m))) { out.push(dir); return; }
+    if (depth >= MAX_DEPTH) return;
+    for (const n of names.sort()) {
+      if (n.startsWith('.') || n === 'node_modules') continue;
+      const p = join(dir, n);
+      try { if (statSync(p).isDirectory()) walk(p, depth + 1); } catch { /* vanished or unreadable */ }
+    }
+  };
+  walk(root, 0);
+  return out;
+}
+
+/** The safetensors header's __metadata__ (an 8-byte little-endian length, then JSON). */
+export function safetensorsMetadata(path: string): Record<string, string> | null {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const len = Buffer.alloc(8);
+    if (readSync(fd, len, 0, 8, 0) !== 8) return null;
+    const n = Number(len.readBigUInt64LE(0));
+    if (n <= 0 || n > 100_000_000) return null;
+    const head = Buffer.alloc(n);
+    if (readSync(fd, head, 0, n, 8) !== n) return null;
+    const meta = (JSON.parse(head.toString('utf8')) as Record<string, unknown>).__metadata__;
+    return typeof meta === 'object' && meta !== null ? (meta as Record<string, string>) : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+export function inspectRun(root: string, dir: string): InspectedRun {
+  const summary = readSummary(dir);
+  const state = readJson<Record<string, unknown>>(join(dir, 'state.json'));
+  let config = (summary?.config ?? (state?.config as Record<string, unknown> | undefined)) ?? null;
+  const ckpt = join(dir, 'ckpt.safetensors');
+  const meta = existsSync(ckpt) ? safetensorsMetadata(ckpt) : null;
+  if (!config && meta?.config) {
+    try { config = JSON.parse(meta.config) as Record<string, unknown>; } catch { /* not JSON: no config */ }
+  }
+  return {
+    path: relative(root, dir) || '.',
+    config,
+    best_val_loss: num(summary?.best_val_loss) ?? num(state?.best_val_loss),
+    best_iter: num(summary?.best_iter) ?? num(state?.best_iter),
+    iters: num(summary?.iters) ?? num(state?.iter) ?? (meta?.iter !== undefined ? Number(meta.iter) : null),
+    status: summary?.status ?? (state ? 'checkpoint' : 'weights only'),
+  };
+}
+
+/** Config keys whose values differ between runs (a key missing in some runs differs too). */
+export function differingFlags(runs: InspectedRun[]): string[] {
+  const keys: string[] = [];
+  for (const r of runs) for (const k of Object.keys(r.config ?? {})) if (!keys.includes(k) && !NOT_FLAGS.has(k)) keys.push(k);
+  return keys.filter((k) => new Set(runs.map((r) => (r.config && k in r.config ? JSON.stringify(r.config[k]) : '<absent>'))).size > 1);
+}
+
+export type InspectSort = 'val_loss' | 'name' | 'iter';
+
+export function inspectDir(root: string, sort: InspectSort = 'val_loss'): { runs: InspectedRun[]; flags: string[] } {
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`'${root}' is not a folder`);
+  const found = findRunDirs(root).map((d) => inspectRun(root, d));
+  if (found.length === 0) throw new UserError(`no runs under '${root}' (a run folder holds summary.json, state.json or ckpt.safetensors)`);
+  const runs = sort === 'name' ? [...found].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    : sort === 'iter' ? sortByLoss(found, (r) => r.best_iter)
+    : sortByLoss(found, (r) => r.best_val_loss);
+  return { runs, flags: differingFlags(found) };
+}
+
+export function inspectTable(runs: InspectedRun[], flags: string[]): string {
+  const show = (v: unknown) => (v === undefined ? '-' : v === null ? 'None' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const header = ['run', ...flags, 'best val', 'iter', 'iters', 'status'];
+  const body = runs.map((r) => [
+    r.path, ...flags.map((k) => show(r.config?.[k])), fmtNum(r.best_val_loss),
+    r.best_iter === null ? '-' : String(r.best_iter), r.iters === null ? '-' : String(r.iters), r.status,
+  ]);
+  return textTable(header, body);
+}

@@ -1,0 +1,149 @@
+// Results of a sweep: one row per run, read from the run's summary.json (the train command's
+// contract), written as results.csv (header row) and results.jsonl, and printed as a table sorted
+// by best validation loss. Also the text-table helper that `normlab inspect` uses.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** summary.json as the train command writes it (every field optional: the file may be partial). */
+export interface Summary {
+  status?: 'running' | 'ok' | 'failed' | 'interrupted';
+  error?: string;
+  best_val_loss?: number | null;
+  best_iter?: number | null;
+  final_train_loss?: number | null;
+  final_val_loss?: number | null;
+  iters?: number | null;
+  params?: number | null;
+  wall_s?: number | null;
+  tokens_per_s?: number | null;
+  krmsnorm_recompute?: number | null;
+  config?: Record<string, unknown>;
+  block_layout?: string;
+}
+
+export type RunStatus = 'ok' | 'failed' | 'interrupted';
+
+export interface ResultRow {
+  name: string;
+  /** Effective value of every varied flag. */
+  flags: Record<string, unknown>;
+  status: RunStatus;
+  error: string | null;
+  best_val_loss: number | null;
+  best_iter: number | null;
+  final_train_loss: number | null;
+  final_val_loss: number | null;
+  iters: number | null;
+  params: number | null;
+  wall_s: number | null;
+  tokens_per_s: number | null;
+  krmsnorm_recompute: number | null;
+  out_dir: string;
+}
+
+export function readJson<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null; // half-written or corrupt: treated as absent
+  }
+}
+
+export function readSummary(dir: string): Summary | null {
+  return readJson<Summary>(join(dir, 'summary.json'));
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+export function makeRow(name: string, outDir: string, flags: Record<string, unknown>, summary: Summary | null,
+  status: RunStatus, error: string | null, measuredWallS: number | null): ResultRow {
+  const s = summary ?? {};
+  return {
+    name, flags, status, error,
+    best_val_loss: num(s.best_val_loss), best_iter: num(s.best_iter),
+    final_train_loss: num(s.final_train_loss), final_val_loss: num(s.final_val_loss),
+    iters: num(s.iters), params: num(s.params),
+    wall_s: num(s.wall_s) ?? measuredWallS, tokens_per_s: num(s.tokens_per_s),
+    krmsnorm_recompute: num(s.krmsnorm_recompute),
+    out_dir: outDir,
+  };
+}
+
+const METRIC_COLUMNS = ['best_val_loss', 'best_iter', 'final_train_loss', 'final_val_loss', 'iters', 'params',
+  'wall_s', 'tokens_per_s', 'krmsnorm_recompute', 'status', 'error', 'out_dir'] as const;
+
+/** Flat objects: name, the varied flags, then the metrics (same columns in CSV and JSONL). */
+export function flatRows(rows: ResultRow[], varied: string[]): Record<string, unknown>[] {
+  return rows.map((r) => {
+    const o: Record<string, unknown> = { name: r.name };
+    for (const k of varied) o[k] = r.flags[k] ?? null;
+    for (const k of METRIC_COLUMNS) o[k] = r[k];
+    return o;
+  });
+}
+
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(rows: ResultRow[], varied: string[]): string {
+  const header = ['name', ...varied, ...METRIC_COLUMNS];
+  const lines = [header.join(',')];
+  for (const o of flatRows(rows, varied)) lines.push(header.map((h) => csvField(o[h])).join(','));
+  return lines.join('\n') + '\n';
+}
+
+export function toJsonl(rows: ResultRow[], varied: string[]): string {
+  return flatRows(rows, varied).map((o) => JSON.stringify(o)).join('\n') + (rows.length > 0 ? '\n' : '');
+}
+
+/** Writes results.csv and results.jsonl (each to a temporary file, then renamed). */
+export function writeResults(sweepDir: string, rows: ResultRow[], varied: string[]): void {
+  for (const [file, text] of [['results.csv', toCsv(rows, varied)], ['results.jsonl', toJsonl(rows, varied)]] as const) {
+    const path = join(sweepDir, file);
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+  }
+}
+
+/** Ascending by the key; rows without a value go last, in their original order. */
+export function sortByLoss<T>(rows: T[], key: (r: T) => number | null): T[] {
+  return rows.map((r, i) => ({ r, i, v: key(r) }))
+    .sort((a, b) => (a.v === null ? (b.v === null ? a.i - b.i : 1) : b.v === null ? -1 : a.v - b.v || a.i - b.i))
+    .map((x) => x.r);
+}
+
+export function fmtNum(v: number | null, digits = 4): string {
+  return v === null ? '-' : v.toFixed(digits);
+}
+
+export function fmtDuration(s: number | null): string {
+  if (s === null || !Number.isFinite(s)) return '-';
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+/** A plain text table; numbers-looking columns are right-aligned. */
+export function textTable(header: string[], body: string[][]): string {
+  const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
+  const right = header.map((_, j) => body.length > 0 && body.every((r) => /^[-+0-9.e%]*$/.test(r[j])));
+  const line = (cells: string[]) => cells.map((c, j) => (right[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** The end-of-sweep table, sorted by best validation loss. */
+export function resultsTable(rows: ResultRow[]): string {
+  const withK = rows.some((r) => r.krmsnorm_recompute !== null);
+  const header = ['#', 'run', 'best val', 'iter', 'train', 'params', 'wall', 'tok/s', ...(withK ? ['recompute'] : []), 'status'];
+  const body = sortByLoss(rows, (r) => r.best_val_loss).map((r, i) => [
+    String(i + 1), r.name, fmtNum(r.best_val_loss), r.best_iter === null ? '-' : String(r.best_iter),
+    fmtNum(r.final_train_loss), r.params === null ? '-' : String(r.params), fmtDuration(r.wall_s),
+    r.tokens_per_s === null ? '-' : String(Math.round(r.tokens_per_s)),
+    ...(withK ? [r.krmsnorm_recompute === null ? '-' : `${(100 * r.krmsnorm_recompute).toFixed(1)}%`] : []),
+    r.status === 'ok' ? 'ok' : `${r.status}${r.error ? `: ${r.error}` : ''}`,
+  ]);
+  return textTable(header, body);
+}

@@ -1,0 +1,263 @@
+// Runs a validated plan: one train child process at a time, each in <sweepDir>/<run name>.
+//
+// What happens to a run is decided from its folder, so rerunning a sweep continues it:
+//   summary.json status ok                      -> skip (its row comes from that summary)
+//   summary.json status failed                  -> retry from scratch (folder cleared)
+//   ckpt.safetensors present, summary not ok    -> resume: `--init_from resume` (killed or Ctrl-C'd run)
+//   anything else left in the folder            -> start over (it stopped before its first checkpoint)
+// The child is `node <package root>/bin/normlab.js train <argv> --out_dir <dir>`, or the command in
+// NORMLAB_TRAIN_CMD (a JSON array or a space-separated line) in place of `node .../bin/normlab.js`.
+// The child runs in its own process group so a terminal Ctrl-C reaches it once, through us: the
+// sweep forwards SIGINT, waits for the child to save and exit, writes the results and stops.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { UserError } from '../engine/types.js';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Plan, PlannedRun } from './plan.js';
+import { fmtDuration, fmtNum, makeRow, readSummary, writeResults, type ResultRow, type RunStatus } from './results.js';
+
+export type Action = 'skip' | 'fresh' | 'resume' | 'retry' | 'restart';
+
+export interface RunnerOptions {
+  sweepDir: string;
+  /** Replaces `node <root>/bin/normlab.js`; default from NORMLAB_TRAIN_CMD, else the package's bin. */
+  trainCmd?: string[];
+  /** Environment of the children (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Abort = Ctrl-C: SIGINT to the child, then stop after it exits. */
+  signal?: AbortSignal;
+  /** Abort = second Ctrl-C: SIGKILL to the child. */
+  killSignal?: AbortSignal;
+  /** Where progress lines go (default: stdout). */
+  print?: (line: string) => void;
+  /** Hide the children's output (a failed run still shows its last lines). */
+  quiet?: boolean;
+  /** Extra facts recorded in sweep.json. */
+  manifest?: Record<string, unknown>;
+}
+
+export interface SweepOutcome {
+  rows: ResultRow[];
+  interrupted: boolean;
+  counts: Record<RunStatus | 'skipped', number>;
+}
+
+export function defaultTrainCmd(env: NodeJS.ProcessEnv = process.env): string[] {
+  const custom = env.NORMLAB_TRAIN_CMD?.trim();
+  if (custom) {
+    if (custom.startsWith('[')) return JSON.parse(custom) as string[];
+    return custom.split(/\s+/);
+  }
+  // dist/src/sweep/runner.js -> <package root>/bin/normlab.js
+  return [process.execPath, fileURLToPath(new URL('../../../bin/normlab.js', import.meta.url))];
+}
+
+export function decideAction(dir: string): Action {
+  if (!existsSync(dir)) return 'fresh';
+  const s = readSummary(dir);
+  if (s?.status === 'ok') return 'skip';
+  if (s?.status === 'failed') return 'retry';
+  if (existsSync(join(dir, 'ckpt.safetensors'))) return 'resume';
+  return readdirSync(dir).length > 0 ? 'restart' : 'fresh';
+}
+
+/** Flag values of the varied flags, as the run gets them. */
+function variedValues(run: PlannedRun, varied: string[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of varied) o[k] = run.config[k] ?? null;
+  return o;
+}
+
+export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOutcome> {
+  // On a terminal, a child's progress bar ('\r' redraws) is shown in place on one line.
+  const tty = opts.print === undefined && process.stdout.isTTY === true && !opts.quiet;
+  let liveShown = false;
+  const clearLive = () => { if (liveShown) { process.stdout.write('\r\x1b[K'); liveShown = false; } };
+  const print = opts.print ?? ((l: string) => { clearLive(); process.stdout.write(l + '\n'); });
+  const live = tty ? (seg: string) => {
+    process.stdout.write(`\r\x1b[K    ${seg.slice(0, (process.stdout.columns ?? 100) - 5)}`);
+    liveShown = true;
+  } : () => {};
+  const cmd = opts.trainCmd ?? defaultTrainCmd(opts.env ?? process.env);
+  mkdirSync(opts.sweepDir, { recursive: true });
+  checkNotRunning(opts.sweepDir, plan);
+  const lock = join(opts.sweepDir, LOCK);
+  writeFileSync(lock, String(process.pid));
+  try {
+    return await sweepLoop(plan, opts, print, live, cmd);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+const LOCK = '.sweep.pid';
+const CHILD_PID = '.train.pid';
+
+function alive(pidFile: string): number | null {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+/** Refuses to start while another sweep, or a train child orphaned by a killed sweep, uses the folder. */
+function checkNotRunning(sweepDir: string, plan: Plan): void {
+  const other = alive(join(sweepDir, LOCK));
+  if (other !== null) throw new UserError(`another sweep (process ${other}) is running in ${sweepDir}: wait for it or stop it first`);
+  for (const r of plan.runs) {
+    const pid = alive(join(sweepDir, r.name, CHILD_PID));
+    if (pid !== null) {
+      throw new UserError(`run ${r.name} is still being trained by process ${pid} (left by a sweep that was killed): ` +
+        'wait for it to finish or kill it, then run the sweep again');
+    }
+  }
+}
+
+async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => void, live: (seg: string) => void,
+  cmd: string[]): Promise<SweepOutcome> {
+  writeFileSync(join(opts.sweepDir, 'sweep.json'), JSON.stringify({
+    ...opts.manifest, varied: plan.varied, runs: plan.runs.map((r) => ({ name: r.name, argv: r.argv })),
+  }, null, 2) + '\n');
+
+  const actions = plan.runs.map((r) => decideAction(join(opts.sweepDir, r.name)));
+  const n = (a: Action) => actions.filter((x) => x === a).length;
+  print(`sweep: ${plan.runs.length} runs in ${opts.sweepDir}: ${n('skip')} finished, ${n('resume')} to resume, ` +
+    `${n('retry')} failed to retry, ${n('fresh') + n('restart')} to start`);
+
+  const rows: ResultRow[] = [];
+  const counts = { ok: 0, failed: 0, interrupted: 0, skipped: 0 };
+  const durations: number[] = [];
+  const t0 = Date.now();
+  let interrupted = false;
+
+  for (let i = 0; i < plan.runs.length; i++) {
+    const run = plan.runs[i];
+    const dir = join(opts.sweepDir, run.name);
+    const flags = variedValues(run, plan.varied);
+    const action = actions[i];
+    if (action === 'skip') {
+      rows.push(makeRow(run.name, dir, flags, readSummary(dir), 'ok', null, null));
+      counts.skipped++;
+      continue;
+    }
+    if (interrupted || opts.signal?.aborted) { interrupted = true; continue; } // stopped: only finished runs get rows
+
+    const left = actions.slice(i).filter((a) => a !== 'skip').length;
+    const mean = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
+    const elapsed = (Date.now() - t0) / 1000;
+    print(`[${i + 1}/${plan.runs.length}] ${run.name}${action === 'resume' ? ' (resuming)' : action === 'retry' ? ' (retrying a failed run)' : ''}` +
+      `  elapsed ${fmtDuration(elapsed)}  ETA ${mean === null ? '?' : fmtDuration(mean * left)}`);
+
+    if (action === 'retry' || action === 'restart') rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const args = ['train', ...(action === 'resume' ? withoutFlag(run.argv, 'init_from') : run.argv), '--out_dir', dir,
+      ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
+    const start = Date.now();
+    const res = await runChild(cmd, args, opts, (line) => { if (!opts.quiet) print(`    ${line}`); }, live,
+      (pid) => writeFileSync(join(dir, CHILD_PID), String(pid)));
+    rmSync(join(dir, CHILD_PID), { force: true });
+    const wall = (Date.now() - start) / 1000;
+    durations.push(wall);
+
+    const summary = readSummary(dir);
+    let status: RunStatus;
+    let error: string | null = null;
+    if (res.code === 0 && summary?.status === 'ok') status = 'ok';
+    else if (res.aborted || res.code === 130 || res.signal === 'SIGINT' || summary?.status === 'interrupted') status = 'interrupted';
+    else {
+      status = 'failed';
+      error = summary?.status === 'failed' && summary.error ? summary.error
+        : res.code === 0 ? 'exited 0 without an ok summary.json'
+        : `${res.signal ? `killed by ${res.signal}` : `exit code ${res.code}`}${res.lastErr ? `: ${res.lastErr}` : ''}`;
+      if (opts.quiet) for (const l of res.tail) print(`    ${l}`);
+    }
+    if (res.aborted) interrupted = true;
+    counts[status]++;
+    rows.push(makeRow(run.name, dir, flags, summary, status, error, wall));
+    writeResults(opts.sweepDir, rows, plan.varied);
+    const r = rows[rows.length - 1];
+    print(`  ${status}${error ? `: ${error}` : ''} in ${fmtDuration(wall)}` +
+      (r.best_val_loss !== null ? `, best val ${fmtNum(r.best_val_loss)} at iter ${r.best_iter ?? '?'}` : ''));
+  }
+  writeResults(opts.sweepDir, rows, plan.varied);
+  return { rows, interrupted, counts };
+}
+
+/** argv without `--name value` / `--name=value` (so a resume does not carry two --init_from). */
+export function withoutFlag(argv: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) { i++; continue; }
+    if (argv[i].startsWith(`--${name}=`)) continue;
+    out.push(argv[i]);
+  }
+  return out;
+}
+
+interface ChildResult { code: number | null; signal: string | null; aborted: boolean; tail: string[]; lastErr: string | null }
+
+function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l: string) => void,
+  onRedraw: (seg: string) => void, onStart: (pid: number) => void): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd[0], [...cmd.slice(1), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: opts.env ?? process.env,
+    });
+    if (child.pid !== undefined) onStart(child.pid);
+    const tail: string[] = [];
+    let lastErr: string | null = null;
+    let aborted = false;
+    const keep = (l: string, isErr: boolean) => {
+      tail.push(l);
+      if (tail.length > 12) tail.shift();
+      if (isErr && l.trim() !== '') lastErr = l.trim();
+      onLine(l);
+    };
+    for (const [stream, isErr] of [[child.stdout, false], [child.stderr, true]] as const) {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          // A progress bar redraws with '\r': keep only its last state.
+          const line = buf.slice(0, nl).split('\r').filter((s) => s.trim() !== '').pop() ?? '';
+          buf = buf.slice(nl + 1);
+          if (line !== '') keep(line.trimEnd(), isErr);
+        }
+        const cr = buf.lastIndexOf('\r');
+        if (cr >= 0) {
+          const shown = buf.split('\r').filter((x) => x.trim() !== '').pop();
+          if (shown !== undefined) onRedraw(shown.trimEnd());
+          buf = buf.slice(cr + 1);
+        }
+      });
+      stream.on('end', () => { if (buf.trim() !== '') keep(buf.trimEnd(), isErr); buf = ''; });
+    }
+    const interrupt = () => { aborted = true; if (child.exitCode === null) child.kill('SIGINT'); };
+    const kill = () => { aborted = true; if (child.exitCode === null) child.kill('SIGKILL'); };
+    const onExit = () => { if (child.exitCode === null) child.kill('SIGKILL'); };
+    if (opts.signal?.aborted) interrupt();
+    opts.signal?.addEventListener('abort', interrupt);
+    opts.killSignal?.addEventListener('abort', kill);
+    process.on('exit', onExit);
+    child.on('error', (e) => {
+      cleanup();
+      reject(new UserError(`cannot start the train command '${cmd.join(' ')}': ${e.message} (check NORMLAB_TRAIN_CMD or that the package is built)`));
+    });
+    child.on('close', (code, signal) => {
+      cleanup();
+      resolve({ code, signal, aborted, tail, lastErr });
+    });
+    function cleanup() {
+      opts.signal?.removeEventListener('abort', interrupt);
+      opts.killSignal?.removeEventListener('abort', kill);
+      process.removeListener('exit', onExit);
+    }
+  });
+}

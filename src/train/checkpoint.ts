@@ -1,0 +1,130 @@
+// Checkpoints in open formats (spec/interfaces.md):
+//   ckpt.safetensors   parameters under the reference state-dict names (tied lm_head left out),
+//                      metadata {format: pt, normlab: 1, config: <model config JSON>, iter}
+//   optim.safetensors  AdamW moments, `exp_avg.<name>` and `exp_avg_sq.<name>`, metadata {step, iter}
+//   state.json         the whole train config, iteration, best validation loss, RNG state
+// Each file is written to a temporary name and renamed, and state.json goes last: a kill at any
+// moment leaves either the previous checkpoint or the new one, and resume checks that the three
+// agree (same iter) before trusting them.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSafetensors, writeFileAtomic, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
+import { UserError } from '../engine/types.js';
+import { MODEL_KEYS, type ModelConfig, type TrainConfig } from '../model/config.js';
+import type { GPT } from '../model/gpt.js';
+import { numel } from '../nn/variant.js';
+import type { AdamW } from './adamw.js';
+
+export interface TrainState {
+  version: 1;
+  config: TrainConfig;
+  iter: number; // updates done = the next iteration to run
+  best_val_loss: number | null;
+  best_iter: number | null;
+  rng: { s: number[]; spare: number | null };
+  params: number;
+  tokens_seen: number;
+  wall_s: number;
+}
+
+export function modelConfigOf(cfg: ModelConfig): ModelConfig {
+  const out: Record<string, unknown> = {};
+  for (const k of MODEL_KEYS) out[k] = cfg[k];
+  return out as unknown as ModelConfig;
+}
+
+export function modelTensors(model: GPT): NamedTensor[] {
+  return model.store.params.filter((p) => p.persistent).map((p) => ({ name: p.name, shape: p.shape, data: p.data }));
+}
+
+/** extra: more metadata, e.g. {chars: JSON of the vocabulary, dataset}, so the file samples on its own. */
+export function saveWeights(file: string, model: GPT, iter: number, extra: Record<string, string> = {}): void {
+  writeSafetensors(file, modelTensors(model), {
+    format: 'pt', normlab: '1', config: JSON.stringify(modelConfigOf(model.cfg)), iter: String(iter), ...extra,
+  });
+}
+
+export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: TrainState, extra: Record<string, string> = {}): void {
+  fs.mkdirSync(dir, { recursive: true });
+  saveWeights(path.join(dir, 'ckpt.safetensors'), model, state.iter, extra);
+  const moments: NamedTensor[] = [];
+  for (const p of model.store.params) {
+    if (!p.learned) continue;
+    const n = numel(p.shape);
+    moments.push({ name: `exp_avg.${p.name}`, shape: p.shape, data: opt.m.subarray(p.offset, p.offset + n) });
+    moments.push({ name: `exp_avg_sq.${p.name}`, shape: p.shape, data: opt.v.subarray(p.offset, p.offset + n) });
+  }
+  writeSafetensors(path.join(dir, 'optim.safetensors'), moments, { step: String(opt.step), iter: String(state.iter) });
+  writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n');
+}
+
+/** The contract used by `activations`, `inspect` and the dashboard. */
+export function loadTensors(file: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
+  return readSafetensors(file);
+}
+
+/**
+ * Copy tensors into the model, refusing (with one message listing every problem) names that are
+ * missing, unexpected or mis-shaped for the model the flags describe. A tied lm_head.weight may be
+ * present or absent.
+ */
+export function loadWeights(model: GPT, tensors: Map<string, LoadedTensor>, what: string): void {
+  const missing: string[] = [], shapes: string[] = [], unexpected: string[] = [];
+  for (const p of model.store.params) {
+    if (!p.persistent) continue;
+    const t = tensors.get(p.name);
+    if (!t) { missing.push(p.name); continue; }
+    if (t.shape.join('x') !== p.shape.join('x') && !(numel(t.shape) === 1 && numel(p.shape) === 1)) {
+      shapes.push(`${p.name}: file [${t.shape}] vs model [${p.shape}]`);
+    }
+  }
+  for (const name of tensors.keys()) {
+    if (model.store.get(name)) continue;
+    if (name === 'lm_head.weight' && model.cfg.wte_weight_tying) continue;
+    unexpected.push(name);
+  }
+  if (missing.length || shapes.length || unexpected.length) {
+    const list = (title: string, xs: string[]) => (xs.length ? `\n  ${title} (${xs.length}): ${xs.slice(0, 12).join(', ')}${xs.length > 12 ? ', ...' : ''}` : '');
+    throw new UserError(`${what} does not fit the model described by the flags:` + list('missing', missing) +
+      list('unexpected', unexpected) + list('mis-shaped', shapes) +
+      '\n  Give the flags the weights were trained with (the checkpoint metadata `config` lists them).');
+  }
+  for (const p of model.store.params) {
+    const t = tensors.get(p.name);
+    if (!t) continue;
+    for (let i = 0; i < p.data.length; i++) p.data[i] = t.data[i];
+  }
+}
+
+export function loadMoments(file: string, model: GPT, opt: AdamW): number {
+  const { tensors, metadata } = readSafetensors(file);
+  for (const p of model.store.params) {
+    if (!p.learned) continue;
+    const m = tensors.get(`exp_avg.${p.name}`), v = tensors.get(`exp_avg_sq.${p.name}`);
+    if (!m || !v || m.data.length !== p.data.length || v.data.length !== p.data.length) {
+      throw new UserError(`${file} has no optimizer state for ${p.name}: the checkpoint is incomplete or from other flags`);
+    }
+    opt.m.set(m.data, p.offset);
+    opt.v.set(v.data, p.offset);
+  }
+  opt.step = Number(metadata.step ?? 0);
+  return Number(metadata.iter ?? NaN);
+}
+
+export function readState(dir: string): TrainState {
+  const file = path.join(dir, 'state.json');
+  if (!fs.existsSync(file)) {
+    throw new UserError(`--init_from resume: ${dir} has no state.json (no checkpoint to resume). ` +
+      'Train with --init_from scratch first, or point --out_dir at a run folder.');
+  }
+  let s: TrainState;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    throw new UserError(`${file} is corrupt (not JSON); the run cannot be resumed from it`);
+  }
+  if (s.version !== 1 || typeof s.iter !== 'number' || !s.config || !s.rng) {
+    throw new UserError(`${file} is not a normlab state file (version 1); the run cannot be resumed from it`);
+  }
+  return s;
+}

@@ -1,0 +1,38 @@
+// Shared test helpers: a small char dataset in a temp folder, and running the CLI as a user would.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { prepareChar } from '../src/data/dataset.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'normlab.js');
+
+export function tmpDir(prefix = 'normlab-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A data_dir holding `tiny`: the first 20,000 characters of the shipped Shakespeare. */
+export function tinyData(): string {
+  const dir = tmpDir('normlab-data-');
+  const text = fs.readFileSync(path.join(ROOT, 'data', 'shakespeare_char', 'input.txt'), 'utf8').slice(0, 20000);
+  prepareChar(text, path.join(dir, 'tiny'));
+  return dir;
+}
+
+export const TINY_MODEL = ['--dataset', 'tiny', '--n_layer', '2', '--n_head', '2', '--n_embd', '16', '--block_size', '16',
+  '--batch_size', '4', '--eval_iters', '2', '--log_interval', '1', '--no-progress', '--no-tensorboard_log'];
+
+export function cli(args: string[], opts: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function cliAsync(args: string[]): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function readLog(dir: string): Record<string, number>[] {
+  return fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}

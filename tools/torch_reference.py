@@ -1,0 +1,603 @@
+"""An independent PyTorch implementation of spec/variants.md (norms, activations, GPT).
+
+Written from /work/shared/spec/variants.md and the seed document only, never from normlab's
+TypeScript, so that the fixtures it produces (tools/make_torch_fixtures.py) and the checkpoint
+check (tools/check_checkpoint.py) are a second opinion, not a copy. Runs under Debian's
+python3-torch (/usr/bin/python3, torch 1.13); no other packages.
+
+Every module takes a `cfg` dict with the flag names of src/model/config.ts (defaults: DEFAULTS).
+State-dict names are those of the spec: `gain`, `weight`, `bias`, `radius`, `alpha`, `beta`, `gamma`,
+`shift`, `x_vals`, `y_vals`, `activation.weight` (prelu), `activation.*` (dact's inner activation),
+and the GPT layout `transformer.h.{i}.{pre_ln_attn,attn.c_attn_q,...}`.
+
+kRMSNorm random selection: the module calls `self.choose(C, k)` (default: torch.randperm) and records
+every draw in `self.draws` so that a fixture can replay the same indices on the TypeScript side.
+"""
+import json
+import math
+import struct
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+EPS_LN = 1e-5
+EPS_RMS = 1e-6
+
+DEFAULTS = dict(
+    vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=6, dropout=0.0, bias=False,
+    mlp_expansion_factor=4, mlp_size=None, wte_weight_tying=True,
+    norm_variant_attn='rmsnorm', norm_variant_output='rmsnorm',
+    use_pre_ln=True, use_post_ln=False, use_peri_ln=False,
+    prmsnorm_pct=0.0625, krmsnorm_num=10, krmsnorm_quantize_type='none', krmsnorm_enable_gain=True,
+    krmsnorm_selection_type='last', krmsnorm_recompute_percentage=None,
+    hsnorm_gain=False, hsnorm_radius=None, hsnorm_radius_learning=False,
+    dact_activation='tanh', dact_use_gamma=True, dact_use_beta=True, dact_alpha_init=1.0, dact_use_alpha=True,
+    activation_variant='gelu', shifted_gelu_learnable_shift=True, shifted_gelu_initial_shift=0.0,
+    pla_num_points=7, pla_left_bound=-2.0, pla_right_bound=2.0,
+    pfla_num_points=50, pfla_left_bound=-10.0, pfla_right_bound=10.0, lsa_num_knots=30,
+)
+
+
+def full_cfg(**over):
+    unknown = set(over) - set(DEFAULTS)
+    if unknown:
+        raise KeyError(f'unknown flags {sorted(unknown)}')
+    c = dict(DEFAULTS)
+    c.update(over)
+    return c
+
+
+# ----------------------------------------------------------------------------------------------
+# safetensors without the safetensors package: 8-byte LE header length, JSON header, raw data.
+_DT = {'F32': (torch.float32, 4), 'F64': (torch.float64, 8), 'F16': (torch.float16, 2),
+       'I64': (torch.int64, 8), 'I32': (torch.int32, 4)}
+
+
+def load_safetensors(path):
+    """-> (dict name -> tensor, metadata dict). Checks what the safetensors library's validation
+    checks: the header starts with '{', metadata values are strings, the tensors' byte ranges tile
+    the data section exactly (contiguous, in order, nothing left over) and fit their shapes."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    (n,) = struct.unpack('<Q', raw[:8])
+    if 8 + n > len(raw) or raw[8:9] != b'{':
+        raise ValueError(f'{path}: bad header (length {n}, file {len(raw)} bytes)')
+    header = json.loads(raw[8:8 + n].decode('utf-8'))
+    meta = header.pop('__metadata__', {}) or {}
+    if not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError(f'{path}: __metadata__ values must be strings')
+    base = 8 + n
+    end = 0
+    for name, info in sorted(header.items(), key=lambda kv: kv[1]['data_offsets']):
+        a, b = info['data_offsets']
+        numel = 1
+        for d in info['shape']:
+            numel *= d
+        if a != end or b - a != numel * _DT[info['dtype']][1]:
+            raise ValueError(f'{path}: tensor {name} has data_offsets {a}..{b}, expected {end}..{end + numel * _DT[info["dtype"]][1]}')
+        end = b
+    if base + end != len(raw):
+        raise ValueError(f'{path}: data section is {len(raw) - base} bytes, tensors cover {end}')
+    out = {}
+    for name, info in header.items():
+        dtype, size = _DT[info['dtype']]
+        a, b = info['data_offsets']
+        t = torch.frombuffer(bytearray(raw[base + a:base + b]), dtype=dtype) if b > a else torch.zeros(0, dtype=dtype)
+        out[name] = t.reshape(info['shape']).clone()
+    return out, meta
+
+
+def save_safetensors(path, tensors, metadata=None):
+    names = sorted(tensors)
+    header, blobs, off = {}, [], 0
+    rev = {v[0]: k for k, v in _DT.items()}
+    for name in names:
+        t = tensors[name].detach().contiguous().cpu()
+        b = t.numpy().tobytes()
+        header[name] = {'dtype': rev[t.dtype], 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    if metadata:
+        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
+    h = json.dumps(header, separators=(',', ':')).encode('utf-8')
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations. Each is an nn.Module mapping (..., H) -> (..., H) (glu: (..., 2H) -> (..., H)).
+
+def gelu_exact(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+class Fn(nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return self.f(x)
+
+
+class GeluShifted(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        s = torch.tensor(float(cfg['shifted_gelu_initial_shift']))  # shape []
+        if cfg['shifted_gelu_learnable_shift']:
+            self.shift = nn.Parameter(s)
+        else:
+            self.register_buffer('shift', s)  # "in the checkpoint either way"
+
+    def forward(self, x):
+        return gelu_exact(x - self.shift)
+
+
+class PReLUAct(nn.Module):
+    """Parameter `activation.weight` [1], init 0.25 (a wrapped nn.PReLU, as the spec's name says)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.activation = nn.PReLU(num_parameters=1, init=0.25)
+
+    def forward(self, x):
+        w = self.activation.weight
+        return torch.where(x >= 0, x, w * x)
+
+
+class RReLU(nn.Module):
+    LO, HI = 1.0 / 8.0, 1.0 / 3.0
+
+    def __init__(self, cfg):
+        super().__init__()
+
+    def forward(self, x):
+        if self.training:
+            a = torch.empty_like(x).uniform_(self.LO, self.HI)
+        else:
+            a = torch.full_like(x, (self.LO + self.HI) / 2)
+        return torch.where(x >= 0, x, a * x)
+
+
+def _interior_linspace(L, R, n):
+    return torch.linspace(L, R, n + 2, dtype=torch.float64)[1:-1].to(torch.get_default_dtype())
+
+
+class Piecewise(nn.Module):
+    """piecewise / pfla: 0 left of x_vals[0]; chords between points; the line to (R, R); x right of R."""
+
+    def __init__(self, cfg, prefix):
+        super().__init__()
+        n, L, R = cfg[prefix + '_num_points'], cfg[prefix + '_left_bound'], cfg[prefix + '_right_bound']
+        xv = _interior_linspace(L, R, n)
+        self.R = float(R)
+        self.x_vals = nn.Parameter(xv.clone())
+        self.y_vals = nn.Parameter(gelu_exact(xv.clone()))
+
+    def forward(self, x):
+        xv, yv, R = self.x_vals, self.y_vals, self.R
+        n = xv.shape[0]
+        out = torch.zeros_like(x)
+        for i in range(n - 1):
+            m = (x >= xv[i]) & (x < xv[i + 1])
+            line = yv[i] + (yv[i + 1] - yv[i]) * (x - xv[i]) / (xv[i + 1] - xv[i])
+            out = torch.where(m, line, out)
+        m = (x >= xv[n - 1]) & (x < R)
+        line = yv[n - 1] + (R - yv[n - 1]) * (x - xv[n - 1]) / (R - xv[n - 1])
+        out = torch.where(m, line, out)
+        out = torch.where(x >= R, x, out)
+        return out
+
+
+class PiecewiseLE(nn.Module):
+    """pfla_le: y_vals[0] left of x_vals[0] (with gradient); chords; last chord extended right."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        n, L, R = cfg['pfla_num_points'], cfg['pfla_left_bound'], cfg['pfla_right_bound']
+        xv = _interior_linspace(L, R, n)
+        self.x_vals = nn.Parameter(xv.clone())
+        self.y_vals = nn.Parameter(gelu_exact(xv.clone()))
+
+    def forward(self, x):
+        xv, yv = self.x_vals, self.y_vals
+        n = xv.shape[0]
+        out = yv[0] * torch.ones_like(x)
+        for i in range(n - 1):
+            lo = x >= xv[i]
+            m = lo & (x < xv[i + 1]) if i < n - 2 else lo  # last chord extends to +inf
+            line = yv[i] + (yv[i + 1] - yv[i]) * (x - xv[i]) / (xv[i + 1] - xv[i])
+            out = torch.where(m, line, out)
+        return out
+
+
+class LearnedSpline(nn.Module):
+    """Natural cubic spline through (x_vals, y_vals); second derivatives from a dense linear solve
+    (autograd carries gradients to x_vals and y_vals through it); end cubics extended outside."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        n = cfg['lsa_num_knots']
+        xv = torch.linspace(-5.0, 5.0, n, dtype=torch.float64).to(torch.get_default_dtype())
+        self.x_vals = nn.Parameter(xv.clone())
+        self.y_vals = nn.Parameter(gelu_exact(xv.clone()))
+
+    def second_derivatives(self):
+        xv, yv = self.x_vals, self.y_vals
+        n = xv.shape[0]
+        h = xv[1:] - xv[:-1]  # (n-1)
+        if n == 2:
+            return torch.zeros_like(xv)
+        slope = (yv[1:] - yv[:-1]) / h  # (n-1)
+        rhs = 6.0 * (slope[1:] - slope[:-1])  # (n-2), rows i = 1..n-2
+        m = n - 2
+        rows = []
+        for r in range(m):  # unknowns M_1..M_{n-2}; row r is knot i = r + 1
+            i = r + 1
+            parts = []
+            for c in range(m):
+                j = c + 1
+                if j == i - 1:
+                    parts.append(h[i - 1])
+                elif j == i:
+                    parts.append(2.0 * (h[i - 1] + h[i]))
+                elif j == i + 1:
+                    parts.append(h[i])
+                else:
+                    parts.append(torch.zeros((), dtype=xv.dtype))
+            rows.append(torch.stack(parts))
+        A = torch.stack(rows)
+        Min = torch.linalg.solve(A, rhs.unsqueeze(-1)).squeeze(-1)
+        z = torch.zeros(1, dtype=xv.dtype)
+        return torch.cat([z, Min, z])
+
+    def forward(self, x):
+        xv, yv = self.x_vals, self.y_vals
+        n = xv.shape[0]
+        M = self.second_derivatives()
+        idx = torch.clamp(torch.searchsorted(xv.detach().contiguous(), x.detach().contiguous()) - 1, 0, n - 2)
+        x0, x1 = xv[idx], xv[idx + 1]
+        y0, y1 = yv[idx], yv[idx + 1]
+        M0, M1 = M[idx], M[idx + 1]
+        h = x1 - x0
+        t = x - x0
+        b = (y1 - y0) / h - h * (2.0 * M0 + M1) / 6.0
+        return y0 + b * t + M0 / 2.0 * t * t + (M1 - M0) / (6.0 * h) * t * t * t
+
+
+class GLU(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+
+    def forward(self, x):
+        H = x.shape[-1] // 2
+        return x[..., :H] * torch.sigmoid(x[..., H:])
+
+
+def make_activation(name, cfg):
+    simple = {
+        'celu': lambda x: torch.clamp(x, min=0) + torch.clamp(torch.exp(x) - 1, max=0),
+        'elu': lambda x: torch.where(x > 0, x, torch.exp(x) - 1),
+        'gelu': gelu_exact,
+        'leaky_relu': lambda x: torch.where(x >= 0, x, 0.01 * x),
+        'mish': lambda x: x * torch.tanh(F.softplus(x)),
+        'relu': lambda x: torch.clamp(x, min=0),
+        'relu6': lambda x: torch.clamp(torch.clamp(x, min=0), max=6),
+        'selu': lambda x: 1.0507009873554805 * torch.where(x > 0, x, 1.6732632423543772 * (torch.exp(x) - 1)),
+        'sigmoid': torch.sigmoid,
+        'silu': lambda x: x * torch.sigmoid(x),
+        'tanh': torch.tanh,
+        'identity': lambda x: x,
+        'softplus': lambda x: torch.where(x > 20, x, torch.log1p(torch.exp(torch.clamp(x, max=20)))),
+        'softsign': lambda x: x / (1 + torch.abs(x)),
+        'squared_relu': lambda x: torch.clamp(x, min=0) ** 2,
+    }
+    if name in simple:
+        return Fn(simple[name])
+    if name == 'gelu_shifted':
+        return GeluShifted(cfg)
+    if name == 'glu':
+        return GLU(cfg)
+    if name == 'prelu':
+        return PReLUAct(cfg)
+    if name == 'rrelu':
+        return RReLU(cfg)
+    if name == 'piecewise':
+        return Piecewise(cfg, 'pla')
+    if name == 'pfla':
+        return Piecewise(cfg, 'pfla')
+    if name == 'pfla_le':
+        return PiecewiseLE(cfg)
+    if name == 'learned_spline':
+        return LearnedSpline(cfg)
+    raise KeyError(f'unknown activation {name}')
+
+
+ACTIVATIONS = ['celu', 'elu', 'gelu', 'gelu_shifted', 'glu', 'leaky_relu', 'learned_spline', 'mish',
+               'piecewise', 'pfla', 'pfla_le', 'prelu', 'relu', 'relu6', 'rrelu', 'selu', 'sigmoid',
+               'silu', 'softplus', 'softsign', 'squared_relu', 'tanh', 'identity']
+
+# ----------------------------------------------------------------------------------------------
+# Norms. Each maps (..., C) -> (..., C) over the last axis.
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(C))
+        self.bias = nn.Parameter(torch.zeros(C)) if cfg['bias'] else None
+
+    def forward(self, x):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)  # biased
+        y = (x - mu) / torch.sqrt(var + EPS_LN) * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(C))
+
+    def forward(self, x):
+        return x / torch.sqrt((x * x).mean(-1, keepdim=True) + EPS_RMS) * self.gain
+
+
+class PRMSNorm(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+        self.k = min(C, max(1, math.ceil(C * cfg['prmsnorm_pct'])))  # python float math, as a reference would
+        self.gain = nn.Parameter(torch.ones(C))
+
+    def forward(self, x):
+        v = x[..., :self.k]
+        return x / torch.sqrt((v * v).mean(-1, keepdim=True) + EPS_RMS) * self.gain
+
+
+def round_half(v):
+    """v rounded to IEEE half precision (ties to even). Converting float64 -> float16 in torch 1.13
+    goes through float32 (double rounding); the fixtures keep values where that cannot matter, but we
+    do the single rounding here by hand to be safe: frexp gives the exponent, the spacing follows."""
+    a = v.abs()
+    m, e = torch.frexp(a)  # a = m * 2^e, m in [0.5, 1)
+    e = e - 1  # a in [2^e, 2^(e+1))
+    ulp = torch.pow(torch.tensor(2.0, dtype=v.dtype), (torch.clamp(e, min=-14) - 10).to(v.dtype))
+    r = torch.round(a / ulp) * ulp
+    r = torch.where(r > 65504, torch.full_like(r, float('inf')), r)
+    return torch.where(a == 0, v, torch.copysign(r, v))
+
+
+def fake_quant(v, qtype):
+    """Per row (last axis) fake quantization of the selected values; no gradient (straight-through
+    is applied by the caller)."""
+    with torch.no_grad():
+        if qtype == 'none':
+            return round_half(v)
+        qmin, qmax = {'int8': (-128, 127), 'int16': (-32768, 32767)}[qtype]
+        mn = v.min(-1, keepdim=True).values
+        mx = v.max(-1, keepdim=True).values
+        same = mx == mn
+        scale = torch.where(same, torch.ones_like(mx), (mx - mn) / (qmax - qmin))
+        zp = qmin - mn / scale
+        q = torch.clamp(torch.round(v / scale + zp), qmin, qmax)
+        vq = (q - zp) * scale
+        return torch.where(same, v, vq)
+
+
+class KRMSNorm(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+        self.C = C
+        self.k = min(C, cfg['krmsnorm_num'])
+        self.qtype = cfg['krmsnorm_quantize_type']
+        self.sel = cfg['krmsnorm_selection_type']
+        self.p = cfg['krmsnorm_recompute_percentage']
+        self.gain = nn.Parameter(torch.ones(C)) if cfg['krmsnorm_enable_gain'] else None
+        self.draws = []  # every random selection, in call order
+        self.choose = lambda n, k: torch.randperm(n)[:k]
+        self.last_recomputed = None
+
+    def forward(self, x):
+        C, k = self.C, self.k
+        if self.sel == 'first':
+            idx = torch.arange(0, k)
+        elif self.sel == 'last':
+            idx = torch.arange(C - k, C)
+        else:
+            idx = torch.as_tensor(self.choose(C, k), dtype=torch.long)
+            self.draws.append([int(i) for i in idx])
+        v = x[..., idx]
+        vq = v + (fake_quant(v, self.qtype) - v).detach()  # straight-through: dv'/dv = 1
+        krms = torch.sqrt((vq * vq).mean(-1, keepdim=True) + EPS_RMS)
+        if self.p is None:
+            r = krms
+        else:
+            rms = torch.sqrt((x * x).mean(-1, keepdim=True) + EPS_RMS)
+            keep = (rms * (1 - self.p) < krms) & (krms < rms * (1 + self.p))
+            r = torch.where(keep, krms, rms)
+            self.last_recomputed = (~keep).reshape(-1).tolist()
+        y = x / r
+        return y * self.gain if self.gain is not None else y
+
+
+class HyperSphereNorm(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+        r0 = cfg['hsnorm_radius'] if cfg['hsnorm_radius'] is not None else math.sqrt(C)
+        if cfg['hsnorm_radius_learning']:
+            self.radius = nn.Parameter(torch.tensor([float(r0)]))
+        else:
+            self.radius_const = float(r0)  # a constant, not in the state dict
+            self.radius = None
+        self.gain = nn.Parameter(torch.ones(C)) if cfg['hsnorm_gain'] else None
+
+    def forward(self, x):
+        y = x / torch.sqrt((x * x).sum(-1, keepdim=True) + EPS_RMS)
+        y = y * (self.radius if self.radius is not None else self.radius_const)
+        return y * self.gain if self.gain is not None else y
+
+
+class DAct(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+        inner = cfg['dact_activation']
+        if inner == 'glu':
+            raise ValueError('dact cannot wrap glu')
+        self.activation = make_activation(inner, cfg)
+        a0 = float(cfg['dact_alpha_init'])
+        self.alpha = nn.Parameter(torch.tensor([a0])) if cfg['dact_use_alpha'] else None
+        self.alpha_const = a0
+        self.beta = nn.Parameter(torch.zeros(C)) if cfg['dact_use_beta'] else None
+        self.gamma = nn.Parameter(torch.ones(C)) if cfg['dact_use_gamma'] else None
+
+    def forward(self, x):
+        a = self.alpha if self.alpha is not None else self.alpha_const
+        y = self.activation(a * x)
+        if self.gamma is not None:
+            y = self.gamma * y
+        if self.beta is not None:
+            y = y + self.beta
+        return y
+
+
+class Identity(nn.Module):
+    def __init__(self, C, cfg):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+NORMS = {'layernorm': LayerNorm, 'rmsnorm': RMSNorm, 'prmsnorm': PRMSNorm, 'krmsnorm': KRMSNorm,
+         'hyperspherenorm': HyperSphereNorm, 'dact': DAct, 'identity': Identity}
+
+
+def make_norm(name, C, cfg):
+    return NORMS[name](C, cfg)
+
+
+# ----------------------------------------------------------------------------------------------
+# GPT (nanoGPT layout, separate q/k/v).
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        C, b = cfg['n_embd'], cfg['bias']
+        self.n_head = cfg['n_head']
+        self.c_attn_q = nn.Linear(C, C, bias=b)
+        self.c_attn_k = nn.Linear(C, C, bias=b)
+        self.c_attn_v = nn.Linear(C, C, bias=b)
+        self.c_proj = nn.Linear(C, C, bias=b)
+        self.drop = cfg['dropout']
+
+    def forward(self, x):
+        B, T, C = x.shape
+        NH = self.n_head
+        D = C // NH
+        q = self.c_attn_q(x).view(B, T, NH, D).transpose(1, 2)
+        k = self.c_attn_k(x).view(B, T, NH, D).transpose(1, 2)
+        v = self.c_attn_v(x).view(B, T, NH, D).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
+        mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+        att = att.masked_fill(~mask, float('-inf'))
+        att = F.softmax(att, dim=-1)
+        att = F.dropout(att, self.drop, self.training)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        return F.dropout(self.c_proj(y), self.drop, self.training)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        C, b = cfg['n_embd'], cfg['bias']
+        H = cfg['mlp_size'] if cfg['mlp_size'] is not None else cfg['mlp_expansion_factor'] * C
+        act = cfg['activation_variant']
+        self.c_fc = nn.Linear(C, 2 * H if act == 'glu' else H, bias=b)
+        self.activation_variant = make_activation(act, cfg)
+        self.c_proj = nn.Linear(H, C, bias=b)
+        self.drop = cfg['dropout']
+
+    def forward(self, x):
+        return F.dropout(self.c_proj(self.activation_variant(self.c_fc(x))), self.drop, self.training)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        C, nv = cfg['n_embd'], cfg['norm_variant_attn']
+        self.pre, self.post, self.peri = cfg['use_pre_ln'], cfg['use_post_ln'], cfg['use_peri_ln']
+        if self.pre:
+            self.pre_ln_attn = make_norm(nv, C, cfg)
+            self.pre_ln_mlp = make_norm(nv, C, cfg)
+        if self.post:
+            self.post_ln_attn = make_norm(nv, C, cfg)
+            self.post_ln_mlp = make_norm(nv, C, cfg)
+        if self.peri:
+            self.out_ln_attn = make_norm(nv, C, cfg)
+            self.out_ln_mlp = make_norm(nv, C, cfg)
+        self.attn = Attention(cfg)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x):
+        h = self.pre_ln_attn(x) if self.pre else x
+        a = self.attn(h)
+        if self.peri:
+            a = self.out_ln_attn(a)
+        x = x + a
+        if self.post:
+            x = self.post_ln_attn(x)
+        h = self.pre_ln_mlp(x) if self.pre else x
+        m = self.mlp(h)
+        if self.peri:
+            m = self.out_ln_mlp(m)
+        x = x + m
+        if self.post:
+            x = self.post_ln_mlp(x)
+        return x
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        C, V = cfg['n_embd'], cfg['vocab_size']
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(V, C),
+            wpe=nn.Embedding(cfg['block_size'], C),
+            h=nn.ModuleList([Block(cfg) for _ in range(cfg['n_layer'])]),
+            ln_f=make_norm(cfg['norm_variant_output'], C, cfg),
+        ))
+        self.lm_head = nn.Linear(C, V, bias=False)
+        if cfg['wte_weight_tying']:
+            self.lm_head.weight = self.transformer.wte.weight
+        self._init()
+
+    def _init(self):
+        std_proj = 0.02 / math.sqrt(2 * self.cfg['n_layer'])
+        for name, mod in self.named_modules():
+            if isinstance(mod, nn.Linear):
+                torch.nn.init.normal_(mod.weight, 0.0, std_proj if name.endswith('c_proj') else 0.02)
+                if mod.bias is not None:
+                    torch.nn.init.zeros_(mod.bias)
+            elif isinstance(mod, nn.Embedding):
+                torch.nn.init.normal_(mod.weight, 0.0, 0.02)
+
+    def krms_modules(self):
+        return [m for m in self.modules() if isinstance(m, KRMSNorm)]
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        pos = torch.arange(T)
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        x = F.dropout(x, self.cfg['dropout'], self.training)
+        for blk in self.transformer.h:
+            x = blk(x)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+        return logits, loss
