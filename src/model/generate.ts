@@ -96,7 +96,7 @@ export class Generator {
 
   /** Continue `prompt` (token ids) by opts.maxNewTokens tokens; returns only the new ones. */
   generate(prompt: number[], opts: SampleOptions, rng: Rng, ctx: Ctx, onToken?: (id: number) => void): number[] {
-    const { model } = this, T = model.cfg.block_size, V = model.cfg.vocab_size;
+    const { model } = this, T = model.cfg.block_size;
     if (prompt.length === 0) throw new Error('generate needs a prompt of at least one token');
     const seq = [...prompt];
     const out: number[] = [];
@@ -111,7 +111,6 @@ export class Generator {
       if (i + 1 < opts.maxNewTokens && seq.length <= T) logits = this.step(next, ctx);
       else logits = null;
     }
-    void V;
     return out;
   }
 
