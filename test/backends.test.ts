@@ -154,7 +154,6 @@ test('embeddingForward and embeddingBackward (repeated tokens, T = 1, pool-sized
 test('attentionForward and attentionBackward, with and without dropout mask', { skip }, () => {
   // T = 1; odd T and 2 heads; T crossing the 64-row causal blocks (65, 130); head size 64.
   for (const [B, T, C, NH] of [[1, 1, 4, 1], [2, 5, 6, 2], [1, 65, 16, 2], [2, 130, 32, 2], [1, 70, 128, 2]]) {
-    const D = C / NH;
     for (const withMask of [false, true]) {
       const nA = B * NH * T * T, n = B * T * C;
       const maskOf = (rng: Rng) => {

@@ -47,11 +47,6 @@ function looksLikeOption(tok: string): boolean {
   return tok.startsWith('-') && tok !== '-' && !FLOAT_RE.test(tok);
 }
 
-function typeLabel(f: FlagSpec): string {
-  if (f.choices) return f.choices.join('|');
-  return f.type + (f.nullable ? '|None' : '');
-}
-
 /** The default as a user would type it. */
 export function showValue(v: unknown): string {
   if (v === null || v === undefined) return 'None';

@@ -117,7 +117,7 @@ export function makePwl(name: string, mode: PwlMode, flag: 'pla' | 'pfla', shape
       for (let i = 0; i < N * C; i++) out[i] = valueAt(x[i], segmentOf(x[i], xv, n, R, le, inc), xv, yv, slope, le);
     },
     backward(dx, dp, dout, x, p, s, N, C, a) {
-      const { n, R } = shape(a), xv = p.x_vals, yv = p.y_vals, slope = s.slope;
+      const { n, R } = shape(a), xv = p.x_vals, slope = s.slope;
       const inc = increasing(xv, n);
       // dx_vals, dy_vals summed in doubles first (one entry collects up to N*H terms).
       const acc = new Float64Array(2 * n), gx = acc.subarray(0, n), gy = acc.subarray(n);
