@@ -240,21 +240,53 @@ test('adamw (step 1 and 10, with and without weight decay, pool-sized)', { skip 
   }
 });
 
-test('native variant overrides (rmsnorm, layernorm with and without bias, gelu, relu) match the TypeScript variants', { skip }, () => {
+// Every native variant override must have a case below (adding one without a parity case fails).
+// Tolerance classes (see above): EXACT where the C code does the TypeScript code's double
+// arithmetic and rounds once; LIBM where exp / expm1 / log1p / erf come from float libm.
+const VARIANT_TOL: Record<string, 'norm' | Tol> = {
+  rmsnorm: 'norm', layernorm: 'norm', prmsnorm: 'norm', hyperspherenorm: 'norm',
+  identity: EXACT, relu: EXACT, leaky_relu: EXACT, relu6: EXACT, squared_relu: EXACT, softsign: EXACT, prelu: EXACT,
+  gelu: LIBM, gelu_shifted: LIBM, elu: LIBM, celu: LIBM, selu: LIBM, sigmoid: LIBM, silu: LIBM, tanh: LIBM,
+  softplus: LIBM, mish: LIBM, glu: LIBM,
+};
+// Configurations per variant (flags its params or math depend on).
+const VARIANT_CASES: [string, Partial<ModelConfig>][] = [
+  ['rmsnorm', {}], ['layernorm', { bias: false }], ['layernorm', { bias: true }],
+  ['prmsnorm', { prmsnorm_pct: 0.0625 }], ['prmsnorm', { prmsnorm_pct: 0.3 }], ['prmsnorm', { prmsnorm_pct: 1 }],
+  ['hyperspherenorm', { hsnorm_gain: false, hsnorm_radius_learning: false }],
+  ['hyperspherenorm', { hsnorm_gain: true, hsnorm_radius_learning: false }],
+  ['hyperspherenorm', { hsnorm_gain: false, hsnorm_radius_learning: true }],
+  ['hyperspherenorm', { hsnorm_gain: true, hsnorm_radius_learning: true }],
+  ['gelu_shifted', { shifted_gelu_learnable_shift: true }], ['gelu_shifted', { shifted_gelu_learnable_shift: false }],
+  ...['identity', 'relu', 'leaky_relu', 'relu6', 'squared_relu', 'softsign', 'prelu', 'gelu', 'elu', 'celu', 'selu',
+    'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu'].map((n): [string, Partial<ModelConfig>] => [n, {}]),
+];
+// Edge inputs written over every 3rd element: zeros of both signs (kinks of relu, prelu, elu,
+// leaky_relu), relu6's 6, softplus/mish's threshold 20 and the float just above it, +-30 and
+// +-100 (exp overflow / underflow paths of sigmoid, softplus, tanh, elu), tiny values.
+const EDGES = [0, -0, 6, -6, 20, Math.fround(20 + 2e-6), -20, 30, -30, 100, -100, 1e-6, -1e-6, 1e-30, 0.5, -1];
+
+test('every native variant override has a parity case', { skip }, () => {
+  const overrides = Object.keys((native as Backend).variants).sort();
+  assert.deepEqual(overrides, Object.keys(VARIANT_TOL).sort());
+  assert.deepEqual([...new Set(VARIANT_CASES.map(([n]) => n))].sort(), overrides);
+});
+
+test('native variant overrides match the TypeScript variants (seeded inputs with edge values)', { skip }, () => {
   const cfg = { ...defaultConfig() } as unknown as ModelConfig;
-  const overrides = Object.keys((native as Backend).variants);
-  assert.deepEqual(overrides.sort(), ['gelu', 'layernorm', 'relu', 'rmsnorm']);
   const registry: Record<string, Variant> = { ...norms, ...activations };
-  const cases: [string, boolean][] = [['rmsnorm', false], ['layernorm', false], ['layernorm', true], ['gelu', false], ['relu', false]];
-  for (const [name, bias] of cases) {
+  for (const [name, over] of VARIANT_CASES) {
     const v = registry[name];
     const nv = (native as Backend).variants[name]!;
-    const a = { ...cfg, bias } as ModelConfig;
+    const a = { ...cfg, ...over } as ModelConfig;
+    const isNorm = name in norms;
+    const w = v.gated ? 2 : 1; // glu reads 2C inputs per row
     for (const [N, C] of [[1, 1], [1, 8], [3, 7], [5, 64], [300, 130]]) {
       const ctx = new MetricCtx(true, new Rng(5));
       const make = (rng: Rng) => {
-        const x: Record<string, Float32Array> = { x: view(rng, N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, N * C, 1) };
-        if (name === 'relu') for (let i = 0; i < N * C; i += 5) x.x[i] = 0; // exact zeros: the kink
+        const x: Record<string, Float32Array> = { x: view(rng, w * N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, w * N * C, 1) };
+        if (!isNorm) for (let i = 0, e = 0; i < w * N * C; i += 3, e++) x.x[i] = EDGES[e % EDGES.length];
+        else if (N > 1) { x.x.fill(0, 0, C); for (let i = C + 1; i < N * C; i += 7) x.x[i] = EDGES[i % EDGES.length]; } // a zero row (eps), outliers
         for (const [p, spec] of Object.entries(v.params(C, a))) {
           const len = spec.shape.reduce((s, d) => s * d, 1);
           x[`p.${p}`] = view(rng, len, 2, 0.5);
@@ -272,17 +304,23 @@ test('native variant overrides (rmsnorm, layernorm with and without bias, gelu, 
         k.forward(x.out, x.x, p, s, N, C, a, ctx);
         k.backward(x.dx, dp, x.dout, x.x, p, s, N, C, a, ctx);
       };
-      const isNorm = name in norms;
+      const cls = VARIANT_TOL[name];
       const tols: Record<string, Tol> = { x: EXACT, dout: EXACT };
       // Norm outputs and saved statistics: ROW (double statistics in both). dx also depends on the row
       // dot product through a cancellation (dxhat - xhat * mean), so allow 16 eps32 absolute.
-      // Activations: LIBM (gelu's erf/exp in float) or EXACT (relu).
-      const act = name === 'gelu' ? LIBM : EXACT;
-      tols.out = isNorm ? ROW : act;
-      tols.dx = isNorm ? { atol: 16 * EPS32, rtol: 4 * EPS32 } : act;
+      tols.out = cls === 'norm' ? ROW : cls;
+      tols.dx = cls === 'norm' ? { atol: 16 * EPS32, rtol: 4 * EPS32 } : cls;
       for (const key of Object.keys(v.saved(N, C, a))) tols[`s.${key}`] = ROW;
-      for (const key of Object.keys(v.params(C, a))) { tols[`p.${key}`] = EXACT; tols[`dp.${key}`] = ACCUM(N + 1); }
-      parity(`${name}${bias ? ' (bias)' : ''} N=${N} C=${C}`, make, run, tols);
+      for (const key of Object.keys(v.params(C, a))) {
+        tols[`p.${key}`] = EXACT;
+        // Per-channel gradients: ACCUM over the N rows. Scalar ones (prelu's slope, the radius, the
+        // shift) sum N*C terms in double in both backends (in another order) and round once:
+        // ACCUM(N + 1) is ample for the exact ones. gelu_shifted's terms each carry the LIBM error of
+        // the derivative (<= 1e-6 + 4e-6 |term|, |term| <~ 2, signs random): a random walk over N*C
+        // terms, 8e-6 sqrt(N*C) with a margin of ~10x, plus rtol LIBM for the final rounding.
+        tols[`dp.${key}`] = name === 'gelu_shifted' ? { atol: 8e-6 * Math.sqrt(N * C), rtol: LIBM.rtol } : ACCUM(N + 1);
+      }
+      parity(`${name} ${JSON.stringify(over)} N=${N} C=${C}`, make, run, tols);
     }
   }
 });

@@ -344,6 +344,114 @@ static napi_value LayernormBackward(napi_env env, napi_callback_info info) {
   }
 ACTIVATION(gelu, nl_gelu_forward, nl_gelu_backward)
 ACTIVATION(relu, nl_relu_forward, nl_relu_backward)
+ACTIVATION(identity, nl_identity_forward, nl_identity_backward)
+ACTIVATION(leakyRelu, nl_leaky_relu_forward, nl_leaky_relu_backward)
+ACTIVATION(relu6, nl_relu6_forward, nl_relu6_backward)
+ACTIVATION(squaredRelu, nl_squared_relu_forward, nl_squared_relu_backward)
+ACTIVATION(softsign, nl_softsign_forward, nl_softsign_backward)
+ACTIVATION(elu, nl_elu_forward, nl_elu_backward)
+ACTIVATION(selu, nl_selu_forward, nl_selu_backward)
+ACTIVATION(sigmoid, nl_sigmoid_forward, nl_sigmoid_backward)
+ACTIVATION(silu, nl_silu_forward, nl_silu_backward)
+ACTIVATION(tanh, nl_tanh_forward, nl_tanh_backward)
+ACTIVATION(softplus, nl_softplus_forward, nl_softplus_backward)
+ACTIVATION(mish, nl_mish_forward, nl_mish_backward)
+
+// (out, x, p, N, C) and (dx, dp | null, dout, x, p, N, C): activations with one scalar parameter.
+#define SCALAR_ACTIVATION(Name, fwd, bwd)                                                       \
+  static napi_value Name##Forward(napi_env env, napi_callback_info info) {                      \
+    Args a;                                                                                     \
+    if (!get_args(&a, env, info, #Name "Forward", 5)) return NULL;                              \
+    double p = arg_num(&a, 2, "p");                                                             \
+    long N = arg_size(&a, 3, "N"), C = arg_size(&a, 4, "C");                                    \
+    float *out = F32(0, N * C, "out"), *x = F32(1, N * C, "x");                                 \
+    if (a.failed) return NULL;                                                                  \
+    fwd(out, x, p, N * C);                                                                      \
+    return undefined(env);                                                                      \
+  }                                                                                             \
+  static napi_value Name##Backward(napi_env env, napi_callback_info info) {                     \
+    Args a;                                                                                     \
+    if (!get_args(&a, env, info, #Name "Backward", 7)) return NULL;                             \
+    double p = arg_num(&a, 4, "p");                                                             \
+    long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");                                    \
+    float *dx = F32(0, N * C, "dx"), *dp = F32_OR_NULL(1, 1, "dp"), *dout = F32(2, N * C, "dout"), \
+      *x = F32(3, N * C, "x");                                                                  \
+    if (a.failed) return NULL;                                                                  \
+    bwd(dx, dp, dout, x, p, N, C);                                                              \
+    return undefined(env);                                                                      \
+  }
+SCALAR_ACTIVATION(prelu, nl_prelu_forward, nl_prelu_backward)
+SCALAR_ACTIVATION(geluShifted, nl_gelu_shifted_forward, nl_gelu_shifted_backward)
+
+// glu: x and dx are (N, 2C), out and dout (N, C).
+static napi_value GluForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "gluForward", 4)) return NULL;
+  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
+  float *out = F32(0, N * C, "out"), *x = F32(1, 2.0 * N * C, "x");
+  if (a.failed) return NULL;
+  nl_glu_forward(out, x, N, C);
+  return undefined(env);
+}
+
+static napi_value GluBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "gluBackward", 5)) return NULL;
+  long N = arg_size(&a, 3, "N"), C = arg_size(&a, 4, "C");
+  float *dx = F32(0, 2.0 * N * C, "dx"), *dout = F32(1, N * C, "dout"), *x = F32(2, 2.0 * N * C, "x");
+  if (a.failed) return NULL;
+  nl_glu_backward(dx, dout, x, N, C);
+  return undefined(env);
+}
+
+static napi_value PrmsnormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "prmsnormForward", 7)) return NULL;
+  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C"), k = arg_size(&a, 6, "k");
+  if (!a.failed && (k < 1 || k > C) && C > 0) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
+  float *out = F32(0, N * C, "out"), *rrms = F32(1, N, "rrms"), *x = F32(2, N * C, "x"), *gain = F32(3, C, "gain");
+  if (a.failed) return NULL;
+  nl_prmsnorm_forward(out, rrms, x, gain, N, C, k);
+  return undefined(env);
+}
+
+static napi_value PrmsnormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "prmsnormBackward", 9)) return NULL;
+  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C"), k = arg_size(&a, 8, "k");
+  if (!a.failed && (k < 1 || k > C) && C > 0) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
+  float *dx = F32(0, N * C, "dx"), *dgain = F32(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
+    *x = F32(3, N * C, "x"), *gain = F32(4, C, "gain"), *rrms = F32(5, N, "rrms");
+  if (a.failed) return NULL;
+  nl_prmsnorm_backward(dx, dgain, dout, x, gain, rrms, N, C, k);
+  return undefined(env);
+}
+
+static napi_value HyperspherenormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "hyperspherenormForward", 7)) return NULL;
+  double R = arg_num(&a, 4, "radius");
+  long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");
+  float *out = F32(0, N * C, "out"), *rnorm = F32(1, N, "rnorm"), *x = F32(2, N * C, "x"),
+    *gain = F32_OR_NULL(3, C, "gain");
+  if (a.failed) return NULL;
+  nl_hyperspherenorm_forward(out, rnorm, x, gain, R, N, C);
+  return undefined(env);
+}
+
+static napi_value HyperspherenormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "hyperspherenormBackward", 10)) return NULL;
+  double R = arg_num(&a, 6, "radius");
+  long N = arg_size(&a, 8, "N"), C = arg_size(&a, 9, "C");
+  float *dx = F32(0, N * C, "dx"), *dgain = F32_OR_NULL(1, C, "dgain"), *dradius = F32_OR_NULL(2, 1, "dradius"),
+    *dout = F32(3, N * C, "dout"), *x = F32(4, N * C, "x"), *gain = F32_OR_NULL(5, C, "gain"),
+    *rnorm = F32(7, N, "rnorm");
+  if (!a.failed && gain && !dgain) fail(&a, "T", "%s must be given with gain", "dgain", 0);
+  if (a.failed) return NULL;
+  nl_hyperspherenorm_backward(dx, gain ? dgain : NULL, dradius, dout, x, gain, R, rnorm, N, C);
+  return undefined(env);
+}
 
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -401,6 +509,40 @@ NAPI_MODULE_INIT() {
     FN("geluBackward", geluBackward),
     FN("reluForward", reluForward),
     FN("reluBackward", reluBackward),
+    FN("identityForward", identityForward),
+    FN("identityBackward", identityBackward),
+    FN("leakyReluForward", leakyReluForward),
+    FN("leakyReluBackward", leakyReluBackward),
+    FN("relu6Forward", relu6Forward),
+    FN("relu6Backward", relu6Backward),
+    FN("squaredReluForward", squaredReluForward),
+    FN("squaredReluBackward", squaredReluBackward),
+    FN("softsignForward", softsignForward),
+    FN("softsignBackward", softsignBackward),
+    FN("eluForward", eluForward),
+    FN("eluBackward", eluBackward),
+    FN("seluForward", seluForward),
+    FN("seluBackward", seluBackward),
+    FN("sigmoidForward", sigmoidForward),
+    FN("sigmoidBackward", sigmoidBackward),
+    FN("siluForward", siluForward),
+    FN("siluBackward", siluBackward),
+    FN("tanhForward", tanhForward),
+    FN("tanhBackward", tanhBackward),
+    FN("softplusForward", softplusForward),
+    FN("softplusBackward", softplusBackward),
+    FN("mishForward", mishForward),
+    FN("mishBackward", mishBackward),
+    FN("preluForward", preluForward),
+    FN("preluBackward", preluBackward),
+    FN("geluShiftedForward", geluShiftedForward),
+    FN("geluShiftedBackward", geluShiftedBackward),
+    FN("gluForward", GluForward),
+    FN("gluBackward", GluBackward),
+    FN("prmsnormForward", PrmsnormForward),
+    FN("prmsnormBackward", PrmsnormBackward),
+    FN("hyperspherenormForward", HyperspherenormForward),
+    FN("hyperspherenormBackward", HyperspherenormBackward),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -48,6 +48,25 @@ void nl_gelu_forward(float *out, const float *x, long n);
 void nl_gelu_backward(float *dx, const float *dout, const float *x, long n);
 void nl_relu_forward(float *out, const float *x, long n);
 void nl_relu_backward(float *dx, const float *dout, const float *x, long n);
+void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C, long k);
+void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *rrms, long N, long C, long k);
+void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const float *gain, double radius, long N, long C);
+void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const float *dout, const float *x,
+  const float *gain, double radius, const float *rnorm, long N, long C);
+
+// activations.c: (out, x, n) and (dx, dout, x, n) unless a parameter or rows are involved.
+#define NL_ACT(name) void nl_##name##_forward(float *out, const float *x, long n); \
+  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n);
+NL_ACT(identity) NL_ACT(leaky_relu) NL_ACT(relu6) NL_ACT(squared_relu) NL_ACT(softsign) NL_ACT(elu) NL_ACT(selu)
+NL_ACT(sigmoid) NL_ACT(silu) NL_ACT(tanh) NL_ACT(softplus) NL_ACT(mish)
+#undef NL_ACT
+void nl_prelu_forward(float *out, const float *x, double a, long n);
+void nl_prelu_backward(float *dx, float *da, const float *dout, const float *x, double a, long N, long C);
+void nl_gelu_shifted_forward(float *out, const float *x, double shift, long n);
+void nl_gelu_shifted_backward(float *dx, float *dshift, const float *dout, const float *x, double shift, long N, long C);
+void nl_glu_forward(float *out, const float *x, long N, long C);
+void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C);
 
 // Parameter gradients summed over rows: rows are cut into fixed blocks of 64 (independent of the
 // thread count); fn(ctx, n0, n1, partial) handles rows [n0, n1) and adds its sums into

@@ -8,6 +8,7 @@
 #include "vmath.h"
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #define EPS_RMS 1e-6 // src/nn/norms/rmsnorm.ts: inside the square root
 #define EPS_LN 1e-5  // src/nn/norms/layernorm.ts: torch.nn.LayerNorm's default, biased variance
@@ -193,3 +194,132 @@ HOT static void relu_bwd_range(void *p, long i0, long i1, int tid) {
 
 void nl_relu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN, relu_fwd_range, &j); }
 void nl_relu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN, relu_bwd_range, &j); }
+
+// ---- prmsnorm: r = 1 / sqrt(mean(x[0:k]^2) + eps), y = x * r * gain; saved rrms = r ------------------
+// (src/nn/norms/prmsnorm.ts; k = ceil(C * pct) clamped to [1, C] is computed there and passed in.)
+
+typedef struct { NormJob j; long k; double R; double *rowsum; } PNormJob;
+
+HOT static void prms_fwd_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const PNormJob *pj = p;
+  const NormJob *j = &pj->j;
+  const long C = j->C, k = pj->k;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C;
+    float *out = j->out + n * C;
+    double ss = 0;
+    #pragma omp simd reduction(+ : ss)
+    for (long c = 0; c < k; c++) ss += (double)x[c] * x[c];
+    const double r = 1 / sqrt(ss / k + EPS_RMS);
+    j->rrms[n] = (float)r;
+    for (long c = 0; c < C; c++) out[c] = (float)(x[c] * r * j->gain[c]);
+  }
+}
+
+void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C, long k) {
+  PNormJob j = { .j = { .out = out, .rrms = rrms, .x = x, .gain = gain, .C = C }, .k = k };
+  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, prms_fwd_rows, &j);
+}
+
+// dx_c += dout_c gain_c r, then dx_c += -S r^3 / k * x_c for c < k (two roundings, as the TS code),
+// S = sum_c dout_c gain_c x_c; dgain += dout * x * r.
+HOT static void prms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+  const PNormJob *pj = p;
+  const NormJob *j = &pj->j;
+  const long C = j->C, k = pj->k;
+  const float *gain = j->gain;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C, *g = j->dout + n * C;
+    float *dx = j->dx + n * C;
+    const double rr = j->crrms[n];
+    double S = 0;
+    #pragma omp simd reduction(+ : S)
+    for (long c = 0; c < C; c++) S += (double)g[c] * gain[c] * x[c];
+    for (long c = 0; c < C; c++) {
+      dgain[c] += (double)g[c] * x[c] * rr;
+      dx[c] = (float)(dx[c] + (double)g[c] * gain[c] * rr);
+    }
+    const double coef = -S * rr * rr * rr / k;
+    for (long c = 0; c < k; c++) dx[c] = (float)(dx[c] + coef * x[c]);
+  }
+}
+
+void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *rrms, long N, long C, long k) {
+  PNormJob j = { .j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rrms, .C = C }, .k = k };
+  nl_row_blocks(&dgain, 1, N, C, prms_bwd_rows, &j);
+}
+
+// ---- hyperspherenorm: rn = 1 / sqrt(sum(x^2) + eps), y = x * rn * R * gain (gain optional) ----------
+// (src/nn/norms/hyperspherenorm.ts); saved rnorm = rn.
+
+HOT static void hs_fwd_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const PNormJob *pj = p;
+  const NormJob *j = &pj->j;
+  const long C = j->C;
+  const double R = pj->R;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C;
+    float *out = j->out + n * C;
+    double ss = 0;
+    #pragma omp simd reduction(+ : ss)
+    for (long c = 0; c < C; c++) ss += (double)x[c] * x[c];
+    const double rn = 1 / sqrt(ss + EPS_RMS);
+    j->rrms[n] = (float)rn;
+    if (j->gain) for (long c = 0; c < C; c++) out[c] = (float)(x[c] * rn * R * j->gain[c]);
+    else for (long c = 0; c < C; c++) out[c] = (float)(x[c] * rn * R);
+  }
+}
+
+void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const float *gain, double radius, long N, long C) {
+  PNormJob j = { .j = { .out = out, .rrms = rnorm, .x = x, .gain = gain, .C = C }, .R = radius };
+  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, hs_fwd_rows, &j);
+}
+
+// dx_c += dout_c gain_c rn R, then dx_c += -R S rn^3 x_c (two roundings, as the TS code),
+// S = sum_c dout_c gain_c x_c; dgain_c += dout_c x_c rn R; dradius += S rn (per row, summed in row order).
+HOT static void hs_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+  const PNormJob *pj = p;
+  const NormJob *j = &pj->j;
+  const long C = j->C;
+  const double R = pj->R;
+  const float *gain = j->gain;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C, *g = j->dout + n * C;
+    float *dx = j->dx + n * C;
+    const double rn = j->crrms[n];
+    double S = 0;
+    if (gain) {
+      #pragma omp simd reduction(+ : S)
+      for (long c = 0; c < C; c++) S += (double)g[c] * gain[c] * x[c];
+      for (long c = 0; c < C; c++) {
+        dgain[c] += (double)g[c] * x[c] * rn * R;
+        dx[c] = (float)(dx[c] + (double)g[c] * gain[c] * rn * R);
+      }
+    } else {
+      #pragma omp simd reduction(+ : S)
+      for (long c = 0; c < C; c++) S += (double)g[c] * x[c];
+      for (long c = 0; c < C; c++) dx[c] = (float)(dx[c] + (double)g[c] * rn * R);
+    }
+    const double coef = -R * S * rn * rn * rn;
+    for (long c = 0; c < C; c++) dx[c] = (float)(dx[c] + coef * x[c]);
+    pj->rowsum[n] = S * rn;
+  }
+}
+
+void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const float *dout, const float *x,
+  const float *gain, double radius, const float *rnorm, long N, long C) {
+  double *rowsum = calloc((size_t)(N > 0 ? N : 1), sizeof(double));
+  if (!rowsum) abort(); // N doubles
+  PNormJob j = { .j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rnorm, .C = C }, .R = radius, .rowsum = rowsum };
+  float *none = NULL; // without gain there is no per-channel gradient (the partial sums stay 0)
+  nl_row_blocks(gain ? &dgain : &none, 1, N, C, hs_bwd_rows, &j);
+  if (dradius) {
+    double s = 0;
+    for (long n = 0; n < N; n++) s += rowsum[n];
+    *dradius = (float)(*dradius + s);
+  }
+  free(rowsum);
+}

@@ -9,9 +9,16 @@ import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
+import { prmsK } from '../../../nn/norms/prmsnorm.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface). */
-interface Addon {
+type Addon = AddonBase & ElementwiseKernels;
+
+// native/src/activations.c: the same (out, x, n) / (dx, dout, x, n) pair for each of these.
+type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n: number) => void }
+  & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
+
+interface AddonBase {
   info(): { threads: number; blas: string };
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
   addBias(out: F, bias: F, N: number, C: number): void;
@@ -38,7 +45,26 @@ interface Addon {
   geluBackward(dx: F, dout: F, x: F, n: number): void;
   reluForward(out: F, x: F, n: number): void;
   reluBackward(dx: F, dout: F, x: F, n: number): void;
+  preluForward(out: F, x: F, a: number, N: number, C: number): void;
+  preluBackward(dx: F, da: F | null, dout: F, x: F, a: number, N: number, C: number): void;
+  geluShiftedForward(out: F, x: F, shift: number, N: number, C: number): void;
+  geluShiftedBackward(dx: F, dshift: F | null, dout: F, x: F, shift: number, N: number, C: number): void;
+  gluForward(out: F, x: F, N: number, C: number): void;
+  gluBackward(dx: F, dout: F, x: F, N: number, C: number): void;
+  prmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number, k: number): void;
+  prmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number, k: number): void;
+  hyperspherenormForward(out: F, rnorm: F, x: F, gain: F | null, radius: number, N: number, C: number): void;
+  hyperspherenormBackward(dx: F, dgain: F | null, dradius: F | null, dout: F, x: F, gain: F | null, radius: number,
+    rnorm: F, N: number, C: number): void;
 }
+
+/** Variant name -> addon function prefix, for the parameter-free elementwise activations. */
+const ELEMENTWISE = {
+  identity: 'identity', leaky_relu: 'leakyRelu', relu6: 'relu6', squared_relu: 'squaredRelu', softsign: 'softsign',
+  elu: 'elu', celu: 'elu', selu: 'selu', sigmoid: 'sigmoid', silu: 'silu', tanh: 'tanh', softplus: 'softplus',
+  mish: 'mish',
+} as const;
+type ElementwiseName = (typeof ELEMENTWISE)[keyof typeof ELEMENTWISE];
 
 /** Where scripts/build-native.mjs leaves the addon (repo root/native/build/Release). */
 export function nativeAddonPath(): string {
@@ -104,6 +130,43 @@ function variantKernels(a: Addon): Record<string, VariantKernels> {
     relu: {
       forward: (out, x, _p, _s, N, C) => a.reluForward(out, x, N * C),
       backward: (dx, _dp, dout, x, _p, _s, N, C) => a.reluBackward(dx, dout, x, N * C),
+    },
+    // celu is elu (alpha = 1), as in src/nn/activations/celu.ts.
+    ...Object.fromEntries(Object.entries(ELEMENTWISE).map(([name, fn]): [string, VariantKernels] => {
+      const fwd = a[`${fn}Forward`], bwd = a[`${fn}Backward`];
+      return [name, {
+        forward: (out, x, _p, _s, N, C) => fwd(out, x, N * C),
+        backward: (dx, _dp, dout, x, _p, _s, N, C) => bwd(dx, dout, x, N * C),
+      }];
+    })),
+    // src/nn/activations/prelu.ts: one slope `activation.weight`.
+    prelu: {
+      forward: (out, x, p, _s, N, C) => a.preluForward(out, x, p['activation.weight'][0], N, C),
+      backward: (dx, dp, dout, x, p, _s, N, C) =>
+        a.preluBackward(dx, dp['activation.weight'] ?? null, dout, x, p['activation.weight'][0], N, C),
+    },
+    // src/nn/activations/gelu_shifted.ts: scalar `shift` (its gradient is accumulated even when
+    // the shift is not learned, as there: the optimizer ignores it).
+    gelu_shifted: {
+      forward: (out, x, p, _s, N, C) => a.geluShiftedForward(out, x, p.shift[0], N, C),
+      backward: (dx, dp, dout, x, p, _s, N, C) => a.geluShiftedBackward(dx, dp.shift ?? null, dout, x, p.shift[0], N, C),
+    },
+    // src/nn/activations/glu.ts (gated): x and dx are (N, 2C).
+    glu: {
+      forward: (out, x, _p, _s, N, C) => a.gluForward(out, x, N, C),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.gluBackward(dx, dout, x, N, C),
+    },
+    // src/nn/norms/prmsnorm.ts: gain; rrms (N); k leading entries from prmsK.
+    prmsnorm: {
+      forward: (out, x, p, s, N, C, cfg) => a.prmsnormForward(out, s.rrms, x, p.gain, N, C, prmsK(C, cfg)),
+      backward: (dx, dp, dout, x, p, s, N, C, cfg) =>
+        a.prmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C, prmsK(C, cfg)),
+    },
+    // src/nn/norms/hyperspherenorm.ts: radius (learned or constant), gain only with hsnorm_gain; rnorm (N).
+    hyperspherenorm: {
+      forward: (out, x, p, s, N, C) => a.hyperspherenormForward(out, s.rnorm, x, p.gain ?? null, p.radius[0], N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) => a.hyperspherenormBackward(dx, p.gain ? dp.gain : null,
+        dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
     },
   };
 }
