@@ -248,9 +248,15 @@ const VARIANT_TOL: Record<string, 'norm' | Tol> = {
   identity: EXACT, relu: EXACT, leaky_relu: EXACT, relu6: EXACT, squared_relu: EXACT, softsign: EXACT, prelu: EXACT,
   gelu: LIBM, gelu_shifted: LIBM, elu: LIBM, celu: LIBM, selu: LIBM, sigmoid: LIBM, silu: LIBM, tanh: LIBM,
   softplus: LIBM, mish: LIBM, glu: LIBM,
+  // Same double arithmetic per element as the TypeScript code (setup shared): bit-exact outputs and dx.
+  piecewise: EXACT, pfla: EXACT, pfla_le: EXACT, learned_spline: EXACT,
 };
 // Configurations per variant (flags its params or math depend on).
-const VARIANT_CASES: [string, Partial<ModelConfig>][] = [
+// Third entry: 'init' = parameters at their declared init (knots increasing: binary search);
+// 'ties' = random knots rounded to a 0.5 grid (repeated knots: empty segments, spline pushes);
+// default: random parameters (knots out of order: the precedence scan, the spline's sort).
+type Knots = 'init' | 'ties' | undefined;
+const VARIANT_CASES: [string, Partial<ModelConfig>, Knots?][] = [
   ['rmsnorm', {}], ['layernorm', { bias: false }], ['layernorm', { bias: true }],
   ['prmsnorm', { prmsnorm_pct: 0.0625 }], ['prmsnorm', { prmsnorm_pct: 0.3 }], ['prmsnorm', { prmsnorm_pct: 1 }],
   ['hyperspherenorm', { hsnorm_gain: false, hsnorm_radius_learning: false }],
@@ -259,12 +265,17 @@ const VARIANT_CASES: [string, Partial<ModelConfig>][] = [
   ['hyperspherenorm', { hsnorm_gain: true, hsnorm_radius_learning: true }],
   ['gelu_shifted', { shifted_gelu_learnable_shift: true }], ['gelu_shifted', { shifted_gelu_learnable_shift: false }],
   ...['identity', 'relu', 'leaky_relu', 'relu6', 'squared_relu', 'softsign', 'prelu', 'gelu', 'elu', 'celu', 'selu',
-    'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu'].map((n): [string, Partial<ModelConfig>] => [n, {}]),
+    'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu', 'piecewise', 'pfla', 'pfla_le', 'learned_spline']
+    .map((n): [string, Partial<ModelConfig>] => [n, {}]),
+  ['pfla_le', { pfla_num_points: 2 }], ['piecewise', { pla_num_points: 1 }], ['learned_spline', { lsa_num_knots: 2 }],
+  ...['piecewise', 'pfla', 'pfla_le', 'learned_spline'].flatMap((n): [string, Partial<ModelConfig>, Knots][] =>
+    [[n, {}, 'init'], [n, {}, 'ties']]),
 ];
 // Edge inputs written over every 3rd element: zeros of both signs (kinks of relu, prelu, elu,
 // leaky_relu), relu6's 6, softplus/mish's threshold 20 and the float just above it, +-30 and
 // +-100 (exp overflow / underflow paths of sigmoid, softplus, tanh, elu), tiny values.
-const EDGES = [0, -0, 6, -6, 20, Math.fround(20 + 2e-6), -20, 30, -30, 100, -100, 1e-6, -1e-6, 1e-30, 0.5, -1];
+const EDGES = [0, -0, 6, -6, 20, Math.fround(20 + 2e-6), -20, 30, -30, 100, -100, 1e-6, -1e-6, 1e-30, 0.5, -1,
+  2, -2, 10, -10, 5, -5, -1.5]; // and the knots' bounds: piecewise +-2, pfla +-10, learned_spline +-5
 
 test('every native variant override has a parity case', { skip }, () => {
   const overrides = Object.keys((native as Backend).variants).sort();
@@ -275,7 +286,7 @@ test('every native variant override has a parity case', { skip }, () => {
 test('native variant overrides match the TypeScript variants (seeded inputs with edge values)', { skip }, () => {
   const cfg = { ...defaultConfig() } as unknown as ModelConfig;
   const registry: Record<string, Variant> = { ...norms, ...activations };
-  for (const [name, over] of VARIANT_CASES) {
+  for (const [name, over, knots] of VARIANT_CASES) {
     const v = registry[name];
     const nv = (native as Backend).variants[name]!;
     const a = { ...cfg, ...over } as ModelConfig;
@@ -290,7 +301,11 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
         for (const [p, spec] of Object.entries(v.params(C, a))) {
           const len = spec.shape.reduce((s, d) => s * d, 1);
           x[`p.${p}`] = view(rng, len, 2, 0.5);
-          for (let i = 0; i < len; i++) x[`p.${p}`][i] += 1; // gains near 1, not all equal
+          const q = x[`p.${p}`], init = spec.init;
+          if (knots === 'init' && typeof init === 'object' && 'values' in init) q.set(Array.from(init.values));
+          else if (p.endsWith('x_vals')) { // knots spread over [-6, 6], in random order
+            for (let i = 0; i < len; i++) q[i] = knots === 'ties' ? Math.round(q[i] * 24) / 2 : q[i] * 12;
+          } else for (let i = 0; i < len; i++) q[i] += 1; // gains near 1, not all equal
           x[`dp.${p}`] = view(rng, len, 3);
         }
         for (const [s, len] of Object.entries(v.saved(N, C, a))) x[`s.${s}`] = view(rng, len, 1);
@@ -320,7 +335,7 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
         // terms, 8e-6 sqrt(N*C) with a margin of ~10x, plus rtol LIBM for the final rounding.
         tols[`dp.${key}`] = name === 'gelu_shifted' ? { atol: 8e-6 * Math.sqrt(N * C), rtol: LIBM.rtol } : ACCUM(N + 1);
       }
-      parity(`${name} ${JSON.stringify(over)} N=${N} C=${C}`, make, run, tols);
+      parity(`${name} ${JSON.stringify(over)}${knots ? ` ${knots}` : ''} N=${N} C=${C}`, make, run, tols);
     }
   }
 });

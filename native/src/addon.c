@@ -72,7 +72,7 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
   if (is_ta) napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, NULL, NULL);
   if (!is_ta || type != want) {
     fail(a, "T", want == napi_float32_array ? "%s must be a Float32Array (the native backend is float32 only)"
-      : "%s must be an Int32Array", what, 0);
+      : want == napi_float64_array ? "%s must be a Float64Array" : "%s must be an Int32Array", what, 0);
     return NULL;
   }
   if ((double)length < need) {
@@ -86,6 +86,7 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
 
 #define F32(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 0))
 #define F32_OR_NULL(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 1))
+#define F64(i, need, what) ((double *)arg_array(&a, i, napi_float64_array, need, what, 0))
 #define I32(i, need, what) ((int32_t *)arg_array(&a, i, napi_int32_array, need, what, 0))
 
 static napi_value undefined(napi_env env) { napi_value u; napi_get_undefined(env, &u); return u; }
@@ -453,6 +454,67 @@ static napi_value HyperspherenormBackward(napi_env env, napi_callback_info info)
   return undefined(env);
 }
 
+// Knot activations (knots.c): the per-call setup (slopes, spline coefficients) comes from TypeScript.
+static long arg_knots(Args *a, size_t i, long min) {
+  long n = arg_size(a, i, "n");
+  if (!a->failed && n < min) fail(a, "R", "%s must be at least %g", "n (knots)", (double)min);
+  return n;
+}
+
+static napi_value PwlForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "pwlForward", 10)) return NULL;
+  long count = arg_size(&a, 5, "count");
+  int le = (int)arg_size(&a, 8, "le"), inc = (int)arg_size(&a, 9, "inc");
+  long n = arg_knots(&a, 6, le ? 2 : 1);
+  double R = arg_num(&a, 7, "R");
+  float *out = F32(0, count, "out"), *x = F32(1, count, "x"), *xv = F32(2, n, "x_vals"), *yv = F32(3, n, "y_vals"),
+    *slope = F32(4, n, "slope");
+  if (a.failed) return NULL;
+  nl_pwl_forward(out, x, xv, yv, slope, count, n, R, le, inc);
+  return undefined(env);
+}
+
+static napi_value PwlBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "pwlBackward", 12)) return NULL;
+  long count = arg_size(&a, 7, "count");
+  int le = (int)arg_size(&a, 10, "le"), inc = (int)arg_size(&a, 11, "inc");
+  long n = arg_knots(&a, 8, le ? 2 : 1);
+  double R = arg_num(&a, 9, "R");
+  float *dx = F32(0, count, "dx");
+  double *acc = F64(1, 2.0 * n, "acc");
+  float *dout = F32(2, count, "dout"), *x = F32(3, count, "x"), *xv = F32(4, n, "x_vals"), *yv = F32(5, n, "y_vals"),
+    *slope = F32(6, n, "slope");
+  if (a.failed) return NULL;
+  nl_pwl_backward(dx, acc, dout, x, xv, yv, slope, count, n, R, le, inc);
+  return undefined(env);
+}
+
+static napi_value SplineForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "splineForward", 6)) return NULL;
+  long count = arg_size(&a, 4, "count"), n = arg_knots(&a, 5, 2);
+  float *out = F32(0, count, "out"), *x = F32(1, count, "x"), *knots = F32(2, n, "knots"),
+    *coef = F32(3, 4.0 * (n - 1), "coef");
+  if (a.failed) return NULL;
+  nl_spline_forward(out, x, knots, coef, count, n);
+  return undefined(env);
+}
+
+static napi_value SplineBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "splineBackward", 8)) return NULL;
+  long count = arg_size(&a, 6, "count"), n = arg_knots(&a, 7, 2);
+  float *dx = F32(0, count, "dx");
+  double *acc = F64(1, 5.0 * (n - 1), "acc");
+  float *dout = F32(2, count, "dout"), *x = F32(3, count, "x"), *knots = F32(4, n, "knots"),
+    *coef = F32(5, 4.0 * (n - 1), "coef");
+  if (a.failed) return NULL;
+  nl_spline_backward(dx, acc, dout, x, knots, coef, count, n);
+  return undefined(env);
+}
+
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value o, v;
@@ -543,6 +605,10 @@ NAPI_MODULE_INIT() {
     FN("prmsnormBackward", PrmsnormBackward),
     FN("hyperspherenormForward", HyperspherenormForward),
     FN("hyperspherenormBackward", HyperspherenormBackward),
+    FN("pwlForward", PwlForward),
+    FN("pwlBackward", PwlBackward),
+    FN("splineForward", SplineForward),
+    FN("splineBackward", SplineBackward),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -68,6 +68,16 @@ void nl_gelu_shifted_backward(float *dx, float *dshift, const float *dout, const
 void nl_glu_forward(float *out, const float *x, long N, long C);
 void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C);
 
+// knots.c: piecewise-linear (pwl.ts) and natural cubic spline (learned_spline.ts) evaluation; acc gets
+// the knot-gradient sums added (2n, resp. 5(n-1) doubles).
+void nl_pwl_forward(float *out, const float *x, const float *xv, const float *yv, const float *slope, long count,
+  long n, double R, int le, int inc);
+void nl_pwl_backward(float *dx, double *acc, const float *dout, const float *x, const float *xv, const float *yv,
+  const float *slope, long count, long n, double R, int le, int inc);
+void nl_spline_forward(float *out, const float *x, const float *knots, const float *coef, long count, long n);
+void nl_spline_backward(float *dx, double *acc, const float *dout, const float *x, const float *knots, const float *coef,
+  long count, long n);
+
 // Parameter gradients summed over rows: rows are cut into fixed blocks of 64 (independent of the
 // thread count); fn(ctx, n0, n1, partial) handles rows [n0, n1) and adds its sums into
 // partial[s * C + c] (zeroed) for s < nsums; the block partials are then added in block order, in

@@ -10,6 +10,9 @@ import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 import { prmsK } from '../../../nn/norms/prmsnorm.js';
+import { activations } from '../../../nn/activations/index.js';
+import { computeSlopes, increasing, type PwlVariant } from '../../../nn/activations/pwl.js';
+import { splineAdjoint, splineSetup, type SplineWork } from '../../../nn/activations/cubic_spline.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface). */
 type Addon = AddonBase & ElementwiseKernels;
@@ -56,6 +59,11 @@ interface AddonBase {
   hyperspherenormForward(out: F, rnorm: F, x: F, gain: F | null, radius: number, N: number, C: number): void;
   hyperspherenormBackward(dx: F, dgain: F | null, dradius: F | null, dout: F, x: F, gain: F | null, radius: number,
     rnorm: F, N: number, C: number): void;
+  pwlForward(out: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number, le: number, inc: number): void;
+  pwlBackward(dx: F, acc: Float64Array, dout: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number,
+    le: number, inc: number): void;
+  splineForward(out: F, x: F, knots: F, coef: F, count: number, n: number): void;
+  splineBackward(dx: F, acc: Float64Array, dout: F, x: F, knots: F, coef: F, count: number, n: number): void;
 }
 
 /** Variant name -> addon function prefix, for the parameter-free elementwise activations. */
@@ -110,8 +118,45 @@ function matmulFlags(opts?: MatmulOptions): number {
   return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
 }
 
-function variantKernels(a: Addon): Record<string, VariantKernels> {
+/** piecewise, pfla, pfla_le (src/nn/activations/pwl.ts): slopes computed there, elements here. */
+function pwlKernels(a: Addon, v: PwlVariant): VariantKernels {
+  const { le, shape } = v.pwl;
   return {
+    forward(out, x, p, s, N, C, cfg) {
+      const { n, R } = shape(cfg);
+      computeSlopes(s.slope, p.x_vals, p.y_vals, n, R, le);
+      a.pwlForward(out, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
+    },
+    backward(dx, dp, dout, x, p, s, N, C, cfg) {
+      const { n, R } = shape(cfg);
+      const acc = new Float64Array(2 * n); // dx_vals, dy_vals summed in double, one rounding each (as pwl.ts)
+      a.pwlBackward(dx, acc, dout, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
+      for (let k = 0; k < n; k++) { dp.x_vals[k] += acc[k]; dp.y_vals[k] += acc[n + k]; }
+    },
+  };
+}
+
+/** learned_spline: spline setup and adjoint in cubic_spline.ts, per-element value, dx and sums here. */
+function splineKernels(a: Addon): VariantKernels {
+  return {
+    forward(out, x, p, s, N, C, cfg) {
+      const n = cfg.lsa_num_knots;
+      splineSetup(s as unknown as SplineWork, p.x_vals, p.y_vals, n);
+      a.splineForward(out, x, s.knots, s.coef, N * C, n);
+    },
+    backward(dx, dp, dout, x, _p, s, N, C, cfg) {
+      const n = cfg.lsa_num_knots, acc = new Float64Array(5 * (n - 1));
+      a.splineBackward(dx, acc, dout, x, s.knots, s.coef, N * C, n);
+      splineAdjoint(s as unknown as SplineWork, n, acc, dp.x_vals, dp.y_vals);
+    },
+  };
+}
+
+function variantKernels(a: Addon): Record<string, VariantKernels> {
+  const pwl = Object.values(activations).filter((v): v is PwlVariant => 'pwl' in v);
+  return {
+    ...Object.fromEntries(pwl.map((v) => [v.name, pwlKernels(a, v)])),
+    learned_spline: splineKernels(a),
     // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
     rmsnorm: {
       forward: (out, x, p, s, N, C) => a.rmsnormForward(out, s.rrms, x, p.gain, N, C),
