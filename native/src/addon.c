@@ -454,6 +454,53 @@ static napi_value HyperspherenormBackward(napi_env env, napi_callback_info info)
   return undefined(env);
 }
 
+// dact's pieces around its inner activation (variants.c).
+static napi_value DactScale(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactScale", 4)) return NULL;
+  double alpha = arg_num(&a, 2, "alpha");
+  long n = arg_size(&a, 3, "n");
+  float *ax = F32(0, n, "ax"), *x = F32(1, n, "x");
+  if (a.failed) return NULL;
+  nl_dact_scale(ax, x, alpha, n);
+  return undefined(env);
+}
+
+static napi_value DactAffineForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactAffineForward", 6)) return NULL;
+  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C");
+  float *out = F32(0, N * C, "out"), *act = F32(1, N * C, "act"), *gamma = F32_OR_NULL(2, C, "gamma"),
+    *beta = F32_OR_NULL(3, C, "beta");
+  if (a.failed) return NULL;
+  nl_dact_affine_forward(out, act, gamma, beta, N, C);
+  return undefined(env);
+}
+
+static napi_value DactAffineBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactAffineBackward", 8)) return NULL;
+  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
+  float *gd = F32_OR_NULL(0, N * C, "gdout"), *dgamma = F32_OR_NULL(1, C, "dgamma"), *dbeta = F32_OR_NULL(2, C, "dbeta"),
+    *dout = F32(3, N * C, "dout"), *act = F32(4, N * C, "act"), *gamma = F32_OR_NULL(5, C, "gamma");
+  if (!a.failed && gamma && !gd) fail(&a, "T", "%s must be given with gamma", "gdout", 0);
+  if (a.failed) return NULL;
+  nl_dact_affine_backward(gd, dgamma, dbeta, dout, act, gamma, N, C);
+  return undefined(env);
+}
+
+static napi_value DactInputBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactInputBackward", 7)) return NULL;
+  double alpha = arg_num(&a, 4, "alpha");
+  long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");
+  float *dx = F32(0, N * C, "dx"), *dalpha = F32_OR_NULL(1, 1, "dalpha"), *dax = F32(2, N * C, "dax"),
+    *x = F32(3, N * C, "x");
+  if (a.failed) return NULL;
+  nl_dact_input_backward(dx, dalpha, dax, x, alpha, N, C);
+  return undefined(env);
+}
+
 // Knot activations (knots.c): the per-call setup (slopes, spline coefficients) comes from TypeScript.
 static long arg_knots(Args *a, size_t i, long min) {
   long n = arg_size(a, i, "n");
@@ -605,6 +652,10 @@ NAPI_MODULE_INIT() {
     FN("prmsnormBackward", PrmsnormBackward),
     FN("hyperspherenormForward", HyperspherenormForward),
     FN("hyperspherenormBackward", HyperspherenormBackward),
+    FN("dactScale", DactScale),
+    FN("dactAffineForward", DactAffineForward),
+    FN("dactAffineBackward", DactAffineBackward),
+    FN("dactInputBackward", DactInputBackward),
     FN("pwlForward", PwlForward),
     FN("pwlBackward", PwlBackward),
     FN("splineForward", SplineForward),

@@ -54,6 +54,11 @@ void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const floa
 void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const float *gain, double radius, long N, long C);
 void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const float *dout, const float *x,
   const float *gain, double radius, const float *rnorm, long N, long C);
+void nl_dact_scale(float *ax, const float *x, double alpha, long n);
+void nl_dact_affine_forward(float *out, const float *act, const float *gamma, const float *beta, long N, long C);
+void nl_dact_affine_backward(float *gd, float *dgamma, float *dbeta, const float *dout, const float *act,
+  const float *gamma, long N, long C);
+void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const float *x, double alpha, long N, long C);
 
 // activations.c: (out, x, n) and (dx, dout, x, n) unless a parameter or rows are involved.
 #define NL_ACT(name) void nl_##name##_forward(float *out, const float *x, long n); \

@@ -323,3 +323,88 @@ void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const 
   }
   free(rowsum);
 }
+
+// ---- dact (src/nn/norms/dact.ts): y = gamma * act(alpha x) + beta ---------------------------------------
+// The inner activation runs between these kernels (its own native kernel when it has one). gamma and
+// beta are optional (NULL = the constants 1 and 0).
+
+typedef struct {
+  float *out, *gd; const float *x, *act, *dout, *gamma, *beta; double alpha; double *rowsum; long C;
+} DactJob;
+
+HOT static void dact_scale_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const DactJob *j = p;
+  for (long i = i0; i < i1; i++) j->out[i] = (float)(j->alpha * j->x[i]);
+}
+
+// ax = alpha * x.
+void nl_dact_scale(float *ax, const float *x, double alpha, long n) {
+  DactJob j = { .out = ax, .x = x, .alpha = alpha };
+  pool_run(n, PAR_GRAIN, dact_scale_range, &j);
+}
+
+HOT static void dact_affine_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const DactJob *j = p;
+  const long C = j->C;
+  for (long n = n0; n < n1; n++) {
+    const float *act = j->act + n * C;
+    float *out = j->out + n * C;
+    for (long c = 0; c < C; c++)
+      out[c] = (float)((j->gamma ? (double)j->gamma[c] : 1.0) * act[c] + (j->beta ? j->beta[c] : 0.0));
+  }
+}
+
+// out = gamma * act + beta.
+void nl_dact_affine_forward(float *out, const float *act, const float *gamma, const float *beta, long N, long C) {
+  DactJob j = { .out = out, .act = act, .gamma = gamma, .beta = beta, .C = C };
+  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, dact_affine_rows, &j);
+}
+
+// gd = dout * gamma (written, with gamma); dgamma += dout * act, dbeta += dout (partial[0..C), [C..2C)).
+HOT static void dact_affine_bwd_rows(const void *p, long n0, long n1, double *partial) {
+  const DactJob *j = p;
+  const long C = j->C;
+  double *dg = partial, *db = partial + C;
+  for (long n = n0; n < n1; n++) {
+    const float *g = j->dout + n * C, *act = j->act + n * C;
+    if (j->gamma) { float *gd = j->gd + n * C; for (long c = 0; c < C; c++) gd[c] = (float)((double)g[c] * j->gamma[c]); }
+    for (long c = 0; c < C; c++) { dg[c] += (double)g[c] * act[c]; db[c] += g[c]; }
+  }
+}
+
+void nl_dact_affine_backward(float *gd, float *dgamma, float *dbeta, const float *dout, const float *act,
+  const float *gamma, long N, long C) {
+  DactJob j = { .gd = gd, .dout = dout, .act = act, .gamma = gamma, .C = C };
+  float *dst[2] = { dgamma, dbeta };
+  nl_row_blocks(dst, 2, N, C, dact_affine_bwd_rows, &j);
+}
+
+HOT static void dact_input_bwd_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const DactJob *j = p;
+  const long C = j->C;
+  for (long n = n0; n < n1; n++) {
+    const float *dax = j->act + n * C, *x = j->x + n * C;
+    float *dx = j->out + n * C;
+    double s = 0;
+    #pragma omp simd reduction(+ : s)
+    for (long c = 0; c < C; c++) { dx[c] = (float)(dx[c] + j->alpha * dax[c]); s += (double)dax[c] * x[c]; }
+    j->rowsum[n] = s;
+  }
+}
+
+// dx += alpha * dax; dalpha += sum(dax * x) (per row, rows added in order).
+void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const float *x, double alpha, long N, long C) {
+  double *rowsum = calloc((size_t)(N > 0 ? N : 1), sizeof(double));
+  if (!rowsum) abort(); // N doubles
+  DactJob j = { .out = dx, .act = dax, .x = x, .alpha = alpha, .rowsum = rowsum, .C = C };
+  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, dact_input_bwd_rows, &j);
+  if (dalpha) {
+    double s = 0;
+    for (long n = 0; n < N; n++) s += rowsum[n];
+    *dalpha = (float)(*dalpha + s);
+  }
+  free(rowsum);
+}

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
+import type { ModelConfig } from '../../../model/config.js';
 import { prmsK } from '../../../nn/norms/prmsnorm.js';
 import { activations } from '../../../nn/activations/index.js';
 import { computeSlopes, increasing, type PwlVariant } from '../../../nn/activations/pwl.js';
@@ -59,6 +60,10 @@ interface AddonBase {
   hyperspherenormForward(out: F, rnorm: F, x: F, gain: F | null, radius: number, N: number, C: number): void;
   hyperspherenormBackward(dx: F, dgain: F | null, dradius: F | null, dout: F, x: F, gain: F | null, radius: number,
     rnorm: F, N: number, C: number): void;
+  dactScale(ax: F, x: F, alpha: number, n: number): void;
+  dactAffineForward(out: F, act: F, gamma: F | null, beta: F | null, N: number, C: number): void;
+  dactAffineBackward(gdout: F | null, dgamma: F | null, dbeta: F | null, dout: F, act: F, gamma: F | null, N: number, C: number): void;
+  dactInputBackward(dx: F, dalpha: F | null, dax: F, x: F, alpha: number, N: number, C: number): void;
   pwlForward(out: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number, le: number, inc: number): void;
   pwlBackward(dx: F, acc: Float64Array, dout: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number,
     le: number, inc: number): void;
@@ -152,9 +157,38 @@ function splineKernels(a: Addon): VariantKernels {
   };
 }
 
+/** The entries of `rec` under `activation.` (dact's inner activation), prefix removed (as dact.ts). */
+function nested<T>(rec: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const key in rec) if (key.startsWith('activation.')) out[key.slice('activation.'.length)] = rec[key];
+  return out;
+}
+
+/**
+ * dact (src/nn/norms/dact.ts): the scale, the affine and their gradients here; the inner activation
+ * through its own native kernel when `kernels` has one, else its TypeScript code (rrelu).
+ */
+function dactKernels(a: Addon, kernels: Record<string, VariantKernels>): VariantKernels {
+  const inner = (cfg: ModelConfig): VariantKernels => kernels[cfg.dact_activation] ?? activations[cfg.dact_activation];
+  return {
+    forward(out, x, p, s, N, C, cfg, ctx) {
+      a.dactScale(s.ax, x, p.alpha[0], N * C);
+      inner(cfg).forward(s.act, s.ax, nested(p), nested(s), N, C, cfg, ctx);
+      a.dactAffineForward(out, s.act, p.gamma ?? null, p.beta ?? null, N, C);
+    },
+    backward(dx, dp, dout, x, p, s, N, C, cfg, ctx) {
+      const gamma = p.gamma ?? null;
+      a.dactAffineBackward(gamma ? s.gdout : null, dp.gamma ?? null, dp.beta ?? null, dout, s.act, gamma, N, C);
+      s.dax.fill(0, 0, N * C);
+      inner(cfg).backward(s.dax, nested(dp), gamma ? s.gdout : dout, s.ax, nested(p), nested(s), N, C, cfg, ctx);
+      a.dactInputBackward(dx, dp.alpha ?? null, s.dax, x, p.alpha[0], N, C);
+    },
+  };
+}
+
 function variantKernels(a: Addon): Record<string, VariantKernels> {
   const pwl = Object.values(activations).filter((v): v is PwlVariant => 'pwl' in v);
-  return {
+  const kernels: Record<string, VariantKernels> = {
     ...Object.fromEntries(pwl.map((v) => [v.name, pwlKernels(a, v)])),
     learned_spline: splineKernels(a),
     // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
@@ -214,6 +248,8 @@ function variantKernels(a: Addon): Record<string, VariantKernels> {
         dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
     },
   };
+  kernels.dact = dactKernels(a, kernels);
+  return kernels;
 }
 
 /** The native backend, or null when the addon is not built (see nativeBackendError()). */
