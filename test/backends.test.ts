@@ -75,9 +75,10 @@ function assertClose(what: string, got: Float32Array, want: Float32Array, tol: T
   let worst = -1, worstExcess = 0, maxDiff = 0, maxUse = 0;
   for (let i = 0; i < w.length; i++) {
     const d = Math.abs(g[i] - w[i]), lim = tol.atol + tol.rtol * Math.abs(w[i]);
+    if (g[i] === w[i]) continue; // equal infinities too (krmsnorm's half overflow)
     if (d > maxDiff) maxDiff = d;
     if (d > 0) maxUse = Math.max(maxUse, lim > 0 ? d / lim : Infinity);
-    if (!(d <= lim) && !(Number.isNaN(g[i]) && Number.isNaN(w[i])) && (worst < 0 || d - lim > worstExcess)) {
+    if (!(d <= lim) && g[i] !== w[i] && !(Number.isNaN(g[i]) && Number.isNaN(w[i])) && (worst < 0 || d - lim > worstExcess)) {
       worst = i; worstExcess = d - lim;
     }
   }
@@ -244,7 +245,7 @@ test('adamw (step 1 and 10, with and without weight decay, pool-sized)', { skip 
 // Tolerance classes (see above): EXACT where the C code does the TypeScript code's double
 // arithmetic and rounds once; LIBM where exp / expm1 / log1p / erf come from float libm.
 const VARIANT_TOL: Record<string, 'norm' | 'dact' | Tol> = {
-  rmsnorm: 'norm', layernorm: 'norm', prmsnorm: 'norm', hyperspherenorm: 'norm',
+  rmsnorm: 'norm', layernorm: 'norm', prmsnorm: 'norm', hyperspherenorm: 'norm', krmsnorm: 'norm',
   identity: EXACT, relu: EXACT, leaky_relu: EXACT, relu6: EXACT, squared_relu: EXACT, softsign: EXACT, prelu: EXACT,
   gelu: LIBM, gelu_shifted: LIBM, elu: LIBM, celu: LIBM, selu: LIBM, sigmoid: LIBM, silu: LIBM, tanh: LIBM,
   softplus: LIBM, mish: LIBM, glu: LIBM,
@@ -269,6 +270,11 @@ const VARIANT_CASES: [string, Partial<ModelConfig>, Knots?][] = [
     'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu', 'piecewise', 'pfla', 'pfla_le', 'learned_spline']
     .map((n): [string, Partial<ModelConfig>] => [n, {}]),
   ['pfla_le', { pfla_num_points: 2 }], ['piecewise', { pla_num_points: 1 }], ['learned_spline', { lsa_num_knots: 2 }],
+  // krmsnorm: every quantizer x selection, with and without recomputation and gain.
+  ...(['none', 'int8', 'int16'] as const).flatMap((q) => (['first', 'last', 'random'] as const).flatMap((sel) =>
+    [null, 0.1].map((pct): [string, Partial<ModelConfig>] => ['krmsnorm',
+      { krmsnorm_quantize_type: q, krmsnorm_selection_type: sel, krmsnorm_recompute_percentage: pct, krmsnorm_enable_gain: pct === null }]))),
+  ['krmsnorm', { krmsnorm_num: 1, krmsnorm_recompute_percentage: 0 }], ['krmsnorm', { krmsnorm_num: 200, krmsnorm_quantize_type: 'int8' }],
   ['dact', {}], ['dact', { dact_use_gamma: false, dact_use_beta: false, dact_use_alpha: false, dact_alpha_init: 0.7 }],
   ['dact', { dact_activation: 'relu' }], ['dact', { dact_activation: 'prelu', dact_use_gamma: false }],
   ['dact', { dact_activation: 'gelu_shifted', dact_use_beta: false }], ['dact', { dact_activation: 'pfla' }],
@@ -302,6 +308,15 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
         const x: Record<string, Float32Array> = { x: view(rng, w * N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, w * N * C, 1) };
         if (!isNorm) for (let i = 0, e = 0; i < w * N * C; i += 3, e++) x.x[i] = EDGES[e % EDGES.length];
         else if (N > 1) { x.x.fill(0, 0, C); for (let i = C + 1; i < N * C; i += 7) x.x[i] = EDGES[i % EDGES.length]; } // a zero row (eps), outliers
+        if (name === 'krmsnorm' && N >= 5 && C >= 20) {
+          // Rounding ties at both ends of rows 1-3 (first / last selection): int8 and int16 rows with
+          // min 0 and max 255 (65535) have scale 1, so v + 0.5 values tie; half-precision ties at
+          // 1 + 2^-11 (halfway between two halves), and 65520 (the tie that overflows to infinity).
+          const rows = [[0, 255, 0.5, 1.5, 2.5, 3.5, 254.5, 100.5, 7, 9], [0, 65535, 0.5, 1.5, 2.5, 65534.5, 3, 4, 5, 6],
+            [1 + 2 ** -11, 1 + 3 * 2 ** -11, -(1 + 2 ** -11), 2 ** -25, 3 * 2 ** -25, 65519, 0.1, 0.2, 0.3, 0.4]];
+          rows.forEach((r, i) => { x.x.set(r, (i + 1) * C); x.x.set(r, (i + 2) * C - r.length); });
+          x.x.set([65520, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4 * C); // half overflow: infinite RMS, rrms 0
+        }
         for (const [p, spec] of Object.entries(v.params(C, a))) {
           const len = spec.shape.reduce((s, d) => s * d, 1);
           x[`p.${p}`] = view(rng, len, 2, 0.5);
@@ -351,7 +366,9 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
           : name === 'dact' && cls !== EXACT ? { atol: 4e-4 * Math.sqrt(N * C), rtol: LIBM.rtol }
           // dact's dgamma terms dout * act reach ~100 at the outliers (act ~ x), so the TypeScript
           // float32 running sums round at a larger scale: 4x ACCUM.
-          : name === 'dact' ? ACCUM(4 * (N + 1)) : ACCUM(N + 1);
+          // krmsnorm: a row whose k selected entries happen to be small gets r << rms, so its terms
+          // x * rrms reach ~sqrt(C / k) x: 4x ACCUM as well.
+          : name === 'dact' || name === 'krmsnorm' ? ACCUM(4 * (N + 1)) : ACCUM(N + 1);
       }
       parity(`${name} ${JSON.stringify(over)}${knots ? ` ${knots}` : ''} N=${N} C=${C}`, make, run, tols);
     }

@@ -454,6 +454,46 @@ static napi_value HyperspherenormBackward(napi_env env, napi_callback_info info)
   return undefined(env);
 }
 
+// krmsnorm (variants.c): sel holds k channel indices (chosen in TypeScript); qtype 0 half, 1 int8, 2 int16;
+// pct NaN for no recomputation. Forward returns the number of recomputed rows.
+static int check_sel(Args *a, const float *sel, long k, long C) {
+  if (a->failed) return 0;
+  for (long i = 0; i < k; i++) if (!(sel[i] >= 0 && sel[i] < C && sel[i] == (float)(long)sel[i])) {
+    fail(a, "R", "%ssel[%g] is not a channel index", "", (double)i);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value KrmsnormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "krmsnormForward", 12)) return NULL;
+  long N = arg_size(&a, 7, "N"), C = arg_size(&a, 8, "C"), k = arg_size(&a, 9, "k");
+  int qtype = (int)arg_size(&a, 10, "qtype");
+  double pct = arg_num(&a, 11, "pct");
+  if (!a.failed && (k < 1 || k > C || qtype > 2)) fail(&a, "R", "%s: k must be in [1, C] and qtype in 0..2 (k = %g)", "arguments", (double)k);
+  float *out = F32(0, N * C, "out"), *vq = F32(1, N * k, "vq"), *rrms = F32(2, N, "rrms"), *full = F32(3, N, "full"),
+    *x = F32(4, N * C, "x"), *gain = F32_OR_NULL(5, C, "gain"), *sel = F32(6, k, "sel");
+  check_sel(&a, sel, k, C);
+  if (a.failed) return NULL;
+  return number(env, (double)nl_krmsnorm_forward(out, vq, rrms, full, x, gain, sel, N, C, k, qtype, pct));
+}
+
+static napi_value KrmsnormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "krmsnormBackward", 12)) return NULL;
+  long N = arg_size(&a, 9, "N"), C = arg_size(&a, 10, "C"), k = arg_size(&a, 11, "k");
+  if (!a.failed && (k < 1 || k > C)) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
+  float *dx = F32(0, N * C, "dx"), *dgain = F32_OR_NULL(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
+    *x = F32(3, N * C, "x"), *gain = F32_OR_NULL(4, C, "gain"), *sel = F32(5, k, "sel"), *vq = F32(6, N * k, "vq"),
+    *rrms = F32(7, N, "rrms"), *full = F32(8, N, "full");
+  if (!a.failed && gain && !dgain) fail(&a, "T", "%s must be given with gain", "dgain", 0);
+  check_sel(&a, sel, k, C);
+  if (a.failed) return NULL;
+  nl_krmsnorm_backward(dx, gain ? dgain : NULL, dout, x, gain, sel, vq, rrms, full, N, C, k);
+  return undefined(env);
+}
+
 // dact's pieces around its inner activation (variants.c).
 static napi_value DactScale(napi_env env, napi_callback_info info) {
   Args a;
@@ -652,6 +692,8 @@ NAPI_MODULE_INIT() {
     FN("prmsnormBackward", PrmsnormBackward),
     FN("hyperspherenormForward", HyperspherenormForward),
     FN("hyperspherenormBackward", HyperspherenormBackward),
+    FN("krmsnormForward", KrmsnormForward),
+    FN("krmsnormBackward", KrmsnormBackward),
     FN("dactScale", DactScale),
     FN("dactAffineForward", DactAffineForward),
     FN("dactAffineBackward", DactAffineBackward),

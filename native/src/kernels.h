@@ -54,6 +54,10 @@ void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const floa
 void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const float *gain, double radius, long N, long C);
 void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const float *dout, const float *x,
   const float *gain, double radius, const float *rnorm, long N, long C);
+long nl_krmsnorm_forward(float *out, float *vq, float *rrms, float *full, const float *x, const float *gain,
+  const float *sel, long N, long C, long k, int qtype, double pct);
+void nl_krmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *sel, const float *vq, const float *rrms, const float *full, long N, long C, long k);
 void nl_dact_scale(float *ax, const float *x, double alpha, long n);
 void nl_dact_affine_forward(float *out, const float *act, const float *gamma, const float *beta, long N, long C);
 void nl_dact_affine_backward(float *gd, float *dgamma, float *dbeta, const float *dout, const float *act,

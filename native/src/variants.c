@@ -408,3 +408,105 @@ void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const fl
   }
   free(rowsum);
 }
+
+// ---- krmsnorm (src/nn/norms/krmsnorm.ts): RMS from k selected, fake-quantized entries ---------------------
+// The selection (first / last / random from the run's rng) is made in TypeScript and passed in as sel.
+// Every rounding decision is the TypeScript code's: fakeQuantInt rounds each intermediate to float32
+// (done here as double arithmetic then a float cast, which is what Math.fround does), ties to even
+// (rint in the default rounding mode), and 'none' rounds to IEEE half (_Float16 conversion: nearest,
+// ties to even, overflow to infinity). The statistics that decide recomputation are summed in the
+// TypeScript order (sequentially), so the choice of each row is the same.
+
+typedef struct {
+  float *out, *vq, *rrms, *full, *dx; const float *x, *gain, *dout, *sel;
+  long C, k; int qtype; double qmin, qmax, pct; int has_pct;
+} KrmsJob;
+
+static void fake_quant_int(float *v, long k, double qmin, double qmax) {
+  float mn = INFINITY, mx = -INFINITY;
+  for (long j = 0; j < k; j++) { if (v[j] < mn) mn = v[j]; if (v[j] > mx) mx = v[j]; }
+  if (mx == mn) return;
+  const float scale = (float)((double)(float)((double)mx - mn) / (qmax - qmin));
+  if (!(scale > 0 && isfinite(scale))) return;
+  const float zp = (float)(qmin - (double)(float)((double)mn / scale));
+  for (long j = 0; j < k; j++) {
+    double q = rint((double)(float)((double)(float)((double)v[j] / scale) + zp));
+    q = q > qmin ? q : qmin; // Math.min(qmax, Math.max(qmin, q))
+    q = q < qmax ? q : qmax;
+    v[j] = (float)((double)(float)(q - zp) * scale);
+  }
+}
+
+static void krms_fwd_rows(void *p, long n0, long n1, int tid) {
+  (void)tid;
+  const KrmsJob *j = p;
+  const long C = j->C, k = j->k;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C;
+    float *vq = j->vq + n * k, *out = j->out + n * C;
+    for (long i = 0; i < k; i++) vq[i] = x[(long)j->sel[i]];
+    if (j->qtype == 0) for (long i = 0; i < k; i++) vq[i] = (float)(_Float16)vq[i];
+    else fake_quant_int(vq, k, j->qmin, j->qmax);
+    double ss = 0;
+    for (long i = 0; i < k; i++) ss += (double)vq[i] * vq[i];
+    double r = sqrt(ss / k + EPS_RMS);
+    j->full[n] = 0;
+    if (j->has_pct) {
+      double st = 0;
+      for (long c = 0; c < C; c++) st += (double)x[c] * x[c];
+      const double rms = sqrt(st / C + EPS_RMS);
+      if (!(rms * (1 - j->pct) < r && r < rms * (1 + j->pct))) { r = rms; j->full[n] = 1; }
+    }
+    const double rr = 1 / r;
+    j->rrms[n] = (float)rr;
+    if (j->gain) for (long c = 0; c < C; c++) out[c] = (float)(x[c] * rr * j->gain[c]);
+    else for (long c = 0; c < C; c++) out[c] = (float)(x[c] * rr);
+  }
+}
+
+// qtype: 0 = half ('none'), 1 = int8, 2 = int16. pct NaN: no recomputation. Returns the number of
+// recomputed rows.
+long nl_krmsnorm_forward(float *out, float *vq, float *rrms, float *full, const float *x, const float *gain,
+  const float *sel, long N, long C, long k, int qtype, double pct) {
+  KrmsJob j = { .out = out, .vq = vq, .rrms = rrms, .full = full, .x = x, .gain = gain, .sel = sel, .C = C, .k = k,
+    .qtype = qtype, .qmin = qtype == 1 ? -128 : -32768, .qmax = qtype == 1 ? 127 : 32767, .pct = pct, .has_pct = !isnan(pct) };
+  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, krms_fwd_rows, &j);
+  long rec = 0;
+  for (long n = 0; n < N; n++) rec += full[n] != 0;
+  return rec;
+}
+
+// dx_c += dout_c g_c r; then the RMS term: all channels (recomputed row) or the selected ones.
+HOT static void krms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+  const KrmsJob *j = p;
+  const long C = j->C, k = j->k;
+  const float *gain = j->gain;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C, *g = j->dout + n * C, *vq = j->vq + n * k;
+    float *dx = j->dx + n * C;
+    const double rr = j->rrms[n];
+    double S = 0;
+    #pragma omp simd reduction(+ : S)
+    for (long c = 0; c < C; c++) S += (double)g[c] * (gain ? gain[c] : 1.0f) * x[c];
+    for (long c = 0; c < C; c++) {
+      const double gc = gain ? gain[c] : 1.0;
+      if (gain) dgain[c] += (double)g[c] * x[c] * rr;
+      dx[c] = (float)(dx[c] + (double)g[c] * gc * rr);
+    }
+    if (j->full[n] != 0) {
+      const double coef = -S * rr * rr * rr / C;
+      for (long c = 0; c < C; c++) dx[c] = (float)(dx[c] + coef * x[c]);
+    } else {
+      const double coef = -S * rr * rr * rr / k;
+      for (long i = 0; i < k; i++) { const long c = (long)j->sel[i]; dx[c] = (float)(dx[c] + coef * vq[i]); }
+    }
+  }
+}
+
+void nl_krmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *sel, const float *vq, const float *rrms, const float *full, long N, long C, long k) {
+  KrmsJob j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .sel = sel, .vq = (float *)vq, .rrms = (float *)rrms,
+    .full = (float *)full, .C = C, .k = k };
+  float *none = NULL;
+  nl_row_blocks(gain ? &dgain : &none, 1, N, C, krms_bwd_rows, &j);
+}

@@ -60,6 +60,10 @@ interface AddonBase {
   hyperspherenormForward(out: F, rnorm: F, x: F, gain: F | null, radius: number, N: number, C: number): void;
   hyperspherenormBackward(dx: F, dgain: F | null, dradius: F | null, dout: F, x: F, gain: F | null, radius: number,
     rnorm: F, N: number, C: number): void;
+  krmsnormForward(out: F, vq: F, rrms: F, full: F, x: F, gain: F | null, sel: F, N: number, C: number, k: number,
+    qtype: number, pct: number): number;
+  krmsnormBackward(dx: F, dgain: F | null, dout: F, x: F, gain: F | null, sel: F, vq: F, rrms: F, full: F, N: number,
+    C: number, k: number): void;
   dactScale(ax: F, x: F, alpha: number, n: number): void;
   dactAffineForward(out: F, act: F, gamma: F | null, beta: F | null, N: number, C: number): void;
   dactAffineBackward(gdout: F | null, dgamma: F | null, dbeta: F | null, dout: F, act: F, gamma: F | null, N: number, C: number): void;
@@ -157,6 +161,34 @@ function splineKernels(a: Addon): VariantKernels {
   };
 }
 
+/**
+ * krmsnorm (src/nn/norms/krmsnorm.ts): the selection (first, last, or drawn from ctx.rng exactly as
+ * there) is made here; quantization, statistics, recomputation and gradients in C.
+ */
+function krmsnormKernels(a: Addon): VariantKernels {
+  const QTYPE: Record<string, number> = { none: 0, int8: 1, int16: 2 };
+  return {
+    forward(out, x, p, s, N, C, cfg, ctx) {
+      const k = Math.min(C, cfg.krmsnorm_num), sel = s.sel, pct = cfg.krmsnorm_recompute_percentage;
+      if (cfg.krmsnorm_selection_type === 'random') {
+        const idx = ctx.rng.choose(C, k);
+        for (let j = 0; j < k; j++) sel[j] = idx[j];
+      } else {
+        const start = cfg.krmsnorm_selection_type === 'first' ? 0 : C - k;
+        for (let j = 0; j < k; j++) sel[j] = start + j;
+      }
+      // NaN tells the kernel that pct is unset.
+      const rec = a.krmsnormForward(out, s.vq, s.rrms, s.full, x, p.gain ?? null, sel, N, C, k,
+        QTYPE[cfg.krmsnorm_quantize_type], pct ?? NaN);
+      if (pct != null) ctx.metric('krmsnorm_recompute', rec, N);
+    },
+    backward(dx, dp, dout, x, p, s, N, C, cfg) {
+      const k = Math.min(C, cfg.krmsnorm_num);
+      a.krmsnormBackward(dx, p.gain ? dp.gain : null, dout, x, p.gain ?? null, s.sel, s.vq, s.rrms, s.full, N, C, k);
+    },
+  };
+}
+
 /** The entries of `rec` under `activation.` (dact's inner activation), prefix removed (as dact.ts). */
 function nested<T>(rec: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
@@ -248,6 +280,7 @@ function variantKernels(a: Addon): Record<string, VariantKernels> {
         dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
     },
   };
+  kernels.krmsnorm = krmsnormKernels(a);
   kernels.dact = dactKernels(a, kernels);
   return kernels;
 }
