@@ -385,6 +385,13 @@ test('native kernels reject wrong array types and too-short arrays instead of to
     /targets/);
   assert.throws(() => nb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
     new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
+  // Variant entry points: glu's 2C input, an out-of-range krmsnorm selection.
+  const cfg = { ...defaultConfig() } as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
+  const f = (n: number) => new Float32Array(n);
+  assert.throws(() => nb.variants.glu!.forward(f(4), f(4), {}, {}, 2, 2, cfg, ctx), /x has 4 elements, the sizes need 8/);
+  const kr = { ...cfg, krmsnorm_num: 2, krmsnorm_selection_type: 'first' } as ModelConfig;
+  assert.throws(() => nb.variants.krmsnorm!.backward(f(4), { gain: f(2) }, f(4), f(4), { gain: f(2) },
+    { sel: Float32Array.from([0, 5]), vq: f(4), rrms: f(2), full: f(2) }, 2, 2, kr, ctx), /sel\[1\] is not a channel index/);
 });
 
 test('native kernels give the same results when called from several threads at once (worker_threads)', { skip }, async () => {
