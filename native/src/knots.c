@@ -60,12 +60,16 @@ static inline long pwl_segment(double x, const PwlJob *j) {
   if (x >= xv[n - 1]) return n - 1;
   if (j->inc) {
     if (!(x >= xv[0])) return SEG_LEFT;
-    long lo = 0, hi = n - 1; // xv[lo] <= x < xv[hi]
-    while (hi - lo > 1) {
-      const long mid = (lo + hi) >> 1;
-      if (xv[mid] <= x) lo = mid; else hi = mid;
+    // The largest i in [0, n-2] with xv[i] <= x (unique for increasing knots, so the same answer as
+    // pwl.ts's binary search), searched without branches: the candidates are base[0 .. len).
+    const float *base = xv;
+    long len = n - 1;
+    while (len > 1) {
+      const long half = len >> 1;
+      base = base[half] <= x ? base + half : base;
+      len -= half;
     }
-    return lo;
+    return base - xv;
   }
   for (long i = n - 2; i >= 0; i--) if (xv[i] <= x && x < xv[i + 1]) return i;
   return SEG_LEFT;
@@ -128,14 +132,17 @@ void nl_pwl_backward(float *dx, double *acc, const float *dout, const float *x, 
 
 typedef struct { float *out; const float *x, *dout, *knots, *coef; long n; } SplineJob;
 
-// cubic_spline.ts splineSegment: the last k with knots[k] < x, clamped to [0, n-2].
+// cubic_spline.ts splineSegment: the last k with knots[k] < x, clamped to [0, n-2] (the knots are
+// sorted by then), searched without branches as pwl_segment.
 static inline long spline_segment(const float *knots, long n, double x) {
-  long lo = 0, hi = n - 1;
-  while (hi - lo > 1) {
-    const long mid = (lo + hi) >> 1;
-    if (knots[mid] < x) lo = mid; else hi = mid;
+  const float *base = knots;
+  long len = n - 1;
+  while (len > 1) {
+    const long half = len >> 1;
+    base = base[half] < x ? base + half : base;
+    len -= half;
   }
-  return lo;
+  return base - knots;
 }
 
 HOT static void spline_fwd_range(void *p, long i0, long i1, int tid) {
