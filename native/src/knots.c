@@ -75,17 +75,43 @@ static inline long pwl_segment(double x, const PwlJob *j) {
   return SEG_LEFT;
 }
 
+#define SBLK 256
+
+// seg[i] for a block of elements. With increasing knots: count the knots <= x (one compare per
+// knot and element, over the whole block: vectorized), which gives the same segment as the binary
+// search; the identity rule (x >= R) comes first, as in segmentOf. Otherwise the precedence scan.
+HOT static void pwl_segments(int *seg, const float *x, long m, const PwlJob *j) {
+  const long n = j->n;
+  if (!j->inc) { for (long i = 0; i < m; i++) seg[i] = (int)pwl_segment(x[i], j); return; }
+  for (long i = 0; i < m; i++) seg[i] = 0;
+  for (long k = 0; k < n; k++) {
+    const float t = j->xv[k];
+    for (long i = 0; i < m; i++) seg[i] += x[i] >= t;
+  }
+  const int le = j->le;
+  for (long i = 0; i < m; i++) {
+    // count 0: left of every knot (or NaN); n: right of the last (segment n-1); else segment
+    // count - 1. x >= R is compared in double, as segmentOf (R need not be a float).
+    const int c = seg[i], id = !le && (double)x[i] >= j->R;
+    seg[i] = id ? SEG_IDENTITY : c == 0 ? SEG_LEFT : c == n ? (int)n - 1 : c - 1;
+  }
+}
+
 HOT static void pwl_fwd_range(void *p, long i0, long i1, int tid) {
   (void)tid;
   const PwlJob *j = p;
-  for (long i = i0; i < i1; i++) {
-    const double x = j->x[i];
-    const long seg = pwl_segment(x, j);
-    double y;
-    if (seg == SEG_IDENTITY) y = x;
-    else if (seg == SEG_LEFT) y = j->le ? j->yv[0] : 0;
-    else y = j->yv[seg] + (double)j->slope[seg] * (x - j->xv[seg]);
-    j->out[i] = (float)y;
+  int seg[SBLK];
+  for (long b = i0; b < i1; b += SBLK) {
+    const long m = i1 - b < SBLK ? i1 - b : SBLK;
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    pwl_segments(seg, x, m, j);
+    const double left = j->le ? j->yv[0] : 0;
+    for (long i = 0; i < m; i++) { // branch-free: every rule evaluated, the segment's one kept
+      const int sg = seg[i], k = sg < 0 ? 0 : sg;
+      const double line = j->yv[k] + (double)j->slope[k] * ((double)x[i] - j->xv[k]);
+      out[i] = (float)(sg == SEG_IDENTITY ? (double)x[i] : sg == SEG_LEFT ? left : line);
+    }
   }
 }
 
@@ -94,9 +120,11 @@ HOT static void pwl_bwd_block(const void *p, long i0, long i1, double *acc) {
   const long n = j->n;
   const float *xv = j->xv;
   double *gx = acc, *gy = acc + n;
+  int segs[SBLK];
   for (long i = i0; i < i1; i++) {
+    if ((i - i0) % SBLK == 0) pwl_segments(segs, j->x + i, i1 - i < SBLK ? i1 - i : SBLK, j);
     const double g = j->dout[i], v = j->x[i];
-    const long seg = pwl_segment(v, j);
+    const long seg = segs[(i - i0) % SBLK];
     if (seg == SEG_IDENTITY) { j->out[i] = (float)(j->out[i] + g); continue; }
     if (seg == SEG_LEFT) { if (j->le) gy[0] += g; continue; }
     const double sl = j->slope[seg];
@@ -132,36 +160,42 @@ void nl_pwl_backward(float *dx, double *acc, const float *dout, const float *x, 
 
 typedef struct { float *out; const float *x, *dout, *knots, *coef; long n; } SplineJob;
 
-// cubic_spline.ts splineSegment: the last k with knots[k] < x, clamped to [0, n-2] (the knots are
-// sorted by then), searched without branches as pwl_segment.
-static inline long spline_segment(const float *knots, long n, double x) {
-  const float *base = knots;
-  long len = n - 1;
-  while (len > 1) {
-    const long half = len >> 1;
-    base = base[half] < x ? base + half : base;
-    len -= half;
+// Segments for a block: the number of knots below x (vectorized, as pwl_segments), minus one,
+// clamped to [0, n-2]: the same as splineSegment for sorted knots.
+HOT static void spline_segments(int *seg, const float *x, long m, const float *knots, long n) {
+  for (long i = 0; i < m; i++) seg[i] = 0;
+  for (long k = 0; k < n; k++) {
+    const float t = knots[k];
+    for (long i = 0; i < m; i++) seg[i] += t < x[i];
   }
-  return base - knots;
+  for (long i = 0; i < m; i++) { const int c = seg[i] - 1; seg[i] = c < 0 ? 0 : c > n - 2 ? (int)n - 2 : c; }
 }
 
 HOT static void spline_fwd_range(void *p, long i0, long i1, int tid) {
   (void)tid;
   const SplineJob *j = p;
-  for (long i = i0; i < i1; i++) {
-    const double x = j->x[i];
-    const long k = spline_segment(j->knots, j->n, x);
-    const double u = x - j->knots[k];
-    const float *c = j->coef + 4 * k;
-    j->out[i] = (float)(c[0] + u * (c[1] + u * (c[2] + u * (double)c[3])));
+  int seg[SBLK];
+  for (long b = i0; b < i1; b += SBLK) {
+    const long m = i1 - b < SBLK ? i1 - b : SBLK;
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    spline_segments(seg, x, m, j->knots, j->n);
+    for (long i = 0; i < m; i++) {
+      const long k = seg[i];
+      const double u = (double)x[i] - j->knots[k];
+      const float *c = j->coef + 4 * k;
+      out[i] = (float)(c[0] + u * (c[1] + u * (c[2] + u * (double)c[3])));
+    }
   }
 }
 
 HOT static void spline_bwd_block(const void *p, long i0, long i1, double *acc) {
   const SplineJob *j = p;
+  int segs[SBLK];
   for (long i = i0; i < i1; i++) {
+    if ((i - i0) % SBLK == 0) spline_segments(segs, j->x + i, i1 - i < SBLK ? i1 - i : SBLK, j->knots, j->n);
     const double g = j->dout[i], x = j->x[i];
-    const long k = spline_segment(j->knots, j->n, x);
+    const long k = segs[(i - i0) % SBLK];
     const double u = x - j->knots[k];
     const float *c = j->coef + 4 * k;
     const double slope = c[1] + u * (2 * (double)c[2] + 3 * u * c[3]);
