@@ -246,7 +246,7 @@ test('adamw (step 1 and 10, with and without weight decay, pool-sized)', { skip 
 // arithmetic and rounds once; LIBM where exp / expm1 / log1p / erf come from float libm.
 const VARIANT_TOL: Record<string, 'norm' | 'dact' | Tol> = {
   rmsnorm: 'norm', layernorm: 'norm', prmsnorm: 'norm', hyperspherenorm: 'norm', krmsnorm: 'norm',
-  identity: EXACT, relu: EXACT, leaky_relu: EXACT, relu6: EXACT, squared_relu: EXACT, softsign: EXACT, prelu: EXACT,
+  identity: EXACT, relu: EXACT, rrelu: EXACT, leaky_relu: EXACT, relu6: EXACT, squared_relu: EXACT, softsign: EXACT, prelu: EXACT,
   gelu: LIBM, gelu_shifted: LIBM, elu: LIBM, celu: LIBM, selu: LIBM, sigmoid: LIBM, silu: LIBM, tanh: LIBM,
   softplus: LIBM, mish: LIBM, glu: LIBM,
   // Same double arithmetic per element as the TypeScript code (setup shared): bit-exact outputs and dx.
@@ -267,7 +267,7 @@ const VARIANT_CASES: [string, Partial<ModelConfig>, Knots?][] = [
   ['hyperspherenorm', { hsnorm_gain: true, hsnorm_radius_learning: true }],
   ['gelu_shifted', { shifted_gelu_learnable_shift: true }], ['gelu_shifted', { shifted_gelu_learnable_shift: false }],
   ...['identity', 'relu', 'leaky_relu', 'relu6', 'squared_relu', 'softsign', 'prelu', 'gelu', 'elu', 'celu', 'selu',
-    'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu', 'piecewise', 'pfla', 'pfla_le', 'learned_spline']
+    'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu', 'piecewise', 'pfla', 'pfla_le', 'learned_spline', 'rrelu']
     .map((n): [string, Partial<ModelConfig>] => [n, {}]),
   ['pfla_le', { pfla_num_points: 2 }], ['piecewise', { pla_num_points: 1 }], ['learned_spline', { lsa_num_knots: 2 }],
   // krmsnorm: every quantizer x selection, with and without recomputation and gain.
@@ -278,7 +278,7 @@ const VARIANT_CASES: [string, Partial<ModelConfig>, Knots?][] = [
   ['dact', {}], ['dact', { dact_use_gamma: false, dact_use_beta: false, dact_use_alpha: false, dact_alpha_init: 0.7 }],
   ['dact', { dact_activation: 'relu' }], ['dact', { dact_activation: 'prelu', dact_use_gamma: false }],
   ['dact', { dact_activation: 'gelu_shifted', dact_use_beta: false }], ['dact', { dact_activation: 'pfla' }],
-  ['dact', { dact_activation: 'rrelu' }], // inner without a native kernel: its TypeScript code, same rng draws
+  ['dact', { dact_activation: 'rrelu' }], // inner drawing from the run's generator
   ...['piecewise', 'pfla', 'pfla_le', 'learned_spline'].flatMap((n): [string, Partial<ModelConfig>, Knots][] =>
     [[n, {}, 'init'], [n, {}, 'ties']]),
 ];
@@ -303,7 +303,8 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
     const a = { ...cfg, ...over } as ModelConfig;
     const isNorm = name in norms;
     const w = v.gated ? 2 : 1; // glu reads 2C inputs per row
-    for (const [N, C] of [[1, 1], [1, 8], [3, 7], [5, 64], [300, 130]]) {
+    for (const [N, C, training] of [[1, 1, true], [1, 8, true], [3, 7, false], [5, 64, true], [300, 130, true]] as const) {
+      const states: string[] = [];
       const make = (rng: Rng) => {
         const x: Record<string, Float32Array> = { x: view(rng, w * N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, w * N * C, 1) };
         if (!isNorm) for (let i = 0, e = 0; i < w * N * C; i += 3, e++) x.x[i] = EDGES[e % EDGES.length];
@@ -335,9 +336,10 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
       const run = (be: Backend, x: Record<string, Float32Array>) => {
         const k = be === tsBackend ? v : nv;
         const p = pick(x, 'p.'), dp = pick(x, 'dp.'), s = pick(x, 's.');
-        const ctx = new MetricCtx(true, new Rng(5)); // one per backend: rrelu (in dact) draws the same numbers
+        const ctx = new MetricCtx(training, new Rng(5)); // one per backend: rrelu must draw the same numbers
         k.forward(x.out, x.x, p, s, N, C, a, ctx);
         k.backward(x.dx, dp, x.dout, x.x, p, s, N, C, a, ctx);
+        states.push(JSON.stringify(ctx.rng.getState())); // and leave the generator in the same state
       };
       let cls = VARIANT_TOL[name];
       const tols: Record<string, Tol> = { x: EXACT, dout: EXACT };
@@ -370,7 +372,9 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
           // x * rrms reach ~sqrt(C / k) x: 4x ACCUM as well.
           : name === 'dact' || name === 'krmsnorm' ? ACCUM(4 * (N + 1)) : ACCUM(N + 1);
       }
-      parity(`${name} ${JSON.stringify(over)}${knots ? ` ${knots}` : ''} N=${N} C=${C}`, make, run, tols);
+      const what = `${name} ${JSON.stringify(over)}${knots ? ` ${knots}` : ''} N=${N} C=${C}`;
+      parity(what, make, run, tols);
+      assert.equal(states[1], states[0], `${what}: generator state after the call`);
     }
   }
 });

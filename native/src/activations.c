@@ -16,6 +16,7 @@
 #include "pool.h"
 #include "vmath.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #define BLK 512
@@ -429,4 +430,58 @@ void nl_glu_forward(float *out, const float *x, long N, long C) {
 void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C) {
   EJob j = { .out = dx, .x = x, .dout = dout, .C = C };
   pool_run(N, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1, glu_b, &j);
+}
+
+// ---- rrelu (rrelu.ts): y = x (x >= 0) else a x; training draws a ~ U(1/8, 1/3) per element -------------
+// The draws are the run's generator (src/engine/rng.ts, xoshiro128**), ported here: state is its
+// four words, advanced exactly as Rng.nextU32 does, one draw per element in element order, so the
+// slopes and the generator's state afterwards are the TypeScript code's. The draws are sequential;
+// the elementwise part goes to the pool.
+#define RRELU_LOWER (1.0 / 8)
+#define RRELU_UPPER (1.0 / 3)
+
+static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+static void rrelu_draw(float *slope, uint32_t *s, long n) {
+  uint32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+  for (long i = 0; i < n; i++) {
+    const uint32_t result = rotl32(s1 * 5, 7) * 9, t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl32(s3, 11);
+    slope[i] = (float)(RRELU_LOWER + (RRELU_UPPER - RRELU_LOWER) * (result / 4294967296.0));
+  }
+  s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+}
+
+typedef struct { float *out; const float *x, *dout, *slope; } RJob;
+
+HOT static void rrelu_f(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const RJob *j = p;
+  const float *x = j->x, *a = j->slope;
+  float *out = j->out;
+  for (long i = i0; i < i1; i++) out[i] = x[i] >= 0 ? x[i] : (float)((double)a[i] * x[i]);
+}
+
+HOT static void rrelu_b(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const RJob *j = p;
+  const float *x = j->x, *a = j->slope, *dout = j->dout;
+  float *dx = j->out;
+  for (long i = i0; i < i1; i++) {
+    const double g = dout[i];
+    dx[i] = (float)(dx[i] + (x[i] > 0 ? g : (double)a[i] * g));
+  }
+}
+
+// state NULL: evaluation (every slope is the mean, 11/48).
+void nl_rrelu_forward(float *out, float *slope, const float *x, uint32_t *state, long n) {
+  if (state) rrelu_draw(slope, state, n);
+  else for (long i = 0; i < n; i++) slope[i] = (float)((RRELU_LOWER + RRELU_UPPER) / 2);
+  RJob j = { .out = out, .x = x, .slope = slope };
+  pool_run(n, PAR_GRAIN, rrelu_f, &j);
+}
+
+void nl_rrelu_backward(float *dx, const float *dout, const float *x, const float *slope, long n) {
+  RJob j = { .out = dx, .x = x, .dout = dout, .slope = slope };
+  pool_run(n, PAR_GRAIN, rrelu_b, &j);
 }

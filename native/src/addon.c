@@ -72,7 +72,8 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
   if (is_ta) napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, NULL, NULL);
   if (!is_ta || type != want) {
     fail(a, "T", want == napi_float32_array ? "%s must be a Float32Array (the native backend is float32 only)"
-      : want == napi_float64_array ? "%s must be a Float64Array" : "%s must be an Int32Array", what, 0);
+      : want == napi_float64_array ? "%s must be a Float64Array"
+      : want == napi_uint32_array ? "%s must be a Uint32Array" : "%s must be an Int32Array", what, 0);
     return NULL;
   }
   if ((double)length < need) {
@@ -87,6 +88,7 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
 #define F32(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 0))
 #define F32_OR_NULL(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 1))
 #define F64(i, need, what) ((double *)arg_array(&a, i, napi_float64_array, need, what, 0))
+#define U32_OR_NULL(i, need, what) ((uint32_t *)arg_array(&a, i, napi_uint32_array, need, what, 1))
 #define I32(i, need, what) ((int32_t *)arg_array(&a, i, napi_int32_array, need, what, 0))
 
 static napi_value undefined(napi_env env) { napi_value u; napi_get_undefined(env, &u); return u; }
@@ -383,6 +385,28 @@ ACTIVATION(mish, nl_mish_forward, nl_mish_backward)
   }
 SCALAR_ACTIVATION(prelu, nl_prelu_forward, nl_prelu_backward)
 SCALAR_ACTIVATION(geluShifted, nl_gelu_shifted_forward, nl_gelu_shifted_backward)
+
+// rrelu: state is the generator's four words (Uint32Array, advanced in place), or null in evaluation.
+static napi_value RreluForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "rreluForward", 5)) return NULL;
+  long n = arg_size(&a, 4, "n");
+  float *out = F32(0, n, "out"), *slope = F32(1, n, "slope"), *x = F32(2, n, "x");
+  uint32_t *state = U32_OR_NULL(3, 4, "state");
+  if (a.failed) return NULL;
+  nl_rrelu_forward(out, slope, x, state, n);
+  return undefined(env);
+}
+
+static napi_value RreluBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "rreluBackward", 5)) return NULL;
+  long n = arg_size(&a, 4, "n");
+  float *dx = F32(0, n, "dx"), *dout = F32(1, n, "dout"), *x = F32(2, n, "x"), *slope = F32(3, n, "slope");
+  if (a.failed) return NULL;
+  nl_rrelu_backward(dx, dout, x, slope, n);
+  return undefined(env);
+}
 
 // glu: x and dx are (N, 2C), out and dout (N, C).
 static napi_value GluForward(napi_env env, napi_callback_info info) {
@@ -699,6 +723,8 @@ NAPI_MODULE_INIT() {
     FN("dactAffineBackward", DactAffineBackward),
     FN("dactInputBackward", DactInputBackward),
     FN("pwlForward", PwlForward),
+    FN("rreluForward", RreluForward),
+    FN("rreluBackward", RreluBackward),
     FN("pwlBackward", PwlBackward),
     FN("splineForward", SplineForward),
     FN("splineBackward", SplineBackward),

@@ -3,6 +3,8 @@
 #ifndef NORMLAB_KERNELS_H
 #define NORMLAB_KERNELS_H
 
+#include <stdint.h>
+
 // Hot loops get an AVX2+FMA clone picked at load time; the default clone is the portable
 // x86-64-v2 build (the CI machine may lack AVX2).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -76,6 +78,8 @@ void nl_gelu_shifted_forward(float *out, const float *x, double shift, long n);
 void nl_gelu_shifted_backward(float *dx, float *dshift, const float *dout, const float *x, double shift, long N, long C);
 void nl_glu_forward(float *out, const float *x, long N, long C);
 void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C);
+void nl_rrelu_forward(float *out, float *slope, const float *x, uint32_t *state, long n);
+void nl_rrelu_backward(float *dx, const float *dout, const float *x, const float *slope, long n);
 
 // knots.c: piecewise-linear (pwl.ts) and natural cubic spline (learned_spline.ts) evaluation; acc gets
 // the knot-gradient sums added (2n, resp. 5(n-1) doubles).

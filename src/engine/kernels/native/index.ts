@@ -68,6 +68,8 @@ interface AddonBase {
   dactAffineForward(out: F, act: F, gamma: F | null, beta: F | null, N: number, C: number): void;
   dactAffineBackward(gdout: F | null, dgamma: F | null, dbeta: F | null, dout: F, act: F, gamma: F | null, N: number, C: number): void;
   dactInputBackward(dx: F, dalpha: F | null, dax: F, x: F, alpha: number, N: number, C: number): void;
+  rreluForward(out: F, slope: F, x: F, state: Uint32Array | null, n: number): void;
+  rreluBackward(dx: F, dout: F, x: F, slope: F, n: number): void;
   pwlForward(out: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number, le: number, inc: number): void;
   pwlBackward(dx: F, acc: Float64Array, dout: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number,
     le: number, inc: number): void;
@@ -198,7 +200,7 @@ function nested<T>(rec: Record<string, T>): Record<string, T> {
 
 /**
  * dact (src/nn/norms/dact.ts): the scale, the affine and their gradients here; the inner activation
- * through its own native kernel when `kernels` has one, else its TypeScript code (rrelu).
+ * through its own native kernel when `kernels` has one (every activation has one), else its TypeScript code.
  */
 function dactKernels(a: Addon, kernels: Record<string, VariantKernels>): VariantKernels {
   const inner = (cfg: ModelConfig): VariantKernels => kernels[cfg.dact_activation] ?? activations[cfg.dact_activation];
@@ -261,6 +263,17 @@ function variantKernels(a: Addon): Record<string, VariantKernels> {
     gelu_shifted: {
       forward: (out, x, p, _s, N, C) => a.geluShiftedForward(out, x, p.shift[0], N, C),
       backward: (dx, dp, dout, x, p, _s, N, C) => a.geluShiftedBackward(dx, dp.shift ?? null, dout, x, p.shift[0], N, C),
+    },
+    // src/nn/activations/rrelu.ts: the training draws come from ctx.rng's own state, advanced in C
+    // exactly as Rng.uniform() would (one draw per element); saved slope (N*C).
+    rrelu: {
+      forward(out, x, _p, s, N, C, _cfg, ctx) {
+        if (!ctx.training) { a.rreluForward(out, s.slope, x, null, N * C); return; }
+        const st = ctx.rng.getState(), words = Uint32Array.from(st.s);
+        a.rreluForward(out, s.slope, x, words, N * C);
+        ctx.rng.setState({ s: Array.from(words), spare: st.spare });
+      },
+      backward: (dx, _dp, dout, x, _p, s, N, C) => a.rreluBackward(dx, dout, x, s.slope, N * C),
     },
     // src/nn/activations/glu.ts (gated): x and dx are (N, 2C).
     glu: {
