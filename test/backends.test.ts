@@ -75,9 +75,10 @@ function assertClose(what: string, got: Float32Array, want: Float32Array, tol: T
   let worst = -1, worstExcess = 0, maxDiff = 0, maxUse = 0;
   for (let i = 0; i < w.length; i++) {
     const d = Math.abs(g[i] - w[i]), lim = tol.atol + tol.rtol * Math.abs(w[i]);
+    if (g[i] === w[i]) continue; // equal infinities too (krmsnorm's half overflow)
     if (d > maxDiff) maxDiff = d;
     if (d > 0) maxUse = Math.max(maxUse, lim > 0 ? d / lim : Infinity);
-    if (!(d <= lim) && !(Number.isNaN(g[i]) && Number.isNaN(w[i])) && (worst < 0 || d - lim > worstExcess)) {
+    if (!(d <= lim) && g[i] !== w[i] && !(Number.isNaN(g[i]) && Number.isNaN(w[i])) && (worst < 0 || d - lim > worstExcess)) {
       worst = i; worstExcess = d - lim;
     }
   }
@@ -239,25 +240,91 @@ test('adamw (step 1 and 10, with and without weight decay, pool-sized)', { skip 
   }
 });
 
-test('native variant overrides (rmsnorm, layernorm with and without bias, gelu, relu) match the TypeScript variants', { skip }, () => {
+// Every native variant override must have a case below (adding one without a parity case fails).
+// Tolerance classes (see above): EXACT where the C code does the TypeScript code's double
+// arithmetic and rounds once; LIBM where exp / expm1 / log1p / erf come from float libm.
+const VARIANT_TOL: Record<string, 'norm' | 'dact' | Tol> = {
+  rmsnorm: 'norm', layernorm: 'norm', prmsnorm: 'norm', hyperspherenorm: 'norm', krmsnorm: 'norm',
+  identity: EXACT, relu: EXACT, rrelu: EXACT, leaky_relu: EXACT, relu6: EXACT, squared_relu: EXACT, softsign: EXACT, prelu: EXACT,
+  gelu: LIBM, gelu_shifted: LIBM, elu: LIBM, celu: LIBM, selu: LIBM, sigmoid: LIBM, silu: LIBM, tanh: LIBM,
+  softplus: LIBM, mish: LIBM, glu: LIBM,
+  // Same double arithmetic per element as the TypeScript code (setup shared): bit-exact outputs and dx.
+  piecewise: EXACT, pfla: EXACT, pfla_le: EXACT, learned_spline: EXACT,
+  dact: 'dact', // its inner activation's class, see dactTols
+};
+// Configurations per variant (flags its params or math depend on).
+// Third entry: 'init' = parameters at their declared init (knots increasing: binary search);
+// 'ties' = random knots rounded to a 0.5 grid (repeated knots: empty segments, spline pushes);
+// default: random parameters (knots out of order: the precedence scan, the spline's sort).
+type Knots = 'init' | 'ties' | undefined;
+const VARIANT_CASES: [string, Partial<ModelConfig>, Knots?][] = [
+  ['rmsnorm', {}], ['layernorm', { bias: false }], ['layernorm', { bias: true }],
+  ['prmsnorm', { prmsnorm_pct: 0.0625 }], ['prmsnorm', { prmsnorm_pct: 0.3 }], ['prmsnorm', { prmsnorm_pct: 1 }],
+  ['hyperspherenorm', { hsnorm_gain: false, hsnorm_radius_learning: false }],
+  ['hyperspherenorm', { hsnorm_gain: true, hsnorm_radius_learning: false }],
+  ['hyperspherenorm', { hsnorm_gain: false, hsnorm_radius_learning: true }],
+  ['hyperspherenorm', { hsnorm_gain: true, hsnorm_radius_learning: true }],
+  ['gelu_shifted', { shifted_gelu_learnable_shift: true }], ['gelu_shifted', { shifted_gelu_learnable_shift: false }],
+  ...['identity', 'relu', 'leaky_relu', 'relu6', 'squared_relu', 'softsign', 'prelu', 'gelu', 'elu', 'celu', 'selu',
+    'sigmoid', 'silu', 'tanh', 'softplus', 'mish', 'glu', 'piecewise', 'pfla', 'pfla_le', 'learned_spline', 'rrelu']
+    .map((n): [string, Partial<ModelConfig>] => [n, {}]),
+  ['pfla_le', { pfla_num_points: 2 }], ['piecewise', { pla_num_points: 1 }], ['learned_spline', { lsa_num_knots: 2 }],
+  // krmsnorm: every quantizer x selection, with and without recomputation and gain.
+  ...(['none', 'int8', 'int16'] as const).flatMap((q) => (['first', 'last', 'random'] as const).flatMap((sel) =>
+    [null, 0.1].map((pct): [string, Partial<ModelConfig>] => ['krmsnorm',
+      { krmsnorm_quantize_type: q, krmsnorm_selection_type: sel, krmsnorm_recompute_percentage: pct, krmsnorm_enable_gain: pct === null }]))),
+  ['krmsnorm', { krmsnorm_num: 1, krmsnorm_recompute_percentage: 0 }], ['krmsnorm', { krmsnorm_num: 200, krmsnorm_quantize_type: 'int8' }],
+  ['dact', {}], ['dact', { dact_use_gamma: false, dact_use_beta: false, dact_use_alpha: false, dact_alpha_init: 0.7 }],
+  ['dact', { dact_activation: 'relu' }], ['dact', { dact_activation: 'prelu', dact_use_gamma: false }],
+  ['dact', { dact_activation: 'gelu_shifted', dact_use_beta: false }], ['dact', { dact_activation: 'pfla' }],
+  ['dact', { dact_activation: 'rrelu' }], // inner drawing from the run's generator
+  ...['piecewise', 'pfla', 'pfla_le', 'learned_spline'].flatMap((n): [string, Partial<ModelConfig>, Knots][] =>
+    [[n, {}, 'init'], [n, {}, 'ties']]),
+];
+// Edge inputs written over every 3rd element: zeros of both signs (kinks of relu, prelu, elu,
+// leaky_relu), relu6's 6, softplus/mish's threshold 20 and the float just above it, +-30 and
+// +-100 (exp overflow / underflow paths of sigmoid, softplus, tanh, elu), tiny values.
+const EDGES = [0, -0, 6, -6, 20, Math.fround(20 + 2e-6), -20, 30, -30, 100, -100, 1e-6, -1e-6, 1e-30, 0.5, -1,
+  2, -2, 10, -10, 5, -5, -1.5]; // and the knots' bounds: piecewise +-2, pfla +-10, learned_spline +-5
+
+test('every native variant override has a parity case', { skip }, () => {
+  const overrides = Object.keys((native as Backend).variants).sort();
+  assert.deepEqual(overrides, Object.keys(VARIANT_TOL).sort());
+  assert.deepEqual([...new Set(VARIANT_CASES.map(([n]) => n))].sort(), overrides);
+});
+
+test('native variant overrides match the TypeScript variants (seeded inputs with edge values)', { skip }, () => {
   const cfg = { ...defaultConfig() } as unknown as ModelConfig;
-  const overrides = Object.keys((native as Backend).variants);
-  assert.deepEqual(overrides.sort(), ['gelu', 'layernorm', 'relu', 'rmsnorm']);
   const registry: Record<string, Variant> = { ...norms, ...activations };
-  const cases: [string, boolean][] = [['rmsnorm', false], ['layernorm', false], ['layernorm', true], ['gelu', false], ['relu', false]];
-  for (const [name, bias] of cases) {
+  for (const [name, over, knots] of VARIANT_CASES) {
     const v = registry[name];
     const nv = (native as Backend).variants[name]!;
-    const a = { ...cfg, bias } as ModelConfig;
-    for (const [N, C] of [[1, 1], [1, 8], [3, 7], [5, 64], [300, 130]]) {
-      const ctx = new MetricCtx(true, new Rng(5));
+    const a = { ...cfg, ...over } as ModelConfig;
+    const isNorm = name in norms;
+    const w = v.gated ? 2 : 1; // glu reads 2C inputs per row
+    for (const [N, C, training] of [[1, 1, true], [1, 8, true], [3, 7, false], [5, 64, true], [300, 130, true]] as const) {
+      const states: string[] = [];
       const make = (rng: Rng) => {
-        const x: Record<string, Float32Array> = { x: view(rng, N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, N * C, 1) };
-        if (name === 'relu') for (let i = 0; i < N * C; i += 5) x.x[i] = 0; // exact zeros: the kink
+        const x: Record<string, Float32Array> = { x: view(rng, w * N * C, 1, 2), out: view(rng, N * C, 2), dout: view(rng, N * C, 3), dx: view(rng, w * N * C, 1) };
+        if (!isNorm) for (let i = 0, e = 0; i < w * N * C; i += 3, e++) x.x[i] = EDGES[e % EDGES.length];
+        else if (N > 1) { x.x.fill(0, 0, C); for (let i = C + 1; i < N * C; i += 7) x.x[i] = EDGES[i % EDGES.length]; } // a zero row (eps), outliers
+        if (name === 'krmsnorm' && N >= 5 && C >= 20) {
+          // Rounding ties at both ends of rows 1-3 (first / last selection): int8 and int16 rows with
+          // min 0 and max 255 (65535) have scale 1, so v + 0.5 values tie; half-precision ties at
+          // 1 + 2^-11 (halfway between two halves), and 65520 (the tie that overflows to infinity).
+          const rows = [[0, 255, 0.5, 1.5, 2.5, 3.5, 254.5, 100.5, 7, 9], [0, 65535, 0.5, 1.5, 2.5, 65534.5, 3, 4, 5, 6],
+            [1 + 2 ** -11, 1 + 3 * 2 ** -11, -(1 + 2 ** -11), 2 ** -25, 3 * 2 ** -25, 65519, 0.1, 0.2, 0.3, 0.4]];
+          rows.forEach((r, i) => { x.x.set(r, (i + 1) * C); x.x.set(r, (i + 2) * C - r.length); });
+          x.x.set([65520, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4 * C); // half overflow: infinite RMS, rrms 0
+        }
         for (const [p, spec] of Object.entries(v.params(C, a))) {
           const len = spec.shape.reduce((s, d) => s * d, 1);
           x[`p.${p}`] = view(rng, len, 2, 0.5);
-          for (let i = 0; i < len; i++) x[`p.${p}`][i] += 1; // gains near 1, not all equal
+          const q = x[`p.${p}`], init = spec.init;
+          if (knots === 'init' && typeof init === 'object' && 'values' in init) q.set(Array.from(init.values));
+          else if (p.endsWith('x_vals')) { // knots spread over [-6, 6], in random order
+            for (let i = 0; i < len; i++) q[i] = knots === 'ties' ? Math.round(q[i] * 24) / 2 : q[i] * 12;
+          } else for (let i = 0; i < len; i++) q[i] += 1; // gains near 1, not all equal
           x[`dp.${p}`] = view(rng, len, 3);
         }
         for (const [s, len] of Object.entries(v.saved(N, C, a))) x[`s.${s}`] = view(rng, len, 1);
@@ -268,20 +335,45 @@ test('native variant overrides (rmsnorm, layernorm with and without bias, gelu, 
       const run = (be: Backend, x: Record<string, Float32Array>) => {
         const k = be === tsBackend ? v : nv;
         const p = pick(x, 'p.'), dp = pick(x, 'dp.'), s = pick(x, 's.');
+        const ctx = new MetricCtx(training, new Rng(5)); // one per backend: rrelu must draw the same numbers
         k.forward(x.out, x.x, p, s, N, C, a, ctx);
         k.backward(x.dx, dp, x.dout, x.x, p, s, N, C, a, ctx);
+        states.push(JSON.stringify(ctx.rng.getState())); // and leave the generator in the same state
       };
-      const isNorm = name in norms;
+      let cls = VARIANT_TOL[name];
       const tols: Record<string, Tol> = { x: EXACT, dout: EXACT };
+      if (cls === 'dact') {
+        // dact: gamma * act(alpha x) + beta and its gradients are double arithmetic around the inner
+        // activation (rrelu: TypeScript in both), so an EXACT inner keeps everything EXACT (sums over
+        // rows aside, ACCUM below). A LIBM inner's error is scaled by gamma and alpha (~1 +- 0.5, up
+        // to ~2.5): 4x LIBM. Its parameter sums (dalpha = sum dax x, x up to 100 at the outliers)
+        // carry that error per term: a random walk over N*C terms, 4e-4 sqrt(N*C).
+        const innerTol = VARIANT_TOL[a.dact_activation] ?? EXACT;
+        cls = innerTol === LIBM ? { atol: 4 * LIBM.atol, rtol: 4 * LIBM.rtol } : EXACT;
+      }
       // Norm outputs and saved statistics: ROW (double statistics in both). dx also depends on the row
       // dot product through a cancellation (dxhat - xhat * mean), so allow 16 eps32 absolute.
-      // Activations: LIBM (gelu's erf/exp in float) or EXACT (relu).
-      const act = name === 'gelu' ? LIBM : EXACT;
-      tols.out = isNorm ? ROW : act;
-      tols.dx = isNorm ? { atol: 16 * EPS32, rtol: 4 * EPS32 } : act;
+      tols.out = cls === 'norm' ? ROW : cls;
+      tols.dx = cls === 'norm' ? { atol: 16 * EPS32, rtol: 4 * EPS32 } : cls;
       for (const key of Object.keys(v.saved(N, C, a))) tols[`s.${key}`] = ROW;
-      for (const key of Object.keys(v.params(C, a))) { tols[`p.${key}`] = EXACT; tols[`dp.${key}`] = ACCUM(N + 1); }
-      parity(`${name}${bias ? ' (bias)' : ''} N=${N} C=${C}`, make, run, tols);
+      for (const key of Object.keys(v.params(C, a))) {
+        tols[`p.${key}`] = EXACT;
+        // Per-channel gradients: ACCUM over the N rows. Scalar ones (prelu's slope, the radius, the
+        // shift) sum N*C terms in double in both backends (in another order) and round once:
+        // ACCUM(N + 1) is ample for the exact ones. gelu_shifted's terms each carry the LIBM error of
+        // the derivative (<= 1e-6 + 4e-6 |term|, |term| <~ 2, signs random): a random walk over N*C
+        // terms, 8e-6 sqrt(N*C) with a margin of ~10x, plus rtol LIBM for the final rounding.
+        tols[`dp.${key}`] = name === 'gelu_shifted' ? { atol: 8e-6 * Math.sqrt(N * C), rtol: LIBM.rtol }
+          : name === 'dact' && cls !== EXACT ? { atol: 4e-4 * Math.sqrt(N * C), rtol: LIBM.rtol }
+          // dact's dgamma terms dout * act reach ~100 at the outliers (act ~ x), so the TypeScript
+          // float32 running sums round at a larger scale: 4x ACCUM.
+          // krmsnorm: a row whose k selected entries happen to be small gets r << rms, so its terms
+          // x * rrms reach ~sqrt(C / k) x: 4x ACCUM as well.
+          : name === 'dact' || name === 'krmsnorm' ? ACCUM(4 * (N + 1)) : ACCUM(N + 1);
+      }
+      const what = `${name} ${JSON.stringify(over)}${knots ? ` ${knots}` : ''} N=${N} C=${C}`;
+      parity(what, make, run, tols);
+      assert.equal(states[1], states[0], `${what}: generator state after the call`);
     }
   }
 });
@@ -296,6 +388,13 @@ test('native kernels reject wrong array types and too-short arrays instead of to
     /targets/);
   assert.throws(() => nb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
     new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
+  // Variant entry points: glu's 2C input, an out-of-range krmsnorm selection.
+  const cfg = { ...defaultConfig() } as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
+  const f = (n: number) => new Float32Array(n);
+  assert.throws(() => nb.variants.glu!.forward(f(4), f(4), {}, {}, 2, 2, cfg, ctx), /x has 4 elements, the sizes need 8/);
+  const kr = { ...cfg, krmsnorm_num: 2, krmsnorm_selection_type: 'first' } as ModelConfig;
+  assert.throws(() => nb.variants.krmsnorm!.backward(f(4), { gain: f(2) }, f(4), f(4), { gain: f(2) },
+    { sel: Float32Array.from([0, 5]), vq: f(4), rrms: f(2), full: f(2) }, 2, 2, kr, ctx), /sel\[1\] is not a channel index/);
 });
 
 test('native kernels give the same results when called from several threads at once (worker_threads)', { skip }, async () => {

@@ -72,7 +72,8 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
   if (is_ta) napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, NULL, NULL);
   if (!is_ta || type != want) {
     fail(a, "T", want == napi_float32_array ? "%s must be a Float32Array (the native backend is float32 only)"
-      : "%s must be an Int32Array", what, 0);
+      : want == napi_float64_array ? "%s must be a Float64Array"
+      : want == napi_uint32_array ? "%s must be a Uint32Array" : "%s must be an Int32Array", what, 0);
     return NULL;
   }
   if ((double)length < need) {
@@ -86,6 +87,8 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
 
 #define F32(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 0))
 #define F32_OR_NULL(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 1))
+#define F64(i, need, what) ((double *)arg_array(&a, i, napi_float64_array, need, what, 0))
+#define U32_OR_NULL(i, need, what) ((uint32_t *)arg_array(&a, i, napi_uint32_array, need, what, 1))
 #define I32(i, need, what) ((int32_t *)arg_array(&a, i, napi_int32_array, need, what, 0))
 
 static napi_value undefined(napi_env env) { napi_value u; napi_get_undefined(env, &u); return u; }
@@ -344,6 +347,284 @@ static napi_value LayernormBackward(napi_env env, napi_callback_info info) {
   }
 ACTIVATION(gelu, nl_gelu_forward, nl_gelu_backward)
 ACTIVATION(relu, nl_relu_forward, nl_relu_backward)
+ACTIVATION(identity, nl_identity_forward, nl_identity_backward)
+ACTIVATION(leakyRelu, nl_leaky_relu_forward, nl_leaky_relu_backward)
+ACTIVATION(relu6, nl_relu6_forward, nl_relu6_backward)
+ACTIVATION(squaredRelu, nl_squared_relu_forward, nl_squared_relu_backward)
+ACTIVATION(softsign, nl_softsign_forward, nl_softsign_backward)
+ACTIVATION(elu, nl_elu_forward, nl_elu_backward)
+ACTIVATION(selu, nl_selu_forward, nl_selu_backward)
+ACTIVATION(sigmoid, nl_sigmoid_forward, nl_sigmoid_backward)
+ACTIVATION(silu, nl_silu_forward, nl_silu_backward)
+ACTIVATION(tanh, nl_tanh_forward, nl_tanh_backward)
+ACTIVATION(softplus, nl_softplus_forward, nl_softplus_backward)
+ACTIVATION(mish, nl_mish_forward, nl_mish_backward)
+
+// (out, x, p, N, C) and (dx, dp | null, dout, x, p, N, C): activations with one scalar parameter.
+#define SCALAR_ACTIVATION(Name, fwd, bwd)                                                       \
+  static napi_value Name##Forward(napi_env env, napi_callback_info info) {                      \
+    Args a;                                                                                     \
+    if (!get_args(&a, env, info, #Name "Forward", 5)) return NULL;                              \
+    double p = arg_num(&a, 2, "p");                                                             \
+    long N = arg_size(&a, 3, "N"), C = arg_size(&a, 4, "C");                                    \
+    float *out = F32(0, N * C, "out"), *x = F32(1, N * C, "x");                                 \
+    if (a.failed) return NULL;                                                                  \
+    fwd(out, x, p, N * C);                                                                      \
+    return undefined(env);                                                                      \
+  }                                                                                             \
+  static napi_value Name##Backward(napi_env env, napi_callback_info info) {                     \
+    Args a;                                                                                     \
+    if (!get_args(&a, env, info, #Name "Backward", 7)) return NULL;                             \
+    double p = arg_num(&a, 4, "p");                                                             \
+    long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");                                    \
+    float *dx = F32(0, N * C, "dx"), *dp = F32_OR_NULL(1, 1, "dp"), *dout = F32(2, N * C, "dout"), \
+      *x = F32(3, N * C, "x");                                                                  \
+    if (a.failed) return NULL;                                                                  \
+    bwd(dx, dp, dout, x, p, N, C);                                                              \
+    return undefined(env);                                                                      \
+  }
+SCALAR_ACTIVATION(prelu, nl_prelu_forward, nl_prelu_backward)
+SCALAR_ACTIVATION(geluShifted, nl_gelu_shifted_forward, nl_gelu_shifted_backward)
+
+// rrelu: state is the generator's four words (Uint32Array, advanced in place), or null in evaluation.
+static napi_value RreluForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "rreluForward", 5)) return NULL;
+  long n = arg_size(&a, 4, "n");
+  float *out = F32(0, n, "out"), *slope = F32(1, n, "slope"), *x = F32(2, n, "x");
+  uint32_t *state = U32_OR_NULL(3, 4, "state");
+  if (a.failed) return NULL;
+  nl_rrelu_forward(out, slope, x, state, n);
+  return undefined(env);
+}
+
+static napi_value RreluBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "rreluBackward", 5)) return NULL;
+  long n = arg_size(&a, 4, "n");
+  float *dx = F32(0, n, "dx"), *dout = F32(1, n, "dout"), *x = F32(2, n, "x"), *slope = F32(3, n, "slope");
+  if (a.failed) return NULL;
+  nl_rrelu_backward(dx, dout, x, slope, n);
+  return undefined(env);
+}
+
+// glu: x and dx are (N, 2C), out and dout (N, C).
+static napi_value GluForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "gluForward", 4)) return NULL;
+  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
+  float *out = F32(0, N * C, "out"), *x = F32(1, 2.0 * N * C, "x");
+  if (a.failed) return NULL;
+  nl_glu_forward(out, x, N, C);
+  return undefined(env);
+}
+
+static napi_value GluBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "gluBackward", 5)) return NULL;
+  long N = arg_size(&a, 3, "N"), C = arg_size(&a, 4, "C");
+  float *dx = F32(0, 2.0 * N * C, "dx"), *dout = F32(1, N * C, "dout"), *x = F32(2, 2.0 * N * C, "x");
+  if (a.failed) return NULL;
+  nl_glu_backward(dx, dout, x, N, C);
+  return undefined(env);
+}
+
+static napi_value PrmsnormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "prmsnormForward", 7)) return NULL;
+  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C"), k = arg_size(&a, 6, "k");
+  if (!a.failed && (k < 1 || k > C) && C > 0) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
+  float *out = F32(0, N * C, "out"), *rrms = F32(1, N, "rrms"), *x = F32(2, N * C, "x"), *gain = F32(3, C, "gain");
+  if (a.failed) return NULL;
+  nl_prmsnorm_forward(out, rrms, x, gain, N, C, k);
+  return undefined(env);
+}
+
+static napi_value PrmsnormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "prmsnormBackward", 9)) return NULL;
+  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C"), k = arg_size(&a, 8, "k");
+  if (!a.failed && (k < 1 || k > C) && C > 0) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
+  float *dx = F32(0, N * C, "dx"), *dgain = F32(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
+    *x = F32(3, N * C, "x"), *gain = F32(4, C, "gain"), *rrms = F32(5, N, "rrms");
+  if (a.failed) return NULL;
+  nl_prmsnorm_backward(dx, dgain, dout, x, gain, rrms, N, C, k);
+  return undefined(env);
+}
+
+static napi_value HyperspherenormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "hyperspherenormForward", 7)) return NULL;
+  double R = arg_num(&a, 4, "radius");
+  long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");
+  float *out = F32(0, N * C, "out"), *rnorm = F32(1, N, "rnorm"), *x = F32(2, N * C, "x"),
+    *gain = F32_OR_NULL(3, C, "gain");
+  if (a.failed) return NULL;
+  nl_hyperspherenorm_forward(out, rnorm, x, gain, R, N, C);
+  return undefined(env);
+}
+
+static napi_value HyperspherenormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "hyperspherenormBackward", 10)) return NULL;
+  double R = arg_num(&a, 6, "radius");
+  long N = arg_size(&a, 8, "N"), C = arg_size(&a, 9, "C");
+  float *dx = F32(0, N * C, "dx"), *dgain = F32_OR_NULL(1, C, "dgain"), *dradius = F32_OR_NULL(2, 1, "dradius"),
+    *dout = F32(3, N * C, "dout"), *x = F32(4, N * C, "x"), *gain = F32_OR_NULL(5, C, "gain"),
+    *rnorm = F32(7, N, "rnorm");
+  if (!a.failed && gain && !dgain) fail(&a, "T", "%s must be given with gain", "dgain", 0);
+  if (a.failed) return NULL;
+  nl_hyperspherenorm_backward(dx, gain ? dgain : NULL, dradius, dout, x, gain, R, rnorm, N, C);
+  return undefined(env);
+}
+
+// krmsnorm (variants.c): sel holds k channel indices (chosen in TypeScript); qtype 0 half, 1 int8, 2 int16;
+// pct NaN for no recomputation. Forward returns the number of recomputed rows.
+static int check_sel(Args *a, const float *sel, long k, long C) {
+  if (a->failed) return 0;
+  for (long i = 0; i < k; i++) if (!(sel[i] >= 0 && sel[i] < C && sel[i] == (float)(long)sel[i])) {
+    fail(a, "R", "%ssel[%g] is not a channel index", "", (double)i);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value KrmsnormForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "krmsnormForward", 12)) return NULL;
+  long N = arg_size(&a, 7, "N"), C = arg_size(&a, 8, "C"), k = arg_size(&a, 9, "k");
+  int qtype = (int)arg_size(&a, 10, "qtype");
+  double pct = arg_num(&a, 11, "pct");
+  if (!a.failed && (k < 1 || k > C || qtype > 2)) fail(&a, "R", "%s: k must be in [1, C] and qtype in 0..2 (k = %g)", "arguments", (double)k);
+  float *out = F32(0, N * C, "out"), *vq = F32(1, N * k, "vq"), *rrms = F32(2, N, "rrms"), *full = F32(3, N, "full"),
+    *x = F32(4, N * C, "x"), *gain = F32_OR_NULL(5, C, "gain"), *sel = F32(6, k, "sel");
+  check_sel(&a, sel, k, C);
+  if (a.failed) return NULL;
+  return number(env, (double)nl_krmsnorm_forward(out, vq, rrms, full, x, gain, sel, N, C, k, qtype, pct));
+}
+
+static napi_value KrmsnormBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "krmsnormBackward", 12)) return NULL;
+  long N = arg_size(&a, 9, "N"), C = arg_size(&a, 10, "C"), k = arg_size(&a, 11, "k");
+  if (!a.failed && (k < 1 || k > C)) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
+  float *dx = F32(0, N * C, "dx"), *dgain = F32_OR_NULL(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
+    *x = F32(3, N * C, "x"), *gain = F32_OR_NULL(4, C, "gain"), *sel = F32(5, k, "sel"), *vq = F32(6, N * k, "vq"),
+    *rrms = F32(7, N, "rrms"), *full = F32(8, N, "full");
+  if (!a.failed && gain && !dgain) fail(&a, "T", "%s must be given with gain", "dgain", 0);
+  check_sel(&a, sel, k, C);
+  if (a.failed) return NULL;
+  nl_krmsnorm_backward(dx, gain ? dgain : NULL, dout, x, gain, sel, vq, rrms, full, N, C, k);
+  return undefined(env);
+}
+
+// dact's pieces around its inner activation (variants.c).
+static napi_value DactScale(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactScale", 4)) return NULL;
+  double alpha = arg_num(&a, 2, "alpha");
+  long n = arg_size(&a, 3, "n");
+  float *ax = F32(0, n, "ax"), *x = F32(1, n, "x");
+  if (a.failed) return NULL;
+  nl_dact_scale(ax, x, alpha, n);
+  return undefined(env);
+}
+
+static napi_value DactAffineForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactAffineForward", 6)) return NULL;
+  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C");
+  float *out = F32(0, N * C, "out"), *act = F32(1, N * C, "act"), *gamma = F32_OR_NULL(2, C, "gamma"),
+    *beta = F32_OR_NULL(3, C, "beta");
+  if (a.failed) return NULL;
+  nl_dact_affine_forward(out, act, gamma, beta, N, C);
+  return undefined(env);
+}
+
+static napi_value DactAffineBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactAffineBackward", 8)) return NULL;
+  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
+  float *gd = F32_OR_NULL(0, N * C, "gdout"), *dgamma = F32_OR_NULL(1, C, "dgamma"), *dbeta = F32_OR_NULL(2, C, "dbeta"),
+    *dout = F32(3, N * C, "dout"), *act = F32(4, N * C, "act"), *gamma = F32_OR_NULL(5, C, "gamma");
+  if (!a.failed && gamma && !gd) fail(&a, "T", "%s must be given with gamma", "gdout", 0);
+  if (a.failed) return NULL;
+  nl_dact_affine_backward(gd, dgamma, dbeta, dout, act, gamma, N, C);
+  return undefined(env);
+}
+
+static napi_value DactInputBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "dactInputBackward", 7)) return NULL;
+  double alpha = arg_num(&a, 4, "alpha");
+  long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");
+  float *dx = F32(0, N * C, "dx"), *dalpha = F32_OR_NULL(1, 1, "dalpha"), *dax = F32(2, N * C, "dax"),
+    *x = F32(3, N * C, "x");
+  if (a.failed) return NULL;
+  nl_dact_input_backward(dx, dalpha, dax, x, alpha, N, C);
+  return undefined(env);
+}
+
+// Knot activations (knots.c): the per-call setup (slopes, spline coefficients) comes from TypeScript.
+static long arg_knots(Args *a, size_t i, long min) {
+  long n = arg_size(a, i, "n");
+  if (!a->failed && n < min) fail(a, "R", "%s must be at least %g", "n (knots)", (double)min);
+  return n;
+}
+
+static napi_value PwlForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "pwlForward", 10)) return NULL;
+  long count = arg_size(&a, 5, "count");
+  int le = (int)arg_size(&a, 8, "le"), inc = (int)arg_size(&a, 9, "inc");
+  long n = arg_knots(&a, 6, le ? 2 : 1);
+  double R = arg_num(&a, 7, "R");
+  float *out = F32(0, count, "out"), *x = F32(1, count, "x"), *xv = F32(2, n, "x_vals"), *yv = F32(3, n, "y_vals"),
+    *slope = F32(4, n, "slope");
+  if (a.failed) return NULL;
+  nl_pwl_forward(out, x, xv, yv, slope, count, n, R, le, inc);
+  return undefined(env);
+}
+
+static napi_value PwlBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "pwlBackward", 12)) return NULL;
+  long count = arg_size(&a, 7, "count");
+  int le = (int)arg_size(&a, 10, "le"), inc = (int)arg_size(&a, 11, "inc");
+  long n = arg_knots(&a, 8, le ? 2 : 1);
+  double R = arg_num(&a, 9, "R");
+  float *dx = F32(0, count, "dx");
+  double *acc = F64(1, 2.0 * n, "acc");
+  float *dout = F32(2, count, "dout"), *x = F32(3, count, "x"), *xv = F32(4, n, "x_vals"), *yv = F32(5, n, "y_vals"),
+    *slope = F32(6, n, "slope");
+  if (a.failed) return NULL;
+  nl_pwl_backward(dx, acc, dout, x, xv, yv, slope, count, n, R, le, inc);
+  return undefined(env);
+}
+
+static napi_value SplineForward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "splineForward", 6)) return NULL;
+  long count = arg_size(&a, 4, "count"), n = arg_knots(&a, 5, 2);
+  float *out = F32(0, count, "out"), *x = F32(1, count, "x"), *knots = F32(2, n, "knots"),
+    *coef = F32(3, 4.0 * (n - 1), "coef");
+  if (a.failed) return NULL;
+  nl_spline_forward(out, x, knots, coef, count, n);
+  return undefined(env);
+}
+
+static napi_value SplineBackward(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(&a, env, info, "splineBackward", 8)) return NULL;
+  long count = arg_size(&a, 6, "count"), n = arg_knots(&a, 7, 2);
+  float *dx = F32(0, count, "dx");
+  double *acc = F64(1, 5.0 * (n - 1), "acc");
+  float *dout = F32(2, count, "dout"), *x = F32(3, count, "x"), *knots = F32(4, n, "knots"),
+    *coef = F32(5, 4.0 * (n - 1), "coef");
+  if (a.failed) return NULL;
+  nl_spline_backward(dx, acc, dout, x, knots, coef, count, n);
+  return undefined(env);
+}
 
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -401,6 +682,52 @@ NAPI_MODULE_INIT() {
     FN("geluBackward", geluBackward),
     FN("reluForward", reluForward),
     FN("reluBackward", reluBackward),
+    FN("identityForward", identityForward),
+    FN("identityBackward", identityBackward),
+    FN("leakyReluForward", leakyReluForward),
+    FN("leakyReluBackward", leakyReluBackward),
+    FN("relu6Forward", relu6Forward),
+    FN("relu6Backward", relu6Backward),
+    FN("squaredReluForward", squaredReluForward),
+    FN("squaredReluBackward", squaredReluBackward),
+    FN("softsignForward", softsignForward),
+    FN("softsignBackward", softsignBackward),
+    FN("eluForward", eluForward),
+    FN("eluBackward", eluBackward),
+    FN("seluForward", seluForward),
+    FN("seluBackward", seluBackward),
+    FN("sigmoidForward", sigmoidForward),
+    FN("sigmoidBackward", sigmoidBackward),
+    FN("siluForward", siluForward),
+    FN("siluBackward", siluBackward),
+    FN("tanhForward", tanhForward),
+    FN("tanhBackward", tanhBackward),
+    FN("softplusForward", softplusForward),
+    FN("softplusBackward", softplusBackward),
+    FN("mishForward", mishForward),
+    FN("mishBackward", mishBackward),
+    FN("preluForward", preluForward),
+    FN("preluBackward", preluBackward),
+    FN("geluShiftedForward", geluShiftedForward),
+    FN("geluShiftedBackward", geluShiftedBackward),
+    FN("gluForward", GluForward),
+    FN("gluBackward", GluBackward),
+    FN("prmsnormForward", PrmsnormForward),
+    FN("prmsnormBackward", PrmsnormBackward),
+    FN("hyperspherenormForward", HyperspherenormForward),
+    FN("hyperspherenormBackward", HyperspherenormBackward),
+    FN("krmsnormForward", KrmsnormForward),
+    FN("krmsnormBackward", KrmsnormBackward),
+    FN("dactScale", DactScale),
+    FN("dactAffineForward", DactAffineForward),
+    FN("dactAffineBackward", DactAffineBackward),
+    FN("dactInputBackward", DactInputBackward),
+    FN("pwlForward", PwlForward),
+    FN("rreluForward", RreluForward),
+    FN("rreluBackward", RreluBackward),
+    FN("pwlBackward", PwlBackward),
+    FN("splineForward", SplineForward),
+    FN("splineBackward", SplineBackward),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -3,6 +3,8 @@
 #ifndef NORMLAB_KERNELS_H
 #define NORMLAB_KERNELS_H
 
+#include <stdint.h>
+
 // Hot loops get an AVX2+FMA clone picked at load time; the default clone is the portable
 // x86-64-v2 build (the CI machine may lack AVX2).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -48,6 +50,46 @@ void nl_gelu_forward(float *out, const float *x, long n);
 void nl_gelu_backward(float *dx, const float *dout, const float *x, long n);
 void nl_relu_forward(float *out, const float *x, long n);
 void nl_relu_backward(float *dx, const float *dout, const float *x, long n);
+void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C, long k);
+void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *rrms, long N, long C, long k);
+void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const float *gain, double radius, long N, long C);
+void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const float *dout, const float *x,
+  const float *gain, double radius, const float *rnorm, long N, long C);
+long nl_krmsnorm_forward(float *out, float *vq, float *rrms, float *full, const float *x, const float *gain,
+  const float *sel, long N, long C, long k, int qtype, double pct);
+void nl_krmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
+  const float *sel, const float *vq, const float *rrms, const float *full, long N, long C, long k);
+void nl_dact_scale(float *ax, const float *x, double alpha, long n);
+void nl_dact_affine_forward(float *out, const float *act, const float *gamma, const float *beta, long N, long C);
+void nl_dact_affine_backward(float *gd, float *dgamma, float *dbeta, const float *dout, const float *act,
+  const float *gamma, long N, long C);
+void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const float *x, double alpha, long N, long C);
+
+// activations.c: (out, x, n) and (dx, dout, x, n) unless a parameter or rows are involved.
+#define NL_ACT(name) void nl_##name##_forward(float *out, const float *x, long n); \
+  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n);
+NL_ACT(identity) NL_ACT(leaky_relu) NL_ACT(relu6) NL_ACT(squared_relu) NL_ACT(softsign) NL_ACT(elu) NL_ACT(selu)
+NL_ACT(sigmoid) NL_ACT(silu) NL_ACT(tanh) NL_ACT(softplus) NL_ACT(mish)
+#undef NL_ACT
+void nl_prelu_forward(float *out, const float *x, double a, long n);
+void nl_prelu_backward(float *dx, float *da, const float *dout, const float *x, double a, long N, long C);
+void nl_gelu_shifted_forward(float *out, const float *x, double shift, long n);
+void nl_gelu_shifted_backward(float *dx, float *dshift, const float *dout, const float *x, double shift, long N, long C);
+void nl_glu_forward(float *out, const float *x, long N, long C);
+void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C);
+void nl_rrelu_forward(float *out, float *slope, const float *x, uint32_t *state, long n);
+void nl_rrelu_backward(float *dx, const float *dout, const float *x, const float *slope, long n);
+
+// knots.c: piecewise-linear (pwl.ts) and natural cubic spline (learned_spline.ts) evaluation; acc gets
+// the knot-gradient sums added (2n, resp. 5(n-1) doubles).
+void nl_pwl_forward(float *out, const float *x, const float *xv, const float *yv, const float *slope, long count,
+  long n, double R, int le, int inc);
+void nl_pwl_backward(float *dx, double *acc, const float *dout, const float *x, const float *xv, const float *yv,
+  const float *slope, long count, long n, double R, int le, int inc);
+void nl_spline_forward(float *out, const float *x, const float *knots, const float *coef, long count, long n);
+void nl_spline_backward(float *dx, double *acc, const float *dout, const float *x, const float *knots, const float *coef,
+  long count, long n);
 
 // Parameter gradients summed over rows: rows are cut into fixed blocks of 64 (independent of the
 // thread count); fn(ctx, n0, n1, partial) handles rows [n0, n1) and adds its sums into

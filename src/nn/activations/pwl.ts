@@ -46,7 +46,7 @@ export function linspace(start: number, end: number, steps: number): number[] {
 }
 
 /** x_vals[0] < x_vals[1] < ... < x_vals[n-1]: then segments are disjoint and binary search applies. */
-function increasing(xv: F, n: number): boolean {
+export function increasing(xv: F, n: number): boolean {
   for (let i = 0; i + 1 < n; i++) if (!(xv[i] < xv[i + 1])) return false;
   return true;
 }
@@ -69,7 +69,7 @@ function segmentOf(x: number, xv: F, n: number, R: number, le: boolean, inc: boo
 }
 
 /** slope[i] for segments 0..n-2 and the right-end line (n-1); 0 where the width is 0. */
-function computeSlopes(slope: F | Float64Array, xv: F, yv: F, n: number, R: number, le: boolean): void {
+export function computeSlopes(slope: F | Float64Array, xv: F, yv: F, n: number, R: number, le: boolean): void {
   for (let i = 0; i + 1 < n; i++) {
     const w = xv[i + 1] - xv[i];
     slope[i] = w > 0 ? (yv[i + 1] - yv[i]) / w : 0; // never selected when w <= 0
@@ -90,10 +90,14 @@ function valueAt(x: number, seg: number, xv: F, yv: F, slope: F | Float64Array, 
   return yv[seg] + slope[seg] * (x - xv[seg]);
 }
 
-export function makePwl(name: string, mode: PwlMode, flag: 'pla' | 'pfla', shape: (a: ModelConfig) => PwlShape): Variant {
+/** A pwl variant also tells a faster backend its mode and shape (src/engine/kernels/native). */
+export type PwlVariant = Variant & { pwl: { le: boolean; shape: (a: ModelConfig) => PwlShape } };
+
+export function makePwl(name: string, mode: PwlMode, flag: 'pla' | 'pfla', shape: (a: ModelConfig) => PwlShape): PwlVariant {
   const le = mode === 'le';
   return {
     name,
+    pwl: { le, shape },
     check(a) {
       const { n, L, R } = shape(a);
       const minN = le ? 2 : 1;

@@ -9,9 +9,20 @@ import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
+import type { ModelConfig } from '../../../model/config.js';
+import { prmsK } from '../../../nn/norms/prmsnorm.js';
+import { activations } from '../../../nn/activations/index.js';
+import { computeSlopes, increasing, type PwlVariant } from '../../../nn/activations/pwl.js';
+import { splineAdjoint, splineSetup, type SplineWork } from '../../../nn/activations/cubic_spline.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface). */
-interface Addon {
+type Addon = AddonBase & ElementwiseKernels;
+
+// native/src/activations.c: the same (out, x, n) / (dx, dout, x, n) pair for each of these.
+type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n: number) => void }
+  & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
+
+interface AddonBase {
   info(): { threads: number; blas: string };
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
   addBias(out: F, bias: F, N: number, C: number): void;
@@ -38,7 +49,41 @@ interface Addon {
   geluBackward(dx: F, dout: F, x: F, n: number): void;
   reluForward(out: F, x: F, n: number): void;
   reluBackward(dx: F, dout: F, x: F, n: number): void;
+  preluForward(out: F, x: F, a: number, N: number, C: number): void;
+  preluBackward(dx: F, da: F | null, dout: F, x: F, a: number, N: number, C: number): void;
+  geluShiftedForward(out: F, x: F, shift: number, N: number, C: number): void;
+  geluShiftedBackward(dx: F, dshift: F | null, dout: F, x: F, shift: number, N: number, C: number): void;
+  gluForward(out: F, x: F, N: number, C: number): void;
+  gluBackward(dx: F, dout: F, x: F, N: number, C: number): void;
+  prmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number, k: number): void;
+  prmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number, k: number): void;
+  hyperspherenormForward(out: F, rnorm: F, x: F, gain: F | null, radius: number, N: number, C: number): void;
+  hyperspherenormBackward(dx: F, dgain: F | null, dradius: F | null, dout: F, x: F, gain: F | null, radius: number,
+    rnorm: F, N: number, C: number): void;
+  krmsnormForward(out: F, vq: F, rrms: F, full: F, x: F, gain: F | null, sel: F, N: number, C: number, k: number,
+    qtype: number, pct: number): number;
+  krmsnormBackward(dx: F, dgain: F | null, dout: F, x: F, gain: F | null, sel: F, vq: F, rrms: F, full: F, N: number,
+    C: number, k: number): void;
+  dactScale(ax: F, x: F, alpha: number, n: number): void;
+  dactAffineForward(out: F, act: F, gamma: F | null, beta: F | null, N: number, C: number): void;
+  dactAffineBackward(gdout: F | null, dgamma: F | null, dbeta: F | null, dout: F, act: F, gamma: F | null, N: number, C: number): void;
+  dactInputBackward(dx: F, dalpha: F | null, dax: F, x: F, alpha: number, N: number, C: number): void;
+  rreluForward(out: F, slope: F, x: F, state: Uint32Array | null, n: number): void;
+  rreluBackward(dx: F, dout: F, x: F, slope: F, n: number): void;
+  pwlForward(out: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number, le: number, inc: number): void;
+  pwlBackward(dx: F, acc: Float64Array, dout: F, x: F, xv: F, yv: F, slope: F, count: number, n: number, R: number,
+    le: number, inc: number): void;
+  splineForward(out: F, x: F, knots: F, coef: F, count: number, n: number): void;
+  splineBackward(dx: F, acc: Float64Array, dout: F, x: F, knots: F, coef: F, count: number, n: number): void;
 }
+
+/** Variant name -> addon function prefix, for the parameter-free elementwise activations. */
+const ELEMENTWISE = {
+  identity: 'identity', leaky_relu: 'leakyRelu', relu6: 'relu6', squared_relu: 'squaredRelu', softsign: 'softsign',
+  elu: 'elu', celu: 'elu', selu: 'selu', sigmoid: 'sigmoid', silu: 'silu', tanh: 'tanh', softplus: 'softplus',
+  mish: 'mish',
+} as const;
+type ElementwiseName = (typeof ELEMENTWISE)[keyof typeof ELEMENTWISE];
 
 /** Where scripts/build-native.mjs leaves the addon (repo root/native/build/Release). */
 export function nativeAddonPath(): string {
@@ -84,8 +129,102 @@ function matmulFlags(opts?: MatmulOptions): number {
   return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
 }
 
-function variantKernels(a: Addon): Record<string, VariantKernels> {
+/** piecewise, pfla, pfla_le (src/nn/activations/pwl.ts): slopes computed there, elements here. */
+function pwlKernels(a: Addon, v: PwlVariant): VariantKernels {
+  const { le, shape } = v.pwl;
   return {
+    forward(out, x, p, s, N, C, cfg) {
+      const { n, R } = shape(cfg);
+      computeSlopes(s.slope, p.x_vals, p.y_vals, n, R, le);
+      a.pwlForward(out, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
+    },
+    backward(dx, dp, dout, x, p, s, N, C, cfg) {
+      const { n, R } = shape(cfg);
+      const acc = new Float64Array(2 * n); // dx_vals, dy_vals summed in double, one rounding each (as pwl.ts)
+      a.pwlBackward(dx, acc, dout, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
+      for (let k = 0; k < n; k++) { dp.x_vals[k] += acc[k]; dp.y_vals[k] += acc[n + k]; }
+    },
+  };
+}
+
+/** learned_spline: spline setup and adjoint in cubic_spline.ts, per-element value, dx and sums here. */
+function splineKernels(a: Addon): VariantKernels {
+  return {
+    forward(out, x, p, s, N, C, cfg) {
+      const n = cfg.lsa_num_knots;
+      splineSetup(s as unknown as SplineWork, p.x_vals, p.y_vals, n);
+      a.splineForward(out, x, s.knots, s.coef, N * C, n);
+    },
+    backward(dx, dp, dout, x, _p, s, N, C, cfg) {
+      const n = cfg.lsa_num_knots, acc = new Float64Array(5 * (n - 1));
+      a.splineBackward(dx, acc, dout, x, s.knots, s.coef, N * C, n);
+      splineAdjoint(s as unknown as SplineWork, n, acc, dp.x_vals, dp.y_vals);
+    },
+  };
+}
+
+/**
+ * krmsnorm (src/nn/norms/krmsnorm.ts): the selection (first, last, or drawn from ctx.rng exactly as
+ * there) is made here; quantization, statistics, recomputation and gradients in C.
+ */
+function krmsnormKernels(a: Addon): VariantKernels {
+  const QTYPE: Record<string, number> = { none: 0, int8: 1, int16: 2 };
+  return {
+    forward(out, x, p, s, N, C, cfg, ctx) {
+      const k = Math.min(C, cfg.krmsnorm_num), sel = s.sel, pct = cfg.krmsnorm_recompute_percentage;
+      if (cfg.krmsnorm_selection_type === 'random') {
+        const idx = ctx.rng.choose(C, k);
+        for (let j = 0; j < k; j++) sel[j] = idx[j];
+      } else {
+        const start = cfg.krmsnorm_selection_type === 'first' ? 0 : C - k;
+        for (let j = 0; j < k; j++) sel[j] = start + j;
+      }
+      // NaN tells the kernel that pct is unset.
+      const rec = a.krmsnormForward(out, s.vq, s.rrms, s.full, x, p.gain ?? null, sel, N, C, k,
+        QTYPE[cfg.krmsnorm_quantize_type], pct ?? NaN);
+      if (pct != null) ctx.metric('krmsnorm_recompute', rec, N);
+    },
+    backward(dx, dp, dout, x, p, s, N, C, cfg) {
+      const k = Math.min(C, cfg.krmsnorm_num);
+      a.krmsnormBackward(dx, p.gain ? dp.gain : null, dout, x, p.gain ?? null, s.sel, s.vq, s.rrms, s.full, N, C, k);
+    },
+  };
+}
+
+/** The entries of `rec` under `activation.` (dact's inner activation), prefix removed (as dact.ts). */
+function nested<T>(rec: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const key in rec) if (key.startsWith('activation.')) out[key.slice('activation.'.length)] = rec[key];
+  return out;
+}
+
+/**
+ * dact (src/nn/norms/dact.ts): the scale, the affine and their gradients here; the inner activation
+ * through its own native kernel when `kernels` has one (every activation has one), else its TypeScript code.
+ */
+function dactKernels(a: Addon, kernels: Record<string, VariantKernels>): VariantKernels {
+  const inner = (cfg: ModelConfig): VariantKernels => kernels[cfg.dact_activation] ?? activations[cfg.dact_activation];
+  return {
+    forward(out, x, p, s, N, C, cfg, ctx) {
+      a.dactScale(s.ax, x, p.alpha[0], N * C);
+      inner(cfg).forward(s.act, s.ax, nested(p), nested(s), N, C, cfg, ctx);
+      a.dactAffineForward(out, s.act, p.gamma ?? null, p.beta ?? null, N, C);
+    },
+    backward(dx, dp, dout, x, p, s, N, C, cfg, ctx) {
+      const gamma = p.gamma ?? null;
+      a.dactAffineBackward(gamma ? s.gdout : null, dp.gamma ?? null, dp.beta ?? null, dout, s.act, gamma, N, C);
+      s.dax.fill(0, 0, N * C);
+      inner(cfg).backward(s.dax, nested(dp), gamma ? s.gdout : dout, s.ax, nested(p), nested(s), N, C, cfg, ctx);
+      a.dactInputBackward(dx, dp.alpha ?? null, s.dax, x, p.alpha[0], N, C);
+    },
+  };
+}
+
+function variantKernels(a: Addon): Record<string, VariantKernels> {
+  const pwl = Object.values(activations).filter((v): v is PwlVariant => 'pwl' in v);
+  const kernels: Record<string, VariantKernels> = {
+    ...Object.fromEntries(pwl.map((v) => [v.name, pwlKernels(a, v)])),
+    learned_spline: splineKernels(a),
     // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
     rmsnorm: {
       forward: (out, x, p, s, N, C) => a.rmsnormForward(out, s.rrms, x, p.gain, N, C),
@@ -105,7 +244,58 @@ function variantKernels(a: Addon): Record<string, VariantKernels> {
       forward: (out, x, _p, _s, N, C) => a.reluForward(out, x, N * C),
       backward: (dx, _dp, dout, x, _p, _s, N, C) => a.reluBackward(dx, dout, x, N * C),
     },
+    // celu is elu (alpha = 1), as in src/nn/activations/celu.ts.
+    ...Object.fromEntries(Object.entries(ELEMENTWISE).map(([name, fn]): [string, VariantKernels] => {
+      const fwd = a[`${fn}Forward`], bwd = a[`${fn}Backward`];
+      return [name, {
+        forward: (out, x, _p, _s, N, C) => fwd(out, x, N * C),
+        backward: (dx, _dp, dout, x, _p, _s, N, C) => bwd(dx, dout, x, N * C),
+      }];
+    })),
+    // src/nn/activations/prelu.ts: one slope `activation.weight`.
+    prelu: {
+      forward: (out, x, p, _s, N, C) => a.preluForward(out, x, p['activation.weight'][0], N, C),
+      backward: (dx, dp, dout, x, p, _s, N, C) =>
+        a.preluBackward(dx, dp['activation.weight'] ?? null, dout, x, p['activation.weight'][0], N, C),
+    },
+    // src/nn/activations/gelu_shifted.ts: scalar `shift` (its gradient is accumulated even when
+    // the shift is not learned, as there: the optimizer ignores it).
+    gelu_shifted: {
+      forward: (out, x, p, _s, N, C) => a.geluShiftedForward(out, x, p.shift[0], N, C),
+      backward: (dx, dp, dout, x, p, _s, N, C) => a.geluShiftedBackward(dx, dp.shift ?? null, dout, x, p.shift[0], N, C),
+    },
+    // src/nn/activations/rrelu.ts: the training draws come from ctx.rng's own state, advanced in C
+    // exactly as Rng.uniform() would (one draw per element); saved slope (N*C).
+    rrelu: {
+      forward(out, x, _p, s, N, C, _cfg, ctx) {
+        if (!ctx.training) { a.rreluForward(out, s.slope, x, null, N * C); return; }
+        const st = ctx.rng.getState(), words = Uint32Array.from(st.s);
+        a.rreluForward(out, s.slope, x, words, N * C);
+        ctx.rng.setState({ s: Array.from(words), spare: st.spare });
+      },
+      backward: (dx, _dp, dout, x, _p, s, N, C) => a.rreluBackward(dx, dout, x, s.slope, N * C),
+    },
+    // src/nn/activations/glu.ts (gated): x and dx are (N, 2C).
+    glu: {
+      forward: (out, x, _p, _s, N, C) => a.gluForward(out, x, N, C),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.gluBackward(dx, dout, x, N, C),
+    },
+    // src/nn/norms/prmsnorm.ts: gain; rrms (N); k leading entries from prmsK.
+    prmsnorm: {
+      forward: (out, x, p, s, N, C, cfg) => a.prmsnormForward(out, s.rrms, x, p.gain, N, C, prmsK(C, cfg)),
+      backward: (dx, dp, dout, x, p, s, N, C, cfg) =>
+        a.prmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C, prmsK(C, cfg)),
+    },
+    // src/nn/norms/hyperspherenorm.ts: radius (learned or constant), gain only with hsnorm_gain; rnorm (N).
+    hyperspherenorm: {
+      forward: (out, x, p, s, N, C) => a.hyperspherenormForward(out, s.rnorm, x, p.gain ?? null, p.radius[0], N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) => a.hyperspherenormBackward(dx, p.gain ? dp.gain : null,
+        dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
+    },
   };
+  kernels.krmsnorm = krmsnormKernels(a);
+  kernels.dact = dactKernels(a, kernels);
+  return kernels;
 }
 
 /** The native backend, or null when the addon is not built (see nativeBackendError()). */

@@ -1,0 +1,487 @@
+// Fused elementwise activations: src/nn/activations/{identity,leaky_relu,relu6,squared_relu,
+// softsign,prelu,elu (= celu),selu,sigmoid,silu,tanh,softplus,mish,gelu_shifted,glu}.ts, same
+// semantics (kinks, thresholds), nothing saved. Backward kernels add into dx (and the scalar
+// parameter gradient of prelu / gelu_shifted).
+//
+// Accuracy: the piecewise-polynomial ones (identity .. prelu) do the TypeScript code's double
+// arithmetic and round once, so they agree bit for bit. The others take exp / expm1 / log1p / erf
+// from libm in float (vector versions, vmath.h) and do float arithmetic around them, rewritten so
+// that nothing cancels: sigmoid(x) from e = exp(-|x|), s' = e / (1 + e)^2, tanh(|x|) =
+// -expm1(-2|x|) / (2 + expm1(-2|x|)), 1 - tanh^2 = 4e / (1 + e)^2 with e = exp(-2|x|), and
+// tanh(softplus(x)) = n / (n + 2) with n = e (e + 2), e = exp(x). They agree to a few float32 ulp.
+//
+// Scalar parameter gradients (prelu, gelu_shifted): each row's sum goes to a per-row double, and
+// the rows are then added in row order: reproducible for any thread count.
+#include "kernels.h"
+#include "pool.h"
+#include "vmath.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define BLK 512
+#define LEAKY_SLOPE 0.01           // leaky_relu.ts
+#define SOFTPLUS_THRESHOLD 20.0f   // softplus.ts (torch's default): softplus(x) = x above it
+#define SELU_SCALE 1.0507009873554805
+#define SELU_ALPHA 1.6732632423543772
+
+typedef struct {
+  float *out;        // out (forward) or dx (backward)
+  const float *x, *dout;
+  double p;          // prelu's slope, gelu_shifted's shift
+  double *rowsum;    // per-row parameter-gradient sums (prelu, gelu_shifted), or NULL
+  long C;            // row width for rowsum / glu
+} EJob;
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define JOB const EJob *j = p; (void)tid
+
+// ---- bit-exact ones: double arithmetic, one rounding ---------------------------------------------
+
+HOT static void identity_f(void *p, long i0, long i1, int tid) { JOB; for (long i = i0; i < i1; i++) j->out[i] = j->x[i]; }
+HOT static void identity_b(void *p, long i0, long i1, int tid) { JOB; for (long i = i0; i < i1; i++) j->out[i] += j->dout[i]; }
+
+// leaky_relu: y = x (x >= 0) else 0.01 x; gradient 1 for x > 0, else 0.01 (also at 0, as torch).
+HOT static void leaky_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x >= 0 ? x : (float)(LEAKY_SLOPE * x); }
+}
+HOT static void leaky_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  for (long i = i0; i < i1; i++) {
+    const double g = j->dout[i];
+    j->out[i] = (float)(j->out[i] + (j->x[i] > 0 ? g : LEAKY_SLOPE * g));
+  }
+}
+
+// relu6: y = min(max(0, x), 6); gradient 1 on (0, 6) only.
+HOT static void relu6_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x > 0 ? (x < 6 ? x : 6.0f) : 0.0f; }
+}
+HOT static void relu6_b(void *p, long i0, long i1, int tid) {
+  JOB; // adding +0 leaves dx as it is (relu's trick: branch-free)
+  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] += (x > 0 && x < 6) ? j->dout[i] : 0.0f; }
+}
+
+// squared_relu: y = x^2 for x > 0; gradient 2x.
+HOT static void sqrelu_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x > 0 ? x * x : 0.0f; } // x*x: one rounding either way
+}
+HOT static void sqrelu_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  const float *xs = j->x, *dout = j->dout;
+  float *dx = j->out;
+  for (long i = i0; i < i1; i++) { // adding +0 leaves dx as it is (relu's trick: branch-free)
+    const double x = xs[i], t = 2 * x * dout[i];
+    dx[i] = (float)(dx[i] + (x > 0 ? t : 0.0));
+  }
+}
+
+// softsign: y = x / (1 + |x|); gradient 1 / (1 + |x|)^2.
+HOT static void softsign_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  for (long i = i0; i < i1; i++) { const double x = j->x[i]; j->out[i] = (float)(x / (1 + fabs(x))); }
+}
+HOT static void softsign_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  for (long i = i0; i < i1; i++) {
+    const double d = 1 + fabs((double)j->x[i]);
+    j->out[i] = (float)(j->out[i] + j->dout[i] / (d * d));
+  }
+}
+
+// prelu: y = x (x >= 0) else a x; dx = g (x > 0) else a g; da += x g over x <= 0 (per row here).
+HOT static void prelu_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  const double a = j->p;
+  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x >= 0 ? x : (float)(a * x); }
+}
+HOT static void prelu_b(void *p, long n0, long n1, int tid) { // rows
+  JOB;
+  const double a = j->p;
+  const long C = j->C;
+  for (long n = n0; n < n1; n++) {
+    const float *x = j->x + n * C, *dout = j->dout + n * C;
+    float *dx = j->out + n * C;
+    double da = 0;
+    #pragma omp simd reduction(+ : da)
+    for (long c = 0; c < C; c++) {
+      const double g = dout[c], v = x[c];
+      const int pos = v > 0;
+      dx[c] = (float)(dx[c] + (pos ? g : a * g));
+      da += pos ? 0.0 : v * g;
+    }
+    j->rowsum[n] = da;
+  }
+}
+
+// ---- libm ones ------------------------------------------------------------------------------------
+
+// elu / celu (alpha = 1): y = x (x > 0) else expm1(x); gradient 1 else exp(x).
+// selu: scale * (x (x > 0) else alpha expm1(x)). `p` is 1 for elu, selu's scale otherwise.
+typedef struct { float pos, neg; } EluK; // float: the loops stay 8 wide (selu's products: LIBM class anyway)
+static const EluK ELU = { 1, 1 }, SELU = { (float)SELU_SCALE, (float)(SELU_SCALE * SELU_ALPHA) };
+
+HOT static void elu_fwd(const EJob *j, long i0, long i1, EluK k) {
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    for (long i = 0; i < n; i++) e[i] = x[i] > 0 ? 0.0f : x[i]; // no overflow on the unused side
+    vexpm1f(e, e, n);
+    for (long i = 0; i < n; i++) out[i] = x[i] > 0 ? k.pos * x[i] : k.neg * e[i];
+  }
+}
+HOT static void elu_bwd(const EJob *j, long i0, long i1, EluK k) {
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b, *dout = j->dout + b;
+    float *dx = j->out + b;
+    for (long i = 0; i < n; i++) e[i] = x[i] > 0 ? 0.0f : x[i];
+    vexpf(e, e, n);
+    for (long i = 0; i < n; i++) dx[i] += x[i] > 0 ? k.pos * dout[i] : k.neg * e[i] * dout[i];
+  }
+}
+static void elu_f(void *p, long i0, long i1, int tid) { (void)tid; elu_fwd(p, i0, i1, ELU); }
+static void elu_b(void *p, long i0, long i1, int tid) { (void)tid; elu_bwd(p, i0, i1, ELU); }
+static void selu_f(void *p, long i0, long i1, int tid) { (void)tid; elu_fwd(p, i0, i1, SELU); }
+static void selu_b(void *p, long i0, long i1, int tid) { (void)tid; elu_bwd(p, i0, i1, SELU); }
+
+// e[i] = exp(-|x[i]|) (never overflows); sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) below.
+static inline void exp_neg_abs(float *e, const float *x, long n) {
+  for (long i = 0; i < n; i++) e[i] = -fabsf(x[i]);
+  vexpf(e, e, n);
+}
+
+// sigmoid: y = 1 / (1 + exp(-x)); gradient y (1 - y) = e / (1 + e)^2.
+HOT static void sigmoid_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    exp_neg_abs(e, x, n);
+    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); out[i] = x[i] >= 0 ? r : e[i] * r; }
+  }
+}
+HOT static void sigmoid_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b, *dout = j->dout + b;
+    float *dx = j->out + b;
+    exp_neg_abs(e, x, n);
+    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); dx[i] += dout[i] * (e[i] * r * r); }
+  }
+}
+
+// silu: y = x sigmoid(x); gradient s (1 + x (1 - s)), with s and 1 - s both from e.
+HOT static void silu_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    exp_neg_abs(e, x, n);
+    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); out[i] = x[i] * (x[i] >= 0 ? r : e[i] * r); }
+  }
+}
+HOT static void silu_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b, *dout = j->dout + b;
+    float *dx = j->out + b;
+    exp_neg_abs(e, x, n);
+    for (long i = 0; i < n; i++) {
+      const float r = 1.0f / (1.0f + e[i]), er = e[i] * r;
+      const float s = x[i] >= 0 ? r : er, sm = x[i] >= 0 ? er : r; // sigmoid(x), 1 - sigmoid(x)
+      dx[i] += dout[i] * (s * (1.0f + x[i] * sm));
+    }
+  }
+}
+
+// tanh: y = sign(x) * -m / (2 + m), m = expm1(-2|x|); gradient 1 - y^2 = 4e / (1 + e)^2, e = exp(-2|x|).
+HOT static void tanh_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  float m[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    for (long i = 0; i < n; i++) m[i] = -2.0f * fabsf(x[i]);
+    vexpm1f(m, m, n);
+    for (long i = 0; i < n; i++) out[i] = copysignf(-m[i] / (2.0f + m[i]), x[i]);
+  }
+}
+HOT static void tanh_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b, *dout = j->dout + b;
+    float *dx = j->out + b;
+    for (long i = 0; i < n; i++) e[i] = -2.0f * fabsf(x[i]);
+    vexpf(e, e, n);
+    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); dx[i] += dout[i] * (4.0f * e[i] * r * r); }
+  }
+}
+
+// softplus: y = x above the threshold (20), else log1p(exp(x)); gradient 1 above, else sigmoid(x).
+HOT static void softplus_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    for (long i = 0; i < n; i++) e[i] = x[i] > SOFTPLUS_THRESHOLD ? 0.0f : x[i];
+    vexpf(e, e, n);
+    vlog1pf(e, e, n);
+    for (long i = 0; i < n; i++) out[i] = x[i] > SOFTPLUS_THRESHOLD ? x[i] : e[i];
+  }
+}
+HOT static void softplus_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b, *dout = j->dout + b;
+    float *dx = j->out + b;
+    exp_neg_abs(e, x, n);
+    for (long i = 0; i < n; i++) {
+      const float r = 1.0f / (1.0f + e[i]), s = x[i] >= 0 ? r : e[i] * r;
+      dx[i] += x[i] > SOFTPLUS_THRESHOLD ? dout[i] : dout[i] * s;
+    }
+  }
+}
+
+// mish: y = x tanh(softplus(x)). Below the threshold tanh(log1p(e)) = n / (n + 2), n = e (e + 2),
+// e = exp(x), and 1 - t^2 = 4 (n + 1) / (n + 2)^2; above it softplus(x) = x and tanh(x) rounds to 1
+// (x > 20), so y = x and the gradient is 1. Gradient: t + x (1 - t^2) sigmoid(x).
+HOT static void mish_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    for (long i = 0; i < n; i++) e[i] = x[i] > SOFTPLUS_THRESHOLD ? 0.0f : x[i];
+    vexpf(e, e, n);
+    for (long i = 0; i < n; i++) {
+      const float nn = e[i] * (e[i] + 2.0f);
+      out[i] = x[i] > SOFTPLUS_THRESHOLD ? x[i] : x[i] * (nn / (nn + 2.0f));
+    }
+  }
+}
+HOT static void mish_b(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK];
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b, *dout = j->dout + b;
+    float *dx = j->out + b;
+    for (long i = 0; i < n; i++) e[i] = x[i] > SOFTPLUS_THRESHOLD ? 0.0f : x[i];
+    vexpf(e, e, n);
+    for (long i = 0; i < n; i++) {
+      const float nn = e[i] * (e[i] + 2.0f), r = 1.0f / (nn + 2.0f);
+      const float t = nn * r, sech2 = 4.0f * (nn + 1.0f) * r * r, s = e[i] / (1.0f + e[i]);
+      dx[i] += x[i] > SOFTPLUS_THRESHOLD ? dout[i] : dout[i] * (t + x[i] * sech2 * s);
+    }
+  }
+}
+
+// gelu_shifted: y = gelu(x - shift) (exact gelu, as nl_gelu_*); dshift -= dout * gelu'(x - shift).
+static const float INV_SQRT2 = 0.70710678118654752f, INV_SQRT_2PI = 0.39894228040143268f;
+
+HOT static void gelus_f(void *p, long i0, long i1, int tid) {
+  JOB;
+  float e[BLK], u[BLK];
+  const float shift = (float)j->p;
+  for (long b = i0; b < i1; b += BLK) {
+    const long n = MIN(i1 - b, BLK);
+    const float *x = j->x + b;
+    float *out = j->out + b;
+    for (long i = 0; i < n; i++) { u[i] = x[i] - shift; e[i] = u[i] * INV_SQRT2; }
+    verff(e, e, n);
+    for (long i = 0; i < n; i++) out[i] = 0.5f * u[i] * (1.0f + e[i]);
+  }
+}
+HOT static void gelus_b(void *p, long n0, long n1, int tid) { // rows
+  JOB;
+  float e[BLK], g[BLK], u[BLK];
+  const float shift = (float)j->p;
+  const long C = j->C;
+  for (long r = n0; r < n1; r++) {
+    double ds = 0;
+    for (long b = r * C; b < (r + 1) * C; b += BLK) {
+      const long n = MIN((r + 1) * C - b, BLK);
+      const float *x = j->x + b, *dout = j->dout + b;
+      float *dx = j->out + b;
+      for (long i = 0; i < n; i++) { u[i] = x[i] - shift; e[i] = u[i] * INV_SQRT2; g[i] = -0.5f * u[i] * u[i]; }
+      verff(e, e, n);
+      vexpf(g, g, n);
+      #pragma omp simd reduction(+ : ds)
+      for (long i = 0; i < n; i++) {
+        const float t = dout[i] * (0.5f * (1.0f + e[i]) + u[i] * INV_SQRT_2PI * g[i]);
+        dx[i] += t;
+        ds -= t;
+      }
+    }
+    j->rowsum[r] = ds;
+  }
+}
+
+// glu (gated): x rows are [a (C) | b (C)]; y = a sigmoid(b); da = g s, db = g a s (1 - s).
+HOT static void glu_f(void *p, long n0, long n1, int tid) {
+  JOB;
+  float e[BLK];
+  const long C = j->C;
+  for (long r = n0; r < n1; r++) {
+    for (long c0 = 0; c0 < C; c0 += BLK) {
+      const long n = MIN(C - c0, BLK);
+      const float *a = j->x + 2 * r * C + c0, *gate = a + C;
+      float *out = j->out + r * C + c0;
+      exp_neg_abs(e, gate, n);
+      for (long i = 0; i < n; i++) { const float q = 1.0f / (1.0f + e[i]); out[i] = a[i] * (gate[i] >= 0 ? q : e[i] * q); }
+    }
+  }
+}
+HOT static void glu_b(void *p, long n0, long n1, int tid) {
+  JOB;
+  float e[BLK];
+  const long C = j->C;
+  for (long r = n0; r < n1; r++) {
+    for (long c0 = 0; c0 < C; c0 += BLK) {
+      const long n = MIN(C - c0, BLK);
+      const float *a = j->x + 2 * r * C + c0, *gate = a + C, *dout = j->dout + r * C + c0;
+      float *da = j->out + 2 * r * C + c0, *db = da + C;
+      exp_neg_abs(e, gate, n);
+      for (long i = 0; i < n; i++) {
+        const float q = 1.0f / (1.0f + e[i]), s = gate[i] >= 0 ? q : e[i] * q;
+        da[i] += dout[i] * s;
+        db[i] += dout[i] * a[i] * (e[i] * q * q);
+      }
+    }
+  }
+}
+
+// ---- entry points -----------------------------------------------------------------------------
+
+static void run_flat(pool_fn fn, float *out, const float *x, const float *dout, double p, long n, long grain) {
+  EJob j = { .out = out, .x = x, .dout = dout, .p = p };
+  pool_run(n, grain, fn, &j);
+}
+
+// Rows of C, with the per-row sums added (in row order, in double) into *dparam when given.
+static void run_rows(pool_fn fn, float *out, const float *x, const float *dout, double p, float *dparam, long N,
+  long C, long grain) {
+  double *rowsum = malloc((size_t)(N > 0 ? N : 1) * sizeof(double));
+  if (!rowsum) abort(); // N doubles
+  EJob j = { .out = out, .x = x, .dout = dout, .p = p, .rowsum = rowsum, .C = C };
+  pool_run(N, grain, fn, &j);
+  if (dparam) {
+    double s = 0;
+    for (long n = 0; n < N; n++) s += rowsum[n];
+    *dparam = (float)(*dparam + s);
+  }
+  free(rowsum);
+}
+
+#define FLAT(name, f, b, grain)                                                                  \
+  void nl_##name##_forward(float *out, const float *x, long n) { run_flat(f, out, x, NULL, 0, n, grain); } \
+  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n) { run_flat(b, dx, x, dout, 0, n, grain); }
+
+FLAT(identity, identity_f, identity_b, PAR_GRAIN)
+FLAT(leaky_relu, leaky_f, leaky_b, PAR_GRAIN)
+FLAT(relu6, relu6_f, relu6_b, PAR_GRAIN)
+FLAT(squared_relu, sqrelu_f, sqrelu_b, PAR_GRAIN)
+FLAT(softsign, softsign_f, softsign_b, PAR_GRAIN)
+FLAT(elu, elu_f, elu_b, PAR_GRAIN / 4)
+FLAT(selu, selu_f, selu_b, PAR_GRAIN / 4)
+FLAT(sigmoid, sigmoid_f, sigmoid_b, PAR_GRAIN / 4)
+FLAT(silu, silu_f, silu_b, PAR_GRAIN / 4)
+FLAT(tanh, tanh_f, tanh_b, PAR_GRAIN / 4)
+FLAT(softplus, softplus_f, softplus_b, PAR_GRAIN / 4)
+FLAT(mish, mish_f, mish_b, PAR_GRAIN / 4)
+
+void nl_prelu_forward(float *out, const float *x, double a, long n) { run_flat(prelu_f, out, x, NULL, a, n, PAR_GRAIN); }
+void nl_prelu_backward(float *dx, float *da, const float *dout, const float *x, double a, long N, long C) {
+  run_rows(prelu_b, dx, x, dout, a, da, N, C, PAR_GRAIN / (C > 0 ? C : 1) + 1);
+}
+void nl_gelu_shifted_forward(float *out, const float *x, double shift, long n) {
+  run_flat(gelus_f, out, x, NULL, shift, n, PAR_GRAIN / 4);
+}
+void nl_gelu_shifted_backward(float *dx, float *dshift, const float *dout, const float *x, double shift, long N, long C) {
+  run_rows(gelus_b, dx, x, dout, shift, dshift, N, C, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1);
+}
+void nl_glu_forward(float *out, const float *x, long N, long C) {
+  EJob j = { .out = out, .x = x, .C = C };
+  pool_run(N, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1, glu_f, &j);
+}
+void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C) {
+  EJob j = { .out = dx, .x = x, .dout = dout, .C = C };
+  pool_run(N, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1, glu_b, &j);
+}
+
+// ---- rrelu (rrelu.ts): y = x (x >= 0) else a x; training draws a ~ U(1/8, 1/3) per element -------------
+// The draws are the run's generator (src/engine/rng.ts, xoshiro128**), ported here: state is its
+// four words, advanced exactly as Rng.nextU32 does, one draw per element in element order, so the
+// slopes and the generator's state afterwards are the TypeScript code's. The draws are sequential;
+// the elementwise part goes to the pool.
+#define RRELU_LOWER (1.0 / 8)
+#define RRELU_UPPER (1.0 / 3)
+
+static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+static void rrelu_draw(float *slope, uint32_t *s, long n) {
+  uint32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+  for (long i = 0; i < n; i++) {
+    const uint32_t result = rotl32(s1 * 5, 7) * 9, t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl32(s3, 11);
+    slope[i] = (float)(RRELU_LOWER + (RRELU_UPPER - RRELU_LOWER) * (result / 4294967296.0));
+  }
+  s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+}
+
+typedef struct { float *out; const float *x, *dout, *slope; } RJob;
+
+HOT static void rrelu_f(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const RJob *j = p;
+  const float *x = j->x, *a = j->slope;
+  float *out = j->out;
+  for (long i = i0; i < i1; i++) out[i] = x[i] >= 0 ? x[i] : (float)((double)a[i] * x[i]);
+}
+
+HOT static void rrelu_b(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const RJob *j = p;
+  const float *x = j->x, *a = j->slope, *dout = j->dout;
+  float *dx = j->out;
+  for (long i = i0; i < i1; i++) {
+    const double g = dout[i];
+    dx[i] = (float)(dx[i] + (x[i] > 0 ? g : (double)a[i] * g));
+  }
+}
+
+// state NULL: evaluation (every slope is the mean, 11/48).
+void nl_rrelu_forward(float *out, float *slope, const float *x, uint32_t *state, long n) {
+  if (state) rrelu_draw(slope, state, n);
+  else for (long i = 0; i < n; i++) slope[i] = (float)((RRELU_LOWER + RRELU_UPPER) / 2);
+  RJob j = { .out = out, .x = x, .slope = slope };
+  pool_run(n, PAR_GRAIN, rrelu_f, &j);
+}
+
+void nl_rrelu_backward(float *dx, const float *dout, const float *x, const float *slope, long n) {
+  RJob j = { .out = dx, .x = x, .dout = dout, .slope = slope };
+  pool_run(n, PAR_GRAIN, rrelu_b, &j);
+}
