@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { prepareChar } from '../src/data/dataset.js';
+import { defaultConfig } from '../src/cli/flags.js';
+import type { ModelConfig } from '../src/model/config.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'normlab.js');
@@ -35,4 +37,9 @@ export function cliAsync(args: string[]): ChildProcess {
 
 export function readLog(dir: string): Record<string, number>[] {
   return fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** A 2-layer, 8-wide model config over a 7-token vocabulary, for gradient checks and loading tests. */
+export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
+  return { ...defaultConfig(), vocab_size: 7, n_layer: 2, n_head: 2, n_embd: 8, block_size: 5, ...over };
 }

@@ -9,10 +9,8 @@ import { GPT } from '../src/model/gpt.js';
 import { blockLayout } from '../src/model/block.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { compare, type GradcheckResult } from './gradcheck.js';
+import { tinyConfig } from './helpers.js';
 
-export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
-  return { ...defaultConfig(), vocab_size: 7, n_layer: 2, n_head: 2, n_embd: 8, block_size: 5, ...over };
-}
 
 function gradcheckModel(cfg: ModelConfig, seed = 1): GradcheckResult {
   const B = 2, T = 4;

@@ -65,22 +65,29 @@ export function loadTensors(file: string): { tensors: Map<string, LoadedTensor>;
 
 /**
  * Copy tensors into the model, refusing (with one message listing every problem) names that are
- * missing, unexpected or mis-shaped for the model the flags describe. A tied lm_head.weight may be
- * present or absent.
+ * missing, unexpected or mis-shaped for the model the flags describe. With a tied head either
+ * `transformer.wte.weight` or `lm_head.weight` may carry the shared matrix (PyTorch writers that
+ * drop shared tensors keep one of the two names). nanoGPT's causal-mask buffers (`*.attn.bias` of
+ * four dimensions, `*.attn.mask`) are not parameters and are skipped.
  */
 export function loadWeights(model: GPT, tensors: Map<string, LoadedTensor>, what: string): void {
+  const tied = model.cfg.wte_weight_tying;
+  const source = (name: string): LoadedTensor | undefined =>
+    tensors.get(name) ?? (tied && name === 'transformer.wte.weight' ? tensors.get('lm_head.weight') : undefined);
+  const isMaskBuffer = (name: string, t: LoadedTensor) =>
+    (name.endsWith('.attn.bias') && t.shape.length === 4) || name.endsWith('.attn.mask');
   const missing: string[] = [], shapes: string[] = [], unexpected: string[] = [];
   for (const p of model.store.params) {
     if (!p.persistent) continue;
-    const t = tensors.get(p.name);
+    const t = source(p.name);
     if (!t) { missing.push(p.name); continue; }
     if (t.shape.join('x') !== p.shape.join('x') && !(numel(t.shape) === 1 && numel(p.shape) === 1)) {
       shapes.push(`${p.name}: file [${t.shape}] vs model [${p.shape}]`);
     }
   }
-  for (const name of tensors.keys()) {
-    if (model.store.get(name)) continue;
-    if (name === 'lm_head.weight' && model.cfg.wte_weight_tying) continue;
+  for (const [name, t] of tensors) {
+    if (model.store.get(name) || isMaskBuffer(name, t)) continue;
+    if (name === 'lm_head.weight' && tied) continue;
     unexpected.push(name);
   }
   if (missing.length || shapes.length || unexpected.length) {
@@ -90,9 +97,8 @@ export function loadWeights(model: GPT, tensors: Map<string, LoadedTensor>, what
       '\n  Give the flags the weights were trained with (the checkpoint metadata `config` lists them).');
   }
   for (const p of model.store.params) {
-    const t = tensors.get(p.name);
-    if (!t) continue;
-    for (let i = 0; i < p.data.length; i++) p.data[i] = t.data[i];
+    const t = source(p.name);
+    if (t) p.data.set(t.data.subarray(0, p.data.length));
   }
 }
 
