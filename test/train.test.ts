@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { sampleText } from '../src/sample.js';
 import { cli, cliAsync, readLog, tinyData, tmpDir, TINY_MODEL } from './helpers.js';
 
 const data = tinyData();
@@ -11,7 +12,7 @@ const base = [...TINY_MODEL, '--data_dir', data];
 /** Drop the timing field, which differs from run to run. */
 const noMs = (rows: Record<string, number>[]) => rows.map(({ ms, ...r }) => r);
 
-test('train writes checkpoints, logs and a summary; losses fall; sample reads the checkpoint', () => {
+test('train writes checkpoints, logs and a summary; losses fall; sample reads the checkpoint', async () => {
   const out = tmpDir();
   const r = cli(['train', ...base, '--out_dir', out, '--max_iters', '40', '--eval_interval', '20']);
   assert.equal(r.code, 0, r.stderr);
@@ -33,6 +34,9 @@ test('train writes checkpoints, logs and a summary; losses fall; sample reads th
   const s = cli(['sample', '--out_dir', out, '--num_samples', '1', '--max_new_tokens', '30', '--start', 'ROMEO']);
   assert.equal(s.code, 0, s.stderr);
   assert.ok(s.stdout.startsWith('ROMEO') && s.stdout.length >= 35);
+  // the dashboard's sample button calls sampleText: the same text for the same checkpoint and options
+  const text = await sampleText(out, { start: 'ROMEO', maxNewTokens: 30 });
+  assert.equal(s.stdout.split('\n---------------')[0], text);
 });
 
 test('the same seed gives the same run; another seed another', () => {
