@@ -147,3 +147,24 @@ test('bench reports speed figures as JSON, and --variants times every norm and a
   assert.ok(labels.includes('norm krmsnorm') && labels.includes('act learned_spline') && labels.includes('act glu'));
   assert.equal(labels.length, 1 + 6 + 2 + 22);
 });
+
+test('SIGINT stops after the current iteration with exit 130, status interrupted, and the run resumes', { timeout: 120_000 }, async () => {
+  const out = tmpDir();
+  const args = [...base, '--max_iters', '1000000', '--eval_interval', '10', '--always_save_checkpoint'];
+  const child = cliAsync(['train', ...args, '--out_dir', out]);
+  let stderr = '', stdout = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  child.stdout!.on('data', (d) => { stdout += d; });
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (fs.existsSync(path.join(out, 'state.json'))) { clearInterval(poll); child.kill('SIGINT'); resolve(); }
+    }, 5);
+  });
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 130, stderr);
+  assert.match(stdout, /interrupted at iter \d+.*--init_from resume/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).status, 'interrupted');
+  const r = cli(['train', '--out_dir', out, '--init_from', 'resume', '--data_dir', data, '--max_iters', '30']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).status, 'ok');
+});

@@ -139,7 +139,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
     writeFileAtomic(path.join(outDir, 'summary.json'), JSON.stringify(s, null, 1) + '\n');
   };
 
-  const evaluate = (iter: number): { train: number; val: number; metrics: Record<string, number> } => {
+  /** Mean loss over eval_iters batches of each split; null when Ctrl-C arrives meanwhile. */
+  const evaluate = async (iter: number): Promise<{ train: number; val: number; metrics: Record<string, number> } | null> => {
     const ctx = new MetricCtx(false, new Rng((cfg.seed * 1000003 + iter * 7919) >>> 0));
     const res = { train: 0, val: 0, metrics: {} as Record<string, number> };
     for (const split of ['train', 'val'] as const) {
@@ -147,6 +148,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
       for (let k = 0; k < cfg.eval_iters; k++) {
         getBatch(data[split], B, T, ctx.rng, x, y);
         sum += model.forward(x, y, B, T, ctx);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stop) return null;
       }
       res[split] = sum / cfg.eval_iters;
       if (split === 'val') res.metrics = ctx.take();
@@ -160,7 +163,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
     for (; ; it++) {
       const evalNow = (it % cfg.eval_interval === 0 || it === cfg.max_iters) && !(state && it === start);
       if (evalNow) {
-        const e = evaluate(it);
+        const e = await evaluate(it);
+        if (!e) break; // interrupted: this evaluation is not logged
         lastTrain = e.train; lastVal = e.val;
         if ('krmsnorm_recompute' in e.metrics) recompute = e.metrics.krmsnorm_recompute;
         log.write({ iter: it, train_loss: round(e.train), val_loss: round(e.val), ...roundAll(e.metrics) });
@@ -184,7 +188,10 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
           progress.say(`--- sample at iter ${it} ---\n${codec.decode(ids)}\n---`);
         }
       }
-      if (it >= cfg.max_iters || stop) break;
+      if (it >= cfg.max_iters) break;
+      // Let the event loop run (a Ctrl-C handler cannot fire inside a synchronous loop), then stop if asked.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (stop) break;
 
       const ts = performance.now();
       const lr = learningRate(it, cfg);
