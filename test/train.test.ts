@@ -168,3 +168,14 @@ test('SIGINT stops after the current iteration with exit 130, status interrupted
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).status, 'ok');
 });
+
+test('--overwrite replaces a run in out_dir: no stale TensorBoard events or final weights remain', () => {
+  const out = tmpDir();
+  const args = [...base.filter((a) => a !== '--no-tensorboard_log'), '--out_dir', out, '--max_iters', '4', '--eval_interval', '4'];
+  assert.equal(cli(['train', ...args]).code, 0);
+  assert.equal(cli(['train', ...args, '--max_iters', '2', '--eval_interval', '2', '--overwrite']).code, 0);
+  const events = fs.readdirSync(out).filter((f) => f.startsWith('events.out.tfevents.'));
+  assert.equal(events.length, 1);
+  assert.equal(readLog(out).filter((r) => 'val_loss' in r).pop()!.iter, 2);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8')).iter, 2);
+});

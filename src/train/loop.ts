@@ -62,6 +62,9 @@ function resumeConfig(cfg: TrainConfig, given: Set<string>): { cfg: TrainConfig;
   return { cfg: merged as unknown as TrainConfig, state };
 }
 
+/** Files a run writes into out_dir (besides TensorBoard events). */
+const RUN_FILES = ['ckpt.safetensors', 'final.safetensors', 'optim.safetensors', 'state.json', 'log.jsonl', 'log.csv', 'summary.json'];
+
 export async function train(input: TrainConfig, given: Set<string>): Promise<number> {
   let cfg = input;
   let state: TrainState | null = null;
@@ -106,6 +109,12 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   }
 
   fs.mkdirSync(outDir, { recursive: true });
+  if (!state && cfg.overwrite) {
+    // --overwrite: the previous run's files go, so no stale TensorBoard events or final weights mix in.
+    for (const f of fs.readdirSync(outDir)) {
+      if (RUN_FILES.includes(f) || f.startsWith('events.out.tfevents.')) fs.rmSync(path.join(outDir, f), { force: true });
+    }
+  }
   const log = new RunLog(outDir, state ? { keepUntil: { trainBelow: start, evalUpTo: start } } : {});
   const tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
   if (tb) log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
