@@ -20,7 +20,7 @@ export class Generator {
   private len = 0;
   private x: F; private h: F; private q: F; private k: F; private v: F; private y: F; private a: F; private t1: F; private t2: F;
   private fc: F; private act: F; private m: F; private t3: F;
-  private logits: F; private probs: Float64Array; private order: Int32Array;
+  private logits: F; private probs: Float64Array; private order: Int32Array; private scores: Float64Array;
 
   constructor(private model: GPT) {
     const { cfg, dtype } = model;
@@ -35,6 +35,7 @@ export class Generator {
     this.logits = alloc(dtype, cfg.vocab_size);
     this.probs = new Float64Array(cfg.vocab_size);
     this.order = new Int32Array(cfg.vocab_size);
+    this.scores = new Float64Array(T); // attention scores of one query over the cached positions
   }
 
   /** Logits (vocab_size) after feeding one more token at the next position. */
@@ -44,7 +45,7 @@ export class Generator {
     const wte = model.wte.data, wpe = model.wpe.data;
     for (let c = 0; c < C; c++) this.x[c] = wte[token * C + c] + wpe[t * C + c];
     const scale = 1 / Math.sqrt(D);
-    const scores = new Float64Array(t + 1);
+    const scores = this.scores;
     model.blocks.forEach((blk, l) => {
       const x = this.x;
       const h = blk.preAttn ? this.h : x;
