@@ -15,17 +15,20 @@
 // values, rrms (N) = 1 / r, full (N) = 1 for recomputed rows, else 0.
 import type { ParamSpec, Variant } from '../variant.js';
 import type { ModelConfig } from '../../model/config.js';
+import type { F } from '../../engine/types.js';
+import type { Rng } from '../../engine/rng.js';
 import { EPS_RMS } from './rmsnorm.js';
 import { exact, fakeQuantInt, INT_RANGES, roundToHalf } from '../../engine/quantize.js';
 
-const kOf = (C: number, a: ModelConfig): number => Math.min(C, a.krmsnorm_num);
+/** k = min(C, krmsnorm_num): how many channels the partial RMS reads. */
+export const krmsK = (C: number, a: ModelConfig): number => Math.min(C, a.krmsnorm_num);
 
 /** `quantize: false` skips step 3 (v' = v): only for tests that compare the straight-through backward. */
 export function makeKrmsnorm(quantize: boolean): Variant {
   return {
     name: 'krmsnorm',
     params: (C, a) => (a.krmsnorm_enable_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}) as Record<string, ParamSpec>,
-    saved: (N, C, a) => ({ sel: kOf(C, a), vq: N * kOf(C, a), rrms: N, full: N }),
+    saved: (N, C, a) => ({ sel: krmsK(C, a), vq: N * krmsK(C, a), rrms: N, full: N }),
     check(a) {
       if (!Number.isInteger(a.krmsnorm_num) || a.krmsnorm_num < 1) {
         return `--krmsnorm_num must be an integer >= 1 (got ${a.krmsnorm_num}): it is the number of entries the RMS is estimated from`;
@@ -39,14 +42,8 @@ export function makeKrmsnorm(quantize: boolean): Variant {
       return null;
     },
     forward(out, x, p, s, N, C, a, ctx) {
-      const k = kOf(C, a), sel = s.sel, vq = s.vq, gain = p.gain, pct = a.krmsnorm_recompute_percentage;
-      if (a.krmsnorm_selection_type === 'random') {
-        const idx = ctx.rng.choose(C, k);
-        for (let j = 0; j < k; j++) sel[j] = idx[j];
-      } else {
-        const start = a.krmsnorm_selection_type === 'first' ? 0 : C - k;
-        for (let j = 0; j < k; j++) sel[j] = start + j;
-      }
+      const k = krmsK(C, a), sel = s.sel, vq = s.vq, gain = p.gain, pct = a.krmsnorm_recompute_percentage;
+      selectEntries(sel, C, k, a, ctx.rng);
       const fr = x instanceof Float32Array ? Math.fround : exact;
       const qt = a.krmsnorm_quantize_type;
       let recomputed = 0;
@@ -76,7 +73,7 @@ export function makeKrmsnorm(quantize: boolean): Variant {
     // With S = sum_c dout_c gain_c x_c: dL/dr = -S / r^2. Then dr/dx[sel_j] = v'_j / (k r) (kept row),
     // or dr/dx_c = x_c / (C r) (recomputed row).
     backward(dx, dp, dout, x, p, s, N, C, a) {
-      const k = kOf(C, a), sel = s.sel, vq = s.vq, gain = p.gain, dgain = dp.gain;
+      const k = krmsK(C, a), sel = s.sel, vq = s.vq, gain = p.gain, dgain = dp.gain;
       for (let n = 0; n < N; n++) {
         const o = n * C, q = n * k, rr = s.rrms[n];
         let S = 0;
@@ -96,6 +93,21 @@ export function makeKrmsnorm(quantize: boolean): Variant {
       }
     },
   };
+}
+
+/**
+ * The k channels the partial RMS reads, into sel: first (0..k-1), last (C-k..C-1), or k distinct
+ * channels drawn from rng, shared by every row of the call. The native kernel uses this too, so both
+ * backends draw the same channels.
+ */
+export function selectEntries(sel: F, C: number, k: number, a: ModelConfig, rng: Rng): void {
+  if (a.krmsnorm_selection_type === 'random') {
+    const idx = rng.choose(C, k);
+    for (let j = 0; j < k; j++) sel[j] = idx[j];
+  } else {
+    const start = a.krmsnorm_selection_type === 'first' ? 0 : C - k;
+    for (let j = 0; j < k; j++) sel[j] = start + j;
+  }
 }
 
 export const krmsnorm: Variant = makeKrmsnorm(true);

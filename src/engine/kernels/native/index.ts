@@ -11,6 +11,7 @@ import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 import type { ModelConfig } from '../../../model/config.js';
 import { prmsK } from '../../../nn/norms/prmsnorm.js';
+import { krmsK, selectEntries } from '../../../nn/norms/krmsnorm.js';
 import { activations } from '../../../nn/activations/index.js';
 import { computeSlopes, increasing, type PwlVariant } from '../../../nn/activations/pwl.js';
 import { splineAdjoint, splineSetup, type SplineWork } from '../../../nn/activations/cubic_spline.js';
@@ -171,21 +172,15 @@ function krmsnormKernels(a: Addon): VariantKernels {
   const QTYPE: Record<string, number> = { none: 0, int8: 1, int16: 2 };
   return {
     forward(out, x, p, s, N, C, cfg, ctx) {
-      const k = Math.min(C, cfg.krmsnorm_num), sel = s.sel, pct = cfg.krmsnorm_recompute_percentage;
-      if (cfg.krmsnorm_selection_type === 'random') {
-        const idx = ctx.rng.choose(C, k);
-        for (let j = 0; j < k; j++) sel[j] = idx[j];
-      } else {
-        const start = cfg.krmsnorm_selection_type === 'first' ? 0 : C - k;
-        for (let j = 0; j < k; j++) sel[j] = start + j;
-      }
+      const k = krmsK(C, cfg), sel = s.sel, pct = cfg.krmsnorm_recompute_percentage;
+      selectEntries(sel, C, k, cfg, ctx.rng);
       // NaN tells the kernel that pct is unset.
       const rec = a.krmsnormForward(out, s.vq, s.rrms, s.full, x, p.gain ?? null, sel, N, C, k,
         QTYPE[cfg.krmsnorm_quantize_type], pct ?? NaN);
       if (pct != null) ctx.metric('krmsnorm_recompute', rec, N);
     },
     backward(dx, dp, dout, x, p, s, N, C, cfg) {
-      const k = Math.min(C, cfg.krmsnorm_num);
+      const k = krmsK(C, cfg);
       a.krmsnormBackward(dx, p.gain ? dp.gain : null, dout, x, p.gain ?? null, s.sel, s.vq, s.rrms, s.full, N, C, k);
     },
   };
