@@ -23,25 +23,12 @@ type Addon = AddonBase & ElementwiseKernels;
 type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n: number) => void }
   & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
 
-interface AddonBase {
+/** The Backend kernels, with the same signatures, except matmul's options packed into bit flags. */
+type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
+
+interface AddonBase extends AddonKernels {
   info(): { threads: number; blas: string };
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
-  addBias(out: F, bias: F, N: number, C: number): void;
-  biasBackward(dbias: F, dout: F, N: number, C: number): void;
-  embeddingForward(out: F, idx: Int32Array, wte: F, wpe: F, B: number, T: number, C: number): void;
-  embeddingBackward(dwte: F, dwpe: F, dout: F, idx: Int32Array, B: number, T: number, C: number): void;
-  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
-  attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
-    B: number, T: number, C: number, NH: number): void;
-  crossEntropyForward(losses: F, probs: F, logits: F, targets: Int32Array, N: number, V: number): number;
-  crossEntropyBackward(dlogits: F, probs: F, targets: Int32Array, scale: number, N: number, V: number): void;
-  add(out: F, a: F, b: F, n: number): void;
-  addInto(dst: F, src: F, n: number): void;
-  mul(out: F, x: F, mask: F, n: number): void;
-  scale(x: F, s: number, n: number): void;
-  sumSquares(x: F, n: number): number;
-  adamw(param: F, grad: F, m: F, v: F, n: number, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
   layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
