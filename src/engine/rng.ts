@@ -4,6 +4,7 @@
 export class Rng {
   private s: Uint32Array;
   private spareNormal: number | null = null;
+  private pool = new Int32Array(0); // choose()'s scratch
 
   constructor(seed: number) {
     this.s = new Uint32Array(4);
@@ -60,7 +61,8 @@ export class Rng {
 
   /** Fisher-Yates: k distinct indices from [0, n), in draw order. */
   choose(n: number, k: number, out: Int32Array = new Int32Array(k)): Int32Array {
-    const pool = new Int32Array(n);
+    if (this.pool.length < n) this.pool = new Int32Array(n); // reused: called at every kRMSNorm forward
+    const pool = this.pool;
     for (let i = 0; i < n; i++) pool[i] = i;
     for (let i = 0; i < k; i++) {
       const j = i + this.int(n - i);

@@ -13,6 +13,21 @@ export function allocLike(like: F, n: number): F {
   return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
 
+/**
+ * A grow-only Float64Array for one call site: `const acc = sums(n)` returns n zeroed doubles without
+ * allocating on every training step (parameter-gradient sums of the knot-based activations). A call
+ * site must be done with its view before it asks again; distinct call sites own distinct buffers.
+ */
+export function reusableSums(): (n: number) => Float64Array {
+  let buf = new Float64Array(0);
+  return (n) => {
+    if (buf.length < n) buf = new Float64Array(n);
+    const view = buf.subarray(0, n);
+    view.fill(0);
+    return view;
+  };
+}
+
 /** Thrown for problems the user can fix (bad flag, missing file...): the CLI prints the message, no stack. */
 export class UserError extends Error {
   constructor(message: string) {

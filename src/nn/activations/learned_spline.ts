@@ -7,12 +7,15 @@
 // Knots out of order or closer than 1e-4: sorted (y with its x) and pushed apart, see cubic_spline.ts.
 // Saved: the per-call spline (cubic_spline.ts SplineWork: perm, pushed, knots, h, delta, m2, coef,
 // cp; O(n) each), built once per forward call; backward reuses it.
+import { reusableSums } from '../../engine/types.js';
 import type { Variant } from '../variant.js';
 import { geluScalar } from './gelu.js';
 import { linspace } from './pwl.js';
 import {
   allocSplineWork, splineAdjoint, splineSegment, splineSetup, splineValue, splineWorkSizes, type SplineWork,
 } from './cubic_spline.js';
+
+const accSums = reusableSums(); // per-segment sums of one backward call
 
 export const learned_spline: Variant = {
   name: 'learned_spline',
@@ -34,7 +37,7 @@ export const learned_spline: Variant = {
   backward(dx, dp, dout, x, _p, s, N, C, a) {
     const n = a.lsa_num_knots, w = s as unknown as SplineWork, knots = w.knots, coef = w.coef;
     // Per segment: sums of g, g u, g u^2, g u^3, g S'(u), in doubles (each collects many terms).
-    const acc = new Float64Array(5 * (n - 1));
+    const acc = accSums(5 * (n - 1));
     for (let i = 0; i < N * C; i++) {
       const g = dout[i], k = splineSegment(knots, n, x[i]), u = x[i] - knots[k], o = 4 * k;
       const slope = coef[o + 1] + u * (2 * coef[o + 2] + 3 * u * coef[o + 3]);

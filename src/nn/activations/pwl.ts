@@ -25,10 +25,12 @@
 // computed once per forward call. Backward finds each element's segment again (a binary search when
 // the knots increase strictly, else a scan in the reference's precedence) rather than storing N*H
 // segment indices.
-import type { F } from '../../engine/types.js';
+import { reusableSums, type F } from '../../engine/types.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { Variant } from '../variant.js';
 import { geluScalar } from './gelu.js';
+
+const accSums = reusableSums(); // dx_vals, dy_vals of one backward call
 
 export type PwlMode = 'pwl' | 'le';
 export interface PwlShape { n: number; L: number; R: number }
@@ -124,7 +126,7 @@ export function makePwl(name: string, mode: PwlMode, flag: 'pla' | 'pfla', shape
       const { n, R } = shape(a), xv = p.x_vals, slope = s.slope;
       const inc = increasing(xv, n);
       // dx_vals, dy_vals summed in doubles first (one entry collects up to N*H terms).
-      const acc = new Float64Array(2 * n), gx = acc.subarray(0, n), gy = acc.subarray(n);
+      const acc = accSums(2 * n), gx = acc.subarray(0, n), gy = acc.subarray(n);
       for (let i = 0; i < N * C; i++) {
         const g = dout[i], v = x[i], seg = segmentOf(v, xv, n, R, le, inc);
         if (seg === SEG_IDENTITY) { dx[i] += g; continue; }

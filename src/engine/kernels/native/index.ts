@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
-import type { F } from '../../types.js';
+import { reusableSums, type F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 import type { ModelConfig } from '../../../model/config.js';
 import { prmsK } from '../../../nn/norms/prmsnorm.js';
@@ -113,6 +113,8 @@ export function nativeInfo(): { threads: number; blas: string } | null {
   return a ? a.info() : null;
 }
 
+const pwlSums = reusableSums(), splineSums = reusableSums();
+
 function matmulFlags(opts?: MatmulOptions): number {
   return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
 }
@@ -128,7 +130,7 @@ function pwlKernels(a: Addon, v: PwlVariant): VariantKernels {
     },
     backward(dx, dp, dout, x, p, s, N, C, cfg) {
       const { n, R } = shape(cfg);
-      const acc = new Float64Array(2 * n); // dx_vals, dy_vals summed in double, one rounding each (as pwl.ts)
+      const acc = pwlSums(2 * n); // dx_vals, dy_vals summed in double, one rounding each (as pwl.ts)
       a.pwlBackward(dx, acc, dout, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
       for (let k = 0; k < n; k++) { dp.x_vals[k] += acc[k]; dp.y_vals[k] += acc[n + k]; }
     },
@@ -144,7 +146,7 @@ function splineKernels(a: Addon): VariantKernels {
       a.splineForward(out, x, s.knots, s.coef, N * C, n);
     },
     backward(dx, dp, dout, x, _p, s, N, C, cfg) {
-      const n = cfg.lsa_num_knots, acc = new Float64Array(5 * (n - 1));
+      const n = cfg.lsa_num_knots, acc = splineSums(5 * (n - 1));
       a.splineBackward(dx, acc, dout, x, s.knots, s.coef, N * C, n);
       splineAdjoint(s as unknown as SplineWork, n, acc, dp.x_vals, dp.y_vals);
     },
