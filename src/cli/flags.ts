@@ -107,24 +107,31 @@ export const FLAGS: readonly FlagSpec<TrainFlagName>[] = [
   { name: 'overwrite', type: 'bool', default: false, group: 'logging', help: 'allow a scratch run to replace a run already in out_dir' },
 ];
 
+/** A train flag reused by another command: same name, type and default, its own group and help. */
+function shared(name: TrainFlagName, group: FlagGroup, help: string): FlagSpec {
+  const f = FLAGS.find((g) => g.name === name);
+  if (!f) throw new Error(`no train flag ${name}`);
+  return { ...f, group, help };
+}
+
 // `normlab sample`: nanoGPT's sample.py defaults. out_dir, seed, data_dir and backend mean what they
-// mean for train, so they share name, type and default with the train table.
+// mean for train, so they come from the train table.
 export const SAMPLE_FLAGS: readonly FlagSpec[] = [
-  { name: 'out_dir', type: 'str', default: 'out', group: 'data', help: 'run folder holding ckpt.safetensors and state.json' },
-  { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder holding the datasets (for the vocabulary in meta.json)' },
+  shared('out_dir', 'data', 'run folder holding ckpt.safetensors and state.json'),
+  shared('data_dir', 'data', 'folder holding the datasets (for the vocabulary in meta.json)'),
   { name: 'start', type: 'str', default: '\n', group: 'sampling', help: 'prompt text the samples continue' },
   { name: 'num_samples', type: 'int', default: 10, group: 'sampling', help: 'number of samples to draw' },
   { name: 'max_new_tokens', type: 'int', default: 500, group: 'sampling', help: 'tokens generated per sample' },
   { name: 'temperature', type: 'float', default: 0.8, group: 'sampling', help: '1.0 = no change, < 1.0 = less random, > 1.0 = more random' },
   { name: 'top_k', type: 'int', default: 200, nullable: true, group: 'sampling', help: 'keep only the k most likely tokens (None: all)' },
-  { name: 'seed', type: 'int', default: 1337, group: 'sampling', help: 'seed of the sampling generator' },
-  { name: 'backend', type: 'str', default: 'auto', choices: ['auto', 'ts', 'native'], group: 'sampling', help: 'compute backend (auto: native when built, else ts)' },
+  shared('seed', 'sampling', 'seed of the sampling generator'),
+  shared('backend', 'sampling', 'compute backend (auto: native when built, else ts)'),
 ];
 
 // `normlab prepare <dataset>`.
 export const PREPARE_FLAGS: readonly FlagSpec[] = [
   { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make a char-level dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare_char)' },
-  { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder the dataset folder is written into (<data_dir>/<dataset>/)' },
+  shared('data_dir', 'data', 'folder the dataset folder is written into (<data_dir>/<dataset>/)'),
 ];
 
 export function defaultConfig(): TrainConfig {
