@@ -25,7 +25,7 @@ import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
 import { AdamW } from '../train/adamw.js';
 import { trainStep } from '../train/loop.js';
-import { formatHelp, HelpRequested, parseFlags } from './args.js';
+import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
 import { defaultConfig, FLAGS, type FlagSpec } from './flags.js';
 
 const PRESETS: Record<string, Partial<TrainConfig> & { iters: number }> = {
@@ -130,10 +130,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     { name: 'backend', type: 'str', default: 'auto', group: 'training', help: 'backends to time, comma-separated: auto, native, ts' } as FlagSpec];
   let parsed;
   try {
-    const pre = argv.indexOf('--preset') >= 0 ? argv[argv.indexOf('--preset') + 1] : (argv.find((a) => a.startsWith('--preset='))?.slice(9) ?? 'small');
-    const preset = PRESETS[pre] ?? PRESETS.small;
-    const base = { ...defaultConfig(), ...preset, dropout: 0, ...Object.fromEntries(BENCH_FLAGS.map((f) => [f.name, f.default])), backend: 'auto' };
-    parsed = parseFlags(argv, table_, base as Record<string, unknown>, { maxPositional: 0 });
+    parsed = parseFlags(argv, table_, { ...defaultConfig(), ...tableDefaults(BENCH_FLAGS), backend: 'auto' }, { maxPositional: 0 });
   } catch (e) {
     if (e instanceof HelpRequested) {
       process.stdout.write(formatHelp('bench', table_, 'normlab bench [--preset small|default] [--torch] [--variants] [train flags]',
@@ -143,8 +140,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const o = parsed.config;
-  const cfg = { ...(o as unknown as TrainConfig) };
   const preset = PRESETS[o.preset as string];
+  // The preset's sizes (and dropout 0) unless given on the command line.
+  for (const [k, v] of Object.entries({ ...preset, dropout: 0 })) if (!parsed.given.has(k)) o[k] = v;
+  const cfg = { ...(o as unknown as TrainConfig) };
   const iters = (o.iters as number | null) ?? preset.iters, warmup = o.warmup as number, sampleTokens = o.sample_tokens as number;
   const backends = String(o.backend).split(',').map((b) => b.trim()) as BackendName[];
   for (const b of backends) if (!['auto', 'ts', 'native'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts or native (comma-separated for several)`);
