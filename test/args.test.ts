@@ -1,27 +1,16 @@
 // The flag parser, --help and checkTrainConfig. The seed document's flags are written out by hand
 // below (from seed/normalization-and-activations.md), so a change to the flag table that breaks
 // a name, type or default fails here.
+import { throwsUser } from './helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkTrainConfig, checkValue, formatHelp, HelpRequested, levenshtein, nearest, parseFlags, tableDefaults,
 } from '../src/cli/args.js';
 import { defaultConfig, FLAGS, PREPARE_FLAGS, SAMPLE_FLAGS, type FlagSpec } from '../src/cli/flags.js';
-import { UserError } from '../src/engine/types.js';
 
 const parse = (argv: string[]) => parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>);
 
-/** Asserts that f throws a UserError whose message contains every fragment. */
-function throwsUser(f: () => unknown, ...fragments: string[]): string {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof UserError, `expected UserError, got ${e}`);
-    for (const s of fragments) assert.ok(e.message.includes(s), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(s)}`);
-    return e.message;
-  }
-  assert.fail('expected a UserError');
-}
 
 // Every flag of the seed document: [name, type, default] (None = null).
 const SEED: [string, string, number | boolean | string | null][] = [

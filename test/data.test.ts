@@ -1,5 +1,6 @@
 // Char vocabulary, dataset files (nanoGPT layout, byte for byte), batches and the prepare command.
 // Everything is written under a fresh temporary folder.
+import { throwsUser } from './helpers.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -16,16 +17,6 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let nextDir = 0;
 const freshDir = () => path.join(tmp, `d${nextDir++}`);
 
-function throwsUser(f: () => unknown, ...fragments: string[]): string {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof UserError, `expected UserError, got ${e}`);
-    for (const s of fragments) assert.ok(e.message.includes(s), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(s)}`);
-    return e.message;
-  }
-  assert.fail('expected a UserError');
-}
 
 async function rejectsUser(p: Promise<unknown>, ...fragments: string[]): Promise<void> {
   await assert.rejects(p, (e: unknown) => {

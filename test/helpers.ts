@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { prepareChar } from '../src/data/dataset.js';
+import { UserError } from '../src/engine/types.js';
 import { defaultConfig } from '../src/cli/flags.js';
 import type { ModelConfig } from '../src/model/config.js';
 
@@ -42,4 +44,16 @@ export function readLog(dir: string): Record<string, number>[] {
 /** A 2-layer, 8-wide model config over a 7-token vocabulary, for gradient checks and loading tests. */
 export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return { ...defaultConfig(), vocab_size: 7, n_layer: 2, n_head: 2, n_embd: 8, block_size: 5, ...over };
+}
+
+/** Asserts that f throws a UserError whose message contains every fragment. */
+export function throwsUser(f: () => unknown, ...fragments: string[]): string {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof UserError, `expected UserError, got ${e}`);
+    for (const s of fragments) assert.ok(e.message.includes(s), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(s)}`);
+    return e.message;
+  }
+  assert.fail('expected a UserError');
 }
