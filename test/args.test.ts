@@ -1,13 +1,13 @@
 // The flag parser, --help and checkTrainConfig. The seed document's flags are written out by hand
 // below (from seed/normalization-and-activations.md), so a change to the flag table that breaks
 // a name, type or default fails here.
-import { throwsUser } from './helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkTrainConfig, checkValue, formatHelp, HelpRequested, levenshtein, nearest, parseFlags, tableDefaults,
 } from '../src/cli/args.js';
 import { defaultConfig, FLAGS, PREPARE_FLAGS, SAMPLE_FLAGS, type FlagSpec } from '../src/cli/flags.js';
+import { throwsUser } from './helpers.js';
 
 const parse = (argv: string[]) => parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>);
 

@@ -1,6 +1,5 @@
 // Char vocabulary, dataset files (nanoGPT layout, byte for byte), batches and the prepare command.
 // Everything is written under a fresh temporary folder.
-import { throwsUser } from './helpers.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +10,7 @@ import { checkSplitLengths, getBatch, loadDataset, prepareChar, readTokens, writ
 import { packageRoot, prepareCommand } from '../src/cli/prepare.js';
 import { Rng } from '../src/engine/rng.js';
 import { UserError } from '../src/engine/types.js';
+import { throwsUser } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'normlab-data-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
