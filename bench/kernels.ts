@@ -12,7 +12,7 @@ import { loadNativeBackend, nativeBackendError, nativeInfo } from '../src/engine
 import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
 import { MetricCtx } from '../src/nn/params.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 
 const argv = process.argv.slice(2);

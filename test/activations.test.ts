@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACTIVATION_CHOICES, defaultConfig } from '../src/cli/flags.js';
+import { ACTIVATION_CHOICES, defaultConfig } from '../src/config/index.js';
 import { activationsCommand } from '../src/cli/activations.js';
 import { Rng } from '../src/engine/rng.js';
 import { UserError } from '../src/engine/types.js';

@@ -4,9 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  checkTrainConfig, checkValue, formatHelp, HelpRequested, levenshtein, nearest, parseFlags, tableDefaults,
-} from '../src/cli/args.js';
-import { defaultConfig, FLAGS, PREPARE_FLAGS, SAMPLE_FLAGS, type FlagSpec } from '../src/cli/flags.js';
+  checkTrainConfig, checkValue, defaultConfig, FLAGS, HelpRequested, levenshtein, nearest, parseFlags, PREPARE_FLAGS,
+  SAMPLE_FLAGS, tableDefaults, type FlagSpec,
+} from '../src/config/index.js';
+import { formatHelp } from '../src/cli/help.js';
 import { throwsUser } from './helpers.js';
 
 const parse = (argv: string[]) => parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>);

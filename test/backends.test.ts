@@ -16,7 +16,7 @@ import { UserError } from '../src/engine/types.js';
 import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
 import { MetricCtx } from '../src/nn/params.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 import type { Variant } from '../src/nn/variant.js';
 

@@ -8,7 +8,7 @@ import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { TrainConfig } from '../src/model/config.js';
 import { buildModel } from '../src/model/build.js';
 import { AdamW } from '../src/train/adamw.js';

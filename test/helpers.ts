@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { prepareChar } from '../src/data/dataset.js';
 import { UserError } from '../src/engine/types.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

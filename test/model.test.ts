@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { blockLayout } from '../src/model/block.js';

@@ -14,7 +14,7 @@ import { fillInit, MetricCtx } from '../src/nn/params.js';
 import type { Params, Saved, Variant } from '../src/nn/variant.js';
 import { numel } from '../src/nn/variant.js';
 import type { ModelConfig } from '../src/model/config.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import { checkVariant } from './gradcheck.js';
 
 const EPS_RMS = 1e-6, EPS_LN = 1e-5;

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/rng.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { defaultConfig } from '../src/cli/flags.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { checkVariants } from '../src/model/build.js';

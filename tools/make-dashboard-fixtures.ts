@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/rng.js';
 import { erf } from '../src/engine/math.js';
-import { defaultConfig } from '../src/cli/flags.js';
-import { MODEL_KEYS } from '../src/model/config.js';
+import { defaultConfig, MODEL_KEYS } from '../src/config/index.js';
 
 export const SWEEP = 'norm_sweep';
 export const RUNS = [

@@ -13,8 +13,8 @@ import { activationCurve, activationVariant } from '../nn/activations/curve.js';
 import type { Params } from '../nn/variant.js';
 import { numel } from '../nn/variant.js';
 import { loadTensors } from '../train/checkpoint.js';
-import { defaultConfig, FLAGS, type FlagSpec } from './flags.js';
-import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
+import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
+import { formatHelp } from './help.js';
 
 const OWN_FLAGS: FlagSpec[] = [
   { name: 'checkpoint', type: 'str', default: null, nullable: true, group: 'activation', help: 'a .safetensors checkpoint: adds the learned curve' },

@@ -25,8 +25,8 @@ import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
 import { AdamW } from '../train/adamw.js';
 import { trainStep } from '../train/loop.js';
-import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
-import { defaultConfig, FLAGS, type FlagSpec } from './flags.js';
+import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
+import { formatHelp } from './help.js';
 
 const PRESETS: Record<string, Partial<TrainConfig> & { iters: number }> = {
   small: { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, batch_size: 12, iters: 50 },

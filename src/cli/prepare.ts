@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../engine/types.js';
 import { prepareChar } from '../data/dataset.js';
-import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
-import { PREPARE_FLAGS } from './flags.js';
+import { HelpRequested, parseFlags, tableDefaults, PREPARE_FLAGS } from '../config/index.js';
+import { formatHelp } from './help.js';
 
 const USAGE = 'normlab prepare <dataset> [--input FILE] [--data_dir DIR]';
 const DESCRIPTION = 'Builds <data_dir>/<dataset>/{train.bin, val.bin, meta.json}: a character-level dataset ' +

@@ -1,6 +1,6 @@
 // `normlab sample [flags]`: text from a run's checkpoint (nanoGPT's sample.py flags).
-import { formatHelp, HelpRequested, parseFlags, tableDefaults } from './args.js';
-import { SAMPLE_FLAGS } from './flags.js';
+import { HelpRequested, parseFlags, tableDefaults, SAMPLE_FLAGS } from '../config/index.js';
+import { formatHelp } from './help.js';
 import { generateText, loadRun } from '../sample.js';
 
 export async function sampleCommand(argv: string[]): Promise<number> {

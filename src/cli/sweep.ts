@@ -2,7 +2,7 @@
 // Expands the exploration file (src/sweep/grammar.ts), validates every run before the first starts
 // (src/sweep/plan.ts), runs them one after the other (src/sweep/runner.ts) and prints the results
 // table sorted by validation loss (src/sweep/results.ts).
-import { checkTrainConfig } from './args.js';
+import { checkTrainConfig } from '../config/index.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { expandSweeps, loadSweepFile } from '../sweep/grammar.js';

@@ -1,6 +1,6 @@
 // `normlab train [flags]`.
-import { defaultConfig, FLAGS } from './flags.js';
-import { formatHelp, HelpRequested, parseFlags } from './args.js';
+import { defaultConfig, FLAGS, HelpRequested, parseFlags } from '../config/index.js';
+import { formatHelp } from './help.js';
 import { train } from '../train/loop.js';
 import type { TrainConfig } from '../model/config.js';
 

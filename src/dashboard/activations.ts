@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadTensors } from '../train/checkpoint.js';
 import { activationCurve } from '../nn/activations/curve.js';
 import type { ModelConfig } from '../model/config.js';
-import { defaultConfig } from '../cli/flags.js';
+import { defaultConfig } from '../config/index.js';
 import type { RunInfo } from './data.js';
 
 export interface CurveGroup {

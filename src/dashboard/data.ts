@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { defaultConfig } from '../cli/flags.js';
+import { defaultConfig } from '../config/index.js';
 
 const RUN_FILES = ['log.jsonl', 'summary.json', 'state.json'];
 const CKPT_FILES = ['ckpt.safetensors', 'final.safetensors'];

@@ -1,5 +1,5 @@
 // Every flag of the train command, typed. Defaults live in one place: the flag table in
-// src/cli/flags.ts (defaultConfig() builds a Config from it).
+// src/config/flags.ts (defaultConfig() builds a Config from it).
 export type NormName = 'layernorm' | 'rmsnorm' | 'prmsnorm' | 'krmsnorm' | 'hyperspherenorm' | 'dact' | 'identity';
 export type ActivationName =
   | 'celu' | 'elu' | 'gelu' | 'gelu_shifted' | 'glu' | 'leaky_relu' | 'learned_spline' | 'mish'
@@ -78,15 +78,3 @@ export interface TrainConfig extends ModelConfig {
   overwrite: boolean;
   data_dir: string;
 }
-
-/** The flags that define the model's shape and math (saved with every checkpoint). */
-export const MODEL_KEYS: (keyof ModelConfig)[] = [
-  'vocab_size', 'n_layer', 'n_head', 'n_embd', 'block_size', 'dropout', 'bias', 'mlp_expansion_factor',
-  'mlp_size', 'wte_weight_tying', 'norm_variant_attn', 'norm_variant_output', 'use_pre_ln', 'use_post_ln',
-  'use_peri_ln', 'prmsnorm_pct', 'krmsnorm_num', 'krmsnorm_quantize_type', 'krmsnorm_enable_gain',
-  'krmsnorm_selection_type', 'krmsnorm_recompute_percentage', 'hsnorm_gain', 'hsnorm_radius',
-  'hsnorm_radius_learning', 'dact_activation', 'dact_use_gamma', 'dact_use_beta', 'dact_alpha_init',
-  'dact_use_alpha', 'activation_variant', 'shifted_gelu_learnable_shift', 'shifted_gelu_initial_shift',
-  'pla_num_points', 'pla_left_bound', 'pla_right_bound', 'pfla_num_points', 'pfla_left_bound',
-  'pfla_right_bound', 'lsa_num_knots',
-];

@@ -1,23 +1,9 @@
-// The flag table of `normlab train`: name, type, default, group, help. It is the one place where
-// defaults live; the parser, --help, the sweep validator and defaultConfig() all read it.
-// Names, types and defaults follow the seed document and spec/interfaces.md exactly.
-import type { TrainConfig } from '../model/config.js';
-
-export type FlagType = 'int' | 'float' | 'bool' | 'str';
-export type FlagGroup = 'model' | 'normalization' | 'activation' | 'training' | 'data' | 'logging' | 'sampling';
-
-/** One flag. `N` narrows the name for a command's own table (the train table checks its names
- * against TrainConfig); the parser and --help take any table, so the default is a plain string. */
-export interface FlagSpec<N extends string = string> {
-  name: N;
-  type: FlagType;
-  default: number | boolean | string | null; // null: unset ("None" in the reference)
-  group: FlagGroup;
-  help: string;
-  choices?: readonly string[];
-  /** May be given as "None"/unset. */
-  nullable?: boolean;
-}
+// The flag tables: `normlab train`'s (name, type, default, group, help), and the sample and prepare
+// commands'. It is the one place where defaults live; the parser, --help, the sweep validator,
+// defaultConfig() and the checkpoint metadata (MODEL_KEYS) all read it.
+// Names, types and defaults follow the user's document exactly.
+import type { ModelConfig, TrainConfig } from '../model/config.js';
+import type { FlagGroup, FlagSpec } from './schema.js';
 
 export const NORM_CHOICES = ['krmsnorm', 'prmsnorm', 'rmsnorm', 'layernorm', 'hyperspherenorm', 'dact', 'identity'] as const;
 export const ACTIVATION_CHOICES = [
@@ -139,3 +125,12 @@ export function defaultConfig(): TrainConfig {
   for (const f of FLAGS) cfg[f.name] = f.default;
   return cfg as unknown as TrainConfig;
 }
+
+/** Groups whose flags define the model's shape and math. */
+const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation'];
+
+/** The flags that define the model's shape and math, saved with every checkpoint: vocab_size (from
+ * the dataset) and every flag of the model, normalization and activation groups, in table order. */
+export const MODEL_KEYS: readonly (keyof ModelConfig)[] = [
+  'vocab_size', ...FLAGS.filter((f) => MODEL_GROUPS.includes(f.group)).map((f) => f.name as keyof ModelConfig),
+];
