@@ -16,7 +16,7 @@ import { activationCurve, initialParams } from '../src/nn/activations/curve.js';
 import { geluScalar } from '../src/nn/activations/gelu.js';
 import { activations } from '../src/nn/activations/index.js';
 import { MetricCtx } from '../src/nn/params.js';
-import type { Params, Saved, Variant } from '../src/nn/variant.js';
+import { problemsOf, type Params, type Saved, type Variant } from '../src/nn/variant.js';
 import { buildParams, checkVariant } from './gradcheck.js';
 
 const cfgWith = (o: Partial<ModelConfig> = {}): ModelConfig => ({ ...defaultConfig(), ...o });
@@ -450,13 +450,14 @@ test('parameters: names, shapes and learned flags per spec/variants.md', () => {
   assert.notEqual(constShift.persistent, false, 'a constant shift is still in the checkpoint');
 });
 
-test('check: refuses impossible knot counts and bounds', () => {
-  assert.match(activations.piecewise.check!(cfgWith({ pla_num_points: 0 }))!, /--pla_num_points/);
-  assert.match(activations.pfla.check!(cfgWith({ pfla_left_bound: 3, pfla_right_bound: 3 }))!, /--pfla_left_bound/);
-  assert.match(activations.pfla_le.check!(cfgWith({ pfla_num_points: 1 }))!, />= 2/);
-  assert.equal(activations.pfla.check!(cfgWith({ pfla_num_points: 1 })), null);
-  assert.match(activations.learned_spline.check!(cfgWith({ lsa_num_knots: 1 }))!, /--lsa_num_knots/);
-  for (const v of Object.values(activations)) assert.equal(v.check?.(cfgWith()) ?? null, null, v.name);
+test('problemsOf: refuses impossible knot counts and bounds (flag checks and the variant check)', () => {
+  const first = (v: Variant<any>, c: ModelConfig) => problemsOf(v, c).errors[0] ?? null;
+  assert.match(first(activations.piecewise, cfgWith({ pla_num_points: 0 }))!, /--pla_num_points/);
+  assert.match(first(activations.pfla, cfgWith({ pfla_left_bound: 3, pfla_right_bound: 3 }))!, /--pfla_left_bound/);
+  assert.match(first(activations.pfla_le, cfgWith({ pfla_num_points: 1 }))!, />= 2/);
+  assert.equal(first(activations.pfla, cfgWith({ pfla_num_points: 1 })), null);
+  assert.match(first(activations.learned_spline, cfgWith({ lsa_num_knots: 1 }))!, /--lsa_num_knots/);
+  for (const v of Object.values(activations)) assert.equal(first(v, cfgWith()), null, v.name);
 });
 
 // ---- curve helper and CLI --------------------------------------------------------------------------

@@ -184,7 +184,7 @@ test('wrong types and bad choices name the flag, the value and what is allowed',
   throwsUser(() => parse(['--learning_rate', '1e999']), '--learning_rate', 'not a finite number');
   throwsUser(() => parse(['--bias=maybe']), '--bias', '"maybe"', 'not a boolean', '--no-bias');
   const msg = throwsUser(() => parse(['--norm_variant_attn', 'rmsnrom']), '--norm_variant_attn', '"rmsnrom"',
-    'did you mean rmsnorm?', 'allowed: krmsnorm, prmsnorm, rmsnorm, layernorm, hyperspherenorm, dact, identity');
+    'did you mean rmsnorm?', 'allowed: layernorm, rmsnorm, prmsnorm, krmsnorm, hyperspherenorm, dact, identity');
   assert.ok(msg.startsWith('--norm_variant_attn'));
   throwsUser(() => parse(['--activation_variant=swish']), '--activation_variant', '"swish"', 'celu', 'squared_relu', 'identity');
   throwsUser(() => parse(['--krmsnorm_quantize_type', 'int4']), '"int4"', 'allowed: int8, int16, none');
@@ -254,8 +254,10 @@ test('checkTrainConfig accepts the defaults and refuses impossible combinations'
   bad({ mlp_size: 0 }, '--mlp_size is 0', 'None');
   bad({ dropout: 1 }, '--dropout is 1', '[0, 1)');
   bad({ dropout: -0.1 }, '--dropout');
-  bad({ krmsnorm_num: 0 }, '--krmsnorm_num is 0');
-  bad({ krmsnorm_recompute_percentage: -0.1 }, '--krmsnorm_recompute_percentage is -0.1', '>= 0');
+  // A variant's own flags are checked when it is used (declared in its file, run by problemsOf).
+  bad({ norm_variant_attn: 'krmsnorm', krmsnorm_num: 0 }, '--krmsnorm_num is 0');
+  bad({ norm_variant_output: 'krmsnorm', krmsnorm_recompute_percentage: -0.1 }, '--krmsnorm_recompute_percentage is -0.1', '>= 0');
+  assert.deepEqual(checkTrainConfig({ ...ok, krmsnorm_num: 0 }), [], 'unused krmsnorm flags are not checked');
   bad({ eval_interval: 0 }, '--eval_interval is 0');
   bad({ eval_iters: 0 }, '--eval_iters is 0');
   bad({ log_interval: 0 }, '--log_interval is 0');
@@ -264,7 +266,7 @@ test('checkTrainConfig accepts the defaults and refuses impossible combinations'
   bad({ weight_decay: -1 }, '--weight_decay');
   bad({ beta2: 1 }, '--beta2 is 1', '[0, 1)');
   bad({ max_sample_tokens: 0 }, '--max_sample_tokens is 0');
-  bad({ dact_activation: 'glu' }, '--dact_activation glu is not allowed');
+  bad({ norm_variant_attn: 'dact', dact_activation: 'glu' }, '--dact_activation glu cannot be used inside dact');
   bad({ init_from: 'gpt2' }, '--init_from "gpt2"', 'scratch, resume, or a path to a .safetensors file');
   bad({ out_dir: '' }, '--out_dir is empty');
   // Piecewise flags are checked when the activation is used, directly or inside dact.
@@ -283,7 +285,7 @@ test('checkTrainConfig accepts the defaults and refuses impossible combinations'
   bad({ n_layer: null }, '--n_layer cannot be None');
   bad({ learning_rate: Infinity }, '--learning_rate');
   // Defined but suspicious values are warnings, not errors.
-  assert.match(checkTrainConfig({ ...ok, prmsnorm_pct: 6.25 })[0], /prmsnorm_pct is 6.25/);
+  assert.match(checkTrainConfig({ ...ok, norm_variant_attn: 'prmsnorm', prmsnorm_pct: 6.25 })[0], /prmsnorm_pct is 6.25/);
   assert.match(checkTrainConfig({ ...ok, decay_lr: true, warmup_iters: 100, lr_decay_iters: 50 })[0], /lr_decay_iters 50/);
   assert.deepEqual(checkTrainConfig({ ...ok, krmsnorm_recompute_percentage: 0, max_iters: 0, learning_rate: 0 }), []);
 });

@@ -12,7 +12,7 @@ import { Rng } from '../src/engine/rng.js';
 import { UserError } from '../src/engine/types.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
 import type { Params, Saved, Variant } from '../src/nn/variant.js';
-import { numel } from '../src/nn/variant.js';
+import { numel, problemsOf } from '../src/nn/variant.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { defaultConfig } from '../src/config/index.js';
 import { checkVariant } from './gradcheck.js';
@@ -379,8 +379,8 @@ test('krmsnorm quantized backward is straight-through: the gradient of x/r(x[sel
 });
 
 test('krmsnorm refuses a non-positive krmsnorm_num', () => {
-  assert.match(norms.krmsnorm.check!(cfg({ krmsnorm_num: 0 })) ?? '', /krmsnorm_num/);
-  assert.equal(norms.krmsnorm.check!(cfg()), null);
+  assert.match(problemsOf(norms.krmsnorm, cfg({ krmsnorm_num: 0 })).errors[0] ?? '', /krmsnorm_num/);
+  assert.deepEqual(problemsOf(norms.krmsnorm, cfg()).errors, []);
 });
 
 // ---------------------------------------------------------------- dact with any inner activation

@@ -10,8 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../model/config.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
-import type { Params } from '../nn/variant.js';
-import { numel } from '../nn/variant.js';
+import { problemsOf, numel, type Params } from '../nn/variant.js';
 import { loadTensors } from '../train/checkpoint.js';
 import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
 import { formatHelp } from './help.js';
@@ -80,7 +79,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
     if (!Number.isInteger(layer) || layer < 0 || layer >= cfg.n_layer) {
       throw new UserError(`--layer ${layer} is out of range: the checkpoint has ${cfg.n_layer} layers (0..${cfg.n_layer - 1})`);
     }
-    const problem = activationVariant(cfg.activation_variant).check?.(cfg) ?? null;
+    const [problem] = problemsOf(activationVariant(cfg.activation_variant), cfg).errors;
     if (problem) throw new UserError(problem);
     learned = learnedParams(tensors, cfg, layer, ckpt);
   }

@@ -1,6 +1,7 @@
-// The flag schema: what a flag is (name, type, default, group, help, choices), how one value is
-// read from text or checked when it comes from JSON, and how a value is shown back to the user.
-// The tables of flags live in flags.ts; the argv parser in parse.ts; whole-config checks in check.ts.
+// The flag schema: what a flag is (name, type, default, group, help, choices, checks), how one value
+// is read from text or checked when it comes from JSON, and how a value is shown back to the user.
+// The tables of flags live in flags.ts (variants declare theirs in their own files, see
+// src/nn/variant.ts); the argv parser in parse.ts; whole-config checks in check.ts.
 import { UserError } from '../engine/types.js';
 
 export type FlagType = 'int' | 'float' | 'bool' | 'str';
@@ -17,7 +18,22 @@ export interface FlagSpec<N extends string = string> {
   choices?: readonly string[];
   /** May be given as "None"/unset. */
   nullable?: boolean;
+  /** Refuses a well-typed value that cannot work: a message naming the flag, the value and what to
+   * do, or null. `c` is the whole config. A variant's flags are checked when the variant is used. */
+  check?(value: unknown, c: Record<string, unknown>, name: string): string | null;
+  /** Like check, for a value that is defined but probably not what was meant (printed, not refused). */
+  warn?(value: unknown, c: Record<string, unknown>, name: string): string | null;
 }
+
+/** The TypeScript type of a flag's value: number, boolean, string or one of its choices; | null if nullable. */
+export type FlagValue<F> =
+  | (F extends { type: 'bool' } ? boolean
+    : F extends { type: 'str' } ? (F extends { choices: readonly (infer U extends string)[] } ? U : string)
+    : number)
+  | (F extends { nullable: true } ? null : never);
+
+/** The config object a list of flags (declared `as const`) describes: { name: value type }. */
+export type FlagValues<Fs extends readonly { name: string }[]> = { -readonly [F in Fs[number] as F['name']]: FlagValue<F> };
 
 export const TRUE_WORDS = new Set(['true', 'yes', '1']);
 export const FALSE_WORDS = new Set(['false', 'no', '0']);
@@ -114,7 +130,8 @@ export function nearest(word: string, candidates: readonly string[]): string | n
   return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }
 
-/** Why `v` is not a valid value of flag `f` (for configs that come from JSON, e.g. sweeps); null if valid. */
+/** Why `v` is not a valid value of flag `f` (for configs that come from JSON, e.g. sweeps); null if
+ * valid. Only the type and choices: the flag's own check() is run by checkFlags (check.ts). */
 export function checkValue(f: FlagSpec, v: unknown): string | null {
   if (v === null) return f.nullable ? null : `--${f.name} cannot be None: expected ${allowedText(f)}`;
   const bad = `--${f.name}: ${JSON.stringify(v)} is not valid; expected ${allowedText(f)}`;

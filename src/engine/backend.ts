@@ -78,5 +78,5 @@ export interface Backend {
    * Optional fused replacements for norm and activation variants, keyed by variant name. The model
    * uses one only when the arrays are Float32Array; otherwise the variant's own TypeScript code runs.
    */
-  readonly variants: Readonly<Record<string, VariantKernels | undefined>>;
+  readonly variants: Readonly<Record<string, VariantKernels<any> | undefined>>;
 }

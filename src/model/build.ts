@@ -4,28 +4,34 @@ import type { Backend } from '../engine/backend.js';
 import { UserError, type DType } from '../engine/types.js';
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { problemsOf, type Registry } from '../nn/variant.js';
 import type { ModelConfig } from './config.js';
 import { GPT } from './gpt.js';
 
-export function checkVariants(cfg: ModelConfig): void {
-  const need: [string, string, Record<string, unknown>][] = [
+/**
+ * Problems of the variants cfg uses (the two norms, the activation; dact checks its inner activation
+ * itself): each one's flag checks and its own check(), each message once. Errors and warnings.
+ */
+export function variantProblems(cfg: ModelConfig): { errors: string[]; warnings: string[] } {
+  const used: [string, string, Registry][] = [
     ['--norm_variant_attn', cfg.norm_variant_attn, norms],
     ['--norm_variant_output', cfg.norm_variant_output, norms],
     ['--activation_variant', cfg.activation_variant, activations],
   ];
-  if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
-    need.push(['--dact_activation', cfg.dact_activation, activations]);
+  const errors = new Set<string>(), warnings = new Set<string>();
+  for (const [flag, value, registry] of used) {
+    const v = registry[value];
+    if (!v) { errors.add(`${flag} ${value} is not implemented in this version of normlab; choose one of: ${Object.keys(registry).join(', ')}`); continue; }
+    const p = problemsOf(v, cfg);
+    p.errors.forEach((e) => errors.add(e));
+    p.warnings.forEach((w) => warnings.add(w));
   }
-  for (const [flag, value, registry] of need) {
-    if (!(value in registry)) throw new UserError(`${flag} ${value} is not implemented yet in this version of normlab`);
-  }
-  const used = new Set([cfg.norm_variant_attn, cfg.norm_variant_output]);
-  for (const n of used) {
-    const msg = norms[n].check?.(cfg);
-    if (msg) throw new UserError(msg);
-  }
-  const msg = activations[cfg.activation_variant].check?.(cfg);
-  if (msg) throw new UserError(msg);
+  return { errors: [...errors], warnings: [...warnings] };
+}
+
+export function checkVariants(cfg: ModelConfig): void {
+  const { errors } = variantProblems(cfg);
+  if (errors.length) throw new UserError(errors.join('; '));
 }
 
 export function buildModel(cfg: ModelConfig, be: Backend, opts: { maxB: number; maxT: number; seed: number; dtype?: DType }): GPT {

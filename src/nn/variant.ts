@@ -1,4 +1,9 @@
-// The one contract every normalization and every activation implements.
+// The one contract every normalization and every activation implements (docs/readme/50-development.md
+// says what adding one takes: this file's contract, one file, one registry entry).
+//
+// A variant may declare its own flags (`flags`, `as const`, with defaults, help and checks): the CLI
+// table, --help, choice lists, checkpoint metadata and sweeps read them from there. Its config
+// argument `a` is typed as the model's shape flags plus its own flags (Variant<FlagValues<typeof flags>>).
 //
 // Data is N rows (N = B*T) of C channels, row-major. A variant declares:
 //   params: what it owns (names are the state-dict suffixes of spec/variants.md: `gain`, `weight`,
@@ -11,7 +16,8 @@
 // (x is (N, 2C), out and dout are (N, C), dx is (N, 2C)); C is always the OUTPUT width.
 import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
-import type { ModelConfig } from '../model/config.js';
+import type { FlagSpec, FlagValues } from '../config/schema.js';
+import type { ModelShape } from '../config/flags.js';
 
 export type Init =
   | 'ones'
@@ -41,23 +47,61 @@ export interface Ctx {
 export type Params = Record<string, F>;
 export type Saved = Record<string, F>;
 
-export interface VariantKernels {
-  forward(out: F, x: F, p: Params, s: Saved, N: number, C: number, a: ModelConfig, ctx: Ctx): void;
-  backward(dx: F, dp: Params, dout: F, x: F, p: Params, s: Saved, N: number, C: number, a: ModelConfig, ctx: Ctx): void;
+/** A variant's own flag: a flag of the schema without its group (the registry gives it: a norm's
+ * flags are listed under normalization, an activation's under activation). */
+export type VariantFlag = Omit<FlagSpec, 'group'>;
+
+/** What a variant reads from the config: the model's shape flags and its own flags A. */
+export type VariantConfig<A = {}> = ModelShape & A;
+
+/** The config type of a variant that declares `flags` (as const). */
+export type ConfigOf<Fs extends readonly VariantFlag[]> = VariantConfig<FlagValues<Fs>>;
+
+export interface VariantKernels<A = {}> {
+  forward(out: F, x: F, p: Params, s: Saved, N: number, C: number, a: VariantConfig<A>, ctx: Ctx): void;
+  backward(dx: F, dp: Params, dout: F, x: F, p: Params, s: Saved, N: number, C: number, a: VariantConfig<A>, ctx: Ctx): void;
 }
 
-export interface Variant extends VariantKernels {
+export interface Variant<A = {}> extends VariantKernels<A> {
   name: string;
+  /** Its own flags (shared ones, e.g. pfla's with pfla_le, are the same objects). */
+  flags?: readonly VariantFlag[];
   /** Consumes 2C inputs per row and emits C (glu). */
   gated?: boolean;
   /** Parameters for C channels (C = output width). */
-  params(C: number, a: ModelConfig): Record<string, ParamSpec>;
+  params(C: number, a: VariantConfig<A>): Record<string, ParamSpec>;
   /** Buffers forward keeps for backward, as element counts for N rows of C channels. */
-  saved(N: number, C: number, a: ModelConfig): Record<string, number>;
-  /** Flag combinations this variant refuses, as a message (e.g. dact with glu inside); else null. */
-  check?(a: ModelConfig): string | null;
+  saved(N: number, C: number, a: VariantConfig<A>): Record<string, number>;
+  /** Flag combinations this variant refuses beyond its flags' own checks (e.g. pla_left_bound >=
+   * pla_right_bound, or dact with glu inside), as a message; else null. problemsOf runs both. */
+  check?(a: VariantConfig<A>): string | null;
   /** The function's value at x for a curve plot (activations only; uses current parameters). */
-  curve?(x: number, p: Params, a: ModelConfig): number;
+  curve?(x: number, p: Params, a: VariantConfig<A>): number;
+}
+
+/** A registry: CLI value -> variant (src/nn/norms/index.ts, src/nn/activations/index.ts). */
+export type Registry = Record<string, Variant<any>>;
+
+/** A check for numeric flags: refuses values below `min` ("--k is 0; it must be >= 1" + note);
+ * None passes (nullable flags mean "unset" by it). */
+export function atLeast(min: number, note = ''): NonNullable<VariantFlag['check']> {
+  return (v, _c, name) => (typeof v === 'number' && !(v >= min) ? `--${name} is ${v}; it must be >= ${min}${note}` : null);
+}
+
+/** Problems of variant v under config a: its flags' checks and warnings, then its own check(). Run
+ * when the variant is used (checkTrainConfig, buildModel); flags of unused variants are not checked. */
+export function problemsOf(v: Variant<any>, a: object): { errors: string[]; warnings: string[] } {
+  const c = a as Record<string, unknown>, errors: string[] = [], warnings: string[] = [];
+  for (const f of v.flags ?? []) {
+    const e = f.check?.(c[f.name], c, f.name), w = f.warn?.(c[f.name], c, f.name);
+    if (e) errors.push(e);
+    if (w) warnings.push(w);
+  }
+  if (errors.length === 0) {
+    const e = v.check?.(a as VariantConfig);
+    if (e) errors.push(e);
+  }
+  return { errors, warnings };
 }
 
 /** Number of elements of a shape ([] = scalar = 1). */

@@ -5,8 +5,7 @@
 import { UserError } from '../../engine/types.js';
 import type { ModelConfig } from '../../model/config.js';
 import { fillInit } from '../params.js';
-import type { Params, Variant } from '../variant.js';
-import { numel } from '../variant.js';
+import { problemsOf, numel, type Params, type Variant } from '../variant.js';
 import { activations } from './index.js';
 
 export function activationVariant(name: string): Variant {
@@ -28,7 +27,7 @@ export function initialParams(v: Variant, cfg: ModelConfig): Params {
 /** act(x) for every x of xs; params undefined = the variant's initial parameters. */
 export function activationCurve(name: string, cfg: ModelConfig, params: Params | undefined, xs: number[]): number[] {
   const v = activationVariant(name);
-  const problem = v.check?.(cfg) ?? null;
+  const [problem] = problemsOf(v, cfg).errors;
   if (problem) throw new UserError(problem);
   if (!v.curve) throw new UserError(`activation '${name}' has no curve`);
   const p = params ?? initialParams(v, cfg);

@@ -2,11 +2,17 @@
 // --shifted_gelu_initial_shift; learned with --shifted_gelu_learnable_shift, else a constant that is
 // still written to checkpoints (the reference registers it as a buffer).
 // dy/dx = gelu'(x - shift); dy/dshift = -gelu'(x - shift). Nothing saved: backward recomputes.
-import type { Variant } from '../variant.js';
+import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { geluGrad, geluScalar } from './gelu.js';
 
-export const gelu_shifted: Variant = {
+const flags = [
+  { name: 'shifted_gelu_learnable_shift', type: 'bool', default: true, help: 'gelu_shifted: learnable shift' },
+  { name: 'shifted_gelu_initial_shift', type: 'float', default: 0.0, help: 'gelu_shifted: initial shift' },
+] as const satisfies readonly VariantFlag[];
+
+export const gelu_shifted: Variant<ConfigOf<typeof flags>> = {
   name: 'gelu_shifted',
+  flags,
   params: (_C, a) => ({
     shift: { shape: [], init: { fill: a.shifted_gelu_initial_shift }, learned: a.shifted_gelu_learnable_shift },
   }),

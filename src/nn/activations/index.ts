@@ -1,5 +1,6 @@
 // Registry of activation variants: the key is the CLI value (--activation_variant) and the file name.
-import type { Variant } from '../variant.js';
+// A variant's own flags come with it (see ../variant.ts); the CLI's choices and types are these keys.
+import type { Registry } from '../variant.js';
 import { celu } from './celu.js';
 import { elu } from './elu.js';
 import { gelu } from './gelu.js';
@@ -24,7 +25,7 @@ import { softsign } from './softsign.js';
 import { squared_relu } from './squared_relu.js';
 import { tanh } from './tanh.js';
 
-export const activations: Record<string, Variant> = {
+const registry = {
   celu,
   elu,
   gelu,
@@ -48,4 +49,8 @@ export const activations: Record<string, Variant> = {
   squared_relu,
   tanh,
   identity,
-};
+} satisfies Registry;
+
+/** The registry's own type: its keys are ActivationName, its variants' flags typed (src/model/config.ts). */
+export type ActivationRegistry = typeof registry;
+export const activations: Registry & ActivationRegistry = registry;

@@ -8,7 +8,7 @@
 // Saved: the per-call spline (cubic_spline.ts SplineWork: perm, pushed, knots, h, delta, m2, coef,
 // cp; O(n) each), built once per forward call; backward reuses it.
 import { reusableSums } from '../../engine/types.js';
-import type { Variant } from '../variant.js';
+import { atLeast, type ConfigOf, type Variant, type VariantFlag } from '../variant.js';
 import { geluScalar } from './gelu.js';
 import { linspace } from './pwl.js';
 import {
@@ -17,10 +17,14 @@ import {
 
 const accSums = reusableSums(); // per-segment sums of one backward call
 
-export const learned_spline: Variant = {
+const flags = [
+  { name: 'lsa_num_knots', type: 'int', default: 30, help: 'learned_spline: number of knots', check: atLeast(2, ' (a spline needs at least two knots)') },
+] as const satisfies readonly VariantFlag[];
+export type SplineConfig = ConfigOf<typeof flags>;
+
+export const learned_spline: Variant<SplineConfig> = {
   name: 'learned_spline',
-  check: (a) => (Number.isInteger(a.lsa_num_knots) && a.lsa_num_knots >= 2
-    ? null : `--lsa_num_knots must be an integer >= 2 for learned_spline (got ${a.lsa_num_knots})`),
+  flags,
   params(_C, a) {
     const xs = linspace(-5, 5, a.lsa_num_knots).map(Math.fround);
     return {

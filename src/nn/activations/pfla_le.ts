@@ -3,6 +3,6 @@
 // x < x_vals[0]: y_vals[0] (with its gradient); between knots: linear; x >= x_vals[n-1]: the last
 // segment's line extended. Needs n >= 2. Params x_vals [n], y_vals [n]. Saved: slope (n).
 import { makePwl } from './pwl.js';
+import { PFLA_FLAGS, pflaShape } from './pfla.js';
 
-export const pfla_le = makePwl('pfla_le', 'le', 'pfla',
-  (a) => ({ n: a.pfla_num_points, L: a.pfla_left_bound, R: a.pfla_right_bound }));
+export const pfla_le = makePwl('pfla_le', 'le', 'pfla', PFLA_FLAGS, pflaShape);

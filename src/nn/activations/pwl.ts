@@ -26,8 +26,7 @@
 // the knots increase strictly, else a scan in the reference's precedence) rather than storing N*H
 // segment indices.
 import { reusableSums, type F } from '../../engine/types.js';
-import type { ModelConfig } from '../../model/config.js';
-import type { Variant } from '../variant.js';
+import type { ConfigOf, Variant, VariantConfig, VariantFlag } from '../variant.js';
 import { geluScalar } from './gelu.js';
 
 const accSums = reusableSums(); // dx_vals, dy_vals of one backward call
@@ -93,18 +92,24 @@ function valueAt(x: number, seg: number, xv: F, yv: F, slope: F | Float64Array, 
 }
 
 /** A pwl variant also tells a faster backend its mode and shape (src/engine/kernels/native). */
-export type PwlVariant = Variant & { pwl: { le: boolean; shape: (a: ModelConfig) => PwlShape } };
+export type PwlVariant<A = any> = Variant<A> & { pwl: { le: boolean; shape: (a: VariantConfig<A>) => PwlShape } };
 
-export function makePwl(name: string, mode: PwlMode, flag: 'pla' | 'pfla', shape: (a: ModelConfig) => PwlShape): PwlVariant {
+/** A piecewise-linear variant over its flags (`<prefix>_num_points`, `_left_bound`, `_right_bound`). */
+export function makePwl<const Fs extends readonly VariantFlag[]>(name: string, mode: PwlMode, prefix: 'pla' | 'pfla',
+  flags: Fs, shape: (a: ConfigOf<Fs>) => PwlShape): PwlVariant<ConfigOf<Fs>> {
   const le = mode === 'le';
   return {
     name,
+    flags,
     pwl: { le, shape },
     check(a) {
       const { n, L, R } = shape(a);
       const minN = le ? 2 : 1;
-      if (!Number.isInteger(n) || n < minN) return `--${flag}_num_points must be an integer >= ${minN} for ${name} (got ${n})`;
-      if (!(L < R)) return `--${flag}_left_bound (${L}) must be less than --${flag}_right_bound (${R}) for ${name}`;
+      if (!Number.isInteger(n) || n < minN) {
+        return `--${prefix}_num_points is ${n}; it must be an integer >= ${minN} for ${name}` +
+          (le ? ' (its ends extend the first and last segments)' : '');
+      }
+      if (!(L < R)) return `--${prefix}_left_bound ${L} must be smaller than --${prefix}_right_bound ${R} (${name})`;
       return null;
     },
     params(_C, a) {

@@ -11,14 +11,24 @@
 // Saved: ax (N, C) = alpha x, act (N, C) = act(alpha x) (for dgamma, and because the inner activation
 // may be random, so backward cannot recompute it); backward scratch gdout (N, C) = dout * gamma (only
 // with gamma) and dax (N, C) = dL/d(alpha x); activation.* = the inner activation's saved buffers.
-import type { Params, Variant } from '../variant.js';
-import type { ModelConfig } from '../../model/config.js';
+import { problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag } from '../variant.js';
+import type { ActivationName } from '../../model/config.js';
 import { UserError } from '../../engine/types.js';
 import { activations } from '../activations/index.js';
 
 const PREFIX = 'activation.';
 
-function innerCheck(a: ModelConfig): string | null {
+const flags = [
+  { name: 'dact_activation', type: 'str', default: 'tanh', choices: Object.keys(activations) as ActivationName[], help: 'dact: inner activation' },
+  { name: 'dact_use_gamma', type: 'bool', default: true, help: 'dact: learnable per-channel gain gamma' },
+  { name: 'dact_use_beta', type: 'bool', default: true, help: 'dact: learnable per-channel bias beta' },
+  { name: 'dact_alpha_init', type: 'float', default: 1.0, help: 'dact: initial alpha' },
+  { name: 'dact_use_alpha', type: 'bool', default: true, help: 'dact: learnable alpha' },
+] as const satisfies readonly VariantFlag[];
+type Config = ConfigOf<typeof flags>;
+
+/** The inner activation's problems (its flags are read from the same config) and dact's own. */
+function innerCheck(a: Config): string | null {
   const inner = activations[a.dact_activation];
   if (a.dact_activation === 'glu' || inner?.gated) {
     return `--dact_activation ${a.dact_activation} cannot be used inside dact: it halves the width; choose a non-gated activation such as tanh`;
@@ -26,10 +36,10 @@ function innerCheck(a: ModelConfig): string | null {
   if (!inner) {
     return `--dact_activation ${a.dact_activation} is not a known activation; choose one of: ${Object.keys(activations).join(', ')}`;
   }
-  return inner.check?.(a) ?? null;
+  return problemsOf(inner, a).errors[0] ?? null;
 }
 
-function innerOf(a: ModelConfig): Variant {
+function innerOf(a: Config): Variant<any> {
   const msg = innerCheck(a);
   if (msg) throw new UserError(msg);
   return activations[a.dact_activation];
@@ -48,8 +58,9 @@ function prefixed<T>(rec: Record<string, T>): Record<string, T> {
   return out;
 }
 
-export const dact: Variant = {
+export const dact: Variant<Config> = {
   name: 'dact',
+  flags,
   check: innerCheck,
   params: (C, a) => ({
     alpha: {

@@ -7,11 +7,21 @@
 //   float that is not in its state_dict (a checkpoint with it would not load there).
 // gain [C] ones, only with hsnorm_gain (else 1).
 // Saved: rnorm (N) = 1 / sqrt(sum(x^2) + eps).
-import type { Variant } from '../variant.js';
+import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { EPS_RMS } from './rmsnorm.js';
 
-export const hyperspherenorm: Variant = {
+const flags = [
+  { name: 'hsnorm_gain', type: 'bool', default: false, help: 'hyperspherenorm: learnable gain' },
+  {
+    name: 'hsnorm_radius', type: 'float', default: null, nullable: true, help: 'hyperspherenorm: radius (default sqrt(n_embd))',
+    warn: (v, _c, name) => (typeof v === 'number' && v <= 0 ? `--${name} is ${v}; a radius is normally > 0 (None: sqrt(n_embd))` : null),
+  },
+  { name: 'hsnorm_radius_learning', type: 'bool', default: false, help: 'hyperspherenorm: learnable radius' },
+] as const satisfies readonly VariantFlag[];
+
+export const hyperspherenorm: Variant<ConfigOf<typeof flags>> = {
   name: 'hyperspherenorm',
+  flags,
   params: (C, a) => ({
     radius: {
       shape: [1],

@@ -1,5 +1,6 @@
-// Registry of normalization variants: the key is the CLI value and the file name.
-import type { Variant } from '../variant.js';
+// Registry of normalization variants: the key is the CLI value and the file name. A variant's own
+// flags come with it (see ../variant.ts); the CLI's choices and types are these keys.
+import type { Registry } from '../variant.js';
 import { layernorm } from './layernorm.js';
 import { rmsnorm } from './rmsnorm.js';
 import { prmsnorm } from './prmsnorm.js';
@@ -8,7 +9,7 @@ import { hyperspherenorm } from './hyperspherenorm.js';
 import { dact } from './dact.js';
 import { identity } from './identity.js';
 
-export const norms: Record<string, Variant> = {
+const registry = {
   layernorm,
   rmsnorm,
   prmsnorm,
@@ -16,4 +17,8 @@ export const norms: Record<string, Variant> = {
   hyperspherenorm,
   dact,
   identity,
-};
+} satisfies Registry;
+
+/** The registry's own type: its keys are NormName, its variants' flags typed (src/model/config.ts). */
+export type NormRegistry = typeof registry;
+export const norms: Registry & NormRegistry = registry;

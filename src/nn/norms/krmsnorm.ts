@@ -13,34 +13,35 @@
 // the choice between the two carries no gradient.
 // Saved: sel (k) the indices of the last forward (backward must not redraw), vq (N, k) the quantized
 // values, rrms (N) = 1 / r, full (N) = 1 for recomputed rows, else 0.
-import type { ParamSpec, Variant } from '../variant.js';
-import type { ModelConfig } from '../../model/config.js';
+import { atLeast, type ConfigOf, type ParamSpec, type Variant, type VariantFlag } from '../variant.js';
 import type { F } from '../../engine/types.js';
 import type { Rng } from '../../engine/rng.js';
 import { EPS_RMS } from './rmsnorm.js';
 import { exact, fakeQuantInt, INT_RANGES, roundToHalf } from '../../engine/quantize.js';
 
+const flags = [
+  { name: 'krmsnorm_num', type: 'int', default: 10, help: 'krmsnorm: number of entries k used for the RMS', check: atLeast(1, ' (the number of entries the partial RMS uses)') },
+  { name: 'krmsnorm_quantize_type', type: 'str', default: 'none', choices: ['int8', 'int16', 'none'], help: 'krmsnorm: fake quantization of the selected entries' },
+  { name: 'krmsnorm_enable_gain', type: 'bool', default: true, help: 'krmsnorm: learnable gain' },
+  { name: 'krmsnorm_selection_type', type: 'str', default: 'last', choices: ['first', 'last', 'random'], help: 'krmsnorm: which k entries' },
+  {
+    name: 'krmsnorm_recompute_percentage', type: 'float', default: null, nullable: true,
+    help: 'krmsnorm: fall back to the full RMS when the partial one is off by more than this fraction',
+    check: atLeast(0, ' (a fraction: 0.1 = 10%), or None to never recompute'),
+  },
+] as const satisfies readonly VariantFlag[];
+export type KrmsConfig = ConfigOf<typeof flags>;
+
 /** k = min(C, krmsnorm_num): how many channels the partial RMS reads. */
-export const krmsK = (C: number, a: ModelConfig): number => Math.min(C, a.krmsnorm_num);
+export const krmsK = (C: number, a: KrmsConfig): number => Math.min(C, a.krmsnorm_num);
 
 /** `quantize: false` skips step 3 (v' = v): only for tests that compare the straight-through backward. */
-export function makeKrmsnorm(quantize: boolean): Variant {
+export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
   return {
     name: 'krmsnorm',
+    flags,
     params: (C, a) => (a.krmsnorm_enable_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}) as Record<string, ParamSpec>,
     saved: (N, C, a) => ({ sel: krmsK(C, a), vq: N * krmsK(C, a), rrms: N, full: N }),
-    check(a) {
-      if (!Number.isInteger(a.krmsnorm_num) || a.krmsnorm_num < 1) {
-        return `--krmsnorm_num must be an integer >= 1 (got ${a.krmsnorm_num}): it is the number of entries the RMS is estimated from`;
-      }
-      if (!['first', 'last', 'random'].includes(a.krmsnorm_selection_type)) {
-        return `--krmsnorm_selection_type must be first, last or random (got ${a.krmsnorm_selection_type})`;
-      }
-      if (!['int8', 'int16', 'none'].includes(a.krmsnorm_quantize_type)) {
-        return `--krmsnorm_quantize_type must be int8, int16 or none (got ${a.krmsnorm_quantize_type})`;
-      }
-      return null;
-    },
     forward(out, x, p, s, N, C, a, ctx) {
       const k = krmsK(C, a), sel = s.sel, vq = s.vq, gain = p.gain, pct = a.krmsnorm_recompute_percentage;
       selectEntries(sel, C, k, a, ctx.rng);
@@ -100,7 +101,7 @@ export function makeKrmsnorm(quantize: boolean): Variant {
  * channels drawn from rng, shared by every row of the call. The native kernel uses this too, so both
  * backends draw the same channels.
  */
-export function selectEntries(sel: F, C: number, k: number, a: ModelConfig, rng: Rng): void {
+export function selectEntries(sel: F, C: number, k: number, a: KrmsConfig, rng: Rng): void {
   if (a.krmsnorm_selection_type === 'random') {
     const idx = rng.choose(C, k);
     for (let j = 0; j < k; j++) sel[j] = idx[j];
@@ -110,4 +111,4 @@ export function selectEntries(sel: F, C: number, k: number, a: ModelConfig, rng:
   }
 }
 
-export const krmsnorm: Variant = makeKrmsnorm(true);
+export const krmsnorm = makeKrmsnorm(true);

@@ -3,18 +3,28 @@
 //   r = sqrt(mean(x[0:k]^2) + eps), y = x / r * gain,  eps = EPS_RMS = 1e-6 inside the square root
 // (the reference divides by a bare partial RMS, NaN on a zero row; spec correction).
 // Saved: rrms (N) = 1 / r.
-import type { Variant } from '../variant.js';
-import type { ModelConfig } from '../../model/config.js';
+import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { EPS_RMS } from './rmsnorm.js';
 
+const flags = [
+  {
+    name: 'prmsnorm_pct', type: 'float', default: 0.0625, help: 'prmsnorm: fraction of the leading entries used for the RMS',
+    // Defined (k is clamped to [1, C]) but almost surely a percentage typed as a percent.
+    warn: (v, _c, name) => (typeof v === 'number' && !(v > 0 && v <= 1)
+      ? `--${name} is ${v}; it is a fraction in (0, 1] (0.0625 = 6.25%); k is clamped to [1, n_embd]` : null),
+  },
+] as const satisfies readonly VariantFlag[];
+type Config = ConfigOf<typeof flags>;
+
 /** Number of leading entries used for the RMS. */
-export function prmsK(C: number, a: ModelConfig): number {
+export function prmsK(C: number, a: Config): number {
   const k = Math.ceil(C * a.prmsnorm_pct);
   return Number.isNaN(k) ? C : Math.min(C, Math.max(1, k));
 }
 
-export const prmsnorm: Variant = {
+export const prmsnorm: Variant<Config> = {
   name: 'prmsnorm',
+  flags,
   params: (C) => ({ gain: { shape: [C], init: 'ones' } }),
   saved: (N) => ({ rrms: N }),
   forward(out, x, p, s, N, C, a) {

@@ -138,7 +138,7 @@ function pwlKernels(a: Addon, v: PwlVariant): VariantKernels {
 }
 
 /** learned_spline: spline setup and adjoint in cubic_spline.ts, per-element value, dx and sums here. */
-function splineKernels(a: Addon): VariantKernels {
+function splineKernels(a: Addon): VariantKernels<any> {
   return {
     forward(out, x, p, s, N, C, cfg) {
       const n = cfg.lsa_num_knots;
@@ -157,7 +157,7 @@ function splineKernels(a: Addon): VariantKernels {
  * krmsnorm (src/nn/norms/krmsnorm.ts): the selection (first, last, or drawn from ctx.rng exactly as
  * there) is made here; quantization, statistics, recomputation and gradients in C.
  */
-function krmsnormKernels(a: Addon): VariantKernels {
+function krmsnormKernels(a: Addon): VariantKernels<any> {
   const QTYPE: Record<string, number> = { none: 0, int8: 1, int16: 2 };
   return {
     forward(out, x, p, s, N, C, cfg, ctx) {
@@ -186,8 +186,8 @@ function nested<T>(rec: Record<string, T>): Record<string, T> {
  * dact (src/nn/norms/dact.ts): the scale, the affine and their gradients here; the inner activation
  * through its own native kernel when `kernels` has one (every activation has one), else its TypeScript code.
  */
-function dactKernels(a: Addon, kernels: Record<string, VariantKernels>): VariantKernels {
-  const inner = (cfg: ModelConfig): VariantKernels => kernels[cfg.dact_activation] ?? activations[cfg.dact_activation];
+function dactKernels(a: Addon, kernels: Record<string, VariantKernels<any>>): VariantKernels<any> {
+  const inner = (cfg: ModelConfig): VariantKernels<any> => kernels[cfg.dact_activation] ?? activations[cfg.dact_activation];
   return {
     forward(out, x, p, s, N, C, cfg, ctx) {
       a.dactScale(s.ax, x, p.alpha[0], N * C);
@@ -204,9 +204,9 @@ function dactKernels(a: Addon, kernels: Record<string, VariantKernels>): Variant
   };
 }
 
-function variantKernels(a: Addon): Record<string, VariantKernels> {
+function variantKernels(a: Addon): Record<string, VariantKernels<any>> {
   const pwl = Object.values(activations).filter((v): v is PwlVariant => 'pwl' in v);
-  const kernels: Record<string, VariantKernels> = {
+  const kernels: Record<string, VariantKernels<any>> = {
     ...Object.fromEntries(pwl.map((v) => [v.name, pwlKernels(a, v)])),
     learned_spline: splineKernels(a),
     // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
