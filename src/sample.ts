@@ -20,7 +20,7 @@ export interface SampleTextOptions {
   topK?: number | null;
   seed?: number;
   dataDir?: string;
-  backend?: 'auto' | 'ts' | 'native';
+  backend?: 'auto' | 'ts' | 'native' | 'wasm';
   /** Which weights: ckpt (best, default) or final. */
   file?: string;
 }
@@ -32,7 +32,7 @@ export interface LoadedRun {
 }
 
 /** Loads ckpt.safetensors (or opts.file) of a run folder with the config saved in it. */
-export function loadRun(outDir: string, opts: { dataDir?: string; backend?: 'auto' | 'ts' | 'native'; file?: string } = {}): LoadedRun {
+export function loadRun(outDir: string, opts: { dataDir?: string; backend?: 'auto' | 'ts' | 'native' | 'wasm'; file?: string } = {}): LoadedRun {
   const file = opts.file ?? (fs.existsSync(path.join(outDir, 'ckpt.safetensors')) ? path.join(outDir, 'ckpt.safetensors') : path.join(outDir, 'final.safetensors'));
   if (!fs.existsSync(file)) {
     throw new UserError(`${outDir} has no checkpoint (ckpt.safetensors or final.safetensors): train first, e.g. normlab train --out_dir ${outDir}`);

@@ -1,8 +1,8 @@
-// Backend parity: every kernel of the Backend interface, and every variant override of the native
-// backend, gets the same seeded inputs in `ts` and `native`; outputs must satisfy
-// |native - ts| <= atol + rtol * |ts| (tolerances below, with the reason for each). Inputs are
-// Float32Array views at odd offsets inside larger buffers, and the WHOLE buffers are compared,
-// so a native write outside a view fails the test too. Sizes cover 1 row, odd widths, T = 1,
+// Backend parity: every kernel of the Backend interface, and every variant override of a fast
+// backend (native, wasm), gets the same seeded inputs there and in `ts`; outputs must satisfy
+// |fast - ts| <= atol + rtol * |ts| (tolerances below, with the reason for each; both fast backends
+// are held to the same classes). Inputs are Float32Array views at odd offsets inside larger
+// buffers, and the WHOLE buffers are compared, so a write outside a view fails the test too. Sizes cover 1 row, odd widths, T = 1,
 // attention across the 64-row causal blocks, and arrays large enough to run on the thread pool.
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -11,6 +11,7 @@ import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
+import { loadWasmBackend, wasmBackendError } from '../src/engine/kernels/wasm/index.js';
 import { selectBackend } from '../src/engine/select.js';
 import { UserError } from '../src/engine/types.js';
 import { norms } from '../src/nn/norms/index.js';
@@ -22,6 +23,21 @@ import type { Variant } from '../src/nn/variant.js';
 
 const native = loadNativeBackend();
 const skip = native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
+const wasm = loadWasmBackend();
+
+/** The backends checked against ts; the wasm module is built by every `npm install`, so never skipped. */
+const FAST: { label: string; be: Backend | null; skip: string | false }[] = [
+  { label: 'native', be: native, skip },
+  { label: 'wasm', be: wasm, skip: false },
+];
+
+/** Registers a parity test once per fast backend; the body gets the backend under test. */
+function backendTest(name: string, body: (be: Backend, label: string) => void): void {
+  for (const f of FAST) test(`${f.label}: ${name}`, { skip: f.skip }, () => {
+    assert.ok(f.be, `${f.label} backend not available: ${f.label === 'wasm' ? wasmBackendError() : nativeBackendError()}`);
+    body(f.be, f.label);
+  });
+}
 
 // CI builds the addon with --strict and sets NORMLAB_REQUIRE_NATIVE=1, so a missing addon fails
 // there instead of silently skipping every parity test.
@@ -69,7 +85,7 @@ function ints(rng: Rng, n: number, max: number, offset = 1): Int32Array {
   return buf.subarray(offset, offset + n);
 }
 
-function assertClose(what: string, got: Float32Array, want: Float32Array, tol: Tol): void {
+function assertClose(what: string, got: Float32Array, want: Float32Array, tol: Tol, label = 'native'): void {
   const g = new Float32Array(got.buffer), w = new Float32Array(want.buffer); // whole buffers, guards included
   assert.equal(g.length, w.length);
   let worst = -1, worstExcess = 0, maxDiff = 0, maxUse = 0;
@@ -86,7 +102,7 @@ function assertClose(what: string, got: Float32Array, want: Float32Array, tol: T
   if (process.env.NORMLAB_PARITY_REPORT) console.log(`${what}: max |diff| ${maxDiff.toExponential(2)}, ${(100 * maxUse).toFixed(1)}% of tolerance`);
   if (worst >= 0) {
     const i = worst - (got.byteOffset / 4);
-    assert.fail(`${what}: element ${i} (buffer index ${worst}): native ${g[worst]} vs ts ${w[worst]}, ` +
+    assert.fail(`${what}: element ${i} (buffer index ${worst}): ${label} ${g[worst]} vs ts ${w[worst]}, ` +
       `|diff| ${Math.abs(g[worst] - w[worst]).toExponential(2)} > atol ${tol.atol.toExponential(2)} + rtol ${tol.rtol.toExponential(2)} * |ts|`);
   }
 }
@@ -96,16 +112,15 @@ function assertClose(what: string, got: Float32Array, want: Float32Array, tol: T
  * named in `tols` (outputs, accumulated gradients, and inputs that must stay unchanged).
  */
 function parity<A extends Record<string, Float32Array>>(
-  label: string, make: (rng: Rng) => A, call: (be: Backend, a: A) => number | void,
+  nb: Backend, label: string, make: (rng: Rng) => A, call: (be: Backend, a: A) => number | void,
   tols: Partial<Record<keyof A & string, Tol>>, resultTol?: Tol,
 ): void {
-  const nb = native as Backend;
   const ta = make(new Rng(1234)), na = make(new Rng(1234));
   const tr = call(tsBackend, ta), nr = call(nb, na);
-  for (const [name, tol] of Object.entries(tols) as [string, Tol][]) assertClose(`${label} ${name}`, na[name], ta[name], tol);
+  for (const [name, tol] of Object.entries(tols) as [string, Tol][]) assertClose(`${label} ${name}`, na[name], ta[name], tol, nb.name);
   if (typeof tr === 'number') {
     const t = resultTol ?? EXACT;
-    assert.ok(Math.abs((nr as number) - tr) <= t.atol + t.rtol * Math.abs(tr), `${label} result: native ${nr} vs ts ${tr}`);
+    assert.ok(Math.abs((nr as number) - tr) <= t.atol + t.rtol * Math.abs(tr), `${label} result: ${nb.name} ${nr} vs ts ${tr}`);
   }
 }
 
@@ -116,35 +131,35 @@ const TESTED = ['matmul', 'addBias', 'biasBackward', 'embeddingForward', 'embedd
 test('every Backend kernel has a parity test', () => {
   const kernels = Object.entries(tsBackend).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort();
   assert.deepEqual(kernels, [...TESTED].sort());
-  if (native) assert.deepEqual(Object.entries(native).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort(), kernels);
+  for (const { be } of FAST) if (be) assert.deepEqual(Object.entries(be).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort(), kernels);
 });
 
-test('matmul: four transpose cases, overwrite and accumulate, odd and degenerate sizes, views', { skip }, () => {
+backendTest('matmul: four transpose cases, overwrite and accumulate, odd and degenerate sizes, views', (be) => {
   const sizes: [number, number, number][] = [[1, 1, 1], [1, 9, 5], [7, 1, 3], [3, 5, 1], [13, 17, 19], [2, 3, 0], [64, 96, 128], [200, 130, 70]];
   for (const [M, N, K] of sizes) for (const transA of [false, true]) for (const transB of [false, true]) for (const accumulate of [false, true]) {
-    parity(`matmul ${M}x${N}x${K} tA=${transA} tB=${transB} acc=${accumulate}`,
+    parity(be, `matmul ${M}x${N}x${K} tA=${transA} tB=${transB} acc=${accumulate}`,
       (rng) => ({ out: view(rng, M * N, 3), a: view(rng, M * K, 1), b: view(rng, K * N, 5) }),
       (be, x) => be.matmul(x.out, x.a, x.b, M, N, K, { transA, transB, accumulate }),
       { out: GEMM(K + (accumulate ? 1 : 0)), a: EXACT, b: EXACT });
   }
 });
 
-test('addBias and biasBackward', { skip }, () => {
+backendTest('addBias and biasBackward', (be) => {
   for (const [N, C] of [[1, 1], [1, 7], [5, 3], [300, 130]]) {
-    parity(`addBias ${N}x${C}`, (rng) => ({ out: view(rng, N * C, 1), bias: view(rng, C, 2) }),
+    parity(be, `addBias ${N}x${C}`, (rng) => ({ out: view(rng, N * C, 1), bias: view(rng, C, 2) }),
       (be, x) => be.addBias(x.out, x.bias, N, C), { out: EXACT, bias: EXACT });
-    parity(`biasBackward ${N}x${C}`, (rng) => ({ dbias: view(rng, C, 3), dout: view(rng, N * C, 1) }),
+    parity(be, `biasBackward ${N}x${C}`, (rng) => ({ dbias: view(rng, C, 3), dout: view(rng, N * C, 1) }),
       (be, x) => be.biasBackward(x.dbias, x.dout, N, C), { dbias: ACCUM(N + 1), dout: EXACT });
   }
 });
 
-test('embeddingForward and embeddingBackward (repeated tokens, T = 1, pool-sized)', { skip }, () => {
+backendTest('embeddingForward and embeddingBackward (repeated tokens, T = 1, pool-sized)', (be) => {
   for (const [B, T, C, V] of [[1, 1, 1, 1], [2, 3, 5, 4], [3, 1, 7, 2], [4, 64, 130, 65]]) {
     const idx = ints(new Rng(B * 100 + T), B * T, V);
-    parity(`embeddingForward ${B}x${T}x${C}`,
+    parity(be, `embeddingForward ${B}x${T}x${C}`,
       (rng) => ({ out: view(rng, B * T * C, 1), wte: view(rng, V * C, 2), wpe: view(rng, T * C, 3) }),
       (be, x) => be.embeddingForward(x.out, idx, x.wte, x.wpe, B, T, C), { out: EXACT, wte: EXACT, wpe: EXACT });
-    parity(`embeddingBackward ${B}x${T}x${C}`,
+    parity(be, `embeddingBackward ${B}x${T}x${C}`,
       (rng) => ({ dwte: view(rng, V * C, 1), dwpe: view(rng, T * C, 2), dout: view(rng, B * T * C, 3) }),
       (be, x) => be.embeddingBackward(x.dwte, x.dwpe, x.dout, idx, B, T, C),
       // Same order of float32 additions in both backends (rows in order per channel).
@@ -152,7 +167,7 @@ test('embeddingForward and embeddingBackward (repeated tokens, T = 1, pool-sized
   }
 });
 
-test('attentionForward and attentionBackward, with and without dropout mask', { skip }, () => {
+backendTest('attentionForward and attentionBackward, with and without dropout mask', (be) => {
   // T = 1; odd T and 2 heads; T crossing the 64-row causal blocks (65, 130); head size 64.
   for (const [B, T, C, NH] of [[1, 1, 4, 1], [2, 5, 6, 2], [1, 65, 16, 2], [2, 130, 32, 2], [1, 70, 128, 2]]) {
     for (const withMask of [false, true]) {
@@ -171,14 +186,14 @@ test('attentionForward and attentionBackward, with and without dropout mask', { 
       // Gradients: sums over up to T rows of products of O(1) terms (dout, v, q, k ~ N(0, 1)) with
       // probability weights: rounding random-walks as eps32 sqrt(T) times the term size.
       const bwdTol = { atol: 32 * EPS32 * Math.sqrt(T), rtol: 8 * EPS32 };
-      parity(`${label} forward`,
+      parity(be, `${label} forward`,
         (rng) => ({ out: view(rng, n, 1), att: view(rng, nA, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3),
           mask: withMask ? maskOf(rng) : new Float32Array(0) }),
         (be, x) => be.attentionForward(x.out, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH),
         { out: fwdTol, att: fwdTol, q: EXACT, k: EXACT, v: EXACT });
       // Backward from the SAME saved probabilities (made by the ts forward), so only the backward
       // arithmetic is compared: dq, dk, dv are sums over T of products with D-sums inside.
-      parity(`${label} backward`,
+      parity(be, `${label} backward`,
         (rng) => {
           const x = { dq: view(rng, n, 1), dk: view(rng, n, 2), dv: view(rng, n, 3), scratch: view(rng, nA, 1),
             dout: view(rng, n, 2), att: view(rng, nA, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3),
@@ -192,43 +207,43 @@ test('attentionForward and attentionBackward, with and without dropout mask', { 
   }
 });
 
-test('crossEntropyForward and crossEntropyBackward (V = 1, large logits, pool-sized)', { skip }, () => {
+backendTest('crossEntropyForward and crossEntropyBackward (V = 1, large logits, pool-sized)', (be) => {
   for (const [N, V, scale] of [[1, 1, 1], [3, 65, 1], [7, 5, 30], [600, 65, 3]]) {
     const targets = ints(new Rng(N + V), N, V);
-    parity(`crossEntropyForward N=${N} V=${V} logit scale ${scale}`,
+    parity(be, `crossEntropyForward N=${N} V=${V} logit scale ${scale}`,
       (rng) => ({ losses: view(rng, N, 1), probs: view(rng, N * V, 2), logits: view(rng, N * V, 3, scale) }),
       (be, x) => be.crossEntropyForward(x.losses, x.probs, x.logits, targets, N, V),
       // Losses are log-sum-exp in double over LIBM exps: absolute error ~ eps32 * |max logit|.
       { losses: { atol: LIBM.atol * scale, rtol: LIBM.rtol }, probs: LIBM, logits: EXACT },
       { atol: LIBM.atol * scale, rtol: LIBM.rtol });
-    parity(`crossEntropyBackward N=${N} V=${V}`,
+    parity(be, `crossEntropyBackward N=${N} V=${V}`,
       (rng) => ({ dlogits: view(rng, N * V, 1), probs: view(rng, N * V, 2) }),
       (be, x) => be.crossEntropyBackward(x.dlogits, x.probs, targets, 1 / N, N, V), { dlogits: EXACT, probs: EXACT });
   }
 });
 
-test('add, addInto, mul, scale, sumSquares (empty, odd, pool-sized)', { skip }, () => {
+backendTest('add, addInto, mul, scale, sumSquares (empty, odd, pool-sized)', (be) => {
   for (const n of [0, 1, 7, 100003]) {
-    parity(`add ${n}`, (rng) => ({ out: view(rng, n, 1), a: view(rng, n, 2), b: view(rng, n, 3) }),
+    parity(be, `add ${n}`, (rng) => ({ out: view(rng, n, 1), a: view(rng, n, 2), b: view(rng, n, 3) }),
       (be, x) => be.add(x.out, x.a, x.b, n), { out: EXACT, a: EXACT, b: EXACT });
-    parity(`add aliased ${n}`, (rng) => ({ a: view(rng, n, 2), b: view(rng, n, 3) }),
+    parity(be, `add aliased ${n}`, (rng) => ({ a: view(rng, n, 2), b: view(rng, n, 3) }),
       (be, x) => be.add(x.a, x.a, x.b, n), { a: EXACT, b: EXACT });
-    parity(`addInto ${n}`, (rng) => ({ dst: view(rng, n, 1), src: view(rng, n, 2) }),
+    parity(be, `addInto ${n}`, (rng) => ({ dst: view(rng, n, 1), src: view(rng, n, 2) }),
       (be, x) => be.addInto(x.dst, x.src, n), { dst: EXACT, src: EXACT });
-    parity(`mul ${n}`, (rng) => {
+    parity(be, `mul ${n}`, (rng) => {
       const mask = view(rng, n, 3);
       for (let i = 0; i < n; i++) mask[i] = rng.uniform() < 0.1 ? 0 : 1 / 0.9;
       return { out: view(rng, n, 1), x: view(rng, n, 2), mask };
     }, (be, x) => be.mul(x.x, x.x, x.mask, n), { x: EXACT, mask: EXACT });
-    parity(`scale ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.scale(x.x, 0.37, n), { x: EXACT });
-    parity(`sumSquares ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.sumSquares(x.x, n), { x: EXACT },
+    parity(be, `scale ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.scale(x.x, 0.37, n), { x: EXACT });
+    parity(be, `sumSquares ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.sumSquares(x.x, n), { x: EXACT },
       { atol: 0, rtol: 1e-12 }); // both sum exact float products in double, in different orders
   }
 });
 
-test('adamw (step 1 and 10, with and without weight decay, pool-sized)', { skip }, () => {
+backendTest('adamw (step 1 and 10, with and without weight decay, pool-sized)', (be) => {
   for (const n of [1, 1000, 50001]) for (const [step, wd] of [[1, 0], [10, 0.1]]) {
-    parity(`adamw n=${n} step=${step} wd=${wd}`,
+    parity(be, `adamw n=${n} step=${step} wd=${wd}`,
       (rng) => {
         const v = view(rng, n, 2);
         for (let i = 0; i < n; i++) v[i] = v[i] * v[i] * 1e-3; // second moments are non-negative
@@ -287,18 +302,24 @@ const VARIANT_CASES: [string, Partial<ModelConfig>, Knots?][] = [
 const EDGES = [0, -0, 6, -6, 20, Math.fround(20 + 2e-6), -20, 30, -30, 100, -100, 1e-6, -1e-6, 1e-30, 0.5, -1,
   2, -2, 10, -10, 5, -5, -1.5]; // and the knots' bounds: piecewise +-2, pfla +-10, learned_spline +-5
 
-test('every native variant override has a parity case', { skip }, () => {
-  const overrides = Object.keys((native as Backend).variants).sort();
-  assert.deepEqual(overrides, Object.keys(VARIANT_TOL).sort());
-  assert.deepEqual([...new Set(VARIANT_CASES.map(([n]) => n))].sort(), overrides);
+test('every variant with a tolerance class has parity cases', () => {
+  assert.deepEqual([...new Set(VARIANT_CASES.map(([n]) => n))].sort(), Object.keys(VARIANT_TOL).sort());
 });
 
-test('native variant overrides match the TypeScript variants (seeded inputs with edge values)', { skip }, () => {
+backendTest('every variant override has a parity case', (be) => {
+  const overrides = Object.keys(be.variants).sort();
+  // native overrides every norm and activation; wasm the common ones (the rest run their TypeScript code).
+  if (be.name === 'native') assert.deepEqual(overrides, Object.keys(VARIANT_TOL).sort());
+  for (const name of overrides) assert.ok(name in VARIANT_TOL, `${be.name} overrides ${name}, which has no parity case`);
+});
+
+backendTest('variant overrides match the TypeScript variants (seeded inputs with edge values)', (be) => {
   const cfg = { ...defaultConfig() } as unknown as ModelConfig;
   const registry: Record<string, Variant> = { ...norms, ...activations };
   for (const [name, over, knots] of VARIANT_CASES) {
     const v = registry[name];
-    const nv = (native as Backend).variants[name]!;
+    const nv = be.variants[name];
+    if (!nv) continue;
     const a = { ...cfg, ...over } as ModelConfig;
     const isNorm = name in norms;
     const w = v.gated ? 2 : 1; // glu reads 2C inputs per row
@@ -372,7 +393,7 @@ test('native variant overrides match the TypeScript variants (seeded inputs with
           : name === 'dact' || name === 'krmsnorm' ? ACCUM(4 * (N + 1)) : ACCUM(N + 1);
       }
       const what = `${name} ${JSON.stringify(over)}${knots ? ` ${knots}` : ''} N=${N} C=${C}`;
-      parity(what, make, run, tols);
+      parity(be, what, make, run, tols);
       assert.equal(states[1], states[0], `${what}: generator state after the call`);
     }
   }
@@ -395,6 +416,17 @@ test('native kernels reject wrong array types and too-short arrays instead of to
   const kr = { ...cfg, krmsnorm_num: 2, krmsnorm_selection_type: 'first' } as ModelConfig;
   assert.throws(() => nb.variants.krmsnorm!.backward(f(4), { gain: f(2) }, f(4), f(4), { gain: f(2) },
     { sel: Float32Array.from([0, 5]), vq: f(4), rrms: f(2), full: f(2) }, 2, 2, kr, ctx), /sel\[1\] is not a channel index/);
+});
+
+test('wasm kernels reject wrong array types, too-short arrays and out-of-range ids', () => {
+  const wb = wasm as Backend;
+  assert.throws(() => wb.add(new Float64Array(4), new Float64Array(4), new Float64Array(4), 4), /wasm backend add: out must be a Float32Array/);
+  assert.throws(() => wb.matmul(new Float32Array(5), new Float32Array(6), new Float32Array(6), 2, 3, 3), /matmul: out has 5 elements, the sizes need 6/);
+  assert.throws(() => wb.embeddingForward(new Float32Array(4), Int32Array.from([0, 3]), new Float32Array(6), new Float32Array(4), 1, 2, 2),
+    /idx\[1\] = 3 is outside \[0, 3\)/);
+  assert.throws(() => wb.crossEntropyForward(new Float32Array(1), new Float32Array(3), new Float32Array(3), Int32Array.from([-1]), 1, 3), /targets/);
+  assert.throws(() => wb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
+    new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
 });
 
 test('native kernels give the same results when called from several threads at once (worker_threads)', { skip }, async () => {
@@ -428,7 +460,8 @@ test('native kernels give the same results when called from several threads at o
   for (const s of together) assert.equal(s, alone);
 });
 
-test('selectBackend: ts, native, auto', () => {
+test('selectBackend: ts, native, wasm, auto', () => {
+  assert.equal(selectBackend('wasm').backend.name, 'wasm');
   assert.equal(selectBackend('ts').backend.name, 'ts');
   assert.equal(selectBackend('ts').note, null);
   const auto = selectBackend('auto');
@@ -437,8 +470,8 @@ test('selectBackend: ts, native, auto', () => {
     assert.equal(auto.note, null);
     assert.equal(selectBackend('native').backend.name, 'native');
   } else {
-    assert.equal(auto.backend.name, 'ts');
-    assert.match(auto.note ?? '', /native backend not built .*npm run build:native/);
+    assert.equal(auto.backend.name, 'wasm');
+    assert.match(auto.note ?? '', /native backend not built .*using the WebAssembly backend.*npm run build:native/);
     assert.throws(() => selectBackend('native'), (e: unknown) => e instanceof UserError && /--backend native/.test(e.message));
   }
 });

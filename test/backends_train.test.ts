@@ -1,13 +1,14 @@
 // Backend parity over training: 20 AdamW steps of a small GPT from the same seed on the same
-// batches, once on the TypeScript backend and once on the native one (float32 both), for a few
-// variant combinations (fused native overrides, variants without one, dropout masks, bias, glu).
-// Skipped when the native addon is not built.
+// batches, once on the TypeScript backend and once on each fast one (native, wasm; float32 all),
+// for a few variant combinations (fused overrides, variants without one, dropout masks, bias, glu).
+// The native run is skipped when the addon is not built.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
+import { loadWasmBackend, wasmBackendError } from '../src/engine/kernels/wasm/index.js';
 import { defaultConfig } from '../src/config/index.js';
 import type { TrainConfig } from '../src/model/config.js';
 import { buildModel } from '../src/model/build.js';
@@ -16,7 +17,10 @@ import { trainStep } from '../src/train/loop.js';
 import { MetricCtx } from '../src/nn/params.js';
 
 const native = loadNativeBackend();
-const skip = native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
+const FAST: [string, Backend | null, string | false][] = [
+  ['native', native, native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``],
+  ['wasm', loadWasmBackend(), false],
+];
 
 const STEPS = 20;
 const VOCAB = 65;
@@ -38,7 +42,8 @@ function run(be: Backend, cfg: TrainConfig, split: Uint16Array): { losses: numbe
 // (<= 1e-2 lr-sized moves on average, i.e. 1e-5 with lr 1e-3) and the maximum (<= 2.5 lr per
 // element: a few sign flips, never a drift); losses, averages over all tokens, must agree to 2e-5
 // relative (observed: <= 2e-7; a wrong kernel moves them by 1e-3 or more within a few steps).
-test('20 training steps agree between ts and native for several variant combinations', { skip }, () => {
+for (const [name, fast, skip] of FAST) test(`20 training steps agree between ts and ${name} for several variant combinations`, { skip }, () => {
+  assert.ok(fast, `${name} backend not available: ${wasmBackendError()}`);
   const rng = new Rng(99);
   const split = new Uint16Array(4000);
   for (let i = 0; i < split.length; i++) split[i] = (i * 7 + rng.int(5)) % VOCAB; // learnable structure
@@ -60,10 +65,10 @@ test('20 training steps agree between ts and native for several variant combinat
       dropout: 0, bias: false, learning_rate: 1e-3, seed: 7, ...combo,
     } as TrainConfig;
     const label = JSON.stringify(combo);
-    const a = run(tsBackend, cfg, split), b = run(native as Backend, cfg, split);
+    const a = run(tsBackend, cfg, split), b = run(fast, cfg, split);
     for (let s = 0; s < STEPS; s++) {
       assert.ok(Math.abs(a.losses[s] - b.losses[s]) <= 2e-5 * Math.abs(a.losses[s]),
-        `${label} step ${s}: loss ts ${a.losses[s]} vs native ${b.losses[s]}`);
+        `${label} step ${s}: loss ts ${a.losses[s]} vs ${name} ${b.losses[s]}`);
     }
     assert.ok(a.losses[STEPS - 1] < a.losses[0] - 0.02, `${label}: the loss should fall (${a.losses[0]} -> ${a.losses[STEPS - 1]})`);
     let sq = 0, max = 0;

@@ -1,6 +1,6 @@
 // `normlab bench`: training and sampling speed on a fixed configuration of shakespeare_char.
 //
-//   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,ts] [--torch]
+//   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,wasm,ts] [--torch]
 //                 [--variants] [--json FILE] [any train flag, e.g. --norm_variant_attn krmsnorm]
 //
 // Reports ms per iteration, tokens per second, achieved GFLOP/s (nanoGPT's model FLOPs: 6 N per
@@ -127,7 +127,7 @@ function table(rows: BenchResult[], base: BenchResult | null): string {
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const table_ = [...BENCH_FLAGS, ...FLAGS.filter((f) => f.name !== 'backend'),
-    { name: 'backend', type: 'str', default: 'auto', group: 'training', help: 'backends to time, comma-separated: auto, native, ts' } as FlagSpec];
+    { name: 'backend', type: 'str', default: 'auto', group: 'training', help: 'backends to time, comma-separated: auto, native, wasm, ts' } as FlagSpec];
   let parsed;
   try {
     parsed = parseFlags(argv, table_, { ...defaultConfig(), ...tableDefaults(BENCH_FLAGS), backend: 'auto' }, { maxPositional: 0 });
@@ -146,7 +146,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const cfg = { ...(o as unknown as TrainConfig) };
   const iters = (o.iters as number | null) ?? preset.iters, warmup = o.warmup as number, sampleTokens = o.sample_tokens as number;
   const backends = String(o.backend).split(',').map((b) => b.trim()) as BackendName[];
-  for (const b of backends) if (!['auto', 'ts', 'native'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts or native (comma-separated for several)`);
+  for (const b of backends) if (!['auto', 'ts', 'native', 'wasm'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts, native or wasm (comma-separated for several)`);
   console.log(`normlab bench: preset ${o.preset} (${cfg.n_layer} layers, ${cfg.n_embd} wide, block ${cfg.block_size}, batch ${cfg.batch_size}), ` +
     `${iters} timed iterations after ${warmup} warm-up, ${sampleTokens} sampled tokens`);
   const rows: BenchResult[] = [];

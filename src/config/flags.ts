@@ -67,7 +67,7 @@ export const RUN_FLAGS = [
       : `--init_from ${JSON.stringify(v)}: expected scratch, resume, or a path to a .safetensors file`),
   },
   { name: 'seed', type: 'int', default: 1337, group: 'training', help: 'seed of every random draw' },
-  { name: 'backend', type: 'str', default: 'auto', choices: ['auto', 'ts', 'native'], group: 'training', help: 'compute backend (auto: native when built, else ts)' },
+  { name: 'backend', type: 'str', default: 'auto', choices: ['auto', 'ts', 'native', 'wasm'], group: 'training', help: 'compute backend (auto: native when built, else wasm, else ts)' },
 
   // data
   { name: 'dataset', type: 'str', default: 'shakespeare_char', group: 'data', help: 'folder under data/ made by `normlab prepare`', check: nonEmpty },
@@ -138,7 +138,7 @@ export const SAMPLE_FLAGS: readonly FlagSpec[] = [
   { name: 'temperature', type: 'float', default: 0.8, group: 'sampling', help: '1.0 = no change, < 1.0 = less random, > 1.0 = more random' },
   { name: 'top_k', type: 'int', default: 200, nullable: true, group: 'sampling', help: 'keep only the k most likely tokens (None: all)' },
   shared('seed', 'sampling', 'seed of the sampling generator'),
-  shared('backend', 'sampling', 'compute backend (auto: native when built, else ts)'),
+  shared('backend', 'sampling', 'compute backend (auto: native when built, else wasm, else ts)'),
 ];
 
 // `normlab prepare <dataset>`.

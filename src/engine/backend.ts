@@ -7,7 +7,7 @@
 //   - arrays are row-major, and may be subarray views (an offset into a larger block);
 //   - a backward kernel ACCUMULATES into parameter and input gradients (the caller zeroes them
 //     once per step) unless its comment says it writes;
-//   - the TypeScript backend accepts Float32Array or Float64Array; the native one Float32Array only.
+//   - the TypeScript backend accepts Float32Array or Float64Array; native and wasm Float32Array only.
 import type { F } from './types.js';
 import type { VariantKernels } from '../nn/variant.js';
 
@@ -18,7 +18,7 @@ export interface MatmulOptions {
 }
 
 export interface Backend {
-  readonly name: 'ts' | 'native';
+  readonly name: 'ts' | 'native' | 'wasm';
 
   /** out (M, N) = op(A) (M, K) * op(B) (K, N), optionally added to out. Maps onto cblas_sgemm. */
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions): void;

@@ -1,17 +1,24 @@
-// Picks the compute backend for --backend auto|ts|native.
+// Picks the compute backend for --backend auto|ts|native|wasm.
 import type { Backend } from './backend.js';
 import { UserError } from './types.js';
 import { tsBackend } from './kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from './kernels/native/index.js';
+import { loadWasmBackend, wasmBackendError } from './kernels/wasm/index.js';
 
-export type BackendName = 'auto' | 'ts' | 'native';
+export type BackendName = 'auto' | 'ts' | 'native' | 'wasm';
 
 /**
- * auto: native when its addon loads, else ts with a one-line `note` for the user to print once;
- * native: the native backend or a UserError saying why it is unavailable; ts: the TypeScript kernels.
+ * auto: native when its addon loads, else wasm (with a one-line `note` for the user to print once),
+ * else ts with a note; native / wasm: that backend or a UserError saying why it is unavailable;
+ * ts: the TypeScript kernels.
  */
 export function selectBackend(name: BackendName): { backend: Backend; note: string | null } {
   if (name === 'ts') return { backend: tsBackend, note: null };
+  if (name === 'wasm') {
+    const wasm = loadWasmBackend();
+    if (wasm) return { backend: wasm, note: null };
+    throw new UserError(`--backend wasm: the WebAssembly backend is not available (${wasmBackendError()}), or use --backend ts`);
+  }
   const native = loadNativeBackend();
   if (native) return { backend: native, note: null };
   const reason = nativeBackendError() ?? 'unknown reason';
@@ -19,8 +26,9 @@ export function selectBackend(name: BackendName): { backend: Backend; note: stri
     throw new UserError(`--backend native: the native backend is not available (${reason}); ` +
       'run `npm run build:native` (needs a C compiler and libopenblas-dev, see docs/native.md), or use --backend ts');
   }
+  const wasm = loadWasmBackend();
   return {
-    backend: tsBackend,
-    note: `native backend not built (${reason}); using the TypeScript backend: run \`npm run build:native\``,
+    backend: wasm ?? tsBackend,
+    note: `native backend not built (${reason}); using the ${wasm ? 'WebAssembly' : 'TypeScript'} backend: run \`npm run build:native\``,
   };
 }

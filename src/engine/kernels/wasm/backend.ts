@@ -1,0 +1,215 @@
+// The WebAssembly backend: the kernels of wasm/assembly (AssemblyScript, 128-bit SIMD) behind the
+// Backend interface. This file runs anywhere (Node and browsers): it only needs the compiled
+// WebAssembly.Module; index.ts loads it from disk in Node, the playground fetches it.
+//
+// The module works on its own linear memory. Each call copies its input arrays into an arena there
+// (from 64 KiB up; the module's constant tables sit below), runs, and copies its outputs back, so
+// the model's arrays stay ordinary Float32Arrays that any backend can use. The copies are O(size
+// of the arrays), small next to the products and attention they feed, and take no longer than one
+// pass of the elementwise kernels. Kernels without a wasm version (variants other than the ones
+// below) are the TypeScript ones: the model falls back to a variant's own code when the backend has
+// no fused kernel for it. Float32Array only.
+import type { Backend, MatmulOptions } from '../../backend.js';
+import type { F } from '../../types.js';
+import type { VariantKernels } from '../../../nn/variant.js';
+
+const ARENA = 65536; // bytes below this belong to the module's static data
+const PAGE = 65536;
+
+/** The functions wasm/assembly/index.ts exports: addresses (bytes) and sizes. */
+interface Exports {
+  matmul(out: number, a: number, b: number, M: number, N: number, K: number, flags: number, work: number): void;
+  matmulWork(N: number, K: number): number;
+  attentionForward(out: number, att: number, q: number, k: number, v: number, mask: number, B: number, T: number, C: number, NH: number, work: number): void;
+  attentionBackward(dq: number, dk: number, dv: number, scratch: number, dout: number, att: number, q: number, k: number, v: number,
+    mask: number, B: number, T: number, C: number, NH: number, work: number): void;
+  attentionWork(T: number, C: number, NH: number): number;
+  add(out: number, a: number, b: number, n: number): void;
+  mul(out: number, x: number, m: number, n: number): void;
+  scale(x: number, s: number, n: number): void;
+  sumSquares(x: number, n: number): number;
+  addBias(out: number, bias: number, N: number, C: number): void;
+  biasBackward(dbias: number, dout: number, N: number, C: number): void;
+  embeddingForward(out: number, idx: number, wte: number, wpe: number, B: number, T: number, C: number): void;
+  embeddingBackward(dwte: number, dwpe: number, dout: number, idx: number, B: number, T: number, C: number): void;
+  crossEntropyForward(losses: number, probs: number, logits: number, targets: number, N: number, V: number): number;
+  crossEntropyBackward(dlogits: number, probs: number, targets: number, scale: number, N: number, V: number): void;
+  adamw(param: number, grad: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, step: number): void;
+  rmsnormForward(out: number, rrms: number, x: number, gain: number, N: number, C: number): void;
+  rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, rrms: number, N: number, C: number): void;
+  layernormForward(out: number, mean: number, rstd: number, x: number, w: number, b: number, N: number, C: number): void;
+  layernormBackward(dx: number, dw: number, db: number, dout: number, x: number, w: number, mean: number, rstd: number, N: number, C: number): void;
+  geluForward(out: number, x: number, n: number): void;
+  geluBackward(dx: number, dout: number, x: number, n: number): void;
+  reluForward(out: number, x: number, n: number): void;
+  reluBackward(dx: number, dout: number, x: number, n: number): void;
+}
+
+/**
+ * How a call uses an array: 'in' is copied in, 'out' copied back, 'io' both; n elements from the
+ * view's start. null stands for an absent optional array (address 0).
+ */
+type Arg = [mode: 'in' | 'out' | 'io', arr: F | Int32Array, n: number, name: string] | null;
+
+class Arena {
+  private f32!: Float32Array;
+  private i32!: Int32Array;
+  constructor(readonly memory: WebAssembly.Memory) {
+    this.views();
+  }
+
+  private views(): void {
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
+  }
+
+  /**
+   * Lays out args (and `work` floats of scratch) from ARENA up, grows the memory when needed, copies
+   * the inputs in, runs f on the addresses (work last), copies the outputs back.
+   */
+  call<R>(kernel: string, args: Arg[], work: number, f: (p: number[]) => R): R {
+    const ptrs: number[] = [];
+    let top = ARENA;
+    for (const a of args) {
+      if (!a) { ptrs.push(0); continue; }
+      const [, arr, n, name] = a;
+      if (!(arr instanceof Float32Array) && !(arr instanceof Int32Array)) {
+        throw new TypeError(`wasm backend ${kernel}: ${name} must be a Float32Array`);
+      }
+      if (!(n >= 0) || arr.length < n) throw new RangeError(`wasm backend ${kernel}: ${name} has ${arr.length} elements, the sizes need ${n}`);
+      ptrs.push(top);
+      top += Math.ceil(n / 4) * 16;
+    }
+    ptrs.push(top);
+    top += Math.ceil(Math.max(work, 0) / 4) * 16;
+    const have = this.memory.buffer.byteLength;
+    if (top > have) {
+      this.memory.grow(Math.ceil((top - have) / PAGE));
+      this.views();
+    }
+    args.forEach((a, i) => {
+      if (!a || a[0] === 'out') return;
+      const [, arr, n] = a, at = ptrs[i] >> 2;
+      if (arr instanceof Int32Array) this.i32.set(arr.subarray(0, n), at);
+      else this.f32.set(arr.subarray(0, n), at);
+    });
+    const r = f(ptrs);
+    args.forEach((a, i) => {
+      if (!a || a[0] === 'in') return;
+      const [, arr, n] = a, at = ptrs[i] >> 2;
+      (arr as Float32Array).set(this.f32.subarray(at, at + n));
+    });
+    return r;
+  }
+}
+
+/** Instantiates the compiled module (wasm/build/normlab.wasm) and wraps it as a Backend. */
+export function createWasmBackend(module: WebAssembly.Module): Backend {
+  const memory = new WebAssembly.Memory({ initial: 16 });
+  const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
+  const w = instance.exports as unknown as Exports;
+  const mem = new Arena(memory);
+  const io = (arr: F, n: number, name: string): Arg => ['io', arr, n, name];
+  const inp = (arr: F | Int32Array, n: number, name: string): Arg => ['in', arr, n, name];
+  const out = (arr: F, n: number, name: string): Arg => ['out', arr, n, name];
+
+  const variants: Record<string, VariantKernels> = {
+    // src/nn/norms/rmsnorm.ts: gain; rrms (N).
+    rmsnorm: {
+      forward: (o, x, p, s, N, C) => mem.call('rmsnorm', [out(o, N * C, 'out'), out(s.rrms, N, 'rrms'), inp(x, N * C, 'x'), inp(p.gain, C, 'gain')], 0,
+        ([a, b, c, d]) => w.rmsnormForward(a, b, c, d, N, C)),
+      backward: (dx, dp, dout, x, p, s, N, C) => mem.call('rmsnorm', [io(dx, N * C, 'dx'), io(dp.gain, C, 'dgain'), inp(dout, N * C, 'dout'),
+        inp(x, N * C, 'x'), inp(p.gain, C, 'gain'), inp(s.rrms, N, 'rrms')], 0, ([a, b, c, d, e, f]) => w.rmsnormBackward(a, b, c, d, e, f, N, C)),
+    },
+    // src/nn/norms/layernorm.ts: weight, bias only with --bias; mean (N), rstd (N).
+    layernorm: {
+      forward: (o, x, p, s, N, C) => mem.call('layernorm', [out(o, N * C, 'out'), out(s.mean, N, 'mean'), out(s.rstd, N, 'rstd'),
+        inp(x, N * C, 'x'), inp(p.weight, C, 'weight'), p.bias ? inp(p.bias, C, 'bias') : null], 0,
+      ([a, b, c, d, e, f]) => w.layernormForward(a, b, c, d, e, f, N, C)),
+      backward: (dx, dp, dout, x, p, s, N, C) => mem.call('layernorm', [io(dx, N * C, 'dx'), io(dp.weight, C, 'dweight'),
+        dp.bias ? io(dp.bias, C, 'dbias') : null, inp(dout, N * C, 'dout'), inp(x, N * C, 'x'), inp(p.weight, C, 'weight'),
+        inp(s.mean, N, 'mean'), inp(s.rstd, N, 'rstd')], 0, ([a, b, c, d, e, f, g, h]) => w.layernormBackward(a, b, c, d, e, f, g, h, N, C)),
+    },
+    gelu: {
+      forward: (o, x, _p, _s, N, C) => mem.call('gelu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0, ([a, b]) => w.geluForward(a, b, N * C)),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => mem.call('gelu', [io(dx, N * C, 'dx'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x')], 0,
+        ([a, b, c]) => w.geluBackward(a, b, c, N * C)),
+    },
+    relu: {
+      forward: (o, x, _p, _s, N, C) => mem.call('relu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0, ([a, b]) => w.reluForward(a, b, N * C)),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => mem.call('relu', [io(dx, N * C, 'dx'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x')], 0,
+        ([a, b, c]) => w.reluBackward(a, b, c, N * C)),
+    },
+  };
+
+  return {
+    name: 'wasm',
+    matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
+      const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
+      mem.call('matmul', [[opts?.accumulate ? 'io' : 'out', o, M * N, 'out'], inp(a, M * K, 'a'), inp(b, K * N, 'b')],
+        Math.max(N, 0) > 0 && K > 0 ? w.matmulWork(N, K) : 0, ([po, pa, pb, work]) => w.matmul(po, pa, pb, M, N, K, flags, work));
+    },
+    addBias: (o, bias, N, C) => mem.call('addBias', [io(o, N * C, 'out'), inp(bias, C, 'bias')], 0, ([a, b]) => w.addBias(a, b, N, C)),
+    biasBackward: (db, dout, N, C) => mem.call('biasBackward', [io(db, C, 'dbias'), inp(dout, N * C, 'dout')], 0, ([a, b]) => w.biasBackward(a, b, N, C)),
+    embeddingForward(o, idx, wte, wpe, B, T, C) {
+      let V = 0;
+      for (let i = 0; i < B * T; i++) V = Math.max(V, idx[i] + 1);
+      checkIdx(idx, B * T, wte.length / C);
+      mem.call('embeddingForward', [out(o, B * T * C, 'out'), inp(idx, B * T, 'idx'), inp(wte, V * C, 'wte'), inp(wpe, T * C, 'wpe')], 0,
+        ([a, b, c, d]) => w.embeddingForward(a, b, c, d, B, T, C));
+    },
+    embeddingBackward(dwte, dwpe, dout, idx, B, T, C) {
+      checkIdx(idx, B * T, dwte.length / C);
+      const V = Math.floor(dwte.length / C);
+      mem.call('embeddingBackward', [io(dwte, V * C, 'dwte'), io(dwpe, T * C, 'dwpe'), inp(dout, B * T * C, 'dout'), inp(idx, B * T, 'idx')], 0,
+        ([a, b, c, d]) => w.embeddingBackward(a, b, c, d, B, T, C));
+    },
+    attentionForward(o, att, q, k, v, mask, B, T, C, NH) {
+      checkHeads(C, NH);
+      const n = B * T * C, nA = B * NH * T * T;
+      mem.call('attentionForward', [out(o, n, 'out'), out(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'),
+        mask ? inp(mask, nA, 'mask') : null], w.attentionWork(T, C, NH),
+      ([a, b, c, d, e, f, work]) => w.attentionForward(a, b, c, d, e, f, B, T, C, NH, work));
+    },
+    attentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH) {
+      checkHeads(C, NH);
+      const n = B * T * C, nA = B * NH * T * T;
+      if (scratch.length < nA) throw new RangeError(`wasm backend attentionBackward: scratch has ${scratch.length} elements, the sizes need ${nA}`);
+      // scratch's contents are clobbered by contract: the module keeps its own.
+      mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), null,
+        inp(dout, n, 'dout'), inp(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'), mask ? inp(mask, nA, 'mask') : null],
+      nA + w.attentionWork(T, C, NH),
+      ([a, b, c, , e, f, g, h, i, j, work]) => w.attentionBackward(a, b, c, work, e, f, g, h, i, j, B, T, C, NH, work + nA * 4));
+    },
+    crossEntropyForward(losses, probs, logits, targets, N, V) {
+      checkIdx(targets, N, V, 'targets');
+      return mem.call('crossEntropyForward', [out(losses, N, 'losses'), out(probs, N * V, 'probs'), inp(logits, N * V, 'logits'),
+        inp(targets, N, 'targets')], 0, ([a, b, c, d]) => w.crossEntropyForward(a, b, c, d, N, V));
+    },
+    crossEntropyBackward(dlogits, probs, targets, scale, N, V) {
+      checkIdx(targets, N, V, 'targets');
+      mem.call('crossEntropyBackward', [out(dlogits, N * V, 'dlogits'), inp(probs, N * V, 'probs'), inp(targets, N, 'targets')], 0,
+        ([a, b, c]) => w.crossEntropyBackward(a, b, c, scale, N, V));
+    },
+    add: (o, a, b, n) => mem.call('add', [out(o, n, 'out'), inp(a, n, 'a'), inp(b, n, 'b')], 0, ([x, y, z]) => w.add(x, y, z, n)),
+    addInto: (dst, src, n) => mem.call('addInto', [io(dst, n, 'dst'), inp(src, n, 'src')], 0, ([x, y]) => w.add(x, x, y, n)),
+    mul: (o, x, m, n) => mem.call('mul', [out(o, n, 'out'), inp(x, n, 'x'), inp(m, n, 'mask')], 0, ([a, b, c]) => w.mul(a, b, c, n)),
+    scale: (x, s, n) => mem.call('scale', [io(x, n, 'x')], 0, ([a]) => w.scale(a, s, n)),
+    sumSquares: (x, n) => mem.call('sumSquares', [inp(x, n, 'x')], 0, ([a]) => w.sumSquares(a, n)),
+    adamw: (param, grad, m, v, n, lr, b1, b2, eps, wd, step) => mem.call('adamw',
+      [io(param, n, 'param'), inp(grad, n, 'grad'), io(m, n, 'm'), io(v, n, 'v')], 0,
+      ([a, b, c, d]) => w.adamw(a, b, c, d, n, lr, b1, b2, eps, wd, step)),
+    variants,
+  };
+}
+
+function checkHeads(C: number, NH: number): void {
+  if (!(NH > 0) || C % NH !== 0) throw new RangeError(`wasm backend attention: C = ${C} is not a multiple of NH = ${NH}`);
+}
+
+/** Token ids (and targets) index rows: out-of-range ones would read outside the arrays. */
+function checkIdx(idx: Int32Array, n: number, V: number, name = 'idx'): void {
+  for (let i = 0; i < n; i++) {
+    if (!(idx[i] >= 0 && idx[i] < V)) throw new RangeError(`wasm backend: ${name}[${i}] = ${idx[i]} is outside [0, ${V})`);
+  }
+}

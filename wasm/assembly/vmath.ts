@@ -1,0 +1,65 @@
+// Vector math on f32x4 lanes: exp, and the normal CDF used by gelu. Accuracy (checked against
+// float64 in test/backends.test.ts through the kernels that use them, class LIBM): exp within
+// 2 ulp on [-87, 88]; phi within a few ulp of float32 (erf in two ranges, with the tail taken
+// as exp(r) directly so that 1 + erf(z) for negative z does not cancel).
+
+// exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (ln 2 split in two parts so that n ln2_hi
+// is exact), e^r by a degree-6 polynomial on |r| <= ln2 / 2 (Cephes' expf coefficients).
+// Inputs are clamped to [-87, 88]: exp(-87) ~ 1.6e-38 stands in for the denormal and zero results
+// below (absolute difference < 2e-38); NaN stays NaN.
+// @ts-ignore: decorator
+@inline
+export function vexp(x: v128): v128 {
+  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+/** Scalar exp through the vector code (same results as the vector lanes). */
+// @ts-ignore: decorator
+@inline
+export function sexp(x: f32): f32 {
+  return f32x4.extract_lane(vexp(f32x4.splat(x)), 0);
+}
+
+// Phi(x) = 0.5 (1 + erf(x / sqrt 2)), and e^(-x^2/2) for the derivative, of 4 lanes.
+// erf(z), t = |z|: for t <= 0.927734375, z + z P(z^2) (degree 5); above, erf(t) = 1 - exp(R(t))
+// with R a degree-7 polynomial (minimax coefficients in the style of N. Juffa's erff, max ~1.5 ulp
+// in float arithmetic). Phi for z < 0 is then 0.5 exp(R(t)) with no cancellation.
+// @ts-ignore: decorator
+@inline
+export function vphi(x: v128): v128 {
+  const z = f32x4.mul(x, f32x4.splat(0.70710678118654752));
+  const t = f32x4.abs(z), s = f32x4.mul(z, z);
+  // small |z|
+  let p = f32x4.splat(-5.96761703e-4);
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(4.99119423e-3));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-2.67681349e-2));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.12819925e-1));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-3.76125336e-1));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.28379166e-1));
+  const erfSmall = f32x4.add(f32x4.mul(p, z), z);
+  const phiSmall = f32x4.add(f32x4.splat(0.5), f32x4.mul(f32x4.splat(0.5), erfSmall));
+  // large |z|: erfc(t) = exp(r)
+  let r = f32x4.add(f32x4.mul(f32x4.splat(-1.72853470e-5), t), f32x4.splat(3.83197126e-4));
+  const u = f32x4.add(f32x4.mul(f32x4.splat(-3.88396438e-3), t), f32x4.splat(2.42546219e-2));
+  r = f32x4.add(f32x4.mul(r, s), u);
+  r = f32x4.add(f32x4.mul(r, t), f32x4.splat(-1.06777877e-1));
+  r = f32x4.add(f32x4.mul(r, t), f32x4.splat(-6.34846687e-1));
+  r = f32x4.add(f32x4.mul(r, t), f32x4.splat(-1.28717512e-1));
+  r = f32x4.sub(f32x4.mul(r, t), t);
+  const half = f32x4.mul(f32x4.splat(0.5), vexp(r)); // 0.5 erfc(t)
+  const neg = f32x4.lt(z, f32x4.splat(0.0));
+  const phiLarge = v128.bitselect(half, f32x4.sub(f32x4.splat(1.0), half), neg);
+  return v128.bitselect(phiLarge, phiSmall, f32x4.gt(t, f32x4.splat(0.927734375)));
+}
