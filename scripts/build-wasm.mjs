@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the WebAssembly backend: wasm/assembly/*.ts (AssemblyScript) -> wasm/build/normlab.wasm,
 // with the `asc` compiler from node_modules (an npm devDependency: nothing else is needed).
-// Run by `npm install` / `npm ci` (the "prepare" script) and by `npm run build:wasm`. The binary is
+// Run by `npm install` / `npm ci` (the "prepare" script), by `npm test` when a source is newer than
+// the module (--quiet: silent when up to date), and by `npm run build:wasm` (--force). The binary is
 // not committed: it is always built from its source here. On failure this exits 1 with the
 // compiler's message (the TypeScript and native backends do not need it, but the tests do).
 import { spawnSync } from 'node:child_process';
@@ -20,7 +21,7 @@ if (!existsSync(asc)) {
 const srcDir = path.join(root, 'wasm/assembly');
 const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(path.join(srcDir, f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
 if (existsSync(out) && statSync(out).mtimeMs > newest && !process.argv.includes('--force')) {
-  console.log('wasm backend up to date: wasm/build/normlab.wasm');
+  if (!process.argv.includes('--quiet')) console.log('wasm backend up to date: wasm/build/normlab.wasm');
   process.exit(0);
 }
 mkdirSync(path.dirname(out), { recursive: true });
