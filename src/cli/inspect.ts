@@ -1,49 +1,98 @@
-// `normlab inspect <dir> [--sort val_loss|name|iter] [--json]`: every run below <dir> with the flags
-// that differ between runs, best validation loss and its iteration, and status (src/sweep/inspect.ts).
+// `normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]`:
+// the runs below <dir> (src/sweep/inspect.ts). Runs that differ only in their seed are grouped, with
+// mean, sd and 95% interval per group and an optional paired comparison with a baseline
+// (src/sweep/groups.ts); --runs lists every run with the flags that differ, best validation loss,
+// its iteration and status.
 import { UserError } from '../engine/types.js';
-import { inspectDir, inspectTable, type InspectSort } from '../sweep/inspect.js';
+import { inspectDir, inspectGroups, inspectTable, type InspectSort } from '../sweep/inspect.js';
+import { compareToBaseline, findGroup, groupTable, METRICS, type Metric } from '../sweep/groups.js';
 
-export const INSPECT_HELP = `usage: normlab inspect <dir> [--sort val_loss|name|iter] [--json]
+export const INSPECT_HELP = `usage: normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]
 
 Lists every run folder below <dir> (one holding summary.json, state.json or ckpt.safetensors)
-with the flags that differ between the runs, the best validation loss and its iteration, the
-iterations trained and the status. Sorted by best validation loss unless --sort says otherwise
-(iter: by the iteration of the best validation loss). --json prints one JSON object per run.`;
+with the flags that differ between the runs. Runs that differ only in --seed (a sweep with
+--seeds N) are grouped: one row per combination with the seeds finished / run, the best and
+final validation loss as mean ± half width of the 95% Student t interval, the interval and
+the standard deviation, sorted by mean best validation loss.
+
+  --runs           one row per run instead (best validation loss, its iteration, iterations
+                   trained, status); the default when no combination has two seeds
+  --baseline SPEC  compare every combination with this one on the seeds both finished (paired
+                   differences, their mean and 95% interval); the verdict says whether the
+                   interval excludes zero, i.e. the difference is larger than the seed noise.
+                   SPEC names the combination: relu, or activation_variant=relu,norm_variant_attn=rmsnorm
+  --metric M       what --baseline compares: ${METRICS.join(', ')} (default best_val_loss)
+  --sort S         with --runs: val_loss (default), name, or iter (iteration of the best val loss)
+  --json           one JSON object per row`;
 
 const SORTS: readonly InspectSort[] = ['val_loss', 'name', 'iter'];
+
+function optionValue(argv: string[], i: number, name: string): [string, number] {
+  const tok = argv[i];
+  if (tok.includes('=')) return [tok.slice(tok.indexOf('=') + 1), i];
+  if (i + 1 >= argv.length) throw new UserError(`${name} needs a value (see normlab inspect --help)`);
+  return [argv[i + 1], i + 1];
+}
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   try {
     let dir: string | null = null;
     let sort: InspectSort = 'val_loss';
-    let json = false;
+    let json = false, allRuns = false;
+    let baseline: string | null = null;
+    let metric: Metric = 'best_val_loss';
     for (let i = 0; i < argv.length; i++) {
       const tok = argv[i];
+      const opt = tok.split('=')[0];
       if (tok === '-h' || tok === '--help') { process.stdout.write(INSPECT_HELP + '\n'); return 0; }
       if (tok === '--json') { json = true; continue; }
-      if (tok === '--sort' || tok.startsWith('--sort=')) {
-        const v = tok.includes('=') ? tok.slice(tok.indexOf('=') + 1) : argv[++i];
-        if (!SORTS.includes(v as InspectSort)) throw new UserError(`--sort: '${v ?? ''}' is not one of ${SORTS.join(', ')}`);
+      if (tok === '--runs') { allRuns = true; continue; }
+      if (opt === '--sort') {
+        const [v, j] = optionValue(argv, i, '--sort');
+        i = j;
+        if (!SORTS.includes(v as InspectSort)) throw new UserError(`--sort: '${v}' is not one of ${SORTS.join(', ')}`);
         sort = v as InspectSort;
+        continue;
+      }
+      if (opt === '--baseline') { [baseline, i] = optionValue(argv, i, '--baseline'); continue; }
+      if (opt === '--metric') {
+        const [v, j] = optionValue(argv, i, '--metric');
+        i = j;
+        if (!(METRICS as readonly string[]).includes(v)) throw new UserError(`--metric: '${v}' is not one of ${METRICS.join(', ')}`);
+        metric = v as Metric;
         continue;
       }
       if (tok.startsWith('-')) throw new UserError(`unknown option ${tok} (see normlab inspect --help)`);
       if (dir !== null) throw new UserError(`one folder at a time: got '${dir}' and '${tok}'`);
       dir = tok;
     }
-    if (dir === null) throw new UserError('which folder? usage: normlab inspect <dir> [--sort val_loss|name|iter]');
+    if (dir === null) throw new UserError('which folder? usage: normlab inspect <dir> [--runs] [--baseline SPEC]');
+    if (allRuns && baseline !== null) throw new UserError('--baseline compares combinations: leave out --runs');
     const { runs, flags } = inspectDir(dir, sort);
+    const grouped = inspectGroups(runs, flags);
+    if (allRuns || (!grouped.repeated && baseline === null)) {
+      printRuns(runs, flags, json);
+      if (!json) process.stdout.write(`${runs.length} runs under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}\n`);
+      return 0;
+    }
+    const { by, groups, points } = grouped;
+    let compare;
+    if (baseline !== null) {
+      const base = findGroup(groups, by, baseline);
+      compare = { baseline: base, metric, result: compareToBaseline(points, groups, base, metric) };
+    }
     if (json) {
-      for (const r of runs) {
-        const o: Record<string, unknown> = { path: r.path };
-        for (const k of flags) o[k] = r.config?.[k] ?? null;
-        Object.assign(o, { best_val_loss: r.best_val_loss, best_iter: r.best_iter, iters: r.iters, status: r.status });
+      for (const g of groups) {
+        const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, runs: g.runs, ...g.stats };
+        if (compare) o[`paired_${metric}`] = g === compare.baseline ? null : compare.result.get(g.key);
         process.stdout.write(JSON.stringify(o) + '\n');
       }
-    } else {
-      process.stdout.write(inspectTable(runs, flags) + '\n');
-      process.stdout.write(`${runs.length} runs under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}\n`);
+      return 0;
     }
+    process.stdout.write(groupTable(groups, by, compare) + '\n');
+    process.stdout.write(`${groups.length} combinations of ${runs.length} runs under ${dir}` +
+      `${by.length > 0 ? ` (${by.join(', ')}), repeated over seeds` : ''}; ± is the half width of the 95% t interval` +
+      `${compare ? `; Δ = combination - baseline (${compare.baseline.label}) over common seeds` : ''}; --runs lists every run\n`);
     return 0;
   } catch (e) {
     if (e instanceof UserError) {
@@ -51,5 +100,15 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  }
+}
+
+function printRuns(runs: ReturnType<typeof inspectDir>['runs'], flags: string[], json: boolean): void {
+  if (!json) { process.stdout.write(inspectTable(runs, flags) + '\n'); return; }
+  for (const r of runs) {
+    const o: Record<string, unknown> = { path: r.path };
+    for (const k of flags) o[k] = r.config?.[k] ?? null;
+    Object.assign(o, { best_val_loss: r.best_val_loss, best_iter: r.best_iter, iters: r.iters, status: r.status });
+    process.stdout.write(JSON.stringify(o) + '\n');
   }
 }

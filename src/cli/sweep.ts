@@ -5,10 +5,11 @@
 import { checkTrainConfig } from '../config/index.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../engine/types.js';
-import { expandSweeps, loadSweepFile } from '../sweep/grammar.js';
+import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/grammar.js';
 import { planSweep } from '../sweep/plan.js';
 import { runSweep } from '../sweep/runner.js';
 import { resultsTable } from '../sweep/results.js';
+import { groupRuns, groupTable, SEED } from '../sweep/groups.js';
 
 export const SWEEP_HELP = `usage: normlab sweep <file.json|file.yaml> [options] [train flags]
 
@@ -19,6 +20,10 @@ skipped, failed ones retried, interrupted ones resumed from their checkpoint.
 
 options:
   --sweep_dir DIR     folder of the sweep (default: sweeps/<file name without extension>)
+  --seeds N           train every combination N times, with seeds s, s+1, ..., s+N-1 (s: the
+                      file's or the command line's --seed, else the default 1337); the runs'
+                      names end in _seed-S and the results group them (mean, sd, 95% interval;
+                      see normlab inspect). A seed list in the file does the same.
   --ignore_unknown    drop flags normlab train does not have (they are named once) and run
   --dry_run           validate and list the runs with their train flags; run nothing
   --quiet             hide the training output of the runs (failures still show theirs)
@@ -29,10 +34,10 @@ Any other flag is a train flag applied to every run, after the file's own flags,
 It may not set a flag that the file varies, nor --out_dir (each run gets its own).
 Ctrl-C stops the current run cleanly (it saves a checkpoint) and writes the results so far.`;
 
-interface SweepArgs { file: string; sweepDir: string | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean; overrides: string[] }
+interface SweepArgs { file: string; sweepDir: string | null; seeds: number | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean; overrides: string[] }
 
 export function parseSweepArgs(argv: string[]): SweepArgs {
-  const a: SweepArgs = { file: '', sweepDir: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [] };
+  const a: SweepArgs = { file: '', sweepDir: null, seeds: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [] };
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i];
     if (tok === '-h' || tok === '--help') a.help = true;
@@ -43,6 +48,10 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
     else if (tok === '--sweep_dir') {
       if (i + 1 >= argv.length) throw new UserError('--sweep_dir needs a folder');
       a.sweepDir = argv[++i];
+    } else if (tok === '--seeds' || tok.startsWith('--seeds=')) {
+      const v = tok.includes('=') ? tok.slice(tok.indexOf('=') + 1) : argv[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) throw new UserError(`--seeds needs a whole number >= 1, got '${v ?? ''}'`);
+      a.seeds = Number(v);
     } else if (!a.file && !tok.startsWith('-') && /\.(json|ya?ml)$/i.test(tok)) a.file = tok;
     else a.overrides.push(tok);
   }
@@ -66,8 +75,23 @@ async function sweep(argv: string[]): Promise<number> {
   if (args.help) { process.stdout.write(SWEEP_HELP + '\n'); return 0; }
   if (!args.file) throw new UserError('which exploration file? usage: normlab sweep <file.json|file.yaml> (see normlab sweep --help)');
 
-  const combos = expandSweeps(loadSweepFile(args.file));
-  const plan = planSweep(combos, { overrides: args.overrides, ignoreUnknown: args.ignoreUnknown, check: (c) => { checkTrainConfig(c); } });
+  let combos = expandSweeps(loadSweepFile(args.file));
+  let overrides = args.overrides;
+  if (args.seeds !== null) {
+    // A --seed after the file is the first seed of the repeats, not a fixed flag that would clash.
+    const at = overrides.findIndex((t) => t === '--seed' || t.startsWith('--seed='));
+    let base = flagSpec(SEED)!.default as number;
+    if (at >= 0) {
+      const glued = overrides[at].includes('=');
+      const v = glued ? overrides[at].slice(overrides[at].indexOf('=') + 1) : overrides[at + 1];
+      if (v === undefined || !/^-?\d+$/.test(v)) throw new UserError(`--seed needs a whole number, got '${v ?? ''}'`);
+      base = Number(v);
+      overrides = [...overrides.slice(0, at), ...overrides.slice(at + (glued ? 1 : 2))];
+      combos = combos.map((c) => ({ ...c, seed: base }));
+    }
+    combos = repeatSeeds(combos, args.seeds, base);
+  }
+  const plan = planSweep(combos, { overrides, ignoreUnknown: args.ignoreUnknown, check: (c) => { checkTrainConfig(c); } });
   const sweepDir = args.sweepDir ?? join('sweeps', basename(args.file, extname(args.file)));
   if (plan.dropped.length > 0) console.log(`ignoring flags normlab train does not have: ${plan.dropped.join(', ')}`);
   if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);
@@ -92,7 +116,7 @@ async function sweep(argv: string[]): Promise<number> {
   try {
     outcome = await runSweep(plan, {
       sweepDir, signal: stop.signal, killSignal: kill.signal, quiet: args.quiet,
-      manifest: { source: args.file, overrides: args.overrides, dropped: plan.dropped },
+      manifest: { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped },
     });
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
@@ -100,6 +124,12 @@ async function sweep(argv: string[]): Promise<number> {
 
   console.log('');
   if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
+  if (plan.varied.includes(SEED)) {
+    const by = plan.varied.filter((k) => k !== SEED);
+    const points = outcome.rows.map((r) => ({ ...r, id: r.name, ok: r.status === 'ok' }));
+    console.log(`\nrepeats grouped (mean ± half width of the 95% t interval over seeds):\n${groupTable(groupRuns(points, by), by)}`);
+    console.log(`compare with a baseline: normlab inspect ${sweepDir} --baseline ${by.length > 0 ? `${by[0]}=...` : '...'}`);
+  }
   const c = outcome.counts;
   console.log(`\n${c.ok + c.skipped} ok (${c.skipped} from earlier), ${c.failed} failed, ${c.interrupted} interrupted` +
     `${outcome.interrupted ? ', sweep stopped early: run it again to continue' : ''}`);

@@ -214,3 +214,23 @@ function sameValue(flag: string, have: unknown, want: unknown): boolean {
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * Every combination `n` times with seed = s, s + 1, ..., s + n - 1, seed last (so run names end in
+ * `_seed-S`): s is the combination's own fixed seed, else `base`. A file that already varies the
+ * seed is refused (give the seeds once: a list in the file, or --seeds).
+ */
+export function repeatSeeds(combos: Combo[], n: number, base: number): Combo[] {
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--seeds must be a whole number >= 1, got ${n}`);
+  const seeds = new Set(combos.filter((c) => 'seed' in c).map((c) => String(canon('seed', c.seed))));
+  if (seeds.size > 1) throw new UserError(`the sweep file already lists seeds (${[...seeds].join(', ')}): drop --seeds or the file's seed list`);
+  const out: Combo[] = [];
+  for (const c of combos) {
+    const { seed, ...rest } = c;
+    const s = seed === undefined ? base : canon('seed', seed);
+    if (typeof s !== 'number' || !Number.isInteger(s)) throw new UserError(`seed must be a whole number, got ${JSON.stringify(seed)}`);
+    for (let i = 0; i < n; i++) out.push({ ...rest, seed: s + i });
+  }
+  if (out.length > MAX_COMBOS) throw new UserError(`the sweep expands to more than ${MAX_COMBOS} runs: narrow it`);
+  return out;
+}

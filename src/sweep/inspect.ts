@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { readJson, readSummary, sortByLoss, textTable, fmtNum } from './results.js';
+import { groupRuns, SEED, type Group, type RunPoint } from './groups.js';
 
 export interface InspectedRun {
   /** Folder relative to the inspected root ('.' for the root itself). */
@@ -14,6 +15,8 @@ export interface InspectedRun {
   config: Record<string, unknown> | null;
   best_val_loss: number | null;
   best_iter: number | null;
+  final_val_loss: number | null;
+  final_train_loss: number | null;
   iters: number | null;
   status: string;
 }
@@ -75,6 +78,8 @@ export function inspectRun(root: string, dir: string): InspectedRun {
     config,
     best_val_loss: num(summary?.best_val_loss) ?? num(state?.best_val_loss),
     best_iter: num(summary?.best_iter) ?? num(state?.best_iter),
+    final_val_loss: num(summary?.final_val_loss),
+    final_train_loss: num(summary?.final_train_loss),
     iters: num(summary?.iters) ?? num(state?.iter) ?? (meta?.iter !== undefined ? Number(meta.iter) : null),
     status: summary?.status ?? (state ? 'checkpoint' : 'weights only'),
   };
@@ -107,4 +112,20 @@ export function inspectTable(runs: InspectedRun[], flags: string[]): string {
     r.best_iter === null ? '-' : String(r.best_iter), r.iters === null ? '-' : String(r.iters), r.status,
   ]);
   return textTable(header, body);
+}
+
+/** The runs as points for grouping (src/sweep/groups.ts): finished means summary status ok. */
+export function inspectPoints(runs: readonly InspectedRun[]): RunPoint[] {
+  return runs.map((r) => ({
+    id: r.path, flags: r.config ?? {}, ok: r.status === 'ok',
+    best_val_loss: r.best_val_loss, final_val_loss: r.final_val_loss, final_train_loss: r.final_train_loss,
+  }));
+}
+
+/** Repeats grouped: by every differing flag but the seed. `repeated` says whether any group has two runs. */
+export function inspectGroups(runs: readonly InspectedRun[], flags: readonly string[]): { by: string[]; groups: Group[]; points: RunPoint[]; repeated: boolean } {
+  const by = flags.filter((k) => k !== SEED);
+  const points = inspectPoints(runs);
+  const groups = groupRuns(points, by);
+  return { by, groups, points, repeated: groups.some((g) => g.seeds > 1) };
 }

@@ -1,0 +1,148 @@
+// Repeats of one combination (runs that differ only in their seed) grouped, with the statistics of
+// src/sweep/stats.ts per group, and paired comparisons of every group against a baseline group.
+// Used by `normlab inspect` (text table) and the dashboard's server (/api/groups), so the numbers
+// the page shows are these. Only finished runs (status ok) enter the statistics; `seeds` counts
+// every run of the group, `finished` the ones that count.
+import { UserError } from '../engine/types.js';
+import { estimate, pairedComparison, type Estimate, type Paired } from './stats.js';
+import { fmtNum, textTable } from './results.js';
+
+export const METRICS = ['best_val_loss', 'final_val_loss', 'final_train_loss'] as const;
+export type Metric = (typeof METRICS)[number];
+
+/** The flag that tells repeats apart. */
+export const SEED = 'seed';
+
+/** One run, as both callers see it. */
+export interface RunPoint {
+  id: string;
+  /** Flag values (the effective config); at least the grouping flags and seed. */
+  flags: Record<string, unknown>;
+  ok: boolean;
+  best_val_loss: number | null;
+  final_val_loss: number | null;
+  final_train_loss: number | null;
+}
+
+export interface Group {
+  /** JSON of the grouping flags' values, in `by` order: a stable id. */
+  key: string;
+  flags: Record<string, unknown>;
+  /** The grouping values joined by ' · ' (see groupLabel). */
+  label: string;
+  runs: string[];
+  seeds: number;
+  finished: number;
+  stats: Record<Metric, Estimate>;
+}
+
+const show = (v: unknown): string => (v === undefined ? '-' : v === null ? 'None' : String(v));
+
+/** `relu · krmsnorm`: string values alone, others as flag=value (a bare `2` or `true` says nothing). */
+export function groupLabel(flags: Record<string, unknown>, by: readonly string[]): string {
+  if (by.length === 0) return 'all runs';
+  return by.map((k) => (typeof flags[k] === 'string' ? (flags[k] as string) : `${k}=${show(flags[k])}`)).join(' · ');
+}
+
+/**
+ * Runs grouped by the values of the `by` flags (seed and every flag not in `by` pooled), in order
+ * of first appearance; `where` keeps only runs whose flags have those values (compared as text).
+ */
+export function groupRuns(points: readonly RunPoint[], by: readonly string[], where: Record<string, unknown> = {}): Group[] {
+  const groups = new Map<string, { flags: Record<string, unknown>; members: RunPoint[] }>();
+  for (const p of points) {
+    if (Object.entries(where).some(([k, v]) => show(p.flags[k]) !== show(v))) continue;
+    const flags: Record<string, unknown> = {};
+    for (const k of by) flags[k] = p.flags[k] ?? null;
+    const key = JSON.stringify(by.map((k) => flags[k]));
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { flags, members: [] }));
+    g.members.push(p);
+  }
+  return [...groups.entries()].map(([key, g]) => {
+    const done = g.members.filter((p) => p.ok);
+    const stats = {} as Record<Metric, Estimate>;
+    for (const m of METRICS) stats[m] = estimate(done.map((p) => p[m]));
+    return { key, flags: g.flags, label: groupLabel(g.flags, by), runs: g.members.map((p) => p.id), seeds: g.members.length, finished: done.length, stats };
+  });
+}
+
+/** Finished runs' metric by seed; several runs with one seed (pooled flags) give their mean. */
+function bySeed(points: readonly RunPoint[], ids: readonly string[], metric: Metric): Map<string, number> {
+  const want = new Set(ids);
+  const acc = new Map<string, number[]>();
+  for (const p of points) {
+    const v = p[metric];
+    if (!want.has(p.id) || !p.ok || v === null || !Number.isFinite(v)) continue;
+    const s = show(p.flags[SEED]);
+    if (!acc.has(s)) acc.set(s, []);
+    acc.get(s)!.push(v);
+  }
+  return new Map([...acc].map(([s, vs]) => [s, vs.reduce((a, b) => a + b, 0) / vs.length]));
+}
+
+/** Each group against the baseline on the seeds both finished (group key -> comparison). */
+export function compareToBaseline(points: readonly RunPoint[], groups: readonly Group[], baseline: Group, metric: Metric = 'best_val_loss'): Map<string, Paired> {
+  const base = bySeed(points, baseline.runs, metric);
+  return new Map(groups.map((g) => [g.key, pairedComparison(base, bySeed(points, g.runs, metric))]));
+}
+
+/**
+ * The group a user names: `relu`, `relu,krmsnorm`, `activation_variant=relu,norm_variant_attn=krmsnorm`
+ * or a label `relu · krmsnorm`. Each part must match one grouping value (bare) or flag=value; exactly
+ * one group may match.
+ */
+export function findGroup(groups: readonly Group[], by: readonly string[], spec: string): Group {
+  const parts = spec.split(/\s*[,·]\s*/).map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new UserError('--baseline is empty: name a combination, e.g. --baseline activation_variant=relu');
+  const matches = groups.filter((g) => parts.every((p) => {
+    const eq = p.indexOf('=');
+    if (eq > 0) {
+      const k = p.slice(0, eq).trim();
+      return by.includes(k) && show(g.flags[k]) === p.slice(eq + 1).trim();
+    }
+    return by.some((k) => show(g.flags[k]) === p);
+  }));
+  const list = groups.map((g) => `  ${by.map((k) => `${k}=${show(g.flags[k])}`).join(',')}`).slice(0, 40).join('\n');
+  if (matches.length === 0) throw new UserError(`--baseline ${spec} matches no combination; the combinations are:\n${list}`);
+  if (matches.length > 1) {
+    throw new UserError(`--baseline ${spec} matches ${matches.length} combinations (${matches.map((g) => g.label).join('; ')}): ` +
+      'name every varied flag, e.g. ' + by.map((k) => `${k}=${show(matches[0].flags[k])}`).join(','));
+  }
+  return matches[0];
+}
+
+/** `2.4635 ± 0.0123` (the interval's half width), or the mean alone when there is no interval. */
+export function fmtEstimate(e: Estimate, digits = 4): string {
+  if (e.mean === null) return '-';
+  return e.half === null ? fmtNum(e.mean, digits) : `${fmtNum(e.mean, digits)} ± ${fmtNum(e.half, digits)}`;
+}
+
+function fmtSigned(v: number | null, digits = 4): string {
+  return v === null ? '-' : `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
+}
+
+/**
+ * The grouped table, sorted by mean best validation loss: the grouping flags, seeds finished / run,
+ * best val loss and final val loss as mean ± 95% half width, the interval of best val, its sd, and,
+ * with a baseline, the paired difference of `metric` (mean, 95% interval, verdict).
+ */
+export function groupTable(groups: readonly Group[], by: readonly string[], compare?: { baseline: Group; metric: Metric; result: Map<string, Paired> }): string {
+  const sorted = [...groups].sort((a, b) => (a.stats.best_val_loss.mean ?? Infinity) - (b.stats.best_val_loss.mean ?? Infinity));
+  const short = compare?.metric === 'final_val_loss' ? 'final val' : compare?.metric === 'final_train_loss' ? 'final train' : 'best val';
+  const header = [...by, 'seeds', 'best val (95%)', 'interval', 'sd', 'final val (95%)',
+    ...(compare ? [`Δ ${short} vs baseline`, 'Δ interval', 'verdict'] : [])];
+  const body = sorted.map((g) => {
+    const b = g.stats.best_val_loss;
+    const row = [...by.map((k) => show(g.flags[k])), `${g.finished}/${g.seeds}`, fmtEstimate(b),
+      b.lo === null ? '-' : `[${fmtNum(b.lo)}, ${fmtNum(b.hi)}]`, b.sd === null ? '-' : fmtNum(b.sd), fmtEstimate(g.stats.final_val_loss)];
+    if (compare) {
+      const p = compare.result.get(g.key)!;
+      if (g === compare.baseline) row.push('(baseline)', '', '');
+      else row.push(fmtSigned(p.mean), p.lo === null ? '-' : `[${fmtSigned(p.lo)}, ${fmtSigned(p.hi)}]`,
+        p.verdict === 'lower' || p.verdict === 'higher' ? `${p.verdict} (beyond seed noise, n=${p.n})` : p.verdict === 'within noise' ? `within seed noise (n=${p.n})` : `${p.verdict} (n=${p.n})`);
+    }
+    return row;
+  });
+  return textTable(header, body);
+}
