@@ -1,6 +1,6 @@
 // The layering of src/ (docs/readme/50-development.md): every run-time import points down or sideways
 // within its own folder, never up. Type-only imports are free (they vanish from the JavaScript).
-//   engine <- nn, data <- model <- config <- train <- sample.ts <- sweep, dashboard <- cli
+//   engine <- nn, data, stats <- model <- config <- train <- sample.ts <- sweep, dashboard <- cli
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,7 +9,7 @@ import { ROOT } from './helpers.js';
 
 /** Rank of each unit of src/ (a top-level folder, or a file at the top). Equal ranks may not import each other. */
 const RANK: Record<string, number> = {
-  engine: 0, nn: 1, data: 1, model: 2, config: 3, train: 4, 'sample.ts': 5, sweep: 6, dashboard: 6, cli: 7,
+  engine: 0, nn: 1, data: 1, stats: 1, model: 2, config: 3, train: 4, 'sample.ts': 5, sweep: 6, dashboard: 6, cli: 7,
 };
 
 /** The relative module paths a source file imports at run time (static and dynamic imports, re-exports). */

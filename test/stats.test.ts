@@ -1,9 +1,9 @@
-// src/sweep/stats.ts: values at known points (closed forms and published t tables), the paired
+// src/stats/stats.ts: values at known points (closed forms and published t tables), the paired
 // comparison, and a coverage check: 95% intervals of 3-sample means cover the true mean ~95% of the
 // time (a normal quantile in place of the t quantile would cover only 2 F(1.96; 2) - 1 = 81%).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimate, incompleteBeta, logGamma, mean, pairedComparison, sd, tCdf, tQuantile } from '../src/sweep/stats.js';
+import { estimate, incompleteBeta, logGamma, mean, pairedComparison, sd, tCdf, tQuantile } from '../src/stats/stats.js';
 
 const close = (a: number | null, b: number, tol: number, what = '') =>
   assert.ok(a !== null && Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tol ${tol})`);

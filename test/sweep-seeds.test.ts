@@ -1,5 +1,5 @@
 // Seeds as a sweep axis (--seeds N, or a seed list in the file), repeats grouped with their
-// statistics (src/sweep/groups.ts), and `normlab inspect`'s grouped view and paired comparison.
+// statistics (src/stats/groups.ts), and `normlab inspect`'s grouped view and paired comparison.
 // Runs use test/fixtures/sweep/fake-train.mjs (its loss is a hash of the flags, seed included).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandSweep, repeatSeeds } from '../src/sweep/grammar.js';
-import { compareToBaseline, findGroup, groupLabel, groupRuns, type RunPoint } from '../src/sweep/groups.js';
+import { compareToBaseline, findGroup, groupLabel, groupRuns, type RunPoint } from '../src/stats/groups.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
 import { UserError } from '../src/engine/types.js';
 

@@ -1,11 +1,11 @@
 // `normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]`:
 // the runs below <dir> (src/sweep/inspect.ts). Runs that differ only in their seed are grouped, with
 // mean, sd and 95% interval per group and an optional paired comparison with a baseline
-// (src/sweep/groups.ts); --runs lists every run with the flags that differ, best validation loss,
+// (src/stats/groups.ts); --runs lists every run with the flags that differ, best validation loss,
 // its iteration and status.
 import { UserError } from '../engine/types.js';
-import { inspectDir, inspectGroups, inspectTable, type InspectSort } from '../sweep/inspect.js';
-import { compareToBaseline, findGroup, groupTable, METRICS, type Metric } from '../sweep/groups.js';
+import { groupTable, inspectDir, inspectGroups, inspectTable, type InspectSort } from '../sweep/inspect.js';
+import { compareToBaseline, findGroup, METRICS, type Metric } from '../stats/groups.js';
 
 export const INSPECT_HELP = `usage: normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]
 

@@ -9,7 +9,8 @@ import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/gra
 import { planSweep } from '../sweep/plan.js';
 import { runSweep } from '../sweep/runner.js';
 import { resultsTable } from '../sweep/results.js';
-import { groupRuns, groupTable, SEED } from '../sweep/groups.js';
+import { groupRuns, SEED } from '../stats/groups.js';
+import { groupTable } from '../sweep/inspect.js';
 
 export const SWEEP_HELP = `usage: normlab sweep <file.json|file.yaml> [options] [train flags]
 

@@ -7,7 +7,8 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { readJson, readSummary, sortByLoss, textTable, fmtNum } from './results.js';
-import { groupRuns, SEED, type Group, type RunPoint } from './groups.js';
+import { groupRuns, show, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
+import type { Estimate, Paired } from '../stats/stats.js';
 
 export interface InspectedRun {
   /** Folder relative to the inspected root ('.' for the root itself). */
@@ -114,7 +115,7 @@ export function inspectTable(runs: InspectedRun[], flags: string[]): string {
   return textTable(header, body);
 }
 
-/** The runs as points for grouping (src/sweep/groups.ts): finished means summary status ok. */
+/** The runs as points for grouping (src/stats/groups.ts): finished means summary status ok. */
 export function inspectPoints(runs: readonly InspectedRun[]): RunPoint[] {
   return runs.map((r) => ({
     id: r.path, flags: r.config ?? {}, ok: r.status === 'ok',
@@ -128,4 +129,39 @@ export function inspectGroups(runs: readonly InspectedRun[], flags: readonly str
   const points = inspectPoints(runs);
   const groups = groupRuns(points, by);
   return { by, groups, points, repeated: groups.some((g) => g.seeds > 1) };
+}
+
+/** `2.4635 ± 0.0123` (the interval's half width), or the mean alone when there is no interval. */
+export function fmtEstimate(e: Estimate, digits = 4): string {
+  if (e.mean === null) return '-';
+  return e.half === null ? fmtNum(e.mean, digits) : `${fmtNum(e.mean, digits)} ± ${fmtNum(e.half, digits)}`;
+}
+
+function fmtSigned(v: number | null, digits = 4): string {
+  return v === null ? '-' : `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
+}
+
+/**
+ * The grouped table, sorted by mean best validation loss: the grouping flags, seeds finished / run,
+ * best val loss and final val loss as mean ± 95% half width, the interval of best val, its sd, and,
+ * with a baseline, the paired difference of `metric` (mean, 95% interval, verdict).
+ */
+export function groupTable(groups: readonly Group[], by: readonly string[], compare?: { baseline: Group; metric: Metric; result: Map<string, Paired> }): string {
+  const sorted = [...groups].sort((a, b) => (a.stats.best_val_loss.mean ?? Infinity) - (b.stats.best_val_loss.mean ?? Infinity));
+  const short = compare?.metric === 'final_val_loss' ? 'final val' : compare?.metric === 'final_train_loss' ? 'final train' : 'best val';
+  const header = [...by, 'seeds', 'best val (95%)', 'interval', 'sd', 'final val (95%)',
+    ...(compare ? [`Δ ${short} vs baseline`, 'Δ interval', 'verdict'] : [])];
+  const body = sorted.map((g) => {
+    const b = g.stats.best_val_loss;
+    const row = [...by.map((k) => show(g.flags[k])), `${g.finished}/${g.seeds}`, fmtEstimate(b),
+      b.lo === null ? '-' : `[${fmtNum(b.lo)}, ${fmtNum(b.hi)}]`, b.sd === null ? '-' : fmtNum(b.sd), fmtEstimate(g.stats.final_val_loss)];
+    if (compare) {
+      const p = compare.result.get(g.key)!;
+      if (g === compare.baseline) row.push('(baseline)', '', '');
+      else row.push(fmtSigned(p.mean), p.lo === null ? '-' : `[${fmtSigned(p.lo)}, ${fmtSigned(p.hi)}]`,
+        p.verdict === 'lower' || p.verdict === 'higher' ? `${p.verdict} (beyond seed noise, n=${p.n})` : p.verdict === 'within noise' ? `within seed noise (n=${p.n})` : `${p.verdict} (n=${p.n})`);
+    }
+    return row;
+  });
+  return textTable(header, body);
 }

@@ -1,11 +1,10 @@
 // Repeats of one combination (runs that differ only in their seed) grouped, with the statistics of
-// src/sweep/stats.ts per group, and paired comparisons of every group against a baseline group.
-// Used by `normlab inspect` (text table) and the dashboard's server (/api/groups), so the numbers
-// the page shows are these. Only finished runs (status ok) enter the statistics; `seeds` counts
+// src/stats/stats.ts per group, and paired comparisons of every group against a baseline group.
+// Used by `normlab inspect` and `normlab sweep` (text tables, src/sweep/inspect.ts) and the dashboard's
+// server (/api/groups), so the numbers the page shows are these. Only finished runs (status ok) enter the statistics; `seeds` counts
 // every run of the group, `finished` the ones that count.
 import { UserError } from '../engine/types.js';
 import { estimate, pairedComparison, type Estimate, type Paired } from './stats.js';
-import { fmtNum, textTable } from './results.js';
 
 export const METRICS = ['best_val_loss', 'final_val_loss', 'final_train_loss'] as const;
 export type Metric = (typeof METRICS)[number];
@@ -36,7 +35,7 @@ export interface Group {
   stats: Record<Metric, Estimate>;
 }
 
-const show = (v: unknown): string => (v === undefined ? '-' : v === null ? 'None' : String(v));
+export const show = (v: unknown): string => (v === undefined ? '-' : v === null ? 'None' : String(v));
 
 /** `relu · krmsnorm`: string values alone, others as flag=value (a bare `2` or `true` says nothing). */
 export function groupLabel(flags: Record<string, unknown>, by: readonly string[]): string {
@@ -110,39 +109,4 @@ export function findGroup(groups: readonly Group[], by: readonly string[], spec:
       'name every varied flag, e.g. ' + by.map((k) => `${k}=${show(matches[0].flags[k])}`).join(','));
   }
   return matches[0];
-}
-
-/** `2.4635 ± 0.0123` (the interval's half width), or the mean alone when there is no interval. */
-export function fmtEstimate(e: Estimate, digits = 4): string {
-  if (e.mean === null) return '-';
-  return e.half === null ? fmtNum(e.mean, digits) : `${fmtNum(e.mean, digits)} ± ${fmtNum(e.half, digits)}`;
-}
-
-function fmtSigned(v: number | null, digits = 4): string {
-  return v === null ? '-' : `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
-}
-
-/**
- * The grouped table, sorted by mean best validation loss: the grouping flags, seeds finished / run,
- * best val loss and final val loss as mean ± 95% half width, the interval of best val, its sd, and,
- * with a baseline, the paired difference of `metric` (mean, 95% interval, verdict).
- */
-export function groupTable(groups: readonly Group[], by: readonly string[], compare?: { baseline: Group; metric: Metric; result: Map<string, Paired> }): string {
-  const sorted = [...groups].sort((a, b) => (a.stats.best_val_loss.mean ?? Infinity) - (b.stats.best_val_loss.mean ?? Infinity));
-  const short = compare?.metric === 'final_val_loss' ? 'final val' : compare?.metric === 'final_train_loss' ? 'final train' : 'best val';
-  const header = [...by, 'seeds', 'best val (95%)', 'interval', 'sd', 'final val (95%)',
-    ...(compare ? [`Δ ${short} vs baseline`, 'Δ interval', 'verdict'] : [])];
-  const body = sorted.map((g) => {
-    const b = g.stats.best_val_loss;
-    const row = [...by.map((k) => show(g.flags[k])), `${g.finished}/${g.seeds}`, fmtEstimate(b),
-      b.lo === null ? '-' : `[${fmtNum(b.lo)}, ${fmtNum(b.hi)}]`, b.sd === null ? '-' : fmtNum(b.sd), fmtEstimate(g.stats.final_val_loss)];
-    if (compare) {
-      const p = compare.result.get(g.key)!;
-      if (g === compare.baseline) row.push('(baseline)', '', '');
-      else row.push(fmtSigned(p.mean), p.lo === null ? '-' : `[${fmtSigned(p.lo)}, ${fmtSigned(p.hi)}]`,
-        p.verdict === 'lower' || p.verdict === 'higher' ? `${p.verdict} (beyond seed noise, n=${p.n})` : p.verdict === 'within noise' ? `within seed noise (n=${p.n})` : `${p.verdict} (n=${p.n})`);
-    }
-    return row;
-  });
-  return textTable(header, body);
 }
