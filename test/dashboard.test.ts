@@ -65,9 +65,8 @@ test('the page loads the runs and draws one curve per run', { skip }, async () =
   await page.waitForSelector('#status[data-runs="3"]');
   await page.waitForSelector('#train-chart[data-series="3"] canvas');
   await page.waitForSelector('#val-chart[data-series="3"] canvas');
-  // uPlot's legend: the x entry plus one per run.
-  assert.equal(await page.locator('#train-chart .u-legend .u-series').count(), 4);
-  assert.equal(await page.locator('#val-chart .u-legend .u-series').count(), 4);
+  // One legend for both charts: one entry per run, labelled with the values that vary.
+  assert.equal(await page.locator('#legend .legend-item').count(), 3);
   assert.equal(await attr('#train-chart', 'data-points'), '20');
   assert.equal(await attr('#val-chart', 'data-points'), '5');
   assert.equal(await page.locator('#results tbody tr').count(), 3);
@@ -75,7 +74,7 @@ test('the page loads the runs and draws one curve per run', { skip }, async () =
 });
 
 test('clicking a legend entry hides and shows that run in both loss charts', { skip }, async () => {
-  const entry = page.locator('#train-chart .u-legend .u-series').nth(2);
+  const entry = page.locator('#legend .legend-item').nth(1);
   await entry.click();
   await page.waitForSelector('#train-chart[data-visible="2"]');
   await page.waitForSelector('#val-chart[data-visible="2"]');
@@ -84,10 +83,14 @@ test('clicking a legend entry hides and shows that run in both loss charts', { s
   await page.waitForSelector('#val-chart[data-visible="3"]');
 });
 
+/** A column's cells as shown (the run column: the full run id, its cells' title; the text is the label). */
 async function column(col: string): Promise<string[]> {
   const cols = await page.locator('#results thead th').evaluateAll((ths) => ths.map((th) => th.getAttribute('data-col')));
   const k = cols.indexOf(col);
-  return page.locator('#results tbody tr').evaluateAll((trs, k) => trs.map((tr) => (tr as HTMLTableRowElement).cells[k].textContent ?? ''), k);
+  return page.locator('#results tbody tr').evaluateAll((trs, [k, run]) => trs.map((tr) => {
+    const td = (tr as HTMLTableRowElement).cells[k as number];
+    return (run ? td.title : td.textContent) ?? '';
+  }), [k, col === 'run'] as const);
 }
 
 test('sorting the table by clicking headers, filtering by the text box', { skip }, async () => {
@@ -151,6 +154,6 @@ test('a run that starts while the page is open appears live', { skip }, async ()
   await page.waitForSelector('#status[data-runs="4"]');
   await page.waitForSelector('#train-chart[data-series="4"]');
   assert.equal(await page.locator('#results tbody tr[data-run="live_run"]').count(), 1);
-  assert.equal(await page.locator('#results tbody tr[data-run="live_run"] td.status-running').count(), 1);
+  assert.equal(await page.locator('#results tbody tr[data-run="live_run"] td.status-running').count(), 1, await page.locator('#results tbody tr[data-run="live_run"]').innerHTML());
   assert.deepEqual((globalThis as { pageErrors?: string[] }).pageErrors, []);
 });

@@ -57,6 +57,7 @@ test('groupRuns: repeats grouped, only finished runs counted, labels from the va
   assert.ok(Math.abs(g[0].stats.best_val_loss.half! - 4.3026527297 * 0.1 / Math.sqrt(3)) < 1e-9);
   assert.ok(Math.abs(g[1].stats.best_val_loss.mean! - 2.44) < 1e-12, 'the failed run is left out');
   assert.equal(groupLabel({ n_layer: 2, bias: true, activation_variant: 'relu' }, ['n_layer', 'bias', 'activation_variant']), 'n_layer=2 · bias=true · relu');
+  assert.equal(groupLabel({ norm_variant_attn: 'rmsnorm', krmsnorm_num: null }, ['norm_variant_attn', 'krmsnorm_num']), 'rmsnorm', 'unset values left out');
   // One flag, the other pooled; or filtered.
   assert.deepEqual(groupRuns(pts, ['activation_variant']).map((x) => [x.label, x.seeds]), [['relu', 5], ['gelu', 3]]);
   assert.deepEqual(groupRuns(pts, ['activation_variant'], { norm_variant_attn: 'krmsnorm' }).map((x) => [x.label, x.seeds]), [['relu', 2]]);

@@ -30,6 +30,8 @@ export interface RunInfo {
   train: { iter: number[]; loss: number[]; lr: number[] };
   evals: { iter: number[]; train_loss: (number | null)[]; val_loss: (number | null)[]; krmsnorm_recompute: (number | null)[] };
   checkpoint: { file: string; mtime: number } | null;
+  /** `normlab train` with the flags that differ from the defaults and this run's folder. */
+  command: string | null;
 }
 
 export interface TableRow { run: string | null; values: Record<string, unknown> }
@@ -142,7 +144,29 @@ function readRun(root: string, dir: string, stamp: string[]): RunInfo {
       krmsnorm_recompute: evalIters.map((i) => num(evalBy.get(i)!.krmsnorm_recompute)),
     },
     checkpoint,
+    command: null,
   };
+}
+
+/** A word as a POSIX shell reads it back unchanged. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_.,:/+=@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The train command line that reproduces a run: every flag whose value differs from its default, then --out_dir. */
+export function reproduceCommand(config: Record<string, unknown>, dir: string, defaults: Record<string, unknown>): string {
+  const argv = ['normlab', 'train'];
+  for (const [k, v] of Object.entries(config)) {
+    if (k === 'out_dir' || k === 'init_from' || !(k in defaults) || JSON.stringify(v) === JSON.stringify(defaults[k])) continue;
+    if (typeof v === 'boolean') argv.push(v ? `--${k}` : `--no-${k}`);
+    else {
+      const w = v === null ? 'None' : String(v);
+      if (w.startsWith('-')) argv.push(shellWord(`--${k}=${w}`)); // would read as a flag on its own
+      else argv.push(`--${k}`, shellWord(w));
+    }
+  }
+  argv.push('--out_dir', shellWord(dir));
+  return argv.join(' ');
 }
 
 /** The values a summary.json gives for the fixed table columns. */
@@ -212,6 +236,10 @@ export function readDashboard(rootIn: string): DashboardData {
   const version = createHash('sha1').update(stamp.sort().join('\n')).update(runs.map((r) => r.id).join('\n')).digest('hex').slice(0, 16);
   const defaults = defaultConfig() as unknown as Record<string, unknown>;
   delete defaults.vocab_size; // from the dataset, not a flag: no default to compare with
+  for (const r of runs) {
+    const rel = relative(process.cwd(), r.dir);
+    if (r.config) r.command = reproduceCommand(r.config, rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? r.dir : rel, defaults);
+  }
   return { root, version, defaults, runs, table: { columns, rows } };
 }
 

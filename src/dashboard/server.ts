@@ -2,6 +2,7 @@
 //   GET  /                      the page (src/dashboard/public/index.html), /app.js, /style.css
 //   GET  /vendor/uPlot.*        the chart library, served from node_modules/uplot/dist
 //   GET  /api/data              runs, curves and results table (ETag: the page polls with If-None-Match)
+//   GET  /api/groups?by=&where=&baseline=&metric=&curves=   runs grouped over seeds, with intervals (src/dashboard/groups.ts)
 //   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
 //   POST /api/sample            {run, start?, max_new_tokens?, temperature?, top_k?, seed?} -> {text}
 //                               (a blank or missing option takes sampleText's default, as `normlab sample` does)
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../engine/types.js';
 import { findRun, readDashboard } from './data.js';
 import { runActivations } from './activations.js';
+import { dashboardGroups } from './groups.js';
 import { sampleText } from '../sample.js';
 
 export type SampleFn = typeof sampleText;
@@ -128,6 +130,7 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
       if (req.headers['if-none-match'] === etag) { res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-store' }); res.end(); return; }
       return sendJson(res, 200, data, { ETag: etag });
     }
+    if (req.method === 'GET' && path === '/api/groups') return sendJson(res, 200, dashboardGroups(readDashboard(root), url.searchParams));
     if (req.method === 'GET' && path === '/api/activations') {
       const run = findRun(root, url.searchParams.get('run') ?? '');
       if (!run) return sendJson(res, 404, { error: 'no such run' });

@@ -37,10 +37,15 @@ export interface Group {
 
 export const show = (v: unknown): string => (v === undefined ? '-' : v === null ? 'None' : String(v));
 
-/** `relu · krmsnorm`: string values alone, others as flag=value (a bare `2` or `true` says nothing). */
+/**
+ * `relu · krmsnorm`: string values alone, others as flag=value (a bare `2` or `true` says nothing);
+ * unset values (None: a flag that only some combinations set) are left out.
+ */
 export function groupLabel(flags: Record<string, unknown>, by: readonly string[]): string {
   if (by.length === 0) return 'all runs';
-  return by.map((k) => (typeof flags[k] === 'string' ? (flags[k] as string) : `${k}=${show(flags[k])}`)).join(' · ');
+  const parts = by.filter((k) => flags[k] !== null && flags[k] !== undefined)
+    .map((k) => (typeof flags[k] === 'string' ? (flags[k] as string) : `${k}=${show(flags[k])}`));
+  return parts.length > 0 ? parts.join(' · ') : 'defaults';
 }
 
 /**
@@ -109,4 +114,28 @@ export function findGroup(groups: readonly Group[], by: readonly string[], spec:
       'name every varied flag, e.g. ' + by.map((k) => `${k}=${show(matches[0].flags[k])}`).join(','));
   }
   return matches[0];
+}
+
+/** A mean curve with its 95% band: at each x, the estimate over the curves that have a point there. */
+export interface MeanCurve { x: number[]; mean: number[]; lo: (number | null)[]; hi: (number | null)[]; n: number[] }
+
+/** Curves (x ascending or not) of the repeats of one combination -> their pointwise mean and 95% interval. */
+export function meanCurve(curves: readonly { x: readonly number[]; y: readonly (number | null)[] }[]): MeanCurve {
+  const at = new Map<number, number[]>();
+  for (const c of curves) c.x.forEach((x, i) => {
+    const y = c.y[i];
+    if (y === null || !Number.isFinite(y)) return;
+    if (!at.has(x)) at.set(x, []);
+    at.get(x)!.push(y);
+  });
+  const xs = [...at.keys()].sort((a, b) => a - b);
+  const out: MeanCurve = { x: xs, mean: [], lo: [], hi: [], n: [] };
+  for (const x of xs) {
+    const e = estimate(at.get(x)!);
+    out.mean.push(e.mean!);
+    out.lo.push(e.lo);
+    out.hi.push(e.hi);
+    out.n.push(e.n);
+  }
+  return out;
 }

@@ -1,0 +1,147 @@
+// GET /api/groups: the runs of the dashboard's folder grouped by flags, with the statistics of
+// src/stats (mean, sd, 95% interval of best / final loss, paired comparison with a baseline, mean
+// curves with a band), so the page draws numbers computed once, here. Query:
+//   by=flag1,flag2   grouping flags (default: every varied flag but the seed); the others are pooled
+//   where=flag=value,...   keep only runs with these values (the page's "filter" choice)
+//   baseline=KEY     a group's key (JSON of its values) to compare every group with, on common seeds
+//   metric=M         what the comparison uses: best_val_loss (default), final_val_loss, final_train_loss
+//   curves=1         add each group's mean training and validation curves with their 95% band
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UserError } from '../engine/types.js';
+import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, show, type Group, type MeanCurve, type Metric, type RunPoint } from '../stats/groups.js';
+import type { Paired } from '../stats/stats.js';
+import type { DashboardData, RunInfo } from './data.js';
+
+export interface GroupView extends Group {
+  paired: Paired | null;
+  curves?: { train: MeanCurve; val: MeanCurve };
+}
+
+export interface GroupsReply {
+  /** Flags that differ between the runs' configs, seed excluded, in config order. */
+  varied: string[];
+  /** Each varied flag's values, in order of first appearance. */
+  values: Record<string, unknown[]>;
+  /** Some combination has more than one run (differing in seed only). */
+  repeated: boolean;
+  by: string[];
+  where: Record<string, string>;
+  metric: Metric;
+  baseline: string | null;
+  groups: GroupView[];
+  /** Run id -> its label: the values of the varied flags (plus `seed N` when seeds vary). */
+  labels: Record<string, string>;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function lastOf(xs: readonly (number | null)[]): number | null {
+  for (let i = xs.length - 1; i >= 0; i--) if (xs[i] !== null) return xs[i];
+  return null;
+}
+
+/** A run as a point for grouping: numbers from summary.json, else from its log. */
+export function runPoint(r: RunInfo): RunPoint {
+  const s = r.summary ?? {};
+  const vals = r.evals.val_loss.filter((v): v is number => v !== null);
+  return {
+    id: r.id, flags: r.config ?? {}, ok: r.status === 'ok',
+    best_val_loss: num(s.best_val_loss) ?? (vals.length > 0 ? Math.min(...vals) : null),
+    final_val_loss: num(s.final_val_loss) ?? lastOf(r.evals.val_loss),
+    final_train_loss: num(s.final_train_loss) ?? lastOf(r.evals.train_loss),
+  };
+}
+
+/** Flags whose values differ between the configs (keys missing in some count), with their values. */
+export function variedFlags(runs: readonly RunInfo[], skip: ReadonlySet<string>): { varied: string[]; values: Record<string, unknown[]> } {
+  const configs = runs.map((r) => r.config).filter((c): c is Record<string, unknown> => c !== null);
+  const keys: string[] = [];
+  for (const c of configs) for (const k of Object.keys(c)) if (!keys.includes(k) && !skip.has(k)) keys.push(k);
+  const values: Record<string, unknown[]> = {};
+  const varied = keys.filter((k) => {
+    const seen = new Map<string, unknown>();
+    for (const c of configs) seen.set(JSON.stringify(c[k] ?? null), c[k] ?? null);
+    values[k] = [...seen.values()];
+    return seen.size > 1;
+  });
+  for (const k of Object.keys(values)) if (!varied.includes(k)) delete values[k];
+  return { varied, values };
+}
+
+/**
+ * The order a sweep gave its runs and flags: sweep.json beside the run folders (written by the
+ * runner: `varied`, `runs[].name`). Runs are ordered as their sweeps list them (others after, as
+ * found), flags as the sweeps vary them (others after, in config order), so labels read as the
+ * exploration file does (`relu · krmsnorm`).
+ */
+function sweepOrder(runs: readonly RunInfo[]): { runs: RunInfo[]; flags: string[] } {
+  const manifests = new Map<string, { varied: string[]; names: string[] }>();
+  for (const r of runs) {
+    const dir = dirname(r.dir);
+    if (manifests.has(dir)) continue;
+    let m: { varied?: unknown; runs?: unknown } = {};
+    try { m = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as typeof m; } catch { /* not a sweep's folder */ }
+    manifests.set(dir, {
+      varied: Array.isArray(m.varied) ? m.varied.filter((k): k is string => typeof k === 'string') : [],
+      names: Array.isArray(m.runs) ? m.runs.map((x) => String((x as { name?: unknown }).name)) : [],
+    });
+  }
+  const dirs = [...manifests.keys()];
+  const rank = (r: RunInfo): number => {
+    const d = dirname(r.dir), i = manifests.get(d)!.names.indexOf(r.name);
+    return i < 0 ? Infinity : dirs.indexOf(d) * 1e6 + i;
+  };
+  const ordered = runs.map((r, i) => ({ r, i, k: rank(r) })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.r);
+  return { runs: ordered, flags: [...new Set([...manifests.values()].flatMap((m) => m.varied))] };
+}
+
+/** Keys that differ for every run without changing the model. */
+const NOT_VARIED = new Set(['out_dir', 'init_from', SEED]);
+
+export function dashboardGroups(data: DashboardData, query: URLSearchParams): GroupsReply {
+  const order = sweepOrder(data.runs);
+  const found = variedFlags(order.runs, NOT_VARIED);
+  const varied = [...order.flags.filter((k) => found.varied.includes(k)), ...found.varied.filter((k) => !order.flags.includes(k))];
+  const values = found.values;
+  const seeds = variedFlags(order.runs, new Set()).varied.includes(SEED);
+  const list = (s: string | null) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const by = query.has('by') ? list(query.get('by')) : varied;
+  for (const k of by) if (!varied.includes(k)) throw new UserError(`by: ${k} is not a flag that varies here (${varied.join(', ') || 'none'})`);
+  const where: Record<string, string> = {};
+  for (const w of list(query.get('where'))) {
+    const eq = w.indexOf('=');
+    if (eq <= 0) throw new UserError(`where: '${w}' is not flag=value`);
+    where[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  const metric = (query.get('metric') ?? 'best_val_loss') as Metric;
+  if (!METRICS.includes(metric)) throw new UserError(`metric must be one of ${METRICS.join(', ')}`);
+
+  const withConfig = order.runs.filter((r) => r.config !== null);
+  const points = withConfig.map(runPoint);
+  const groups = groupRuns(points, by, where);
+  const baselineKey = query.get('baseline');
+  const baseline = baselineKey ? groups.find((g) => g.key === baselineKey) ?? null : null;
+  const paired = baseline ? compareToBaseline(points, groups, baseline, metric) : null;
+  const byId = new Map(data.runs.map((r) => [r.id, r]));
+  const views: GroupView[] = groups.map((g) => {
+    const v: GroupView = { ...g, paired: paired && g !== baseline ? paired.get(g.key) ?? null : null };
+    if (query.get('curves') === '1') {
+      const runs = g.runs.map((id) => byId.get(id)!);
+      v.curves = {
+        train: meanCurve(runs.map((r) => ({ x: r.train.iter, y: r.train.loss }))),
+        val: meanCurve(runs.map((r) => ({ x: r.evals.iter, y: r.evals.val_loss }))),
+      };
+    }
+    return v;
+  });
+  const labels: Record<string, string> = {};
+  for (const r of data.runs) {
+    const base = r.config ? groupLabel(r.config, varied) : r.name;
+    labels[r.id] = seeds && r.config ? `${base === 'all runs' ? '' : `${base} · `}seed ${show(r.config[SEED])}` : base === 'all runs' ? r.name : base;
+  }
+  return {
+    varied, values, repeated: groups.some((g) => g.seeds > 1), by, where, metric,
+    baseline: baseline ? baseline.key : null, groups: views, labels,
+  };
+}
