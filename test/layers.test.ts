@@ -80,11 +80,6 @@ test('upwardImports finds an upward import in a made-up tree', () => {
   }
 });
 
-// The native backend still builds the variants' fused kernels itself (engine -> nn); being moved to
-// the variant files, after which this list is empty and goes.
-const MOVING = new Set(['prmsnorm', 'krmsnorm', 'index', 'pwl', 'cubic_spline']
-  .map((f) => `engine/kernels/native/index.ts -> ../../../nn/${f === 'prmsnorm' || f === 'krmsnorm' ? 'norms' : 'activations'}/${f}.js (engine may not import nn at run time)`));
-
 test('src/ imports only downward at run time (engine <- nn <- model <- config <- train <- sweep, dashboard <- cli)', () => {
-  assert.deepEqual(upwardImports(path.join(ROOT, 'src')).filter((l) => !MOVING.has(l)), []);
+  assert.deepEqual(upwardImports(path.join(ROOT, 'src')), []);
 });

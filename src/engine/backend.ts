@@ -10,6 +10,7 @@
 //   - the TypeScript backend accepts Float32Array or Float64Array; native and wasm Float32Array only.
 import type { F } from './types.js';
 import type { VariantKernels } from '../nn/variant.js';
+import type { NativeKernels } from './kernels/native/index.js';
 
 export interface MatmulOptions {
   transA?: boolean; // use A^T: A is stored (K, M) instead of (M, K)
@@ -75,8 +76,12 @@ export interface Backend {
     weightDecay: number, step: number): void;
 
   /**
-   * Optional fused replacements for norm and activation variants, keyed by variant name. The model
-   * uses one only when the arrays are Float32Array; otherwise the variant's own TypeScript code runs.
+   * Optional fused kernels for norms and activations, keyed by kernel name: a variant uses the one
+   * named like it, or the one it names (Variant.kernel), or builds its own from `native`
+   * (Variant.fused); see fusedKernels in src/nn/variant.ts. The engine knows kernels, not variants.
+   * The model uses one only when the arrays are Float32Array; otherwise the variant's own code runs.
    */
   readonly variants: Readonly<Record<string, VariantKernels<any> | undefined>>;
+  /** The native addon's entry points (native backend only), for variants that build a fused kernel. */
+  readonly native?: NativeKernels;
 }

@@ -5,7 +5,7 @@ import type { Backend } from '../engine/backend.js';
 import { alloc, type DType, type F } from '../engine/types.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Param, ParamStore } from '../model/params.js';
-import type { Ctx, Params, Saved, Variant, VariantKernels } from './variant.js';
+import { fusedKernels, type Ctx, type Params, type Saved, type Variant, type VariantKernels } from './variant.js';
 
 export class VariantSlot {
   private handles: [string, Param][] = [];
@@ -28,7 +28,7 @@ export class VariantSlot {
   /** After ParamStore.finalize(): pick up the views and the kernels. */
   bind(be: Backend): void {
     for (const [name, h] of this.handles) { this.p[name] = h.data; this.dp[name] = h.grad; }
-    const fused = be.variants[this.variant.name];
+    const fused = fusedKernels(this.variant, be);
     this.kernels = fused && this.s && this.isF32() ? fused : this.variant;
   }
 

@@ -14,6 +14,7 @@
 //   backward(dx, dp, dout, x, ...): ADDS into dx and into dp.* (the caller zeroed them).
 // Gated activations (glu) declare `gated: true`: they read 2C inputs per row and write C outputs
 // (x is (N, 2C), out and dout are (N, C), dx is (N, 2C)); C is always the OUTPUT width.
+import type { Backend } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { FlagSpec, FlagValues } from '../config/schema.js';
@@ -77,6 +78,17 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   check?(a: VariantConfig<A>): string | null;
   /** The function's value at x for a curve plot (activations only; uses current parameters). */
   curve?(x: number, p: Params, a: VariantConfig<A>): number;
+  /** The backend kernel that computes this variant when it is not named like it (celu runs elu's). */
+  kernel?: string;
+  /** A fused version built from the backend's raw kernels (Backend.native), for a variant that does
+   * part of the work on the TypeScript side (pwl's slopes, the spline's setup, krmsnorm's selection). */
+  fused?(be: Backend): VariantKernels<A> | undefined;
+}
+
+/** The backend's fused kernels for v (its own fused(), else the backend's kernel of its name), or
+ * undefined: then v's TypeScript code runs. */
+export function fusedKernels<A>(v: Variant<A>, be: Backend): VariantKernels<A> | undefined {
+  return v.fused?.(be) ?? be.variants[v.kernel ?? v.name];
 }
 
 /** A registry: CLI value -> variant (src/nn/norms/index.ts, src/nn/activations/index.ts). */

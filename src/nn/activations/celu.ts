@@ -7,5 +7,6 @@ import { elu } from './elu.js';
 export const celu: Variant = {
   ...elu,
   name: 'celu',
+  kernel: 'elu', // the native elu kernel (alpha = 1)
   curve: (x) => Math.max(0, x) + Math.min(0, Math.expm1(x)),
 };

@@ -51,6 +51,23 @@ export const learned_spline: Variant<SplineConfig> = {
     }
     splineAdjoint(w, n, acc, dp.x_vals, dp.y_vals);
   },
+  // Native: the spline's setup and adjoint here (cubic_spline.ts), per-element value, dx and sums in C.
+  fused(be) {
+    const k = be.native;
+    if (!k) return undefined;
+    return {
+      forward(out, x, p, s, N, C, a) {
+        const n = a.lsa_num_knots;
+        splineSetup(s as unknown as SplineWork, p.x_vals, p.y_vals, n);
+        k.splineForward(out, x, s.knots, s.coef, N * C, n);
+      },
+      backward(dx, dp, dout, x, _p, s, N, C, a) {
+        const n = a.lsa_num_knots, acc = accSums(5 * (n - 1));
+        k.splineBackward(dx, acc, dout, x, s.knots, s.coef, N * C, n);
+        splineAdjoint(s as unknown as SplineWork, n, acc, dp.x_vals, dp.y_vals);
+      },
+    };
+  },
   curve(x, p, a) {
     const w = allocSplineWork(a.lsa_num_knots);
     splineSetup(w, p.x_vals, p.y_vals, a.lsa_num_knots);

@@ -154,6 +154,24 @@ export function makePwl<const Fs extends readonly VariantFlag[]>(name: string, m
       }
       for (let k = 0; k < n; k++) { dp.x_vals[k] += gx[k]; dp.y_vals[k] += gy[k]; }
     },
+    // Native: the slopes here, every element in C (its backward sums dx_vals, dy_vals in double too).
+    fused(be) {
+      const k = be.native;
+      if (!k) return undefined;
+      const lev = le ? 1 : 0;
+      return {
+        forward(out, x, p, s, N, C, cfg) {
+          const { n, R } = shape(cfg);
+          computeSlopes(s.slope, p.x_vals, p.y_vals, n, R, le);
+          k.pwlForward(out, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, lev, increasing(p.x_vals, n) ? 1 : 0);
+        },
+        backward(dx, dp, dout, x, p, s, N, C, cfg) {
+          const { n, R } = shape(cfg), acc = accSums(2 * n);
+          k.pwlBackward(dx, acc, dout, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, lev, increasing(p.x_vals, n) ? 1 : 0);
+          for (let j = 0; j < n; j++) { dp.x_vals[j] += acc[j]; dp.y_vals[j] += acc[n + j]; }
+        },
+      };
+    },
     curve(x, p, a) {
       const { n, R } = shape(a);
       const slope = new Float64Array(n);

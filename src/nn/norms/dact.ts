@@ -11,7 +11,7 @@
 // Saved: ax (N, C) = alpha x, act (N, C) = act(alpha x) (for dgamma, and because the inner activation
 // may be random, so backward cannot recompute it); backward scratch gdout (N, C) = dout * gamma (only
 // with gamma) and dax (N, C) = dL/d(alpha x); activation.* = the inner activation's saved buffers.
-import { problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag } from '../variant.js';
+import { fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag, type VariantKernels } from '../variant.js';
 import type { ActivationName } from '../../model/config.js';
 import { UserError } from '../../engine/types.js';
 import { activations } from '../activations/index.js';
@@ -89,6 +89,32 @@ export const dact: Variant<Config> = {
         out[i] = (gamma ? gamma[c] : 1) * act[i] + (beta ? beta[c] : 0);
       }
     }
+  },
+  // Native: the scale, the affine and their gradients in C; the inner activation through its own
+  // fused kernel when the backend has one (every activation has a native one), else its TypeScript code.
+  fused(be) {
+    const k = be.native;
+    if (!k) return undefined;
+    const kernels = new Map<string, VariantKernels<any>>();
+    const inner = (a: Config): VariantKernels<any> => {
+      let ik = kernels.get(a.dact_activation);
+      if (!ik) { const v = innerOf(a); ik = fusedKernels(v, be) ?? v; kernels.set(a.dact_activation, ik); }
+      return ik;
+    };
+    return {
+      forward(out, x, p, s, N, C, a, ctx) {
+        k.dactScale(s.ax, x, p.alpha[0], N * C);
+        inner(a).forward(s.act, s.ax, nested(p), nested(s), N, C, a, ctx);
+        k.dactAffineForward(out, s.act, p.gamma ?? null, p.beta ?? null, N, C);
+      },
+      backward(dx, dp, dout, x, p, s, N, C, a, ctx) {
+        const gamma = p.gamma ?? null;
+        k.dactAffineBackward(gamma ? s.gdout : null, dp.gamma ?? null, dp.beta ?? null, dout, s.act, gamma, N, C);
+        s.dax.fill(0, 0, N * C);
+        inner(a).backward(s.dax, nested(dp), gamma ? s.gdout : dout, s.ax, nested(p), nested(s), N, C, a, ctx);
+        k.dactInputBackward(dx, dp.alpha ?? null, s.dax, x, p.alpha[0], N, C);
+      },
+    };
   },
   // dgamma = dout * act, dbeta = dout; the inner backward turns dout * gamma into dax = dL/d(alpha x);
   // then dx = alpha dax and dalpha = sum(dax x).

@@ -32,6 +32,9 @@ const flags = [
 ] as const satisfies readonly VariantFlag[];
 export type KrmsConfig = ConfigOf<typeof flags>;
 
+/** The native kernel's codes of --krmsnorm_quantize_type. */
+const QTYPE = { none: 0, int8: 1, int16: 2 } as const;
+
 /** k = min(C, krmsnorm_num): how many channels the partial RMS reads. */
 export const krmsK = (C: number, a: KrmsConfig): number => Math.min(C, a.krmsnorm_num);
 
@@ -70,6 +73,26 @@ export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
         for (let c = 0; c < C; c++) out[o + c] = x[o + c] * rr * (gain ? gain[c] : 1);
       }
       if (pct != null) ctx.metric('krmsnorm_recompute', recomputed, N);
+    },
+    // Native: the selection here (first, last, or drawn from ctx.rng exactly as above, so both
+    // backends draw the same channels); quantization, statistics, recomputation and gradients in C.
+    fused(be) {
+      const kn = be.native;
+      if (!kn || !quantize) return undefined;
+      return {
+        forward(out, x, p, s, N, C, a, ctx) {
+          const k = krmsK(C, a), sel = s.sel, pct = a.krmsnorm_recompute_percentage;
+          selectEntries(sel, C, k, a, ctx.rng);
+          // NaN tells the kernel that pct is unset.
+          const rec = kn.krmsnormForward(out, s.vq, s.rrms, s.full, x, p.gain ?? null, sel, N, C, k,
+            QTYPE[a.krmsnorm_quantize_type], pct ?? NaN);
+          if (pct != null) ctx.metric('krmsnorm_recompute', rec, N);
+        },
+        backward(dx, dp, dout, x, p, s, N, C, a) {
+          const k = krmsK(C, a);
+          kn.krmsnormBackward(dx, p.gain ? dp.gain : null, dout, x, p.gain ?? null, s.sel, s.vq, s.rrms, s.full, N, C, k);
+        },
+      };
     },
     // With S = sum_c dout_c gain_c x_c: dL/dr = -S / r^2. Then dr/dx[sel_j] = v'_j / (k r) (kept row),
     // or dr/dx_c = x_c / (C r) (recomputed row).

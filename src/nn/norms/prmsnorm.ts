@@ -38,6 +38,14 @@ export const prmsnorm: Variant<Config> = {
       for (let c = 0; c < C; c++) out[o + c] = x[o + c] * rr * gain[c];
     }
   },
+  // Native: the same params and saved buffers (gain; rrms), k from prmsK.
+  fused(be) {
+    const k = be.native;
+    return k && {
+      forward: (out, x, p, s, N, C, a) => k.prmsnormForward(out, s.rrms, x, p.gain, N, C, prmsK(C, a)),
+      backward: (dx, dp, dout, x, p, s, N, C, a) => k.prmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C, prmsK(C, a)),
+    };
+  },
   // With S = sum_c dout_c gain_c x_c: dL/dr = -S / r^2 and dr/dx_j = x_j / (k r) for j < k only,
   // so dx_c = dout_c gain_c / r  -  [c < k] S x_c / (k r^3).
   backward(dx, dp, dout, x, p, s, N, C, a) {

@@ -7,17 +7,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
-import { reusableSums, type F } from '../../types.js';
+import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
-import type { ModelConfig } from '../../../model/config.js';
-import { prmsK } from '../../../nn/norms/prmsnorm.js';
-import { krmsK, selectEntries } from '../../../nn/norms/krmsnorm.js';
-import { activations } from '../../../nn/activations/index.js';
-import { computeSlopes, increasing, type PwlVariant } from '../../../nn/activations/pwl.js';
-import { splineAdjoint, splineSetup, type SplineWork } from '../../../nn/activations/cubic_spline.js';
 
-/** The functions native/src/addon.c exports (argument order as in the Backend interface). */
-type Addon = AddonBase & ElementwiseKernels;
+/** The functions native/src/addon.c exports (argument order as in the Backend interface). Variants
+ * whose fused kernel needs work on the TypeScript side (knot slopes, spline setup, krmsnorm's channel
+ * selection, dact around its inner activation) build it from these (Backend.native). */
+export type NativeKernels = AddonBase & ElementwiseKernels;
+type Addon = NativeKernels;
 
 // native/src/activations.c: the same (out, x, n) / (dx, dout, x, n) pair for each of these.
 type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n: number) => void }
@@ -65,11 +62,10 @@ interface AddonBase extends AddonKernels {
   splineBackward(dx: F, acc: Float64Array, dout: F, x: F, knots: F, coef: F, count: number, n: number): void;
 }
 
-/** Variant name -> addon function prefix, for the parameter-free elementwise activations. */
+/** Kernel name -> addon function prefix, for the parameter-free elementwise kernels. */
 const ELEMENTWISE = {
   identity: 'identity', leaky_relu: 'leakyRelu', relu6: 'relu6', squared_relu: 'squaredRelu', softsign: 'softsign',
-  elu: 'elu', celu: 'elu', selu: 'selu', sigmoid: 'sigmoid', silu: 'silu', tanh: 'tanh', softplus: 'softplus',
-  mish: 'mish',
+  elu: 'elu', selu: 'selu', sigmoid: 'sigmoid', silu: 'silu', tanh: 'tanh', softplus: 'softplus', mish: 'mish',
 } as const;
 type ElementwiseName = (typeof ELEMENTWISE)[keyof typeof ELEMENTWISE];
 
@@ -113,102 +109,14 @@ export function nativeInfo(): { threads: number; blas: string } | null {
   return a ? a.info() : null;
 }
 
-const pwlSums = reusableSums(), splineSums = reusableSums();
-
 function matmulFlags(opts?: MatmulOptions): number {
   return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
 }
 
-/** piecewise, pfla, pfla_le (src/nn/activations/pwl.ts): slopes computed there, elements here. */
-function pwlKernels(a: Addon, v: PwlVariant): VariantKernels {
-  const { le, shape } = v.pwl;
-  return {
-    forward(out, x, p, s, N, C, cfg) {
-      const { n, R } = shape(cfg);
-      computeSlopes(s.slope, p.x_vals, p.y_vals, n, R, le);
-      a.pwlForward(out, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
-    },
-    backward(dx, dp, dout, x, p, s, N, C, cfg) {
-      const { n, R } = shape(cfg);
-      const acc = pwlSums(2 * n); // dx_vals, dy_vals summed in double, one rounding each (as pwl.ts)
-      a.pwlBackward(dx, acc, dout, x, p.x_vals, p.y_vals, s.slope, N * C, n, R, le ? 1 : 0, increasing(p.x_vals, n) ? 1 : 0);
-      for (let k = 0; k < n; k++) { dp.x_vals[k] += acc[k]; dp.y_vals[k] += acc[n + k]; }
-    },
-  };
-}
-
-/** learned_spline: spline setup and adjoint in cubic_spline.ts, per-element value, dx and sums here. */
-function splineKernels(a: Addon): VariantKernels<any> {
-  return {
-    forward(out, x, p, s, N, C, cfg) {
-      const n = cfg.lsa_num_knots;
-      splineSetup(s as unknown as SplineWork, p.x_vals, p.y_vals, n);
-      a.splineForward(out, x, s.knots, s.coef, N * C, n);
-    },
-    backward(dx, dp, dout, x, _p, s, N, C, cfg) {
-      const n = cfg.lsa_num_knots, acc = splineSums(5 * (n - 1));
-      a.splineBackward(dx, acc, dout, x, s.knots, s.coef, N * C, n);
-      splineAdjoint(s as unknown as SplineWork, n, acc, dp.x_vals, dp.y_vals);
-    },
-  };
-}
-
-/**
- * krmsnorm (src/nn/norms/krmsnorm.ts): the selection (first, last, or drawn from ctx.rng exactly as
- * there) is made here; quantization, statistics, recomputation and gradients in C.
- */
-function krmsnormKernels(a: Addon): VariantKernels<any> {
-  const QTYPE: Record<string, number> = { none: 0, int8: 1, int16: 2 };
-  return {
-    forward(out, x, p, s, N, C, cfg, ctx) {
-      const k = krmsK(C, cfg), sel = s.sel, pct = cfg.krmsnorm_recompute_percentage;
-      selectEntries(sel, C, k, cfg, ctx.rng);
-      // NaN tells the kernel that pct is unset.
-      const rec = a.krmsnormForward(out, s.vq, s.rrms, s.full, x, p.gain ?? null, sel, N, C, k,
-        QTYPE[cfg.krmsnorm_quantize_type], pct ?? NaN);
-      if (pct != null) ctx.metric('krmsnorm_recompute', rec, N);
-    },
-    backward(dx, dp, dout, x, p, s, N, C, cfg) {
-      const k = krmsK(C, cfg);
-      a.krmsnormBackward(dx, p.gain ? dp.gain : null, dout, x, p.gain ?? null, s.sel, s.vq, s.rrms, s.full, N, C, k);
-    },
-  };
-}
-
-/** The entries of `rec` under `activation.` (dact's inner activation), prefix removed (as dact.ts). */
-function nested<T>(rec: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const key in rec) if (key.startsWith('activation.')) out[key.slice('activation.'.length)] = rec[key];
-  return out;
-}
-
-/**
- * dact (src/nn/norms/dact.ts): the scale, the affine and their gradients here; the inner activation
- * through its own native kernel when `kernels` has one (every activation has one), else its TypeScript code.
- */
-function dactKernels(a: Addon, kernels: Record<string, VariantKernels<any>>): VariantKernels<any> {
-  const inner = (cfg: ModelConfig): VariantKernels<any> => kernels[cfg.dact_activation] ?? activations[cfg.dact_activation];
-  return {
-    forward(out, x, p, s, N, C, cfg, ctx) {
-      a.dactScale(s.ax, x, p.alpha[0], N * C);
-      inner(cfg).forward(s.act, s.ax, nested(p), nested(s), N, C, cfg, ctx);
-      a.dactAffineForward(out, s.act, p.gamma ?? null, p.beta ?? null, N, C);
-    },
-    backward(dx, dp, dout, x, p, s, N, C, cfg, ctx) {
-      const gamma = p.gamma ?? null;
-      a.dactAffineBackward(gamma ? s.gdout : null, dp.gamma ?? null, dp.beta ?? null, dout, s.act, gamma, N, C);
-      s.dax.fill(0, 0, N * C);
-      inner(cfg).backward(s.dax, nested(dp), gamma ? s.gdout : dout, s.ax, nested(p), nested(s), N, C, cfg, ctx);
-      a.dactInputBackward(dx, dp.alpha ?? null, s.dax, x, p.alpha[0], N, C);
-    },
-  };
-}
-
+/** The kernels that need nothing from the variant's side, keyed by kernel name (the variant's name
+ * unless it names another, as celu names elu). */
 function variantKernels(a: Addon): Record<string, VariantKernels<any>> {
-  const pwl = Object.values(activations).filter((v): v is PwlVariant => 'pwl' in v);
-  const kernels: Record<string, VariantKernels<any>> = {
-    ...Object.fromEntries(pwl.map((v) => [v.name, pwlKernels(a, v)])),
-    learned_spline: splineKernels(a),
+  return {
     // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
     rmsnorm: {
       forward: (out, x, p, s, N, C) => a.rmsnormForward(out, s.rrms, x, p.gain, N, C),
@@ -228,7 +136,6 @@ function variantKernels(a: Addon): Record<string, VariantKernels<any>> {
       forward: (out, x, _p, _s, N, C) => a.reluForward(out, x, N * C),
       backward: (dx, _dp, dout, x, _p, _s, N, C) => a.reluBackward(dx, dout, x, N * C),
     },
-    // celu is elu (alpha = 1), as in src/nn/activations/celu.ts.
     ...Object.fromEntries(Object.entries(ELEMENTWISE).map(([name, fn]): [string, VariantKernels] => {
       const fwd = a[`${fn}Forward`], bwd = a[`${fn}Backward`];
       return [name, {
@@ -264,12 +171,6 @@ function variantKernels(a: Addon): Record<string, VariantKernels<any>> {
       forward: (out, x, _p, _s, N, C) => a.gluForward(out, x, N, C),
       backward: (dx, _dp, dout, x, _p, _s, N, C) => a.gluBackward(dx, dout, x, N, C),
     },
-    // src/nn/norms/prmsnorm.ts: gain; rrms (N); k leading entries from prmsK.
-    prmsnorm: {
-      forward: (out, x, p, s, N, C, cfg) => a.prmsnormForward(out, s.rrms, x, p.gain, N, C, prmsK(C, cfg)),
-      backward: (dx, dp, dout, x, p, s, N, C, cfg) =>
-        a.prmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C, prmsK(C, cfg)),
-    },
     // src/nn/norms/hyperspherenorm.ts: radius (learned or constant), gain only with hsnorm_gain; rnorm (N).
     hyperspherenorm: {
       forward: (out, x, p, s, N, C) => a.hyperspherenormForward(out, s.rnorm, x, p.gain ?? null, p.radius[0], N, C),
@@ -277,9 +178,6 @@ function variantKernels(a: Addon): Record<string, VariantKernels<any>> {
         dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
     },
   };
-  kernels.krmsnorm = krmsnormKernels(a);
-  kernels.dact = dactKernels(a, kernels);
-  return kernels;
 }
 
 /** The native backend, or null when the addon is not built (see nativeBackendError()). */
@@ -304,5 +202,6 @@ export function loadNativeBackend(): Backend | null {
     sumSquares: a.sumSquares,
     adamw: a.adamw,
     variants: variantKernels(a),
+    native: a,
   };
 }
