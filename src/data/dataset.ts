@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeDir, writeFileAtomic } from '../engine/files.js';
 import { UserError } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import { buildVocab, charCodec, MAX_VOCAB } from './chars.js';
@@ -48,7 +49,7 @@ export function writeTokens(file: string, tokens: Uint16Array): void {
     const dv = new DataView(bytes.buffer);
     for (let i = 0; i < tokens.length; i++) dv.setUint16(2 * i, tokens[i], true);
   }
-  writeAtomic(file, bytes);
+  writeFileAtomic(file, bytes);
 }
 
 /** Reads a little-endian uint16 token file. */
@@ -72,12 +73,6 @@ export function readTokens(file: string): Uint16Array {
   return out;
 }
 
-function writeAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 /** Builds a char-level dataset from `text` into `outDir` (created if missing; files overwritten). */
 export function prepareChar(text: string, outDir: string): PrepareResult {
   const chars = buildVocab(text);
@@ -91,14 +86,14 @@ export function prepareChar(text: string, outDir: string): PrepareResult {
   if (nTrain === 0 || nTrain === n) {
     throw new UserError(`the text has only ${n} character(s): the 90%/10% split needs at least 2 (and block_size + 1 in each split to train)`);
   }
-  fs.mkdirSync(outDir, { recursive: true });
+  makeDir(outDir, 'dataset folder');
   const trainPath = path.join(outDir, 'train.bin');
   const valPath = path.join(outDir, 'val.bin');
   const metaPath = path.join(outDir, 'meta.json');
   writeTokens(trainPath, ids.subarray(0, nTrain));
   writeTokens(valPath, ids.subarray(nTrain));
   const meta = JSON.stringify({ vocab_size: chars.length, chars }) + '\n';
-  writeAtomic(metaPath, meta);
+  writeFileAtomic(metaPath, meta);
   return {
     dir: outDir,
     vocabSize: chars.length,

@@ -2,10 +2,11 @@
 // length n, n bytes of JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
 // {string: string}}, then the raw little-endian tensor bytes. We write F32 only, in the order given,
 // and pad the header with spaces to a multiple of 8 bytes (as the Python writer does) so that the
-// data is aligned. Writes go to a temporary file that is renamed over the target, so a crash leaves
-// the previous file whole.
+// data is aligned. writeSafetensors replaces a file atomically (src/engine/files.ts): a crash or a
+// full disk leaves the previous file whole.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { writeFileAtomic } from './files.js';
 import { UserError } from './types.js';
 
 export interface NamedTensor {
@@ -46,20 +47,6 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
     pos += f32.length * 4;
   }
   return out;
-}
-
-/** Write atomically: temporary file in the same folder, fsync, rename. */
-export function writeFileAtomic(path: string, data: Buffer | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    if (typeof data === 'string') fs.writeSync(fd, data);
-    else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path);
 }
 
 export function writeSafetensors(path: string, tensors: NamedTensor[], metadata: Record<string, string> = {}): void {

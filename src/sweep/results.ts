@@ -1,7 +1,8 @@
 // Results of a sweep: one row per run, read from the run's summary.json (the train command's
 // contract), written as results.csv (header row) and results.jsonl, and printed as a table sorted
 // by best validation loss. Also the text-table helper that `normlab inspect` uses.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../engine/files.js';
 import { join } from 'node:path';
 
 /** summary.json as the train command writes it (every field optional: the file may be partial). */
@@ -99,12 +100,11 @@ export function toJsonl(rows: ResultRow[], varied: string[]): string {
   return flatRows(rows, varied).map((o) => JSON.stringify(o)).join('\n') + (rows.length > 0 ? '\n' : '');
 }
 
-/** Writes results.csv and results.jsonl (each to a temporary file, then renamed). */
+/** Writes results.csv and results.jsonl (each atomically: src/engine/files.ts). */
 export function writeResults(sweepDir: string, rows: ResultRow[], varied: string[]): void {
   for (const [file, text] of [['results.csv', toCsv(rows, varied)], ['results.jsonl', toJsonl(rows, varied)]] as const) {
     const path = join(sweepDir, file);
-    writeFileSync(`${path}.tmp`, text);
-    renameSync(`${path}.tmp`, path);
+    writeFileAtomic(path, text);
   }
 }
 

@@ -3,12 +3,17 @@
 //                      metadata {format: pt, normlab: 1, config: <model config JSON>, iter}
 //   optim.safetensors  AdamW moments, `exp_avg.<name>` and `exp_avg_sq.<name>`, metadata {step, iter}
 //   state.json         the whole train config, iteration, best validation loss, RNG state
-// Each file is written to a temporary name and renamed, and state.json goes last: a kill at any
-// moment leaves either the previous checkpoint or the new one, and resume checks that the three
-// agree (same iter) before trusting them.
+// The three files are one unit (docs/safety.md). A new checkpoint is written as a generation beside
+// the current one (`<file>.next`, every byte checked and fsynced), then switched in by one atomic
+// step: writing `checkpoint.commit` (atomically) names the generation as the checkpoint; the files
+// are then renamed over the old ones and the commit record removed. A kill before the commit record
+// exists leaves the old checkpoint untouched (the `.next` files are discarded at the next start); a
+// kill after it is completed at the next start by finishing the renames (recoverCheckpoint). A write
+// that fails (full disk, I/O error) removes the generation and keeps the old checkpoint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSafetensors, writeFileAtomic, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
+import { cleanTemporaries, DiskError, makeDir, syncDir, writeFileAtomic, writeFileDurable } from '../engine/files.js';
+import { encodeSafetensors, readSafetensors, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
 import { UserError } from '../engine/types.js';
 import { MODEL_KEYS } from '../config/index.js';
 import type { ModelConfig, TrainConfig } from '../model/config.js';
@@ -39,15 +44,29 @@ export function modelTensors(model: GPT): NamedTensor[] {
 }
 
 /** extra: more metadata, e.g. {chars: JSON of the vocabulary, dataset}, so the file samples on its own. */
+function weightsMetadata(model: GPT, iter: number, extra: Record<string, string>): Record<string, string> {
+  return { format: 'pt', normlab: '1', config: JSON.stringify(modelConfigOf(model.cfg)), iter: String(iter), ...extra };
+}
+
 export function saveWeights(file: string, model: GPT, iter: number, extra: Record<string, string> = {}): void {
-  writeSafetensors(file, modelTensors(model), {
-    format: 'pt', normlab: '1', config: JSON.stringify(modelConfigOf(model.cfg)), iter: String(iter), ...extra,
-  });
+  writeSafetensors(file, modelTensors(model), weightsMetadata(model, iter, extra));
+}
+
+/** The files of one checkpoint, in the order they are switched in. */
+export const CHECKPOINT_FILES = ['ckpt.safetensors', 'optim.safetensors', 'state.json'] as const;
+const COMMIT = 'checkpoint.commit';
+const NEXT = '.next';
+
+/** Every name a checkpoint write may leave in a run folder (for --overwrite and sweeps clearing a run). */
+export const CHECKPOINT_NAMES = [...CHECKPOINT_FILES, ...CHECKPOINT_FILES.map((f) => f + NEXT), COMMIT];
+
+/** Whether dir holds a checkpoint, switched in or committed and waiting for recoverCheckpoint. */
+export function hasCheckpoint(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'ckpt.safetensors')) || fs.existsSync(path.join(dir, COMMIT));
 }
 
 export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: TrainState, extra: Record<string, string> = {}): void {
-  fs.mkdirSync(dir, { recursive: true });
-  saveWeights(path.join(dir, 'ckpt.safetensors'), model, state.iter, extra);
+  makeDir(dir, 'out_dir');
   const moments: NamedTensor[] = [];
   for (const p of model.store.params) {
     if (!p.learned) continue;
@@ -55,8 +74,57 @@ export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: Train
     moments.push({ name: `exp_avg.${p.name}`, shape: p.shape, data: opt.m.subarray(p.offset, p.offset + n) });
     moments.push({ name: `exp_avg_sq.${p.name}`, shape: p.shape, data: opt.v.subarray(p.offset, p.offset + n) });
   }
-  writeSafetensors(path.join(dir, 'optim.safetensors'), moments, { step: String(opt.step), iter: String(state.iter) });
-  writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify(state, null, 1) + '\n');
+  const contents: Record<(typeof CHECKPOINT_FILES)[number], () => Uint8Array | string> = {
+    'ckpt.safetensors': () => encodeSafetensors(modelTensors(model), weightsMetadata(model, state.iter, extra)),
+    'optim.safetensors': () => encodeSafetensors(moments, { step: String(opt.step), iter: String(state.iter) }),
+    'state.json': () => JSON.stringify(state, null, 1) + '\n',
+  };
+  // 1. The new generation, beside the current checkpoint.
+  try {
+    for (const f of CHECKPOINT_FILES) writeFileDurable(path.join(dir, f + NEXT), contents[f]());
+    syncDir(dir);
+    // 2. The switch: from here on the new generation is the checkpoint.
+    writeFileAtomic(path.join(dir, COMMIT), JSON.stringify({ iter: state.iter, files: CHECKPOINT_FILES }) + '\n');
+  } catch (e) {
+    for (const f of CHECKPOINT_FILES) fs.rmSync(path.join(dir, f + NEXT), { force: true });
+    if (e instanceof DiskError) {
+      const kept = fs.existsSync(path.join(dir, 'state.json')) ? `the previous checkpoint (iter ${readState(dir).iter}) is kept` : 'no checkpoint was saved';
+      throw new DiskError(`${e.message}. The checkpoint at iter ${state.iter} was not saved; ${kept} in ${dir}`, e.code);
+    }
+    throw e;
+  }
+  // 3. Put the new files in place and drop the commit record.
+  finishCommit(dir);
+}
+
+function finishCommit(dir: string): void {
+  for (const f of CHECKPOINT_FILES) {
+    const next = path.join(dir, f + NEXT);
+    if (fs.existsSync(next)) fs.renameSync(next, path.join(dir, f));
+  }
+  syncDir(dir);
+  fs.rmSync(path.join(dir, COMMIT), { force: true });
+  syncDir(dir);
+}
+
+/**
+ * Makes a run folder's checkpoint whole after a kill: a committed generation is switched in, an
+ * uncommitted one is discarded, temporary files of dead writers are removed. Only the process
+ * that owns the folder (holds its lock) may call this. Returns what was done, for the log.
+ */
+export function recoverCheckpoint(dir: string): string[] {
+  const done: string[] = [];
+  if (!fs.existsSync(dir)) return done;
+  if (fs.existsSync(path.join(dir, COMMIT))) {
+    finishCommit(dir);
+    done.push('completed the checkpoint write interrupted by a kill');
+  }
+  const partial = CHECKPOINT_FILES.filter((f) => fs.existsSync(path.join(dir, f + NEXT)));
+  for (const f of partial) fs.rmSync(path.join(dir, f + NEXT), { force: true });
+  if (partial.length) done.push(`removed an unfinished checkpoint write (${partial.map((f) => f + NEXT).join(', ')})`);
+  const tmp = cleanTemporaries(dir);
+  if (tmp.length) done.push(`removed temporary files left by a killed process (${tmp.join(', ')})`);
+  return done;
 }
 
 /** The contract used by `activations`, `inspect` and the dashboard. */

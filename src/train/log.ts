@@ -2,6 +2,7 @@
 // far; rewritten when a new key appears), and a progress line on the terminal.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
 
 export type LogRow = Record<string, number | string | null>;
 
@@ -28,7 +29,7 @@ export class RunLog {
       }
     }
     for (const r of this.rows) for (const k of Object.keys(r)) if (!this.keys.includes(k)) this.keys.push(k);
-    fs.writeFileSync(this.jsonl, this.rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    writeFileAtomic(this.jsonl, this.rows.map((r) => JSON.stringify(r) + '\n').join(''));
     this.rewriteCsv();
   }
 
@@ -39,10 +40,10 @@ export class RunLog {
 
   write(row: LogRow): void {
     this.rows.push(row);
-    fs.appendFileSync(this.jsonl, JSON.stringify(row) + '\n');
+    appendFileChecked(this.jsonl, JSON.stringify(row) + '\n');
     const fresh = Object.keys(row).filter((k) => !this.keys.includes(k));
     if (fresh.length) { this.keys.push(...fresh); this.rewriteCsv(); }
-    else fs.appendFileSync(this.csv, this.csvLine(row));
+    else appendFileChecked(this.csv, this.csvLine(row));
     const step = Number(row.iter);
     for (const sink of this.scalarSinks) {
       for (const [k, v] of Object.entries(row)) {
@@ -57,7 +58,7 @@ export class RunLog {
   }
 
   private rewriteCsv(): void {
-    fs.writeFileSync(this.csv, this.keys.join(',') + '\n' + this.rows.map((r) => this.csvLine(r)).join(''));
+    writeFileAtomic(this.csv, this.keys.join(',') + '\n' + this.rows.map((r) => this.csvLine(r)).join(''));
   }
 }
 

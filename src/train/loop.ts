@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
 import { selectBackend } from '../engine/select.js';
-import { writeFileAtomic } from '../engine/safetensors.js';
+import { makeDir, writeFileAtomic } from '../engine/files.js';
+import { acquireLock } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
 import { checkTrainConfig, MODEL_KEYS } from '../config/index.js';
 import { getBatch, loadDataset, type Dataset } from '../data/dataset.js';
@@ -21,7 +22,8 @@ import { Generator } from '../model/generate.js';
 import type { GPT } from '../model/gpt.js';
 import { MetricCtx } from '../nn/params.js';
 import { AdamW, clipGradNorm } from './adamw.js';
-import { loadMoments, loadTensors, loadWeights, readState, saveCheckpoint, saveWeights, type TrainState } from './checkpoint.js';
+import { CHECKPOINT_NAMES, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint, saveCheckpoint, saveWeights, type TrainState } from './checkpoint.js';
+import { checkMemory } from '../model/memory.js';
 import { formatDuration, Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
 import { TensorBoardWriter } from './tensorboard.js';
@@ -63,9 +65,36 @@ function resumeConfig(cfg: TrainConfig, given: Set<string>): { cfg: TrainConfig;
 }
 
 /** Files a run writes into out_dir (besides TensorBoard events). */
-const RUN_FILES = ['ckpt.safetensors', 'final.safetensors', 'optim.safetensors', 'state.json', 'log.jsonl', 'log.csv', 'summary.json'];
+const RUN_FILES = [...CHECKPOINT_NAMES, 'final.safetensors', 'log.jsonl', 'log.csv', 'summary.json'];
 
+/** Removes the files a training run writes in dir (nothing else); returns their names. */
+export function clearRunFiles(dir: string): string[] {
+  const gone: string[] = [];
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    if (RUN_FILES.includes(f) || f.startsWith('events.out.tfevents.') || /\.tmp-\d+$/.test(f)) {
+      fs.rmSync(path.join(dir, f), { force: true });
+      gone.push(f);
+    }
+  }
+  return gone;
+}
+
+/**
+ * Trains in cfg.out_dir, holding its lock (src/engine/lock.ts) so no other training or sweep
+ * writes there meanwhile; first completes or discards a checkpoint write a kill interrupted.
+ */
 export async function train(input: TrainConfig, given: Set<string>): Promise<number> {
+  makeDir(input.out_dir, '--out_dir');
+  const lock = acquireLock(input.out_dir, 'train');
+  try {
+    for (const line of recoverCheckpoint(input.out_dir)) console.log(`${input.out_dir}: ${line}`);
+    return await trainLocked(input, given);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(input: TrainConfig, given: Set<string>): Promise<number> {
   let cfg = input;
   let state: TrainState | null = null;
   if (cfg.init_from === 'resume') ({ cfg, state } = resumeConfig(cfg, given));
@@ -85,6 +114,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   if (note) console.warn(note);
 
   const B = cfg.batch_size, T = cfg.block_size, accum = cfg.gradient_accumulation_steps;
+  checkMemory(cfg, { batch: B, block: T, training: true }, 'this model');
   const model = buildModel(cfg, backend, { maxB: B, maxT: T, seed: cfg.seed });
   const opt = new AdamW(model.store);
   const rng = new Rng(cfg.seed);
@@ -108,13 +138,8 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
     loadWeights(model, loadTensors(cfg.init_from).tensors, cfg.init_from);
   }
 
-  fs.mkdirSync(outDir, { recursive: true });
-  if (!state && cfg.overwrite) {
-    // --overwrite: the previous run's files go, so no stale TensorBoard events or final weights mix in.
-    for (const f of fs.readdirSync(outDir)) {
-      if (RUN_FILES.includes(f) || f.startsWith('events.out.tfevents.')) fs.rmSync(path.join(outDir, f), { force: true });
-    }
-  }
+  // --overwrite: the previous run's files go, so no stale TensorBoard events or final weights mix in.
+  if (!state && cfg.overwrite) clearRunFiles(outDir);
   const log = new RunLog(outDir, state ? { keepUntil: { trainBelow: start, evalUpTo: start } } : {});
   const tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
   if (tb) log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
@@ -137,7 +162,16 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
     if (stop) process.exit(130);
     stop = 'interrupted';
   };
+  // SIGTERM (kill, a scheduler's stop) is a Ctrl-C: stop cleanly, summary 'interrupted'.
+  const offSignals = () => { process.off('SIGINT', onSigint); process.off('SIGTERM', onSigint); };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  let savedIter: number | null = state ? state.iter : null;
+  if (state) {
+    // A resumed run that evaluates nothing more (it was checkpointed at its last evaluation) keeps that evaluation's losses.
+    const prev = readPrevSummary(outDir);
+    if (prev && prev.iters === start) { lastTrain = prev.final_train_loss; lastVal = prev.final_val_loss; recompute = prev.krmsnorm_recompute; }
+  }
 
   const summary = (status: Summary['status'], error?: string): void => {
     const s: Summary = {
@@ -187,6 +221,7 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
               version: 1, config: cfg, iter: it, best_val_loss: bestVal, best_iter: bestIter, rng: rng.getState(),
               params: nParams, tokens_seen: tokens, wall_s: wallBefore + (Date.now() - t0) / 1000,
             }, extraMeta);
+            savedIter = it;
           }
         }
         summary('running');
@@ -216,19 +251,20 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
   } catch (e) {
     tb?.close();
     progress.end();
-    process.off('SIGINT', onSigint);
+    offSignals();
+    // On a full disk the summary may not be writable either: the first error is the one to report.
+    try { summary('failed', e instanceof Error ? e.message : String(e)); } catch { /* reported below */ }
     if (e instanceof Diverged) {
-      summary('failed', e.message);
-      console.error(`error: ${e.message}. Nothing was saved from the diverged steps; the last checkpoint in ${outDir} ` +
-        `(iter ${bestIter ?? 'none'}) is intact. Try a lower --learning_rate, --grad_clip, or another variant setting.`);
+      console.error(`error: ${e.message}. Nothing was saved from the diverged steps; ` +
+        (savedIter === null ? `no checkpoint had been saved in ${outDir}` : `the last checkpoint in ${outDir} (iter ${savedIter}) is intact`) +
+        '. Try a lower --learning_rate, --grad_clip, or another variant setting.');
       return 2;
     }
-    summary('failed', e instanceof Error ? e.message : String(e));
     throw e;
   }
   tb?.close();
   progress.end();
-  process.off('SIGINT', onSigint);
+  offSignals();
   if (stop) {
     summary('interrupted');
     console.log(`interrupted at iter ${it}; the last checkpoint is at iter ${fs.existsSync(path.join(outDir, 'state.json')) ? readState(outDir).iter : 'none'}. ` +
@@ -267,6 +303,14 @@ export function trainStep(model: GPT, opt: AdamW, split: Uint16Array, ctx: Metri
 class Diverged extends Error {
   constructor(iter: number, loss: number) {
     super(`training diverged at iter ${iter}: loss is ${loss}`);
+  }
+}
+
+function readPrevSummary(dir: string): Summary | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary;
+  } catch {
+    return null;
   }
 }
 

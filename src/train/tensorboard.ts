@@ -20,6 +20,7 @@
 // flushed; the file never holds half a record except when the OS itself dies mid-write (TensorBoard
 // skips a truncated last record).
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { diskError } from '../engine/files.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,7 +109,7 @@ export class TensorBoardWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private lastFlush = Date.now();
-  private readonly onExit = (): void => this.flush();
+  private readonly onExit = (): void => { try { this.flush(); } catch { /* exiting: the error was reported */ } };
 
   constructor(logDir: string) {
     mkdirSync(logDir, { recursive: true });
@@ -141,7 +142,11 @@ export class TensorBoardWriter {
     this.pending = [];
     this.pendingBytes = 0;
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (e) {
+      throw diskError(e, this.path, buf.length);
+    }
   }
 
   close(): void {
