@@ -3,7 +3,7 @@
 //   node tools/kill_checkpoints.mjs [--kills 20] [--data_dir DIR] [--json] [-- extra train flags]
 // A reference run trains to the end; then a second run in a fresh folder is started, SIGKILLed while
 // a checkpoint is being written (the moment a generation file `*.next`, the commit record or a
-// temporary file of the commit record appears, plus a random 0-40 ms), and resumed with --init_from resume, again and
+// temporary file of the commit record appears, plus a random 0-40 ms, if the write is still going), and resumed with --init_from resume, again and
 // again until it finishes. Every resume must succeed, and the finished run must equal the reference:
 // the same log of losses and the same final weights, byte for byte.
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,7 +33,7 @@ if (!dataDir) {
 const flags = ['--data_dir', dataDir, '--n_layer', '4', '--n_head', '4', '--n_embd', '256', '--block_size', '32',
   '--batch_size', '2', '--eval_iters', '1', '--eval_interval', '2', '--always_save_checkpoint', '--log_interval', '1',
   '--no-progress', '--no-tensorboard_log', ...extra];
-if (!flags.includes('--max_iters')) flags.push('--max_iters', String(Math.max(12, 2 * kills + 4)));
+if (!flags.includes('--max_iters')) flags.push('--max_iters', String(8 * kills + 8));
 
 const ref = path.join(tmp, 'ref'), cut = path.join(tmp, 'cut');
 const run = (args) => spawnSync(process.execPath, [BIN, 'train', ...args], { encoding: 'utf8' });
@@ -51,27 +51,27 @@ function killDuringWrite(resume) {
   return new Promise((resolve) => {
     const args = [...flags, '--out_dir', cut, ...(resume ? ['--init_from', 'resume'] : [])];
     const child = spawn(process.execPath, [BIN, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '', aimed = false;
+    let out = '', err = '', aimed = false, settled = false;
+    const settle = (v) => { if (!settled) { settled = true; clearInterval(poll); resolve(v); } };
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     const poll = setInterval(() => {
       if (aimed || !out.includes('normlab train:')) return; // after startup (and its recovery of the last kill)
       let names = [];
       try { names = fs.readdirSync(cut); } catch { return; }
-      const writing = names.filter(isCheckpointWrite);
-      if (writing.length === 0) return;
+      if (!names.some(isCheckpointWrite)) return;
       aimed = true;
       setTimeout(() => {
+        aimed = false;
+        if (settled) return;
         let at = [];
         try { at = fs.readdirSync(cut).filter(isCheckpointWrite); } catch { /* */ }
+        if (at.length === 0) return; // that write is over: wait for the next one
         child.kill('SIGKILL');
-        resolve({ killed: true, during: at, child, out: () => out, err: () => err });
+        settle({ killed: true, during: at, child, out: () => out, err: () => err });
       }, Math.floor(Math.random() * 40));
     }, 2);
-    child.on('close', (code) => {
-      clearInterval(poll);
-      if (!aimed) resolve({ killed: false, code, out: () => out, err: () => err });
-    });
+    child.on('close', (code) => settle({ killed: false, code, out: () => out, err: () => err }));
   });
 }
 
@@ -86,7 +86,7 @@ for (let k = 0; k < kills; k++) {
   }
   await new Promise((r2) => res.child.on('close', r2));
   const state = fs.existsSync(path.join(cut, 'state.json')) ? JSON.parse(fs.readFileSync(path.join(cut, 'state.json'), 'utf8')).iter : null;
-  if (res.during.length) hitsDuringWrite++;
+  hitsDuringWrite++;
   rounds.push({ round: k + 1, during: res.during, state_iter_after_kill: state });
   say(`kill ${k + 1}: during write of [${res.during.join(', ')}]; state.json at iter ${state}`);
   resume = fs.existsSync(path.join(cut, 'state.json')) || fs.existsSync(path.join(cut, 'checkpoint.commit'));
