@@ -22,7 +22,7 @@ test('kill during a checkpoint write leaves a run that cannot be resumed', { tim
   // tools/kill_checkpoints.mjs: SIGKILL while checkpoint files are being written, resume, repeat;
   // 3 kills here (the 20-kill run is in docs/safety.md).
   const r = spawnSync(process.execPath, [path.join(ROOT, 'tools', 'kill_checkpoints.mjs'), '--kills', '3', '--json', '--data_dir', data,
-    '--', '--dataset', 'tiny', '--n_layer', '2', '--n_head', '2', '--n_embd', '160', '--block_size', '16'], { encoding: 'utf8' });
+    '--', '--dataset', 'tiny', '--n_layer', '2', '--n_head', '2', '--n_embd', '256', '--block_size', '16'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(res.kills, 3);

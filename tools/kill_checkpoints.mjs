@@ -3,8 +3,9 @@
 //   node tools/kill_checkpoints.mjs [--kills 20] [--data_dir DIR] [--json] [-- extra train flags]
 // A reference run trains to the end; then a second run in a fresh folder is started, SIGKILLed while
 // a checkpoint is being written (the moment a generation file `*.next`, the commit record or a
-// temporary file of the commit record appears, plus a random 0-40 ms, if the write is still going), and resumed with --init_from resume, again and
-// again until it finishes. Every resume must succeed, and the finished run must equal the reference:
+// temporary file of the commit record appears, plus a random 0-20 ms, if the write is still going;
+// each process first completes one checkpoint of its own), and resumed with --init_from resume,
+// again and again until it finishes. Every resume must succeed, and the finished run must equal the reference:
 // the same log of losses and the same final weights, byte for byte.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -43,8 +44,13 @@ const r = run([...flags, '--out_dir', ref]);
 if (r.status !== 0) throw new Error(`reference run failed: ${r.stderr}`);
 const refSeconds = (Date.now() - t0) / 1000;
 
-/** A file that exists only while a checkpoint is being written (src/train/checkpoint.ts). */
-const isCheckpointWrite = (n) => n.endsWith('.next') || n.startsWith('checkpoint.commit') || /^(ckpt|optim)\.safetensors\.tmp-|^state\.json\.tmp-/.test(n);
+/** A file that exists only while process pid writes a checkpoint (src/train/checkpoint.ts; the temporary names of older versions). */
+const isCheckpointWrite = (pid) => (n) => n.endsWith('.next') || n.startsWith('checkpoint.commit') ||
+  n === `ckpt.safetensors.tmp-${pid}` || n === `optim.safetensors.tmp-${pid}` || n === `state.json.tmp-${pid}`;
+
+function stateIter() {
+  try { return JSON.parse(fs.readFileSync(path.join(cut, 'state.json'), 'utf8')).iter; } catch { return null; }
+}
 
 /** Start (or resume) the run and SIGKILL it while a checkpoint is being written; resolves with what the kill hit. */
 function killDuringWrite(resume) {
@@ -55,21 +61,26 @@ function killDuringWrite(resume) {
     const settle = (v) => { if (!settled) { settled = true; clearInterval(poll); resolve(v); } };
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
+    // Kill only once this process has completed a checkpoint of its own (so each round makes progress
+    // and a previous checkpoint exists), at a random point of a later write.
+    const startIter = stateIter();
     const poll = setInterval(() => {
       if (aimed || !out.includes('normlab train:')) return; // after startup (and its recovery of the last kill)
       let names = [];
       try { names = fs.readdirSync(cut); } catch { return; }
-      if (!names.some(isCheckpointWrite)) return;
+      if (!names.some(isCheckpointWrite(child.pid))) return;
+      const now = stateIter();
+      if (now === null || now === startIter) return;
       aimed = true;
       setTimeout(() => {
         aimed = false;
         if (settled) return;
         let at = [];
-        try { at = fs.readdirSync(cut).filter(isCheckpointWrite); } catch { /* */ }
+        try { at = fs.readdirSync(cut).filter(isCheckpointWrite(child.pid)); } catch { /* */ }
         if (at.length === 0) return; // that write is over: wait for the next one
         child.kill('SIGKILL');
         settle({ killed: true, during: at, child, out: () => out, err: () => err });
-      }, Math.floor(Math.random() * 40));
+      }, Math.floor(Math.random() * 20));
     }, 2);
     child.on('close', (code) => settle({ killed: false, code, out: () => out, err: () => err }));
   });
