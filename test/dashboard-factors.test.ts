@@ -4,22 +4,16 @@
 // with the other flag averaged or filtered, the paired comparison, TensorBoard-style smoothing, log
 // scale, a table that fits 1400 px, CSV export, the copy-command button, keyboard use.
 // Screenshots: test-output/dashboard-heatmap.png, dashboard-bars.png, dashboard-runs.png (git-ignored).
-// Needs /usr/bin/chromium (scripts/install-browser.sh); skipped without it, except under CI=true.
+// Needs /usr/bin/chromium (test/browser.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { defaultConfig } from '../src/config/index.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: run scripts/install-browser.sh`);
-const skip = haveBrowser ? false : `${CHROMIUM} not installed (run scripts/install-browser.sh)`;
+import { haveBrowser, openPage, OUTPUT, skip, type Browser } from './browser.js';
 
 const ACTS = ['relu', 'gelu'], NORMS = ['rmsnorm', 'krmsnorm'], SEEDS = [1, 2, 3];
 const BASE: Record<string, number> = { 'relu/rmsnorm': 2.40, 'relu/krmsnorm': 2.45, 'gelu/rmsnorm': 2.42, 'gelu/krmsnorm': 2.50 };
@@ -57,40 +51,27 @@ function writeSweep(root: string): void {
   writeFileSync(join(root, 'sweep', 'sweep.json'), JSON.stringify({ varied: ['activation_variant', 'norm_variant_attn', 'seed'], runs: names.map((name) => ({ name })) }));
 }
 
-let root = '', profile = '';
+let root = '';
 let dash: Dashboard;
-let ctx: BrowserContext;
+let browser: Browser;
 let page: Page;
-const errors: string[] = [];
+let errors: string[] = [];
 
 before(async () => {
   if (!haveBrowser) return;
   root = mkdtempSync(join(tmpdir(), 'normlab-dash-seeds-'));
-  profile = mkdtempSync(join(tmpdir(), 'normlab-chromium-'));
   writeSweep(root);
   dash = await startDashboard({ root, port: 0 });
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, acceptDownloads: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1000 },
-  });
-  ctx.setDefaultTimeout(20000);
-  await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(dash.url).origin });
-  page = ctx.pages()[0] ?? await ctx.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  mkdirSync(OUTPUT, { recursive: true });
-  await page.goto(`${dash.url}?poll=250`);
+  browser = await openPage(`${dash.url}?poll=250`, ['clipboard-read', 'clipboard-write']);
+  ({ page, errors } = browser);
   await page.waitForSelector('#status[data-runs="12"]');
 });
 
 after(async () => {
   if (!haveBrowser) return;
-  await ctx?.close();
+  await browser?.close();
   await dash?.close();
   rmSync(root, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 test('repeats are drawn as one mean curve with a band per combination; legend labels are the varied values', { skip }, async () => {

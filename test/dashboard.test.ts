@@ -3,60 +3,41 @@
 // legend clicks toggle curves, the table sorts and filters, rows highlight curves, a run shows its
 // learned pfla curves and kRMSNorm recompute share, the sample button shows text, a new run appears
 // live. Screenshots go to test-output/ (git-ignored).
-// Needs /usr/bin/chromium (scripts/install-browser.sh); without it the test is skipped, except under
-// CI=true where it fails.
+// Needs /usr/bin/chromium (test/browser.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { PFLA_RUN, RUNS, SWEEP, writePflaCheckpoint } from '../tools/make-dashboard-fixtures.js';
+import { haveBrowser, openPage, OUTPUT, skip, type Browser } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));
-const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: run scripts/install-browser.sh`);
-const skip = haveBrowser ? false : `${CHROMIUM} not installed (run scripts/install-browser.sh)`;
 
-let root = '', profile = '';
+let root = '';
 let dash: Dashboard;
-let ctx: BrowserContext;
+let browser: Browser;
 let page: Page;
 
 before(async () => {
   if (!haveBrowser) return;
   root = mkdtempSync(join(tmpdir(), 'normlab-dash-e2e-'));
-  profile = mkdtempSync(join(tmpdir(), 'normlab-chromium-'));
   cpSync(FIXTURES, root, { recursive: true });
   writePflaCheckpoint(join(root, SWEEP, PFLA_RUN));
   dash = await startDashboard({ root, port: 0, sample: async (dir, o) => `sample of ${basename(dir)} seed=${o?.seed}` });
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1000 },
-  });
-  ctx.setDefaultTimeout(20000);
-  page = ctx.pages()[0] ?? await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  (globalThis as { pageErrors?: string[] }).pageErrors = errors;
-  mkdirSync(OUTPUT, { recursive: true });
-  await page.goto(`${dash.url}?poll=250`);
+  browser = await openPage(`${dash.url}?poll=250`);
+  page = browser.page;
+  (globalThis as { pageErrors?: string[] }).pageErrors = browser.errors;
 });
 
 after(async () => {
   if (!haveBrowser) return;
-  await ctx?.close();
+  await browser?.close();
   await dash?.close();
   rmSync(root, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 const attr = (sel: string, name: string): Promise<string | null> => page.locator(sel).getAttribute(name);

@@ -3,26 +3,22 @@
 // Runs use test/fixtures/sweep/fake-train.mjs (its loss is a hash of the flags, seed included).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandSweep, repeatSeeds } from '../src/sweep/grammar.js';
 import { compareToBaseline, findGroup, groupLabel, groupRuns, type RunPoint } from '../src/stats/groups.js';
+import { orderFlags, sweepOrder } from '../src/stats/order.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
 import { UserError } from '../src/engine/types.js';
+import { cliFunction } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FAKE = [process.execPath, join(ROOT, 'test/fixtures/sweep/fake-train.mjs')];
 
 function cli(module: 'sweep' | 'inspect', argv: string[]): { code: number; out: string } {
-  const fn = module === 'sweep' ? 'sweepCommand' : 'inspectCommand';
-  const url = new URL(`../src/cli/${module}.js`, import.meta.url).href;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(url)}); process.exitCode = await m.${fn}(${JSON.stringify(argv)});`],
-  { encoding: 'utf8', env: { ...process.env, NORMLAB_TRAIN_CMD: JSON.stringify(FAKE) } });
-  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+  return cliFunction(module, module === 'sweep' ? 'sweepCommand' : 'inspectCommand', argv, { ...process.env, NORMLAB_TRAIN_CMD: JSON.stringify(FAKE) });
 }
 
 test('repeatSeeds: every combination n times, seed last, from its own seed or the base', () => {
@@ -119,6 +115,20 @@ test('normlab sweep --seeds 3 on a 2 x 2 file, then inspect: grouped table, ever
     const other = rows.find((o) => o.label === 'relu · rmsnorm')!;
     assert.equal((other.best_val_loss as { n: number }).n, 3);
     assert.ok(['lower', 'higher', 'within noise'].includes((other.paired_final_val_loss as { verdict: string }).verdict));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sweepOrder: runs and flags in the order sweep.json gives them; others after, as given', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'normlab-order-'));
+  try {
+    mkdirSync(join(dir, 's'));
+    writeFileSync(join(dir, 's', 'sweep.json'), JSON.stringify({ varied: ['activation_variant', 'norm_variant_attn', 'seed'], runs: [{ name: 'relu' }, { name: 'gelu' }] }));
+    const runs = ['gelu', 'other', 'relu'].map((n) => ({ dir: join(dir, 's', n) }));
+    const o = sweepOrder([...runs, { dir: join(dir, 'loose') }]);
+    assert.deepEqual(o.runs.map((r) => r.dir.slice(dir.length + 1)), [join('s', 'relu'), join('s', 'gelu'), join('s', 'other'), 'loose']);
+    assert.deepEqual(orderFlags(['norm_variant_attn', 'n_layer', 'activation_variant'], o.flags), ['activation_variant', 'norm_variant_attn', 'n_layer']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,6 @@
 // Runs use test/fixtures/sweep/fake-train.mjs in place of `normlab train` (milliseconds per run).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { resultsTable } from '../src/sweep/results.js';
 import { inspectDir, inspectTable } from '../src/sweep/inspect.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
 import { UserError } from '../src/engine/types.js';
+import { cliFunction } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/test -> package root
 const FIX = join(ROOT, 'test/fixtures/sweep');
@@ -358,12 +358,7 @@ test('inspect finds every run with the flags that differ, sorted by loss', async
 
 /** Runs a command function in a child node process (so its terminal output can be read). */
 function cli(module: 'sweep' | 'inspect', argv: string[]): { code: number; out: string } {
-  const fn = module === 'sweep' ? 'sweepCommand' : 'inspectCommand';
-  const url = new URL(`../src/cli/${module}.js`, import.meta.url).href;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(url)}); process.exitCode = await m.${fn}(${JSON.stringify(argv)});`],
-  { encoding: 'utf8', env: { ...process.env, NORMLAB_TRAIN_CMD: JSON.stringify(FAKE) } });
-  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+  return cliFunction(module, module === 'sweep' ? 'sweepCommand' : 'inspectCommand', argv, { ...process.env, NORMLAB_TRAIN_CMD: JSON.stringify(FAKE) });
 }
 
 test('normlab sweep and inspect: refuse unknown flags, run with --ignore_unknown, print the tables', () => {

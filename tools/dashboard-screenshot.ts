@@ -20,6 +20,9 @@ async function shoot(folder: string, png: string, runId: string | undefined): Pr
     const page = ctx.pages()[0] ?? await ctx.newPage();
     await page.goto(dash.url);
     await page.waitForSelector('#status[data-version]');
+    // Charts, and the factors picture when runs differ in some flag, come from /api/groups after the data.
+    await page.waitForFunction(() => document.querySelector('#train-chart canvas') &&
+      (document.querySelector('#heatmap td[data-mean], #barchart .bar') || (document.querySelector('#factors') as HTMLElement).hidden));
     if (runId) {
       await page.locator(`#results tbody tr[data-run="${runId}"]`).click();
       await page.waitForSelector(`#details[data-run="${runId}"]`);

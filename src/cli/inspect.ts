@@ -69,7 +69,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     if (dir === null) throw new UserError('which folder? usage: normlab inspect <dir> [--runs] [--baseline SPEC]');
     if (allRuns && baseline !== null) throw new UserError('--baseline compares combinations: leave out --runs');
     const { runs, flags } = inspectDir(dir, sort);
-    const grouped = inspectGroups(runs, flags);
+    const grouped = inspectGroups(runs, flags, dir);
     if (allRuns || (!grouped.repeated && baseline === null)) {
       printRuns(runs, flags, json);
       if (!json) process.stdout.write(`${runs.length} runs under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}\n`);

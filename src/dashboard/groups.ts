@@ -6,11 +6,10 @@
 //   baseline=KEY     a group's key (JSON of its values) to compare every group with, on common seeds
 //   metric=M         what the comparison uses: best_val_loss (default), final_val_loss, final_train_loss
 //   curves=1         add each group's mean training and validation curves with their 95% band
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, show, type Group, type MeanCurve, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Paired } from '../stats/stats.js';
+import { orderFlags, sweepOrder } from '../stats/order.js';
 import type { DashboardData, RunInfo } from './data.js';
 
 export interface GroupView extends Group {
@@ -69,40 +68,13 @@ export function variedFlags(runs: readonly RunInfo[], skip: ReadonlySet<string>)
   return { varied, values };
 }
 
-/**
- * The order a sweep gave its runs and flags: sweep.json beside the run folders (written by the
- * runner: `varied`, `runs[].name`). Runs are ordered as their sweeps list them (others after, as
- * found), flags as the sweeps vary them (others after, in config order), so labels read as the
- * exploration file does (`relu · krmsnorm`).
- */
-function sweepOrder(runs: readonly RunInfo[]): { runs: RunInfo[]; flags: string[] } {
-  const manifests = new Map<string, { varied: string[]; names: string[] }>();
-  for (const r of runs) {
-    const dir = dirname(r.dir);
-    if (manifests.has(dir)) continue;
-    let m: { varied?: unknown; runs?: unknown } = {};
-    try { m = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as typeof m; } catch { /* not a sweep's folder */ }
-    manifests.set(dir, {
-      varied: Array.isArray(m.varied) ? m.varied.filter((k): k is string => typeof k === 'string') : [],
-      names: Array.isArray(m.runs) ? m.runs.map((x) => String((x as { name?: unknown }).name)) : [],
-    });
-  }
-  const dirs = [...manifests.keys()];
-  const rank = (r: RunInfo): number => {
-    const d = dirname(r.dir), i = manifests.get(d)!.names.indexOf(r.name);
-    return i < 0 ? Infinity : dirs.indexOf(d) * 1e6 + i;
-  };
-  const ordered = runs.map((r, i) => ({ r, i, k: rank(r) })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.r);
-  return { runs: ordered, flags: [...new Set([...manifests.values()].flatMap((m) => m.varied))] };
-}
-
 /** Keys that differ for every run without changing the model. */
 const NOT_VARIED = new Set(['out_dir', 'init_from', SEED]);
 
 export function dashboardGroups(data: DashboardData, query: URLSearchParams): GroupsReply {
   const order = sweepOrder(data.runs);
   const found = variedFlags(order.runs, NOT_VARIED);
-  const varied = [...order.flags.filter((k) => found.varied.includes(k)), ...found.varied.filter((k) => !order.flags.includes(k))];
+  const varied = orderFlags(found.varied, order.flags);
   const values = found.values;
   const seeds = variedFlags(order.runs, new Set()).varied.includes(SEED);
   const list = (s: string | null) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');

@@ -9,6 +9,7 @@ import { UserError } from '../engine/types.js';
 import { readJson, readSummary, sortByLoss, textTable, fmtNum } from './results.js';
 import { groupRuns, show, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Estimate, Paired } from '../stats/stats.js';
+import { orderFlags, sweepOrder } from '../stats/order.js';
 
 export interface InspectedRun {
   /** Folder relative to the inspected root ('.' for the root itself). */
@@ -124,8 +125,10 @@ export function inspectPoints(runs: readonly InspectedRun[]): RunPoint[] {
 }
 
 /** Repeats grouped: by every differing flag but the seed. `repeated` says whether any group has two runs. */
-export function inspectGroups(runs: readonly InspectedRun[], flags: readonly string[]): { by: string[]; groups: Group[]; points: RunPoint[]; repeated: boolean } {
-  const by = flags.filter((k) => k !== SEED);
+export function inspectGroups(runs: readonly InspectedRun[], flags: readonly string[], root = '.'): { by: string[]; groups: Group[]; points: RunPoint[]; repeated: boolean } {
+  // Flags in the order the sweep varies them (sweep.json), so rows and labels read like the exploration file.
+  const order = sweepOrder(runs.map((r) => ({ run: r, dir: join(root, r.path) })));
+  const by = orderFlags(flags, order.flags).filter((k) => k !== SEED);
   const points = inspectPoints(runs);
   const groups = groupRuns(points, by);
   return { by, groups, points, repeated: groups.some((g) => g.seeds > 1) };

@@ -69,7 +69,7 @@ function fmt(v, col) {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return String(v);
     if (col === 'krmsnorm_recompute') return (100 * v).toFixed(1) + '%';
-    if (Number.isInteger(v)) return v.toLocaleString('en-US');
+    if (Number.isInteger(v)) return col === 'params' || col === 'iters' ? v.toLocaleString('en-US') : String(v); // not a seed as 1,337
     if (col === 'wall_s') return v.toFixed(1);
     if (col === 'tokens_per_s') return Math.round(v).toLocaleString('en-US');
     return Math.abs(v) >= 1e-3 ? v.toFixed(4) : v.toPrecision(3);
