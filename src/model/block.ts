@@ -1,5 +1,6 @@
 // One transformer block and its residual wiring. Placement of the norms is decided here and only
-// here (spec/variants.md, "Where norms sit"):
+// here (Block.run, which training, evaluation and KV-cache generation all run; docs/variants.md,
+// "Where the norms sit"):
 //   h = pre_ln_attn(x) if pre;  a = attn(h);  a = out_ln_attn(a) if peri;  x1 = x + a;  x1 = post_ln_attn(x1) if post
 //   h = pre_ln_mlp(x1) if pre;  m = mlp(h);   m = out_ln_mlp(m) if peri;   y = x1 + m;   y = post_ln_mlp(y) if post
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
@@ -15,6 +16,19 @@ import type { ModelConfig } from './config.js';
 import type { ParamStore } from './params.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
+
+/** The attention core: writes y (N, C) from the projections q, k, v (N, C) of N rows. Training runs
+ * causal attention over the batch; generation attends one row over its KV cache (generate.ts). */
+export type Attend = (y: F, q: F, k: F, v: F, N: number, ctx: Ctx) => void;
+
+/** The arrays one forward pass of a block writes, for up to `rows` rows. Arrays a layer does not
+ * need alias the one they would copy (aOut = a without peri-LN, x1 = s1 without post-LN, ...). */
+export interface BlockBuffers {
+  hA: F | null; q: F; k: F; v: F; y: F; a: F; aOut: F; s1: F; x1: F; hM: F; fc: F; act: F; m: F; mOut: F; s2: F;
+  /** The block's output: s2, or post_ln_mlp(s2). */
+  out: F;
+  aMask: F | null; mMask: F | null;
+}
 
 /** Scratch buffers shared by all blocks during backward (one block is processed at a time). */
 export interface BlockScratch {
@@ -50,13 +64,13 @@ export class Block {
   readonly H: number; readonly Hin: number;
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
-  private hA: F; private qb: F; private kb: F; private vb: F; private att: F; private yb: F;
-  private a: F; private aOut: F; private s1: F; private x1: F;
-  private hM: F; private fcb: F; private actb: F; private m: F; private mOut: F; private s2: F;
+  private b: BlockBuffers;
+  private att: F; private attMask: F | null;
   readonly y: F; // block output (N, C)
-  private attMask: F | null; private aMask: F | null; private mMask: F | null;
+  // The backend, batch shape and dropout of the forward in progress, for trainAttend (no closure per call).
+  private be: Backend | null = null; private B = 0; private T = 0; private dropout: Dropout = () => false;
 
-  constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, dtype: DType) {
+  constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType) {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
     const pfx = `transformer.h.${i}`;
     const norm = norms[cfg.norm_variant_attn];
@@ -79,25 +93,24 @@ export class Block {
     this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N, dtype);
     this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd);
 
-    const nc = () => alloc(dtype, N * C);
-    this.hA = this.preAttn ? nc() : (null as unknown as F);
-    this.qb = nc(); this.kb = nc(); this.vb = nc(); this.yb = nc();
-    this.att = alloc(dtype, maxB * NH * maxT * maxT);
-    this.a = nc();
-    this.aOut = this.outAttn ? nc() : this.a;
-    this.s1 = nc();
-    this.x1 = this.postAttn ? nc() : this.s1;
-    this.hM = this.preMlp ? nc() : this.x1;
-    this.fcb = alloc(dtype, N * this.Hin);
-    this.actb = alloc(dtype, N * this.H);
-    this.m = nc();
-    this.mOut = this.outMlp ? nc() : this.m;
-    this.s2 = nc();
-    this.y = this.postMlp ? nc() : this.s2;
     const drop = cfg.dropout > 0;
+    this.b = this.buffers(N, drop);
+    this.y = this.b.out;
+    this.att = alloc(dtype, maxB * NH * maxT * maxT);
     this.attMask = drop ? alloc(dtype, maxB * NH * maxT * maxT) : null;
-    this.aMask = drop ? nc() : null;
-    this.mMask = drop ? nc() : null;
+  }
+
+  /** Buffers for a forward over up to `rows` rows (with dropout masks when `dropout`). */
+  buffers(rows: number, dropout = false): BlockBuffers {
+    const nc = () => alloc(this.dtype, rows * this.cfg.n_embd);
+    const a = nc(), s1 = nc(), m = nc(), s2 = nc();
+    const x1 = this.postAttn ? nc() : s1;
+    return {
+      hA: this.preAttn ? nc() : null, q: nc(), k: nc(), v: nc(), y: nc(), a, aOut: this.outAttn ? nc() : a, s1, x1,
+      hM: this.preMlp ? nc() : x1, fc: alloc(this.dtype, rows * this.Hin), act: alloc(this.dtype, rows * this.H), m,
+      mOut: this.outMlp ? nc() : m, s2, out: this.postMlp ? nc() : s2,
+      aMask: dropout ? nc() : null, mMask: dropout ? nc() : null,
+    };
   }
 
   slots(): VariantSlot[] {
@@ -105,30 +118,46 @@ export class Block {
       .filter((s): s is VariantSlot => s !== null);
   }
 
+  /** Training and evaluation: causal attention over B sequences of T tokens; output in this.y. */
   forward(be: Backend, x: F, B: number, T: number, ctx: Ctx, dropout: Dropout): void {
-    const C = this.cfg.n_embd, N = B * T, NH = this.cfg.n_head, nAtt = B * NH * T * T;
+    this.be = be; this.B = B; this.T = T; this.dropout = dropout;
+    this.run(be, this.b, x, B * T, ctx, this.trainAttend, dropout);
+  }
+
+  private trainAttend: Attend = (y, q, k, v, _N, ctx) => {
+    const { B, T } = this, C = this.cfg.n_embd, NH = this.cfg.n_head;
+    const attMask = this.attMask && this.dropout(this.attMask, B * NH * T * T, ctx) ? this.attMask : null;
+    this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH);
+  };
+
+  /**
+   * The block's residual wiring, the one place that decides where the norms sit (see the header):
+   * N rows of x into b.out, with `attend` for the attention core. Generation runs this too, one
+   * row at a time with an attend over its KV cache (generate.ts).
+   */
+  run(be: Backend, b: BlockBuffers, x: F, N: number, ctx: Ctx, attend: Attend, dropout: Dropout | null): void {
+    const C = this.cfg.n_embd;
     // attention half
-    const hA = this.preAttn ? this.hA : x;
+    const hA = b.hA ?? x;
     this.preAttn?.forward(hA, x, N, ctx);
-    this.q.forward(be, this.qb, hA, N);
-    this.k.forward(be, this.kb, hA, N);
-    this.v.forward(be, this.vb, hA, N);
-    const attMask = this.attMask && dropout(this.attMask, nAtt, ctx) ? this.attMask : null;
-    be.attentionForward(this.yb, this.att, this.qb, this.kb, this.vb, attMask, B, T, C, NH);
-    this.attnProj.forward(be, this.a, this.yb, N);
-    if (this.aMask && dropout(this.aMask, N * C, ctx)) be.mul(this.a, this.a, this.aMask, N * C);
-    this.outAttn?.forward(this.aOut, this.a, N, ctx);
-    be.add(this.s1, x, this.aOut, N * C);
-    this.postAttn?.forward(this.x1, this.s1, N, ctx);
+    this.q.forward(be, b.q, hA, N);
+    this.k.forward(be, b.k, hA, N);
+    this.v.forward(be, b.v, hA, N);
+    attend(b.y, b.q, b.k, b.v, N, ctx);
+    this.attnProj.forward(be, b.a, b.y, N);
+    if (b.aMask && dropout?.(b.aMask, N * C, ctx)) be.mul(b.a, b.a, b.aMask, N * C);
+    this.outAttn?.forward(b.aOut, b.a, N, ctx);
+    be.add(b.s1, x, b.aOut, N * C);
+    this.postAttn?.forward(b.x1, b.s1, N, ctx);
     // MLP half
-    this.preMlp?.forward(this.hM, this.x1, N, ctx);
-    this.fc.forward(be, this.fcb, this.hM, N);
-    this.act.forward(this.actb, this.fcb, N, ctx);
-    this.mlpProj.forward(be, this.m, this.actb, N);
-    if (this.mMask && dropout(this.mMask, N * C, ctx)) be.mul(this.m, this.m, this.mMask, N * C);
-    this.outMlp?.forward(this.mOut, this.m, N, ctx);
-    be.add(this.s2, this.x1, this.mOut, N * C);
-    this.postMlp?.forward(this.y, this.s2, N, ctx);
+    this.preMlp?.forward(b.hM, b.x1, N, ctx);
+    this.fc.forward(be, b.fc, b.hM, N);
+    this.act.forward(b.act, b.fc, N, ctx);
+    this.mlpProj.forward(be, b.m, b.act, N);
+    if (b.mMask && dropout?.(b.mMask, N * C, ctx)) be.mul(b.m, b.m, b.mMask, N * C);
+    this.outMlp?.forward(b.mOut, b.m, N, ctx);
+    be.add(b.s2, b.x1, b.mOut, N * C);
+    this.postMlp?.forward(b.out, b.s2, N, ctx);
   }
 
   /**
@@ -136,40 +165,40 @@ export class Block {
    * with the same B, T (and a training ctx, so the dropout masks are the ones used).
    */
   backward(be: Backend, dx: F, dy: F, x: F, B: number, T: number, ctx: Ctx, g: BlockScratch, dropping: boolean): void {
-    const C = this.cfg.n_embd, N = B * T, NH = this.cfg.n_head, NC = N * C;
+    const C = this.cfg.n_embd, N = B * T, NH = this.cfg.n_head, NC = N * C, b = this.b;
     // ---- MLP half: y = post(s2), s2 = x1 + out(m), m = proj(act(fc(pre(x1))))
     let gs2 = dy;
-    if (this.postMlp) { g.g1.fill(0, 0, NC); this.postMlp.backward(g.g1, dy, this.s2, N, ctx); gs2 = g.g1; }
+    if (this.postMlp) { g.g1.fill(0, 0, NC); this.postMlp.backward(g.g1, dy, b.s2, N, ctx); gs2 = g.g1; }
     // gx1 accumulates dL/dx1: the residual path first.
     const gx1 = g.g2;
     gx1.set(gs2.subarray(0, NC));
     let gm = gs2;
-    if (this.outMlp) { g.g3.fill(0, 0, NC); this.outMlp.backward(g.g3, gs2, this.m, N, ctx); gm = g.g3; }
-    if (this.mMask && dropping) { be.mul(g.g4, gm, this.mMask, NC); gm = g.g4; }
+    if (this.outMlp) { g.g3.fill(0, 0, NC); this.outMlp.backward(g.g3, gs2, b.m, N, ctx); gm = g.g3; }
+    if (b.mMask && dropping) { be.mul(g.g4, gm, b.mMask, NC); gm = g.g4; }
     // m = proj(actb): gact = gm W_proj
-    this.mlpProj.backward(be, g.gact, gm, this.actb, N, false);
+    this.mlpProj.backward(be, g.gact, gm, b.act, N, false);
     g.gfc.fill(0, 0, N * this.Hin);
-    this.act.backward(g.gfc, g.gact, this.fcb, N, ctx);
+    this.act.backward(g.gfc, g.gact, b.fc, N, ctx);
     if (this.preMlp) {
-      this.fc.backward(be, g.g3, g.gfc, this.hM, N, false);
-      this.preMlp.backward(gx1, g.g3, this.x1, N, ctx);
+      this.fc.backward(be, g.g3, g.gfc, b.hM, N, false);
+      this.preMlp.backward(gx1, g.g3, b.x1, N, ctx);
     } else {
-      this.fc.backward(be, gx1, g.gfc, this.hM, N, true);
+      this.fc.backward(be, gx1, g.gfc, b.hM, N, true);
     }
     // ---- attention half: x1 = post(s1), s1 = x + out(a), a = proj(attn(pre(x)))
     let gs1 = gx1;
-    if (this.postAttn) { g.g1.fill(0, 0, NC); this.postAttn.backward(g.g1, gx1, this.s1, N, ctx); gs1 = g.g1; }
+    if (this.postAttn) { g.g1.fill(0, 0, NC); this.postAttn.backward(g.g1, gx1, b.s1, N, ctx); gs1 = g.g1; }
     dx.set(gs1.subarray(0, NC));
     let ga = gs1;
-    if (this.outAttn) { g.g3.fill(0, 0, NC); this.outAttn.backward(g.g3, gs1, this.a, N, ctx); ga = g.g3; }
-    if (this.aMask && dropping) { be.mul(g.g4, ga, this.aMask, NC); ga = g.g4; }
+    if (this.outAttn) { g.g3.fill(0, 0, NC); this.outAttn.backward(g.g3, gs1, b.a, N, ctx); ga = g.g3; }
+    if (b.aMask && dropping) { be.mul(g.g4, ga, b.aMask, NC); ga = g.g4; }
     // a = proj(yb): gy = ga W_proj
     const gy = g.g5;
-    this.attnProj.backward(be, gy, ga, this.yb, N, false);
+    this.attnProj.backward(be, gy, ga, b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
-    be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, this.qb, this.kb, this.vb,
+    be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v,
       dropping ? this.attMask : null, B, T, C, NH);
-    const hA = this.preAttn ? this.hA : x;
+    const hA = b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);
       this.k.backward(be, g.g3, g.gk, hA, N, true);
