@@ -6,11 +6,12 @@ import { checkTrainConfig } from '../config/index.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/grammar.js';
-import { planSweep } from '../sweep/plan.js';
-import { runSweep } from '../sweep/runner.js';
+import { planSweep, type Plan } from '../sweep/plan.js';
+import { runSweep, type SweepOutcome } from '../sweep/runner.js';
 import { resultsTable } from '../sweep/results.js';
 import { groupRuns, SEED } from '../stats/groups.js';
 import { groupTable } from '../sweep/inspect.js';
+import { withStopSignals } from './signals.js';
 
 export const SWEEP_HELP = `usage: normlab sweep <file.json|file.yaml> [options] [train flags]
 
@@ -28,6 +29,10 @@ options:
   --ignore_unknown    drop flags normlab train does not have (they are named once) and run
   --dry_run           validate and list the runs with their train flags; run nothing
   --quiet             hide the training output of the runs (failures still show theirs)
+  --queue URL         queue the runs on Redis for \`normlab worker\` processes on any machine and
+                      follow them (redis://[user:password@]host:port[/db], rediss:// for TLS);
+                      the sweep folder fills in as results arrive (docs/queue.md)
+  --weights           with --queue: bring each run's final.safetensors back too
   -h, --help          this text
 
 Any other flag is a train flag applied to every run, after the file's own flags, e.g.
@@ -35,17 +40,25 @@ Any other flag is a train flag applied to every run, after the file's own flags,
 It may not set a flag that the file varies, nor --out_dir (each run gets its own).
 Ctrl-C stops the current run cleanly (it saves a checkpoint) and writes the results so far.`;
 
-interface SweepArgs { file: string; sweepDir: string | null; seeds: number | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean; overrides: string[] }
+interface SweepArgs {
+  file: string; sweepDir: string | null; seeds: number | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean;
+  overrides: string[]; queue: string | null; weights: boolean;
+}
 
 export function parseSweepArgs(argv: string[]): SweepArgs {
-  const a: SweepArgs = { file: '', sweepDir: null, seeds: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [] };
+  const a: SweepArgs = { file: '', sweepDir: null, seeds: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [], queue: null, weights: false };
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i];
     if (tok === '-h' || tok === '--help') a.help = true;
     else if (tok === '--ignore_unknown') a.ignoreUnknown = true;
     else if (tok === '--dry_run') a.dryRun = true;
     else if (tok === '--quiet') a.quiet = true;
-    else if (tok.startsWith('--sweep_dir=')) a.sweepDir = tok.slice('--sweep_dir='.length);
+    else if (tok === '--weights') a.weights = true;
+    else if (tok.startsWith('--queue=')) a.queue = tok.slice('--queue='.length);
+    else if (tok === '--queue') {
+      if (i + 1 >= argv.length) throw new UserError('--queue needs a Redis URL: redis://[user:password@]host:port[/db]');
+      a.queue = argv[++i];
+    } else if (tok.startsWith('--sweep_dir=')) a.sweepDir = tok.slice('--sweep_dir='.length);
     else if (tok === '--sweep_dir') {
       if (i + 1 >= argv.length) throw new UserError('--sweep_dir needs a folder');
       a.sweepDir = argv[++i];
@@ -104,25 +117,15 @@ async function sweep(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const stop = new AbortController(), kill = new AbortController();
-  const onSignal = () => {
-    if (!stop.signal.aborted) {
-      console.log('\nstopping: the current run saves and exits (Ctrl-C again to kill it)');
-      stop.abort();
-    } else kill.abort();
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const s of signals) process.on(s, onSignal);
-  let outcome;
-  try {
-    outcome = await runSweep(plan, {
-      sweepDir, signal: stop.signal, killSignal: kill.signal, quiet: args.quiet,
-      manifest: { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped },
-    });
-  } finally {
-    for (const s of signals) process.removeListener(s, onSignal);
-  }
+  const manifest = { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped };
+  if (args.queue !== null) return sweepOnQueue(args.queue, args, plan, sweepDir, manifest);
+  if (args.weights) throw new UserError('--weights goes with --queue (a local sweep always keeps final.safetensors)');
+  const outcome = await withStopSignals('stopping: the current run saves and exits (Ctrl-C again to kill it)', (signal, killSignal) =>
+    runSweep(plan, { sweepDir, signal, killSignal, quiet: args.quiet, manifest }));
+  return report(outcome, plan, sweepDir, 'sweep stopped early: run it again to continue');
+}
 
+function report(outcome: SweepOutcome, plan: Plan, sweepDir: string, stoppedNote: string): number {
   console.log('');
   if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
   if (plan.varied.includes(SEED)) {
@@ -133,8 +136,19 @@ async function sweep(argv: string[]): Promise<number> {
   }
   const c = outcome.counts;
   console.log(`\n${c.ok + c.skipped} ok (${c.skipped} from earlier), ${c.failed} failed, ${c.interrupted} interrupted` +
-    `${outcome.interrupted ? ', sweep stopped early: run it again to continue' : ''}`);
+    `${outcome.interrupted ? `, ${stoppedNote}` : ''}`);
   console.log(`results: ${join(sweepDir, 'results.csv')}, ${join(sweepDir, 'results.jsonl')}`);
   if (outcome.interrupted) return 130;
   return c.failed > 0 ? 2 : 0;
+}
+
+/** --queue: enqueue what is not done, follow until every run is finished (Ctrl-C only stops following). */
+async function sweepOnQueue(url: string, args: SweepArgs, plan: Plan, sweepDir: string, manifest: Record<string, unknown>): Promise<number> {
+  // Loaded only here: a local sweep does not load BullMQ.
+  const { parseRedisUrl } = await import('../sweep/redis.js');
+  const { followSweep } = await import('../sweep/queue.js');
+  const target = parseRedisUrl(url);
+  const outcome = await withStopSignals('stopped following; the runs go on, on the workers (run the same command again to follow them)',
+    (signal) => followSweep(plan, { target, sweepDir, weights: args.weights, quiet: args.quiet, signal, manifest }));
+  return report(outcome, plan, sweepDir, 'stopped following: run the same command again to follow the rest');
 }

@@ -63,7 +63,7 @@ export function decideAction(dir: string): Action {
 }
 
 /** Flag values of the varied flags, as the run gets them. */
-function variedValues(run: PlannedRun, varied: string[]): Record<string, unknown> {
+export function variedValues(run: PlannedRun, varied: string[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const k of varied) o[k] = run.config[k] ?? null;
   return o;
@@ -80,15 +80,21 @@ export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOu
     liveShown = true;
   } : () => {};
   const cmd = opts.trainCmd ?? defaultTrainCmd(opts.env ?? process.env);
-  mkdirSync(opts.sweepDir, { recursive: true });
-  checkNotRunning(opts.sweepDir, plan);
-  const lock = join(opts.sweepDir, LOCK);
-  writeFileSync(lock, String(process.pid));
+  const unlock = lockSweepDir(opts.sweepDir, plan);
   try {
     return await sweepLoop(plan, opts, print, live, cmd);
   } finally {
-    rmSync(lock, { force: true });
+    unlock();
   }
+}
+
+/** Creates the sweep folder and marks it as in use by this process (refused while another one uses it); returns the unlock. */
+export function lockSweepDir(sweepDir: string, plan: Plan): () => void {
+  mkdirSync(sweepDir, { recursive: true });
+  checkNotRunning(sweepDir, plan);
+  const lock = join(sweepDir, LOCK);
+  writeFileSync(lock, String(process.pid));
+  return () => rmSync(lock, { force: true });
 }
 
 const LOCK = '.sweep.pid';
@@ -121,9 +127,7 @@ function checkNotRunning(sweepDir: string, plan: Plan): void {
 
 async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => void, live: (seg: string) => void,
   cmd: string[]): Promise<SweepOutcome> {
-  writeFileSync(join(opts.sweepDir, 'sweep.json'), JSON.stringify({
-    ...opts.manifest, varied: plan.varied, runs: plan.runs.map((r) => ({ name: r.name, argv: r.argv })),
-  }, null, 2) + '\n');
+  writeManifest(opts.sweepDir, plan, opts.manifest);
 
   const actions = plan.runs.map((r) => decideAction(join(opts.sweepDir, r.name)));
   const n = (a: Action) => actions.filter((x) => x === a).length;
@@ -189,6 +193,13 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
   return { rows, interrupted, counts };
 }
 
+/** sweep.json: the runs and their flags, plus the facts in `manifest`. */
+export function writeManifest(sweepDir: string, plan: Plan, manifest: Record<string, unknown> = {}): void {
+  writeFileSync(join(sweepDir, 'sweep.json'), JSON.stringify({
+    ...manifest, varied: plan.varied, runs: plan.runs.map((r) => ({ name: r.name, argv: r.argv })),
+  }, null, 2) + '\n');
+}
+
 /** argv without `--name value` / `--name=value` (so a resume does not carry two --init_from). */
 export function withoutFlag(argv: string[], name: string): string[] {
   const out: string[] = [];
@@ -200,13 +211,20 @@ export function withoutFlag(argv: string[], name: string): string[] {
   return out;
 }
 
-interface ChildResult { code: number | null; signal: string | null; aborted: boolean; tail: string[]; lastErr: string | null }
+export interface ChildResult { code: number | null; signal: string | null; aborted: boolean; tail: string[]; lastErr: string | null }
 
-function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l: string) => void,
+/**
+ * Runs one train child, calling onLine for each output line (a '\r' progress redraw goes to onRedraw).
+ * exitWithParent: the child gets a pipe as stdin and NORMLAB_EXIT_WITH_PARENT=1, so it stops when this
+ * process dies, even by SIGKILL (bin/normlab.js exits when its stdin closes).
+ */
+export function runChild(cmd: string[], args: string[], opts: Pick<RunnerOptions, 'env' | 'signal' | 'killSignal'> & { exitWithParent?: boolean }, onLine: (l: string) => void,
   onRedraw: (seg: string) => void, onStart: (pid: number) => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
+    const env = opts.env ?? process.env;
     const child = spawn(cmd[0], [...cmd.slice(1), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: opts.env ?? process.env,
+      stdio: [opts.exitWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true,
+      env: opts.exitWithParent ? { ...env, NORMLAB_EXIT_WITH_PARENT: '1' } : env,
     });
     if (child.pid !== undefined) onStart(child.pid);
     const tail: string[] = [];
@@ -218,7 +236,7 @@ function runChild(cmd: string[], args: string[], opts: RunnerOptions, onLine: (l
       if (isErr && l.trim() !== '') lastErr = l.trim();
       onLine(l);
     };
-    for (const [stream, isErr] of [[child.stdout, false], [child.stderr, true]] as const) {
+    for (const [stream, isErr] of [[child.stdout!, false], [child.stderr!, true]] as const) {
       let buf = '';
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {

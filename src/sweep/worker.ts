@@ -1,0 +1,248 @@
+// `normlab worker --queue URL`: trains the runs of every sweep queue on that Redis (docs/queue.md).
+//
+// Jobs are taken by hand from BullMQ (Worker.getNextJob), so one --concurrency limit holds across all
+// the sweep queues; the worker keeps each job's lock alive while its run trains and runs BullMQ's
+// stalled-job check, which gives the job of a worker that died (SIGKILL, power loss) to another one.
+// A job carries train flags only; they pass the train command's own checks (checkQueueArgv) before
+// anything runs, and the run trains in <work_dir>/<queue>/<job id>, a name made safe for a folder:
+//   summary.json ok there      -> not trained again: its results are sent
+//   ckpt.safetensors there     -> resumed (--init_from resume): a shared work_dir resumes a dead worker's run
+//   anything else              -> folder cleared, trained from scratch
+// The run's log.jsonl and summary.json are copied to Redis as they grow, its output lines go to
+// the job's log. SIGTERM/SIGINT: the runs stop after the current iteration and go back to the queue.
+import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { UserError } from '../engine/types.js';
+import { readSummary } from './results.js';
+import { decideAction, defaultTrainCmd, runChild } from './runner.js';
+import { openRedis, probeRedis, redact, type RedisTarget } from './redis.js';
+import {
+  QUEUES_KEY, checkQueueArgv, folderName, logKey, runKey, sleep, weightsKey, type RunJobData, type RunJobResult,
+} from './queue.js';
+
+export interface WorkerOptions {
+  target: RedisTarget;
+  workDir: string;
+  dataDir: string;
+  concurrency: number;
+  /** Abort = stop: runs stop after their current iteration and go back to the queue. */
+  signal?: AbortSignal;
+  /** Abort = stop now: runs are killed and go back to the queue. */
+  killSignal?: AbortSignal;
+  print?: (line: string) => void;
+  /** Replaces `node <root>/bin/normlab.js` (default: NORMLAB_TRAIN_CMD, else the package's bin). */
+  trainCmd?: string[];
+  /** Show the runs' output here too. */
+  verbose?: boolean;
+}
+
+/** Lock timing: BullMQ's defaults (30 s), shorter through NORMLAB_QUEUE_LOCK_MS (tests). */
+function lockMs(): number {
+  const v = Number(process.env.NORMLAB_QUEUE_LOCK_MS);
+  return Number.isFinite(v) && v >= 500 ? v : 30000;
+}
+
+/** A job can be taken over this many times after its worker died before BullMQ fails it. */
+const MAX_STALLED = 5;
+const POLL_MS = 200;
+const SYNC_MS = 500;
+
+export async function runWorker(opts: WorkerOptions): Promise<{ done: number; failed: number; handedBack: number }> {
+  const print = opts.print ?? ((l: string) => process.stdout.write(l + '\n'));
+  await probeRedis(opts.target);
+  const me = `${hostname()}:${process.pid}`;
+  const conn = openRedis(opts.target, print);
+  const workers = new Map<string, Worker<RunJobData, RunJobResult>>();
+  const running = new Set<Promise<void>>();
+  const stats = { done: 0, failed: 0, handedBack: 0 };
+  let token = 0;
+  let rotate = 0;
+  print(`worker ${me}: serving every sweep queue at ${opts.target.shown}, ${opts.concurrency} run${opts.concurrency > 1 ? 's' : ''} at a time, ` +
+    `runs in ${opts.workDir}, datasets from ${opts.dataDir}`);
+  let lastRefresh = 0;
+  try {
+    while (!opts.signal?.aborted) {
+      if (Date.now() - lastRefresh > 2000) {
+        lastRefresh = Date.now();
+        const names = await conn.smembers(QUEUES_KEY).catch(() => [] as string[]);
+        for (const name of names) {
+          if (workers.has(name) || folderName(name) !== name) continue;
+          const lock = lockMs();
+          const w = new Worker<RunJobData, RunJobResult>(name, null, {
+            connection: conn, autorun: false, lockDuration: lock, stalledInterval: Math.max(250, Math.floor(lock / 2)),
+            maxStalledCount: MAX_STALLED,
+          });
+          w.on('error', () => { /* connection trouble: reported once per outage by openRedis */ });
+          await w.startStalledCheckTimer();
+          workers.set(name, w);
+        }
+      }
+      let took = false;
+      if (running.size < opts.concurrency && workers.size > 0) {
+        const list = [...workers.values()];
+        for (let k = 0; k < list.length && !took; k++) {
+          const w = list[(rotate + k) % list.length];
+          const tok = `${me}:${token++}`;
+          const job = await w.getNextJob(tok, { block: false }).catch(() => undefined);
+          if (!job) continue;
+          took = true;
+          rotate = (rotate + k + 1) % list.length;
+          const p = runJob(job, tok, w.name, conn, opts, print, me, stats).catch((e) => {
+            print(`error in run ${job.id}: ${redact(e instanceof Error ? e.message : String(e), opts.target)}`);
+          }).finally(() => running.delete(p));
+          running.add(p);
+        }
+      }
+      if (!took) await sleep(POLL_MS, opts.signal);
+    }
+    if (running.size > 0) print(`stopping: ${running.size} run${running.size > 1 ? 's' : ''} stop after the current iteration and go back to the queue`);
+    await Promise.all(running);
+  } finally {
+    for (const w of workers.values()) await w.close(true).catch(() => {});
+    conn.disconnect();
+  }
+  return stats;
+}
+
+async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: string, conn: Redis, opts: WorkerOptions,
+  print: (l: string) => void, me: string, stats: { done: number; failed: number; handedBack: number }): Promise<void> {
+  const id = job.id ?? '';
+  const name = typeof job.data?.name === 'string' ? folderName(job.data.name) : id;
+  const fail = async (msg: string, unrecoverable: boolean) => {
+    await job.moveToFailed(unrecoverable ? new UnrecoverableError(msg) : new Error(msg), token, false);
+    stats.failed++;
+    print(`${queue}/${name}: failed: ${msg}`);
+  };
+  try {
+    checkQueueArgv(job.data?.argv);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    await fail(`refused by worker ${me}: ${e.message}`, true);
+    return;
+  }
+  const argv = job.data.argv;
+  const dir = join(opts.workDir, folderName(queue), folderName(id));
+  const action = decideAction(dir);
+  if (action === 'retry' || action === 'restart') rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  print(`${queue}/${name}: ${action === 'resume' ? 'resuming from its checkpoint' : action === 'skip' ? 'already trained here, sending its results' : 'training'} in ${dir}`);
+
+  const sync = new RunSync(conn, queue, id, dir);
+  await sync.start(me, action);
+
+  // Keep the lock while the run trains; if it is lost (this process was frozen, or Redis lost it),
+  // another worker may have the run: stop at once and report nothing.
+  const local = new AbortController(), kill = new AbortController();
+  let lost = false;
+  const lockTimer = setInterval(() => {
+    job.extendLock(token, lockMs()).then((ok) => {
+      if (!ok && !lost) { lost = true; kill.abort(); }
+    }, () => { /* Redis away for a moment: the next extension tries again */ });
+  }, Math.max(200, Math.floor(lockMs() / 3)));
+  const forward = (from: AbortSignal | undefined, to: AbortController) => {
+    if (from?.aborted) to.abort();
+    from?.addEventListener('abort', () => to.abort());
+  };
+  forward(opts.signal, local);
+  forward(opts.killSignal, kill);
+  let res = null;
+  try {
+    if (action !== 'skip') {
+      const syncTimer = setInterval(() => { void sync.push().catch(() => {}); }, SYNC_MS);
+      let logChain: Promise<unknown> = Promise.resolve();
+      try {
+        const args = ['train', ...argv, '--out_dir', dir, '--data_dir', opts.dataDir, ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
+        res = await runChild(opts.trainCmd ?? defaultTrainCmd(), args, { signal: local.signal, killSignal: kill.signal, exitWithParent: true },
+          (line) => {
+            logChain = logChain.then(() => job.log(line)).catch(() => {});
+            if (opts.verbose) print(`    ${name}: ${line}`);
+          }, () => {}, () => {});
+      } finally {
+        clearInterval(syncTimer);
+        await logChain;
+      }
+    }
+    if (lost) { print(`${queue}/${name}: lost its lock (another worker has the run now); stopped`); return; }
+    await sync.push();
+    const summary = readSummary(dir);
+    if (summary?.status === 'ok' && (res === null || res.code === 0)) {
+      if (job.data.weights) {
+        const f = join(dir, 'final.safetensors');
+        if (existsSync(f)) await conn.set(weightsKey(queue, id), readFileSync(f));
+      }
+      await job.moveToCompleted({ summary, worker: me }, token, false);
+      stats.done++;
+      print(`${queue}/${name}: ok, best val ${summary.best_val_loss?.toFixed(4) ?? '-'}`);
+    } else if (res !== null && (res.aborted || res.code === 130 || summary?.status === 'interrupted')) {
+      await job.moveToWait(token);
+      stats.handedBack++;
+      print(`${queue}/${name}: stopped and handed back to the queue${existsSync(join(dir, 'ckpt.safetensors')) ? ' (it resumes from its checkpoint on a worker sharing this --work_dir)' : ''}`);
+    } else {
+      const error = summary?.status === 'failed' && summary.error ? summary.error
+        : res?.code === 0 ? 'exited 0 without an ok summary.json'
+        : `${res?.signal ? `killed by ${res.signal}` : `exit code ${res?.code}`}${res?.lastErr ? `: ${res.lastErr}` : ''}`;
+      await fail(error, true);
+    }
+  } finally {
+    clearInterval(lockTimer);
+  }
+}
+
+/**
+ * Mirrors a run folder's log.jsonl and summary.json into Redis. Each attempt bumps `gen` and
+ * starts the list again from the file, and so does a change that is not an append (a resumed run
+ * trims its log), so a follower that sees a new gen re-reads the whole list.
+ */
+class RunSync {
+  private sent: string[] = [];
+  private summary: string | null = null;
+  private busy: Promise<void> = Promise.resolve();
+  constructor(private conn: Redis, private queue: string, private id: string, private dir: string) {}
+
+  async start(worker: string, action: string): Promise<void> {
+    await this.conn.hset(runKey(this.queue, this.id), { worker, action });
+    await this.reset();
+  }
+
+  private fileLines(): string[] {
+    let text = '';
+    try { text = readFileSync(join(this.dir, 'log.jsonl'), 'utf8'); } catch { return []; }
+    const lines = text.split('\n');
+    lines.pop(); // the part after the last newline is not complete yet
+    return lines;
+  }
+
+  private async reset(): Promise<void> {
+    const lines = this.fileLines();
+    const m = this.conn.multi().hincrby(runKey(this.queue, this.id), 'gen', 1).del(logKey(this.queue, this.id));
+    if (lines.length > 0) m.rpush(logKey(this.queue, this.id), ...lines);
+    await m.exec();
+    this.sent = lines;
+  }
+
+  /** Sends what changed; calls are serialized. */
+  push(): Promise<void> {
+    this.busy = this.busy.then(() => this.pushNow(), () => this.pushNow());
+    return this.busy;
+  }
+
+  private async pushNow(): Promise<void> {
+    const lines = this.fileLines();
+    const isAppend = lines.length >= this.sent.length && this.sent.every((l, i) => l === lines[i]);
+    if (!isAppend) await this.reset();
+    else if (lines.length > this.sent.length) {
+      await this.conn.rpush(logKey(this.queue, this.id), ...lines.slice(this.sent.length));
+      this.sent = lines;
+    }
+    let s: string | null = null;
+    try { s = readFileSync(join(this.dir, 'summary.json'), 'utf8'); } catch { /* not written yet */ }
+    if (s !== null && s !== this.summary) {
+      try { JSON.parse(s); } catch { return; } // caught mid-write
+      await this.conn.hset(runKey(this.queue, this.id), 'summary', s);
+      this.summary = s;
+    }
+  }
+}

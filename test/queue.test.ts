@@ -1,0 +1,199 @@
+// Sweeps over several machines (docs/queue.md): a real redis-server on a free loopback port (append-only file on,
+// a password set), one follower (`normlab sweep --queue`) and three worker processes training real
+// tiny runs; one worker is SIGKILLed and another SIGTERMed mid-run; the results table must list
+// every run exactly once, with the numbers a local sweep of the same file gives.
+// The server comes from test/redis-server.ts (skipped without redis-server, except under CI=true).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { checkQueueArgv, folderName, jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/queue.js';
+import { parseRedisUrl, redactUrl } from '../src/sweep/redis.js';
+import { inspectDir } from '../src/sweep/inspect.js';
+import { BIN, throwsUser, tinyData, tmpDir } from './helpers.js';
+import { PW, RedisServer, skip, start, until, type Proc } from './redis-server.js';
+
+const LOCK_MS = '2000'; // locks expire after 2 s (BullMQ's default is 30 s): quick takeover of a dead worker's run
+
+let redis: RedisServer;
+before(async () => { if (!skip) redis = await RedisServer.start(); });
+after(async () => { await redis?.stop(); });
+
+const data = tinyData();
+const tiny = {
+  dataset: 'tiny', n_layer: 1, n_head: 2, n_embd: 16, block_size: 16, batch_size: 4, eval_iters: 2, log_interval: 10,
+  tensorboard_log: false, progress: false, always_save_checkpoint: true,
+};
+
+function sweepFile(dir: string, name: string, body: Record<string, unknown>): string {
+  const f = join(dir, `${name}.json`);
+  writeFileSync(f, JSON.stringify({ ...tiny, ...body }));
+  return f;
+}
+
+function csvRows(file: string): Record<string, string>[] {
+  const [head, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
+  const keys = head.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [keys[i], v])));
+}
+
+/** Processes whose command line mentions `text` (Linux /proc). */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try { if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) found.push(Number(pid)); } catch { /* gone */ }
+  }
+  return found;
+}
+
+test('4 runs, 3 workers, one SIGKILLed and one SIGTERMed mid-run: every run once, same numbers as a local sweep', { skip, timeout: 240000 }, async () => {
+  const dir = tmpDir('normlab-queue-');
+  const file = sweepFile(dir, 'acts', { max_iters: 1000, eval_interval: 100, activation_variant: ['gelu', 'relu'], norm_variant_attn: ['rmsnorm', 'layernorm'] });
+  const sweepDir = join(dir, 'acts');
+  const work = join(dir, 'work'); // shared by the three workers: a dead worker's run resumes from its checkpoint
+  const env = { NORMLAB_QUEUE_LOCK_MS: LOCK_MS };
+  const workers = [0, 1, 2].map(() => start(['worker', '--queue', redis.url, '--work_dir', work, '--data_dir', data], env));
+  const follower = start(['sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--quiet']);
+  try {
+    // Kill a worker as soon as one of its runs has a checkpoint and is not finished.
+    const runDir = (w: Proc, ok: (d: string) => boolean) => {
+      for (const m of w.out.matchAll(/training in (\S+)/g)) if (ok(m[1])) return m[1];
+      return null;
+    };
+    const midRun = (d: string) => existsSync(join(d, 'ckpt.safetensors')) &&
+      !/"status": "ok"/.test(existsSync(join(d, 'summary.json')) ? readFileSync(join(d, 'summary.json'), 'utf8') : '');
+    const [killed, killedDir] = await until('a run with a checkpoint', () => {
+      for (const w of workers) { const d = runDir(w, midRun); if (d) return [w, d] as const; }
+      return null;
+    });
+    killed.p.kill('SIGKILL');
+    // SIGTERM: another worker stops its run after the current iteration and hands it back.
+    const [termed, termedDir] = await until('a second run mid-way', () => {
+      for (const w of workers) {
+        if (w === killed) continue;
+        const d = runDir(w, (x) => x !== killedDir && midRun(x));
+        if (d) return [w, d] as const;
+      }
+      return null;
+    });
+    termed.p.kill('SIGTERM');
+    assert.equal(await termed.exit, 0, termed.out);
+    assert.match(termed.out, /handed back to the queue/);
+
+    assert.equal(await follower.exit, 0, follower.out);
+    const survivor = workers.find((w) => w !== killed && w !== termed)!;
+    const killedRun = killedDir.split('/').pop()!, termedRun = termedDir.split('/').pop()!;
+    assert.ok(survivor.out.includes(`resuming from its checkpoint in ${killedDir}`) || termed.out.includes(`resuming from its checkpoint in ${killedDir}`),
+      `the SIGKILLed worker's run ${killedRun} was not resumed:\n${survivor.out}`);
+    assert.ok(survivor.out.includes(`resuming from its checkpoint in ${termedDir}`), `the SIGTERMed run ${termedRun} was not resumed`);
+    // The killed worker's training child stopped with it (no orphan writing into the run folder).
+    await until('the killed worker\'s child to exit', () => processesMentioning(killedDir).length === 0 || null, 10000);
+
+    // Exactly once each, all ok; inspect sees the folder as it sees a local sweep's.
+    const rows = csvRows(join(sweepDir, 'results.csv'));
+    assert.equal(rows.length, 4);
+    assert.equal(new Set(rows.map((r) => r.name)).size, 4);
+    assert.ok(rows.every((r) => r.status === 'ok'), JSON.stringify(rows));
+    assert.equal(readFileSync(join(sweepDir, 'results.jsonl'), 'utf8').trim().split('\n').length, 4);
+    assert.equal(inspectDir(sweepDir).runs.length, 4);
+    for (const r of rows) {
+      const log = readFileSync(join(sweepDir, r.name, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { iter: number; val_loss?: number });
+      const evals = log.filter((l) => 'val_loss' in l).map((l) => l.iter);
+      assert.deepEqual(evals, [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000], `${r.name}: eval rows ${evals}`);
+      assert.equal(JSON.parse(readFileSync(join(sweepDir, r.name, 'summary.json'), 'utf8')).status, 'ok');
+    }
+
+    // The same numbers as a local sweep of the same file (resumed runs repeat the uninterrupted ones).
+    const local = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', join(dir, 'local'), '--quiet', '--data_dir', data], { encoding: 'utf8' });
+    assert.equal(local.status, 0, local.stderr);
+    const localRows = new Map(csvRows(join(dir, 'local', 'results.csv')).map((r) => [r.name, r]));
+    for (const r of rows) assert.equal(r.best_val_loss, localRows.get(r.name)!.best_val_loss, r.name);
+
+    // Rerunning re-attaches: nothing queued again, nothing trained again; a lost local folder comes back from Redis.
+    rmSync(join(sweepDir, rows[0].name), { recursive: true });
+    const trainedBefore = survivor.out.match(/training in|resuming from/g)!.length;
+    const again = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--quiet'], { encoding: 'utf8' });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /3 finished, 0 queued now, 1 already queued/);
+    assert.equal(csvRows(join(sweepDir, 'results.csv')).length, 4);
+    assert.ok(existsSync(join(sweepDir, rows[0].name, 'log.jsonl')));
+    assert.equal(survivor.out.match(/training in|resuming from/g)!.length, trainedBefore);
+
+    // A job is flags only: one that names paths is refused before anything runs.
+    const conn = new Redis(parseRedisUrl(redis.url).options);
+    const evil = new Queue('normlab-evil', { connection: conn });
+    await conn.sadd(QUEUES_KEY, 'normlab-evil');
+    const outside = join(dir, 'outside');
+    await evil.add('x', { name: '../../x', argv: ['--out_dir', outside, '--max_iters', '1'], weights: false }, { jobId: 'evil-1' });
+    await evil.add('y', { name: 'y', argv: ['--dataset', '../../etc', '--max_iters', '1'], weights: false }, { jobId: 'evil-2' });
+    await until('the worker to refuse the jobs', () => /evil-2|y: failed/.test(survivor.out) && /x: failed/.test(survivor.out) || null, 30000);
+    const j1 = (await evil.getJob('evil-1'))!, j2 = (await evil.getJob('evil-2'))!;
+    assert.match(j1.failedReason, /--out_dir cannot go through the queue/);
+    assert.match(j2.failedReason, /--dataset "..\/..\/etc"/);
+    assert.ok(!existsSync(outside));
+    await evil.close();
+    conn.disconnect();
+
+    // The password appears nowhere.
+    for (const text of [follower.out, again.stdout, again.stderr, ...workers.map((w) => w.out), readFileSync(join(sweepDir, 'sweep.json'), 'utf8')]) {
+      assert.ok(!text.includes(PW), 'the password was printed');
+    }
+  } finally {
+    for (const w of workers) w.p.kill('SIGKILL');
+    follower.p.kill('SIGKILL');
+  }
+});
+
+test('a Redis restart loses nothing: queued runs survive it (append-only file)', { skip, timeout: 120000 }, async () => {
+  const dir = tmpDir('normlab-queue-');
+  const file = sweepFile(dir, 'restart', { max_iters: 20, eval_interval: 10, activation_variant: ['gelu', 'relu'] });
+  const sweepDir = join(dir, 'restart');
+  const first = start(['sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--quiet']);
+  await until('the runs to be queued', () => /2 queued now/.test(first.out) || null);
+  first.p.kill('SIGINT'); // the follower may stop at any time
+  await first.exit;
+  await redis.stop();
+  await redis.restart();
+  const worker = start(['worker', '--queue', redis.url, '--work_dir', join(dir, 'work'), '--data_dir', data], { NORMLAB_QUEUE_LOCK_MS: LOCK_MS });
+  try {
+    const follow = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--quiet'], { encoding: 'utf8' });
+    assert.equal(follow.status, 0, follow.stdout + follow.stderr);
+    assert.match(follow.stdout, /0 queued now, 2 already queued/);
+    assert.equal(csvRows(join(sweepDir, 'results.csv')).length, 2);
+  } finally {
+    worker.p.kill('SIGKILL');
+  }
+});
+
+test('URLs: parsed, redacted, refused with the reason', () => {
+  assert.equal(redactUrl('redis://user:s3cret@h:1/2'), 'redis://user:***@h:1/2');
+  assert.equal(redactUrl('rediss://:s3cret@h:1'), 'rediss://:***@h:1');
+  assert.equal(redactUrl('redis://h:1'), 'redis://h:1');
+  const t = parseRedisUrl('rediss://al%40ice:p%3Aw@example.org:6380/3');
+  assert.deepEqual({ ...t.options, tls: Boolean(t.options.tls) }, { host: 'example.org', port: 6380, db: 3, username: 'al@ice', password: 'p:w', tls: true });
+  assert.equal(parseRedisUrl('redis://localhost').options.port, 6379);
+  throwsUser(() => parseRedisUrl('localhost:6379'), 'scheme must be redis://');
+  throwsUser(() => parseRedisUrl('redis://h:1/x'), 'database number');
+  throwsUser(() => parseRedisUrl('redis://:pw@h:1?x=1'), 'no ?query');
+  assert.ok(!throwsUser(() => parseRedisUrl('redis://:pw@h:1/x')).includes('pw@'));
+});
+
+test('job flags: the train checks, plus no paths and a plain dataset name', () => {
+  assert.equal(checkQueueArgv(['--n_layer', '2', '--init_from', 'scratch']).config.n_layer, 2);
+  throwsUser(() => checkQueueArgv(['--out_dir', '/tmp/x']), '--out_dir cannot go through the queue');
+  throwsUser(() => checkQueueArgv(['--data_dir', '/']), '--data_dir cannot go through the queue');
+  throwsUser(() => checkQueueArgv(['--init_from', '/tmp/w.safetensors']), '--init_from cannot go through the queue');
+  throwsUser(() => checkQueueArgv(['--dataset', '..']), 'plain folder name');
+  throwsUser(() => checkQueueArgv(['--n_head', '5']), 'not divisible');
+  throwsUser(() => checkQueueArgv(['--help']), 'not a train flag');
+  throwsUser(() => checkQueueArgv(['x']), 'unexpected argument');
+  throwsUser(() => checkQueueArgv('--n_layer 2'), 'not a list of strings');
+  assert.equal(folderName('..'), '_..');
+  assert.equal(folderName('a/b:c'), 'a_b_c');
+  assert.equal(jobIdOf({ name: 'n', argv: ['--a', '1'] }), jobIdOf({ name: 'n', argv: ['--a', '1'] }));
+  assert.notEqual(jobIdOf({ name: 'n', argv: ['--a', '1'] }), jobIdOf({ name: 'n', argv: ['--a', '2'] }));
+  assert.equal(queueNameOf('sweeps/norms/'), 'normlab-norms');
+});
