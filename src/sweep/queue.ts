@@ -10,11 +10,12 @@
 //   normlab:run:<queue>:<job id>:weights final.safetensors (only with --weights), until fetched
 // The job id is deterministic, so rerunning the follower never queues a run twice.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { FLAGS, HelpRequested, checkTrainConfig, defaultConfig, parseFlags } from '../config/index.js';
+import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
 import { UserError } from '../engine/types.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { safeName } from './naming.js';
@@ -105,11 +106,6 @@ export function checkPlanForQueue(plan: Plan): void {
     }
   }
   if (bad.size > 0) throw new UserError(`sweep not queued, nothing ran:\n  ${[...bad].join('\n  ')}`);
-}
-
-export function writeFileAtomicText(path: string, data: string | Buffer): void {
-  writeFileSync(`${path}.tmp`, data);
-  renameSync(`${path}.tmp`, path);
 }
 
 export interface FollowOptions {
@@ -247,7 +243,7 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
 function finishOk(t: Tracked, job: Job<RunJobData, RunJobResult>, varied: string[], print: (l: string) => void): void {
   const summary = job.returnvalue?.summary ?? readSummary(t.dir);
   mkdirSync(t.dir, { recursive: true });
-  if (summary) writeFileAtomicText(join(t.dir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
+  if (summary) writeFileAtomic(join(t.dir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
   t.row = makeRow(t.run.name, t.dir, variedValues(t.run, varied), summary, 'ok', null, null);
   const r = t.row;
   print(`  ${t.run.name}: ok in ${fmtDuration(r.wall_s)}` +
@@ -259,7 +255,7 @@ async function fetchWeights(t: Tracked, conn: Redis, q: string, opts: FollowOpti
   if (!opts.weights) return;
   const buf = await conn.getBuffer(weightsKey(q, t.id));
   if (buf) {
-    writeFileAtomicText(join(t.dir, 'final.safetensors'), buf);
+    writeFileAtomic(join(t.dir, 'final.safetensors'), buf);
     await conn.del(weightsKey(q, t.id));
   } else if (!existsSync(join(t.dir, 'final.safetensors'))) {
     print(`  ${t.run.name}: no final weights on the queue (it was queued without --weights, or fetched into another folder)`);
@@ -280,7 +276,7 @@ async function syncRun(t: Tracked, conn: Redis, q: string, queue: Queue<RunJobDa
     // A new attempt (another worker, or a resume that trimmed the log): take the whole list.
     const again = await conn.multi().hget(runKey(q, t.id), 'gen').lrange(logKey(q, t.id), 0, -1).exec();
     lines = (again?.[1][1] ?? []) as string[];
-    writeFileAtomicText(logFile, lines.map((l) => l + '\n').join(''));
+    writeFileAtomic(logFile, lines.map((l) => l + '\n').join(''));
     t.gen = (again?.[0][1] as string | null) ?? meta.gen;
     t.lines = lines.length;
     if (t.startedAt === null) t.startedAt = Date.now();
@@ -290,11 +286,11 @@ async function syncRun(t: Tracked, conn: Redis, q: string, queue: Queue<RunJobDa
     print(`[${t.index + 1}/${plan.runs.length}] ${t.run.name}${meta.action === 'resume' ? ' (resuming from its checkpoint)' : ''}` +
       `${meta.worker ? ` on ${meta.worker}` : ''}  elapsed ${fmtDuration((Date.now() - t0) / 1000)}  ETA ${mean === null ? '?' : fmtDuration(mean * left)}`);
   } else if (lines.length > 0) {
-    writeFileSync(logFile, lines.map((l) => l + '\n').join(''), { flag: 'a' });
+    appendFileChecked(logFile, lines.map((l) => l + '\n').join(''));
     t.lines += lines.length;
   }
   if (meta.summary && meta.summary !== t.summaryText) {
-    writeFileAtomicText(join(t.dir, 'summary.json'), meta.summary);
+    writeFileAtomic(join(t.dir, 'summary.json'), meta.summary);
     t.summaryText = meta.summary;
   }
   if (!opts.quiet) {

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { LOCK_FILE, lockHolder } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
 import { readSummary } from './results.js';
 import { decideAction, defaultTrainCmd, runChild } from './runner.js';
@@ -130,17 +131,27 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
   mkdirSync(dir, { recursive: true });
   print(`${queue}/${name}: ${action === 'resume' ? 'resuming from its checkpoint' : action === 'skip' ? 'already trained here, sending its results' : 'training'} in ${dir}`);
 
+  // This worker holds the job, so a folder lock left by another machine (one that died, sharing
+  // this work_dir) is stale: the previous holder lost the job and stopped its run (above).
+  const holder = lockHolder(dir);
+  if (holder && holder.host !== hostname()) {
+    print(`${queue}/${name}: removing the folder lock of ${holder.host}:${holder.pid}, which lost this run`);
+    rmSync(join(dir, LOCK_FILE), { force: true });
+  }
   const sync = new RunSync(conn, queue, id, dir);
   await sync.start(me, action);
 
-  // Keep the lock while the run trains; if it is lost (this process was frozen, or Redis lost it),
-  // another worker may have the run: stop at once and report nothing.
+  // Keep the job's lock while the run trains. If it is lost (this process was frozen, or Redis
+  // refuses it), or cannot be renewed for as long as it lasts (Redis unreachable from here), another
+  // worker may have the run: stop at once and report nothing.
   const local = new AbortController(), kill = new AbortController();
-  let lost = false;
+  let lost = false, renewed = Date.now();
+  const loseIt = () => { if (!lost) { lost = true; kill.abort(); } };
   const lockTimer = setInterval(() => {
     job.extendLock(token, lockMs()).then((ok) => {
-      if (!ok && !lost) { lost = true; kill.abort(); }
-    }, () => { /* Redis away for a moment: the next extension tries again */ });
+      if (ok) renewed = Date.now();
+      else loseIt();
+    }, () => { if (Date.now() - renewed > lockMs()) loseIt(); });
   }, Math.max(200, Math.floor(lockMs() / 3)));
   const forward = (from: AbortSignal | undefined, to: AbortController) => {
     if (from?.aborted) to.abort();
