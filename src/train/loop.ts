@@ -95,6 +95,14 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 }
 
 async function trainLocked(input: TrainConfig, given: Set<string>): Promise<number> {
+  const { cfg, state, data } = resolveRun(input, given);
+  const run = new Run(cfg, state, data);
+  run.openOutputs();
+  return run.loop();
+}
+
+/** Phase 1: the effective config (a resumed run's, with the flags given now), checked; the dataset. */
+function resolveRun(input: TrainConfig, given: Set<string>): { cfg: TrainConfig; state: TrainState | null; data: Dataset } {
   let cfg = input;
   let state: TrainState | null = null;
   if (cfg.init_from === 'resume') ({ cfg, state } = resumeConfig(cfg, given));
@@ -109,174 +117,226 @@ async function trainLocked(input: TrainConfig, given: Set<string>): Promise<numb
   if (state && state.config.vocab_size !== data.meta.vocab_size) {
     throw new UserError(`dataset ${cfg.dataset} has vocab_size ${data.meta.vocab_size} but the run in ${outDir} was trained with ${state.config.vocab_size}`);
   }
-  cfg = { ...cfg, vocab_size: data.meta.vocab_size };
-  const { backend, note } = selectBackend(cfg.backend);
-  if (note) console.warn(note);
+  return { cfg: { ...cfg, vocab_size: data.meta.vocab_size }, state, data };
+}
 
-  const B = cfg.batch_size, T = cfg.block_size, accum = cfg.gradient_accumulation_steps;
-  checkMemory(cfg, { batch: B, block: T, training: true }, 'this model');
-  const model = buildModel(cfg, backend, { maxB: B, maxT: T, seed: cfg.seed });
-  const opt = new AdamW(model.store);
-  const rng = new Rng(cfg.seed);
-  let start = 0, bestVal: number | null = null, bestIter: number | null = null;
-  let wallBefore = 0;
-  if (state) {
-    const ckpt = path.join(outDir, 'ckpt.safetensors');
-    const { tensors, metadata } = loadTensors(ckpt);
-    loadWeights(model, tensors, ckpt);
-    const optIter = loadMoments(path.join(outDir, 'optim.safetensors'), model, opt);
-    if (Number(metadata.iter) !== state.iter || optIter !== state.iter) {
-      throw new UserError(`the checkpoint files in ${outDir} disagree (state.json at iter ${state.iter}, ckpt at ${metadata.iter}, ` +
-        `optim at ${optIter}): a write was interrupted. Restore them or start again with --overwrite.`);
+type Evaluation = { train: number; val: number; metrics: Record<string, number> };
+
+/** One training run: its model, optimizer and generator, the counters its summary reports, and its outputs. */
+class Run {
+  readonly outDir: string;
+  readonly model: GPT;
+  readonly opt: AdamW;
+  readonly rng: Rng;
+  readonly nParams: number;
+  readonly layout: string;
+  readonly extraMeta: Record<string, string>;
+  private readonly B: number; private readonly T: number;
+  private readonly x: Int32Array; private readonly y: Int32Array;
+  private readonly trainCtx: MetricCtx;
+  private readonly codec: ReturnType<typeof charCodec> | null;
+  private log!: RunLog;
+  private tb: TensorBoardWriter | null = null;
+  private progress!: Progress;
+  private t0 = 0;
+  // What the summary reports.
+  start = 0; it = 0; bestVal: number | null = null; bestIter: number | null = null; wallBefore = 0;
+  trainMs = 0; tokens = 0; lastTrain: number | null = null; lastVal: number | null = null; recompute: number | null = null;
+  savedIter: number | null;
+  stop: 'interrupted' | null = null;
+
+  /** Phase 2: backend, model and optimizer; a resumed run's weights, moments, generator and counters,
+   * or a fine-tuning run's starting weights. */
+  constructor(readonly cfg: TrainConfig, readonly state: TrainState | null, readonly data: Dataset) {
+    this.outDir = cfg.out_dir;
+    const { backend, note } = selectBackend(cfg.backend);
+    if (note) console.warn(note);
+    const B = this.B = cfg.batch_size, T = this.T = cfg.block_size;
+    checkMemory(cfg, { batch: B, block: T, training: true }, 'this model');
+    this.model = buildModel(cfg, backend, { maxB: B, maxT: T, seed: cfg.seed });
+    this.opt = new AdamW(this.model.store);
+    this.rng = new Rng(cfg.seed);
+    if (state) {
+      const ckpt = path.join(this.outDir, 'ckpt.safetensors');
+      const { tensors, metadata } = loadTensors(ckpt);
+      loadWeights(this.model, tensors, ckpt);
+      const optIter = loadMoments(path.join(this.outDir, 'optim.safetensors'), this.model, this.opt);
+      if (Number(metadata.iter) !== state.iter || optIter !== state.iter) {
+        throw new UserError(`the checkpoint files in ${this.outDir} disagree (state.json at iter ${state.iter}, ckpt at ${metadata.iter}, ` +
+          `optim at ${optIter}): a write was interrupted. Restore them or start again with --overwrite.`);
+      }
+      this.rng.setState(state.rng);
+      this.start = state.iter; this.bestVal = state.best_val_loss; this.bestIter = state.best_iter; this.wallBefore = state.wall_s ?? 0;
+    } else if (cfg.init_from !== 'scratch') {
+      if (!cfg.init_from.endsWith('.safetensors')) {
+        throw new UserError(`--init_from ${cfg.init_from}: expected scratch, resume, or a path to a .safetensors file`);
+      }
+      loadWeights(this.model, loadTensors(cfg.init_from).tensors, cfg.init_from);
     }
-    rng.setState(state.rng);
-    start = state.iter; bestVal = state.best_val_loss; bestIter = state.best_iter; wallBefore = state.wall_s ?? 0;
-  } else if (cfg.init_from !== 'scratch') {
-    if (!cfg.init_from.endsWith('.safetensors')) {
-      throw new UserError(`--init_from ${cfg.init_from}: expected scratch, resume, or a path to a .safetensors file`);
-    }
-    loadWeights(model, loadTensors(cfg.init_from).tensors, cfg.init_from);
+    this.it = this.start;
+    this.savedIter = state ? state.iter : null;
+    this.nParams = this.model.numParams();
+    this.layout = blockLayout(cfg);
+    this.x = new Int32Array(B * T); this.y = new Int32Array(B * T);
+    this.trainCtx = new MetricCtx(true, this.rng);
+    this.codec = data.meta.chars ? charCodec(data.meta.chars) : null;
+    this.extraMeta = { dataset: cfg.dataset, ...(data.meta.chars ? { chars: JSON.stringify(data.meta.chars) } : {}) };
   }
 
-  // --overwrite: the previous run's files go, so no stale TensorBoard events or final weights mix in.
-  if (!state && cfg.overwrite) clearRunFiles(outDir);
-  const log = new RunLog(outDir, state ? { keepUntil: { trainBelow: start, evalUpTo: start } } : {});
-  const tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
-  if (tb) log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
-  const layout = blockLayout(cfg);
-  const nParams = model.numParams();
-  console.log(`normlab train: ${cfg.n_layer} layers, ${cfg.n_head} heads, ${cfg.n_embd} wide, block ${T}; ` +
-    `${(nParams / 1e6).toFixed(2)}M parameters; backend ${backend.name}; ${cfg.dataset}: ${data.train.length} train / ${data.val.length} val tokens`);
-  console.log(layout);
-  if (state) console.log(`resuming ${outDir} at iter ${start} (best val loss ${bestVal?.toFixed(4) ?? 'none'})`);
-
-  const x = new Int32Array(B * T), y = new Int32Array(B * T);
-  const trainCtx = new MetricCtx(true, rng);
-  const codec = data.meta.chars ? charCodec(data.meta.chars) : null;
-  const extraMeta: Record<string, string> = { dataset: cfg.dataset, ...(data.meta.chars ? { chars: JSON.stringify(data.meta.chars) } : {}) };
-  const progress = new Progress(cfg.max_iters, cfg.progress);
-  const t0 = Date.now();
-  let trainMs = 0, tokens = 0, lastTrain: number | null = null, lastVal: number | null = null, recompute: number | null = null;
-  let stop: 'interrupted' | null = null;
-  const onSigint = () => {
-    if (stop) process.exit(130);
-    stop = 'interrupted';
-  };
-  // SIGTERM (kill, a scheduler's stop) is a Ctrl-C: stop cleanly, summary 'interrupted'.
-  const offSignals = () => { process.off('SIGINT', onSigint); process.off('SIGTERM', onSigint); };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
-  let savedIter: number | null = state ? state.iter : null;
-  if (state) {
-    // A resumed run that evaluates nothing more (it was checkpointed at its last evaluation) keeps that evaluation's losses.
-    const prev = readPrevSummary(outDir);
-    if (prev && prev.iters === start) { lastTrain = prev.final_train_loss; lastVal = prev.final_val_loss; recompute = prev.krmsnorm_recompute; }
+  /** Phase 3: out_dir's log, TensorBoard writer and progress line; the run's header on the terminal. */
+  openOutputs(): void {
+    const { cfg, state, outDir, data } = this;
+    // --overwrite: the previous run's files go, so no stale TensorBoard events or final weights mix in.
+    if (!state && cfg.overwrite) clearRunFiles(outDir);
+    this.log = new RunLog(outDir, state ? { keepUntil: { trainBelow: this.start, evalUpTo: this.start } } : {});
+    const tb = this.tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
+    if (tb) this.log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
+    console.log(`normlab train: ${cfg.n_layer} layers, ${cfg.n_head} heads, ${cfg.n_embd} wide, block ${this.T}; ` +
+      `${(this.nParams / 1e6).toFixed(2)}M parameters; backend ${this.model.be.name}; ${cfg.dataset}: ${data.train.length} train / ${data.val.length} val tokens`);
+    console.log(this.layout);
+    if (state) console.log(`resuming ${outDir} at iter ${this.start} (best val loss ${this.bestVal?.toFixed(4) ?? 'none'})`);
+    this.progress = new Progress(cfg.max_iters, cfg.progress);
+    this.t0 = Date.now();
+    if (state) {
+      // A resumed run that evaluates nothing more (it was checkpointed at its last evaluation) keeps that evaluation's losses.
+      const prev = readPrevSummary(outDir);
+      if (prev && prev.iters === this.start) { this.lastTrain = prev.final_train_loss; this.lastVal = prev.final_val_loss; this.recompute = prev.krmsnorm_recompute; }
+    }
   }
 
-  const summary = (status: Summary['status'], error?: string): void => {
-    const s: Summary = {
-      status, ...(error ? { error } : {}), best_val_loss: bestVal, best_iter: bestIter, final_train_loss: lastTrain,
-      final_val_loss: lastVal, iters: it, params: nParams, wall_s: wallBefore + (Date.now() - t0) / 1000,
-      tokens_per_s: trainMs > 0 ? (tokens / trainMs) * 1000 : null, krmsnorm_recompute: recompute, config: cfg, block_layout: layout,
+  /** Phase 4: evaluate, checkpoint and step until max_iters, Ctrl-C/SIGTERM, divergence or an error;
+   * then the final weights and summary. Returns the exit code. */
+  async loop(): Promise<number> {
+    const { cfg, state } = this;
+    const onSigint = () => {
+      if (this.stop) process.exit(130);
+      this.stop = 'interrupted';
     };
-    writeFileAtomic(path.join(outDir, 'summary.json'), JSON.stringify(s, null, 1) + '\n');
-  };
+    // SIGTERM (kill, a scheduler's stop) is a Ctrl-C: stop cleanly, summary 'interrupted'.
+    const offSignals = () => { process.off('SIGINT', onSigint); process.off('SIGTERM', onSigint); };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const closeOutputs = () => { this.tb?.close(); this.progress.end(); offSignals(); };
+    try {
+      for (; ; this.it++) {
+        const it = this.it;
+        const evalNow = (it % cfg.eval_interval === 0 || it === cfg.max_iters) && !(state && it === this.start);
+        if (evalNow && !(await this.evalStep(it))) break; // interrupted: this evaluation is not logged
+        if (it >= cfg.max_iters) break;
+        // Let the event loop run (a Ctrl-C handler cannot fire inside a synchronous loop), then stop if asked.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.stop) break;
+        this.trainOne(it);
+      }
+    } catch (e) {
+      closeOutputs();
+      // On a full disk the summary may not be writable either: the first error is the one to report.
+      try { this.summary('failed', e instanceof Error ? e.message : String(e)); } catch { /* reported below */ }
+      if (e instanceof Diverged) {
+        console.error(`error: ${e.message}. Nothing was saved from the diverged steps; ` +
+          (this.savedIter === null ? `no checkpoint had been saved in ${this.outDir}` : `the last checkpoint in ${this.outDir} (iter ${this.savedIter}) is intact`) +
+          '. Try a lower --learning_rate, --grad_clip, or another variant setting.');
+        return 2;
+      }
+      throw e;
+    }
+    closeOutputs();
+    return this.finish();
+  }
+
+  /** The evaluation at `it`: log, checkpoint on a new best (or always), summary, optional sample.
+   * False when Ctrl-C arrived during it. */
+  private async evalStep(it: number): Promise<boolean> {
+    const { cfg } = this;
+    const e = await this.evaluate(it);
+    if (!e) return false;
+    this.lastTrain = e.train; this.lastVal = e.val;
+    if ('krmsnorm_recompute' in e.metrics) this.recompute = e.metrics.krmsnorm_recompute;
+    this.log.write({ iter: it, train_loss: round(e.train), val_loss: round(e.val), ...roundAll(e.metrics) });
+    this.progress.say(`iter ${it}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)}` +
+      (this.recompute !== null ? `, krmsnorm recompute ${(100 * this.recompute).toFixed(1)}%` : ''));
+    if (!Number.isFinite(e.val)) throw new Diverged(it, e.val);
+    if (this.bestVal === null || e.val < this.bestVal || cfg.always_save_checkpoint) {
+      if (this.bestVal === null || e.val < this.bestVal) { this.bestVal = e.val; this.bestIter = it; }
+      if (it > 0) {
+        saveCheckpoint(this.outDir, this.model, this.opt, {
+          version: 1, config: cfg, iter: it, best_val_loss: this.bestVal, best_iter: this.bestIter, rng: this.rng.getState(),
+          params: this.nParams, tokens_seen: this.tokens, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
+        }, this.extraMeta);
+        this.savedIter = it;
+      }
+    }
+    this.summary('running');
+    if (cfg.max_sample_tokens && this.codec) {
+      const gen = new Generator(this.model);
+      const ids = gen.generate([0], { maxNewTokens: cfg.max_sample_tokens, temperature: 0.8, topK: 200 },
+        new Rng(cfg.seed), new MetricCtx(false, new Rng(cfg.seed)));
+      this.progress.say(`--- sample at iter ${it} ---\n${this.codec.decode(ids)}\n---`);
+    }
+    return true;
+  }
 
   /** Mean loss over eval_iters batches of each split; null when Ctrl-C arrives meanwhile. */
-  const evaluate = async (iter: number): Promise<{ train: number; val: number; metrics: Record<string, number> } | null> => {
+  private async evaluate(iter: number): Promise<Evaluation | null> {
+    const { cfg, B, T, x, y } = this;
     const ctx = new MetricCtx(false, new Rng((cfg.seed * 1000003 + iter * 7919) >>> 0));
     const res = { train: 0, val: 0, metrics: {} as Record<string, number> };
     for (const split of ['train', 'val'] as const) {
       let sum = 0;
       for (let k = 0; k < cfg.eval_iters; k++) {
-        getBatch(data[split], B, T, ctx.rng, x, y);
-        sum += model.forward(x, y, B, T, ctx);
+        getBatch(this.data[split], B, T, ctx.rng, x, y);
+        sum += this.model.forward(x, y, B, T, ctx);
         await new Promise((resolve) => setImmediate(resolve));
-        if (stop) return null;
+        if (this.stop) return null;
       }
       res[split] = sum / cfg.eval_iters;
       if (split === 'val') res.metrics = ctx.take();
       else ctx.take();
     }
     return res;
-  };
-
-  let it = start;
-  try {
-    for (; ; it++) {
-      const evalNow = (it % cfg.eval_interval === 0 || it === cfg.max_iters) && !(state && it === start);
-      if (evalNow) {
-        const e = await evaluate(it);
-        if (!e) break; // interrupted: this evaluation is not logged
-        lastTrain = e.train; lastVal = e.val;
-        if ('krmsnorm_recompute' in e.metrics) recompute = e.metrics.krmsnorm_recompute;
-        log.write({ iter: it, train_loss: round(e.train), val_loss: round(e.val), ...roundAll(e.metrics) });
-        progress.say(`iter ${it}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)}` +
-          (recompute !== null ? `, krmsnorm recompute ${(100 * recompute).toFixed(1)}%` : ''));
-        if (!Number.isFinite(e.val)) throw new Diverged(it, e.val);
-        if (bestVal === null || e.val < bestVal || cfg.always_save_checkpoint) {
-          if (bestVal === null || e.val < bestVal) { bestVal = e.val; bestIter = it; }
-          if (it > 0) {
-            saveCheckpoint(outDir, model, opt, {
-              version: 1, config: cfg, iter: it, best_val_loss: bestVal, best_iter: bestIter, rng: rng.getState(),
-              params: nParams, tokens_seen: tokens, wall_s: wallBefore + (Date.now() - t0) / 1000,
-            }, extraMeta);
-            savedIter = it;
-          }
-        }
-        summary('running');
-        if (cfg.max_sample_tokens && codec) {
-          const gen = new Generator(model);
-          const ids = gen.generate([0], { maxNewTokens: cfg.max_sample_tokens, temperature: 0.8, topK: 200 },
-            new Rng(cfg.seed), new MetricCtx(false, new Rng(cfg.seed)));
-          progress.say(`--- sample at iter ${it} ---\n${codec.decode(ids)}\n---`);
-        }
-      }
-      if (it >= cfg.max_iters) break;
-      // Let the event loop run (a Ctrl-C handler cannot fire inside a synchronous loop), then stop if asked.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (stop) break;
-
-      const ts = performance.now();
-      const lr = learningRate(it, cfg);
-      const loss = trainStep(model, opt, data.train, trainCtx, x, y, cfg, lr);
-      if (!Number.isFinite(loss)) throw new Diverged(it, loss);
-      const ms = performance.now() - ts;
-      trainMs += ms; tokens += B * T * accum;
-      const metrics = trainCtx.take();
-      if (it % cfg.log_interval === 0) log.write({ iter: it, loss: round(loss), lr, ms: Math.round(ms * 100) / 100, ...roundAll(metrics) });
-      const tps = (tokens / trainMs) * 1000;
-      progress.update(it + 1, loss, tps, ((cfg.max_iters - it - 1) * trainMs) / Math.max(1, it + 1 - start) / 1000);
-    }
-  } catch (e) {
-    tb?.close();
-    progress.end();
-    offSignals();
-    // On a full disk the summary may not be writable either: the first error is the one to report.
-    try { summary('failed', e instanceof Error ? e.message : String(e)); } catch { /* reported below */ }
-    if (e instanceof Diverged) {
-      console.error(`error: ${e.message}. Nothing was saved from the diverged steps; ` +
-        (savedIter === null ? `no checkpoint had been saved in ${outDir}` : `the last checkpoint in ${outDir} (iter ${savedIter}) is intact`) +
-        '. Try a lower --learning_rate, --grad_clip, or another variant setting.');
-      return 2;
-    }
-    throw e;
   }
-  tb?.close();
-  progress.end();
-  offSignals();
-  if (stop) {
-    summary('interrupted');
-    console.log(`interrupted at iter ${it}; the last checkpoint is at iter ${fs.existsSync(path.join(outDir, 'state.json')) ? readState(outDir).iter : 'none'}. ` +
-      `Continue with: normlab train --out_dir ${outDir} --init_from resume`);
-    return 130;
+
+  /** The update at `it` (trainStep), timed, logged every log_interval iterations, on the progress line. */
+  private trainOne(it: number): void {
+    const { cfg } = this;
+    const ts = performance.now();
+    const lr = learningRate(it, cfg);
+    const loss = trainStep(this.model, this.opt, this.data.train, this.trainCtx, this.x, this.y, cfg, lr);
+    if (!Number.isFinite(loss)) throw new Diverged(it, loss);
+    const ms = performance.now() - ts;
+    this.trainMs += ms; this.tokens += this.B * this.T * cfg.gradient_accumulation_steps;
+    const metrics = this.trainCtx.take();
+    if (it % cfg.log_interval === 0) this.log.write({ iter: it, loss: round(loss), lr, ms: Math.round(ms * 100) / 100, ...roundAll(metrics) });
+    const tps = (this.tokens / this.trainMs) * 1000;
+    this.progress.update(it + 1, loss, tps, ((cfg.max_iters - it - 1) * this.trainMs) / Math.max(1, it + 1 - this.start) / 1000);
   }
-  saveWeights(path.join(outDir, 'final.safetensors'), model, it, extraMeta);
-  summary('ok');
-  const wall = (Date.now() - t0) / 1000;
-  console.log(`done: ${it} iterations in ${formatDuration(wall)}; best val loss ${bestVal?.toFixed(4)} at iter ${bestIter}; ` +
-    `${Math.round((tokens / Math.max(trainMs, 1)) * 1000)} tok/s; checkpoints in ${outDir}`);
-  return 0;
+
+  /** After the loop: interrupted (exit 130, how to continue) or done (final weights, exit 0). */
+  private finish(): number {
+    const { outDir, it } = this;
+    if (this.stop) {
+      this.summary('interrupted');
+      console.log(`interrupted at iter ${it}; the last checkpoint is at iter ${fs.existsSync(path.join(outDir, 'state.json')) ? readState(outDir).iter : 'none'}. ` +
+        `Continue with: normlab train --out_dir ${outDir} --init_from resume`);
+      return 130;
+    }
+    saveWeights(path.join(outDir, 'final.safetensors'), this.model, it, this.extraMeta);
+    this.summary('ok');
+    const wall = (Date.now() - this.t0) / 1000;
+    console.log(`done: ${it} iterations in ${formatDuration(wall)}; best val loss ${this.bestVal?.toFixed(4)} at iter ${this.bestIter}; ` +
+      `${Math.round((this.tokens / Math.max(this.trainMs, 1)) * 1000)} tok/s; checkpoints in ${outDir}`);
+    return 0;
+  }
+
+  summary(status: Summary['status'], error?: string): void {
+    const s: Summary = {
+      status, ...(error ? { error } : {}), best_val_loss: this.bestVal, best_iter: this.bestIter, final_train_loss: this.lastTrain,
+      final_val_loss: this.lastVal, iters: this.it, params: this.nParams, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
+      tokens_per_s: this.trainMs > 0 ? (this.tokens / this.trainMs) * 1000 : null, krmsnorm_recompute: this.recompute,
+      config: this.cfg, block_layout: this.layout,
+    };
+    writeFileAtomic(path.join(this.outDir, 'summary.json'), JSON.stringify(s, null, 1) + '\n');
+  }
 }
 
 /**
