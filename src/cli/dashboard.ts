@@ -7,7 +7,8 @@ import { isLoopbackHost, startDashboard } from '../dashboard/server.js';
 export const DASHBOARD_HELP = `usage: normlab dashboard [folder] [--port 8765] [--host 127.0.0.1]
 
 Serves a page at http://127.0.0.1:8765/ showing every run below folder (default: out):
-loss curves (live while runs train), the sweep results table, and per run its flags,
+loss curves (live while runs train; repeats over seeds as mean with a 95% band), a heat
+map or bar chart of the varied flags with intervals, the results table, and per run its flags,
 block layout, learned activation curves, kRMSNorm recompute share and a sample button.
 
   --port N     port to listen on (default 8765; 0 picks a free one)
