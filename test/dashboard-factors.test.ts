@@ -7,48 +7,21 @@
 // Needs /usr/bin/chromium (test/browser.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
-import { defaultConfig } from '../src/config/index.js';
+import { ACTS, NORMS, SEEDS, seedBest as best, seedRunName as runName, writeSeedSweep as writeSweep } from '../tools/make-dashboard-fixtures.js';
 import { haveBrowser, openPage, OUTPUT, skip, type Browser } from './browser.js';
 
-const ACTS = ['relu', 'gelu'], NORMS = ['rmsnorm', 'krmsnorm'], SEEDS = [1, 2, 3];
-const BASE: Record<string, number> = { 'relu/rmsnorm': 2.40, 'relu/krmsnorm': 2.45, 'gelu/rmsnorm': 2.42, 'gelu/krmsnorm': 2.50 };
-const SEED_OFFSET = [-0.01, 0, 0.02];
 const T975_2 = 4.302652729911275; // Student t quantile, 0.975, 2 degrees of freedom (tables)
-const best = (a: string, n: string, s: number) => BASE[`${a}/${n}`] + SEED_OFFSET[s - 1] + (a === 'gelu' && s === 3 ? 0.004 : 0);
-const runName = (a: string, n: string, s: number) => `activation_variant-${a}_norm_variant_attn-${n}_seed-${s}`;
 
 /** Mean and 95% t interval of three numbers, written out (the check on the server's numbers). */
 function interval3(xs: number[]): { mean: number; lo: number; hi: number } {
   const m = (xs[0] + xs[1] + xs[2]) / 3;
   const s = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / 2);
   return { mean: m, lo: m - T975_2 * s / Math.sqrt(3), hi: m + T975_2 * s / Math.sqrt(3) };
-}
-
-function writeSweep(root: string): void {
-  const names: string[] = [];
-  for (const a of ACTS) for (const n of NORMS) for (const s of SEEDS) {
-    const dir = join(root, 'sweep', runName(a, n, s));
-    names.push(runName(a, n, s));
-    mkdirSync(dir, { recursive: true });
-    const config = { ...defaultConfig(), n_layer: 2, n_head: 4, n_embd: 64, max_iters: 100, activation_variant: a, norm_variant_attn: n, seed: s, out_dir: dir };
-    const b = best(a, n, s);
-    const lines: string[] = [];
-    for (let it = 0; it <= 100; it += 10) {
-      // A noisy decreasing training curve; evaluations every 50 iterations ending at the best loss.
-      lines.push(JSON.stringify({ iter: it, loss: b + 1.5 * Math.exp(-it / 30) + 0.05 * Math.sin(it * s), lr: 1e-3 }));
-      if (it % 50 === 0) lines.push(JSON.stringify({ iter: it, train_loss: b + Math.exp(-it / 30), val_loss: b + Math.exp(-it / 30) * (it === 100 ? 0 : 1) }));
-    }
-    writeFileSync(join(dir, 'log.jsonl'), lines.join('\n') + '\n');
-    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ status: 'ok', best_val_loss: b, best_iter: 100, final_val_loss: b, final_train_loss: b - 0.05,
-      iters: 100, params: 100000, wall_s: 3.2, tokens_per_s: 150000, config }));
-  }
-  // As the sweep runner writes it: the order of the flags and runs (walking the folder finds gelu first).
-  writeFileSync(join(root, 'sweep', 'sweep.json'), JSON.stringify({ varied: ['activation_variant', 'norm_variant_attn', 'seed'], runs: names.map((name) => ({ name })) }));
 }
 
 let root = '';

@@ -120,6 +120,38 @@ export function makeFixtures(root: string): void {
   writeFileSync(join(root, SWEEP, 'results.jsonl'), results.join('\n') + '\n');
 }
 
+// A 2 x 2 x 3-seed sweep (activation x norm x seed) for the grouped views, written by the tests into a
+// temp folder. Best validation loss = a base per combination + a per-seed offset (+0.004 for gelu, seed 3),
+// so means and intervals are known in closed form.
+export const ACTS = ['relu', 'gelu'], NORMS = ['rmsnorm', 'krmsnorm'], SEEDS = [1, 2, 3];
+export const BASE: Record<string, number> = { 'relu/rmsnorm': 2.40, 'relu/krmsnorm': 2.45, 'gelu/rmsnorm': 2.42, 'gelu/krmsnorm': 2.50 };
+const SEED_OFFSET = [-0.01, 0, 0.02];
+export const seedBest = (a: string, n: string, s: number) => BASE[`${a}/${n}`] + SEED_OFFSET[s - 1] + (a === 'gelu' && s === 3 ? 0.004 : 0);
+export const seedRunName = (a: string, n: string, s: number) => `activation_variant-${a}_norm_variant_attn-${n}_seed-${s}`;
+
+/** Writes <root>/sweep: 2 activations x 2 norms x 3 seeds, finished, best validation loss seedBest(). */
+export function writeSeedSweep(root: string): void {
+  const names: string[] = [];
+  for (const a of ACTS) for (const n of NORMS) for (const s of SEEDS) {
+    const dir = join(root, 'sweep', seedRunName(a, n, s));
+    names.push(seedRunName(a, n, s));
+    mkdirSync(dir, { recursive: true });
+    const config = { ...defaultConfig(), n_layer: 2, n_head: 4, n_embd: 64, max_iters: 100, activation_variant: a, norm_variant_attn: n, seed: s, out_dir: dir };
+    const b = seedBest(a, n, s);
+    const lines: string[] = [];
+    for (let it = 0; it <= 100; it += 10) {
+      // A noisy decreasing training curve; evaluations every 50 iterations ending at the best loss.
+      lines.push(JSON.stringify({ iter: it, loss: b + 1.5 * Math.exp(-it / 30) + 0.05 * Math.sin(it * s), lr: 1e-3 }));
+      if (it % 50 === 0) lines.push(JSON.stringify({ iter: it, train_loss: b + Math.exp(-it / 30), val_loss: b + Math.exp(-it / 30) * (it === 100 ? 0 : 1) }));
+    }
+    writeFileSync(join(dir, 'log.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ status: 'ok', best_val_loss: b, best_iter: 100, final_val_loss: b, final_train_loss: b - 0.05,
+      iters: 100, params: 100000, wall_s: 3.2, tokens_per_s: 150000, config }));
+  }
+  // As the sweep runner writes it: the order of the flags and runs (walking the folder finds gelu first).
+  writeFileSync(join(root, 'sweep', 'sweep.json'), JSON.stringify({ varied: ['activation_variant', 'norm_variant_attn', 'seed'], runs: names.map((name) => ({ name })) }));
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));
   makeFixtures(root);
