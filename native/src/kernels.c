@@ -7,20 +7,33 @@
 #include "vmath.h"
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 void openblas_set_num_threads(int);
 
-void kernels_init(int threads) {
-  if (threads < 1) threads = 1;
+static atomic_int init_threads;
+static void init_once(void) {
   // OpenBLAS runs single-threaded; every product is split over our pool instead (nl_matmul): one
   // single-threaded sgemm per thread on a slice of the output ran 5-15% faster than OpenBLAS's own
   // threading at the model's sizes (e.g. 768 x 512 x 128) on 2 cores, and one pool means no second
-  // set of threads spinning on the same cores.
+  // set of threads spinning on the same cores. With one thread, OpenBLAS runs each sgemm in its
+  // caller, without its level-3 lock, and its pthread build locks its buffer allocator, so the
+  // pool's threads may call it at once (see docs/native.md, "The thread pool").
   openblas_set_num_threads(1);
-  pool_init(threads);
+  pool_init(atomic_load(&init_threads));
   vmath_init();
+}
+
+// Once per process: every worker_threads Worker that loads the addon calls this too, possibly while
+// kernels run on other threads (which read what vmath_init writes).
+void kernels_init(int threads) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  int none = 0;
+  atomic_compare_exchange_strong(&init_threads, &none, threads < 1 ? 1 : threads);
+  pthread_once(&once, init_once);
 }
 
 int kernels_threads(void) { return pool_threads(); }
