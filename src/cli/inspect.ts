@@ -4,7 +4,7 @@
 // (src/stats/groups.ts); --runs lists every run with the flags that differ, best validation loss,
 // its iteration and status.
 import { UserError } from '../engine/types.js';
-import { groupTable, inspectDir, inspectGroups, inspectTable, type InspectSort } from '../sweep/inspect.js';
+import { groupTable, inspectDir, inspectGroups, inspectTable, type InspectedRun, type InspectSort } from '../sweep/inspect.js';
 import { compareToBaseline, findGroup, METRICS, type Metric } from '../stats/groups.js';
 
 export const INSPECT_HELP = `usage: normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]
@@ -103,7 +103,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   }
 }
 
-function printRuns(runs: ReturnType<typeof inspectDir>['runs'], flags: string[], json: boolean): void {
+function printRuns(runs: InspectedRun[], flags: string[], json: boolean): void {
   if (!json) { process.stdout.write(inspectTable(runs, flags) + '\n'); return; }
   for (const r of runs) {
     const o: Record<string, unknown> = { path: r.path };

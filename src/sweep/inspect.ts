@@ -107,10 +107,10 @@ export function inspectDir(root: string, sort: InspectSort = 'val_loss'): { runs
 }
 
 export function inspectTable(runs: InspectedRun[], flags: string[]): string {
-  const show = (v: unknown) => (v === undefined ? '-' : v === null ? 'None' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const cell = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : show(v));
   const header = ['run', ...flags, 'best val', 'iter', 'iters', 'status'];
   const body = runs.map((r) => [
-    r.path, ...flags.map((k) => show(r.config?.[k])), fmtNum(r.best_val_loss),
+    r.path, ...flags.map((k) => cell(r.config?.[k])), fmtNum(r.best_val_loss),
     r.best_iter === null ? '-' : String(r.best_iter), r.iters === null ? '-' : String(r.iters), r.status,
   ]);
   return textTable(header, body);

@@ -273,7 +273,7 @@ function option(value, text, selected) {
 function renderFactorControls() {
   const g = state.groups;
   $('factor-rows').replaceChildren(...g.varied.map((k) => option(k, k, k === state.rows)));
-  $('factor-cols').replaceChildren(option('', '(none: bar chart)', state.cols === ''),
+  $('factor-cols').replaceChildren(option('', '(none: bar chart of the rows flag)', state.cols === ''),
     ...g.varied.filter((k) => k !== state.rows).map((k) => option(k, k, k === state.cols)));
   $('factor-cols-box').hidden = g.varied.length < 2;
   const rest = g.varied.filter((k) => k !== state.rows && k !== state.cols);
@@ -305,8 +305,10 @@ function renderFactors() {
   if (!f) { box.replaceChildren(); return; }
   const pooled = state.groups.varied.filter((k) => !f.by.includes(k));
   const averaged = pooled.filter((k) => !state.rest[k]);
-  $('factor-note').textContent = `colour and number: mean ${metricName} over the finished runs of each cell` +
-    (averaged.length ? ` (seeds and ${averaged.join(', ')} averaged)` : ' (over seeds)') + '; ± half width of the 95% interval; darker = lower';
+  const over = averaged.length ? ` (seeds and ${averaged.join(', ')} averaged)` : ' (over seeds)';
+  $('factor-note').textContent = f.by.length === 2
+    ? `colour and number: mean ${metricName} over the finished runs of each cell${over}; ± half width of the 95% interval; darker = lower`
+    : `bars: mean ${metricName} over the finished runs of each value${over}; whiskers: 95% interval; the axis does not start at 0`;
   const means = f.groups.map((g) => g.stats[state.metric].mean).filter((v) => v !== null);
   const lo = Math.min(...means), hi = Math.max(...means);
   const t = (v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5);
