@@ -1,6 +1,7 @@
 // The dashboard's HTTP server (node:http only), for one folder of runs, on a loopback address only.
 //   GET  /                      the page (src/dashboard/public/index.html), /app.js, /style.css
 //   GET  /vendor/uPlot.*        the chart library, served from node_modules/uplot/dist
+//   GET  /playground/...        the playground (dist/playground, built by scripts/build-playground.mjs)
 //   GET  /api/data              runs, curves and results table (ETag: the page polls with If-None-Match)
 //   GET  /api/groups?by=&where=&baseline=&metric=&curves=   runs grouped over seeds, with intervals (src/dashboard/groups.ts)
 //   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
@@ -20,6 +21,7 @@ import { UserError } from '../engine/types.js';
 import { findRun, readDashboard } from './data.js';
 import { runActivations } from './activations.js';
 import { dashboardGroups } from './groups.js';
+import { servePlayground } from './playground-route.js';
 import { sampleText } from '../sample.js';
 
 export type SampleFn = typeof sampleText;
@@ -162,6 +164,8 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
     }
     if (path.startsWith('/api/')) return sendJson(res, 404, { error: 'unknown endpoint' });
 
+    if (path === '/playground') { res.writeHead(301, { Location: '/playground/' }); res.end(); return; }
+    if (path.startsWith('/playground/') && (req.method === 'GET' || req.method === 'HEAD')) return servePlayground(res, path);
     const file = req.method === 'GET' || req.method === 'HEAD' ? files.get(path) : undefined;
     if (!file) return send(res, 404, 'not found\n', 'text/plain; charset=utf-8');
     return send(res, 200, readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');

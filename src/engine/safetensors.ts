@@ -23,7 +23,8 @@ export interface LoadedTensor {
 const LE = os.endianness() === 'LE';
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
-export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
+/** The file's bytes as a Uint8Array (no Node API: the playground builds checkpoints in the browser with it). */
+export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -32,21 +33,26 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
+  const enc = new TextEncoder();
   let json = JSON.stringify(header);
-  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  const pad = (8 - ((8 + enc.encode(json).length) % 8)) % 8;
   json += ' '.repeat(pad);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
+  const headerBytes = enc.encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
   for (const t of tensors) {
-    const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-    if (LE && (out.byteOffset + pos) % 4 === 0) new Float32Array(out.buffer, out.byteOffset + pos, f32.length).set(f32);
-    else for (let i = 0; i < f32.length; i++) out.writeFloatLE(f32[i], pos + 4 * i);
-    pos += f32.length * 4;
+    for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
+    pos += t.data.length * 4;
   }
   return out;
+}
+
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
+  const b = safetensorsBytes(tensors, metadata);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export function writeSafetensors(path: string, tensors: NamedTensor[], metadata: Record<string, string> = {}): void {
