@@ -4,7 +4,7 @@
 // serves the folder (nothing is fetched from elsewhere); `normlab dashboard` serves it at /playground/.
 // The page and its training worker are bundled from src/dashboard/playground/*.ts with esbuild (an
 // npm devDependency). Node built-ins that the bundled modules import (for their command-line
-// paths) become stubs that throw if called. The data is shakespeare_char, tokenized by the same
+// paths) become stubs that throw if called, and `process` a minimal object with an empty env. The data is shakespeare_char, tokenized by the same
 // code as `normlab prepare`. Needs `tsc` output (dist/) and the wasm module (scripts/build-wasm.mjs).
 // --quiet: no output when up to date.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -65,6 +65,8 @@ await esbuild.build({
   entryPoints: { playground: path.join(src, 'page.ts'), worker: path.join(src, 'worker.ts') },
   outdir: out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true,
   plugins: [nodeStub], logLevel: 'error',
+  // Module-level reads of process.env (test hooks) see an empty environment.
+  banner: { js: "globalThis.process ??= { env: {}, platform: 'browser', pid: 0 };" },
 });
 for (const f of ['index.html', 'playground.css']) cpSync(path.join(src, f), path.join(out, f));
 const uplot = path.dirname(createRequire(import.meta.url).resolve('uplot'));

@@ -53,6 +53,15 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Waits for a condition on the page; a timeout reports the page's errors (a worker that failed to load). */
+async function waitFor(what: () => Promise<unknown>): Promise<void> {
+  try {
+    await what();
+  } catch (e) {
+    throw new Error(`${(e as Error).message.split('\n')[0]}; page errors: ${JSON.stringify(errors)}`);
+  }
+}
+
 async function setFlag(name: string, value: string): Promise<void> {
   const sel = page.locator(`label[data-flag=${name}] select`);
   if (await sel.count()) await sel.selectOption(value);
@@ -99,12 +108,12 @@ test('a run trains in the tab, stops, resumes, and matches `normlab train` with 
   const argv = await shownArgv();
   assert.ok(argv.includes('--backend') && argv[argv.indexOf('--backend') + 1] === 'wasm');
   await page.click('#train');
-  await page.waitForFunction(() => Number(document.getElementById('status')!.dataset.iter) >= 3);
+  await waitFor(() => page.waitForFunction(() => Number(document.getElementById('status')!.dataset.iter) >= 3));
   await page.click('#stop');
   await page.waitForSelector('#resume:not([disabled])');
   assert.match((await page.locator('#status').textContent()) ?? '', /stopped at iter \d+/);
   await page.click('#resume');
-  await page.waitForSelector('#status[data-done=true]', { timeout: 120000 });
+  await waitFor(() => page.waitForSelector('#status[data-done=true]', { timeout: 120000 }));
   const status = page.locator('#status');
   const pageVal = Number(await status.getAttribute('data-last-val'));
   const pageTrain = Number(await status.getAttribute('data-last-train'));
@@ -140,7 +149,7 @@ test('a learned activation (pfla) shows its curves, one per layer beside the ini
   await setFlag('max_iters', '4');
   await setFlag('eval_interval', '2');
   await page.click('#train');
-  await page.waitForSelector('#status[data-done=true]', { timeout: 120000 });
+  await waitFor(() => page.waitForSelector('#status[data-done=true]', { timeout: 120000 }));
   assert.equal(await page.locator('#act-figure').isHidden(), false);
   assert.equal(await page.locator('#act-chart').getAttribute('data-layers'), '2');
   assert.match((await page.locator('#command').textContent()) ?? '', /--activation_variant pfla/);
