@@ -37,8 +37,11 @@ function close(got: number, want: number, tol: number, what: string): void {
 
 // ---- registry --------------------------------------------------------------------------------------
 
-test('registry: exactly the 23 --activation_variant choices, each named by its key, each with a curve', () => {
-  assert.deepEqual(Object.keys(activations).sort(), [...ACTIVATION_CHOICES].sort());
+test('registry: the 23 activations of the user\'s document, each named by its key, each with a curve; they are the CLI choices', () => {
+  const seed = ['celu', 'elu', 'gelu', 'gelu_shifted', 'glu', 'leaky_relu', 'learned_spline', 'mish', 'piecewise', 'pfla',
+    'pfla_le', 'prelu', 'relu', 'relu6', 'rrelu', 'selu', 'sigmoid', 'silu', 'softplus', 'softsign', 'squared_relu', 'tanh', 'identity'];
+  for (const n of seed) assert.ok(n in activations, n);
+  assert.deepEqual([...ACTIVATION_CHOICES], Object.keys(activations));
   for (const [k, v] of Object.entries(activations)) {
     assert.equal(v.name, k);
     assert.equal(typeof v.curve, 'function', `${k} has no curve`);
@@ -426,7 +429,7 @@ test('rrelu: training draws a ~ U(1/8, 1/3) per element per call from ctx.rng; e
 
 // ---- parameters, checks ---------------------------------------------------------------------------
 
-test('parameters: names, shapes and learned flags per spec/variants.md', () => {
+test('parameters: names, shapes and learned flags per docs/variants.md', () => {
   const c = cfgWith({ pla_num_points: 6, pfla_num_points: 11, lsa_num_knots: 9 });
   const want: Record<string, Record<string, number[]>> = {
     gelu_shifted: { shift: [] },

@@ -45,7 +45,7 @@ const SEED: [string, string, number | boolean | string | null][] = [
   ['pfla_right_bound', 'float', 10.0],
   ['lsa_num_knots', 'int', 30],
 ];
-// spec/interfaces.md: training and model flags with the reference defaults.
+// The user's flag list: training and model flags with the reference defaults.
 const REFERENCE: [string, string, number | boolean | string | null][] = [
   ['dataset', 'str', 'shakespeare_char'], ['out_dir', 'str', 'out'], ['batch_size', 'int', 64],
   ['block_size', 'int', 256], ['n_layer', 'int', 6], ['n_head', 'int', 6], ['n_embd', 'int', 384],

@@ -139,7 +139,7 @@ test('/api/activations: learned pfla curves per layer against the initial curve'
   assert.equal(g.variant, 'pfla');
   assert.deepEqual(g.curves.map((c: { label: string }) => c.label), ['h.0', 'h.1']);
   assert.equal(g.initial.length, g.xs.length);
-  // Inside the knots pfla is the line between neighbouring knots (spec/variants.md).
+  // Inside the knots pfla is the line between neighbouring knots (docs/variants.md).
   const p = pflaParams(1);
   const k = g.xs.findIndex((x: number) => x > p.x_vals[3] && x < p.x_vals[4]);
   assert.ok(k >= 0);

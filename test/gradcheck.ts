@@ -1,7 +1,7 @@
 // Finite-difference gradient checks. Any variant (norm or activation) can be put through
 // checkVariant; any function "params -> scalar loss with analytic gradients" through checkFunction.
 //
-// Method (style.md): L = sum(out * r) for a fixed random r; backward with dout = r gives the
+// Method (docs/variants.md, "How the math is checked"): L = sum(out * r) for a fixed random r; backward with dout = r gives the
 // analytic gradients; each is compared with the central difference (L(p+h) - L(p-h)) / 2h,
 // in Float64Array with h = 1e-5.
 import { Rng } from '../src/engine/rng.js';

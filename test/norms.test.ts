@@ -61,9 +61,8 @@ const scaleBy = (v: number[], f: number, g?: number[]) => v.map((t, c) => t * f 
 
 // ---------------------------------------------------------------- registry and parameters
 
-test('registry holds every norm of the spec under its own name', () => {
-  assert.deepEqual(Object.keys(norms).sort(),
-    ['dact', 'hyperspherenorm', 'identity', 'krmsnorm', 'layernorm', 'prmsnorm', 'rmsnorm']);
+test('registry holds every norm of the user\'s document under its own name', () => {
+  for (const n of ['dact', 'hyperspherenorm', 'identity', 'krmsnorm', 'layernorm', 'prmsnorm', 'rmsnorm']) assert.ok(n in norms, n);
   for (const [k, v] of Object.entries(norms)) assert.equal(v.name, k);
 });
 

@@ -1,4 +1,4 @@
-// Parity with an independent PyTorch implementation of spec/variants.md (tools/torch_reference.py),
+// Parity with an independent PyTorch implementation of the math in docs/variants.md (tools/torch_reference.py),
 // through the JSON fixtures of tools/make_torch_fixtures.py: no Python at test time.
 //   init.json         parameter names, shapes, learned/constant and init values of every variant config
 //   norms.json        forward output and gradients of sum(out * r) for every norm config

@@ -1,11 +1,11 @@
-"""An independent PyTorch implementation of spec/variants.md (norms, activations, GPT).
+"""An independent PyTorch implementation of the math in docs/variants.md (norms, activations, GPT).
 
-Written from /work/shared/spec/variants.md and the seed document only, never from normlab's
+Written from the variants' specification (restated in docs/variants.md) and the user's flag list only, never from normlab's
 TypeScript, so that the fixtures it produces (tools/make_torch_fixtures.py) and the checkpoint
 check (tools/check_checkpoint.py) are a second opinion, not a copy. Runs under Debian's
 python3-torch (/usr/bin/python3, torch 1.13); no other packages.
 
-Every module takes a `cfg` dict with the flag names of src/model/config.ts (defaults: DEFAULTS).
+Every module takes a `cfg` dict with the flag names of src/config/flags.ts (defaults: DEFAULTS).
 State-dict names are those of the spec: `gain`, `weight`, `bias`, `radius`, `alpha`, `beta`, `gamma`,
 `shift`, `x_vals`, `y_vals`, `activation.weight` (prelu), `activation.*` (dact's inner activation),
 and the GPT layout `transformer.h.{i}.{pre_ln_attn,attn.c_attn_q,...}`.

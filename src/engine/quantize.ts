@@ -1,4 +1,4 @@
-// Scalar fake quantization used by kRMSNorm (spec/variants.md, kRMSNorm step 3).
+// Scalar fake quantization used by kRMSNorm (docs/variants.md, "kRMSNorm", step 3).
 // Both work in float64; `fr` rounds every intermediate to the working precision (Math.fround when
 // the data is Float32Array, so a float32 run matches torch op by op; the identity in float64).
 import { roundHalfEven } from './math.js';

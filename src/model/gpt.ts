@@ -1,4 +1,4 @@
-// GPT in the nanoGPT layout (spec/variants.md, "Model around them"):
+// GPT in the nanoGPT layout (docs/variants.md, "The model around them"):
 //   x = dropout(wte[idx] + wpe[0..T)); x = block_i(x) for each layer; x = ln_f(x);
 //   logits = x lm_head^T (lm_head tied to wte unless --no-wte_weight_tying); loss = cross_entropy.
 // Forward keeps every activation backward needs (in the blocks); buffers are allocated once for

@@ -6,7 +6,7 @@
 // argument `a` is typed as the model's shape flags plus its own flags (Variant<FlagValues<typeof flags>>).
 //
 // Data is N rows (N = B*T) of C channels, row-major. A variant declares:
-//   params: what it owns (names are the state-dict suffixes of spec/variants.md: `gain`, `weight`,
+//   params: what it owns (names are the state-dict suffixes of docs/variants.md: `gain`, `weight`,
 //           `x_vals`, ...; nested modules use dotted names such as `activation.x_vals`);
 //   saved:  what forward keeps for backward, as buffer lengths (allocated once by the caller and
 //           reused every step);

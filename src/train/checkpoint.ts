@@ -1,4 +1,4 @@
-// Checkpoints in open formats (spec/interfaces.md):
+// Checkpoints in open formats (docs/variants.md, "Training loop and checkpoints"):
 //   ckpt.safetensors   parameters under the reference state-dict names (tied lm_head left out),
 //                      metadata {format: pt, normlab: 1, config: <model config JSON>, iter}
 //   optim.safetensors  AdamW moments, `exp_avg.<name>` and `exp_avg_sq.<name>`, metadata {step, iter}

@@ -1,4 +1,4 @@
-// The training loop (nanoGPT's train.py, with the iteration convention of spec/interfaces.md):
+// The training loop (nanoGPT's train.py, with the iteration convention of docs/variants.md, "Training loop and checkpoints"):
 //   for it = start .. max_iters:
 //     evaluate when it % eval_interval == 0 or it == max_iters (after `it` updates); checkpoint on a
 //       new best val loss (or always, with --always_save_checkpoint), except at it == 0

@@ -1,4 +1,4 @@
-// Learning rate at iteration `it` (spec/variants.md): constant unless decay_lr; then linear warm-up
+// Learning rate at iteration `it` (docs/variants.md, "The model around them"): constant unless decay_lr; then linear warm-up
 // lr * it / warmup_iters for it < warmup_iters, cosine decay to min_lr at lr_decay_iters, min_lr after.
 export interface LrConfig {
   learning_rate: number;

@@ -8,7 +8,7 @@
 //   S(x) = a + b u + c u^2 + d u^3,  a = ys[k], b = delta[k] - h[k] (2 M[k] + M[k+1]) / 6,
 //   c = M[k] / 2,  d = (M[k+1] - M[k]) / (6 h[k]).
 // This passes through every knot and is C2 (the reference mixes the "M" and "c = M/2" conventions
-// in its right-hand side, so its curve misses the knots; spec/variants.md corrects it).
+// in its right-hand side, so its curve misses the knots; docs/variants.md corrects it).
 //
 // Knot order. The learned x_vals may leave increasing order in training. The spline is then built
 // through the same (x, y) pairs sorted by x (a stable sort; y values travel with their x), and

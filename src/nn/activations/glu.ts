@@ -1,6 +1,6 @@
 // GLU (Dauphin et al. 2017; matches torch.nn.GLU(dim=-1)): each input row of 2C values is split
 // into a = the first C and b = the last C; y = a * sigmoid(b). Gated: c_fc emits 2H so that c_proj
-// still takes H (the reference halves H and crashes; spec/variants.md corrects it).
+// still takes H (the reference halves H and crashes; docs/variants.md corrects it).
 // dy/da = sigmoid(b); dy/db = a s (1 - s). Nothing saved: backward recomputes.
 // curve(x): GLU is a function of two inputs; the plotted curve is its gate, sigmoid(b) with a = 1.
 import type { Variant } from '../variant.js';

@@ -1,5 +1,5 @@
 // Learned spline activation (the reference's LearnedSplineActivation, with its defects corrected as
-// spec/variants.md says): y = S(x), S the natural cubic spline (S'' = 0 at both ends, C2, through
+// docs/variants.md says): y = S(x), S the natural cubic spline (S'' = 0 at both ends, C2, through
 // every knot) through (x_vals[k], y_vals[k]), k = 0..n-1, n = --lsa_num_knots (30; the reference
 // ignores the flag and uses 10). Init: x_vals = linspace(-5, 5, n), y_vals = gelu(x_vals) (exact).
 // Segment of x: clamp(searchsorted(x_vals, x) - 1, 0, n - 2); outside the knots the end cubics are

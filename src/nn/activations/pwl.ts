@@ -1,5 +1,5 @@
 // Piecewise-linear activations with learned knots, shared by `piecewise` and `pfla` (one function,
-// two flag sets) and `pfla_le` (learned ends). spec/variants.md, "Piecewise-linear".
+// two flag sets) and `pfla_le` (learned ends). docs/variants.md, "Piecewise-linear".
 //
 // Knots (x_vals[i], y_vals[i]), i = 0..n-1, both learned. Init: x_vals = the n interior points of
 // linspace(L, R, n + 2) (both ends dropped), y_vals = gelu(x_vals) (exact gelu).
@@ -8,7 +8,7 @@
 //   x_vals[n-1] <= x < R   -> line from knot n-1 to (R, R)
 //   x_vals[i] <= x < x_vals[i+1] -> the line through knots i and i+1 (both modes)
 //   otherwise (x < x_vals[0])    -> 0      otherwise -> y_vals[0] (WITH its gradient; the reference
-//                                                       detaches it, spec/variants.md corrects that)
+//                                                       detaches it, docs/variants.md corrects that)
 //
 // Knot order: the knots are used in their current order, with the reference's precedence (its
 // chain of torch.where): the first row of the table that matches wins, and among the middle

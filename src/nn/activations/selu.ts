@@ -1,5 +1,5 @@
 // SELU (Klambauer et al. 2017; matches torch.nn.SELU): y = scale * x for x > 0, else
-// scale * alpha * (exp(x) - 1), with the constants of spec/variants.md (torch's, to double precision).
+// scale * alpha * (exp(x) - 1), with the constants of docs/variants.md (torch's, to double precision).
 // dy/dx = scale for x > 0, else scale * alpha * exp(x). Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
 

@@ -1,4 +1,4 @@
-// kRMSNorm (spec/variants.md, "kRMSNorm"): the RMS estimated from k = min(C, krmsnorm_num) entries.
+// kRMSNorm (docs/variants.md, "kRMSNorm"): the RMS estimated from k = min(C, krmsnorm_num) entries.
 //   sel   = indices 0..k-1 (first), C-k..C-1 (last), or k distinct random indices (random: redrawn at
 //           every forward call from ctx.rng, one draw shared by all rows of the call);
 //   v'    = fake quantization of v = x[sel], per row: int8 / int16 affine with round-half-to-even
