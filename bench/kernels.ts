@@ -25,7 +25,7 @@ if (!native) {
   process.exit(1);
 }
 const info = nativeInfo()!;
-console.log(`native: ${info.threads} threads, ${info.blas}`);
+console.log(`native: ${info.threads} threads, GEMM ${info.gemm}`);
 
 const rng = new Rng(7);
 const randn = (n: number, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.normal() * s; return a; };

@@ -8,6 +8,10 @@
 // No download happens: node-gyp is the copy bundled with npm (npx only if that is missing), and
 // it is pointed at the headers installed beside the running node (--nodedir), so it never
 // fetches Node headers. NORMLAB_SKIP_NATIVE=1 skips the build.
+//
+// The addon needs only a C compiler: its matrix products are its own (native/src/gemm*.c). With
+// --openblas (or NORMLAB_OPENBLAS=1) it also links OpenBLAS (libopenblas-dev), selectable at run
+// time for comparison (`normlab bench --gemm`, NORMLAB_GEMM=openblas).
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
+const openblas = process.argv.includes('--openblas') || process.env.NORMLAB_OPENBLAS === '1';
 const addon = path.join(root, 'native/build/Release/normlab.node');
 const logFile = path.join(root, 'native/build.log');
 
@@ -30,7 +35,7 @@ if (process.platform !== 'linux' || process.arch !== 'x64') done(false, `only li
 const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
 const missing = ['cc', 'make', 'python3'].filter((c) => !which(c));
 const cblas = ['/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h', '/usr/include/openblas/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/cblas.h'];
-if (!cblas.some((f) => existsSync(f))) missing.push('OpenBLAS headers (libopenblas-dev)');
+if (openblas && !cblas.some((f) => existsSync(f))) missing.push('OpenBLAS headers (libopenblas-dev, asked for by --openblas)');
 if (missing.length) done(false, `missing ${missing.join(', ')}: run \`sudo bash scripts/install-native-deps.sh\`, then \`npm run build:native\``);
 
 // node-gyp: npm's bundled copy, found from npm itself or beside the running node.
@@ -44,7 +49,7 @@ const args = ['rebuild', '-C', 'native'];
 const prefix = path.resolve(path.dirname(process.execPath), '..');
 if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
 const cmd = gyp ? [process.execPath, [gyp, ...args]] : ['npx', ['--yes', 'node-gyp', ...args]];
-const r = spawnSync(cmd[0], cmd[1], { cwd: root, encoding: 'utf8', timeout: 600_000, env: { ...process.env, JOBS: process.env.JOBS ?? 'max' } });
+const r = spawnSync(cmd[0], cmd[1], { cwd: root, encoding: 'utf8', timeout: 600_000, env: { ...process.env, JOBS: process.env.JOBS ?? 'max', NORMLAB_OPENBLAS: openblas ? '1' : '0' } });
 mkdirSync(path.dirname(logFile), { recursive: true });
 writeFileSync(logFile, `$ ${cmd[0]} ${cmd[1].join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}\n`);
 if (r.status !== 0 || !existsSync(addon)) {
@@ -54,6 +59,6 @@ if (r.status !== 0 || !existsSync(addon)) {
 }
 
 // Load it once in a child process: a missing runtime library (libopenblas.so.0) shows up here.
-const check = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(addon)}); const i = a.info(); console.log(i.threads + ' threads, ' + i.blas.split(' ').slice(0, 2).join(' '))`], { encoding: 'utf8' });
+const check = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(addon)}); const i = a.info(); console.log(i.threads + ' threads, GEMM ' + i.gemm + ' (available: ' + i.gemms + ')')`], { encoding: 'utf8' });
 if (check.status !== 0) done(false, `built, but loading failed: ${(check.stderr.split('\n').find((l) => /Error/.test(l)) ?? check.stderr).trim().slice(0, 200)}`);
 done(true, `native/build/Release/normlab.node (${check.stdout.trim()})`);

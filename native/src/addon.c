@@ -11,8 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "kernels.h"
-
-char *openblas_get_config(void);
+#include "gemm.h"
 
 #define MAX_ARGS 16
 
@@ -626,16 +625,57 @@ static napi_value SplineBackward(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// ---- GEMM selection and measurement (gemm.h) -------------------------------------------------
+
+static napi_value str(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value o, v;
   napi_create_object(env, &o);
   napi_create_int32(env, kernels_threads(), &v);
   napi_set_named_property(env, o, "threads", v);
-  const char *cfg = openblas_get_config();
-  napi_create_string_utf8(env, cfg ? cfg : "", NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, o, "blas", v);
+  napi_set_named_property(env, o, "gemm", str(env, gemm_name()));
+  napi_set_named_property(env, o, "gemms", str(env, gemm_available()));
   return o;
+}
+
+// gemmSelect(name): the GEMM every later product uses (gemm_select); throws when unavailable here.
+static napi_value GemmSelect(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[32] = "";
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "native gemmSelect: expected a kernel name (string)");
+    return NULL;
+  }
+  if (gemm_select(name) != 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "native gemmSelect: unknown or unavailable GEMM '%s' (available here: %s)", name, gemm_available());
+    napi_throw_range_error(env, NULL, msg);
+    return NULL;
+  }
+  return str(env, gemm_name());
+}
+
+// fmaPeak(bits, threads): GFLOP/s of a register-only FMA loop (gemm_fma_peak); 0 without that ISA.
+static napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], v;
+  int32_t bits = 0, threads = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &bits) != napi_ok || napi_get_value_int32(env, argv[1], &threads) != napi_ok) {
+    napi_throw_type_error(env, NULL, "native fmaPeak: expected (bits, threads) numbers");
+    return NULL;
+  }
+  napi_create_double(env, gemm_fma_peak(bits, threads), &v);
+  return v;
 }
 
 // NORMLAB_THREADS, else the CPUs this process may run on.
@@ -659,6 +699,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
 #define FN(name, f) { name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL }
     FN("info", Info),
+    FN("gemmSelect", GemmSelect),
+    FN("fmaPeak", FmaPeak),
     FN("matmul", Matmul),
     FN("addBias", AddBias),
     FN("biasBackward", BiasBackward),

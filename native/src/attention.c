@@ -1,13 +1,13 @@
 // Causal multi-head self-attention, as src/engine/kernels/ts/attention.ts, with the four products
-// of each (batch, head) pair done by single-threaded sgemm calls and the (b, h) pairs spread over
-// the pool. Head h of q, k, v, out is a (T, D) matrix with row stride C, which sgemm takes as is
+// of each (batch, head) pair done by single-threaded products (gemm_st) and the (b, h) pairs spread over
+// the pool. Head h of q, k, v, out is a (T, D) matrix with row stride C, which gemm_st takes as is
 // (lda = C), so nothing is copied. Causality: rows are cut into blocks of TB; a row block only
 // multiplies the columns up to its end, which skips most of the upper triangle (at T = 256, 10 of
 // 16 tiles are computed instead of 16).
 #include "kernels.h"
 #include "pool.h"
 #include "vmath.h"
-#include <cblas.h>
+#include "gemm.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +49,7 @@ static void attention_forward_pairs(void *p, long i0, long i1, int tid) {
     float *out = j->out + o, *att = j->att + i * T * T;
     for (long r0 = 0; r0 < T; r0 += TB) { // scores = scale * Q K^T, row block [r0, r1), columns [0, r1)
       const long r1 = r0 + TB < T ? r0 + TB : T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)r1, (int)D, j->scale,
-        q + r0 * C, (int)C, k, (int)C, 0.0f, att + r0 * T, (int)T);
+      gemm_st(0, 1, r1 - r0, r1, D, j->scale, q + r0 * C, C, k, C, 0, att + r0 * T, T);
     }
     softmax_rows(att, T, 0, T);
     const float *w = att; // the weights applied to v: att, or att * mask (dropout)
@@ -62,8 +61,7 @@ static void attention_forward_pairs(void *p, long i0, long i1, int tid) {
     }
     for (long r0 = 0; r0 < T; r0 += TB) { // out rows [r0, r1) = W[r0:r1, 0:r1] V[0:r1]
       const long r1 = r0 + TB < T ? r0 + TB : T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)D, (int)r1, 1.0f,
-        w + r0 * T, (int)T, v, (int)C, 0.0f, out + r0 * C, (int)C);
+      gemm_st(0, 0, r1 - r0, D, r1, 1.0f, w + r0 * T, T, v, C, 0, out + r0 * C, C);
     }
   }
 }
@@ -101,26 +99,22 @@ static void attention_backward_pairs(void *p, long i0, long i1, int tid) {
     for (long r0 = 0; r0 < T; r0 += TB) {
       const long r1 = r0 + TB < T ? r0 + TB : T, nr = r1 - r0;
       // dW rows [r0, r1), columns [0, r1) = dout V^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)r1, (int)D, 1.0f,
-        dout + r0 * C, (int)C, v, (int)C, 0.0f, ds + r0 * T, (int)T);
+      gemm_st(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, ds + r0 * T, T);
       // dv rows [r0, r1) += W[r0:T, r0:r1]^T dout[r0:T]   (only rows t >= s weight v[s])
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nr, (int)D, (int)(T - r0), 1.0f,
-        w + r0 * T + r0, (int)T, dout + r0 * C, (int)C, 1.0f, dv + r0 * C, (int)C);
+      gemm_st(1, 0, nr, D, T - r0, 1.0f, w + r0 * T + r0, T, dout + r0 * C, C, 1, dv + r0 * C, C);
     }
     softmax_grad_rows(ds, P, m, T, j->scale);
     for (long r0 = 0; r0 < T; r0 += TB) {
       const long r1 = r0 + TB < T ? r0 + TB : T, nr = r1 - r0;
       // dq rows [r0, r1) += dS[r0:r1, 0:r1] K[0:r1]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)D, (int)r1, 1.0f,
-        ds + r0 * T, (int)T, k, (int)C, 1.0f, dq + r0 * C, (int)C);
+      gemm_st(0, 0, nr, D, r1, 1.0f, ds + r0 * T, T, k, C, 1, dq + r0 * C, C);
       // dk rows [r0, r1) += dS[r0:T, r0:r1]^T Q[r0:T]
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nr, (int)D, (int)(T - r0), 1.0f,
-        ds + r0 * T + r0, (int)T, q + r0 * C, (int)C, 1.0f, dk + r0 * C, (int)C);
+      gemm_st(1, 0, nr, D, T - r0, 1.0f, ds + r0 * T + r0, T, q + r0 * C, C, 1, dk + r0 * C, C);
     }
   }
 }
 
-// The pairs run on the pool (OpenBLAS itself is single-threaded, see kernels_init).
+// The pairs run on the pool, each product on one thread.
 static void run_pairs(pool_fn fn, AttnJob *j) {
   const long pairs = j->B * j->NH;
   j->work = NULL;

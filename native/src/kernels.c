@@ -1,30 +1,22 @@
-// Matrix products (OpenBLAS), bias, embeddings, cross-entropy, elementwise ops and AdamW.
+// Bias, embeddings, cross-entropy, elementwise ops and AdamW.
 // Elementwise arithmetic is done in double and rounded once, as the TypeScript kernels do (JS
 // numbers are doubles), and the build uses -ffp-contract=off, so these kernels agree with the
 // TypeScript ones bit for bit; only sums over many terms differ, by their summation order.
 #include "kernels.h"
 #include "pool.h"
 #include "vmath.h"
-#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-void openblas_set_num_threads(int);
+#include "gemm.h"
 
 static atomic_int init_threads;
 static void init_once(void) {
-  // OpenBLAS runs single-threaded; every product is split over our pool instead (nl_matmul): one
-  // single-threaded sgemm per thread on a slice of the output ran 5-15% faster than OpenBLAS's own
-  // threading at the model's sizes (e.g. 768 x 512 x 128) on 2 cores, and one pool means no second
-  // set of threads spinning on the same cores. With one thread, OpenBLAS runs each sgemm in its
-  // caller, without its level-3 lock, and its pthread build locks its buffer allocator, so the
-  // pool's threads may call it at once (see docs/native.md, "The thread pool").
-  openblas_set_num_threads(1);
   pool_init(atomic_load(&init_threads));
   vmath_init();
+  gemm_init();
 }
 
 // Once per process: every worker_threads Worker that loads the addon calls this too, possibly while
@@ -38,45 +30,7 @@ void kernels_init(int threads) {
 
 int kernels_threads(void) { return pool_threads(); }
 
-// A slice of the output per pool thread: rows [lo, hi) of out (split along M) or columns [lo, hi)
-// (split along N, when N > M), each a single-threaded sgemm on the matching slice of A or B with
-// the full leading dimensions, so nothing is copied. Slices are multiples of 16 wide.
-typedef struct { float *out; const float *a, *b; int M, N, K, ta, tb, split_n; float beta; long slice; } GemmJob;
-#define GEMM_MIN_SLICE 32
-
-static void gemm_slices(void *p, long s0, long s1, int tid) {
-  (void)tid;
-  const GemmJob *j = p;
-  const int len = j->split_n ? j->N : j->M, lda = j->ta ? j->M : j->K, ldb = j->tb ? j->K : j->N;
-  for (long s = s0; s < s1; s++) {
-    const long lo = s * j->slice, hi = lo + j->slice < len ? lo + j->slice : len;
-    if (lo >= hi) continue;
-    const float *a = j->a, *b = j->b;
-    float *out = j->out;
-    int m = j->M, n = j->N;
-    if (j->split_n) { b += j->tb ? lo * j->K : lo; out += lo; n = (int)(hi - lo); }
-    else { a += j->ta ? lo : lo * j->K; out += lo * j->N; m = (int)(hi - lo); }
-    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
-      m, n, j->K, 1.0f, a, lda, b, ldb, j->beta, out, j->N);
-  }
-}
-
-void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate) {
-  if (M == 0 || N == 0) return;
-  if (K == 0) { // an empty sum: sgemm would be asked for lda = 0
-    if (!accumulate) memset(out, 0, (size_t)M * N * sizeof(float));
-    return;
-  }
-  GemmJob j = { out, a, b, M, N, K, transA, transB, N > M, accumulate ? 1.0f : 0.0f, 0 };
-  const long len = j.split_n ? N : M, threads = pool_threads();
-  long parts = len / GEMM_MIN_SLICE < threads ? len / GEMM_MIN_SLICE : threads;
-  // Below ~4 MFLOP one sgemm takes tens of microseconds: not worth waking the pool.
-  if ((double)M * N * K < 2e6) parts = 1;
-  if (parts < 1) parts = 1;
-  j.slice = ((len + parts - 1) / parts + 15) / 16 * 16;
-  parts = (len + j.slice - 1) / j.slice;
-  pool_run(parts, 1, gemm_slices, &j);
-}
+// nl_matmul is in gemm.c.
 
 // ---- bias -------------------------------------------------------------------------------------
 

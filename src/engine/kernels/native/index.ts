@@ -24,7 +24,9 @@ type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n
 type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
 
 interface AddonBase extends AddonKernels {
-  info(): { threads: number; blas: string };
+  info(): { threads: number; gemm: string; gemms: string };
+  gemmSelect(name: string): string;
+  fmaPeak(bits: number, threads: number): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
@@ -103,8 +105,8 @@ export function nativeBackendError(): string | null {
   return loadError;
 }
 
-/** Threads and BLAS build the addon runs with, or null when it is not built. */
-export function nativeInfo(): { threads: number; blas: string } | null {
+/** Threads and GEMM (selected, and available ones) the addon runs with, or null when it is not built. */
+export function nativeInfo(): { threads: number; gemm: string; gemms: string } | null {
   const a = load();
   return a ? a.info() : null;
 }

@@ -1,0 +1,323 @@
+// Single-precision matrix products without any BLAS library: the BLIS design (Van Zee and van de
+// Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", ACM TOMS 2015).
+//
+//   for jc in N step nc:            B block (kc x nc) packed once, reused for all of M
+//     for pc in K step kc:
+//       pack B[pc:, jc:] into nr-wide micro-panels
+//       for ic in M step mc:        A block (mc x kc) packed into mr-tall micro-panels (stays in L2)
+//         for jr in nc step nr:     one B micro-panel (kc x nr) stays in L1 ...
+//           for ir in mc step mr:   ... while the micro-kernel runs over the A micro-panels
+//             C[ic+ir:, jc+jr:] (mr x nr) (+)= alpha * Apanel * Bpanel
+//
+// Packing copies the operands into contiguous, aligned, zero-padded panels, so the micro-kernel
+// (gemm_x86.c, or the portable one below) handles any transpose, row stride or size the same way;
+// edge tiles are computed into a scratch tile and only their valid part is written. Each element
+// of C is one running sum per kc block (in k order), so results do not depend on how the product
+// is split over threads. nl_matmul splits the output over the addon's pool.
+#include "gemm.h"
+#include "kernels.h"
+#include "pool.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef NL_OPENBLAS
+#include <cblas.h>
+void openblas_set_num_threads(int);
+#endif
+
+// ---- portable micro-kernel: MR = 4, NR = 16 (the compiler vectorizes the rows) ---------------
+
+static void ukr_generic(long kc, const float *a, const float *b, float *c, long ldc, float alpha, int acc) {
+  float t[4][16] = {{0}};
+  for (long k = 0; k < kc; k++) {
+    for (int r = 0; r < 4; r++) {
+      const float ar = a[r];
+      for (int j = 0; j < 16; j++) t[r][j] += ar * b[j];
+    }
+    a += 4; b += 16;
+  }
+  for (int r = 0; r < 4; r++) {
+    float *cr = c + r * ldc;
+    for (int j = 0; j < 16; j++) cr[j] = alpha * t[r][j] + (acc ? cr[j] : 0.0f);
+  }
+}
+static int always(void) { return 1; }
+const GemmKernel gemm_kernel_generic = { "generic", 4, 16, 128, 384, 3072, ukr_generic, always };
+
+// Best first.
+static const GemmKernel *const KERNELS[] = { &gemm_kernel_avx512, &gemm_kernel_avx2, &gemm_kernel_generic };
+#define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
+static const GemmKernel *kern;
+static int use_openblas;
+
+static const GemmKernel *best(void) {
+  for (int i = 0; i < NKERNELS; i++) if (KERNELS[i]->ukr && KERNELS[i]->supported()) return KERNELS[i];
+  return &gemm_kernel_generic;
+}
+
+int gemm_select(const char *name) {
+  if (!strcmp(name, "auto")) { kern = best(); use_openblas = 0; return 0; }
+#ifdef NL_OPENBLAS
+  if (!strcmp(name, "openblas")) { use_openblas = 1; return 0; }
+#endif
+  for (int i = 0; i < NKERNELS; i++)
+    if (!strcmp(name, KERNELS[i]->name) && KERNELS[i]->ukr && KERNELS[i]->supported()) {
+      kern = KERNELS[i]; use_openblas = 0; return 0;
+    }
+  return -1;
+}
+
+const char *gemm_name(void) {
+  if (use_openblas) return "openblas";
+  if (!kern) kern = best();
+  return kern->name;
+}
+
+const char *gemm_available(void) {
+  static char buf[64];
+  buf[0] = 0;
+  for (int i = 0; i < NKERNELS; i++)
+    if (KERNELS[i]->ukr && KERNELS[i]->supported()) { strcat(buf, KERNELS[i]->name); strcat(buf, ","); }
+#ifdef NL_OPENBLAS
+  strcat(buf, "openblas,");
+#endif
+  buf[strlen(buf) - 1] = 0;
+  return buf;
+}
+
+// ---- packing ----------------------------------------------------------------------------------
+
+// Rows [i0, i0 + mc), columns [p0, p0 + kc) of op(A) into mr-tall panels: panel p, step k holds
+// op(A)[i0 + p mr + r][p0 + k] at dst[p mr kc + k mr + r], zero past row mc. Inlined with a
+// constant mr (pack_a below), so that full panels copy in fixed-size vector moves.
+static inline __attribute__((always_inline)) void pack_a_mr(int ta, const float *A, long lda, long i0, long mc,
+  long p0, long kc, const int mr, float *dst) {
+  for (long ir = 0; ir < mc; ir += mr, dst += mr * kc) {
+    const long m = mc - ir < mr ? mc - ir : mr, i = i0 + ir;
+    if (ta) { // A stored K x M: each step's mr values are contiguous
+      const float *s = A + p0 * lda + i;
+      if (m == mr) for (long k = 0; k < kc; k++, s += lda) for (int r = 0; r < mr; r++) dst[k * mr + r] = s[r];
+      else for (long k = 0; k < kc; k++, s += lda) for (int r = 0; r < mr; r++) dst[k * mr + r] = r < m ? s[r] : 0;
+    } else { // A stored M x K: mr row streams read in step, the panel written in order
+      const float *s = A + i * lda + p0;
+      if (m == mr) for (long k = 0; k < kc; k++) for (int r = 0; r < mr; r++) dst[k * mr + r] = s[r * lda + k];
+      else for (long k = 0; k < kc; k++) for (int r = 0; r < mr; r++) dst[k * mr + r] = r < m ? s[r * lda + k] : 0;
+    }
+  }
+}
+
+// Rows [p0, p0 + kc), columns [j0, j0 + nc) of op(B) into nr-wide panels, zero past column nc.
+static inline __attribute__((always_inline)) void pack_b_nr(int tb, const float *B, long ldb, long p0, long kc,
+  long j0, long nc, const int nr, float *dst) {
+  for (long jr = 0; jr < nc; jr += nr, dst += nr * kc) {
+    const long n = nc - jr < nr ? nc - jr : nr, j = j0 + jr;
+    if (!tb) { // B stored K x N: each step's nr values are contiguous
+      const float *s = B + p0 * ldb + j;
+      if (n == nr) for (long k = 0; k < kc; k++, s += ldb) for (int c = 0; c < nr; c++) dst[k * nr + c] = s[c];
+      else for (long k = 0; k < kc; k++, s += ldb) for (int c = 0; c < nr; c++) dst[k * nr + c] = c < n ? s[c] : 0;
+    } else { // B stored N x K: a transpose, nr rows read in step
+      const float *s = B + j * ldb + p0;
+      if (n == nr) for (long k = 0; k < kc; k++) for (int c = 0; c < nr; c++) dst[k * nr + c] = s[c * ldb + k];
+      else for (long k = 0; k < kc; k++) for (int c = 0; c < nr; c++) dst[k * nr + c] = c < n ? s[c * ldb + k] : 0;
+    }
+  }
+}
+
+static void pack_a(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, int mr, float *dst) {
+  switch (mr) {
+    case 12: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 12, dst); break;
+    case 6: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 6, dst); break;
+    case 4: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 4, dst); break;
+    default: pack_a_mr(ta, A, lda, i0, mc, p0, kc, mr, dst);
+  }
+}
+
+static void pack_b(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, int nr, float *dst) {
+  switch (nr) {
+    case 32: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, 32, dst); break;
+    case 16: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, 16, dst); break;
+    default: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, nr, dst);
+  }
+}
+
+// Per-thread packing buffers, grown as needed (pool threads live as long as the process).
+static _Thread_local float *buf_a, *buf_b;
+static _Thread_local size_t cap_a, cap_b;
+
+static float *grow(float **p, size_t *cap, size_t n) {
+  if (n > *cap) {
+    free(*p);
+    *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!*p) abort();
+    *cap = n;
+  }
+  return *p;
+}
+
+// ---- one thread's product ---------------------------------------------------------------------
+
+// One row of C for M = 1 (sampling): dot products or row updates straight from the operands; a
+// packed copy of B would cost more than the product.
+HOT static void gemm_row(int ta, int tb, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C) {
+  const long as = ta ? lda : 1; // stride of A's single row
+  if (tb) {
+    for (long j = 0; j < N; j++) {
+      const float *b = B + j * ldb;
+      float s = 0;
+      if (as == 1) {
+        #pragma omp simd reduction(+ : s)
+        for (long k = 0; k < K; k++) s += A[k] * b[k];
+      } else {
+        for (long k = 0; k < K; k++) s += A[k * as] * b[k];
+      }
+      C[j] = alpha * s + (accumulate ? C[j] : 0.0f);
+    }
+  } else {
+    float *t = grow(&buf_a, &cap_a, (size_t)N);
+    memset(t, 0, (size_t)N * sizeof(float));
+    for (long k = 0; k < K; k++) {
+      const float ak = A[k * as], *b = B + k * ldb;
+      for (long j = 0; j < N; j++) t[j] += ak * b[j];
+    }
+    for (long j = 0; j < N; j++) C[j] = alpha * t[j] + (accumulate ? C[j] : 0.0f);
+  }
+}
+
+void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+    return;
+  }
+#ifdef NL_OPENBLAS
+  if (use_openblas) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+      alpha, A, (int)lda, B, (int)ldb, accumulate ? 1.0f : 0.0f, C, (int)ldc);
+    return;
+  }
+#endif
+  if (M == 1) { gemm_row(ta, tb, N, K, alpha, A, lda, B, ldb, accumulate, C); return; }
+  if (!kern) kern = best();
+  const GemmKernel *g = kern;
+  const int mr = g->mr, nr = g->nr;
+  const long kcmax = K < g->kc ? K : g->kc;
+  const long ncmax = N < g->nc ? (N + nr - 1) / nr * nr : g->nc;
+  const long mcmax = M < g->mc ? (M + mr - 1) / mr * mr : g->mc;
+  float *bp = grow(&buf_b, &cap_b, (size_t)kcmax * ncmax);
+  float *ap = grow(&buf_a, &cap_a, (size_t)kcmax * mcmax);
+  float tile[32 * 32] __attribute__((aligned(64))); // mr * nr <= 1024
+  for (long jc = 0; jc < N; jc += g->nc) {
+    const long nc = N - jc < g->nc ? N - jc : g->nc;
+    for (long pc = 0; pc < K; pc += g->kc) {
+      const long kc = K - pc < g->kc ? K - pc : g->kc;
+      const int acc = accumulate || pc > 0;
+      pack_b(tb, B, ldb, pc, kc, jc, nc, nr, bp);
+      for (long ic = 0; ic < M; ic += g->mc) {
+        const long mc = M - ic < g->mc ? M - ic : g->mc;
+        pack_a(ta, A, lda, ic, mc, pc, kc, mr, ap);
+        for (long jr = 0; jr < nc; jr += nr) {
+          const long n = nc - jr < nr ? nc - jr : nr;
+          const float *bpanel = bp + jr * kc;
+          for (long ir = 0; ir < mc; ir += mr) {
+            const long m = mc - ir < mr ? mc - ir : mr;
+            float *c = C + (ic + ir) * ldc + jc + jr;
+            if (m == mr && n == nr) { g->ukr(kc, ap + ir * kc, bpanel, c, ldc, alpha, acc); continue; }
+            g->ukr(kc, ap + ir * kc, bpanel, tile, nr, alpha, 0);
+            for (long r = 0; r < m; r++)
+              for (long j = 0; j < n; j++) c[r * ldc + j] = tile[r * nr + j] + (acc ? c[r * ldc + j] : 0.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- the Backend's matmul, split over the pool ------------------------------------------------
+
+// Slices of output rows (split along M) or columns (along N, when N > M), each one gemm_st on the
+// matching part of A or B with the full strides (no copies). A few slices per thread, so a
+// descheduled thread delays little; slices are multiples of 48 rows or 32 columns (whole tiles).
+typedef struct { float *out; const float *a, *b; long M, N, K, slice; int ta, tb, acc, split_n; } MatmulJob;
+
+static void matmul_slices(void *p, long s0, long s1, int tid) {
+  (void)tid;
+  const MatmulJob *j = p;
+  const long len = j->split_n ? j->N : j->M, lda = j->ta ? j->M : j->K, ldb = j->tb ? j->K : j->N;
+  for (long s = s0; s < s1; s++) {
+    const long lo = s * j->slice, hi = lo + j->slice < len ? lo + j->slice : len;
+    if (lo >= hi) continue;
+    if (j->split_n)
+      gemm_st(j->ta, j->tb, j->M, hi - lo, j->K, 1.0f, j->a, lda, j->b + (j->tb ? lo * j->K : lo), ldb, j->acc,
+        j->out + lo, j->N);
+    else
+      gemm_st(j->ta, j->tb, hi - lo, j->N, j->K, 1.0f, j->a + (j->ta ? lo : lo * j->K), lda, j->b, ldb, j->acc,
+        j->out + lo * j->N, j->N);
+  }
+}
+
+void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate) {
+  if (M == 0 || N == 0) return;
+  MatmulJob j = { out, a, b, M, N, K, 0, transA, transB, accumulate, N > M };
+  const long len = j.split_n ? N : M, unit = j.split_n ? 32 : 48, threads = pool_threads();
+  // Below ~2 MFLOP waking the pool costs more than it saves.
+  long parts = (double)M * N * K < 1e6 ? 1 : threads * 3;
+  if (parts > len / unit) parts = len / unit;
+  if (parts < 1) parts = 1;
+  j.slice = ((len + parts - 1) / parts + unit - 1) / unit * unit;
+  parts = (len + j.slice - 1) / j.slice;
+  pool_run(parts, 1, matmul_slices, &j);
+}
+
+void gemm_init(void) {
+#ifdef NL_OPENBLAS
+  openblas_set_num_threads(1); // our pool splits the products (nl_matmul)
+#endif
+  if (!kern) kern = best();
+  const char *env = getenv("NORMLAB_GEMM");
+  if (env && *env) gemm_select(env);
+}
+
+// ---- FMA peak ---------------------------------------------------------------------------------
+
+double gemm_fma_loop(int bits, long iters, double *flops); // gemm_x86.c
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct { int bits; long iters; double sink; } PeakJob;
+
+static void peak_chunk(void *p, long b, long e, int tid) {
+  (void)tid;
+  PeakJob *j = p;
+  double f;
+  for (long i = b; i < e; i++) j->sink += gemm_fma_loop(j->bits, j->iters, &f);
+}
+
+double gemm_fma_peak(int bits, int threads) {
+  double flops;
+  gemm_fma_loop(bits, 1, &flops);
+  if (flops == 0) return 0;
+  if (threads < 1) threads = 1;
+  // Calibrate to ~40 ms per thread, then take the best of 3 runs.
+  PeakJob j = { bits, 1 << 16, 0 };
+  double t0 = now();
+  peak_chunk(&j, 0, 1, 0);
+  const double dt = now() - t0;
+  j.iters = (long)(j.iters * (0.04 / (dt > 1e-6 ? dt : 1e-6)));
+  if (j.iters < 1000) j.iters = 1000;
+  gemm_fma_loop(bits, j.iters, &flops);
+  double best_rate = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    t0 = now();
+    if (threads == 1) peak_chunk(&j, 0, 1, 0);
+    else pool_run(threads, 1, peak_chunk, &j);
+    const double rate = flops * threads / (now() - t0) / 1e9;
+    if (rate > best_rate) best_rate = rate;
+  }
+  return best_rate;
+}

@@ -1,0 +1,43 @@
+// Our single-precision GEMM (gemm.c, gemm_x86.c): the BLIS design, with packed panels, cache
+// blocking and register-tiled micro-kernels for AVX-512, AVX2+FMA and portable C, picked at load
+// time from the CPU's features. With NL_OPENBLAS (build option, see docs/native.md) OpenBLAS's
+// cblas_sgemm can be selected instead at run time, for comparison.
+#ifndef NORMLAB_GEMM_H
+#define NORMLAB_GEMM_H
+
+// A micro-kernel computes one MR x NR tile of C from a packed A micro-panel (kc steps of MR values)
+// and a packed B micro-panel (kc steps of NR values): C = alpha * A B (+ C when acc). The packed
+// panels are 64-byte aligned.
+typedef void (*gemm_ukr)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, int acc);
+
+typedef struct {
+  const char *name;  // "avx512", "avx2", "generic"
+  int mr, nr;        // register tile
+  int mc, kc, nc;    // cache blocks (mc a multiple of mr, nc of nr)
+  gemm_ukr ukr;
+  int (*supported)(void);
+} GemmKernel;
+
+extern const GemmKernel gemm_kernel_avx512, gemm_kernel_avx2, gemm_kernel_generic;
+
+// Single-threaded: C (M x N, row stride ldc) = alpha op(A) op(B) (+ C when accumulate), row-major,
+// op(A) = A (M x K, row stride lda) or, with ta, A stored K x M; likewise op(B) (K x N) with tb.
+void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc);
+
+// Picks the kernel at load time (NORMLAB_GEMM, if set, names one; see gemm_select).
+void gemm_init(void);
+
+// Picks the GEMM: "auto" (the best kernel this CPU supports), "avx512", "avx2", "generic", or
+// "openblas" (only in a build with NL_OPENBLAS). Returns 0, or -1 when the name is unknown or not
+// available here (the selection is then unchanged). Not thread-safe: call between products.
+int gemm_select(const char *name);
+const char *gemm_name(void);        // the selected one
+const char *gemm_available(void);   // comma-separated names gemm_select accepts here
+
+// Measured FMA throughput of this core in GFLOP/s: a loop of independent fused multiply-adds on
+// registers only, with 512-bit (bits = 512) or 256-bit vectors; 0 when the CPU lacks them.
+// threads > 1 runs the same loop on that many pool threads at once and returns their total.
+double gemm_fma_peak(int bits, int threads);
+
+#endif
