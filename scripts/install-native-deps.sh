@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the native backend needs on Debian/Ubuntu (called by .ci/run; run as root or with
-# sudo): OpenBLAS with its pthread build (libopenblas0-pthread, the one Debian's python3-torch uses),
-# a C compiler, make and python3 for node-gyp. Installs only what is missing; does nothing on a
-# machine without apt-get (the TypeScript backend then runs).
+# sudo): a C compiler, make and python3 for node-gyp. With --openblas also OpenBLAS with its pthread
+# build (libopenblas0-pthread, the one Debian's python3-torch uses), only needed for the optional
+# comparison build (`npm run build:native -- --openblas`). Installs only what is missing; does
+# nothing on a machine without apt-get (the TypeScript backend then runs).
 set -euo pipefail
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 need=()
-if command -v dpkg-query >/dev/null 2>&1; then
+if [ "${1:-}" = "--openblas" ] && command -v dpkg-query >/dev/null 2>&1; then
   for pkg in libopenblas-dev libopenblas0-pthread; do installed "$pkg" || need+=("$pkg"); done
 fi
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)

@@ -1,14 +1,16 @@
 // `normlab bench`: training and sampling speed on a fixed configuration of shakespeare_char.
 //
 //   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,wasm,ts] [--torch]
-//                 [--variants] [--json FILE] [any train flag, e.g. --norm_variant_attn krmsnorm]
+//                 [--variants] [--gemm] [--gemms avx512,openblas] [--json FILE] [any train flag]
 //
 // Reports ms per iteration, tokens per second, achieved GFLOP/s (nanoGPT's model FLOPs: 6 N per
 // token for the parameters plus 12 L T C for attention, times 3 for forward + backward already in
 // the 6), peak memory (max RSS of the process) and sampling tokens per second (500 new tokens with
 // the KV cache). Every figure that compares is a ratio against a baseline measured in the same run:
 // with --torch, PyTorch (Debian's python3-torch, tools/torch_nanogpt.py, same model, 2 threads);
-// with --variants, rmsnorm + gelu against every norm and every activation.
+// with --variants, rmsnorm + gelu against every norm and every activation; with --gemms, the native
+// backend once per listed GEMM (e.g. ours against OpenBLAS); --gemm times the matrix products
+// alone (bench_gemm.ts).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +27,8 @@ import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
 import { AdamW } from '../train/adamw.js';
 import { trainStep } from '../train/loop.js';
+import { gemmBench } from './bench_gemm.js';
+import { nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
 import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
 import { formatHelp } from './help.js';
 
@@ -41,6 +45,8 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'torch', type: 'bool', default: false, group: 'training', help: 'also run the PyTorch baseline (/usr/bin/python3 with torch) and print ratios' },
   { name: 'threads', type: 'int', default: 2, group: 'training', help: 'threads for PyTorch (NORMLAB_THREADS sets the native backend\'s)' },
   { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
+  { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
+  { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, generic, openblas)' },
   { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
 ];
 
@@ -147,6 +153,19 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const iters = (o.iters as number | null) ?? preset.iters, warmup = o.warmup as number, sampleTokens = o.sample_tokens as number;
   const backends = String(o.backend).split(',').map((b) => b.trim()) as BackendName[];
   for (const b of backends) if (!['auto', 'ts', 'native', 'wasm'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts, native or wasm (comma-separated for several)`);
+  const ni = nativeInfo();
+  if (o.gemm) {
+    const presets = Object.keys(PRESETS).map((name): [string, TrainConfig] => {
+      const c = { ...cfg } as Record<string, unknown>;
+      for (const [k, v] of Object.entries({ ...PRESETS[name], dropout: 0 })) if (!parsed.given.has(k)) c[k] = v;
+      return [name, c as unknown as TrainConfig];
+    });
+    console.log(`normlab bench --gemm: ${ni ? ni.threads : '?'} threads; GFLOP/s are medians of 5 interleaved rounds`);
+    const r = gemmBench(presets, 5, 60, (l) => console.log(l));
+    if (o.json) fs.writeFileSync(o.json as string, JSON.stringify(r, null, 1) + '\n');
+    return 0;
+  }
+  if (ni) console.log(`native backend: ${ni.threads} threads, GEMM ${ni.gemm} (available: ${ni.gemms})`);
   console.log(`normlab bench: preset ${o.preset} (${cfg.n_layer} layers, ${cfg.n_embd} wide, block ${cfg.block_size}, batch ${cfg.batch_size}), ` +
     `${iters} timed iterations after ${warmup} warm-up, ${sampleTokens} sampled tokens`);
   const rows: BenchResult[] = [];
@@ -171,6 +190,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
       const r = benchOnce({ ...cfg, ...over } as TrainConfig, b, iters, warmup, 0, label);
       rows.push(r);
       process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
+    }
+  } else if (o.gemms) {
+    const gemm = nativeGemm();
+    if (!gemm) throw new UserError('--gemms needs the native backend: run `npm run build:native`');
+    const before = gemm.current();
+    try {
+      for (const g of String(o.gemms).split(',').map((x) => x.trim())) {
+        try { gemm.select(g); } catch (e) { throw new UserError(`--gemms ${g}: ${(e as Error).message.replace(/^native gemmSelect: /, '')}`); }
+        rows.push(benchOnce(cfg, 'native', iters, warmup, sampleTokens, `native gemm ${gemm.current()}`));
+      }
+    } finally {
+      gemm.select(before);
     }
   } else {
     for (const b of backends) rows.push(benchOnce(cfg, b, iters, warmup, sampleTokens, `normlab ${b}`));

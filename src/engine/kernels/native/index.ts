@@ -207,3 +207,26 @@ export function loadNativeBackend(): Backend | null {
     native: a,
   };
 }
+
+/** Our GEMM's controls (native/src/gemm.h), for `normlab bench --gemm` and the tests. */
+export interface NativeGemm {
+  /** The GEMMs this build and CPU offer, best first: avx512, avx2, generic, and openblas when linked. */
+  available: string[];
+  current(): string;
+  /** Every later product (matmul and attention) uses `name`; throws a RangeError if unavailable. */
+  select(name: string): void;
+  /** GFLOP/s of a register-only FMA loop with 512- or 256-bit vectors on `threads` threads (0: no such ISA). */
+  fmaPeak(bits: 512 | 256, threads: number): number;
+}
+
+/** The GEMM controls, or null when the addon is not built. */
+export function nativeGemm(): NativeGemm | null {
+  const a = load();
+  if (!a) return null;
+  return {
+    available: a.info().gemms.split(','),
+    current: () => a.info().gemm,
+    select: (name) => { a.gemmSelect(name); },
+    fmaPeak: (bits, threads) => a.fmaPeak(bits, threads),
+  };
+}

@@ -1,0 +1,97 @@
+// `normlab bench --gemm`: GFLOP/s of every GEMM this build offers (ours, and OpenBLAS when the
+// addon was built with --openblas) on every matrix product one training step of the `small` and
+// `default` presets makes (forward, and both backward products of every linear layer), plus the
+// machine's measured FMA peak (register-only loops, 512- and 256-bit vectors, all pool threads).
+// The shapes are recorded from a real training step, not restated here. GEMMs are timed
+// interleaved, round after round, and the median is reported, so a noisy shared machine skews
+// the ratios less.
+import { Rng } from '../engine/rng.js';
+import type { Backend, MatmulOptions } from '../engine/backend.js';
+import { UserError } from '../engine/types.js';
+import { loadNativeBackend, nativeBackendError, nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
+import { loadDataset } from '../data/dataset.js';
+import { buildModel } from '../model/build.js';
+import type { TrainConfig } from '../model/config.js';
+import { MetricCtx } from '../nn/params.js';
+import { AdamW } from '../train/adamw.js';
+import { trainStep } from '../train/loop.js';
+
+export interface GemmShape { M: number; N: number; K: number; transA: boolean; transB: boolean; accumulate: boolean }
+export interface GemmRow extends GemmShape { preset: string; gflops: Record<string, number> }
+
+const key = (s: GemmShape) => `${s.M}x${s.N}x${s.K} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${s.accumulate ? '+' : ''}`;
+
+/** The distinct matmul calls of one training step of `cfg`, in call order. */
+function recordShapes(cfg: TrainConfig, native: Backend): GemmShape[] {
+  const seen = new Map<string, GemmShape>();
+  const rec: Backend = {
+    ...native,
+    matmul(out, a, b, M, N, K, o?: MatmulOptions) {
+      const s = { M, N, K, transA: !!o?.transA, transB: !!o?.transB, accumulate: !!o?.accumulate };
+      if (!seen.has(key(s))) seen.set(key(s), s);
+      native.matmul(out, a, b, M, N, K, o);
+    },
+  };
+  const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size });
+  cfg = { ...cfg, vocab_size: data.meta.vocab_size };
+  const model = buildModel(cfg, rec, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
+  trainStep(model, new AdamW(model.store), data.train, new MetricCtx(true, new Rng(cfg.seed)), x, y, cfg, cfg.learning_rate);
+  return [...seen.values()];
+}
+
+/** Median ms per call of each GEMM on one shape: rounds of ~budgetMs each, GEMMs interleaved. */
+function timeShape(native: Backend, s: GemmShape, gemms: string[], rounds: number, budgetMs: number): Record<string, number> {
+  const gemm = nativeGemm()!, rng = new Rng(11);
+  const fill = (n: number) => { const v = new Float32Array(n); for (let i = 0; i < n; i++) v[i] = rng.normal(); return v; };
+  const a = fill(s.M * s.K), b = fill(s.K * s.N), out = fill(s.M * s.N);
+  const times: Record<string, number[]> = {};
+  const call = () => native.matmul(out, a, b, s.M, s.N, s.K, s);
+  for (let r = 0; r < rounds; r++) {
+    for (const g of gemms) {
+      gemm.select(g);
+      call(); // warm: packing buffers, caches
+      let n = 0;
+      const t0 = performance.now();
+      do { call(); n++; } while (performance.now() - t0 < budgetMs);
+      (times[g] ??= []).push((performance.now() - t0) / n);
+    }
+  }
+  const out_: Record<string, number> = {};
+  for (const g of gemms) {
+    const t = times[g].sort((x, y) => x - y);
+    out_[g] = (2 * s.M * s.N * s.K) / (t[t.length >> 1] / 1000) / 1e9;
+  }
+  return out_;
+}
+
+export function gemmBench(presets: [string, TrainConfig][], rounds: number, budgetMs: number, log: (line: string) => void): {
+  threads: number; gemms: string[]; peak: { bits: number; gflops: number }[]; rows: GemmRow[];
+} {
+  const native = loadNativeBackend(), gemm = nativeGemm();
+  if (!native || !gemm) throw new UserError(`bench --gemm needs the native backend (${nativeBackendError()}): run \`npm run build:native\``);
+  const before = gemm.current(), threads = nativeInfo()!.threads;
+  // Ours (the best kernel this CPU has) and OpenBLAS when linked.
+  const gemms = [gemm.available.find((g) => g !== 'openblas')!, ...gemm.available.filter((g) => g === 'openblas')];
+  const peak = [512, 256].map((bits) => ({ bits, gflops: gemm.fmaPeak(bits as 512 | 256, threads) }));
+  log(`FMA peak (register-only loop, ${threads} threads): ${peak.map((p) => `${p.bits}-bit ${p.gflops.toFixed(0)} GFLOP/s`).join(', ')}`);
+  const best = Math.max(...peak.map((p) => p.gflops));
+  const rows: GemmRow[] = [];
+  const head = ['preset', 'product (M x N x K, op)', ...gemms.map((g) => `${g} GFLOP/s`), ...(gemms.length > 1 ? [`${gemms[0]} / ${gemms[1]}`] : []), '% of peak'];
+  log(head.join('  '));
+  try {
+    for (const [name, cfg] of presets) {
+      gemm.select(gemms[0]);
+      for (const s of recordShapes(cfg, native)) {
+        const g = timeShape(native, s, gemms, rounds, budgetMs);
+        rows.push({ preset: name, ...s, gflops: g });
+        log([name.padEnd(7), key(s).padEnd(24), ...gemms.map((x) => g[x].toFixed(1).padStart(9)),
+          ...(gemms.length > 1 ? [(g[gemms[0]] / g[gemms[1]]).toFixed(2) + 'x'] : []),
+          best > 0 ? (100 * g[gemms[0]] / best).toFixed(0) + '%' : '-'].join('  '));
+      }
+    }
+  } finally {
+    gemm.select(before);
+  }
+  return { threads, gemms, peak, rows };
+}
