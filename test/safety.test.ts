@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { diskOf } from '../src/engine/files.js';
-import { BIN, cli, readLog, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
+import { expandSweeps } from '../src/sweep/grammar.js';
+import { planSweep } from '../src/sweep/plan.js';
+import { runSweep } from '../src/sweep/runner.js';
+import { RUN_MARKER } from '../src/sweep/folders.js';
+import { BIN, cli, cliAsync, readLog, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
 
 const data = tinyData();
 const base = [...TINY_MODEL, '--data_dir', data];
@@ -78,4 +82,46 @@ test('a full disk silently truncates the checkpoint and the run exits 0 (small t
     spawnSync('umount', [mnt]);
     fs.rmSync(mnt, { recursive: true, force: true });
   }
+});
+
+test('a sweep deletes folders it did not create', async () => {
+  const dir = tmpDir();
+  const FAKE = [process.execPath, path.join(ROOT, 'test', 'fixtures', 'sweep', 'fake-train.mjs')];
+  // No varied flag: the run is named `default`; a project folder of that name is in the way.
+  fs.mkdirSync(path.join(dir, 'default', 'src'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'default', 'src', 'important.txt'), 'keep me');
+  const single = planSweep(expandSweeps([{ n_layer: 2 }]), {});
+  await assert.rejects(runSweep(single, { sweepDir: dir, trainCmd: FAKE, print: () => {} }), /default exists but was not created by a normlab sweep.*Nothing was changed/s);
+  assert.equal(fs.readFileSync(path.join(dir, 'default', 'src', 'important.txt'), 'utf8'), 'keep me');
+  // A folder named like a run (n_layer-1), likewise.
+  fs.mkdirSync(path.join(dir, 'n_layer-1'));
+  fs.writeFileSync(path.join(dir, 'n_layer-1', 'notes.txt'), 'mine');
+  const two = planSweep(expandSweeps([{ n_layer: [1, 2] }]), {});
+  await assert.rejects(runSweep(two, { sweepDir: dir, trainCmd: FAKE, print: () => {} }), /n_layer-1 exists but was not created/);
+  assert.ok(fs.existsSync(path.join(dir, 'n_layer-1', 'notes.txt')));
+  assert.ok(!fs.existsSync(path.join(dir, 'n_layer-2')), 'nothing ran');
+  // Runs the sweep created itself are cleared and rerun as before.
+  fs.rmSync(path.join(dir, 'n_layer-1'), { recursive: true });
+  const env = { ...process.env, FAKE_FAIL: 'n_layer-1' };
+  assert.deepEqual((await runSweep(two, { sweepDir: dir, trainCmd: FAKE, env, print: () => {} })).counts, { ok: 1, failed: 1, interrupted: 0, skipped: 0 });
+  assert.deepEqual((await runSweep(two, { sweepDir: dir, trainCmd: FAKE, print: () => {} })).counts, { ok: 1, failed: 0, interrupted: 0, skipped: 1 });
+  assert.ok(fs.existsSync(path.join(dir, 'n_layer-1', RUN_MARKER)));
+});
+
+test('two trainings in one out_dir are not locked out', async () => {
+  const out = tmpDir();
+  const child = cliAsync(['train', ...base, '--out_dir', out, '--max_iters', '100000', '--eval_interval', '1000']);
+  await new Promise<void>((resolve) => { child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('normlab train:')) resolve(); }); });
+  const other = cli(['train', ...base, '--out_dir', out, '--max_iters', '5', '--overwrite']);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /in use by another normlab train \(process \d+/);
+  noStack(other.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'log.jsonl')), "the running training's files are untouched");
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('close', r));
+  // The killed run's lock is stale: the next training takes it over.
+  assert.ok(fs.existsSync(path.join(out, '.normlab.lock')));
+  const again = cli(['train', ...base, '--out_dir', out, '--max_iters', '5', '--eval_interval', '5', '--overwrite']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(!fs.existsSync(path.join(out, '.normlab.lock')), 'released at exit');
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandRange, expandSweep, expandSweeps, loadSweepFile, parseSweepText, type Combo } from '../src/sweep/grammar.js';
@@ -328,8 +328,8 @@ test('a sweep refuses to start while another sweep or an orphaned run uses its f
     mkdirSync(join(dir, 'norm_variant_attn-layernorm'), { recursive: true });
     writeFileSync(join(dir, 'norm_variant_attn-layernorm', '.train.pid'), livePid);
     await assert.rejects(runSweep(p, { sweepDir: dir, trainCmd: FAKE, print: quiet }), /still being trained by process/);
-    writeFileSync(join(dir, '.sweep.pid'), livePid);
-    await assert.rejects(runSweep(p, { sweepDir: dir, trainCmd: FAKE, print: quiet }), /another sweep/);
+    writeFileSync(join(dir, '.normlab.lock'), JSON.stringify({ pid: Number(livePid), host: hostname(), command: 'sweep', started: 'now' }));
+    await assert.rejects(runSweep(p, { sweepDir: dir, trainCmd: FAKE, print: quiet }), /in use by another normlab sweep/);
     assert.ok(!existsSync(join(dir, 'norm_variant_attn-rmsnorm'))); // nothing ran
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,8 @@
 //   normlab:run:<queue>:<job id>:weights final.safetensors (only with --weights), until fetched
 // The job id is deterministic, so rerunning the follower never queues a run twice.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { clearRunFolder, createRunFolder } from './folders.js';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -177,7 +178,7 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
     if (!job) { toAdd.push(t); continue; }
     const state = await job.getState();
     if (state === 'failed') {
-      rmSync(t.dir, { recursive: true, force: true });
+      if (existsSync(t.dir)) clearRunFolder(t.dir); // the sweep's own copy of the failed run (refused if it did not create it)
       await job.retry('failed');
       retried++;
     } else already++;
@@ -242,7 +243,7 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
 
 function finishOk(t: Tracked, job: Job<RunJobData, RunJobResult>, varied: string[], print: (l: string) => void): void {
   const summary = job.returnvalue?.summary ?? readSummary(t.dir);
-  mkdirSync(t.dir, { recursive: true });
+  createRunFolder(t.dir);
   if (summary) writeFileAtomic(join(t.dir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
   t.row = makeRow(t.run.name, t.dir, variedValues(t.run, varied), summary, 'ok', null, null);
   const r = t.row;
@@ -270,7 +271,7 @@ async function syncRun(t: Tracked, conn: Redis, q: string, queue: Queue<RunJobDa
   const meta = (res[0][1] ?? {}) as Record<string, string>;
   let lines = (res[1][1] ?? []) as string[];
   if (meta.gen === undefined) return; // no worker has started it yet
-  mkdirSync(t.dir, { recursive: true });
+  createRunFolder(t.dir);
   const logFile = join(t.dir, 'log.jsonl');
   if (meta.gen !== t.gen) {
     // A new attempt (another worker, or a resume that trimmed the log): take the whole list.

@@ -5,12 +5,19 @@
 //   summary.json status failed                  -> retry from scratch (folder cleared)
 //   ckpt.safetensors present, summary not ok    -> resume: `--init_from resume` (killed or Ctrl-C'd run)
 //   anything else left in the folder            -> start over (it stopped before its first checkpoint)
+// A folder is only ever cleared when the sweep created it (src/sweep/folders.ts); a folder in the way
+// that it did not create is refused before any run starts. The sweep folder is locked
+// (src/engine/lock.ts) while the sweep runs.
 // The child is `node <package root>/bin/normlab.js train <argv> --out_dir <dir>`, or the command in
 // NORMLAB_TRAIN_CMD (a JSON array or a space-separated line) in place of `node .../bin/normlab.js`.
 // The child runs in its own process group so a terminal Ctrl-C reaches it once, through us: the
 // sweep forwards SIGINT, waits for the child to save and exit, writes the results and stops.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDir } from '../engine/files.js';
+import { acquireLock, lockHolder } from '../engine/lock.js';
+import { clearRunFolder, createRunFolder, foreign, isSweepRunFolder } from './folders.js';
+import { hasCheckpoint } from '../train/checkpoint.js';
 import { UserError } from '../engine/types.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +65,7 @@ export function decideAction(dir: string): Action {
   const s = readSummary(dir);
   if (s?.status === 'ok') return 'skip';
   if (s?.status === 'failed') return 'retry';
-  if (existsSync(join(dir, 'ckpt.safetensors'))) return 'resume';
+  if (hasCheckpoint(dir)) return 'resume';
   return readdirSync(dir).length > 0 ? 'restart' : 'fresh';
 }
 
@@ -88,16 +95,33 @@ export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOu
   }
 }
 
-/** Creates the sweep folder and marks it as in use by this process (refused while another one uses it); returns the unlock. */
+/**
+ * Creates the sweep folder and takes its lock (src/engine/lock.ts), refusing while another sweep or
+ * an orphaned run uses it, or when a run folder the sweep would clear was not created by a sweep
+ * (src/sweep/folders.ts); returns the unlock.
+ */
 export function lockSweepDir(sweepDir: string, plan: Plan): () => void {
-  mkdirSync(sweepDir, { recursive: true });
+  makeDir(sweepDir, '--sweep_dir');
   checkNotRunning(sweepDir, plan);
-  const lock = join(sweepDir, LOCK);
-  writeFileSync(lock, String(process.pid));
-  return () => rmSync(lock, { force: true });
+  const lock = acquireLock(sweepDir, 'sweep');
+  try {
+    checkFolders(sweepDir, plan);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return lock.release;
 }
 
-const LOCK = '.sweep.pid';
+/** Refuses, before anything starts, run folders the sweep would clear but did not create. */
+function checkFolders(sweepDir: string, plan: Plan): void {
+  const theirs = plan.runs.map((r) => join(sweepDir, r.name)).filter((dir) => {
+    const a = decideAction(dir);
+    return (a === 'retry' || a === 'restart') && !isSweepRunFolder(dir);
+  });
+  if (theirs.length) throw foreign(theirs);
+}
+
 const CHILD_PID = '.train.pid';
 
 function alive(pidFile: string): number | null {
@@ -114,8 +138,10 @@ function alive(pidFile: string): number | null {
 
 /** Refuses to start while another sweep, or a train child orphaned by a killed sweep, uses the folder. */
 function checkNotRunning(sweepDir: string, plan: Plan): void {
-  const other = alive(join(sweepDir, LOCK));
-  if (other !== null) throw new UserError(`another sweep (process ${other}) is running in ${sweepDir}: wait for it or stop it first`);
+  const other = lockHolder(sweepDir);
+  if (other !== null) {
+    throw new UserError(`${sweepDir} is in use by another normlab ${other.command} (process ${other.pid} on ${other.host}): wait for it or stop it first`);
+  }
   for (const r of plan.runs) {
     const pid = alive(join(sweepDir, r.name, CHILD_PID));
     if (pid !== null) {
@@ -158,8 +184,8 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
     print(`[${i + 1}/${plan.runs.length}] ${run.name}${action === 'resume' ? ' (resuming)' : action === 'retry' ? ' (retrying a failed run)' : ''}` +
       `  elapsed ${fmtDuration(elapsed)}  ETA ${mean === null ? '?' : fmtDuration(mean * left)}`);
 
-    if (action === 'retry' || action === 'restart') rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    if (action === 'retry' || action === 'restart') clearRunFolder(dir);
+    else if (action === 'fresh') createRunFolder(dir);
     const args = ['train', ...(action === 'resume' ? withoutFlag(run.argv, 'init_from') : run.argv), '--out_dir', dir,
       ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
     const start = Date.now();

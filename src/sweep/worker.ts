@@ -10,13 +10,14 @@
 //   anything else              -> folder cleared, trained from scratch
 // The run's log.jsonl and summary.json are copied to Redis as they grow, its output lines go to
 // the job's log. SIGTERM/SIGINT: the runs stop after the current iteration and go back to the queue.
-import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LOCK_FILE, lockHolder } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
+import { clearRunFolder, createRunFolder } from './folders.js';
 import { readSummary } from './results.js';
 import { decideAction, defaultTrainCmd, runChild } from './runner.js';
 import { openRedis, probeRedis, redact, type RedisTarget } from './redis.js';
@@ -127,8 +128,15 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
   const argv = job.data.argv;
   const dir = join(opts.workDir, folderName(queue), folderName(id));
   const action = decideAction(dir);
-  if (action === 'retry' || action === 'restart') rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  try {
+    // Only a folder this worker created (it holds the sweep marker) is ever cleared.
+    if (action === 'retry' || action === 'restart') clearRunFolder(dir);
+    else if (action === 'fresh') createRunFolder(dir);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    await fail(`refused by worker ${me}: ${e.message}`, true);
+    return;
+  }
   print(`${queue}/${name}: ${action === 'resume' ? 'resuming from its checkpoint' : action === 'skip' ? 'already trained here, sending its results' : 'training'} in ${dir}`);
 
   // This worker holds the job, so a folder lock left by another machine (one that died, sharing
