@@ -12,6 +12,9 @@ import { Generator } from './model/generate.js';
 import type { GPT } from './model/gpt.js';
 import { MetricCtx } from './nn/params.js';
 import { loadTensors, loadWeights } from './train/checkpoint.js';
+import { checkTrainConfig, MODEL_KEYS } from './config/index.js';
+import { checkMemory } from './model/memory.js';
+import type { LoadedTensor } from './engine/safetensors.js';
 
 export interface SampleTextOptions {
   start?: string;
@@ -52,6 +55,7 @@ export function loadRun(outDir: string, opts: { dataDir?: string; backend?: 'aut
     chars = loadMeta(opts.dataDir ?? 'data', dataset).chars;
     if (!chars) throw new UserError(`dataset ${dataset} has no character list in meta.json; cannot decode samples`);
   }
+  checkSavedConfig(cfg, tensors, file);
   const { backend } = selectBackend(opts.backend ?? 'auto');
   const model = buildModel(cfg, backend, { maxB: 1, maxT: cfg.block_size, seed: 0 });
   loadWeights(model, tensors, file);
@@ -73,4 +77,38 @@ export function generateText(run: LoadedRun, opts: SampleTextOptions, onText?: (
     maxNewTokens: opts.maxNewTokens ?? 500, temperature: opts.temperature ?? 0.8, topK: opts.topK === undefined ? 200 : opts.topK,
   }, new Rng(seed), new MetricCtx(false, new Rng(seed + 1)), onText ? (id) => onText(codec.decode([id])) : undefined);
   return start + codec.decode(ids);
+}
+
+/**
+ * A checkpoint's saved config is checked like the flags it stands for before anything is allocated:
+ * each value as its flag would be, the model's memory, the parameter count against the tensors the
+ * file really holds, and every weight finite (a diverged run's NaN weights sample nothing).
+ */
+export function checkSavedConfig(cfg: ModelConfig, tensors: Map<string, LoadedTensor>, file: string): void {
+  const model: Record<string, unknown> = {};
+  for (const k of MODEL_KEYS) if (k !== 'vocab_size') model[k] = (cfg as unknown as Record<string, unknown>)[k];
+  try {
+    checkTrainConfig(model);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(`${file} has a model config in its metadata that normlab refuses (${e.message.replace(/^invalid configuration:\s*/, '')}): the file is corrupt or not from normlab`);
+  }
+  const V = cfg.vocab_size;
+  if (!Number.isSafeInteger(V) || V < 1 || V > 65536) {
+    throw new UserError(`${file}: vocab_size ${JSON.stringify(V)} in its metadata is not an integer from 1 to 65536: the file is corrupt or not from normlab`);
+  }
+  const est = checkMemory(cfg, { batch: 1, block: cfg.block_size, training: false }, `${file} (by its metadata)`);
+  let held = 0;
+  for (const t of tensors.values()) held += t.data.length;
+  if (held < est.params / 1.5 || held > est.params * 1.5 + 1e4) {
+    throw new UserError(`${file}: its metadata describes a model of about ${(est.params / 1e6).toFixed(2)}M parameters but the file holds ` +
+      `${(held / 1e6).toFixed(2)}M values: the metadata does not belong to these weights (corrupt or edited file)`);
+  }
+  for (const [name, t] of tensors) {
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UserError(`${file}: tensor ${name} holds ${Number.isNaN(t.data[bad]) ? 'NaN' : 'infinite'} values: the run diverged ` +
+        'before this checkpoint was written, so it cannot be sampled; train again (lower --learning_rate) or use another checkpoint');
+    }
+  }
 }

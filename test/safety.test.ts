@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { readSafetensors, writeSafetensors, type LoadedTensor } from '../src/engine/safetensors.js';
+import { DASHBOARD_MAX_NEW_TOKENS, sampleInWorker, startDashboard } from '../src/dashboard/server.js';
 import { diskOf } from '../src/engine/files.js';
 import { expandSweeps } from '../src/sweep/grammar.js';
 import { planSweep } from '../src/sweep/plan.js';
@@ -124,4 +127,155 @@ test('two trainings in one out_dir are not locked out', async () => {
   const again = cli(['train', ...base, '--out_dir', out, '--max_iters', '5', '--eval_interval', '5', '--overwrite']);
   assert.equal(again.code, 0, again.stderr);
   assert.ok(!fs.existsSync(path.join(out, '.normlab.lock')), 'released at exit');
+});
+
+/** A small trained run (the checkpoint the sample and dashboard tests read). */
+function trainedRun(extra: string[] = []): string {
+  const out = tmpDir();
+  const r = cli(['train', ...base, '--out_dir', out, '--max_iters', '4', '--eval_interval', '4', ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  return out;
+}
+
+function post(port: number, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/sample', method: 'POST', headers: { 'content-type': 'application/json' }, signal }, (res) => {
+      let b = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { b += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+test('the dashboard can be stalled by one request', async () => {
+  const root = tmpDir();
+  fs.cpSync(trainedRun(['--block_size', '64', '--n_embd', '64']), path.join(root, 'r'), { recursive: true });
+  let aborted = false, settled = false;
+  const dash = await startDashboard({
+    root, port: 0,
+    sample: (dir, o, signal) => {
+      signal?.addEventListener('abort', () => { aborted = true; });
+      const p = sampleInWorker(dir, o, signal);
+      p.then(() => { settled = true; }, () => { settled = true; });
+      return p;
+    },
+  });
+  const port = Number(new URL(dash.url).port);
+  try {
+    const huge = await post(port, { run: 'r', max_new_tokens: 1e308 });
+    assert.equal(huge.status, 400);
+    assert.match(huge.body, /max_new_tokens/);
+    assert.equal((await post(port, { run: 'r', max_new_tokens: 10_000_000 })).status, 400);
+    // The longest sample the dashboard allows runs in a worker: the page still answers meanwhile.
+    const stop = new AbortController();
+    const long = post(port, { run: 'r', max_new_tokens: DASHBOARD_MAX_NEW_TOKENS }, stop.signal).catch(() => null);
+    await new Promise((r) => setTimeout(r, 200));
+    const page = await fetch(dash.url);
+    assert.equal(page.status, 200);
+    assert.equal(settled, false, 'the page answered while the sample was still being generated');
+    assert.equal((await post(port, { run: 'r', max_new_tokens: 5 })).status, 409);
+    // The client goes away: the generation is cancelled and the next sample can start.
+    stop.abort();
+    await long;
+    for (let i = 0; i < 200 && !settled; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(aborted, 'the disconnect cancelled the generation');
+    const next = await post(port, { run: 'r', max_new_tokens: 5 });
+    assert.equal(next.status, 200, next.body);
+  } finally {
+    await dash.close();
+  }
+});
+
+test("sample's --temperature -1, --top_k 0/-5, --max_new_tokens -1, --num_samples -1 accepted silently", () => {
+  const out = trainedRun();
+  for (const [flag, value, re] of [['temperature', '-1', /--temperature is -1; it must be > 0/], ['top_k', '0', /--top_k is 0; it must be >= 1/],
+    ['top_k', '-5', /--top_k is -5/], ['max_new_tokens', '-1', /--max_new_tokens is -1; it must be from 0/],
+    ['max_new_tokens', '100000000', /--max_new_tokens is 100000000; it must be from 0 to 1000000/], ['num_samples', '-1', /--num_samples is -1; it must be >= 1/]] as const) {
+    const r = cli(['sample', '--out_dir', out, `--${flag}`, value]);
+    assert.equal(r.code, 1, `${flag} ${value}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stdout, '', 'nothing generated');
+  }
+});
+
+test("nanoGPT's --start FILE:... not supported", () => {
+  const out = trainedRun();
+  const prompt = path.join(out, 'prompt.txt');
+  fs.writeFileSync(prompt, 'ROMEO:\n');
+  const r = cli(['sample', '--out_dir', out, '--start', `FILE:${prompt}`, '--num_samples', '1', '--max_new_tokens', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.startsWith('ROMEO:\n'), r.stdout);
+  const missing = cli(['sample', '--out_dir', out, '--start', 'FILE:/no/such/file']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read \/no\/such\/file/);
+});
+
+/** A copy of run `out` whose ckpt.safetensors metadata config is changed by `edit` (weights kept unless given). */
+function forged(out: string, edit: (cfg: Record<string, unknown>) => void, weights?: (t: Map<string, LoadedTensor>) => void): string {
+  const dir = tmpDir();
+  const { tensors, metadata } = readSafetensors(path.join(out, 'ckpt.safetensors'));
+  const cfg = JSON.parse(metadata.config);
+  edit(cfg);
+  weights?.(tensors);
+  writeSafetensors(path.join(dir, 'ckpt.safetensors'), [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data })),
+    { ...metadata, config: JSON.stringify(cfg) });
+  return dir;
+}
+
+test("a checkpoint's config is trusted before it is checked", () => {
+  const out = trainedRun();
+  const cases: [(c: Record<string, unknown>) => void, RegExp][] = [
+    [(c) => { c.n_embd = 2048; c.n_layer = 8; }, /metadata describes a model of about \d+\.\d+M parameters but the file holds 0\.\d+M values/],
+    [(c) => { c.n_embd = 65536; c.n_layer = 48; }, /needs about [\d.]+ (GB|TB) of memory to sample/],
+    [(c) => { c.block_size = -5; }, /--block_size is -5; it must be >= 1/],
+    [(c) => { c.n_head = 3; c.n_embd = 32; }, /--n_embd 32 is not divisible by --n_head 3/],
+    [(c) => { c.vocab_size = 1e9; }, /vocab_size 1000000000/],
+  ];
+  for (const [edit, re] of cases) {
+    const r = cli(['sample', '--out_dir', forged(out, edit), '--num_samples', '1', '--max_new_tokens', '3']);
+    assert.equal(r.code, 1, `${re}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    noStack(r.stderr);
+  }
+});
+
+test('NaN weights sampling newlines with exit 0', () => {
+  const out = trainedRun();
+  const dir = forged(out, () => {}, (t) => { t.get('transformer.wte.weight')!.data[3] = NaN; });
+  const r = cli(['sample', '--out_dir', dir, '--num_samples', '1', '--max_new_tokens', '3']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /transformer\.wte\.weight holds NaN values: the run diverged/);
+});
+
+test('sizes that cannot fit in memory', () => {
+  for (const args of [['--n_embd', '65536', '--n_layer', '48', '--n_head', '8'], ['--batch_size', '1000000000'], ['--block_size', '1999', '--n_layer', '48']]) {
+    const r = cli(['train', '--data_dir', data, '--dataset', 'tiny', '--out_dir', tmpDir(), '--no-progress', ...args]);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /needs (about [\d.]+ [GTP]B of memory to train|one array of)/, r.stderr);
+    noStack(r.stderr);
+  }
+});
+
+test('--out_dir naming a file, and a read-only out_dir', (t) => {
+  const file = path.join(tmpDir(), 'afile');
+  fs.writeFileSync(file, 'x');
+  for (const out of [file, path.join(file, 'sub')]) {
+    const r = cli(['train', ...base, '--out_dir', out, '--max_iters', '2']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot use .* as the --out_dir: (it is a file|a part of the path is a file)/);
+    noStack(r.stderr);
+  }
+  const mnt = tmpDir('normlab-ro-');
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mnt]).status !== 0) { t.skip('cannot mount a read-only tmpfs here'); return; }
+  try {
+    const r = cli(['train', ...base, '--out_dir', path.join(mnt, 'run'), '--max_iters', '2']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`the disk ${mnt} is read-only`));
+    noStack(r.stderr);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
 });

@@ -1,5 +1,7 @@
 // `normlab sample [flags]`: text from a run's checkpoint (nanoGPT's sample.py flags).
-import { HelpRequested, parseFlags, tableDefaults, SAMPLE_FLAGS } from '../config/index.js';
+import { readFileSync } from 'node:fs';
+import { checkFlags, HelpRequested, parseFlags, tableDefaults, SAMPLE_FLAGS } from '../config/index.js';
+import { UserError } from '../engine/types.js';
 import { formatHelp } from './help.js';
 import { generateText, loadRun } from '../sample.js';
 
@@ -14,14 +16,27 @@ export async function sampleCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  checkFlags(SAMPLE_FLAGS, cfg);
+  const start = promptOf(cfg.start as string);
   const run = loadRun(cfg.out_dir as string, { dataDir: cfg.data_dir as string, backend: cfg.backend as 'auto' });
   const n = cfg.num_samples as number;
   for (let i = 0; i < n; i++) {
     const text = generateText(run, {
-      start: cfg.start as string, maxNewTokens: cfg.max_new_tokens as number, temperature: cfg.temperature as number,
+      start, maxNewTokens: cfg.max_new_tokens as number, temperature: cfg.temperature as number,
       topK: cfg.top_k as number | null, seed: (cfg.seed as number) + i,
     });
     process.stdout.write(text + '\n---------------\n');
   }
   return 0;
+}
+
+/** --start: the prompt, or with FILE:path the contents of that file (as nanoGPT's sample.py). */
+export function promptOf(start: string): string {
+  if (!start.startsWith('FILE:')) return start;
+  const file = start.slice(5);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`--start FILE:${file}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give the path of a text file`);
+  }
 }

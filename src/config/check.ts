@@ -55,3 +55,14 @@ export function checkTrainConfig(cfg: Record<string, unknown> | object): string[
   if (errors.length) throw new UserError(`invalid configuration:\n  ${errors.join('\n  ')}`);
   return warnings;
 }
+
+/** Every problem of a config against a command's table (types, then each flag's own check): a UserError listing them. */
+export function checkFlags(table: readonly FlagSpec[], c: Record<string, unknown>): void {
+  const errors: string[] = [];
+  for (const f of table) {
+    if (!(f.name in c)) continue;
+    const why = checkValue(f, c[f.name]) ?? f.check?.(c[f.name], c, f.name) ?? null;
+    if (why) errors.push(why);
+  }
+  if (errors.length) throw new UserError(errors.length === 1 ? errors[0] : `invalid flags:\n  ${errors.join('\n  ')}`);
+}

@@ -15,6 +15,13 @@ export const ACTIVATION_CHOICES = Object.keys(activations) as readonly Activatio
 
 const inUnitInterval: FlagSpec['check'] = (v, _c, name) =>
   (typeof v === 'number' && !(v >= 0 && v < 1) ? `--${name} is ${v}; it must be in [0, 1)` : null);
+const positive: FlagSpec['check'] = (v, _c, name) =>
+  (typeof v === 'number' && !(v > 0) ? `--${name} is ${v}; it must be > 0` : null);
+/** Integers in [min, max]: a bound on work a flag or a request can ask for. */
+const atMost = (max: number, min: number): FlagSpec['check'] => (v, _c, name) =>
+  (typeof v === 'number' && !(v >= min && v <= max) ? `--${name} is ${v}; it must be from ${min} to ${max}` : null);
+/** Longest sample `normlab sample` generates (the dashboard allows less: src/dashboard/server.ts). */
+export const MAX_NEW_TOKENS = 1_000_000;
 const nonEmpty: FlagSpec['check'] = (v, _c, name) => (v === '' ? `--${name} is empty; give a folder name` : null);
 
 /** The model's shape: what every variant may read besides its own flags. */
@@ -133,10 +140,10 @@ export const SAMPLE_FLAGS: readonly FlagSpec[] = [
   shared('out_dir', 'data', 'run folder holding ckpt.safetensors and state.json'),
   shared('data_dir', 'data', 'folder holding the datasets (for the vocabulary in meta.json)'),
   { name: 'start', type: 'str', default: '\n', group: 'sampling', help: 'prompt text the samples continue' },
-  { name: 'num_samples', type: 'int', default: 10, group: 'sampling', help: 'number of samples to draw' },
-  { name: 'max_new_tokens', type: 'int', default: 500, group: 'sampling', help: 'tokens generated per sample' },
-  { name: 'temperature', type: 'float', default: 0.8, group: 'sampling', help: '1.0 = no change, < 1.0 = less random, > 1.0 = more random' },
-  { name: 'top_k', type: 'int', default: 200, nullable: true, group: 'sampling', help: 'keep only the k most likely tokens (None: all)' },
+  { name: 'num_samples', type: 'int', default: 10, group: 'sampling', help: 'number of samples to draw', check: atLeast(1) },
+  { name: 'max_new_tokens', type: 'int', default: 500, group: 'sampling', help: `tokens generated per sample (at most ${MAX_NEW_TOKENS})`, check: atMost(MAX_NEW_TOKENS, 0) },
+  { name: 'temperature', type: 'float', default: 0.8, group: 'sampling', help: '1.0 = no change, < 1.0 = less random, > 1.0 = more random', check: positive },
+  { name: 'top_k', type: 'int', default: 200, nullable: true, group: 'sampling', help: 'keep only the k most likely tokens (None: all)', check: atLeast(1, ' (or None for all tokens)') },
   shared('seed', 'sampling', 'seed of the sampling generator'),
   shared('backend', 'sampling', 'compute backend (auto: native when built, else wasm, else ts)'),
 ];

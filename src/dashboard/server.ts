@@ -6,7 +6,10 @@
 //   GET  /api/groups?by=&where=&baseline=&metric=&curves=   runs grouped over seeds, with intervals (src/dashboard/groups.ts)
 //   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
 //   POST /api/sample            {run, start?, max_new_tokens?, temperature?, top_k?, seed?} -> {text}
-//                               (a blank or missing option takes sampleText's default, as `normlab sample` does)
+//                               (a blank or missing option takes sampleText's default, as `normlab sample` does;
+//                               values are checked as the sample flags are, max_new_tokens at most
+//                               DASHBOARD_MAX_NEW_TOKENS). Generation runs in a worker thread
+//                               (sample-worker.ts), ended when the client disconnects or the server closes.
 // Nothing is read by joining a request's string onto a path: static files come from a fixed list,
 // runs are looked up by id among the folders found below the root. Requests whose Host header is
 // not a loopback name are refused (a DNS-rebinding page cannot read the data); POST must be JSON
@@ -22,15 +25,36 @@ import { findRun, readDashboard } from './data.js';
 import { runActivations } from './activations.js';
 import { dashboardGroups } from './groups.js';
 import { servePlayground } from './playground-route.js';
-import { sampleText } from '../sample.js';
+import { Worker } from 'node:worker_threads';
+import { checkFlags, SAMPLE_FLAGS } from '../config/index.js';
+import type { SampleTextOptions } from '../sample.js';
 
-export type SampleFn = typeof sampleText;
+/** Generates text from the run in dir; a signal that aborts ends the work (the promise then rejects). */
+export type SampleFn = (dir: string, opts: SampleTextOptions, signal?: AbortSignal) => Promise<string>;
+
+/** Longest sample one dashboard request may ask for. */
+export const DASHBOARD_MAX_NEW_TOKENS = 10_000;
+
+/** sampleText of src/sample.ts in a worker thread, terminated when signal aborts. */
+export const sampleInWorker: SampleFn = (dir, opts, signal) => new Promise((resolveP, reject) => {
+  const worker = new Worker(new URL('./sample-worker.js', import.meta.url), { workerData: { dir, opts } });
+  const stop = () => { void worker.terminate(); reject(new UserError('sampling cancelled')); };
+  if (signal?.aborted) return stop();
+  signal?.addEventListener('abort', stop, { once: true });
+  worker.once('message', (m: { text?: string; error?: string; user?: boolean }) => {
+    signal?.removeEventListener('abort', stop);
+    void worker.terminate();
+    if (m.text !== undefined) resolveP(m.text);
+    else reject(m.user ? new UserError(m.error ?? 'sampling failed') : new Error(m.error));
+  });
+  worker.once('error', (e) => { signal?.removeEventListener('abort', stop); reject(e); });
+});
 
 export interface DashboardOptions {
   root: string;
   host?: string; // default 127.0.0.1
   port?: number; // default 8765; 0 = any free port
-  /** Sampling function (tests inject one); default sampleText of src/sample.ts. */
+  /** Sampling function (tests inject one); default sampleInWorker. */
   sample?: SampleFn;
 }
 
@@ -115,7 +139,8 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
     return Promise.reject(new UserError(`--host ${host} is not a loopback address: the dashboard serves only this machine (use 127.0.0.1, ::1 or localhost; reach it from elsewhere with an SSH tunnel: ssh -L 8765:127.0.0.1:8765 HOST)`));
   }
   const root = resolve(opts.root);
-  const sample = opts.sample ?? sampleText;
+  const sample = opts.sample ?? sampleInWorker;
+  const running = new Set<AbortController>();
   const files = staticFiles();
   let sampling = false;
 
@@ -147,19 +172,35 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
       }
       const run = findRun(root, typeof body.run === 'string' ? body.run : '');
       if (!run) return sendJson(res, 404, { error: 'no such run' });
+      const given: Record<string, number | undefined> = {
+        max_new_tokens: optNum(body.max_new_tokens, 'max_new_tokens'), temperature: optNum(body.temperature, 'temperature'),
+        top_k: optNum(body.top_k, 'top_k'), seed: optNum(body.seed, 'seed'),
+      };
+      for (const k of Object.keys(given)) if (given[k] === undefined) delete given[k];
+      checkFlags(SAMPLE_FLAGS, given);
+      if ((given.max_new_tokens ?? 0) > DASHBOARD_MAX_NEW_TOKENS) {
+        return sendJson(res, 400, { error: `max_new_tokens is ${given.max_new_tokens}; the dashboard generates at most ${DASHBOARD_MAX_NEW_TOKENS} (use normlab sample for longer texts)` });
+      }
       if (sampling) return sendJson(res, 409, { error: 'a sample is already being generated' });
       sampling = true;
+      // The client going away (or the server closing) ends the generation.
+      const cancel = new AbortController();
+      running.add(cancel);
+      const onClose = () => { if (!res.writableEnded) cancel.abort(); };
+      res.on('close', onClose);
       try {
         const text = await sample(run.dir, {
           start: typeof body.start === 'string' ? body.start : undefined,
-          maxNewTokens: optNum(body.max_new_tokens, 'max_new_tokens'),
-          temperature: optNum(body.temperature, 'temperature'),
-          topK: optNum(body.top_k, 'top_k'),
-          seed: optNum(body.seed, 'seed'),
-        });
+          maxNewTokens: given.max_new_tokens, temperature: given.temperature, topK: given.top_k, seed: given.seed,
+        }, cancel.signal);
         return sendJson(res, 200, { text });
+      } catch (e) {
+        if (cancel.signal.aborted) return; // nobody is listening
+        throw e;
       } finally {
         sampling = false;
+        running.delete(cancel);
+        res.off('close', onClose);
       }
     }
     if (path.startsWith('/api/')) return sendJson(res, 404, { error: 'unknown endpoint' });
@@ -193,7 +234,10 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
       resolveP({
         server,
         url: `http://${h}:${port}/`,
-        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        close: () => new Promise<void>((r) => {
+          for (const c of running) c.abort();
+          server.closeAllConnections(); server.close(() => r());
+        }),
       });
     });
   });

@@ -191,7 +191,12 @@ export function cleanTemporaries(dir: string): string[] {
 export function makeDir(dir: string, what = 'folder'): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
+  } catch (first) {
+    // A recursive mkdir reports some failures (a read-only disk) as ENOENT: retry the first missing
+    // folder alone for the real reason.
+    let e = first, missing = path.resolve(dir);
+    while (!fs.existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
+    try { fs.mkdirSync(missing); } catch (again) { e = again; }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') {
       throw new DiskError(`cannot use ${dir} as the ${what}: ${fs.existsSync(dir) ? 'it is a file' : 'a part of the path is a file'}; choose a folder`, code);

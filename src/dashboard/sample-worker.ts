@@ -1,0 +1,13 @@
+// The dashboard's sampling runs here, in a worker thread, so that a long generation never holds up
+// the server's event loop; the server terminates the worker when the client goes away or the
+// server stops (src/dashboard/server.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { UserError } from '../engine/types.js';
+import { sampleText, type SampleTextOptions } from '../sample.js';
+
+const { dir, opts } = workerData as { dir: string; opts: SampleTextOptions };
+try {
+  parentPort!.postMessage({ text: await sampleText(dir, opts) });
+} catch (e) {
+  parentPort!.postMessage({ error: e instanceof Error ? e.message : String(e), user: e instanceof UserError });
+}
