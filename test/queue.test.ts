@@ -147,6 +147,33 @@ test('4 runs, 3 workers, one SIGKILLed and one SIGTERMed mid-run: every run once
   }
 });
 
+test('a failed run is a failed row, retried when the follower runs again; --weights brings final.safetensors', { skip, timeout: 120000 }, async () => {
+  const dir = tmpDir('normlab-queue-');
+  const file = sweepFile(dir, 'fail', { max_iters: 20, eval_interval: 10, dataset: ['tiny', 'missing'] });
+  const sweepDir = join(dir, 'fail');
+  const worker = start(['worker', '--queue', redis.url, '--work_dir', join(dir, 'work'), '--data_dir', data], { NORMLAB_QUEUE_LOCK_MS: LOCK_MS });
+  try {
+    const args = [BIN, 'sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--quiet', '--weights'];
+    const first = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    assert.equal(first.status, 2, first.stdout + first.stderr);
+    const rows = csvRows(join(sweepDir, 'results.csv'));
+    assert.deepEqual(rows.map((r) => [r.name, r.status]), [['dataset-tiny', 'ok'], ['dataset-missing', 'failed']]);
+    const failed = JSON.parse(readFileSync(join(sweepDir, 'results.jsonl'), 'utf8').trim().split('\n')[1]) as { error: string };
+    assert.match(failed.error, /dataset "missing" not found/);
+    assert.ok(existsSync(join(sweepDir, 'dataset-tiny', 'final.safetensors')));
+    const conn = new Redis(parseRedisUrl(redis.url).options);
+    assert.deepEqual(await conn.keys(`normlab:run:${queueNameOf(sweepDir)}:*:weights`), []); // fetched, then removed
+    conn.disconnect();
+    const again = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    assert.equal(again.status, 2);
+    assert.match(again.stdout, /1 finished, 0 queued now, 0 already queued, running or done, 1 failed to retry/);
+    await until('the worker to report the second failure', () => (worker.out.match(/dataset-missing: failed/g) ?? []).length === 2, 10000);
+    assert.equal(csvRows(join(sweepDir, 'results.csv')).length, 2);
+  } finally {
+    worker.p.kill('SIGKILL');
+  }
+});
+
 test('a Redis restart loses nothing: queued runs survive it (append-only file)', { skip, timeout: 120000 }, async () => {
   const dir = tmpDir('normlab-queue-');
   const file = sweepFile(dir, 'restart', { max_iters: 20, eval_interval: 10, activation_variant: ['gelu', 'relu'] });
@@ -175,6 +202,10 @@ test('URLs: parsed, redacted, refused with the reason', () => {
   const t = parseRedisUrl('rediss://al%40ice:p%3Aw@example.org:6380/3');
   assert.deepEqual({ ...t.options, tls: Boolean(t.options.tls) }, { host: 'example.org', port: 6380, db: 3, username: 'al@ice', password: 'p:w', tls: true });
   assert.equal(parseRedisUrl('redis://localhost').options.port, 6379);
+  const fromEnv = parseRedisUrl('redis://h:1', { NORMLAB_REDIS_PASSWORD: 'e-pw' });
+  assert.equal(fromEnv.options.password, 'e-pw');
+  assert.ok(!fromEnv.shown.includes('e-pw') && fromEnv.shown.includes('NORMLAB_REDIS_PASSWORD'));
+  assert.equal(parseRedisUrl('redis://:u-pw@h:1', { NORMLAB_REDIS_PASSWORD: 'e-pw' }).options.password, 'u-pw');
   throwsUser(() => parseRedisUrl('localhost:6379'), 'scheme must be redis://');
   throwsUser(() => parseRedisUrl('redis://h:1/x'), 'database number');
   throwsUser(() => parseRedisUrl('redis://:pw@h:1?x=1'), 'no ?query');

@@ -31,7 +31,8 @@ options:
   --quiet             hide the training output of the runs (failures still show theirs)
   --queue URL         queue the runs on Redis for \`normlab worker\` processes on any machine and
                       follow them (redis://[user:password@]host:port[/db], rediss:// for TLS);
-                      the sweep folder fills in as results arrive (docs/queue.md)
+                      the sweep folder fills in as results arrive (docs/queue.md); the
+                      password may come from NORMLAB_REDIS_PASSWORD instead of the URL
   --weights           with --queue: bring each run's final.safetensors back too
   -h, --help          this text
 

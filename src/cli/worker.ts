@@ -10,7 +10,7 @@ import { withStopSignals } from './signals.js';
 const dataDir = FLAGS.find((f) => f.name === 'data_dir')!;
 
 export const WORKER_FLAGS: readonly FlagSpec[] = [
-  { name: 'queue', type: 'str', default: null, nullable: true, group: 'training', help: 'Redis URL: redis://[user:password@]host:port[/db], or rediss:// for TLS' },
+  { name: 'queue', type: 'str', default: null, nullable: true, group: 'training', help: 'Redis URL: redis://[user:password@]host:port[/db], or rediss:// for TLS (the password may come from NORMLAB_REDIS_PASSWORD instead)' },
   { name: 'concurrency', type: 'int', default: 1, group: 'training', help: 'runs trained at the same time (each is one process; native kernels use their own threads)' },
   { name: 'work_dir', type: 'str', default: 'normlab-work', group: 'data', help: 'folder of the runs (<work_dir>/<queue>/<run>); the same shared folder on every machine lets a run resume where a dead worker left it' },
   { ...dataDir, help: 'folder holding the datasets the runs name (prepare them on every machine)' },

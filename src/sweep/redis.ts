@@ -27,8 +27,8 @@ export function redactUrl(url: string): string {
   });
 }
 
-export function parseRedisUrl(url: string): RedisTarget {
-  const shown = redactUrl(url);
+export function parseRedisUrl(url: string, env: NodeJS.ProcessEnv = process.env): RedisTarget {
+  let shown = redactUrl(url);
   let u: URL;
   try {
     u = new URL(url);
@@ -44,7 +44,10 @@ export function parseRedisUrl(url: string): RedisTarget {
     throw new UserError(`--queue ${shown}: the path must be a database number (/0, /1, ...), not /${dbText}`);
   }
   if (u.search || u.hash) throw new UserError(`--queue ${shown}: no ?query or #fragment is allowed; expected ${EXAMPLE}`);
-  const password = u.password ? decodeURIComponent(u.password) : null;
+  // A password in the URL is visible to every user of the machine in the process list; one in
+  // NORMLAB_REDIS_PASSWORD is not.
+  const fromEnv = !u.password && env.NORMLAB_REDIS_PASSWORD ? env.NORMLAB_REDIS_PASSWORD : null;
+  const password = u.password ? decodeURIComponent(u.password) : fromEnv;
   const options: RedisOptions = {
     host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: u.port ? Number(u.port) : 6379,
@@ -53,6 +56,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     ...(password !== null ? { password } : {}),
     ...(u.protocol === 'rediss:' ? { tls: { servername: u.hostname } } : {}),
   };
+  if (fromEnv !== null) shown += ' (password from NORMLAB_REDIS_PASSWORD)';
   return { options, shown, password };
 }
 
