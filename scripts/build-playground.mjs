@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds the playground as static files: dist/playground/{index.html, playground.js, worker.js,
-// playground.css, normlab.wasm, uPlot.*, data/{train.bin, val.bin, meta.json}}. Any static web host
+// wasm-thread.js, playground.css, normlab.wasm, normlab-threads.wasm, uPlot.*, data/{train.bin,
+// val.bin, meta.json}}. Served with cross-origin isolation headers (as the dashboard does) the page
+// trains on one thread per core; on a plain static host on one. Any static web host
 // serves the folder (nothing is fetched from elsewhere); `normlab dashboard` serves it at /playground/.
 // The page and its training worker are bundled from src/dashboard/playground/*.ts with esbuild (an
 // npm devDependency). Node built-ins that the bundled modules import (for their command-line
@@ -62,7 +64,7 @@ const nodeStub = {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(path.join(out, 'data'), { recursive: true });
 await esbuild.build({
-  entryPoints: { playground: path.join(src, 'page.ts'), worker: path.join(src, 'worker.ts') },
+  entryPoints: { playground: path.join(src, 'page.ts'), worker: path.join(src, 'worker.ts'), 'wasm-thread': path.join(src, 'wasm-thread.ts') },
   outdir: out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true,
   plugins: [nodeStub], logLevel: 'error',
   // Module-level reads of process.env (test hooks) see an empty environment.
@@ -72,6 +74,7 @@ for (const f of ['index.html', 'playground.css']) cpSync(path.join(src, f), path
 const uplot = path.dirname(createRequire(import.meta.url).resolve('uplot'));
 for (const f of ['uPlot.iife.min.js', 'uPlot.min.css']) cpSync(path.join(uplot, f), path.join(out, f));
 cpSync(wasm, path.join(out, 'normlab.wasm'));
+cpSync(path.join(root, 'wasm/build/normlab-threads.wasm'), path.join(out, 'normlab-threads.wasm'));
 
 // shakespeare_char, as `normlab prepare` makes it.
 const { prepareChar } = await import(pathToFileURL(path.join(root, 'dist/src/data/dataset.js')).href);

@@ -11,7 +11,8 @@ import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
-import { loadWasmBackend, wasmBackendError } from '../src/engine/kernels/wasm/index.js';
+import { createNodeWasmBackend, loadWasmBackend, wasmBackendError } from '../src/engine/kernels/wasm/index.js';
+import { wasmWorkerChunks } from '../src/engine/kernels/wasm/backend.js';
 import { selectBackend } from '../src/engine/select.js';
 import { UserError } from '../src/engine/types.js';
 import { norms } from '../src/nn/norms/index.js';
@@ -430,6 +431,52 @@ test('wasm kernels reject wrong array types, too-short arrays and out-of-range i
   assert.throws(() => wb.crossEntropyForward(new Float32Array(1), new Float32Array(3), new Float32Array(3), Int32Array.from([-1]), 1, 3), /targets/);
   assert.throws(() => wb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
     new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
+});
+
+test('wasm on worker threads gives the one-thread results bit for bit, each chunk exactly once (oversubscribed)', () => {
+  // 6 threads on this machine's cores: chunks are claimed by whichever thread is running. An
+  // accumulating product repeated 30 times would drift if any chunk ran twice or not at all.
+  const one = createNodeWasmBackend(1), many = createNodeWasmBackend(6);
+  const rng = new Rng(3);
+  const fill = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  const same = (what: string, a: Float32Array, b: Float32Array) => {
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i}: ${a[i]} (1 thread) vs ${b[i]} (6 threads)`);
+  };
+  for (const [M, N, K] of [[1, 3, 2], [7, 9, 5], [130, 70, 64], [768, 128, 128]]) for (const transA of [false, true]) for (const transB of [false, true]) {
+    const a = fill(M * K), b = fill(K * N), o1 = fill(M * N), o2 = Float32Array.from(o1);
+    for (let rep = 0; rep < 30; rep++) {
+      one.matmul(o1, a, b, M, N, K, { transA, transB, accumulate: true });
+      many.matmul(o2, a, b, M, N, K, { transA, transB, accumulate: true });
+    }
+    same(`matmul ${M}x${N}x${K} tA=${transA} tB=${transB}`, o1, o2);
+  }
+  for (const [B, T, C, NH] of [[1, 5, 6, 2], [3, 64, 64, 4], [2, 70, 32, 2]]) {
+    const n = B * T * C, nA = B * NH * T * T, q = fill(n), k = fill(n), v = fill(n), dout = fill(n);
+    const run = (be: Backend) => {
+      const o = new Float32Array(n), att = new Float32Array(nA), dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n);
+      for (let rep = 0; rep < 10; rep++) {
+        be.attentionForward(o, att, q, k, v, null, B, T, C, NH);
+        be.attentionBackward(dq, dk, dv, new Float32Array(nA), dout, att, q, k, v, null, B, T, C, NH);
+      }
+      return [o, att, dq, dk, dv];
+    };
+    const r1 = run(one), r2 = run(many);
+    r1.forEach((x, i) => same(`attention B=${B} T=${T} C=${C} NH=${NH} output ${i}`, x, r2[i]));
+  }
+  const cfg = defaultConfig() as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
+  for (const n of [5, 4099, 100003]) {
+    const x = fill(n), dout = fill(n);
+    const run = (be: Backend) => {
+      const y = new Float32Array(n), dx = new Float32Array(n);
+      be.variants.gelu!.forward(y, x, {}, {}, 1, n, cfg, ctx);
+      for (let rep = 0; rep < 5; rep++) be.variants.gelu!.backward(dx, {}, dout, x, {}, {}, 1, n, cfg, ctx);
+      return [y, dx];
+    };
+    const r1 = run(one), r2 = run(many);
+    r1.forEach((x2, i) => same(`gelu n=${n} output ${i}`, x2, r2[i]));
+  }
+  assert.ok(wasmWorkerChunks(many) > 0, 'the worker threads ran some chunks');
+  assert.equal(wasmWorkerChunks(one), 0);
 });
 
 test('native kernels give the same results when called from several threads at once (worker_threads)', { skip }, async () => {

@@ -1,6 +1,6 @@
 // End to end: the playground (dist/playground, served by the dashboard at /playground/) in headless
 // Chromium. The form refuses what the CLI refuses, with the CLI's message; a run trains in the tab's
-// worker on the wasm backend, is stopped and resumed, and its losses fall and equal those of
+// worker on the wasm backend (worker threads on shared memory), is stopped and resumed, and its losses fall and equal those of
 // `normlab train` given the command line the page shows (same seed, same backend: same numbers);
 // a learned activation (pfla) shows its curves; the downloaded checkpoint samples with
 // `normlab sample`. Needs /usr/bin/chromium (scripts/install-browser.sh): skipped without it,
@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -119,6 +119,9 @@ test('a run trains in the tab, stops, resumes, and matches `normlab train` with 
   const pageTrain = Number(await status.getAttribute('data-last-train'));
   assert.equal(await status.getAttribute('data-last-eval-iter'), '16');
   assert.ok(Number(await page.locator('#loss-chart').getAttribute('data-points')) === 16, 'one point per training step');
+  // The dashboard serves the page cross-origin isolated: the wasm backend runs on one thread per core.
+  const threads = Number(await status.getAttribute('data-threads'));
+  assert.equal(threads, Math.min(availableParallelism(), 8));
 
   // The same run from the command line the page shows (data prepared as `normlab prepare` does).
   cli(['prepare', 'shakespeare_char', '--data_dir', join(tmp, 'data')]);

@@ -78,12 +78,22 @@ function axpy(y: usize, w: f32, x: usize, D: i32): void {
   }
 }
 
+/** Chunk `chunk` of nChunks gets (batch, head) pairs [P chunk / nChunks, P (chunk + 1) / nChunks), P = B NH. */
+// @ts-ignore: decorator
+@inline
+function pairStart(B: i32, NH: i32, chunk: i32, nChunks: i32): i32 {
+  return <i32>(<i64>(B * NH) * chunk / nChunks);
+}
+
 export function attentionForward(out: usize, att: usize, q: usize, k: usize, v: usize, mask: usize,
-  B: i32, T: i32, C: i32, NH: i32, work: usize): void {
+  B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
   const D = C / NH, Tp = (T + 3) & ~3;
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
+  const work = work0 + (<usize>chunk * <usize>attentionWork(T, C, NH) << 2);
   const kT = work, row = work + (<usize>D * <usize>Tp << 2);
-  for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) {
+  const p1 = pairStart(B, NH, chunk + 1, nChunks);
+  for (let p = pairStart(B, NH, chunk, nChunks); p < p1; p++) {
+    const b = p / NH, h = p % NH;
     const base = (<usize>b * <usize>T * <usize>C + <usize>h * <usize>D) << 2;
     transposeHead(kT, k + base, T, C, D, Tp);
     for (let t = 0; t < T; t++) {
@@ -128,11 +138,14 @@ export function attentionForward(out: usize, att: usize, q: usize, k: usize, v: 
 }
 
 export function attentionBackward(dq: usize, dk: usize, dv: usize, scratch: usize, dout: usize, att: usize,
-  q: usize, k: usize, v: usize, mask: usize, B: i32, T: i32, C: i32, NH: i32, work: usize): void {
+  q: usize, k: usize, v: usize, mask: usize, B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
   const D = C / NH, Tp = (T + 3) & ~3;
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
+  const work = work0 + (<usize>chunk * <usize>attentionWork(T, C, NH) << 2);
   const vT = work, row = work + (<usize>D * <usize>Tp << 2), acc = row + (<usize>Tp << 2);
-  for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) {
+  const p1 = pairStart(B, NH, chunk + 1, nChunks);
+  for (let p = pairStart(B, NH, chunk, nChunks); p < p1; p++) {
+    const b = p / NH, h = p % NH;
     const base = (<usize>b * <usize>T * <usize>C + <usize>h * <usize>D) << 2;
     transposeHead(vT, v + base, T, C, D, Tp);
     for (let t = 0; t < T; t++) {
@@ -164,7 +177,7 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, scratch: usiz
   }
 }
 
-/** Floats of `work` the attention kernels need. */
+/** Floats of `work` the attention kernels need per chunk. */
 export function attentionWork(T: i32, C: i32, NH: i32): i32 {
   const D = C / NH, Tp = (T + 3) & ~3;
   return D * Tp + Tp + D + 16;

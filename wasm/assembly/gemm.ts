@@ -1,8 +1,8 @@
 // out (M, N) = op(A) (M, K) op(B) (K, N) [+ out], float32, row-major.
 //
 // B is used as a (K, Np) row-major panel with Np = N rounded up to 8: when it is not already one
-// (transposed, or N not a multiple of 8) it is copied into `work` first (O(K N), small next to the
-// O(M N K) product). A is read through strides (row i, column k at a + 4 (i rsA + k csA)), so both
+// (transposed, or N not a multiple of 8) matmulPack copies it into `work` first (O(K N), small next
+// to the O(M N K) product); matmulRows then computes a range of rows (threads split the rows). A is read through strides (row i, column k at a + 4 (i rsA + k csA)), so both
 // of its layouts need no copy. The product runs in tiles of 4 rows x 8 columns held in eight f32x4
 // accumulators over the whole K (one rounding per partial product and sum, no FMA), then is added
 // to or stored into out. Columns go in blocks of JB so that a (K, JB) slice of B stays in cache
@@ -31,35 +31,48 @@ function storeTile(o: usize, acc0: v128, acc1: v128, cols: i32, accumulate: bool
   }
 }
 
-export function matmul(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, flags: i32, work: usize): void {
-  const transA = (flags & 1) != 0, transB = (flags & 2) != 0, accumulate = (flags & 4) != 0;
-  if (M <= 0 || N <= 0) return;
+/**
+ * The (K, Np) panel of B: b itself when it already is one (not transposed, N a multiple of 8), else
+ * a copy in `work` (matmulWork floats). Returns its address.
+ */
+export function matmulPack(b: usize, N: i32, K: i32, flags: i32, work: usize): usize {
+  const transB = (flags & 2) != 0;
+  const Np = (N + 7) & ~7;
+  if (!transB && Np == N) return b;
+  for (let k = 0; k < K; k++) {
+    const row = work + (<usize>k * <usize>Np << 2);
+    if (transB) {
+      for (let j = 0; j < N; j++) store<f32>(row + (<usize>j << 2), load<f32>(b + ((<usize>j * <usize>K + <usize>k) << 2)));
+    } else {
+      memory.copy(row, b + (<usize>k * <usize>N << 2), <usize>N << 2);
+    }
+    for (let j = N; j < Np; j++) store<f32>(row + (<usize>j << 2), 0);
+  }
+  return work;
+}
+
+/**
+ * Rows of out for chunk `chunk` of nChunks (groups of 4 rows split evenly; each row is computed the
+ * same way whatever the split, so threads do not change results). bp from matmulPack; tmp: 8 floats
+ * per chunk.
+ */
+export function matmulRows(out: usize, a: usize, bp: usize, M: i32, N: i32, K: i32, flags: i32, tmp0: usize, chunk: i32, nChunks: i32): void {
+  const transA = (flags & 1) != 0, accumulate = (flags & 4) != 0;
+  const G = (M + 3) >> 2;
+  const i0 = (<i32>(<i64>G * chunk / nChunks)) << 2, i1 = min(M, (<i32>(<i64>G * (chunk + 1) / nChunks)) << 2);
+  if (i1 <= i0 || N <= 0) return;
   if (K <= 0) {
-    if (!accumulate) memory.fill(out, 0, <usize>M * <usize>N * 4);
+    if (!accumulate) memory.fill(out + (<usize>i0 * <usize>N << 2), 0, <usize>(i1 - i0) * <usize>N * 4);
     return;
   }
   const Np = (N + 7) & ~7;
-  // The (K, Np) panel of B.
-  let bp = b;
-  if (transB || Np != N) {
-    bp = work;
-    for (let k = 0; k < K; k++) {
-      const row = work + (<usize>k * <usize>Np << 2);
-      if (transB) {
-        for (let j = 0; j < N; j++) store<f32>(row + (<usize>j << 2), load<f32>(b + ((<usize>j * <usize>K + <usize>k) << 2)));
-      } else {
-        memory.copy(row, b + (<usize>k * <usize>N << 2), <usize>N << 2);
-      }
-      for (let j = N; j < Np; j++) store<f32>(row + (<usize>j << 2), 0);
-    }
-  }
-  const tmp = work + (<usize>K * <usize>Np << 2) + 64; // 8 floats for partial tiles
+  const tmp = tmp0 + (<usize>chunk << 5);
   const rsA: usize = transA ? 1 : <usize>K, csA: usize = transA ? <usize>M : 1;
   const ldb: usize = <usize>Np << 2, csA4 = csA << 2, rsA4 = rsA << 2;
   for (let j0 = 0; j0 < Np; j0 += JB) {
     const j1 = min(j0 + JB, Np);
-    let i = 0;
-    for (; i + 4 <= M; i += 4) {
+    let i = i0;
+    for (; i + 4 <= i1; i += 4) {
       const a0 = a + (<usize>i * rsA << 2);
       for (let j = j0; j < j1; j += 8) {
         let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -83,7 +96,7 @@ export function matmul(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, f
         storeTile(o + 3 * on, c30, c31, cols, accumulate, tmp);
       }
     }
-    for (; i < M; i++) {
+    for (; i < i1; i++) {
       const a0 = a + (<usize>i * rsA << 2);
       for (let j = j0; j < j1; j += 8) {
         let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -100,7 +113,7 @@ export function matmul(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, f
   }
 }
 
-/** Floats of `work` that matmul needs for these sizes. */
+/** Floats of `work` matmulPack needs for these sizes. */
 export function matmulWork(N: i32, K: i32): i32 {
-  return K * ((N + 7) & ~7) + 32;
+  return K * ((N + 7) & ~7);
 }

@@ -190,8 +190,16 @@ function tailStore(p: usize, v: v128, k: i32): void {
   if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-export function geluForward(out: usize, x: usize, n: i32): void {
-  let i = 0;
+/** Chunk `chunk` of nChunks of n elements: [start, end), start a multiple of 4. */
+// @ts-ignore: decorator
+@inline
+function split4(n: i32, chunk: i32, nChunks: i32): i32 {
+  return chunk >= nChunks ? n : min(n, (<i32>(<i64>((n + 3) >> 2) * chunk / nChunks)) << 2);
+}
+
+export function geluForward(out: usize, x: usize, n0: i32, chunk: i32, nChunks: i32): void {
+  let i = split4(n0, chunk, nChunks);
+  const n = split4(n0, chunk + 1, nChunks);
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2, v = v128.load(x + o);
     v128.store(out + o, f32x4.mul(v, vphi(v)));
@@ -202,8 +210,9 @@ export function geluForward(out: usize, x: usize, n: i32): void {
   }
 }
 
-export function geluBackward(dx: usize, dout: usize, x: usize, n: i32): void {
-  let i = 0;
+export function geluBackward(dx: usize, dout: usize, x: usize, n0: i32, chunk: i32, nChunks: i32): void {
+  let i = split4(n0, chunk, nChunks);
+  const n = split4(n0, chunk + 1, nChunks);
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(v128.load(dout + o), geluGrad(v128.load(x + o)))));

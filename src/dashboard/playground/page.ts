@@ -201,7 +201,10 @@ function status(text: string, iter?: number): void {
 
 function onMessage(ev: MessageEvent): void {
   const m = ev.data;
-  if (m.type === 'ready') status(`training: ${m.params.toLocaleString('en-US')} parameters, backend ${m.backend}`);
+  if (m.type === 'ready') {
+    $('status').dataset.threads = String(m.threads);
+    status(`training: ${m.params.toLocaleString('en-US')} parameters, backend ${m.backend} (${m.threads} thread${m.threads > 1 ? 's' : ''})`);
+  }
   else if (m.type === 'step') {
     steps[0].push(m.iter); steps[1].push(m.loss);
     status(`iter ${m.iter + 1}: loss ${m.loss.toFixed(4)}, ${m.ms.toFixed(1)} ms/iter, ${Math.round(m.tokPerS)} tok/s`, m.iter + 1);

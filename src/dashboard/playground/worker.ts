@@ -60,9 +60,21 @@ async function loadData(): Promise<Data> {
   return data;
 }
 
+/** Threads for the wasm backend: one per core when the page is cross-origin isolated (shared memory), else 1. */
+function wasmThreads(): number {
+  return (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated ? Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8)) : 1;
+}
+
 async function backendFor(name: string): Promise<Backend> {
   if (name === 'ts') return tsBackend;
-  if (!wasm) wasm = createWasmBackend(await WebAssembly.compileStreaming(fetch('normlab.wasm')));
+  if (!wasm) {
+    const threads = wasmThreads();
+    const module = await WebAssembly.compileStreaming(fetch(threads > 1 ? 'normlab-threads.wasm' : 'normlab.wasm'));
+    wasm = createWasmBackend(module, {
+      threads,
+      spawn: (m, memory) => new Worker('wasm-thread.js', { type: 'module' }).postMessage({ module: m, memory }),
+    });
+  }
   return wasm;
 }
 
@@ -140,7 +152,7 @@ async function start(config: TrainConfig, backendName: string): Promise<void> {
   const model = buildModel(cfg, be, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
   const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
   run = { cfg, model, opt: new AdamW(model.store), ctx: new MetricCtx(true, new Rng(cfg.seed)), x, y, it: 0, trainMs: 0, tokens: 0 };
-  post({ type: 'ready', params: model.numParams(), backend: be.name });
+  post({ type: 'ready', params: model.numParams(), backend: be.name, threads: be === wasm ? wasmThreads() : 1 });
   await loop();
 }
 

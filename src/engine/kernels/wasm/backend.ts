@@ -9,20 +9,21 @@
 // pass of the elementwise kernels. Kernels without a wasm version (variants other than the ones
 // below) are the TypeScript ones: the model falls back to a variant's own code when the backend has
 // no fused kernel for it. Float32Array only.
+//
+// With threads > 1 (a module built for shared memory, and a way to start workers), products,
+// attention and gelu are split over worker threads (pool.ts); results do not change.
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
+import { Pool } from './pool.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
 const PAGE = 65536;
 
 /** The functions wasm/assembly/index.ts exports: addresses (bytes) and sizes. */
 interface Exports {
-  matmul(out: number, a: number, b: number, M: number, N: number, K: number, flags: number, work: number): void;
+  matmulPack(b: number, N: number, K: number, flags: number, work: number): number;
   matmulWork(N: number, K: number): number;
-  attentionForward(out: number, att: number, q: number, k: number, v: number, mask: number, B: number, T: number, C: number, NH: number, work: number): void;
-  attentionBackward(dq: number, dk: number, dv: number, scratch: number, dout: number, att: number, q: number, k: number, v: number,
-    mask: number, B: number, T: number, C: number, NH: number, work: number): void;
   attentionWork(T: number, C: number, NH: number): number;
   add(out: number, a: number, b: number, n: number): void;
   mul(out: number, x: number, m: number, n: number): void;
@@ -39,8 +40,6 @@ interface Exports {
   rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, rrms: number, N: number, C: number): void;
   layernormForward(out: number, mean: number, rstd: number, x: number, w: number, b: number, N: number, C: number): void;
   layernormBackward(dx: number, dw: number, db: number, dout: number, x: number, w: number, mean: number, rstd: number, N: number, C: number): void;
-  geluForward(out: number, x: number, n: number): void;
-  geluBackward(dx: number, dout: number, x: number, n: number): void;
   reluForward(out: number, x: number, n: number): void;
   reluBackward(dx: number, dout: number, x: number, n: number): void;
 }
@@ -103,12 +102,35 @@ class Arena {
   }
 }
 
-/** Instantiates the compiled module (wasm/build/normlab.wasm) and wraps it as a Backend. */
-export function createWasmBackend(module: WebAssembly.Module): Backend {
-  const memory = new WebAssembly.Memory({ initial: 16 });
+export interface WasmOptions {
+  /** Threads including the caller (default 1). More than 1 needs the shared-memory build of the
+   * module (wasm/build/normlab-threads.wasm) and `spawn`. */
+  threads?: number;
+  /** Starts one worker thread that calls pool.ts's threadMain(module, memory). */
+  spawn?: (module: WebAssembly.Module, memory: WebAssembly.Memory) => void;
+}
+
+const pools = new WeakMap<Backend, Pool>();
+
+/** Chunks of kernel calls that worker threads ran for this backend (tests check that threads work). */
+export function wasmWorkerChunks(be: Backend): number {
+  return pools.get(be)?.workerChunks() ?? 0;
+}
+
+/** Instantiates the compiled module (wasm/build/normlab.wasm, or normlab-threads.wasm with threads) and wraps it as a Backend. */
+export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions = {}): Backend {
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  // 2 GiB maximum, as the shared build declares (address space reserved, not allocated).
+  const memory = threads > 1 ? new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 16 });
   const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
   const w = instance.exports as unknown as Exports;
+  const pool = new Pool(memory, instance.exports as unknown as Record<string, (...a: number[]) => unknown>, threads);
+  if (threads > 1) {
+    if (!opts.spawn) throw new Error('createWasmBackend: threads > 1 needs opts.spawn');
+    for (let t = 1; t < threads; t++) opts.spawn(module, memory);
+  }
   const mem = new Arena(memory);
+  const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
   const io = (arr: F, n: number, name: string): Arg => ['io', arr, n, name];
   const inp = (arr: F | Int32Array, n: number, name: string): Arg => ['in', arr, n, name];
   const out = (arr: F, n: number, name: string): Arg => ['out', arr, n, name];
@@ -131,9 +153,10 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
         inp(s.mean, N, 'mean'), inp(s.rstd, N, 'rstd')], 0, ([a, b, c, d, e, f, g, h]) => w.layernormBackward(a, b, c, d, e, f, g, h, N, C)),
     },
     gelu: {
-      forward: (o, x, _p, _s, N, C) => mem.call('gelu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0, ([a, b]) => w.geluForward(a, b, N * C)),
+      forward: (o, x, _p, _s, N, C) => mem.call('gelu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0,
+        ([a, b]) => pool.run('geluForward', [a, b, N * C], elementChunks(N * C))),
       backward: (dx, _dp, dout, x, _p, _s, N, C) => mem.call('gelu', [io(dx, N * C, 'dx'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x')], 0,
-        ([a, b, c]) => w.geluBackward(a, b, c, N * C)),
+        ([a, b, c]) => pool.run('geluBackward', [a, b, c, N * C], elementChunks(N * C))),
     },
     relu: {
       forward: (o, x, _p, _s, N, C) => mem.call('relu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0, ([a, b]) => w.reluForward(a, b, N * C)),
@@ -142,12 +165,19 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
     },
   };
 
-  return {
+  const be: Backend = {
     name: 'wasm',
     matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
       const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
-      mem.call('matmul', [[opts?.accumulate ? 'io' : 'out', o, M * N, 'out'], inp(a, M * K, 'a'), inp(b, K * N, 'b')],
-        Math.max(N, 0) > 0 && K > 0 ? w.matmulWork(N, K) : 0, ([po, pa, pb, work]) => w.matmul(po, pa, pb, M, N, K, flags, work));
+      if (!(M > 0 && N > 0)) return;
+      const nChunks = pool.chunks(Math.ceil(M / 4));
+      // work: B's packed panel (when needed), then 8 floats per chunk for partial tiles.
+      const panel = K > 0 ? w.matmulWork(N, K) : 0;
+      mem.call('matmul', [[opts?.accumulate ? 'io' : 'out', o, M * N, 'out'], inp(a, M * K, 'a'), inp(b, K * N, 'b')], panel + 8 * nChunks,
+        ([po, pa, pb, work]) => {
+          const bp = K > 0 ? w.matmulPack(pb, N, K, flags, work) : pb;
+          pool.run('matmulRows', [po, pa, bp, M, N, K, flags, work + 4 * panel], nChunks);
+        });
     },
     addBias: (o, bias, N, C) => mem.call('addBias', [io(o, N * C, 'out'), inp(bias, C, 'bias')], 0, ([a, b]) => w.addBias(a, b, N, C)),
     biasBackward: (db, dout, N, C) => mem.call('biasBackward', [io(db, C, 'dbias'), inp(dout, N * C, 'dout')], 0, ([a, b]) => w.biasBackward(a, b, N, C)),
@@ -166,20 +196,20 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
     },
     attentionForward(o, att, q, k, v, mask, B, T, C, NH) {
       checkHeads(C, NH);
-      const n = B * T * C, nA = B * NH * T * T;
+      const n = B * T * C, nA = B * NH * T * T, nChunks = pool.chunks(B * NH);
       mem.call('attentionForward', [out(o, n, 'out'), out(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'),
-        mask ? inp(mask, nA, 'mask') : null], w.attentionWork(T, C, NH),
-      ([a, b, c, d, e, f, work]) => w.attentionForward(a, b, c, d, e, f, B, T, C, NH, work));
+        mask ? inp(mask, nA, 'mask') : null], nChunks * w.attentionWork(T, C, NH),
+      ([a, b, c, d, e, f, work]) => pool.run('attentionForward', [a, b, c, d, e, f, B, T, C, NH, work], nChunks));
     },
     attentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH) {
       checkHeads(C, NH);
-      const n = B * T * C, nA = B * NH * T * T;
+      const n = B * T * C, nA = B * NH * T * T, nChunks = pool.chunks(B * NH);
       if (scratch.length < nA) throw new RangeError(`wasm backend attentionBackward: scratch has ${scratch.length} elements, the sizes need ${nA}`);
       // scratch's contents are clobbered by contract: the module keeps its own.
       mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), null,
         inp(dout, n, 'dout'), inp(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'), mask ? inp(mask, nA, 'mask') : null],
-      nA + w.attentionWork(T, C, NH),
-      ([a, b, c, , e, f, g, h, i, j, work]) => w.attentionBackward(a, b, c, work, e, f, g, h, i, j, B, T, C, NH, work + nA * 4));
+      nA + nChunks * w.attentionWork(T, C, NH),
+      ([a, b, c, , e, f, g, h, i, j, work]) => pool.run('attentionBackward', [a, b, c, work, e, f, g, h, i, j, B, T, C, NH, work + nA * 4], nChunks));
     },
     crossEntropyForward(losses, probs, logits, targets, N, V) {
       checkIdx(targets, N, V, 'targets');
@@ -201,6 +231,8 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
       ([a, b, c, d]) => w.adamw(a, b, c, d, n, lr, b1, b2, eps, wd, step)),
     variants,
   };
+  pools.set(be, pool);
+  return be;
 }
 
 function checkHeads(C: number, NH: number): void {
