@@ -14,6 +14,7 @@ import { BIN, readLog, tinyData, tmpDir } from './helpers.js';
 
 const skip = loadNativeBackend() ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
 const HANG_S = 300; // far beyond a normal run (a few seconds); only a frozen run gets there
+// Everything here runs at nice 10, so that the tests running beside this one keep their share of the cores.
 
 // Sizes where the pool splits the work: attention pairs, gelu, the MLP's matrix products.
 const ITERS = 150;
@@ -26,7 +27,7 @@ type Run = { log: Record<string, number>[]; weights: Buffer };
 /** Runs one training; resolves with its log (without the timing field) and final weights, rejects when it fails or hangs. */
 function train(data: string, seed: number): Promise<Run> {
   const out = tmpDir();
-  const child = spawn(process.execPath, [BIN, 'train', ...MODEL, '--data_dir', data, '--seed', String(seed), '--out_dir', out],
+  const child = spawn('nice', ['-n', '10', process.execPath, BIN, 'train', ...MODEL, '--data_dir', data, '--seed', String(seed), '--out_dir', out],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NORMLAB_THREADS: '4' } });
   let stderr = '';
   child.stderr!.on('data', (d) => { stderr += d; });
@@ -46,7 +47,7 @@ test('trainings at once on an oversubscribed machine all finish, with the same b
   const alone: Run[] = [];
   for (const seed of seeds) alone.push(await train(data, seed));
   const runs = os.availableParallelism() + 4;
-  const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  const hog = spawn('nice', ['-n', '10', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
   try {
     const loaded = await Promise.all(Array.from({ length: runs }, (_, i) => train(data, seeds[i % seeds.length])));
     loaded.forEach((run, i) => {
