@@ -123,10 +123,11 @@ export function openRedis(target: RedisTarget, warn: (line: string) => void): Re
     retryStrategy: (times) => Math.min(250 * times, 3000),
   });
   let down = false;
-  client.on('error', (e) => {
+  client.on('error', () => { /* the outage is reported once, on 'reconnecting' */ });
+  client.on('reconnecting', () => {
     if (down) return;
     down = true;
-    warn(`lost the connection to ${explainRedisError(e, target).replace(/^cannot reach |^cannot use /, '')}; retrying until it is back`);
+    warn(`lost the connection to Redis at ${target.shown}; retrying until it is back`);
   });
   client.on('ready', () => {
     if (down) warn(`connection to Redis at ${target.shown} is back`);
