@@ -32,7 +32,7 @@ import { nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
 import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
 import { formatHelp } from './help.js';
 
-const PRESETS: Record<string, Partial<TrainConfig> & { iters: number }> = {
+export const PRESETS: Record<string, Partial<TrainConfig> & { iters: number }> = {
   small: { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, batch_size: 12, iters: 50 },
   default: { n_layer: 6, n_head: 6, n_embd: 384, block_size: 256, batch_size: 64, iters: 5 },
 };

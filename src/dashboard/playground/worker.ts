@@ -2,8 +2,8 @@
 // scripts/build-playground.mjs). It runs the same code as `normlab train`: the same model, AdamW,
 // learning-rate schedule, batches drawn from the run's generator, and evaluations seeded by
 // (seed, iter) exactly as src/train/loop.ts does, so the losses equal the CLI's with the same
-// flags and backend. Messages in: start {config, backend}, stop, resume, checkpoint. Messages out:
-// ready, step, eval, curves, sample, stopped, done, checkpoint, error.
+// flags and backend. Messages in: start {config, backend}, stop, resume, checkpoint, bench. Messages
+// out: ready, step, eval, stopped, done, checkpoint, bench, error.
 import { Rng } from '../../engine/rng.js';
 import type { Backend } from '../../engine/backend.js';
 import { tsBackend } from '../../engine/kernels/ts/index.js';
@@ -164,10 +164,25 @@ function checkpoint(r: Run, d: Data): Uint8Array {
   });
 }
 
+/** Speed only (tools/bench_browser.mjs): ms per training iteration of `config` after warm-up. */
+async function bench(config: TrainConfig, backendName: string, iters: number, warmup: number): Promise<void> {
+  const d = await loadData();
+  const cfg = { ...config, vocab_size: d.chars.length } as TrainConfig;
+  const be = await backendFor(backendName);
+  const model = buildModel(cfg, be, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+  const opt = new AdamW(model.store), ctx = new MetricCtx(true, new Rng(cfg.seed));
+  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
+  for (let i = 0; i < warmup; i++) trainStep(model, opt, d.train, ctx, x, y, cfg, cfg.learning_rate);
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) trainStep(model, opt, d.train, ctx, x, y, cfg, cfg.learning_rate);
+  post({ type: 'bench', backend: be.name, threads: be === wasm ? wasmThreads() : 1, msPerIter: (performance.now() - t0) / iters });
+}
+
 self.onmessage = (ev: MessageEvent) => {
-  const m = ev.data as { type: string; config?: TrainConfig; backend?: string };
+  const m = ev.data as { type: string; config?: TrainConfig; backend?: string; iters?: number; warmup?: number };
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   if (m.type === 'start' && !running) start(m.config!, m.backend ?? 'wasm').catch(fail);
+  else if (m.type === 'bench' && !running) bench(m.config!, m.backend ?? 'wasm', m.iters ?? 10, m.warmup ?? 2).catch(fail);
   else if (m.type === 'stop') stopRequested = true;
   else if (m.type === 'resume' && run && !running) loop().catch(fail);
   else if (m.type === 'checkpoint' && run && data) {
