@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { Rng } from './engine/rng.js';
 import { selectBackend } from './engine/select.js';
 import { UserError } from './engine/types.js';
-import { charCodec } from './data/chars.js';
-import { loadMeta } from './data/dataset.js';
+import { datasetTokenizer, loadMeta } from './data/dataset.js';
+import { charTokenizer, checkTokenizerName, gpt2Tokenizer, streamDecoder, type Tokenizer } from './data/tokenizer.js';
 import { buildModel } from './model/build.js';
 import type { ModelConfig } from './model/config.js';
 import { Generator } from './model/generate.js';
@@ -30,7 +30,7 @@ export interface SampleTextOptions {
 
 export interface LoadedRun {
   model: GPT;
-  chars: string[];
+  tokenizer: Tokenizer;
   file: string;
 }
 
@@ -47,19 +47,24 @@ export function loadRun(outDir: string, opts: { dataDir?: string; backend?: 'aut
   } catch {
     throw new UserError(`${file} has no normlab model config in its metadata; it cannot be sampled from without the flags it was trained with`);
   }
-  let chars: string[] | undefined;
-  if (metadata.chars) chars = JSON.parse(metadata.chars);
-  if (!chars) {
+  // The vocabulary: saved with the weights (tokenizer, chars), else the dataset's meta.json.
+  let tokenizer: Tokenizer | null = null;
+  if (metadata.chars) tokenizer = charTokenizer(JSON.parse(metadata.chars), `the vocabulary of ${file}`);
+  else if (metadata.tokenizer) tokenizer = checkTokenizerName(metadata.tokenizer, `${file} metadata`) === 'gpt2' ? gpt2Tokenizer() : null;
+  if (!tokenizer) {
     const statePath = path.join(outDir, 'state.json');
     const dataset = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, 'utf8')).config?.dataset : 'shakespeare_char';
-    chars = loadMeta(opts.dataDir ?? 'data', dataset).chars;
-    if (!chars) throw new UserError(`dataset ${dataset} has no character list in meta.json; cannot decode samples`);
+    tokenizer = datasetTokenizer(loadMeta(opts.dataDir ?? 'data', dataset));
+    if (!tokenizer) throw new UserError(`dataset ${dataset}'s meta.json names no tokenizer and has no character list; cannot decode samples`);
+  }
+  if (tokenizer.vocabSize > cfg.vocab_size) {
+    throw new UserError(`${file} has a vocabulary of ${cfg.vocab_size} but its tokenizer ${tokenizer.name} has ${tokenizer.vocabSize} ids: they do not belong together`);
   }
   checkSavedConfig(cfg, tensors, file);
   const { backend } = selectBackend(opts.backend ?? 'auto');
   const model = buildModel(cfg, backend, { maxB: 1, maxT: cfg.block_size, seed: 0 });
   loadWeights(model, tensors, file);
-  return { model, chars, file };
+  return { model, tokenizer, file };
 }
 
 export async function sampleText(outDir: string, opts: SampleTextOptions = {}): Promise<string> {
@@ -68,14 +73,14 @@ export async function sampleText(outDir: string, opts: SampleTextOptions = {}): 
 }
 
 export function generateText(run: LoadedRun, opts: SampleTextOptions, onText?: (s: string) => void): string {
-  const codec = charCodec(run.chars);
+  const codec = run.tokenizer;
   const start = opts.start ?? '\n';
-  const prompt = Array.from(codec.encode(start.length ? start : '\n'));
+  const prompt = codec.encode(start.length ? start : '\n');
   const seed = opts.seed ?? 1337;
   const gen = new Generator(run.model);
   const ids = gen.generate(prompt, {
     maxNewTokens: opts.maxNewTokens ?? 500, temperature: opts.temperature ?? 0.8, topK: opts.topK === undefined ? 200 : opts.topK,
-  }, new Rng(seed), new MetricCtx(false, new Rng(seed + 1)), onText ? (id) => onText(codec.decode([id])) : undefined);
+  }, new Rng(seed), new MetricCtx(false, new Rng(seed + 1)), onText ? streamDecoder(codec, onText) : undefined);
   return start + codec.decode(ids);
 }
 

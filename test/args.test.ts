@@ -295,5 +295,5 @@ test('checkValue and tableDefaults', () => {
   assert.equal(checkValue(f, null), null);
   assert.equal(checkValue(f, 12), null);
   assert.match(checkValue(f, '12')!, /--mlp_size/);
-  assert.deepEqual(tableDefaults(PREPARE_FLAGS), { input: null, data_dir: 'data' });
+  assert.deepEqual(tableDefaults(PREPARE_FLAGS), { input: null, tokenizer: null, data_dir: 'data' });
 });

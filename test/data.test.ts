@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildVocab, charCodec } from '../src/data/chars.js';
-import { checkSplitLengths, getBatch, loadDataset, prepareChar, readTokens, writeTokens } from '../src/data/dataset.js';
+import { checkSplitLengths, getBatch, loadDataset, readTokens, writeTokens, type TokenFile } from '../src/data/dataset.js';
+import { prepareChar } from '../src/data/prepare.js';
 import { packageRoot, prepareCommand } from '../src/cli/prepare.js';
 import { Rng } from '../src/engine/rng.js';
 import { UserError } from '../src/engine/types.js';
@@ -16,6 +17,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'normlab-data-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let nextDir = 0;
 const freshDir = () => path.join(tmp, `d${nextDir++}`);
+const all = (f: TokenFile) => f.read(0, f.length);
 
 
 async function rejectsUser(p: Promise<unknown>, ...fragments: string[]): Promise<void> {
@@ -59,7 +61,7 @@ test('prepareChar writes nanoGPT bins (uint16 LE, 90/10 split) and meta.json', (
   // Byte for byte: each id as two bytes, low byte first.
   assert.deepEqual([...train], [0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 2, 0]);
   assert.deepEqual([...val], [0, 0, 3, 0]);
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')), { vocab_size: 4, chars: ['a', 'b', 'c', 'z'] });
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')), { vocab_size: 4, tokenizer: 'char', chars: ['a', 'b', 'c', 'z'], train_tokens: 18, val_tokens: 2 });
   assert.deepEqual(r.files.map((f) => [path.basename(f.path), f.bytes, fs.statSync(f.path).size]),
     [['train.bin', 36, 36], ['val.bin', 4, 4], ['meta.json', r.files[2].bytes, r.files[2].bytes]]);
   // Idempotent: the same bytes again, no temporary files left.
@@ -98,7 +100,7 @@ test('loadDataset reads what prepareChar wrote', () => {
   assert.equal(ds.name, 'fox');
   assert.equal(ds.meta.vocab_size, 28);
   const codec = charCodec(ds.meta.chars!);
-  assert.equal(codec.decode(ds.train) + codec.decode(ds.val), text);
+  assert.equal(codec.decode(all(ds.train)) + codec.decode(all(ds.val)), text);
   assert.equal(ds.train.length, Math.floor(text.length * 0.9));
 });
 
@@ -109,6 +111,16 @@ test('loadDataset errors say what is wrong and what to do', () => {
   const dir = path.join(dataDir, 'set');
   prepareChar('abcdefghijklmnopqrstuvwxyz'.repeat(4), dir);
   const good = loadDataset(dataDir, 'set');
+
+  // meta.json's token counts must match the files.
+  const metaPath0 = path.join(dir, 'meta.json');
+  const m0 = JSON.parse(fs.readFileSync(metaPath0, 'utf8'));
+  fs.writeFileSync(metaPath0, JSON.stringify({ ...m0, val_tokens: 12 }));
+  throwsUser(() => loadDataset(dataDir, 'set'), 'says val.bin holds 12 tokens', 'holds 11', 'do not belong together');
+  // Without the counts (a set made before they were recorded) the checks below apply.
+  delete m0.train_tokens;
+  delete m0.val_tokens;
+  fs.writeFileSync(metaPath0, JSON.stringify(m0));
 
   // Too short for the block size: names the split and the fix.
   throwsUser(() => loadDataset(dataDir, 'set', { blockSize: 20 }), 'val.bin has 11 tokens', '--block_size 20 needs at least 21', '--block_size 10 or less');
@@ -150,7 +162,7 @@ test('loadDataset errors say what is wrong and what to do', () => {
   fs.rmSync(path.join(dir, 'meta.pkl'));
   throwsUser(() => loadDataset(dataDir, 'set'), 'meta.json is missing');
   fs.writeFileSync(metaPath, meta);
-  assert.deepEqual(loadDataset(dataDir, 'set').train, good.train);
+  assert.deepEqual(all(loadDataset(dataDir, 'set').train), all(good.train));
 });
 
 test('getBatch: shapes, x/y shift, offsets from the seeded generator, determinism', () => {
@@ -203,7 +215,7 @@ test('prepare command: --input, errors, idempotence, help', async () => {
   const lines: string[] = [];
   assert.equal(await prepareCommand(['poem', '--input', input, '--data_dir', dataDir], (l) => lines.push(l)), 0);
   const ds = loadDataset(dataDir, 'poem');
-  assert.equal(charCodec(ds.meta.chars!).decode([...ds.train, ...ds.val]), 'roses are red\nviolets are blue\nsugar is sweet\n');
+  assert.equal(charCodec(ds.meta.chars!).decode([...all(ds.train), ...all(ds.val)]), 'roses are red\nviolets are blue\nsugar is sweet\n');
   const out = lines.join('\n');
   assert.ok(out.includes('vocab_size 16'), out);
   assert.ok(out.includes(path.join(dataDir, 'poem', 'train.bin')) && out.includes('tokens'), out);
@@ -244,6 +256,6 @@ test('prepare shakespeare_char from the shipped text: nanoGPT sizes', async () =
   assert.equal(ds.train.length, 1003854);
   assert.equal(ds.val.length, 111540);
   assert.equal(ds.meta.chars!.join(''), "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-  assert.equal(charCodec(ds.meta.chars!).decode(ds.train.subarray(0, 14)), 'First Citizen:');
+  assert.equal(charCodec(ds.meta.chars!).decode(ds.train.read(0, 14)), 'First Citizen:');
   assert.ok(lines.join('\n').includes('1,003,854 tokens'));
 });

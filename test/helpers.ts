@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { prepareChar } from '../src/data/dataset.js';
+import { prepareChar } from '../src/data/prepare.js';
 import { UserError } from '../src/engine/types.js';
 import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';

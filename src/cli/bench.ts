@@ -26,7 +26,7 @@ import { MetricCtx } from '../nn/params.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
 import { AdamW } from '../train/adamw.js';
-import { trainStep } from '../train/loop.js';
+import { modelVocabSize, trainStep } from '../train/loop.js';
 import { gemmBench } from './bench_gemm.js';
 import { nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
 import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
@@ -68,8 +68,8 @@ function flopsPerIter(cfg: TrainConfig, params: number): number {
 
 export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: number, warmup: number, sampleTokens: number, label: string): BenchResult {
   const { backend } = selectBackend(backendName);
-  const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size });
-  cfg = { ...cfg, vocab_size: data.meta.vocab_size };
+  const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size, tokenizer: cfg.tokenizer });
+  cfg = { ...cfg, vocab_size: modelVocabSize(data.meta.vocab_size, cfg.vocab_multiple) };
   const model = buildModel(cfg, backend, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
   const opt = new AdamW(model.store);
   const ctx = new MetricCtx(true, new Rng(cfg.seed));

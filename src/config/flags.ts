@@ -9,6 +9,7 @@ import { norms } from '../nn/norms/index.js';
 import { atLeast, type Registry } from '../nn/variant.js';
 import type { ActivationName, ModelConfig, NormName, TrainConfig } from '../model/config.js';
 import type { FlagGroup, FlagSpec, FlagValues } from './schema.js';
+import { TOKENIZERS } from '../data/tokenizer.js';
 
 export const NORM_CHOICES = Object.keys(norms) as readonly NormName[];
 export const ACTIVATION_CHOICES = Object.keys(activations) as readonly ActivationName[];
@@ -79,6 +80,8 @@ export const RUN_FLAGS = [
   // data
   { name: 'dataset', type: 'str', default: 'shakespeare_char', group: 'data', help: 'folder under data/ made by `normlab prepare`', check: nonEmpty },
   { name: 'data_dir', type: 'str', default: 'data', group: 'data', help: 'folder holding the datasets (<data_dir>/<dataset>/train.bin, val.bin, meta.json)', check: nonEmpty },
+  { name: 'tokenizer', type: 'str', default: null, nullable: true, choices: TOKENIZERS, group: 'data', help: "how the dataset's ids were made (None: from its meta.json); gpt2 loads train.bin/val.bin made by nanoGPT, which have no meta.json" },
+  { name: 'vocab_multiple', type: 'int', default: null, nullable: true, group: 'data', help: "round the model's vocab_size up to a multiple of this (64: GPT-2's 50257 becomes nanoGPT's 50304); None: the dataset's vocab_size", check: atLeast(1, ' (or None for the dataset\'s vocab_size)') },
 
   // logging
   { name: 'out_dir', type: 'str', default: 'out', group: 'logging', help: 'where checkpoints and logs go', check: nonEmpty },
@@ -150,7 +153,8 @@ export const SAMPLE_FLAGS: readonly FlagSpec[] = [
 
 // `normlab prepare <dataset>`.
 export const PREPARE_FLAGS: readonly FlagSpec[] = [
-  { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make a char-level dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare_char)' },
+  { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make the dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare and shakespeare_char)' },
+  shared('tokenizer', 'data', "char (the text's own characters) or gpt2 (GPT-2 BPE, ids as tiktoken's); None: gpt2 for shakespeare, else char"),
   shared('data_dir', 'data', 'folder the dataset folder is written into (<data_dir>/<dataset>/)'),
 ];
 

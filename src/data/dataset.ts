@@ -1,111 +1,122 @@
-// Datasets on disk, in nanoGPT's layout, so sets prepared by Python tools load as they are:
+// Datasets on disk, in nanoGPT's layout, so sets prepared by nanoGPT's scripts load as they are:
 //   <data_dir>/<name>/train.bin, val.bin   token ids, little-endian uint16, no header
-//   <data_dir>/<name>/meta.json            {"vocab_size": V, "chars": [...]} (chars: index = token id;
-//                                          only for char-level sets; nanoGPT writes meta.pkl instead)
-// The char-level split is nanoGPT's: the first int(n * 0.9) tokens train, the rest validate.
+//   <data_dir>/<name>/meta.json            {"vocab_size": V, "tokenizer": "char" | "gpt2",
+//                                           "chars": [...] (char only: index = token id),
+//                                           "train_tokens": N, "val_tokens": N (both optional)}
+// A set with no meta.json (nanoGPT's shakespeare, openwebtext) loads when the tokenizer is named
+// (--tokenizer gpt2). See docs/datasets.md.
+// The token files are never read whole: a TokenFile reads the windows a batch needs at their
+// offsets (positioned reads), so a file larger than memory trains with flat memory use.
 // Batches: B offsets o drawn from the run's seeded generator, o = rng.int(len - T), so o is in
 // [0, len - T - 1] and a split of exactly T + 1 tokens gives o = 0 for every row;
 // x = tokens[o .. o+T), y = tokens[o+1 .. o+T+1) (the next token of each position).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeDir, writeFileAtomic } from '../engine/files.js';
+import { writeFileAtomic } from '../engine/files.js';
 import { UserError } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
-import { buildVocab, charCodec, MAX_VOCAB } from './chars.js';
+import { MAX_VOCAB } from './chars.js';
+import { charTokenizer, checkTokenizerName, GPT2_VOCAB_SIZE, gpt2Tokenizer, type Tokenizer, type TokenizerName } from './tokenizer.js';
 
 export interface DatasetMeta {
   vocab_size: number;
+  /** How the ids were made; absent in sets from before tokenizers were recorded (then: char when chars is given). */
+  tokenizer?: TokenizerName;
   /** Char-level sets: the alphabet, index = token id. */
   chars?: string[];
+  train_tokens?: number;
+  val_tokens?: number;
   [key: string]: unknown;
 }
 
 export interface Dataset {
   name: string;
   dir: string;
-  train: Uint16Array;
-  val: Uint16Array;
+  train: TokenFile;
+  val: TokenFile;
   meta: DatasetMeta;
 }
 
-export interface PrepareResult {
-  dir: string;
-  vocabSize: number;
-  chars: string[];
-  trainTokens: number;
-  valTokens: number;
-  /** Paths written, with their sizes in bytes. */
-  files: { path: string; bytes: number }[];
-}
+/** A split held in memory (tests, small sets) or read from its file. */
+export type Tokens = Uint16Array | TokenFile;
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
+/** Files up to this size are checked whole when opened (ids below vocab_size); larger ones as they are read. */
+const SCAN_BYTES = 1 << 30;
+
+/** An open little-endian uint16 token file, read at offsets. */
+export class TokenFile {
+  readonly length: number;
+  private fd: number | null;
+
+  /** vocabSize: ids at or above it are refused wherever they are read. */
+  constructor(readonly path: string, readonly vocabSize: number = MAX_VOCAB) {
+    let size: number;
+    try {
+      this.fd = fs.openSync(path, 'r');
+      size = fs.fstatSync(this.fd).size;
+    } catch (e) {
+      throw new UserError(`cannot read ${path}: ${(e as Error).message}`);
+    }
+    if (size % 2 !== 0) {
+      this.close();
+      throw new UserError(`${path} is corrupt: ${size} bytes is not a whole number of uint16 tokens; prepare the dataset again`);
+    }
+    this.length = size / 2;
+  }
+
+  /** Tokens [start, start + count) into out (a new array when not given). */
+  read(start: number, count: number, out: Uint16Array = new Uint16Array(count)): Uint16Array {
+    if (this.fd === null) throw new Error(`${this.path} is closed`);
+    if (start < 0 || start + count > this.length) throw new Error(`read of [${start}, ${start + count}) outside ${this.path} (${this.length} tokens)`);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, count * 2);
+    for (let done = 0; done < bytes.length;) {
+      const n = fs.readSync(this.fd, bytes, done, bytes.length - done, (start * 2) + done);
+      if (n === 0) throw new UserError(`${this.path} became shorter while in use (${this.length} tokens when opened)`);
+      done += n;
+    }
+    if (!LITTLE_ENDIAN) {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++) out[i] = dv.getUint16(2 * i, true);
+    }
+    for (let i = 0; i < count; i++) if (out[i] >= this.vocabSize) this.badId(out[i], start + i);
+    return out.subarray(0, count);
+  }
+
+  /** Reads the whole file in chunks (memory stays flat) to check every id. */
+  scan(): void {
+    const chunk = new Uint16Array(1 << 20);
+    for (let s = 0; s < this.length; s += chunk.length) this.read(s, Math.min(chunk.length, this.length - s), chunk);
+  }
+
+  badId(id: number, pos: number): never {
+    throw new UserError(`${this.path}: token id ${id} at position ${pos} is not below vocab_size ${this.vocabSize} ` +
+      'of meta.json: the .bin files and meta.json do not belong together; prepare the dataset again');
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
 /** Writes token ids as little-endian uint16 (via a temporary file, so a crash leaves no half file). */
 export function writeTokens(file: string, tokens: Uint16Array): void {
-  const bytes = new Uint8Array(tokens.length * 2); // (n,) uint16 LE
-  if (LITTLE_ENDIAN) bytes.set(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.length * 2));
-  else {
-    const dv = new DataView(bytes.buffer);
-    for (let i = 0; i < tokens.length; i++) dv.setUint16(2 * i, tokens[i], true);
-  }
+  const bytes = Buffer.alloc(tokens.length * 2); // (n,) uint16 LE
+  for (let i = 0; i < tokens.length; i++) bytes.writeUInt16LE(tokens[i], 2 * i);
   writeFileAtomic(file, bytes);
 }
 
-/** Reads a little-endian uint16 token file. */
+/** Reads a whole little-endian uint16 token file (for small files and tests). */
 export function readTokens(file: string): Uint16Array {
-  let buf: Buffer;
+  const f = new TokenFile(file);
   try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new UserError(`cannot read ${file}: ${(e as Error).message}`);
+    return f.read(0, f.length);
+  } finally {
+    f.close();
   }
-  if (buf.byteLength % 2 !== 0) {
-    throw new UserError(`${file} is corrupt: ${buf.byteLength} bytes is not a whole number of uint16 tokens; prepare the dataset again`);
-  }
-  // Copy: a Buffer may sit at an odd offset of a shared pool, and a Uint16Array needs alignment.
-  const out = new Uint16Array(buf.byteLength / 2); // (n,)
-  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf);
-  else {
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(2 * i, true);
-  }
-  return out;
-}
-
-/** Builds a char-level dataset from `text` into `outDir` (created if missing; files overwritten). */
-export function prepareChar(text: string, outDir: string): PrepareResult {
-  const chars = buildVocab(text);
-  if (chars.length === 0) throw new UserError('the text is empty: a dataset needs at least two characters of text');
-  if (chars.length > MAX_VOCAB) {
-    throw new UserError(`the text has ${chars.length} distinct characters; uint16 token files hold at most ${MAX_VOCAB}`);
-  }
-  const ids = charCodec(chars).encode(text); // (n,)
-  const n = ids.length;
-  const nTrain = Math.floor(n * 0.9); // Python's int(n * 0.9): same double product, truncated
-  if (nTrain === 0 || nTrain === n) {
-    throw new UserError(`the text has only ${n} character(s): the 90%/10% split needs at least 2 (and block_size + 1 in each split to train)`);
-  }
-  makeDir(outDir, 'dataset folder');
-  const trainPath = path.join(outDir, 'train.bin');
-  const valPath = path.join(outDir, 'val.bin');
-  const metaPath = path.join(outDir, 'meta.json');
-  writeTokens(trainPath, ids.subarray(0, nTrain));
-  writeTokens(valPath, ids.subarray(nTrain));
-  const meta = JSON.stringify({ vocab_size: chars.length, chars }) + '\n';
-  writeFileAtomic(metaPath, meta);
-  return {
-    dir: outDir,
-    vocabSize: chars.length,
-    chars,
-    trainTokens: nTrain,
-    valTokens: n - nTrain,
-    files: [
-      { path: trainPath, bytes: nTrain * 2 },
-      { path: valPath, bytes: (n - nTrain) * 2 },
-      { path: metaPath, bytes: Buffer.byteLength(meta) },
-    ],
-  };
 }
 
 function prepareHint(dataDir: string, name: string): string {
@@ -125,7 +136,8 @@ export function loadMeta(dataDir: string, name: string): DatasetMeta {
         `rebuild the set from its text with \`normlab prepare ${name} --input FILE\`, or write ${metaPath} as ` +
         '{"vocab_size": V, "chars": [...]} (chars: the alphabet, index = token id)');
     }
-    throw new UserError(`${metaPath} is missing: ${prepareHint(dataDir, name)}`);
+    throw new UserError(`${metaPath} is missing: ${prepareHint(dataDir, name)}; for train.bin/val.bin of GPT-2 tokens ` +
+      'made by nanoGPT (no meta.json), add --tokenizer gpt2');
   }
   let meta: unknown;
   try {
@@ -137,6 +149,7 @@ export function loadMeta(dataDir: string, name: string): DatasetMeta {
   if (typeof meta !== 'object' || meta === null || !Number.isInteger(m.vocab_size) || m.vocab_size < 1 || m.vocab_size > MAX_VOCAB) {
     throw new UserError(`${metaPath}: "vocab_size" must be an integer in [1, ${MAX_VOCAB}], got ${JSON.stringify((m as { vocab_size?: unknown })?.vocab_size)}`);
   }
+  if (m.tokenizer !== undefined) checkTokenizerName(m.tokenizer, `${metaPath} "tokenizer"`);
   if (m.chars !== undefined) {
     const ok = Array.isArray(m.chars) && m.chars.every((c) => typeof c === 'string' && [...c].length === 1);
     if (!ok) throw new UserError(`${metaPath}: "chars" must be an array of one-character strings`);
@@ -144,37 +157,98 @@ export function loadMeta(dataDir: string, name: string): DatasetMeta {
       throw new UserError(`${metaPath}: "chars" has ${m.chars.length} entries but vocab_size is ${m.vocab_size}`);
     }
     if (new Set(m.chars).size !== m.chars.length) throw new UserError(`${metaPath}: "chars" has duplicates`);
+    if (m.tokenizer !== undefined && m.tokenizer !== 'char') {
+      throw new UserError(`${metaPath}: "chars" is given but the tokenizer is ${m.tokenizer}; a char list belongs to tokenizer "char" only`);
+    }
+    m.tokenizer = 'char';
+  } else if (m.tokenizer === 'char') {
+    throw new UserError(`${metaPath}: tokenizer "char" needs "chars" (the alphabet, index = token id); prepare the dataset again`);
+  }
+  if (m.tokenizer === 'gpt2' && m.vocab_size !== GPT2_VOCAB_SIZE) {
+    throw new UserError(`${metaPath}: tokenizer gpt2 has ${GPT2_VOCAB_SIZE} ids but vocab_size is ${m.vocab_size}; ` +
+      `set "vocab_size": ${GPT2_VOCAB_SIZE} (pad the model's vocabulary with --vocab_multiple 64 instead)`);
+  }
+  for (const k of ['train_tokens', 'val_tokens'] as const) {
+    if (m[k] !== undefined && !(Number.isInteger(m[k]) && m[k]! >= 0)) throw new UserError(`${metaPath}: "${k}" must be a whole number, got ${JSON.stringify(m[k])}`);
   }
   return m;
 }
 
+/** The tokenizer that decodes a dataset's ids (null: the set does not say, so its text cannot be shown). */
+export function datasetTokenizer(meta: DatasetMeta): Tokenizer | null {
+  if (meta.tokenizer === 'gpt2') return gpt2Tokenizer();
+  if (meta.chars) return charTokenizer(meta.chars);
+  return null;
+}
+
+export interface LoadOptions {
+  /** Each split must hold at least block_size + 1 tokens. */
+  blockSize?: number;
+  /** The tokenizer named by the user (--tokenizer): must agree with meta.json, or stands in for a missing one. */
+  tokenizer?: string | null;
+}
+
 /**
- * Loads <dataDir>/<name>/{train.bin, val.bin, meta.json} and checks them: every token id below
- * vocab_size and, when opts.blockSize is given, each split at least block_size + 1 tokens long.
+ * Opens <dataDir>/<name>/{train.bin, val.bin} with their meta.json (or, without one, the tokenizer
+ * named in opts) and checks them: lengths against meta.json, every token id below vocab_size (whole
+ * files up to 1 GiB now, larger ones as batches read them) and, when opts.blockSize is given, each
+ * split at least block_size + 1 tokens long. Close the files with closeDataset.
  */
-export function loadDataset(dataDir: string, name: string, opts: { blockSize?: number } = {}): Dataset {
+export function loadDataset(dataDir: string, name: string, opts: LoadOptions = {}): Dataset {
   const dir = path.join(dataDir, name);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new UserError(`dataset "${name}" not found: ${dir} is not a folder; ${prepareHint(dataDir, name)}`);
   }
-  const meta = loadMeta(dataDir, name);
-  const splits: Record<'train' | 'val', Uint16Array> = { train: new Uint16Array(0), val: new Uint16Array(0) };
-  for (const split of ['train', 'val'] as const) {
-    const file = path.join(dir, `${split}.bin`);
-    if (!fs.existsSync(file)) throw new UserError(`${file} is missing: ${prepareHint(dataDir, name)}`);
-    const tokens = readTokens(file);
-    if (tokens.length === 0) throw new UserError(`${file} is empty: prepare the dataset from a longer text`);
-    for (let i = 0; i < tokens.length; i++) {
-      if (tokens[i] >= meta.vocab_size) {
-        throw new UserError(`${file}: token id ${tokens[i]} at position ${i} is not below vocab_size ${meta.vocab_size} ` +
-          'of meta.json: the .bin files and meta.json do not belong together; prepare the dataset again');
-      }
+  const given = opts.tokenizer == null ? null : checkTokenizerName(opts.tokenizer, '--tokenizer');
+  const metaPath = path.join(dir, 'meta.json');
+  let meta: DatasetMeta;
+  if (given !== null && !fs.existsSync(metaPath)) {
+    if (given === 'char') {
+      throw new UserError(`${metaPath} is missing, and tokenizer char needs its alphabet ("chars" in meta.json): ${prepareHint(dataDir, name)}`);
     }
-    splits[split] = tokens;
+    meta = { vocab_size: GPT2_VOCAB_SIZE, tokenizer: given };
+  } else {
+    meta = loadMeta(dataDir, name);
+    if (given !== null && meta.tokenizer !== given) {
+      throw new UserError(`--tokenizer ${given} disagrees with ${metaPath}, which says the set was made with ` +
+        `${meta.tokenizer ?? 'an unnamed tokenizer'}: drop --tokenizer (meta.json decides) or prepare the dataset again`);
+    }
   }
-  const ds: Dataset = { name, dir, train: splits.train, val: splits.val, meta };
-  if (opts.blockSize !== undefined) checkSplitLengths(ds, opts.blockSize);
+  const splits: Partial<Record<'train' | 'val', TokenFile>> = {};
+  try {
+    for (const split of ['train', 'val'] as const) {
+      const file = path.join(dir, `${split}.bin`);
+      if (!fs.existsSync(file)) throw new UserError(`${file} is missing: ${prepareHint(dataDir, name)}`);
+      const tf = new TokenFile(file, meta.vocab_size);
+      splits[split] = tf;
+      if (tf.length === 0) throw new UserError(`${file} is empty: prepare the dataset from a longer text`);
+      const expected = meta[`${split}_tokens`];
+      if (expected !== undefined && expected !== tf.length) {
+        throw new UserError(`${metaPath} says ${split}.bin holds ${expected} tokens, but ${file} holds ${tf.length}: ` +
+          'the .bin files and meta.json do not belong together (an interrupted copy, or files of another set); prepare the dataset again');
+      }
+      if (tf.length * 2 <= SCAN_BYTES) tf.scan();
+    }
+  } catch (e) {
+    splits.train?.close();
+    splits.val?.close();
+    throw e;
+  }
+  const ds: Dataset = { name, dir, train: splits.train!, val: splits.val!, meta };
+  if (opts.blockSize !== undefined) {
+    try {
+      checkSplitLengths(ds, opts.blockSize);
+    } catch (e) {
+      closeDataset(ds);
+      throw e;
+    }
+  }
   return ds;
+}
+
+export function closeDataset(ds: Dataset): void {
+  ds.train.close();
+  ds.val.close();
 }
 
 /** Each split must hold at least block_size + 1 tokens (one input window plus its next token). */
@@ -188,22 +262,27 @@ export function checkSplitLengths(ds: Dataset, blockSize: number): void {
   }
 }
 
+/** One row's window (T + 1 tokens) for reads from a TokenFile, reused across calls. */
+let rowBuf = new Uint16Array(0);
+
 /**
  * Fills x and y, each (B, T) row-major, with B windows of `split` at offsets drawn in order from
- * `rng` (nanoGPT: ix = randint(len - T, (B,))).
+ * `rng` (nanoGPT: ix = randint(len - T, (B,))). A TokenFile is read one window per row.
  */
-export function getBatch(split: Uint16Array, B: number, T: number, rng: Rng, x: Int32Array, y: Int32Array): void {
+export function getBatch(split: Tokens, B: number, T: number, rng: Rng, x: Int32Array, y: Int32Array): void {
   const n = split.length;
   if (n < T + 1) {
     throw new UserError(`a split of ${n} tokens is too short for block_size ${T}: it needs at least ${T + 1}`);
   }
   if (x.length < B * T || y.length < B * T) throw new Error(`getBatch: x and y need B*T = ${B * T} entries`);
+  if (!(split instanceof Uint16Array) && rowBuf.length < T + 1) rowBuf = new Uint16Array(T + 1);
   for (let b = 0; b < B; b++) {
     const o = rng.int(n - T); // in [0, n - T - 1]
     const row = b * T;
+    const w = split instanceof Uint16Array ? split.subarray(o, o + T + 1) : split.read(o, T + 1, rowBuf);
     for (let t = 0; t < T; t++) {
-      x[row + t] = split[o + t];
-      y[row + t] = split[o + t + 1];
+      x[row + t] = w[t];
+      y[row + t] = w[t + 1];
     }
   }
 }

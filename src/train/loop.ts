@@ -13,8 +13,8 @@ import { makeDir, writeFileAtomic } from '../engine/files.js';
 import { acquireLock } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
 import { checkTrainConfig, MODEL_KEYS } from '../config/index.js';
-import { getBatch, loadDataset, type Dataset } from '../data/dataset.js';
-import { charCodec } from '../data/chars.js';
+import { closeDataset, datasetTokenizer, getBatch, loadDataset, type Dataset, type Tokens } from '../data/dataset.js';
+import type { Tokenizer } from '../data/tokenizer.js';
 import { blockLayout } from '../model/block.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../model/config.js';
@@ -96,9 +96,18 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 
 async function trainLocked(input: TrainConfig, given: Set<string>): Promise<number> {
   const { cfg, state, data } = resolveRun(input, given);
-  const run = new Run(cfg, state, data);
-  run.openOutputs();
-  return run.loop();
+  try {
+    const run = new Run(cfg, state, data);
+    run.openOutputs();
+    return await run.loop();
+  } finally {
+    closeDataset(data);
+  }
+}
+
+/** The model's vocabulary: the dataset's, rounded up to a multiple of --vocab_multiple when given. */
+export function modelVocabSize(datasetVocab: number, multiple: number | null): number {
+  return multiple === null ? datasetVocab : Math.ceil(datasetVocab / multiple) * multiple;
 }
 
 /** Phase 1: the effective config (a resumed run's, with the flags given now), checked; the dataset. */
@@ -113,11 +122,13 @@ function resolveRun(input: TrainConfig, given: Set<string>): { cfg: TrainConfig;
       'choose another --out_dir, or pass --overwrite to replace it.');
   }
 
-  const data: Dataset = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size });
-  if (state && state.config.vocab_size !== data.meta.vocab_size) {
-    throw new UserError(`dataset ${cfg.dataset} has vocab_size ${data.meta.vocab_size} but the run in ${outDir} was trained with ${state.config.vocab_size}`);
+  const data: Dataset = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size, tokenizer: cfg.tokenizer });
+  const vocab = modelVocabSize(data.meta.vocab_size, cfg.vocab_multiple);
+  if (state && state.config.vocab_size !== vocab) {
+    closeDataset(data);
+    throw new UserError(`dataset ${cfg.dataset} gives vocab_size ${vocab} but the run in ${outDir} was trained with ${state.config.vocab_size}`);
   }
-  return { cfg: { ...cfg, vocab_size: data.meta.vocab_size }, state, data };
+  return { cfg: { ...cfg, vocab_size: vocab }, state, data };
 }
 
 type Evaluation = { train: number; val: number; metrics: Record<string, number> };
@@ -134,7 +145,7 @@ class Run {
   private readonly B: number; private readonly T: number;
   private readonly x: Int32Array; private readonly y: Int32Array;
   private readonly trainCtx: MetricCtx;
-  private readonly codec: ReturnType<typeof charCodec> | null;
+  private readonly codec: Tokenizer | null;
   private log!: RunLog;
   private tb: TensorBoardWriter | null = null;
   private progress!: Progress;
@@ -179,8 +190,12 @@ class Run {
     this.layout = blockLayout(cfg);
     this.x = new Int32Array(B * T); this.y = new Int32Array(B * T);
     this.trainCtx = new MetricCtx(true, this.rng);
-    this.codec = data.meta.chars ? charCodec(data.meta.chars) : null;
-    this.extraMeta = { dataset: cfg.dataset, ...(data.meta.chars ? { chars: JSON.stringify(data.meta.chars) } : {}) };
+    this.codec = datasetTokenizer(data.meta);
+    // The vocabulary travels with the weights, so `normlab sample` decodes without the dataset.
+    this.extraMeta = {
+      dataset: cfg.dataset, ...(data.meta.tokenizer ? { tokenizer: data.meta.tokenizer } : {}),
+      ...(data.meta.chars ? { chars: JSON.stringify(data.meta.chars) } : {}),
+    };
   }
 
   /** Phase 3: out_dir's log, TensorBoard writer and progress line; the run's header on the terminal. */
@@ -344,7 +359,7 @@ class Run {
  * ctx.rng, clipped, applied by AdamW at learning rate lr. Returns the mean loss of the micro-batches
  * (NaN or Infinity is returned before any update is applied).
  */
-export function trainStep(model: GPT, opt: AdamW, split: Uint16Array, ctx: MetricCtx, x: Int32Array, y: Int32Array,
+export function trainStep(model: GPT, opt: AdamW, split: Tokens, ctx: MetricCtx, x: Int32Array, y: Int32Array,
   cfg: TrainConfig, lr: number): number {
   const B = cfg.batch_size, T = cfg.block_size, accum = cfg.gradient_accumulation_steps;
   model.store.zeroGrad();
