@@ -50,6 +50,9 @@ test('gpt2 ids: a sample from OpenAI\'s original GPT-2 encoder files, other scri
     ['naïve café — 日本語 😀!!', [2616, 38776, 40304, 851, 10545, 245, 98, 17312, 105, 45739, 252, 30325, 222, 3228]],
     ['😀', [47249, 222]],
     ['x\u00a0y', [87, 1849, 88]],
+    ["I'm  don't  you'll\n\n\tthey've", [40, 1101, 220, 836, 470, 220, 345, 1183, 628, 197, 9930, 1053]],
+    ['1234567890 3.14159', [10163, 2231, 30924, 3829, 513, 13, 1415, 19707]],
+    ['    four spaces\n\n\n', [220, 220, 220, 1440, 9029, 628, 198]],
   ];
   for (const [s, ids] of cases) {
     assert.deepEqual(t.encode(s), ids, s);
