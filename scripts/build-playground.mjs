@@ -77,11 +77,10 @@ cpSync(wasm, path.join(out, 'normlab.wasm'));
 cpSync(path.join(root, 'wasm/build/normlab-threads.wasm'), path.join(out, 'normlab-threads.wasm'));
 
 // shakespeare_char, as `normlab prepare` makes it.
-const { prepareChar } = await import(pathToFileURL(path.join(root, 'dist/src/data/dataset.js')).href);
-const { readText } = await import(pathToFileURL(path.join(root, 'dist/src/cli/prepare.js')).href);
+const { fileSource, prepareDataset } = await import(pathToFileURL(path.join(root, 'dist/src/data/prepare.js')).href);
 const tmp = mkdtempSync(path.join(tmpdir(), 'normlab-playground-'));
 try {
-  prepareChar(readText(path.join(root, 'data/shakespeare_char/input.txt')), tmp);
+  prepareDataset(fileSource(path.join(root, 'data/shakespeare_char/input.txt')), tmp, 'char');
   for (const f of ['train.bin', 'val.bin', 'meta.json']) cpSync(path.join(tmp, f), path.join(out, 'data', f));
 } finally {
   rmSync(tmp, { recursive: true, force: true });
