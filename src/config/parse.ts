@@ -9,6 +9,7 @@
 // A flag given twice: the last one wins (as in argparse). A value that looks like an option
 // ("--x", "-h") is not taken as a value, except negative numbers ("--pla_left_bound -2"); write
 // "--start=-x" for a string that starts with a dash.
+//   --name a b c  --name=a,b,c                 list flags (one value per layer)
 // Every mistake is a UserError naming the flag, the value and what is allowed, before any work starts.
 import { UserError } from '../engine/types.js';
 import {
@@ -82,6 +83,13 @@ export function parseFlags(
       else value = true;
     } else {
       let text = inline;
+      if (text === undefined && f.list) {
+        // A list takes every following token up to the next option: --name a b c.
+        const items: string[] = [];
+        while (i + 1 < argv.length && i + 1 !== dashdash && !looksLikeOption(argv[i + 1])) items.push(argv[++i]);
+        if (items.length === 0) throw new UserError(`--${f.name} needs a value: ${allowedText(f)}`);
+        text = items.join(' ');
+      }
       if (text === undefined) {
         const next = argv[i + 1];
         if (next === undefined || i + 1 === dashdash || looksLikeOption(next)) {

@@ -18,6 +18,9 @@ export interface FlagSpec<N extends string = string> {
   choices?: readonly string[];
   /** May be given as "None"/unset. */
   nullable?: boolean;
+  /** A list of values of `type` (one per layer, say): `--name a b c`, `--name "a b c"` or `--name=a,b,c`
+   * on the command line, an array in JSON, shown space-separated. At least one value. */
+  list?: boolean;
   /** Refuses a well-typed value that cannot work: a message naming the flag, the value and what to
    * do, or null. `c` is the whole config. A variant's flags are checked when the variant is used. */
   check?(value: unknown, c: Record<string, unknown>, name: string): string | null;
@@ -26,10 +29,12 @@ export interface FlagSpec<N extends string = string> {
 }
 
 /** The TypeScript type of a flag's value: number, boolean, string or one of its choices; | null if nullable. */
-export type FlagValue<F> =
-  | (F extends { type: 'bool' } ? boolean
+type ScalarValue<F> =
+  F extends { type: 'bool' } ? boolean
     : F extends { type: 'str' } ? (F extends { choices: readonly (infer U extends string)[] } ? U : string)
-    : number)
+    : number;
+export type FlagValue<F> =
+  | (F extends { list: true } ? ScalarValue<F>[] : ScalarValue<F>)
   | (F extends { nullable: true } ? null : never);
 
 /** The config object a list of flags (declared `as const`) describes: { name: value type }. */
@@ -55,11 +60,13 @@ export function looksLikeOption(tok: string): boolean {
 /** The default as a user would type it. */
 export function showValue(v: unknown): string {
   if (v === null || v === undefined) return 'None';
+  if (Array.isArray(v)) return v.map(showValue).join(' ');
   if (typeof v === 'string') return v === '' || /[\s"'\\]/.test(v) ? JSON.stringify(v) : v;
   return String(v);
 }
 
 export function allowedText(f: FlagSpec): string {
+  if (f.list) return `one or more of ${f.choices ? f.choices.join(', ') : `${f.type} values`}, separated by spaces${f.nullable ? ', or None' : ''}`;
   const none = f.nullable ? ', or None' : '';
   switch (f.type) {
     case 'int': return `an integer${none} (default ${showValue(f.default)})`;
@@ -70,8 +77,13 @@ export function allowedText(f: FlagSpec): string {
 }
 
 /** Parses one flag value given as text. Throws a UserError naming the flag, value and what is allowed. */
-export function parseValue(f: FlagSpec, text: string): number | boolean | string | null {
+export function parseValue(f: FlagSpec, text: string): number | boolean | string | null | unknown[] {
   if (f.nullable && NONE_WORDS.has(text)) return null;
+  if (f.list) {
+    const items = text.split(/[\s,]+/).filter((t) => t !== '');
+    if (items.length === 0) throw new UserError(`--${f.name} needs at least one value: ${allowedText(f)}`);
+    return items.map((t) => parseValue({ ...f, list: false, nullable: false }, t));
+  }
   const bad = (what: string): UserError =>
     new UserError(`--${f.name}: ${JSON.stringify(text)} is ${what}; expected ${allowedText(f)}`);
   switch (f.type) {
@@ -134,6 +146,12 @@ export function nearest(word: string, candidates: readonly string[]): string | n
  * valid. Only the type and choices: the flag's own check() is run by checkFlags (check.ts). */
 export function checkValue(f: FlagSpec, v: unknown): string | null {
   if (v === null) return f.nullable ? null : `--${f.name} cannot be None: expected ${allowedText(f)}`;
+  if (f.list) {
+    if (!Array.isArray(v) || v.length === 0) return `--${f.name}: ${JSON.stringify(v)} is not valid; expected ${allowedText(f)}`;
+    const item = { ...f, list: false, nullable: false };
+    for (const x of v) { const why = checkValue(item, x); if (why) return why; }
+    return null;
+  }
   const bad = `--${f.name}: ${JSON.stringify(v)} is not valid; expected ${allowedText(f)}`;
   switch (f.type as FlagType) {
     case 'int': return Number.isSafeInteger(v) ? null : bad;

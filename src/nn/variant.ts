@@ -19,6 +19,7 @@ import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { FlagSpec, FlagValues } from '../config/schema.js';
 import type { ModelShape } from '../config/flags.js';
+import type { DeclaredCost } from './cost.js';
 
 export type Init =
   | 'ones'
@@ -83,6 +84,10 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   /** A fused version built from the backend's raw kernels (Backend.native), for a variant that does
    * part of the work on the TypeScript side (pwl's slopes, the spline's setup, krmsnorm's selection). */
   fused?(be: Backend): VariantKernels<A> | undefined;
+  /** Operations per token for C channels (C = output width), counted by the rules of docs/cost.md
+   * from this file's forward and backward; parameters and bytes are derived (./cost.ts). Every
+   * registered variant declares it (test/cost.test.ts). */
+  cost?(C: number, a: VariantConfig<A>, training: boolean): DeclaredCost;
 }
 
 /** The backend's fused kernels for v (its own fused(), else the backend's kernel of its name), or

@@ -2,11 +2,14 @@
 // exp(x) - 1 (computed as expm1(x), exact for small |x|); dy/dx = 1 for x > 0, else exp(x).
 // Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
+import { elementwise } from '../cost.js';
 
 export const elu: Variant = {
   name: 'elu',
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): expm1(x) where x <= 0; backward dout exp(x).
+  cost: (C) => elementwise(C, { cmp: 1, exp: 1 }, { cmp: 1, exp: 1, mul: 1 }),
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = x[i] > 0 ? x[i] : Math.expm1(x[i]);
   },

@@ -3,7 +3,8 @@
 // still written to checkpoints (the reference registers it as a buffer).
 // dy/dx = gelu'(x - shift); dy/dshift = -gelu'(x - shift). Nothing saved: backward recomputes.
 import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
-import { geluGrad, geluScalar } from './gelu.js';
+import { GELU_BACKWARD, GELU_FORWARD, geluGrad, geluScalar } from './gelu.js';
+import { addOps, elementwise } from '../cost.js';
 
 const flags = [
   { name: 'shifted_gelu_learnable_shift', type: 'bool', default: true, help: 'gelu_shifted: learnable shift' },
@@ -17,6 +18,8 @@ export const gelu_shifted: Variant<ConfigOf<typeof flags>> = {
     shift: { shape: [], init: { fill: a.shifted_gelu_initial_shift }, learned: a.shifted_gelu_learnable_shift },
   }),
   saved: () => ({}),
+  // Per element: gelu's counts plus x - shift; backward also adds each term into dshift.
+  cost: (C) => elementwise(C, addOps(GELU_FORWARD, { add: 1 }), addOps(GELU_BACKWARD, { add: 2 })),
   forward(out, x, p, _s, N, C) {
     const shift = p.shift[0];
     for (let i = 0; i < N * C; i++) out[i] = geluScalar(x[i] - shift);

@@ -5,12 +5,15 @@
 // curve(x): GLU is a function of two inputs; the plotted curve is its gate, sigmoid(b) with a = 1.
 import type { Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
+import { elementwise } from '../cost.js';
 
 export const glu: Variant = {
   name: 'glu',
   gated: true,
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): per output: a sigmoid(b); backward recomputes s, g s and g a s (1 - s).
+  cost: (C) => elementwise(C, { tanh: 1, mul: 1 }, { tanh: 1, mul: 4, add: 1 }),
   forward(out, x, _p, _s, N, C) { // x: (N, 2C), out: (N, C)
     for (let n = 0; n < N; n++) {
       const o = n * C, oi = 2 * n * C;

@@ -14,6 +14,7 @@ import { linspace } from './pwl.js';
 import {
   allocSplineWork, splineAdjoint, splineSegment, splineSetup, splineValue, splineWorkSizes, type SplineWork,
 } from './cubic_spline.js';
+import { elementwise, searchCompares, type Ops } from '../cost.js';
 
 const accSums = reusableSums(); // per-segment sums of one backward call
 
@@ -21,6 +22,15 @@ const flags = [
   { name: 'lsa_num_knots', type: 'int', default: 30, help: 'learned_spline: number of knots', check: atLeast(2, ' (a spline needs at least two knots)') },
 ] as const satisfies readonly VariantFlag[];
 export type SplineConfig = ConfigOf<typeof flags>;
+
+/** Per call, for n knots: sort and gap checks (2 (n-1) compares, n-1 adds), spacings and secant
+ * slopes (2 (n-1) adds, n-1 divides), the right-hand side (n-2 adds, n-2 multiplies), the Thomas
+ * solve of n-2 unknowns (per unknown 4 multiplies, 3 adds, 1 divide), the coefficients (per segment 5
+ * multiplies, 3 adds, 1 divide). The adjoint in backward is counted the same. */
+function splineSetupOps(n: number): Ops {
+  const s = n - 1, u = Math.max(0, n - 2);
+  return { cmp: 2 * s, add: s + 2 * s + u + 3 * u + 3 * s, mul: u + 4 * u + 5 * s, div: s + u + s };
+}
 
 export const learned_spline: Variant<SplineConfig> = {
   name: 'learned_spline',
@@ -33,6 +43,17 @@ export const learned_spline: Variant<SplineConfig> = {
     };
   },
   saved: (_N, _C, a) => splineWorkSizes(a.lsa_num_knots),
+  // docs/cost.md, "Piecewise activations". Per element: a binary search among the n - 2 interior
+  // knots, one look-up of the segment's (knot, a, b, c, d), u = x - knot, Horner a + u (b + u (c + u d)).
+  // Backward: search, look-up, u, S'(u) = b + u (2c + 3 u d), dx = g S', and the five per-segment sums
+  // (g, g u, g u^2, g u^3, g S'). Per call: the spline's setup (forward) and its adjoint (backward).
+  cost(C, a) {
+    const n = a.lsa_num_knots, search = searchCompares(n - 2);
+    return {
+      ...elementwise(C, { cmp: search, lut: 1, mul: 3, add: 4 }, { cmp: search, lut: 1, mul: 8, add: 8 }),
+      setup: { forward: splineSetupOps(n), backward: splineSetupOps(n) },
+    };
+  },
   forward(out, x, p, s, N, C, a) {
     const n = a.lsa_num_knots, w = s as unknown as SplineWork;
     splineSetup(w, p.x_vals, p.y_vals, n);

@@ -5,6 +5,7 @@
 import type { Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
 import { softplusScalar } from './softplus.js';
+import { elementwise } from '../cost.js';
 
 export function mishScalar(x: number): number {
   return x * Math.tanh(softplusScalar(x));
@@ -14,6 +15,8 @@ export const mish: Variant = {
   name: 'mish',
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): x tanh(softplus(x)); backward recomputes t and sigmoid(x): dout (t + x (1 - t^2) s).
+  cost: (C) => elementwise(C, { cmp: 1, exp: 2, tanh: 1, mul: 1 }, { cmp: 1, exp: 2, tanh: 2, mul: 4, add: 2 }),
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = mishScalar(x[i]);
   },

@@ -5,11 +5,14 @@
 // dy/dx = 1 for x > 0, else a (torch's convention at 0); dy/da = x for x <= 0, else 0.
 // Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
+import { elementwise } from '../cost.js';
 
 export const prelu: Variant = {
   name: 'prelu',
   params: () => ({ 'activation.weight': { shape: [1], init: { fill: 0.25 } } }),
   saved: () => ({}),
+  // Per element (docs/cost.md): a x selected by the sign; backward a dout and da += x dout.
+  cost: (C) => elementwise(C, { cmp: 1, mul: 1 }, { cmp: 1, mul: 2, add: 1 }),
   forward(out, x, p, _s, N, C) {
     const a = p['activation.weight'][0];
     for (let i = 0; i < N * C; i++) out[i] = x[i] >= 0 ? x[i] : a * x[i];

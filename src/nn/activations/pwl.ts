@@ -28,6 +28,7 @@
 import { reusableSums, type F } from '../../engine/types.js';
 import type { ConfigOf, Variant, VariantConfig, VariantFlag } from '../variant.js';
 import { geluScalar } from './gelu.js';
+import { elementwise, searchCompares } from '../cost.js';
 
 const accSums = reusableSums(); // dx_vals, dy_vals of one backward call
 
@@ -121,6 +122,18 @@ export function makePwl<const Fs extends readonly VariantFlag[]>(name: string, m
       };
     },
     saved: (_N, _C, a) => ({ slope: shape(a).n }),
+    // docs/cost.md, "Piecewise activations". Per element: a binary search among the boundaries (the n
+    // knots, and R in 'pwl' mode), one look-up of the segment's (x, y, slope), y + slope (x - x_i).
+    // Backward: the same search and look-up, dx = g slope, t = (x - x_a) / w (w's reciprocal is per
+    // call), and the four knot gradients. Per call: the n slopes (forward) and the n reciprocal widths
+    // plus the 2n gradient sums (backward).
+    cost(C, a) {
+      const { n } = shape(a), search = searchCompares(le ? n : n + 1);
+      return {
+        ...elementwise(C, { cmp: search, lut: 1, mul: 1, add: 2 }, { cmp: search, lut: 1, mul: 6, add: 6 }),
+        setup: { forward: { add: 2 * n, div: n }, backward: { add: 3 * n, div: n } },
+      };
+    },
     forward(out, x, p, s, N, C, a) {
       const { n, R } = shape(a), xv = p.x_vals, yv = p.y_vals, slope = s.slope;
       computeSlopes(slope, xv, yv, n, R, le);

@@ -4,6 +4,7 @@
 // advances does not depend on the data. Evaluation: a = (1/8 + 1/3) / 2 = 11/48.
 // dy/dx = 1 for x > 0, else a (torch's convention at 0). Saved: slope (N*C), the a of each element.
 import type { Variant } from '../variant.js';
+import { elementwise } from '../cost.js';
 
 export const RRELU_LOWER = 1 / 8;
 export const RRELU_UPPER = 1 / 3;
@@ -13,6 +14,10 @@ export const rrelu: Variant = {
   name: 'rrelu',
   params: () => ({}),
   saved: (N, C) => ({ slope: N * C }),
+  // Per element: in training one uniform draw scaled to [1/8, 1/3] (a multiply and an add), then
+  // a x selected by the sign; in evaluation the fixed slope. Backward: a dout selected by the sign.
+  cost: (C, _a, training) => elementwise(C,
+    training ? { rand: 1, mul: 2, add: 1, cmp: 1 } : { mul: 1, cmp: 1 }, { mul: 1, cmp: 1 }),
   forward(out, x, _p, s, N, C, _a, ctx) {
     const slope = s.slope;
     for (let i = 0; i < N * C; i++) {

@@ -2,6 +2,7 @@
 // scale * alpha * (exp(x) - 1), with the constants of docs/variants.md (torch's, to double precision).
 // dy/dx = scale for x > 0, else scale * alpha * exp(x). Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
+import { elementwise } from '../cost.js';
 
 export const SELU_SCALE = 1.0507009873554805;
 export const SELU_ALPHA = 1.6732632423543772;
@@ -14,6 +15,8 @@ export const selu: Variant = {
   name: 'selu',
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): both branches (scale x, scale alpha expm1(x)) and a select.
+  cost: (C) => elementwise(C, { cmp: 1, exp: 1, mul: 2 }, { cmp: 1, exp: 1, mul: 3 }),
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = seluScalar(x[i]);
   },

@@ -3,11 +3,14 @@
 // Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
+import { elementwise } from '../cost.js';
 
 export const silu: Variant = {
   name: 'silu',
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): x s; backward dout s (1 + x (1 - s)).
+  cost: (C) => elementwise(C, { tanh: 1, mul: 1 }, { tanh: 1, mul: 3, add: 2 }),
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = x[i] * sigmoidScalar(x[i]);
   },

@@ -4,6 +4,7 @@
 // Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
+import { elementwise } from '../cost.js';
 
 export const SOFTPLUS_THRESHOLD = 20;
 
@@ -15,6 +16,8 @@ export const softplus: Variant = {
   name: 'softplus',
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): threshold test, exp, log1p; backward dout sigmoid(x).
+  cost: (C) => elementwise(C, { cmp: 1, exp: 2 }, { cmp: 1, tanh: 1, mul: 1 }),
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = softplusScalar(x[i]);
   },

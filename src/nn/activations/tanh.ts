@@ -1,11 +1,14 @@
 // Tanh (matches torch.nn.Tanh): y = tanh(x); dy/dx = 1 - y^2.
 // Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
+import { elementwise } from '../cost.js';
 
 export const tanh: Variant = {
   name: 'tanh',
   params: () => ({}),
   saved: () => ({}),
+  // Per element (docs/cost.md): backward recomputes t, dout (1 - t^2).
+  cost: (C) => elementwise(C, { tanh: 1 }, { tanh: 1, mul: 2, add: 1 }),
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = Math.tanh(x[i]);
   },

@@ -15,6 +15,7 @@ import { fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, typ
 import type { ActivationName } from '../../model/config.js';
 import { UserError } from '../../engine/types.js';
 import { activations } from '../activations/index.js';
+import { pass } from '../cost.js';
 
 const PREFIX = 'activation.';
 
@@ -72,6 +73,17 @@ export const dact: Variant<Config> = {
     ...(a.dact_use_beta ? { beta: { shape: [C], init: 'zeros' as const } } : {}),
     ...prefixed(innerOf(a).params(C, a)),
   }),
+  // Forward: alpha x, the inner activation, gamma act, + beta. Backward: dout gamma, dgamma, dbeta,
+  // the inner backward, dx = alpha dax, dalpha += dax x (when alpha is learned).
+  cost(C, a, training) {
+    const inner = innerOf(a).cost?.(C, a, training);
+    const g = a.dact_use_gamma ? C : 0, b = a.dact_use_beta ? C : 0, al = a.dact_use_alpha ? C : 0;
+    return {
+      forward: pass({ mul: C + g, add: b }, inner?.forward ?? { ops: {} }),
+      backward: pass({ mul: g + g + C + al, add: g + b + al }, inner?.backward ?? { ops: {} }),
+      setup: inner?.setup,
+    };
+  },
   saved: (N, C, a) => ({
     ax: N * C,
     act: N * C,

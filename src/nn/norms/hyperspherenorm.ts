@@ -9,6 +9,7 @@
 // Saved: rnorm (N) = 1 / sqrt(sum(x^2) + eps).
 import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { EPS_RMS } from './rmsnorm.js';
+import { dot, pass } from '../cost.js';
 
 const flags = [
   { name: 'hsnorm_gain', type: 'bool', default: false, help: 'hyperspherenorm: learnable gain' },
@@ -31,6 +32,16 @@ export const hyperspherenorm: Variant<ConfigOf<typeof flags>> = {
     ...(a.hsnorm_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}),
   }),
   saved: (N) => ({ rnorm: N }),
+  // Forward: sum of squares (no mean), + eps, one reciprocal root, rn R once, y = x (rn R) (gain).
+  // Backward: dg = dout gain, S = sum(dg x), dgain, dx = dg rn R, coef = -R S rn^3, dx += coef x,
+  // dradius += S rn when the radius is learned.
+  cost: (C, a) => {
+    const g = a.hsnorm_gain ? C : 0, r = a.hsnorm_radius_learning ? 1 : 0;
+    return {
+      forward: pass(dot(C), { mul: 1 + C + g, add: 1, sqrt: 1 }),
+      backward: pass(dot(C), { mul: g + 2 * g + C + 4 + C + r, add: g + C + r }),
+    };
+  },
   forward(out, x, p, s, N, C) {
     const R = p.radius[0], gain = p.gain;
     for (let n = 0; n < N; n++) {

@@ -5,6 +5,7 @@ export const identity: Variant = {
   name: 'identity',
   params: () => ({}),
   saved: () => ({}),
+  cost: () => ({ forward: { ops: {} }, backward: { ops: {} } }), // wiring only
   forward(out, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) out[i] = x[i];
   },

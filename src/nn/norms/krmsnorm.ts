@@ -18,6 +18,32 @@ import type { F } from '../../engine/types.js';
 import type { Rng } from '../../engine/rng.js';
 import { EPS_RMS } from './rmsnorm.js';
 import { exact, fakeQuantInt, INT_RANGES, roundToHalf } from '../../engine/quantize.js';
+import { dot, pass, type DeclaredCost, type Ops } from '../cost.js';
+
+/** Operand width of the partial sum of squares: the quantized integers, or IEEE half for 'none'. */
+const QUANT_BITS = { int8: 8, int16: 16, none: 16 } as const;
+
+/**
+ * docs/cost.md, "kRMSNorm". Per row, fake quantization of k entries (int8/int16): min and max
+ * (2(k-1) compares) and the max == min test, scale = (max - min) / range (a multiply by a
+ * constant), one reciprocal of scale, zp; per entry v / scale + zp, round, clamp (2), - zp, * scale.
+ * 'none' rounds each entry to half precision (one compare/select class operation each). With
+ * --krmsnorm_recompute_percentage the full RMS, the band test (2 multiplies, 2 compares) and the
+ * choice (1 select) are added; backward then provisions the costlier full-row correction.
+ */
+function krmsCost(C: number, a: KrmsConfig): DeclaredCost {
+  const k = krmsK(C, a), g = a.krmsnorm_enable_gain ? C : 0, recompute = a.krmsnorm_recompute_percentage != null;
+  const qt = a.krmsnorm_quantize_type;
+  const quant: Ops = qt === 'none' ? { cmp: k }
+    : { cmp: 2 * (k - 1) + 1 + 3 * k, add: 2 + 2 * k, mul: 2 + 2 * k, div: 1 };
+  const full = recompute ? pass(dot(C), { mul: 1 + 2, add: 1, sqrt: 1, cmp: 3 }) : { ops: {} };
+  const m = recompute ? C : k; // entries the backward correction touches (worst row)
+  return {
+    forward: pass(quant, dot(k, QUANT_BITS[qt]), { mul: 1, add: 1, sqrt: 1 }, full, { mul: C + g }),
+    backward: pass(dot(C), { mul: g + 2 * g + C + 4 + m, add: g + m, cmp: recompute ? 1 : 0 }),
+    setup: a.krmsnorm_selection_type === 'random' ? { forward: { rand: k } } : undefined,
+  };
+}
 
 const flags = [
   { name: 'krmsnorm_num', type: 'int', default: 10, help: 'krmsnorm: number of entries k used for the RMS', check: atLeast(1, ' (the number of entries the partial RMS uses)') },
@@ -45,6 +71,7 @@ export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
     flags,
     params: (C, a) => (a.krmsnorm_enable_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}) as Record<string, ParamSpec>,
     saved: (N, C, a) => ({ sel: krmsK(C, a), vq: N * krmsK(C, a), rrms: N, full: N }),
+    cost: krmsCost,
     forward(out, x, p, s, N, C, a, ctx) {
       const k = krmsK(C, a), sel = s.sel, vq = s.vq, gain = p.gain, pct = a.krmsnorm_recompute_percentage;
       selectEntries(sel, C, k, a, ctx.rng);

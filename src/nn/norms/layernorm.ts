@@ -2,6 +2,7 @@
 // y = (x - mean) / sqrt(var + eps) * weight + bias. `bias` exists only with --bias.
 // Saved: mean (N), rstd (N).
 import type { Variant } from '../variant.js';
+import { dot, pass, sum } from '../cost.js';
 
 export const EPS_LN = 1e-5;
 
@@ -12,6 +13,16 @@ export const layernorm: Variant = {
     ...(a.bias ? { bias: { shape: [C], init: 'zeros' as const } } : {}),
   }),
   saved: (N) => ({ mean: N, rstd: N }),
+  // Forward: mean (a sum and 1/C), d = x - mean, variance (sum of squares of d, 1/C), + eps, one
+  // reciprocal root, y = d rstd weight (+ bias). Backward: xhat, dweight (dbias), dg = dout weight,
+  // the means of dg and of dg xhat, dx = rstd (dg - mean(dg) - xhat mean(dg xhat)).
+  cost: (C, a) => {
+    const b = a.bias ? C : 0;
+    return {
+      forward: pass(sum(C), dot(C), { mul: 2 + 2 * C, add: C + 1 + b, sqrt: 1 }),
+      backward: pass(sum(C), dot(C), { mul: C + 2 * C + 2 + 2 * C, add: C + C + b + 2 * C }),
+    };
+  },
   forward(out, x, p, s, N, C) {
     const w = p.weight, b = p.bias;
     for (let n = 0; n < N; n++) {

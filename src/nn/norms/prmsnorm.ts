@@ -5,6 +5,7 @@
 // Saved: rrms (N) = 1 / r.
 import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { EPS_RMS } from './rmsnorm.js';
+import { dot, pass } from '../cost.js';
 
 const flags = [
   {
@@ -27,6 +28,15 @@ export const prmsnorm: Variant<Config> = {
   flags,
   params: (C) => ({ gain: { shape: [C], init: 'ones' } }),
   saved: (N) => ({ rrms: N }),
+  // Forward: the RMS over k entries only, then y = x r gain over all C. Backward: S = sum(dout gain x)
+  // runs over all C (every output depends on r), dgain, dx = dg r, and the correction over k entries.
+  cost: (C, a) => {
+    const k = prmsK(C, a);
+    return {
+      forward: pass(dot(k), { mul: 1 + 2 * C, add: 1, sqrt: 1 }),
+      backward: pass(dot(C), { mul: C + 2 * C + C + 4 + k, add: C + k }),
+    };
+  },
   forward(out, x, p, s, N, C, a) {
     const gain = p.gain, k = prmsK(C, a);
     for (let n = 0; n < N; n++) {

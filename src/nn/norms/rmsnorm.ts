@@ -2,6 +2,7 @@
 // square root (the reference divides by a bare RMS, which is NaN on a zero vector; spec corrects it).
 // Saved: rrms (N) = 1 / sqrt(mean(x^2) + eps).
 import type { Variant } from '../variant.js';
+import { dot, pass } from '../cost.js';
 
 export const EPS_RMS = 1e-6;
 
@@ -9,6 +10,12 @@ export const rmsnorm: Variant = {
   name: 'rmsnorm',
   params: (C) => ({ gain: { shape: [C], init: 'ones' } }),
   saved: (N) => ({ rrms: N }),
+  // Forward: sum of squares, mean, + eps, one reciprocal root, y = x r gain. Backward: xhat = x r,
+  // dgain, dg = dout gain, the mean of dg xhat, dx = r (dg - xhat m).
+  cost: (C) => ({
+    forward: pass(dot(C), { mul: 1 + 2 * C, add: 1, sqrt: 1 }),
+    backward: pass(dot(C), { mul: C + 2 * C + 1 + 2 * C, add: C + C }),
+  }),
   forward(out, x, p, s, N, C) {
     const gain = p.gain, rrms = s.rrms;
     for (let n = 0; n < N; n++) {
