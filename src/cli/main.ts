@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<(argv: string[
   sweep: { help: 'train every combination of an exploration file (JSON or YAML); results table', run: async () => (await import('./sweep.js')).sweepCommand },
   worker: { help: 'train the runs of sweeps queued on Redis (normlab sweep FILE --queue URL), on this machine', run: async () => (await import('./worker.js')).workerCommand },
   activations: { help: 'print or write as CSV the curve of an activation, initial or learned in a checkpoint', run: async () => (await import('./activations.js')).activationsCommand },
+  cost: { help: 'hardware cost per token of the configured norms and activations (operations by class, reductions, parameters)', run: async () => (await import('./cost.js')).costCommand },
   bench: { help: 'training and sampling speed (ratios against PyTorch or rmsnorm+gelu, measured in the same run)', run: async () => (await import('./bench.js')).benchCommand },
   dashboard: { help: 'serve a local web page with every run below a folder: curves, results, learned activations', run: async () => (await import('./dashboard.js')).dashboardCommand },
   inspect: { help: 'list the runs below a folder: differing flags, best val loss', run: async () => (await import('./inspect.js')).inspectCommand },

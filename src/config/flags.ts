@@ -23,6 +23,12 @@ const atMost = (max: number, min: number): FlagSpec['check'] => (v, _c, name) =>
   (typeof v === 'number' && !(v >= min && v <= max) ? `--${name} is ${v}; it must be from ${min} to ${max}` : null);
 /** Longest sample `normlab sample` generates (the dashboard allows less: src/dashboard/server.ts). */
 export const MAX_NEW_TOKENS = 1_000_000;
+/** A per-layer list: at most n_layer values; a shorter list repeats over the layers (layer i takes
+ * value i mod length), so [relu, gelu] alternates. */
+const layerList: FlagSpec['check'] = (v, c, name) =>
+  (Array.isArray(v) && typeof c.n_layer === 'number' && v.length > c.n_layer
+    ? `--${name} has ${v.length} values for --n_layer ${c.n_layer}: give one per layer (or fewer: the list repeats over the layers)`
+    : null);
 const nonEmpty: FlagSpec['check'] = (v, _c, name) => (v === '' ? `--${name} is empty; give a folder name` : null);
 
 /** The model's shape: what every variant may read besides its own flags. */
@@ -44,6 +50,10 @@ export type ModelShape = FlagValues<typeof MODEL_FLAGS> & { vocab_size: number }
 /** Which norm goes where (src/model/block.ts decides the wiring from these). */
 export const NORM_PLACEMENT_FLAGS = [
   { name: 'norm_variant_attn', type: 'str', default: 'rmsnorm', choices: NORM_CHOICES, group: 'normalization', help: 'norm used inside every block' },
+  {
+    name: 'norm_variant_attn_layerlist', type: 'str', list: true, default: null, nullable: true, choices: NORM_CHOICES, group: 'normalization',
+    help: 'norm inside each block, one per layer (repeats when shorter than n_layer; None: --norm_variant_attn in every block)', check: layerList,
+  },
   { name: 'norm_variant_output', type: 'str', default: 'rmsnorm', choices: NORM_CHOICES, group: 'normalization', help: 'final norm before the LM head (ln_f)' },
   { name: 'use_pre_ln', type: 'bool', default: true, group: 'normalization', help: 'norm before attention and MLP' },
   { name: 'use_post_ln', type: 'bool', default: false, group: 'normalization', help: 'norm after each residual add' },
@@ -52,6 +62,10 @@ export const NORM_PLACEMENT_FLAGS = [
 
 export const ACTIVATION_FLAGS = [
   { name: 'activation_variant', type: 'str', default: 'gelu', choices: ACTIVATION_CHOICES, group: 'activation', help: 'MLP nonlinearity' },
+  {
+    name: 'activation_variant_layerlist', type: 'str', list: true, default: null, nullable: true, choices: ACTIVATION_CHOICES, group: 'activation',
+    help: 'MLP nonlinearity of each block, one per layer (repeats when shorter than n_layer; None: --activation_variant in every block)', check: layerList,
+  },
 ] as const satisfies readonly FlagSpec[];
 
 /** Training, data and logging: everything but the model. */

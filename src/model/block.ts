@@ -12,7 +12,7 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
-import type { ModelConfig } from './config.js';
+import type { ActivationName, ModelConfig, NormName } from './config.js';
 import type { ParamStore } from './params.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
@@ -43,12 +43,42 @@ export function mlpHidden(cfg: ModelConfig): number {
   return cfg.mlp_size ?? cfg.mlp_expansion_factor * cfg.n_embd;
 }
 
+/** Value i of a per-layer list (it repeats when shorter than n_layer), else the every-layer flag. */
+function perLayer<T>(list: readonly T[] | null | undefined, all: T, i: number): T {
+  return list && list.length > 0 ? list[i % list.length] : all;
+}
+
+/** The norm of every norm slot of block i (--norm_variant_attn_layerlist, else --norm_variant_attn). */
+export function blockNorm(cfg: ModelConfig, i: number): NormName {
+  return perLayer(cfg.norm_variant_attn_layerlist, cfg.norm_variant_attn, i);
+}
+
+/** The MLP activation of block i (--activation_variant_layerlist, else --activation_variant). */
+export function blockActivation(cfg: ModelConfig, i: number): ActivationName {
+  return perLayer(cfg.activation_variant_layerlist, cfg.activation_variant, i);
+}
+
+/** The norm slots of a block, by placement, in the order the block runs them (checkpoint names). */
+export function normSlotNames(cfg: ModelConfig): string[] {
+  return [
+    ...(cfg.use_pre_ln ? ['pre_ln_attn'] : []), ...(cfg.use_peri_ln ? ['out_ln_attn'] : []), ...(cfg.use_post_ln ? ['post_ln_attn'] : []),
+    ...(cfg.use_pre_ln ? ['pre_ln_mlp'] : []), ...(cfg.use_peri_ln ? ['out_ln_mlp'] : []), ...(cfg.use_post_ln ? ['post_ln_mlp'] : []),
+  ];
+}
+
+/** The wiring as one line, e.g. `block: x = x + attn(pre_ln[rmsnorm](x)); ...; final: ln_f[rmsnorm]`;
+ * with per-layer variants, one `block i:` part per layer. */
 export function blockLayout(cfg: ModelConfig): string {
-  const n = cfg.norm_variant_attn;
-  const pre = cfg.use_pre_ln ? `pre_ln[${n}](x)` : 'x';
-  const inner = (f: string) => (cfg.use_peri_ln ? `out_ln[${n}](${f}(${pre}))` : `${f}(${pre})`);
-  const half = (f: string) => `x = x + ${inner(f)}` + (cfg.use_post_ln ? ` -> post_ln[${n}]` : '');
-  return `block: ${half('attn')}; ${half('mlp')}; final: ln_f[${cfg.norm_variant_output}]`;
+  const one = (n: string, act: string) => {
+    const pre = cfg.use_pre_ln ? `pre_ln[${n}](x)` : 'x';
+    const inner = (f: string) => (cfg.use_peri_ln ? `out_ln[${n}](${f}(${pre}))` : `${f}(${pre})`);
+    const half = (f: string) => `x = x + ${inner(f)}` + (cfg.use_post_ln ? ` -> post_ln[${n}]` : '');
+    return `${half('attn')}; ${half(act)}`;
+  };
+  const final = `final: ln_f[${cfg.norm_variant_output}]`;
+  if (!cfg.norm_variant_attn_layerlist && !cfg.activation_variant_layerlist) return `block: ${one(cfg.norm_variant_attn, 'mlp')}; ${final}`;
+  const layers = Array.from({ length: cfg.n_layer }, (_, i) => `block ${i}: ${one(blockNorm(cfg, i), `mlp[${blockActivation(cfg, i)}]`)}`);
+  return `${layers.join(' | ')} | ${final}`;
 }
 
 export class Block {
@@ -73,7 +103,7 @@ export class Block {
   constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType) {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
     const pfx = `transformer.h.${i}`;
-    const norm = norms[cfg.norm_variant_attn];
+    const norm = norms[blockNorm(cfg, i)];
     const slot = (name: string) => new VariantSlot(store, `${pfx}.${name}`, norm, C, cfg, N, dtype);
     this.preAttn = cfg.use_pre_ln ? slot('pre_ln_attn') : null;
     this.preMlp = cfg.use_pre_ln ? slot('pre_ln_mlp') : null;
@@ -86,7 +116,7 @@ export class Block {
     this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02);
     this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02);
     this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd);
-    const act = activations[cfg.activation_variant];
+    const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
     this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02);

@@ -13,10 +13,13 @@ import { GPT } from './gpt.js';
  * itself): each one's flag checks and its own check(), each message once. Errors and warnings.
  */
 export function variantProblems(cfg: ModelConfig): { errors: string[]; warnings: string[] } {
+  // The blocks' variants: each value of a per-layer list (blockNorm, blockActivation), else the flag.
+  const each = (flag: string, list: readonly string[] | null, one: string, r: Registry): [string, string, Registry][] =>
+    (list && list.length ? [...new Set(list)] : [one]).map((v) => [list && list.length ? `${flag}_layerlist` : flag, v, r]);
   const used: [string, string, Registry][] = [
-    ['--norm_variant_attn', cfg.norm_variant_attn, norms],
+    ...each('--norm_variant_attn', cfg.norm_variant_attn_layerlist, cfg.norm_variant_attn, norms),
     ['--norm_variant_output', cfg.norm_variant_output, norms],
-    ['--activation_variant', cfg.activation_variant, activations],
+    ...each('--activation_variant', cfg.activation_variant_layerlist, cfg.activation_variant, activations),
   ];
   const errors = new Set<string>(), warnings = new Set<string>();
   for (const [flag, value, registry] of used) {

@@ -1,0 +1,149 @@
+// The hardware cost of a configured model, per token: every norm slot, the activation and ln_f, each
+// from its variant's declared counts (src/nn/cost.ts; rules in docs/cost.md), per layer and in total,
+// with the matrix products alongside for scale. Placement comes from block.ts (normSlotNames), the
+// per-layer variants from blockNorm / blockActivation, the widths from mlpHidden: nothing restated.
+import { activations } from '../nn/activations/index.js';
+import { norms } from '../nn/norms/index.js';
+import { addOps, derivedCost, OP_CLASSES, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
+import type { Variant } from '../nn/variant.js';
+import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
+import type { ModelConfig } from './config.js';
+
+export interface SlotCost {
+  /** -1 for ln_f (after the blocks). */
+  layer: number;
+  /** Checkpoint name of the slot: pre_ln_attn, ..., activation, ln_f. */
+  slot: string;
+  variant: string;
+  kind: 'norm' | 'activation';
+  /** Output width C of the slot (the MLP's H for the activation; its input is 2H when gated). */
+  width: number;
+  params: number;
+  /** Forward in evaluation. */
+  inference: Ops;
+  /** Forward in training plus backward. */
+  training: Ops;
+  reductions: { inference: Reduction[]; training: Reduction[] };
+  setup: { inference: Ops; training: Ops };
+  bytes: VariantCost['bytes'];
+}
+
+/** Matrix products per token, as multiply-accumulates (one multiply and one add each). */
+export interface MatmulCost {
+  layer: number;
+  name: string;
+  /** Forward MACs per token; training is 3x (forward, input gradient, weight gradient). */
+  macs: number;
+  params: number;
+}
+
+export interface ModelCost {
+  slots: SlotCost[];
+  matmuls: MatmulCost[];
+  /** Sums over the slots of each layer (layer -1: ln_f), and of the whole model. */
+  layers: { layer: number; inference: Ops; training: Ops; params: number; matmulMacs: number }[];
+  total: { inference: Ops; training: Ops; params: number; matmulMacs: number; matmulParams: number };
+}
+
+/** The cost of variant v at output width C under config a (inWidth: 2C for a gated activation). */
+export function variantCost(v: Variant<any>, C: number, a: ModelConfig): { inference: VariantCost; training: VariantCost } {
+  const inWidth = v.gated ? 2 * C : C;
+  const perRow = (r: Record<string, number>) => Object.values(r).reduce((s, n) => s + n, 0);
+  const savedPerRow = perRow(v.saved(2, C, a)) - perRow(v.saved(1, C, a));
+  const declared = (training: boolean) => {
+    const d = v.cost?.(C, a, training);
+    if (!d) throw new Error(`variant ${v.name} declares no cost (docs/cost.md)`);
+    return d;
+  };
+  const params = v.params(C, a);
+  return {
+    inference: derivedCost(declared(false), params, savedPerRow, inWidth, C),
+    training: derivedCost(declared(true), params, savedPerRow, inWidth, C),
+  };
+}
+
+function slotCost(layer: number, slot: string, kind: SlotCost['kind'], name: string, C: number, a: ModelConfig): SlotCost {
+  const v = (kind === 'norm' ? norms : activations)[name];
+  const { inference: inf, training: tr } = variantCost(v, C, a);
+  const train = pass(tr.forward, tr.backward);
+  return {
+    layer, slot, variant: name, kind, width: C, params: tr.params,
+    inference: inf.forward.ops,
+    training: train.ops,
+    reductions: { inference: inf.forward.reductions ?? [], training: train.reductions ?? [] },
+    setup: {
+      inference: inf.setup?.forward ?? {},
+      training: addOps(tr.setup?.forward ?? {}, tr.setup?.backward ?? {}),
+    },
+    bytes: tr.bytes,
+  };
+}
+
+/**
+ * Per token of a block_size context: q, k, v and the attention projection (C x C each), the
+ * attention scores and the weighted sum (each C MACs per key; a causal token sees (T + 1) / 2 keys on
+ * average over a full context of T), the MLP (C x Hin and H x C; Hin = 2H for a gated activation), and
+ * the LM head (C x V) once after the blocks.
+ */
+function matmuls(cfg: ModelConfig): MatmulCost[] {
+  const C = cfg.n_embd, H = mlpHidden(cfg), T = cfg.block_size, b = cfg.bias ? 1 : 0;
+  const out: MatmulCost[] = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H;
+    out.push(
+      { layer: i, name: 'attn.c_attn_q/k/v', macs: 3 * C * C, params: 3 * (C * C + b * C) },
+      { layer: i, name: 'attn.scores+values', macs: C * (T + 1), params: 0 },
+      { layer: i, name: 'attn.c_proj', macs: C * C, params: C * C + b * C },
+      { layer: i, name: 'mlp.c_fc', macs: C * Hin, params: C * Hin + b * Hin },
+      { layer: i, name: 'mlp.c_proj', macs: H * C, params: H * C + b * C },
+    );
+  }
+  out.push({ layer: -1, name: 'lm_head', macs: C * cfg.vocab_size, params: cfg.wte_weight_tying ? 0 : C * cfg.vocab_size });
+  return out;
+}
+
+/** The cost table of a configured model. */
+export function modelCost(cfg: ModelConfig): ModelCost {
+  const C = cfg.n_embd, H = mlpHidden(cfg);
+  const slots: SlotCost[] = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    for (const s of normSlotNames(cfg)) slots.push(slotCost(i, s, 'norm', blockNorm(cfg, i), C, cfg));
+    slots.push(slotCost(i, 'activation', 'activation', blockActivation(cfg, i), H, cfg));
+  }
+  slots.push(slotCost(-1, 'ln_f', 'norm', cfg.norm_variant_output, C, cfg));
+  const mm = matmuls(cfg);
+  const layerIds = [...Array.from({ length: cfg.n_layer }, (_, i) => i), -1];
+  const sumOps = (ss: SlotCost[], k: 'inference' | 'training') => ss.reduce((o, s) => addOps(o, s[k]), {} as Ops);
+  const layers = layerIds.map((layer) => {
+    const ss = slots.filter((s) => s.layer === layer);
+    return {
+      layer, inference: sumOps(ss, 'inference'), training: sumOps(ss, 'training'),
+      params: ss.reduce((n, s) => n + s.params, 0),
+      matmulMacs: mm.filter((m) => m.layer === layer).reduce((n, m) => n + m.macs, 0),
+    };
+  });
+  return {
+    slots, matmuls: mm, layers,
+    total: {
+      inference: sumOps(slots, 'inference'), training: sumOps(slots, 'training'),
+      params: slots.reduce((n, s) => n + s.params, 0),
+      matmulMacs: mm.reduce((n, m) => n + m.macs, 0),
+      matmulParams: mm.reduce((n, m) => n + m.params, 0),
+    },
+  };
+}
+
+/** One figure per run for sweeps and pictures: the variants' operations per token (all classes). */
+export function costSummary(cfg: ModelConfig): Record<string, number> {
+  const c = modelCost(cfg);
+  const red = (k: 'inference' | 'training') => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + r.length, 0), 0);
+  return {
+    cost_inference_ops: totalOps(c.total.inference),
+    cost_training_ops: totalOps(c.total.training),
+    cost_reduction_len: red('inference'),
+    cost_variant_params: c.total.params,
+    cost_matmul_macs: c.total.matmulMacs,
+  };
+}
+
+export { OP_CLASSES, totalOps };
