@@ -1,0 +1,201 @@
+// Hardware cost (src/nn/cost.ts, src/model/cost.ts): every variant's declared counts against hand
+// counts made with the rules of docs/cost.md, at two widths and (where the variant has flags) two
+// flag settings; derived parameters; the model table (slots by placement, per-layer variants, the
+// matrix products); and `normlab cost` as a user runs it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { activations } from '../src/nn/activations/index.js';
+import { norms } from '../src/nn/norms/index.js';
+import { OP_CLASSES, pass, type Ops } from '../src/nn/cost.js';
+import { modelCost, variantCost } from '../src/model/cost.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { cli, tinyConfig } from './helpers.js';
+
+/** Forward (inference) and training (forward + backward) counts of one variant at width C. */
+function counts(kind: 'norm' | 'activation', name: string, C: number, over: Partial<ModelConfig> = {}) {
+  const v = (kind === 'norm' ? norms : activations)[name];
+  const c = variantCost(v, C, tinyConfig(over));
+  const train = pass(c.training.forward, c.training.backward);
+  const red = (p: { reductions?: { length: number; bits: number }[] }) => (p.reductions ?? []).map((r) => `${r.length}@${r.bits}`);
+  return { fwd: c.inference.forward.ops, train: train.ops, fwdRed: red(c.inference.forward), trainRed: red(train), params: c.training.params };
+}
+
+/** Drops zero entries so that {} equals { mul: 0 }. */
+function clean(o: Ops): Ops {
+  const out: Ops = {};
+  for (const k of OP_CLASSES) if (o[k]) out[k] = o[k];
+  return out;
+}
+
+test('every registered norm and activation declares its cost, in whole non-negative counts', () => {
+  for (const [kind, reg] of [['norm', norms], ['activation', activations]] as const) {
+    for (const name of Object.keys(reg)) {
+      assert.ok(reg[name].cost, `${kind} ${name} declares no cost (docs/cost.md)`);
+      for (const C of [8, 24]) {
+        const c = counts(kind, name, C);
+        for (const o of [c.fwd, c.train]) {
+          for (const k of OP_CLASSES) assert.ok(Number.isInteger(o[k] ?? 0) && (o[k] ?? 0) >= 0, `${name} ${k} = ${o[k]}`);
+        }
+      }
+    }
+  }
+});
+
+// Hand counts, per token. Norms: literal figures at two widths and two flag settings, worked out from
+// the rules (e.g. rmsnorm forward at C = 8: sum of squares 8 mul + 7 add, mean 1 mul, + eps 1 add,
+// 1 reciprocal root, x r gain 16 mul: 25 mul, 8 add, 1 sqrt).
+const NORM_CASES: { name: string; C: number; over?: Partial<ModelConfig>; fwd: Ops; train: Ops; fwdRed: string[]; trainRed: string[]; params: number }[] = [
+  { name: 'rmsnorm', C: 8, fwd: { mul: 25, add: 8, sqrt: 1 }, train: { mul: 74, add: 31, sqrt: 1 }, fwdRed: ['8@32'], trainRed: ['8@32', '8@32'], params: 8 },
+  { name: 'rmsnorm', C: 16, fwd: { mul: 49, add: 16, sqrt: 1 }, train: { mul: 146, add: 63, sqrt: 1 }, fwdRed: ['16@32'], trainRed: ['16@32', '16@32'], params: 16 },
+  { name: 'layernorm', C: 8, fwd: { mul: 26, add: 23, sqrt: 1 }, train: { mul: 76, add: 69, sqrt: 1 }, fwdRed: ['8@32', '8@32'], trainRed: ['8@32', '8@32', '8@32', '8@32'], params: 8 },
+  { name: 'layernorm', C: 16, over: { bias: true }, fwd: { mul: 50, add: 63, sqrt: 1 }, train: { mul: 148, add: 173, sqrt: 1 }, fwdRed: ['16@32', '16@32'], trainRed: ['16@32', '16@32', '16@32', '16@32'], params: 32 },
+  // prmsnorm: k = ceil(C pct); the forward reduction shrinks to k, backward's S still runs over C.
+  { name: 'prmsnorm', C: 16, fwd: { mul: 34, add: 1, sqrt: 1 }, train: { mul: 119, add: 33, sqrt: 1 }, fwdRed: ['1@32'], trainRed: ['1@32', '16@32'], params: 16 },
+  { name: 'prmsnorm', C: 16, over: { prmsnorm_pct: 0.5 }, fwd: { mul: 41, add: 8, sqrt: 1 }, train: { mul: 133, add: 47, sqrt: 1 }, fwdRed: ['8@32'], trainRed: ['8@32', '16@32'], params: 16 },
+  { name: 'prmsnorm', C: 8, over: { prmsnorm_pct: 0.5 }, fwd: { mul: 21, add: 4, sqrt: 1 }, train: { mul: 69, add: 23, sqrt: 1 }, fwdRed: ['4@32'], trainRed: ['4@32', '8@32'], params: 8 },
+  // krmsnorm: k = min(C, krmsnorm_num); 'none' rounds k entries to half (k compares), the sum of
+  // squares runs on 16-bit operands.
+  { name: 'krmsnorm', C: 8, over: { krmsnorm_num: 4 }, fwd: { mul: 21, add: 4, sqrt: 1, cmp: 4 }, train: { mul: 69, add: 23, sqrt: 1, cmp: 4 }, fwdRed: ['4@16'], trainRed: ['4@16', '8@32'], params: 8 },
+  { name: 'krmsnorm', C: 16, fwd: { mul: 43, add: 10, sqrt: 1, cmp: 10 }, train: { mul: 137, add: 51, sqrt: 1, cmp: 10 }, fwdRed: ['10@16'], trainRed: ['10@16', '16@32'], params: 16 },
+  // int8, recompute 0.1, no gain, k = 4 of C = 16: quantization (min/max 6 + 1 compares, scale,
+  // 1/scale, zp; per entry 2 mul 2 add 3 cmp), the 8-bit sum of squares, the full RMS and its band.
+  {
+    name: 'krmsnorm', C: 16, over: { krmsnorm_num: 4, krmsnorm_quantize_type: 'int8', krmsnorm_recompute_percentage: 0.1, krmsnorm_enable_gain: false },
+    fwd: { mul: 50, add: 30, div: 1, sqrt: 2, cmp: 22 }, train: { mul: 102, add: 61, div: 1, sqrt: 2, cmp: 23 },
+    fwdRed: ['4@8', '16@32'], trainRed: ['4@8', '16@32', '16@32'], params: 0,
+  },
+  { name: 'hyperspherenorm', C: 8, fwd: { mul: 17, add: 8, sqrt: 1 }, train: { mul: 45, add: 23, sqrt: 1 }, fwdRed: ['8@32'], trainRed: ['8@32', '8@32'], params: 0 },
+  { name: 'hyperspherenorm', C: 16, over: { hsnorm_gain: true, hsnorm_radius_learning: true }, fwd: { mul: 49, add: 16, sqrt: 1 }, train: { mul: 150, add: 64, sqrt: 1 }, fwdRed: ['16@32'], trainRed: ['16@32', '16@32'], params: 17 },
+  // dact around tanh with gamma, beta, alpha: alpha x, gamma act, + beta; tanh's own counts inside.
+  { name: 'dact', C: 8, fwd: { mul: 16, add: 8, tanh: 8 }, train: { mul: 64, add: 40, tanh: 16 }, fwdRed: [], trainRed: [], params: 17 },
+  { name: 'dact', C: 16, over: { dact_activation: 'relu', dact_use_gamma: false, dact_use_beta: false, dact_use_alpha: false }, fwd: { mul: 16, cmp: 16 }, train: { mul: 32, cmp: 32 }, fwdRed: [], trainRed: [], params: 0 },
+  { name: 'identity', C: 8, fwd: {}, train: {}, fwdRed: [], trainRed: [], params: 0 },
+  { name: 'identity', C: 16, fwd: {}, train: {}, fwdRed: [], trainRed: [], params: 0 },
+];
+
+test('norm counts equal the hand counts (two widths, two flag settings)', () => {
+  for (const h of NORM_CASES) {
+    const c = counts('norm', h.name, h.C, h.over);
+    const what = `${h.name} C=${h.C} ${JSON.stringify(h.over ?? {})}`;
+    assert.deepEqual(clean(c.fwd), h.fwd, `${what}: forward`);
+    assert.deepEqual(clean(c.train), h.train, `${what}: training`);
+    assert.deepEqual(c.fwdRed, h.fwdRed, `${what}: forward reductions`);
+    assert.deepEqual(c.trainRed, h.trainRed, `${what}: training reductions`);
+    assert.equal(c.params, h.params, `${what}: parameters`);
+  }
+});
+
+// Activations: hand counts per element (forward, backward), checked at two widths (the cost is C times
+// these), with flags where the variant has them. E.g. gelu forward: x / sqrt 2, erf, 1 +, 0.5 x, product.
+const ACT_CASES: { name: string; over?: Partial<ModelConfig>; fwd: Ops; bwd: Ops; params: number; trainFwd?: Ops }[] = [
+  { name: 'relu', fwd: { cmp: 1 }, bwd: { cmp: 1 }, params: 0 },
+  { name: 'relu6', fwd: { cmp: 2 }, bwd: { cmp: 2 }, params: 0 },
+  { name: 'leaky_relu', fwd: { cmp: 1, mul: 1 }, bwd: { cmp: 1, mul: 1 }, params: 0 },
+  { name: 'prelu', fwd: { cmp: 1, mul: 1 }, bwd: { cmp: 1, mul: 2, add: 1 }, params: 1 },
+  { name: 'rrelu', fwd: { cmp: 1, mul: 1 }, bwd: { cmp: 1, mul: 1 }, params: 0, trainFwd: { rand: 1, mul: 2, add: 1, cmp: 1 } },
+  { name: 'gelu', fwd: { mul: 3, add: 1, erf: 1 }, bwd: { mul: 7, add: 2, erf: 1, exp: 1 }, params: 0 },
+  { name: 'gelu_shifted', fwd: { mul: 3, add: 2, erf: 1 }, bwd: { mul: 7, add: 4, erf: 1, exp: 1 }, params: 1 },
+  { name: 'gelu_shifted', over: { shifted_gelu_learnable_shift: false }, fwd: { mul: 3, add: 2, erf: 1 }, bwd: { mul: 7, add: 4, erf: 1, exp: 1 }, params: 0 },
+  { name: 'glu', fwd: { tanh: 1, mul: 1 }, bwd: { tanh: 1, mul: 4, add: 1 }, params: 0 },
+  { name: 'sigmoid', fwd: { tanh: 1 }, bwd: { tanh: 1, mul: 2, add: 1 }, params: 0 },
+  { name: 'tanh', fwd: { tanh: 1 }, bwd: { tanh: 1, mul: 2, add: 1 }, params: 0 },
+  { name: 'silu', fwd: { tanh: 1, mul: 1 }, bwd: { tanh: 1, mul: 3, add: 2 }, params: 0 },
+  { name: 'softsign', fwd: { cmp: 1, add: 1, div: 1 }, bwd: { cmp: 1, add: 1, mul: 1, div: 1 }, params: 0 },
+  { name: 'squared_relu', fwd: { cmp: 1, mul: 1 }, bwd: { cmp: 1, mul: 2 }, params: 0 },
+  { name: 'elu', fwd: { cmp: 1, exp: 1 }, bwd: { cmp: 1, exp: 1, mul: 1 }, params: 0 },
+  { name: 'celu', fwd: { cmp: 1, exp: 1 }, bwd: { cmp: 1, exp: 1, mul: 1 }, params: 0 },
+  { name: 'selu', fwd: { cmp: 1, exp: 1, mul: 2 }, bwd: { cmp: 1, exp: 1, mul: 3 }, params: 0 },
+  { name: 'softplus', fwd: { cmp: 1, exp: 2 }, bwd: { cmp: 1, tanh: 1, mul: 1 }, params: 0 },
+  { name: 'mish', fwd: { cmp: 1, exp: 2, tanh: 1, mul: 1 }, bwd: { cmp: 1, exp: 2, tanh: 2, mul: 4, add: 2 }, params: 0 },
+  { name: 'identity', fwd: {}, bwd: {}, params: 0 },
+  // Piecewise: a binary search among m boundaries takes ceil(log2(m + 1)) compares. piecewise (n = 7
+  // knots and R: m = 8) 4; with 15 knots (m = 16) 5. pfla (n = 50, m = 51) 6; with 3 knots 3.
+  // pfla_le (no R: m = n) 6 at n = 50, 2 at n = 3. learned_spline searches the n - 2 interior knots:
+  // 5 at n = 30, 4 at n = 10.
+  { name: 'piecewise', fwd: { cmp: 4, lut: 1, mul: 1, add: 2 }, bwd: { cmp: 4, lut: 1, mul: 6, add: 6 }, params: 14 },
+  { name: 'piecewise', over: { pla_num_points: 15 }, fwd: { cmp: 5, lut: 1, mul: 1, add: 2 }, bwd: { cmp: 5, lut: 1, mul: 6, add: 6 }, params: 30 },
+  { name: 'pfla', fwd: { cmp: 6, lut: 1, mul: 1, add: 2 }, bwd: { cmp: 6, lut: 1, mul: 6, add: 6 }, params: 100 },
+  { name: 'pfla', over: { pfla_num_points: 3 }, fwd: { cmp: 3, lut: 1, mul: 1, add: 2 }, bwd: { cmp: 3, lut: 1, mul: 6, add: 6 }, params: 6 },
+  { name: 'pfla_le', fwd: { cmp: 6, lut: 1, mul: 1, add: 2 }, bwd: { cmp: 6, lut: 1, mul: 6, add: 6 }, params: 100 },
+  { name: 'pfla_le', over: { pfla_num_points: 3 }, fwd: { cmp: 2, lut: 1, mul: 1, add: 2 }, bwd: { cmp: 2, lut: 1, mul: 6, add: 6 }, params: 6 },
+  { name: 'learned_spline', fwd: { cmp: 5, lut: 1, mul: 3, add: 4 }, bwd: { cmp: 5, lut: 1, mul: 8, add: 8 }, params: 60 },
+  { name: 'learned_spline', over: { lsa_num_knots: 10 }, fwd: { cmp: 4, lut: 1, mul: 3, add: 4 }, bwd: { cmp: 4, lut: 1, mul: 8, add: 8 }, params: 20 },
+];
+
+function scaled(o: Ops, C: number): Ops {
+  const out: Ops = {};
+  for (const k of OP_CLASSES) if (o[k]) out[k] = o[k]! * C;
+  return out;
+}
+
+test('activation counts equal the hand counts per element, at two widths and two flag settings', () => {
+  for (const h of ACT_CASES) {
+    for (const C of [8, 24]) {
+      const c = counts('activation', h.name, C, h.over);
+      const what = `${h.name} C=${C} ${JSON.stringify(h.over ?? {})}`;
+      assert.deepEqual(clean(c.fwd), scaled(h.fwd, C), `${what}: forward`);
+      const trainFwd = h.trainFwd ?? h.fwd;
+      const train: Ops = {};
+      for (const k of OP_CLASSES) if ((trainFwd[k] ?? 0) + (h.bwd[k] ?? 0)) train[k] = ((trainFwd[k] ?? 0) + (h.bwd[k] ?? 0)) * C;
+      assert.deepEqual(clean(c.train), train, `${what}: training`);
+      assert.deepEqual(c.fwdRed, [], `${what}: an activation has no reduction`);
+      assert.equal(c.params, h.params, `${what}: parameters`);
+    }
+  }
+  const listed = new Set(ACT_CASES.map((h) => h.name));
+  for (const name of Object.keys(activations)) assert.ok(listed.has(name), `no hand count for activation ${name}`);
+});
+
+test('model table: slots by placement, per-layer variants, matrix products (glu doubles c_fc)', () => {
+  const base = tinyConfig({ n_layer: 3, n_embd: 8, n_head: 2, block_size: 5, vocab_size: 7, use_peri_ln: true });
+  const mc = modelCost(base);
+  // pre + peri: four norm slots and the activation per block, then ln_f.
+  assert.deepEqual(mc.slots.filter((s) => s.layer === 0).map((s) => s.slot), ['pre_ln_attn', 'out_ln_attn', 'pre_ln_mlp', 'out_ln_mlp', 'activation']);
+  assert.equal(mc.slots.at(-1)!.slot, 'ln_f');
+  assert.equal(mc.slots.length, 3 * 5 + 1);
+  // Matrix products per token: 3C^2 + C^2 + C(T+1) + C H + H C at C = 8, H = 32, T = 5, then C V.
+  const layer0 = mc.matmuls.filter((m) => m.layer === 0).reduce((n, m) => n + m.macs, 0);
+  assert.equal(layer0, 3 * 64 + 64 + 8 * 6 + 8 * 32 + 32 * 8);
+  assert.equal(mc.matmuls.at(-1)!.macs, 8 * 7);
+  const glu = modelCost({ ...base, activation_variant: 'glu' });
+  assert.equal(glu.matmuls.find((m) => m.layer === 0 && m.name === 'mlp.c_fc')!.macs, 2 * 8 * 32);
+
+  // Per layer: relu, gelu, learned_spline; every norm slot of block 1 is layernorm.
+  const per = modelCost({ ...base, activation_variant_layerlist: ['relu', 'gelu', 'learned_spline'], norm_variant_attn_layerlist: ['rmsnorm', 'layernorm'] });
+  assert.deepEqual(per.slots.filter((s) => s.slot === 'activation').map((s) => s.variant), ['relu', 'gelu', 'learned_spline']);
+  assert.deepEqual(per.slots.filter((s) => s.slot === 'pre_ln_attn').map((s) => s.variant), ['rmsnorm', 'layernorm', 'rmsnorm']);
+  assert.deepEqual(per.layers[0].inference, { cmp: 32, mul: 4 * 25, add: 4 * 8, sqrt: 4 }); // relu on H = 32, four rmsnorms at C = 8
+  // The totals are the sums of the slots.
+  const sum = per.slots.reduce((n, s) => n + (s.inference.mul ?? 0), 0);
+  assert.equal(per.total.inference.mul, sum);
+  // identity costs nothing.
+  const id = modelCost({ ...base, norm_variant_attn: 'identity', norm_variant_output: 'identity', activation_variant: 'identity' });
+  assert.deepEqual(clean(id.total.training), {});
+});
+
+test('normlab cost: the table, --compare, --json and --csv; bad names refused', () => {
+  const t = cli(['cost', '--n_layer', '2', '--n_embd', '16', '--n_head', '2', '--activation_variant_layerlist', 'relu', 'pfla']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^0 +activation +relu /m);
+  assert.match(t.stdout, /^1 +activation +pfla /m);
+  assert.match(t.stdout, /model total/);
+  const j = cli(['cost', '--n_layer', '1', '--n_embd', '16', '--n_head', '2', '--json']);
+  assert.equal(j.code, 0, j.stderr);
+  const parsed = JSON.parse(j.stdout);
+  assert.equal(parsed.slots.length, 4); // pre_ln_attn, pre_ln_mlp, activation, ln_f
+  assert.equal(parsed.slots[0].inference.mul, 49); // rmsnorm at C = 16 (see the hand counts above)
+  const cmp = cli(['cost', '--compare', '--n_embd', '16', '--n_head', '2', '--csv']);
+  assert.equal(cmp.code, 0, cmp.stderr);
+  const lines = cmp.stdout.trim().split('\n');
+  assert.equal(lines.length, 1 + Object.keys(norms).length + Object.keys(activations).length);
+  assert.match(lines.find((l) => l.startsWith('norm,rmsnorm,'))!, /,1\.00$/);
+  const two = cli(['cost', '--compare', 'relu', 'prmsnorm', '--n_embd', '16', '--n_head', '2']);
+  assert.equal(two.code, 0, two.stderr);
+  assert.equal(two.stdout.trim().split('\n').length, 1 + 1 + 2);
+  const bad = cli(['cost', '--compare', 'relux']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /relux is not a norm or an activation/);
+  const long = cli(['cost', '--n_layer', '1', '--activation_variant_layerlist', 'relu', 'gelu']);
+  assert.notEqual(long.code, 0);
+  assert.match(long.stderr, /has 2 values for --n_layer 1/);
+});
