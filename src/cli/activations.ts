@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../model/config.js';
+import { blockActivation } from '../model/block.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
 import { problemsOf, numel, type Params } from '../nn/variant.js';
 import { loadTensors } from '../train/checkpoint.js';
@@ -17,7 +18,7 @@ import { formatHelp } from './help.js';
 
 const OWN_FLAGS: FlagSpec[] = [
   { name: 'checkpoint', type: 'str', default: null, nullable: true, group: 'activation', help: 'a .safetensors checkpoint: adds the learned curve' },
-  { name: 'layer', type: 'int', default: 0, group: 'activation', help: 'which block\'s MLP activation to read from the checkpoint' },
+  { name: 'layer', type: 'int', default: 0, group: 'activation', help: 'which block\'s MLP activation: its variant (with --activation_variant_layerlist) and, from a checkpoint, its learned parameters' },
   { name: 'xmin', type: 'float', default: -5, group: 'activation', help: 'first x' },
   { name: 'xmax', type: 'float', default: 5, group: 'activation', help: 'last x' },
   { name: 'points', type: 'int', default: 201, group: 'activation', help: 'number of x values, evenly spaced' },
@@ -27,7 +28,7 @@ const ACT_FLAGS = FLAGS.filter((f) => f.group === 'activation');
 
 /** The learned parameters of layer `layer`'s MLP activation, as doubles. */
 function learnedParams(tensors: Map<string, { shape: number[]; data: Float32Array }>, cfg: ModelConfig, layer: number, path: string): Params {
-  const v = activationVariant(cfg.activation_variant);
+  const name = blockActivation(cfg, layer), v = activationVariant(name);
   const p: Params = {}, missing: string[] = [];
   for (const [pname, spec] of Object.entries(v.params(1, cfg))) {
     const key = `transformer.h.${layer}.mlp.activation_variant.${pname}`, t = tensors.get(key);
@@ -37,7 +38,7 @@ function learnedParams(tensors: Map<string, { shape: number[]; data: Float32Arra
     }
     p[pname] = Float64Array.from(t.data);
   }
-  if (missing.length) throw new UserError(`${path} lacks ${missing.join(', ')} (is it a model with --activation_variant ${cfg.activation_variant}?)`);
+  if (missing.length) throw new UserError(`${path} lacks ${missing.join(', ')} (is it a model with ${name} in layer ${layer}?)`);
   return p;
 }
 
@@ -64,6 +65,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
   for (const k of actFlags) if (given.has(k)) (cfg as unknown as Record<string, unknown>)[k] = given.get(k);
 
   const ckpt = opt('checkpoint') as string | null, layer = opt('layer') as number;
+  if (layer < 0) throw new UserError(`--layer ${layer} is out of range: layers count from 0`);
   let learned: Params | undefined;
   if (ckpt !== null) {
     const { tensors, metadata } = await loadTensors(ckpt);
@@ -79,7 +81,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
     if (!Number.isInteger(layer) || layer < 0 || layer >= cfg.n_layer) {
       throw new UserError(`--layer ${layer} is out of range: the checkpoint has ${cfg.n_layer} layers (0..${cfg.n_layer - 1})`);
     }
-    const [problem] = problemsOf(activationVariant(cfg.activation_variant), cfg).errors;
+    const [problem] = problemsOf(activationVariant(blockActivation(cfg, layer)), cfg).errors;
     if (problem) throw new UserError(problem);
     learned = learnedParams(tensors, cfg, layer, ckpt);
   }
@@ -88,8 +90,9 @@ export async function activationsCommand(argv: string[]): Promise<number> {
   if (!(xmin < xmax)) throw new UserError(`--xmin (${xmin}) must be less than --xmax (${xmax})`);
   if (P < 2) throw new UserError(`--points must be at least 2 (got ${P})`);
   const xs = Array.from({ length: P }, (_, i) => (xmin * (P - 1 - i) + xmax * i) / (P - 1));
-  const initial = activationCurve(cfg.activation_variant, cfg, undefined, xs);
-  const learnedCurve = learned ? activationCurve(cfg.activation_variant, cfg, learned, xs) : null;
+  const name = blockActivation(cfg, layer); // the layer's own with --activation_variant_layerlist
+  const initial = activationCurve(name, cfg, undefined, xs);
+  const learnedCurve = learned ? activationCurve(name, cfg, learned, xs) : null;
 
   const lines = [learnedCurve ? 'x,initial,learned' : 'x,initial'];
   for (let i = 0; i < P; i++) {
@@ -99,7 +102,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
   const csv = opt('csv') as string | null;
   if (csv !== null) {
     try { writeFileSync(csv, text); } catch (e) { throw new UserError(`cannot write ${csv}: ${(e as Error).message}`); }
-    console.log(`wrote ${P} points of ${cfg.activation_variant} to ${csv}`);
+    console.log(`wrote ${P} points of ${name} to ${csv}`);
   } else {
     process.stdout.write(text);
   }

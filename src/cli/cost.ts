@@ -25,11 +25,12 @@ const OWN_FLAGS: FlagSpec[] = [
   { name: 'json', type: 'bool', default: false, group: 'cost', help: 'print JSON (every figure, both passes)' },
   { name: 'csv', type: 'bool', default: false, group: 'cost', help: 'print CSV (one row per slot or variant)' },
 ];
-const MODEL_TABLE = FLAGS.filter((f) => ['model', 'normalization', 'activation'].includes(f.group) || f.name === 'dataset' || f.name === 'data_dir');
-const TABLE = [...MODEL_TABLE, ...OWN_FLAGS];
+// Every train flag is accepted (a train command line works with `cost` in place of `train`); the
+// model, norm and activation flags and the dataset (for vocab_size) are the ones that count.
+const TABLE = [...FLAGS, ...OWN_FLAGS];
 const DEFAULT_VOCAB = 65; // shakespeare_char's, when no prepared dataset says otherwise
 
-const USAGE = 'normlab cost [model, norm and activation flags] [--training] [--compare [NAME ...]] [--json | --csv]';
+const USAGE = 'normlab cost [train flags] [--training] [--compare [NAME ...]] [--json | --csv]';
 
 function fmtReductions(rs: Reduction[]): string {
   return rs.length ? rs.map((r) => (r.bits === 32 ? `${r.length}` : `${r.length}@${r.bits}b`)).join('+') : '-';

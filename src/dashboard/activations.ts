@@ -8,6 +8,7 @@ import { loadTensors } from '../train/checkpoint.js';
 import { activationCurve } from '../nn/activations/curve.js';
 import type { ModelConfig } from '../model/config.js';
 import { defaultConfig } from '../config/index.js';
+import { blockActivation } from '../model/block.js';
 import type { RunInfo } from './data.js';
 
 export interface CurveGroup {
@@ -83,12 +84,22 @@ export function runActivations(run: RunInfo): ActivationsReply {
     }
   }
   const byLayer = (a: [string, unknown], b: [string, unknown]): number => a[0].localeCompare(b[0], 'en', { numeric: true });
-  if (mlp.size > 0) {
-    reply.groups.push(group(`MLP activation: ${cfg.activation_variant}`, cfg.activation_variant, cfg, new Map([...mlp].sort(byLayer))));
+  // One group per MLP activation in use: with --activation_variant_layerlist, each layer under its own.
+  const perVariant = new Map<string, [string, Record<string, Float32Array>][]>();
+  for (const entry of [...mlp].sort(byLayer)) {
+    const v = blockActivation(cfg, Number(entry[0].slice(2)));
+    (perVariant.get(v) ?? perVariant.set(v, []).get(v)!).push(entry);
+  }
+  for (const [v, entries] of perVariant) {
+    const layers = cfg.activation_variant_layerlist ? ` (${entries.map(([k]) => k).join(', ')})` : '';
+    reply.groups.push(group(`MLP activation: ${v}${layers}`, v, cfg, new Map(entries)));
   }
   if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
     reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer))));
   }
-  if (reply.groups.length === 0) reply.message = `no learned activation: activation_variant ${cfg.activation_variant} has no parameters`;
+  if (reply.groups.length === 0) {
+    const used = cfg.activation_variant_layerlist ? cfg.activation_variant_layerlist.join(', ') : cfg.activation_variant;
+    reply.message = `no learned activation: ${used} has no parameters`;
+  }
   return reply;
 }
