@@ -83,13 +83,17 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     }
     if (json) {
       for (const g of groups) {
-        const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, runs: g.runs, ...g.stats };
+        const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, runs: g.runs, ...g.stats,
+          ...runs.find((r) => r.path === g.runs[0])?.cost };
         if (compare) o[`paired_${metric}`] = g === compare.baseline ? null : compare.result.get(g.key);
         process.stdout.write(JSON.stringify(o) + '\n');
       }
       return 0;
     }
-    process.stdout.write(groupTable(groups, by, compare) + '\n');
+    // Operations per token of the variants (docs/cost.md): the same for every seed of a combination.
+    const byPath = new Map(runs.map((r) => [r.path, r]));
+    const opsOf = (g: (typeof groups)[number]) => byPath.get(g.runs[0])?.cost?.cost_inference_ops ?? null;
+    process.stdout.write(groupTable(groups, by, compare, opsOf) + '\n');
     process.stdout.write(`${groups.length} combinations of ${runs.length} runs under ${dir}` +
       `${by.length > 0 ? ` (${by.join(', ')}), repeated over seeds` : ''}; ± is the half width of the 95% t interval` +
       `${compare ? `; Δ = combination - baseline (${compare.baseline.label}) over common seeds` : ''}; --runs lists every run\n`);
@@ -108,7 +112,7 @@ function printRuns(runs: InspectedRun[], flags: string[], json: boolean): void {
   for (const r of runs) {
     const o: Record<string, unknown> = { path: r.path };
     for (const k of flags) o[k] = r.config?.[k] ?? null;
-    Object.assign(o, { best_val_loss: r.best_val_loss, best_iter: r.best_iter, iters: r.iters, status: r.status });
+    Object.assign(o, { best_val_loss: r.best_val_loss, best_iter: r.best_iter, iters: r.iters, status: r.status, ...r.cost });
     process.stdout.write(JSON.stringify(o) + '\n');
   }
 }

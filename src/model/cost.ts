@@ -4,7 +4,7 @@
 // per-layer variants from blockNorm / blockActivation, the widths from mlpHidden: nothing restated.
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
-import { addOps, derivedCost, OP_CLASSES, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
+import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
 import type { Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
 import type { ModelConfig } from './config.js';
@@ -133,8 +133,12 @@ export function modelCost(cfg: ModelConfig): ModelCost {
   };
 }
 
-/** One figure per run for sweeps and pictures: the variants' operations per token (all classes). */
-export function costSummary(cfg: ModelConfig): Record<string, number> {
+/** The per-run cost columns of sweep results (docs/cost.md, "Summary columns in sweeps"). */
+export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_variant_params', 'cost_matmul_macs'] as const;
+export type CostColumn = (typeof COST_COLUMNS)[number];
+
+/** A few figures per run for sweeps and pictures: the variants' operations per token (all classes). */
+export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
   const c = modelCost(cfg);
   const red = (k: 'inference' | 'training') => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + r.length, 0), 0);
   return {
@@ -146,4 +150,3 @@ export function costSummary(cfg: ModelConfig): Record<string, number> {
   };
 }
 
-export { OP_CLASSES, totalOps };

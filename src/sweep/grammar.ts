@@ -4,6 +4,8 @@
 // or a list). In a sweep object every key is a train flag and its value is
 //   - a scalar: fixed for every run                          "n_layer": 2
 //   - a list: one run per entry (Cartesian product of lists)  "n_layer": [2, 4]
+//   - a list flag (one value per layer): "relu gelu" is one value; a list of such strings (or of
+//     lists) is one run per entry                           "activation_variant_layerlist": ["relu gelu", "gelu relu"]
 //   - a range: start..end by step, end included               {"range": {"start": 1, "end": 5, "step": 2}}
 //     (float ranges include the end when it lies within 1e-9 steps of the grid)
 //   - a conditional flag: varies only in combinations where every [flag, value] pair holds; elsewhere
@@ -140,8 +142,20 @@ function parseConditional(name: string, spec: Record<string, unknown>, where: st
   return { name, conditions, options: valuesOf(name, spec.options, where) };
 }
 
-/** The values a key takes: a list (ranges inside it are flattened), a range, or one scalar. */
+/** The values a key takes: a list (ranges inside it are flattened), a range, or one scalar. A list
+ * flag (one value per layer) takes each entry as one whole value: ["relu gelu", "gelu gelu"] or
+ * [["relu", "gelu"], ["gelu", "gelu"]] are two runs; "relu gelu" or [["relu", "gelu"]] one. */
 function valuesOf(name: string, value: unknown, where: string): Scalar[] {
+  if (FLAG_BY_NAME.get(name)?.list) {
+    const one = (v: unknown): Scalar => {
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) return v.join(' ');
+      if (typeof v === 'string' || v === null) return v;
+      throw new UserError(`${where}: ${name} takes one value per layer: a string such as "relu gelu", a list of them, or a list of lists; got ${JSON.stringify(v)}`);
+    };
+    if (!Array.isArray(value)) return [one(value)];
+    if (value.length === 0) throw new UserError(`${where}: ${name} has an empty list of values`);
+    return value.map(one);
+  }
   if (Array.isArray(value)) {
     if (value.length === 0) throw new UserError(`${where}: ${name} has an empty list of values`);
     return value.flatMap((v) => valuesOf(name, v, where));
@@ -198,7 +212,8 @@ export function canon(name: string, raw: Scalar): Scalar {
       if (typeof raw === 'string' && /^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
       return raw;
     case 'str':
-      return String(raw);
+      // A list flag's value is kept as its text, one space between values ("relu gelu").
+      return spec.list ? String(raw).split(/[\s,]+/).filter((t) => t !== '').join(' ') : String(raw);
   }
 }
 

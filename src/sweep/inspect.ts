@@ -6,7 +6,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
-import { readJson, readSummary, sortByLoss, textTable, fmtNum } from './results.js';
+import { readJson, readSummary, runCost, sortByLoss, textTable, fmtNum } from './results.js';
+import type { CostColumn } from '../model/cost.js';
 import { groupRuns, show, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Estimate, Paired } from '../stats/stats.js';
 import { orderFlags, sweepOrder } from '../stats/order.js';
@@ -21,6 +22,8 @@ export interface InspectedRun {
   final_train_loss: number | null;
   iters: number | null;
   status: string;
+  /** The variants' hardware cost per token (docs/cost.md), from the config; null without one. */
+  cost: Record<CostColumn, number> | null;
 }
 
 const MARKERS = ['summary.json', 'state.json', 'ckpt.safetensors'];
@@ -84,6 +87,7 @@ export function inspectRun(root: string, dir: string): InspectedRun {
     final_train_loss: num(summary?.final_train_loss),
     iters: num(summary?.iters) ?? num(state?.iter) ?? (meta?.iter !== undefined ? Number(meta.iter) : null),
     status: summary?.status ?? (state ? 'checkpoint' : 'weights only'),
+    cost: runCost(config ?? undefined),
   };
 }
 
@@ -108,9 +112,9 @@ export function inspectDir(root: string, sort: InspectSort = 'val_loss'): { runs
 
 export function inspectTable(runs: InspectedRun[], flags: string[]): string {
   const cell = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : show(v));
-  const header = ['run', ...flags, 'best val', 'iter', 'iters', 'status'];
+  const header = ['run', ...flags, 'best val', 'ops/tok', 'iter', 'iters', 'status'];
   const body = runs.map((r) => [
-    r.path, ...flags.map((k) => cell(r.config?.[k])), fmtNum(r.best_val_loss),
+    r.path, ...flags.map((k) => cell(r.config?.[k])), fmtNum(r.best_val_loss), r.cost ? String(r.cost.cost_inference_ops) : '-',
     r.best_iter === null ? '-' : String(r.best_iter), r.iters === null ? '-' : String(r.iters), r.status,
   ]);
   return textTable(header, body);
@@ -149,14 +153,16 @@ function fmtSigned(v: number | null, digits = 4): string {
  * best val loss and final val loss as mean ± 95% half width, the interval of best val, its sd, and,
  * with a baseline, the paired difference of `metric` (mean, 95% interval, verdict).
  */
-export function groupTable(groups: readonly Group[], by: readonly string[], compare?: { baseline: Group; metric: Metric; result: Map<string, Paired> }): string {
+export function groupTable(groups: readonly Group[], by: readonly string[], compare?: { baseline: Group; metric: Metric; result: Map<string, Paired> },
+  opsOf?: (g: Group) => number | null): string {
   const sorted = [...groups].sort((a, b) => (a.stats.best_val_loss.mean ?? Infinity) - (b.stats.best_val_loss.mean ?? Infinity));
   const short = compare?.metric === 'final_val_loss' ? 'final val' : compare?.metric === 'final_train_loss' ? 'final train' : 'best val';
-  const header = [...by, 'seeds', 'best val (95%)', 'interval', 'sd', 'final val (95%)',
+  const header = [...by, 'seeds', ...(opsOf ? ['ops/tok'] : []), 'best val (95%)', 'interval', 'sd', 'final val (95%)',
     ...(compare ? [`Δ ${short} vs baseline`, 'Δ interval', 'verdict'] : [])];
   const body = sorted.map((g) => {
     const b = g.stats.best_val_loss;
-    const row = [...by.map((k) => show(g.flags[k])), `${g.finished}/${g.seeds}`, fmtEstimate(b),
+    const ops = opsOf?.(g);
+    const row = [...by.map((k) => show(g.flags[k])), `${g.finished}/${g.seeds}`, ...(opsOf ? [ops == null ? '-' : String(ops)] : []), fmtEstimate(b),
       b.lo === null ? '-' : `[${fmtNum(b.lo)}, ${fmtNum(b.hi)}]`, b.sd === null ? '-' : fmtNum(b.sd), fmtEstimate(g.stats.final_val_loss)];
     if (compare) {
       const p = compare.result.get(g.key)!;

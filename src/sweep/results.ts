@@ -4,6 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../engine/files.js';
 import { join } from 'node:path';
+import { defaultConfig } from '../config/index.js';
+import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
+import type { ModelConfig } from '../model/config.js';
 
 /** summary.json as the train command writes it (every field optional: the file may be partial). */
 export interface Summary {
@@ -40,6 +43,18 @@ export interface ResultRow {
   tokens_per_s: number | null;
   krmsnorm_recompute: number | null;
   out_dir: string;
+  /** The variants' hardware cost per token (docs/cost.md), from the run's config; null without one. */
+  cost: Record<CostColumn, number> | null;
+}
+
+/** costSummary of a run's saved config (defaults fill flags an older version did not save). */
+export function runCost(config: Record<string, unknown> | undefined): Record<CostColumn, number> | null {
+  if (!config) return null;
+  try {
+    return costSummary({ ...defaultConfig(), ...config } as ModelConfig);
+  } catch {
+    return null; // a config this version cannot build (a variant since removed): no cost columns
+  }
 }
 
 export function readJson<T>(path: string): T | null {
@@ -68,6 +83,7 @@ export function makeRow(name: string, outDir: string, flags: Record<string, unkn
     wall_s: num(s.wall_s) ?? measuredWallS, tokens_per_s: num(s.tokens_per_s),
     krmsnorm_recompute: num(s.krmsnorm_recompute),
     out_dir: outDir,
+    cost: runCost(s.config),
   };
 }
 
@@ -80,6 +96,7 @@ export function flatRows(rows: ResultRow[], varied: string[]): Record<string, un
     const o: Record<string, unknown> = { name: r.name };
     for (const k of varied) o[k] = r.flags[k] ?? null;
     for (const k of METRIC_COLUMNS) o[k] = r[k];
+    for (const k of COST_COLUMNS) o[k] = r.cost?.[k] ?? null;
     return o;
   });
 }
@@ -90,7 +107,7 @@ function csvField(v: unknown): string {
 }
 
 export function toCsv(rows: ResultRow[], varied: string[]): string {
-  const header = ['name', ...varied, ...METRIC_COLUMNS];
+  const header = ['name', ...varied, ...METRIC_COLUMNS, ...COST_COLUMNS];
   const lines = [header.join(',')];
   for (const o of flatRows(rows, varied)) lines.push(header.map((h) => csvField(o[h])).join(','));
   return lines.join('\n') + '\n';
@@ -137,10 +154,11 @@ export function textTable(header: string[], body: string[][]): string {
 /** The end-of-sweep table, sorted by best validation loss. */
 export function resultsTable(rows: ResultRow[]): string {
   const withK = rows.some((r) => r.krmsnorm_recompute !== null);
-  const header = ['#', 'run', 'best val', 'iter', 'train', 'params', 'wall', 'tok/s', ...(withK ? ['recompute'] : []), 'status'];
+  const header = ['#', 'run', 'best val', 'iter', 'train', 'params', 'ops/tok', 'wall', 'tok/s', ...(withK ? ['recompute'] : []), 'status'];
   const body = sortByLoss(rows, (r) => r.best_val_loss).map((r, i) => [
     String(i + 1), r.name, fmtNum(r.best_val_loss), r.best_iter === null ? '-' : String(r.best_iter),
-    fmtNum(r.final_train_loss), r.params === null ? '-' : String(r.params), fmtDuration(r.wall_s),
+    fmtNum(r.final_train_loss), r.params === null ? '-' : String(r.params),
+    r.cost ? String(r.cost.cost_inference_ops) : '-', fmtDuration(r.wall_s),
     r.tokens_per_s === null ? '-' : String(Math.round(r.tokens_per_s)),
     ...(withK ? [r.krmsnorm_recompute === null ? '-' : `${(100 * r.krmsnorm_recompute).toFixed(1)}%`] : []),
     r.status === 'ok' ? 'ok' : `${r.status}${r.error ? `: ${r.error}` : ''}`,
