@@ -11,6 +11,8 @@ import { GPT } from '../src/model/gpt.js';
 import { blockActivation, blockLayout, blockNorm } from '../src/model/block.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { loadTensors } from '../src/train/checkpoint.js';
+import { expandSweeps } from '../src/sweep/grammar.js';
+import { planSweep } from '../src/sweep/plan.js';
 import { compare, type GradcheckResult } from './gradcheck.js';
 import { cli, readLog, tinyConfig, tinyData, tmpDir, TINY_MODEL } from './helpers.js';
 
@@ -79,4 +81,13 @@ test('per-layer run from the command line: layout, checkpoint metadata, resume, 
   assert.equal(cost.code, 0, cost.stderr);
   assert.match(cost.stdout, /^2 +activation +learned_spline/m);
   assert.ok(fs.existsSync(ckpt));
+});
+
+test('sweeps take per-layer lists as values: a string or a list is one value, a list of them one run each', () => {
+  const p = planSweep(expandSweeps([{ n_layer: 2, activation_variant_layerlist: ['relu gelu', ['gelu', 'relu']], norm_variant_attn_layerlist: 'layernorm,rmsnorm' }]));
+  assert.deepEqual(p.runs.map((r) => r.config.activation_variant_layerlist), [['relu', 'gelu'], ['gelu', 'relu']]);
+  assert.deepEqual(p.runs.map((r) => r.config.norm_variant_attn_layerlist), [['layernorm', 'rmsnorm'], ['layernorm', 'rmsnorm']]);
+  assert.deepEqual(p.varied, ['activation_variant_layerlist']);
+  assert.deepEqual(p.runs.map((r) => r.name), ['activation_variant_layerlist-relu_gelu', 'activation_variant_layerlist-gelu_relu']);
+  assert.throws(() => planSweep(expandSweeps([{ activation_variant_layerlist: [['relu', 'nope']] }])), /nope/);
 });

@@ -236,7 +236,8 @@ test('a sweep writes results.csv / results.jsonl; a failed run is retried, finis
     const first = await runSweep(p, { sweepDir: dir, trainCmd: FAKE, env: { ...process.env, FAKE_FAIL: 'layernorm' }, print: quiet });
     assert.deepEqual(first.counts, { ok: 2, failed: 1, interrupted: 0, skipped: 0 });
     const csv = readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n');
-    assert.equal(csv[0], 'name,norm_variant_attn,best_val_loss,best_iter,final_train_loss,final_val_loss,iters,params,wall_s,tokens_per_s,krmsnorm_recompute,status,error,out_dir');
+    assert.equal(csv[0], 'name,norm_variant_attn,best_val_loss,best_iter,final_train_loss,final_val_loss,iters,params,wall_s,tokens_per_s,krmsnorm_recompute,status,error,out_dir,' +
+      'cost_inference_ops,cost_training_ops,cost_reduction_len,cost_variant_params,cost_matmul_macs');
     assert.equal(csv.length, 4);
     const rows = readJsonl(join(dir, 'results.jsonl'));
     assert.deepEqual(rows.map((r) => [r.name, r.norm_variant_attn, r.status]), [
@@ -349,7 +350,7 @@ test('inspect finds every run with the flags that differ, sorted by loss', async
     assert.deepEqual(losses, [...losses].sort((a, b) => a - b));
     assert.deepEqual(inspectDir(dir, 'name').runs.map((r) => r.path), [
       join('s', 'norm_variant_attn-krmsnorm'), join('s', 'norm_variant_attn-layernorm'), join('s', 'norm_variant_attn-rmsnorm')]);
-    assert.match(inspectTable(runs, flags).split('\n')[0], /run\s+norm_variant_attn\s+best val\s+iter/);
+    assert.match(inspectTable(runs, flags).split('\n')[0], /run\s+norm_variant_attn\s+best val\s+ops\/tok\s+iter/);
     assert.throws(() => inspectDir(join(dir, 'nothing')), UserError);
   } finally {
     rmSync(dir, { recursive: true, force: true });

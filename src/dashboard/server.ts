@@ -4,6 +4,7 @@
 //   GET  /playground/...        the playground (dist/playground, built by scripts/build-playground.mjs)
 //   GET  /api/data              runs, curves and results table (ETag: the page polls with If-None-Match)
 //   GET  /api/groups?by=&where=&baseline=&metric=&curves=   runs grouped over seeds, with intervals (src/dashboard/groups.ts)
+//   GET  /api/cost              best validation loss against the variants' hardware cost, Pareto fronts
 //   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
 //   POST /api/sample            {run, start?, max_new_tokens?, temperature?, top_k?, seed?} -> {text}
 //                               (a blank or missing option takes sampleText's default, as `normlab sample` does;
@@ -28,6 +29,7 @@ import { servePlayground } from './playground-route.js';
 import { Worker } from 'node:worker_threads';
 import { checkFlags, SAMPLE_FLAGS } from '../config/index.js';
 import type { SampleTextOptions } from '../sample.js';
+import { costReply } from './cost.js';
 
 /** Generates text from the run in dir; a signal that aborts ends the work (the promise then rejects). */
 export type SampleFn = (dir: string, opts: SampleTextOptions, signal?: AbortSignal) => Promise<string>;
@@ -157,6 +159,7 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
       if (req.headers['if-none-match'] === etag) { res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-store' }); res.end(); return; }
       return sendJson(res, 200, data, { ETag: etag });
     }
+    if (req.method === 'GET' && path === '/api/cost') return sendJson(res, 200, costReply(readDashboard(root)));
     if (req.method === 'GET' && path === '/api/groups') return sendJson(res, 200, dashboardGroups(readDashboard(root), url.searchParams));
     if (req.method === 'GET' && path === '/api/activations') {
       const run = findRun(root, url.searchParams.get('run') ?? '');
