@@ -93,7 +93,7 @@ test('normlab sweep --seeds 3 on a 2 x 2 file, then inspect: grouped table, ever
     const lines = r.out.trim().split('\n');
     assert.match(lines[0], /^activation_variant\s+norm_variant_attn\s+seeds\s+ops\/tok\s+best val \(95%\)\s+interval\s+sd\s+final val \(95%\)$/);
     assert.equal(lines.length, 2 + 4 + 1, r.out);
-    for (const l of lines.slice(2, 6)) assert.match(l, /3\/3\s+\d\.\d{4} ± \d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]\s+\d\.\d{4}\s+\d\.\d{4} ± \d\.\d{4}$/);
+    for (const l of lines.slice(2, 6)) assert.match(l, /3\/3\s+\d+\s+\d\.\d{4} ± \d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]\s+\d\.\d{4}\s+\d\.\d{4} ± \d\.\d{4}$/);
     assert.match(lines[6], /4 combinations of 12 runs under .* \(activation_variant, norm_variant_attn\), repeated over seeds/);
 
     r = cli('inspect', [sd, '--runs']);
