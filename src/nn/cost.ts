@@ -62,7 +62,7 @@ export interface VariantCost extends DeclaredCost {
 export const FLOAT_BITS = 32;
 
 /** n multiplications by a per-element factor and their sum: a dot product or a sum of squares over
- * n entries is n multiplies and n - 1 adds (docs/cost.md, "Reductions"). */
+ * n entries is n multiplies and n - 1 adds (docs/cost.md, "The rules", rule 1). */
 export function dot(n: number, bits = FLOAT_BITS): PassCost {
   return { ops: { mul: n, add: Math.max(0, n - 1) }, reductions: [{ length: n, bits }] };
 }

@@ -43,7 +43,7 @@ export const learned_spline: Variant<SplineConfig> = {
     };
   },
   saved: (_N, _C, a) => splineWorkSizes(a.lsa_num_knots),
-  // docs/cost.md, "Piecewise activations". Per element: a binary search among the n - 2 interior
+  // docs/cost.md, rule 5 and "The counts of each variant". Per element: a binary search among the n - 2 interior
   // knots, one look-up of the segment's (knot, a, b, c, d), u = x - knot, Horner a + u (b + u (c + u d)).
   // Backward: search, look-up, u, S'(u) = b + u (2c + 3 u d), dx = g S', and the five per-segment sums
   // (g, g u, g u^2, g u^3, g S'). Per call: the spline's setup (forward) and its adjoint (backward).

@@ -122,7 +122,7 @@ export function makePwl<const Fs extends readonly VariantFlag[]>(name: string, m
       };
     },
     saved: (_N, _C, a) => ({ slope: shape(a).n }),
-    // docs/cost.md, "Piecewise activations". Per element: a binary search among the boundaries (the n
+    // docs/cost.md, rule 5 and "The counts of each variant". Per element: a binary search among the boundaries (the n
     // knots, and R in 'pwl' mode), one look-up of the segment's (x, y, slope), y + slope (x - x_i).
     // Backward: the same search and look-up, dx = g slope, t = (x - x_a) / w (w's reciprocal is per
     // call), and the four knot gradients. Per call: the n slopes (forward) and the n reciprocal widths

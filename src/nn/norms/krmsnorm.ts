@@ -24,7 +24,7 @@ import { dot, pass, type DeclaredCost, type Ops } from '../cost.js';
 const QUANT_BITS = { int8: 8, int16: 16, none: 16 } as const;
 
 /**
- * docs/cost.md, "kRMSNorm". Per row, fake quantization of k entries (int8/int16): min and max
+ * docs/cost.md, "The counts of each variant". Per row, fake quantization of k entries (int8/int16): min and max
  * (2(k-1) compares) and the max == min test, scale = (max - min) / range (a multiply by a
  * constant), one reciprocal of scale, zp; per entry v / scale + zp, round, clamp (2), - zp, * scale.
  * 'none' rounds each entry to half precision (one compare/select class operation each). With
