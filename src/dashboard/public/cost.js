@@ -69,6 +69,8 @@
       c.addEventListener('click', open);
       c.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
       s.append(c);
+      // Names beside the points while they can be read (the varied values, as the legend shows them).
+      if (r.points.length <= 24) s.append(svg('text', { x: X(p.cost[key]) + 8, y: Y(p.best_val_loss) - 6, 'font-size': 10, fill: '#333' }, name));
     }
     box.replaceChildren(s);
     box.dataset.points = String(r.points.length);
