@@ -231,3 +231,15 @@ test('job flags: the train checks, plus no paths and a plain dataset name', () =
   assert.notEqual(jobIdOf({ name: 'n', argv: ['--a', '1'] }), jobIdOf({ name: 'n', argv: ['--a', '2'] }));
   assert.equal(queueNameOf('sweeps/norms/'), 'normlab-norms');
 });
+
+test('sweep --queue --dry_run lists the runs, refusing path flags, without connecting', () => {
+  const dir = tmpDir('normlab-queue-');
+  const file = sweepFile(dir, 'dry', { max_iters: 1, activation_variant: ['gelu', 'relu'] });
+  const ok = spawnSync(process.execPath, [BIN, 'sweep', file, '--queue', 'redis://:dry-pw@127.0.0.1:1', '--dry_run'], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /2 runs would go to .* through the queue/);
+  const bad = spawnSync(process.execPath, [BIN, 'sweep', file, '--queue', 'redis://:dry-pw@127.0.0.1:1', '--dry_run', '--data_dir', 'x'], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--data_dir cannot go through the queue/);
+  assert.ok(!(bad.stdout + bad.stderr + ok.stdout).includes('dry-pw'));
+});

@@ -113,8 +113,13 @@ async function sweep(argv: string[]): Promise<number> {
   console.log(`varied: ${plan.varied.length > 0 ? plan.varied.join(', ') : '(nothing)'}`);
 
   if (args.dryRun) {
+    // With --queue, also what a queue refuses (paths), and the URL; no connection is made.
+    if (args.queue !== null) {
+      (await import('../sweep/redis.js')).parseRedisUrl(args.queue);
+      (await import('../sweep/queue.js')).checkPlanForQueue(plan);
+    }
     for (const r of plan.runs) console.log(`${r.name}\n    ${r.argv.join(' ')}`);
-    console.log(`${plan.runs.length} runs would go to ${sweepDir}`);
+    console.log(`${plan.runs.length} runs would go to ${sweepDir}${args.queue !== null ? ' through the queue' : ''}`);
     return 0;
   }
 
