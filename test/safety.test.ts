@@ -13,6 +13,7 @@ import { expandSweeps } from '../src/sweep/grammar.js';
 import { planSweep } from '../src/sweep/plan.js';
 import { runSweep } from '../src/sweep/runner.js';
 import { RUN_MARKER } from '../src/sweep/folders.js';
+import { findRunDirs } from '../src/sweep/inspect.js';
 import { BIN, cli, cliAsync, readLog, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
 
 const data = tinyData();
@@ -278,4 +279,90 @@ test('--out_dir naming a file, and a read-only out_dir', (t) => {
   } finally {
     spawnSync('umount', [mnt]);
   }
+});
+
+test('the dashboard and inspect follow symlinks out of the run folder, and inspect loops through ln -s . x', async () => {
+  const root = tmpDir();
+  const run = path.join(root, 'r');
+  fs.cpSync(trainedRun(), run, { recursive: true });
+  const secret = path.join(tmpDir(), 'secret.json');
+  fs.writeFileSync(secret, JSON.stringify({ status: 'ok', password: 'hunter2' }));
+  fs.rmSync(path.join(run, 'summary.json'));
+  fs.symlinkSync(secret, path.join(run, 'summary.json'));
+  fs.symlinkSync('.', path.join(root, 'x')); // a loop
+  fs.symlinkSync(path.dirname(secret), path.join(root, 'elsewhere')); // a folder outside
+  const dash = await startDashboard({ root, port: 0, sample: async () => 'unused' });
+  try {
+    const text = await (await fetch(new URL('/api/data', dash.url))).text();
+    assert.ok(!text.includes('hunter2'), 'the linked file is not served');
+    assert.ok(JSON.parse(text).runs.some((r: { id: string }) => r.id === 'r'), 'the run itself is listed');
+  } finally {
+    await dash.close();
+  }
+  const ins = cli(['inspect', root, '--json']);
+  assert.equal(ins.code, 0, ins.stderr);
+  assert.ok(!ins.stdout.includes('hunter2'));
+  assert.deepEqual(findRunDirs(root), [run], 'neither x (a loop) nor elsewhere (outside) is walked');
+});
+
+test('activations --points 1e8', () => {
+  const r = cli(['activations', '--activation_variant', 'gelu', '--points', '100000000']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--points is 100000000; it must be from 2 to 100000/);
+  assert.equal(r.stdout, '');
+});
+
+test('dashboard --port 80 as non-root', (t) => {
+  // As root, run the command as the unprivileged user nobody (uid 65534); otherwise as ourselves.
+  const asRoot = process.getuid?.() === 0;
+  const dir = tmpDir();
+  fs.chmodSync(dir, 0o755);
+  const r = spawnSync(process.execPath, [BIN, 'dashboard', dir, '--port', '80'], {
+    encoding: 'utf8', timeout: 20_000, ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+  });
+  if (asRoot && /EACCES.*(normlab\.js|dist)|Cannot find module/.test(r.stderr)) { t.skip('the package is not readable by nobody here'); return; }
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /port 80 needs more privileges than this user has.*--port 8765/);
+  noStack(r.stderr);
+});
+
+test('temporary files left after a kill are never cleaned', () => {
+  const out = trainedRun(['--always_save_checkpoint']);
+  // What a kill leaves: temporary files of a dead process, an uncommitted checkpoint generation.
+  const dead = 999_999_0;
+  for (const f of [`summary.json.tmp-${dead}`, `log.csv.tmp-${dead}`, 'ckpt.safetensors.next', 'optim.safetensors.next']) fs.writeFileSync(path.join(out, f), 'partial');
+  const r = cli(['train', '--out_dir', out, '--init_from', 'resume', '--data_dir', data, '--max_iters', '6']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /removed an unfinished checkpoint write/);
+  assert.match(r.stdout, /removed temporary files left by a killed process/);
+  assert.deepEqual(fs.readdirSync(out).filter((f) => /\.tmp-|\.next$|commit/.test(f)), []);
+});
+
+test('summary.json left at "running" after SIGTERM, and nulled when a finished run is resumed', async () => {
+  const out = tmpDir();
+  const child = cliAsync(['train', ...base, '--out_dir', out, '--max_iters', '100000', '--eval_interval', '5']);
+  let seen = '';
+  await new Promise<void>((resolve) => { child.stdout!.on('data', (d: Buffer) => { seen += d; if (seen.includes('iter 5:')) resolve(); }); });
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.on('close', (c) => r(c)));
+  assert.equal(code, 130);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).status, 'interrupted');
+
+  const done = trainedRun(['--always_save_checkpoint']); // checkpointed at its last iteration (4)
+  const before = JSON.parse(fs.readFileSync(path.join(done, 'summary.json'), 'utf8'));
+  const r = cli(['train', '--out_dir', done, '--init_from', 'resume', '--data_dir', data]);
+  assert.equal(r.code, 0, r.stderr);
+  const after = JSON.parse(fs.readFileSync(path.join(done, 'summary.json'), 'utf8'));
+  assert.equal(after.status, 'ok');
+  for (const k of ['final_train_loss', 'final_val_loss', 'best_val_loss']) assert.equal(after[k], before[k], k);
+});
+
+test('a diverged run claims a checkpoint "at iter 0" that does not exist', () => {
+  const out = tmpDir();
+  const r = cli(['train', ...base, '--out_dir', out, '--max_iters', '30', '--eval_interval', '100', '--learning_rate', '1e30']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /diverged/);
+  assert.doesNotMatch(r.stderr, /iter 0\)/);
+  assert.match(r.stderr, /no checkpoint had been saved/);
+  assert.ok(!fs.existsSync(path.join(out, 'ckpt.safetensors')));
 });

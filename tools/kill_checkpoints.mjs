@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Kill -9 during checkpoint writes, resume, and compare with the uninterrupted run (docs/safety.md).
-//   node tools/kill_checkpoints.mjs [--kills 20] [--data_dir DIR] [--json] [-- extra train flags]
+//   node tools/kill_checkpoints.mjs [--kills 20] [--max_delay_ms 20] [--data_dir DIR] [--json] [-- extra train flags]
 // A reference run trains to the end; then a second run in a fresh folder is started, SIGKILLed while
 // a checkpoint is being written (the moment a generation file `*.next`, the commit record or a
-// temporary file of the commit record appears, plus a random 0-20 ms, if the write is still going;
+// temporary file of the commit record appears, plus a random 0 to max_delay_ms ms, if the write is still going;
 // each process first completes one checkpoint of its own), and resumed with --init_from resume,
 // again and again until it finishes. Every resume must succeed, and the finished run must equal the reference:
 // the same log of losses and the same final weights, byte for byte.
@@ -22,6 +22,7 @@ const own = dd < 0 ? argv : argv.slice(0, dd), extra = dd < 0 ? [] : argv.slice(
 const opt = (name, def) => { const i = own.indexOf(`--${name}`); return i < 0 ? def : own[i + 1]; };
 const kills = Number(opt('kills', 20));
 const json = own.includes('--json');
+const maxDelay = Number(opt('max_delay_ms', 20));
 const say = (s) => { if (!json) console.log(s); };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'normlab-kill-'));
@@ -80,7 +81,7 @@ function killDuringWrite(resume) {
         if (at.length === 0) return; // that write is over: wait for the next one
         child.kill('SIGKILL');
         settle({ killed: true, during: at, child, out: () => out, err: () => err });
-      }, Math.floor(Math.random() * 20));
+      }, Math.floor(Math.random() * maxDelay));
     }, 2);
     child.on('close', (code) => settle({ killed: false, code, out: () => out, err: () => err }));
   });

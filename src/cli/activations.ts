@@ -46,6 +46,9 @@ function fmt(v: number): string {
   return String(Number(v.toPrecision(12)));
 }
 
+/** Most x values one curve gets (a CSV of about 3 MB per curve). */
+const MAX_POINTS = 100_000;
+
 export async function activationsCommand(argv: string[]): Promise<number> {
   const table = [...ACT_FLAGS, ...OWN_FLAGS];
   let parsed;
@@ -88,7 +91,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
 
   const xmin = opt('xmin') as number, xmax = opt('xmax') as number, P = opt('points') as number;
   if (!(xmin < xmax)) throw new UserError(`--xmin (${xmin}) must be less than --xmax (${xmax})`);
-  if (P < 2) throw new UserError(`--points must be at least 2 (got ${P})`);
+  if (P < 2 || P > MAX_POINTS) throw new UserError(`--points is ${P}; it must be from 2 to ${MAX_POINTS}`);
   const xs = Array.from({ length: P }, (_, i) => (xmin * (P - 1 - i) + xmax * i) / (P - 1));
   const name = blockActivation(cfg, layer); // the layer's own with --activation_variant_layerlist
   const initial = activationCurve(name, cfg, undefined, xs);

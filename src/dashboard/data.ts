@@ -4,7 +4,8 @@
 // Everything here is re-read on each request; `version` (a hash of the files' sizes and mtimes)
 // lets the page poll cheaply and redraw only when a run has written something.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { readFileNoFollow } from '../engine/files.js';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { defaultConfig } from '../config/index.js';
 
@@ -73,9 +74,9 @@ function idOf(root: string, dir: string): string {
 
 function readJson(path: string, stamp: string[]): Record<string, unknown> | null {
   try {
-    const st = statSync(path);
+    const st = lstatSync(path);
     stamp.push(`${path}:${st.size}:${st.mtimeMs}`);
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const v = JSON.parse(readFileNoFollow(path).toString('utf8')) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch { return null; }
 }
@@ -84,9 +85,9 @@ function readJson(path: string, stamp: string[]): Record<string, unknown> | null
 function readJsonl(path: string, stamp: string[]): Record<string, unknown>[] {
   let text: string;
   try {
-    const st = statSync(path);
+    const st = lstatSync(path);
     stamp.push(`${path}:${st.size}:${st.mtimeMs}`);
-    text = readFileSync(path, 'utf8');
+    text = readFileNoFollow(path).toString('utf8');
   } catch { return []; }
   const out: Record<string, unknown>[] = [];
   for (const line of text.split('\n')) {
@@ -118,7 +119,8 @@ function readRun(root: string, dir: string, stamp: string[]): RunInfo {
   let checkpoint: RunInfo['checkpoint'] = null;
   for (const f of CKPT_FILES) {
     let st: Stats;
-    try { st = statSync(join(dir, f)); } catch { continue; }
+    try { st = lstatSync(join(dir, f)); } catch { continue; }
+    if (!st.isFile()) continue; // a link out of the run folder is not this run's checkpoint
     stamp.push(`${dir}/${f}:${st.size}:${st.mtimeMs}`);
     if (!checkpoint || st.mtimeMs > checkpoint.mtime) checkpoint = { file: f, mtime: st.mtimeMs };
   }

@@ -175,6 +175,7 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
       }
       const run = findRun(root, typeof body.run === 'string' ? body.run : '');
       if (!run) return sendJson(res, 404, { error: 'no such run' });
+      if (!run.checkpoint) return sendJson(res, 404, { error: 'this run has no checkpoint (yet)' });
       const given: Record<string, number | undefined> = {
         max_new_tokens: optNum(body.max_new_tokens, 'max_new_tokens'), temperature: optNum(body.temperature, 'temperature'),
         top_k: optNum(body.top_k, 'top_k'), seed: optNum(body.seed, 'seed'),
@@ -195,6 +196,7 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
         const text = await sample(run.dir, {
           start: typeof body.start === 'string' ? body.start : undefined,
           maxNewTokens: given.max_new_tokens, temperature: given.temperature, topK: given.top_k, seed: given.seed,
+          file: join(run.dir, run.checkpoint.file), // the plain file the listing found (links are not followed)
         }, cancel.signal);
         return sendJson(res, 200, { text });
       } catch (e) {
@@ -226,7 +228,8 @@ export function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
 
   return new Promise((resolveP, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRINUSE') reject(new UserError(`port ${opts.port ?? 8765} on ${host} is in use: pass --port N (or --port 0 for any free port)`));
+      if (e.code === 'EACCES') reject(new UserError(`port ${opts.port ?? 8765} needs more privileges than this user has (ports below 1024 are for root): pass --port 8765, or any port from 1024 up (--port 0 for any free port)`));
+      else if (e.code === 'EADDRINUSE') reject(new UserError(`port ${opts.port ?? 8765} on ${host} is in use: pass --port N (or --port 0 for any free port)`));
       else if (e.code === 'EADDRNOTAVAIL') reject(new UserError(`--host ${host} is not an address of this machine`));
       else reject(e);
     });

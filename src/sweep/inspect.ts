@@ -3,7 +3,7 @@
 // command). Its config comes from summary.json, else state.json, else the checkpoint's safetensors
 // metadata; the flags shown are those whose values differ between the runs found (out_dir and
 // init_from excluded: they differ for every run, or after every resume, without changing the model).
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readSync, statSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { readJson, readSummary, runCost, sortByLoss, textTable, fmtNum } from './results.js';
@@ -33,14 +33,14 @@ const MAX_DEPTH = 8;
 export function findRunDirs(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
-    let names: string[];
-    try { names = readdirSync(dir); } catch { return; }
-    if (MARKERS.some((m) => names.includes(m))) { out.push(dir); return; }
+    let entries: Dirent[];
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    if (MARKERS.some((m) => entries.some((e) => e.name === m && e.isFile()))) { out.push(dir); return; }
     if (depth >= MAX_DEPTH) return;
-    for (const n of names.sort()) {
-      if (n.startsWith('.') || n === 'node_modules') continue;
-      const p = join(dir, n);
-      try { if (statSync(p).isDirectory()) walk(p, depth + 1); } catch { /* vanished or unreadable */ }
+    // Symbolic links are not followed: a link out of the folder, or `ln -s . x` (a loop), is skipped.
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.startsWith('.') || e.name === 'node_modules' || !e.isDirectory()) continue;
+      walk(join(dir, e.name), depth + 1);
     }
   };
   walk(root, 0);
@@ -51,7 +51,7 @@ export function findRunDirs(root: string): string[] {
 export function safetensorsMetadata(path: string): Record<string, string> | null {
   let fd: number | null = null;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const len = Buffer.alloc(8);
     if (readSync(fd, len, 0, 8, 0) !== 8) return null;
     const n = Number(len.readBigUInt64LE(0));

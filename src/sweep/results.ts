@@ -1,8 +1,8 @@
 // Results of a sweep: one row per run, read from the run's summary.json (the train command's
 // contract), written as results.csv (header row) and results.jsonl, and printed as a table sorted
 // by best validation loss. Also the text-table helper that `normlab inspect` uses.
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../engine/files.js';
+import { existsSync } from 'node:fs';
+import { readFileNoFollow, writeFileAtomic } from '../engine/files.js';
 import { join } from 'node:path';
 import { defaultConfig } from '../config/index.js';
 import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
@@ -60,9 +60,9 @@ export function runCost(config: Record<string, unknown> | undefined): Record<Cos
 export function readJson<T>(path: string): T | null {
   if (!existsSync(path)) return null;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
+    return JSON.parse(readFileNoFollow(path).toString('utf8')) as T;
   } catch {
-    return null; // half-written or corrupt: treated as absent
+    return null; // half-written, corrupt, or a link out of the folder: treated as absent
   }
 }
 
