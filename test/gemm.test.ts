@@ -94,5 +94,5 @@ test('our GEMM: selecting an unknown or unavailable kernel is a clear error and 
   const before = gemm!.current();
   assert.throws(() => gemm!.select('avx1024'), /unknown or unavailable GEMM 'avx1024' \(available here: /);
   assert.equal(gemm!.current(), before);
-  assert.ok(gemm!.fmaPeak(256, 1) >= 0);
+  assert.ok(gemm!.fmaPeak(256, 1) >= 0 && gemm!.fmaPeak(512, 1, true) >= 0);
 });

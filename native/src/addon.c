@@ -664,17 +664,19 @@ static napi_value GemmSelect(napi_env env, napi_callback_info info) {
   return str(env, gemm_name());
 }
 
-// fmaPeak(bits, threads): GFLOP/s of a register-only FMA loop (gemm_fma_peak); 0 without that ISA.
+// fmaPeak(bits, threads, cpuTime): GFLOP/s of a register-only FMA loop (gemm_fma_peak); 0 without that ISA.
 static napi_value FmaPeak(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], v;
+  size_t argc = 3;
+  napi_value argv[3], v;
   int32_t bits = 0, threads = 1;
+  bool cpu = false;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &bits) != napi_ok || napi_get_value_int32(env, argv[1], &threads) != napi_ok) {
-    napi_throw_type_error(env, NULL, "native fmaPeak: expected (bits, threads) numbers");
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &bits) != napi_ok || napi_get_value_int32(env, argv[1], &threads) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &cpu) != napi_ok) {
+    napi_throw_type_error(env, NULL, "native fmaPeak: expected (bits, threads, cpuTime)");
     return NULL;
   }
-  napi_create_double(env, gemm_fma_peak(bits, threads), &v);
+  napi_create_double(env, gemm_fma_peak(bits, threads, cpu), &v);
   return v;
 }
 

@@ -51,7 +51,7 @@ static void ukr_generic(long kc, const float *a, const float *b, float *c, long 
   }
 }
 static int always(void) { return 1; }
-const GemmKernel gemm_kernel_generic = { "generic", 4, 8, 128, 384, 3072, ukr_generic, always };
+const GemmKernel gemm_kernel_generic = { "generic", 4, 8, 128, 384, 3072, ukr_generic, NULL, always };
 
 // Best first.
 static const GemmKernel *const KERNELS[] = { &gemm_kernel_avx512, &gemm_kernel_avx2, &gemm_kernel_generic };
@@ -234,7 +234,12 @@ void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A
             const long m = mc - ir < mr ? mc - ir : mr;
             float *c = C + (ic + ir) * ldc + jc + jr;
             if (m == mr && n == nr) { g->ukr(kc, ap + ir * kc, bpanel, c, ldc, alpha, acc); continue; }
-            g->ukr(kc, ap + ir * kc, bpanel, tile, nr, alpha, 0);
+            if (g->ukr_half && 2 * n <= nr) {
+              if (m == mr && 2 * n == nr) { g->ukr_half(kc, ap + ir * kc, bpanel, c, ldc, alpha, acc); continue; }
+              g->ukr_half(kc, ap + ir * kc, bpanel, tile, nr, alpha, 0);
+            } else {
+              g->ukr(kc, ap + ir * kc, bpanel, tile, nr, alpha, 0);
+            }
             for (long r = 0; r < m; r++)
               for (long j = 0; j < n; j++) c[r * ldc + j] = tile[r * nr + j] + (acc ? c[r * ldc + j] : 0.0f);
           }
@@ -293,9 +298,10 @@ void gemm_init(void) {
 
 double gemm_fma_loop(int bits, long iters, double *flops); // gemm_x86.c
 
+static int peak_cpu; // measure CPU time of the process instead of wall time
 static double now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(peak_cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -309,7 +315,8 @@ static void peak_chunk(void *p, long b, long e, int tid) {
   for (long i = b; i < e; i++) sink += gemm_fma_loop(j->bits, j->iters, &f);
 }
 
-double gemm_fma_peak(int bits, int threads) {
+double gemm_fma_peak(int bits, int threads, int cpu_time) {
+  peak_cpu = cpu_time;
   double flops;
   gemm_fma_loop(bits, 1, &flops);
   if (flops == 0) return 0;
@@ -327,7 +334,8 @@ double gemm_fma_peak(int bits, int threads) {
     t0 = now();
     if (threads == 1) peak_chunk(&j, 0, 1, 0);
     else pool_run(threads, 1, peak_chunk, &j);
-    const double rate = flops * threads / (now() - t0) / 1e9;
+    // With CPU time, the threads' seconds add up: the rate per CPU second, times the threads.
+    const double rate = flops * threads / (now() - t0) / 1e9 * (cpu_time ? threads : 1);
     if (rate > best_rate) best_rate = rate;
   }
   return best_rate;

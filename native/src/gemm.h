@@ -15,6 +15,7 @@ typedef struct {
   int mr, nr;        // register tile
   int mc, kc, nc;    // cache blocks (mc a multiple of mr, nc of nr)
   gemm_ukr ukr;
+  gemm_ukr ukr_half; // optional: an mr x nr/2 tile from the same packed panels (narrow last panel)
   int (*supported)(void);
 } GemmKernel;
 
@@ -37,7 +38,9 @@ const char *gemm_available(void);   // comma-separated names gemm_select accepts
 
 // Measured FMA throughput of this core in GFLOP/s: a loop of independent fused multiply-adds on
 // registers only, with 512-bit (bits = 512) or 256-bit vectors; 0 when the CPU lacks them.
-// threads > 1 runs the same loop on that many pool threads at once and returns their total.
-double gemm_fma_peak(int bits, int threads);
+// threads > 1 runs the same loop on that many pool threads at once and returns their total. With
+// cpu_time, time is the process's CPU time (what a shared, oversubscribed machine gives us), so the
+// result is the rate per CPU second times threads: the peak of that many cores of our own.
+double gemm_fma_peak(int bits, int threads, int cpu_time);
 
 #endif

@@ -46,6 +46,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'threads', type: 'int', default: 2, group: 'training', help: 'threads for PyTorch (NORMLAB_THREADS sets the native backend\'s)' },
   { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
+  { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'with --gemm: rates per CPU second of the process instead of wall time (an oversubscribed machine; best with NORMLAB_THREADS=1)' },
   { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, generic, openblas)' },
   { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
 ];
@@ -160,8 +161,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       for (const [k, v] of Object.entries({ ...PRESETS[name], dropout: 0 })) if (!parsed.given.has(k)) c[k] = v;
       return [name, c as unknown as TrainConfig];
     });
-    console.log(`normlab bench --gemm: ${ni ? ni.threads : '?'} threads; GFLOP/s are medians of 5 interleaved rounds`);
-    const r = gemmBench(presets, 5, 60, (l) => console.log(l));
+    console.log(`normlab bench --gemm: ${ni ? ni.threads : '?'} threads; GFLOP/s are medians of 5 interleaved rounds` +
+      (o.cpu_time ? ', per CPU second of this process' : ''));
+    const r = gemmBench(presets, 5, 60, !!o.cpu_time, (l) => console.log(l));
     if (o.json) fs.writeFileSync(o.json as string, JSON.stringify(r, null, 1) + '\n');
     return 0;
   }

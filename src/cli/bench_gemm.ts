@@ -4,7 +4,9 @@
 // machine's measured FMA peak (register-only loops, 512- and 256-bit vectors, all pool threads).
 // The shapes are recorded from a real training step, not restated here. GEMMs are timed
 // interleaved, round after round, and the median is reported, so a noisy shared machine skews
-// the ratios less.
+// the ratios less. With cpuTime, every rate is per CPU second of the process (times the threads),
+// which an oversubscribed machine distorts much less than wall time (run it with NORMLAB_THREADS=1
+// there: idle pool workers spinning count as CPU time too).
 import { Rng } from '../engine/rng.js';
 import type { Backend, MatmulOptions } from '../engine/backend.js';
 import { UserError } from '../engine/types.js';
@@ -41,7 +43,10 @@ function recordShapes(cfg: TrainConfig, native: Backend): GemmShape[] {
 }
 
 /** Median ms per call of each GEMM on one shape: rounds of ~budgetMs each, GEMMs interleaved. */
-function timeShape(native: Backend, s: GemmShape, gemms: string[], rounds: number, budgetMs: number): Record<string, number> {
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
+function timeShape(native: Backend, s: GemmShape, gemms: string[], rounds: number, budgetMs: number, cpuTime: boolean, threads: number): Record<string, number> {
+  const clock = cpuTime ? () => cpuMs() / threads : () => performance.now();
   const gemm = nativeGemm()!, rng = new Rng(11);
   const fill = (n: number) => { const v = new Float32Array(n); for (let i = 0; i < n; i++) v[i] = rng.normal(); return v; };
   const a = fill(s.M * s.K), b = fill(s.K * s.N), out = fill(s.M * s.N);
@@ -52,9 +57,9 @@ function timeShape(native: Backend, s: GemmShape, gemms: string[], rounds: numbe
       gemm.select(g);
       call(); // warm: packing buffers, caches
       let n = 0;
-      const t0 = performance.now();
-      do { call(); n++; } while (performance.now() - t0 < budgetMs);
-      (times[g] ??= []).push((performance.now() - t0) / n);
+      const t0 = clock();
+      do { call(); n++; } while (clock() - t0 < budgetMs);
+      (times[g] ??= []).push((clock() - t0) / n);
     }
   }
   const out_: Record<string, number> = {};
@@ -65,7 +70,7 @@ function timeShape(native: Backend, s: GemmShape, gemms: string[], rounds: numbe
   return out_;
 }
 
-export function gemmBench(presets: [string, TrainConfig][], rounds: number, budgetMs: number, log: (line: string) => void): {
+export function gemmBench(presets: [string, TrainConfig][], rounds: number, budgetMs: number, cpuTime: boolean, log: (line: string) => void): {
   threads: number; gemms: string[]; peak: { bits: number; gflops: number }[]; rows: GemmRow[];
 } {
   const native = loadNativeBackend(), gemm = nativeGemm();
@@ -73,8 +78,8 @@ export function gemmBench(presets: [string, TrainConfig][], rounds: number, budg
   const before = gemm.current(), threads = nativeInfo()!.threads;
   // Ours (the best kernel this CPU has) and OpenBLAS when linked.
   const gemms = [gemm.available.find((g) => g !== 'openblas')!, ...gemm.available.filter((g) => g === 'openblas')];
-  const peak = [512, 256].map((bits) => ({ bits, gflops: gemm.fmaPeak(bits as 512 | 256, threads) }));
-  log(`FMA peak (register-only loop, ${threads} threads): ${peak.map((p) => `${p.bits}-bit ${p.gflops.toFixed(0)} GFLOP/s`).join(', ')}`);
+  const peak = [512, 256].map((bits) => ({ bits, gflops: gemm.fmaPeak(bits as 512 | 256, threads, cpuTime) }));
+  log(`FMA peak (register-only loop, ${threads} threads${cpuTime ? ', per CPU second' : ''}): ${peak.map((p) => `${p.bits}-bit ${p.gflops.toFixed(0)} GFLOP/s`).join(', ')}`);
   const best = Math.max(...peak.map((p) => p.gflops));
   const rows: GemmRow[] = [];
   const head = ['preset', 'product (M x N x K, op)', ...gemms.map((g) => `${g} GFLOP/s`), ...(gemms.length > 1 ? [`${gemms[0]} / ${gemms[1]}`] : []), '% of peak'];
@@ -83,7 +88,7 @@ export function gemmBench(presets: [string, TrainConfig][], rounds: number, budg
     for (const [name, cfg] of presets) {
       gemm.select(gemms[0]);
       for (const s of recordShapes(cfg, native)) {
-        const g = timeShape(native, s, gemms, rounds, budgetMs);
+        const g = timeShape(native, s, gemms, rounds, budgetMs, cpuTime, threads);
         rows.push({ preset: name, ...s, gflops: g });
         log([name.padEnd(7), key(s).padEnd(24), ...gemms.map((x) => g[x].toFixed(1).padStart(9)),
           ...(gemms.length > 1 ? [(g[gemms[0]] / g[gemms[1]]).toFixed(2) + 'x'] : []),

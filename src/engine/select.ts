@@ -24,7 +24,7 @@ export function selectBackend(name: BackendName): { backend: Backend; note: stri
   const reason = nativeBackendError() ?? 'unknown reason';
   if (name === 'native') {
     throw new UserError(`--backend native: the native backend is not available (${reason}); ` +
-      'run `npm run build:native` (needs a C compiler and libopenblas-dev, see docs/native.md), or use --backend ts');
+      'run `npm run build:native` (needs only a C compiler, make and python3, see docs/native.md), or use --backend ts');
   }
   const wasm = loadWasmBackend();
   return {

@@ -1,5 +1,5 @@
-// The native backend: the kernels of native/src (C, OpenBLAS sgemm, a thread pool) behind the
-// Backend interface. It is optional: when the addon was not built (no compiler, no OpenBLAS),
+// The native backend: the kernels of native/src (C, our own SGEMM, a thread pool) behind the
+// Backend interface. It is optional: when the addon was not built (no C compiler),
 // loadNativeBackend() returns null and nativeBackendError() says why. Float32Array only; every
 // kernel here is checked against its TypeScript twin by test/backends.test.ts.
 import { createRequire } from 'node:module';
@@ -26,7 +26,7 @@ type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
 interface AddonBase extends AddonKernels {
   info(): { threads: number; gemm: string; gemms: string };
   gemmSelect(name: string): string;
-  fmaPeak(bits: number, threads: number): number;
+  fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
@@ -92,7 +92,7 @@ function load(): Addon | null {
   try {
     addon = createRequire(import.meta.url)(file) as Addon;
   } catch (e) {
-    // Typically a missing shared library (libopenblas.so.0) on a machine other than the one that built it.
+    // Typically a missing shared library (libopenblas.so.0 of an --openblas build) on another machine.
     loadError = `loading ${path.relative(process.cwd(), file) || file} failed: ${(e as Error).message.split('\n')[0]}`;
     addon = null;
   }
@@ -215,8 +215,11 @@ export interface NativeGemm {
   current(): string;
   /** Every later product (matmul and attention) uses `name`; throws a RangeError if unavailable. */
   select(name: string): void;
-  /** GFLOP/s of a register-only FMA loop with 512- or 256-bit vectors on `threads` threads (0: no such ISA). */
-  fmaPeak(bits: 512 | 256, threads: number): number;
+  /**
+   * GFLOP/s of a register-only FMA loop with 512- or 256-bit vectors on `threads` threads (0: no
+   * such ISA); with cpuTime, per CPU second of the process times threads (see native/src/gemm.h).
+   */
+  fmaPeak(bits: 512 | 256, threads: number, cpuTime?: boolean): number;
 }
 
 /** The GEMM controls, or null when the addon is not built. */
@@ -227,6 +230,6 @@ export function nativeGemm(): NativeGemm | null {
     available: a.info().gemms.split(','),
     current: () => a.info().gemm,
     select: (name) => { a.gemmSelect(name); },
-    fmaPeak: (bits, threads) => a.fmaPeak(bits, threads),
+    fmaPeak: (bits, threads, cpuTime = false) => a.fmaPeak(bits, threads, cpuTime),
   };
 }
