@@ -1,6 +1,6 @@
 // The WebAssembly backend in Node: compiles wasm/build/normlab.wasm (built from wasm/assembly by
 // scripts/build-wasm.mjs at install) once, and says why when it cannot. Threads: NORMLAB_THREADS
-// (as the native backend), else one per core; with more than one, the shared-memory build
+// (as the native backend), else one per core up to 8; with more than one, the shared-memory build
 // (normlab-threads.wasm) runs on worker_threads that do not keep the process alive.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -17,10 +17,10 @@ export function wasmModulePath(threads = false): string {
   return path.resolve(here, '../../../../..', threads ? 'wasm/build/normlab-threads.wasm' : 'wasm/build/normlab.wasm');
 }
 
-/** Threads for the wasm backend: NORMLAB_THREADS when set (1 = no workers), else one per core. */
+/** Threads for the wasm backend: NORMLAB_THREADS when set (1 = no workers), else one per core, at most 8. */
 export function wasmThreads(): number {
   const env = Number(process.env.NORMLAB_THREADS);
-  return Number.isInteger(env) && env >= 1 ? env : availableParallelism();
+  return Number.isInteger(env) && env >= 1 ? env : Math.min(availableParallelism(), 8);
 }
 
 /** Starts a worker_threads thread serving the pool (see pool.ts); it does not keep the process alive. */
