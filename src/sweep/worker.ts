@@ -19,7 +19,7 @@ import { LOCK_FILE, lockHolder } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
 import { clearRunFolder, createRunFolder } from './folders.js';
 import { readSummary } from './results.js';
-import { decideAction, defaultTrainCmd, runChild } from './runner.js';
+import { decideAction, defaultTrainCmd, runChild, type ChildResult } from './runner.js';
 import { openRedis, probeRedis, redact, type RedisTarget } from './redis.js';
 import {
   QUEUES_KEY, checkQueueArgv, folderName, logKey, runKey, sleep, weightsKey, type RunJobData, type RunJobResult,
@@ -51,6 +51,8 @@ function lockMs(): number {
 const MAX_STALLED = 5;
 const POLL_MS = 200;
 const SYNC_MS = 500;
+/** How long a stopping worker waits for Redis to take a run's end before it leaves it to the lock's expiry. */
+const STOP_WAIT_MS = 5000;
 
 export async function runWorker(opts: WorkerOptions): Promise<{ done: number; failed: number; handedBack: number }> {
   const print = opts.print ?? ((l: string) => process.stdout.write(l + '\n'));
@@ -69,7 +71,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ done: number; fa
     while (!opts.signal?.aborted) {
       if (Date.now() - lastRefresh > 2000) {
         lastRefresh = Date.now();
-        const names = await conn.smembers(QUEUES_KEY).catch(() => [] as string[]);
+        const names = (await orStop(conn.smembers(QUEUES_KEY).catch(() => [] as string[]), opts.signal)) ?? [];
         for (const name of names) {
           if (workers.has(name) || folderName(name) !== name) continue;
           const lock = lockMs();
@@ -88,7 +90,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ done: number; fa
         for (let k = 0; k < list.length && !took; k++) {
           const w = list[(rotate + k) % list.length];
           const tok = `${me}:${token++}`;
-          const job = await w.getNextJob(tok, { block: false }).catch(() => undefined);
+          const job = await orStop(w.getNextJob(tok, { block: false }).catch(() => undefined), opts.signal);
           if (!job) continue;
           took = true;
           rotate = (rotate + k + 1) % list.length;
@@ -103,7 +105,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ done: number; fa
     if (running.size > 0) print(`stopping: ${running.size} run${running.size > 1 ? 's' : ''} stop after the current iteration and go back to the queue`);
     await Promise.all(running);
   } finally {
-    for (const w of workers.values()) await w.close(true).catch(() => {});
+    for (const w of workers.values()) await bounded(w.close(true).catch(() => {}), STOP_WAIT_MS);
     conn.disconnect();
   }
   return stats;
@@ -156,10 +158,11 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
   let lost = false, renewed = Date.now();
   const loseIt = () => { if (!lost) { lost = true; kill.abort(); } };
   const lockTimer = setInterval(() => {
+    if (Date.now() - renewed > lockMs()) { loseIt(); return; }
     job.extendLock(token, lockMs()).then((ok) => {
       if (ok) renewed = Date.now();
       else loseIt();
-    }, () => { if (Date.now() - renewed > lockMs()) loseIt(); });
+    }, () => { /* counted by the age of the last renewal */ });
   }, Math.max(200, Math.floor(lockMs() / 3)));
   const forward = (from: AbortSignal | undefined, to: AbortController) => {
     if (from?.aborted) to.abort();
@@ -167,11 +170,11 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
   };
   forward(opts.signal, local);
   forward(opts.killSignal, kill);
-  let res = null;
+  let res: ChildResult | null = null;
+  let logChain: Promise<unknown> = Promise.resolve();
   try {
     if (action !== 'skip') {
       const syncTimer = setInterval(() => { void sync.push().catch(() => {}); }, SYNC_MS);
-      let logChain: Promise<unknown> = Promise.resolve();
       try {
         const args = ['train', ...argv, '--out_dir', dir, '--data_dir', opts.dataDir, ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
         res = await runChild(opts.trainCmd ?? defaultTrainCmd(), args, { signal: local.signal, killSignal: kill.signal, exitWithParent: true },
@@ -181,33 +184,66 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
           }, () => {}, () => {});
       } finally {
         clearInterval(syncTimer);
-        await logChain;
       }
     }
     if (lost) { print(`${queue}/${name}: lost its lock (another worker has the run now); stopped`); return; }
-    await sync.push();
-    const summary = readSummary(dir);
-    if (summary?.status === 'ok' && (res === null || res.code === 0)) {
-      if (job.data.weights) {
-        const f = join(dir, 'final.safetensors');
-        if (existsSync(f)) await conn.set(weightsKey(queue, id), readFileSync(f));
-      }
-      await job.moveToCompleted({ summary, worker: me }, token, false);
-      stats.done++;
-      print(`${queue}/${name}: ok, best val ${summary.best_val_loss?.toFixed(4) ?? '-'}`);
-    } else if (res !== null && (res.aborted || res.code === 130 || summary?.status === 'interrupted')) {
-      await job.moveToWait(token);
-      stats.handedBack++;
-      print(`${queue}/${name}: stopped and handed back to the queue${existsSync(join(dir, 'ckpt.safetensors')) ? ' (it resumes from its checkpoint on a worker sharing this --work_dir)' : ''}`);
-    } else {
-      const error = summary?.status === 'failed' && summary.error ? summary.error
-        : res?.code === 0 ? 'exited 0 without an ok summary.json'
-        : `${res?.signal ? `killed by ${res.signal}` : `exit code ${res?.code}`}${res?.lastErr ? `: ${res.lastErr}` : ''}`;
-      await fail(error, true);
+    // Stopping: Redis may be away, and the stop must not wait for it (the lock then expires and
+    // BullMQ hands the run to another worker).
+    const finish = reportRun(job, token, queue, name, dir, res, logChain, sync, conn, me, stats, print, fail);
+    if (!opts.signal?.aborted) await finish;
+    else if (!(await bounded(finish.then(() => true), STOP_WAIT_MS))) {
+      print(`${queue}/${name}: Redis did not answer; the run goes back to the queue when its lock expires`);
     }
   } finally {
     clearInterval(lockTimer);
   }
+}
+
+/** Sends the end of a run: completed (with the weights if asked), handed back, or failed. */
+async function reportRun(job: Job<RunJobData, RunJobResult>, token: string, queue: string, name: string, dir: string,
+  res: ChildResult | null, logChain: Promise<unknown>, sync: RunSync, conn: Redis, me: string,
+  stats: { done: number; handedBack: number }, print: (l: string) => void, fail: (msg: string, unrecoverable: boolean) => Promise<void>): Promise<void> {
+  const id = job.id ?? '';
+  await logChain;
+  await sync.push();
+  const summary = readSummary(dir);
+  if (summary?.status === 'ok' && (res === null || res.code === 0)) {
+    if (job.data.weights) {
+      const f = join(dir, 'final.safetensors');
+      if (existsSync(f)) await conn.set(weightsKey(queue, id), readFileSync(f));
+    }
+    await job.moveToCompleted({ summary, worker: me }, token, false);
+    stats.done++;
+    print(`${queue}/${name}: ok, best val ${summary.best_val_loss?.toFixed(4) ?? '-'}`);
+  } else if (res !== null && (res.aborted || res.code === 130 || summary?.status === 'interrupted')) {
+    await job.moveToWait(token);
+    stats.handedBack++;
+    print(`${queue}/${name}: stopped and handed back to the queue${existsSync(join(dir, 'ckpt.safetensors')) ? ' (it resumes from its checkpoint on a worker sharing this --work_dir)' : ''}`);
+  } else {
+    const error = summary?.status === 'failed' && summary.error ? summary.error
+      : res?.code === 0 ? 'exited 0 without an ok summary.json'
+      : `${res?.signal ? `killed by ${res.signal}` : `exit code ${res?.code}`}${res?.lastErr ? `: ${res.lastErr}` : ''}`;
+    await fail(error, true);
+  }
+}
+
+/** p's value, or undefined after ms milliseconds. */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+/** p's value, or undefined once signal aborts. */
+function orStop<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.resolve(undefined);
+  let off = () => {};
+  return Promise.race([p, new Promise<undefined>((r) => {
+    const on = () => r(undefined);
+    signal.addEventListener('abort', on);
+    off = () => signal.removeEventListener('abort', on);
+  })]).finally(() => off());
 }
 
 /**
