@@ -91,7 +91,8 @@ export function generateText(run: LoadedRun, opts: SampleTextOptions, onText?: (
  */
 export function checkSavedConfig(cfg: ModelConfig, tensors: Map<string, LoadedTensor>, file: string): void {
   const model: Record<string, unknown> = {};
-  for (const k of MODEL_KEYS) if (k !== 'vocab_size') model[k] = (cfg as unknown as Record<string, unknown>)[k];
+  // Keys a checkpoint lacks (written before the flag existed) take the flag's default when the model is built.
+  for (const k of MODEL_KEYS) if (k !== 'vocab_size' && k in cfg) model[k] = (cfg as unknown as Record<string, unknown>)[k];
   try {
     checkTrainConfig(model);
   } catch (e) {

@@ -235,6 +235,9 @@ test("a checkpoint's config is trusted before it is checked", () => {
     [(c) => { c.n_head = 3; c.n_embd = 32; }, /--n_embd 32 is not divisible by --n_head 3/],
     [(c) => { c.vocab_size = 1e9; }, /vocab_size 1000000000/],
   ];
+  // A checkpoint written before a flag existed lacks its key: still sampled (the flag's default).
+  const older = cli(['sample', '--out_dir', forged(out, (c) => { delete c[Object.keys(c).filter((k) => k !== 'vocab_size').pop()!]; }), '--num_samples', '1', '--max_new_tokens', '3']);
+  assert.equal(older.code, 0, older.stderr);
   for (const [edit, re] of cases) {
     const r = cli(['sample', '--out_dir', forged(out, edit), '--num_samples', '1', '--max_new_tokens', '3']);
     assert.equal(r.code, 1, `${re}: ${r.stderr}`);
