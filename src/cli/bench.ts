@@ -60,8 +60,9 @@ export interface BenchResult {
   peak_rss_mb: number;
   sample_tokens_per_s: number | null;
   params: number;
-  /** CPU time of this process per iteration (all threads), for --cpu_time. */
+  /** CPU time of this process per iteration (all threads), and sampled tokens per CPU second, for --cpu_time. */
   cpu_ms_per_iter?: number;
+  sample_tokens_per_cpu_s?: number | null;
 }
 
 function flopsPerIter(cfg: TrainConfig, params: number): number {
@@ -81,12 +82,14 @@ export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: num
   const t0 = performance.now(), c0 = process.cpuUsage();
   for (let i = 0; i < iters; i++) trainStep(model, opt, data.train, ctx, x, y, cfg, cfg.learning_rate);
   const ms = (performance.now() - t0) / iters, c1 = process.cpuUsage(c0);
-  let sampleTps: number | null = null;
+  let sampleTps: number | null = null, sampleCpuTps: number | null = null;
   if (sampleTokens > 0) {
     const gen = new Generator(model);
-    const ts = performance.now();
+    const ts = performance.now(), cs = process.cpuUsage();
     gen.generate([0], { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200 }, new Rng(1), new MetricCtx(false, new Rng(2)));
     sampleTps = (sampleTokens / (performance.now() - ts)) * 1000;
+    const c = process.cpuUsage(cs);
+    sampleCpuTps = sampleTokens / ((c.user + c.system) / 1e6);
   }
   const params = model.numParams();
   return {
@@ -94,7 +97,7 @@ export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: num
     tokens_per_s: (cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps) / (ms / 1000),
     gflops: flopsPerIter(cfg, params) / (ms / 1000) / 1e9,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024, sample_tokens_per_s: sampleTps, params,
-    cpu_ms_per_iter: (c1.user + c1.system) / 1000 / iters,
+    cpu_ms_per_iter: (c1.user + c1.system) / 1000 / iters, sample_tokens_per_cpu_s: sampleCpuTps,
   };
 }
 
@@ -213,7 +216,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   console.log('\n' + table(rows, base));
   // On an oversubscribed machine wall time mostly measures the other programs: CPU time per iteration.
-  if (o.cpu_time) for (const r of rows) if (r.cpu_ms_per_iter) console.log(`${r.label}: ${r.cpu_ms_per_iter.toFixed(1)} CPU ms/iter (${(r.cpu_ms_per_iter / rows[0].cpu_ms_per_iter!).toFixed(2)}x ${rows[0].label})`);
+  if (o.cpu_time) {
+    for (const r of rows) {
+      if (!r.cpu_ms_per_iter) continue;
+      const s0 = rows[0].sample_tokens_per_cpu_s, s1 = r.sample_tokens_per_cpu_s;
+      console.log(`${r.label}: ${r.cpu_ms_per_iter.toFixed(1)} CPU ms/iter (${(r.cpu_ms_per_iter / rows[0].cpu_ms_per_iter!).toFixed(2)}x ${rows[0].label})` +
+        (s0 && s1 ? `, sampling ${s1.toFixed(0)} tokens per CPU s (${(s1 / s0).toFixed(2)}x)` : ''));
+    }
+  }
   if (o.json) fs.writeFileSync(o.json as string, JSON.stringify({ preset: o.preset, iters, warmup, rows }, null, 1) + '\n');
   return 0;
 }
