@@ -58,11 +58,13 @@ export function throwsUser(f: () => unknown, ...fragments: string[]): string {
   assert.fail('expected a UserError');
 }
 
-/** Runs `<fn>(argv)` of src/cli/<module>.js in a child node process, so its terminal output can be read. */
+/** Runs `<fn>(argv)` of src/cli/<module>.js in a child node process, as main() runs a command (user
+ * errors become messages), so its terminal output can be read. */
 export function cliFunction(module: string, fn: string, argv: string[], env: NodeJS.ProcessEnv = process.env): { code: number; out: string } {
-  const url = new URL(`../src/cli/${module}.js`, import.meta.url).href;
+  const url = new URL(`../src/cli/${module}.js`, import.meta.url).href, main = new URL('../src/cli/main.js', import.meta.url).href;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(url)}); process.exitCode = await m.${fn}(${JSON.stringify(argv)});`],
+    `const m = await import(${JSON.stringify(url)}); const { runCommand } = await import(${JSON.stringify(main)}); ` +
+    `process.exitCode = await runCommand(m.${fn}, ${JSON.stringify(argv)});`],
   { encoding: 'utf8', env });
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }

@@ -35,76 +35,68 @@ function optionValue(argv: string[], i: number, name: string): [string, number] 
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  try {
-    let dir: string | null = null;
-    let sort: InspectSort = 'val_loss';
-    let json = false, allRuns = false;
-    let baseline: string | null = null;
-    let metric: Metric = 'best_val_loss';
-    for (let i = 0; i < argv.length; i++) {
-      const tok = argv[i];
-      const opt = tok.split('=')[0];
-      if (tok === '-h' || tok === '--help') { process.stdout.write(INSPECT_HELP + '\n'); return 0; }
-      if (tok === '--json') { json = true; continue; }
-      if (tok === '--runs') { allRuns = true; continue; }
-      if (opt === '--sort') {
-        const [v, j] = optionValue(argv, i, '--sort');
-        i = j;
-        if (!SORTS.includes(v as InspectSort)) throw new UserError(`--sort: '${v}' is not one of ${SORTS.join(', ')}`);
-        sort = v as InspectSort;
-        continue;
-      }
-      if (opt === '--baseline') { [baseline, i] = optionValue(argv, i, '--baseline'); continue; }
-      if (opt === '--metric') {
-        const [v, j] = optionValue(argv, i, '--metric');
-        i = j;
-        if (!(METRICS as readonly string[]).includes(v)) throw new UserError(`--metric: '${v}' is not one of ${METRICS.join(', ')}`);
-        metric = v as Metric;
-        continue;
-      }
-      if (tok.startsWith('-')) throw new UserError(`unknown option ${tok} (see normlab inspect --help)`);
-      if (dir !== null) throw new UserError(`one folder at a time: got '${dir}' and '${tok}'`);
-      dir = tok;
+  let dir: string | null = null;
+  let sort: InspectSort = 'val_loss';
+  let json = false, allRuns = false;
+  let baseline: string | null = null;
+  let metric: Metric = 'best_val_loss';
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i];
+    const opt = tok.split('=')[0];
+    if (tok === '-h' || tok === '--help') { process.stdout.write(INSPECT_HELP + '\n'); return 0; }
+    if (tok === '--json') { json = true; continue; }
+    if (tok === '--runs') { allRuns = true; continue; }
+    if (opt === '--sort') {
+      const [v, j] = optionValue(argv, i, '--sort');
+      i = j;
+      if (!SORTS.includes(v as InspectSort)) throw new UserError(`--sort: '${v}' is not one of ${SORTS.join(', ')}`);
+      sort = v as InspectSort;
+      continue;
     }
-    if (dir === null) throw new UserError('which folder? usage: normlab inspect <dir> [--runs] [--baseline SPEC]');
-    if (allRuns && baseline !== null) throw new UserError('--baseline compares combinations: leave out --runs');
-    const { runs, flags } = inspectDir(dir, sort);
-    const grouped = inspectGroups(runs, flags, dir);
-    if (allRuns || (!grouped.repeated && baseline === null)) {
-      printRuns(runs, flags, json);
-      if (!json) process.stdout.write(`${runs.length} runs under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}\n`);
-      return 0;
+    if (opt === '--baseline') { [baseline, i] = optionValue(argv, i, '--baseline'); continue; }
+    if (opt === '--metric') {
+      const [v, j] = optionValue(argv, i, '--metric');
+      i = j;
+      if (!(METRICS as readonly string[]).includes(v)) throw new UserError(`--metric: '${v}' is not one of ${METRICS.join(', ')}`);
+      metric = v as Metric;
+      continue;
     }
-    const { by, groups, points } = grouped;
-    let compare;
-    if (baseline !== null) {
-      const base = findGroup(groups, by, baseline);
-      compare = { baseline: base, metric, result: compareToBaseline(points, groups, base, metric) };
-    }
-    if (json) {
-      for (const g of groups) {
-        const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, runs: g.runs, ...g.stats,
-          ...runs.find((r) => r.path === g.runs[0])?.cost };
-        if (compare) o[`paired_${metric}`] = g === compare.baseline ? null : compare.result.get(g.key);
-        process.stdout.write(JSON.stringify(o) + '\n');
-      }
-      return 0;
-    }
-    // Operations per token of the variants (docs/cost.md): the same for every seed of a combination.
-    const byPath = new Map(runs.map((r) => [r.path, r]));
-    const opsOf = (g: (typeof groups)[number]) => byPath.get(g.runs[0])?.cost?.cost_inference_ops ?? null;
-    process.stdout.write(groupTable(groups, by, compare, opsOf) + '\n');
-    process.stdout.write(`${groups.length} combinations of ${runs.length} runs under ${dir}` +
-      `${by.length > 0 ? ` (${by.join(', ')}), repeated over seeds` : ''}; ± is the half width of the 95% t interval` +
-      `${compare ? `; Δ = combination - baseline (${compare.baseline.label}) over common seeds` : ''}; --runs lists every run\n`);
-    return 0;
-  } catch (e) {
-    if (e instanceof UserError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    if (tok.startsWith('-')) throw new UserError(`unknown option ${tok} (see normlab inspect --help)`);
+    if (dir !== null) throw new UserError(`one folder at a time: got '${dir}' and '${tok}'`);
+    dir = tok;
   }
+  if (dir === null) throw new UserError('which folder? usage: normlab inspect <dir> [--runs] [--baseline SPEC]');
+  if (allRuns && baseline !== null) throw new UserError('--baseline compares combinations: leave out --runs');
+  const { runs, flags } = inspectDir(dir, sort);
+  const grouped = inspectGroups(runs, flags, dir);
+  if (allRuns || (!grouped.repeated && baseline === null)) {
+    printRuns(runs, flags, json);
+    if (!json) process.stdout.write(`${runs.length} runs under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}\n`);
+    return 0;
+  }
+  const { by, groups, points } = grouped;
+  let compare;
+  if (baseline !== null) {
+    const base = findGroup(groups, by, baseline);
+    compare = { baseline: base, metric, result: compareToBaseline(points, groups, base, metric) };
+  }
+  if (json) {
+    for (const g of groups) {
+      const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, runs: g.runs, ...g.stats,
+        ...runs.find((r) => r.path === g.runs[0])?.cost };
+      if (compare) o[`paired_${metric}`] = g === compare.baseline ? null : compare.result.get(g.key);
+      process.stdout.write(JSON.stringify(o) + '\n');
+    }
+    return 0;
+  }
+  // Operations per token of the variants (docs/cost.md): the same for every seed of a combination.
+  const byPath = new Map(runs.map((r) => [r.path, r]));
+  const opsOf = (g: (typeof groups)[number]) => byPath.get(g.runs[0])?.cost?.cost_inference_ops ?? null;
+  process.stdout.write(groupTable(groups, by, compare, opsOf) + '\n');
+  process.stdout.write(`${groups.length} combinations of ${runs.length} runs under ${dir}` +
+    `${by.length > 0 ? ` (${by.join(', ')}), repeated over seeds` : ''}; ± is the half width of the 95% t interval` +
+    `${compare ? `; Δ = combination - baseline (${compare.baseline.label}) over common seeds` : ''}; --runs lists every run\n`);
+  return 0;
 }
 
 function printRuns(runs: InspectedRun[], flags: string[], json: boolean): void {

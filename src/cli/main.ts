@@ -31,8 +31,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`normlab: unknown command '${cmd}'\n\n${usage()}`);
     return 1;
   }
+  return runCommand(await entry.run(), rest);
+}
+
+/** Runs one command: a UserError (a mistake the user can fix) becomes `error: <message>` on stderr
+ * and exit code 1, never a stack trace. The one place this happens. */
+export async function runCommand(command: (argv: string[]) => Promise<number>, argv: string[]): Promise<number> {
   try {
-    return await (await entry.run())(rest);
+    return await command(argv);
   } catch (e) {
     if (e instanceof UserError) {
       process.stderr.write(`error: ${e.message}\n`);

@@ -75,18 +75,6 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
 }
 
 export async function sweepCommand(argv: string[]): Promise<number> {
-  try {
-    return await sweep(argv);
-  } catch (e) {
-    if (e instanceof UserError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
-}
-
-async function sweep(argv: string[]): Promise<number> {
   const args = parseSweepArgs(argv);
   if (args.help) { process.stdout.write(SWEEP_HELP + '\n'); return 0; }
   if (!args.file) throw new UserError('which exploration file? usage: normlab sweep <file.json|file.yaml> (see normlab sweep --help)');

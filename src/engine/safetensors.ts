@@ -59,24 +59,53 @@ export function writeSafetensors(path: string, tensors: NamedTensor[], metadata:
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Parse a safetensors file; every malformation is a UserError naming the file and the problem. */
-export function decodeSafetensors(buf: Buffer, what: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
-  const bad = (why: string) => new UserError(`${what} is not a valid safetensors file: ${why}`);
-  if (buf.length < 8) throw bad(`only ${buf.length} bytes`);
-  const n = Number(buf.readBigUInt64LE(0));
-  if (n > buf.length - 8) throw bad(`header length ${n} exceeds the file (${buf.length} bytes): truncated or corrupt`);
+const badFile = (what: string, why: string) => new UserError(`${what} is not a valid safetensors file: ${why}`);
+
+/** The header length n from a file's first 8 bytes (`first`), checked against the file size. */
+function headerLength(first: Buffer, fileBytes: number, what: string): number {
+  if (fileBytes < 8) throw badFile(what, `only ${fileBytes} bytes`);
+  const n = Number(first.readBigUInt64LE(0));
+  if (n > fileBytes - 8) throw badFile(what, `header length ${n} exceeds the file (${fileBytes} bytes): truncated or corrupt`);
+  return n;
+}
+
+/** The JSON header (n bytes); `__metadata__` taken out as the metadata. */
+function parseHeader(bytes: Buffer, what: string): { header: Record<string, unknown>; metadata: Record<string, string> } {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    header = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw bad('the JSON header does not parse');
+    throw badFile(what, 'the JSON header does not parse');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('the header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw badFile(what, 'the header is not a JSON object');
+  const { __metadata__: meta, ...rest } = header;
+  return { header: rest, metadata: (meta ?? {}) as Record<string, string> };
+}
+
+/** Only the header of a safetensors file (its tensor table and metadata), without reading the data.
+ * noFollow: refuse a symbolic link, and do not block on a FIFO (for files found by walking folders). */
+export function readSafetensorsHeader(path: string, opts: { noFollow?: boolean } = {}): { header: Record<string, unknown>; metadata: Record<string, string> } {
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const fd = fs.openSync(path, opts.noFollow ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK : 'r');
+  try {
+    const first = Buffer.alloc(8), size = fs.fstatSync(fd).size;
+    fs.readSync(fd, first, 0, 8, 0);
+    const n = headerLength(first, size, path), head = Buffer.alloc(n);
+    if (fs.readSync(fd, head, 0, n, 8) !== n) throw badFile(path, 'the header could not be read whole');
+    return parseHeader(head, path);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Parse a safetensors file; every malformation is a UserError naming the file and the problem. */
+export function decodeSafetensors(buf: Buffer, what: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
+  const bad = (why: string) => badFile(what, why);
+  const n = headerLength(buf, buf.length, what);
+  const { header, metadata } = parseHeader(buf.subarray(8, 8 + n), what);
   const dataStart = 8 + n, dataLen = buf.length - dataStart;
   const tensors = new Map<string, LoadedTensor>();
-  let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
     const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     if (!e || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
       throw bad(`entry ${name} lacks dtype, shape or data_offsets`);

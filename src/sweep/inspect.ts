@@ -3,9 +3,10 @@
 // command). Its config comes from summary.json, else state.json, else the checkpoint's safetensors
 // metadata; the flags shown are those whose values differ between the runs found (out_dir and
 // init_from excluded: they differ for every run, or after every resume, without changing the model).
-import { closeSync, constants, existsSync, openSync, readdirSync, readSync, statSync, type Dirent } from 'node:fs';
+import { existsSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
+import { readSafetensorsHeader } from '../engine/safetensors.js';
 import { readJson, readSummary, runCost, sortByLoss, textTable, fmtNum } from './results.js';
 import type { CostColumn } from '../model/cost.js';
 import { groupRuns, show, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
@@ -47,24 +48,10 @@ export function findRunDirs(root: string): string[] {
   return out;
 }
 
-/** The safetensors header's __metadata__ (an 8-byte little-endian length, then JSON). */
-export function safetensorsMetadata(path: string): Record<string, string> | null {
-  let fd: number | null = null;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const len = Buffer.alloc(8);
-    if (readSync(fd, len, 0, 8, 0) !== 8) return null;
-    const n = Number(len.readBigUInt64LE(0));
-    if (n <= 0 || n > 100_000_000) return null;
-    const head = Buffer.alloc(n);
-    if (readSync(fd, head, 0, n, 8) !== n) return null;
-    const meta = (JSON.parse(head.toString('utf8')) as Record<string, unknown>).__metadata__;
-    return typeof meta === 'object' && meta !== null ? (meta as Record<string, string>) : null;
-  } catch {
-    return null;
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
+/** A checkpoint's metadata, or null when the file is unreadable or not safetensors (the run is listed
+ * anyway). Links are not followed and a FIFO does not block (the folder may hold anything). */
+function headerMetadata(path: string): Record<string, string> | null {
+  try { return readSafetensorsHeader(path, { noFollow: true }).metadata; } catch { return null; }
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -74,7 +61,7 @@ export function inspectRun(root: string, dir: string): InspectedRun {
   const state = readJson<Record<string, unknown>>(join(dir, 'state.json'));
   let config = (summary?.config ?? (state?.config as Record<string, unknown> | undefined)) ?? null;
   const ckpt = join(dir, 'ckpt.safetensors');
-  const meta = existsSync(ckpt) ? safetensorsMetadata(ckpt) : null;
+  const meta = existsSync(ckpt) ? headerMetadata(ckpt) : null;
   if (!config && meta?.config) {
     try { config = JSON.parse(meta.config) as Record<string, unknown>; } catch { /* not JSON: no config */ }
   }

@@ -20,9 +20,10 @@ import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
 import { UserError } from '../engine/types.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { safeName } from './naming.js';
-import { fmtDuration, fmtNum, makeRow, readSummary, writeResults, type ResultRow, type Summary } from './results.js';
+import { fmtNum, makeRow, readSummary, writeResults, type ResultRow, type Summary } from './results.js';
 import { decideAction, lockSweepDir, variedValues, writeManifest, type SweepOutcome } from './runner.js';
 import { openRedis, probeRedis, type RedisTarget } from './redis.js';
+import { formatDuration } from '../engine/format.js';
 
 export const QUEUES_KEY = 'normlab:queues';
 
@@ -247,7 +248,7 @@ function finishOk(t: Tracked, job: Job<RunJobData, RunJobResult>, varied: string
   if (summary) writeFileAtomic(join(t.dir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
   t.row = makeRow(t.run.name, t.dir, variedValues(t.run, varied), summary, 'ok', null, null);
   const r = t.row;
-  print(`  ${t.run.name}: ok in ${fmtDuration(r.wall_s)}` +
+  print(`  ${t.run.name}: ok in ${formatDuration(r.wall_s)}` +
     (r.best_val_loss !== null ? `, best val ${fmtNum(r.best_val_loss)} at iter ${r.best_iter ?? '?'}` : '') +
     (job.returnvalue?.worker ? ` (on ${job.returnvalue.worker})` : ''));
 }
@@ -285,7 +286,7 @@ async function syncRun(t: Tracked, conn: Redis, q: string, queue: Queue<RunJobDa
     const left = plan.runs.length - done;
     const mean = done > 0 ? durations.reduce((a, b) => a + b, 0) / done : null;
     print(`[${t.index + 1}/${plan.runs.length}] ${t.run.name}${meta.action === 'resume' ? ' (resuming from its checkpoint)' : ''}` +
-      `${meta.worker ? ` on ${meta.worker}` : ''}  elapsed ${fmtDuration((Date.now() - t0) / 1000)}  ETA ${mean === null ? '?' : fmtDuration(mean * left)}`);
+      `${meta.worker ? ` on ${meta.worker}` : ''}  elapsed ${formatDuration((Date.now() - t0) / 1000)}  ETA ${mean === null ? '?' : formatDuration(mean * left)}`);
   } else if (lines.length > 0) {
     appendFileChecked(logFile, lines.map((l) => l + '\n').join(''));
     t.lines += lines.length;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { defaultConfig } from '../config/index.js';
 import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
 import type { ModelConfig } from '../model/config.js';
+import { formatDuration } from '../engine/format.js';
 
 /** summary.json as the train command writes it (every field optional: the file may be partial). */
 export interface Summary {
@@ -136,13 +137,6 @@ export function fmtNum(v: number | null, digits = 4): string {
   return v === null ? '-' : v.toFixed(digits);
 }
 
-export function fmtDuration(s: number | null): string {
-  if (s === null || !Number.isFinite(s)) return '-';
-  const t = Math.round(s);
-  const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
-
 /** A plain text table; numbers-looking columns are right-aligned. */
 export function textTable(header: string[], body: string[][]): string {
   const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
@@ -158,7 +152,7 @@ export function resultsTable(rows: ResultRow[]): string {
   const body = sortByLoss(rows, (r) => r.best_val_loss).map((r, i) => [
     String(i + 1), r.name, fmtNum(r.best_val_loss), r.best_iter === null ? '-' : String(r.best_iter),
     fmtNum(r.final_train_loss), r.params === null ? '-' : String(r.params),
-    r.cost ? String(r.cost.cost_inference_ops) : '-', fmtDuration(r.wall_s),
+    r.cost ? String(r.cost.cost_inference_ops) : '-', formatDuration(r.wall_s),
     r.tokens_per_s === null ? '-' : String(Math.round(r.tokens_per_s)),
     ...(withK ? [r.krmsnorm_recompute === null ? '-' : `${(100 * r.krmsnorm_recompute).toFixed(1)}%`] : []),
     r.status === 'ok' ? 'ok' : `${r.status}${r.error ? `: ${r.error}` : ''}`,

@@ -22,7 +22,8 @@ import { UserError } from '../engine/types.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan, PlannedRun } from './plan.js';
-import { fmtDuration, fmtNum, makeRow, readSummary, writeResults, type ResultRow, type RunStatus } from './results.js';
+import { fmtNum, makeRow, readSummary, writeResults, type ResultRow, type RunStatus } from './results.js';
+import { formatDuration } from '../engine/format.js';
 
 export type Action = 'skip' | 'fresh' | 'resume' | 'retry' | 'restart';
 
@@ -182,7 +183,7 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
     const mean = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
     const elapsed = (Date.now() - t0) / 1000;
     print(`[${i + 1}/${plan.runs.length}] ${run.name}${action === 'resume' ? ' (resuming)' : action === 'retry' ? ' (retrying a failed run)' : ''}` +
-      `  elapsed ${fmtDuration(elapsed)}  ETA ${mean === null ? '?' : fmtDuration(mean * left)}`);
+      `  elapsed ${formatDuration(elapsed)}  ETA ${mean === null ? '?' : formatDuration(mean * left)}`);
 
     if (action === 'retry' || action === 'restart') clearRunFolder(dir);
     else if (action === 'fresh') createRunFolder(dir);
@@ -212,7 +213,7 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
     rows.push(makeRow(run.name, dir, flags, summary, status, error, wall));
     writeResults(opts.sweepDir, rows, plan.varied);
     const r = rows[rows.length - 1];
-    print(`  ${status}${error ? `: ${error}` : ''} in ${fmtDuration(wall)}` +
+    print(`  ${status}${error ? `: ${error}` : ''} in ${formatDuration(wall)}` +
       (r.best_val_loss !== null ? `, best val ${fmtNum(r.best_val_loss)} at iter ${r.best_iter ?? '?'}` : ''));
   }
   writeResults(opts.sweepDir, rows, plan.varied);

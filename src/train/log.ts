@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
+import { formatDuration } from '../engine/format.js';
 
 export type LogRow = Record<string, number | string | null>;
 
@@ -67,13 +68,6 @@ function tagOf(key: string, isEval: boolean): string {
   if (key === 'lr') return 'lr';
   if (key === 'val_loss') return 'val/loss';
   return isEval ? `eval/${key}` : `train/${key}`;
-}
-
-export function formatDuration(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return '?';
-  s = Math.round(s);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
 /** A one-line progress bar on stderr when it is a terminal; silent otherwise. */

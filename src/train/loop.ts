@@ -24,7 +24,8 @@ import { MetricCtx } from '../nn/params.js';
 import { AdamW, clipGradNorm } from './adamw.js';
 import { CHECKPOINT_NAMES, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint, saveCheckpoint, saveWeights, type TrainState } from './checkpoint.js';
 import { checkMemory } from '../model/memory.js';
-import { formatDuration, Progress, RunLog, type LogRow } from './log.js';
+import { formatDuration } from '../engine/format.js';
+import { Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
 import { TensorBoardWriter } from './tensorboard.js';
 
