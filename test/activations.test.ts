@@ -109,8 +109,18 @@ for (const [name, { table, tol, cfg }] of Object.entries(KNOWN)) {
   });
 }
 
-test('values: gelu table is consistent with gelu(x) - gelu(-x) = x', () => {
-  for (const x of [0.3, 1.7, 3.2]) close(geluScalar(x) - geluScalar(-x), x, 1e-15, `x = ${x}`);
+// Values computed outside normlab, with Python's math.erf: 0.5 x (1 + erf(x / sqrt(2))). Unlike a
+// symmetry check (gelu(x) - gelu(-x) = x holds for any odd erf), a wrong erf fails here.
+const GELU_PYTHON: [number, number][] = [
+  [0.3, 0.18537342665668577], [1.7, 1.6242387133104768], [3.2, 3.1978011585986694], [-2.5, -0.015524163314440398],
+  [-0.7, -0.1693745565561511], [-4.5, -1.5289529061324192e-05], [0.05, 0.025996940291918624], [6.5, 6.49999999973896],
+];
+
+test('values: gelu against Python math.erf at asymmetric points (relative 1e-14)', () => {
+  for (const [x, y] of GELU_PYTHON) {
+    const got = geluScalar(x);
+    assert.ok(Math.abs(got - y) <= 1e-14 * Math.abs(y), `gelu(${x}) = ${got}, Python ${y}`);
+  }
 });
 
 test('values: piecewise at its initial knots (linspace(-2, 2, 9) interior, y = gelu)', () => {

@@ -1,5 +1,5 @@
-// The flag parser, --help and checkTrainConfig. The seed document's flags are written out by hand
-// below (from seed/normalization-and-activations.md), so a change to the flag table that breaks
+// src/config: the flag parser, --help and checkTrainConfig. The seed document's flags are written out by hand
+// below (from the user's flag document), so a change to the flag table that breaks
 // a name, type or default fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
