@@ -1,7 +1,7 @@
 // Fused elementwise activations: src/nn/activations/{identity,leaky_relu,relu6,squared_relu,
-// softsign,prelu,elu (= celu),selu,sigmoid,silu,tanh,softplus,mish,gelu_shifted,glu}.ts, same
-// semantics (kinks, thresholds), nothing saved. Backward kernels add into dx (and the scalar
-// parameter gradient of prelu / gelu_shifted).
+// softsign,prelu,elu (= celu),selu,sigmoid,silu,tanh,softplus,mish,gelu_shifted,glu,rrelu,gelu,
+// relu}.ts, same semantics (kinks, thresholds), nothing saved but rrelu's slopes. Backward kernels
+// add into dx (and the scalar parameter gradient of prelu / gelu_shifted).
 //
 // Accuracy: the piecewise-polynomial ones (identity .. prelu) do the TypeScript code's double
 // arithmetic and round once, so they agree bit for bit. The others take exp / expm1 / log1p / erf
@@ -485,3 +485,63 @@ void nl_rrelu_backward(float *dx, const float *dout, const float *x, const float
   RJob j = { .out = dx, .x = x, .dout = dout, .slope = slope };
   pool_run(n, PAR_GRAIN, rrelu_b, &j);
 }
+
+// ---- gelu (exact): y = 0.5 x (1 + erf(x / sqrt 2)); dy/dx = Phi(x) + x phi(x) --------------------
+// erf and exp come from libm (vector versions, see vmath.h) in float; the rest is float too, since
+// the libm calls already set the accuracy (a few ulp).
+
+#define GELU_BLOCK 512
+
+typedef struct { float *out; const float *x, *dout; } ActJob;
+
+HOT static void gelu_fwd_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const ActJob *j = p;
+  float e[GELU_BLOCK];
+  for (long b = i0; b < i1; b += GELU_BLOCK) {
+    const long n = i1 - b < GELU_BLOCK ? i1 - b : GELU_BLOCK;
+    const float *x = j->x + b;
+    for (long i = 0; i < n; i++) e[i] = x[i] * INV_SQRT2;
+    verff(e, e, n);
+    float *out = j->out + b;
+    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + e[i]);
+  }
+}
+
+HOT static void gelu_bwd_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const ActJob *j = p;
+  float e[GELU_BLOCK], g[GELU_BLOCK];
+  for (long b = i0; b < i1; b += GELU_BLOCK) {
+    const long n = i1 - b < GELU_BLOCK ? i1 - b : GELU_BLOCK;
+    const float *x = j->x + b, *dout = j->dout + b;
+    for (long i = 0; i < n; i++) { e[i] = x[i] * INV_SQRT2; g[i] = -0.5f * x[i] * x[i]; }
+    verff(e, e, n);
+    vexpf(g, g, n);
+    float *dx = j->out + b;
+    for (long i = 0; i < n; i++) dx[i] += dout[i] * (0.5f * (1.0f + e[i]) + x[i] * INV_SQRT_2PI * g[i]);
+  }
+}
+
+void nl_gelu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN / 4, gelu_fwd_range, &j); }
+void nl_gelu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN / 4, gelu_bwd_range, &j); }
+
+// ---- relu: y = max(0, x); gradient 1 where x > 0 (0 at 0, as torch) --------------------------------
+
+HOT static void relu_fwd_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const ActJob *j = p;
+  for (long i = i0; i < i1; i++) j->out[i] = j->x[i] > 0 ? j->x[i] : 0.0f;
+}
+
+HOT static void relu_bwd_range(void *p, long i0, long i1, int tid) {
+  (void)tid;
+  const ActJob *j = p;
+  // Branch-free (signs are random): adding +0 leaves dx as it is, as skipping the element does.
+  float *dx = j->out;
+  const float *x = j->x, *dout = j->dout;
+  for (long i = i0; i < i1; i++) { const float g = dout[i]; dx[i] += x[i] > 0 ? g : 0.0f; }
+}
+
+void nl_relu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN, relu_fwd_range, &j); }
+void nl_relu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN, relu_bwd_range, &j); }

@@ -1,7 +1,8 @@
 // Node-API glue: checks every argument (Float32Array / Int32Array type, length against the sizes,
 // index ranges) before handing raw pointers to the kernels, so a wrong call throws a JS error
-// instead of corrupting memory. Typed-array data pointers already include the view's byteOffset,
-// so subarray views work as they are.
+// instead of corrupting memory. Each kernel entry point is one row of `entries` (its arguments'
+// kinds and lengths, extra checks, the call); one function, Dispatch, unpacks and checks them all.
+// Typed-array data pointers already include the view's byteOffset, so subarray views work as they are.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <sched.h>
@@ -32,13 +33,6 @@ static void fail(Args *a, const char *code, const char *fmt, const char *what, d
   if (code[0] == 'T') napi_throw_type_error(a->env, NULL, msg);
   else napi_throw_range_error(a->env, NULL, msg);
   a->failed = 1;
-}
-
-static int get_args(Args *a, napi_env env, napi_callback_info info, const char *fn, size_t want) {
-  a->env = env; a->fn = fn; a->failed = 0; a->argc = MAX_ARGS;
-  if (napi_get_cb_info(env, info, &a->argc, a->argv, NULL, NULL) != napi_ok) { a->failed = 1; return 0; }
-  if (a->argc < want) { fail(a, "T", "%s: expected more arguments (%g given)", "arguments", (double)a->argc); return 0; }
-  return 1;
 }
 
 // A non-negative integer argument (a size).
@@ -84,546 +78,367 @@ static void *arg_array(Args *a, size_t i, napi_typedarray_type want, double need
   return data; // already offset by the view's byteOffset
 }
 
-#define F32(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 0))
-#define F32_OR_NULL(i, need, what) ((float *)arg_array(&a, i, napi_float32_array, need, what, 1))
-#define F64(i, need, what) ((double *)arg_array(&a, i, napi_float64_array, need, what, 0))
-#define U32_OR_NULL(i, need, what) ((uint32_t *)arg_array(&a, i, napi_uint32_array, need, what, 1))
-#define I32(i, need, what) ((int32_t *)arg_array(&a, i, napi_int32_array, need, what, 0))
-
 static napi_value undefined(napi_env env) { napi_value u; napi_get_undefined(env, &u); return u; }
 static napi_value number(napi_env env, double x) { napi_value v; napi_create_double(env, x, &v); return v; }
 
 // Every index must address a row of a table with `rows` rows.
-static int check_indices(Args *a, const int32_t *idx, long n, long rows, const char *what) {
-  if (a->failed) return 0;
+static void check_indices(Args *a, const int32_t *idx, long n, long rows, const char *what) {
+  if (a->failed) return;
   for (long i = 0; i < n; i++) if (idx[i] < 0 || idx[i] >= rows) {
     char w[96];
     snprintf(w, sizeof w, "%s[%ld] = %d is outside [0, %ld)", what, i, idx[i], rows);
     fail(a, "R", "%s", w, 0);
-    return 0;
+    return;
   }
-  return 1;
 }
 
-static napi_value Matmul(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "matmul", 7)) return NULL;
-  long M = arg_size(&a, 3, "M"), N = arg_size(&a, 4, "N"), K = arg_size(&a, 5, "K");
-  int flags = (int)arg_size(&a, 6, "flags");
-  float *out = F32(0, M * N, "out"), *A = F32(1, M * K, "a"), *B = F32(2, K * N, "b");
-  if (a.failed) return NULL;
-  nl_matmul(out, A, B, (int)M, (int)N, (int)K, flags & 1, (flags >> 1) & 1, (flags >> 2) & 1);
-  return undefined(env);
-}
+// ---- The entry points: one table row each ------------------------------------------------------
+// A row lists the arguments in the order they are checked: first the scalars (sizes, numbers),
+// then the row's `pre` checks on them, then the arrays, then its `post` checks (indices, selections,
+// arguments that must come together). The first failed check throws and nothing runs.
 
-static napi_value AddBias(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "addBias", 4)) return NULL;
-  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
-  float *out = F32(0, N * C, "out"), *bias = F32(1, C, "bias");
-  if (a.failed) return NULL;
-  nl_add_bias(out, bias, N, C);
-  return undefined(env);
-}
+enum {
+  SIZE,  // a non-negative integer below 2^31
+  NUM,   // any number
+  KNOTS, // a size, at least `mult` (plus 1 when the argument f[0] is non-zero)
+  F32, F32N, F64, U32N, I32 // typed arrays (N: null or undefined allowed)
+};
 
-static napi_value BiasBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "biasBackward", 4)) return NULL;
-  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
-  float *dbias = F32(0, C, "dbias"), *dout = F32(1, N * C, "dout");
-  if (a.failed) return NULL;
-  nl_bias_backward(dbias, dout, N, C);
-  return undefined(env);
-}
+typedef struct {
+  unsigned char kind, i; // what and where (argument position)
+  const char *what;      // its name in messages
+  double mult, add;      // an array needs mult * (v[f[0]] * v[f[1]] * ... + add) elements
+  signed char f[5];      // the size arguments of that product, -1 ending the list
+} Spec;
 
-static napi_value EmbeddingForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "embeddingForward", 7)) return NULL;
-  long B = arg_size(&a, 4, "B"), T = arg_size(&a, 5, "T"), C = arg_size(&a, 6, "C");
-  float *out = F32(0, (double)B * T * C, "out");
-  int32_t *idx = I32(1, (double)B * T, "idx");
-  float *wte = F32(2, 0, "wte"), *wpe = F32(3, T * C, "wpe");
-  if (a.failed) return NULL;
-  size_t len; napi_get_typedarray_info(env, a.argv[2], NULL, &len, NULL, NULL, NULL);
-  if (C > 0 && !check_indices(&a, idx, B * T, (long)len / C, "idx")) return NULL; // C = 0: nothing is read
-  nl_embedding_forward(out, idx, wte, wpe, B, T, C);
-  return undefined(env);
-}
+typedef union { void *p; long l; double d; } Val; // an unpacked argument
 
-static napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "embeddingBackward", 7)) return NULL;
-  long B = arg_size(&a, 4, "B"), T = arg_size(&a, 5, "T"), C = arg_size(&a, 6, "C");
-  float *dwte = F32(0, 0, "dwte"), *dwpe = F32(1, T * C, "dwpe"), *dout = F32(2, (double)B * T * C, "dout");
-  int32_t *idx = I32(3, (double)B * T, "idx");
-  if (a.failed) return NULL;
-  size_t len; napi_get_typedarray_info(env, a.argv[0], NULL, &len, NULL, NULL, NULL);
-  if (C > 0 && !check_indices(&a, idx, B * T, (long)len / C, "idx")) return NULL; // C = 0: nothing is read
-  nl_embedding_backward(dwte, dwpe, dout, idx, B, T, C);
-  return undefined(env);
-}
+typedef struct Entry Entry;
+struct Entry {
+  const char *name;
+  const Spec *spec;
+  int nspec;                          // = the number of arguments
+  void (*pre)(Args *a, const Val *v); // or NULL
+  void (*post)(Args *a, const Val *v);
+  double (*call)(const Entry *e, const Val *v); // runs the kernel
+  void (*fn)(void);                   // the kernel, for calls shared by several rows
+  int number;                         // the kernel's result is returned (else undefined)
+};
 
-static int check_heads(Args *a, long C, long NH) {
-  if (a->failed) return 0;
-  if (NH == 0 || C % NH != 0) { fail(a, "R", "%s: C must be a multiple of NH (C = %g)", "attention", (double)C); return 0; }
-  return 1;
-}
+#define SZ(i, w) { SIZE, i, w, 0, 0, { -1 } }
+#define NM(i, w) { NUM, i, w, 0, 0, { -1 } }
+#define KN(i, min, cond) { KNOTS, i, "n", min, 0, { cond } }
+#define ARR(kind, i, w, mult, add, ...) { kind, i, w, mult, add, { __VA_ARGS__, -1 } }
+#define FA(i, w, ...) ARR(F32, i, w, 1, 0, __VA_ARGS__)   // a Float32Array of (product of sizes) elements
+#define FAN(i, w, ...) ARR(F32N, i, w, 1, 0, __VA_ARGS__) // the same, or null
 
-static napi_value AttentionForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "attentionForward", 10)) return NULL;
-  long B = arg_size(&a, 6, "B"), T = arg_size(&a, 7, "T"), C = arg_size(&a, 8, "C"), NH = arg_size(&a, 9, "NH");
-  if (!check_heads(&a, C, NH)) return NULL;
-  const double n = (double)B * T * C, na = (double)B * NH * T * T;
-  float *out = F32(0, n, "out"), *att = F32(1, na, "att"), *q = F32(2, n, "q"), *k = F32(3, n, "k"),
-    *v = F32(4, n, "v"), *mask = F32_OR_NULL(5, na, "mask");
-  if (a.failed) return NULL;
-  nl_attention_forward(out, att, q, k, v, mask, B, T, C, NH);
-  return undefined(env);
-}
-
-static napi_value AttentionBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "attentionBackward", 14)) return NULL;
-  long B = arg_size(&a, 10, "B"), T = arg_size(&a, 11, "T"), C = arg_size(&a, 12, "C"), NH = arg_size(&a, 13, "NH");
-  if (!check_heads(&a, C, NH)) return NULL;
-  const double n = (double)B * T * C, na = (double)B * NH * T * T;
-  float *dq = F32(0, n, "dq"), *dk = F32(1, n, "dk"), *dv = F32(2, n, "dv"), *scratch = F32(3, na, "scratch"),
-    *dout = F32(4, n, "dout"), *att = F32(5, na, "att"), *q = F32(6, n, "q"), *k = F32(7, n, "k"),
-    *v = F32(8, n, "v"), *mask = F32_OR_NULL(9, na, "mask");
-  if (a.failed) return NULL;
-  nl_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH);
-  return undefined(env);
-}
-
-static napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "crossEntropyForward", 6)) return NULL;
-  long N = arg_size(&a, 4, "N"), V = arg_size(&a, 5, "V");
-  float *losses = F32(0, N, "losses"), *probs = F32(1, N * V, "probs"), *logits = F32(2, N * V, "logits");
-  int32_t *targets = I32(3, N, "targets");
-  if (!check_indices(&a, targets, N, V, "targets")) return NULL;
-  return number(env, nl_cross_entropy_forward(losses, probs, logits, targets, N, V));
-}
-
-static napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "crossEntropyBackward", 6)) return NULL;
-  double scale = arg_num(&a, 3, "scale");
-  long N = arg_size(&a, 4, "N"), V = arg_size(&a, 5, "V");
-  float *dlogits = F32(0, N * V, "dlogits"), *probs = F32(1, N * V, "probs");
-  int32_t *targets = I32(2, N, "targets");
-  if (!check_indices(&a, targets, N, V, "targets")) return NULL;
-  nl_cross_entropy_backward(dlogits, probs, targets, scale, N, V);
-  return undefined(env);
-}
-
-static napi_value Add(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "add", 4)) return NULL;
-  long n = arg_size(&a, 3, "n");
-  float *out = F32(0, n, "out"), *x = F32(1, n, "a"), *y = F32(2, n, "b");
-  if (a.failed) return NULL;
-  nl_add(out, x, y, n);
-  return undefined(env);
-}
-
-static napi_value AddInto(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "addInto", 3)) return NULL;
-  long n = arg_size(&a, 2, "n");
-  float *dst = F32(0, n, "dst"), *src = F32(1, n, "src");
-  if (a.failed) return NULL;
-  nl_add_into(dst, src, n);
-  return undefined(env);
-}
-
-static napi_value Mul(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "mul", 4)) return NULL;
-  long n = arg_size(&a, 3, "n");
-  float *out = F32(0, n, "out"), *x = F32(1, n, "x"), *mask = F32(2, n, "mask");
-  if (a.failed) return NULL;
-  nl_mul(out, x, mask, n);
-  return undefined(env);
-}
-
-static napi_value Scale(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "scale", 3)) return NULL;
-  double s = arg_num(&a, 1, "s");
-  long n = arg_size(&a, 2, "n");
-  float *x = F32(0, n, "x");
-  if (a.failed) return NULL;
-  nl_scale(x, s, n);
-  return undefined(env);
-}
-
-static napi_value SumSquares(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "sumSquares", 2)) return NULL;
-  long n = arg_size(&a, 1, "n");
-  float *x = F32(0, n, "x");
-  if (a.failed) return NULL;
-  return number(env, nl_sum_squares(x, n));
-}
-
-static napi_value Adamw(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "adamw", 11)) return NULL;
-  long n = arg_size(&a, 4, "n");
-  double lr = arg_num(&a, 5, "lr"), b1 = arg_num(&a, 6, "beta1"), b2 = arg_num(&a, 7, "beta2"),
-    eps = arg_num(&a, 8, "eps"), wd = arg_num(&a, 9, "weightDecay"), step = arg_num(&a, 10, "step");
-  float *param = F32(0, n, "param"), *grad = F32(1, n, "grad"), *m = F32(2, n, "m"), *v = F32(3, n, "v");
-  if (a.failed) return NULL;
-  nl_adamw(param, grad, m, v, n, lr, b1, b2, eps, wd, step);
-  return undefined(env);
-}
-
-static napi_value RmsnormForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "rmsnormForward", 6)) return NULL;
-  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C");
-  float *out = F32(0, N * C, "out"), *rrms = F32(1, N, "rrms"), *x = F32(2, N * C, "x"), *gain = F32(3, C, "gain");
-  if (a.failed) return NULL;
-  nl_rmsnorm_forward(out, rrms, x, gain, N, C);
-  return undefined(env);
-}
-
-static napi_value RmsnormBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "rmsnormBackward", 8)) return NULL;
-  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
-  float *dx = F32(0, N * C, "dx"), *dgain = F32(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
-    *x = F32(3, N * C, "x"), *gain = F32(4, C, "gain"), *rrms = F32(5, N, "rrms");
-  if (a.failed) return NULL;
-  nl_rmsnorm_backward(dx, dgain, dout, x, gain, rrms, N, C);
-  return undefined(env);
-}
-
-static napi_value LayernormForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "layernormForward", 8)) return NULL;
-  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
-  float *out = F32(0, N * C, "out"), *mean = F32(1, N, "mean"), *rstd = F32(2, N, "rstd"), *x = F32(3, N * C, "x"),
-    *w = F32(4, C, "weight"), *b = F32_OR_NULL(5, C, "bias");
-  if (a.failed) return NULL;
-  nl_layernorm_forward(out, mean, rstd, x, w, b, N, C);
-  return undefined(env);
-}
-
-static napi_value LayernormBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "layernormBackward", 10)) return NULL;
-  long N = arg_size(&a, 8, "N"), C = arg_size(&a, 9, "C");
-  float *dx = F32(0, N * C, "dx"), *dw = F32(1, C, "dweight"), *db = F32_OR_NULL(2, C, "dbias"),
-    *dout = F32(3, N * C, "dout"), *x = F32(4, N * C, "x"), *w = F32(5, C, "weight"), *mean = F32(6, N, "mean"),
-    *rstd = F32(7, N, "rstd");
-  if (a.failed) return NULL;
-  nl_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
-  return undefined(env);
-}
-
-// (out, x, n) and (dx, dout, x, n) activations.
-#define ACTIVATION(Name, fwd, bwd)                                                              \
-  static napi_value Name##Forward(napi_env env, napi_callback_info info) {                      \
-    Args a;                                                                                     \
-    if (!get_args(&a, env, info, #Name "Forward", 3)) return NULL;                              \
-    long n = arg_size(&a, 2, "n");                                                              \
-    float *out = F32(0, n, "out"), *x = F32(1, n, "x");                                         \
-    if (a.failed) return NULL;                                                                  \
-    fwd(out, x, n);                                                                             \
-    return undefined(env);                                                                      \
-  }                                                                                             \
-  static napi_value Name##Backward(napi_env env, napi_callback_info info) {                     \
-    Args a;                                                                                     \
-    if (!get_args(&a, env, info, #Name "Backward", 4)) return NULL;                             \
-    long n = arg_size(&a, 3, "n");                                                              \
-    float *dx = F32(0, n, "dx"), *dout = F32(1, n, "dout"), *x = F32(2, n, "x");                \
-    if (a.failed) return NULL;                                                                  \
-    bwd(dx, dout, x, n);                                                                        \
-    return undefined(env);                                                                      \
+static napi_value Dispatch(napi_env env, napi_callback_info info) {
+  Args a = { .env = env, .fn = "", .argc = MAX_ARGS };
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &a.argc, a.argv, NULL, &data) != napi_ok) return NULL;
+  const Entry *e = data;
+  a.fn = e->name;
+  if (a.argc < (size_t)e->nspec) { fail(&a, "T", "%s: expected more arguments (%g given)", "arguments", (double)a.argc); return NULL; }
+  Val v[MAX_ARGS] = { { 0 } };
+  for (const Spec *s = e->spec; s < e->spec + e->nspec; s++) {
+    if (s->kind == SIZE) v[s->i].l = arg_size(&a, s->i, s->what);
+    else if (s->kind == NUM) v[s->i].d = arg_num(&a, s->i, s->what);
+    else if (s->kind == KNOTS) {
+      const long min = (long)s->mult + (s->f[0] >= 0 && v[s->f[0]].l != 0);
+      v[s->i].l = arg_size(&a, s->i, s->what);
+      if (!a.failed && v[s->i].l < min) fail(&a, "R", "%s must be at least %g", "n (knots)", (double)min);
+    }
   }
-ACTIVATION(gelu, nl_gelu_forward, nl_gelu_backward)
-ACTIVATION(relu, nl_relu_forward, nl_relu_backward)
-ACTIVATION(identity, nl_identity_forward, nl_identity_backward)
-ACTIVATION(leakyRelu, nl_leaky_relu_forward, nl_leaky_relu_backward)
-ACTIVATION(relu6, nl_relu6_forward, nl_relu6_backward)
-ACTIVATION(squaredRelu, nl_squared_relu_forward, nl_squared_relu_backward)
-ACTIVATION(softsign, nl_softsign_forward, nl_softsign_backward)
-ACTIVATION(elu, nl_elu_forward, nl_elu_backward)
-ACTIVATION(selu, nl_selu_forward, nl_selu_backward)
-ACTIVATION(sigmoid, nl_sigmoid_forward, nl_sigmoid_backward)
-ACTIVATION(silu, nl_silu_forward, nl_silu_backward)
-ACTIVATION(tanh, nl_tanh_forward, nl_tanh_backward)
-ACTIVATION(softplus, nl_softplus_forward, nl_softplus_backward)
-ACTIVATION(mish, nl_mish_forward, nl_mish_backward)
-
-// (out, x, p, N, C) and (dx, dp | null, dout, x, p, N, C): activations with one scalar parameter.
-#define SCALAR_ACTIVATION(Name, fwd, bwd)                                                       \
-  static napi_value Name##Forward(napi_env env, napi_callback_info info) {                      \
-    Args a;                                                                                     \
-    if (!get_args(&a, env, info, #Name "Forward", 5)) return NULL;                              \
-    double p = arg_num(&a, 2, "p");                                                             \
-    long N = arg_size(&a, 3, "N"), C = arg_size(&a, 4, "C");                                    \
-    float *out = F32(0, N * C, "out"), *x = F32(1, N * C, "x");                                 \
-    if (a.failed) return NULL;                                                                  \
-    fwd(out, x, p, N * C);                                                                      \
-    return undefined(env);                                                                      \
-  }                                                                                             \
-  static napi_value Name##Backward(napi_env env, napi_callback_info info) {                     \
-    Args a;                                                                                     \
-    if (!get_args(&a, env, info, #Name "Backward", 7)) return NULL;                             \
-    double p = arg_num(&a, 4, "p");                                                             \
-    long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");                                    \
-    float *dx = F32(0, N * C, "dx"), *dp = F32_OR_NULL(1, 1, "dp"), *dout = F32(2, N * C, "dout"), \
-      *x = F32(3, N * C, "x");                                                                  \
-    if (a.failed) return NULL;                                                                  \
-    bwd(dx, dp, dout, x, p, N, C);                                                              \
-    return undefined(env);                                                                      \
+  if (!a.failed && e->pre) e->pre(&a, v);
+  static const napi_typedarray_type types[] = { [F32] = napi_float32_array, [F32N] = napi_float32_array,
+    [F64] = napi_float64_array, [U32N] = napi_uint32_array, [I32] = napi_int32_array };
+  for (const Spec *s = e->spec; s < e->spec + e->nspec; s++) if (s->kind >= F32) {
+    double need = 1;
+    for (const signed char *f = s->f; *f >= 0; f++) need *= (double)v[*f].l;
+    need = s->mult * (need + s->add);
+    v[s->i].p = arg_array(&a, s->i, types[s->kind], need, s->what, s->kind == F32N || s->kind == U32N);
   }
-SCALAR_ACTIVATION(prelu, nl_prelu_forward, nl_prelu_backward)
-SCALAR_ACTIVATION(geluShifted, nl_gelu_shifted_forward, nl_gelu_shifted_backward)
-
-// rrelu: state is the generator's four words (Uint32Array, advanced in place), or null in evaluation.
-static napi_value RreluForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "rreluForward", 5)) return NULL;
-  long n = arg_size(&a, 4, "n");
-  float *out = F32(0, n, "out"), *slope = F32(1, n, "slope"), *x = F32(2, n, "x");
-  uint32_t *state = U32_OR_NULL(3, 4, "state");
+  if (!a.failed && e->post) e->post(&a, v);
   if (a.failed) return NULL;
-  nl_rrelu_forward(out, slope, x, state, n);
-  return undefined(env);
+  const double r = e->call(e, v);
+  return e->number ? number(env, r) : undefined(env);
 }
 
-static napi_value RreluBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "rreluBackward", 5)) return NULL;
-  long n = arg_size(&a, 4, "n");
-  float *dx = F32(0, n, "dx"), *dout = F32(1, n, "dout"), *x = F32(2, n, "x"), *slope = F32(3, n, "slope");
-  if (a.failed) return NULL;
-  nl_rrelu_backward(dx, dout, x, slope, n);
-  return undefined(env);
-}
+#define P(i) (v[i].p)
+#define L(i) (v[i].l)
+#define D(i) (v[i].d)
+#define CALL(name) static double name(const Entry *e, const Val *v)
 
-// glu: x and dx are (N, 2C), out and dout (N, C).
-static napi_value GluForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "gluForward", 4)) return NULL;
-  long N = arg_size(&a, 2, "N"), C = arg_size(&a, 3, "C");
-  float *out = F32(0, N * C, "out"), *x = F32(1, 2.0 * N * C, "x");
-  if (a.failed) return NULL;
-  nl_glu_forward(out, x, N, C);
-  return undefined(env);
+static void check_heads(Args *a, long C, long NH) {
+  if (NH == 0 || C % NH != 0) fail(a, "R", "%s: C must be a multiple of NH (C = %g)", "attention", (double)C);
 }
-
-static napi_value GluBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "gluBackward", 5)) return NULL;
-  long N = arg_size(&a, 3, "N"), C = arg_size(&a, 4, "C");
-  float *dx = F32(0, 2.0 * N * C, "dx"), *dout = F32(1, N * C, "dout"), *x = F32(2, 2.0 * N * C, "x");
-  if (a.failed) return NULL;
-  nl_glu_backward(dx, dout, x, N, C);
-  return undefined(env);
+static void check_k(Args *a, long k, long C) {
+  if (k < 1 || k > C) fail(a, "R", "%s must be in [1, C], got %g", "k", (double)k);
 }
-
-static napi_value PrmsnormForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "prmsnormForward", 7)) return NULL;
-  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C"), k = arg_size(&a, 6, "k");
-  if (!a.failed && (k < 1 || k > C) && C > 0) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
-  float *out = F32(0, N * C, "out"), *rrms = F32(1, N, "rrms"), *x = F32(2, N * C, "x"), *gain = F32(3, C, "gain");
-  if (a.failed) return NULL;
-  nl_prmsnorm_forward(out, rrms, x, gain, N, C, k);
-  return undefined(env);
-}
-
-static napi_value PrmsnormBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "prmsnormBackward", 9)) return NULL;
-  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C"), k = arg_size(&a, 8, "k");
-  if (!a.failed && (k < 1 || k > C) && C > 0) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
-  float *dx = F32(0, N * C, "dx"), *dgain = F32(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
-    *x = F32(3, N * C, "x"), *gain = F32(4, C, "gain"), *rrms = F32(5, N, "rrms");
-  if (a.failed) return NULL;
-  nl_prmsnorm_backward(dx, dgain, dout, x, gain, rrms, N, C, k);
-  return undefined(env);
-}
-
-static napi_value HyperspherenormForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "hyperspherenormForward", 7)) return NULL;
-  double R = arg_num(&a, 4, "radius");
-  long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");
-  float *out = F32(0, N * C, "out"), *rnorm = F32(1, N, "rnorm"), *x = F32(2, N * C, "x"),
-    *gain = F32_OR_NULL(3, C, "gain");
-  if (a.failed) return NULL;
-  nl_hyperspherenorm_forward(out, rnorm, x, gain, R, N, C);
-  return undefined(env);
-}
-
-static napi_value HyperspherenormBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "hyperspherenormBackward", 10)) return NULL;
-  double R = arg_num(&a, 6, "radius");
-  long N = arg_size(&a, 8, "N"), C = arg_size(&a, 9, "C");
-  float *dx = F32(0, N * C, "dx"), *dgain = F32_OR_NULL(1, C, "dgain"), *dradius = F32_OR_NULL(2, 1, "dradius"),
-    *dout = F32(3, N * C, "dout"), *x = F32(4, N * C, "x"), *gain = F32_OR_NULL(5, C, "gain"),
-    *rnorm = F32(7, N, "rnorm");
-  if (!a.failed && gain && !dgain) fail(&a, "T", "%s must be given with gain", "dgain", 0);
-  if (a.failed) return NULL;
-  nl_hyperspherenorm_backward(dx, gain ? dgain : NULL, dradius, dout, x, gain, R, rnorm, N, C);
-  return undefined(env);
-}
-
-// krmsnorm (variants.c): sel holds k channel indices (chosen in TypeScript); qtype 0 half, 1 int8, 2 int16;
-// pct NaN for no recomputation. Forward returns the number of recomputed rows.
-static int check_sel(Args *a, const float *sel, long k, long C) {
-  if (a->failed) return 0;
+// sel holds k channel indices (chosen in TypeScript).
+static void check_sel(Args *a, const float *sel, long k, long C) {
   for (long i = 0; i < k; i++) if (!(sel[i] >= 0 && sel[i] < C && sel[i] == (float)(long)sel[i])) {
     fail(a, "R", "%ssel[%g] is not a channel index", "", (double)i);
-    return 0;
+    return;
   }
-  return 1;
+}
+// A parameter's gradient must be given with the parameter.
+static void check_with(Args *a, const void *param, const void *grad, const char *fmt, const char *what) {
+  if (param && !grad) fail(a, "T", fmt, what, 0);
+}
+// Token indices address rows of the (rows * C) table in argument `table` (C = 0: nothing is read).
+static void check_tokens(Args *a, size_t table, const int32_t *idx, long n, long C) {
+  size_t len;
+  napi_get_typedarray_info(a->env, a->argv[table], NULL, &len, NULL, NULL, NULL);
+  if (C > 0) check_indices(a, idx, n, (long)len / C, "idx");
 }
 
-static napi_value KrmsnormForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "krmsnormForward", 12)) return NULL;
-  long N = arg_size(&a, 7, "N"), C = arg_size(&a, 8, "C"), k = arg_size(&a, 9, "k");
-  int qtype = (int)arg_size(&a, 10, "qtype");
-  double pct = arg_num(&a, 11, "pct");
-  if (!a.failed && (k < 1 || k > C || qtype > 2)) fail(&a, "R", "%s: k must be in [1, C] and qtype in 0..2 (k = %g)", "arguments", (double)k);
-  float *out = F32(0, N * C, "out"), *vq = F32(1, N * k, "vq"), *rrms = F32(2, N, "rrms"), *full = F32(3, N, "full"),
-    *x = F32(4, N * C, "x"), *gain = F32_OR_NULL(5, C, "gain"), *sel = F32(6, k, "sel");
-  check_sel(&a, sel, k, C);
-  if (a.failed) return NULL;
-  return number(env, (double)nl_krmsnorm_forward(out, vq, rrms, full, x, gain, sel, N, C, k, qtype, pct));
+static const Spec s_matmul[] = { SZ(3, "M"), SZ(4, "N"), SZ(5, "K"), SZ(6, "flags"), FA(0, "out", 3, 4), FA(1, "a", 3, 5), FA(2, "b", 5, 4) };
+CALL(c_matmul) {
+  const int flags = (int)L(6);
+  nl_matmul(P(0), P(1), P(2), (int)L(3), (int)L(4), (int)L(5), flags & 1, (flags >> 1) & 1, (flags >> 2) & 1);
+  return 0;
 }
 
-static napi_value KrmsnormBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "krmsnormBackward", 12)) return NULL;
-  long N = arg_size(&a, 9, "N"), C = arg_size(&a, 10, "C"), k = arg_size(&a, 11, "k");
-  if (!a.failed && (k < 1 || k > C)) fail(&a, "R", "%s must be in [1, C], got %g", "k", (double)k);
-  float *dx = F32(0, N * C, "dx"), *dgain = F32_OR_NULL(1, C, "dgain"), *dout = F32(2, N * C, "dout"),
-    *x = F32(3, N * C, "x"), *gain = F32_OR_NULL(4, C, "gain"), *sel = F32(5, k, "sel"), *vq = F32(6, N * k, "vq"),
-    *rrms = F32(7, N, "rrms"), *full = F32(8, N, "full");
-  if (!a.failed && gain && !dgain) fail(&a, "T", "%s must be given with gain", "dgain", 0);
-  check_sel(&a, sel, k, C);
-  if (a.failed) return NULL;
-  nl_krmsnorm_backward(dx, gain ? dgain : NULL, dout, x, gain, sel, vq, rrms, full, N, C, k);
-  return undefined(env);
+static const Spec s_add_bias[] = { SZ(2, "N"), SZ(3, "C"), FA(0, "out", 2, 3), FA(1, "bias", 3) };
+CALL(c_add_bias) { nl_add_bias(P(0), P(1), L(2), L(3)); return 0; }
+static const Spec s_bias_bwd[] = { SZ(2, "N"), SZ(3, "C"), FA(0, "dbias", 3), FA(1, "dout", 2, 3) };
+CALL(c_bias_bwd) { nl_bias_backward(P(0), P(1), L(2), L(3)); return 0; }
+
+static const Spec s_emb_f[] = { SZ(4, "B"), SZ(5, "T"), SZ(6, "C"), FA(0, "out", 4, 5, 6), ARR(I32, 1, "idx", 1, 0, 4, 5),
+  ARR(F32, 2, "wte", 0, 0, -1), FA(3, "wpe", 5, 6) };
+static void p_emb_f(Args *a, const Val *v) { check_tokens(a, 2, P(1), L(4) * L(5), L(6)); }
+CALL(c_emb_f) { nl_embedding_forward(P(0), P(1), P(2), P(3), L(4), L(5), L(6)); return 0; }
+static const Spec s_emb_b[] = { SZ(4, "B"), SZ(5, "T"), SZ(6, "C"), ARR(F32, 0, "dwte", 0, 0, -1), FA(1, "dwpe", 5, 6),
+  FA(2, "dout", 4, 5, 6), ARR(I32, 3, "idx", 1, 0, 4, 5) };
+static void p_emb_b(Args *a, const Val *v) { check_tokens(a, 0, P(3), L(4) * L(5), L(6)); }
+CALL(c_emb_b) { nl_embedding_backward(P(0), P(1), P(2), P(3), L(4), L(5), L(6)); return 0; }
+
+// Attention: n = B T C elements for q, k, v, out and their gradients, B NH T T for att, scratch
+// and mask; b is the position of B (then T, C, NH).
+#define ATT_N(i, w, b) FA(i, w, b, b + 1, b + 2)
+#define ATT_A(kind, i, w, b) ARR(kind, i, w, 1, 0, b, b + 3, b + 1, b + 1)
+static const Spec s_att_f[] = { SZ(6, "B"), SZ(7, "T"), SZ(8, "C"), SZ(9, "NH"), ATT_N(0, "out", 6), ATT_A(F32, 1, "att", 6),
+  ATT_N(2, "q", 6), ATT_N(3, "k", 6), ATT_N(4, "v", 6), ATT_A(F32N, 5, "mask", 6) };
+static void h_att_f(Args *a, const Val *v) { check_heads(a, L(8), L(9)); }
+CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7), L(8), L(9)); return 0; }
+static const Spec s_att_b[] = { SZ(10, "B"), SZ(11, "T"), SZ(12, "C"), SZ(13, "NH"), ATT_N(0, "dq", 10), ATT_N(1, "dk", 10),
+  ATT_N(2, "dv", 10), ATT_A(F32, 3, "scratch", 10), ATT_N(4, "dout", 10), ATT_A(F32, 5, "att", 10), ATT_N(6, "q", 10),
+  ATT_N(7, "k", 10), ATT_N(8, "v", 10), ATT_A(F32N, 9, "mask", 10) };
+static void h_att_b(Args *a, const Val *v) { check_heads(a, L(12), L(13)); }
+CALL(c_att_b) {
+  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), P(9), L(10), L(11), L(12), L(13));
+  return 0;
 }
 
-// dact's pieces around its inner activation (variants.c).
-static napi_value DactScale(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "dactScale", 4)) return NULL;
-  double alpha = arg_num(&a, 2, "alpha");
-  long n = arg_size(&a, 3, "n");
-  float *ax = F32(0, n, "ax"), *x = F32(1, n, "x");
-  if (a.failed) return NULL;
-  nl_dact_scale(ax, x, alpha, n);
-  return undefined(env);
+static const Spec s_ce_f[] = { SZ(4, "N"), SZ(5, "V"), FA(0, "losses", 4), FA(1, "probs", 4, 5), FA(2, "logits", 4, 5),
+  ARR(I32, 3, "targets", 1, 0, 4) };
+static void p_ce_f(Args *a, const Val *v) { check_indices(a, P(3), L(4), L(5), "targets"); }
+CALL(c_ce_f) { return nl_cross_entropy_forward(P(0), P(1), P(2), P(3), L(4), L(5)); }
+static const Spec s_ce_b[] = { NM(3, "scale"), SZ(4, "N"), SZ(5, "V"), FA(0, "dlogits", 4, 5), FA(1, "probs", 4, 5),
+  ARR(I32, 2, "targets", 1, 0, 4) };
+static void p_ce_b(Args *a, const Val *v) { check_indices(a, P(2), L(4), L(5), "targets"); }
+CALL(c_ce_b) { nl_cross_entropy_backward(P(0), P(1), P(2), D(3), L(4), L(5)); return 0; }
+
+static const Spec s_add[] = { SZ(3, "n"), FA(0, "out", 3), FA(1, "a", 3), FA(2, "b", 3) };
+CALL(c_add) { nl_add(P(0), P(1), P(2), L(3)); return 0; }
+static const Spec s_add_into[] = { SZ(2, "n"), FA(0, "dst", 2), FA(1, "src", 2) };
+CALL(c_add_into) { nl_add_into(P(0), P(1), L(2)); return 0; }
+static const Spec s_mul[] = { SZ(3, "n"), FA(0, "out", 3), FA(1, "x", 3), FA(2, "mask", 3) };
+CALL(c_mul) { nl_mul(P(0), P(1), P(2), L(3)); return 0; }
+static const Spec s_scale[] = { NM(1, "s"), SZ(2, "n"), FA(0, "x", 2) };
+CALL(c_scale) { nl_scale(P(0), D(1), L(2)); return 0; }
+static const Spec s_sum_squares[] = { SZ(1, "n"), FA(0, "x", 1) };
+CALL(c_sum_squares) { return nl_sum_squares(P(0), L(1)); }
+static const Spec s_adamw[] = { SZ(4, "n"), NM(5, "lr"), NM(6, "beta1"), NM(7, "beta2"), NM(8, "eps"), NM(9, "weightDecay"),
+  NM(10, "step"), FA(0, "param", 4), FA(1, "grad", 4), FA(2, "m", 4), FA(3, "v", 4) };
+CALL(c_adamw) { nl_adamw(P(0), P(1), P(2), P(3), L(4), D(5), D(6), D(7), D(8), D(9), D(10)); return 0; }
+
+// ---- norms (norms.c) ----
+
+static const Spec s_rms_f[] = { SZ(4, "N"), SZ(5, "C"), FA(0, "out", 4, 5), FA(1, "rrms", 4), FA(2, "x", 4, 5), FA(3, "gain", 5) };
+CALL(c_rms_f) { nl_rmsnorm_forward(P(0), P(1), P(2), P(3), L(4), L(5)); return 0; }
+static const Spec s_rms_b[] = { SZ(6, "N"), SZ(7, "C"), FA(0, "dx", 6, 7), FA(1, "dgain", 7), FA(2, "dout", 6, 7),
+  FA(3, "x", 6, 7), FA(4, "gain", 7), FA(5, "rrms", 6) };
+CALL(c_rms_b) { nl_rmsnorm_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7)); return 0; }
+static const Spec s_ln_f[] = { SZ(6, "N"), SZ(7, "C"), FA(0, "out", 6, 7), FA(1, "mean", 6), FA(2, "rstd", 6),
+  FA(3, "x", 6, 7), FA(4, "weight", 7), FAN(5, "bias", 7) };
+CALL(c_ln_f) { nl_layernorm_forward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7)); return 0; }
+static const Spec s_ln_b[] = { SZ(8, "N"), SZ(9, "C"), FA(0, "dx", 8, 9), FA(1, "dweight", 9), FAN(2, "dbias", 9),
+  FA(3, "dout", 8, 9), FA(4, "x", 8, 9), FA(5, "weight", 9), FA(6, "mean", 8), FA(7, "rstd", 8) };
+CALL(c_ln_b) { nl_layernorm_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), L(8), L(9)); return 0; }
+
+static const Spec s_prms_f[] = { SZ(4, "N"), SZ(5, "C"), SZ(6, "k"), FA(0, "out", 4, 5), FA(1, "rrms", 4), FA(2, "x", 4, 5),
+  FA(3, "gain", 5) };
+static void h_prms_f(Args *a, const Val *v) { if (L(5) > 0) check_k(a, L(6), L(5)); }
+CALL(c_prms_f) { nl_prmsnorm_forward(P(0), P(1), P(2), P(3), L(4), L(5), L(6)); return 0; }
+static const Spec s_prms_b[] = { SZ(6, "N"), SZ(7, "C"), SZ(8, "k"), FA(0, "dx", 6, 7), FA(1, "dgain", 7), FA(2, "dout", 6, 7),
+  FA(3, "x", 6, 7), FA(4, "gain", 7), FA(5, "rrms", 6) };
+static void h_prms_b(Args *a, const Val *v) { if (L(7) > 0) check_k(a, L(8), L(7)); }
+CALL(c_prms_b) { nl_prmsnorm_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7), L(8)); return 0; }
+
+static const Spec s_hs_f[] = { NM(4, "radius"), SZ(5, "N"), SZ(6, "C"), FA(0, "out", 5, 6), FA(1, "rnorm", 5), FA(2, "x", 5, 6),
+  FAN(3, "gain", 6) };
+CALL(c_hs_f) { nl_hyperspherenorm_forward(P(0), P(1), P(2), P(3), D(4), L(5), L(6)); return 0; }
+static const Spec s_hs_b[] = { NM(6, "radius"), SZ(8, "N"), SZ(9, "C"), FA(0, "dx", 8, 9), FAN(1, "dgain", 9),
+  ARR(F32N, 2, "dradius", 1, 0, -1), FA(3, "dout", 8, 9), FA(4, "x", 8, 9), FAN(5, "gain", 9), FA(7, "rnorm", 8) };
+static void p_hs_b(Args *a, const Val *v) { check_with(a, P(5), P(1), "%s must be given with gain", "dgain"); }
+CALL(c_hs_b) {
+  nl_hyperspherenorm_backward(P(0), P(5) ? P(1) : NULL, P(2), P(3), P(4), P(5), D(6), P(7), L(8), L(9));
+  return 0;
 }
 
-static napi_value DactAffineForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "dactAffineForward", 6)) return NULL;
-  long N = arg_size(&a, 4, "N"), C = arg_size(&a, 5, "C");
-  float *out = F32(0, N * C, "out"), *act = F32(1, N * C, "act"), *gamma = F32_OR_NULL(2, C, "gamma"),
-    *beta = F32_OR_NULL(3, C, "beta");
-  if (a.failed) return NULL;
-  nl_dact_affine_forward(out, act, gamma, beta, N, C);
-  return undefined(env);
+// krmsnorm: qtype 0 half, 1 int8, 2 int16; pct NaN for no recomputation. Forward returns the
+// number of recomputed rows.
+static const Spec s_krms_f[] = { SZ(7, "N"), SZ(8, "C"), SZ(9, "k"), SZ(10, "qtype"), NM(11, "pct"), FA(0, "out", 7, 8),
+  FA(1, "vq", 7, 9), FA(2, "rrms", 7), FA(3, "full", 7), FA(4, "x", 7, 8), FAN(5, "gain", 8), FA(6, "sel", 9) };
+static void h_krms_f(Args *a, const Val *v) {
+  if (L(9) < 1 || L(9) > L(8) || (int)L(10) > 2)
+    fail(a, "R", "%s: k must be in [1, C] and qtype in 0..2 (k = %g)", "arguments", (double)L(9));
+}
+static void p_krms_f(Args *a, const Val *v) { check_sel(a, P(6), L(9), L(8)); }
+CALL(c_krms_f) {
+  return (double)nl_krmsnorm_forward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), L(7), L(8), L(9), (int)L(10), D(11));
+}
+static const Spec s_krms_b[] = { SZ(9, "N"), SZ(10, "C"), SZ(11, "k"), FA(0, "dx", 9, 10), FAN(1, "dgain", 10),
+  FA(2, "dout", 9, 10), FA(3, "x", 9, 10), FAN(4, "gain", 10), FA(5, "sel", 11), FA(6, "vq", 9, 11), FA(7, "rrms", 9),
+  FA(8, "full", 9) };
+static void h_krms_b(Args *a, const Val *v) { check_k(a, L(11), L(10)); }
+static void p_krms_b(Args *a, const Val *v) {
+  check_with(a, P(4), P(1), "%s must be given with gain", "dgain");
+  if (!a->failed) check_sel(a, P(5), L(11), L(10));
+}
+CALL(c_krms_b) {
+  nl_krmsnorm_backward(P(0), P(4) ? P(1) : NULL, P(2), P(3), P(4), P(5), P(6), P(7), P(8), L(9), L(10), L(11));
+  return 0;
 }
 
-static napi_value DactAffineBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "dactAffineBackward", 8)) return NULL;
-  long N = arg_size(&a, 6, "N"), C = arg_size(&a, 7, "C");
-  float *gd = F32_OR_NULL(0, N * C, "gdout"), *dgamma = F32_OR_NULL(1, C, "dgamma"), *dbeta = F32_OR_NULL(2, C, "dbeta"),
-    *dout = F32(3, N * C, "dout"), *act = F32(4, N * C, "act"), *gamma = F32_OR_NULL(5, C, "gamma");
-  if (!a.failed && gamma && !gd) fail(&a, "T", "%s must be given with gamma", "gdout", 0);
-  if (a.failed) return NULL;
-  nl_dact_affine_backward(gd, dgamma, dbeta, dout, act, gamma, N, C);
-  return undefined(env);
-}
+// dact's pieces around its inner activation.
+static const Spec s_dact_scale[] = { NM(2, "alpha"), SZ(3, "n"), FA(0, "ax", 3), FA(1, "x", 3) };
+CALL(c_dact_scale) { nl_dact_scale(P(0), P(1), D(2), L(3)); return 0; }
+static const Spec s_dact_aff_f[] = { SZ(4, "N"), SZ(5, "C"), FA(0, "out", 4, 5), FA(1, "act", 4, 5), FAN(2, "gamma", 5),
+  FAN(3, "beta", 5) };
+CALL(c_dact_aff_f) { nl_dact_affine_forward(P(0), P(1), P(2), P(3), L(4), L(5)); return 0; }
+static const Spec s_dact_aff_b[] = { SZ(6, "N"), SZ(7, "C"), FAN(0, "gdout", 6, 7), FAN(1, "dgamma", 7), FAN(2, "dbeta", 7),
+  FA(3, "dout", 6, 7), FA(4, "act", 6, 7), FAN(5, "gamma", 7) };
+static void p_dact_aff_b(Args *a, const Val *v) { check_with(a, P(5), P(0), "%s must be given with gamma", "gdout"); }
+CALL(c_dact_aff_b) { nl_dact_affine_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7)); return 0; }
+static const Spec s_dact_in_b[] = { NM(4, "alpha"), SZ(5, "N"), SZ(6, "C"), FA(0, "dx", 5, 6),
+  ARR(F32N, 1, "dalpha", 1, 0, -1), FA(2, "dax", 5, 6), FA(3, "x", 5, 6) };
+CALL(c_dact_in_b) { nl_dact_input_backward(P(0), P(1), P(2), P(3), D(4), L(5), L(6)); return 0; }
 
-static napi_value DactInputBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "dactInputBackward", 7)) return NULL;
-  double alpha = arg_num(&a, 4, "alpha");
-  long N = arg_size(&a, 5, "N"), C = arg_size(&a, 6, "C");
-  float *dx = F32(0, N * C, "dx"), *dalpha = F32_OR_NULL(1, 1, "dalpha"), *dax = F32(2, N * C, "dax"),
-    *x = F32(3, N * C, "x");
-  if (a.failed) return NULL;
-  nl_dact_input_backward(dx, dalpha, dax, x, alpha, N, C);
-  return undefined(env);
-}
+// ---- activations (activations.c) ----
+
+// (out, x, n) and (dx, dout, x, n): the kernel is the row's fn.
+typedef void (*act_fwd)(float *out, const float *x, long n);
+typedef void (*act_bwd)(float *dx, const float *dout, const float *x, long n);
+static const Spec s_act_f[] = { SZ(2, "n"), FA(0, "out", 2), FA(1, "x", 2) };
+CALL(c_act_f) { ((act_fwd)e->fn)(P(0), P(1), L(2)); return 0; }
+static const Spec s_act_b[] = { SZ(3, "n"), FA(0, "dx", 3), FA(1, "dout", 3), FA(2, "x", 3) };
+CALL(c_act_b) { ((act_bwd)e->fn)(P(0), P(1), P(2), L(3)); return 0; }
+
+// (out, x, p, N, C) and (dx, dp | null, dout, x, p, N, C): activations with one scalar parameter.
+typedef void (*sact_fwd)(float *out, const float *x, double p, long n);
+typedef void (*sact_bwd)(float *dx, float *dp, const float *dout, const float *x, double p, long N, long C);
+static const Spec s_sact_f[] = { NM(2, "p"), SZ(3, "N"), SZ(4, "C"), FA(0, "out", 3, 4), FA(1, "x", 3, 4) };
+CALL(c_sact_f) { ((sact_fwd)e->fn)(P(0), P(1), D(2), L(3) * L(4)); return 0; }
+static const Spec s_sact_b[] = { NM(4, "p"), SZ(5, "N"), SZ(6, "C"), FA(0, "dx", 5, 6), ARR(F32N, 1, "dp", 1, 0, -1),
+  FA(2, "dout", 5, 6), FA(3, "x", 5, 6) };
+CALL(c_sact_b) { ((sact_bwd)e->fn)(P(0), P(1), P(2), P(3), D(4), L(5), L(6)); return 0; }
+
+// glu: x and dx are (N, 2C), out and dout (N, C).
+static const Spec s_glu_f[] = { SZ(2, "N"), SZ(3, "C"), FA(0, "out", 2, 3), ARR(F32, 1, "x", 2, 0, 2, 3) };
+CALL(c_glu_f) { nl_glu_forward(P(0), P(1), L(2), L(3)); return 0; }
+static const Spec s_glu_b[] = { SZ(3, "N"), SZ(4, "C"), ARR(F32, 0, "dx", 2, 0, 3, 4), FA(1, "dout", 3, 4),
+  ARR(F32, 2, "x", 2, 0, 3, 4) };
+CALL(c_glu_b) { nl_glu_backward(P(0), P(1), P(2), L(3), L(4)); return 0; }
+
+// rrelu: state is the generator's four words (Uint32Array, advanced in place), or null in evaluation.
+static const Spec s_rrelu_f[] = { SZ(4, "n"), FA(0, "out", 4), FA(1, "slope", 4), FA(2, "x", 4), ARR(U32N, 3, "state", 4, 0, -1) };
+CALL(c_rrelu_f) { nl_rrelu_forward(P(0), P(1), P(2), P(3), L(4)); return 0; }
+static const Spec s_rrelu_b[] = { SZ(4, "n"), FA(0, "dx", 4), FA(1, "dout", 4), FA(2, "x", 4), FA(3, "slope", 4) };
+CALL(c_rrelu_b) { nl_rrelu_backward(P(0), P(1), P(2), P(3), L(4)); return 0; }
 
 // Knot activations (knots.c): the per-call setup (slopes, spline coefficients) comes from TypeScript.
-static long arg_knots(Args *a, size_t i, long min) {
-  long n = arg_size(a, i, "n");
-  if (!a->failed && n < min) fail(a, "R", "%s must be at least %g", "n (knots)", (double)min);
-  return n;
+static const Spec s_pwl_f[] = { SZ(5, "count"), SZ(8, "le"), SZ(9, "inc"), KN(6, 1, 8), NM(7, "R"), FA(0, "out", 5),
+  FA(1, "x", 5), FA(2, "x_vals", 6), FA(3, "y_vals", 6), FA(4, "slope", 6) };
+CALL(c_pwl_f) { nl_pwl_forward(P(0), P(1), P(2), P(3), P(4), L(5), L(6), D(7), (int)L(8), (int)L(9)); return 0; }
+static const Spec s_pwl_b[] = { SZ(7, "count"), SZ(10, "le"), SZ(11, "inc"), KN(8, 1, 10), NM(9, "R"), FA(0, "dx", 7),
+  ARR(F64, 1, "acc", 2, 0, 8), FA(2, "dout", 7), FA(3, "x", 7), FA(4, "x_vals", 8), FA(5, "y_vals", 8), FA(6, "slope", 8) };
+CALL(c_pwl_b) {
+  nl_pwl_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), L(7), L(8), D(9), (int)L(10), (int)L(11));
+  return 0;
 }
+static const Spec s_spline_f[] = { SZ(4, "count"), KN(5, 2, -1), FA(0, "out", 4), FA(1, "x", 4), FA(2, "knots", 5),
+  ARR(F32, 3, "coef", 4, -1, 5) };
+CALL(c_spline_f) { nl_spline_forward(P(0), P(1), P(2), P(3), L(4), L(5)); return 0; }
+static const Spec s_spline_b[] = { SZ(6, "count"), KN(7, 2, -1), FA(0, "dx", 6), ARR(F64, 1, "acc", 5, -1, 7),
+  FA(2, "dout", 6), FA(3, "x", 6), FA(4, "knots", 7), ARR(F32, 5, "coef", 4, -1, 7) };
+CALL(c_spline_b) { nl_spline_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7)); return 0; }
 
-static napi_value PwlForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "pwlForward", 10)) return NULL;
-  long count = arg_size(&a, 5, "count");
-  int le = (int)arg_size(&a, 8, "le"), inc = (int)arg_size(&a, 9, "inc");
-  long n = arg_knots(&a, 6, le ? 2 : 1);
-  double R = arg_num(&a, 7, "R");
-  float *out = F32(0, count, "out"), *x = F32(1, count, "x"), *xv = F32(2, n, "x_vals"), *yv = F32(3, n, "y_vals"),
-    *slope = F32(4, n, "slope");
-  if (a.failed) return NULL;
-  nl_pwl_forward(out, x, xv, yv, slope, count, n, R, le, inc);
-  return undefined(env);
-}
+#define ROW(name, s, pre, post, call, fn, number) \
+  { name, s, (int)(sizeof s / sizeof s[0]), pre, post, call, (void (*)(void))(fn), number }
+#define PLAIN(name, s, call) ROW(name, s, NULL, NULL, call, NULL, 0)
+#define ACT(Name, fwd, bwd) ROW(Name "Forward", s_act_f, NULL, NULL, c_act_f, fwd, 0), \
+  ROW(Name "Backward", s_act_b, NULL, NULL, c_act_b, bwd, 0)
+#define SACT(Name, fwd, bwd) ROW(Name "Forward", s_sact_f, NULL, NULL, c_sact_f, fwd, 0), \
+  ROW(Name "Backward", s_sact_b, NULL, NULL, c_sact_b, bwd, 0)
 
-static napi_value PwlBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "pwlBackward", 12)) return NULL;
-  long count = arg_size(&a, 7, "count");
-  int le = (int)arg_size(&a, 10, "le"), inc = (int)arg_size(&a, 11, "inc");
-  long n = arg_knots(&a, 8, le ? 2 : 1);
-  double R = arg_num(&a, 9, "R");
-  float *dx = F32(0, count, "dx");
-  double *acc = F64(1, 2.0 * n, "acc");
-  float *dout = F32(2, count, "dout"), *x = F32(3, count, "x"), *xv = F32(4, n, "x_vals"), *yv = F32(5, n, "y_vals"),
-    *slope = F32(6, n, "slope");
-  if (a.failed) return NULL;
-  nl_pwl_backward(dx, acc, dout, x, xv, yv, slope, count, n, R, le, inc);
-  return undefined(env);
-}
-
-static napi_value SplineForward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "splineForward", 6)) return NULL;
-  long count = arg_size(&a, 4, "count"), n = arg_knots(&a, 5, 2);
-  float *out = F32(0, count, "out"), *x = F32(1, count, "x"), *knots = F32(2, n, "knots"),
-    *coef = F32(3, 4.0 * (n - 1), "coef");
-  if (a.failed) return NULL;
-  nl_spline_forward(out, x, knots, coef, count, n);
-  return undefined(env);
-}
-
-static napi_value SplineBackward(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(&a, env, info, "splineBackward", 8)) return NULL;
-  long count = arg_size(&a, 6, "count"), n = arg_knots(&a, 7, 2);
-  float *dx = F32(0, count, "dx");
-  double *acc = F64(1, 5.0 * (n - 1), "acc");
-  float *dout = F32(2, count, "dout"), *x = F32(3, count, "x"), *knots = F32(4, n, "knots"),
-    *coef = F32(5, 4.0 * (n - 1), "coef");
-  if (a.failed) return NULL;
-  nl_spline_backward(dx, acc, dout, x, knots, coef, count, n);
-  return undefined(env);
-}
+static const Entry entries[] = {
+  PLAIN("matmul", s_matmul, c_matmul),
+  PLAIN("addBias", s_add_bias, c_add_bias),
+  PLAIN("biasBackward", s_bias_bwd, c_bias_bwd),
+  ROW("embeddingForward", s_emb_f, NULL, p_emb_f, c_emb_f, NULL, 0),
+  ROW("embeddingBackward", s_emb_b, NULL, p_emb_b, c_emb_b, NULL, 0),
+  ROW("attentionForward", s_att_f, h_att_f, NULL, c_att_f, NULL, 0),
+  ROW("attentionBackward", s_att_b, h_att_b, NULL, c_att_b, NULL, 0),
+  ROW("crossEntropyForward", s_ce_f, NULL, p_ce_f, c_ce_f, NULL, 1),
+  ROW("crossEntropyBackward", s_ce_b, NULL, p_ce_b, c_ce_b, NULL, 0),
+  PLAIN("add", s_add, c_add),
+  PLAIN("addInto", s_add_into, c_add_into),
+  PLAIN("mul", s_mul, c_mul),
+  PLAIN("scale", s_scale, c_scale),
+  ROW("sumSquares", s_sum_squares, NULL, NULL, c_sum_squares, NULL, 1),
+  PLAIN("adamw", s_adamw, c_adamw),
+  PLAIN("rmsnormForward", s_rms_f, c_rms_f),
+  PLAIN("rmsnormBackward", s_rms_b, c_rms_b),
+  PLAIN("layernormForward", s_ln_f, c_ln_f),
+  PLAIN("layernormBackward", s_ln_b, c_ln_b),
+  ACT("gelu", nl_gelu_forward, nl_gelu_backward),
+  ACT("relu", nl_relu_forward, nl_relu_backward),
+  ACT("identity", nl_identity_forward, nl_identity_backward),
+  ACT("leakyRelu", nl_leaky_relu_forward, nl_leaky_relu_backward),
+  ACT("relu6", nl_relu6_forward, nl_relu6_backward),
+  ACT("squaredRelu", nl_squared_relu_forward, nl_squared_relu_backward),
+  ACT("softsign", nl_softsign_forward, nl_softsign_backward),
+  ACT("elu", nl_elu_forward, nl_elu_backward),
+  ACT("selu", nl_selu_forward, nl_selu_backward),
+  ACT("sigmoid", nl_sigmoid_forward, nl_sigmoid_backward),
+  ACT("silu", nl_silu_forward, nl_silu_backward),
+  ACT("tanh", nl_tanh_forward, nl_tanh_backward),
+  ACT("softplus", nl_softplus_forward, nl_softplus_backward),
+  ACT("mish", nl_mish_forward, nl_mish_backward),
+  SACT("prelu", nl_prelu_forward, nl_prelu_backward),
+  SACT("geluShifted", nl_gelu_shifted_forward, nl_gelu_shifted_backward),
+  PLAIN("gluForward", s_glu_f, c_glu_f),
+  PLAIN("gluBackward", s_glu_b, c_glu_b),
+  ROW("prmsnormForward", s_prms_f, h_prms_f, NULL, c_prms_f, NULL, 0),
+  ROW("prmsnormBackward", s_prms_b, h_prms_b, NULL, c_prms_b, NULL, 0),
+  PLAIN("hyperspherenormForward", s_hs_f, c_hs_f),
+  ROW("hyperspherenormBackward", s_hs_b, NULL, p_hs_b, c_hs_b, NULL, 0),
+  ROW("krmsnormForward", s_krms_f, h_krms_f, p_krms_f, c_krms_f, NULL, 1),
+  ROW("krmsnormBackward", s_krms_b, h_krms_b, p_krms_b, c_krms_b, NULL, 0),
+  PLAIN("dactScale", s_dact_scale, c_dact_scale),
+  PLAIN("dactAffineForward", s_dact_aff_f, c_dact_aff_f),
+  ROW("dactAffineBackward", s_dact_aff_b, NULL, p_dact_aff_b, c_dact_aff_b, NULL, 0),
+  PLAIN("dactInputBackward", s_dact_in_b, c_dact_in_b),
+  PLAIN("pwlForward", s_pwl_f, c_pwl_f),
+  PLAIN("rreluForward", s_rrelu_f, c_rrelu_f),
+  PLAIN("rreluBackward", s_rrelu_b, c_rrelu_b),
+  PLAIN("pwlBackward", s_pwl_b, c_pwl_b),
+  PLAIN("splineForward", s_spline_f, c_spline_f),
+  PLAIN("splineBackward", s_spline_b, c_spline_b),
+};
 
 // ---- GEMM selection and measurement (gemm.h) -------------------------------------------------
 
@@ -698,82 +513,15 @@ static int thread_count(void) {
 
 NAPI_MODULE_INIT() {
   kernels_init(thread_count());
-  napi_property_descriptor props[] = {
-#define FN(name, f) { name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL }
-    FN("info", Info),
-    FN("gemmSelect", GemmSelect),
-    FN("fmaPeak", FmaPeak),
-    FN("matmul", Matmul),
-    FN("addBias", AddBias),
-    FN("biasBackward", BiasBackward),
-    FN("embeddingForward", EmbeddingForward),
-    FN("embeddingBackward", EmbeddingBackward),
-    FN("attentionForward", AttentionForward),
-    FN("attentionBackward", AttentionBackward),
-    FN("crossEntropyForward", CrossEntropyForward),
-    FN("crossEntropyBackward", CrossEntropyBackward),
-    FN("add", Add),
-    FN("addInto", AddInto),
-    FN("mul", Mul),
-    FN("scale", Scale),
-    FN("sumSquares", SumSquares),
-    FN("adamw", Adamw),
-    FN("rmsnormForward", RmsnormForward),
-    FN("rmsnormBackward", RmsnormBackward),
-    FN("layernormForward", LayernormForward),
-    FN("layernormBackward", LayernormBackward),
-    FN("geluForward", geluForward),
-    FN("geluBackward", geluBackward),
-    FN("reluForward", reluForward),
-    FN("reluBackward", reluBackward),
-    FN("identityForward", identityForward),
-    FN("identityBackward", identityBackward),
-    FN("leakyReluForward", leakyReluForward),
-    FN("leakyReluBackward", leakyReluBackward),
-    FN("relu6Forward", relu6Forward),
-    FN("relu6Backward", relu6Backward),
-    FN("squaredReluForward", squaredReluForward),
-    FN("squaredReluBackward", squaredReluBackward),
-    FN("softsignForward", softsignForward),
-    FN("softsignBackward", softsignBackward),
-    FN("eluForward", eluForward),
-    FN("eluBackward", eluBackward),
-    FN("seluForward", seluForward),
-    FN("seluBackward", seluBackward),
-    FN("sigmoidForward", sigmoidForward),
-    FN("sigmoidBackward", sigmoidBackward),
-    FN("siluForward", siluForward),
-    FN("siluBackward", siluBackward),
-    FN("tanhForward", tanhForward),
-    FN("tanhBackward", tanhBackward),
-    FN("softplusForward", softplusForward),
-    FN("softplusBackward", softplusBackward),
-    FN("mishForward", mishForward),
-    FN("mishBackward", mishBackward),
-    FN("preluForward", preluForward),
-    FN("preluBackward", preluBackward),
-    FN("geluShiftedForward", geluShiftedForward),
-    FN("geluShiftedBackward", geluShiftedBackward),
-    FN("gluForward", GluForward),
-    FN("gluBackward", GluBackward),
-    FN("prmsnormForward", PrmsnormForward),
-    FN("prmsnormBackward", PrmsnormBackward),
-    FN("hyperspherenormForward", HyperspherenormForward),
-    FN("hyperspherenormBackward", HyperspherenormBackward),
-    FN("krmsnormForward", KrmsnormForward),
-    FN("krmsnormBackward", KrmsnormBackward),
-    FN("dactScale", DactScale),
-    FN("dactAffineForward", DactAffineForward),
-    FN("dactAffineBackward", DactAffineBackward),
-    FN("dactInputBackward", DactInputBackward),
-    FN("pwlForward", PwlForward),
-    FN("rreluForward", RreluForward),
-    FN("rreluBackward", RreluBackward),
-    FN("pwlBackward", PwlBackward),
-    FN("splineForward", SplineForward),
-    FN("splineBackward", SplineBackward),
-#undef FN
+#define FN(name, f, data) { name, NULL, f, NULL, NULL, NULL, napi_enumerable, data }
+  const size_t n = sizeof entries / sizeof entries[0];
+  napi_property_descriptor props[3 + sizeof entries / sizeof entries[0]] = {
+    FN("info", Info, NULL),
+    FN("gemmSelect", GemmSelect, NULL),
+    FN("fmaPeak", FmaPeak, NULL),
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  for (size_t k = 0; k < n; k++) props[3 + k] = (napi_property_descriptor)FN(entries[k].name, Dispatch, (void *)&entries[k]);
+#undef FN
+  napi_define_properties(env, exports, 3 + n, props);
   return exports;
 }

@@ -1,5 +1,6 @@
 // The native kernels. Each mirrors the TypeScript kernel of the same name in src/engine/kernels/ts
-// or src/nn (see there for the math); the N-API layer (addon.c) checks types and lengths first.
+// or src/nn (see there for the math); the N-API layer (addon.c, one table row per entry point)
+// checks types and lengths first.
 #ifndef NORMLAB_KERNELS_H
 #define NORMLAB_KERNELS_H
 
@@ -38,7 +39,8 @@ double nl_sum_squares(const float *x, long n);
 void nl_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
   double eps, double weight_decay, double step);
 
-// Variants (src/nn/norms, src/nn/activations); backward kernels add into dx and the parameter grads.
+// Variants; backward kernels add into dx and the parameter grads.
+// norms.c: src/nn/norms (dact's pieces around its inner activation included).
 void nl_rmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C);
 void nl_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
   const float *rrms, long N, long C);
@@ -46,10 +48,6 @@ void nl_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
   const float *bias, long N, long C);
 void nl_layernorm_backward(float *dx, float *dweight, float *dbias, const float *dout, const float *x,
   const float *weight, const float *mean, const float *rstd, long N, long C);
-void nl_gelu_forward(float *out, const float *x, long n);
-void nl_gelu_backward(float *dx, const float *dout, const float *x, long n);
-void nl_relu_forward(float *out, const float *x, long n);
-void nl_relu_backward(float *dx, const float *dout, const float *x, long n);
 void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C, long k);
 void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
   const float *rrms, long N, long C, long k);
@@ -69,7 +67,7 @@ void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const fl
 // activations.c: (out, x, n) and (dx, dout, x, n) unless a parameter or rows are involved.
 #define NL_ACT(name) void nl_##name##_forward(float *out, const float *x, long n); \
   void nl_##name##_backward(float *dx, const float *dout, const float *x, long n);
-NL_ACT(identity) NL_ACT(leaky_relu) NL_ACT(relu6) NL_ACT(squared_relu) NL_ACT(softsign) NL_ACT(elu) NL_ACT(selu)
+NL_ACT(gelu) NL_ACT(relu) NL_ACT(identity) NL_ACT(leaky_relu) NL_ACT(relu6) NL_ACT(squared_relu) NL_ACT(softsign) NL_ACT(elu) NL_ACT(selu)
 NL_ACT(sigmoid) NL_ACT(silu) NL_ACT(tanh) NL_ACT(softplus) NL_ACT(mish)
 #undef NL_ACT
 void nl_prelu_forward(float *out, const float *x, double a, long n);

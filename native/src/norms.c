@@ -1,8 +1,8 @@
-// Fused norms and activations: src/nn/norms/rmsnorm.ts, layernorm.ts and src/nn/activations/
-// gelu.ts, relu.ts, with the same saved buffers. Row statistics are summed in double and the
-// per-element arithmetic is done in double, as the TypeScript code does; rows go to the pool, and
-// the parameter gradients (sums over rows) are summed per block of rows in the same pass
-// (nl_row_blocks).
+// The norms: src/nn/norms/rmsnorm.ts, layernorm.ts, prmsnorm.ts, hyperspherenorm.ts, krmsnorm.ts
+// and dact.ts's pieces around its inner activation, with the same saved buffers. Row statistics
+// are summed in double and the per-element arithmetic is done in double, as the TypeScript code
+// does; rows go to the pool, and the parameter gradients (sums over rows) are summed per block of
+// rows in the same pass (nl_row_blocks).
 #include "kernels.h"
 #include "pool.h"
 #include "vmath.h"
@@ -133,67 +133,6 @@ void nl_layernorm_backward(float *dx, float *dweight, float *dbias, const float 
   float *dst[2] = { dweight, dbias };
   nl_row_blocks(dst, 2, N, C, ln_bwd_rows, &j);
 }
-
-// ---- gelu (exact): y = 0.5 x (1 + erf(x / sqrt 2)); dy/dx = Phi(x) + x phi(x) --------------------
-// erf and exp come from libm (vector versions, see vmath.h) in float; the rest is float too, since
-// the libm calls already set the accuracy (a few ulp).
-
-#define GELU_BLOCK 512
-static const float INV_SQRT2 = 0.70710678118654752f, INV_SQRT_2PI = 0.39894228040143268f;
-
-typedef struct { float *out; const float *x, *dout; } ActJob;
-
-HOT static void gelu_fwd_range(void *p, long i0, long i1, int tid) {
-  (void)tid;
-  const ActJob *j = p;
-  float e[GELU_BLOCK];
-  for (long b = i0; b < i1; b += GELU_BLOCK) {
-    const long n = i1 - b < GELU_BLOCK ? i1 - b : GELU_BLOCK;
-    const float *x = j->x + b;
-    for (long i = 0; i < n; i++) e[i] = x[i] * INV_SQRT2;
-    verff(e, e, n);
-    float *out = j->out + b;
-    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + e[i]);
-  }
-}
-
-HOT static void gelu_bwd_range(void *p, long i0, long i1, int tid) {
-  (void)tid;
-  const ActJob *j = p;
-  float e[GELU_BLOCK], g[GELU_BLOCK];
-  for (long b = i0; b < i1; b += GELU_BLOCK) {
-    const long n = i1 - b < GELU_BLOCK ? i1 - b : GELU_BLOCK;
-    const float *x = j->x + b, *dout = j->dout + b;
-    for (long i = 0; i < n; i++) { e[i] = x[i] * INV_SQRT2; g[i] = -0.5f * x[i] * x[i]; }
-    verff(e, e, n);
-    vexpf(g, g, n);
-    float *dx = j->out + b;
-    for (long i = 0; i < n; i++) dx[i] += dout[i] * (0.5f * (1.0f + e[i]) + x[i] * INV_SQRT_2PI * g[i]);
-  }
-}
-
-void nl_gelu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN / 4, gelu_fwd_range, &j); }
-void nl_gelu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN / 4, gelu_bwd_range, &j); }
-
-// ---- relu: y = max(0, x); gradient 1 where x > 0 (0 at 0, as torch) --------------------------------
-
-HOT static void relu_fwd_range(void *p, long i0, long i1, int tid) {
-  (void)tid;
-  const ActJob *j = p;
-  for (long i = i0; i < i1; i++) j->out[i] = j->x[i] > 0 ? j->x[i] : 0.0f;
-}
-
-HOT static void relu_bwd_range(void *p, long i0, long i1, int tid) {
-  (void)tid;
-  const ActJob *j = p;
-  // Branch-free (signs are random): adding +0 leaves dx as it is, as skipping the element does.
-  float *dx = j->out;
-  const float *x = j->x, *dout = j->dout;
-  for (long i = i0; i < i1; i++) { const float g = dout[i]; dx[i] += x[i] > 0 ? g : 0.0f; }
-}
-
-void nl_relu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN, relu_fwd_range, &j); }
-void nl_relu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN, relu_bwd_range, &j); }
 
 // ---- prmsnorm: r = 1 / sqrt(mean(x[0:k]^2) + eps), y = x * r * gain; saved rrms = r ------------------
 // (src/nn/norms/prmsnorm.ts; k = ceil(C * pct) clamped to [1, C] is computed there and passed in.)
