@@ -157,7 +157,8 @@ HOT static void prms_fwd_rows(void *p, long n0, long n1, int tid) {
 }
 
 void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C, long k) {
-  PNormJob j = { .j = { .out = out, .rrms = rrms, .x = x, .gain = gain, .C = C }, .k = k };
+  // k is at most C (the wrapper checks it for C > 0; with C = 0 no entry may be read).
+  PNormJob j = { .j = { .out = out, .rrms = rrms, .x = x, .gain = gain, .C = C }, .k = k < C ? k : C };
   pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, prms_fwd_rows, &j);
 }
 
@@ -186,7 +187,7 @@ HOT static void prms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
 
 void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x, const float *gain,
   const float *rrms, long N, long C, long k) {
-  PNormJob j = { .j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rrms, .C = C }, .k = k };
+  PNormJob j = { .j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rrms, .C = C }, .k = k < C ? k : C };
   nl_row_blocks(&dgain, 1, N, C, prms_bwd_rows, &j);
 }
 
