@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds and runs the thread pool's stress test (test/native/pool_stress.c with native/src/pool.c;
-// see docs/native.md, "The thread pool"). Run by test/pool_stress.test.ts, and with --tsan by .ci/run.
+// see docs/native.md, "The thread pool"). Run by test/pool-stress.test.ts, and with --tsan by .ci/run.
 //   node scripts/pool-stress.mjs [--seconds 10] [--tsan] [--threads N] [--hogs N] [--stall 30]
 // --tsan builds with -fsanitize=thread (gcc's libtsan) and fails on the first report. Exit status:
 // the test's (0 clean, 1 a check failed, 2 a job waited forever), 66 on a ThreadSanitizer report,
