@@ -8,7 +8,7 @@
 //   - a pool_run from inside a chunk runs inline, and a second caller thread (which gets the pool
 //     when it is free, else runs inline) sees the same guarantees;
 //   - no job waits forever: a watchdog fails the test when no job completed for `stall` seconds.
-// Built by scripts/pool-stress.mjs (run by test/pool-stress.test.ts; also with -fsanitize=thread in .ci/run, see docs/native.md)):
+// Built by scripts/pool-stress.mjs (run by test/pool-stress.test.ts; also with -fsanitize=thread in .ci/run, see docs/native.md):
 //   cc -O2 -pthread -Inative/src test/native/pool_stress.c native/src/pool.c -o pool_stress
 //   ./pool_stress [seconds=10] [threads=4*cores] [hogs=cores, in the second half] [stall=30]
 // Prints one line of counts; exit 0 when clean, 1 on a check failure, 2 on a stall.
