@@ -10,18 +10,22 @@
 //             C[ic+ir:, jc+jr:] (mr x nr) (+)= alpha * Apanel * Bpanel
 //
 // Packing copies the operands into contiguous, aligned, zero-padded panels, so the micro-kernel
-// (gemm_x86.c, or the portable one below) handles any transpose, row stride or size the same way;
+// (gemm_x86.c, gemm_neon.c, or the portable one below) handles any transpose, row stride or size the same way;
 // edge tiles are computed into a scratch tile and only their valid part is written. Each element
 // of C is one running sum per kc block (in k order), so results do not depend on how the product
 // is split over threads. nl_matmul splits the output over the addon's pool.
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #if defined(__SSE__)
 #include <xmmintrin.h>
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 #ifdef NL_OPENBLAS
 #include <cblas.h>
@@ -57,51 +61,85 @@ static int always(void) { return 1; }
 const GemmKernel gemm_kernel_generic = { "generic", 4, 8, 128, 384, 3072, ukr_generic, NULL, always };
 
 // Best first.
-static const GemmKernel *const KERNELS[] = { &gemm_kernel_avx512, &gemm_kernel_avx2, &gemm_kernel_generic };
+static const GemmKernel *const KERNELS[] = { &gemm_kernel_avx512, &gemm_kernel_avx2,
+#ifdef NL_GEMM_NEON
+  &gemm_kernel_neon,
+#endif
+  &gemm_kernel_generic };
 #define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
-static const GemmKernel *kern;
-static int use_openblas;
+#ifdef NL_OPENBLAS
+static const GemmKernel kernel_openblas = { "openblas", 0, 0, 0, 0, 0, NULL, NULL, always }; // cblas_sgemm instead
+#endif
 
-static const GemmKernel *best(void) {
-  for (int i = 0; i < NKERNELS; i++) if (KERNELS[i]->ukr && KERNELS[i]->supported()) return KERNELS[i];
-  return &gemm_kernel_generic;
+// The selection: written by gemm_init (once) and gemm_select, read once by each product. The
+// kernels are constants, so a product that reads the pointer needs nothing else synchronized.
+static _Atomic(const GemmKernel *) kern;
+static char available[64];       // gemm_available's list, written once by init_once
+static pthread_key_t bufs_key;   // frees a thread's packing buffers when it exits (thread_bufs)
+
+static int usable(const GemmKernel *g) { return g->ukr && g->supported(); }
+
+static const GemmKernel *find(const char *name) {
+  if (!strcmp(name, "auto")) {
+    for (int i = 0; i < NKERNELS; i++) if (usable(KERNELS[i])) return KERNELS[i];
+    return &gemm_kernel_generic;
+  }
+#ifdef NL_OPENBLAS
+  if (!strcmp(name, "openblas")) return &kernel_openblas;
+#endif
+  for (int i = 0; i < NKERNELS; i++) if (!strcmp(name, KERNELS[i]->name) && usable(KERNELS[i])) return KERNELS[i];
+  return NULL;
+}
+
+static void free_bufs(void *p);
+
+static void init_once(void) {
+#ifdef NL_OPENBLAS
+  openblas_set_num_threads(1); // our pool splits the products (nl_matmul)
+#endif
+  if (pthread_key_create(&bufs_key, free_bufs) != 0) abort();
+  for (int i = 0; i < NKERNELS; i++)
+    if (usable(KERNELS[i])) { strcat(available, KERNELS[i]->name); strcat(available, ","); }
+#ifdef NL_OPENBLAS
+  strcat(available, "openblas,");
+#endif
+  available[strlen(available) - 1] = 0;
+  const char *env = getenv("NORMLAB_GEMM");
+  const GemmKernel *g = env && *env ? find(env) : NULL;
+  atomic_store(&kern, g ? g : find("auto"));
+}
+
+void gemm_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, init_once);
+}
+
+static const GemmKernel *selected(void) {
+  gemm_init();
+  return atomic_load_explicit(&kern, memory_order_acquire);
 }
 
 int gemm_select(const char *name) {
-  if (!strcmp(name, "auto")) { kern = best(); use_openblas = 0; return 0; }
-#ifdef NL_OPENBLAS
-  if (!strcmp(name, "openblas")) { use_openblas = 1; return 0; }
-#endif
-  for (int i = 0; i < NKERNELS; i++)
-    if (!strcmp(name, KERNELS[i]->name) && KERNELS[i]->ukr && KERNELS[i]->supported()) {
-      kern = KERNELS[i]; use_openblas = 0; return 0;
-    }
-  return -1;
+  gemm_init();
+  const GemmKernel *g = find(name);
+  if (!g) return -1;
+  atomic_store_explicit(&kern, g, memory_order_release);
+  return 0;
 }
 
-const char *gemm_name(void) {
-  if (use_openblas) return "openblas";
-  if (!kern) kern = best();
-  return kern->name;
-}
+const char *gemm_name(void) { return selected()->name; }
 
 const char *gemm_available(void) {
-  static char buf[64];
-  buf[0] = 0;
-  for (int i = 0; i < NKERNELS; i++)
-    if (KERNELS[i]->ukr && KERNELS[i]->supported()) { strcat(buf, KERNELS[i]->name); strcat(buf, ","); }
-#ifdef NL_OPENBLAS
-  strcat(buf, "openblas,");
-#endif
-  buf[strlen(buf) - 1] = 0;
-  return buf;
+  gemm_init();
+  return available;
 }
 
 // ---- packing ----------------------------------------------------------------------------------
 
 // dst[k w + r] = s[r ld + k] for r < w, k < kc: w rows of length kc, interleaved (the packing of
-// a full panel from a transposed layout). On x86 in 4 x 4 blocks transposed in SSE registers,
-// which halves the memory operations of a scalar copy; the remainder (and other CPUs) scalar.
+// a full panel from a transposed layout). On x86 and ARM64 in 4 x 4 blocks transposed in SSE or
+// NEON registers, which halves the memory operations of a scalar copy; the remainder (and other
+// CPUs) scalar.
 static inline __attribute__((always_inline)) void pack_transposed(const float *s, long ld, long kc, const int w, float *dst) {
   long k = 0;
 #if defined(__SSE__)
@@ -115,6 +153,20 @@ static inline __attribute__((always_inline)) void pack_transposed(const float *s
         _mm_storeu_ps(dst + (k + 1) * w + r, x1);
         _mm_storeu_ps(dst + (k + 2) * w + r, x2);
         _mm_storeu_ps(dst + (k + 3) * w + r, x3);
+      }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+  if (w % 4 == 0)
+    for (; k + 4 <= kc; k += 4)
+      for (int r = 0; r < w; r += 4) {
+        const float32x4_t x0 = vld1q_f32(s + r * ld + k), x1 = vld1q_f32(s + (r + 1) * ld + k),
+          x2 = vld1q_f32(s + (r + 2) * ld + k), x3 = vld1q_f32(s + (r + 3) * ld + k);
+        // pairs of rows interleaved, then 64-bit halves: column c of x0..x3 in y_c
+        const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(x0, x1)), t1 = vreinterpretq_f64_f32(vtrn2q_f32(x0, x1)),
+          t2 = vreinterpretq_f64_f32(vtrn1q_f32(x2, x3)), t3 = vreinterpretq_f64_f32(vtrn2q_f32(x2, x3));
+        vst1q_f32(dst + k * w + r, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+        vst1q_f32(dst + (k + 1) * w + r, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+        vst1q_f32(dst + (k + 2) * w + r, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+        vst1q_f32(dst + (k + 3) * w + r, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
       }
 #endif
   for (; k < kc; k++) for (int r = 0; r < w; r++) dst[k * w + r] = s[r * ld + k];
@@ -159,6 +211,7 @@ static inline __attribute__((always_inline)) void pack_b_nr(int tb, const float 
 static void pack_a(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, int mr, float *dst) {
   switch (mr) {
     case 12: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 12, dst); break;
+    case 8: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 8, dst); break;
     case 6: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 6, dst); break;
     case 4: pack_a_mr(ta, A, lda, i0, mc, p0, kc, 4, dst); break;
     default: pack_a_mr(ta, A, lda, i0, mc, p0, kc, mr, dst);
@@ -169,14 +222,29 @@ static void pack_b(int tb, const float *B, long ldb, long p0, long kc, long j0, 
   switch (nr) {
     case 32: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, 32, dst); break;
     case 16: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, 16, dst); break;
+    case 12: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, 12, dst); break;
     case 8: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, 8, dst); break;
     default: pack_b_nr(tb, B, ldb, p0, kc, j0, nc, nr, dst);
   }
 }
 
-// Per-thread packing buffers, grown as needed (pool threads live as long as the process).
-static _Thread_local float *buf_a, *buf_b;
-static _Thread_local size_t cap_a, cap_b;
+// Per-thread packing buffers, grown as needed. A thread's buffers are freed when it exits (a
+// worker_threads Worker, or any other thread that ran a product): bufs_key's destructor.
+typedef struct { float *a, *b; size_t cap_a, cap_b; } PackBufs;
+static _Thread_local PackBufs *bufs;
+
+static void free_bufs(void *p) {
+  PackBufs *t = p;
+  free(t->a); free(t->b); free(t);
+  bufs = NULL; // runs on the exiting thread: a later product there (another destructor) starts anew
+}
+
+static PackBufs *thread_bufs(void) {
+  if (!bufs) {
+    if (!(bufs = calloc(1, sizeof *bufs)) || pthread_setspecific(bufs_key, bufs) != 0) abort();
+  }
+  return bufs;
+}
 
 static float *grow(float **p, size_t *cap, size_t n) {
   if (n > *cap) {
@@ -208,7 +276,8 @@ HOT static void gemm_row(int ta, int tb, long N, long K, float alpha, const floa
       C[j] = alpha * s + (accumulate ? C[j] : 0.0f);
     }
   } else {
-    float *t = grow(&buf_a, &cap_a, (size_t)N);
+    PackBufs *pb = thread_bufs();
+    float *t = grow(&pb->a, &pb->cap_a, (size_t)N);
     memset(t, 0, (size_t)N * sizeof(float));
     for (long k = 0; k < K; k++) {
       const float ak = A[k * as], *b = B + k * ldb;
@@ -218,29 +287,29 @@ HOT static void gemm_row(int ta, int tb, long N, long K, float alpha, const floa
   }
 }
 
-void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
-  const float *B, long ldb, int accumulate, float *C, long ldc) {
+// gemm_st with kernel g (nl_matmul reads the selection once for all its slices).
+static void gemm_with(const GemmKernel *g, int ta, int tb, long M, long N, long K, float alpha, const float *A,
+  long lda, const float *B, long ldb, int accumulate, float *C, long ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     return;
   }
 #ifdef NL_OPENBLAS
-  if (use_openblas) {
+  if (g == &kernel_openblas) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
       alpha, A, (int)lda, B, (int)ldb, accumulate ? 1.0f : 0.0f, C, (int)ldc);
     return;
   }
 #endif
   if (M == 1) { gemm_row(ta, tb, N, K, alpha, A, lda, B, ldb, accumulate, C); return; }
-  if (!kern) kern = best();
-  const GemmKernel *g = kern;
   const int mr = g->mr, nr = g->nr;
   const long kcmax = K < g->kc ? K : g->kc;
   const long ncmax = N < g->nc ? (N + nr - 1) / nr * nr : g->nc;
   const long mcmax = M < g->mc ? (M + mr - 1) / mr * mr : g->mc;
-  float *bp = grow(&buf_b, &cap_b, (size_t)kcmax * ncmax);
-  float *ap = grow(&buf_a, &cap_a, (size_t)kcmax * mcmax);
+  PackBufs *pb = thread_bufs();
+  float *bp = grow(&pb->b, &pb->cap_b, (size_t)kcmax * ncmax);
+  float *ap = grow(&pb->a, &pb->cap_a, (size_t)kcmax * mcmax);
   float tile[32 * 32] __attribute__((aligned(64))); // mr * nr <= 1024
   for (long jc = 0; jc < N; jc += g->nc) {
     const long nc = N - jc < g->nc ? N - jc : g->nc;
@@ -273,12 +342,23 @@ void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A
   }
 }
 
+void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc) {
+  gemm_with(selected(), ta, tb, M, N, K, alpha, A, lda, B, ldb, accumulate, C, ldc);
+}
+
 // ---- the Backend's matmul, split over the pool ------------------------------------------------
 
 // Slices of output rows (split along M) or columns (along N, when N > M), each one gemm_st on the
 // matching part of A or B with the full strides (no copies). A few slices per thread, so a
 // descheduled thread delays little; slices are multiples of 48 rows or 32 columns (whole tiles).
-typedef struct { float *out; const float *a, *b; long M, N, K, slice; int ta, tb, acc, split_n; } MatmulJob;
+typedef struct {
+  const GemmKernel *g;
+  float *out;
+  const float *a, *b;
+  long M, N, K, slice;
+  int ta, tb, acc, split_n;
+} MatmulJob;
 
 static void matmul_slices(void *p, long s0, long s1, int tid) {
   (void)tid;
@@ -288,17 +368,17 @@ static void matmul_slices(void *p, long s0, long s1, int tid) {
     const long lo = s * j->slice, hi = lo + j->slice < len ? lo + j->slice : len;
     if (lo >= hi) continue;
     if (j->split_n)
-      gemm_st(j->ta, j->tb, j->M, hi - lo, j->K, 1.0f, j->a, lda, j->b + (j->tb ? lo * j->K : lo), ldb, j->acc,
+      gemm_with(j->g, j->ta, j->tb, j->M, hi - lo, j->K, 1.0f, j->a, lda, j->b + (j->tb ? lo * j->K : lo), ldb, j->acc,
         j->out + lo, j->N);
     else
-      gemm_st(j->ta, j->tb, hi - lo, j->N, j->K, 1.0f, j->a + (j->ta ? lo : lo * j->K), lda, j->b, ldb, j->acc,
+      gemm_with(j->g, j->ta, j->tb, hi - lo, j->N, j->K, 1.0f, j->a + (j->ta ? lo : lo * j->K), lda, j->b, ldb, j->acc,
         j->out + lo * j->N, j->N);
   }
 }
 
 void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate) {
   if (M == 0 || N == 0) return;
-  MatmulJob j = { out, a, b, M, N, K, 0, transA, transB, accumulate, N > M };
+  MatmulJob j = { selected(), out, a, b, M, N, K, 0, transA, transB, accumulate, N > M };
   const long len = j.split_n ? N : M, unit = j.split_n ? 32 : 48, threads = pool_threads();
   // Below ~2 MFLOP waking the pool costs more than it saves.
   long parts = (double)M * N * K < 1e6 ? 1 : threads * 3;
@@ -307,15 +387,6 @@ void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, 
   j.slice = ((len + parts - 1) / parts + unit - 1) / unit * unit;
   parts = (len + j.slice - 1) / j.slice;
   pool_run(parts, 1, matmul_slices, &j);
-}
-
-void gemm_init(void) {
-#ifdef NL_OPENBLAS
-  openblas_set_num_threads(1); // our pool splits the products (nl_matmul)
-#endif
-  if (!kern) kern = best();
-  const char *env = getenv("NORMLAB_GEMM");
-  if (env && *env) gemm_select(env);
 }
 
 // ---- FMA peak ---------------------------------------------------------------------------------

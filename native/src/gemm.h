@@ -1,6 +1,6 @@
-// Our single-precision GEMM (gemm.c, gemm_x86.c): the BLIS design, with packed panels, cache
-// blocking and register-tiled micro-kernels for AVX-512, AVX2+FMA and portable C, picked at load
-// time from the CPU's features. With NL_OPENBLAS (build option, see docs/native.md) OpenBLAS's
+// Our single-precision GEMM (gemm.c, gemm_x86.c, gemm_neon.c): the BLIS design, with packed panels,
+// cache blocking and register-tiled micro-kernels for AVX-512, AVX2+FMA, ARM64 NEON and portable C,
+// picked at load time from the CPU's features. With NL_OPENBLAS (build option, see docs/native.md) OpenBLAS's
 // cblas_sgemm can be selected instead at run time, for comparison.
 #ifndef NORMLAB_GEMM_H
 #define NORMLAB_GEMM_H
@@ -11,7 +11,7 @@
 typedef void (*gemm_ukr)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, int acc);
 
 typedef struct {
-  const char *name;  // "avx512", "avx2", "generic"
+  const char *name;  // "avx512", "avx2", "neon", "generic"
   int mr, nr;        // register tile
   int mc, kc, nc;    // cache blocks (mc a multiple of mr, nc of nr)
   gemm_ukr ukr;
@@ -20,21 +20,29 @@ typedef struct {
 } GemmKernel;
 
 extern const GemmKernel gemm_kernel_avx512, gemm_kernel_avx2, gemm_kernel_generic;
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define NL_GEMM_NEON 1
+extern const GemmKernel gemm_kernel_neon; // gemm_neon.c, only compiled on ARM64
+#endif
 
-// Single-threaded: C (M x N, row stride ldc) = alpha op(A) op(B) (+ C when accumulate), row-major,
-// op(A) = A (M x K, row stride lda) or, with ta, A stored K x M; likewise op(B) (K x N) with tb.
+// Single-threaded, with the selected GEMM: C (M x N, row stride ldc) = alpha op(A) op(B) (+ C when
+// accumulate), row-major, op(A) = A (M x K, row stride lda) or, with ta, A stored K x M; likewise
+// op(B) (K x N) with tb.
 void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
   const float *B, long ldb, int accumulate, float *C, long ldc);
 
-// Picks the kernel at load time (NORMLAB_GEMM, if set, names one; see gemm_select).
+// Picks the kernel, once per process (NORMLAB_GEMM, if set, names one; see gemm_select): every
+// worker_threads Worker that loads the addon calls it, possibly at the same time. The other
+// functions here call it first, so it is optional.
 void gemm_init(void);
 
-// Picks the GEMM: "auto" (the best kernel this CPU supports), "avx512", "avx2", "generic", or
-// "openblas" (only in a build with NL_OPENBLAS). Returns 0, or -1 when the name is unknown or not
-// available here (the selection is then unchanged). Not thread-safe: call between products.
+// Picks the GEMM: "auto" (the best kernel this CPU supports), "avx512", "avx2", "neon", "generic",
+// or "openblas" (only in a build with NL_OPENBLAS). Returns 0, or -1 when the name is unknown or
+// not available here (the selection is then unchanged). Safe from any thread: a product reads the
+// selection once when it starts, so one that is running finishes with the kernel it started with.
 int gemm_select(const char *name);
-const char *gemm_name(void);        // the selected one
-const char *gemm_available(void);   // comma-separated names gemm_select accepts here
+const char *gemm_name(void);        // the selected one (a constant string)
+const char *gemm_available(void);   // comma-separated names gemm_select accepts here (constant)
 
 // Measured FMA throughput of this core in GFLOP/s: a loop of independent fused multiply-adds on
 // registers only, with 512-bit (bits = 512) or 256-bit vectors; 0 when the CPU lacks them.

@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 // Hot loops get an AVX2+FMA clone picked at load time; the default clone is the portable
-// x86-64-v2 build (the CI machine may lack AVX2).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// x86-64-v2 build (the CI machine may lack AVX2). Not under ThreadSanitizer, whose instrumented
+// clone resolvers would run before it has started (test/native/gemm_check.c built with --tsan).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define HOT

@@ -47,7 +47,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
   { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'also report CPU time of the process (with --gemm: rates per CPU second) for an oversubscribed machine; best with NORMLAB_THREADS=1' },
-  { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, generic, openblas)' },
+  { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, neon, generic, openblas)' },
   { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
 ];
 

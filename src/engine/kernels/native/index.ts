@@ -210,7 +210,7 @@ export function loadNativeBackend(): Backend | null {
 
 /** Our GEMM's controls (native/src/gemm.h), for `normlab bench --gemm` and the tests. */
 export interface NativeGemm {
-  /** The GEMMs this build and CPU offer, best first: avx512, avx2, generic, and openblas when linked. */
+  /** The GEMMs this build and CPU offer, best first: avx512, avx2, neon (ARM64), generic, and openblas when linked. */
   available: string[];
   current(): string;
   /** Every later product (matmul and attention) uses `name`; throws a RangeError if unavailable. */
