@@ -1,7 +1,8 @@
 // Sweeps over several machines (docs/queue.md): a real redis-server on a free loopback port (append-only file on,
 // a password set), one follower (`normlab sweep --queue`) and three worker processes training real
 // tiny runs; one worker is SIGKILLed and another SIGTERMed mid-run; the results table must list
-// every run exactly once, with the numbers a local sweep of the same file gives.
+// every run exactly once, with the numbers a local sweep of the same file gives: the SIGKILLed run
+// resumes from its last checkpoint, the SIGTERMed one where it stopped (its state saved then).
 // The server comes from test/redis-server.ts (skipped without redis-server, except under CI=true).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,14 +82,16 @@ test('4 runs, 3 workers, one SIGKILLed and one SIGTERMed mid-run: every run once
     });
     termed.p.kill('SIGTERM');
     assert.equal(await termed.exit, 0, termed.out);
-    assert.match(termed.out, /handed back to the queue/);
+    const stoppedAt = termed.out.match(/: stopped at iter (\d+) and handed back to the queue \(it resumes where it was stopped, at iter (\d+) /);
+    assert.ok(stoppedAt && stoppedAt[1] === stoppedAt[2], termed.out);
 
     assert.equal(await follower.exit, 0, follower.out);
     const survivor = workers.find((w) => w !== killed && w !== termed)!;
     const killedRun = killedDir.split('/').pop()!, termedRun = termedDir.split('/').pop()!;
-    assert.ok(survivor.out.includes(`resuming from its checkpoint in ${killedDir}`) || termed.out.includes(`resuming from its checkpoint in ${killedDir}`),
-      `the SIGKILLed worker's run ${killedRun} was not resumed:\n${survivor.out}`);
-    assert.ok(survivor.out.includes(`resuming from its checkpoint in ${termedDir}`), `the SIGTERMed run ${termedRun} was not resumed`);
+    const resumedKilled = new RegExp(`resuming from its checkpoint at iter \\d+ in ${killedDir}`);
+    assert.ok(resumedKilled.test(survivor.out) || resumedKilled.test(termed.out), `the SIGKILLed worker's run ${killedRun} was not resumed:\n${survivor.out}`);
+    assert.ok(survivor.out.includes(`resuming where it was stopped, at iter ${stoppedAt![1]} in ${termedDir}`),
+      `the SIGTERMed run ${termedRun} was not resumed where it stopped:\n${survivor.out}`);
     // The killed worker's training child stopped with it (no orphan writing into the run folder).
     await until('the killed worker\'s child to exit', () => processesMentioning(killedDir).length === 0 || null, 10000);
 
@@ -110,7 +113,11 @@ test('4 runs, 3 workers, one SIGKILLed and one SIGTERMed mid-run: every run once
     const local = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', join(dir, 'local'), '--quiet', '--data_dir', data], { encoding: 'utf8' });
     assert.equal(local.status, 0, local.stderr);
     const localRows = new Map(csvRows(join(dir, 'local', 'results.csv')).map((r) => [r.name, r]));
-    for (const r of rows) assert.equal(r.best_val_loss, localRows.get(r.name)!.best_val_loss, r.name);
+    const noMs = (d: string) => readFileSync(join(d, 'log.jsonl'), 'utf8').replace(/,"ms":[0-9.e-]+/g, '');
+    for (const r of rows) {
+      assert.equal(r.best_val_loss, localRows.get(r.name)!.best_val_loss, r.name);
+      assert.equal(noMs(join(sweepDir, r.name)), noMs(join(dir, 'local', r.name)), `${r.name}: log.jsonl differs from the local sweep's`);
+    }
 
     // Rerunning re-attaches: nothing queued again, nothing trained again; a lost local folder comes back from Redis.
     rmSync(join(sweepDir, rows[0].name), { recursive: true });

@@ -77,6 +77,61 @@ test('resume after SIGKILL reproduces the uninterrupted run', async () => {
   assert.ok(a.equals(b), 'final weights identical');
 });
 
+/** Sends `signal` to a training child once `ready(log rows)` holds; resolves with its exit code and output. */
+async function stopWhen(args: string[], out: string, ready: (rows: Record<string, number>[]) => boolean, signal: NodeJS.Signals) {
+  const child = cliAsync(args);
+  let stdout = '';
+  child.stdout!.on('data', (d) => { stdout += d; });
+  child.stderr!.on('data', (d) => { stdout += d; });
+  const poll = setInterval(() => {
+    let rows: Record<string, number>[] = [];
+    try { rows = readLog(out); } catch { /* not yet, or a line half written */ }
+    if (ready(rows)) { clearInterval(poll); child.kill(signal); }
+  }, 5);
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => { clearInterval(poll); r(c); }));
+  return { code, stdout };
+}
+
+test('SIGTERM saves the run where it stopped (beside the checkpoint); resumed twice, it matches the uninterrupted run byte for byte', { timeout: 120_000 }, async () => {
+  // Evaluations of 400 batches take long enough that the second stop lands inside the one at iter 40.
+  const args = [...base, '--max_iters', '60', '--eval_interval', '20', '--eval_iters', '400', '--dropout', '0.1'];
+  const full = tmpDir();
+  assert.equal(cli(['train', ...args, '--out_dir', full]).code, 0);
+  const cut = tmpDir();
+  const trainRows = (rows: Record<string, number>[]) => rows.filter((r) => 'loss' in r);
+  const resumeState = () => JSON.parse(fs.readFileSync(path.join(cut, 'resume.state.json'), 'utf8'));
+  const ckptIter = () => fs.existsSync(path.join(cut, 'state.json')) ? JSON.parse(fs.readFileSync(path.join(cut, 'state.json'), 'utf8')).iter : null;
+
+  // 1. Stopped between two updates, past the first evaluation.
+  const first = await stopWhen(['train', ...args, '--out_dir', cut], cut, (rows) => trainRows(rows).length >= 3, 'SIGTERM');
+  assert.equal(first.code, 130, first.stdout);
+  const k1 = resumeState().iter;
+  assert.ok(k1 >= 3 && k1 < 60, `stopped at ${k1}`);
+  assert.match(first.stdout, new RegExp(`interrupted at iter ${k1}; its state is saved there`));
+  // The checkpoint keeps its meaning: the weights of an evaluation, not of the stop.
+  const c1 = ckptIter();
+  assert.ok(c1 === null || (c1 % 20 === 0 && c1 <= k1), `checkpoint at ${c1}`);
+
+  // 2. Resumed where it stopped, then stopped in the middle of the evaluation at iter 40.
+  const second = await stopWhen(['train', '--out_dir', cut, '--init_from', 'resume', '--data_dir', data, '--no-progress'], cut,
+    (rows) => trainRows(rows).some((r) => r.iter === 39), 'SIGINT');
+  assert.equal(second.code, 130, second.stdout);
+  assert.match(second.stdout, new RegExp(`resuming ${cut} at iter ${k1}, where it was stopped`));
+  const s2 = resumeState();
+  assert.deepEqual([s2.iter, s2.eval_pending], [40, true], 'stopped during the evaluation at 40, which is done again on resume');
+  assert.ok(!readLog(cut).some((r) => r.iter === 40 && 'val_loss' in r));
+
+  // 3. To the end: the same log (but timings), the same checkpoint and final weights; the resume state is gone.
+  const last = cli(['train', '--out_dir', cut, '--init_from', 'resume', '--data_dir', data, '--no-progress']);
+  assert.equal(last.code, 0, last.stderr);
+  assert.match(last.stdout, /at iter 40, where it was stopped/);
+  assert.deepEqual(noMs(readLog(cut)), noMs(readLog(full)));
+  for (const f of ['final.safetensors', 'ckpt.safetensors', 'optim.safetensors']) {
+    assert.ok(fs.readFileSync(path.join(full, f)).equals(fs.readFileSync(path.join(cut, f))), `${f} identical`);
+  }
+  assert.deepEqual(fs.readdirSync(cut).filter((f) => f.startsWith('resume.')), []);
+});
+
 test('init_from a safetensors file fine-tunes; a mismatched file is refused with the names', () => {
   const src = tmpDir();
   assert.equal(cli(['train', ...base, '--out_dir', src, '--max_iters', '10', '--eval_interval', '10']).code, 0);

@@ -6,10 +6,12 @@
 // A job carries train flags only; they pass the train command's own checks (checkQueueArgv) before
 // anything runs, and the run trains in <work_dir>/<queue>/<job id>, a name made safe for a folder:
 //   summary.json ok there      -> not trained again: its results are sent
-//   ckpt.safetensors there     -> resumed (--init_from resume): a shared work_dir resumes a dead worker's run
+//   a checkpoint there         -> resumed (--init_from resume): a shared work_dir resumes a dead worker's run
+//                                 from its last checkpoint, a stopped worker's run where it stopped
 //   anything else              -> folder cleared, trained from scratch
 // The run's log.jsonl and summary.json are copied to Redis as they grow, its output lines go to
-// the job's log. SIGTERM/SIGINT: the runs stop after the current iteration and go back to the queue.
+// the job's log. SIGTERM/SIGINT: the runs stop after the current iteration, save their state there
+// (the train command's own Ctrl-C handling) and go back to the queue.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import type { Redis } from 'ioredis';
 import { LOCK_FILE, lockHolder } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
 import { clearRunFolder, createRunFolder } from './folders.js';
+import { hasCheckpoint, RESUME_STATE, resumePoint } from '../train/checkpoint.js';
 import { readSummary } from './results.js';
 import { decideAction, defaultTrainCmd, runChild, type ChildResult } from './runner.js';
 import { openRedis, probeRedis, redact, type RedisTarget } from './redis.js';
@@ -139,7 +142,7 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
     await fail(`refused by worker ${me}: ${e.message}`, true);
     return;
   }
-  print(`${queue}/${name}: ${action === 'resume' ? 'resuming from its checkpoint' : action === 'skip' ? 'already trained here, sending its results' : 'training'} in ${dir}`);
+  print(`${queue}/${name}: ${action === 'resume' ? `resuming ${whereFrom(dir)}` : action === 'skip' ? 'already trained here, sending its results' : 'training'} in ${dir}`);
 
   // This worker holds the job, so a folder lock left by another machine (one that died, sharing
   // this work_dir) is stale: the previous holder lost the job and stopped its run (above).
@@ -218,12 +221,23 @@ async function reportRun(job: Job<RunJobData, RunJobResult>, token: string, queu
   } else if (res !== null && (res.aborted || res.code === 130 || summary?.status === 'interrupted')) {
     await job.moveToWait(token);
     stats.handedBack++;
-    print(`${queue}/${name}: stopped and handed back to the queue${existsSync(join(dir, 'ckpt.safetensors')) ? ' (it resumes from its checkpoint on a worker sharing this --work_dir)' : ''}`);
+    print(`${queue}/${name}: stopped${summary?.status === 'interrupted' ? ` at iter ${summary.iters}` : ''} and handed back to the queue` +
+      (hasCheckpoint(dir) ? ` (it resumes ${whereFrom(dir)} on a worker sharing this --work_dir)` : ''));
   } else {
     const error = summary?.status === 'failed' && summary.error ? summary.error
       : res?.code === 0 ? 'exited 0 without an ok summary.json'
       : `${res?.signal ? `killed by ${res.signal}` : `exit code ${res?.code}`}${res?.lastErr ? `: ${res.lastErr}` : ''}`;
     await fail(error, true);
+  }
+}
+
+/** Where a resumed run continues, for the worker's messages. */
+function whereFrom(dir: string): string {
+  try {
+    const { kind, state } = resumePoint(dir);
+    return kind === RESUME_STATE ? `where it was stopped, at iter ${state.iter}` : `from its checkpoint at iter ${state.iter}`;
+  } catch {
+    return 'from its checkpoint'; // unreadable: the train command says why
   }
 }
 

@@ -10,6 +10,13 @@
 // exists leaves the old checkpoint untouched (the `.next` files are discarded at the next start); a
 // kill after it is completed at the next start by finishing the renames (recoverCheckpoint). A write
 // that fails (full disk, I/O error) removes the generation and keeps the old checkpoint.
+//
+// A run stopped by Ctrl-C/SIGTERM also saves its state at that iteration, in the same three-file
+// form under other names (RESUME_STATE: resume.ckpt.safetensors, resume.optim.safetensors,
+// resume.state.json, committed by resume.commit), so the checkpoint keeps its meaning (the weights
+// of the best, or last, evaluation). `--init_from resume` continues from whichever of the two is
+// newer (resumePoint); the resume state is removed once a later checkpoint or the run's end
+// supersedes it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanTemporaries, DiskError, makeDir, syncDir, writeFileAtomic, writeFileDurable } from '../engine/files.js';
@@ -31,6 +38,8 @@ export interface TrainState {
   params: number;
   tokens_seen: number;
   wall_s: number;
+  /** The evaluation due at `iter` has not been done yet (a resume state saved during it); absent: done. */
+  eval_pending?: boolean;
 }
 
 export function modelConfigOf(cfg: ModelConfig): ModelConfig {
@@ -52,20 +61,33 @@ export function saveWeights(file: string, model: GPT, iter: number, extra: Recor
   writeSafetensors(file, modelTensors(model), weightsMetadata(model, iter, extra));
 }
 
-/** The files of one checkpoint, in the order they are switched in. */
-export const CHECKPOINT_FILES = ['ckpt.safetensors', 'optim.safetensors', 'state.json'] as const;
-const COMMIT = 'checkpoint.commit';
+/** The files of one checkpoint (weights, moments, state, in the order they are switched in) and its commit record. */
+export interface CheckpointKind {
+  files: readonly [weights: string, moments: string, state: string];
+  commit: string;
+  /** In messages. */
+  what: string;
+}
+
+/** The checkpoint: the weights of the best evaluation (of every evaluation with --always_save_checkpoint). */
+export const CHECKPOINT: CheckpointKind = { files: ['ckpt.safetensors', 'optim.safetensors', 'state.json'], commit: 'checkpoint.commit', what: 'checkpoint' };
+/** Where a run stopped by Ctrl-C/SIGTERM stands, saved as it stops, for --init_from resume. */
+export const RESUME_STATE: CheckpointKind = {
+  files: ['resume.ckpt.safetensors', 'resume.optim.safetensors', 'resume.state.json'], commit: 'resume.commit', what: 'resume state',
+};
+const KINDS = [CHECKPOINT, RESUME_STATE];
 const NEXT = '.next';
 
 /** Every name a checkpoint write may leave in a run folder (for --overwrite and sweeps clearing a run). */
-export const CHECKPOINT_NAMES = [...CHECKPOINT_FILES, ...CHECKPOINT_FILES.map((f) => f + NEXT), COMMIT];
+export const CHECKPOINT_NAMES = KINDS.flatMap((k) => [...k.files, ...k.files.map((f) => f + NEXT), k.commit]);
 
-/** Whether dir holds a checkpoint, switched in or committed and waiting for recoverCheckpoint. */
+/** Whether dir holds a checkpoint or a resume state, switched in or committed and waiting for recoverCheckpoint. */
 export function hasCheckpoint(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'ckpt.safetensors')) || fs.existsSync(path.join(dir, COMMIT));
+  return KINDS.some((k) => fs.existsSync(path.join(dir, k.files[0])) || fs.existsSync(path.join(dir, k.commit)));
 }
 
-export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: TrainState, extra: Record<string, string> = {}): void {
+export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: TrainState, extra: Record<string, string> = {},
+  kind: CheckpointKind = CHECKPOINT): void {
   makeDir(dir, 'out_dir');
   const moments: NamedTensor[] = [];
   for (const p of model.store.params) {
@@ -74,57 +96,85 @@ export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: Train
     moments.push({ name: `exp_avg.${p.name}`, shape: p.shape, data: opt.m.subarray(p.offset, p.offset + n) });
     moments.push({ name: `exp_avg_sq.${p.name}`, shape: p.shape, data: opt.v.subarray(p.offset, p.offset + n) });
   }
-  const contents: Record<(typeof CHECKPOINT_FILES)[number], () => Uint8Array | string> = {
-    'ckpt.safetensors': () => encodeSafetensors(modelTensors(model), weightsMetadata(model, state.iter, extra)),
-    'optim.safetensors': () => encodeSafetensors(moments, { step: String(opt.step), iter: String(state.iter) }),
-    'state.json': () => JSON.stringify(state, null, 1) + '\n',
+  const [weights, optim, stateFile] = kind.files;
+  const contents: Record<string, () => Uint8Array | string> = {
+    [weights]: () => encodeSafetensors(modelTensors(model), weightsMetadata(model, state.iter, extra)),
+    [optim]: () => encodeSafetensors(moments, { step: String(opt.step), iter: String(state.iter) }),
+    [stateFile]: () => JSON.stringify(state, null, 1) + '\n',
   };
   // 1. The new generation, beside the current checkpoint.
   try {
-    for (const f of CHECKPOINT_FILES) writeFileDurable(path.join(dir, f + NEXT), contents[f]());
+    for (const f of kind.files) writeFileDurable(path.join(dir, f + NEXT), contents[f]());
     syncDir(dir);
     // 2. The switch: from here on the new generation is the checkpoint.
-    writeFileAtomic(path.join(dir, COMMIT), JSON.stringify({ iter: state.iter, files: CHECKPOINT_FILES }) + '\n');
+    writeFileAtomic(path.join(dir, kind.commit), JSON.stringify({ iter: state.iter, files: kind.files }) + '\n');
   } catch (e) {
-    for (const f of CHECKPOINT_FILES) fs.rmSync(path.join(dir, f + NEXT), { force: true });
+    for (const f of kind.files) fs.rmSync(path.join(dir, f + NEXT), { force: true });
     if (e instanceof DiskError) {
-      const kept = fs.existsSync(path.join(dir, 'state.json')) ? `the previous checkpoint (iter ${readState(dir).iter}) is kept` : 'no checkpoint was saved';
-      throw new DiskError(`${e.message}. The checkpoint at iter ${state.iter} was not saved; ${kept} in ${dir}`, e.code);
+      const kept = fs.existsSync(path.join(dir, stateFile)) ? `the previous ${kind.what} (iter ${readState(dir, kind).iter}) is kept` : `no ${kind.what} was saved`;
+      throw new DiskError(`${e.message}. The ${kind.what} at iter ${state.iter} was not saved; ${kept} in ${dir}`, e.code);
     }
     throw e;
   }
   // 3. Put the new files in place and drop the commit record.
-  finishCommit(dir);
+  finishCommit(dir, kind);
 }
 
-function finishCommit(dir: string): void {
-  for (const f of CHECKPOINT_FILES) {
+function finishCommit(dir: string, kind: CheckpointKind): void {
+  for (const f of kind.files) {
     const next = path.join(dir, f + NEXT);
     if (fs.existsSync(next)) fs.renameSync(next, path.join(dir, f));
   }
   syncDir(dir);
-  fs.rmSync(path.join(dir, COMMIT), { force: true });
+  fs.rmSync(path.join(dir, kind.commit), { force: true });
   syncDir(dir);
 }
 
 /**
- * Makes a run folder's checkpoint whole after a kill: a committed generation is switched in, an
- * uncommitted one is discarded, temporary files of dead writers are removed. Only the process
- * that owns the folder (holds its lock) may call this. Returns what was done, for the log.
+ * Removes dir's resume state (superseded by a later checkpoint, or by the run's end). The state
+ * file goes first: without it the other two are never read (resumePoint), and the next resume state
+ * write replaces them.
+ */
+export function dropResumeState(dir: string): void {
+  const [weights, optim, stateFile] = RESUME_STATE.files;
+  if (!fs.existsSync(path.join(dir, stateFile)) && !fs.existsSync(path.join(dir, weights))) return;
+  for (const f of [stateFile, weights, optim]) fs.rmSync(path.join(dir, f), { force: true });
+  syncDir(dir);
+}
+
+/**
+ * Makes a run folder's checkpoint and resume state whole after a kill: a committed generation is
+ * switched in, an uncommitted one is discarded, temporary files of dead writers are removed. Only
+ * the process that owns the folder (holds its lock) may call this. Returns what was done, for the log.
  */
 export function recoverCheckpoint(dir: string): string[] {
   const done: string[] = [];
   if (!fs.existsSync(dir)) return done;
-  if (fs.existsSync(path.join(dir, COMMIT))) {
-    finishCommit(dir);
-    done.push('completed the checkpoint write interrupted by a kill');
+  for (const kind of KINDS) {
+    if (fs.existsSync(path.join(dir, kind.commit))) {
+      finishCommit(dir, kind);
+      done.push(`completed the ${kind.what} write interrupted by a kill`);
+    }
+    const partial = kind.files.filter((f) => fs.existsSync(path.join(dir, f + NEXT)));
+    for (const f of partial) fs.rmSync(path.join(dir, f + NEXT), { force: true });
+    if (partial.length) done.push(`removed an unfinished ${kind.what} write (${partial.map((f) => f + NEXT).join(', ')})`);
   }
-  const partial = CHECKPOINT_FILES.filter((f) => fs.existsSync(path.join(dir, f + NEXT)));
-  for (const f of partial) fs.rmSync(path.join(dir, f + NEXT), { force: true });
-  if (partial.length) done.push(`removed an unfinished checkpoint write (${partial.map((f) => f + NEXT).join(', ')})`);
   const tmp = cleanTemporaries(dir);
   if (tmp.length) done.push(`removed temporary files left by a killed process (${tmp.join(', ')})`);
   return done;
+}
+
+/**
+ * Where --init_from resume continues: the resume state when it is newer than the checkpoint (the
+ * run was stopped after it), else the checkpoint. At the same iteration the checkpoint wins: it was
+ * written after that iteration's evaluation. A resume state that is not newer is stale (a kill came
+ * between a later checkpoint and its removal): the resuming run removes it.
+ */
+export function resumePoint(dir: string): { kind: CheckpointKind; state: TrainState } {
+  const saved = fs.existsSync(path.join(dir, RESUME_STATE.files[2])) ? readState(dir, RESUME_STATE) : null;
+  const ckpt = fs.existsSync(path.join(dir, CHECKPOINT.files[2])) ? readState(dir, CHECKPOINT) : null;
+  if (saved && (!ckpt || saved.iter > ckpt.iter)) return { kind: RESUME_STATE, state: saved };
+  return { kind: CHECKPOINT, state: ckpt ?? readState(dir, CHECKPOINT) };
 }
 
 /** The contract used by `activations`, `inspect` and the dashboard. */
@@ -186,8 +236,8 @@ export function loadMoments(file: string, model: GPT, opt: AdamW): number {
   return Number(metadata.iter ?? NaN);
 }
 
-export function readState(dir: string): TrainState {
-  const file = path.join(dir, 'state.json');
+export function readState(dir: string, kind: CheckpointKind = CHECKPOINT): TrainState {
+  const file = path.join(dir, kind.files[2]);
   if (!fs.existsSync(file)) {
     throw new UserError(`--init_from resume: ${dir} has no state.json (no checkpoint to resume). ` +
       'Train with --init_from scratch first, or point --out_dir at a run folder.');

@@ -5,6 +5,9 @@
 //     stop at it == max_iters; else one update: accumulate gradients over micro-batches, clip, AdamW
 // Evaluation draws its batches from a generator seeded by (seed, it), so it never shifts the
 // training stream and a resumed run repeats the uninterrupted run's numbers exactly.
+// Ctrl-C/SIGTERM stops before the next update (or in the middle of an evaluation, which is then
+// done again) and saves the run's state there (RESUME_STATE, src/train/checkpoint.ts), so
+// --init_from resume continues from that iteration, not from the last checkpoint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
@@ -22,7 +25,11 @@ import { Generator } from '../model/generate.js';
 import type { GPT } from '../model/gpt.js';
 import { MetricCtx } from '../nn/params.js';
 import { AdamW, clipGradNorm } from './adamw.js';
-import { CHECKPOINT_NAMES, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint, saveCheckpoint, saveWeights, type TrainState } from './checkpoint.js';
+import {
+  CHECKPOINT, CHECKPOINT_NAMES, dropResumeState, hasCheckpoint, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint,
+  RESUME_STATE, resumePoint, saveCheckpoint, saveWeights, type CheckpointKind, type TrainState,
+} from './checkpoint.js';
+import { DiskError } from '../engine/files.js';
 import { checkMemory } from '../model/memory.js';
 import { formatDuration } from '../engine/format.js';
 import { Progress, RunLog, type LogRow } from './log.js';
@@ -46,8 +53,9 @@ export interface Summary {
 }
 
 /** Resolve --init_from resume: the saved config, with the training flags given now on top. */
-function resumeConfig(cfg: TrainConfig, given: Set<string>): { cfg: TrainConfig; state: TrainState } {
-  const state = readState(cfg.out_dir);
+function resumeConfig(cfg: TrainConfig, given: Set<string>): { cfg: TrainConfig; state: TrainState; kind: CheckpointKind } {
+  const { state, kind } = resumePoint(cfg.out_dir);
+  if (kind === CHECKPOINT) dropResumeState(cfg.out_dir); // stale, if any
   const merged: Record<string, unknown> = { ...state.config };
   const conflicts: string[] = [];
   for (const k of given) {
@@ -62,7 +70,7 @@ function resumeConfig(cfg: TrainConfig, given: Set<string>): { cfg: TrainConfig;
       `${conflicts.join(', ')}. Drop them, or start a new run in another --out_dir.`);
   }
   merged.init_from = 'resume';
-  return { cfg: merged as unknown as TrainConfig, state };
+  return { cfg: merged as unknown as TrainConfig, state, kind };
 }
 
 /** Files a run writes into out_dir (besides TensorBoard events). */
@@ -96,9 +104,9 @@ export async function train(input: TrainConfig, given: Set<string>): Promise<num
 }
 
 async function trainLocked(input: TrainConfig, given: Set<string>): Promise<number> {
-  const { cfg, state, data } = resolveRun(input, given);
+  const { cfg, state, kind, data } = resolveRun(input, given);
   try {
-    const run = new Run(cfg, state, data);
+    const run = new Run(cfg, state, kind, data);
     run.openOutputs();
     return await run.loop();
   } finally {
@@ -112,14 +120,15 @@ export function modelVocabSize(datasetVocab: number, multiple: number | null): n
 }
 
 /** Phase 1: the effective config (a resumed run's, with the flags given now), checked; the dataset. */
-function resolveRun(input: TrainConfig, given: Set<string>): { cfg: TrainConfig; state: TrainState | null; data: Dataset } {
+function resolveRun(input: TrainConfig, given: Set<string>): { cfg: TrainConfig; state: TrainState | null; kind: CheckpointKind; data: Dataset } {
   let cfg = input;
   let state: TrainState | null = null;
-  if (cfg.init_from === 'resume') ({ cfg, state } = resumeConfig(cfg, given));
+  let kind = CHECKPOINT;
+  if (cfg.init_from === 'resume') ({ cfg, state, kind } = resumeConfig(cfg, given));
   for (const w of checkTrainConfig(cfg)) console.warn(`warning: ${w}`);
   const outDir = cfg.out_dir;
-  if (!state && fs.existsSync(path.join(outDir, 'state.json')) && !cfg.overwrite) {
-    throw new UserError(`${outDir} already holds a run (state.json). Continue it with --init_from resume, ` +
+  if (!state && hasCheckpoint(outDir) && !cfg.overwrite) {
+    throw new UserError(`${outDir} already holds a run (a checkpoint). Continue it with --init_from resume, ` +
       'choose another --out_dir, or pass --overwrite to replace it.');
   }
 
@@ -129,7 +138,7 @@ function resolveRun(input: TrainConfig, given: Set<string>): { cfg: TrainConfig;
     closeDataset(data);
     throw new UserError(`dataset ${cfg.dataset} gives vocab_size ${vocab} but the run in ${outDir} was trained with ${state.config.vocab_size}`);
   }
-  return { cfg: { ...cfg, vocab_size: vocab }, state, data };
+  return { cfg: { ...cfg, vocab_size: vocab }, state, kind, data };
 }
 
 type Evaluation = { train: number; val: number; metrics: Record<string, number> };
@@ -156,10 +165,12 @@ class Run {
   trainMs = 0; tokens = 0; lastTrain: number | null = null; lastVal: number | null = null; recompute: number | null = null;
   savedIter: number | null;
   stop: 'interrupted' | null = null;
+  /** The evaluation at `it` was cut short by the stop: a resume does it again. */
+  evalCut = false;
 
   /** Phase 2: backend, model and optimizer; a resumed run's weights, moments, generator and counters,
    * or a fine-tuning run's starting weights. */
-  constructor(readonly cfg: TrainConfig, readonly state: TrainState | null, readonly data: Dataset) {
+  constructor(readonly cfg: TrainConfig, readonly state: TrainState | null, readonly kind: CheckpointKind, readonly data: Dataset) {
     this.outDir = cfg.out_dir;
     const { backend, note } = selectBackend(cfg.backend);
     if (note) console.warn(note);
@@ -169,13 +180,14 @@ class Run {
     this.opt = new AdamW(this.model.store);
     this.rng = new Rng(cfg.seed);
     if (state) {
-      const ckpt = path.join(this.outDir, 'ckpt.safetensors');
+      const [weights, moments, stateFile] = kind.files;
+      const ckpt = path.join(this.outDir, weights);
       const { tensors, metadata } = loadTensors(ckpt);
       loadWeights(this.model, tensors, ckpt);
-      const optIter = loadMoments(path.join(this.outDir, 'optim.safetensors'), this.model, this.opt);
+      const optIter = loadMoments(path.join(this.outDir, moments), this.model, this.opt);
       if (Number(metadata.iter) !== state.iter || optIter !== state.iter) {
-        throw new UserError(`the checkpoint files in ${this.outDir} disagree (state.json at iter ${state.iter}, ckpt at ${metadata.iter}, ` +
-          `optim at ${optIter}): a write was interrupted. Restore them or start again with --overwrite.`);
+        throw new UserError(`the ${kind.what} files in ${this.outDir} disagree (${stateFile} at iter ${state.iter}, ${weights} at ${metadata.iter}, ` +
+          `${moments} at ${optIter}): a write was interrupted. Restore them or start again with --overwrite.`);
       }
       this.rng.setState(state.rng);
       this.start = state.iter; this.bestVal = state.best_val_loss; this.bestIter = state.best_iter; this.wallBefore = state.wall_s ?? 0;
@@ -204,13 +216,16 @@ class Run {
     const { cfg, state, outDir, data } = this;
     // --overwrite: the previous run's files go, so no stale TensorBoard events or final weights mix in.
     if (!state && cfg.overwrite) clearRunFiles(outDir);
-    this.log = new RunLog(outDir, state ? { keepUntil: { trainBelow: this.start, evalUpTo: this.start } } : {});
+    this.log = new RunLog(outDir, state ? { keepUntil: { trainBelow: this.start, evalUpTo: state.eval_pending ? this.start - 1 : this.start } } : {});
     const tb = this.tb = cfg.tensorboard_log ? new TensorBoardWriter(outDir) : null;
     if (tb) this.log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
     console.log(`normlab train: ${cfg.n_layer} layers, ${cfg.n_head} heads, ${cfg.n_embd} wide, block ${this.T}; ` +
       `${(this.nParams / 1e6).toFixed(2)}M parameters; backend ${this.model.be.name}; ${cfg.dataset}: ${data.train.length} train / ${data.val.length} val tokens`);
     console.log(this.layout);
-    if (state) console.log(`resuming ${outDir} at iter ${this.start} (best val loss ${this.bestVal?.toFixed(4) ?? 'none'})`);
+    if (state) {
+      console.log(`resuming ${outDir} at iter ${this.start}${this.kind === RESUME_STATE ? ', where it was stopped' : ''} ` +
+        `(best val loss ${this.bestVal?.toFixed(4) ?? 'none'})`);
+    }
     this.progress = new Progress(cfg.max_iters, cfg.progress);
     this.t0 = Date.now();
     if (state) {
@@ -224,6 +239,8 @@ class Run {
    * then the final weights and summary. Returns the exit code. */
   async loop(): Promise<number> {
     const { cfg, state } = this;
+    // A second one before the state is being saved stops at once (the last checkpoint stays whole);
+    // during the save (synchronous, so no handler runs meanwhile) it waits for the save to end.
     const onSigint = () => {
       if (this.stop) process.exit(130);
       this.stop = 'interrupted';
@@ -232,12 +249,12 @@ class Run {
     const offSignals = () => { process.off('SIGINT', onSigint); process.off('SIGTERM', onSigint); };
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
-    const closeOutputs = () => { this.tb?.close(); this.progress.end(); offSignals(); };
+    const closeOutputs = () => { this.tb?.close(); this.progress.end(); };
     try {
       for (; ; this.it++) {
         const it = this.it;
-        const evalNow = (it % cfg.eval_interval === 0 || it === cfg.max_iters) && !(state && it === this.start);
-        if (evalNow && !(await this.evalStep(it))) break; // interrupted: this evaluation is not logged
+        const evalNow = (it % cfg.eval_interval === 0 || it === cfg.max_iters) && !(state && it === this.start && !state.eval_pending);
+        if (evalNow && !(await this.evalStep(it))) { this.evalCut = true; break; } // interrupted: this evaluation is not logged
         if (it >= cfg.max_iters) break;
         // Let the event loop run (a Ctrl-C handler cannot fire inside a synchronous loop), then stop if asked.
         await new Promise((resolve) => setImmediate(resolve));
@@ -246,6 +263,7 @@ class Run {
       }
     } catch (e) {
       closeOutputs();
+      offSignals();
       // On a full disk the summary may not be writable either: the first error is the one to report.
       try { this.summary('failed', e instanceof Error ? e.message : String(e)); } catch { /* reported below */ }
       if (e instanceof Diverged) {
@@ -257,7 +275,11 @@ class Run {
       throw e;
     }
     closeOutputs();
-    return this.finish();
+    try {
+      return this.finish();
+    } finally {
+      offSignals();
+    }
   }
 
   /** The evaluation at `it`: log, checkpoint on a new best (or always), summary, optional sample.
@@ -280,6 +302,7 @@ class Run {
           params: this.nParams, tokens_seen: this.tokens, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
         }, this.extraMeta);
         this.savedIter = it;
+        dropResumeState(this.outDir); // superseded: it is at this iteration or before
       }
     }
     this.summary('running');
@@ -327,21 +350,45 @@ class Run {
     this.progress.update(it + 1, loss, tps, ((cfg.max_iters - it - 1) * this.trainMs) / Math.max(1, it + 1 - this.start) / 1000);
   }
 
-  /** After the loop: interrupted (exit 130, how to continue) or done (final weights, exit 0). */
+  /** After the loop: interrupted (its state saved, exit 130, how to continue) or done (final weights, exit 0). */
   private finish(): number {
     const { outDir, it } = this;
     if (this.stop) {
+      const saved = this.saveResumeState();
       this.summary('interrupted');
-      console.log(`interrupted at iter ${it}; the last checkpoint is at iter ${fs.existsSync(path.join(outDir, 'state.json')) ? readState(outDir).iter : 'none'}. ` +
-        `Continue with: normlab train --out_dir ${outDir} --init_from resume`);
+      console.log(`interrupted at iter ${it}; ${saved}. Continue with: normlab train --out_dir ${outDir} --init_from resume`);
       return 130;
     }
     saveWeights(path.join(outDir, 'final.safetensors'), this.model, it, this.extraMeta);
+    dropResumeState(outDir);
     this.summary('ok');
     const wall = (Date.now() - this.t0) / 1000;
     console.log(`done: ${it} iterations in ${formatDuration(wall)}; best val loss ${this.bestVal?.toFixed(4)} at iter ${this.bestIter}; ` +
       `${Math.round((this.tokens / Math.max(this.trainMs, 1)) * 1000)} tok/s; checkpoints in ${outDir}`);
     return 0;
+  }
+
+  /**
+   * Saves where the stopped run stands (RESUME_STATE): the weights, moments and generator before the
+   * update at `it`, and whether the evaluation at `it` still has to be done. Nothing is written when
+   * nothing happened since the state this run resumed from. Returns what to tell the user.
+   */
+  private saveResumeState(): string {
+    const { outDir, it } = this;
+    const lastCkpt = () => fs.existsSync(path.join(outDir, CHECKPOINT.files[2])) ? `iter ${readState(outDir).iter}` : 'none';
+    if (this.state && it === this.start) return `nothing trained since iter ${it}, where it resumes again`;
+    try {
+      saveCheckpoint(outDir, this.model, this.opt, {
+        version: 1, config: this.cfg, iter: it, best_val_loss: this.bestVal, best_iter: this.bestIter, rng: this.rng.getState(),
+        params: this.nParams, tokens_seen: this.tokens, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
+        ...(this.evalCut ? { eval_pending: true } : {}),
+      }, this.extraMeta, RESUME_STATE);
+    } catch (e) {
+      if (!(e instanceof DiskError)) throw e;
+      console.error(`error: ${e.message}`);
+      return `its state was not saved (the last checkpoint is at ${lastCkpt()})`;
+    }
+    return `its state is saved there (${RESUME_STATE.files.join(', ')}; the checkpoint stays at ${lastCkpt()})`;
   }
 
   summary(status: Summary['status'], error?: string): void {
