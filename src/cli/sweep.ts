@@ -39,8 +39,8 @@ options:
 Any other flag is a train flag applied to every run, after the file's own flags, e.g.
   normlab sweep explorations/norms.json --max_iters 100 --eval_interval 50
 It may not set a flag that the file varies, nor --out_dir (each run gets its own).
-Ctrl-C stops the current run cleanly (after its current iteration; it keeps its last checkpoint,
-from which the next sweep resumes) and writes the results so far.`;
+Ctrl-C stops the current run cleanly (after its current iteration, saving its state there, from
+which the next sweep resumes it) and writes the results so far.`;
 
 interface SweepArgs {
   file: string; sweepDir: string | null; seeds: number | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean;
@@ -115,7 +115,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const manifest = { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped };
   if (args.queue !== null) return sweepOnQueue(args.queue, args, plan, sweepDir, manifest);
   if (args.weights) throw new UserError('--weights goes with --queue (a local sweep always keeps final.safetensors)');
-  const outcome = await withStopSignals('stopping: the current run stops after this iteration, keeping its last checkpoint (Ctrl-C again to kill it)', (signal, killSignal) =>
+  const outcome = await withStopSignals('stopping: the current run stops after this iteration and saves its state there (Ctrl-C again to kill it)', (signal, killSignal) =>
     runSweep(plan, { sweepDir, signal, killSignal, quiet: args.quiet, manifest }));
   return report(outcome, plan, sweepDir, 'sweep stopped early: run it again to continue');
 }

@@ -18,7 +18,7 @@ export const WORKER_FLAGS: readonly FlagSpec[] = [
 ];
 
 const DESCRIPTION = 'Take runs from every sweep queued on that Redis (normlab sweep FILE --queue URL) and train them here. ' +
-  'Ctrl-C or SIGTERM: the runs stop after their current iteration and go back to the queue (a second one kills them).';
+  'Ctrl-C or SIGTERM: the runs stop after their current iteration, save their state there and go back to the queue (a second one kills them).';
 
 export async function workerCommand(argv: string[]): Promise<number> {
   let parsed;

@@ -84,7 +84,7 @@ export const RUN_FLAGS = [
   { name: 'grad_clip', type: 'float', default: 1.0, group: 'training', help: 'global gradient-norm clip (0 disables)', check: atLeast(0) },
   { name: 'gradient_accumulation_steps', type: 'int', default: 1, group: 'training', help: 'micro-batches per update', check: atLeast(1) },
   {
-    name: 'init_from', type: 'str', default: 'scratch', group: 'training', help: "'scratch', 'resume' (continue out_dir), or a .safetensors file",
+    name: 'init_from', type: 'str', default: 'scratch', group: 'training', help: "'scratch', 'resume' (continue out_dir: where it was stopped, else from its checkpoint), or a .safetensors file",
     check: (v) => (typeof v !== 'string' || v === 'scratch' || v === 'resume' || v.endsWith('.safetensors') ? null
       : `--init_from ${JSON.stringify(v)}: expected scratch, resume, or a path to a .safetensors file`),
   },

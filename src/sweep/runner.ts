@@ -3,7 +3,7 @@
 // What happens to a run is decided from its folder, so rerunning a sweep continues it:
 //   summary.json status ok                      -> skip (its row comes from that summary)
 //   summary.json status failed                  -> retry from scratch (folder cleared)
-//   ckpt.safetensors present, summary not ok    -> resume: `--init_from resume` (killed or Ctrl-C'd run)
+//   a checkpoint or resume state, summary not ok -> resume: `--init_from resume` (killed or Ctrl-C'd run)
 //   anything else left in the folder            -> start over (it stopped before its first checkpoint)
 // A folder is only ever cleared when the sweep created it (src/sweep/folders.ts); a folder in the way
 // that it did not create is refused before any run starts. The sweep folder is locked
