@@ -66,6 +66,11 @@ test('4 runs, 3 workers, one SIGKILLed and one SIGTERMed mid-run: every run once
     };
     const midRun = (d: string) => existsSync(join(d, 'ckpt.safetensors')) &&
       !/"status": "ok"/.test(existsSync(join(d, 'summary.json')) ? readFileSync(join(d, 'summary.json'), 'utf8') : '');
+    // Past its checkpoint by a few iterations (log.jsonl of the work folder), so the stop lands between two evaluations.
+    const pastCheckpoint = (d: string) => {
+      const iters = (existsSync(join(d, 'log.jsonl')) ? readFileSync(join(d, 'log.jsonl'), 'utf8') : '').match(/"iter":\d+/g) ?? [];
+      return iters.length > 0 && Number(iters[iters.length - 1].slice(7)) % 100 > 20;
+    };
     const [killed, killedDir] = await until('a run with a checkpoint', () => {
       for (const w of workers) { const d = runDir(w, midRun); if (d) return [w, d] as const; }
       return null;
@@ -75,22 +80,23 @@ test('4 runs, 3 workers, one SIGKILLed and one SIGTERMed mid-run: every run once
     const [termed, termedDir] = await until('a second run mid-way', () => {
       for (const w of workers) {
         if (w === killed) continue;
-        const d = runDir(w, (x) => x !== killedDir && midRun(x));
+        const d = runDir(w, (x) => x !== killedDir && midRun(x) && pastCheckpoint(x));
         if (d) return [w, d] as const;
       }
       return null;
     });
     termed.p.kill('SIGTERM');
     assert.equal(await termed.exit, 0, termed.out);
-    const stoppedAt = termed.out.match(/: stopped at iter (\d+) and handed back to the queue \(it resumes where it was stopped, at iter (\d+) /);
-    assert.ok(stoppedAt && stoppedAt[1] === stoppedAt[2], termed.out);
+    // It resumes where it stopped: from its saved state, or from its checkpoint when it stopped right after writing one.
+    const stoppedAt = termed.out.match(/: stopped at iter (\d+) and handed back to the queue \(it resumes (where it was stopped, at|from its checkpoint at) iter (\d+) /);
+    assert.ok(stoppedAt && stoppedAt[1] === stoppedAt[3], termed.out);
 
     assert.equal(await follower.exit, 0, follower.out);
     const survivor = workers.find((w) => w !== killed && w !== termed)!;
     const killedRun = killedDir.split('/').pop()!, termedRun = termedDir.split('/').pop()!;
     const resumedKilled = new RegExp(`resuming from its checkpoint at iter \\d+ in ${killedDir}`);
     assert.ok(resumedKilled.test(survivor.out) || resumedKilled.test(termed.out), `the SIGKILLed worker's run ${killedRun} was not resumed:\n${survivor.out}`);
-    assert.ok(survivor.out.includes(`resuming where it was stopped, at iter ${stoppedAt![1]} in ${termedDir}`),
+    assert.ok(survivor.out.includes(`resuming ${stoppedAt![2]} iter ${stoppedAt![1]} in ${termedDir}`),
       `the SIGTERMed run ${termedRun} was not resumed where it stopped:\n${survivor.out}`);
     // The killed worker's training child stopped with it (no orphan writing into the run folder).
     await until('the killed worker\'s child to exit', () => processesMentioning(killedDir).length === 0 || null, 10000);
