@@ -24,6 +24,7 @@ const PAGE = 65536;
 interface Exports {
   matmulPack(b: number, N: number, K: number, flags: number, work: number): number;
   matmulWork(N: number, K: number): number;
+  matmulChunkWork(K: number): number;
   attentionWork(T: number, C: number, NH: number): number;
   add(out: number, a: number, b: number, n: number): void;
   mul(out: number, x: number, m: number, n: number): void;
@@ -171,9 +172,9 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
       const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
       if (!(M > 0 && N > 0)) return;
       const nChunks = pool.chunks(Math.ceil(M / 4));
-      // work: B's packed panel (when needed), then 8 floats per chunk for partial tiles.
+      // work: B's packed panels, then each chunk's packed rows of A and spill.
       const panel = K > 0 ? w.matmulWork(N, K) : 0;
-      mem.call('matmul', [[opts?.accumulate ? 'io' : 'out', o, M * N, 'out'], inp(a, M * K, 'a'), inp(b, K * N, 'b')], panel + 8 * nChunks,
+      mem.call('matmul', [[opts?.accumulate ? 'io' : 'out', o, M * N, 'out'], inp(a, M * K, 'a'), inp(b, K * N, 'b')], panel + w.matmulChunkWork(K) * nChunks,
         ([po, pa, pb, work]) => {
           const bp = K > 0 ? w.matmulPack(pb, N, K, flags, work) : pb;
           pool.run('matmulRows', [po, pa, bp, M, N, K, flags, work + 4 * panel], nChunks);

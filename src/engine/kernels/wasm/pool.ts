@@ -9,6 +9,15 @@
 // compare-exchange on one word holding (job number, next chunk), so a chunk runs exactly once, a
 // worker still finishing the previous job can never claim one of the next, and a worker that is
 // slow to start (or never starts) only means the caller does more chunks itself.
+//
+// Waiting is bounded spinning, then sleep: an idle worker, and the caller waiting for chunks still
+// running elsewhere, poll their word for SPIN loads (tens of microseconds: a training step issues
+// about a hundred kernel calls back to back) before sleeping in Atomics.wait. A thread announces its
+// sleep in a counter (SLEEPERS, CALLER_SLEEPS) before its final check, and the other side calls
+// Atomics.notify only when that counter is not zero: a notify costs a system call and, on a busy
+// machine, up to milliseconds (measured: it was most of the pool's overhead). Both sides use
+// sequentially consistent atomics, so either the sleeper's check sees the new value or the waker
+// sees the counter.
 
 /** Kernels that take (..., chunk, nChunks) as their last two arguments, by id. */
 export const CHUNKED = ['matmulRows', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward'] as const;
@@ -18,13 +27,16 @@ export type ChunkedKernel = (typeof CHUNKED)[number];
 // It sits below the JavaScript arena (64 KiB) and above the module's static data (~12 KiB).
 export const CTL = 0xe000;
 const ARGS = CTL + 64, MAX_ARGS = 24;
-const SEQ = 0, CLAIM = 1, NCHUNKS = 2, DONE = 3, KERNEL = 4, NARGS = 5, FAILED = 6, BY_WORKERS = 7;
+const SEQ = 0, CLAIM = 1, NCHUNKS = 2, DONE = 3, KERNEL = 4, NARGS = 5, FAILED = 6, BY_WORKERS = 7, SLEEPERS = 8, CALLER_SLEEPS = 9;
+/** Loads of the awaited word before a waiting thread sleeps (a load takes a few nanoseconds). */
+const SPIN = 20000;
 
 type Kernels = Record<string, (...a: number[]) => unknown>;
 
 /** Takes and runs chunks of job `seq` until none is left; workers count theirs in BY_WORKERS. */
 function work(ctl: Int32Array, args: Float64Array, k: Kernels, seq: number, worker: boolean): void {
   const tag = seq & 0xffff;
+  let fn: ((...a: number[]) => unknown) | null = null, a: number[] = [];
   for (;;) {
     const v = Atomics.load(ctl, CLAIM);
     if (v >>> 16 !== tag) return;
@@ -32,13 +44,16 @@ function work(ctl: Int32Array, args: Float64Array, k: Kernels, seq: number, work
     if (c >= n) return;
     if (Atomics.compareExchange(ctl, CLAIM, v, v + 1) !== v) continue;
     try {
-      const a = Array.from(args.subarray(0, Atomics.load(ctl, NARGS)));
-      k[CHUNKED[Atomics.load(ctl, KERNEL)]](...a, c, n);
+      if (!fn) { // this job's (read once: a job's words do not change until its last chunk is done)
+        fn = k[CHUNKED[Atomics.load(ctl, KERNEL)]];
+        a = Array.from(args.subarray(0, Atomics.load(ctl, NARGS)));
+      }
+      fn(...a, c, n);
     } catch {
       Atomics.store(ctl, FAILED, 1);
     }
     if (worker) Atomics.add(ctl, BY_WORKERS, 1);
-    if (Atomics.add(ctl, DONE, 1) + 1 === n) Atomics.notify(ctl, DONE);
+    if (Atomics.add(ctl, DONE, 1) + 1 === n && Atomics.load(ctl, CALLER_SLEEPS) !== 0) Atomics.notify(ctl, DONE);
   }
 }
 
@@ -48,7 +63,13 @@ export function threadMain(module: WebAssembly.Module, memory: WebAssembly.Memor
   const ctl = new Int32Array(memory.buffer, CTL, 16), args = new Float64Array(memory.buffer, ARGS, MAX_ARGS);
   let seen = Atomics.load(ctl, SEQ);
   for (;;) {
-    Atomics.wait(ctl, SEQ, seen); // sleeps until the caller publishes the next job
+    // until the caller publishes the next job: spin, then sleep
+    for (let i = 0; i < SPIN && Atomics.load(ctl, SEQ) === seen; i++);
+    if (Atomics.load(ctl, SEQ) === seen) {
+      Atomics.add(ctl, SLEEPERS, 1);
+      Atomics.wait(ctl, SEQ, seen);
+      Atomics.sub(ctl, SLEEPERS, 1);
+    }
     seen = Atomics.load(ctl, SEQ);
     work(ctl, args, k, seen, true);
   }
@@ -93,9 +114,14 @@ export class Pool {
     Atomics.store(ctl, FAILED, 0);
     Atomics.store(ctl, CLAIM, (this.seq & 0xffff) << 16); // opens the job's chunks
     Atomics.store(ctl, SEQ, this.seq);
-    Atomics.notify(ctl, SEQ);
+    if (Atomics.load(ctl, SLEEPERS) !== 0) Atomics.notify(ctl, SEQ);
     work(ctl, this.args, this.k, this.seq, false);
-    for (let d = Atomics.load(ctl, DONE); d < nChunks; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d, 1000);
+    for (let i = 0; i < SPIN && Atomics.load(ctl, DONE) < nChunks; i++);
+    if (Atomics.load(ctl, DONE) < nChunks) {
+      Atomics.store(ctl, CALLER_SLEEPS, 1);
+      for (let d = Atomics.load(ctl, DONE); d < nChunks; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d, 1000);
+      Atomics.store(ctl, CALLER_SLEEPS, 0);
+    }
     if (Atomics.load(ctl, FAILED)) throw new Error(`wasm kernel ${kernel} failed on a worker thread`);
   }
 }
