@@ -4,6 +4,7 @@
 // are held to the same classes). Inputs are Float32Array views at odd offsets inside larger
 // buffers, and the WHOLE buffers are compared, so a write outside a view fails the test too. Sizes cover 1 row, odd widths, T = 1,
 // attention across the 64-row causal blocks, and arrays large enough to run on the thread pool.
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
@@ -11,8 +12,8 @@ import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
-import { createNodeWasmBackend, loadWasmBackend, wasmBackendError } from '../src/engine/kernels/wasm/index.js';
-import { wasmWorkerChunks } from '../src/engine/kernels/wasm/backend.js';
+import { createNodeWasmBackend, loadWasmBackend, wasmBackendError, wasmModulePath } from '../src/engine/kernels/wasm/index.js';
+import { createWasmBackend, wasmWorkerChunks } from '../src/engine/kernels/wasm/backend.js';
 import { selectBackend } from '../src/engine/select.js';
 import { UserError } from '../src/engine/types.js';
 import { norms } from '../src/nn/norms/index.js';
@@ -123,6 +124,34 @@ function parity<A extends Record<string, Float32Array>>(
     const t = resultTol ?? EXACT;
     assert.ok(Math.abs((nr as number) - tr) <= t.atol + t.rtol * Math.abs(tr), `${label} result: ${nb.name} ${nr} vs ts ${tr}`);
   }
+  if (nb.alloc) residentParity(nb, label, make, call, na, nr);
+}
+
+/**
+ * A backend with its own memory (Backend.alloc: wasm) runs the same call again with every array in
+ * that memory, at the same offsets in blocks as long as the original buffers (guards included),
+ * so its kernels work in place instead of on copies: every array, guards included, must come out
+ * bit for bit as from the copies (`want`, `wantResult`).
+ */
+function residentParity<A extends Record<string, Float32Array>>(
+  nb: Backend, label: string, make: (rng: Rng) => A, call: (be: Backend, a: A) => number | void, want: A, wantResult: number | void,
+): void {
+  const ra = make(new Rng(1234));
+  const placed: [Float32Array, Float32Array][] = [];
+  const views = Object.fromEntries(Object.entries(ra).map(([name, v]) => {
+    if (!(v instanceof Float32Array)) return [name, v];
+    const whole = new Float32Array(v.buffer), block = nb.alloc!(whole.length);
+    assert.ok(block, `${label}: ${nb.name} alloc(${whole.length}) returned null`);
+    block.set(whole);
+    placed.push([whole, block]);
+    return [name, block.subarray(v.byteOffset / 4, v.byteOffset / 4 + v.length)];
+  })) as A;
+  const r = call(nb, views);
+  for (const [whole, block] of placed) { whole.set(block); nb.free!(block); }
+  for (const name of Object.keys(want)) {
+    if (want[name] instanceof Float32Array) assert.deepEqual(new Float32Array(ra[name].buffer), new Float32Array(want[name].buffer), `${label} ${name}: in place vs copied`);
+  }
+  assert.ok(Object.is(r, wantResult), `${label} result: in place ${r} vs copied ${wantResult}`);
 }
 
 // Every kernel of the interface must have a parity test below: adding a kernel to Backend without
@@ -130,9 +159,12 @@ function parity<A extends Record<string, Float32Array>>(
 const TESTED = ['matmul', 'addBias', 'biasBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
   'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward', 'add', 'addInto', 'mul', 'scale', 'sumSquares', 'adamw'];
 test('every Backend kernel has a parity test', () => {
-  const kernels = Object.entries(tsBackend).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort();
+  const MEMORY = ['alloc', 'free']; // not kernels: parity() runs every case again on alloc()'s arrays
+  const kernels = Object.entries(tsBackend).filter(([k, v]) => typeof v === 'function' && !MEMORY.includes(k)).map(([k]) => k).sort();
   assert.deepEqual(kernels, [...TESTED].sort());
-  for (const { be } of FAST) if (be) assert.deepEqual(Object.entries(be).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort(), kernels);
+  for (const { be } of FAST) {
+    if (be) assert.deepEqual(Object.entries(be).filter(([k, v]) => typeof v === 'function' && !MEMORY.includes(k)).map(([k]) => k).sort(), kernels);
+  }
 });
 
 backendTest('matmul: four transpose cases, overwrite and accumulate, odd and degenerate sizes, views', (be) => {
@@ -431,6 +463,31 @@ test('wasm kernels reject wrong array types, too-short arrays and out-of-range i
   assert.throws(() => wb.crossEntropyForward(new Float32Array(1), new Float32Array(3), new Float32Array(3), Int32Array.from([-1]), 1, 3), /targets/);
   assert.throws(() => wb.attentionForward(new Float32Array(6), new Float32Array(4), new Float32Array(6), new Float32Array(6),
     new Float32Array(6), null, 1, 2, 3, 2), /multiple of NH/);
+});
+
+test('wasm alloc: zeroed blocks in the module memory, reused after free, valid across growth; none without shared memory', () => {
+  const wb = createNodeWasmBackend(1);
+  const a = wb.alloc!(1000)!, b = wb.alloc!(5)!;
+  assert.ok(a instanceof Float32Array && a.length === 1000 && b.length === 5);
+  assert.ok(a.every((x) => x === 0));
+  assert.ok(b.byteOffset >= a.byteOffset + 4000 && a.byteOffset % 64 === 0 && b.byteOffset % 64 === 0, 'aligned, not overlapping');
+  a.fill(7);
+  wb.free!(a);
+  wb.free!(a.subarray(1)); // not a block: ignored
+  wb.free!(new Float32Array(4)); // not in the memory: ignored
+  const c = wb.alloc!(900)!;
+  assert.equal(c.byteOffset, a.byteOffset, 'a freed block is reused first-fit');
+  assert.ok(c.every((x) => x === 0), 'and zeroed');
+  // 64 MiB more makes the memory grow: views made before stay on the same bytes and work in place.
+  b.set([1, 2, 3, 4, 5]);
+  const big = wb.alloc!(16 << 20)!;
+  wb.add(b, b, b, 5);
+  assert.deepEqual([...b], [2, 4, 6, 8, 10]);
+  wb.scale(big.subarray(0, 5), 2, 5);
+  wb.free!(big); wb.free!(b); wb.free!(c);
+  // One thread without shared memory (a browser page that is not cross-origin isolated): no alloc.
+  const plain = createWasmBackend(new WebAssembly.Module(readFileSync(wasmModulePath(false))), { threads: 1 });
+  assert.equal(plain.alloc!(10), null);
 });
 
 test('wasm on worker threads gives the one-thread results bit for bit, each chunk exactly once (oversubscribed)', () => {

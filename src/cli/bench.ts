@@ -92,6 +92,7 @@ export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: num
     sampleCpuTps = sampleTokens / ((c.user + c.system) / 1e6);
   }
   const params = model.numParams();
+  model.store.release(); // the next model (another backend or variant) gets its memory
   return {
     label, backend: backend.name, ms_per_iter: ms,
     tokens_per_s: (cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps) / (ms / 1000),

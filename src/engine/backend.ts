@@ -76,6 +76,17 @@ export interface Backend {
     weightDecay: number, step: number): void;
 
   /**
+   * Optional: a zeroed Float32Array of n elements in the backend's own memory, which its kernels
+   * then use in place (the wasm backend: no copy in and out of its linear memory), or null when it
+   * has no room. The array stays valid until passed to free(); ParamStore allocates the model's
+   * parameters, gradients, optimizer moments and activations this way. Any backend accepts such an
+   * array, and this backend any other Float32Array.
+   */
+  alloc?(n: number): Float32Array | null;
+  /** Returns an array from alloc() (not a view into one); other arrays are ignored. */
+  free?(a: Float32Array): void;
+
+  /**
    * Optional fused kernels for norms and activations, keyed by kernel name: a variant uses the one
    * named like it, or the one it names (Variant.kernel), or builds its own from `native`
    * (Variant.fused); see fusedKernels in src/nn/variant.ts. The engine knows kernels, not variants.

@@ -104,7 +104,7 @@ export class Block {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
     const pfx = `transformer.h.${i}`;
     const norm = norms[blockNorm(cfg, i)];
-    const slot = (name: string) => new VariantSlot(store, `${pfx}.${name}`, norm, C, cfg, N, dtype);
+    const slot = (name: string) => new VariantSlot(store, `${pfx}.${name}`, norm, C, cfg, N);
     this.preAttn = cfg.use_pre_ln ? slot('pre_ln_attn') : null;
     this.preMlp = cfg.use_pre_ln ? slot('pre_ln_mlp') : null;
     this.postAttn = cfg.use_post_ln ? slot('post_ln_attn') : null;
@@ -120,24 +120,28 @@ export class Block {
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
     this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02);
-    this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N, dtype);
+    this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N);
     this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd);
 
     const drop = cfg.dropout > 0;
-    this.b = this.buffers(N, drop);
+    const mem = (n: number) => store.alloc(n);
+    this.b = this.buffers(N, drop, mem);
     this.y = this.b.out;
-    this.att = alloc(dtype, maxB * NH * maxT * maxT);
-    this.attMask = drop ? alloc(dtype, maxB * NH * maxT * maxT) : null;
+    this.att = mem(maxB * NH * maxT * maxT);
+    this.attMask = drop ? mem(maxB * NH * maxT * maxT) : null;
   }
 
-  /** Buffers for a forward over up to `rows` rows (with dropout masks when `dropout`). */
-  buffers(rows: number, dropout = false): BlockBuffers {
-    const nc = () => alloc(this.dtype, rows * this.cfg.n_embd);
+  /**
+   * Buffers for a forward over up to `rows` rows (with dropout masks when `dropout`), from `mem`
+   * (the model's own are in its ParamStore; others are ordinary arrays).
+   */
+  buffers(rows: number, dropout = false, mem = (n: number): F => alloc(this.dtype, n)): BlockBuffers {
+    const nc = () => mem(rows * this.cfg.n_embd);
     const a = nc(), s1 = nc(), m = nc(), s2 = nc();
     const x1 = this.postAttn ? nc() : s1;
     return {
       hA: this.preAttn ? nc() : null, q: nc(), k: nc(), v: nc(), y: nc(), a, aOut: this.outAttn ? nc() : a, s1, x1,
-      hM: this.preMlp ? nc() : x1, fc: alloc(this.dtype, rows * this.Hin), act: alloc(this.dtype, rows * this.H), m,
+      hM: this.preMlp ? nc() : x1, fc: mem(rows * this.Hin), act: mem(rows * this.H), m,
       mOut: this.outMlp ? nc() : m, s2, out: this.postMlp ? nc() : s2,
       aMask: dropout ? nc() : null, mMask: dropout ? nc() : null,
     };

@@ -4,7 +4,7 @@
 // Forward keeps every activation backward needs (in the blocks); buffers are allocated once for
 // up to maxB x maxT tokens and reused; smaller B, T use a prefix of them.
 import type { Backend } from '../engine/backend.js';
-import { alloc, type DType, type F } from '../engine/types.js';
+import type { DType, F } from '../engine/types.js';
 import { Rng } from '../engine/rng.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
@@ -42,27 +42,27 @@ export class GPT {
     const { maxB, maxT } = opts;
     this.maxB = maxB; this.maxT = maxT;
     const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT, NH = cfg.n_head;
-    const store = (this.store = new ParamStore(dtype));
+    const store = (this.store = new ParamStore(dtype, be));
     this.wte = store.declare('transformer.wte.weight', [V, C], { normal: 0.02 });
     this.wpe = store.declare('transformer.wpe.weight', [cfg.block_size, C], { normal: 0.02 });
     this.blocks = [];
     for (let i = 0; i < cfg.n_layer; i++) this.blocks.push(new Block(store, i, cfg, maxB, maxT, dtype));
-    this.lnF = new VariantSlot(store, 'transformer.ln_f', norms[cfg.norm_variant_output], C, cfg, N, dtype);
+    this.lnF = new VariantSlot(store, 'transformer.ln_f', norms[cfg.norm_variant_output], C, cfg, N);
     this.lmHead = cfg.wte_weight_tying ? this.wte : store.declare('lm_head.weight', [V, C], { normal: 0.02 });
     store.finalize(new Rng(opts.seed));
     for (const s of this.slots()) s.bind(be);
 
-    this.emb = alloc(dtype, N * C);
-    this.embMask = cfg.dropout > 0 ? alloc(dtype, N * C) : null;
-    this.xf = alloc(dtype, N * C);
-    this.logits = alloc(dtype, N * V);
-    this.probs = alloc(dtype, N * V);
-    this.losses = alloc(dtype, N);
+    this.emb = store.alloc(N * C);
+    this.embMask = cfg.dropout > 0 ? store.alloc(N * C) : null;
+    this.xf = store.alloc(N * C);
+    this.logits = store.alloc(N * V);
+    this.probs = store.alloc(N * V);
+    this.losses = store.alloc(N);
     const H = this.blocks[0]?.H ?? 0, Hin = this.blocks[0]?.Hin ?? 0;
-    const nc = () => alloc(dtype, N * C);
+    const nc = () => store.alloc(N * C);
     this.g = {
       g1: nc(), g2: nc(), g3: nc(), g4: nc(), g5: nc(), gq: nc(), gk: nc(), gv: nc(),
-      gfc: alloc(dtype, N * Hin), gact: alloc(dtype, N * H), gatt: alloc(dtype, maxB * NH * maxT * maxT),
+      gfc: store.alloc(N * Hin), gact: store.alloc(N * H), gatt: store.alloc(maxB * NH * maxT * maxT),
     };
     this.d1 = nc(); this.d2 = nc();
   }

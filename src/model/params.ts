@@ -3,6 +3,7 @@
 // so that AdamW runs as two contiguous calls and the gradient norm is one sum over a prefix.
 import { alloc, type DType, type F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
+import type { Backend } from '../engine/backend.js';
 import { fillInit } from '../nn/params.js';
 import { numel, type Init } from '../nn/variant.js';
 
@@ -29,7 +30,32 @@ export class ParamStore {
   decayEnd = 0;
   learnedEnd = 0;
 
-  constructor(readonly dtype: DType) {}
+  private owned: Float32Array[] = [];
+
+  /** be: where the model's arrays live when it has its own memory (Backend.alloc); else ordinary arrays. */
+  constructor(readonly dtype: DType, private readonly be?: Backend) {}
+
+  /**
+   * A zeroed array of n elements for the model (parameters, gradients, optimizer moments,
+   * activations): in the backend's memory when it offers one (the wasm kernels then work on it in
+   * place), else an ordinary array. Valid until release().
+   */
+  alloc(n: number): F {
+    const a = this.dtype === 'float32' ? this.be?.alloc?.(n) ?? null : null;
+    if (!a) return alloc(this.dtype, n);
+    this.owned.push(a);
+    return a;
+  }
+
+  /**
+   * Gives the arrays alloc() placed in the backend's memory back to it: the model (and its optimizer)
+   * must not be used afterwards. Without it they stay until the backend is dropped; call it when a
+   * process builds one model after another on the same backend (bench, the playground).
+   */
+  release(): void {
+    for (const a of this.owned) this.be?.free?.(a);
+    this.owned = [];
+  }
 
   declare(name: string, shape: number[], init: ParamInit, opts: { learned?: boolean; persistent?: boolean } = {}): Param {
     if (this.byName.has(name)) throw new Error(`parameter ${name} declared twice`);
@@ -63,8 +89,8 @@ export class ParamStore {
       if (p.learned) this.learnedEnd = total;
     }
     if (this.learnedEnd < this.decayEnd) this.learnedEnd = this.decayEnd;
-    this.data = alloc(this.dtype, total);
-    this.grad = alloc(this.dtype, total);
+    this.data = this.alloc(total);
+    this.grad = this.alloc(total);
     for (const p of order) {
       const n = numel(p.shape);
       p.data = this.data.subarray(p.offset, p.offset + n);

@@ -1,8 +1,8 @@
 // A Variant bound to one place in the model: its parameters (declared in the ParamStore under a
-// prefix), its saved buffers (allocated once for up to maxN rows), and the kernels to run
+// prefix), its saved buffers (allocated once for up to maxN rows, by the ParamStore), and the kernels to run
 // (the backend's fused replacement when it has one and the arrays are float32).
 import type { Backend } from '../engine/backend.js';
-import { alloc, type DType, type F } from '../engine/types.js';
+import type { F } from '../engine/types.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Param, ParamStore } from '../model/params.js';
 import { fusedKernels, type Ctx, type Params, type Saved, type Variant, type VariantKernels } from './variant.js';
@@ -15,14 +15,14 @@ export class VariantSlot {
   private kernels!: VariantKernels;
 
   constructor(store: ParamStore, readonly prefix: string, readonly variant: Variant, readonly C: number,
-    readonly cfg: ModelConfig, maxN: number, dtype: DType) {
+    readonly cfg: ModelConfig, maxN: number) {
     for (const [name, spec] of Object.entries(variant.params(C, cfg))) {
       const h = store.declare(`${prefix}.${name}`, spec.shape, spec.init,
         { learned: spec.learned ?? true, persistent: spec.persistent ?? true });
       this.handles.push([name, h]);
     }
     this.s = {};
-    for (const [name, n] of Object.entries(variant.saved(maxN, C, cfg))) this.s[name] = alloc(dtype, n);
+    for (const [name, n] of Object.entries(variant.saved(maxN, C, cfg))) this.s[name] = store.alloc(n);
   }
 
   /** After ParamStore.finalize(): pick up the views and the kernels. */

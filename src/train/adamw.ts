@@ -1,7 +1,7 @@
 // AdamW over a ParamStore (torch.optim.AdamW semantics, eps 1e-8): decay only on the tensors of 2
 // or more dimensions (the store keeps them contiguous at the front), constants never updated.
 import type { Backend } from '../engine/backend.js';
-import { alloc, type F } from '../engine/types.js';
+import type { F } from '../engine/types.js';
 import type { ParamStore } from '../model/params.js';
 
 export class AdamW {
@@ -10,8 +10,8 @@ export class AdamW {
   step = 0;
 
   constructor(readonly store: ParamStore) {
-    this.m = alloc(store.dtype, store.learnedEnd);
-    this.v = alloc(store.dtype, store.learnedEnd);
+    this.m = store.alloc(store.learnedEnd);
+    this.v = store.alloc(store.learnedEnd);
   }
 
   update(be: Backend, lr: number, beta1: number, beta2: number, weightDecay: number): void {

@@ -60,18 +60,23 @@ async function loadData(): Promise<Data> {
   return data;
 }
 
-/** Threads for the wasm backend: one per core when the page is cross-origin isolated (shared memory), else 1. */
+/** Whether the page is cross-origin isolated: then the wasm backend has shared memory (threads, and the model's arrays in place). */
+function isolated(): boolean {
+  return (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+/** Threads for the wasm backend: one per core when the page is cross-origin isolated, else 1. */
 function wasmThreads(): number {
-  return (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated ? Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8)) : 1;
+  return isolated() ? Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8)) : 1;
 }
 
 async function backendFor(name: string): Promise<Backend> {
   if (name === 'ts') return tsBackend;
   if (!wasm) {
-    const threads = wasmThreads();
-    const module = await WebAssembly.compileStreaming(fetch(threads > 1 ? 'normlab-threads.wasm' : 'normlab.wasm'));
+    const threads = wasmThreads(), shared = isolated();
+    const module = await WebAssembly.compileStreaming(fetch(shared ? 'normlab-threads.wasm' : 'normlab.wasm'));
     wasm = createWasmBackend(module, {
-      threads,
+      threads, shared,
       spawn: (m, memory) => new Worker('wasm-thread.js', { type: 'module' }).postMessage({ module: m, memory }),
     });
   }
@@ -149,6 +154,8 @@ async function start(config: TrainConfig, backendName: string): Promise<void> {
   const cfg = { ...config, vocab_size: d.chars.length } as TrainConfig;
   checkTrainConfig(cfg);
   const be = await backendFor(backendName);
+  run?.model.store.release(); // the previous run's arrays in the wasm memory (its model is not used again)
+  run = null;
   const model = buildModel(cfg, be, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
   const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
   run = { cfg, model, opt: new AdamW(model.store), ctx: new MetricCtx(true, new Rng(cfg.seed)), x, y, it: 0, trainMs: 0, tokens: 0 };
@@ -175,7 +182,9 @@ async function bench(config: TrainConfig, backendName: string, iters: number, wa
   for (let i = 0; i < warmup; i++) trainStep(model, opt, d.train, ctx, x, y, cfg, cfg.learning_rate);
   const t0 = performance.now();
   for (let i = 0; i < iters; i++) trainStep(model, opt, d.train, ctx, x, y, cfg, cfg.learning_rate);
-  post({ type: 'bench', backend: be.name, threads: be === wasm ? wasmThreads() : 1, msPerIter: (performance.now() - t0) / iters });
+  const msPerIter = (performance.now() - t0) / iters;
+  model.store.release();
+  post({ type: 'bench', backend: be.name, threads: be === wasm ? wasmThreads() : 1, msPerIter });
 }
 
 self.onmessage = (ev: MessageEvent) => {

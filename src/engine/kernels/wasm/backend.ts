@@ -2,13 +2,14 @@
 // Backend interface. This file runs anywhere (Node and browsers): it only needs the compiled
 // WebAssembly.Module; index.ts loads it from disk in Node, the playground fetches it.
 //
-// The module works on its own linear memory. Each call copies its input arrays into an arena there
-// (from 64 KiB up; the module's constant tables sit below), runs, and copies its outputs back, so
-// the model's arrays stay ordinary Float32Arrays that any backend can use. The copies are O(size
-// of the arrays), small next to the products and attention they feed, and take no longer than one
-// pass of the elementwise kernels. Kernels without a wasm version (variants other than the ones
-// below) are the TypeScript ones: the model falls back to a variant's own code when the backend has
-// no fused kernel for it. Float32Array only.
+// The module works on its own linear memory. On shared memory (always in Node; in browsers when the
+// page is cross-origin isolated) the backend offers alloc(): the model's parameters, gradients,
+// AdamW moments and activations (ParamStore.alloc) are then views on that memory, and a call passes
+// their addresses: no copies. Any other array (an ordinary Float32Array, e.g. on a backend without
+// shared memory) is copied into a per-call area above the resident blocks, and outputs are copied
+// back. Kernels without a wasm version (variants other than the ones below) are the TypeScript
+// ones: the model falls back to a variant's own code when the backend has no fused kernel for it.
+// Float32Array only.
 //
 // With threads > 1 (a module built for shared memory, and a way to start workers), products,
 // attention and gelu are split over worker threads (pool.ts); results do not change.
@@ -19,6 +20,8 @@ import { Pool } from './pool.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
 const PAGE = 65536;
+const ALIGN = 64; // resident blocks start on cache lines
+const RESIDENT_MAX = 1536 * 1024 * 1024; // resident blocks end below 1.5 GiB: the rest of the 2 GiB is for calls' scratch
 
 /** The functions wasm/assembly/index.ts exports: addresses (bytes) and sizes. */
 interface Exports {
@@ -51,51 +54,118 @@ interface Exports {
  */
 type Arg = [mode: 'in' | 'out' | 'io', arr: F | Int32Array, n: number, name: string] | null;
 
+/**
+ * The module's memory from ARENA up: resident blocks (Backend.alloc) from ARENA to `top`, reused
+ * first-fit after free(); above `top`, each call's copies and scratch. An array on this memory (any
+ * view of a resident block) is passed by its address; any other is copied in and out.
+ */
 class Arena {
   private f32!: Float32Array;
   private i32!: Int32Array;
-  constructor(readonly memory: WebAssembly.Memory) {
+  /** The buffers this memory has had (a shared memory gets a new one at each growth; older ones stay valid). */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  private top = ARENA;
+  private readonly live = new Map<number, number>(); // resident block address -> bytes
+  private gaps: [start: number, end: number][] = []; // freed blocks below top, sorted, merged
+
+  /** resident: whether alloc() may hand out views (only on shared memory, whose views survive growth). */
+  constructor(readonly memory: WebAssembly.Memory, private readonly resident: boolean) {
     this.views();
   }
 
   private views(): void {
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
+    this.buffers.add(this.memory.buffer);
+  }
+
+  private reserve(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+      this.views();
+    }
+  }
+
+  /** Whether arr lies in this memory (then its address is its byteOffset). */
+  holds(arr: ArrayBufferView): boolean {
+    return this.buffers.has(arr.buffer);
+  }
+
+  /** A zeroed resident Float32Array of n elements, or null (not shared memory, or past RESIDENT_MAX). */
+  alloc(n: number): Float32Array | null {
+    if (!this.resident || !(n >= 0)) return null;
+    const bytes = Math.max(ALIGN, Math.ceil((n * 4) / ALIGN) * ALIGN);
+    let at = -1;
+    for (let i = 0; i < this.gaps.length; i++) {
+      const [s, e] = this.gaps[i];
+      if (e - s < bytes) continue;
+      at = s;
+      if (e - s === bytes) this.gaps.splice(i, 1); else this.gaps[i] = [s + bytes, e];
+      break;
+    }
+    if (at < 0) {
+      if (this.top + bytes > RESIDENT_MAX) return null;
+      at = this.top;
+      this.reserve(at + bytes);
+      this.top += bytes;
+    }
+    this.live.set(at, bytes);
+    const a = new Float32Array(this.memory.buffer, at, n);
+    a.fill(0); // a reused block holds old values
+    return a;
+  }
+
+  /** Returns a block alloc() gave (ignored for anything else). */
+  free(a: Float32Array): void {
+    const bytes = this.holds(a) ? this.live.get(a.byteOffset) : undefined;
+    if (bytes === undefined) return;
+    this.live.delete(a.byteOffset);
+    let s = a.byteOffset, e = s + bytes;
+    const gaps = this.gaps.filter(([gs, ge]) => {
+      if (ge === s) { s = gs; return false; }
+      if (gs === e) { e = ge; return false; }
+      return true;
+    });
+    if (e === this.top) this.top = s;
+    else gaps.push([s, e]);
+    this.gaps = gaps.sort((x, y) => x[0] - y[0]);
   }
 
   /**
-   * Lays out args (and `work` floats of scratch) from ARENA up, grows the memory when needed, copies
-   * the inputs in, runs f on the addresses (work last), copies the outputs back.
+   * Lays out the args that are not in this memory (and `work` floats of scratch) from `top` up,
+   * grows the memory when needed, copies those inputs in, runs f on the addresses (work last),
+   * copies those outputs back.
    */
   call<R>(kernel: string, args: Arg[], work: number, f: (p: number[]) => R): R {
     const ptrs: number[] = [];
-    let top = ARENA;
+    const copied: boolean[] = [];
+    let top = this.top;
     for (const a of args) {
+      copied.push(false);
       if (!a) { ptrs.push(0); continue; }
       const [, arr, n, name] = a;
       if (!(arr instanceof Float32Array) && !(arr instanceof Int32Array)) {
         throw new TypeError(`wasm backend ${kernel}: ${name} must be a Float32Array`);
       }
       if (!(n >= 0) || arr.length < n) throw new RangeError(`wasm backend ${kernel}: ${name} has ${arr.length} elements, the sizes need ${n}`);
+      if (this.holds(arr)) { ptrs.push(arr.byteOffset); continue; }
+      copied[copied.length - 1] = true;
       ptrs.push(top);
       top += Math.ceil(n / 4) * 16;
     }
     ptrs.push(top);
     top += Math.ceil(Math.max(work, 0) / 4) * 16;
-    const have = this.memory.buffer.byteLength;
-    if (top > have) {
-      this.memory.grow(Math.ceil((top - have) / PAGE));
-      this.views();
-    }
+    this.reserve(top);
     args.forEach((a, i) => {
-      if (!a || a[0] === 'out') return;
+      if (!a || !copied[i] || a[0] === 'out') return;
       const [, arr, n] = a, at = ptrs[i] >> 2;
       if (arr instanceof Int32Array) this.i32.set(arr.subarray(0, n), at);
       else this.f32.set(arr.subarray(0, n), at);
     });
     const r = f(ptrs);
     args.forEach((a, i) => {
-      if (!a || a[0] === 'in') return;
+      if (!a || !copied[i] || a[0] === 'in') return;
       const [, arr, n] = a, at = ptrs[i] >> 2;
       (arr as Float32Array).set(this.f32.subarray(at, at + n));
     });
@@ -107,6 +177,9 @@ export interface WasmOptions {
   /** Threads including the caller (default 1). More than 1 needs the shared-memory build of the
    * module (wasm/build/normlab-threads.wasm) and `spawn`. */
   threads?: number;
+  /** Shared memory even with one thread (needs the shared-memory build); threads > 1 implies it.
+   * Only on shared memory does the backend offer alloc(): arrays the kernels use in place. */
+  shared?: boolean;
   /** Starts one worker thread that calls pool.ts's threadMain(module, memory). */
   spawn?: (module: WebAssembly.Module, memory: WebAssembly.Memory) => void;
 }
@@ -121,8 +194,9 @@ export function wasmWorkerChunks(be: Backend): number {
 /** Instantiates the compiled module (wasm/build/normlab.wasm, or normlab-threads.wasm with threads) and wraps it as a Backend. */
 export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions = {}): Backend {
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  const shared = threads > 1 || opts.shared === true;
   // 2 GiB maximum, as the shared build declares (address space reserved, not allocated).
-  const memory = threads > 1 ? new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 16 });
+  const memory = shared ? new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true }) : new WebAssembly.Memory({ initial: 16 });
   const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
   const w = instance.exports as unknown as Exports;
   const pool = new Pool(memory, instance.exports as unknown as Record<string, (...a: number[]) => unknown>, threads);
@@ -130,7 +204,7 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     if (!opts.spawn) throw new Error('createWasmBackend: threads > 1 needs opts.spawn');
     for (let t = 1; t < threads; t++) opts.spawn(module, memory);
   }
-  const mem = new Arena(memory);
+  const mem = new Arena(memory, shared);
   const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
   const io = (arr: F, n: number, name: string): Arg => ['io', arr, n, name];
   const inp = (arr: F | Int32Array, n: number, name: string): Arg => ['in', arr, n, name];
@@ -231,6 +305,8 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
       [io(param, n, 'param'), inp(grad, n, 'grad'), io(m, n, 'm'), io(v, n, 'v')], 0,
       ([a, b, c, d]) => w.adamw(a, b, c, d, n, lr, b1, b2, eps, wd, step)),
     variants,
+    alloc: (n) => mem.alloc(n),
+    free: (a) => mem.free(a),
   };
   pools.set(be, pool);
   return be;

@@ -1,7 +1,8 @@
 // The WebAssembly backend in Node: compiles wasm/build/normlab.wasm (built from wasm/assembly by
 // scripts/build-wasm.mjs at install) once, and says why when it cannot. Threads: NORMLAB_THREADS
-// (as the native backend), else one per core up to 8; with more than one, the shared-memory build
-// (normlab-threads.wasm) runs on worker_threads that do not keep the process alive.
+// (as the native backend), else one per core up to 8, on worker_threads that do not keep the process
+// alive. Node always has shared memory, so it always runs the shared-memory build
+// (normlab-threads.wasm), whose backend keeps the model's arrays in its memory (Backend.alloc).
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +31,7 @@ function spawnThread(module: WebAssembly.Module, memory: WebAssembly.Memory): vo
 
 /** A wasm backend with `threads` threads (tests compare thread counts; the CLI uses loadWasmBackend). */
 export function createNodeWasmBackend(threads: number): Backend {
-  const file = wasmModulePath(threads > 1);
-  return createWasmBackend(new WebAssembly.Module(readFileSync(file)), { threads, spawn: spawnThread });
+  return createWasmBackend(new WebAssembly.Module(readFileSync(wasmModulePath(true))), { threads, shared: true, spawn: spawnThread });
 }
 
 let backend: Backend | null | undefined; // undefined: not tried yet
@@ -40,7 +40,7 @@ let loadError: string | null = null;
 /** The wasm backend, or null when the module is missing or does not compile (see wasmBackendError()). */
 export function loadWasmBackend(): Backend | null {
   if (backend !== undefined) return backend;
-  const threads = wasmThreads(), file = wasmModulePath(threads > 1);
+  const threads = wasmThreads(), file = wasmModulePath(true);
   backend = null;
   if (!existsSync(file)) {
     loadError = `${path.relative(path.resolve(file, '../../..'), file)} is missing: run \`npm run build:wasm\``;
