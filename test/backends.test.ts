@@ -531,6 +531,13 @@ test('wasm on worker threads gives the one-thread results bit for bit, each chun
     };
     const r1 = run(one), r2 = run(many);
     r1.forEach((x2, i) => same(`gelu n=${n} output ${i}`, x2, r2[i]));
+    const steps = (be: Backend) => { // AdamW: 10 steps on the same gradient
+      const p = Float32Array.from(x), m = new Float32Array(n), v = new Float32Array(n);
+      for (let step = 1; step <= 10; step++) be.adamw(p, dout, m, v, n, 1e-3, 0.9, 0.95, 1e-8, 0.1, step);
+      return [p, m, v];
+    };
+    const a1 = steps(one), a2 = steps(many);
+    a1.forEach((x2, i) => same(`adamw n=${n} output ${i}`, x2, a2[i]));
   }
   assert.ok(wasmWorkerChunks(many) > 0, 'the worker threads ran some chunks');
   assert.equal(wasmWorkerChunks(one), 0);

@@ -136,12 +136,31 @@ export function crossEntropyBackward(dlogits: usize, probs: usize, targets: usiz
   }
 }
 
-/** One AdamW step over n elements, the double arithmetic of src/engine/kernels/ts/adamw.ts. */
-export function adamw(param: usize, grad: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64,
-  eps: f64, weightDecay: f64, step: f64): void {
+/**
+ * One AdamW step over chunk `chunk` of nChunks of n elements, the double arithmetic of
+ * src/engine/kernels/ts/adamw.ts two elements at a time (f64x2: the same correctly rounded
+ * operations, so the same results; threads split the elements).
+ */
+export function adamw(param: usize, grad: usize, m: usize, v: usize, n0: i32, lr: f64, beta1: f64, beta2: f64,
+  eps: f64, weightDecay: f64, step: f64, chunk: i32, nChunks: i32): void {
   const bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
   const decay = 1 - lr * weightDecay, stepSize = lr / bc1, rbc2 = 1 / Math.sqrt(bc2);
-  for (let i = 0; i < n; i++) {
+  const b1 = f64x2.splat(beta1), c1 = f64x2.splat(1 - beta1), b2 = f64x2.splat(beta2), c2 = f64x2.splat(1 - beta2);
+  const dec = f64x2.splat(decay), ss = f64x2.splat(stepSize), rb = f64x2.splat(rbc2), ep = f64x2.splat(eps);
+  let i = <i32>(<i64>n0 * chunk / nChunks);
+  const n = <i32>(<i64>n0 * (chunk + 1) / nChunks);
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 2;
+    const g = f64x2.promote_low_f32x4(v128.load64_zero(grad + o));
+    const mi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(b1, f64x2.promote_low_f32x4(v128.load64_zero(m + o))), f64x2.mul(c1, g)));
+    const vi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(b2, f64x2.promote_low_f32x4(v128.load64_zero(v + o))), f64x2.mul(f64x2.mul(c2, g), g)));
+    v128.store64_lane(m + o, mi, 0);
+    v128.store64_lane(v + o, vi, 0);
+    const den = f64x2.add(f64x2.mul(f64x2.sqrt(f64x2.promote_low_f32x4(vi)), rb), ep);
+    const p = f64x2.sub(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(param + o)), dec), f64x2.div(f64x2.mul(ss, f64x2.promote_low_f32x4(mi)), den));
+    v128.store64_lane(param + o, f32x4.demote_f64x2_zero(p), 0);
+  }
+  for (; i < n; i++) {
     const o = <usize>i << 2;
     const g = <f64>load<f32>(grad + o);
     const mi = <f32>(beta1 * <f64>load<f32>(m + o) + (1 - beta1) * g);

@@ -39,7 +39,6 @@ interface Exports {
   embeddingBackward(dwte: number, dwpe: number, dout: number, idx: number, B: number, T: number, C: number): void;
   crossEntropyForward(losses: number, probs: number, logits: number, targets: number, N: number, V: number): number;
   crossEntropyBackward(dlogits: number, probs: number, targets: number, scale: number, N: number, V: number): void;
-  adamw(param: number, grad: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, step: number): void;
   rmsnormForward(out: number, rrms: number, x: number, gain: number, N: number, C: number): void;
   rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, rrms: number, N: number, C: number): void;
   layernormForward(out: number, mean: number, rstd: number, x: number, w: number, b: number, N: number, C: number): void;
@@ -303,7 +302,7 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     sumSquares: (x, n) => mem.call('sumSquares', [inp(x, n, 'x')], 0, ([a]) => w.sumSquares(a, n)),
     adamw: (param, grad, m, v, n, lr, b1, b2, eps, wd, step) => mem.call('adamw',
       [io(param, n, 'param'), inp(grad, n, 'grad'), io(m, n, 'm'), io(v, n, 'v')], 0,
-      ([a, b, c, d]) => w.adamw(a, b, c, d, n, lr, b1, b2, eps, wd, step)),
+      ([a, b, c, d]) => pool.run('adamw', [a, b, c, d, n, lr, b1, b2, eps, wd, step], elementChunks(n))),
     variants,
     alloc: (n) => mem.alloc(n),
     free: (a) => mem.free(a),

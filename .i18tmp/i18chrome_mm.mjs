@@ -1,0 +1,27 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startDashboard } from '/work/wt/i18/dist/src/dashboard/server.js';
+const tmp = mkdtempSync(join(tmpdir(), 'i18-'));
+const dash = await startDashboard({ root: tmp, port: 0 });
+const ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', ...(process.argv.slice(2))] });
+const page = ctx.pages()[0] ?? await ctx.newPage();
+await page.goto(`${dash.url}playground/`);
+const code = async () => {
+  const mod = await WebAssembly.compileStreaming(fetch('normlab.wasm'));
+  const memory = new WebAssembly.Memory({ initial: 16 });
+  const inst = new WebAssembly.Instance(mod, { env: { memory, abort: () => { throw new Error('abort'); } } });
+  const k = inst.exports;
+  const M = 768, N = 384, K = 128;
+  memory.grow(200);
+  const f = new Float32Array(memory.buffer);
+  const A = 65536, B = A + M * K * 4, O = B + K * N * 4, W = O + M * N * 4;
+  for (let i = 0; i < M * K + K * N; i++) f[A / 4 + i] = Math.random();
+  const run = () => { const bp = k.matmulPack(B, N, K, 0, W); k.matmulRows(O, A, bp, M, N, K, 0, W + 4 * k.matmulWork(N, K), 0, 1); };
+  for (let i = 0; i < 60; i++) run();
+  const t0 = performance.now(); for (let i = 0; i < 30; i++) run(); const us = (performance.now() - t0) * 1000 / 30;
+  return { us, gflops: 2 * M * N * K / us / 1e3, iso: crossOriginIsolated };
+};
+console.log('chromium', await page.evaluate(code));
+await ctx.close(); await dash.close();

@@ -1,0 +1,12 @@
+import { readFileSync } from 'node:fs';
+const mod = new WebAssembly.Module(readFileSync('/work/wt/i18/wasm/build/normlab.wasm'));
+const memory = new WebAssembly.Memory({ initial: 16 });
+const k = new WebAssembly.Instance(mod, { env: { memory, abort: () => { throw new Error('abort'); } } }).exports;
+const M = 768, N = 384, K = 128; memory.grow(200);
+const f = new Float32Array(memory.buffer);
+const A = 65536, B = A + M * K * 4, O = B + K * N * 4, W = O + M * N * 4;
+for (let i = 0; i < M * K + K * N; i++) f[A / 4 + i] = Math.random();
+const run = () => { const bp = k.matmulPack(B, N, K, 0, W); k.matmulRows(O, A, bp, M, N, K, 0, W + 4 * k.matmulWork(N, K), 0, 1); };
+for (let i = 0; i < 60; i++) run();
+const t0 = performance.now(); for (let i = 0; i < 30; i++) run(); const us = (performance.now() - t0) * 1000 / 30;
+console.log('node', { us, gflops: 2 * M * N * K / us / 1e3 });
