@@ -11,7 +11,9 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { checkQueueArgv, folderName, jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/queue.js';
+import { checkQueueArgv, folderName, followSweep, jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/queue.js';
+import { planSweep } from '../src/sweep/plan.js';
+import { expandSweeps } from '../src/sweep/grammar.js';
 import { parseRedisUrl, redactUrl } from '../src/sweep/redis.js';
 import { inspectDir } from '../src/sweep/inspect.js';
 import { BIN, throwsUser, tinyData, tmpDir } from './helpers.js';
@@ -206,6 +208,28 @@ test('a Redis restart mid-run loses nothing (append-only file); the follower can
     assert.deepEqual(rows.map((r) => r.status), ['ok', 'ok']);
     assert.equal(new Set(rows.map((r) => r.name)).size, 2);
     await until('the worker to say it reconnected', () => /connection to Redis at .* is back/.test(worker.out) || null, 10000);
+  } finally {
+    worker.p.kill('SIGKILL');
+  }
+});
+
+test('the follower shows the runs\' progress bars in place, as a local sweep does', { skip, timeout: 120000 }, async () => {
+  const dir = tmpDir('normlab-queue-');
+  const sweepDir = join(dir, 'bars');
+  const p = planSweep(expandSweeps([{ ...tiny, progress: true, max_iters: 1500, eval_interval: 500, activation_variant: ['gelu', 'relu'] }]), {});
+  const worker = start(['worker', '--queue', redis.url, '--work_dir', join(dir, 'work'), '--data_dir', data, '--concurrency', '2'], { NORMLAB_QUEUE_LOCK_MS: LOCK_MS });
+  try {
+    const lines: string[] = [], bars: string[] = [];
+    const out = await followSweep(p, { target: parseRedisUrl(redis.url), sweepDir, print: (l) => lines.push(l), live: (b) => bars.push(b), pollMs: 100 });
+    assert.equal(out.counts.ok, 2, lines.join('\n'));
+    const shown = bars.filter((b) => b !== '');
+    assert.ok(shown.length > 0, 'no progress shown');
+    // One line: each run in training as `name: <the train command's bar>`, joined by ' | '.
+    for (const b of shown) {
+      for (const part of b.split('  |  ')) assert.match(part, /^activation_variant-(gelu|relu): \[[#.]{24}\] \d+\/1500 loss \d+\.\d{4} \d+ tok\/s ETA /);
+    }
+    assert.equal(bars[bars.length - 1], '', 'the bar line is cleared at the end');
+    assert.ok(lines.some((l) => /^\[\d\/2\] activation_variant-(gelu|relu) on \S+  elapsed \S+  ETA /.test(l)), lines.join('\n'));
   } finally {
     worker.p.kill('SIGKILL');
   }

@@ -9,12 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { expandRange, expandSweep, expandSweeps, loadSweepFile, parseSweepText, type Combo } from '../src/sweep/grammar.js';
 import { comboArgv, planSweep } from '../src/sweep/plan.js';
 import { runNames, variedFlags } from '../src/sweep/naming.js';
-import { runSweep, decideAction, withoutFlag } from '../src/sweep/runner.js';
+import { runSweep, decideAction, withoutFlag, runChild } from '../src/sweep/runner.js';
 import { resultsTable } from '../src/sweep/results.js';
 import { inspectDir, inspectTable } from '../src/sweep/inspect.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
 import { UserError } from '../src/engine/types.js';
-import { cliFunction } from './helpers.js';
+import { cliFunction, tinyData } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/test -> package root
 const FIX = join(ROOT, 'test/fixtures/sweep');
@@ -390,4 +390,45 @@ test('normlab sweep and inspect: refuse unknown flags, run with --ignore_unknown
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ---------------------------------------------------------------- a real run: progress bar, Ctrl-C, resume
+
+test('a sweep shows the run\'s progress bar in place; Ctrl-C saves the run where it stopped and the next sweep continues it there', async () => {
+  const data = tinyData();
+  const flags = { dataset: 'tiny', data_dir: data, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16, batch_size: 4, eval_iters: 2,
+    log_interval: 1, max_iters: 1500, eval_interval: 500, tensorboard_log: false, dropout: 0.1 };
+  const p = plan([{ ...flags, activation_variant: ['gelu'] }]);
+  const dir = tmp();
+  const lines: string[] = [], bars: string[] = [];
+  const stop = new AbortController();
+  const first = await runSweep(p, {
+    sweepDir: dir, signal: stop.signal, print: (l) => lines.push(l),
+    live: (bar) => { bars.push(bar); if (Number(/ (\d+)\/1500 /.exec(bar)?.[1]) > 600) stop.abort(); },
+  });
+  assert.ok(first.interrupted, lines.join("\n") + bars.slice(-3).join("\n"));
+  assert.match(bars[0], /^\[[#.]{24}\] \d+\/1500 loss \d+\.\d{4} \d+ tok\/s ETA /);
+  assert.ok([...lines, ...bars].every((l) => !l.includes('\x1b')), 'no terminal escapes in lines or bars');
+  const run = join(dir, p.runs[0].name);
+  const stoppedAt = JSON.parse(readFileSync(join(run, 'resume.state.json'), 'utf8')).iter as number;
+  assert.ok(stoppedAt > 600 && stoppedAt < 1500, `stopped at ${stoppedAt}`);
+
+  const second = await runSweep(p, { sweepDir: dir, print: (l) => lines.push(l) });
+  assert.equal(second.counts.ok, 1);
+  assert.ok(lines.some((l) => l.includes(`resuming ${run} at iter ${stoppedAt}`)), lines.join("\n"));
+  const straight = tmp();
+  assert.equal(cliFunction('train', 'trainCommand', [...p.runs[0].argv, '--out_dir', straight]).code, 0);
+  const noMs = (d: string) => readFileSync(join(d, 'log.jsonl'), 'utf8').replace(/,"ms":[0-9.e-]+/g, '');
+  assert.equal(noMs(run), noMs(straight));
+  assert.ok(readFileSync(join(run, 'final.safetensors')).equals(readFileSync(join(straight, 'final.safetensors'))));
+});
+
+test('a child\'s progress bar goes to the redraws, never into its lines or its last error, even when it ends on one', async () => {
+  const script = "const w = (s) => process.stderr.write(s); w('\\r[bar] 1/3 '); w('\\r\\x1b[Kerror: boom\\n'); w('\\r[bar] 3/3  ');";
+  const lines: string[] = [], bars: string[] = [];
+  const res = await runChild([process.execPath, '-e', script], [], {}, (l) => lines.push(l), (b) => bars.push(b), () => {});
+  assert.deepEqual(lines, ['error: boom']);
+  assert.equal(res.lastErr, 'error: boom');
+  assert.equal(bars[bars.length - 1], '[bar] 3/3');
+  assert.ok(bars.every((b) => b.startsWith('[bar]')), JSON.stringify(bars));
 });

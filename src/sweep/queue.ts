@@ -5,7 +5,7 @@
 // What travels through Redis (besides BullMQ's own keys, `bull:<queue>:...`):
 //   normlab:queues                       set of the sweep queues (workers serve every one)
 //   job <queue>/<run name>-<hash of argv> data {name, argv, weights}: train flags only
-//   normlab:run:<queue>:<job id>         hash: gen (attempt counter), worker, action, summary (JSON)
+//   normlab:run:<queue>:<job id>         hash: gen (attempt counter), worker, action, summary (JSON), progress (bar)
 //   normlab:run:<queue>:<job id>:log     list: the lines of the run's log.jsonl in this attempt
 //   normlab:run:<queue>:<job id>:weights final.safetensors (only with --weights), until fetched
 // The job id is deterministic, so rerunning the follower never queues a run twice.
@@ -21,7 +21,7 @@ import { UserError } from '../engine/types.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { safeName } from './naming.js';
 import { fmtNum, makeRow, readSummary, writeResults, type ResultRow, type Summary } from './results.js';
-import { decideAction, lockSweepDir, variedValues, writeManifest, type SweepOutcome } from './runner.js';
+import { decideAction, lockSweepDir, runStartLine, sweepTerminal, variedValues, writeManifest, type SweepOutcome } from './runner.js';
 import { openRedis, probeRedis, type RedisTarget } from './redis.js';
 import { formatDuration } from '../engine/format.js';
 
@@ -118,6 +118,8 @@ export interface FollowOptions {
   /** Hide the runs' output lines. */
   quiet?: boolean;
   print?: (line: string) => void;
+  /** Where the progress bars of the runs in training go, redrawn in place (default: stdout when it is a terminal and print is not given). */
+  live?: (bar: string) => void;
   /** Abort: stop following (the runs go on, on the workers). */
   signal?: AbortSignal;
   manifest?: Record<string, unknown>;
@@ -136,11 +138,13 @@ interface Tracked {
   summaryText: string | null;
   startedAt: number | null;
   row: ResultRow | null;
+  /** The run's progress bar while it trains, '' otherwise. */
+  progress: string;
 }
 
 /** Enqueues what is not done and follows until every run is finished (ok or failed) or the signal aborts. */
 export async function followSweep(plan: Plan, opts: FollowOptions): Promise<SweepOutcome & { queue: string }> {
-  const print = opts.print ?? ((l: string) => process.stdout.write(l + '\n'));
+  const { print, live } = sweepTerminal(opts);
   checkPlanForQueue(plan);
   await probeRedis(opts.target);
   const unlock = lockSweepDir(opts.sweepDir, plan);
@@ -149,7 +153,7 @@ export async function followSweep(plan: Plan, opts: FollowOptions): Promise<Swee
   const queue = new Queue<RunJobData, RunJobResult>(queueName, { connection: conn });
   queue.on('error', () => { /* reported once per outage by openRedis */ });
   try {
-    return { ...(await follow(plan, opts, print, conn, queue)), queue: queueName };
+    return { ...(await follow(plan, opts, print, live, conn, queue)), queue: queueName };
   } finally {
     await queue.close().catch(() => {});
     conn.disconnect();
@@ -157,7 +161,7 @@ export async function followSweep(plan: Plan, opts: FollowOptions): Promise<Swee
   }
 }
 
-async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => void, conn: Redis,
+async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => void, live: (bar: string) => void, conn: Redis,
   queue: Queue<RunJobData, RunJobResult>): Promise<SweepOutcome> {
   const q = queue.name;
   writeManifest(opts.sweepDir, plan, { ...opts.manifest, queue: q, redis: opts.target.shown });
@@ -165,7 +169,7 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
 
   const tracked: Tracked[] = plan.runs.map((run, index) => ({
     run, index, id: jobIdOf(run), dir: join(opts.sweepDir, run.name), gen: null, lines: 0, logsSeen: 0,
-    summaryText: null, startedAt: null, row: null,
+    summaryText: null, startedAt: null, row: null, progress: '',
   }));
   let skipped = 0, retried = 0, queuedNow = 0, already = 0;
   const toAdd: Tracked[] = [];
@@ -220,6 +224,7 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
       }
       const state = await job.getState();
       await syncRun(t, conn, q, queue, opts, print, plan, durations, t0);
+      if (state !== 'active') t.progress = '';
       if (state === 'completed') {
         finishOk(t, job, plan.varied, print);
         await fetchWeights(t, conn, q, opts, print);
@@ -235,8 +240,11 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
       }
     }
     if (changed) writeResults(opts.sweepDir, rowsInOrder(), plan.varied);
+    // The bars of the runs in training, on one line (the local sweep's bar, named by run).
+    live(tracked.filter((t) => t.row === null && t.progress !== '').map((t) => `${t.run.name}: ${t.progress}`).join('  |  '));
     await sleep(pollMs, opts.signal);
   }
+  live('');
   const rows = rowsInOrder();
   writeResults(opts.sweepDir, rows, plan.varied);
   return { rows, interrupted: tracked.some((t) => t.row === null), counts };
@@ -285,12 +293,13 @@ async function syncRun(t: Tracked, conn: Redis, q: string, queue: Queue<RunJobDa
     const done = durations.length;
     const left = plan.runs.length - done;
     const mean = done > 0 ? durations.reduce((a, b) => a + b, 0) / done : null;
-    print(`[${t.index + 1}/${plan.runs.length}] ${t.run.name}${meta.action === 'resume' ? ' (resuming from its checkpoint)' : ''}` +
-      `${meta.worker ? ` on ${meta.worker}` : ''}  elapsed ${formatDuration((Date.now() - t0) / 1000)}  ETA ${mean === null ? '?' : formatDuration(mean * left)}`);
+    print(runStartLine(t.index + 1, plan.runs.length, `${t.run.name}${meta.action === 'resume' ? ' (resuming)' : ''}${meta.worker ? ` on ${meta.worker}` : ''}`,
+      (Date.now() - t0) / 1000, mean === null ? null : mean * left));
   } else if (lines.length > 0) {
     appendFileChecked(logFile, lines.map((l) => l + '\n').join(''));
     t.lines += lines.length;
   }
+  t.progress = meta.progress ?? '';
   if (meta.summary && meta.summary !== t.summaryText) {
     writeFileAtomic(join(t.dir, 'summary.json'), meta.summary);
     t.summaryText = meta.summary;

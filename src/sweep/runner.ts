@@ -39,6 +39,8 @@ export interface RunnerOptions {
   killSignal?: AbortSignal;
   /** Where progress lines go (default: stdout). */
   print?: (line: string) => void;
+  /** Where the current run's progress bar goes, redrawn in place (default: stdout when it is a terminal and print is not given). */
+  live?: (bar: string) => void;
   /** Hide the children's output (a failed run still shows its last lines). */
   quiet?: boolean;
   /** Extra facts recorded in sweep.json. */
@@ -78,15 +80,7 @@ export function variedValues(run: PlannedRun, varied: string[]): Record<string, 
 }
 
 export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOutcome> {
-  // On a terminal, a child's progress bar ('\r' redraws) is shown in place on one line.
-  const tty = opts.print === undefined && process.stdout.isTTY === true && !opts.quiet;
-  let liveShown = false;
-  const clearLive = () => { if (liveShown) { process.stdout.write('\r\x1b[K'); liveShown = false; } };
-  const print = opts.print ?? ((l: string) => { clearLive(); process.stdout.write(l + '\n'); });
-  const live = tty ? (seg: string) => {
-    process.stdout.write(`\r\x1b[K    ${seg.slice(0, (process.stdout.columns ?? 100) - 5)}`);
-    liveShown = true;
-  } : () => {};
+  const { print, live } = sweepTerminal(opts);
   const cmd = opts.trainCmd ?? defaultTrainCmd(opts.env ?? process.env);
   const unlock = lockSweepDir(opts.sweepDir, plan);
   try {
@@ -94,6 +88,30 @@ export async function runSweep(plan: Plan, opts: RunnerOptions): Promise<SweepOu
   } finally {
     unlock();
   }
+}
+
+/**
+ * Where a sweep (local, or followed through the queue) writes: `print` for lines, `live` for the
+ * progress bar of the runs in training, redrawn in place on one line below them. On a terminal
+ * (stdout, when no print is given) the bar is drawn unless quiet; elsewhere it goes to opts.live, if given.
+ */
+export function sweepTerminal(opts: { print?: (line: string) => void; live?: (bar: string) => void; quiet?: boolean }):
+  { print: (line: string) => void; live: (bar: string) => void } {
+  if (opts.print !== undefined) return { print: opts.print, live: opts.live ?? (() => {}) };
+  if (process.stdout.isTTY !== true || opts.quiet) return { print: (l) => { process.stdout.write(l + '\n'); }, live: () => {} };
+  let shown = false;
+  return {
+    print: (l) => { process.stdout.write((shown ? '\r\x1b[K' : '') + l + '\n'); shown = false; },
+    live: (bar) => {
+      process.stdout.write(`\r\x1b[K${bar === '' ? '' : `    ${bar.slice(0, (process.stdout.columns || 100) - 5)}`}`);
+      shown = bar !== '';
+    },
+  };
+}
+
+/** The line a sweep prints when a run starts: `[k/N] name (note)  elapsed 1m 2s  ETA 3m`. */
+export function runStartLine(k: number, total: number, label: string, elapsedS: number, etaS: number | null): string {
+  return `[${k}/${total}] ${label}  elapsed ${formatDuration(elapsedS)}  ETA ${etaS === null ? '?' : formatDuration(etaS)}`;
 }
 
 /**
@@ -181,16 +199,15 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
 
     const left = actions.slice(i).filter((a) => a !== 'skip').length;
     const mean = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
-    const elapsed = (Date.now() - t0) / 1000;
-    print(`[${i + 1}/${plan.runs.length}] ${run.name}${action === 'resume' ? ' (resuming)' : action === 'retry' ? ' (retrying a failed run)' : ''}` +
-      `  elapsed ${formatDuration(elapsed)}  ETA ${mean === null ? '?' : formatDuration(mean * left)}`);
+    print(runStartLine(i + 1, plan.runs.length, `${run.name}${action === 'resume' ? ' (resuming)' : action === 'retry' ? ' (retrying a failed run)' : ''}`,
+      (Date.now() - t0) / 1000, mean === null ? null : mean * left));
 
     if (action === 'retry' || action === 'restart') clearRunFolder(dir);
     else if (action === 'fresh') createRunFolder(dir);
     const args = ['train', ...(action === 'resume' ? withoutFlag(run.argv, 'init_from') : run.argv), '--out_dir', dir,
       ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
     const start = Date.now();
-    const res = await runChild(cmd, args, opts, (line) => { if (!opts.quiet) print(`    ${line}`); }, live,
+    const res = await runChild(cmd, args, { ...opts, progressBar: !opts.quiet }, (line) => { if (!opts.quiet) print(`    ${line}`); }, live,
       (pid) => writeFileSync(join(dir, CHILD_PID), String(pid)));
     rmSync(join(dir, CHILD_PID), { force: true });
     const wall = (Date.now() - start) / 1000;
@@ -241,17 +258,20 @@ export function withoutFlag(argv: string[], name: string): string[] {
 export interface ChildResult { code: number | null; signal: string | null; aborted: boolean; tail: string[]; lastErr: string | null }
 
 /**
- * Runs one train child, calling onLine for each output line (a '\r' progress redraw goes to onRedraw).
+ * Runs one train child, calling onLine for each output line (a '\r' progress redraw goes to onRedraw;
+ * terminal escape sequences are dropped).
  * exitWithParent: the child gets a pipe as stdin and NORMLAB_EXIT_WITH_PARENT=1, so it stops when this
  * process dies, even by SIGKILL (bin/normlab.js exits when its stdin closes).
+ * progressBar: the child draws its progress bar into the pipe (NORMLAB_PROGRESS=1), for onRedraw.
  */
-export function runChild(cmd: string[], args: string[], opts: Pick<RunnerOptions, 'env' | 'signal' | 'killSignal'> & { exitWithParent?: boolean }, onLine: (l: string) => void,
-  onRedraw: (seg: string) => void, onStart: (pid: number) => void): Promise<ChildResult> {
+export function runChild(cmd: string[], args: string[], opts: Pick<RunnerOptions, 'env' | 'signal' | 'killSignal'> & { exitWithParent?: boolean; progressBar?: boolean },
+  onLine: (l: string) => void, onRedraw: (seg: string) => void, onStart: (pid: number) => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const env = opts.env ?? process.env;
+    const env = {
+      ...(opts.env ?? process.env), ...(opts.exitWithParent ? { NORMLAB_EXIT_WITH_PARENT: '1' } : {}), ...(opts.progressBar ? { NORMLAB_PROGRESS: '1' } : {}),
+    };
     const child = spawn(cmd[0], [...cmd.slice(1), ...args], {
-      stdio: [opts.exitWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true,
-      env: opts.exitWithParent ? { ...env, NORMLAB_EXIT_WITH_PARENT: '1' } : env,
+      stdio: [opts.exitWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, env,
     });
     if (child.pid !== undefined) onStart(child.pid);
     const tail: string[] = [];
@@ -265,9 +285,10 @@ export function runChild(cmd: string[], args: string[], opts: Pick<RunnerOptions
     };
     for (const [stream, isErr] of [[child.stdout!, false], [child.stderr!, true]] as const) {
       let buf = '';
+      let shownLast = ''; // the redraw shown last: if the output ends on it, it is not a line
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
-        buf += chunk;
+        buf += chunk.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''); // the bar's line clearing
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
           // A progress bar redraws with '\r': keep only its last state.
@@ -278,11 +299,11 @@ export function runChild(cmd: string[], args: string[], opts: Pick<RunnerOptions
         const cr = buf.lastIndexOf('\r');
         if (cr >= 0) {
           const shown = buf.split('\r').filter((x) => x.trim() !== '').pop();
-          if (shown !== undefined) onRedraw(shown.trimEnd());
+          if (shown !== undefined) onRedraw(shownLast = shown.trimEnd());
           buf = buf.slice(cr + 1);
         }
       });
-      stream.on('end', () => { if (buf.trim() !== '') keep(buf.trimEnd(), isErr); buf = ''; });
+      stream.on('end', () => { if (buf.trim() !== '' && buf.trimEnd() !== shownLast) keep(buf.trimEnd(), isErr); buf = ''; });
     }
     const interrupt = () => { aborted = true; if (child.exitCode === null) child.kill('SIGINT'); };
     const kill = () => { aborted = true; if (child.exitCode === null) child.kill('SIGKILL'); };

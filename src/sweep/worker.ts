@@ -180,11 +180,12 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
       const syncTimer = setInterval(() => { void sync.push().catch(() => {}); }, SYNC_MS);
       try {
         const args = ['train', ...argv, '--out_dir', dir, '--data_dir', opts.dataDir, ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
-        res = await runChild(opts.trainCmd ?? defaultTrainCmd(), args, { signal: local.signal, killSignal: kill.signal, exitWithParent: true },
+        res = await runChild(opts.trainCmd ?? defaultTrainCmd(), args,
+          { signal: local.signal, killSignal: kill.signal, exitWithParent: true, progressBar: true },
           (line) => {
             logChain = logChain.then(() => job.log(line)).catch(() => {});
             if (opts.verbose) print(`    ${name}: ${line}`);
-          }, () => {}, () => {});
+          }, (bar) => { sync.progress = bar; }, () => {});
       } finally {
         clearInterval(syncTimer);
       }
@@ -261,18 +262,21 @@ function orStop<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | 
 }
 
 /**
- * Mirrors a run folder's log.jsonl and summary.json into Redis. Each attempt bumps `gen` and
- * starts the list again from the file, and so does a change that is not an append (a resumed run
- * trims its log), so a follower that sees a new gen re-reads the whole list.
+ * Mirrors a run folder's log.jsonl and summary.json, and the run's progress bar, into Redis. Each
+ * attempt bumps `gen` and starts the list again from the file, and so does a change that is not an
+ * append (a resumed run trims its log), so a follower that sees a new gen re-reads the whole list.
  */
 class RunSync {
   private sent: string[] = [];
   private summary: string | null = null;
+  /** The latest state of the run's progress bar (from its output's '\r' redraws). */
+  progress = '';
+  private progressSent = '';
   private busy: Promise<void> = Promise.resolve();
   constructor(private conn: Redis, private queue: string, private id: string, private dir: string) {}
 
   async start(worker: string, action: string): Promise<void> {
-    await this.conn.hset(runKey(this.queue, this.id), { worker, action });
+    await this.conn.hset(runKey(this.queue, this.id), { worker, action, progress: '' });
     await this.reset();
   }
 
@@ -305,6 +309,11 @@ class RunSync {
     else if (lines.length > this.sent.length) {
       await this.conn.rpush(logKey(this.queue, this.id), ...lines.slice(this.sent.length));
       this.sent = lines;
+    }
+    if (this.progress !== this.progressSent) {
+      const bar = this.progress;
+      await this.conn.hset(runKey(this.queue, this.id), 'progress', bar);
+      this.progressSent = bar;
     }
     let s: string | null = null;
     try { s = readFileSync(join(this.dir, 'summary.json'), 'utf8'); } catch { /* not written yet */ }

@@ -70,12 +70,16 @@ function tagOf(key: string, isEval: boolean): string {
   return isEval ? `eval/${key}` : `train/${key}`;
 }
 
-/** A one-line progress bar on stderr when it is a terminal; silent otherwise. */
+/**
+ * A one-line progress bar on stderr when it is a terminal, or when NORMLAB_PROGRESS=1 (set by a
+ * sweep or a worker, which read the redraws from the pipe and show them on their own terminal);
+ * silent otherwise.
+ */
 export class Progress {
   private tty: boolean;
   private last = 0;
   constructor(private total: number, enabled: boolean) {
-    this.tty = enabled && Boolean(process.stderr.isTTY);
+    this.tty = enabled && (Boolean(process.stderr.isTTY) || process.env.NORMLAB_PROGRESS === '1');
   }
   update(iter: number, loss: number, tokPerSec: number, etaS: number): void {
     if (!this.tty) return;
