@@ -14,6 +14,7 @@
 // since K^2 eps32 << 1 for the K used here (<= 800).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import { Rng } from '../src/engine/rng.js';
 import { matmul as tsMatmul } from '../src/engine/kernels/ts/matmul.js';
 import { loadNativeBackend, nativeBackendError, nativeGemm } from '../src/engine/kernels/native/index.js';
@@ -95,4 +96,43 @@ test('our GEMM: selecting an unknown or unavailable kernel is a clear error and 
   assert.throws(() => gemm!.select('avx1024'), /unknown or unavailable GEMM 'avx1024' \(available here: /);
   assert.equal(gemm!.current(), before);
   assert.ok(gemm!.fmaPeak(256, 1) >= 0 && gemm!.fmaPeak(512, 1, true) >= 0);
+});
+
+test('our GEMM: worker_threads that load the addon at once, switch kernels and multiply meanwhile get exact products', { skip }, async () => {
+  // The selection is one per process (native/src/gemm.c): a switch made on one thread applies to
+  // the next product on any thread, and a product that is running keeps the kernel it started
+  // with. With small integers every kernel's sum is exact, so every product must equal the plain
+  // loop whichever kernel ran it. Half the products are big enough to be split over the pool.
+  const url = new URL('../src/engine/kernels/native/index.js', import.meta.url).href;
+  const code = `
+    const { loadNativeBackend, nativeGemm } = await import(${JSON.stringify(url)});
+    const be = loadNativeBackend(), gemm = nativeGemm();
+    const kernels = gemm.available.filter((k) => k !== 'openblas');
+    let wrong = 0;
+    for (let rep = 0; rep < 24; rep++) {
+      gemm.select(kernels[(rep + id) % kernels.length]);
+      const M = rep % 2 ? 150 : 13 + id, N = 70 + rep, K = 97;
+      const a = new Float32Array(M * K).map((_, i) => (i * 7 + id) % 9 - 4), b = new Float32Array(K * N).map((_, i) => (i * 5 + rep) % 7 - 3);
+      const out = new Float32Array(M * N);
+      be.matmul(out, a, b, M, N, K, {});
+      for (let i = 0; i < M; i += 5) for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[i * K + k] * b[k * N + j];
+        if (out[i * N + j] !== s) wrong++;
+      }
+      if (!gemm.available.includes(gemm.current())) wrong++;
+    }
+    return wrong;`;
+  const run = (id: number): Promise<number> => new Promise((resolve, reject) => {
+    const w = new Worker(`(async () => { const id = ${id}; const f = async () => { ${code} }; require('node:worker_threads').parentPort.postMessage(await f()); })()`, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const before = gemm!.current();
+  try {
+    const wrong = await Promise.all([0, 1, 2, 3].map(run));
+    assert.deepEqual(wrong, [0, 0, 0, 0]);
+  } finally {
+    gemm!.select(before);
+  }
 });
