@@ -10,7 +10,9 @@
 // @ts-ignore: decorator
 @inline
 export function vexp(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  // pmin / pmax (one instruction each; min / max need five for their NaN and -0 rules): NaN is
+  // the first operand, so it stays NaN
+  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
   const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
