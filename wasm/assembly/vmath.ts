@@ -52,6 +52,8 @@ export function vphi(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.28379166e-1));
   const erfSmall = f32x4.add(f32x4.mul(p, z), z);
   const phiSmall = f32x4.add(f32x4.splat(0.5), f32x4.mul(f32x4.splat(0.5), erfSmall));
+  const large = f32x4.gt(t, f32x4.splat(0.927734375));
+  if (!v128.any_true(large)) return phiSmall; // no lane needs the tail (most, with small activations)
   // large |z|: erfc(t) = exp(r)
   let r = f32x4.add(f32x4.mul(f32x4.splat(-1.72853470e-5), t), f32x4.splat(3.83197126e-4));
   const u = f32x4.add(f32x4.mul(f32x4.splat(-3.88396438e-3), t), f32x4.splat(2.42546219e-2));
@@ -63,5 +65,5 @@ export function vphi(x: v128): v128 {
   const half = f32x4.mul(f32x4.splat(0.5), vexp(r)); // 0.5 erfc(t)
   const neg = f32x4.lt(z, f32x4.splat(0.0));
   const phiLarge = v128.bitselect(half, f32x4.sub(f32x4.splat(1.0), half), neg);
-  return v128.bitselect(phiLarge, phiSmall, f32x4.gt(t, f32x4.splat(0.927734375)));
+  return v128.bitselect(phiLarge, phiSmall, large);
 }
