@@ -30,6 +30,19 @@ function storeTile(o: usize, acc0: v128, acc1: v128, cols: i32, accumulate: bool
   }
 }
 
+/** dst rows 0..3 (32 bytes apart) = columns of the 4 x 4 block at src (rows ld bytes apart). */
+// @ts-ignore: decorator
+@inline
+function transpose4(dst: usize, src: usize, ld: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + ld), r2 = v128.load(src + 2 * ld), r3 = v128.load(src + 3 * ld);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+}
+
 /**
  * B packed as Np / 8 panels of 8 columns, each (K, 8) row-major and contiguous (panel p at
  * work + 32 K p bytes; columns past N are zeros), so that a tile reads its 8 columns of B as one
@@ -42,7 +55,17 @@ export function matmulPack(b: usize, N: i32, K: i32, flags: i32, work: usize): u
     const j0 = p << 3, w = min(8, N - j0);
     let dst = work + (<usize>p * <usize>K << 5);
     if (transB) { // B stored (N, K): column j of B is row j
-      for (let k = 0; k < K; k++) {
+      let k = 0;
+      if (w == 8) { // 4 k at a time: two 4 x 4 blocks (columns j0.., j0 + 4..) transposed in registers
+        const ld = <usize>K << 2;
+        for (; k + 4 <= K; k += 4) {
+          const src = b + ((<usize>j0 * <usize>K + <usize>k) << 2);
+          transpose4(dst, src, ld);
+          transpose4(dst + 16, src + 4 * ld, ld);
+          dst += 128;
+        }
+      }
+      for (; k < K; k++) {
         let j = 0;
         for (; j < w; j++) store<f32>(dst + (<usize>j << 2), load<f32>(b + ((<usize>(j0 + j) * <usize>K + <usize>k) << 2)));
         for (; j < 8; j++) store<f32>(dst + (<usize>j << 2), 0);
