@@ -7,11 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError, nativeSimd } from '../src/engine/kernels/native/index.js';
 import { createNodeWasmBackend, loadWasmBackend, wasmBackendError, wasmModulePath } from '../src/engine/kernels/wasm/index.js';
 import { createWasmBackend, wasmWorkerChunks } from '../src/engine/kernels/wasm/backend.js';
 import { selectBackend } from '../src/engine/select.js';
@@ -23,21 +24,34 @@ import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { fusedKernels, type Variant } from '../src/nn/variant.js';
 
-const native = loadNativeBackend();
-const skip = native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
+const native = loadNativeBackend(), simd = nativeSimd();
+const skip: string | false = native ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;
 const wasm = loadWasmBackend();
 
-/** The backends checked against ts; the wasm module is built by every `npm install`, so never skipped. */
-const FAST: { label: string; be: Backend | null; skip: string | false }[] = [
+/**
+ * The backends checked against ts; the wasm module is built by every `npm install`, so never
+ * skipped. The native kernels outside the GEMM have a clone per SIMD level (native/src/vmath.h):
+ * the best one this CPU runs is the default (NORMLAB_SIMD may name another), and every other level
+ * it runs is checked too (same
+ * tolerances: the levels differ only in vector width, libmvec's variant, and so the order of sums).
+ */
+const FAST: { label: string; be: Backend | null; skip: string | false; simd?: string }[] = [
   { label: 'native', be: native, skip },
+  ...(simd?.available.filter((l) => l !== simd.current()) ?? []).map((level) => ({ label: `native simd=${level}`, be: native, skip, simd: level })),
   { label: 'wasm', be: wasm, skip: false },
 ];
 
-/** Registers a parity test once per fast backend; the body gets the backend under test. */
+/** Registers a parity test once per fast backend (and native SIMD level); the body gets the backend under test. */
 function backendTest(name: string, body: (be: Backend, label: string) => void): void {
   for (const f of FAST) test(`${f.label}: ${name}`, { skip: f.skip }, () => {
     assert.ok(f.be, `${f.label} backend not available: ${f.label === 'wasm' ? wasmBackendError() : nativeBackendError()}`);
-    body(f.be, f.label);
+    const before = simd?.current();
+    if (f.simd) simd!.select(f.simd);
+    try {
+      body(f.be, f.label);
+    } finally {
+      if (before) simd!.select(before);
+    }
   });
 }
 
@@ -572,6 +586,21 @@ test('native kernels give the same results when called from several threads at o
   const alone = await run();
   const together = await Promise.all([run(), run(), run()]);
   for (const s of together) assert.equal(s, alone);
+});
+
+test('native SIMD level: the best one by default, NORMLAB_SIMD picks one at load, an unknown name is a clear error', { skip }, () => {
+  const s = simd!;
+  const before = s.current();
+  assert.throws(() => s.select('avx1024'), /native simdSelect: unknown or unavailable SIMD level 'avx1024' \(available here: /);
+  assert.equal(s.current(), before);
+  assert.ok(s.available.includes('generic'));
+  const url = new URL('../src/engine/kernels/native/index.js', import.meta.url).href;
+  const code = `import(${JSON.stringify(url)}).then((m) => console.log(m.nativeInfo().simd));`;
+  const levelAt = (env: string | undefined) => execFileSync(process.execPath, ['--input-type=module', '-e', code],
+    { env: { ...process.env, NORMLAB_SIMD: env }, encoding: 'utf8' }).trim();
+  assert.equal(levelAt(''), s.available[0]);
+  assert.equal(levelAt('generic'), 'generic');
+  assert.equal(levelAt('avx1024'), s.available[0]); // ignored, as NORMLAB_GEMM's unknown names
 });
 
 test('selectBackend: ts, native, wasm, auto', () => {

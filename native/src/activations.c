@@ -38,15 +38,15 @@ typedef struct {
 
 // ---- bit-exact ones: double arithmetic, one rounding ---------------------------------------------
 
-HOT static void identity_f(void *p, long i0, long i1, int tid) { JOB; for (long i = i0; i < i1; i++) j->out[i] = j->x[i]; }
-HOT static void identity_b(void *p, long i0, long i1, int tid) { JOB; for (long i = i0; i < i1; i++) j->out[i] += j->dout[i]; }
+POOL_FN(identity_f, i0, i1) { JOB; for (long i = i0; i < i1; i++) j->out[i] = j->x[i]; }
+POOL_FN(identity_b, i0, i1) { JOB; for (long i = i0; i < i1; i++) j->out[i] += j->dout[i]; }
 
 // leaky_relu: y = x (x >= 0) else 0.01 x; gradient 1 for x > 0, else 0.01 (also at 0, as torch).
-HOT static void leaky_f(void *p, long i0, long i1, int tid) {
+POOL_FN(leaky_f, i0, i1) {
   JOB;
   for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x >= 0 ? x : (float)(LEAKY_SLOPE * x); }
 }
-HOT static void leaky_b(void *p, long i0, long i1, int tid) {
+POOL_FN(leaky_b, i0, i1) {
   JOB;
   for (long i = i0; i < i1; i++) {
     const double g = j->dout[i];
@@ -55,21 +55,21 @@ HOT static void leaky_b(void *p, long i0, long i1, int tid) {
 }
 
 // relu6: y = min(max(0, x), 6); gradient 1 on (0, 6) only.
-HOT static void relu6_f(void *p, long i0, long i1, int tid) {
+POOL_FN(relu6_f, i0, i1) {
   JOB;
   for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x > 0 ? (x < 6 ? x : 6.0f) : 0.0f; }
 }
-HOT static void relu6_b(void *p, long i0, long i1, int tid) {
+POOL_FN(relu6_b, i0, i1) {
   JOB; // adding +0 leaves dx as it is (relu's trick: branch-free)
   for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] += (x > 0 && x < 6) ? j->dout[i] : 0.0f; }
 }
 
 // squared_relu: y = x^2 for x > 0; gradient 2x.
-HOT static void sqrelu_f(void *p, long i0, long i1, int tid) {
+POOL_FN(sqrelu_f, i0, i1) {
   JOB;
   for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x > 0 ? x * x : 0.0f; } // x*x: one rounding either way
 }
-HOT static void sqrelu_b(void *p, long i0, long i1, int tid) {
+POOL_FN(sqrelu_b, i0, i1) {
   JOB;
   const float *xs = j->x, *dout = j->dout;
   float *dx = j->out;
@@ -80,11 +80,11 @@ HOT static void sqrelu_b(void *p, long i0, long i1, int tid) {
 }
 
 // softsign: y = x / (1 + |x|); gradient 1 / (1 + |x|)^2.
-HOT static void softsign_f(void *p, long i0, long i1, int tid) {
+POOL_FN(softsign_f, i0, i1) {
   JOB;
   for (long i = i0; i < i1; i++) { const double x = j->x[i]; j->out[i] = (float)(x / (1 + fabs(x))); }
 }
-HOT static void softsign_b(void *p, long i0, long i1, int tid) {
+POOL_FN(softsign_b, i0, i1) {
   JOB;
   for (long i = i0; i < i1; i++) {
     const double d = 1 + fabs((double)j->x[i]);
@@ -93,12 +93,12 @@ HOT static void softsign_b(void *p, long i0, long i1, int tid) {
 }
 
 // prelu: y = x (x >= 0) else a x; dx = g (x > 0) else a g; da += x g over x <= 0 (per row here).
-HOT static void prelu_f(void *p, long i0, long i1, int tid) {
+POOL_FN(prelu_f, i0, i1) {
   JOB;
   const double a = j->p;
   for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x >= 0 ? x : (float)(a * x); }
 }
-HOT static void prelu_b(void *p, long n0, long n1, int tid) { // rows
+POOL_FN(prelu_b, n0, n1) { // rows
   JOB;
   const double a = j->p;
   const long C = j->C;
@@ -124,7 +124,7 @@ HOT static void prelu_b(void *p, long n0, long n1, int tid) { // rows
 typedef struct { float pos, neg; } EluK; // float: the loops stay 8 wide (selu's products: LIBM class anyway)
 static const EluK ELU = { 1, 1 }, SELU = { (float)SELU_SCALE, (float)(SELU_SCALE * SELU_ALPHA) };
 
-HOT static void elu_fwd(const EJob *j, long i0, long i1, EluK k) {
+SIMD_INLINE void elu_fwd(const EJob *j, long i0, long i1, EluK k) {
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
     const long n = MIN(i1 - b, BLK);
@@ -135,7 +135,7 @@ HOT static void elu_fwd(const EJob *j, long i0, long i1, EluK k) {
     for (long i = 0; i < n; i++) out[i] = x[i] > 0 ? k.pos * x[i] : k.neg * e[i];
   }
 }
-HOT static void elu_bwd(const EJob *j, long i0, long i1, EluK k) {
+SIMD_INLINE void elu_bwd(const EJob *j, long i0, long i1, EluK k) {
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
     const long n = MIN(i1 - b, BLK);
@@ -146,19 +146,19 @@ HOT static void elu_bwd(const EJob *j, long i0, long i1, EluK k) {
     for (long i = 0; i < n; i++) dx[i] += x[i] > 0 ? k.pos * dout[i] : k.neg * e[i] * dout[i];
   }
 }
-static void elu_f(void *p, long i0, long i1, int tid) { (void)tid; elu_fwd(p, i0, i1, ELU); }
-static void elu_b(void *p, long i0, long i1, int tid) { (void)tid; elu_bwd(p, i0, i1, ELU); }
-static void selu_f(void *p, long i0, long i1, int tid) { (void)tid; elu_fwd(p, i0, i1, SELU); }
-static void selu_b(void *p, long i0, long i1, int tid) { (void)tid; elu_bwd(p, i0, i1, SELU); }
+POOL_FN(elu_f, i0, i1) { (void)tid; elu_fwd(p, i0, i1, ELU); }
+POOL_FN(elu_b, i0, i1) { (void)tid; elu_bwd(p, i0, i1, ELU); }
+POOL_FN(selu_f, i0, i1) { (void)tid; elu_fwd(p, i0, i1, SELU); }
+POOL_FN(selu_b, i0, i1) { (void)tid; elu_bwd(p, i0, i1, SELU); }
 
 // e[i] = exp(-|x[i]|) (never overflows); sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) below.
-static inline void exp_neg_abs(float *e, const float *x, long n) {
+SIMD_INLINE void exp_neg_abs(float *e, const float *x, long n) {
   for (long i = 0; i < n; i++) e[i] = -fabsf(x[i]);
   vexpf(e, e, n);
 }
 
 // sigmoid: y = 1 / (1 + exp(-x)); gradient y (1 - y) = e / (1 + e)^2.
-HOT static void sigmoid_f(void *p, long i0, long i1, int tid) {
+POOL_FN(sigmoid_f, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -169,7 +169,7 @@ HOT static void sigmoid_f(void *p, long i0, long i1, int tid) {
     for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); out[i] = x[i] >= 0 ? r : e[i] * r; }
   }
 }
-HOT static void sigmoid_b(void *p, long i0, long i1, int tid) {
+POOL_FN(sigmoid_b, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -182,7 +182,7 @@ HOT static void sigmoid_b(void *p, long i0, long i1, int tid) {
 }
 
 // silu: y = x sigmoid(x); gradient s (1 + x (1 - s)), with s and 1 - s both from e.
-HOT static void silu_f(void *p, long i0, long i1, int tid) {
+POOL_FN(silu_f, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -193,7 +193,7 @@ HOT static void silu_f(void *p, long i0, long i1, int tid) {
     for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); out[i] = x[i] * (x[i] >= 0 ? r : e[i] * r); }
   }
 }
-HOT static void silu_b(void *p, long i0, long i1, int tid) {
+POOL_FN(silu_b, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -210,7 +210,7 @@ HOT static void silu_b(void *p, long i0, long i1, int tid) {
 }
 
 // tanh: y = sign(x) * -m / (2 + m), m = expm1(-2|x|); gradient 1 - y^2 = 4e / (1 + e)^2, e = exp(-2|x|).
-HOT static void tanh_f(void *p, long i0, long i1, int tid) {
+POOL_FN(tanh_f, i0, i1) {
   JOB;
   float m[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -222,7 +222,7 @@ HOT static void tanh_f(void *p, long i0, long i1, int tid) {
     for (long i = 0; i < n; i++) out[i] = copysignf(-m[i] / (2.0f + m[i]), x[i]);
   }
 }
-HOT static void tanh_b(void *p, long i0, long i1, int tid) {
+POOL_FN(tanh_b, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -236,7 +236,7 @@ HOT static void tanh_b(void *p, long i0, long i1, int tid) {
 }
 
 // softplus: y = x above the threshold (20), else log1p(exp(x)); gradient 1 above, else sigmoid(x).
-HOT static void softplus_f(void *p, long i0, long i1, int tid) {
+POOL_FN(softplus_f, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -249,7 +249,7 @@ HOT static void softplus_f(void *p, long i0, long i1, int tid) {
     for (long i = 0; i < n; i++) out[i] = x[i] > SOFTPLUS_THRESHOLD ? x[i] : e[i];
   }
 }
-HOT static void softplus_b(void *p, long i0, long i1, int tid) {
+POOL_FN(softplus_b, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -267,7 +267,7 @@ HOT static void softplus_b(void *p, long i0, long i1, int tid) {
 // mish: y = x tanh(softplus(x)). Below the threshold tanh(log1p(e)) = n / (n + 2), n = e (e + 2),
 // e = exp(x), and 1 - t^2 = 4 (n + 1) / (n + 2)^2; above it softplus(x) = x and tanh(x) rounds to 1
 // (x > 20), so y = x and the gradient is 1. Gradient: t + x (1 - t^2) sigmoid(x).
-HOT static void mish_f(void *p, long i0, long i1, int tid) {
+POOL_FN(mish_f, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -282,7 +282,7 @@ HOT static void mish_f(void *p, long i0, long i1, int tid) {
     }
   }
 }
-HOT static void mish_b(void *p, long i0, long i1, int tid) {
+POOL_FN(mish_b, i0, i1) {
   JOB;
   float e[BLK];
   for (long b = i0; b < i1; b += BLK) {
@@ -302,7 +302,7 @@ HOT static void mish_b(void *p, long i0, long i1, int tid) {
 // gelu_shifted: y = gelu(x - shift) (exact gelu, as nl_gelu_*); dshift -= dout * gelu'(x - shift).
 static const float INV_SQRT2 = 0.70710678118654752f, INV_SQRT_2PI = 0.39894228040143268f;
 
-HOT static void gelus_f(void *p, long i0, long i1, int tid) {
+POOL_FN(gelus_f, i0, i1) {
   JOB;
   float e[BLK], u[BLK];
   const float shift = (float)j->p;
@@ -315,7 +315,7 @@ HOT static void gelus_f(void *p, long i0, long i1, int tid) {
     for (long i = 0; i < n; i++) out[i] = 0.5f * u[i] * (1.0f + e[i]);
   }
 }
-HOT static void gelus_b(void *p, long n0, long n1, int tid) { // rows
+POOL_FN(gelus_b, n0, n1) { // rows
   JOB;
   float e[BLK], g[BLK], u[BLK];
   const float shift = (float)j->p;
@@ -341,7 +341,7 @@ HOT static void gelus_b(void *p, long n0, long n1, int tid) { // rows
 }
 
 // glu (gated): x rows are [a (C) | b (C)]; y = a sigmoid(b); da = g s, db = g a s (1 - s).
-HOT static void glu_f(void *p, long n0, long n1, int tid) {
+POOL_FN(glu_f, n0, n1) {
   JOB;
   float e[BLK];
   const long C = j->C;
@@ -355,7 +355,7 @@ HOT static void glu_f(void *p, long n0, long n1, int tid) {
     }
   }
 }
-HOT static void glu_b(void *p, long n0, long n1, int tid) {
+POOL_FN(glu_b, n0, n1) {
   JOB;
   float e[BLK];
   const long C = j->C;
@@ -454,7 +454,7 @@ static void rrelu_draw(float *slope, uint32_t *s, long n) {
 
 typedef struct { float *out; const float *x, *dout, *slope; } RJob;
 
-HOT static void rrelu_f(void *p, long i0, long i1, int tid) {
+POOL_FN(rrelu_f, i0, i1) {
   (void)tid;
   const RJob *j = p;
   const float *x = j->x, *a = j->slope;
@@ -462,7 +462,7 @@ HOT static void rrelu_f(void *p, long i0, long i1, int tid) {
   for (long i = i0; i < i1; i++) out[i] = x[i] >= 0 ? x[i] : (float)((double)a[i] * x[i]);
 }
 
-HOT static void rrelu_b(void *p, long i0, long i1, int tid) {
+POOL_FN(rrelu_b, i0, i1) {
   (void)tid;
   const RJob *j = p;
   const float *x = j->x, *a = j->slope, *dout = j->dout;
@@ -494,7 +494,7 @@ void nl_rrelu_backward(float *dx, const float *dout, const float *x, const float
 
 typedef struct { float *out; const float *x, *dout; } ActJob;
 
-HOT static void gelu_fwd_range(void *p, long i0, long i1, int tid) {
+POOL_FN_256(gelu_fwd_range, i0, i1) {
   (void)tid;
   const ActJob *j = p;
   float e[GELU_BLOCK];
@@ -508,7 +508,7 @@ HOT static void gelu_fwd_range(void *p, long i0, long i1, int tid) {
   }
 }
 
-HOT static void gelu_bwd_range(void *p, long i0, long i1, int tid) {
+POOL_FN_256(gelu_bwd_range, i0, i1) {
   (void)tid;
   const ActJob *j = p;
   float e[GELU_BLOCK], g[GELU_BLOCK];
@@ -528,13 +528,13 @@ void nl_gelu_backward(float *dx, const float *dout, const float *x, long n) { Ac
 
 // ---- relu: y = max(0, x); gradient 1 where x > 0 (0 at 0, as torch) --------------------------------
 
-HOT static void relu_fwd_range(void *p, long i0, long i1, int tid) {
+POOL_FN(relu_fwd_range, i0, i1) {
   (void)tid;
   const ActJob *j = p;
   for (long i = i0; i < i1; i++) j->out[i] = j->x[i] > 0 ? j->x[i] : 0.0f;
 }
 
-HOT static void relu_bwd_range(void *p, long i0, long i1, int tid) {
+POOL_FN(relu_bwd_range, i0, i1) {
   (void)tid;
   const ActJob *j = p;
   // Branch-free (signs are random): adding +0 leaves dx as it is, as skipping the element does.

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "kernels.h"
 #include "gemm.h"
+#include "vmath.h"
 
 #define MAX_ARGS 16
 
@@ -456,27 +457,37 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "threads", v);
   napi_set_named_property(env, o, "gemm", str(env, gemm_name()));
   napi_set_named_property(env, o, "gemms", str(env, gemm_available()));
+  napi_set_named_property(env, o, "simd", str(env, simd_name()));
+  napi_set_named_property(env, o, "simds", str(env, simd_available()));
   return o;
 }
 
-// gemmSelect(name): the GEMM every later product uses (gemm_select); throws when unavailable here.
-static napi_value GemmSelect(napi_env env, napi_callback_info info) {
+// gemmSelect(name) / simdSelect(name): the GEMM every later product uses (gemm_select), the SIMD
+// level of the other kernels (simd_select, vmath.h); throws when unavailable here.
+typedef struct { const char *fn, *what; int (*select)(const char *); const char *(*name)(void), *(*available)(void); } Selector;
+static const Selector GEMM_SELECTOR = { "gemmSelect", "GEMM", gemm_select, gemm_name, gemm_available };
+static const Selector SIMD_SELECTOR = { "simdSelect", "SIMD level", simd_select, simd_name, simd_available };
+
+static napi_value Select(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   char name[32] = "";
   size_t len = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "native gemmSelect: expected a kernel name (string)");
+  void *data = NULL;
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || !data) return NULL;
+  const Selector *sel = data;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    snprintf(msg, sizeof msg, "native %s: expected a kernel name (string)", sel->fn);
+    napi_throw_type_error(env, NULL, msg);
     return NULL;
   }
-  if (gemm_select(name) != 0) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "native gemmSelect: unknown or unavailable GEMM '%s' (available here: %s)", name, gemm_available());
+  if (sel->select(name) != 0) {
+    snprintf(msg, sizeof msg, "native %s: unknown or unavailable %s '%s' (available here: %s)", sel->fn, sel->what, name, sel->available());
     napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
-  return str(env, gemm_name());
+  return str(env, sel->name());
 }
 
 // fmaPeak(bits, threads, cpuTime): GFLOP/s of a register-only FMA loop (gemm_fma_peak); 0 without that ISA.
@@ -515,13 +526,14 @@ NAPI_MODULE_INIT() {
   kernels_init(thread_count());
 #define FN(name, f, data) { name, NULL, f, NULL, NULL, NULL, napi_enumerable, data }
   const size_t n = sizeof entries / sizeof entries[0];
-  napi_property_descriptor props[3 + sizeof entries / sizeof entries[0]] = {
+  napi_property_descriptor props[4 + sizeof entries / sizeof entries[0]] = {
     FN("info", Info, NULL),
-    FN("gemmSelect", GemmSelect, NULL),
+    FN("gemmSelect", Select, (void *)&GEMM_SELECTOR),
+    FN("simdSelect", Select, (void *)&SIMD_SELECTOR),
     FN("fmaPeak", FmaPeak, NULL),
   };
-  for (size_t k = 0; k < n; k++) props[3 + k] = (napi_property_descriptor)FN(entries[k].name, Dispatch, (void *)&entries[k]);
+  for (size_t k = 0; k < n; k++) props[4 + k] = (napi_property_descriptor)FN(entries[k].name, Dispatch, (void *)&entries[k]);
 #undef FN
-  napi_define_properties(env, exports, 3 + n, props);
+  napi_define_properties(env, exports, 4 + n, props);
   return exports;
 }

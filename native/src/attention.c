@@ -23,7 +23,7 @@ typedef struct {
 } AttnJob;
 
 // att rows t of one pair: softmax of the scaled scores over s <= t, zeros above the diagonal.
-HOT static void softmax_rows(float *a, long T, long t0, long t1) {
+SIMD_INLINE void softmax_rows(float *a, long T, long t0, long t1) {
   for (long t = t0; t < t1; t++) {
     float *row = a + t * T;
     float max = -INFINITY;
@@ -40,7 +40,7 @@ HOT static void softmax_rows(float *a, long T, long t0, long t1) {
   }
 }
 
-static void attention_forward_pairs(void *p, long i0, long i1, int tid) {
+POOL_FN(attention_forward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH;
   for (long i = i0; i < i1; i++) { // i = b * NH + h
@@ -67,7 +67,7 @@ static void attention_forward_pairs(void *p, long i0, long i1, int tid) {
 }
 
 // dS = P (dP - rowsum(P dP)) scale, with dP = dW mask, for rows of one pair; zeros above the diagonal.
-HOT static void softmax_grad_rows(float *ds, const float *P, const float *m, long T, float scale) {
+SIMD_INLINE void softmax_grad_rows(float *ds, const float *P, const float *m, long T, float scale) {
   for (long t = 0; t < T; t++) {
     float *d = ds + t * T;
     const float *pr = P + t * T;
@@ -81,7 +81,7 @@ HOT static void softmax_grad_rows(float *ds, const float *P, const float *m, lon
   }
 }
 
-static void attention_backward_pairs(void *p, long i0, long i1, int tid) {
+POOL_FN(attention_backward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH;
   for (long i = i0; i < i1; i++) {

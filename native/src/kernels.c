@@ -36,7 +36,7 @@ int kernels_threads(void) { return pool_threads(); }
 
 typedef struct { float *out; const float *bias; long C; } AddBiasJob;
 
-HOT static void add_bias_rows(void *p, long n0, long n1, int tid) {
+POOL_FN(add_bias_rows, n0, n1) {
   (void)tid;
   const AddBiasJob *j = p;
   for (long n = n0; n < n1; n++) {
@@ -85,7 +85,7 @@ void nl_row_blocks(float *const *dst, int nsums, long N, long C, rowblock_fn fn,
 
 typedef struct { const float *dout; long C; } BiasGradCtx;
 
-HOT static void bias_grad_rows(const void *p, long n0, long n1, double *acc) {
+BLOCK_FN(bias_grad_rows, n0, n1, acc) {
   const BiasGradCtx *j = p;
   const long C = j->C;
   for (long n = n0; n < n1; n++) {
@@ -103,7 +103,7 @@ void nl_bias_backward(float *dbias, const float *dout, long N, long C) {
 
 typedef struct { float *out; const int *idx; const float *wte, *wpe; long T, C; } EmbJob;
 
-HOT static void embedding_rows(void *p, long r0, long r1, int tid) {
+POOL_FN(embedding_rows, r0, r1) {
   (void)tid;
   const EmbJob *j = p;
   for (long r = r0; r < r1; r++) { // r = b * T + t
@@ -122,7 +122,7 @@ typedef struct { float *dwte, *dwpe; const float *dout; const int *idx; long R, 
 
 // Rows scatter into dwte (two rows may share a token), so threads split the channels instead;
 // within a channel the rows are added in order, exactly as the TypeScript loop does.
-HOT static void embedding_grad_cols(void *p, long c0, long c1, int tid) {
+POOL_FN(embedding_grad_cols, c0, c1) {
   (void)tid;
   const EmbGradJob *j = p;
   for (long r = 0; r < j->R; r++) {
@@ -141,7 +141,7 @@ void nl_embedding_backward(float *dwte, float *dwpe, const float *dout, const in
 
 typedef struct { float *losses, *probs; const float *logits; const int *targets; long V; } CeJob;
 
-HOT static void ce_rows(void *p, long n0, long n1, int tid) {
+POOL_FN(ce_rows, n0, n1) {
   (void)tid;
   const CeJob *j = p;
   const long V = j->V;
@@ -172,7 +172,7 @@ double nl_cross_entropy_forward(float *losses, float *probs, const float *logits
 
 typedef struct { float *dlogits; const float *probs; const int *targets; double scale; long V; } CeGradJob;
 
-HOT static void ce_grad_rows(void *p, long n0, long n1, int tid) {
+POOL_FN(ce_grad_rows, n0, n1) {
   (void)tid;
   const CeGradJob *j = p;
   const long V = j->V;
@@ -193,17 +193,17 @@ void nl_cross_entropy_backward(float *dlogits, const float *probs, const int *ta
 
 typedef struct { float *out; const float *a, *b; double s; } EwJob;
 
-HOT static void add_range(void *p, long i0, long i1, int tid) {
+POOL_FN(add_range, i0, i1) {
   (void)tid;
   const EwJob *j = p;
   for (long i = i0; i < i1; i++) j->out[i] = j->a[i] + j->b[i];
 }
-HOT static void mul_range(void *p, long i0, long i1, int tid) {
+POOL_FN(mul_range, i0, i1) {
   (void)tid;
   const EwJob *j = p;
   for (long i = i0; i < i1; i++) j->out[i] = j->a[i] * j->b[i];
 }
-HOT static void scale_range(void *p, long i0, long i1, int tid) {
+POOL_FN(scale_range, i0, i1) {
   (void)tid;
   const EwJob *j = p;
   for (long i = i0; i < i1; i++) j->out[i] = (float)(j->out[i] * j->s);
@@ -219,7 +219,7 @@ void nl_scale(float *x, double s, long n) { EwJob j = { x, NULL, NULL, s }; pool
 #define SS_BLOCK 65536
 typedef struct { const float *x; double *partial; long n; } SsJob;
 
-HOT static void sum_squares_blocks(void *p, long k0, long k1, int tid) {
+POOL_FN(sum_squares_blocks, k0, k1) {
   (void)tid;
   const SsJob *j = p;
   for (long k = k0; k < k1; k++) {
@@ -253,7 +253,7 @@ typedef struct { float *param, *m, *v; const float *grad; double beta1, beta2, e
 
 // Same operation order as src/engine/kernels/ts/adamw.ts, in double; m and v are rounded to
 // float before the update reads them, as the TypeScript kernel reads them back from its arrays.
-HOT static void adamw_range(void *p, long i0, long i1, int tid) {
+POOL_FN(adamw_range, i0, i1) {
   (void)tid;
   const AdamJob *j = p;
   const double b1 = j->beta1, b2 = j->beta2;

@@ -11,6 +11,7 @@
 // any thread count.
 #include "kernels.h"
 #include "pool.h"
+#include "vmath.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,7 @@ typedef struct {
   long n; double R; int le, inc;
 } PwlJob;
 
-static inline long pwl_segment(double x, const PwlJob *j) {
+SIMD_INLINE long pwl_segment(double x, const PwlJob *j) {
   const float *xv = j->xv;
   const long n = j->n;
   if (!j->le && x >= j->R) return SEG_IDENTITY;
@@ -80,7 +81,7 @@ static inline long pwl_segment(double x, const PwlJob *j) {
 // seg[i] for a block of elements. With increasing knots: count the knots <= x (one compare per
 // knot and element, over the whole block: vectorized), which gives the same segment as the binary
 // search; the identity rule (x >= R) comes first, as in segmentOf. Otherwise the precedence scan.
-HOT static void pwl_segments(int *seg, const float *x, long m, const PwlJob *j) {
+SIMD_INLINE void pwl_segments(int *seg, const float *x, long m, const PwlJob *j) {
   const long n = j->n;
   if (!j->inc) { for (long i = 0; i < m; i++) seg[i] = (int)pwl_segment(x[i], j); return; }
   for (long i = 0; i < m; i++) seg[i] = 0;
@@ -97,7 +98,7 @@ HOT static void pwl_segments(int *seg, const float *x, long m, const PwlJob *j) 
   }
 }
 
-HOT static void pwl_fwd_range(void *p, long i0, long i1, int tid) {
+POOL_FN(pwl_fwd_range, i0, i1) {
   (void)tid;
   const PwlJob *j = p;
   int seg[SBLK];
@@ -115,7 +116,7 @@ HOT static void pwl_fwd_range(void *p, long i0, long i1, int tid) {
   }
 }
 
-HOT static void pwl_bwd_block(const void *p, long i0, long i1, double *acc) {
+BLOCK_FN(pwl_bwd_block, i0, i1, acc) {
   const PwlJob *j = p;
   const long n = j->n;
   const float *xv = j->xv;
@@ -162,7 +163,7 @@ typedef struct { float *out; const float *x, *dout, *knots, *coef; long n; } Spl
 
 // Segments for a block: the number of knots below x (vectorized, as pwl_segments), minus one,
 // clamped to [0, n-2]: the same as splineSegment for sorted knots.
-HOT static void spline_segments(int *seg, const float *x, long m, const float *knots, long n) {
+SIMD_INLINE void spline_segments(int *seg, const float *x, long m, const float *knots, long n) {
   for (long i = 0; i < m; i++) seg[i] = 0;
   for (long k = 0; k < n; k++) {
     const float t = knots[k];
@@ -171,7 +172,7 @@ HOT static void spline_segments(int *seg, const float *x, long m, const float *k
   for (long i = 0; i < m; i++) { const int c = seg[i] - 1; seg[i] = c < 0 ? 0 : c > n - 2 ? (int)n - 2 : c; }
 }
 
-HOT static void spline_fwd_range(void *p, long i0, long i1, int tid) {
+POOL_FN_256(spline_fwd_range, i0, i1) {
   (void)tid;
   const SplineJob *j = p;
   int seg[SBLK];
@@ -189,7 +190,7 @@ HOT static void spline_fwd_range(void *p, long i0, long i1, int tid) {
   }
 }
 
-HOT static void spline_bwd_block(const void *p, long i0, long i1, double *acc) {
+BLOCK_FN_256(spline_bwd_block, i0, i1, acc) {
   const SplineJob *j = p;
   int segs[SBLK];
   for (long i = i0; i < i1; i++) {

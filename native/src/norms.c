@@ -21,7 +21,7 @@ typedef struct {
 
 // ---- rmsnorm: y = x * r * gain, r = 1 / sqrt(mean(x^2) + eps); saved rrms = r ---------------
 
-HOT static void rms_fwd_rows(void *p, long n0, long n1, int tid) {
+POOL_FN_256(rms_fwd_rows, n0, n1) {
   (void)tid;
   const NormJob *j = p;
   const long C = j->C;
@@ -44,7 +44,7 @@ void nl_rmsnorm_forward(float *out, float *rrms, const float *x, const float *ga
 
 // dx += r * (dout * gain - xhat * mean(dout * gain * xhat)), xhat = x * r; dgain += dout * xhat,
 // summed per block of rows (nl_row_blocks) in the same pass.
-HOT static void rms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+BLOCK_FN_256(rms_bwd_rows, n0, n1, dgain) {
   const NormJob *j = p;
   const long C = j->C;
   const float *gain = j->gain;
@@ -72,7 +72,7 @@ void nl_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float
 
 // ---- layernorm: y = (x - mean) * rstd * weight + bias; saved mean, rstd ------------------------
 
-HOT static void ln_fwd_rows(void *p, long n0, long n1, int tid) {
+POOL_FN_256(ln_fwd_rows, n0, n1) {
   (void)tid;
   const NormJob *j = p;
   const long C = j->C;
@@ -101,7 +101,7 @@ void nl_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
 
 // dx += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dout * weight;
 // dweight += dout * xhat and dbias += dout (partial[0..C) and partial[C..2C)) in the same pass.
-HOT static void ln_bwd_rows(const void *p, long n0, long n1, double *partial) {
+BLOCK_FN_256(ln_bwd_rows, n0, n1, partial) {
   const NormJob *j = p;
   const long C = j->C;
   const float *w = j->gain;
@@ -139,7 +139,7 @@ void nl_layernorm_backward(float *dx, float *dweight, float *dbias, const float 
 
 typedef struct { NormJob j; long k; double R; double *rowsum; } PNormJob;
 
-HOT static void prms_fwd_rows(void *p, long n0, long n1, int tid) {
+POOL_FN_256(prms_fwd_rows, n0, n1) {
   (void)tid;
   const PNormJob *pj = p;
   const NormJob *j = &pj->j;
@@ -164,7 +164,7 @@ void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *g
 
 // dx_c += dout_c gain_c r, then dx_c += -S r^3 / k * x_c for c < k (two roundings, as the TS code),
 // S = sum_c dout_c gain_c x_c; dgain += dout * x * r.
-HOT static void prms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+BLOCK_FN_256(prms_bwd_rows, n0, n1, dgain) {
   const PNormJob *pj = p;
   const NormJob *j = &pj->j;
   const long C = j->C, k = pj->k;
@@ -194,7 +194,7 @@ void nl_prmsnorm_backward(float *dx, float *dgain, const float *dout, const floa
 // ---- hyperspherenorm: rn = 1 / sqrt(sum(x^2) + eps), y = x * rn * R * gain (gain optional) ----------
 // (src/nn/norms/hyperspherenorm.ts); saved rnorm = rn.
 
-HOT static void hs_fwd_rows(void *p, long n0, long n1, int tid) {
+POOL_FN_256(hs_fwd_rows, n0, n1) {
   (void)tid;
   const PNormJob *pj = p;
   const NormJob *j = &pj->j;
@@ -220,7 +220,7 @@ void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const 
 
 // dx_c += dout_c gain_c rn R, then dx_c += -R S rn^3 x_c (two roundings, as the TS code),
 // S = sum_c dout_c gain_c x_c; dgain_c += dout_c x_c rn R; dradius += S rn (per row, summed in row order).
-HOT static void hs_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+BLOCK_FN_256(hs_bwd_rows, n0, n1, dgain) {
   const PNormJob *pj = p;
   const NormJob *j = &pj->j;
   const long C = j->C;
@@ -272,7 +272,7 @@ typedef struct {
   float *out, *gd; const float *x, *act, *dout, *gamma, *beta; double alpha; double *rowsum; long C;
 } DactJob;
 
-HOT static void dact_scale_range(void *p, long i0, long i1, int tid) {
+POOL_FN(dact_scale_range, i0, i1) {
   (void)tid;
   const DactJob *j = p;
   for (long i = i0; i < i1; i++) j->out[i] = (float)(j->alpha * j->x[i]);
@@ -284,7 +284,7 @@ void nl_dact_scale(float *ax, const float *x, double alpha, long n) {
   pool_run(n, PAR_GRAIN, dact_scale_range, &j);
 }
 
-HOT static void dact_affine_rows(void *p, long n0, long n1, int tid) {
+POOL_FN(dact_affine_rows, n0, n1) {
   (void)tid;
   const DactJob *j = p;
   const long C = j->C;
@@ -303,7 +303,7 @@ void nl_dact_affine_forward(float *out, const float *act, const float *gamma, co
 }
 
 // gd = dout * gamma (written, with gamma); dgamma += dout * act, dbeta += dout (partial[0..C), [C..2C)).
-HOT static void dact_affine_bwd_rows(const void *p, long n0, long n1, double *partial) {
+BLOCK_FN(dact_affine_bwd_rows, n0, n1, partial) {
   const DactJob *j = p;
   const long C = j->C;
   double *dg = partial, *db = partial + C;
@@ -321,7 +321,7 @@ void nl_dact_affine_backward(float *gd, float *dgamma, float *dbeta, const float
   nl_row_blocks(dst, 2, N, C, dact_affine_bwd_rows, &j);
 }
 
-HOT static void dact_input_bwd_rows(void *p, long n0, long n1, int tid) {
+POOL_FN(dact_input_bwd_rows, n0, n1) {
   (void)tid;
   const DactJob *j = p;
   const long C = j->C;
@@ -417,7 +417,7 @@ long nl_krmsnorm_forward(float *out, float *vq, float *rrms, float *full, const 
 }
 
 // dx_c += dout_c g_c r; then the RMS term: all channels (recomputed row) or the selected ones.
-HOT static void krms_bwd_rows(const void *p, long n0, long n1, double *dgain) {
+BLOCK_FN(krms_bwd_rows, n0, n1, dgain) {
   const KrmsJob *j = p;
   const long C = j->C, k = j->k;
   const float *gain = j->gain;

@@ -1,7 +1,8 @@
 // `normlab bench`: training and sampling speed on a fixed configuration of shakespeare_char.
 //
 //   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,wasm,ts] [--torch]
-//                 [--variants] [--gemm] [--gemms avx512,openblas] [--json FILE] [any train flag]
+//                 [--variants] [--gemm] [--gemms avx512,openblas] [--simds avx512,avx2] [--json FILE]
+//                 [any train flag]
 //
 // Reports ms per iteration, tokens per second, achieved GFLOP/s (nanoGPT's model FLOPs: 6 N per
 // token for the parameters plus 12 L T C for attention, times 3 for forward + backward already in
@@ -9,8 +10,8 @@
 // the KV cache). Every figure that compares is a ratio against a baseline measured in the same run:
 // with --torch, PyTorch (Debian's python3-torch, tools/torch_nanogpt.py, same model, 2 threads);
 // with --variants, rmsnorm + gelu against every norm and every activation; with --gemms, the native
-// backend once per listed GEMM (e.g. ours against OpenBLAS); --gemm times the matrix products
-// alone (bench_gemm.ts).
+// backend once per listed GEMM (e.g. ours against OpenBLAS); with --simds, once per SIMD level of
+// the kernels outside the GEMM; --gemm times the matrix products alone (bench_gemm.ts).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,7 +29,7 @@ import { activations } from '../nn/activations/index.js';
 import { AdamW } from '../train/adamw.js';
 import { modelVocabSize, trainStep } from '../train/loop.js';
 import { gemmBench } from './bench_gemm.js';
-import { nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
+import { nativeGemm, nativeInfo, nativeSimd } from '../engine/kernels/native/index.js';
 import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
 import { formatHelp } from './help.js';
 
@@ -48,6 +49,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
   { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'also report CPU time of the process (with --gemm: rates per CPU second) for an oversubscribed machine; best with NORMLAB_THREADS=1' },
   { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, neon, generic, openblas)' },
+  { name: 'simds', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per SIMD level of the kernels outside the GEMM listed (comma-separated, repeats allowed: auto, avx512, avx2, generic)' },
   { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
 ];
 
@@ -174,7 +176,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     if (o.json) fs.writeFileSync(o.json as string, JSON.stringify(r, null, 1) + '\n');
     return 0;
   }
-  if (ni) console.log(`native backend: ${ni.threads} threads, GEMM ${ni.gemm} (available: ${ni.gemms})`);
+  if (ni) console.log(`native backend: ${ni.threads} threads, GEMM ${ni.gemm} (available: ${ni.gemms}), SIMD ${ni.simd} (available: ${ni.simds})`);
   console.log(`normlab bench: preset ${o.preset} (${cfg.n_layer} layers, ${cfg.n_embd} wide, block ${cfg.block_size}, batch ${cfg.batch_size}), ` +
     `${iters} timed iterations after ${warmup} warm-up, ${sampleTokens} sampled tokens`);
   const rows: BenchResult[] = [];
@@ -200,17 +202,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
       rows.push(r);
       process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
     }
-  } else if (o.gemms) {
-    const gemm = nativeGemm();
-    if (!gemm) throw new UserError('--gemms needs the native backend: run `npm run build:native`');
-    const before = gemm.current();
+  } else if (o.gemms || o.simds) {
+    if (o.gemms && o.simds) throw new UserError('--gemms and --simds: give one of them (each times whole training runs)');
+    const [flag, what, ctl] = o.gemms ? ['gemms', 'gemm', nativeGemm()] as const : ['simds', 'simd', nativeSimd()] as const;
+    if (!ctl) throw new UserError(`--${flag} needs the native backend: run \`npm run build:native\``);
+    const before = ctl.current();
     try {
-      for (const g of String(o.gemms).split(',').map((x) => x.trim())) {
-        try { gemm.select(g); } catch (e) { throw new UserError(`--gemms ${g}: ${(e as Error).message.replace(/^native gemmSelect: /, '')}`); }
-        rows.push(benchOnce(cfg, 'native', iters, warmup, sampleTokens, `native gemm ${gemm.current()}`));
+      for (const g of String(o[flag]).split(',').map((x) => x.trim())) {
+        try { ctl.select(g); } catch (e) { throw new UserError(`--${flag} ${g}: ${(e as Error).message.replace(/^native \w+: /, '')}`); }
+        rows.push(benchOnce(cfg, 'native', iters, warmup, sampleTokens, `native ${what} ${ctl.current()}`));
       }
     } finally {
-      gemm.select(before);
+      ctl.select(before);
     }
   } else {
     for (const b of backends) rows.push(benchOnce(cfg, b, iters, warmup, sampleTokens, `normlab ${b}`));

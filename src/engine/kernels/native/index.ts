@@ -24,8 +24,9 @@ type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n
 type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
 
 interface AddonBase extends AddonKernels {
-  info(): { threads: number; gemm: string; gemms: string };
+  info(): NativeInfo;
   gemmSelect(name: string): string;
+  simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
@@ -105,8 +106,11 @@ export function nativeBackendError(): string | null {
   return loadError;
 }
 
-/** Threads and GEMM (selected, and available ones) the addon runs with, or null when it is not built. */
-export function nativeInfo(): { threads: number; gemm: string; gemms: string } | null {
+/** Threads, GEMM and SIMD level of the other kernels (selected, and available ones, comma-separated). */
+export interface NativeInfo { threads: number; gemm: string; gemms: string; simd: string; simds: string }
+
+/** What the addon runs with, or null when it is not built. */
+export function nativeInfo(): NativeInfo | null {
   const a = load();
   return a ? a.info() : null;
 }
@@ -220,6 +224,24 @@ export interface NativeGemm {
    * such ISA); with cpuTime, per CPU second of the process times threads (see native/src/gemm.h).
    */
   fmaPeak(bits: 512 | 256, threads: number, cpuTime?: boolean): number;
+}
+
+/**
+ * The SIMD level of every kernel but the GEMM (native/src/vmath.h): avx512, avx2 or generic, by
+ * default the best this CPU has; for `normlab bench --simds` and the parity tests of each level.
+ */
+export interface NativeSimd {
+  /** The levels this CPU runs, best first. */
+  available: string[];
+  current(): string;
+  /** Every later kernel call runs the clone compiled for `name`; throws a RangeError if unavailable. */
+  select(name: string): void;
+}
+
+export function nativeSimd(): NativeSimd | null {
+  const a = load();
+  if (!a) return null;
+  return { available: a.info().simds.split(','), current: () => a.info().simd, select: (name) => { a.simdSelect(name); } };
 }
 
 /** The GEMM controls, or null when the addon is not built. */
