@@ -1,23 +1,27 @@
 // Kernel micro-benchmark: each kernel of the ts and native backends on the same inputs, at the
 // shapes of the `small` (4 layers, C = 128, T = 64, B = 12) and `default` (6 layers, C = 384,
 // T = 256, B = 64) presets, timed in the same run. Prints ms per call, the ts/native ratio, and
-// GFLOP/s for the matrix products.
-//   node dist/bench/kernels.js [--preset small|default|all] [--only NAME] [--min-ms 200]
+// GFLOP/s for the matrix products. With --simds, native only: each kernel (and every norm and
+// activation) at each listed SIMD level of the kernels outside the GEMM, in interleaved rounds, as
+// CPU ms per call (run it with NORMLAB_THREADS=1 on a shared machine) and the ratio to the first level.
+//   node dist/bench/kernels.js [--preset small|default|all] [--only NAME] [--min-ms 200] [--simds avx512,avx2,generic]
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
 import type { F } from '../src/engine/types.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { loadNativeBackend, nativeBackendError, nativeInfo } from '../src/engine/kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError, nativeInfo, nativeSimd } from '../src/engine/kernels/native/index.js';
 import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
 import { MetricCtx } from '../src/nn/params.js';
+import { fusedKernels } from '../src/nn/variant.js';
 import { defaultConfig } from '../src/config/index.js';
 import type { ModelConfig } from '../src/model/config.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
 const preset = opt('preset', 'all'), only = opt('only', ''), minMs = Number(opt('min-ms', '200'));
+const simds = opt('simds', '').split(',').filter((l) => l);
 
 const native = loadNativeBackend();
 if (!native) {
@@ -25,7 +29,12 @@ if (!native) {
   process.exit(1);
 }
 const info = nativeInfo()!;
-console.log(`native: ${info.threads} threads, GEMM ${info.gemm}`);
+console.log(`native: ${info.threads} threads, GEMM ${info.gemm}, SIMD ${info.simd} (available: ${info.simds})`);
+const simd = nativeSimd()!, simdBefore = simd.current();
+for (const l of simds) if (!simd.available.includes(l)) {
+  console.error(`--simds ${l}: not available here (available: ${info.simds})`);
+  process.exit(1);
+}
 
 const rng = new Rng(7);
 const randn = (n: number, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.normal() * s; return a; };
@@ -52,8 +61,29 @@ function time(fn: () => void, budgetMs = minMs): number {
 interface Row { kernel: string; shape: string; ts: number; native: number; flops?: number }
 const rows: Row[] = [];
 
+/** CPU ms per call (this process's CPU time over the calls made until budgetMs of it is spent). */
+function cpuTime(fn: () => void, budgetMs: number): number {
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  fn();
+  const t0 = cpu();
+  let n = 0, t = 0;
+  do { fn(); n++; t = cpu() - t0; } while (t < budgetMs);
+  return t / n;
+}
+
+/** --simds: the native kernel at each level, 5 interleaved rounds, medians. */
+function benchLevels(kernel: string, shape: string, run: (be: Backend) => void): void {
+  const t: Record<string, number[]> = {};
+  for (let round = 0; round < 5; round++) for (const l of simds) { simd.select(l); (t[l] ??= []).push(cpuTime(() => run(native!), minMs / 5)); }
+  simd.select(simdBefore);
+  const med = simds.map((l) => t[l].sort((a, b) => a - b)[2]);
+  console.log(`${kernel.padEnd(24)} ${shape.padEnd(20)} ${simds.map((l, i) => `${l} ${med[i].toFixed(3).padStart(8)} ms`).join('  ')}  ` +
+    simds.slice(1).map((l, i) => `${l}/${simds[0]} ${(med[i + 1] / med[0]).toFixed(2)}x`).join('  '));
+}
+
 function bench(kernel: string, shape: string, run: (be: Backend) => void, flops?: number, tsBudget = minMs): void {
   if (only && !kernel.includes(only)) return;
+  if (simds.length) return benchLevels(kernel, shape, run);
   const nt = time(() => run(native!));
   const tt = time(() => run(tsBackend), tsBudget);
   const r: Row = { kernel, shape, ts: tt, native: nt, flops };
@@ -87,13 +117,21 @@ function suite(name: string, B: number, T: number, C: number, NH: number, V: num
   const dlogits = new Float32Array(N * V);
   bench('crossEntropyBackward', `${N}x${V}`, (be) => be.crossEntropyBackward(dlogits, probs, targets, 1 / N, N, V));
   const cfg = defaultConfig() as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
-  for (const [vname, width] of [['rmsnorm', C], ['layernorm', C], ['gelu', H], ['relu', H]] as const) {
+  // With --simds every norm (width C) and activation (width 4C; glu reads 2 x 4C).
+  const variantList: [string, number][] = simds.length
+    ? [...Object.keys(norms).map((n): [string, number] => [n, C]), ...Object.keys(activations).filter((a) => !activations[a].gated).map((a): [string, number] => [a, H])]
+    : [['rmsnorm', C], ['layernorm', C], ['gelu', H], ['relu', H]];
+  for (const [vname, width] of variantList) {
     const variant = { ...norms, ...activations }[vname];
     const rowsN = N, xin = width === C ? x : h, o = width === C ? outC : out, g = width === C ? y : dh;
     const p: Record<string, F> = {}, dp: Record<string, F> = {}, s: Record<string, F> = {};
-    for (const [pn, spec] of Object.entries(variant.params(width, cfg))) { const n = spec.shape.reduce((a, d) => a * d, 1); p[pn] = new Float32Array(n).fill(1); dp[pn] = new Float32Array(n); }
+    for (const [pn, spec] of Object.entries(variant.params(width, cfg))) {
+      const n = spec.shape.reduce((a, d) => a * d, 1), init = spec.init;
+      p[pn] = typeof init === 'object' && 'values' in init ? Float32Array.from(init.values) : new Float32Array(n).fill(1); // knots at their initial places
+      dp[pn] = new Float32Array(n);
+    }
     for (const [sn, len] of Object.entries(variant.saved(rowsN, width, cfg))) s[sn] = new Float32Array(len);
-    const kern = (be: Backend) => (be === tsBackend ? variant : be.variants[vname] ?? variant);
+    const kern = (be: Backend) => (be === tsBackend ? variant : fusedKernels(variant, be) ?? variant);
     const dx = new Float32Array(rowsN * width);
     bench(`${vname} forward`, `${rowsN}x${width}`, (be) => kern(be).forward(o, xin, p, s, rowsN, width, cfg, ctx));
     bench(`${vname} backward`, `${rowsN}x${width}`, (be) => kern(be).backward(dx, dp, g, xin, p, s, rowsN, width, cfg, ctx));
@@ -119,5 +157,6 @@ if (preset === 'default' || preset === 'all') {
   bench('matmul NN (default MLP)', `${M}x${Nn}x${K}`, (be) => be.matmul(o, a, b, M, Nn, K), 2 * M * Nn * K, 1);
 }
 
+if (simds.length) process.exit(0);
 const geo = Math.exp(rows.reduce((s, r) => s + Math.log(r.ts / r.native), 0) / Math.max(rows.length, 1));
 console.log(`\n${rows.length} kernels; geometric mean ts/native ratio ${geo.toFixed(1)}x`);

@@ -22,7 +22,7 @@ __m512 _ZGVeN16v_log1pf(__m512);
 
 // ---- level ------------------------------------------------------------------------------------
 
-int simd_level = SIMD_GENERIC;
+atomic_int simd_level = SIMD_GENERIC;
 static int simd_best = SIMD_GENERIC;
 static const char *const NAMES[] = { "generic", "avx2", "avx512" };
 
@@ -31,18 +31,18 @@ void vmath_init(void) {
   __builtin_cpu_init();
   simd_best = __builtin_cpu_supports("x86-64-v4") ? SIMD_AVX512 : __builtin_cpu_supports("x86-64-v3") ? SIMD_AVX2 : SIMD_GENERIC;
 #endif
-  simd_level = simd_best;
+  atomic_store(&simd_level, simd_best);
   const char *env = getenv("NORMLAB_SIMD");
   if (env && *env) simd_select(env);
 }
 
 int simd_select(const char *name) {
-  if (!strcmp(name, "auto")) { simd_level = simd_best; return 0; }
-  for (int l = 0; l <= simd_best; l++) if (!strcmp(name, NAMES[l])) { simd_level = l; return 0; }
+  if (!strcmp(name, "auto")) { atomic_store(&simd_level, simd_best); return 0; }
+  for (int l = 0; l <= simd_best; l++) if (!strcmp(name, NAMES[l])) { atomic_store(&simd_level, l); return 0; }
   return -1;
 }
 
-const char *simd_name(void) { return NAMES[simd_level]; }
+const char *simd_name(void) { return NAMES[SIMD_LEVEL()]; }
 
 const char *simd_available(void) {
   return simd_best == SIMD_AVX512 ? "avx512,avx2,generic" : simd_best == SIMD_AVX2 ? "avx2,generic" : "generic";
@@ -121,8 +121,9 @@ static void apply4(float *y, const float *x, long n, int op) {
 
 static void apply(float *y, const float *x, long n, int op) {
 #ifdef HAVE_LIBMVEC
-  if (simd_level == SIMD_AVX512 && op != OP_ERF) apply16(y, x, n, op);
-  else if (simd_level >= SIMD_AVX2) apply8(y, x, n, op);
+  const int level = SIMD_LEVEL();
+  if (level == SIMD_AVX512 && op != OP_ERF) apply16(y, x, n, op);
+  else if (level >= SIMD_AVX2) apply8(y, x, n, op);
   else apply4(y, x, n, op);
 #else
   for (long i = 0; i < n; i++) y[i] = scalar_op(x[i], op);

@@ -13,8 +13,13 @@
 #ifndef NORMLAB_VMATH_H
 #define NORMLAB_VMATH_H
 
+#include <stdatomic.h>
+
 enum { SIMD_GENERIC, SIMD_AVX2, SIMD_AVX512 };
-extern int simd_level; // read by every SIMD_FN call; written by vmath_init and simd_select
+// Read by every SIMD_FN call (also on pool threads, and by worker_threads that share the addon);
+// written by vmath_init and simd_select. Any level computes a correct result, so relaxed order.
+extern atomic_int simd_level;
+#define SIMD_LEVEL() atomic_load_explicit(&simd_level, memory_order_relaxed)
 
 void vmath_init(void);               // the best level of this CPU, or NORMLAB_SIMD's when available
 int simd_select(const char *name);   // "auto", "avx512", "avx2", "generic": 0, or -1 when unavailable
@@ -44,8 +49,9 @@ void vlog1pf(float *y, const float *x, long n);
   __attribute__((target("arch=x86-64-v3"))) static void name##_avx2 params { name##_body args; } \
   static void name##_generic params { name##_body args; }                                         \
   static void name params {                                                                       \
-    if (simd_level == SIMD_AVX512) name##_avx512 args;                                            \
-    else if (simd_level == SIMD_AVX2) name##_avx2 args;                                           \
+    const int level_ = SIMD_LEVEL();                                                              \
+    if (level_ == SIMD_AVX512) name##_avx512 args;                                                \
+    else if (level_ == SIMD_AVX2) name##_avx2 args;                                               \
     else name##_generic args;                                                                     \
   }                                                                                               \
   SIMD_INLINE void name##_body params
