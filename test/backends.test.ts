@@ -32,8 +32,8 @@ const wasm = loadWasmBackend();
  * The backends checked against ts; the wasm module is built by every `npm install`, so never
  * skipped. The native kernels outside the GEMM have a clone per SIMD level (native/src/vmath.h):
  * the best one this CPU runs is the default (NORMLAB_SIMD may name another), and every other level
- * it runs is checked too (same
- * tolerances: the levels differ only in vector width, libmvec's variant, and so the order of sums).
+ * it runs is checked too, with the same tolerances: the levels differ only in vector width,
+ * libmvec's variant, and so the order of sums.
  */
 const FAST: { label: string; be: Backend | null; skip: string | false; simd?: string }[] = [
   { label: 'native', be: native, skip },
