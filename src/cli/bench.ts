@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import { UserError } from '../engine/types.js';
+import { textTable } from '../engine/format.js';
 import { loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../model/config.js';
@@ -136,9 +137,7 @@ function table(rows: BenchResult[], base: BenchResult | null): string {
     ...(base ? [(r.ms_per_iter / base.ms_per_iter).toFixed(2) + 'x',
       r.sample_tokens_per_s && base.sample_tokens_per_s ? (r.sample_tokens_per_s / base.sample_tokens_per_s).toFixed(2) + 'x' : '-'] : []),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [fmt(head), ...lines.map(fmt)].join('\n');
+  return textTable(head, lines, { left: 2, rule: false });
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {

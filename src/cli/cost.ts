@@ -18,6 +18,7 @@ import { activations } from '../nn/activations/index.js';
 import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/cost.js';
 import { norms } from '../nn/norms/index.js';
 import { formatHelp } from './help.js';
+import { csvLine, textTable } from '../engine/format.js';
 
 const OWN_FLAGS: FlagSpec[] = [
   { name: 'compare', type: 'str', list: true, default: null, nullable: true, group: 'cost', help: 'compare variants side by side, relative to rmsnorm and gelu: the names to list, or none for every variant' },
@@ -34,17 +35,6 @@ const USAGE = 'normlab cost [train flags] [--training] [--compare [NAME ...]] [-
 
 function fmtReductions(rs: Reduction[]): string {
   return rs.length ? rs.map((r) => (r.bits === 32 ? `${r.length}` : `${r.length}@${r.bits}b`)).join('+') : '-';
-}
-
-function csvLine(cells: (string | number)[]): string {
-  return cells.map((c) => (typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c))).join(',');
-}
-
-/** A text table: the first `left` columns (names) left-aligned, the figures right-aligned. */
-function table(head: string[], rows: (string | number)[][], left: number): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const w = head.map((_, j) => Math.max(...cells.map((r) => r[j].length)));
-  return cells.map((r) => r.map((c, j) => (j < left ? c.padEnd(w[j]) : c.padStart(w[j]))).join('  ').trimEnd()).join('\n');
 }
 
 /** The configuration the flags describe; vocab_size from the prepared dataset when there is one. */
@@ -131,7 +121,7 @@ export async function costCommand(argv: string[]): Promise<number> {
     });
     if (csv) { process.stdout.write([csvLine(head), ...body.map(csvLine)].join('\n') + '\n'); return 0; }
     console.log(`${mode} operations per token (norms at C = ${cfg.n_embd}, activations at H = ${mlpHidden(cfg)}); last column: total operations relative to rmsnorm (norms) or gelu (activations)`);
-    console.log(table(head, body, 2));
+    console.log(textTable(head, body, { left: 2, rule: false }));
     return 0;
   }
 
@@ -143,7 +133,7 @@ export async function costCommand(argv: string[]): Promise<number> {
   if (note) console.log(`note: ${note}`);
   console.log(`${mode === 'training' ? 'training (forward + backward)' : 'inference (forward)'} operations per token; reductions as lengths; ` +
     `matrix products as multiply-accumulates per token (x3 in training), attention over a ${cfg.block_size}-token context`);
-  console.log(table(head, rows, 3));
+  console.log(textTable(head, rows, { left: 3, rule: false }));
   const t = mc.total, share = totalOps(t[mode]) / (totalOps(t[mode]) + 2 * t.matmulMacs * (mode === 'training' ? 3 : 1));
   console.log(`norms and activations: ${totalOps(t[mode])} operations per token, ${(100 * share).toFixed(2)}% of all arithmetic ` +
     `(matrix products: ${t.matmulMacs * (mode === 'training' ? 3 : 1)} MACs); ${t.params} variant parameters`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { defaultConfig } from '../config/index.js';
 import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
 import type { ModelConfig } from '../model/config.js';
-import { formatDuration } from '../engine/format.js';
+import { csvLine, formatDuration, textTable } from '../engine/format.js';
 
 /** summary.json as the train command writes it (every field optional: the file may be partial). */
 export interface Summary {
@@ -102,15 +102,10 @@ export function flatRows(rows: ResultRow[], varied: string[]): Record<string, un
   });
 }
 
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export function toCsv(rows: ResultRow[], varied: string[]): string {
   const header = ['name', ...varied, ...METRIC_COLUMNS, ...COST_COLUMNS];
   const lines = [header.join(',')];
-  for (const o of flatRows(rows, varied)) lines.push(header.map((h) => csvField(o[h])).join(','));
+  for (const o of flatRows(rows, varied)) lines.push(csvLine(header.map((h) => o[h])));
   return lines.join('\n') + '\n';
 }
 
@@ -135,14 +130,6 @@ export function sortByLoss<T>(rows: T[], key: (r: T) => number | null): T[] {
 
 export function fmtNum(v: number | null, digits = 4): string {
   return v === null ? '-' : v.toFixed(digits);
-}
-
-/** A plain text table; numbers-looking columns are right-aligned. */
-export function textTable(header: string[], body: string[][]): string {
-  const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
-  const right = header.map((_, j) => body.length > 0 && body.every((r) => /^[-+0-9.e%]*$/.test(r[j])));
-  const line = (cells: string[]) => cells.map((c, j) => (right[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
 /** The end-of-sweep table, sorted by best validation loss. */

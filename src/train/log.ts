@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
-import { formatDuration } from '../engine/format.js';
+import { csvLine, formatDuration } from '../engine/format.js';
 
 export type LogRow = Record<string, number | string | null>;
 
@@ -55,7 +55,7 @@ export class RunLog {
   }
 
   private csvLine(row: LogRow): string {
-    return this.keys.map((k) => (row[k] === undefined || row[k] === null ? '' : String(row[k]))).join(',') + '\n';
+    return csvLine(this.keys.map((k) => row[k])) + '\n';
   }
 
   private rewriteCsv(): void {
