@@ -29,6 +29,39 @@ export function lockHolder(dir: string): LockInfo | null {
   return isAlive(info.pid) ? info : null;
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms: number): void { Atomics.wait(pause, 0, 0, ms); }
+
+/**
+ * Removes `file` if it is still a stale lock. Two processes that both found the same stale lock must
+ * not both remove "it": the second could delete the lock the first has just created. So the
+ * check-and-remove runs only while holding `<file>.takeover` (created with O_EXCL); a process that
+ * finds it taken waits a few milliseconds and the caller tries again. A takeover file left by a dead
+ * process is removed the same way.
+ */
+function removeIfStale(file: string): void {
+  const guard = `${file}.takeover`;
+  try {
+    fs.writeFileSync(guard, `${process.pid}\n`, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw diskError(e, guard);
+    const owner = Number.parseInt((() => { try { return fs.readFileSync(guard, 'utf8'); } catch { return ''; } })(), 10);
+    if (owner > 0 && !isAlive(owner)) fs.rmSync(guard, { force: true });
+    sleepMs(5 + Math.random() * 20);
+    return;
+  }
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    const again = (() => { try { return JSON.parse(text) as LockInfo; } catch { return null; } })();
+    // An unreadable lock may be one being written this instant: stale only once it is a few seconds old.
+    const stale = again ? again.host === os.hostname() && !isAlive(again.pid) : Date.now() - fs.statSync(file).mtimeMs > 3000;
+    if (stale) fs.rmSync(file, { force: true });
+    else sleepMs(5 + Math.random() * 20);
+  } catch { /* gone meanwhile: the caller tries again */ } finally {
+    fs.rmSync(guard, { force: true });
+  }
+}
+
 /**
  * Takes the lock of `dir` (created if missing) for `command` ("train", "sweep"), or throws a
  * UserError naming the process that holds it.
@@ -49,13 +82,8 @@ export function acquireLock(dir: string, command: string): FolderLock {
           `since ${holder.started}): wait for it to finish or stop it, or choose another folder` +
           (holder.host !== os.hostname() ? ` (if that process is gone, delete ${file})` : ''));
       }
-      if (attempt >= 3) throw new UserError(`cannot take the lock ${file}: it keeps changing; is another normlab starting in ${dir}?`);
-      // Stale: its process is gone. Remove it only if it is still the same stale file.
-      try {
-        const text = fs.readFileSync(file, 'utf8');
-        const again = (() => { try { return JSON.parse(text) as LockInfo; } catch { return null; } })();
-        if (!again || !isAlive(again.pid)) fs.rmSync(file, { force: true });
-      } catch { /* gone meanwhile: try again */ }
+      if (attempt >= 400) throw new UserError(`cannot take the lock ${file}: it keeps changing; is another normlab starting in ${dir}?`);
+      removeIfStale(file);
     }
   }
   let held = true;
