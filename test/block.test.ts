@@ -69,6 +69,7 @@ test('per-layer run from the command line: layout, checkpoint metadata, resume, 
   const s = cli(['sample', '--out_dir', full, '--num_samples', '1', '--max_new_tokens', '20', '--start', 'ROMEO']);
   assert.equal(s.code, 0, s.stderr);
   assert.ok(s.stdout.startsWith('ROMEO'));
+  assert.match(s.stderr, /ckpt\.safetensors: block 0: .*mlp\[relu\].*block 2: .*mlp\[learned_spline\]/, 'sample names the per-layer wiring');
 
   const ckpt = path.join(full, 'ckpt.safetensors');
   const spline = cli(['activations', '--checkpoint', ckpt, '--layer', '2', '--points', '5']);

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { checkFlags, HelpRequested, parseFlags, tableDefaults, SAMPLE_FLAGS } from '../config/index.js';
 import { UserError } from '../engine/types.js';
+import { blockLayout } from '../model/block.js';
 import { formatHelp } from './help.js';
 import { generateText, loadRun } from '../sample.js';
 
@@ -19,6 +20,8 @@ export async function sampleCommand(argv: string[]): Promise<number> {
   checkFlags(SAMPLE_FLAGS, cfg);
   const start = promptOf(cfg.start as string);
   const run = loadRun(cfg.out_dir as string, { dataDir: cfg.data_dir as string, backend: cfg.backend as 'auto' });
+  // Which model this is goes to stderr, so stdout stays the generated text alone.
+  process.stderr.write(`${run.file}: ${blockLayout(run.model.cfg)}\n`);
   const n = cfg.num_samples as number;
   for (let i = 0; i < n; i++) {
     const text = generateText(run, {
