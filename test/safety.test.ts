@@ -373,21 +373,24 @@ test('a diverged run claims a checkpoint "at iter 0" that does not exist', () =>
 test('a stale lock taken over by eight processes at once: exactly one wins, every round', async () => {
   const { spawn } = await import('node:child_process');
   const lockJs = path.join(ROOT, 'dist', 'src', 'engine', 'lock.js');
-  // Each contender holds the lock 400 ms once it has it, so every loser sees a live holder.
+  // A winner holds the lock until every contender has answered (its stdin is closed then), so
+  // every loser meets a live holder however slowly the processes start on a loaded machine.
   const script = `import(${JSON.stringify(lockJs)}).then((m) => {
-    try { m.acquireLock(process.argv[1], 'test'); console.log('won'); setTimeout(() => {}, 400); }
+    try { m.acquireLock(process.argv[1], 'test'); console.log('won'); process.stdin.resume(); process.stdin.on('end', () => process.exit(0)); }
     catch (e) { console.log(/in use by/.test(e.message) ? 'lost' : 'error: ' + e.message); }
   });`;
   for (let round = 0; round < 6; round++) {
     const dir = tmpDir();
     // A lock left by a process that is gone (pid 2^22 + round is beyond Linux's pid_max default).
     fs.writeFileSync(path.join(dir, '.normlab.lock'), JSON.stringify({ pid: 4194304 + round, host: (await import('node:os')).hostname(), command: 'train', started: 'x' }));
-    const outs = await Promise.all(Array.from({ length: 8 }, () => new Promise<string>((resolve) => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const children = Array.from({ length: 8 }, () => spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const outs = await Promise.all(children.map((c) => new Promise<string>((resolve) => {
       let out = '';
-      c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      c.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out.trim()); });
       c.on('close', () => resolve(out.trim()));
     })));
+    for (const c of children) c.stdin.end();
+    await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.on('close', r)))));
     assert.equal(outs.filter((o) => o === 'won').length, 1, `round ${round}: ${outs.join(', ')}`);
     assert.equal(outs.filter((o) => o === 'lost').length, 7, `round ${round}: ${outs.join(', ')}`);
     assert.ok(!fs.existsSync(path.join(dir, '.normlab.lock.takeover')), 'no takeover file left');
