@@ -213,15 +213,41 @@ test('a Redis restart mid-run loses nothing (append-only file); the follower can
   }
 });
 
-test('the follower shows the runs\' progress bars in place, as a local sweep does', { skip, timeout: 120000 }, async () => {
+test('the follower shows the runs\' progress bars in place, as a local sweep does; --clean removes a finished sweep from Redis', { skip, timeout: 120000 }, async () => {
   const dir = tmpDir('normlab-queue-');
   const sweepDir = join(dir, 'bars');
   const p = planSweep(expandSweeps([{ ...tiny, progress: true, max_iters: 1500, eval_interval: 500, activation_variant: ['gelu', 'relu'] }]), {});
   const worker = start(['worker', '--queue', redis.url, '--work_dir', join(dir, 'work'), '--data_dir', data, '--concurrency', '2'], { NORMLAB_QUEUE_LOCK_MS: LOCK_MS });
+  let conn: Redis | undefined;
   try {
     const lines: string[] = [], bars: string[] = [];
-    const out = await followSweep(p, { target: parseRedisUrl(redis.url), sweepDir, print: (l) => lines.push(l), live: (b) => bars.push(b), pollMs: 100 });
+    const target = parseRedisUrl(redis.url), q = queueNameOf(sweepDir);
+    // A run queued by another version of the file, not finished: --clean must not remove the queue under it.
+    conn = new Redis(target.options);
+    const other = new Queue(q, { connection: conn });
+    await other.add('old', { name: 'old', argv: ['--max_iters', '1'], weights: false }, { jobId: 'old-1', delay: 600000 });
+    const out = await followSweep(p, { target, sweepDir, print: (l) => lines.push(l), live: (b) => bars.push(b), pollMs: 100, clean: true });
     assert.equal(out.counts.ok, 2, lines.join('\n'));
+    assert.equal(out.cleaned, false);
+    assert.ok(lines.some((l) => l.includes(`queue ${q} not removed: it still holds 1 run that is not finished (1 delayed)`)), lines.join('\n'));
+    assert.ok((await conn.keys(`bull:${q}:*`)).length > 0);
+    // Without it, --clean (through the CLI) removes every key of the sweep, and the folder keeps the results.
+    await (await other.getJob('old-1'))!.remove();
+    await other.close();
+    const file = sweepFile(dir, 'bars', { progress: true, max_iters: 1500, eval_interval: 500, activation_variant: ['gelu', 'relu'] });
+    const clean = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--clean'], { encoding: 'utf8' });
+    assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /2 finished, 0 queued now/);
+    assert.match(clean.stdout, new RegExp(`removed queue ${q} from Redis: 2 finished jobs, 4 run keys`));
+    // Nothing of the sweep stays (a worker's stalled-job check may briefly leave a key that expires by itself).
+    const lasting = [];
+    for (const k of await conn.keys(`*${q}*`)) if (await conn.pttl(k) === -1) lasting.push(k);
+    assert.deepEqual(lasting, []);
+    assert.ok(!(await conn.smembers(QUEUES_KEY)).includes(q));
+    assert.equal(csvRows(join(sweepDir, 'results.csv')).length, 2);
+    const local = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', join(dir, 'local'), '--clean'], { encoding: 'utf8' });
+    assert.equal(local.status, 1);
+    assert.match(local.stderr, /--clean goes with --queue/);
     const shown = bars.filter((b) => b !== '');
     assert.ok(shown.length > 0, 'no progress shown');
     // One line: each run in training as `name: <the train command's bar>`, joined by ' | '.
@@ -231,6 +257,7 @@ test('the follower shows the runs\' progress bars in place, as a local sweep doe
     assert.equal(bars[bars.length - 1], '', 'the bar line is cleared at the end');
     assert.ok(lines.some((l) => /^\[\d\/2\] activation_variant-(gelu|relu) on \S+  elapsed \S+  ETA /.test(l)), lines.join('\n'));
   } finally {
+    conn?.disconnect();
     worker.p.kill('SIGKILL');
   }
 });

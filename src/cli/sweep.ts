@@ -34,6 +34,9 @@ options:
                       the sweep folder fills in as results arrive (docs/queue.md); the
                       password may come from NORMLAB_REDIS_PASSWORD instead of the URL
   --weights           with --queue: bring each run's final.safetensors back too
+  --clean             with --queue: once every run is finished and in the sweep folder, remove
+                      the sweep's queue and its keys from Redis (refused while the queue holds a
+                      run that is not finished)
   -h, --help          this text
 
 Any other flag is a train flag applied to every run, after the file's own flags, e.g.
@@ -44,11 +47,11 @@ which the next sweep resumes it) and writes the results so far.`;
 
 interface SweepArgs {
   file: string; sweepDir: string | null; seeds: number | null; ignoreUnknown: boolean; dryRun: boolean; quiet: boolean; help: boolean;
-  overrides: string[]; queue: string | null; weights: boolean;
+  overrides: string[]; queue: string | null; weights: boolean; clean: boolean;
 }
 
 export function parseSweepArgs(argv: string[]): SweepArgs {
-  const a: SweepArgs = { file: '', sweepDir: null, seeds: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [], queue: null, weights: false };
+  const a: SweepArgs = { file: '', sweepDir: null, seeds: null, ignoreUnknown: false, dryRun: false, quiet: false, help: false, overrides: [], queue: null, weights: false, clean: false };
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i];
     if (tok === '-h' || tok === '--help') a.help = true;
@@ -56,6 +59,7 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
     else if (tok === '--dry_run') a.dryRun = true;
     else if (tok === '--quiet') a.quiet = true;
     else if (tok === '--weights') a.weights = true;
+    else if (tok === '--clean') a.clean = true;
     else if (tok.startsWith('--queue=')) a.queue = tok.slice('--queue='.length);
     else if (tok === '--queue') {
       if (i + 1 >= argv.length) throw new UserError('--queue needs a Redis URL: redis://[user:password@]host:port[/db]');
@@ -115,6 +119,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const manifest = { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped };
   if (args.queue !== null) return sweepOnQueue(args.queue, args, plan, sweepDir, manifest);
   if (args.weights) throw new UserError('--weights goes with --queue (a local sweep always keeps final.safetensors)');
+  if (args.clean) throw new UserError('--clean goes with --queue (it removes the sweep\'s queue from Redis; a local sweep has none)');
   const outcome = await withStopSignals('stopping: the current run stops after this iteration and saves its state there (Ctrl-C again to kill it)', (signal, killSignal) =>
     runSweep(plan, { sweepDir, signal, killSignal, quiet: args.quiet, manifest }));
   return report(outcome, plan, sweepDir, 'sweep stopped early: run it again to continue');
@@ -144,6 +149,6 @@ async function sweepOnQueue(url: string, args: SweepArgs, plan: Plan, sweepDir: 
   const { followSweep } = await import('../sweep/queue.js');
   const target = parseRedisUrl(url);
   const outcome = await withStopSignals('stopped following; the runs go on, on the workers (run the same command again to follow them)',
-    (signal) => followSweep(plan, { target, sweepDir, weights: args.weights, quiet: args.quiet, signal, manifest }));
+    (signal) => followSweep(plan, { target, sweepDir, weights: args.weights, quiet: args.quiet, signal, manifest, clean: args.clean }));
   return report(outcome, plan, sweepDir, 'stopped following: run the same command again to follow the rest');
 }

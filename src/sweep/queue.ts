@@ -125,6 +125,8 @@ export interface FollowOptions {
   manifest?: Record<string, unknown>;
   /** Milliseconds between two looks at the queue. */
   pollMs?: number;
+  /** Once every run is finished and in the sweep folder, remove the sweep's queue and keys from Redis. */
+  clean?: boolean;
 }
 
 interface Tracked {
@@ -143,7 +145,7 @@ interface Tracked {
 }
 
 /** Enqueues what is not done and follows until every run is finished (ok or failed) or the signal aborts. */
-export async function followSweep(plan: Plan, opts: FollowOptions): Promise<SweepOutcome & { queue: string }> {
+export async function followSweep(plan: Plan, opts: FollowOptions): Promise<SweepOutcome & { queue: string; cleaned: boolean }> {
   const { print, live } = sweepTerminal(opts);
   checkPlanForQueue(plan);
   await probeRedis(opts.target);
@@ -153,7 +155,9 @@ export async function followSweep(plan: Plan, opts: FollowOptions): Promise<Swee
   const queue = new Queue<RunJobData, RunJobResult>(queueName, { connection: conn });
   queue.on('error', () => { /* reported once per outage by openRedis */ });
   try {
-    return { ...(await follow(plan, opts, print, live, conn, queue)), queue: queueName };
+    const outcome = await follow(plan, opts, print, live, conn, queue);
+    const cleaned = opts.clean === true && !outcome.interrupted && await removeQueue(conn, queue, print);
+    return { ...outcome, queue: queueName, cleaned };
   } finally {
     await queue.close().catch(() => {});
     conn.disconnect();
@@ -248,6 +252,34 @@ async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => voi
   const rows = rowsInOrder();
   writeResults(opts.sweepDir, rows, plan.varied);
   return { rows, interrupted: tracked.some((t) => t.row === null), counts };
+}
+
+/**
+ * --clean: removes a finished sweep's queue (BullMQ's keys, normlab:run:<queue>:*, its entry in
+ * normlab:queues). Refused while the queue holds a run that is not finished (one queued by another
+ * version of the file, say): that run would be lost. Returns whether it was removed.
+ */
+async function removeQueue(conn: Redis, queue: Queue<RunJobData, RunJobResult>, print: (l: string) => void): Promise<boolean> {
+  const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'paused');
+  const open = Object.values(counts).reduce((a, b) => a + b, 0);
+  if (open > 0) {
+    print(`queue ${queue.name} not removed: it still holds ${open} run${open > 1 ? 's' : ''} that ${open > 1 ? 'are' : 'is'} not finished ` +
+      `(${Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')}), queued by another version of the file?`);
+    return false;
+  }
+  await conn.srem(QUEUES_KEY, queue.name); // workers stop serving it
+  const jobs = (await queue.getJobCounts('completed', 'failed')) as Record<string, number>;
+  await queue.obliterate({ force: true });
+  let keys = 0;
+  let cursor = '0';
+  do {
+    // Queue names are folderName()s: no glob characters.
+    const [next, found] = await conn.scan(cursor, 'MATCH', `${runKey(queue.name, '*')}`, 'COUNT', 500);
+    if (found.length > 0) keys += await conn.del(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  print(`removed queue ${queue.name} from Redis: ${jobs.completed + jobs.failed} finished jobs, ${keys} run keys (the sweep folder has every result)`);
+  return true;
 }
 
 function finishOk(t: Tracked, job: Job<RunJobData, RunJobResult>, varied: string[], print: (l: string) => void): void {

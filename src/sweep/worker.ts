@@ -64,6 +64,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ done: number; fa
   const conn = openRedis(opts.target, print);
   const workers = new Map<string, Worker<RunJobData, RunJobResult>>();
   const running = new Set<Promise<void>>();
+  const busy = new Map<string, number>(); // queue name -> runs of it training here
   const stats = { done: 0, failed: 0, handedBack: 0 };
   let token = 0;
   let rotate = 0;
@@ -74,7 +75,14 @@ export async function runWorker(opts: WorkerOptions): Promise<{ done: number; fa
     while (!opts.signal?.aborted) {
       if (Date.now() - lastRefresh > 2000) {
         lastRefresh = Date.now();
-        const names = (await orStop(conn.smembers(QUEUES_KEY).catch(() => [] as string[]), opts.signal)) ?? [];
+        const listed = await orStop(conn.smembers(QUEUES_KEY).catch(() => null), opts.signal);
+        const names = listed ?? [];
+        // A queue removed from the set (sweep --clean) is no longer served.
+        for (const [name, w] of listed ? workers : []) {
+          if (names.includes(name) || (busy.get(name) ?? 0) > 0) continue;
+          workers.delete(name);
+          await bounded(w.close(true).catch(() => {}), STOP_WAIT_MS);
+        }
         for (const name of names) {
           if (workers.has(name) || folderName(name) !== name) continue;
           const lock = lockMs();
@@ -97,9 +105,10 @@ export async function runWorker(opts: WorkerOptions): Promise<{ done: number; fa
           if (!job) continue;
           took = true;
           rotate = (rotate + k + 1) % list.length;
+          busy.set(w.name, (busy.get(w.name) ?? 0) + 1);
           const p = runJob(job, tok, w.name, conn, opts, print, me, stats).catch((e) => {
             print(`error in run ${job.id}: ${redact(e instanceof Error ? e.message : String(e), opts.target)}`);
-          }).finally(() => running.delete(p));
+          }).finally(() => { running.delete(p); busy.set(w.name, busy.get(w.name)! - 1); });
           running.add(p);
         }
       }
