@@ -92,9 +92,9 @@ async function stopWhen(args: string[], out: string, ready: (rows: Record<string
   return { code, stdout };
 }
 
-test('SIGTERM saves the run where it stopped (beside the checkpoint); resumed twice, it matches the uninterrupted run byte for byte', { timeout: 120_000 }, async () => {
-  // Evaluations of 400 batches take long enough that the second stop lands inside the one at iter 40.
-  const args = [...base, '--max_iters', '60', '--eval_interval', '20', '--eval_iters', '400', '--dropout', '0.1'];
+test('SIGTERM saves the run where it stopped (beside the checkpoint); resumed twice, it matches the uninterrupted run byte for byte', { timeout: 300_000 }, async () => {
+  // Evaluations of 300 batches take long enough that the second stop lands inside the one at iter 40.
+  const args = [...base, '--max_iters', '60', '--eval_interval', '20', '--eval_iters', '300', '--dropout', '0.1'];
   const full = tmpDir();
   assert.equal(cli(['train', ...args, '--out_dir', full]).code, 0);
   const cut = tmpDir();
