@@ -48,10 +48,12 @@ function check(kernel: string, M: number, N: number, K: number, transA: boolean,
   }
 }
 
-// Small sizes around every tile edge, the kc block edge (385, 769), the M = 1 path, K = 0, and
-// products of more than 1 MFLOP (split over the pool, along M or along N).
+// Small sizes around every tile edge, the kc block edge (385, 769), the M = 1 path, K = 0,
+// products of more than 1 MFLOP (split over the pool, along M or along N), A read in place (up to
+// 256 columns) and above, and avx512's half-width tile written straight to C (16 or 48 columns).
 const SIZES: [number, number, number][] = [[1, 1, 1], [1, 65, 130], [1, 7, 1], [2, 3, 0], [5, 1, 3], [3, 17, 1],
-  [13, 33, 7], [12, 32, 384], [25, 49, 385], [7, 15, 769], [97, 65, 40], [200, 131, 70], [61, 300, 90]];
+  [13, 33, 7], [12, 32, 384], [25, 49, 385], [7, 15, 769], [97, 65, 40], [200, 131, 70], [61, 300, 90],
+  [26, 48, 33], [14, 16, 9]];
 
 test('our GEMM: every micro-kernel, four transposes, overwrite and accumulate, odd sizes, views, pool splits', { skip }, () => {
   const before = gemm!.current();

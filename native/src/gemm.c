@@ -58,7 +58,7 @@ static void ukr_generic(long kc, const float *a, const float *b, float *c, long 
   }
 }
 static int always(void) { return 1; }
-const GemmKernel gemm_kernel_generic = { "generic", 4, 8, 128, 384, 3072, ukr_generic, NULL, always };
+const GemmKernel gemm_kernel_generic = { "generic", 4, 8, 128, 384, 3072, ukr_generic, NULL, always, NULL, NULL };
 
 // Best first.
 static const GemmKernel *const KERNELS[] = { &gemm_kernel_avx512, &gemm_kernel_avx2,
@@ -68,7 +68,7 @@ static const GemmKernel *const KERNELS[] = { &gemm_kernel_avx512, &gemm_kernel_a
   &gemm_kernel_generic };
 #define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
 #ifdef NL_OPENBLAS
-static const GemmKernel kernel_openblas = { "openblas", 0, 0, 0, 0, 0, NULL, NULL, always }; // cblas_sgemm instead
+static const GemmKernel kernel_openblas = { "openblas", 0, 0, 0, 0, 0, NULL, NULL, always, NULL, NULL }; // cblas_sgemm instead
 #endif
 
 // The selection: written by gemm_init (once) and gemm_select, read once by each product. The
@@ -287,6 +287,26 @@ HOT static void gemm_row(int ta, int tb, long N, long K, float alpha, const floa
   }
 }
 
+// Up to this many columns, a row-major A (no transpose) is not packed when the kernel can read it in
+// place (ukr_rows): each of its values is used for few columns of C, so the copy costs more than it
+// saves (measured against packing in docs/native.md, "Matrix products": 1.04-1.32x on products
+// with 65 to 128 columns, 1.00-1.03x from 256 up). Results are the same bit for bit either way
+// (same products, same order). bench/gemm-in-place.c switches it at run time.
+#ifdef NL_GEMM_IN_PLACE_BENCH
+extern long gemm_in_place_max_n;
+#define IN_PLACE_MAX_N gemm_in_place_max_n
+#else
+#define IN_PLACE_MAX_N 256
+#endif
+
+// One tile with g's kernel: A packed (a: the micro-panel) or, in_place, read from row-major A (a:
+// the tile's first row, row stride lda); half: the kernel for a last panel of at most nr / 2 columns.
+static inline void tile_product(const GemmKernel *g, int half, int in_place, long kc, const float *a, long lda,
+  const float *b, float *c, long ldc, float alpha, int acc) {
+  if (in_place) (half ? g->ukr_rows_half : g->ukr_rows)(kc, a, lda, b, c, ldc, alpha, acc);
+  else (half ? g->ukr_half : g->ukr)(kc, a, b, c, ldc, alpha, acc);
+}
+
 // gemm_st with kernel g (nl_matmul reads the selection once for all its slices).
 static void gemm_with(const GemmKernel *g, int ta, int tb, long M, long N, long K, float alpha, const float *A,
   long lda, const float *B, long ldb, int accumulate, float *C, long ldc) {
@@ -311,6 +331,7 @@ static void gemm_with(const GemmKernel *g, int ta, int tb, long M, long N, long 
   float *bp = grow(&pb->b, &pb->cap_b, (size_t)kcmax * ncmax);
   float *ap = grow(&pb->a, &pb->cap_a, (size_t)kcmax * mcmax);
   float tile[32 * 32] __attribute__((aligned(64))); // mr * nr <= 1024
+  const int rows = !ta && g->ukr_rows && N <= IN_PLACE_MAX_N; // full tiles read A in place
   for (long jc = 0; jc < N; jc += g->nc) {
     const long nc = N - jc < g->nc ? N - jc : g->nc;
     for (long pc = 0; pc < K; pc += g->kc) {
@@ -318,21 +339,20 @@ static void gemm_with(const GemmKernel *g, int ta, int tb, long M, long N, long 
       const int acc = accumulate || pc > 0;
       pack_b(tb, B, ldb, pc, kc, jc, nc, nr, bp);
       for (long ic = 0; ic < M; ic += g->mc) {
-        const long mc = M - ic < g->mc ? M - ic : g->mc;
-        pack_a(ta, A, lda, ic, mc, pc, kc, mr, ap);
+        const long mc = M - ic < g->mc ? M - ic : g->mc, full = rows ? mc / mr * mr : 0;
+        if (full < mc) pack_a(ta, A, lda, ic + full, mc - full, pc, kc, mr, ap + full * kc);
         for (long jr = 0; jr < nc; jr += nr) {
           const long n = nc - jr < nr ? nc - jr : nr;
           const float *bpanel = bp + jr * kc;
           for (long ir = 0; ir < mc; ir += mr) {
             const long m = mc - ir < mr ? mc - ir : mr;
+            const int in_place = ir < full;
+            const float *a = in_place ? A + (ic + ir) * lda + pc : ap + ir * kc;
             float *c = C + (ic + ir) * ldc + jc + jr;
-            if (m == mr && n == nr) { g->ukr(kc, ap + ir * kc, bpanel, c, ldc, alpha, acc); continue; }
-            if (g->ukr_half && 2 * n <= nr) {
-              if (m == mr && 2 * n == nr) { g->ukr_half(kc, ap + ir * kc, bpanel, c, ldc, alpha, acc); continue; }
-              g->ukr_half(kc, ap + ir * kc, bpanel, tile, nr, alpha, 0);
-            } else {
-              g->ukr(kc, ap + ir * kc, bpanel, tile, nr, alpha, 0);
-            }
+            if (m == mr && n == nr) { tile_product(g, 0, in_place, kc, a, lda, bpanel, c, ldc, alpha, acc); continue; }
+            const int half = g->ukr_half && 2 * n <= nr;
+            if (half && m == mr && 2 * n == nr) { tile_product(g, 1, in_place, kc, a, lda, bpanel, c, ldc, alpha, acc); continue; }
+            tile_product(g, half, in_place, kc, a, lda, bpanel, tile, nr, alpha, 0);
             for (long r = 0; r < m; r++)
               for (long j = 0; j < n; j++) c[r * ldc + j] = tile[r * nr + j] + (acc ? c[r * ldc + j] : 0.0f);
           }

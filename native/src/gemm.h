@@ -9,6 +9,8 @@
 // and a packed B micro-panel (kc steps of NR values): C = alpha * A B (+ C when acc). The packed
 // panels are 64-byte aligned.
 typedef void (*gemm_ukr)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, int acc);
+// The same with A read in place: row r of the tile at a + r lda, step k at + k (row-major A).
+typedef void (*gemm_ukr_rows)(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha, int acc);
 
 typedef struct {
   const char *name;  // "avx512", "avx2", "neon", "generic"
@@ -17,6 +19,8 @@ typedef struct {
   gemm_ukr ukr;
   gemm_ukr ukr_half; // optional: an mr x nr/2 tile from the same packed panels (narrow last panel)
   int (*supported)(void);
+  gemm_ukr_rows ukr_rows, ukr_rows_half; // optional: ukr and ukr_half with A read in place (the
+                                         // second needed when ukr_half and ukr_rows are set)
 } GemmKernel;
 
 extern const GemmKernel gemm_kernel_avx512, gemm_kernel_avx2, gemm_kernel_generic;

@@ -45,7 +45,7 @@ static int always(void) { return 1; }
 
 // Blocks as on x86 (mc a multiple of 8, nc of 12): 288 KiB of packed A for the L2 of current
 // ARM64 cores (1 MiB or more), one 18 KiB B micro-panel in a 64 KiB L1.
-const GemmKernel gemm_kernel_neon = { "neon", 8, 12, 192, 384, 3072, ukr_neon, NULL, always };
+const GemmKernel gemm_kernel_neon = { "neon", 8, 12, 192, 384, 3072, ukr_neon, NULL, always, NULL, NULL };
 
 #else
 typedef int gemm_neon_empty; // ISO C wants a declaration in every file
