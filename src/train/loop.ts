@@ -375,7 +375,7 @@ class Run {
    */
   private saveResumeState(): string {
     const { outDir, it } = this;
-    const lastCkpt = () => fs.existsSync(path.join(outDir, CHECKPOINT.files[2])) ? `iter ${readState(outDir).iter}` : 'none';
+    const lastCkpt = () => fs.existsSync(path.join(outDir, CHECKPOINT.files[2])) ? `the checkpoint is at iter ${readState(outDir).iter}` : 'no checkpoint yet';
     if (this.state && it === this.start) return `nothing trained since iter ${it}, where it resumes again`;
     try {
       saveCheckpoint(outDir, this.model, this.opt, {
@@ -386,9 +386,9 @@ class Run {
     } catch (e) {
       if (!(e instanceof DiskError)) throw e;
       console.error(`error: ${e.message}`);
-      return `its state was not saved (the last checkpoint is at ${lastCkpt()})`;
+      return `its state was not saved (${lastCkpt()})`;
     }
-    return `its state is saved there (${RESUME_STATE.files.join(', ')}; the checkpoint stays at ${lastCkpt()})`;
+    return `its state is saved there (${RESUME_STATE.files.join(', ')}; ${lastCkpt()})`;
   }
 
   summary(status: Summary['status'], error?: string): void {
