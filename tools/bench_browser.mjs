@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Training speed in Chromium against Node, in one run: `normlab bench`'s preset (default small) on
-// the native backend in Node, then the wasm and ts backends in the playground's worker in headless
-// Chromium (the page served by the dashboard, cross-origin isolated: wasm on one thread per core),
-// then wasm and ts in Node. Prints ms per iteration and the ratios the WebAssembly backend is
+// the ts and native backends in Node, then the wasm and ts backends in the playground's worker in
+// headless Chromium (the page served by the dashboard, cross-origin isolated: wasm on one thread per
+// core), then wasm in Node. Prints ms per iteration and the ratios the WebAssembly backend is
 // judged by. Needs a build (npm install) and /usr/bin/chromium.
 //   node tools/bench_browser.mjs [--preset small] [--iters 20] [--ts_iters 3]
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +24,9 @@ const node = (backend, n) => {
   rows.push({ where: 'node', backend, ms: r.ms_per_iter });
   console.log(`node ${backend}: ${r.ms_per_iter.toFixed(1)} ms/iter`);
 };
+// ts first, in a fresh process: after the other runs (threads, Chromium, the dashboard in this
+// process) it measured up to twice as slow as `normlab bench`'s ts.
+node('ts', tsIters);
 node('native', iters);
 
 const tmp = mkdtempSync(join(tmpdir(), 'normlab-bench-browser-'));
@@ -49,7 +52,6 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 node('wasm', iters);
-node('ts', tsIters);
 
 const ms = (where, backend) => rows.find((r) => r.where === where && r.backend === backend).ms;
 const nat = ms('node', 'native');
