@@ -47,5 +47,15 @@ test('bad URL, wrong password, unreachable Redis: a clear message within 10 s, n
   await assert.rejects(probeRedis(parseRedisUrl(`redis://127.0.0.1:${(silent.address() as { port: number }).port}`)), /no answer within/);
   assert.ok(Date.now() - t0 < 10000);
   silent.close();
+  // A server that answers, but not as Redis (an HTTP port): ioredis's "Protocol error ... Please report this" becomes plain words.
+  const http = createServer((sock) => { sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  const port = (http.address() as { port: number }).port;
+  await assert.rejects(probeRedis(parseRedisUrl(`redis://:${PW}@127.0.0.1:${port}`)), (e: Error) => {
+    assert.match(e.message, new RegExp(`does not speak Redis \\(is 127\\.0\\.0\\.1:${port} a Redis port`));
+    assert.ok(!e.message.includes(PW) && !/Please report/.test(e.message), e.message);
+    return true;
+  });
+  http.close();
 });
 

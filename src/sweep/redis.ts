@@ -83,6 +83,9 @@ export function explainRedisError(err: unknown, target: RedisTarget): string {
   if (/timed? ?out|ETIMEDOUT/i.test(msg) || e?.code === 'ETIMEDOUT') {
     return `cannot reach ${where}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s (wrong host or port, a firewall, or rediss:// against a server without TLS?)`;
   }
+  if (/Protocol error/i.test(msg)) {
+    return `${where}: the server there does not speak Redis (is ${target.options.host}:${target.options.port} a Redis port, and not an HTTP or other service?)`;
+  }
   return `cannot use ${where}: ${msg}`;
 }
 
