@@ -201,6 +201,13 @@ test('bench reports speed figures as JSON, and --variants times every norm and a
   const labels = JSON.parse(fs.readFileSync(out, 'utf8')).rows.map((x: { label: string }) => x.label);
   assert.ok(labels.includes('norm krmsnorm') && labels.includes('act learned_spline') && labels.includes('act glu'));
   assert.equal(labels.length, 1 + 6 + 2 + 22);
+
+  // A first bench on a fresh machine prepares the shipped shakespeare_char itself.
+  const fresh = tmpDir();
+  const f = cli(['bench', ...tiny.slice(4), '--data_dir', fresh, '--sample_tokens', '0']);
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stdout, /preparing shakespeare_char in .* \(from the text shipped with normlab\)/);
+  assert.equal(fs.statSync(path.join(fresh, 'shakespeare_char', 'train.bin')).size, 2 * 1003854);
 });
 
 test('SIGINT stops after the current iteration with exit 130, status interrupted, and the run resumes', { timeout: 120_000 }, async () => {

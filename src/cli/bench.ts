@@ -33,6 +33,7 @@ import { gemmBench } from './bench_gemm.js';
 import { nativeGemm, nativeInfo, nativeSimd } from '../engine/kernels/native/index.js';
 import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
 import { formatHelp } from './help.js';
+import { BUILTIN_DATASETS, prepareCommand } from './prepare.js';
 
 export const PRESETS: Record<string, Partial<TrainConfig> & { iters: number }> = {
   small: { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, batch_size: 12, iters: 50 },
@@ -159,6 +160,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   // The preset's sizes (and dropout 0) unless given on the command line.
   for (const [k, v] of Object.entries({ ...preset, dropout: 0 })) if (!parsed.given.has(k)) o[k] = v;
   const cfg = { ...(o as unknown as TrainConfig) };
+  // The built-in sets are made from the text shipped with normlab: a first bench prepares its own.
+  if (cfg.dataset in BUILTIN_DATASETS && !fs.existsSync(path.join(cfg.data_dir, cfg.dataset, 'meta.json')) &&
+      !fs.existsSync(path.join(cfg.data_dir, cfg.dataset, 'train.bin'))) {
+    console.log(`preparing ${cfg.dataset} in ${path.join(cfg.data_dir, cfg.dataset)} (from the text shipped with normlab)`);
+    await prepareCommand([cfg.dataset, '--data_dir', cfg.data_dir], () => {});
+  }
   const iters = (o.iters as number | null) ?? preset.iters, warmup = o.warmup as number, sampleTokens = o.sample_tokens as number;
   const backends = String(o.backend).split(',').map((b) => b.trim()) as BackendName[];
   for (const b of backends) if (!['auto', 'ts', 'native', 'wasm'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts, native or wasm (comma-separated for several)`);
