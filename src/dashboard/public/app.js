@@ -634,6 +634,7 @@ async function loadActivations(id, key) {
   for (const p of state.actPlots) p.destroy();
   state.actPlots = [];
   box.replaceChildren();
+  box.dataset.run = id; // whose curves these are, once they are in (the fetch is asynchronous)
   box.dataset.groups = String(reply.groups.length);
   $('act-info').textContent = reply.checkpoint ? `(${reply.checkpoint}${reply.iter !== null ? ', iter ' + reply.iter : ''}; dashed: initial)` : '';
   if (reply.message) box.append(el('p', { class: 'muted', text: reply.message }));
