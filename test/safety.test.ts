@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { request } from 'node:http';
 import { readSafetensors, writeSafetensors, type LoadedTensor } from '../src/engine/safetensors.js';
 import { DASHBOARD_MAX_NEW_TOKENS, sampleInWorker, startDashboard } from '../src/dashboard/server.js';
@@ -371,7 +372,6 @@ test('a diverged run claims a checkpoint "at iter 0" that does not exist', () =>
 });
 
 test('a stale lock taken over by eight processes at once: exactly one wins, every round', async () => {
-  const { spawn } = await import('node:child_process');
   const lockJs = path.join(ROOT, 'dist', 'src', 'engine', 'lock.js');
   // A winner holds the lock until every contender has answered (its stdin is closed then), so
   // every loser meets a live holder however slowly the processes start on a loaded machine.
@@ -382,7 +382,7 @@ test('a stale lock taken over by eight processes at once: exactly one wins, ever
   for (let round = 0; round < 6; round++) {
     const dir = tmpDir();
     // A lock left by a process that is gone (pid 2^22 + round is beyond Linux's pid_max default).
-    fs.writeFileSync(path.join(dir, '.normlab.lock'), JSON.stringify({ pid: 4194304 + round, host: (await import('node:os')).hostname(), command: 'train', started: 'x' }));
+    fs.writeFileSync(path.join(dir, '.normlab.lock'), JSON.stringify({ pid: 4194304 + round, host: hostname(), command: 'train', started: 'x' }));
     const children = Array.from({ length: 8 }, () => spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['pipe', 'pipe', 'inherit'] }));
     const outs = await Promise.all(children.map((c) => new Promise<string>((resolve) => {
       let out = '';
