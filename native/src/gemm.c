@@ -32,6 +32,17 @@
 void openblas_set_num_threads(int);
 #endif
 
+// The single-row product (gemm_row) gets an AVX2+FMA clone picked at load time; the default clone
+// is the portable x86-64-v2 build (the CI machine may lack AVX2). Not under ThreadSanitizer, whose
+// instrumented clone resolvers would run before it has started (test/native/gemm_check.c built
+// with --tsan). The kernels outside the GEMM have a clone per SIMD level, switchable at run time
+// (SIMD_FN, vmath.h).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
 // ---- portable micro-kernel: MR = 4, NR = 8, with GCC/clang vector extensions ----------------
 // 4-wide float vectors: SSE on any x86-64, NEON on ARM64, plain scalar code elsewhere. 8 vector
 // accumulators, two B vectors and a broadcast fit in 16 registers.

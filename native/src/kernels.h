@@ -6,17 +6,6 @@
 
 #include <stdint.h>
 
-// An AVX2+FMA clone picked at load time (gemm.c's single-row product); the default clone is the
-// portable x86-64-v2 build (the CI machine may lack AVX2). Not under ThreadSanitizer, whose
-// instrumented clone resolvers would run before it has started (test/native/gemm_check.c built
-// with --tsan). The other kernels' hot loops have a clone per SIMD level, switchable at run time
-// (SIMD_FN, vmath.h).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
-
 // Below about this many elements a kernel runs on one thread: waking the pool costs more.
 #define PAR_GRAIN 16384
 
