@@ -415,21 +415,21 @@ FLAT(mish, mish_f, mish_b, PAR_GRAIN / 4)
 
 void nl_prelu_forward(float *out, const float *x, double a, long n) { run_flat(prelu_f, out, x, NULL, a, n, PAR_GRAIN); }
 void nl_prelu_backward(float *dx, float *da, const float *dout, const float *x, double a, long N, long C) {
-  run_rows(prelu_b, dx, x, dout, a, da, N, C, PAR_GRAIN / (C > 0 ? C : 1) + 1);
+  run_rows(prelu_b, dx, x, dout, a, da, N, C, ROW_GRAIN(PAR_GRAIN, C));
 }
 void nl_gelu_shifted_forward(float *out, const float *x, double shift, long n) {
   run_flat(gelus_f, out, x, NULL, shift, n, PAR_GRAIN / 4);
 }
 void nl_gelu_shifted_backward(float *dx, float *dshift, const float *dout, const float *x, double shift, long N, long C) {
-  run_rows(gelus_b, dx, x, dout, shift, dshift, N, C, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1);
+  run_rows(gelus_b, dx, x, dout, shift, dshift, N, C, ROW_GRAIN(PAR_GRAIN / 4, C));
 }
 void nl_glu_forward(float *out, const float *x, long N, long C) {
   EJob j = { .out = out, .x = x, .C = C };
-  pool_run(N, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1, glu_f, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN / 4, C), glu_f, &j);
 }
 void nl_glu_backward(float *dx, const float *dout, const float *x, long N, long C) {
   EJob j = { .out = dx, .x = x, .dout = dout, .C = C };
-  pool_run(N, PAR_GRAIN / 4 / (C > 0 ? C : 1) + 1, glu_b, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN / 4, C), glu_b, &j);
 }
 
 // ---- rrelu (rrelu.ts): y = x (x >= 0) else a x; training draws a ~ U(1/8, 1/3) per element -------------

@@ -47,7 +47,7 @@ POOL_FN(add_bias_rows, n0, n1) {
 
 void nl_add_bias(float *out, const float *bias, long N, long C) {
   AddBiasJob j = { out, bias, C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, add_bias_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), add_bias_rows, &j);
 }
 
 #define ROW_BLOCK 64
@@ -115,7 +115,7 @@ POOL_FN(embedding_rows, r0, r1) {
 
 void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C) {
   EmbJob j = { out, idx, wte, wpe, T, C };
-  pool_run(B * T, PAR_GRAIN / (C > 0 ? C : 1) + 1, embedding_rows, &j);
+  pool_run(B * T, ROW_GRAIN(PAR_GRAIN, C), embedding_rows, &j);
 }
 
 typedef struct { float *dwte, *dwpe; const float *dout; const int *idx; long R, T, C; } EmbGradJob;
@@ -164,7 +164,7 @@ POOL_FN(ce_rows, n0, n1) {
 
 double nl_cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, long N, long V) {
   CeJob j = { losses, probs, logits, targets, V };
-  pool_run(N, PAR_GRAIN / (V > 0 ? V : 1) + 1, ce_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, V), ce_rows, &j);
   double total = 0;
   for (long n = 0; n < N; n++) total += losses[n];
   return total / N;
@@ -186,7 +186,7 @@ POOL_FN(ce_grad_rows, n0, n1) {
 
 void nl_cross_entropy_backward(float *dlogits, const float *probs, const int *targets, double scale, long N, long V) {
   CeGradJob j = { dlogits, probs, targets, scale, V };
-  pool_run(N, PAR_GRAIN / (V > 0 ? V : 1) + 1, ce_grad_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, V), ce_grad_rows, &j);
 }
 
 // ---- elementwise ------------------------------------------------------------------------------

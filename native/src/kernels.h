@@ -8,6 +8,8 @@
 
 // Below about this many elements a kernel runs on one thread: waking the pool costs more.
 #define PAR_GRAIN 16384
+// pool_run's grain for jobs over rows of C elements: about `grain` elements' worth of rows (at least one).
+#define ROW_GRAIN(grain, C) ((grain) / ((C) > 0 ? (C) : 1) + 1)
 
 void kernels_init(int threads);
 int kernels_threads(void);

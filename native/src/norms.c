@@ -39,7 +39,7 @@ POOL_FN_256(rms_fwd_rows, n0, n1) {
 
 void nl_rmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C) {
   NormJob j = { .out = out, .rrms = rrms, .x = x, .gain = gain, .C = C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, rms_fwd_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), rms_fwd_rows, &j);
 }
 
 // dx += r * (dout * gain - xhat * mean(dout * gain * xhat)), xhat = x * r; dgain += dout * xhat,
@@ -96,7 +96,7 @@ POOL_FN_256(ln_fwd_rows, n0, n1) {
 void nl_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *weight,
   const float *bias, long N, long C) {
   NormJob j = { .out = out, .mean = mean, .rstd = rstd, .x = x, .gain = weight, .bias = bias, .C = C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, ln_fwd_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), ln_fwd_rows, &j);
 }
 
 // dx += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dout * weight;
@@ -159,7 +159,7 @@ POOL_FN_256(prms_fwd_rows, n0, n1) {
 void nl_prmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C, long k) {
   // k is at most C (the wrapper checks it for C > 0; with C = 0 no entry may be read).
   PNormJob j = { .j = { .out = out, .rrms = rrms, .x = x, .gain = gain, .C = C }, .k = k < C ? k : C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, prms_fwd_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), prms_fwd_rows, &j);
 }
 
 // dx_c += dout_c gain_c r, then dx_c += -S r^3 / k * x_c for c < k (two roundings, as the TS code),
@@ -215,7 +215,7 @@ POOL_FN_256(hs_fwd_rows, n0, n1) {
 
 void nl_hyperspherenorm_forward(float *out, float *rnorm, const float *x, const float *gain, double radius, long N, long C) {
   PNormJob j = { .j = { .out = out, .rrms = rnorm, .x = x, .gain = gain, .C = C }, .R = radius };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, hs_fwd_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), hs_fwd_rows, &j);
 }
 
 // dx_c += dout_c gain_c rn R, then dx_c += -R S rn^3 x_c (two roundings, as the TS code),
@@ -299,7 +299,7 @@ POOL_FN(dact_affine_rows, n0, n1) {
 // out = gamma * act + beta.
 void nl_dact_affine_forward(float *out, const float *act, const float *gamma, const float *beta, long N, long C) {
   DactJob j = { .out = out, .act = act, .gamma = gamma, .beta = beta, .C = C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, dact_affine_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), dact_affine_rows, &j);
 }
 
 // gd = dout * gamma (written, with gamma); dgamma += dout * act, dbeta += dout (partial[0..C), [C..2C)).
@@ -340,7 +340,7 @@ void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const fl
   double *rowsum = calloc((size_t)(N > 0 ? N : 1), sizeof(double));
   if (!rowsum) abort(); // N doubles
   DactJob j = { .out = dx, .act = dax, .x = x, .alpha = alpha, .rowsum = rowsum, .C = C };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, dact_input_bwd_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), dact_input_bwd_rows, &j);
   if (dalpha) {
     double s = 0;
     for (long n = 0; n < N; n++) s += rowsum[n];
@@ -410,7 +410,7 @@ long nl_krmsnorm_forward(float *out, float *vq, float *rrms, float *full, const 
   const float *sel, long N, long C, long k, int qtype, double pct) {
   KrmsJob j = { .out = out, .vq = vq, .rrms = rrms, .full = full, .x = x, .gain = gain, .sel = sel, .C = C, .k = k,
     .qtype = qtype, .qmin = qtype == 1 ? -128 : -32768, .qmax = qtype == 1 ? 127 : 32767, .pct = pct, .has_pct = !isnan(pct) };
-  pool_run(N, PAR_GRAIN / (C > 0 ? C : 1) + 1, krms_fwd_rows, &j);
+  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), krms_fwd_rows, &j);
   long rec = 0;
   for (long n = 0; n < N; n++) rec += full[n] != 0;
   return rec;
