@@ -384,16 +384,9 @@ static void run_flat(pool_fn fn, float *out, const float *x, const float *dout, 
 // Rows of C, with the per-row sums added (in row order, in double) into *dparam when given.
 static void run_rows(pool_fn fn, float *out, const float *x, const float *dout, double p, float *dparam, long N,
   long C, long grain) {
-  double *rowsum = malloc((size_t)(N > 0 ? N : 1) * sizeof(double));
-  if (!rowsum) abort(); // N doubles
-  EJob j = { .out = out, .x = x, .dout = dout, .p = p, .rowsum = rowsum, .C = C };
+  EJob j = { .out = out, .x = x, .dout = dout, .p = p, .rowsum = nl_row_sums(N), .C = C };
   pool_run(N, grain, fn, &j);
-  if (dparam) {
-    double s = 0;
-    for (long n = 0; n < N; n++) s += rowsum[n];
-    *dparam = (float)(*dparam + s);
-  }
-  free(rowsum);
+  nl_add_row_sums(dparam, j.rowsum, N);
 }
 
 #define FLAT(name, f, b, grain)                                                                  \

@@ -83,6 +83,21 @@ void nl_row_blocks(float *const *dst, int nsums, long N, long C, rowblock_fn fn,
   free(partial);
 }
 
+double *nl_row_sums(long N) {
+  double *rowsum = calloc((size_t)(N > 0 ? N : 1), sizeof(double));
+  if (!rowsum) abort(); // N doubles
+  return rowsum;
+}
+
+void nl_add_row_sums(float *dst, double *rowsum, long N) {
+  if (dst) {
+    double s = 0;
+    for (long n = 0; n < N; n++) s += rowsum[n];
+    *dst = (float)(*dst + s);
+  }
+  free(rowsum);
+}
+
 typedef struct { const float *dout; long C; } BiasGradCtx;
 
 BLOCK_FN(bias_grad_rows, n0, n1, acc) {

@@ -90,4 +90,10 @@ void nl_spline_backward(float *dx, double *acc, const float *dout, const float *
 typedef void (*rowblock_fn)(const void *ctx, long n0, long n1, double *partial);
 void nl_row_blocks(float *const *dst, int nsums, long N, long C, rowblock_fn fn, const void *ctx);
 
+// A scalar parameter's gradient summed over rows: nl_row_sums gives N doubles (zeroed; aborts when
+// out of memory) for a job to write one sum per row into; nl_add_row_sums adds them in row order, in
+// double, into *dst (unless NULL) with one rounding, and frees them.
+double *nl_row_sums(long N);
+void nl_add_row_sums(float *dst, double *rowsum, long N);
+
 #endif

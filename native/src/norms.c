@@ -251,17 +251,11 @@ BLOCK_FN_256(hs_bwd_rows, n0, n1, dgain) {
 
 void nl_hyperspherenorm_backward(float *dx, float *dgain, float *dradius, const float *dout, const float *x,
   const float *gain, double radius, const float *rnorm, long N, long C) {
-  double *rowsum = calloc((size_t)(N > 0 ? N : 1), sizeof(double));
-  if (!rowsum) abort(); // N doubles
-  PNormJob j = { .j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rnorm, .C = C }, .R = radius, .rowsum = rowsum };
+  PNormJob j = { .j = { .dx = dx, .dout = dout, .x = x, .gain = gain, .crrms = rnorm, .C = C }, .R = radius,
+    .rowsum = nl_row_sums(N) };
   float *none = NULL; // without gain there is no per-channel gradient (the partial sums stay 0)
   nl_row_blocks(gain ? &dgain : &none, 1, N, C, hs_bwd_rows, &j);
-  if (dradius) {
-    double s = 0;
-    for (long n = 0; n < N; n++) s += rowsum[n];
-    *dradius = (float)(*dradius + s);
-  }
-  free(rowsum);
+  nl_add_row_sums(dradius, j.rowsum, N);
 }
 
 // ---- dact (src/nn/norms/dact.ts): y = gamma * act(alpha x) + beta ---------------------------------------
@@ -337,16 +331,9 @@ POOL_FN(dact_input_bwd_rows, n0, n1) {
 
 // dx += alpha * dax; dalpha += sum(dax * x) (per row, rows added in order).
 void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const float *x, double alpha, long N, long C) {
-  double *rowsum = calloc((size_t)(N > 0 ? N : 1), sizeof(double));
-  if (!rowsum) abort(); // N doubles
-  DactJob j = { .out = dx, .act = dax, .x = x, .alpha = alpha, .rowsum = rowsum, .C = C };
+  DactJob j = { .out = dx, .act = dax, .x = x, .alpha = alpha, .rowsum = nl_row_sums(N), .C = C };
   pool_run(N, ROW_GRAIN(PAR_GRAIN, C), dact_input_bwd_rows, &j);
-  if (dalpha) {
-    double s = 0;
-    for (long n = 0; n < N; n++) s += rowsum[n];
-    *dalpha = (float)(*dalpha + s);
-  }
-  free(rowsum);
+  nl_add_row_sums(dalpha, j.rowsum, N);
 }
 
 // ---- krmsnorm (src/nn/norms/krmsnorm.ts): RMS from k selected, fake-quantized entries ---------------------
