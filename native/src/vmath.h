@@ -46,7 +46,7 @@ void vlog1pf(float *y, const float *x, long n);
 #define SIMD_FN(name, width, params, args)                                                        \
   SIMD_INLINE void name##_body params;                                                            \
   __attribute__((target(SIMD_TARGET_##width))) static void name##_avx512 params { name##_body args; } \
-  __attribute__((target("arch=x86-64-v3"))) static void name##_avx2 params { name##_body args; } \
+  __attribute__((target(SIMD_TARGET_256))) static void name##_avx2 params { name##_body args; }   \
   static void name##_generic params { name##_body args; }                                         \
   static void name params {                                                                       \
     const int level_ = SIMD_LEVEL();                                                              \
