@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
 import { selectBackend } from '../engine/select.js';
-import { makeDir, writeFileAtomic } from '../engine/files.js';
+import { DiskError, makeDir, writeFileAtomic } from '../engine/files.js';
 import { acquireLock } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
 import { checkTrainConfig, MODEL_KEYS } from '../config/index.js';
@@ -29,7 +29,6 @@ import {
   CHECKPOINT, CHECKPOINT_NAMES, dropResumeState, hasCheckpoint, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint,
   RESUME_STATE, resumePoint, saveCheckpoint, saveWeights, type CheckpointKind, type TrainState,
 } from './checkpoint.js';
-import { DiskError } from '../engine/files.js';
 import { checkMemory } from '../model/memory.js';
 import { formatDuration } from '../engine/format.js';
 import { Progress, RunLog, type LogRow } from './log.js';
@@ -297,10 +296,7 @@ class Run {
     if (this.bestVal === null || e.val < this.bestVal || cfg.always_save_checkpoint) {
       if (this.bestVal === null || e.val < this.bestVal) { this.bestVal = e.val; this.bestIter = it; }
       if (it > 0) {
-        saveCheckpoint(this.outDir, this.model, this.opt, {
-          version: 1, config: cfg, iter: it, best_val_loss: this.bestVal, best_iter: this.bestIter, rng: this.rng.getState(),
-          params: this.nParams, tokens_seen: this.tokens, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
-        }, this.extraMeta);
+        saveCheckpoint(this.outDir, this.model, this.opt, this.trainState(it), this.extraMeta);
         this.savedIter = it;
         dropResumeState(this.outDir); // superseded: it is at this iteration or before
       }
@@ -368,6 +364,14 @@ class Run {
     return 0;
   }
 
+  /** The run's state at `it` (the generator as it stands now), as a checkpoint or resume state records it. */
+  private trainState(it: number): TrainState {
+    return {
+      version: 1, config: this.cfg, iter: it, best_val_loss: this.bestVal, best_iter: this.bestIter, rng: this.rng.getState(),
+      params: this.nParams, tokens_seen: this.tokens, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
+    };
+  }
+
   /**
    * Saves where the stopped run stands (RESUME_STATE): the weights, moments and generator before the
    * update at `it`, and whether the evaluation at `it` still has to be done. Nothing is written when
@@ -378,11 +382,8 @@ class Run {
     const lastCkpt = () => fs.existsSync(path.join(outDir, CHECKPOINT.files[2])) ? `the checkpoint is at iter ${readState(outDir).iter}` : 'no checkpoint yet';
     if (this.state && it === this.start) return `nothing trained since iter ${it}, where it resumes again`;
     try {
-      saveCheckpoint(outDir, this.model, this.opt, {
-        version: 1, config: this.cfg, iter: it, best_val_loss: this.bestVal, best_iter: this.bestIter, rng: this.rng.getState(),
-        params: this.nParams, tokens_seen: this.tokens, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
-        ...(this.evalCut ? { eval_pending: true } : {}),
-      }, this.extraMeta, RESUME_STATE);
+      saveCheckpoint(outDir, this.model, this.opt, { ...this.trainState(it), ...(this.evalCut ? { eval_pending: true } : {}) },
+        this.extraMeta, RESUME_STATE);
     } catch (e) {
       if (!(e instanceof DiskError)) throw e;
       console.error(`error: ${e.message}`);
