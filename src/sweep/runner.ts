@@ -73,6 +73,12 @@ export function decideAction(dir: string): Action {
 }
 
 /** Flag values of the varied flags, as the run gets them. */
+/** Readies a run folder for `action`: cleared (retry, restart; only a folder a sweep created) or created (fresh). */
+export function prepareRunFolder(dir: string, action: Action): void {
+  if (action === 'retry' || action === 'restart') clearRunFolder(dir);
+  else if (action === 'fresh') createRunFolder(dir);
+}
+
 export function variedValues(run: PlannedRun, varied: string[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const k of varied) o[k] = run.config[k] ?? null;
@@ -202,8 +208,7 @@ async function sweepLoop(plan: Plan, opts: RunnerOptions, print: (l: string) => 
     print(runStartLine(i + 1, plan.runs.length, `${run.name}${action === 'resume' ? ' (resuming)' : action === 'retry' ? ' (retrying a failed run)' : ''}`,
       (Date.now() - t0) / 1000, mean === null ? null : mean * left));
 
-    if (action === 'retry' || action === 'restart') clearRunFolder(dir);
-    else if (action === 'fresh') createRunFolder(dir);
+    prepareRunFolder(dir, action);
     const args = ['train', ...(action === 'resume' ? withoutFlag(run.argv, 'init_from') : run.argv), '--out_dir', dir,
       ...(action === 'resume' ? ['--init_from', 'resume'] : [])];
     const start = Date.now();

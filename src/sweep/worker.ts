@@ -19,10 +19,9 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LOCK_FILE, lockHolder } from '../engine/lock.js';
 import { UserError } from '../engine/types.js';
-import { clearRunFolder, createRunFolder } from './folders.js';
 import { hasCheckpoint, RESUME_STATE, resumePoint } from '../train/checkpoint.js';
 import { readSummary } from './results.js';
-import { decideAction, defaultTrainCmd, runChild, type ChildResult } from './runner.js';
+import { decideAction, defaultTrainCmd, prepareRunFolder, runChild, type ChildResult } from './runner.js';
 import { openRedis, probeRedis, redact, type RedisTarget } from './redis.js';
 import {
   QUEUES_KEY, checkQueueArgv, folderName, logKey, runKey, sleep, weightsKey, type RunJobData, type RunJobResult,
@@ -144,8 +143,7 @@ async function runJob(job: Job<RunJobData, RunJobResult>, token: string, queue: 
   const action = decideAction(dir);
   try {
     // Only a folder this worker created (it holds the sweep marker) is ever cleared.
-    if (action === 'retry' || action === 'restart') clearRunFolder(dir);
-    else if (action === 'fresh') createRunFolder(dir);
+    prepareRunFolder(dir, action);
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     await fail(`refused by worker ${me}: ${e.message}`, true);
