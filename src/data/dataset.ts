@@ -71,18 +71,18 @@ export class TokenFile {
   read(start: number, count: number, out: Uint16Array = new Uint16Array(count)): Uint16Array {
     if (this.fd === null) throw new Error(`${this.path} is closed`);
     if (start < 0 || start + count > this.length) throw new Error(`read of [${start}, ${start + count}) outside ${this.path} (${this.length} tokens)`);
-    const bytes = new Uint8Array(out.buffer, out.byteOffset, count * 2);
-    for (let done = 0; done < bytes.length;) {
-      const n = fs.readSync(this.fd, bytes, done, bytes.length - done, (start * 2) + done);
+    const nBytes = count * 2; // readSync's offset and length count bytes, for a Uint16Array too
+    for (let done = 0; done < nBytes;) {
+      const n = fs.readSync(this.fd, out, done, nBytes - done, (start * 2) + done);
       if (n === 0) throw new UserError(`${this.path} became shorter while in use (${this.length} tokens when opened)`);
       done += n;
     }
     if (!LITTLE_ENDIAN) {
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const dv = new DataView(out.buffer, out.byteOffset, nBytes);
       for (let i = 0; i < count; i++) out[i] = dv.getUint16(2 * i, true);
     }
     for (let i = 0; i < count; i++) if (out[i] >= this.vocabSize) this.badId(out[i], start + i);
-    return out.subarray(0, count);
+    return out.length === count ? out : out.subarray(0, count);
   }
 
   /** Reads the whole file in chunks (memory stays flat) to check every id. */
@@ -275,14 +275,17 @@ export function getBatch(split: Tokens, B: number, T: number, rng: Rng, x: Int32
     throw new UserError(`a split of ${n} tokens is too short for block_size ${T}: it needs at least ${T + 1}`);
   }
   if (x.length < B * T || y.length < B * T) throw new Error(`getBatch: x and y need B*T = ${B * T} entries`);
-  if (!(split instanceof Uint16Array) && rowBuf.length < T + 1) rowBuf = new Uint16Array(T + 1);
+  const inMemory = split instanceof Uint16Array;
+  if (!inMemory && rowBuf.length < T + 1) rowBuf = new Uint16Array(T + 1);
   for (let b = 0; b < B; b++) {
     const o = rng.int(n - T); // in [0, n - T - 1]
     const row = b * T;
-    const w = split instanceof Uint16Array ? split.subarray(o, o + T + 1) : split.read(o, T + 1, rowBuf);
+    // The window is w[s .. s + T]: in place for a split in memory, else read into rowBuf (no new array per row).
+    let w: Uint16Array, s: number;
+    if (inMemory) { w = split; s = o; } else { split.read(o, T + 1, rowBuf); w = rowBuf; s = 0; }
     for (let t = 0; t < T; t++) {
-      x[row + t] = w[t];
-      y[row + t] = w[t + 1];
+      x[row + t] = w[s + t];
+      y[row + t] = w[s + t + 1];
     }
   }
 }
