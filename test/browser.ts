@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startDashboard, type Dashboard, type DashboardOptions } from '../src/dashboard/server.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
@@ -33,4 +34,23 @@ export async function openPage(url: string, permissions: string[] = []): Promise
   mkdirSync(OUTPUT, { recursive: true });
   await page.goto(url);
   return { ctx, page, errors, close: async () => { await ctx.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+export interface DashboardPage extends Browser { dash: Dashboard }
+
+/**
+ * The dashboard on `root` (any free port) open at ?poll=250 in a headless page; close() closes the
+ * page, stops the server and removes `root` (also done here when the page fails to open).
+ */
+export async function openDashboard(root: string, opts: Omit<DashboardOptions, 'root' | 'port'> = {}, permissions: string[] = []): Promise<DashboardPage> {
+  const dash = await startDashboard({ ...opts, root, port: 0 });
+  const stop = async (): Promise<void> => { await dash.close(); rmSync(root, { recursive: true, force: true }); };
+  let browser: Browser;
+  try {
+    browser = await openPage(`${dash.url}?poll=250`, permissions);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { ...browser, dash, close: async () => { await browser.close(); await stop(); } };
 }

@@ -11,10 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { defaultConfig } from '../src/config/index.js';
 import { costReply, paretoFront } from '../src/dashboard/cost.js';
 import { readDashboard } from '../src/dashboard/data.js';
-import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { COST_COLUMNS, costSummary } from '../src/model/cost.js';
 import type { ModelConfig } from '../src/model/config.js';
-import { haveBrowser, openPage, OUTPUT, skip, type Browser } from './browser.js';
+import { haveBrowser, openDashboard, OUTPUT, skip, type DashboardPage } from './browser.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));
 
@@ -56,22 +55,18 @@ test('costReply: one point per run with a loss, the costs of its config, fronts 
 });
 
 let root = '';
-let dash: Dashboard;
-let browser: Browser;
+let browser: DashboardPage;
 
 before(async () => {
   if (!haveBrowser) return;
   root = mkdtempSync(join(tmpdir(), 'normlab-dash-cost-e2e-'));
   cpSync(FIXTURES, root, { recursive: true });
-  dash = await startDashboard({ root, port: 0 });
-  browser = await openPage(`${dash.url}?poll=250`);
+  browser = await openDashboard(root);
 });
 
 after(async () => {
   if (!haveBrowser) return;
   await browser?.close();
-  await dash?.close();
-  rmSync(root, { recursive: true, force: true });
 });
 
 test('the page plots loss against cost with the Pareto front; a point opens its run', { skip }, async () => {

@@ -7,13 +7,12 @@
 // Needs /usr/bin/chromium (test/browser.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { ACTS, NORMS, SEEDS, seedBest as best, seedRunName as runName, writeSeedSweep as writeSweep } from '../tools/make-dashboard-fixtures.js';
-import { haveBrowser, openPage, OUTPUT, skip, type Browser } from './browser.js';
+import { haveBrowser, openDashboard, OUTPUT, skip, type DashboardPage } from './browser.js';
 
 const T975_2 = 4.302652729911275; // Student t quantile, 0.975, 2 degrees of freedom (tables)
 
@@ -25,8 +24,7 @@ function interval3(xs: number[]): { mean: number; lo: number; hi: number } {
 }
 
 let root = '';
-let dash: Dashboard;
-let browser: Browser;
+let browser: DashboardPage;
 let page: Page;
 let errors: string[] = [];
 
@@ -34,8 +32,7 @@ before(async () => {
   if (!haveBrowser) return;
   root = mkdtempSync(join(tmpdir(), 'normlab-dash-seeds-'));
   writeSweep(root);
-  dash = await startDashboard({ root, port: 0 });
-  browser = await openPage(`${dash.url}?poll=250`, ['clipboard-read', 'clipboard-write']);
+  browser = await openDashboard(root, {}, ['clipboard-read', 'clipboard-write']);
   ({ page, errors } = browser);
   await page.waitForSelector('#status[data-runs="12"]');
 });
@@ -43,8 +40,6 @@ before(async () => {
 after(async () => {
   if (!haveBrowser) return;
   await browser?.close();
-  await dash?.close();
-  rmSync(root, { recursive: true, force: true });
 });
 
 test('repeats are drawn as one mean curve with a band per combination; legend labels are the varied values', { skip }, async () => {

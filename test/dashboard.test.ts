@@ -6,20 +6,18 @@
 // Needs /usr/bin/chromium (test/browser.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { PFLA_RUN, RUNS, SWEEP, writePflaCheckpoint } from '../tools/make-dashboard-fixtures.js';
-import { haveBrowser, openPage, OUTPUT, skip, type Browser } from './browser.js';
+import { haveBrowser, openDashboard, OUTPUT, skip, type DashboardPage } from './browser.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));
 
 let root = '';
-let dash: Dashboard;
-let browser: Browser;
+let browser: DashboardPage;
 let page: Page;
 
 before(async () => {
@@ -27,8 +25,7 @@ before(async () => {
   root = mkdtempSync(join(tmpdir(), 'normlab-dash-e2e-'));
   cpSync(FIXTURES, root, { recursive: true });
   writePflaCheckpoint(join(root, SWEEP, PFLA_RUN));
-  dash = await startDashboard({ root, port: 0, sample: async (dir, o) => `sample of ${basename(dir)} seed=${o?.seed}` });
-  browser = await openPage(`${dash.url}?poll=250`);
+  browser = await openDashboard(root, { sample: async (dir, o) => `sample of ${basename(dir)} seed=${o?.seed}` });
   page = browser.page;
   (globalThis as { pageErrors?: string[] }).pageErrors = browser.errors;
 });
@@ -36,8 +33,6 @@ before(async () => {
 after(async () => {
   if (!haveBrowser) return;
   await browser?.close();
-  await dash?.close();
-  rmSync(root, { recursive: true, force: true });
 });
 
 const attr = (sel: string, name: string): Promise<string | null> => page.locator(sel).getAttribute(name);
