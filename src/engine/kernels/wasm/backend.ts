@@ -138,10 +138,8 @@ class Arena {
    */
   call<R>(kernel: string, args: Arg[], work: number, f: (p: number[]) => R): R {
     const ptrs: number[] = [];
-    const copied: boolean[] = [];
     let top = this.top;
     for (const a of args) {
-      copied.push(false);
       if (!a) { ptrs.push(0); continue; }
       const [, arr, n, name] = a;
       if (!(arr instanceof Float32Array) && !(arr instanceof Int32Array)) {
@@ -149,7 +147,6 @@ class Arena {
       }
       if (!(n >= 0) || arr.length < n) throw new RangeError(`wasm backend ${kernel}: ${name} has ${arr.length} elements, the sizes need ${n}`);
       if (this.holds(arr)) { ptrs.push(arr.byteOffset); continue; }
-      copied[copied.length - 1] = true;
       ptrs.push(top);
       top += Math.ceil(n / 4) * 16;
     }
@@ -157,14 +154,14 @@ class Arena {
     top += Math.ceil(Math.max(work, 0) / 4) * 16;
     this.reserve(top);
     args.forEach((a, i) => {
-      if (!a || !copied[i] || a[0] === 'out') return;
+      if (!a || a[0] === 'out' || this.holds(a[1])) return;
       const [, arr, n] = a, at = ptrs[i] >> 2;
       if (arr instanceof Int32Array) this.i32.set(arr.subarray(0, n), at);
       else this.f32.set(arr.subarray(0, n), at);
     });
     const r = f(ptrs);
     args.forEach((a, i) => {
-      if (!a || !copied[i] || a[0] === 'in') return;
+      if (!a || a[0] === 'in' || this.holds(a[1])) return;
       const [, arr, n] = a, at = ptrs[i] >> 2;
       (arr as Float32Array).set(this.f32.subarray(at, at + n));
     });
