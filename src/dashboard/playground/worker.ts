@@ -149,6 +149,13 @@ async function loop(): Promise<void> {
   }
 }
 
+/** A fresh run of cfg on be: the model, its optimizer, metrics and batch buffers (start, bench). */
+function newRun(cfg: TrainConfig, be: Backend): Run {
+  const model = buildModel(cfg, be, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
+  return { cfg, model, opt: new AdamW(model.store), ctx: new MetricCtx(true, new Rng(cfg.seed)), x, y, it: 0, trainMs: 0, tokens: 0 };
+}
+
 async function start(config: TrainConfig, backendName: string): Promise<void> {
   const d = await loadData();
   const cfg = { ...config, vocab_size: d.chars.length } as TrainConfig;
@@ -156,10 +163,8 @@ async function start(config: TrainConfig, backendName: string): Promise<void> {
   const be = await backendFor(backendName);
   run?.model.store.release(); // the previous run's arrays in the wasm memory (its model is not used again)
   run = null;
-  const model = buildModel(cfg, be, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
-  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
-  run = { cfg, model, opt: new AdamW(model.store), ctx: new MetricCtx(true, new Rng(cfg.seed)), x, y, it: 0, trainMs: 0, tokens: 0 };
-  post({ type: 'ready', params: model.numParams(), backend: be.name, threads: be === wasm ? wasmThreads() : 1 });
+  run = newRun(cfg, be);
+  post({ type: 'ready', params: run.model.numParams(), backend: be.name, threads: be === wasm ? wasmThreads() : 1 });
   await loop();
 }
 
@@ -176,9 +181,7 @@ async function bench(config: TrainConfig, backendName: string, iters: number, wa
   const d = await loadData();
   const cfg = { ...config, vocab_size: d.chars.length } as TrainConfig;
   const be = await backendFor(backendName);
-  const model = buildModel(cfg, be, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
-  const opt = new AdamW(model.store), ctx = new MetricCtx(true, new Rng(cfg.seed));
-  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
+  const { model, opt, ctx, x, y } = newRun(cfg, be);
   for (let i = 0; i < warmup; i++) trainStep(model, opt, d.train, ctx, x, y, cfg, cfg.learning_rate);
   const t0 = performance.now();
   for (let i = 0; i < iters; i++) trainStep(model, opt, d.train, ctx, x, y, cfg, cfg.learning_rate);
