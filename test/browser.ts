@@ -1,5 +1,6 @@
-// Shared by the Chromium tests: Debian's chromium driven by playwright-core, headless, 1400 x 1000,
-// with a throwaway profile; the page's errors collected. Screenshots go to test-output/ (git-ignored).
+// Shared by the Chromium tests and tools/bench_browser.mjs, tools/playground_parity.mjs: Debian's
+// chromium driven by playwright-core, headless, 1400 x 1000, with a throwaway profile; the page's
+// errors collected. Screenshots go to test-output/ (git-ignored).
 // Without /usr/bin/chromium (scripts/install-browser.sh) the tests are skipped, except under CI=true.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

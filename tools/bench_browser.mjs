@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startDashboard } from '../dist/src/dashboard/server.js';
 import { benchOnce, PRESETS } from '../dist/src/cli/bench.js';
 import { defaultConfig } from '../dist/src/config/index.js';
+import { openPage } from '../dist/test/browser.js';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const preset = arg('preset', 'small'), iters = Number(arg('iters', 20)), tsIters = Number(arg('ts_iters', 3)), warmup = 2;
@@ -31,12 +31,9 @@ node('native', iters);
 
 const tmp = mkdtempSync(join(tmpdir(), 'normlab-bench-browser-'));
 const dash = await startDashboard({ root: tmp, port: 0 });
-const ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-  executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'],
-});
+const browser = await openPage(`${dash.url}playground/`);
 try {
-  const page = ctx.pages()[0] ?? await ctx.newPage();
-  await page.goto(`${dash.url}playground/`);
+  const page = browser.page;
   for (const [backend, n] of [['wasm', iters], ['ts', tsIters]]) {
     const r = await page.evaluate(([config, backend, n, warmup]) => new Promise((resolve, reject) => {
       const w = new Worker('worker.js', { type: 'module' });
@@ -47,7 +44,7 @@ try {
     console.log(`chromium ${backend}: ${r.msPerIter.toFixed(1)} ms/iter (${r.threads} thread${r.threads > 1 ? 's' : ''})`);
   }
 } finally {
-  await ctx.close();
+  await browser.close();
   await dash.close();
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startDashboard } from '../dist/src/dashboard/server.js';
 import { defaultConfig } from '../dist/src/config/index.js';
+import { openPage } from '../dist/test/browser.js';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const backend = arg('backend', 'wasm');
@@ -19,14 +19,10 @@ const flags = { n_layer: 2, n_head: 4, n_embd: 64, block_size: 64, batch_size: 1
 const tmp = mkdtempSync(join(tmpdir(), 'normlab-playground-parity-'));
 try {
   const dash = await startDashboard({ root: tmp, port: 0 });
-  const ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  });
+  const browser = await openPage(`${dash.url}playground/`);
   let page;
   try {
-    const p = ctx.pages()[0] ?? await ctx.newPage();
-    await p.goto(`${dash.url}playground/`);
-    page = await p.evaluate(([config, backend]) => new Promise((resolve, reject) => {
+    page = await browser.page.evaluate(([config, backend]) => new Promise((resolve, reject) => {
       const w = new Worker('worker.js', { type: 'module' });
       let last = null, threads = 1;
       w.onmessage = (e) => {
@@ -39,7 +35,7 @@ try {
       w.postMessage({ type: 'start', config, backend });
     }), [{ ...defaultConfig(), ...flags }, backend]);
   } finally {
-    await ctx.close();
+    await browser.close();
     await dash.close();
   }
   const out = join(tmp, 'run');
