@@ -182,6 +182,10 @@ test('normlab cost: the table, --compare, --json and --csv; bad names refused', 
   const parsed = JSON.parse(j.stdout);
   assert.equal(parsed.slots.length, 4); // pre_ln_attn, pre_ln_mlp, activation, ln_f
   assert.equal(parsed.slots[0].inference.mul, 49); // rmsnorm at C = 16 (see the hand counts above)
+  // The LM head is counted at the model's vocabulary, padded by --vocab_multiple as training pads it.
+  const padded = cli(['cost', '--n_layer', '1', '--n_embd', '16', '--n_head', '2', '--vocab_multiple', '64', '--json']);
+  assert.equal(padded.code, 0, padded.stderr);
+  assert.equal(JSON.parse(padded.stdout).config.vocab_size, Math.ceil(parsed.config.vocab_size / 64) * 64);
   const cmp = cli(['cost', '--compare', '--n_embd', '16', '--n_head', '2', '--csv']);
   assert.equal(cmp.code, 0, cmp.stderr);
   const lines = cmp.stdout.trim().split('\n');

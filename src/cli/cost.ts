@@ -18,6 +18,7 @@ import { activations } from '../nn/activations/index.js';
 import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/cost.js';
 import { norms } from '../nn/norms/index.js';
 import { formatHelp } from './help.js';
+import { modelVocabSize } from '../train/loop.js';
 import { csvLine, textTable } from '../engine/format.js';
 
 const OWN_FLAGS: FlagSpec[] = [
@@ -43,7 +44,8 @@ function configFrom(c: Record<string, unknown>): { cfg: ModelConfig; note: strin
   const dir = join(c.data_dir as string, c.dataset as string);
   if (existsSync(join(dir, 'meta.json'))) vocab = loadMeta(c.data_dir as string, c.dataset as string).vocab_size;
   else note = `no prepared dataset at ${dir}: the LM head is counted with vocab_size ${DEFAULT_VOCAB} (shakespeare_char)`;
-  return { cfg: { ...(c as unknown as ModelConfig), vocab_size: vocab }, note };
+  // The model's vocabulary, as training sizes it (--vocab_multiple pads it).
+  return { cfg: { ...(c as unknown as ModelConfig), vocab_size: modelVocabSize(vocab, c.vocab_multiple as number | null) }, note };
 }
 
 function modelRows(mc: ModelCost, mode: 'inference' | 'training'): (string | number)[][] {
