@@ -21,25 +21,8 @@ typedef struct {
 
 // ---- rmsnorm: y = x * r * gain, r = 1 / sqrt(mean(x^2) + eps); saved rrms = r ---------------
 
-POOL_FN_256(rms_fwd_rows, n0, n1) {
-  (void)tid;
-  const NormJob *j = p;
-  const long C = j->C;
-  for (long n = n0; n < n1; n++) {
-    const float *x = j->x + n * C;
-    float *out = j->out + n * C;
-    double ss = 0;
-    #pragma omp simd reduction(+ : ss)
-    for (long c = 0; c < C; c++) ss += (double)x[c] * x[c];
-    const double r = 1 / sqrt(ss / C + EPS_RMS);
-    j->rrms[n] = (float)r;
-    for (long c = 0; c < C; c++) out[c] = (float)(x[c] * r * j->gain[c]);
-  }
-}
-
 void nl_rmsnorm_forward(float *out, float *rrms, const float *x, const float *gain, long N, long C) {
-  NormJob j = { .out = out, .rrms = rrms, .x = x, .gain = gain, .C = C };
-  pool_run(N, ROW_GRAIN(PAR_GRAIN, C), rms_fwd_rows, &j);
+  nl_prmsnorm_forward(out, rrms, x, gain, N, C, C); // prmsnorm's rows with k = C
 }
 
 // dx += r * (dout * gain - xhat * mean(dout * gain * xhat)), xhat = x * r; dgain += dout * xhat,
