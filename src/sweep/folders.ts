@@ -4,7 +4,7 @@
 // Also used by other sweep front ends (a distributed queue, seeds), so they share the same rules.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDir, writeFileAtomic } from '../engine/files.js';
+import { makeDir, writeFileAtomic } from '../util/files.js';
 import { UserError } from '../engine/types.js';
 
 export const RUN_MARKER = '.normlab-sweep-run';

@@ -7,15 +7,15 @@
 //   anything else left in the folder            -> start over (it stopped before its first checkpoint)
 // A folder is only ever cleared when the sweep created it (src/sweep/folders.ts); a folder in the way
 // that it did not create is refused before any run starts. The sweep folder is locked
-// (src/engine/lock.ts) while the sweep runs.
+// (src/util/lock.ts) while the sweep runs.
 // The child is `node <package root>/bin/normlab.js train <argv> --out_dir <dir>`, or the command in
 // NORMLAB_TRAIN_CMD (a JSON array or a space-separated line) in place of `node .../bin/normlab.js`.
 // The child runs in its own process group so a terminal Ctrl-C reaches it once, through us: the
 // sweep forwards SIGINT, waits for the child to save and exit, writes the results and stops.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { makeDir } from '../engine/files.js';
-import { acquireLock, lockHolder } from '../engine/lock.js';
+import { makeDir } from '../util/files.js';
+import { acquireLock, lockHolder } from '../util/lock.js';
 import { clearRunFolder, createRunFolder, foreign, isSweepRunFolder } from './folders.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { UserError } from '../engine/types.js';
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plan, PlannedRun } from './plan.js';
 import { fmtNum, makeRow, readSummary, writeResults, type ResultRow, type RunStatus } from './results.js';
-import { formatDuration } from '../engine/format.js';
+import { formatDuration } from '../util/format.js';
 
 export type Action = 'skip' | 'fresh' | 'resume' | 'retry' | 'restart';
 
@@ -121,7 +121,7 @@ export function runStartLine(k: number, total: number, label: string, elapsedS: 
 }
 
 /**
- * Creates the sweep folder and takes its lock (src/engine/lock.ts), refusing while another sweep or
+ * Creates the sweep folder and takes its lock (src/util/lock.ts), refusing while another sweep or
  * an orphaned run uses it, or when a run folder the sweep would clear was not created by a sweep
  * (src/sweep/folders.ts); returns the unlock.
  */

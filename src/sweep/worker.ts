@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { LOCK_FILE, lockHolder } from '../engine/lock.js';
+import { LOCK_FILE, lockHolder } from '../util/lock.js';
 import { UserError } from '../engine/types.js';
 import { hasCheckpoint, RESUME_STATE, resumePoint } from '../train/checkpoint.js';
 import { readSummary } from './results.js';
