@@ -41,7 +41,7 @@ export class GPT {
     const dtype = (this.dtype = opts.dtype ?? 'float32');
     const { maxB, maxT } = opts;
     this.maxB = maxB; this.maxT = maxT;
-    const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT, NH = cfg.n_head;
+    const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT;
     const store = (this.store = new ParamStore(dtype, be));
     this.wte = store.declare('transformer.wte.weight', [V, C], { normal: 0.02 });
     this.wpe = store.declare('transformer.wpe.weight', [cfg.block_size, C], { normal: 0.02 });
@@ -62,7 +62,7 @@ export class GPT {
     const nc = () => store.alloc(N * C);
     this.g = {
       g1: nc(), g2: nc(), g3: nc(), g4: nc(), g5: nc(), gq: nc(), gk: nc(), gv: nc(),
-      gfc: store.alloc(N * Hin), gact: store.alloc(N * H), gatt: store.alloc(maxB * NH * maxT * maxT),
+      gfc: store.alloc(N * Hin), gact: store.alloc(N * H),
     };
     this.d1 = nc(); this.d2 = nc();
   }
