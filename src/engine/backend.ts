@@ -53,7 +53,8 @@ export interface Backend {
 
   /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).
-   * losses (N) and probs (N, V) are written; returns the mean loss over the N rows.
+   * losses (N) and probs (N, V) are written; returns the mean loss over the N rows. probs may alias
+   * logits (and crossEntropyBackward's dlogits may alias probs): the fused LM head (docs/memory.md).
    */
   crossEntropyForward(losses: F, probs: F, logits: F, targets: Int32Array, N: number, V: number): number;
   /** dlogits (N, V) is WRITTEN: (probs - onehot(target)) * scale. */
