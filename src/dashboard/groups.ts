@@ -11,6 +11,7 @@ import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, sho
 import type { Paired } from '../stats/stats.js';
 import { orderFlags, sweepOrder } from '../stats/order.js';
 import type { DashboardData, RunInfo } from './data.js';
+import { factorFlags, runFactors } from '../config/factors.js';
 
 export interface GroupView extends Group {
   paired: Paired | null;
@@ -45,26 +46,27 @@ export function runPoint(r: RunInfo): RunPoint {
   const s = r.summary ?? {};
   const vals = r.evals.val_loss.filter((v): v is number => v !== null);
   return {
-    id: r.id, flags: r.config ?? {}, ok: r.status === 'ok',
+    id: r.id, flags: r.config ? runFactors(r.config) : {}, ok: r.status === 'ok',
     best_val_loss: num(s.best_val_loss) ?? (vals.length > 0 ? Math.min(...vals) : null),
     final_val_loss: num(s.final_val_loss) ?? lastOf(r.evals.val_loss),
     final_train_loss: num(s.final_train_loss) ?? lastOf(r.evals.train_loss),
   };
 }
 
-/** Flags whose values differ between the configs (keys missing in some count), with their values. */
+/**
+ * The factors that differ between the runs (src/config/factors.ts: a flag a run does not use is not
+ * one of its factors), with the values the runs that use them take, in order of first appearance.
+ */
 export function variedFlags(runs: readonly RunInfo[], skip: ReadonlySet<string>): { varied: string[]; values: Record<string, unknown[]> } {
   const configs = runs.map((r) => r.config).filter((c): c is Record<string, unknown> => c !== null);
-  const keys: string[] = [];
-  for (const c of configs) for (const k of Object.keys(c)) if (!keys.includes(k) && !skip.has(k)) keys.push(k);
+  const varied = factorFlags(configs, skip);
+  const used = configs.map(runFactors);
   const values: Record<string, unknown[]> = {};
-  const varied = keys.filter((k) => {
+  for (const k of varied) {
     const seen = new Map<string, unknown>();
-    for (const c of configs) seen.set(JSON.stringify(c[k] ?? null), c[k] ?? null);
+    for (const c of used) if (k in c) seen.set(JSON.stringify(c[k] ?? null), c[k] ?? null);
     values[k] = [...seen.values()];
-    return seen.size > 1;
-  });
-  for (const k of Object.keys(values)) if (!varied.includes(k)) delete values[k];
+  }
   return { varied, values };
 }
 
@@ -109,7 +111,7 @@ export function dashboardGroups(data: DashboardData, query: URLSearchParams): Gr
   });
   const labels: Record<string, string> = {};
   for (const r of data.runs) {
-    const base = r.config ? groupLabel(r.config, varied) : r.name;
+    const base = r.config ? groupLabel(runFactors(r.config), varied) : r.name;
     labels[r.id] = seeds && r.config ? `${base === 'all runs' ? '' : `${base} · `}seed ${show(r.config[SEED])}` : base === 'all runs' ? r.name : base;
   }
   return {
