@@ -1,10 +1,10 @@
 // The loss-versus-cost picture (docs/cost.md, "Loss against cost"): one point per combination of the
 // varied factors (its seeds pooled), x = one of the variants' hardware cost measures, y = the mean
 // best validation loss, each with its 95% interval over the seeds where it varies (src/stats). The
-// Pareto front is taken over the means, with dominance judged with the intervals: a combination is
-// off the front only when another costs no more and its loss interval lies wholly below this one's
-// (with one seed, the means decide). So two lucky seeds do not make a front, and combinations whose
-// losses the seeds cannot tell apart both stay on it.
+// Pareto front is taken over the means (the line drawn), and dominance is also judged with the
+// intervals: a combination is off the front only when another costs no more and its loss interval
+// lies wholly below this one's (with one seed, the means decide); those left are ringed. So two lucky
+// seeds do not make a front, and a combination the seeds cannot tell from the front stays ringed.
 import { COST_COLUMNS, type CostColumn } from '../model/cost.js';
 import { runCost } from '../sweep/results.js';
 import { groupRuns, SEED } from '../stats/groups.js';
@@ -36,8 +36,10 @@ export interface CostReply {
   by: string[];
   points: CostPoint[];
   combos: CostCombo[];
-  /** Combination keys on the front of each measure, by increasing mean cost. */
+  /** Combination keys that no other beats beyond the intervals (intervalFront), by increasing mean cost. */
   pareto: Record<CostColumn, string[]>;
+  /** The Pareto front of the means alone (paretoFront; a subset of pareto): the line drawn. */
+  meanFront: Record<CostColumn, string[]>;
 }
 
 const LABELS: Record<CostColumn, string> = {
@@ -94,9 +96,11 @@ export function costReply(data: DashboardData): CostReply {
     const loss = estimate(done.map((id) => points.find((p) => p.run === id)!.best_val_loss));
     combos.push({ key: g.key, label: g.label, runs: done, loss, cost });
   }
-  const pareto = {} as Record<CostColumn, string[]>;
+  const pareto = {} as Record<CostColumn, string[]>, meanFront = {} as Record<CostColumn, string[]>;
   for (const k of COST_COLUMNS) {
-    pareto[k] = intervalFront(combos.map((c) => ({ id: c.key, x: c.cost[k].mean!, y: c.loss.mean!, lo: c.loss.lo, hi: c.loss.hi })));
+    const pts = combos.map((c) => ({ id: c.key, x: c.cost[k].mean!, y: c.loss.mean!, lo: c.loss.lo, hi: c.loss.hi }));
+    pareto[k] = intervalFront(pts);
+    meanFront[k] = paretoFront(pts);
   }
-  return { measures: COST_COLUMNS.map((key) => ({ key, label: LABELS[key] })), by, points, combos, pareto };
+  return { measures: COST_COLUMNS.map((key) => ({ key, label: LABELS[key] })), by, points, combos, pareto, meanFront };
 }

@@ -1,9 +1,9 @@
 // Loss against hardware cost (docs/cost.md, "Loss against cost"): one point per combination of the
 // varied factors (seeds pooled): x = the chosen cost measure's mean, y = the mean best validation
 // loss, whiskers = their 95% intervals over the seeds (x whiskers only where the cost varies). The
-// Pareto front over the means, with dominance judged with the intervals (src/dashboard/cost.ts), is
-// joined by a dashed line and its points are drawn larger. Labels are placed where they overlap no
-// other label, point or the plot's edge; a label that fits nowhere becomes a number, and the table
+// Pareto front over the means is joined by a dashed line; the combinations no other beats beyond the
+// intervals (src/dashboard/cost.ts) are drawn larger with a black ring. Labels are placed where they overlap no
+// other label, point, whisker or the plot's edge; a label that fits nowhere becomes a number, and the table
 // under the plot names every combination. Numbers come from GET /api/cost. A point opens the
 // combination's first run (click, or Enter when focused). Redrawn when the data version changes.
 // Test hooks: #cost-plot g.combo carry data-key, data-x, data-y, data-lo, data-hi, data-pareto;
@@ -96,8 +96,8 @@
     s.append(svg('text', { x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle', 'font-size': 12 }, r.measures.find((m) => m.key === key).label));
     s.append(svg('text', { x: 14, y: (T + H - B) / 2, 'text-anchor': 'middle', 'font-size': 12, transform: `rotate(-90 14 ${(T + H - B) / 2})` }, 'best validation loss (mean, 95% interval)'));
     const byKey = new Map(r.combos.map((c) => [c.key, c]));
-    const path = r.pareto[key].map((k) => byKey.get(k)).map((c) => `${X(c.cost[key].mean)},${Y(c.loss.mean)}`).join(' ');
-    s.append(svg('polyline', { points: path, fill: 'none', stroke: '#000', 'stroke-width': 1.5, 'stroke-dasharray': '5 3', 'data-front': r.pareto[key].length }));
+    const path = r.meanFront[key].map((k) => byKey.get(k)).map((c) => `${X(c.cost[key].mean)},${Y(c.loss.mean)}`).join(' ');
+    s.append(svg('polyline', { points: path, fill: 'none', stroke: '#000', 'stroke-width': 1.5, 'stroke-dasharray': '5 3', 'data-front': r.meanFront[key].length }));
     const items = [], markers = [];
     r.combos.forEach((c, i) => {
       const on = front.has(c.key), px = X(c.cost[key].mean), py = Y(c.loss.mean), color = PALETTE[i % PALETTE.length];
@@ -121,7 +121,14 @@
       s.append(g);
       items.push({ key: c.key, text: c.label, px, py, front: on ? 1 : 0, n: i + 1 });
       markers.push({ x: px - 6, y: py - 6, w: 12, h: 12 });
+      if (c.loss.lo !== null) markers.push({ x: px - 5, y: Y(c.loss.hi), w: 10, h: Y(c.loss.lo) - Y(c.loss.hi) }); // its whisker
     });
+    // The front's line too, as small boxes along its segments.
+    const linePts = r.meanFront[key].map((k) => byKey.get(k)).map((c) => [X(c.cost[key].mean), Y(c.loss.mean)]);
+    for (let i = 1; i < linePts.length; i++) {
+      const [ax, ay] = linePts[i - 1], [bx, by] = linePts[i], steps = Math.ceil(Math.hypot(bx - ax, by - ay) / 4);
+      for (let j = 0; j <= steps; j++) markers.push({ x: ax + ((bx - ax) * j) / steps - 1.5, y: ay + ((by - ay) * j) / steps - 1.5, w: 3, h: 3 });
+    }
     const where = placeLabels(items, { x0: L + 2, x1: W - R - 2, y0: T, y1: H - B - 2 }, markers);
     for (const it of items) {
       const b = where.get(it.key);
