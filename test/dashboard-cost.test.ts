@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
 import { costReply, intervalFront, paretoFront } from '../src/dashboard/cost.js';
 import { writeStudy } from './study.js';
 import { readDashboard } from '../src/dashboard/data.js';

@@ -1,4 +1,4 @@
-// A flag that a run does not use is not a factor of it (src/config/factors.ts): kRMSNorm's k in an
+// A flag that a run does not use is not a factor of it (src/model/factors.ts): kRMSNorm's k in an
 // rmsnorm run, the decay flags without --decay_lr, --norm_variant_attn under a per-layer list. The
 // labels, CSV rows, inspect's tables and the dashboard's factor list (its heat-map selectors) follow.
 // Runs use test/fixtures/sweep/fake-train.mjs.
@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { factorFlags, runFactors, unusedFlags } from '../src/config/factors.js';
+import { factorFlags, runFactors, unusedFlags } from '../src/model/factors.js';
 import { dashboardGroups } from '../src/dashboard/groups.js';
 import { readDashboard } from '../src/dashboard/data.js';
 import { cliFunction } from './helpers.js';

@@ -130,7 +130,7 @@ function report(outcome: SweepOutcome, plan: Plan, sweepDir: string, stoppedNote
   if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
   if (plan.varied.includes(SEED)) {
     const points = outcome.rows.map((r) => ({ ...r, flags: rowFactors(r), id: r.name, ok: r.status === 'ok' }));
-    // Factors: varied flags with two values among the runs that use them (src/config/factors.ts).
+    // Factors: varied flags with two values among the runs that use them (src/model/factors.ts).
     const by = plan.varied.filter((k) => k !== SEED && new Set(points.filter((p) => k in p.flags).map((p) => JSON.stringify(p.flags[k]))).size > 1);
     const groups = groupRuns(points, by);
     console.log(`\nrepeats grouped (mean ± half width of the 95% t interval over seeds):\n${groupTable(groups, by)}`);

@@ -12,7 +12,7 @@ import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, sho
 import type { Paired } from '../stats/stats.js';
 import { orderFlags, sweepOrder } from '../stats/order.js';
 import type { DashboardData, RunInfo } from './data.js';
-import { factorFlags, runFactors } from '../config/factors.js';
+import { factorFlags, runFactors } from '../model/factors.js';
 
 export interface GroupView extends Group {
   paired: Paired | null;
@@ -64,7 +64,7 @@ export function runPoint(r: RunInfo): RunPoint {
 }
 
 /**
- * The factors that differ between the runs (src/config/factors.ts: a flag a run does not use is not
+ * The factors that differ between the runs (src/model/factors.ts: a flag a run does not use is not
  * one of its factors), with the values the runs that use them take, in order of first appearance.
  */
 export function variedFlags(runs: readonly RunInfo[], skip: ReadonlySet<string>): { varied: string[]; values: Record<string, unknown[]> } {

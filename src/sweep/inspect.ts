@@ -8,19 +8,19 @@ import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { readSafetensorsHeader } from '../engine/safetensors.js';
 import { readJson, readSummary, runCost, sortByLoss, fmtNum } from './results.js';
-import { textTable } from '../engine/format.js';
+import { textTable } from '../util/format.js';
 import type { CostColumn } from '../model/cost.js';
 import { groupRuns, show, stillImproving, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Estimate, Paired } from '../stats/stats.js';
 import type { Effects } from '../stats/effects.js';
 import { orderFlags, sweepOrder } from '../stats/order.js';
-import { factorFlags, runFactors } from '../config/factors.js';
+import { factorFlags, runFactors } from '../model/factors.js';
 
 export interface InspectedRun {
   /** Folder relative to the inspected root ('.' for the root itself). */
   path: string;
   config: Record<string, unknown> | null;
-  /** The config without the flags this run does not use (src/config/factors.ts): what tells it apart. */
+  /** The config without the flags this run does not use (src/model/factors.ts): what tells it apart. */
   factors: Record<string, unknown> | null;
   best_val_loss: number | null;
   best_iter: number | null;
@@ -93,7 +93,7 @@ export function inspectRun(root: string, dir: string): InspectedRun {
 export const weightsOnly = (r: InspectedRun): boolean => r.status === 'weights only';
 
 /**
- * The factors that differ between the training runs (src/config/factors.ts): flags whose values
+ * The factors that differ between the training runs (src/model/factors.ts): flags whose values
  * differ among the runs that use them. Weights-only folders hold a model config alone, not a run's
  * flags: they do not make every training flag differ.
  */

@@ -5,9 +5,9 @@
 // and the dashboard's selectors use runFactors, so `rmsnorm · gelu` is not labelled with kRMSNorm's k.
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
-import { blockActivation, blockNorm, normSlotNames } from '../model/block.js';
-import type { ModelConfig } from '../model/config.js';
-import { defaultConfig } from './flags.js';
+import { blockActivation, blockNorm, normSlotNames } from './block.js';
+import type { ModelConfig } from '../config/types.js';
+import { defaultConfig } from '../config/flags.js';
 
 const NORM_OWNED = new Map<string, Set<string>>();
 const ACT_OWNED = new Map<string, Set<string>>();
