@@ -5,8 +5,9 @@
 // intervals: a combination is off the front only when another costs no more and its loss interval
 // lies wholly below this one's (with one seed, the means decide); those left are ringed. So two lucky
 // seeds do not make a front, and a combination the seeds cannot tell from the front stays ringed.
-import { COST_COLUMNS, type CostColumn } from '../model/cost.js';
-import { runCost } from '../sweep/results.js';
+import { defaultConfig } from '../config/index.js';
+import type { ModelConfig } from '../config/types.js';
+import { COST_COLUMNS, costSummary, type CostColumn } from '../model/cost.js';
 import { groupRuns, SEED } from '../stats/groups.js';
 import { estimate, type Estimate } from '../stats/stats.js';
 import { sweepOrder, orderFlags } from '../stats/order.js';
@@ -79,8 +80,13 @@ export function costReply(data: DashboardData): CostReply {
   const order = sweepOrder(data.runs);
   const costOf = new Map<string, Record<CostColumn, number>>();
   for (const r of order.runs) {
-    const cost = r.config ? runCost(r.config) : null; // null: a config this version cannot build
-    if (!cost) continue;
+    let cost: Record<CostColumn, number>;
+    try {
+      if (!r.config) continue;
+      cost = costSummary({ ...defaultConfig(), ...r.config } as ModelConfig);
+    } catch {
+      continue; // a config this version cannot build: no point
+    }
     costOf.set(r.id, cost);
     const loss = r.summary?.best_val_loss;
     if (typeof loss === 'number' && Number.isFinite(loss)) points.push({ run: r.id, best_val_loss: loss, cost });
