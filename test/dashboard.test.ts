@@ -119,7 +119,7 @@ test('clicking a run shows its flags, block layout and learned activation curves
 test('a kRMSNorm run shows its recompute share over training', { skip }, async () => {
   const id = `${SWEEP}/${RUNS[1].name}`;
   await page.locator(`#results tbody tr[data-run="${id}"]`).click();
-  await page.waitForSelector('#krms-chart[data-points="5"] canvas');
+  await page.waitForSelector('#metric-krmsnorm_recompute[data-points="5"] canvas');
   await page.waitForSelector(`#act-charts[data-run="${id}"]`); // the previous run's curves are replaced asynchronously
   assert.match(await page.locator('#act-charts').innerText(), /no checkpoint/);
   await page.screenshot({ path: join(OUTPUT, 'dashboard-krmsnorm.png'), fullPage: true });

@@ -20,13 +20,15 @@ import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import { UserError } from '../engine/types.js';
 import { textTable } from '../util/format.js';
-import { loadDataset } from '../data/dataset.js';
+import { closeDataset, loadDataset, type Tokens } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/types.js';
 import { Generator } from '../model/generate.js';
+import type { GPT } from '../model/gpt.js';
 import { MetricCtx } from '../nn/params.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
+import type { Registry } from '../nn/variant.js';
 import { AdamW } from '../train/adamw.js';
 import { modelVocabSize, trainStep } from '../train/loop.js';
 import { gemmBench } from './bench_gemm.js';
@@ -77,33 +79,45 @@ function flopsPerIter(cfg: TrainConfig, params: number): number {
 export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: number, warmup: number, sampleTokens: number, label: string): BenchResult {
   const { backend } = selectBackend(backendName);
   const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size, tokenizer: cfg.tokenizer });
-  cfg = { ...cfg, vocab_size: modelVocabSize(data.meta.vocab_size, cfg.vocab_multiple) };
-  const model = buildModel(cfg, backend, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+  try {
+    cfg = { ...cfg, vocab_size: modelVocabSize(data.meta.vocab_size, cfg.vocab_multiple) };
+    const model = buildModel(cfg, backend, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+    const train = timeTraining(model, data.train, cfg, iters, warmup);
+    const sample = sampleTokens > 0 ? timeSampling(model, sampleTokens) : { tps: null, cpuTps: null };
+    const params = model.numParams();
+    model.store.release(); // the next model (another backend or variant) gets its memory
+    return {
+      label, backend: backend.name, ms_per_iter: train.ms,
+      tokens_per_s: (cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps) / (train.ms / 1000),
+      gflops: flopsPerIter(cfg, params) / (train.ms / 1000) / 1e9,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024, sample_tokens_per_s: sample.tps, params,
+      cpu_ms_per_iter: train.cpuMs, sample_tokens_per_cpu_s: sample.cpuTps,
+    };
+  } finally {
+    closeDataset(data); // its two files: --variants calls this once per variant
+  }
+}
+
+/** Wall and CPU milliseconds per training step, after `warmup` untimed ones. */
+function timeTraining(model: GPT, tokens: Tokens, cfg: TrainConfig, iters: number, warmup: number): { ms: number; cpuMs: number } {
   const opt = new AdamW(model.store);
   const ctx = new MetricCtx(true, new Rng(cfg.seed));
   const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
-  for (let i = 0; i < warmup; i++) trainStep(model, opt, data.train, ctx, x, y, cfg, cfg.learning_rate);
+  for (let i = 0; i < warmup; i++) trainStep(model, opt, tokens, ctx, x, y, cfg, cfg.learning_rate);
   const t0 = performance.now(), c0 = process.cpuUsage();
-  for (let i = 0; i < iters; i++) trainStep(model, opt, data.train, ctx, x, y, cfg, cfg.learning_rate);
-  const ms = (performance.now() - t0) / iters, c1 = process.cpuUsage(c0);
-  let sampleTps: number | null = null, sampleCpuTps: number | null = null;
-  if (sampleTokens > 0) {
-    const gen = new Generator(model);
-    const ts = performance.now(), cs = process.cpuUsage();
-    gen.generate([0], { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200 }, new Rng(1), new MetricCtx(false, new Rng(2)));
-    sampleTps = (sampleTokens / (performance.now() - ts)) * 1000;
-    const c = process.cpuUsage(cs);
-    sampleCpuTps = sampleTokens / ((c.user + c.system) / 1e6);
-  }
-  const params = model.numParams();
-  model.store.release(); // the next model (another backend or variant) gets its memory
-  return {
-    label, backend: backend.name, ms_per_iter: ms,
-    tokens_per_s: (cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps) / (ms / 1000),
-    gflops: flopsPerIter(cfg, params) / (ms / 1000) / 1e9,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024, sample_tokens_per_s: sampleTps, params,
-    cpu_ms_per_iter: (c1.user + c1.system) / 1000 / iters, sample_tokens_per_cpu_s: sampleCpuTps,
-  };
+  for (let i = 0; i < iters; i++) trainStep(model, opt, tokens, ctx, x, y, cfg, cfg.learning_rate);
+  const c1 = process.cpuUsage(c0);
+  return { ms: (performance.now() - t0) / iters, cpuMs: (c1.user + c1.system) / 1000 / iters };
+}
+
+/** Sampled tokens per wall second and per CPU second (the KV cache, temperature 0.8, top-k 200). */
+function timeSampling(model: GPT, sampleTokens: number): { tps: number; cpuTps: number } {
+  const gen = new Generator(model);
+  const ts = performance.now(), cs = process.cpuUsage();
+  gen.generate([0], { maxNewTokens: sampleTokens, temperature: 0.8, topK: 200 }, new Rng(1), new MetricCtx(false, new Rng(2)));
+  const tps = (sampleTokens / (performance.now() - ts)) * 1000;
+  const c = process.cpuUsage(cs);
+  return { tps, cpuTps: sampleTokens / ((c.user + c.system) / 1e6) };
 }
 
 function torchBench(cfg: TrainConfig, iters: number, warmup: number, threads: number, sampleTokens: number): BenchResult {
@@ -141,7 +155,41 @@ function table(rows: BenchResult[], base: BenchResult | null): string {
   return textTable(head, lines, { left: 2, rule: false });
 }
 
+/** The parsed bench flags: the train config (the preset's sizes unless given) and the bench's own options. */
+interface BenchRun {
+  o: Record<string, unknown>;
+  cfg: TrainConfig;
+  given: Set<string>;
+  iters: number; warmup: number; sampleTokens: number;
+  backends: BackendName[];
+}
+
 export async function benchCommand(argv: string[]): Promise<number> {
+  const run = parseBench(argv);
+  if (!run) return 0;
+  const { o, cfg } = run;
+  await prepareBuiltin(cfg);
+  const ni = nativeInfo();
+  if (o.gemm) return gemmMode(run);
+  if (ni) console.log(`native backend: ${ni.threads} threads, GEMM ${ni.gemm} (available: ${ni.gemms}), SIMD ${ni.simd} (available: ${ni.simds})`);
+  console.log(`normlab bench: preset ${o.preset} (${cfg.n_layer} layers, ${cfg.n_embd} wide, block ${cfg.block_size}, batch ${cfg.batch_size}), ` +
+    `${run.iters} timed iterations after ${run.warmup} warm-up, ${run.sampleTokens} sampled tokens`);
+  const rows: BenchResult[] = [];
+  let base: BenchResult | null = null;
+  if (o.torch) {
+    base = torchBench(cfg, run.iters, run.warmup, o.threads as number, run.sampleTokens);
+    rows.push(base);
+    console.log(table([base], null).split('\n')[1]);
+  }
+  if (o.variants) base = variantsMode(run, rows);
+  else if (o.gemms || o.simds) levelsMode(run, rows);
+  else for (const b of run.backends) rows.push(benchOnce(cfg, b, run.iters, run.warmup, run.sampleTokens, `normlab ${b}`));
+  report(run, rows, base);
+  return 0;
+}
+
+/** Reads the flags (null after --help): the preset's sizes and dropout 0 unless given, the backends checked. */
+function parseBench(argv: string[]): BenchRun | null {
   const table_ = [...BENCH_FLAGS, ...FLAGS.filter((f) => f.name !== 'backend'),
     { name: 'backend', type: 'str', default: 'auto', group: 'training', help: 'backends to time, comma-separated: auto, native, wasm, ts' } as FlagSpec];
   let parsed;
@@ -151,81 +199,88 @@ export async function benchCommand(argv: string[]): Promise<number> {
     if (e instanceof HelpRequested) {
       process.stdout.write(formatHelp('bench', table_, 'normlab bench [--preset small|default] [--torch] [--variants] [train flags]',
         'Training and sampling speed on shakespeare_char; comparisons are ratios measured in the same run.'));
-      return 0;
+      return null;
     }
     throw e;
   }
   const o = parsed.config;
   const preset = PRESETS[o.preset as string];
-  // The preset's sizes (and dropout 0) unless given on the command line.
   for (const [k, v] of Object.entries({ ...preset, dropout: 0 })) if (!parsed.given.has(k)) o[k] = v;
-  const cfg = { ...(o as unknown as TrainConfig) };
-  // The built-in sets are made from the text shipped with normlab: a first bench prepares its own.
-  if (cfg.dataset in BUILTIN_DATASETS && !fs.existsSync(path.join(cfg.data_dir, cfg.dataset, 'meta.json')) &&
-      !fs.existsSync(path.join(cfg.data_dir, cfg.dataset, 'train.bin'))) {
-    console.log(`preparing ${cfg.dataset} in ${path.join(cfg.data_dir, cfg.dataset)} (from the text shipped with normlab)`);
-    await prepareCommand([cfg.dataset, '--data_dir', cfg.data_dir], () => {});
-  }
-  const iters = (o.iters as number | null) ?? preset.iters, warmup = o.warmup as number, sampleTokens = o.sample_tokens as number;
   const backends = String(o.backend).split(',').map((b) => b.trim()) as BackendName[];
   for (const b of backends) if (!['auto', 'ts', 'native', 'wasm'].includes(b)) throw new UserError(`--backend ${b}: expected auto, ts, native or wasm (comma-separated for several)`);
+  return {
+    o, cfg: { ...(o as unknown as TrainConfig) }, given: parsed.given, backends,
+    iters: (o.iters as number | null) ?? preset.iters, warmup: o.warmup as number, sampleTokens: o.sample_tokens as number,
+  };
+}
+
+/** The built-in sets are made from the text shipped with normlab: a first bench prepares its own. */
+async function prepareBuiltin(cfg: TrainConfig): Promise<void> {
+  const dir = path.join(cfg.data_dir, cfg.dataset);
+  if (cfg.dataset in BUILTIN_DATASETS && !fs.existsSync(path.join(dir, 'meta.json')) && !fs.existsSync(path.join(dir, 'train.bin'))) {
+    console.log(`preparing ${cfg.dataset} in ${dir} (from the text shipped with normlab)`);
+    await prepareCommand([cfg.dataset, '--data_dir', cfg.data_dir], () => {});
+  }
+}
+
+/** --gemm: the matrix products alone, on the shapes of every preset (bench_gemm.ts). */
+function gemmMode({ o, cfg, given }: BenchRun): number {
   const ni = nativeInfo();
-  if (o.gemm) {
-    const presets = Object.keys(PRESETS).map((name): [string, TrainConfig] => {
-      const c = { ...cfg } as Record<string, unknown>;
-      for (const [k, v] of Object.entries({ ...PRESETS[name], dropout: 0 })) if (!parsed.given.has(k)) c[k] = v;
-      return [name, c as unknown as TrainConfig];
-    });
-    console.log(`normlab bench --gemm: ${ni ? ni.threads : '?'} threads; GFLOP/s are medians of 5 interleaved rounds` +
-      (o.cpu_time ? ', per CPU second of this process' : ''));
-    const r = gemmBench(presets, 5, 60, !!o.cpu_time, (l) => console.log(l));
-    if (o.json) fs.writeFileSync(o.json as string, JSON.stringify(r, null, 1) + '\n');
-    return 0;
+  const presets = Object.keys(PRESETS).map((name): [string, TrainConfig] => {
+    const c = { ...cfg } as Record<string, unknown>;
+    for (const [k, v] of Object.entries({ ...PRESETS[name], dropout: 0 })) if (!given.has(k)) c[k] = v;
+    return [name, c as unknown as TrainConfig];
+  });
+  console.log(`normlab bench --gemm: ${ni ? ni.threads : '?'} threads; GFLOP/s are medians of 5 interleaved rounds` +
+    (o.cpu_time ? ', per CPU second of this process' : ''));
+  const r = gemmBench(presets, 5, 60, !!o.cpu_time, (l) => console.log(l));
+  if (o.json) fs.writeFileSync(o.json as string, JSON.stringify(r, null, 1) + '\n');
+  return 0;
+}
+
+/** --variants: the default norm and activation (rmsnorm + gelu), then every other norm and activation
+ * and the extra settings each declares (Variant.benchSettings), on the first backend; returns the baseline. */
+function variantsMode({ cfg, backends, iters, warmup }: BenchRun, rows: BenchResult[]): BenchResult {
+  const b = backends[0], d = defaultConfig();
+  const ref = benchOnce({ ...cfg, norm_variant_attn: d.norm_variant_attn, norm_variant_output: d.norm_variant_output,
+    activation_variant: d.activation_variant }, b, iters, warmup, 0, `${d.norm_variant_attn}+${d.activation_variant}`);
+  rows.push(ref);
+  const runs = (kind: string, r: Registry, skip: string, flags: (name: string) => Record<string, unknown>) =>
+    Object.entries(r).filter(([n]) => n !== skip).flatMap(([n, v]): [string, Record<string, unknown>][] => [
+      [`${kind} ${n}`, flags(n)], ...(v.benchSettings ?? []).map((x): [string, Record<string, unknown>] => [`${kind} ${n} ${x.label}`, { ...flags(n), ...x.flags }]),
+    ]);
+  const variantRuns = [
+    ...runs('norm', norms, d.norm_variant_attn, (n) => ({ norm_variant_attn: n, norm_variant_output: n })),
+    ...runs('act', activations, d.activation_variant, (n) => ({ activation_variant: n })),
+  ];
+  for (const [label, over] of variantRuns) {
+    const r = benchOnce({ ...cfg, ...over } as TrainConfig, b, iters, warmup, 0, label);
+    rows.push(r);
+    process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
   }
-  if (ni) console.log(`native backend: ${ni.threads} threads, GEMM ${ni.gemm} (available: ${ni.gemms}), SIMD ${ni.simd} (available: ${ni.simds})`);
-  console.log(`normlab bench: preset ${o.preset} (${cfg.n_layer} layers, ${cfg.n_embd} wide, block ${cfg.block_size}, batch ${cfg.batch_size}), ` +
-    `${iters} timed iterations after ${warmup} warm-up, ${sampleTokens} sampled tokens`);
-  const rows: BenchResult[] = [];
-  let base: BenchResult | null = null;
-  if (o.torch) {
-    base = torchBench(cfg, iters, warmup, o.threads as number, sampleTokens);
-    rows.push(base);
-    console.log(table([base], null).split('\n')[1]);
-  }
-  if (o.variants) {
-    const b = backends[0];
-    const ref = benchOnce({ ...cfg, norm_variant_attn: 'rmsnorm', norm_variant_output: 'rmsnorm', activation_variant: 'gelu' }, b, iters, warmup, 0, 'rmsnorm+gelu');
-    base = ref;
-    rows.push(ref);
-    const variantRuns: [string, Partial<TrainConfig>][] = [
-      ...Object.keys(norms).filter((n) => n !== 'rmsnorm').map((n) => [`norm ${n}`, { norm_variant_attn: n, norm_variant_output: n }] as [string, Partial<TrainConfig>]),
-      ['norm krmsnorm int8', { norm_variant_attn: 'krmsnorm', norm_variant_output: 'krmsnorm', krmsnorm_quantize_type: 'int8' }],
-      ['norm krmsnorm recompute 0.1', { norm_variant_attn: 'krmsnorm', norm_variant_output: 'krmsnorm', krmsnorm_recompute_percentage: 0.1 }],
-      ...Object.keys(activations).filter((a) => a !== 'gelu').map((a) => [`act ${a}`, { activation_variant: a }] as [string, Partial<TrainConfig>]),
-    ];
-    for (const [label, over] of variantRuns) {
-      const r = benchOnce({ ...cfg, ...over } as TrainConfig, b, iters, warmup, 0, label);
-      rows.push(r);
-      process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
+  return ref;
+}
+
+/** --gemms / --simds: the native backend once per GEMM or SIMD level listed; the selection is restored. */
+function levelsMode({ o, cfg, iters, warmup, sampleTokens }: BenchRun, rows: BenchResult[]): void {
+  if (o.gemms && o.simds) throw new UserError('--gemms and --simds: give one of them (each times whole training runs)');
+  const [flag, what, ctl] = o.gemms ? ['gemms', 'gemm', nativeGemm()] as const : ['simds', 'simd', nativeSimd()] as const;
+  if (!ctl) throw new UserError(`--${flag} needs the native backend: run \`npm run build:native\``);
+  const before = ctl.current();
+  try {
+    for (const g of String(o[flag]).split(',').map((x) => x.trim())) {
+      try { ctl.select(g); } catch (e) { throw new UserError(`--${flag} ${g}: ${(e as Error).message.replace(/^native \w+: /, '')}`); }
+      rows.push(benchOnce(cfg, 'native', iters, warmup, sampleTokens, `native ${what} ${ctl.current()}`));
     }
-  } else if (o.gemms || o.simds) {
-    if (o.gemms && o.simds) throw new UserError('--gemms and --simds: give one of them (each times whole training runs)');
-    const [flag, what, ctl] = o.gemms ? ['gemms', 'gemm', nativeGemm()] as const : ['simds', 'simd', nativeSimd()] as const;
-    if (!ctl) throw new UserError(`--${flag} needs the native backend: run \`npm run build:native\``);
-    const before = ctl.current();
-    try {
-      for (const g of String(o[flag]).split(',').map((x) => x.trim())) {
-        try { ctl.select(g); } catch (e) { throw new UserError(`--${flag} ${g}: ${(e as Error).message.replace(/^native \w+: /, '')}`); }
-        rows.push(benchOnce(cfg, 'native', iters, warmup, sampleTokens, `native ${what} ${ctl.current()}`));
-      }
-    } finally {
-      ctl.select(before);
-    }
-  } else {
-    for (const b of backends) rows.push(benchOnce(cfg, b, iters, warmup, sampleTokens, `normlab ${b}`));
+  } finally {
+    ctl.select(before);
   }
+}
+
+/** The table, CPU time per iteration with --cpu_time (on an oversubscribed machine wall time mostly
+ * measures the other programs), and the --json file. */
+function report({ o, iters, warmup }: BenchRun, rows: BenchResult[], base: BenchResult | null): void {
   console.log('\n' + table(rows, base));
-  // On an oversubscribed machine wall time mostly measures the other programs: CPU time per iteration.
   if (o.cpu_time) {
     for (const r of rows) {
       if (!r.cpu_ms_per_iter) continue;
@@ -235,5 +290,4 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
   }
   if (o.json) fs.writeFileSync(o.json as string, JSON.stringify({ preset: o.preset, iters, warmup, rows }, null, 1) + '\n');
-  return 0;
 }

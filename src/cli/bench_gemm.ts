@@ -11,7 +11,7 @@ import { Rng } from '../engine/rng.js';
 import type { Backend, MatmulOptions } from '../engine/backend.js';
 import { UserError } from '../engine/types.js';
 import { loadNativeBackend, nativeBackendError, nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
-import { loadDataset } from '../data/dataset.js';
+import { closeDataset, loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/types.js';
 import { MetricCtx } from '../nn/params.js';
@@ -24,7 +24,7 @@ export interface GemmRow extends GemmShape { preset: string; gflops: Record<stri
 const key = (s: GemmShape) => `${s.M}x${s.N}x${s.K} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${s.accumulate ? '+' : ''}`;
 
 /** The distinct matmul calls of one training step of `cfg`, in call order. */
-function recordShapes(cfg: TrainConfig, native: Backend): GemmShape[] {
+export function recordShapes(cfg: TrainConfig, native: Backend): GemmShape[] {
   const seen = new Map<string, GemmShape>();
   const rec: Backend = {
     ...native,
@@ -35,10 +35,14 @@ function recordShapes(cfg: TrainConfig, native: Backend): GemmShape[] {
     },
   };
   const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size });
-  cfg = { ...cfg, vocab_size: data.meta.vocab_size };
-  const model = buildModel(cfg, rec, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
-  const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
-  trainStep(model, new AdamW(model.store), data.train, new MetricCtx(true, new Rng(cfg.seed)), x, y, cfg, cfg.learning_rate);
+  try {
+    cfg = { ...cfg, vocab_size: data.meta.vocab_size };
+    const model = buildModel(cfg, rec, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
+    const x = new Int32Array(cfg.batch_size * cfg.block_size), y = new Int32Array(x.length);
+    trainStep(model, new AdamW(model.store), data.train, new MetricCtx(true, new Rng(cfg.seed)), x, y, cfg, cfg.learning_rate);
+  } finally {
+    closeDataset(data); // its two files (train.bin, val.bin): one call per preset
+  }
   return [...seen.values()];
 }
 

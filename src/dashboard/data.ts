@@ -8,6 +8,8 @@ import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { readFileNoFollow } from '../util/files.js';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { defaultConfig } from '../config/index.js';
+import { METRICS } from '../nn/metrics.js';
+import type { MetricSpec } from '../nn/variant.js';
 
 const RUN_FILES = ['log.jsonl', 'summary.json', 'state.json'];
 const CKPT_FILES = ['ckpt.safetensors', 'final.safetensors'];
@@ -15,9 +17,9 @@ const MAX_DEPTH = 8;
 const MAX_DIRS = 5000;
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist']);
 
-/** The fixed columns of the results table, in order; varied flags follow them. */
-export const TABLE_COLUMNS = ['run', 'status', 'best_val_loss', 'best_iter', 'final_train_loss', 'final_val_loss',
-  'params', 'iters', 'wall_s', 'tokens_per_s', 'krmsnorm_recompute'] as const;
+/** The fixed columns of the results table, in order (then each declared metric, src/nn/metrics.ts); varied flags follow them. */
+export const TABLE_COLUMNS: readonly string[] = ['run', 'status', 'best_val_loss', 'best_iter', 'final_train_loss', 'final_val_loss',
+  'params', 'iters', 'wall_s', 'tokens_per_s', ...METRICS.map((m) => m.name)];
 const NOT_FLAGS = new Set<string>([...TABLE_COLUMNS, 'name', 'out_dir', 'error', 'config', 'block_layout', 'dir', 'path']);
 
 export interface RunInfo {
@@ -29,7 +31,8 @@ export interface RunInfo {
   summary: Record<string, unknown> | null;
   config: Record<string, unknown> | null;
   train: { iter: number[]; loss: number[]; lr: number[] };
-  evals: { iter: number[]; train_loss: (number | null)[]; val_loss: (number | null)[]; krmsnorm_recompute: (number | null)[] };
+  /** Per evaluation: the losses and each declared metric (by its name; null where not reported). */
+  evals: { iter: number[]; train_loss: (number | null)[]; val_loss: (number | null)[]; [metric: string]: (number | null)[] };
   checkpoint: { file: string; mtime: number } | null;
   /** `normlab train` with the flags that differ from the defaults and this run's folder. */
   command: string | null;
@@ -43,6 +46,8 @@ export interface DashboardData {
   defaults: Record<string, unknown>;
   runs: RunInfo[];
   table: { columns: string[]; rows: TableRow[] };
+  /** The declared metrics (name, label, format): the page formats and plots them from here. */
+  metrics: readonly MetricSpec[];
 }
 
 interface Found { runs: string[]; sweeps: string[] }
@@ -143,7 +148,7 @@ function readRun(root: string, dir: string, stamp: string[]): RunInfo {
       iter: evalIters,
       train_loss: evalIters.map((i) => num(evalBy.get(i)!.train_loss)),
       val_loss: evalIters.map((i) => num(evalBy.get(i)!.val_loss)),
-      krmsnorm_recompute: evalIters.map((i) => num(evalBy.get(i)!.krmsnorm_recompute)),
+      ...Object.fromEntries(METRICS.map((m) => [m.name, evalIters.map((i) => num(evalBy.get(i)![m.name]))])),
     },
     checkpoint,
     command: null,
@@ -242,7 +247,7 @@ export function readDashboard(rootIn: string): DashboardData {
     const rel = relative(process.cwd(), r.dir);
     if (r.config) r.command = reproduceCommand(r.config, rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? r.dir : rel, defaults);
   }
-  return { root, version, defaults, runs, table: { columns, rows } };
+  return { root, version, defaults, runs, table: { columns, rows }, metrics: METRICS };
 }
 
 /** The run with this id, found by listing (never by joining a client's string onto a path). */

@@ -41,9 +41,26 @@ export interface Ctx {
   training: boolean;
   /** The run's seeded generator (krmsnorm random selection, rrelu). */
   rng: Rng;
-  /** Report a metric for the log, e.g. ctx.metric('krmsnorm_recompute', recomputed, total): summed
-   * numerators over summed denominators become the logged share. */
+  /** Report a metric the variant declares (Variant.metrics): summed numerators over summed
+   * denominators become the logged value. */
   metric(name: string, numerator: number, denominator: number): void;
+}
+
+/** A metric a variant reports through ctx.metric. Training logs it at every step and evaluation and
+ * keeps its last evaluated value in summary.json; sweep results, the dashboard's table and its page
+ * show it: all of them read this declaration. */
+export interface MetricSpec {
+  /** The key in log.jsonl, summary.json, results.csv (snake_case, prefixed by the variant's name). */
+  name: string;
+  /** What it is, for the progress line and the chart's title. */
+  label: string;
+  /** Column header in the sweep's end-of-run table. */
+  column: string;
+  /** How ctx.metric's reports become one value: 'ratio' = sum of numerators / sum of denominators,
+   * over a training step or over a whole evaluation. */
+  aggregate: 'ratio';
+  /** How a value is shown: 'percent' (0.125 -> 12.5%) or 'number'. */
+  format: 'percent' | 'number';
 }
 
 export type Params = Record<string, F>;
@@ -79,6 +96,11 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   check?(a: VariantConfig<A>): string | null;
   /** The function's value at x for a curve plot (activations only; uses current parameters). */
   curve?(x: number, p: Params, a: VariantConfig<A>): number;
+  /** Settings of its own flags that `normlab bench --variants` times besides its defaults, each
+   * labelled (krmsnorm: int8 quantization, a recompute threshold). */
+  benchSettings?: readonly { label: string; flags: Record<string, unknown> }[];
+  /** The metrics its forward or backward reports through ctx.metric. */
+  metrics?: readonly MetricSpec[];
   /** Its fast path on a backend: VariantKernels built from that backend's raw kernels (Backend.native,
    * Backend.wasm), or undefined where the backend has none (then this file's TypeScript code runs).
    * Everything that runs for this variant, on each backend, is named here in the variant's file. */

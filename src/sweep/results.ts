@@ -9,8 +9,10 @@ import { unusedFlags } from '../model/factors.js';
 import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
 import type { ModelConfig } from '../config/types.js';
 import { csvLine, formatDuration, textTable } from '../util/format.js';
+import { METRICS, formatMetric } from '../nn/metrics.js';
 
-/** summary.json as the train command writes it (every field optional: the file may be partial). */
+/** summary.json as the train command writes it (every field optional: the file may be partial), with
+ * one key per declared metric (src/nn/metrics.ts). */
 export interface Summary {
   status?: 'running' | 'ok' | 'failed' | 'interrupted';
   error?: string;
@@ -22,7 +24,6 @@ export interface Summary {
   params?: number | null;
   wall_s?: number | null;
   tokens_per_s?: number | null;
-  krmsnorm_recompute?: number | null;
   config?: Record<string, unknown>;
   block_layout?: string;
 }
@@ -43,7 +44,8 @@ export interface ResultRow {
   params: number | null;
   wall_s: number | null;
   tokens_per_s: number | null;
-  krmsnorm_recompute: number | null;
+  /** The last evaluated value of every declared metric (src/nn/metrics.ts), by name. */
+  metrics: Record<string, number | null>;
   out_dir: string;
   /** The variants' hardware cost per token (docs/cost.md), from the run's config; null without one. */
   cost: Record<CostColumn, number> | null;
@@ -92,15 +94,18 @@ export function makeRow(name: string, outDir: string, flags: Record<string, unkn
     final_train_loss: num(s.final_train_loss), final_val_loss: num(s.final_val_loss),
     iters: num(s.iters), params: num(s.params),
     wall_s: num(s.wall_s) ?? measuredWallS, tokens_per_s: num(s.tokens_per_s),
-    krmsnorm_recompute: num(s.krmsnorm_recompute),
+    metrics: Object.fromEntries(METRICS.map((m) => [m.name, num((s as Record<string, unknown>)[m.name])])),
     out_dir: outDir,
     cost: runCost(s.config),
     unused: s.config ? [...unusedFlags(s.config)].filter((k) => k in flags) : [],
   };
 }
 
-const METRIC_COLUMNS = ['best_val_loss', 'best_iter', 'final_train_loss', 'final_val_loss', 'iters', 'params',
-  'wall_s', 'tokens_per_s', 'krmsnorm_recompute', 'status', 'error', 'out_dir'] as const;
+const RUN_COLUMNS = ['best_val_loss', 'best_iter', 'final_train_loss', 'final_val_loss', 'iters', 'params',
+  'wall_s', 'tokens_per_s'] as const;
+const END_COLUMNS = ['status', 'error', 'out_dir'] as const;
+/** The columns after a run's name and varied flags: its figures, each declared metric, its status. */
+const METRIC_COLUMNS = [...RUN_COLUMNS, ...METRICS.map((m) => m.name), ...END_COLUMNS];
 
 /** Flat objects: name, the varied flags, then the metrics (same columns in CSV and JSONL). */
 export function flatRows(rows: ResultRow[], varied: string[]): Record<string, unknown>[] {
@@ -108,7 +113,9 @@ export function flatRows(rows: ResultRow[], varied: string[]): Record<string, un
     const o: Record<string, unknown> = { name: r.name };
     const f = rowFactors(r);
     for (const k of varied) o[k] = f[k] ?? null;
-    for (const k of METRIC_COLUMNS) o[k] = r[k];
+    for (const k of RUN_COLUMNS) o[k] = r[k];
+    for (const m of METRICS) o[m.name] = r.metrics[m.name] ?? null;
+    for (const k of END_COLUMNS) o[k] = r[k];
     for (const k of COST_COLUMNS) o[k] = r.cost?.[k] ?? null;
     return o;
   });
@@ -144,16 +151,16 @@ export function fmtNum(v: number | null, digits = 4): string {
   return v === null ? '-' : v.toFixed(digits);
 }
 
-/** The end-of-sweep table, sorted by best validation loss. */
+/** The end-of-sweep table, sorted by best validation loss; a declared metric's column only when a run reported it. */
 export function resultsTable(rows: ResultRow[]): string {
-  const withK = rows.some((r) => r.krmsnorm_recompute !== null);
-  const header = ['#', 'run', 'best val', 'iter', 'train', 'params', 'ops/tok', 'wall', 'tok/s', ...(withK ? ['recompute'] : []), 'status'];
+  const shown = METRICS.filter((m) => rows.some((r) => r.metrics[m.name] != null));
+  const header = ['#', 'run', 'best val', 'iter', 'train', 'params', 'ops/tok', 'wall', 'tok/s', ...shown.map((m) => m.column), 'status'];
   const body = sortByLoss(rows, (r) => r.best_val_loss).map((r, i) => [
     String(i + 1), r.name, fmtNum(r.best_val_loss), r.best_iter === null ? '-' : String(r.best_iter),
     fmtNum(r.final_train_loss), r.params === null ? '-' : String(r.params),
     r.cost ? String(r.cost.cost_inference_ops) : '-', formatDuration(r.wall_s),
     r.tokens_per_s === null ? '-' : String(Math.round(r.tokens_per_s)),
-    ...(withK ? [r.krmsnorm_recompute === null ? '-' : `${(100 * r.krmsnorm_recompute).toFixed(1)}%`] : []),
+    ...shown.map((m) => { const v = r.metrics[m.name]; return v == null ? '-' : formatMetric(m, v); }),
     r.status === 'ok' ? 'ok' : `${r.status}${r.error ? `: ${r.error}` : ''}`,
   ]);
   return textTable(header, body);

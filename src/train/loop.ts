@@ -23,6 +23,7 @@ import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/types.js';
 import { Generator } from '../model/generate.js';
 import type { GPT } from '../model/gpt.js';
+import { METRICS, formatMetric } from '../nn/metrics.js';
 import { MetricCtx } from '../nn/params.js';
 import { AdamW, clipGradNorm } from './adamw.js';
 import {
@@ -35,6 +36,7 @@ import { Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
 import { TensorBoardWriter } from './tensorboard.js';
 
+/** summary.json; after tokens_per_s, one key per declared metric (src/nn/metrics.ts): its last evaluated value or null. */
 export interface Summary {
   status: 'running' | 'ok' | 'failed' | 'interrupted';
   error?: string;
@@ -46,7 +48,6 @@ export interface Summary {
   params: number;
   wall_s: number;
   tokens_per_s: number | null;
-  krmsnorm_recompute: number | null;
   config: TrainConfig;
   block_layout: string;
 }
@@ -161,7 +162,9 @@ class Run {
   private t0 = 0;
   // What the summary reports.
   start = 0; it = 0; bestVal: number | null = null; bestIter: number | null = null; wallBefore = 0;
-  trainMs = 0; tokens = 0; lastTrain: number | null = null; lastVal: number | null = null; recompute: number | null = null;
+  trainMs = 0; tokens = 0; lastTrain: number | null = null; lastVal: number | null = null;
+  /** The last evaluated value of every declared metric (src/nn/metrics.ts), null until reported. */
+  metricValues: Record<string, number | null> = Object.fromEntries(METRICS.map((m) => [m.name, null]));
   savedIter: number | null;
   stop: 'interrupted' | null = null;
   /** The evaluation at `it` was cut short by the stop: a resume does it again. */
@@ -230,7 +233,9 @@ class Run {
     if (state) {
       // A resumed run that evaluates nothing more (it was checkpointed at its last evaluation) keeps that evaluation's losses.
       const prev = readPrevSummary(outDir);
-      if (prev && prev.iters === this.start) { this.lastTrain = prev.final_train_loss; this.lastVal = prev.final_val_loss; this.recompute = prev.krmsnorm_recompute; }
+      if (prev && prev.iters === this.start) { this.lastTrain = prev.final_train_loss; this.lastVal = prev.final_val_loss;
+        for (const m of METRICS) this.metricValues[m.name] = typeof prev[m.name] === 'number' ? prev[m.name] as number : null;
+      }
     }
   }
 
@@ -288,10 +293,10 @@ class Run {
     const e = await this.evaluate(it);
     if (!e) return false;
     this.lastTrain = e.train; this.lastVal = e.val;
-    if ('krmsnorm_recompute' in e.metrics) this.recompute = e.metrics.krmsnorm_recompute;
+    for (const m of METRICS) if (m.name in e.metrics) this.metricValues[m.name] = e.metrics[m.name];
     this.log.write({ iter: it, train_loss: round(e.train), val_loss: round(e.val), ...roundAll(e.metrics) });
     this.progress.say(`iter ${it}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)}` +
-      (this.recompute !== null ? `, krmsnorm recompute ${(100 * this.recompute).toFixed(1)}%` : ''));
+      METRICS.map((m) => { const v = this.metricValues[m.name]; return v === null ? '' : `, ${m.label} ${formatMetric(m, v)}`; }).join(''));
     if (!Number.isFinite(e.val)) throw new Diverged(it, e.val);
     if (this.bestVal === null || e.val < this.bestVal || cfg.always_save_checkpoint) {
       if (this.bestVal === null || e.val < this.bestVal) { this.bestVal = e.val; this.bestIter = it; }
@@ -396,7 +401,7 @@ class Run {
     const s: Summary = {
       status, ...(error ? { error } : {}), best_val_loss: this.bestVal, best_iter: this.bestIter, final_train_loss: this.lastTrain,
       final_val_loss: this.lastVal, iters: this.it, params: this.nParams, wall_s: this.wallBefore + (Date.now() - this.t0) / 1000,
-      tokens_per_s: this.trainMs > 0 ? (this.tokens / this.trainMs) * 1000 : null, krmsnorm_recompute: this.recompute,
+      tokens_per_s: this.trainMs > 0 ? (this.tokens / this.trainMs) * 1000 : null, ...this.metricValues,
       config: this.cfg, block_layout: this.layout,
     };
     writeFileAtomic(path.join(this.outDir, 'summary.json'), JSON.stringify(s, null, 1) + '\n');
@@ -430,9 +435,9 @@ class Diverged extends Error {
   }
 }
 
-function readPrevSummary(dir: string): Summary | null {
+function readPrevSummary(dir: string): (Summary & Record<string, unknown>) | null {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary;
+    return JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary & Record<string, unknown>;
   } catch {
     return null;
   }

@@ -35,7 +35,8 @@ const state = {
   baseline: '',
   rows: null, cols: null, rest: {}, // factors picture: flags on rows / columns, the others: '' (averaged) or a value
   columns: null, // visible result columns (null: the defaults)
-  charts: {}, // train, val, krms: { plot, key }
+  charts: {}, // train, val: { plot, key }
+  metricPlots: [], // one per declared metric the selected run reported
   actPlots: [],
   actKey: null,
 };
@@ -66,11 +67,14 @@ function colorOf(id) { return styleOf(curveOfRun(id).k).color; }
 
 function labelOf(id) { return (state.groups && state.groups.labels[id]) || id; }
 
+/** The declaration of a metric column (data.metrics: name, label, format), or undefined. */
+function metricOf(col) { return (state.data && state.data.metrics || []).find((m) => m.name === col); }
+
 function fmt(v, col) {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return String(v);
-    if (col === 'krmsnorm_recompute') return (100 * v).toFixed(1) + '%';
+    if (metricOf(col) && metricOf(col).format === 'percent') return (100 * v).toFixed(1) + '%';
     if (Number.isInteger(v)) return col === 'params' || col === 'iters' ? v.toLocaleString('en-US') : String(v); // not a seed as 1,337
     if (col === 'wall_s') return v.toFixed(1);
     if (col === 'tokens_per_s') return Math.round(v).toLocaleString('en-US');
@@ -557,7 +561,7 @@ async function refreshFactors() {
 function defaultColumns(columns) {
   // The varied factors too: the CSV export of the default view says which run is which.
   const keep = new Set(['run', 'status', 'best_val_loss', 'best_iter', 'final_val_loss', 'wall_s', 'tokens_per_s', 'seed', ...(state.groups ? state.groups.varied : [])]);
-  if (state.data.table.rows.some((r) => r.values.krmsnorm_recompute !== null && r.values.krmsnorm_recompute !== undefined)) keep.add('krmsnorm_recompute');
+  for (const m of state.data.metrics) if (state.data.table.rows.some((r) => r.values[m.name] !== null && r.values[m.name] !== undefined)) keep.add(m.name);
   return columns.filter((c) => keep.has(c));
 }
 
@@ -713,25 +717,30 @@ function renderDetails() {
   kvRows($('flags-all'), keys.map((k) => [k, cfg[k]]), defaults);
   if (!run.config) $('flags-changed').replaceChildren(el('tr', {}, el('td', { text: 'no config in state.json or summary.json yet' })));
 
-  renderKrms(run);
+  renderMetrics(run);
   const key = run.id + '@' + (run.checkpoint ? run.checkpoint.file + run.checkpoint.mtime : 'none');
   if (key !== state.actKey) { state.actKey = key; loadActivations(run.id, key); }
 }
 
-function renderKrms(run) {
-  const k = run.evals.iter.map((_, i) => i).filter((i) => run.evals.krmsnorm_recompute[i] !== null);
-  const div = $('krms-chart');
-  if (state.charts.krms) { state.charts.krms.plot.destroy(); state.charts.krms = null; }
-  div.textContent = '';
-  div.dataset.points = String(k.length);
-  $('krms-box').hidden = k.length === 0;
-  if (k.length === 0) return;
-  const data = [k.map((i) => run.evals.iter[i]), k.map((i) => run.evals.krmsnorm_recompute[i])];
-  state.charts.krms = { key: run.id, plot: new uPlot({
-    width: chartWidth($('act-charts')), height: 200, scales: { x: { time: false }, y: { range: [0, 1] } },
-    axes: [{ label: 'iteration' }, { label: 'recompute share', size: 60 }],
-    series: [{ label: 'iter' }, { label: 'recompute share', stroke: '#9467bd', width: 1.6, points: { show: true } }],
-  }, data, div) };
+/** A chart per declared metric (data.metrics) that this run reported at some evaluation. */
+function renderMetrics(run) {
+  for (const p of state.metricPlots) p.destroy();
+  state.metricPlots = [];
+  const box = $('metric-charts');
+  box.replaceChildren();
+  for (const m of state.data.metrics) {
+    const values = run.evals[m.name] || [];
+    const k = run.evals.iter.map((_, i) => i).filter((i) => values[i] !== null && values[i] !== undefined);
+    if (k.length === 0) continue;
+    const div = el('div', { id: 'metric-' + m.name, class: 'chart', 'data-points': String(k.length) });
+    box.append(el('h3', { text: m.label }), div);
+    const unit = m.format === 'percent' ? { range: [0, 1] } : {};
+    state.metricPlots.push(new uPlot({
+      width: chartWidth(box), height: 200, scales: { x: { time: false }, y: unit },
+      axes: [{ label: 'iteration' }, { label: m.label, size: 60 }],
+      series: [{ label: 'iter' }, { label: m.label, stroke: '#9467bd', width: 1.6, points: { show: true } }],
+    }, [k.map((i) => run.evals.iter[i]), k.map((i) => values[i])], div));
+  }
 }
 
 async function loadActivations(id, key) {

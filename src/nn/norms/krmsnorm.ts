@@ -13,7 +13,7 @@
 // the choice between the two carries no gradient.
 // Saved: sel (k) the indices of the last forward (backward must not redraw), vq (N, k) the quantized
 // values, rrms (N) = 1 / r, full (N) = 1 for recomputed rows, else 0.
-import { atLeast, type ConfigOf, type ParamSpec, type Variant, type VariantFlag } from '../variant.js';
+import { atLeast, type ConfigOf, type MetricSpec, type ParamSpec, type Variant, type VariantFlag } from '../variant.js';
 import type { F } from '../../engine/types.js';
 import type { Rng } from '../../engine/rng.js';
 import { EPS_RMS } from './rmsnorm.js';
@@ -58,13 +58,20 @@ const flags = [
 ] as const satisfies readonly VariantFlag[];
 export type KrmsConfig = ConfigOf<typeof flags>;
 
+/** The share of rows whose RMS was recomputed over all C channels (with --krmsnorm_recompute_percentage). */
+const RECOMPUTE: MetricSpec = {
+  name: 'krmsnorm_recompute', label: 'kRMSNorm recompute share', column: 'recompute', aggregate: 'ratio', format: 'percent',
+};
+
 /** The native kernel's codes of --krmsnorm_quantize_type. */
 const QTYPE = { none: 0, int8: 1, int16: 2 } as const;
 
 /** k = min(C, krmsnorm_num): how many channels the partial RMS reads. */
 export const krmsK = (C: number, a: KrmsConfig): number => Math.min(C, a.krmsnorm_num);
 
-/** `quantize: false` skips step 3 (v' = v): only for tests that compare the straight-through backward. */
+/** `quantize: false` skips step 3 (v' = v): only for tests that compare the straight-through backward.
+ * Longer than 60 lines: it is one variant object (params, forward, backward, the native path), each
+ * member short, kept together as every variant file keeps them. */
 export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
   return {
     name: 'krmsnorm',
@@ -72,6 +79,11 @@ export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
     params: (C, a) => (a.krmsnorm_enable_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}) as Record<string, ParamSpec>,
     saved: (N, C, a) => ({ sel: krmsK(C, a), vq: N * krmsK(C, a), rrms: N, full: N }),
     cost: krmsCost,
+    metrics: [RECOMPUTE],
+    benchSettings: [
+      { label: 'int8', flags: { krmsnorm_quantize_type: 'int8' } },
+      { label: 'recompute 0.1', flags: { krmsnorm_recompute_percentage: 0.1 } },
+    ],
     forward(out, x, p, s, N, C, a, ctx) {
       const k = krmsK(C, a), sel = s.sel, vq = s.vq, gain = p.gain, pct = a.krmsnorm_recompute_percentage;
       selectEntries(sel, C, k, a, ctx.rng);
@@ -99,7 +111,7 @@ export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
         s.rrms[n] = rr;
         for (let c = 0; c < C; c++) out[o + c] = x[o + c] * rr * (gain ? gain[c] : 1);
       }
-      if (pct != null) ctx.metric('krmsnorm_recompute', recomputed, N);
+      if (pct != null) ctx.metric(RECOMPUTE.name, recomputed, N);
     },
     // Native: the selection here (first, last, or drawn from ctx.rng exactly as above, so both
     // backends draw the same channels); quantization, statistics, recomputation and gradients in C.
@@ -113,7 +125,7 @@ export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
           // NaN tells the kernel that pct is unset.
           const rec = kn.krmsnormForward(out, s.vq, s.rrms, s.full, x, p.gain ?? null, sel, N, C, k,
             QTYPE[a.krmsnorm_quantize_type], pct ?? NaN);
-          if (pct != null) ctx.metric('krmsnorm_recompute', rec, N);
+          if (pct != null) ctx.metric(RECOMPUTE.name, rec, N);
         },
         backward(dx, dp, dout, x, p, s, N, C, a) {
           const k = krmsK(C, a);

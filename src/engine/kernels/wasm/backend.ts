@@ -214,9 +214,22 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     for (let t = 1; t < threads; t++) opts.spawn(module, memory);
   }
   const mem = new Arena(memory, shared);
-  const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
   const be: Backend = {
     name: 'wasm',
+    ...denseKernels(mem, w, pool),
+    ...attentionKernels(mem, w, pool),
+    wasm: wasmKernels(mem, w, pool),
+    alloc: (n) => mem.alloc(n),
+    free: (a) => mem.free(a),
+  };
+  pools.set(be, pool);
+  return be;
+}
+
+/** The Backend's products, embeddings, cross-entropy, elementwise arithmetic and AdamW on the module. */
+function denseKernels(mem: Arena, w: Exports, pool: Pool): Omit<Backend, 'name' | 'attentionForward' | 'attentionBackward'> {
+  const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
+  return {
     matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
       const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
       if (!(M > 0 && N > 0)) return;
@@ -244,24 +257,6 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
       mem.call('embeddingBackward', [io(dwte, V * C, 'dwte'), io(dwpe, T * C, 'dwpe'), inp(dout, B * T * C, 'dout'), inp(idx, B * T, 'idx')], 0,
         ([a, b, c, d]) => w.embeddingBackward(a, b, c, d, B, T, C));
     },
-    attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
-      checkHeads(C, NH); checkDrop(drop);
-      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
-      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
-      mem.call('attentionForward', [out(o, n, 'out'), out(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')],
-        nChunks * w.attentionWork(T, C, NH),
-        ([a, b, c, d, e, work]) => pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, work], nChunks));
-    },
-    attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
-      checkHeads(C, NH); checkDrop(drop);
-      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
-      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
-      mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), inp(dout, n, 'dout'), inp(o, n, 'out'),
-        inp(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')], nChunks * w.attentionWork(T, C, NH),
-      ([a, b, c, d, e, f, g, h, i, work]) => pool.run('attentionBackward', [a, b, c, d, e, f, g, h, i, p, seed, B, T, C, NH, work], nChunks));
-    },
     crossEntropyForward(losses, probs, logits, targets, N, V) {
       checkIdx(targets, N, V, 'targets');
       return mem.call('crossEntropyForward', [out(losses, N, 'losses'), out(probs, N * V, 'probs'), inp(logits, N * V, 'logits'),
@@ -280,12 +275,31 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     adamw: (param, grad, m, v, n, lr, b1, b2, eps, wd, step) => mem.call('adamw',
       [io(param, n, 'param'), inp(grad, n, 'grad'), io(m, n, 'm'), io(v, n, 'v')], 0,
       ([a, b, c, d]) => pool.run('adamw', [a, b, c, d, n, lr, b1, b2, eps, wd, step], elementChunks(n))),
-    wasm: wasmKernels(mem, w, pool),
-    alloc: (n) => mem.alloc(n),
-    free: (a) => mem.free(a),
   };
-  pools.set(be, pool);
-  return be;
+}
+
+/** Attention on the module, split over the threads by (batch, head); a score transform runs the TypeScript kernels. */
+function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'attentionForward' | 'attentionBackward'> {
+  return {
+    attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
+      if (opts?.transform) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      checkHeads(C, NH); checkDrop(drop);
+      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
+      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
+      mem.call('attentionForward', [out(o, n, 'out'), out(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')],
+        nChunks * w.attentionWork(T, C, NH),
+        ([a, b, c, d, e, work]) => pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, work], nChunks));
+    },
+    attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
+      if (opts?.transform) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      checkHeads(C, NH); checkDrop(drop);
+      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
+      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
+      mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), inp(dout, n, 'dout'), inp(o, n, 'out'),
+        inp(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')], nChunks * w.attentionWork(T, C, NH),
+      ([a, b, c, d, e, f, g, h, i, work]) => pool.run('attentionBackward', [a, b, c, d, e, f, g, h, i, p, seed, B, T, C, NH, work], nChunks));
+    },
+  };
 }
 
 const io = (arr: F, n: number, name: string): Arg => ['io', arr, n, name];
