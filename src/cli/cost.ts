@@ -84,7 +84,8 @@ function compareRows(cfg: ModelConfig, names: string[] | null) {
     const train = pass(c.training.forward, c.training.backward);
     return { kind, name, width: W, params: c.training.params, inference: c.inference.forward, training: train, setup: c.training.setup ?? {} };
   };
-  const base = { norm: one('norm', 'rmsnorm'), activation: one('activation', 'gelu') };
+  const d = defaultConfig(); // the baseline: the default norm and activation (rmsnorm, gelu)
+  const base = { norm: one('norm', d.norm_variant_attn), activation: one('activation', d.activation_variant) };
   return picked.map(({ kind, name }) => {
     const r = one(kind, name), b = base[kind];
     return {

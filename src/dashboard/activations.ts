@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { loadTensors } from '../train/checkpoint.js';
 import { activationCurve } from '../nn/activations/curve.js';
+import { activations } from '../nn/activations/index.js';
+import type { Registry } from '../nn/variant.js';
 import type { ModelConfig } from '../config/types.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
@@ -35,13 +37,15 @@ const ALPHA_RE = /^(.*)\.alpha$/;
 
 function short(slot: string): string { return slot.replace(/^transformer\./, ''); }
 
-/** x range that shows every knot with a margin; [-4, 4] for curves without knots. */
+/** x range the variant asks for (Variant.plotRange: every knot, its bounds) with a margin; [-4, 4] without one. */
 function xRange(groups: Record<string, Float32Array>[], cfg: ModelConfig, variant: string): number[] {
   let lo = Infinity, hi = -Infinity;
-  for (const p of groups) if (p.x_vals) for (const v of p.x_vals) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  if (variant === 'piecewise') { lo = Math.min(lo, cfg.pla_left_bound); hi = Math.max(hi, cfg.pla_right_bound); }
-  if (variant === 'pfla' || variant === 'pfla_le') { lo = Math.min(lo, cfg.pfla_left_bound); hi = Math.max(hi, cfg.pfla_right_bound); }
-  if (variant === 'learned_spline') { lo = Math.min(lo, -5); hi = Math.max(hi, 5); }
+  const range = (activations as Registry)[variant]?.plotRange;
+  for (const p of [undefined, ...groups]) {
+    if (!range) break;
+    const [a, b] = range(cfg, p);
+    lo = Math.min(lo, a); hi = Math.max(hi, b);
+  }
   if (!(hi > lo)) { lo = -4; hi = 4; }
   const m = 0.1 * (hi - lo);
   lo -= m; hi += m;

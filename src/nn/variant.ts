@@ -96,6 +96,9 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   check?(a: VariantConfig<A>): string | null;
   /** The function's value at x for a curve plot (activations only; uses current parameters). */
   curve?(x: number, p: Params, a: VariantConfig<A>): number;
+  /** The x interval its curve plot should cover (its knots and bounds), with learned parameters p
+   * when there are some; without it the dashboard plots [-4, 4]. */
+  plotRange?(a: VariantConfig<A>, p?: Params): [number, number];
   /** Settings of its own flags that `normlab bench --variants` times besides its defaults, each
    * labelled (krmsnorm: int8 quantization, a recompute threshold). */
   benchSettings?: readonly { label: string; flags: Record<string, unknown> }[];

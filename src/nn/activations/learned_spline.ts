@@ -89,6 +89,7 @@ export const learned_spline: Variant<SplineConfig> = {
       },
     };
   },
+  plotRange: (_a, p) => [Math.min(-5, ...(p?.x_vals ?? [])), Math.max(5, ...(p?.x_vals ?? []))],
   curve(x, p, a) {
     const w = allocSplineWork(a.lsa_num_knots);
     splineSetup(w, p.x_vals, p.y_vals, a.lsa_num_knots);

@@ -185,6 +185,10 @@ export function makePwl<const Fs extends readonly VariantFlag[]>(name: string, m
         },
       };
     },
+    plotRange(a, p) {
+      const { L, R } = shape(a);
+      return [Math.min(L, ...(p?.x_vals ?? [])), Math.max(R, ...(p?.x_vals ?? []))];
+    },
     curve(x, p, a) {
       const { n, R } = shape(a);
       const slope = new Float64Array(n);
