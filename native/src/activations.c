@@ -389,22 +389,12 @@ static void run_rows(pool_fn fn, float *out, const float *x, const float *dout, 
   nl_add_row_sums(dparam, j.rowsum, N);
 }
 
-#define FLAT(name, f, b, grain)                                                                  \
-  void nl_##name##_forward(float *out, const float *x, long n) { run_flat(f, out, x, NULL, 0, n, grain); } \
-  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n) { run_flat(b, dx, x, dout, 0, n, grain); }
-
-FLAT(identity, identity_f, identity_b, PAR_GRAIN)
-FLAT(leaky_relu, leaky_f, leaky_b, PAR_GRAIN)
-FLAT(relu6, relu6_f, relu6_b, PAR_GRAIN)
-FLAT(squared_relu, sqrelu_f, sqrelu_b, PAR_GRAIN)
-FLAT(softsign, softsign_f, softsign_b, PAR_GRAIN)
-FLAT(elu, elu_f, elu_b, PAR_GRAIN / 4)
-FLAT(selu, selu_f, selu_b, PAR_GRAIN / 4)
-FLAT(sigmoid, sigmoid_f, sigmoid_b, PAR_GRAIN / 4)
-FLAT(silu, silu_f, silu_b, PAR_GRAIN / 4)
-FLAT(tanh, tanh_f, tanh_b, PAR_GRAIN / 4)
-FLAT(softplus, softplus_f, softplus_b, PAR_GRAIN / 4)
-FLAT(mish, mish_f, mish_b, PAR_GRAIN / 4)
+// The entry points of every row of NL_ELEMENTWISE (kernels.h): its pool jobs over n elements.
+#define FLAT(name, addon, job, grain)                                                              \
+  void nl_##name##_forward(float *out, const float *x, long n) { run_flat(job##_f, out, x, NULL, 0, n, grain); } \
+  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n) { run_flat(job##_b, dx, x, dout, 0, n, grain); }
+NL_ELEMENTWISE(FLAT)
+#undef FLAT
 
 void nl_prelu_forward(float *out, const float *x, double a, long n) { run_flat(prelu_f, out, x, NULL, a, n, PAR_GRAIN); }
 void nl_prelu_backward(float *dx, float *da, const float *dout, const float *x, double a, long N, long C) {

@@ -386,6 +386,7 @@ CALL(c_spline_b) { nl_spline_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), 
 #define PLAIN(name, s, call) ROW(name, s, NULL, NULL, call, NULL, 0)
 #define ACT(Name, fwd, bwd) ROW(Name "Forward", s_act_f, NULL, NULL, c_act_f, fwd, 0), \
   ROW(Name "Backward", s_act_b, NULL, NULL, c_act_b, bwd, 0)
+#define ELEMENTWISE_ROWS(name, addon, job, grain) ACT(addon, nl_##name##_forward, nl_##name##_backward),
 #define SACT(Name, fwd, bwd) ROW(Name "Forward", s_sact_f, NULL, NULL, c_sact_f, fwd, 0), \
   ROW(Name "Backward", s_sact_b, NULL, NULL, c_sact_b, bwd, 0)
 
@@ -411,18 +412,7 @@ static const Entry entries[] = {
   PLAIN("layernormBackward", s_ln_b, c_ln_b),
   ACT("gelu", nl_gelu_forward, nl_gelu_backward),
   ACT("relu", nl_relu_forward, nl_relu_backward),
-  ACT("identity", nl_identity_forward, nl_identity_backward),
-  ACT("leakyRelu", nl_leaky_relu_forward, nl_leaky_relu_backward),
-  ACT("relu6", nl_relu6_forward, nl_relu6_backward),
-  ACT("squaredRelu", nl_squared_relu_forward, nl_squared_relu_backward),
-  ACT("softsign", nl_softsign_forward, nl_softsign_backward),
-  ACT("elu", nl_elu_forward, nl_elu_backward),
-  ACT("selu", nl_selu_forward, nl_selu_backward),
-  ACT("sigmoid", nl_sigmoid_forward, nl_sigmoid_backward),
-  ACT("silu", nl_silu_forward, nl_silu_backward),
-  ACT("tanh", nl_tanh_forward, nl_tanh_backward),
-  ACT("softplus", nl_softplus_forward, nl_softplus_backward),
-  ACT("mish", nl_mish_forward, nl_mish_backward),
+  NL_ELEMENTWISE(ELEMENTWISE_ROWS) // kernels.h: identity, leakyRelu, ..., mish
   SACT("prelu", nl_prelu_forward, nl_prelu_backward),
   SACT("geluShifted", nl_gelu_shifted_forward, nl_gelu_shifted_backward),
   PLAIN("gluForward", s_glu_f, c_glu_f),

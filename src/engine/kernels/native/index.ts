@@ -68,8 +68,8 @@ interface AddonBase extends AddonKernels {
   splineBackward(dx: F, acc: Float64Array, dout: F, x: F, knots: F, coef: F, count: number, n: number): void;
 }
 
-/** The parameter-free elementwise kernels of native/src/activations.c, by addon function prefix: each
- * has `<prefix>Forward(out, x, n)` and `<prefix>Backward(dx, dout, x, n)`. */
+/** The parameter-free elementwise kernels, by addon function prefix (the rows of NL_ELEMENTWISE in
+ * native/src/kernels.h): each has `<prefix>Forward(out, x, n)` and `<prefix>Backward(dx, dout, x, n)`. */
 type ElementwiseName = 'identity' | 'leakyRelu' | 'relu6' | 'squaredRelu' | 'softsign' | 'elu' | 'selu' | 'sigmoid' | 'silu'
   | 'tanh' | 'softplus' | 'mish';
 
