@@ -62,6 +62,11 @@ export function folderName(s: string): string {
   return `${out.slice(0, 180)}~${createHash('sha256').update(s).digest('hex').slice(0, 16)}`;
 }
 
+/** Whether name is one folderName can give (the names of sweep queues; any other name in normlab:queues is ignored). */
+export function isQueueName(name: string): boolean {
+  return name.length <= MAX_FOLDER_NAME && /^[A-Za-z0-9_+=%~-][A-Za-z0-9._+=%~-]*$/.test(name);
+}
+
 /** The queue of a sweep: named after its folder. */
 export function queueNameOf(sweepDir: string): string {
   const base = sweepDir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';

@@ -7,7 +7,7 @@
 // with one warning each time their count changes.
 import { Worker, type Job, type JobJsonRaw } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { folderName, MAX_FOLDER_NAME, MAX_PAYLOAD, QUEUES_KEY, type RunJobData, type RunJobResult } from './jobs.js';
+import { isQueueName, MAX_FOLDER_NAME, MAX_PAYLOAD, QUEUES_KEY, type RunJobData, type RunJobResult } from './jobs.js';
 import { plainText } from './terminal.js';
 
 export const MAX_SERVED = 256;
@@ -42,8 +42,8 @@ export interface QueueListing {
 /** The sweep queues with runs to do, read with bounds (see above). */
 export async function listQueues(conn: Redis): Promise<QueueListing> {
   const [total, seen, long, found] = await conn.eval(LIST, 1, QUEUES_KEY, MAX_FOLDER_NAME, MAX_SERVED, MAX_EXAMINED) as [number, number, number, string[]];
-  const bad = found.filter((n) => folderName(n) !== n);
-  const names = found.filter((n) => folderName(n) === n);
+  const bad = found.filter((n) => !isQueueName(n));
+  const names = found.filter(isQueueName);
   const parts: string[] = [];
   if (total > seen) parts.push(`only ${seen} of its ${total} names were read`);
   if (long > 0) parts.push(`${long} name${long > 1 ? 's' : ''} longer than ${MAX_FOLDER_NAME} characters ignored`);

@@ -80,6 +80,8 @@ interface WorkerState {
   print: (line: string) => void;
   stats: Stats;
   room: RedisRoom;
+  /** The folders of the runs this worker is training or stopping. */
+  inUse: Set<string>;
 }
 
 /** One job being handled: the job context. */
@@ -125,7 +127,7 @@ export async function runWorker(opts: WorkerOptions): Promise<Stats> {
   await probeRedis(opts.target);
   const me = `${hostname()}:${process.pid}`;
   const conn = openRedis(opts.target, print);
-  const s: WorkerState = { opts, conn, me, print, stats: { done: 0, failed: 0, handedBack: 0 }, room: new RedisRoom(opts.target, print) };
+  const s: WorkerState = { opts, conn, me, print, stats: { done: 0, failed: 0, handedBack: 0 }, room: new RedisRoom(opts.target, print), inUse: new Set() };
   const pool = new QueuePool(s);
   print(`worker ${me}: serving every sweep queue at ${opts.target.shown}, ${opts.concurrency} run${opts.concurrency > 1 ? 's' : ''} at a time, ` +
     `runs in ${opts.workDir}, datasets from ${opts.dataDir}`);
@@ -175,7 +177,7 @@ class QueuePool {
         maxStalledCount: MAX_STALLED,
       });
       w.on('error', () => { /* connection trouble: reported once per outage by openRedis */ });
-      await w.startStalledCheckTimer();
+      await w.startStalledCheckTimer().catch((e) => { this.s.room.full(e); });
       this.workers.set(name, w);
     }
   }
@@ -214,6 +216,17 @@ async function runJob(s: WorkerState, job: Job<RunJobData, RunJobResult>, token:
   };
   const action = await admit(ctx);
   if (action === null) return;
+  s.inUse.add(ctx.dir);
+  try {
+    await handle(ctx, action);
+  } finally {
+    s.inUse.delete(ctx.dir);
+  }
+}
+
+/** Trains (or not, when it is done) the run of an admitted job and reports its end. */
+async function handle(ctx: JobContext, action: Action): Promise<void> {
+  const { s, queue, id } = ctx;
   s.print(`${queue}/${ctx.name}: ${action === 'resume' ? `resuming ${whereFrom(ctx.dir)}` : action === 'skip' ? 'already trained here, sending its results' : 'training'} in ${ctx.dir}`);
   const sync = new RunSync(s.conn, queue, id, ctx.dir);
   await sync.start(s.me, action);
@@ -221,7 +234,7 @@ async function runJob(s: WorkerState, job: Job<RunJobData, RunJobResult>, token:
   try {
     const run = action === 'skip' ? { res: null, logChain: Promise.resolve() } : await train(ctx, action, sync, keeper);
     if (keeper.lost !== null) {
-      s.print(`${queue}/${ctx.name}: ${await lostWhy(ctx, keeper.lost)}; its run was stopped and nothing is reported from here`);
+      s.print(`${queue}/${ctx.name}: ${await keeper.lost}; its run was stopped and nothing is reported from here`);
       return;
     }
     // Stopping: Redis may be away, and the stop must not wait for it (the lock then expires and
@@ -248,7 +261,8 @@ async function admit(ctx: JobContext): Promise<Action | null> {
     ctx.data = checkJobData(job.data);
     const want = jobIdOf(ctx.data);
     if (want !== id) throw new UserError(`its id is not the one its name and flags give (${want}): it was not queued by normlab sweep`);
-    const claim = claimWorkFolder(ctx.dir, jobRecord(queue, id, ctx.data), s.print);
+    const claim = s.inUse.has(ctx.dir) ? { kind: 'busy' as const, why: `this worker is still stopping the run in ${ctx.dir}` }
+      : claimWorkFolder(ctx.dir, jobRecord(queue, id, ctx.data), s.print);
     if (claim.kind === 'ready') return claim.action;
     if (claim.kind === 'refused') throw new UserError(claim.why);
     await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, ctx.token);
@@ -285,7 +299,7 @@ async function train(ctx: JobContext, action: Action, sync: RunSync, keeper: Loc
   }
 }
 
-/** Why the job's lock was lost, as far as it can be known. */
+/** How the job's lock was lost. */
 type Loss = { renewal: 'refused' } | { renewal: 'late'; err: unknown };
 
 /**
@@ -297,11 +311,12 @@ type Loss = { renewal: 'refused' } | { renewal: 'late'; err: unknown };
 class LockKeeper {
   readonly local = new AbortController();
   readonly kill = new AbortController();
-  lost: Loss | null = null;
+  /** Why the lock was lost, in words (asked of Redis the moment it was), or null while it is held. */
+  lost: Promise<string> | null = null;
   private renewed = Date.now();
   private lastError: unknown = null;
   private timer: NodeJS.Timeout;
-  constructor(ctx: JobContext) {
+  constructor(private ctx: JobContext) {
     this.timer = setInterval(() => {
       if (Date.now() - this.renewed > lockMs()) { this.lose({ renewal: 'late', err: this.lastError }); return; }
       ctx.job.extendLock(ctx.token, lockMs()).then((ok) => {
@@ -317,9 +332,9 @@ class LockKeeper {
     forward(ctx.s.opts.killSignal, this.kill);
   }
 
-  private lose(why: Loss): void {
+  private lose(how: Loss): void {
     if (this.lost !== null) return;
-    this.lost = why;
+    this.lost = lostWhy(this.ctx, how);
     this.kill.abort();
   }
 
@@ -333,11 +348,15 @@ async function lostWhy(ctx: JobContext, loss: Loss): Promise<string> {
     return `could not renew the job's lock for ${lockMs() / 1000} s (${cause}), so BullMQ may give the job to another worker`;
   }
   const key = `bull:${ctx.queue}:${ctx.id}`;
-  const seen = await bounded(Promise.all([ctx.s.conn.exists(key), ctx.s.conn.get(`${key}:lock`)]).catch(() => null), 3000);
+  const seen = await bounded(Promise.all([ctx.s.conn.hget(key, 'timestamp'), ctx.s.conn.get(`${key}:lock`)]).catch(() => null), 3000);
   if (!seen) return 'lost the job\'s lock: Redis refused to renew it, and did not answer when asked why';
-  const [exists, holder] = seen;
-  if (exists === 0) return 'lost the job: it is no longer in Redis (Redis restarted without its data, or the job was removed; a follower queues it again)';
-  if (holder !== null && holder !== ctx.token) return `lost the job's lock: another worker holds it now (${holder.replace(/:\d+$/, '')})`;
+  const [stamp, holder] = seen;
+  if (stamp === null) return 'lost the job: Redis no longer has it (Redis restarted without its data, or the job was removed; its follower queues it again)';
+  if (stamp !== String(ctx.job.timestamp)) return 'lost the job: Redis lost it (restarted without its data, or the job was removed) and it was queued again since';
+  if (holder !== null && holder !== ctx.token) {
+    return holder.startsWith(`${ctx.s.me}:`) ? 'lost the job\'s lock: this worker took the job again under a new lock'
+      : `lost the job's lock: another worker holds it now (${holder.replace(/:\d+$/, '')})`;
+  }
   return 'lost the job\'s lock: it expired before this worker renewed it (this process or its link to Redis stalled); the job goes back to the queue';
 }
 
