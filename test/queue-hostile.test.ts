@@ -18,7 +18,7 @@ import { parseRedisUrl, type RedisTarget } from '../src/sweep/redis.js';
 import { runWorker } from '../src/sweep/worker.js';
 import { claimWorkFolder, JOB_RECORD, jobRecord, workFolder } from '../src/sweep/work-folder.js';
 import { RUN_MARKER } from '../src/sweep/folders.js';
-import { LOCK_FILE } from '../src/engine/lock.js';
+import { LOCK_FILE } from '../src/util/lock.js';
 import { ROOT, tmpDir } from './helpers.js';
 import { RedisServer, skip, start, until } from './redis-server.js';
 

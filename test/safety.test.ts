@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { request } from 'node:http';
 import { readSafetensors, writeSafetensors, type LoadedTensor } from '../src/engine/safetensors.js';
 import { DASHBOARD_MAX_NEW_TOKENS, sampleInWorker, startDashboard } from '../src/dashboard/server.js';
-import { diskOf } from '../src/engine/files.js';
+import { diskOf } from '../src/util/files.js';
 import { expandSweeps } from '../src/sweep/grammar.js';
 import { planSweep } from '../src/sweep/plan.js';
 import { runSweep } from '../src/sweep/runner.js';

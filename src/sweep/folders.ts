@@ -10,7 +10,7 @@
 //   anything else left in the folder            -> start over (it stopped before its first checkpoint)
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDir, writeFileAtomic } from '../engine/files.js';
+import { makeDir, writeFileAtomic } from '../util/files.js';
 import { UserError } from '../engine/types.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { readSummary } from './results.js';

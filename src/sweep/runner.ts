@@ -6,7 +6,7 @@
 // child to save and exit, writes the results and stops.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDuration } from '../engine/format.js';
+import { formatDuration } from '../util/format.js';
 import { defaultTrainCmd, runChild, runError, trainArgs, type ChildResult } from './child.js';
 import { decideAction, prepareRunFolder, type Action } from './folders.js';
 import { variedValues, writeManifest } from './manifest.js';

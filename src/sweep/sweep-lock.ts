@@ -1,11 +1,11 @@
-// One sweep per sweep folder (docs/sweep.md): the folder is locked (src/engine/lock.ts) while a sweep
+// One sweep per sweep folder (docs/sweep.md): the folder is locked (src/util/lock.ts) while a sweep
 // runs or follows its queue, a train child orphaned by a killed sweep keeps it busy (its pid is in
 // <run>/.train.pid while it trains), and a run folder the sweep would clear but did not create is
 // refused before anything starts (src/sweep/folders.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDir } from '../engine/files.js';
-import { acquireLock, lockHolder } from '../engine/lock.js';
+import { makeDir } from '../util/files.js';
+import { acquireLock, lockHolder } from '../util/lock.js';
 import { UserError } from '../engine/types.js';
 import { decideAction, foreign, isSweepRunFolder } from './folders.js';
 import type { Plan } from './plan.js';

@@ -1,6 +1,6 @@
 // What a sweep (local, or followed through the queue) shows on the terminal: progress lines, and the
 // progress bar of the runs in training redrawn in place on one line below them (docs/sweep.md).
-import { formatDuration } from '../engine/format.js';
+import { formatDuration } from '../util/format.js';
 
 export interface SweepTerminal { print: (line: string) => void; live: (bar: string) => void }
 

@@ -3,15 +3,15 @@
 // - It records the job that made it (.normlab-job.json: queue, job id, hash of the flags); results,
 //   checkpoints and partial runs in it are used only by that same job. A folder of another job, or one
 //   without the record (made by hand or by an older normlab), is refused and left as it is.
-// - It is never cleared or trained in while its lock (src/engine/lock.ts) is held by a live process:
+// - It is never cleared or trained in while its lock (src/util/lock.ts) is held by a live process:
 //   on this machine, a live pid; on another machine sharing the work_dir, a lock touched within
 //   REMOTE_LOCK_STALE_MS (the holder touches it every LOCK_HEARTBEAT_MS). Only an older lock of
 //   another machine is stale, and removed.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isAlive, writeFileAtomic } from '../engine/files.js';
-import { LOCK_FILE, readLock, REMOTE_LOCK_STALE_MS } from '../engine/lock.js';
+import { isAlive, writeFileAtomic } from '../util/files.js';
+import { LOCK_FILE, readLock, REMOTE_LOCK_STALE_MS } from '../util/lock.js';
 import { decideAction, prepareRunFolder, RUN_MARKER, type Action } from './folders.js';
 import { argvHash, folderName, type RunJobData } from './jobs.js';
 import { readJson } from './results.js';
