@@ -17,6 +17,11 @@ export const MAX_EXAMINED = 4096;
 const LIST = `
 local maxlen, maxout, maxseen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local out, seen, long, cursor = {}, 0, 0, '0'
+local function count(cmd, key)
+  local n = redis.pcall(cmd, key) -- a key of another type (written by anyone) counts as empty
+  if type(n) == 'number' then return n end
+  return 0
+end
 repeat
   local r = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', 100)
   cursor = r[1]
@@ -25,8 +30,8 @@ repeat
     if #m > maxlen then long = long + 1
     elseif #out < maxout then
       local b = 'bull:' .. m .. ':'
-      if redis.call('LLEN', b .. 'wait') + redis.call('LLEN', b .. 'active') + redis.call('ZCARD', b .. 'delayed')
-        + redis.call('ZCARD', b .. 'prioritized') > 0 then out[#out + 1] = m end
+      if count('LLEN', b .. 'wait') + count('LLEN', b .. 'active') + count('ZCARD', b .. 'delayed')
+        + count('ZCARD', b .. 'prioritized') > 0 then out[#out + 1] = m end
     end
   end
 until cursor == '0' or seen >= maxseen

@@ -26,7 +26,7 @@ import { UserError } from '../engine/types.js';
 import { hasCheckpoint, RESUME_STATE, resumePoint } from '../train/checkpoint.js';
 import { defaultTrainCmd, runChild, runError, trainArgs, type ChildResult } from './child.js';
 import type { Action } from './folders.js';
-import { checkJobData, folderName, jobIdOf, weightsKey, type RunJobData, type RunJobResult } from './jobs.js';
+import { checkJobData, folderName, jobIdOf, QUEUES_KEY, weightsKey, type RunJobData, type RunJobResult } from './jobs.js';
 import { listQueues, payloadError, PayloadCheckingWorker } from './pool.js';
 import { isRedisFull, openRedis, probeRedis, redact, redisFullMessage, type RedisTarget } from './redis.js';
 import { readSummary } from './results.js';
@@ -160,7 +160,12 @@ class QueuePool {
   async refresh(): Promise<void> {
     if (Date.now() - this.lastRefresh < REFRESH_MS) return;
     this.lastRefresh = Date.now();
-    const listing = await orStop(listQueues(this.s.conn).catch(() => null), this.s.opts.signal);
+    const listing = await orStop(listQueues(this.s.conn).catch((e: unknown) => {
+      const why = `cannot read ${QUEUES_KEY}: ${e instanceof Error ? e.message : String(e)}`;
+      if (why !== this.lastIgnored && !this.s.room.full(e)) this.s.print(why);
+      this.lastIgnored = why;
+      return null;
+    }), this.s.opts.signal);
     if (!listing) return;
     if (listing.ignored !== this.lastIgnored && listing.ignored !== null) this.s.print(listing.ignored);
     this.lastIgnored = listing.ignored;
