@@ -18,6 +18,13 @@ export interface MatmulOptions {
   accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
 }
 
+export interface ScoreAttentionKernels {
+  scores(S: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+  values(out: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  valuesBackward(dP: F, dv: F, dout: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  scoresBackward(dq: F, dk: F, dS: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+}
+
 export interface Backend {
   readonly name: 'ts' | 'native' | 'wasm';
 
@@ -45,6 +52,14 @@ export interface Backend {
   /** Accumulates into dq, dk, dv. scratch has B*NH*T*T elements (its contents are clobbered). */
   attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
     B: number, T: number, C: number, NH: number): void;
+
+  /**
+   * Optional: the three stages of attention with a softmax variant (src/nn/softmax/attention.ts is
+   * their definition; Float32Array only): S = q k^T / sqrt(D) for s <= t (0 above); out = (P * mask)
+   * v; dP WRITTEN = (dout v^T) * mask with dv += (P * mask)^T dout; dq += dS k / sqrt(D) and
+   * dk += dS^T q / sqrt(D). The variant's own transform runs between them.
+   */
+  readonly scoreAttention?: ScoreAttentionKernels;
 
   /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).

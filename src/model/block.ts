@@ -12,6 +12,8 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
+import { SoftmaxSlot } from '../nn/softmax/slot.js';
 import type { ActivationName, ModelConfig, NormName } from './config.js';
 import type { ParamStore } from './params.js';
 
@@ -91,6 +93,8 @@ export class Block {
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
   readonly act: VariantSlot;
+  /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
+  readonly softmax: SoftmaxSlot | null;
   readonly H: number; readonly Hin: number;
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
@@ -116,6 +120,8 @@ export class Block {
     this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02);
     this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02);
     this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd);
+    this.softmax = cfg.softmax_variant_attn === 'softmax' ? null
+      : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg, maxB * NH * maxT * maxT);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
@@ -161,7 +167,8 @@ export class Block {
   private trainAttend: Attend = (y, q, k, v, _N, ctx) => {
     const { B, T } = this, C = this.cfg.n_embd, NH = this.cfg.n_head;
     const attMask = this.attMask && this.dropout(this.attMask, B * NH * T * T, ctx) ? this.attMask : null;
-    this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH);
+    if (this.softmax) this.softmax.forward(this.be!, y, this.att, q, k, v, attMask, B, T, C, NH);
+    else this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH);
   };
 
   /**
@@ -230,8 +237,9 @@ export class Block {
     const gy = g.g5;
     this.attnProj.backward(be, gy, ga, b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
-    be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v,
-      dropping ? this.attMask : null, B, T, C, NH);
+    const attMask = dropping ? this.attMask : null;
+    if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v, attMask, B, T, C, NH);
+    else be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v, attMask, B, T, C, NH);
     const hA = b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

@@ -4,6 +4,7 @@ import type { Backend } from '../engine/backend.js';
 import { UserError, type DType } from '../engine/types.js';
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
 import { problemsOf, type Registry } from '../nn/variant.js';
 import type { ModelConfig } from './config.js';
 import { GPT } from './gpt.js';
@@ -14,12 +15,14 @@ import { GPT } from './gpt.js';
  */
 export function variantProblems(cfg: ModelConfig): { errors: string[]; warnings: string[] } {
   // The blocks' variants: each value of a per-layer list (blockNorm, blockActivation), else the flag.
-  const each = (flag: string, list: readonly string[] | null, one: string, r: Registry): [string, string, Registry][] =>
+  type AnyRegistry = Record<string, Parameters<typeof problemsOf>[0]>;
+  const each = (flag: string, list: readonly string[] | null, one: string, r: Registry): [string, string, AnyRegistry][] =>
     (list && list.length ? [...new Set(list)] : [one]).map((v) => [list && list.length ? `${flag}_layerlist` : flag, v, r]);
-  const used: [string, string, Registry][] = [
+  const used: [string, string, AnyRegistry][] = [
     ...each('--norm_variant_attn', cfg.norm_variant_attn_layerlist, cfg.norm_variant_attn, norms),
     ['--norm_variant_output', cfg.norm_variant_output, norms],
     ...each('--activation_variant', cfg.activation_variant_layerlist, cfg.activation_variant, activations),
+    ['--softmax_variant_attn', cfg.softmax_variant_attn, softmaxes],
   ];
   const errors = new Set<string>(), warnings = new Set<string>();
   for (const [flag, value, registry] of used) {

@@ -24,6 +24,7 @@ export class Generator {
   private bufs: BlockBuffers[]; // one row, per layer
   private attend: Attend[]; // per layer: append k, v to the cache, attend over it
   private logits: F; private probs: Float64Array; private order: Int32Array; private scores: Float64Array;
+  private headScores: Float64Array; private headWeights: Float64Array;
 
   constructor(private model: GPT) {
     const { cfg, dtype } = model;
@@ -37,6 +38,8 @@ export class Generator {
     this.probs = new Float64Array(cfg.vocab_size);
     this.order = new Int32Array(cfg.vocab_size);
     this.scores = new Float64Array(T); // attention scores of one query over the cached positions
+    // With a softmax variant: every head's scores of the row, then its weights ((1, NH, 1, t + 1)).
+    this.headScores = new Float64Array(cfg.n_head * T); this.headWeights = new Float64Array(cfg.n_head * T);
   }
 
   /** Layer l's attention for the token at position len: its k, v join the cache, its q attends over it. */
@@ -45,6 +48,29 @@ export class Generator {
     const kc = this.kc[l], vc = this.vc[l], scores = this.scores, scale = 1 / Math.sqrt(D);
     kc.set(k.subarray(0, C), t * C);
     vc.set(v.subarray(0, C), t * C);
+    const variant = this.model.blocks[l].softmax;
+    if (variant) {
+      // The same transform as training's (src/nn/softmax/slot.ts) on this one query row of every head.
+      const n = t + 1, S = this.headScores, P = this.headWeights;
+      for (let hd = 0; hd < NH; hd++) {
+        const o = hd * D;
+        for (let s = 0; s <= t; s++) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[o + d] * kc[s * C + o + d];
+          S[hd * n + s] = dot * scale;
+        }
+      }
+      variant.transformRows(P, S, 1, NH, 1, n);
+      for (let hd = 0; hd < NH; hd++) {
+        const o = hd * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let s = 0; s <= t; s++) acc += P[hd * n + s] * vc[s * C + o + d];
+          y[o + d] = acc;
+        }
+      }
+      return;
+    }
     for (let hd = 0; hd < NH; hd++) {
       const o = hd * D;
       let max = -Infinity;
