@@ -23,6 +23,16 @@ export interface ScoreAttentionKernels {
   values(out: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
   valuesBackward(dP: F, dv: F, dout: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
   scoresBackward(dq: F, dk: F, dS: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+  /**
+   * Optional: elementwise variants fused (scores, transform, weighted sum per (batch, head) pair; no
+   * row pass). kind and c (6 constants), hp (3 per head) describe the transform
+   * (src/nn/softmax/score.ts, ElemKernel). forward writes out, P and S; backward accumulates into dq,
+   * dk, dv, clobbers scratch and WRITES sums (2 per pair: Σ dP P, and over the unclamped entries).
+   */
+  elemForward?(out: F, P: F, S: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number,
+    kind: number, c: F, hp: F): void;
+  elemBackward?(dq: F, dk: F, dv: F, scratch: F, sums: Float64Array, dout: F, P: F, S: F, q: F, k: F, v: F, mask: F | null,
+    B: number, T: number, C: number, NH: number, kind: number, c: F, hp: F): void;
 }
 
 export interface Backend {

@@ -47,8 +47,23 @@ export interface SoftmaxVariant<A = {}> {
   forward(P: F, S: F, o: number, n: number, T: number, h: number, p: Params, a: VariantConfig<A>, st: number): void;
   backward(dS: F, dP: F, S: F, P: F, o: number, n: number, T: number, h: number, p: Params, g: Grads,
     a: VariantConfig<A>, st: number): void;
+  /** The native fused form under a and the current parameters (elementwise variants), or null. */
+  native?(a: VariantConfig<A>, p: Params, NH: number, T: number): ElemKernel | null;
   /** For plots: the per-score curve at x (elementwise part; pfla_softmax's y_pos) with parameters p. */
   curve?(x: number, p: Params, a: VariantConfig<A>, h: number): number;
+}
+
+/** The transform kinds of the native fused elementwise attention (native/src/softmax.c). */
+export const ELEM_KIND = { exp: 1, relu: 2, relu2: 3, sigmoid: 4, softplus: 5, squareplus: 6, poly: 7, exppoly: 8 } as const;
+
+/** An elementwise variant in the native fused attention's terms (its `native` adapter): a kind, its
+ * constants c[0..5], and for the exp kind per head [β, amax, g] (P = e^(c0 min(S - β, amax)) g) and
+ * the parameter gradients from the per-head sums of dP P (all entries, and the unclamped ones). */
+export interface ElemKernel {
+  kind: number;
+  c: number[];
+  hp?(h: number): [number, number, number];
+  grads?(all: Float64Array, unclamped: Float64Array, g: Grads): void;
 }
 
 export type SoftmaxRegistry = Record<string, SoftmaxVariant<any>>;
@@ -108,6 +123,8 @@ export interface PointwiseSpec<A> {
   /** Per score, without the final multiply by 1/(d T) (added here: one in each pass). */
   ops(a: VariantConfig<A>): { forward: Ops; backward: Ops };
   check?(a: VariantConfig<A>): string | null;
+  /** The native kind and its constants c1.. (c0, the scale 1/(d T'), is added here). */
+  native(a: VariantConfig<A>): { kind: number; c: number[] };
 }
 
 /** A parameter-free elementwise variant: P = f(S) / (d T'), dS = dP f'(S) / (d T'), T' = T with
@@ -133,6 +150,10 @@ export function pointwise<A extends { div_by_seq_len: boolean }>(s: PointwiseSpe
       for (let i = o; i < o + n; i++) dS[i] = dP[i] * s.df(S[i], a) * c;
     },
     curve: (x, _p, a) => s.f(x, a) / s.divisor(a),
+    native(a, _p, _NH, T) {
+      const k = s.native(a);
+      return { kind: k.kind, c: [outScale(s.divisor(a), T, a.div_by_seq_len), ...k.c] };
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import type { F } from '../../engine/types.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { Param, ParamStore } from '../../model/params.js';
 import type { Params } from '../variant.js';
-import type { Grads, SoftmaxVariant } from './score.js';
+import type { ElemKernel, Grads, SoftmaxVariant } from './score.js';
 import { attentionScores, attentionScoresBackward, attentionValues, attentionValuesBackward } from './attention.js';
 
 export class SoftmaxSlot {
@@ -19,6 +19,11 @@ export class SoftmaxSlot {
   private S: F;
   /** The last forward's prepare() result (strongermax's per-call decision). */
   private st = 0;
+  /** The last forward's native fused form (elementwise variants on a backend that has it), else null. */
+  private elem: ElemKernel | null = null;
+  private c = new Float32Array(6);
+  private hp: Float32Array;
+  private sums = new Float64Array(0);
 
   constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: ModelConfig, maxScores: number) {
     for (const [name, spec] of Object.entries(variant.params(cfg.n_head, cfg))) {
@@ -27,6 +32,7 @@ export class SoftmaxSlot {
       this.handles.push([name, h]);
     }
     this.S = store.alloc(maxScores);
+    this.hp = new Float32Array(3 * cfg.n_head);
   }
 
   /** After ParamStore.finalize(): pick up the views. */
@@ -43,6 +49,15 @@ export class SoftmaxSlot {
   /** out (B, T, C) and P (B, NH, T, T; 0 above the diagonal) from q, k, v; mask: attention dropout. */
   forward(be: Backend, out: F, P: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void {
     const S = this.S, sa = be.scoreAttention;
+    this.elem = sa?.elemForward && S instanceof Float32Array && this.variant.kind(this.cfg) === 'elem'
+      ? this.variant.native?.(this.cfg, this.p, NH, T) ?? null : null;
+    if (this.elem) {
+      const e = this.elem;
+      this.c.fill(0); this.c.set(e.c);
+      for (let h = 0; h < NH; h++) this.hp.set(e.hp?.(h) ?? [0, 0, 0], 3 * h);
+      sa!.elemForward!(out, P, S, q, k, v, mask, B, T, C, NH, e.kind, this.c, this.hp);
+      return;
+    }
     if (sa && S instanceof Float32Array) sa.scores(S, q, k, B, T, C, NH); else attentionScores(S, q, k, B, T, C, NH);
     this.transformRows(P, S, B, NH, T, T);
     if (sa && S instanceof Float32Array) sa.values(out, P, v, mask, B, T, C, NH); else attentionValues(out, P, v, mask, B, T, C, NH);
@@ -66,6 +81,19 @@ export class SoftmaxSlot {
   backward(be: Backend, dq: F, dk: F, dv: F, scratch: F, dout: F, P: F, q: F, k: F, v: F, mask: F | null,
     B: number, T: number, C: number, NH: number): void {
     const S = this.S, sa = be.scoreAttention && S instanceof Float32Array ? be.scoreAttention : null;
+    if (this.elem && sa?.elemBackward) {
+      const e = this.elem;
+      if (this.sums.length < 2 * B * NH) this.sums = new Float64Array(2 * B * NH);
+      sa.elemBackward(dq, dk, dv, scratch, this.sums, dout, P, S, q, k, v, mask, B, T, C, NH, e.kind, this.c, this.hp);
+      if (e.grads) {
+        const all = new Float64Array(NH), unclamped = new Float64Array(NH);
+        for (let i = 0; i < B * NH; i++) { all[i % NH] += this.sums[2 * i]; unclamped[i % NH] += this.sums[2 * i + 1]; }
+        for (const name in this.g) this.g[name].fill(0);
+        e.grads(all, unclamped, this.g);
+        for (const name in this.g) { const d = this.dp[name], s = this.g[name]; for (let i = 0; i < d.length; i++) d[i] += s[i]; }
+      }
+      return;
+    }
     if (sa) sa.valuesBackward(scratch, dv, dout, P, v, mask, B, T, C, NH);
     else attentionValuesBackward(scratch, dv, dout, P, v, mask, B, T, C, NH);
     const vr = this.variant, a = this.cfg, p = this.p, g = this.g;

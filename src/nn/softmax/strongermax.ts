@@ -18,7 +18,7 @@
 //   dτ = -Σ da_i (a_i - m) / τ;  do = -(c0 / Z) Σ_j dP_j r_j / Z;  dS_i = da_i unless clamped.
 import type { ConfigOf, Params, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { DIV_BY_SEQ_LEN, finiteFlag, positiveFlag } from './score.js';
+import { DIV_BY_SEQ_LEN, ELEM_KIND, finiteFlag, positiveFlag } from './score.js';
 
 const FLAGS = [
   { name: 'strongermax_strength', type: 'float', default: Math.E, help: 'strongermax: the base s of s^(a/τ)', check: positiveFlag() },
@@ -86,6 +86,13 @@ export const strongermax: SoftmaxVariant<A> = {
       backward: { cmp: clamp, mul: div ? 5 : 3, add: div ? 3 : 1 },
       reductions: { forward: max + (div ? 1 : 0), backward: div ? 1 : 0 },
     };
+  },
+  // Elementwise (no div by sum, a fixed shift) with a constant temperature: the exp kind with
+  // a = min(S - m, c - m), k = ln s / τ, g = 1 / (D T').
+  native(a, _p, _NH, T) {
+    if (a.strongermax_div_by_sum_of_terms || shiftMode(a) >= 2 || a.strongermax_use_learned_temperature_factor) return null;
+    const m = shiftMode(a) === 1 ? a.strongermax_xmax_guess! : 0, c = a.strongermax_clamping ? a.strongermax_clamp_value - m : Infinity;
+    return { kind: ELEM_KIND.exp, c: [Math.log(a.strongermax_strength) / a.strongermax_temperature_factor], hp: () => [m, c, 1 / (a.strongermax_divisor * (a.div_by_seq_len ? T : 1))] };
   },
   prepare(S, rows, _p, a) {
     if (shiftMode(a) !== 3) return 0;

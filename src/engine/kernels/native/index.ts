@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { Backend, MatmulOptions } from '../../backend.js';
+import type { Backend, MatmulOptions, ScoreAttentionKernels } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 
@@ -25,6 +25,12 @@ type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
 
 interface AddonBase extends AddonKernels {
   info(): NativeInfo;
+  scoreAttentionScores: ScoreAttentionKernels['scores'];
+  scoreAttentionValues: ScoreAttentionKernels['values'];
+  scoreAttentionValuesBackward: ScoreAttentionKernels['valuesBackward'];
+  scoreAttentionScoresBackward: ScoreAttentionKernels['scoresBackward'];
+  elemAttentionForward: NonNullable<ScoreAttentionKernels['elemForward']>;
+  elemAttentionBackward: NonNullable<ScoreAttentionKernels['elemBackward']>;
   gemmSelect(name: string): string;
   simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
@@ -199,6 +205,12 @@ export function loadNativeBackend(): Backend | null {
     embeddingBackward: a.embeddingBackward,
     attentionForward: a.attentionForward,
     attentionBackward: a.attentionBackward,
+    // native/src/softmax.c: attention with a softmax variant (src/nn/softmax/slot.ts).
+    scoreAttention: {
+      scores: a.scoreAttentionScores, values: a.scoreAttentionValues,
+      valuesBackward: a.scoreAttentionValuesBackward, scoresBackward: a.scoreAttentionScoresBackward,
+      elemForward: a.elemAttentionForward, elemBackward: a.elemAttentionBackward,
+    },
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,
     add: a.add,
