@@ -10,7 +10,7 @@ import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
 import { loadWasmBackend } from '../src/engine/kernels/wasm/index.js';
 import { defaultConfig } from '../src/config/index.js';
-import type { TrainConfig } from '../src/model/config.js';
+import type { TrainConfig } from '../src/config/types.js';
 import { buildModel } from '../src/model/build.js';
 import { MetricCtx } from '../src/nn/params.js';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultConfig, SOFTMAX_CHOICES } from '../src/config/index.js';
 import { Rng } from '../src/engine/rng.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { fillInit } from '../src/nn/params.js';
 import { numel, type Params } from '../src/nn/variant.js';
 import { softmaxes } from '../src/nn/softmax/index.js';

@@ -14,8 +14,8 @@ import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
 import { softmaxes } from '../nn/softmax/index.js';
 import { SoftmaxSlot } from '../nn/softmax/slot.js';
-import type { ActivationName, ModelConfig, NormName } from './config.js';
-import type { ParamStore } from './params.js';
+import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
+import type { ParamStore } from '../nn/store.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
 

@@ -40,6 +40,6 @@ const registry = {
   pfla_softmax,
 } satisfies SoftmaxRegistry;
 
-/** The registry's own type: its keys are SoftmaxName, its variants' flags typed (src/model/config.ts). */
+/** The registry's own type: its keys are SoftmaxName, its variants' flags typed (src/config/types.ts). */
 export type SoftmaxVariantRegistry = typeof registry;
 export const softmaxes: SoftmaxRegistry & SoftmaxVariantRegistry = registry;

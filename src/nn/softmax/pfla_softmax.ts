@@ -21,12 +21,11 @@ import { UserError, type F } from '../../engine/types.js';
 import type { ConfigOf, Params, VariantConfig, VariantFlag } from '../variant.js';
 import type { Grads, SoftmaxVariant } from './score.js';
 import { finiteFlag, rowDot } from './score.js';
-import { activations } from '../activations/index.js';
+import { activations, type ActivationRegistry } from '../activations/index.js';
 import { initialParams } from '../activations/curve.js';
 import { linspace } from '../activations/pwl.js';
-import type { ActivationName } from '../../model/config.js';
 
-const ACT_CHOICES = Object.keys(activations).filter((k) => k !== 'glu') as ActivationName[];
+const ACT_CHOICES = Object.keys(activations).filter((k) => k !== 'glu') as (keyof ActivationRegistry)[];
 
 const FLAGS = [
   { name: 'pfla_softmax_num_points', type: 'int', default: 30, help: 'pfla_softmax: number of knots n (>= 2)', check: (v, _c, name) => (typeof v === 'number' && !(v >= 2) ? `--${name} is ${v}; it must be >= 2 (a segment needs two knots)` : null) },
@@ -35,7 +34,7 @@ const FLAGS = [
   { name: 'pfla_softmax_learn_x', type: 'bool', default: false, help: 'pfla_softmax: learn the knot positions' },
   { name: 'pfla_softmax_learn_y', type: 'bool', default: true, help: 'pfla_softmax: learn the knot values (sqrt y)' },
   {
-    name: 'pfla_softmax_init_activation', type: 'str', default: 'gelu', choices: Object.keys(activations) as ActivationName[],
+    name: 'pfla_softmax_init_activation', type: 'str', default: 'gelu', choices: Object.keys(activations) as (keyof ActivationRegistry)[],
     help: 'pfla_softmax: activation whose sqrt initializes the knot values (any but glu)',
     check: (v, _c, name) => (v === 'glu' ? `--${name} glu is refused: glu halves its input and has no value at one point (the framework fails on it); choose one of ${ACT_CHOICES.join(', ')}` : null),
   },

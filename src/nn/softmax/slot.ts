@@ -4,9 +4,8 @@
 // softmax never gets a slot: the backends' attention kernels compute it.
 import type { Backend } from '../../engine/backend.js';
 import type { F } from '../../engine/types.js';
-import type { ModelConfig } from '../../model/config.js';
-import type { Param, ParamStore } from '../../model/params.js';
-import type { Params } from '../variant.js';
+import type { Param, ParamStore } from '../store.js';
+import type { Params, VariantConfig } from '../variant.js';
 import type { ElemKernel, Grads, SoftmaxVariant } from './score.js';
 import { attentionScores, attentionScoresBackward, attentionValues, attentionValuesBackward } from './attention.js';
 
@@ -25,7 +24,7 @@ export class SoftmaxSlot {
   private hp: Float32Array;
   private sums = new Float64Array(0);
 
-  constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: ModelConfig, maxScores: number) {
+  constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: VariantConfig, maxScores: number) {
     for (const [name, spec] of Object.entries(variant.params(cfg.n_head, cfg))) {
       const h = store.declare(`${prefix}.${name}`, spec.shape, spec.init,
         { learned: spec.learned ?? true, persistent: spec.persistent ?? true });
