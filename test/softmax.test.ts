@@ -4,11 +4,15 @@
 // the flags; the staged attention against the backend's softmax attention.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig, SOFTMAX_CHOICES } from '../src/config/index.js';
+import { defaultConfig, FLAGS, MODEL_KEYS, SOFTMAX_CHOICES } from '../src/config/index.js';
 import { Rng } from '../src/engine/rng.js';
 import type { ModelConfig } from '../src/config/types.js';
-import { fillInit } from '../src/nn/params.js';
-import { numel, type Params } from '../src/nn/variant.js';
+import { fillInit, MetricCtx } from '../src/nn/params.js';
+import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { buildModel } from '../src/model/build.js';
+import { Generator } from '../src/model/generate.js';
+import { tinyConfig } from './helpers.js';
+import { numel, problemsOf, type Params } from '../src/nn/variant.js';
 import { softmaxes } from '../src/nn/softmax/index.js';
 import type { Grads, SoftmaxVariant } from '../src/nn/softmax/score.js';
 import { quantizeConst, roundHalfEven } from '../src/nn/softmax/consmax_quan.js';
@@ -126,4 +130,185 @@ test('consmax_quan: straight-through gradients of beta and gamma are consmax\'s 
 test('consmax_quan: rounding is half to even as torch.round (2.5 -> 2, 3.5 -> 4, -2.5 -> -2, -0.5 -> 0), in float32', () => {
   assert.deepEqual([2.5, 3.5, -2.5, -0.5, 0.49, 1.51].map(roundHalfEven), [2, 4, -2, 0, 0, 2]);
   assert.equal(quantizeConst(2.505, 100), Math.fround(2.5)); // fround(2.505 * 100) = 250.5 -> 250 (even)
+});
+
+// ---- values worked by hand, one per correction of the framework (docs/softmax.md) ----------------
+
+/** P of one row S under variant name (params at their initial values). */
+function row(name: string, over: Partial<ModelConfig>, S: number[], T = S.length): number[] {
+  const v = softmaxes[name], a = cfgWith(over), { p } = paramsOf(v, a, null), P = new Float64Array(S.length);
+  v.forward(P, Float64Array.from(S), 0, S.length, T, 0, p, a, v.prepare?.(Float64Array.from(S), { B: 1, NH: 1, Tq: 1, T: S.length }, p, a) ?? 0);
+  return [...P];
+}
+const near = (got: number, want: number, tol = 1e-12) => assert.ok(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)), `got ${got}, want ${want}`);
+
+test('defect 1 corrected: squareplus is ln 2 / d at 0 (sqrt(4 ln^2 2) / 2) and masked entries are 0, not NaN', () => {
+  near(row('squareplus', {}, [0])[0], Math.LN2 / 100);
+  near(row('squareplus', {}, [3])[0], (3 + Math.sqrt(9 + 4 * Math.LN2 ** 2)) / 2 / 100);
+  const res = gradcheck('squareplus', {}); // masked entries are NaN scores there: never read, P = 0
+  assert.ok(res.maxErr < 1e-6);
+});
+
+test('defect 2 corrected: sigsoftmax base 2 on [0, 1] is [3/11, 8/11] (n = 2^S / (1 + 2^-S): 1/2 and 4/3)', () => {
+  const P = row('sigsoftmax', { sigsoftmax_use_euler_base: false, sigsoftmax_base: 2 }, [0, 1]);
+  near(P[0], 3 / 11); near(P[1], 8 / 11);
+});
+
+test('defect 3 corrected: exppolymax base 4, power 2: k = ln 4 / 2 = ln 2, f(0) = ln^2 2 + 1, f(-1) = 1/4 (over d = 1000)', () => {
+  const P = row('exppolymax', { exppolymax_use_euler_base: false, exppolymax_base: 4 }, [0, -1, 1]);
+  near(P[0], (Math.LN2 ** 2 + 1) / 1000); near(P[1], 0.25 / 1000); near(P[2], ((1 + Math.LN2) ** 2 + 1) / 1000);
+});
+
+test('defect 4 corrected: pfla_softmax --pfla_softmax_use_obo adds exp(obo) to the row sum (1 at the default obo 0)', () => {
+  const base = { pfla_softmax_num_points: 4, pfla_softmax_left_bound: -3, pfla_softmax_right_bound: 3, pfla_softmax_init_activation: 'relu' as const };
+  const plain = row('pfla_softmax', base, [0.5, 2]), obo = row('pfla_softmax', { ...base, pfla_softmax_use_obo: true }, [0.5, 2]);
+  const sum = plain.reduce((x, y) => x + y, 0); // P = y / (Σy + 1e-6)
+  const ySum = 1e-6 * sum / (1 - sum); // Σy back from Σ P = Σy / (Σy + 1e-6)
+  near(obo[0] / plain[0], (ySum + 1e-6) / (ySum + 1e-6 + 1), 1e-9);
+  const o3 = row('pfla_softmax', { ...base, pfla_softmax_use_obo: true, pfla_softmax_obo: Math.log(3) }, [0.5, 2]);
+  near(o3[0] / plain[0], (ySum + 1e-6) / (ySum + 1e-6 + 3), 1e-9);
+});
+
+test('defect 5 corrected: pfla_softmax interpolates on the segment that holds x (positive near -0.3 with the gelu init; the framework gives -0.381)', () => {
+  // Default knots: the 30 interior points of linspace(-10, 10, 32), step 20/31; -0.3 lies between
+  // knot 14 (-10/31) and knot 15 (10/31). Values y^2 = max(gelu(x), 1e-6) (stored as sqrt in float32).
+  const a = cfgWith(), v = softmaxes.pfla_softmax, { p } = paramsOf(v, a, null);
+  const x0 = Math.fround(-10 / 31), x1 = Math.fround(10 / 31);
+  const y0 = Math.fround(Math.sqrt(1e-6)) ** 2, y1 = Math.fround(Math.sqrt(Math.fround(0.5 * x1 * (1 + erfApprox(x1 / Math.SQRT2))))) ** 2;
+  near(v.curve!(-0.3, p, a, 0), y0 + (y1 - y0) / (x1 - x0) * (-0.3 - x0), 1e-6);
+  assert.ok(v.curve!(-0.3, p, a, 0) > 0);
+  // beyond the ends the end segments extend linearly
+  const xs = p.x_vals, ys = p.y_vals, n = xs.length;
+  const s = (ys[n - 1] ** 2 - ys[n - 2] ** 2) / (xs[n - 1] - xs[n - 2]);
+  near(v.curve!(12, p, a, 0), ys[n - 1] ** 2 + s * (12 - xs[n - 1]), 1e-9);
+});
+
+/** erf by its series (independent of the lab's erf), enough digits for the test above. */
+function erfApprox(x: number): number {
+  let sum = 0, term = x;
+  for (let n = 0; n < 60; n++) { sum += term / (2 * n + 1); term *= -x * x / (n + 1); }
+  return 2 / Math.sqrt(Math.PI) * sum;
+}
+
+test('defect 6 corrected: polymax 1.5 and exppolymax 2.5 give finite gradients at negative scores (each piece only where selected)', () => {
+  for (const [name, over] of [['polymax', { polymax_power: 1.5 }], ['exppolymax', { exppolymax_power: 2.5 }]] as const) {
+    const v = softmaxes[name], a = cfgWith(over), { p, g } = paramsOf(v, a, null);
+    const S = Float64Array.from([-3, -0.5, 0.7, 200]), P = new Float64Array(4), dS = new Float64Array(4);
+    v.forward(P, S, 0, 4, 4, 0, p, a, 0);
+    v.backward(dS, Float64Array.from([1, 1, 1, 1]), S, P, 0, 4, 4, 0, p, g, a, 0);
+    for (const d of dS) assert.ok(Number.isFinite(d), `${name}: ${[...dS]}`);
+  }
+  near(row('polymax', { polymax_power: 1.5 }, [0.7])[0], (0.7 ** 1.5 + 1) / 1000);
+  near(row('polymax', {}, [-50])[0], (1 - 50 / 100) / 1000); // linear piece: 0 at -100, 1 at 0
+  near(row('vpolymax', {}, [-50])[0], (1 + 50 / 100) / 1000); // v shape: 2 at -100, 1 at 0
+  near(row('polymax', {}, [-150])[0], 0);
+});
+
+test('defect 7 corrected: strongermax\'s learned temperature has a finite gradient with masked keys present', () => {
+  const res = gradcheck('strongermax', { strongermax_use_learned_temperature_factor: true, strongermax_temperature_factor: 0.5 });
+  assert.ok(res.maxErr < 1e-6, res.worst);
+});
+
+test('defect 8 corrected: saturatingconsmax holds e^(x_sat - β) / γ past x_sat = 11 + 2.5 (598.74 at the defaults), with zero gradient there', () => {
+  const want = Math.exp(11) / 100;
+  near(row('saturatingconsmax', {}, [20])[0], want);
+  near(row('saturatingconsmax', {}, [13.5 - 1e-9])[0], want, 1e-8); // continuous at x_sat
+  const v = softmaxes.saturatingconsmax, a = cfgWith(), { p, g } = paramsOf(v, a, null);
+  const S = Float64Array.from([20, 1]), P = new Float64Array(2), dS = new Float64Array(2);
+  v.forward(P, S, 0, 2, 2, 0, p, a, 0);
+  v.backward(dS, Float64Array.from([1, 1]), S, P, 0, 2, 2, 0, p, g, a, 0);
+  assert.equal(dS[0], 0); near(dS[1], P[1]);
+});
+
+test('defect 9 corrected: strongermax subtracts a guess of 0.0 (row [1, 2] with obo 1: e / (1 + e + e^2), e^2 / (1 + e + e^2))', () => {
+  const P = row('strongermax', { strongermax_xmax_guess: 0, strongermax_obo: 1 }, [1, 2]), Z = 1 + Math.E + Math.E ** 2;
+  near(P[0], Math.E / Z); near(P[1], Math.E ** 2 / Z);
+  const Pmax = row('strongermax', { strongermax_obo: 1 }, [1, 2]); // unset guess: the row max, so obo is 1 in e^-2 units
+  near(Pmax[1], 1 / (Math.exp(-1) + 1 + 1));
+});
+
+test('defect 10 corrected: strongermax clamping leaves the scores it reads unchanged', () => {
+  const v = softmaxes.strongermax, a = cfgWith({ strongermax_clamping: true, strongermax_clamp_value: 1 }), { p } = paramsOf(v, a, null);
+  const S = Float64Array.from([0, 5]), P = new Float64Array(2);
+  v.forward(P, S, 0, 2, 2, 0, p, a, 0);
+  assert.deepEqual([...S], [0, 5]);
+  near(P[1], Math.E / (1 + Math.E)); // 5 clamped to 1
+});
+
+test('defect 11 corrected: sigsoftmax on [0, 90] is finite: [0.5 e^-90 / (0.5 e^-90 + σ(90)), the rest]', () => {
+  const P = row('sigsoftmax', {}, [0, 90]);
+  const n0 = 0.5 * Math.exp(-90), n1 = 1 / (1 + Math.exp(-90));
+  near(P[0], n0 / (n0 + n1)); near(P[1], n1 / (n0 + n1));
+});
+
+test('strongermax at its defaults is softmax; overflow recompute makes one decision per call', () => {
+  const S = [0.3, -1.2, 2.5];
+  row('strongermax', {}, S).forEach((x, i) => near(x, row('softmax', {}, S)[i], 1e-15));
+  // guess 0, v = 2: max(a - 0) = 2.5 > 2 -> row max for every row of the call, else the guess
+  const over = { strongermax_overflow_recompute: true, strongermax_xmax_guess: 0, strongermax_overflow_recompute_value: 2, strongermax_obo: 1 };
+  const v = softmaxes.strongermax, a = cfgWith(over), { p } = paramsOf(v, a, null);
+  assert.equal(v.prepare!(Float64Array.from(S), { B: 1, NH: 1, Tq: 1, T: 3 }, p, a), 1);
+  assert.equal(v.prepare!(Float64Array.from([0.3, -1.2, 1.5]), { B: 1, NH: 1, Tq: 1, T: 3 }, p, a), 0);
+});
+
+test('div_by_seq_len divides by the key length T of the call, not the row\'s unmasked count', () => {
+  const v = softmaxes.relumax, a = cfgWith({ div_by_seq_len: true }), P = new Float64Array(1);
+  v.forward(P, Float64Array.from([2]), 0, 1, 8, 0, {}, a, 0); // first row of a T = 8 call: one unmasked key
+  near(P[0], 2 / 256 / 8);
+});
+
+// ---- refusals, registry, parameters ----------------------------------------------------------------
+
+test('refusals: polymax x-intercept >= 0, overflow recompute without a guess, glu init, learned obo without obo, ranges', () => {
+  const err = (name: string, over: Partial<ModelConfig>) => problemsOf(softmaxes[name], cfgWith(over)).errors.join('; ');
+  assert.match(err('polymax', { polymax_x_intercept: 0 }), /--polymax_x_intercept is 0; it must be < 0/);
+  assert.match(err('vpolymax', { polymax_x_intercept: 3 }), /must be < 0/);
+  assert.match(err('strongermax', { strongermax_overflow_recompute: true }), /needs --strongermax_xmax_guess/);
+  assert.match(err('pfla_softmax', { pfla_softmax_init_activation: 'glu' }), /glu is refused/);
+  assert.match(err('pfla_softmax', { pfla_softmax_use_learned_obo: true }), /needs --pfla_softmax_use_obo/);
+  assert.match(err('pfla_softmax', { pfla_softmax_num_points: 1 }), /must be >= 2/);
+  assert.match(err('relumax', { relumax_divisor: 0 }), /--relumax_divisor is 0; it must be > 0/);
+  assert.match(err('consmax', { consmax_initial_gamma: -1 }), /must be > 0/);
+  assert.match(err('strongermax', { strongermax_temperature_factor: 0 }), /must be > 0/);
+  assert.equal(err('polymax', { relumax_divisor: 0 }), ''); // flags of another variant are not checked
+});
+
+test('registry: the framework\'s 17 variants are the choices of --softmax_variant_attn; each flag is in the train table under softmax and saved with checkpoints', () => {
+  assert.deepEqual([...SOFTMAX_CHOICES].sort(), ['consmax', 'consmax_quan', 'consmax_v2', 'exppolymax', 'pfla_softmax', 'polymax', 'relu2max', 'relumax',
+    'saturatingconsmax', 'sigmoidmax', 'sigsoftmax', 'softermax', 'softmax', 'softplus', 'squareplus', 'strongermax', 'vpolymax']);
+  for (const v of Object.values(softmaxes)) {
+    for (const f of v.flags ?? []) {
+      const row = FLAGS.find((x) => x.name === f.name);
+      assert.ok(row && row.group === 'softmax', `--${f.name}`);
+      assert.ok(MODEL_KEYS.includes(f.name as never), `--${f.name} not in checkpoint metadata`);
+    }
+  }
+  assert.equal(FLAGS.find((f) => f.name === 'softmax_variant_attn')!.choices!.length, 17);
+  for (const name of ['softmax_io_logging', 'softmax_io_log_interval', 'consmax_beta_gamma_logging', 'softmax_variant_output']) assert.ok(FLAGS.some((f) => f.name === name), name);
+});
+
+test('parameters: framework names under transformer.h.<i>.attn.softmax_layer_attn, shapes, and weight decay for [n_head,1,1] only', () => {
+  const names = (over: Partial<ModelConfig>) => {
+    const m = buildModel({ ...tinyConfig({ n_head: 2 }), ...over } as ModelConfig, tsBackend, { maxB: 1, maxT: 5, seed: 1 });
+    return m.store.params.filter((p) => p.name.includes('softmax_layer_attn')).map((p) => `${p.name} [${p.shape}] ${p.decay ? 'decay' : 'no-decay'}${p.learned ? '' : ' const'}`);
+  };
+  assert.deepEqual(names({ softmax_variant_attn: 'softmax' }), []);
+  assert.deepEqual(names({ softmax_variant_attn: 'consmax' }).slice(0, 2), ['transformer.h.0.attn.softmax_layer_attn.beta [1] no-decay', 'transformer.h.0.attn.softmax_layer_attn.gamma [1] no-decay']);
+  assert.deepEqual(names({ softmax_variant_attn: 'consmax_v2' }).slice(0, 2), ['transformer.h.0.attn.softmax_layer_attn.beta_factor [2,1,1] decay', 'transformer.h.0.attn.softmax_layer_attn.gamma_factor [2,1,1] decay']);
+  assert.deepEqual(names({ softmax_variant_attn: 'strongermax', strongermax_use_learned_obo_per_head: true, strongermax_use_learned_temperature_factor: true }).slice(0, 2),
+    ['transformer.h.0.attn.softmax_layer_attn.obo_offset [2,1,1] decay', 'transformer.h.0.attn.softmax_layer_attn.temperature_factor [1] no-decay']);
+  assert.deepEqual(names({ softmax_variant_attn: 'pfla_softmax', pfla_softmax_use_learned_divisor: true }).slice(0, 3),
+    ['transformer.h.0.attn.softmax_layer_attn.x_vals [30] no-decay const', 'transformer.h.0.attn.softmax_layer_attn.y_vals [30] no-decay', 'transformer.h.0.attn.softmax_layer_attn._gamma_raw [] no-decay']);
+});
+
+test('generation with the KV cache computes the same attention as a full forward, for a row and an elementwise variant', () => {
+  for (const over of [{ softmax_variant_attn: 'consmax_v2', consmax_initial_gamma: 3 }, { softmax_variant_attn: 'strongermax', strongermax_use_learned_obo_per_head: true, strongermax_obo: 0.5, div_by_seq_len: true }] as Partial<ModelConfig>[]) {
+    const cfg = { ...tinyConfig({ n_head: 2, block_size: 6 }), ...over } as ModelConfig;
+    const m = buildModel(cfg, tsBackend, { maxB: 1, maxT: 6, seed: 4, dtype: 'float64' });
+    const tokens = [1, 3, 0, 5, 2], ctx = new MetricCtx(false, new Rng(1)), V = cfg.vocab_size;
+    m.forward(Int32Array.from(tokens), null, 1, tokens.length, ctx);
+    const full = [...m.logits.subarray((tokens.length - 1) * V, tokens.length * V)];
+    const cached = [...new Generator(m).cachedLogits(tokens, ctx)];
+    cached.forEach((x, i) => near(x, full[i], 1e-9));
+  }
 });

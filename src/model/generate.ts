@@ -25,6 +25,9 @@ export class Generator {
   private attend: Attend[]; // per layer: append k, v to the cache, attend over it
   private logits: F; private probs: Float64Array; private order: Int32Array; private scores: Float64Array;
   private headScores: Float64Array; private headWeights: Float64Array;
+  /** A softmax variant whose weights depend on the call (T, a per-call decision): every token is a full
+   * forward over the context, as the framework's generate does (docs/softmax.md). */
+  private uncached: boolean;
 
   constructor(private model: GPT) {
     const { cfg, dtype } = model;
@@ -39,6 +42,7 @@ export class Generator {
     this.order = new Int32Array(cfg.vocab_size);
     this.scores = new Float64Array(T); // attention scores of one query over the cached positions
     // With a softmax variant: every head's scores of the row, then its weights ((1, NH, 1, t + 1)).
+    this.uncached = model.blocks.some((b) => b.softmax?.callDependent);
     this.headScores = new Float64Array(cfg.n_head * T); this.headWeights = new Float64Array(cfg.n_head * T);
   }
 
@@ -110,6 +114,7 @@ export class Generator {
 
   /** Logits of the last of `tokens` (at most block_size), fed from position 0 through the KV cache. */
   cachedLogits(tokens: number[], ctx: Ctx): F {
+    if (this.uncached) return this.windowLogits(tokens, ctx);
     this.len = 0;
     for (const tok of tokens) this.step(tok, ctx);
     return this.logits;
@@ -121,13 +126,13 @@ export class Generator {
     if (prompt.length === 0) throw new Error('generate needs a prompt of at least one token');
     const seq = [...prompt];
     const out: number[] = [];
-    let logits: F | null = seq.length <= T ? this.cachedLogits(seq, ctx) : null;
+    let logits: F | null = seq.length <= T && !this.uncached ? this.cachedLogits(seq, ctx) : null;
     for (let i = 0; i < opts.maxNewTokens; i++) {
       if (seq.length > T || logits === null) logits = this.windowLogits(seq.slice(-T), ctx);
       const next = this.pick(logits, opts, rng);
       seq.push(next); out.push(next);
       onToken?.(next);
-      if (i + 1 < opts.maxNewTokens && seq.length <= T) logits = this.step(next, ctx);
+      if (i + 1 < opts.maxNewTokens && seq.length <= T && !this.uncached) logits = this.step(next, ctx);
       else logits = null;
     }
     return out;

@@ -27,6 +27,7 @@ export const saturatingconsmax: SoftmaxVariant<A> = {
   name: 'saturatingconsmax',
   flags: FLAGS,
   kind: () => 'elem',
+  callDependent: (a) => a.div_by_seq_len,
   params: (_NH, a) => ({
     ...(a.consmax_learnable_beta ? { beta: { shape: [1], init: { fill: a.consmax_initial_beta } } } : {}),
     ...(a.consmax_learnable_gamma ? { gamma: { shape: [1], init: { fill: a.consmax_initial_gamma } } } : {}),

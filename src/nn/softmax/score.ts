@@ -47,6 +47,10 @@ export interface SoftmaxVariant<A = {}> {
   forward(P: F, S: F, o: number, n: number, T: number, h: number, p: Params, a: VariantConfig<A>, st: number): void;
   backward(dS: F, dP: F, S: F, P: F, o: number, n: number, T: number, h: number, p: Params, g: Grads,
     a: VariantConfig<A>, st: number): void;
+  /** True when a row's weights depend on the call, not only on the row: T (--div_by_seq_len) or a
+   * per-call decision. Generation then runs full forwards instead of the KV cache (src/model/generate.ts),
+   * so that every position sees the T of the framework's generate (the whole context each token). */
+  callDependent?(a: VariantConfig<A>): boolean;
   /** The native fused form under a and the current parameters (elementwise variants), or null. */
   native?(a: VariantConfig<A>, p: Params, NH: number, T: number): ElemKernel | null;
   /** For plots: the per-score curve at x (elementwise part; pfla_softmax's y_pos) with parameters p. */
@@ -136,6 +140,7 @@ export function pointwise<A extends { div_by_seq_len: boolean }>(s: PointwiseSpe
     flags: s.flags,
     kind: () => 'elem',
     params: () => ({}),
+    callDependent: (a) => a.div_by_seq_len,
     ...(s.check ? { check: s.check } : {}),
     cost(a) {
       const o = s.ops(a);

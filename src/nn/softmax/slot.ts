@@ -41,6 +41,11 @@ export class SoftmaxSlot {
     }
   }
 
+  /** The KV cache cannot give this variant's weights (see SoftmaxVariant.callDependent). */
+  get callDependent(): boolean {
+    return this.variant.callDependent?.(this.cfg) ?? false;
+  }
+
   get params(): Params {
     return this.p;
   }

@@ -66,6 +66,7 @@ export const strongermax: SoftmaxVariant<A> = {
   name: 'strongermax',
   flags: FLAGS,
   kind: (a) => (a.strongermax_div_by_sum_of_terms || shiftMode(a) >= 2 ? 'row' : 'elem'),
+  callDependent: (a) => a.div_by_seq_len || a.strongermax_overflow_recompute,
   check(a) {
     if (a.strongermax_overflow_recompute && a.strongermax_xmax_guess === null) {
       return '--strongermax_overflow_recompute needs --strongermax_xmax_guess (the value it falls back from); give a guess or drop the flag';
