@@ -23,7 +23,6 @@ import type { Grads, SoftmaxVariant } from './score.js';
 import { finiteFlag, rowDot } from './score.js';
 import { activations, type ActivationRegistry } from '../activations/index.js';
 import { initialParams } from '../activations/curve.js';
-import { linspace } from '../activations/pwl.js';
 
 const ACT_CHOICES = Object.keys(activations).filter((k) => k !== 'glu') as (keyof ActivationRegistry)[];
 
@@ -50,11 +49,18 @@ const FLAGS = [
 type A = ConfigOf<typeof FLAGS>;
 const f32 = Math.fround;
 
+/** torch.linspace in float32: step = (end - start) / (steps - 1) rounded, the first half start + i step,
+ * the second half end - (steps - 1 - i) step, each product and sum rounded to float32. */
+export function linspaceF32(start: number, end: number, steps: number): number[] {
+  const step = f32((end - start) / (steps - 1)), half = Math.floor(steps / 2);
+  return Array.from({ length: steps }, (_, i) => (i < half ? f32(start + f32(step * i)) : f32(end - f32(step * (steps - 1 - i)))));
+}
+
 /** The initial knot positions (float32 as torch computes them). */
 export function pflaKnots(a: A): number[] {
   const n = a.pfla_softmax_num_points, L = a.pfla_softmax_left_bound, R = a.pfla_softmax_right_bound;
-  if (a.pfla_softmax_density === 'linear') return linspace(L, R, n + 2).slice(1, -1).map(f32);
-  const M = Math.max(Math.abs(L), R), u = linspace(-1, 1, n + 2).slice(1, -1).map(f32);
+  if (a.pfla_softmax_density === 'linear') return linspaceF32(L, R, n + 2).slice(1, -1);
+  const M = Math.max(Math.abs(L), R), u = linspaceF32(-1, 1, n + 2).slice(1, -1);
   const shape = a.pfla_softmax_density === 'quad'
     ? (v: number) => f32(Math.sign(v) * f32(v * v))
     : (v: number) => f32(f32(Math.sign(v) * f32(f32(Math.exp(Math.abs(v))) - 1)) / f32(Math.E - 1));
