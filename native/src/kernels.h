@@ -19,10 +19,10 @@ void nl_add_bias(float *out, const float *bias, long N, long C);
 void nl_bias_backward(float *dbias, const float *dout, long N, long C);
 void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C);
 void nl_embedding_backward(float *dwte, float *dwpe, const float *dout, const int *idx, long B, long T, long C);
-void nl_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, const float *mask,
-  long B, long T, long C, long NH);
-void nl_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att,
-  const float *q, const float *k, const float *v, const float *mask, long B, long T, long C, long NH);
+void nl_attention_forward(float *out, float *stats, const float *q, const float *k, const float *v, double p,
+  uint32_t seed, long B, long T, long C, long NH);
+void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
+  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH);
 // Attention with a softmax variant (softmax.c; src/nn/softmax/attention.ts is the definition).
 void nl_score_attention_scores(float *S, const float *q, const float *k, long B, long T, long C, long NH);
 void nl_score_attention_values(float *out, const float *P, const float *v, const float *mask, long B, long T, long C, long NH);

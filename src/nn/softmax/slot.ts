@@ -1,8 +1,11 @@
 // A softmax variant bound to one attention layer: its parameters (declared in the ParamStore as
-// `<prefix>.<name>`, prefix transformer.h.<i>.attn.softmax_layer_attn), the saved scores S, and the
-// attention it computes (./attention.ts stages, or the backend's own where it has them). Plain
-// softmax never gets a slot: the backends' attention kernels compute it.
-import type { Backend } from '../../engine/backend.js';
+// `<prefix>.<name>`, prefix transformer.h.<i>.attn.softmax_layer_attn), the saved scores S and
+// weights P (B, NH, T, T), and the attention it computes (./attention.ts stages, or the backend's
+// own where it has them). Plain softmax never gets a slot: the backends' attention kernels compute
+// it without T x T storage (docs/memory.md); a variant keeps S and P (docs/softmax.md says why).
+// Attention dropout keeps exactly the entries the plain kernels keep (attnKept of the call's seed).
+import type { AttnDropout, Backend } from '../../engine/backend.js';
+import { attnKept, attnRowKey } from '../../engine/kernels/ts/attention.js';
 import type { F } from '../../engine/types.js';
 import type { Param, ParamStore } from '../store.js';
 import type { Params, VariantConfig } from '../variant.js';
@@ -16,6 +19,11 @@ export class SoftmaxSlot {
   private g: Grads = {};
   /** The scores of the last forward (B, NH, T, T): backward reads them. */
   private S: F;
+  private P: F;
+  /** dP, then dS, of one backward. */
+  private dP: F;
+  /** The keep factors of the call's dropout (0 or 1/(1-p)), built from the seed; null without dropout. */
+  private mask: F | null;
   /** The last forward's prepare() result (strongermax's per-call decision). */
   private st = 0;
   /** The last forward's native fused form (elementwise variants on a backend that has it), else null. */
@@ -31,6 +39,9 @@ export class SoftmaxSlot {
       this.handles.push([name, h]);
     }
     this.S = store.alloc(maxScores);
+    this.P = store.alloc(maxScores);
+    this.dP = store.alloc(maxScores);
+    this.mask = cfg.dropout > 0 ? store.alloc(maxScores) : null;
     this.hp = new Float32Array(3 * cfg.n_head);
   }
 
@@ -50,9 +61,20 @@ export class SoftmaxSlot {
     return this.p;
   }
 
-  /** out (B, T, C) and P (B, NH, T, T; 0 above the diagonal) from q, k, v; mask: attention dropout. */
-  forward(be: Backend, out: F, P: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void {
-    const S = this.S, sa = be.scoreAttention;
+  /** The dropout keep factors of a call: the same decisions as the plain kernels' (attnKept). */
+  private keep(drop: AttnDropout | null, B: number, T: number, NH: number): F | null {
+    if (!drop || !this.mask) return null;
+    const m = this.mask, sc = 1 / (1 - drop.p);
+    for (let i = 0; i < B * NH; i++) for (let t = 0; t < T; t++) {
+      const rk = attnRowKey(drop.seed, i, t), o = (i * T + t) * T;
+      for (let s = 0; s < T; s++) m[o + s] = s <= t && attnKept(rk, s, drop.p) ? sc : 0;
+    }
+    return m;
+  }
+
+  /** out (B, T, C) from q, k, v with the variant's weights; drop: attention dropout of the call. */
+  forward(be: Backend, out: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number): void {
+    const S = this.S, P = this.P, sa = be.scoreAttention, mask = this.keep(drop, B, T, NH);
     this.elem = sa?.elemForward && S instanceof Float32Array && this.variant.kind(this.cfg) === 'elem'
       ? this.variant.native?.(this.cfg, this.p, NH, T) ?? null : null;
     if (this.elem) {
@@ -81,9 +103,10 @@ export class SoftmaxSlot {
     }
   }
 
-  /** Accumulates into dq, dk, dv and the parameter gradients; scratch has B*NH*T*T elements. */
-  backward(be: Backend, dq: F, dk: F, dv: F, scratch: F, dout: F, P: F, q: F, k: F, v: F, mask: F | null,
+  /** Accumulates into dq, dk, dv and the parameter gradients (after a forward with the same drop). */
+  backward(be: Backend, dq: F, dk: F, dv: F, dout: F, q: F, k: F, v: F, drop: AttnDropout | null,
     B: number, T: number, C: number, NH: number): void {
+    const P = this.P, scratch = this.dP, mask = drop ? this.mask : null;
     const S = this.S, sa = be.scoreAttention && S instanceof Float32Array ? be.scoreAttention : null;
     if (this.elem && sa?.elemBackward) {
       const e = this.elem;
