@@ -37,30 +37,54 @@ typedef struct {
 //   8 exppolymax: c0 (S < 0 ? e^(c1 S) : (S + c2)^c4 + c3)              (c1 = ln b, c2 = shift k)
 enum { SK_EXP = 1, SK_RELU, SK_RELU2, SK_SIGMOID, SK_SOFTPLUS, SK_SQUAREPLUS, SK_POLY, SK_EXPPOLY };
 
-SIMD_INLINE float sk_f(int kind, const float *c, float x) {
-  switch (kind) {
-    case SK_RELU: return x > 0 ? c[0] * x : 0;
-    case SK_RELU2: return x > 0 ? c[0] * x * x : 0;
-    case SK_SIGMOID: return c[0] / (1 + expf(-x));
-    case SK_SOFTPLUS: return c[0] * (x > 20 ? x : log1pf(expf(x)));
-    case SK_SQUAREPLUS: return c[0] * 0.5f * (x + sqrtf(x * x + c[1]));
-    case SK_POLY: return c[0] * (x > 0 ? powf(x, c[4]) + c[3] : x >= c[1] ? c[2] * x + c[3] : 0);
-    case SK_EXPPOLY: return c[0] * (x < 0 ? expf(c[1] * x) : powf(x + c[2], c[4]) + c[3]);
+// The kinds' loops over the visible part of a pair's rows, the switch hoisted out so that each loop
+// vectorizes: EACH_ROW(body) runs body with x = S[t, s], o = &out[t, s] for s <= t.
+#define EACH_ROW(out, S, T, body)                                                   \
+  for (long t = 0; t < T; t++) {                                                    \
+    float *orow = (out) + t * (T);                                                  \
+    const float *srow = (S) + t * (T);                                              \
+    _Pragma("omp simd")                                                             \
+    for (long s = 0; s <= t; s++) { const float x = srow[s]; float *o = orow + s; body; } \
   }
-  return 0;
+
+// P = f(S) for the pointwise kinds (masked entries are written by the caller).
+SIMD_INLINE void pointwise_rows(int kind, const float *c, float *P, const float *S, long T) {
+  const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
+  switch (kind) {
+    case SK_RELU: EACH_ROW(P, S, T, *o = x > 0 ? c0 * x : 0); break;
+    case SK_RELU2: EACH_ROW(P, S, T, *o = x > 0 ? c0 * x * x : 0); break;
+    case SK_SIGMOID: EACH_ROW(P, S, T, *o = c0 / (1 + expf(-x))); break;
+    case SK_SOFTPLUS: EACH_ROW(P, S, T, *o = c0 * (x > 20 ? x : log1pf(expf(x < 20 ? x : 20)))); break;
+    case SK_SQUAREPLUS: EACH_ROW(P, S, T, *o = c0 * 0.5f * (x + sqrtf(x * x + c1))); break;
+    case SK_POLY:
+      if (c4 == 2) EACH_ROW(P, S, T, *o = c0 * (x > 0 ? x * x + c3 : x >= c1 ? c2 * x + c3 : 0))
+      else EACH_ROW(P, S, T, *o = c0 * (x > 0 ? powf(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0))
+      break;
+    case SK_EXPPOLY:
+      if (c4 == 2) EACH_ROW(P, S, T, { const float y = (x > 0 ? x : 0) + c2; *o = c0 * (x < 0 ? expf(c1 * x) : y * y + c3); })
+      else EACH_ROW(P, S, T, *o = c0 * (x < 0 ? expf(c1 * x) : powf(x + c2, c4) + c3))
+      break;
+  }
 }
 
-SIMD_INLINE float sk_df(int kind, const float *c, float x) {
+// dS = dP f'(S) in place (d holds dP) for the pointwise kinds.
+SIMD_INLINE void pointwise_grad_rows(int kind, const float *c, float *d, const float *S, long T) {
+  const float c0 = c[0], c1 = c[1], c2 = c[2], c4 = c[4];
   switch (kind) {
-    case SK_RELU: return x > 0 ? c[0] : 0;
-    case SK_RELU2: return x > 0 ? 2 * c[0] * x : 0;
-    case SK_SIGMOID: { const float s = 1 / (1 + expf(-x)); return c[0] * s * (1 - s); }
-    case SK_SOFTPLUS: return c[0] * (x > 20 ? 1 : 1 / (1 + expf(-x)));
-    case SK_SQUAREPLUS: return c[0] * 0.5f * (1 + x / sqrtf(x * x + c[1]));
-    case SK_POLY: return c[0] * (x > 0 ? c[4] * powf(x, c[4] - 1) : x >= c[1] ? c[2] : 0);
-    case SK_EXPPOLY: return c[0] * (x < 0 ? c[1] * expf(c[1] * x) : c[4] * powf(x + c[2], c[4] - 1));
+    case SK_RELU: EACH_ROW(d, S, T, *o *= x > 0 ? c0 : 0); break;
+    case SK_RELU2: EACH_ROW(d, S, T, *o *= x > 0 ? 2 * c0 * x : 0); break;
+    case SK_SIGMOID: EACH_ROW(d, S, T, { const float g = 1 / (1 + expf(-x)); *o *= c0 * g * (1 - g); }); break;
+    case SK_SOFTPLUS: EACH_ROW(d, S, T, *o *= c0 * (x > 20 ? 1 : 1 / (1 + expf(-x)))); break;
+    case SK_SQUAREPLUS: EACH_ROW(d, S, T, *o *= c0 * 0.5f * (1 + x / sqrtf(x * x + c1))); break;
+    case SK_POLY:
+      if (c4 == 2) EACH_ROW(d, S, T, *o *= c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0))
+      else EACH_ROW(d, S, T, *o *= c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0))
+      break;
+    case SK_EXPPOLY:
+      if (c4 == 2) EACH_ROW(d, S, T, *o *= c0 * (x < 0 ? c1 * expf(c1 * x) : 2 * ((x > 0 ? x : 0) + c2)))
+      else EACH_ROW(d, S, T, *o *= c0 * (x < 0 ? c1 * expf(c1 * x) : c4 * powf(x + c2, c4 - 1)))
+      break;
   }
-  return 0;
 }
 
 // Scores of one pair: S = scale q k^T for s <= t, 0 above the diagonal.
@@ -106,12 +130,8 @@ SIMD_INLINE void pair_transform(const SJob *j, float *P, const float *S, long h)
     }
     return;
   }
-  for (long t = 0; t < T; t++) {
-    float *pr = P + t * T;
-    const float *sr = S + t * T;
-    for (long s = 0; s <= t; s++) pr[s] = sk_f(j->kind, c, sr[s]);
-    memset(pr + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-  }
+  pointwise_rows(j->kind, c, P, S, T);
+  for (long t = 0; t < T; t++) memset(P + t * T + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
 }
 
 #define PAIR_SETUP                                                                     \
@@ -209,11 +229,7 @@ POOL_FN(elem_backward_pairs, i0, i1) {
       }
       j->sums[2 * i] = all; j->sums[2 * i + 1] = unclamped;
     } else {
-      for (long t = 0; t < T; t++) {
-        float *d = dS + t * T;
-        const float *sr = S + t * T;
-        for (long s = 0; s <= t; s++) d[s] *= sk_df(j->kind, j->c, sr[s]);
-      }
+      pointwise_grad_rows(j->kind, j->c, dS, S, T);
     }
     pair_dscores(j->dq + o, j->dk + o, dS, j->q + o, j->k + o, T, C, D, j->scale);
   }
