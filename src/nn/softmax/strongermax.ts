@@ -95,6 +95,9 @@ export const strongermax: SoftmaxVariant<A> = {
     const m = shiftMode(a) === 1 ? a.strongermax_xmax_guess! : 0, c = a.strongermax_clamping ? a.strongermax_clamp_value - m : Infinity;
     return { kind: ELEM_KIND.exp, c: [Math.log(a.strongermax_strength) / a.strongermax_temperature_factor], hp: () => [m, c, 1 / (a.strongermax_divisor * (a.div_by_seq_len ? T : 1))] };
   },
+  // For plots: the numerator s^((min(x, c) - g) / τ) / D at a score x (g: the guess, else 0); the
+  // obo term and the row sum are not a function of one score.
+  curve: (x, p, a) => Math.exp(Math.log(a.strongermax_strength) * (clampOf(x, a) - (a.strongermax_xmax_guess ?? 0)) / tauOf(p, a)) / a.strongermax_divisor,
   prepare(S, rows, _p, a) {
     if (shiftMode(a) !== 3) return 0;
     const g = a.strongermax_xmax_guess!, t0 = rows.T - rows.Tq;
