@@ -20,6 +20,7 @@ import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import { UserError } from '../engine/types.js';
 import { textTable } from '../util/format.js';
+import { benchSoftmaxes, softmaxBenchTable } from './bench_softmax.js';
 import { closeDataset, loadDataset, type Tokens } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/types.js';
@@ -49,6 +50,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'sample_tokens', type: 'int', default: 500, group: 'training', help: 'new tokens for the sampling measurement (0 skips it)' },
   { name: 'torch', type: 'bool', default: false, group: 'training', help: 'also run the PyTorch baseline (/usr/bin/python3 with torch) and print ratios' },
   { name: 'threads', type: 'int', default: 2, group: 'training', help: 'threads for PyTorch (NORMLAB_THREADS sets the native backend\'s)' },
+  { name: 'softmaxes', type: 'bool', default: false, group: 'training', help: 'time one attention layer (forward + backward) with every --softmax_variant_attn against plain softmax, per backend of --backend (e.g. native,wasm)' },
   { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
   { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'also report CPU time of the process (with --gemm: rates per CPU second) for an oversubscribed machine; best with NORMLAB_THREADS=1' },
@@ -181,6 +183,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     rows.push(base);
     console.log(table([base], null).split('\n')[1]);
   }
+  if (o.softmaxes) return softmaxesMode(run);
   if (o.variants) base = variantsMode(run, rows);
   else if (o.gemms || o.simds) levelsMode(run, rows);
   else for (const b of run.backends) rows.push(benchOnce(cfg, b, run.iters, run.warmup, run.sampleTokens, `normlab ${b}`));
@@ -259,6 +262,14 @@ function variantsMode({ cfg, backends, iters, warmup }: BenchRun, rows: BenchRes
     process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
   }
   return ref;
+}
+
+/** --softmaxes: every attention softmax variant on each backend (bench_softmax.ts); its own table. */
+function softmaxesMode({ o, cfg, backends, iters, warmup }: BenchRun): number {
+  const srows = benchSoftmaxes(cfg, backends, iters, warmup);
+  console.log('\n' + softmaxBenchTable(srows));
+  if (o.json) fs.writeFileSync(o.json as string, JSON.stringify({ preset: o.preset, iters, warmup, softmaxes: srows }, null, 1) + '\n');
+  return 0;
 }
 
 /** --gemms / --simds: the native backend once per GEMM or SIMD level listed; the selection is restored. */
