@@ -1,6 +1,6 @@
 // A variant file owns all of its implementations (docs/readme/50-development.md): outside the variants'
-// own folders (src/nn/norms, src/nn/activations: the variant files and the helpers several of them
-// share) and the backends' raw kernel tables (src/engine/kernels), no code in src/ names a variant
+// own folders (src/nn/norms, src/nn/activations, src/nn/softmax: the variant files and the helpers
+// several of them share) and the backends' raw kernel tables (src/engine/kernels), no code in src/ names a variant
 // (a quoted registry key) or reads a variant's parameter or saved buffer (p.gain, s.rrms,
 // p['activation.weight'], ...). Comments may name them. The few exceptions are listed with their reason.
 import { test } from 'node:test';
@@ -13,7 +13,8 @@ import { activations } from '../src/nn/activations/index.js';
 import { defaultConfig } from '../src/config/index.js';
 import type { Registry } from '../src/nn/variant.js';
 
-const OWNERS = ['src/nn/norms/', 'src/nn/activations/', 'src/engine/kernels/'];
+// The variant folders (softmax variants are a family of their own, whose parameters may share names) and the kernel tables.
+const OWNERS = ['src/nn/norms/', 'src/nn/activations/', 'src/nn/softmax/', 'src/engine/kernels/'];
 
 /** "file: what" -> why it may stay. */
 const ALLOWED: Record<string, string> = {
