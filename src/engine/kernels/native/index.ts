@@ -206,6 +206,7 @@ export function loadNativeBackend(): Backend | null {
     mul: a.mul,
     scale: a.scale,
     sumSquares: a.sumSquares,
+    fakeQuant: a.fakeQuant,
     adamw: a.adamw,
     variants: variantKernels(a),
     native: a,
