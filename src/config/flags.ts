@@ -10,6 +10,7 @@ import { atLeast, type Registry } from '../nn/variant.js';
 import type { ActivationName, ModelConfig, NormName, TrainConfig } from '../model/config.js';
 import type { FlagGroup, FlagSpec, FlagValues } from './schema.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
+import { QUANT_FLAGS } from './quantization.js';
 
 export const NORM_CHOICES = Object.keys(norms) as readonly NormName[];
 export const ACTIVATION_CHOICES = Object.keys(activations) as readonly ActivationName[];
@@ -130,15 +131,15 @@ export function variantFlags(registry: Registry, group: FlagGroup, taken: Readon
   return out;
 }
 
-const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...RUN_FLAGS];
+const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...QUANT_FLAGS, ...RUN_FLAGS];
 const coreNames = new Set(CORE.map((f) => f.name));
 const NORM_FLAGS = variantFlags(norms, 'normalization', coreNames);
 const ACT_VARIANT_FLAGS = variantFlags(activations, 'activation', new Set([...coreNames, ...NORM_FLAGS.map((f) => f.name)]));
 
 /** The train table, in --help order: model, normalization (placement, then each norm's flags),
- * activation (the choice, then each activation's flags), training, data, logging. */
+ * activation (the choice, then each activation's flags), quantization, training, data, logging. */
 export const FLAGS: readonly FlagSpec[] = [
-  ...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...NORM_FLAGS, ...ACTIVATION_FLAGS, ...ACT_VARIANT_FLAGS, ...RUN_FLAGS,
+  ...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...NORM_FLAGS, ...ACTIVATION_FLAGS, ...ACT_VARIANT_FLAGS, ...QUANT_FLAGS, ...RUN_FLAGS,
 ];
 
 /** Names of the train table: every TrainConfig key (vocab_size aside). */
@@ -179,10 +180,10 @@ export function defaultConfig(): TrainConfig {
 }
 
 /** Groups whose flags define the model's shape and math. */
-const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation'];
+const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation', 'quantization'];
 
 /** The flags that define the model's shape and math, saved with every checkpoint: vocab_size (from
- * the dataset) and every flag of the model, normalization and activation groups, in table order. */
+ * the dataset) and every flag of the model, normalization, activation and quantization groups, in table order. */
 export const MODEL_KEYS: readonly (keyof ModelConfig)[] = [
   'vocab_size', ...FLAGS.filter((f) => MODEL_GROUPS.includes(f.group)).map((f) => f.name as keyof ModelConfig),
 ];

@@ -3,6 +3,7 @@
 // (defaultConfig() builds a config from them).
 import type { FlagValues } from '../config/schema.js';
 import type { ACTIVATION_FLAGS, ModelShape, NORM_PLACEMENT_FLAGS, RUN_FLAGS } from '../config/flags.js';
+import type { QUANT_FLAGS } from '../config/quantization.js';
 import type { ActivationRegistry } from '../nn/activations/index.js';
 import type { NormRegistry } from '../nn/norms/index.js';
 import type { Variant } from '../nn/variant.js';
@@ -19,7 +20,8 @@ type RegistryFlags<R> = UnionToIntersection<{ [K in keyof R]: R[K] extends Varia
 /** The flags that define the model's shape and math (the ones saved with every checkpoint, MODEL_KEYS). */
 export type ModelConfig = ModelShape
   & FlagValues<typeof NORM_PLACEMENT_FLAGS> & RegistryFlags<NormRegistry>
-  & FlagValues<typeof ACTIVATION_FLAGS> & RegistryFlags<ActivationRegistry>;
+  & FlagValues<typeof ACTIVATION_FLAGS> & RegistryFlags<ActivationRegistry>
+  & FlagValues<typeof QUANT_FLAGS>;
 
 /** Every flag of the train command. */
 export type TrainConfig = ModelConfig & FlagValues<typeof RUN_FLAGS>;
