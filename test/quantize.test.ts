@@ -8,7 +8,10 @@ import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend } from '../src/engine/kernels/native/index.js';
 import { loadWasmBackend } from '../src/engine/kernels/wasm/index.js';
-import { quantParams } from '../src/engine/quantize.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { quantMethodId, quantParams, type QuantMethod } from '../src/engine/quantize.js';
+import { ROOT } from './helpers.js';
 
 const SYM = 0, AFF = 1, STO = 2, TER = 3;
 const BACKENDS = [tsBackend, loadNativeBackend(), loadWasmBackend()].filter((b): b is Backend => b !== null);
@@ -67,3 +70,22 @@ test('quantParams: float64 tensors use float64 arithmetic (the gradient checks)'
   assert.equal(p.scale, 3 / 255);
   assert.equal(p.zp, -Math.round(-1 / (3 / 255)) - 128);
 });
+
+// torch's float32 quantizers (tools/torch_reference.py quantize_tensor, fixtures by
+// tools/make_torch_fixtures.py): every method at 2..16 bits, whole tensors with exact half-step ties
+// and causal blocks with -inf above the diagonal; each backend must give the same float32 bits.
+interface QuantCase { method: string; bits: number; T: number; x: (number | null)[]; u: number[]; out: (number | null)[] } // null: -inf
+const QCASES = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'torch', 'quant_float32.json'), 'utf8')) as QuantCase[];
+for (const be of BACKENDS) {
+  test(`${be.name}: float32 quantizers equal torch's bit for bit (${QCASES.length} cases)`, () => {
+    const errs: string[] = [];
+    for (const c of QCASES) {
+      const x = Float32Array.from(c.x, (v) => v ?? -Infinity), out = new Float32Array(x.length);
+      be.fakeQuant(out, x, c.method === 'stochastic_quant' ? Float32Array.from(c.u) : null, x.length, c.T, quantMethodId(c.method as QuantMethod), c.bits, -1);
+      const want = Float32Array.from(c.out, (v) => v ?? -Infinity);
+      const bad = [...out].findIndex((v, i) => !Object.is(v, want[i]) && !(v === 0 && want[i] === 0));
+      if (bad >= 0) errs.push(`${c.method} ${c.bits} bits T=${c.T}: [${bad}] x=${x[bad]} got ${out[bad]}, torch ${want[bad]}`);
+    }
+    assert.deepEqual(errs, []);
+  });
+}
