@@ -10,7 +10,7 @@ import { GPT } from '../src/model/gpt.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { quantLevel, quantPlan } from '../src/nn/quant.js';
 import { checkTrainConfig, defaultConfig, MODEL_KEYS } from '../src/config/index.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { throwsUser, tinyConfig } from './helpers.js';
 
 function lossAt(cfg: ModelConfig, ctx: MetricCtx): number {

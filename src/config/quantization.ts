@@ -5,7 +5,7 @@
 import { atLeast } from '../nn/variant.js';
 import { ATTN_POINTS, LINEAR_LAYERS, LINEAR_VARIANTS, MLP_POINTS, linearVariant, pointOn } from '../nn/quant.js';
 import { QUANT_METHODS } from '../engine/quantize.js';
-import type { FlagSpec } from './schema.js';
+import type { FlagSpec } from '../util/schema.js';
 
 const bitsCheck: FlagSpec['check'] = (v, _c, name) =>
   (typeof v === 'number' && !(v >= 1 && v <= 16) ? `--${name} is ${v}; bits must be from 1 to 16` : null);

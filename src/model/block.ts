@@ -12,8 +12,8 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
-import type { ActivationName, ModelConfig, NormName } from './config.js';
-import type { ParamStore } from './params.js';
+import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
+import type { ParamStore } from '../nn/store.js';
 import { Quantizer, quantLayout, quantLevel, quantPlan, weightsQuantized, type QSpec, type QuantPlan } from '../nn/quant.js';
 import { QuantAttention } from './quant-attention.js';
 

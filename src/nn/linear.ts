@@ -4,7 +4,7 @@
 // the straight-through gradient dout^T x; the bias stays float.
 import type { Backend } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
-import type { Param, ParamStore } from '../model/params.js';
+import type { Param, ParamStore } from './store.js';
 import type { Ctx } from './variant.js';
 import type { QSpec, Quantizer } from './quant.js';
 
