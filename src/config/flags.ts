@@ -152,6 +152,29 @@ export const SAMPLE_FLAGS: readonly FlagSpec[] = [
   shared('backend', 'sampling', 'compute backend (auto: native when built, else wasm, else ts)'),
 ];
 
+// `normlab eval`: a checkpoint under quantization flags (docs/quantization.md, "Post-training evaluation").
+export const EVAL_FLAGS: readonly FlagSpec[] = [
+  { name: 'init_from', type: 'str', default: null, nullable: true, group: 'data', help: 'the checkpoint to evaluate (a .safetensors file written by normlab train)' },
+  { name: 'bits', type: 'int', list: true, default: null, nullable: true, group: 'quantization', help: 'evaluate at each of these widths in turn, applied to every quantized point (e.g. 16 8 6 4 3 2; None: the flags as given)', check: (v, _c, name) => (Array.isArray(v) && v.some((b) => !(b >= 1 && b <= 16)) ? `--${name} ${v.join(' ')}: every width must be from 1 to 16` : null) },
+  { name: 'json', type: 'bool', default: false, group: 'logging', help: 'print the rows as JSON lines' },
+  shared('dataset', 'data', 'dataset whose val and train splits are evaluated'),
+  shared('data_dir', 'data', 'folder holding the datasets'),
+  shared('batch_size', 'training', 'sequences per batch'),
+  shared('eval_iters', 'training', 'batches per split (the same batches for every row)'),
+  shared('seed', 'training', 'seed of the batches drawn'),
+  shared('backend', 'training', 'compute backend (auto: native when built, else wasm, else ts)'),
+  ...QUANT_FLAGS,
+];
+
+// `normlab export`: a checkpoint's quantized weights as integers (docs/quantization.md, "Export for hardware").
+export const EXPORT_FLAGS: readonly FlagSpec[] = [
+  { name: 'init_from', type: 'str', default: null, nullable: true, group: 'data', help: 'the checkpoint to export (a .safetensors file written by normlab train)' },
+  { name: 'quantized', type: 'bool', default: false, group: 'data', help: 'write the quantized weights as integers with scale and zero point (required)' },
+  { name: 'out', type: 'str', default: null, nullable: true, group: 'data', help: 'the .safetensors file to write' },
+  shared('seed', 'training', 'seed of stochastic_quant rounding'),
+  ...QUANT_FLAGS,
+];
+
 // `normlab prepare <dataset>`.
 export const PREPARE_FLAGS: readonly FlagSpec[] = [
   { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make the dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare and shakespeare_char)' },
