@@ -140,7 +140,7 @@ export class Block {
     this.att = mem(maxB * NH * maxT * maxT);
     this.attMask = drop ? mem(maxB * NH * maxT * maxT) : null;
     this.qatt = qp.attn.softmax_input || qp.attn.pv_mult_p_input
-      ? new QuantAttention(maxB, maxT, C, NH, qp.attn.softmax_input, qp.attn.pv_mult_p_input, mem) : null;
+      ? new QuantAttention(maxB, maxT, C, NH, qp.attn.softmax_input, qp.attn.pv_mult_p_input, drop, mem) : null;
   }
 
   /** Before a forward (or a run of generation steps): the quantized_linear layers' weights, quantized

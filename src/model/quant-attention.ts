@@ -34,13 +34,15 @@ function addFromHeads(dst: F, src: F, B: number, T: number, C: number, NH: numbe
 export class QuantAttention {
   private qh: F; private kh: F; private vh: F; private yh: F; private gh: F;
   /** P (softmax of the possibly quantized scores), P' (quantized P, when pv_mult_p_input is on), W = P' * mask. */
-  private P: F; private Pq: F | null; private W: F;
+  private P: F; private Pq: F | null; private W: F | null;
+  /** The weights of the last forward's p v: P, P' or (with dropout) W. */
+  private Wused: F | null = null;
 
   constructor(maxB: number, maxT: number, C: number, readonly NH: number, readonly sQ: QSpec | null, readonly pQ: QSpec | null,
-    mem: (n: number) => F) {
+    dropout: boolean, mem: (n: number) => F) {
     const nc = maxB * maxT * C, na = maxB * NH * maxT * maxT;
     this.qh = mem(nc); this.kh = mem(nc); this.vh = mem(nc); this.yh = mem(nc); this.gh = mem(nc);
-    this.P = mem(na); this.Pq = pQ ? mem(na) : null; this.W = mem(na);
+    this.P = mem(na); this.Pq = pQ ? mem(na) : null; this.W = dropout ? mem(na) : null;
   }
 
   /** y (B, T, C) from q, k, v; mask (B, NH, T, T) of 0 and 1/(1-p) or null. */
@@ -52,7 +54,7 @@ export class QuantAttention {
       be.matmul(P.subarray(i * TT, (i + 1) * TT), this.qh.subarray(i * TD, (i + 1) * TD), this.kh.subarray(i * TD, (i + 1) * TD), T, T, D, { transB: true });
     }
     be.scale(P, 1 / Math.sqrt(D), n);
-    for (let r = 0; r < B * NH * T; r++) { const t = r % T; P.fill(-Infinity, r * T + t + 1, (r + 1) * T); }
+    // Entries above the diagonal are masked: the quantizer (T x T blocks) and the softmax read s <= t only.
     if (this.sQ) quant.apply(be, P, P, n, this.sQ, level, ctx, T);
     // Softmax over s <= t of each row, in place (float64 sums); zeros above the diagonal.
     for (let r = 0; r < B * NH * T; r++) {
@@ -65,12 +67,12 @@ export class QuantAttention {
       for (let s = 0; s <= t; s++) P[o + s] *= inv;
       P.fill(0, o + t + 1, o + T);
     }
-    let Wsrc = P;
-    if (this.pQ) { quant.apply(be, this.Pq!, P, n, this.pQ, level, ctx, T); Wsrc = this.Pq!; }
-    if (mask) be.mul(this.W, Wsrc, mask, n);
-    else this.W.set(Wsrc.subarray(0, n));
+    let W = P;
+    if (this.pQ) { quant.apply(be, this.Pq!, P, n, this.pQ, level, ctx, T); W = this.Pq!; }
+    if (mask) { be.mul(this.W!, W, mask, n); W = this.W!; }
+    this.Wused = W;
     for (let i = 0; i < B * NH; i++) {
-      be.matmul(this.yh.subarray(i * TD, (i + 1) * TD), this.W.subarray(i * TT, (i + 1) * TT), this.vh.subarray(i * TD, (i + 1) * TD), T, D, T);
+      be.matmul(this.yh.subarray(i * TD, (i + 1) * TD), W.subarray(i * TT, (i + 1) * TT), this.vh.subarray(i * TD, (i + 1) * TD), T, D, T);
     }
     addFromHeads(y, this.yh, B, T, C, NH, false);
   }
@@ -84,7 +86,7 @@ export class QuantAttention {
     const sl = (a: F, i: number, m: number) => a.subarray(i * m, (i + 1) * m);
     for (let i = 0; i < B * NH; i++) {
       be.matmul(sl(g, i, TT), sl(gy, i, TD), sl(this.vh, i, TD), T, T, D, { transB: true }); // dW = dy v^T
-      be.matmul(sl(gh, i, TD), sl(this.W, i, TT), sl(gy, i, TD), T, D, T, { transA: true }); // dv = W^T dy
+      be.matmul(sl(gh, i, TD), sl(this.Wused!, i, TT), sl(gy, i, TD), T, D, T, { transA: true }); // dv = W^T dy
     }
     addFromHeads(dv, gh, B, T, C, NH, true);
     if (mask) be.mul(g, g, mask, n);
