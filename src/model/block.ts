@@ -5,7 +5,7 @@
 //   h = pre_ln_mlp(x1) if pre;  m = mlp(h);   m = out_ln_mlp(m) if peri;   y = x1 + m;   y = post_ln_mlp(y) if post
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
 // Dropout (when training with dropout > 0): on attention probabilities and on both c_proj outputs.
-import type { Backend } from '../engine/backend.js';
+import type { AttnDropout, Backend } from '../engine/backend.js';
 import { alloc, type DType, type F } from '../engine/types.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
@@ -16,6 +16,7 @@ import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
 import type { ParamStore } from '../nn/store.js';
 import { Quantizer, quantLayout, quantLevel, quantPlan, weightsQuantized, type QSpec, type QuantPlan } from '../nn/quant.js';
 import { QuantAttention } from './quant-attention.js';
+import { variantTag } from './label.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
 
@@ -29,6 +30,9 @@ export interface BlockBuffers {
   hA: F | null; q: F; k: F; v: F; y: F; a: F; aOut: F; s1: F; x1: F; hM: F; fc: F; act: F; m: F; mOut: F; s2: F;
   /** The quantized inputs of attention and of the MLP (--quantize_attn_act_input, --quantize_mlp_act_input), or null. */
   hAq: F | null; hMq: F | null;
+  /** p v quantized into c_proj (--quantize_attn_act_pv_mult_output), or null: y itself stays float,
+   * the attention kernel's backward reads its own output. */
+  yq: F | null;
   /** The block's output: s2, or post_ln_mlp(s2). */
   out: F;
   aMask: F | null; mMask: F | null;
@@ -40,7 +44,6 @@ export interface BlockScratch {
   gq: F; gk: F; gv: F; // (N, C)
   gfc: F; // (N, Hin)
   gact: F; // (N, H)
-  gatt: F; // (B, NH, T, T)
 }
 
 export function mlpHidden(cfg: ModelConfig): number {
@@ -73,16 +76,17 @@ export function normSlotNames(cfg: ModelConfig): string[] {
 /** The wiring as one line, e.g. `block: x = x + attn(pre_ln[rmsnorm](x)); ...; final: ln_f[rmsnorm]`;
  * with per-layer variants, one `block i:` part per layer. */
 export function blockLayout(cfg: ModelConfig): string {
-  const one = (n: string, act: string) => {
+  const one = (name: string, act: string) => {
+    const n = variantTag('norm', name, cfg);
     const pre = cfg.use_pre_ln ? `pre_ln[${n}](x)` : 'x';
     const inner = (f: string) => (cfg.use_peri_ln ? `out_ln[${n}](${f}(${pre}))` : `${f}(${pre})`);
     const half = (f: string) => `x = x + ${inner(f)}` + (cfg.use_post_ln ? ` -> post_ln[${n}]` : '');
     return `${half('attn')}; ${half(act)}`;
   };
   const q = quantLayout(quantPlan(cfg));
-  const final = `final: ln_f[${cfg.norm_variant_output}]` + (q ? `; ${q}` : '');
+  const final = `final: ln_f[${variantTag('norm', cfg.norm_variant_output, cfg)}]` + (q ? `; ${q}` : '');
   if (!cfg.norm_variant_attn_layerlist && !cfg.activation_variant_layerlist) return `block: ${one(cfg.norm_variant_attn, 'mlp')}; ${final}`;
-  const layers = Array.from({ length: cfg.n_layer }, (_, i) => `block ${i}: ${one(blockNorm(cfg, i), `mlp[${blockActivation(cfg, i)}]`)}`);
+  const layers = Array.from({ length: cfg.n_layer }, (_, i) => `block ${i}: ${one(blockNorm(cfg, i), `mlp[${variantTag('activation', blockActivation(cfg, i), cfg)}]`)}`);
   return `${layers.join(' | ')} | ${final}`;
 }
 
@@ -104,10 +108,11 @@ export class Block {
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
   private b: BlockBuffers;
-  private att: F; private attMask: F | null;
+  private stats: F; // attention's row statistics (B, NH, T, 2): no T x T array (docs/memory.md)
+  private attDrop: AttnDropout | null = null; // the dropout of the last training forward (its seed)
   readonly y: F; // block output (N, C)
-  // The backend, batch shape and dropout of the forward in progress, for trainAttend (no closure per call).
-  private be: Backend | null = null; private B = 0; private T = 0; private dropout: Dropout = () => false;
+  // The backend and batch shape of the forward in progress, for trainAttend (no closure per call).
+  private be: Backend | null = null; private B = 0; private T = 0;
 
   constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType) {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
@@ -137,8 +142,7 @@ export class Block {
     const mem = (n: number) => store.alloc(n);
     this.b = this.buffers(N, drop, mem);
     this.y = this.b.out;
-    this.att = mem(maxB * NH * maxT * maxT);
-    this.attMask = drop ? mem(maxB * NH * maxT * maxT) : null;
+    this.stats = mem(maxB * NH * maxT * 2);
     this.qatt = qp.attn.softmax_input || qp.attn.pv_mult_p_input
       ? new QuantAttention(maxB, maxT, C, NH, qp.attn.softmax_input, qp.attn.pv_mult_p_input, drop, mem) : null;
   }
@@ -163,7 +167,7 @@ export class Block {
       hM: this.preMlp ? nc() : x1, fc: mem(rows * this.Hin), act: mem(rows * this.H), m,
       mOut: this.outMlp ? nc() : m, s2, out: this.postMlp ? nc() : s2,
       aMask: dropout ? nc() : null, mMask: dropout ? nc() : null,
-      hAq: this.qp.attn.input ? nc() : null, hMq: this.qp.mlp.input ? nc() : null,
+      hAq: this.qp.attn.input ? nc() : null, hMq: this.qp.mlp.input ? nc() : null, yq: this.qp.attn.pv_mult_output ? nc() : null,
     };
   }
 
@@ -174,16 +178,19 @@ export class Block {
 
   /** Training and evaluation: causal attention over B sequences of T tokens; output in this.y. */
   forward(be: Backend, x: F, B: number, T: number, ctx: Ctx, dropout: Dropout): void {
-    this.be = be; this.B = B; this.T = T; this.dropout = dropout;
+    this.be = be; this.B = B; this.T = T;
     this.prepare(be, ctx);
     this.run(be, this.b, x, B * T, ctx, this.trainAttend, dropout);
   }
 
   private trainAttend: Attend = (y, q, k, v, _N, ctx) => {
     const { B, T } = this, C = this.cfg.n_embd, NH = this.cfg.n_head;
-    const attMask = this.attMask && this.dropout(this.attMask, B * NH * T * T, ctx) ? this.attMask : null;
-    if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, attMask, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
-    else this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH);
+    // Attention dropout: one uint32 seed from the run's generator per call (so a resumed run repeats
+    // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
+    const p = this.cfg.dropout;
+    this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
+    if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
+    else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH);
   };
 
   /**
@@ -206,8 +213,8 @@ export class Block {
     Q(qa.qk_mult_k_input, b.k, b.k, N * C);
     Q(qa.pv_mult_v_input, b.v, b.v, N * C);
     attend(b.y, b.q, b.k, b.v, N, ctx);
-    Q(qa.pv_mult_output, b.y, b.y, N * C);
-    this.attnProj.forward(be, b.a, b.y, N);
+    if (b.yq) Q(qa.pv_mult_output, b.yq, b.y, N * C);
+    this.attnProj.forward(be, b.a, b.yq ?? b.y, N);
     Q(qa.output, b.a, b.a, N * C);
     if (b.aMask && dropout?.(b.aMask, N * C, ctx)) be.mul(b.a, b.a, b.aMask, N * C);
     this.outAttn?.forward(b.aOut, b.a, N, ctx);
@@ -263,10 +270,10 @@ export class Block {
     if (b.aMask && dropping) { be.mul(g.g4, ga, b.aMask, NC); ga = g.g4; }
     // a = proj(yb): gy = ga W_proj
     const gy = g.g5;
-    this.attnProj.backward(be, gy, ga, b.y, N, false);
+    this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
-    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, g.gatt, gy, dropping ? this.attMask : null, B, T, C);
-    else be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v, dropping ? this.attMask : null, B, T, C, NH);
+    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, dropping ? this.attDrop : null, B, T, C);
+    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, dropping ? this.attDrop : null, B, T, C, NH);
     const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

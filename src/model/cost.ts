@@ -171,19 +171,21 @@ export function bitMatmuls(cfg: ModelConfig): { name: string; macs: number; aBit
 }
 
 /** The per-run cost columns of sweep results (docs/cost.md, "Summary columns in sweeps"). */
-export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_variant_params', 'cost_matmul_macs',
+export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_reduction_bits', 'cost_variant_params', 'cost_matmul_macs',
   'cost_bit_macs', 'cost_weight_bits'] as const;
 export type CostColumn = (typeof COST_COLUMNS)[number];
 
 /** A few figures per run for sweeps and pictures: the variants' operations per token (all classes). */
 export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
   const c = modelCost(cfg);
-  const red = (k: 'inference' | 'training') => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + r.length, 0), 0);
+  const red = (k: 'inference' | 'training', w: (r: Reduction) => number) => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + w(r), 0), 0);
   const bm = bitMatmuls(cfg), wp = bm.reduce((n, x) => n + x.params, 0);
   return {
     cost_inference_ops: totalOps(c.total.inference),
     cost_training_ops: totalOps(c.total.training),
-    cost_reduction_len: red('inference'),
+    cost_reduction_len: red('inference', (r) => r.length),
+    // Bit-weighted: length x operand width, so an int8 reduction of 16 (128) is cheaper than a float32 one (512).
+    cost_reduction_bits: red('inference', (r) => r.length * r.bits),
     cost_variant_params: c.total.params,
     cost_matmul_macs: c.total.matmulMacs,
     cost_bit_macs: bm.reduce((n, x) => n + x.macs * x.aBits * x.wBits / 1024, 0),

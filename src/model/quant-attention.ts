@@ -6,10 +6,13 @@
 // T x T and is used only when one of the two points is on; every other model calls the backend's
 // attention kernel. Same math as src/engine/kernels/ts/attention.ts otherwise:
 //   S = (q k^T) / sqrt(D), masked above the diagonal;  S <- Q(S);  P = softmax(S);  P' = Q(P)
-//   y = (P' * mask) v.  Backward, straight through both quantizers:
+//   y = (P' * keep) v, keep[t, s] = 0 or 1/(1-p) from the attention kernels' own dropout hash
+//   (attnKept, so a run drops the same entries whichever attention it uses).  Backward, straight
+//   through both quantizers:
 //   dP = (dy v^T) * mask;  dS = P (dP - rowsum(P dP)) / sqrt(D);  dq = dS k, dk = dS^T q, dv = (P' * mask)^T dy.
 // The products run on the backend (be.matmul, one per batch row and head, on head-major copies).
-import type { Backend } from '../engine/backend.js';
+import type { AttnDropout, Backend } from '../engine/backend.js';
+import { attnKept, attnRowKey } from '../engine/kernels/ts/attention.js';
 import type { F } from '../engine/types.js';
 import type { Ctx } from '../nn/variant.js';
 import type { QSpec, Quantizer } from '../nn/quant.js';
@@ -34,7 +37,7 @@ function addFromHeads(dst: F, src: F, B: number, T: number, C: number, NH: numbe
 export class QuantAttention {
   private qh: F; private kh: F; private vh: F; private yh: F; private gh: F;
   /** P (softmax of the possibly quantized scores), P' (quantized P, when pv_mult_p_input is on), W = P' * mask. */
-  private P: F; private Pq: F | null; private W: F | null;
+  private P: F; private Pq: F | null; private W: F | null; private keep: F | null; private G: F;
   /** The weights of the last forward's p v: P, P' or (with dropout) W. */
   private Wused: F | null = null;
 
@@ -43,10 +46,22 @@ export class QuantAttention {
     const nc = maxB * maxT * C, na = maxB * NH * maxT * maxT;
     this.qh = mem(nc); this.kh = mem(nc); this.vh = mem(nc); this.yh = mem(nc); this.gh = mem(nc);
     this.P = mem(na); this.Pq = pQ ? mem(na) : null; this.W = dropout ? mem(na) : null;
+    this.keep = dropout ? mem(na) : null; this.G = mem(na);
   }
 
-  /** y (B, T, C) from q, k, v; mask (B, NH, T, T) of 0 and 1/(1-p) or null. */
-  forward(be: Backend, y: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number,
+  /** The dropout factors of `drop` into this.keep: 0 or 1/(1-p) below the diagonal, 0 above. */
+  private keepOf(drop: AttnDropout, B: number, T: number): F {
+    const keep = this.keep!, scale = 1 / (1 - drop.p);
+    for (let i = 0; i < B * this.NH; i++) for (let t = 0; t < T; t++) {
+      const rk = attnRowKey(drop.seed, i, t), o = (i * T + t) * T;
+      for (let s = 0; s <= t; s++) keep[o + s] = attnKept(rk, s, drop.p) ? scale : 0;
+      keep.fill(0, o + t + 1, o + T);
+    }
+    return keep;
+  }
+
+  /** y (B, T, C) from q, k, v, with attention dropout `drop` (or none). */
+  forward(be: Backend, y: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number,
     quant: Quantizer, level: number, ctx: Ctx): void {
     const NH = this.NH, D = C / NH, TT = T * T, n = B * NH * TT, TD = T * D, P = this.P;
     toHeads(this.qh, q, B, T, C, NH); toHeads(this.kh, k, B, T, C, NH); toHeads(this.vh, v, B, T, C, NH);
@@ -69,7 +84,7 @@ export class QuantAttention {
     }
     let W = P;
     if (this.pQ) { quant.apply(be, this.Pq!, P, n, this.pQ, level, ctx, T); W = this.Pq!; }
-    if (mask) { be.mul(this.W!, W, mask, n); W = this.W!; }
+    if (drop) { be.mul(this.W!, W, this.keepOf(drop, B, T), n); W = this.W!; }
     this.Wused = W;
     for (let i = 0; i < B * NH; i++) {
       be.matmul(this.yh.subarray(i * TD, (i + 1) * TD), W.subarray(i * TT, (i + 1) * TT), this.vh.subarray(i * TD, (i + 1) * TD), T, D, T);
@@ -77,9 +92,10 @@ export class QuantAttention {
     addFromHeads(y, this.yh, B, T, C, NH, false);
   }
 
-  /** Accumulates into dq, dk, dv (straight-through gradients at both quantizers); g has B*NH*T*T elements (clobbered).
-   * Follows forward with the same q, k, v, mask, B, T. */
-  backward(be: Backend, dq: F, dk: F, dv: F, g: F, dy: F, mask: F | null, B: number, T: number, C: number): void {
+  /** Accumulates into dq, dk, dv (straight-through gradients at both quantizers). Follows forward with
+   * the same q, k, v, dropout, B, T. */
+  backward(be: Backend, dq: F, dk: F, dv: F, dy: F, drop: AttnDropout | null, B: number, T: number, C: number): void {
+    const g = this.G;
     const NH = this.NH, D = C / NH, TT = T * T, n = B * NH * TT, TD = T * D, P = this.P, scale = 1 / Math.sqrt(D);
     const gy = this.yh, gh = this.gh;
     toHeads(gy, dy, B, T, C, NH);
@@ -89,7 +105,7 @@ export class QuantAttention {
       be.matmul(sl(gh, i, TD), sl(this.Wused!, i, TT), sl(gy, i, TD), T, D, T, { transA: true }); // dv = W^T dy
     }
     addFromHeads(dv, gh, B, T, C, NH, true);
-    if (mask) be.mul(g, g, mask, n);
+    if (drop) be.mul(g, g, this.keep!, n);
     for (let r = 0; r < B * NH * T; r++) {
       const o = r * T, t = r % T;
       let dot = 0;
