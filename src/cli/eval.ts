@@ -15,6 +15,27 @@ import { checkSavedConfig } from '../sample.js';
 import { textTable } from '../util/format.js';
 import { formatHelp } from './help.js';
 
+/**
+ * The checkpoint of --init_from (checked as sample checks it) and its config under the quantization
+ * flags of the command line: those given replace the checkpoint's own; without any, it stays as trained.
+ */
+export function checkpointUnderFlags(file: string | null, parsed: { config: Record<string, unknown>; given: Set<string> }, what: string) {
+  if (!file) throw new UserError(`normlab ${what} needs --init_from CKPT, a .safetensors checkpoint written by normlab train`);
+  if (!existsSync(file)) throw new UserError(`--init_from ${file}: no such file`);
+  const { tensors, metadata } = loadTensors(file);
+  let saved: ModelConfig;
+  try {
+    saved = JSON.parse(metadata.config ?? '');
+  } catch {
+    throw new UserError(`${file} has no normlab model config in its metadata: give a checkpoint written by normlab train`);
+  }
+  checkSavedConfig(saved, tensors, file);
+  const quantGiven = QUANT_FLAGS.some((f) => parsed.given.has(f.name));
+  const cfg: Record<string, unknown> = quantGiven ? { ...floatConfig(saved) } : { ...saved };
+  if (quantGiven) for (const f of QUANT_FLAGS) if (parsed.given.has(f.name)) cfg[f.name] = parsed.config[f.name];
+  return { file, tensors, metadata, saved, cfg };
+}
+
 export async function evalCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -29,21 +50,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const o = parsed.config;
   checkFlags(EVAL_FLAGS, o);
-  const file = o.init_from as string | null;
-  if (!file) throw new UserError('normlab eval needs --init_from CKPT, a .safetensors checkpoint written by normlab train');
-  if (!existsSync(file)) throw new UserError(`--init_from ${file}: no such file`);
-  const { tensors, metadata } = loadTensors(file);
-  let saved: ModelConfig;
-  try {
-    saved = JSON.parse(metadata.config ?? '');
-  } catch {
-    throw new UserError(`${file} has no normlab model config in its metadata: evaluate a checkpoint written by normlab train`);
-  }
-  checkSavedConfig(saved, tensors, file);
-  // Quantization flags on the command line replace the checkpoint's own; without any, it is evaluated as trained.
-  const quantGiven = QUANT_FLAGS.some((f) => parsed.given.has(f.name));
-  const cfg: Record<string, unknown> = quantGiven ? { ...floatConfig(saved) } : { ...saved };
-  if (quantGiven) for (const f of QUANT_FLAGS) if (parsed.given.has(f.name)) cfg[f.name] = o[f.name];
+  const { file, tensors, saved, cfg } = checkpointUnderFlags(o.init_from as string | null, parsed, 'eval');
   const { backend } = selectBackend(o.backend as 'auto');
   const data = loadDataset(o.data_dir as string, o.dataset as string, { blockSize: saved.block_size });
   const widths = o.bits as number[] | null;

@@ -1,15 +1,11 @@
 // `normlab export --init_from CKPT --quantized [quantization flags] --out FILE`: the checkpoint's
 // quantized weights as integer tensors with scale and zero point (docs/quantization.md, "Export").
-import { existsSync } from 'node:fs';
 import { checkFlags, checkTrainConfig, EXPORT_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
-import { QUANT_FLAGS } from '../config/quantization.js';
 import type { ModelConfig } from '../config/types.js';
 import { UserError } from '../engine/types.js';
 import { writeSafetensors } from '../engine/safetensors.js';
-import { loadTensors } from '../train/checkpoint.js';
-import { floatConfig } from '../train/quant-eval.js';
 import { exportQuantized } from '../train/quant-export.js';
-import { checkSavedConfig } from '../sample.js';
+import { checkpointUnderFlags } from './eval.js';
 import { formatHelp } from './help.js';
 
 export async function exportCommand(argv: string[]): Promise<number> {
@@ -26,22 +22,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
   }
   const o = parsed.config;
   checkFlags(EXPORT_FLAGS, o);
-  const file = o.init_from as string | null, out = o.out as string | null;
-  if (!file) throw new UserError('normlab export needs --init_from CKPT, a .safetensors checkpoint written by normlab train');
+  const out = o.out as string | null;
   if (!o.quantized) throw new UserError('normlab export writes quantized weights only: add --quantized (and the quantization flags, e.g. --linear_variant_attn quantized_linear)');
   if (!out) throw new UserError('normlab export needs --out FILE (a .safetensors file to write)');
-  if (!existsSync(file)) throw new UserError(`--init_from ${file}: no such file`);
-  const { tensors, metadata } = loadTensors(file);
-  let saved: ModelConfig;
-  try {
-    saved = JSON.parse(metadata.config ?? '');
-  } catch {
-    throw new UserError(`${file} has no normlab model config in its metadata: export a checkpoint written by normlab train`);
-  }
-  checkSavedConfig(saved, tensors, file);
-  const quantGiven = QUANT_FLAGS.some((f) => parsed.given.has(f.name));
-  const cfg: Record<string, unknown> = quantGiven ? { ...floatConfig(saved) } : { ...saved };
-  if (quantGiven) for (const f of QUANT_FLAGS) if (parsed.given.has(f.name)) cfg[f.name] = o[f.name];
+  const { tensors, metadata, cfg } = checkpointUnderFlags(o.init_from as string | null, parsed, 'export');
   checkTrainConfig(cfg);
   const { out: named, meta } = exportQuantized(cfg as unknown as ModelConfig, tensors, o.seed as number);
   if (Object.keys(meta).length === 0) {
