@@ -89,10 +89,15 @@ export class GPT {
    * one tensor) and the blocks' quantized_linear weights. The tied LM head reads the float wte.
    */
   prepare(ctx: Ctx): void {
+    this.prepareTables(ctx);
+    for (const b of this.blocks) b.prepare(this.be, ctx);
+  }
+
+  /** The quantized embedding tables (forward: the blocks prepare their own linears in Block.forward). */
+  private prepareTables(ctx: Ctx): void {
     const { be, cfg, qp } = this, C = cfg.n_embd, lv = quantLevel(qp, ctx);
     if (this.wteQ) this.quantizer.apply(be, this.wteQ, this.wte.data, cfg.vocab_size * C, qp.wte!, lv, ctx);
     if (this.wpeQ) this.quantizer.apply(be, this.wpeQ, this.wpe.data, cfg.block_size * C, qp.wpe!, lv, ctx);
-    for (const b of this.blocks) b.prepare(be, ctx);
   }
 
   /** The embedding tables the forward reads: wte and wpe, or their quantized copies (after prepare()). */
@@ -129,7 +134,7 @@ export class GPT {
     const { be, cfg } = this;
     const C = cfg.n_embd, N = B * T;
     if (B > this.maxB || T > this.maxT) throw new Error(`forward(${B}x${T}) exceeds the model's buffers (${this.maxB}x${this.maxT})`);
-    if (this.qp.wte || this.qp.wpe) this.prepare(ctx); // blocks prepare their own linears in Block.forward
+    this.prepareTables(ctx);
     const emb = this.embeddings();
     be.embeddingForward(this.emb, idx, emb.wte, emb.wpe, B, T, C);
     this.dropping = ctx.training && cfg.dropout > 0;
