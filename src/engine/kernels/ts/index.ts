@@ -25,5 +25,4 @@ export const tsBackend: Backend = {
   sumSquares: ew.sumSquares,
   adamw,
   fakeQuant,
-  variants: {},
 };
