@@ -12,6 +12,8 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
+import { SoftmaxSlot } from '../nn/softmax/slot.js';
 import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
 import type { ParamStore } from '../nn/store.js';
 import { Quantizer, quantLayout, quantLevel, quantPlan, weightsQuantized, type QSpec, type QuantPlan } from '../nn/quant.js';
@@ -100,6 +102,8 @@ export class Block {
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
   readonly act: VariantSlot;
+  /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
+  readonly softmax: SoftmaxSlot | null;
   readonly H: number; readonly Hin: number;
   /** What this block quantizes (docs/quantization.md), and the attention that quantizes inside (or null). */
   readonly qp: QuantPlan;
@@ -131,6 +135,8 @@ export class Block {
     this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02, ql.attn_k);
     this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02, ql.attn_v);
     this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd, ql.attn_proj);
+    this.softmax = cfg.softmax_variant_attn === 'softmax' ? null
+      : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg, maxB * NH * maxT * maxT);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
@@ -190,6 +196,7 @@ export class Block {
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
     if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
+    else if (this.softmax) this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH);
     else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH);
   };
 
@@ -272,8 +279,10 @@ export class Block {
     const gy = g.g5;
     this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
-    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, dropping ? this.attDrop : null, B, T, C);
-    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, dropping ? this.attDrop : null, B, T, C, NH);
+    const drop = dropping ? this.attDrop : null;
+    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
+    else if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
+    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH);
     const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);
