@@ -44,6 +44,9 @@ export interface Ctx {
   /** Report a metric the variant declares (Variant.metrics): summed numerators over summed
    * denominators become the logged value. */
   metric(name: string, numerator: number, denominator: number): void;
+  /** The update this forward belongs to (training: 0 for the first; the quantization warm-up and
+   * scheduler read it, docs/quantization.md). Unset: 0. */
+  iter?: number;
 }
 
 /** A metric a variant reports through ctx.metric. Training logs it at every step and evaluation and
