@@ -4,8 +4,10 @@
 // `<slot>.activation.*` (e.g. `transformer.h.0.pre_ln_attn.activation.x_vals`, `transformer.ln_f...`).
 // Curves are evaluated by activationCurve (the same code as training); params undefined = init.
 import { join } from 'node:path';
-import { loadTensors } from '../train/checkpoint.js';
-import { activationCurve } from '../nn/activations/curve.js';
+import { checkSavedModelConfig, loadTensors, metadataConfig } from '../train/checkpoint.js';
+import { activationCurve, activationVariant } from '../nn/activations/curve.js';
+import { numel } from '../nn/variant.js';
+import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../model/config.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
@@ -48,7 +50,38 @@ function xRange(groups: Record<string, Float32Array>[], cfg: ModelConfig, varian
   return Array.from({ length: POINTS }, (_, i) => lo + ((hi - lo) * i) / (POINTS - 1));
 }
 
-function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>): CurveGroup {
+/**
+ * The curves of one activation. The parameter shapes the config gives are compared with the file's
+ * tensors before any curve is evaluated (the initial curve costs as much as the config says: a
+ * hostile `lsa_num_knots` must not be believed; docs/safety.md).
+ */
+function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): CurveGroup {
+  const v = activationVariant(variant);
+  // Its counts (knots, points) first: no larger than the values the file holds for it.
+  let held = 0;
+  for (const p of params.values()) for (const a of Object.values(p)) held += a.length;
+  for (const f of v.flags ?? []) {
+    const n = (cfg as unknown as Record<string, unknown>)[f.name];
+    if (f.type === 'int' && n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n > Math.max(held, 1))) {
+      throw new UserError(`${file}: its config gives ${variant} ${f.name} ${JSON.stringify(n)?.slice(0, 40)} but the file holds ${held} values of ` +
+        `${variant} parameters: the metadata does not belong to these weights`);
+    }
+  }
+  const specs = Object.entries(v.params(1, cfg));
+  const wanted = specs.filter(([, spec]) => numel(spec.shape) > 0);
+  if (params.size === 0 && wanted.length > 0) {
+    throw new UserError(`${file}: its config says ${variant} (parameters ${wanted.map(([n]) => n).join(', ')}), but the file holds none of them: ` +
+      'the metadata does not belong to these weights');
+  }
+  for (const [label, p] of params) {
+    for (const [name, spec] of specs) {
+      const got = p[name]?.length ?? 0;
+      if (got !== numel(spec.shape)) {
+        throw new UserError(`${file}: its config gives ${variant} parameter ${name} the shape [${spec.shape.join(', ')}] but ${label} holds ` +
+          `${got} values: the metadata does not belong to these weights`);
+      }
+    }
+  }
   const xs = xRange([...params.values()], cfg, variant);
   const initial = activationCurve(variant, cfg, undefined, xs);
   const curves = [...params.entries()].map(([label, p]) => ({ label, ys: activationCurve(variant, cfg, p, xs) }));
@@ -63,11 +96,14 @@ export function runActivations(run: RunInfo): ActivationsReply {
     return reply;
   }
   reply.checkpoint = run.checkpoint.file;
-  const { tensors, metadata } = loadTensors(join(run.dir, run.checkpoint.file));
-  let metaCfg: Record<string, unknown> = {};
-  try { metaCfg = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>; } catch { /* keep defaults */ }
-  // The checkpoint's own model config wins; the run's train config fills the rest.
-  const cfg = { ...defaultConfig(), ...(run.config ?? {}), ...metaCfg } as unknown as ModelConfig;
+  const file = join(run.dir, run.checkpoint.file);
+  const { tensors, metadata } = loadTensors(file);
+  const metaCfg = metadata.config === undefined ? {} : metadataConfig(metadata, file);
+  // The checkpoint's own model config wins; the run's train config fills the rest. Its sizes are
+  // compared with the tensors before anything is computed from them (group).
+  const merged = { ...defaultConfig(), ...(run.config ?? {}), ...metaCfg };
+  checkSavedModelConfig(merged, metadata.config === undefined ? join(run.dir, 'state.json') : file, { typesOnly: true });
+  const cfg = merged as unknown as ModelConfig;
   const iter = Number(metadata.iter);
   reply.iter = Number.isFinite(iter) ? iter : null;
 
@@ -92,10 +128,10 @@ export function runActivations(run: RunInfo): ActivationsReply {
   }
   for (const [v, entries] of perVariant) {
     const layers = cfg.activation_variant_layerlist ? ` (${entries.map(([k]) => k).join(', ')})` : '';
-    reply.groups.push(group(`MLP activation: ${v}${layers}`, v, cfg, new Map(entries)));
+    reply.groups.push(group(`MLP activation: ${v}${layers}`, v, cfg, new Map(entries), file));
   }
   if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
-    reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer))));
+    reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer)), file));
   }
   if (reply.groups.length === 0) {
     const used = cfg.activation_variant_layerlist ? cfg.activation_variant_layerlist.join(', ') : cfg.activation_variant;
