@@ -160,7 +160,8 @@ class JsonlFile {
   private pending = Buffer.alloc(0);
   /** Objects parsed so far. */
   count = 0;
-  constructor(readonly path: string, private readonly reset: () => void, private readonly add: (row: Record<string, unknown>) => void) {}
+  constructor(readonly path: string, private readonly reset: () => void, private readonly add: (row: Record<string, unknown>) => void,
+    private readonly stats: ReaderStats) {}
 
   /** What changed since the last read: null when nothing, else the byte range to read (from 0 after a rewrite). */
   private plan(st: Stats): { start: number; end: number } | null {
@@ -178,6 +179,7 @@ class JsonlFile {
   }
 
   private consume(chunk: Buffer, at: number): void {
+    this.stats.bytesRead += chunk.length;
     if (at < HEAD_BYTES && this.head.length < HEAD_BYTES) {
       this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
     }
@@ -245,6 +247,9 @@ export function thinIndices(n: number, max = MAX_CURVE_POINTS): number[] {
 }
 
 /** One run folder's files, read incrementally. */
+/** What a reader has done, for tests and figures: refreshes that read files, and bytes of logs read. */
+export interface ReaderStats { refreshes: number; bytesRead: number }
+
 class RunFiles {
   readonly summary: JsonFile;
   readonly state: JsonFile;
@@ -253,7 +258,7 @@ class RunFiles {
   private train = new Map<number, [number, number]>();
   private evals = new Map<number, Record<string, unknown>>();
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, stats: ReaderStats) {
     this.summary = new JsonFile(join(dir, 'summary.json'));
     this.state = new JsonFile(join(dir, 'state.json'));
     this.log = new JsonlFile(join(dir, 'log.jsonl'), () => { this.train = new Map(); this.evals = new Map(); }, (l) => {
@@ -261,7 +266,7 @@ class RunFiles {
       if (it === null) return;
       if ('val_loss' in l || 'train_loss' in l) this.evals.set(it, l);
       else if ('loss' in l) this.train.set(it, [num(l.loss) ?? NaN, num(l.lr) ?? NaN]);
-    });
+    }, stats);
   }
 
   /** The run as the dashboard shows it, curves thinned to MAX_CURVE_POINTS. */
@@ -367,6 +372,7 @@ export class DashboardReader {
   private last: DashboardData | null = null;
   private lastJson: string | null = null;
   private inflight: Promise<DashboardData> | null = null;
+  readonly stats: ReaderStats = { refreshes: 0, bytesRead: 0 };
 
   constructor(root: string) { this.root = resolve(root); }
 
@@ -374,12 +380,12 @@ export class DashboardReader {
   private filesOf(found: Found): { runs: RunFiles[]; sweeps: [string, { file: JsonlFile; rows: Record<string, unknown>[] }][] } {
     for (const d of this.runs.keys()) if (!found.runs.includes(d)) this.runs.delete(d);
     for (const d of this.results.keys()) if (!found.sweeps.includes(d)) this.results.delete(d);
-    const runs = found.runs.map((d) => this.runs.get(d) ?? this.runs.set(d, new RunFiles(d)).get(d)!);
+    const runs = found.runs.map((d) => this.runs.get(d) ?? this.runs.set(d, new RunFiles(d, this.stats)).get(d)!);
     const sweeps = found.sweeps.map((d) => {
       let r = this.results.get(d);
       if (!r) {
         const rows: Record<string, unknown>[] = [];
-        r = { rows, file: new JsonlFile(join(d, 'results.jsonl'), () => { rows.length = 0; }, (row) => { rows.push(row); }) };
+        r = { rows, file: new JsonlFile(join(d, 'results.jsonl'), () => { rows.length = 0; }, (row) => { rows.push(row); }, this.stats) };
         this.results.set(d, r);
       }
       return [d, r] as [string, typeof r];
@@ -395,6 +401,7 @@ export class DashboardReader {
     if (this.last?.version === version) return this.last;
     const { runs, sweeps } = this.filesOf(found);
     const ignored: string[] = [];
+    this.stats.refreshes++;
     for (const r of runs) { r.summary.update(ignored); r.state.update(ignored); r.log.updateSync(ignored); }
     for (const [, r] of sweeps) r.file.updateSync(ignored);
     return this.keep(assemble(this.root, version, runs, sweeps));
@@ -420,6 +427,7 @@ export class DashboardReader {
     if (this.last?.version === version) return this.last;
     const { runs, sweeps } = this.filesOf(found);
     const ignored: string[] = [];
+    this.stats.refreshes++;
     for (const r of runs) { r.summary.update(ignored); r.state.update(ignored); await r.log.update(ignored); }
     for (const [, r] of sweeps) await r.file.update(ignored);
     return this.keep(assemble(this.root, version, runs, sweeps));
