@@ -8,7 +8,7 @@ import { checkSavedModelConfig, loadTensors, metadataConfig } from '../train/che
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
 import { numel } from '../nn/variant.js';
 import { UserError } from '../engine/types.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config/types.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
 import type { RunInfo } from './data.js';

@@ -1,7 +1,7 @@
 // Linear layer, torch.nn.Linear layout: y (N, out) = x (N, in) W^T + b, W stored (out, in).
 import type { Backend } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
-import type { Param, ParamStore } from '../model/params.js';
+import type { Param, ParamStore } from './store.js';
 
 export class Linear {
   readonly weight: Param;
