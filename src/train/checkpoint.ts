@@ -19,7 +19,7 @@
 // supersedes it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanTemporaries, DiskError, makeDir, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
+import { cleanTemporaries, DiskError, makeDir, readFileNoFollow, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
 import { UserError } from '../engine/types.js';
 import { checkTrainConfig, checkValue, FLAGS, MODEL_KEYS } from '../config/index.js';
@@ -250,6 +250,31 @@ export function checkSavedModelConfig(cfg: Record<string, unknown>, file: string
   }
 }
 
+/**
+ * Refuses weights whose vocabulary differs from the dataset's (docs/safety.md): every checkpoint and
+ * resume state records the vocabulary it was trained on in its metadata (`tokenizer`, and `chars` for
+ * a character set), and a run continued or fine-tuned on another mapping of token ids would train on
+ * text it reads wrongly, without a word. Weights without that record (other tools) are not checked.
+ */
+export function checkSameVocabulary(metadata: Record<string, string>, file: string, meta: { tokenizer?: string; chars?: string[] }, dataset: string): void {
+  const savedTok = metadata.tokenizer ?? (metadata.chars !== undefined ? 'char' : undefined);
+  const dataTok = meta.tokenizer ?? (meta.chars ? 'char' : undefined);
+  const from = metadata.dataset ? `dataset ${metadata.dataset}` : 'its dataset';
+  if (savedTok !== undefined && dataTok !== undefined && savedTok !== dataTok) {
+    throw new UserError(`${file} was trained on ${from} with the ${savedTok} tokenizer, but dataset ${dataset} uses ${dataTok}: ` +
+      'its token ids mean other text. Use the dataset it was trained on, or start a new run in another --out_dir.');
+  }
+  const saved = metadataChars(metadata, file);
+  if (!saved || !meta.chars) return;
+  const same = saved.length === meta.chars.length && saved.every((c, i) => c === meta.chars![i]);
+  if (same) return;
+  const show = (cs: string[]) => { const j = JSON.stringify(cs.join('')); return j.length > 60 ? j.slice(0, 57) + '..."' : j; };
+  const k = saved.findIndex((c, i) => c !== meta.chars![i]);
+  throw new UserError(`${file} was trained on ${from} with the vocabulary ${show(saved)} (${saved.length} characters), but dataset ${dataset} ` +
+    `has ${show(meta.chars)} (${meta.chars.length} characters; they differ from token id ${k < 0 ? saved.length : k}): its token ids mean other ` +
+    'characters. Use the dataset it was trained on, or start a new run in another --out_dir.');
+}
+
 /** The contract used by `activations`, `inspect` and the dashboard. */
 export function loadTensors(file: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
   return readSafetensors(file);
@@ -321,13 +346,20 @@ export function readState(dir: string, kind: CheckpointKind = CHECKPOINT): Train
     throw new UserError(`--init_from resume: ${dir} has no state.json (no checkpoint to resume). ` +
       'Train with --init_from scratch first, or point --out_dir at a run folder.');
   }
+  let text: string;
+  try {
+    text = readFileNoFollow(file).toString('utf8');
+  } catch (e) {
+    throw new UserError(`${file} cannot be read (${(e as NodeJS.ErrnoException).code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message}): ` +
+      'a state file normlab writes is a plain file; remove it or restore it');
+  }
   let s: TrainState;
   try {
-    s = JSON.parse(fs.readFileSync(file, 'utf8'));
+    s = JSON.parse(text);
   } catch {
     throw new UserError(`${file} is corrupt (not JSON); the run cannot be resumed from it`);
   }
-  if (s.version !== 1 || typeof s.iter !== 'number' || !s.config || !s.rng) {
+  if (!s || typeof s !== 'object' || s.version !== 1 || typeof s.iter !== 'number' || !s.config || !s.rng) {
     throw new UserError(`${file} is not a normlab state file (version 1); the run cannot be resumed from it`);
   }
   return s;
