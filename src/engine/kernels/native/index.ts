@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface). Variants
@@ -21,7 +22,7 @@ type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n
   & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
 
 /** The Backend kernels, with the same signatures, except matmul's options packed into bit flags. */
-type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
+type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul' | 'attentionForward' | 'attentionBackward'>;
 
 interface AddonBase extends AddonKernels {
   info(): NativeInfo;
@@ -29,6 +30,10 @@ interface AddonBase extends AddonKernels {
   simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
+  /** Attention with the dropout as two numbers (p = 0: none) instead of an object. */
+  attentionForward(out: F, stats: F, q: F, k: F, v: F, p: number, seed: number, B: number, T: number, C: number, NH: number): void;
+  attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, p: number, seed: number,
+    B: number, T: number, C: number, NH: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
   layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
@@ -197,8 +202,13 @@ export function loadNativeBackend(): Backend | null {
     biasBackward: a.biasBackward,
     embeddingForward: a.embeddingForward,
     embeddingBackward: a.embeddingBackward,
-    attentionForward: a.attentionForward,
-    attentionBackward: a.attentionBackward,
+    // A score transform (softmax variants) runs the TypeScript definition until it has a C kernel.
+    attentionForward: (out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
+      ? tsAttentionForward(out, stats, q, k, v, drop, B, T, C, NH, opts)
+      : a.attentionForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH),
+    attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
+      ? tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts)
+      : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH),
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,
     add: a.add,
