@@ -91,7 +91,6 @@ export function generateText(run: LoadedRun, opts: SampleTextOptions, onText?: (
  * file really holds, and every weight finite (a diverged run's NaN weights sample nothing).
  */
 export function checkSavedConfig(cfg: ModelConfig, tensors: Map<string, LoadedTensor>, file: string): void {
-  checkConfigSizes(cfg as unknown as Record<string, unknown>, tensors, file);
   checkSavedModelConfig(cfg as unknown as Record<string, unknown>, file);
   const V = cfg.vocab_size;
   if (!Number.isSafeInteger(V) || V < 1 || V > 65536) {
@@ -104,6 +103,8 @@ export function checkSavedConfig(cfg: ModelConfig, tensors: Map<string, LoadedTe
     throw new UserError(`${file}: its metadata describes a model of about ${(est.params / 1e6).toFixed(2)}M parameters but the file holds ` +
       `${(held / 1e6).toFixed(2)}M values: the metadata does not belong to these weights (corrupt or edited file)`);
   }
+  // Sizes the memory estimate leaves out (a variant's knots or points) are bounded by the file too.
+  checkConfigSizes(cfg as unknown as Record<string, unknown>, tensors, file);
   for (const [name, t] of tensors) {
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {

@@ -257,23 +257,39 @@ class RunFiles {
   /** Iteration -> [loss, lr] of training lines, and the whole line of evaluations (the later line wins: a resumed run logs an iteration twice). */
   private train = new Map<number, [number, number]>();
   private evals = new Map<number, Record<string, unknown>>();
+  /** Whether the maps' keys (in insertion order) are ascending: a log written by one run is, so no sort is needed. */
+  private trainSorted = true;
+  private evalsSorted = true;
+  private lastTrain = -Infinity;
+  private lastEval = -Infinity;
 
   constructor(readonly dir: string, stats: ReaderStats) {
     this.summary = new JsonFile(join(dir, 'summary.json'));
     this.state = new JsonFile(join(dir, 'state.json'));
-    this.log = new JsonlFile(join(dir, 'log.jsonl'), () => { this.train = new Map(); this.evals = new Map(); }, (l) => {
+    this.log = new JsonlFile(join(dir, 'log.jsonl'), () => {
+      this.train = new Map(); this.evals = new Map();
+      this.trainSorted = this.evalsSorted = true; this.lastTrain = this.lastEval = -Infinity;
+    }, (l) => {
       const it = num(l.iter);
       if (it === null) return;
-      if ('val_loss' in l || 'train_loss' in l) this.evals.set(it, l);
-      else if ('loss' in l) this.train.set(it, [num(l.loss) ?? NaN, num(l.lr) ?? NaN]);
+      if ('val_loss' in l || 'train_loss' in l) {
+        if (!this.evals.has(it) && it < this.lastEval) this.evalsSorted = false;
+        this.lastEval = Math.max(this.lastEval, it);
+        this.evals.set(it, l);
+      } else if ('loss' in l) {
+        if (!this.train.has(it) && it < this.lastTrain) this.trainSorted = false;
+        this.lastTrain = Math.max(this.lastTrain, it);
+        this.train.set(it, [num(l.loss) ?? NaN, num(l.lr) ?? NaN]);
+      }
     }, stats);
   }
 
   /** The run as the dashboard shows it, curves thinned to MAX_CURVE_POINTS. */
   info(root: string, stamps: string[]): RunInfo {
     const summary = this.summary.value, state = this.state.value;
-    const trainIters = [...this.train.keys()].sort((a, b) => a - b);
-    const evalIters = [...this.evals.keys()].sort((a, b) => a - b);
+    const trainIters = [...this.train.keys()], evalIters = [...this.evals.keys()];
+    if (!this.trainSorted) trainIters.sort((a, b) => a - b);
+    if (!this.evalsSorted) evalIters.sort((a, b) => a - b);
     const ti = thinIndices(trainIters.length).map((i) => trainIters[i]);
     // Thinned evaluations keep the best one (the table's best_val_loss falls back on it).
     let best = -1;
