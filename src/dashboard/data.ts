@@ -409,18 +409,24 @@ export class DashboardReader {
     return { runs, sweeps };
   }
 
-  /** What changed, read now, blocking (tests, and `readDashboard`). */
-  readSync(): DashboardData {
+  /** The folder's stamp now: the last result when nothing changed, else the files to update. */
+  private look(): DashboardData | { version: string; runs: RunFiles[]; sweeps: [string, { file: JsonlFile; rows: Record<string, unknown>[] }][] } {
     const found = walk(this.root), stamps: string[] = [];
     stampFolder(found, stamps);
     const version = versionOf(stamps, found, this.root);
     if (this.last?.version === version) return this.last;
-    const { runs, sweeps } = this.filesOf(found);
-    const ignored: string[] = [];
     this.stats.refreshes++;
-    for (const r of runs) { r.summary.update(ignored); r.state.update(ignored); r.log.updateSync(ignored); }
-    for (const [, r] of sweeps) r.file.updateSync(ignored);
-    return this.keep(assemble(this.root, version, runs, sweeps));
+    return { version, ...this.filesOf(found) };
+  }
+
+  /** What changed, read now, blocking (tests, and `readDashboard`). */
+  readSync(): DashboardData {
+    const l = this.look();
+    if ('root' in l) return l;
+    const ignored: string[] = [];
+    for (const r of l.runs) { r.summary.update(ignored); r.state.update(ignored); r.log.updateSync(ignored); }
+    for (const [, r] of l.sweeps) r.file.updateSync(ignored);
+    return this.keep(assemble(this.root, l.version, l.runs, l.sweeps));
   }
 
   /** The data now; concurrent callers share one refresh. */
@@ -437,16 +443,12 @@ export class DashboardReader {
   }
 
   private async refresh(): Promise<DashboardData> {
-    const found = walk(this.root), stamps: string[] = [];
-    stampFolder(found, stamps);
-    const version = versionOf(stamps, found, this.root);
-    if (this.last?.version === version) return this.last;
-    const { runs, sweeps } = this.filesOf(found);
+    const l = this.look();
+    if ('root' in l) return l;
     const ignored: string[] = [];
-    this.stats.refreshes++;
-    for (const r of runs) { r.summary.update(ignored); r.state.update(ignored); await r.log.update(ignored); }
-    for (const [, r] of sweeps) await r.file.update(ignored);
-    return this.keep(assemble(this.root, version, runs, sweeps));
+    for (const r of l.runs) { r.summary.update(ignored); r.state.update(ignored); await r.log.update(ignored); }
+    for (const [, r] of l.sweeps) await r.file.update(ignored);
+    return this.keep(assemble(this.root, l.version, l.runs, l.sweeps));
   }
 
   private keep(data: DashboardData): DashboardData {

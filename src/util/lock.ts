@@ -4,6 +4,10 @@
 // stale: it is taken over. The lock is removed on release and when the process exits normally.
 // Anything else standing at the lock's name (a FIFO, a folder, a link) is refused with what it is,
 // never waited on (docs/safety.md, "A hostile local user").
+// While held, the lock file is touched every LOCK_HEARTBEAT_MS, so a process on another machine
+// sharing the folder, which cannot check the pid, can tell a live lock (touched recently) from one
+// whose holder is gone or frozen (docs/queue.md: a worker takes over another host's lock only when it
+// has not been touched for REMOTE_LOCK_STALE_MS).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,6 +53,25 @@ function commandOf(pid: number): string | null {
     const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
     return cmd ? (cmd.length > 120 ? cmd.slice(0, 117) + '...' : cmd) : null;
   } catch { return null; }
+}
+
+/** How often a held lock's file is touched (its mtime is the holder's heartbeat). */
+export const LOCK_HEARTBEAT_MS = 10_000;
+/** Another machine's lock untouched for this long is stale. The machines' clocks must agree to well within it. */
+export const REMOTE_LOCK_STALE_MS = 120_000;
+
+/** The lock of `dir` as written, and how long ago it was last touched; null when there is none or it is unreadable. */
+export function readLock(dir: string): { info: LockInfo; ageMs: number } | null {
+  const file = path.join(dir, LOCK_FILE);
+  try {
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || st.size > 4096) return null;
+    const info = JSON.parse(readPlain(file) ?? '') as LockInfo;
+    if (typeof info !== 'object' || info === null || typeof info.host !== 'string' || !Number.isInteger(info.pid)) return null;
+    return { info, ageMs: Date.now() - st.mtimeMs };
+  } catch {
+    return null;
+  }
 }
 
 /** Who holds the lock of `dir`, if a live process does (a stale or unreadable lock counts as free). */
@@ -139,9 +162,17 @@ export function acquireLock(dir: string, command: string): FolderLock {
     }
   }
   let held = true;
+  const beat = setInterval(() => {
+    try {
+      const now = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+      if (now.pid === process.pid && now.host === info.host) { const t = new Date(); fs.utimesSync(file, t, t); }
+    } catch { /* gone: nothing to keep alive */ }
+  }, LOCK_HEARTBEAT_MS);
+  beat.unref();
   const release = (): void => {
     if (!held) return;
     held = false;
+    clearInterval(beat);
     process.off('exit', release);
     try {
       const now = JSON.parse(readPlain(file) ?? '') as LockInfo;
