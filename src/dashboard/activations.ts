@@ -6,14 +6,13 @@
 import { join } from 'node:path';
 import { checkSavedModelConfig, loadTensors, metadataConfig } from '../train/checkpoint.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
-import { numel } from '../nn/variant.js';
 import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../config/types.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
 import { softmaxes } from '../nn/softmax/index.js';
 import { fillInit } from '../nn/params.js';
-import { numel, type Params } from '../nn/variant.js';
+import { numel, type Params, type Variant } from '../nn/variant.js';
 import type { RunInfo } from './data.js';
 
 export interface CurveGroup {
@@ -61,19 +60,25 @@ function xRange(groups: Record<string, Float32Array>[], cfg: ModelConfig, varian
  * tensors before any curve is evaluated (the initial curve costs as much as the config says: a
  * hostile `lsa_num_knots` must not be believed; docs/safety.md).
  */
-function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): CurveGroup {
-  const v = activationVariant(variant);
-  // Its counts (knots, points) first: no larger than the values the file holds for it.
+/**
+ * Refuses parameters that disagree with what the config says variant v (of C channels) holds, before
+ * any work in proportion to the config: its counts (knots, points) and C first, no larger than the
+ * values the file holds for it, then the exact shapes. A hostile `lsa_num_knots` must not be believed
+ * (docs/safety.md).
+ */
+function checkParams(v: Variant, variant: string, C: number, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): void {
   let held = 0;
   for (const p of params.values()) for (const a of Object.values(p)) held += a.length;
-  for (const f of v.flags ?? []) {
-    const n = (cfg as unknown as Record<string, unknown>)[f.name];
-    if (f.type === 'int' && n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n > Math.max(held, 1))) {
-      throw new UserError(`${file}: its config gives ${variant} ${f.name} ${JSON.stringify(n)?.slice(0, 40)} but the file holds ${held} values of ` +
+  // C (the attention's heads for a softmax) may exceed the values of per-layer scalars: bounded loosely.
+  if (C > Math.max(held, 1024)) throw new UserError(`${file}: its config gives ${variant} ${C} channels but the file holds ${held} values of its parameters`);
+  const counts: [string, unknown][] = (v.flags ?? []).filter((f) => f.type === 'int').map((f) => [f.name, (cfg as unknown as Record<string, unknown>)[f.name]] as [string, unknown]);
+  for (const [name, n] of counts) {
+    if (n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n > Math.max(held, 1))) {
+      throw new UserError(`${file}: its config gives ${variant} ${name} ${JSON.stringify(n)?.slice(0, 40)} but the file holds ${held} values of ` +
         `${variant} parameters: the metadata does not belong to these weights`);
     }
   }
-  const specs = Object.entries(v.params(1, cfg));
+  const specs = Object.entries(v.params(C, cfg));
   const wanted = specs.filter(([, spec]) => numel(spec.shape) > 0);
   if (params.size === 0 && wanted.length > 0) {
     throw new UserError(`${file}: its config says ${variant} (parameters ${wanted.map(([n]) => n).join(', ')}), but the file holds none of them: ` +
@@ -88,6 +93,11 @@ function group(title: string, variant: string, cfg: ModelConfig, params: Map<str
       }
     }
   }
+}
+
+/** The curves of one activation, its parameters checked against the config first (checkParams). */
+function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): CurveGroup {
+  checkParams(activationVariant(variant), variant, 1, cfg, params, file);
   const xs = xRange([...params.values()], cfg, variant);
   const initial = activationCurve(variant, cfg, undefined, xs);
   const curves = [...params.entries()].map(([label, p]) => ({ label, ys: activationCurve(variant, cfg, p, xs) }));
@@ -97,8 +107,10 @@ function group(title: string, variant: string, cfg: ModelConfig, params: Map<str
 
 /** The attention softmax variant's weight as a function of one score, per layer (and per head for
  * per-head parameters), learned against initial (./../nn/softmax/<variant>.ts curve()). */
-function softmaxGroup(cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>): CurveGroup {
-  const v = softmaxes[cfg.softmax_variant_attn], NH = cfg.n_head;
+function softmaxGroup(cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): CurveGroup {
+  const v = Object.hasOwn(softmaxes, cfg.softmax_variant_attn) ? softmaxes[cfg.softmax_variant_attn] : undefined, NH = cfg.n_head;
+  if (!v) throw new UserError(`${file}: its config names an unknown attention softmax ${JSON.stringify(cfg.softmax_variant_attn)?.slice(0, 40)}`);
+  checkParams(v as unknown as Variant, cfg.softmax_variant_attn, NH, cfg, params, file);
   const xs = xRange([...params.values()], cfg, 'softmax');
   const init: Params = {};
   for (const [k, spec] of Object.entries(v.params(NH, cfg))) { init[k] = new Float64Array(numel(spec.shape)); fillInit(init[k], spec.init); }
@@ -160,7 +172,7 @@ export function runActivations(run: RunInfo): ActivationsReply {
   if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
     reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer)), file));
   }
-  if (soft.size) reply.groups.push(softmaxGroup(cfg, new Map([...soft].sort(byLayer))));
+  if (soft.size) reply.groups.push(softmaxGroup(cfg, new Map([...soft].sort(byLayer)), file));
   reply.softmax_params.sort((a, b) => a.layer - b.layer || a.name.localeCompare(b.name));
   if (reply.groups.length === 0) {
     const used = cfg.activation_variant_layerlist ? cfg.activation_variant_layerlist.join(', ') : cfg.activation_variant;
