@@ -26,6 +26,10 @@ const ALLOWED: Record<string, string> = {
   'src/nn/cost.ts: variant tanh': 'the operation class tanh of docs/cost.md, not the variant',
   'src/sweep/inspect.ts: layernorm.mean': 'a statistic\'s mean (s.mean), not layernorm\'s saved buffer',
   'src/dashboard/public/app.js: layernorm.mean': 'a statistic\'s mean (s.mean), not layernorm\'s saved buffer',
+  'src/dashboard/activations.ts: learned_spline.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/activations.ts: pfla.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/activations.ts: pfla_le.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/activations.ts: piecewise.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
   // Left from issue 23: dact's inner activation and its alpha are found by dact's name.
   'src/dashboard/activations.ts: variant dact': 'dact\'s inner activation curve and alpha (not yet declared by dact)',
   'src/dashboard/playground/page.ts: variant dact': 'dact\'s inner activation curve (not yet declared by dact)',
