@@ -197,7 +197,7 @@ static void check_tokens(Args *a, size_t table, const int32_t *idx, long n, long
 static const Spec s_matmul[] = { SZ(3, "M"), SZ(4, "N"), SZ(5, "K"), SZ(6, "flags"), FA(0, "out", 3, 4), FA(1, "a", 3, 5), FA(2, "b", 5, 4) };
 CALL(c_matmul) {
   const int flags = (int)L(6);
-  nl_matmul(P(0), P(1), P(2), (int)L(3), (int)L(4), (int)L(5), flags & 1, (flags >> 1) & 1, (flags >> 2) & 1);
+  nl_matmul_ex(P(0), P(1), P(2), (int)L(3), (int)L(4), (int)L(5), flags & 1, (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1);
   return 0;
 }
 

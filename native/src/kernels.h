@@ -15,6 +15,9 @@ void kernels_init(int threads);
 int kernels_threads(void);
 
 void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate);
+// The same with bf16 = 1: operands rounded to bfloat16, float32 sums (gemm_bf16.c).
+void nl_matmul_ex(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate,
+  int bf16);
 void nl_add_bias(float *out, const float *bias, long N, long C);
 void nl_bias_backward(float *dbias, const float *dout, long N, long C);
 void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C);
