@@ -220,15 +220,15 @@ CALL(c_emb_b) { nl_embedding_backward(P(0), P(1), P(2), P(3), L(4), L(5), L(6));
 #define ATT_N(i, w, b) FA(i, w, b, b + 1, b + 2)
 #define ATT_A(kind, i, w, b) ARR(kind, i, w, 1, 0, b, b + 3, b + 1, b + 1)
 static const Spec s_att_f[] = { SZ(6, "B"), SZ(7, "T"), SZ(8, "C"), SZ(9, "NH"), ATT_N(0, "out", 6), ATT_A(F32, 1, "att", 6),
-  ATT_N(2, "q", 6), ATT_N(3, "k", 6), ATT_N(4, "v", 6), ATT_A(F32N, 5, "mask", 6) };
+  ATT_N(2, "q", 6), ATT_N(3, "k", 6), ATT_N(4, "v", 6), ATT_A(F32N, 5, "mask", 6), SZ(10, "bf16") };
 static void h_att_f(Args *a, const Val *v) { check_heads(a, L(8), L(9)); }
-CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7), L(8), L(9)); return 0; }
+CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7), L(8), L(9), L(10) != 0); return 0; }
 static const Spec s_att_b[] = { SZ(10, "B"), SZ(11, "T"), SZ(12, "C"), SZ(13, "NH"), ATT_N(0, "dq", 10), ATT_N(1, "dk", 10),
   ATT_N(2, "dv", 10), ATT_A(F32, 3, "scratch", 10), ATT_N(4, "dout", 10), ATT_A(F32, 5, "att", 10), ATT_N(6, "q", 10),
-  ATT_N(7, "k", 10), ATT_N(8, "v", 10), ATT_A(F32N, 9, "mask", 10) };
+  ATT_N(7, "k", 10), ATT_N(8, "v", 10), ATT_A(F32N, 9, "mask", 10), SZ(14, "bf16") };
 static void h_att_b(Args *a, const Val *v) { check_heads(a, L(12), L(13)); }
 CALL(c_att_b) {
-  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), P(9), L(10), L(11), L(12), L(13));
+  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), P(9), L(10), L(11), L(12), L(13), L(14) != 0);
   return 0;
 }
 

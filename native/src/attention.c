@@ -3,7 +3,8 @@
 // the pool. Head h of q, k, v, out is a (T, D) matrix with row stride C, which gemm_st takes as is
 // (lda = C), so nothing is copied. Causality: rows are cut into blocks of TB; a row block only
 // multiplies the columns up to its end, which skips most of the upper triangle (at T = 256, 10 of
-// 16 tiles are computed instead of 16).
+// 16 tiles are computed instead of 16). With bf16 (--dtype bfloat16, docs/dtype.md) the products are
+// gemm_bf16_st's, which round every operand (q, k, v, the weights, dout, dS) to bfloat16 as they pack.
 #include "kernels.h"
 #include "pool.h"
 #include "vmath.h"
@@ -19,6 +20,7 @@ typedef struct {
   const float *q, *k, *v, *mask, *dout, *catt;
   long B, T, C, NH, D;
   float scale;
+  void (*mm)(int, int, long, long, long, float, const float *, long, const float *, long, int, float *, long); // gemm_st or gemm_bf16_st
   float *work; // per thread: T * T floats
 } AttnJob;
 
@@ -49,7 +51,7 @@ POOL_FN(attention_forward_pairs, i0, i1) {
     float *out = j->out + o, *att = j->att + i * T * T;
     for (long r0 = 0; r0 < T; r0 += TB) { // scores = scale * Q K^T, row block [r0, r1), columns [0, r1)
       const long r1 = r0 + TB < T ? r0 + TB : T;
-      gemm_st(0, 1, r1 - r0, r1, D, j->scale, q + r0 * C, C, k, C, 0, att + r0 * T, T);
+      j->mm(0, 1, r1 - r0, r1, D, j->scale, q + r0 * C, C, k, C, 0, att + r0 * T, T);
     }
     softmax_rows(att, T, 0, T);
     const float *w = att; // the weights applied to v: att, or att * mask (dropout)
@@ -61,7 +63,7 @@ POOL_FN(attention_forward_pairs, i0, i1) {
     }
     for (long r0 = 0; r0 < T; r0 += TB) { // out rows [r0, r1) = W[r0:r1, 0:r1] V[0:r1]
       const long r1 = r0 + TB < T ? r0 + TB : T;
-      gemm_st(0, 0, r1 - r0, D, r1, 1.0f, w + r0 * T, T, v, C, 0, out + r0 * C, C);
+      j->mm(0, 0, r1 - r0, D, r1, 1.0f, w + r0 * T, T, v, C, 0, out + r0 * C, C);
     }
   }
 }
@@ -99,17 +101,17 @@ POOL_FN(attention_backward_pairs, i0, i1) {
     for (long r0 = 0; r0 < T; r0 += TB) {
       const long r1 = r0 + TB < T ? r0 + TB : T, nr = r1 - r0;
       // dW rows [r0, r1), columns [0, r1) = dout V^T
-      gemm_st(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, ds + r0 * T, T);
+      j->mm(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, ds + r0 * T, T);
       // dv rows [r0, r1) += W[r0:T, r0:r1]^T dout[r0:T]   (only rows t >= s weight v[s])
-      gemm_st(1, 0, nr, D, T - r0, 1.0f, w + r0 * T + r0, T, dout + r0 * C, C, 1, dv + r0 * C, C);
+      j->mm(1, 0, nr, D, T - r0, 1.0f, w + r0 * T + r0, T, dout + r0 * C, C, 1, dv + r0 * C, C);
     }
     softmax_grad_rows(ds, P, m, T, j->scale);
     for (long r0 = 0; r0 < T; r0 += TB) {
       const long r1 = r0 + TB < T ? r0 + TB : T, nr = r1 - r0;
       // dq rows [r0, r1) += dS[r0:r1, 0:r1] K[0:r1]
-      gemm_st(0, 0, nr, D, r1, 1.0f, ds + r0 * T, T, k, C, 1, dq + r0 * C, C);
+      j->mm(0, 0, nr, D, r1, 1.0f, ds + r0 * T, T, k, C, 1, dq + r0 * C, C);
       // dk rows [r0, r1) += dS[r0:T, r0:r1]^T Q[r0:T]
-      gemm_st(1, 0, nr, D, T - r0, 1.0f, ds + r0 * T + r0, T, q + r0 * C, C, 1, dk + r0 * C, C);
+      j->mm(1, 0, nr, D, T - r0, 1.0f, ds + r0 * T + r0, T, q + r0 * C, C, 1, dk + r0 * C, C);
     }
   }
 }
@@ -127,17 +129,17 @@ static void run_pairs(pool_fn fn, AttnJob *j) {
 }
 
 void nl_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, const float *mask,
-  long B, long T, long C, long NH) {
+  long B, long T, long C, long NH, int bf16) {
   if (B * T * NH == 0) return;
-  AttnJob j = { .out = out, .att = att, .q = q, .k = k, .v = v, .mask = mask, .B = B, .T = T, .C = C, .NH = NH,
+  AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .out = out, .att = att, .q = q, .k = k, .v = v, .mask = mask, .B = B, .T = T, .C = C, .NH = NH,
     .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))) };
   run_pairs(attention_forward_pairs, &j);
 }
 
 void nl_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att,
-  const float *q, const float *k, const float *v, const float *mask, long B, long T, long C, long NH) {
+  const float *q, const float *k, const float *v, const float *mask, long B, long T, long C, long NH, int bf16) {
   if (B * T * NH == 0) return;
-  AttnJob j = { .dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .catt = att, .q = q, .k = k, .v = v,
+  AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .catt = att, .q = q, .k = k, .v = v,
     .mask = mask, .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))) };
   run_pairs(attention_backward_pairs, &j);
 }

@@ -16,6 +16,15 @@ export interface MatmulOptions {
   transA?: boolean; // use A^T: A is stored (K, M) instead of (M, K)
   transB?: boolean; // use B^T: B is stored (N, K) instead of (K, N)
   accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
+  /** Every value of op(A) and op(B) read rounded to bfloat16 (src/engine/bf16.ts), sums as without
+   * it (float32 natively, float64 in ts): --dtype bfloat16, docs/dtype.md. */
+  bf16?: boolean;
+}
+
+/** Attention's options (the last, optional argument of attentionForward/Backward). */
+export interface AttentionOptions {
+  /** Every product's operands (q, k, v, the weights, dout, dS) rounded to bfloat16; docs/dtype.md. */
+  bf16?: boolean;
 }
 
 export interface Backend {
@@ -41,10 +50,11 @@ export interface Backend {
    * 1/(1-p)), the probabilities are multiplied by it before weighting v (attention dropout).
    * out (B, T, C) is written.
    */
-  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number,
+    opts?: AttentionOptions): void;
   /** Accumulates into dq, dk, dv. scratch has B*NH*T*T elements (its contents are clobbered). */
   attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
-    B: number, T: number, C: number, NH: number): void;
+    B: number, T: number, C: number, NH: number, opts?: AttentionOptions): void;
 
   /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).

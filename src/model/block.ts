@@ -5,7 +5,7 @@
 //   h = pre_ln_mlp(x1) if pre;  m = mlp(h);   m = out_ln_mlp(m) if peri;   y = x1 + m;   y = post_ln_mlp(y) if post
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
 // Dropout (when training with dropout > 0): on attention probabilities and on both c_proj outputs.
-import type { Backend } from '../engine/backend.js';
+import type { AttentionOptions, Backend } from '../engine/backend.js';
 import { alloc, type DType, type F } from '../engine/types.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
@@ -90,6 +90,8 @@ export class Block {
   readonly postMlp: VariantSlot | null;
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
+  /** Attention's options: bf16 with --dtype bfloat16 (docs/dtype.md). */
+  readonly attnOpts: AttentionOptions;
   readonly act: VariantSlot;
   readonly H: number; readonly Hin: number;
 
@@ -111,17 +113,18 @@ export class Block {
     this.postMlp = cfg.use_post_ln ? slot('post_ln_mlp') : null;
     this.outAttn = cfg.use_peri_ln ? slot('out_ln_attn') : null;
     this.outMlp = cfg.use_peri_ln ? slot('out_ln_mlp') : null;
-    const projStd = 0.02 / Math.sqrt(2 * cfg.n_layer);
-    this.q = new Linear(store, `${pfx}.attn.c_attn_q`, C, C, cfg.bias, 0.02);
-    this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02);
-    this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02);
-    this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd);
+    const projStd = 0.02 / Math.sqrt(2 * cfg.n_layer), bf16 = cfg.dtype === 'bfloat16';
+    this.attnOpts = bf16 ? { bf16: true } : {};
+    this.q = new Linear(store, `${pfx}.attn.c_attn_q`, C, C, cfg.bias, 0.02, bf16);
+    this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02, bf16);
+    this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02, bf16);
+    this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd, bf16);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
-    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02);
+    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, bf16);
     this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N);
-    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd);
+    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, bf16);
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
@@ -161,7 +164,7 @@ export class Block {
   private trainAttend: Attend = (y, q, k, v, _N, ctx) => {
     const { B, T } = this, C = this.cfg.n_embd, NH = this.cfg.n_head;
     const attMask = this.attMask && this.dropout(this.attMask, B * NH * T * T, ctx) ? this.attMask : null;
-    this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH);
+    this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH, this.attnOpts);
   };
 
   /**
@@ -231,7 +234,7 @@ export class Block {
     this.attnProj.backward(be, gy, ga, b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
     be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v,
-      dropping ? this.attMask : null, B, T, C, NH);
+      dropping ? this.attMask : null, B, T, C, NH, this.attnOpts);
     const hA = b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

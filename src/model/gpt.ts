@@ -3,7 +3,7 @@
 //   logits = x lm_head^T (lm_head tied to wte unless --no-wte_weight_tying); loss = cross_entropy.
 // Forward keeps every activation backward needs (in the blocks); buffers are allocated once for
 // up to maxB x maxT tokens and reused; smaller B, T use a prefix of them.
-import type { Backend } from '../engine/backend.js';
+import type { Backend, MatmulOptions } from '../engine/backend.js';
 import type { DType, F } from '../engine/types.js';
 import { Rng } from '../engine/rng.js';
 import { VariantSlot } from '../nn/slot.js';
@@ -27,6 +27,9 @@ export class GPT {
   readonly wte: Param;
   readonly wpe: Param;
   readonly lmHead: Param; // === wte when tied
+  /** The LM head's products' options: bf16 with --dtype bfloat16 (the tied head's product rounds its
+   * copy of wte; the embedding lookup does not round; docs/dtype.md). */
+  readonly mm: MatmulOptions;
   readonly dtype: DType;
   readonly maxB: number;
   readonly maxT: number;
@@ -39,6 +42,7 @@ export class GPT {
 
   constructor(readonly cfg: ModelConfig, public be: Backend, opts: GPTOptions) {
     const dtype = (this.dtype = opts.dtype ?? 'float32');
+    this.mm = cfg.dtype === 'bfloat16' ? { bf16: true } : {};
     const { maxB, maxT } = opts;
     this.maxB = maxB; this.maxT = maxT;
     const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT, NH = cfg.n_head;
@@ -103,7 +107,7 @@ export class GPT {
       x = block.y;
     }
     this.lnF.forward(this.xf, x, N, ctx);
-    be.matmul(this.logits, this.xf, this.lmHead.data, N, V, C, { transB: true });
+    be.matmul(this.logits, this.xf, this.lmHead.data, N, V, C, { ...this.mm, transB: true });
     this.lastB = B; this.lastT = T; this.lastIdx = idx; this.lastTargets = targets;
     if (!targets) return NaN;
     return be.crossEntropyForward(this.losses, this.probs, this.logits, targets, N, V);
@@ -118,9 +122,9 @@ export class GPT {
     const dlogits = this.logits; // overwritten: logits are not needed any more
     be.crossEntropyBackward(dlogits, this.probs, targets, lossScale / N, N, V);
     // lm_head: dW += dlogits^T xf;  dxf = dlogits W
-    be.matmul(this.lmHead.grad, dlogits, this.xf, V, C, N, { transA: true, accumulate: true });
+    be.matmul(this.lmHead.grad, dlogits, this.xf, V, C, N, { ...this.mm, transA: true, accumulate: true });
     let dy = this.d1, dx = this.d2;
-    be.matmul(dy, dlogits, this.lmHead.data, N, C, V);
+    be.matmul(dy, dlogits, this.lmHead.data, N, C, V, this.mm);
     const L = this.blocks.length;
     const xLast = L > 0 ? this.blocks[L - 1].y : this.emb;
     dx.fill(0, 0, N * C);

@@ -21,7 +21,7 @@ type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n
   & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
 
 /** The Backend kernels, with the same signatures, except matmul's options packed into bit flags. */
-type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul'>;
+type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul' | 'attentionForward' | 'attentionBackward'>;
 
 interface AddonBase extends AddonKernels {
   info(): NativeInfo;
@@ -29,6 +29,9 @@ interface AddonBase extends AddonKernels {
   simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
+  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number, bf16: number): void;
+  attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
+    B: number, T: number, C: number, NH: number, bf16: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
   layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
@@ -116,7 +119,7 @@ export function nativeInfo(): NativeInfo | null {
 }
 
 function matmulFlags(opts?: MatmulOptions): number {
-  return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
+  return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0) | (opts?.bf16 ? 8 : 0);
 }
 
 /** The kernels that need nothing from the variant's side, keyed by kernel name (the variant's name
@@ -197,8 +200,9 @@ export function loadNativeBackend(): Backend | null {
     biasBackward: a.biasBackward,
     embeddingForward: a.embeddingForward,
     embeddingBackward: a.embeddingBackward,
-    attentionForward: a.attentionForward,
-    attentionBackward: a.attentionBackward,
+    attentionForward: (o, att, q, k, v, m, B, T, C, NH, opts) => a.attentionForward(o, att, q, k, v, m, B, T, C, NH, opts?.bf16 ? 1 : 0),
+    attentionBackward: (dq, dk, dv, s, d, att, q, k, v, m, B, T, C, NH, opts) =>
+      a.attentionBackward(dq, dk, dv, s, d, att, q, k, v, m, B, T, C, NH, opts?.bf16 ? 1 : 0),
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,
     add: a.add,

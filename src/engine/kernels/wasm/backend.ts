@@ -17,6 +17,8 @@ import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 import { Pool } from './pool.js';
+import { bf16Copy } from '../../bf16.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
 const PAGE = 65536;
@@ -241,6 +243,8 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
       const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
       if (!(M > 0 && N > 0)) return;
+      // bfloat16 (docs/dtype.md), emulated: the float32 product of rounded copies.
+      if (opts?.bf16) { a = bf16Copy(a, M * K); b = bf16Copy(b, K * N); }
       const nChunks = pool.chunks(Math.ceil(M / 4));
       // work: B's packed panels, then each chunk's packed rows of A and spill.
       const panel = K > 0 ? w.matmulWork(N, K) : 0;
@@ -265,15 +269,18 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
       mem.call('embeddingBackward', [io(dwte, V * C, 'dwte'), io(dwpe, T * C, 'dwpe'), inp(dout, B * T * C, 'dout'), inp(idx, B * T, 'idx')], 0,
         ([a, b, c, d]) => w.embeddingBackward(a, b, c, d, B, T, C));
     },
-    attentionForward(o, att, q, k, v, mask, B, T, C, NH) {
+    attentionForward(o, att, q, k, v, mask, B, T, C, NH, opts) {
       checkHeads(C, NH);
+      // bfloat16 (docs/dtype.md), emulated: the TypeScript kernel, which rounds every product's operands.
+      if (opts?.bf16) { tsAttentionForward(o, att, q, k, v, mask, B, T, C, NH, opts); return; }
       const n = B * T * C, nA = B * NH * T * T, nChunks = pool.chunks(B * NH);
       mem.call('attentionForward', [out(o, n, 'out'), out(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'),
         mask ? inp(mask, nA, 'mask') : null], nChunks * w.attentionWork(T, C, NH),
       ([a, b, c, d, e, f, work]) => pool.run('attentionForward', [a, b, c, d, e, f, B, T, C, NH, work], nChunks));
     },
-    attentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH) {
+    attentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH, opts) {
       checkHeads(C, NH);
+      if (opts?.bf16) { tsAttentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH, opts); return; }
       const n = B * T * C, nA = B * NH * T * T, nChunks = pool.chunks(B * NH);
       if (scratch.length < nA) throw new RangeError(`wasm backend attentionBackward: scratch has ${scratch.length} elements, the sizes need ${nA}`);
       // scratch's contents are clobbered by contract: the module keeps its own.
