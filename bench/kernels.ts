@@ -16,7 +16,7 @@ import { activations } from '../src/nn/activations/index.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { fusedKernels } from '../src/nn/variant.js';
 import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };

@@ -11,7 +11,7 @@ import { ACTIVATION_CHOICES, defaultConfig } from '../src/config/index.js';
 import { activationsCommand } from '../src/cli/activations.js';
 import { Rng } from '../src/engine/rng.js';
 import { UserError } from '../src/engine/types.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { activationCurve, initialParams } from '../src/nn/activations/curve.js';
 import { geluScalar } from '../src/nn/activations/gelu.js';
 import { activations } from '../src/nn/activations/index.js';

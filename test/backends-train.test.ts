@@ -11,7 +11,7 @@ import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError, nativeSimd } from '../src/engine/kernels/native/index.js';
 import { loadWasmBackend, wasmBackendError } from '../src/engine/kernels/wasm/index.js';
 import { defaultConfig } from '../src/config/index.js';
-import type { TrainConfig } from '../src/model/config.js';
+import type { TrainConfig } from '../src/config/types.js';
 import { buildModel } from '../src/model/build.js';
 import { AdamW } from '../src/train/adamw.js';
 import { trainStep } from '../src/train/loop.js';

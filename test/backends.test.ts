@@ -21,7 +21,7 @@ import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { fusedKernels, type Variant } from '../src/nn/variant.js';
 
 const native = loadNativeBackend(), simd = nativeSimd();

@@ -8,7 +8,7 @@ import { activations } from '../src/nn/activations/index.js';
 import { norms } from '../src/nn/norms/index.js';
 import { OP_CLASSES, pass, type Ops } from '../src/nn/cost.js';
 import { modelCost, variantCost } from '../src/model/cost.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { cli, tinyConfig } from './helpers.js';
 
 /** Forward (inference) and training (forward + backward) counts of one variant at width C. */

@@ -12,7 +12,7 @@ import { defaultConfig } from '../src/config/index.js';
 import { costReply, paretoFront } from '../src/dashboard/cost.js';
 import { readDashboard } from '../src/dashboard/data.js';
 import { COST_COLUMNS, costSummary } from '../src/model/cost.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { haveBrowser, openDashboard, OUTPUT, skip, type DashboardPage } from './browser.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));

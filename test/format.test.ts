@@ -1,7 +1,7 @@
-// How numbers and tables are shown: src/engine/format.ts.
+// How numbers and tables are shown: src/util/format.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { csvField, csvLine, formatDuration, textTable } from '../src/engine/format.js';
+import { csvField, csvLine, formatDuration, textTable } from '../src/util/format.js';
 
 test('formatDuration: seconds, minutes, hours; none and nonsense', () => {
   assert.equal(formatDuration(42.4), '42s');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { Generator } from '../src/model/generate.js';
 import { GPT } from '../src/model/gpt.js';
 import { MetricCtx } from '../src/nn/params.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { prepareChar } from '../src/data/prepare.js';
 import { UserError } from '../src/engine/types.js';
 import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'normlab.js');

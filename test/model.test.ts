@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { GPT } from '../src/model/gpt.js';
 import { blockLayout } from '../src/model/block.js';
 import { MetricCtx } from '../src/nn/params.js';

@@ -13,7 +13,7 @@ import { UserError } from '../src/engine/types.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
 import type { Params, Saved, Variant } from '../src/nn/variant.js';
 import { numel, problemsOf } from '../src/nn/variant.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config/types.js';
 import { defaultConfig } from '../src/config/index.js';
 import { checkVariant } from './gradcheck.js';
 

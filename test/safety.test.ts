@@ -1,5 +1,5 @@
-// Nothing lost, nothing stalled (docs/safety.md): each test is named after a finding of a hostile or
-// careless use, and fails on the code that had it.
+// Nothing lost, nothing stalled (docs/safety.md): each test comes from a finding of a hostile or careless
+// use, is named after the behaviour that holds now, and fails on the code that had the finding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { request } from 'node:http';
 import { readSafetensors, writeSafetensors, type LoadedTensor } from '../src/engine/safetensors.js';
 import { DASHBOARD_MAX_NEW_TOKENS, sampleInWorker, startDashboard } from '../src/dashboard/server.js';
-import { diskOf } from '../src/engine/files.js';
+import { diskOf } from '../src/util/files.js';
 import { expandSweeps } from '../src/sweep/grammar.js';
 import { planSweep } from '../src/sweep/plan.js';
 import { runSweep } from '../src/sweep/runner.js';
@@ -27,7 +27,7 @@ function cliEnv(args: string[], env: Record<string, string>): { code: number; st
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('kill during a checkpoint write leaves a run that cannot be resumed', { timeout: 180_000 }, () => {
+test('a run killed during a checkpoint write resumes to the same losses and the same final weights', { timeout: 180_000 }, () => {
   // tools/kill_checkpoints.mjs: SIGKILL while checkpoint files are being written, resume, repeat;
   // 3 kills here (the 20-kill run is in docs/safety.md).
   const r = spawnSync(process.execPath, [path.join(ROOT, 'tools', 'kill_checkpoints.mjs'), '--kills', '3', '--json', '--data_dir', data,
@@ -59,7 +59,7 @@ function fullDiskCase(out: string, env: Record<string, string>, disk: string, fi
   assert.equal(s.code, 0, s.stderr);
 }
 
-test('a full disk silently truncates the checkpoint and the run exits 0 (injected write error)', () => {
+test('a full disk fails the run naming the disk, keeps the previous checkpoint, and a resume continues (injected write error)', () => {
   const out = tmpDir();
   // Writes fail with ENOSPC after 20 kB: the logs fit, the checkpoint (about 400 kB) does not.
   fullDiskCase(out, { NORMLAB_FAIL_WRITES: '20000' }, `disk ${diskOf(out)} is full`);
@@ -68,7 +68,7 @@ test('a full disk silently truncates the checkpoint and the run exits 0 (injecte
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8')).iter, 20);
 });
 
-test('a full disk silently truncates the checkpoint and the run exits 0 (small tmpfs)', (t) => {
+test('a full disk fails the run naming the disk, keeps the previous checkpoint, and a resume continues (small tmpfs)', (t) => {
   const mnt = tmpDir('normlab-tmpfs-');
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { encoding: 'utf8' });
   if (m.status !== 0) { t.skip('cannot mount a tmpfs here (needs root); the injected write error covers it'); return; }
@@ -89,7 +89,7 @@ test('a full disk silently truncates the checkpoint and the run exits 0 (small t
   }
 });
 
-test('a sweep deletes folders it did not create', async () => {
+test('a sweep refuses, changing nothing, a folder in its way that it did not create; it clears only its own', async () => {
   const dir = tmpDir();
   const FAKE = [process.execPath, path.join(ROOT, 'test', 'fixtures', 'sweep', 'fake-train.mjs')];
   // No varied flag: the run is named `default`; a project folder of that name is in the way.
@@ -113,7 +113,7 @@ test('a sweep deletes folders it did not create', async () => {
   assert.ok(fs.existsSync(path.join(dir, 'n_layer-1', RUN_MARKER)));
 });
 
-test('two trainings in one out_dir are not locked out', async () => {
+test('a second training in a busy out_dir is refused naming the holder; a killed one\'s lock is taken over', async () => {
   const out = tmpDir();
   const child = cliAsync(['train', ...base, '--out_dir', out, '--max_iters', '100000', '--eval_interval', '1000']);
   await new Promise<void>((resolve) => { child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('normlab train:')) resolve(); }); });
@@ -152,7 +152,7 @@ function post(port: number, body: unknown, signal?: AbortSignal): Promise<{ stat
   });
 }
 
-test('the dashboard can be stalled by one request', async () => {
+test('the dashboard answers while a sample runs, refuses huge ones, and cancels one whose client left', async () => {
   const root = tmpDir();
   fs.cpSync(trainedRun(['--block_size', '64', '--n_embd', '64']), path.join(root, 'r'), { recursive: true });
   let aborted = false, settled = false;
@@ -191,7 +191,7 @@ test('the dashboard can be stalled by one request', async () => {
   }
 });
 
-test("sample's --temperature -1, --top_k 0/-5, --max_new_tokens -1, --num_samples -1 accepted silently", () => {
+test("sample refuses --temperature -1, --top_k 0/-5, --max_new_tokens -1 or 1e8, --num_samples -1, naming the bound", () => {
   const out = trainedRun();
   for (const [flag, value, re] of [['temperature', '-1', /--temperature is -1; it must be > 0/], ['top_k', '0', /--top_k is 0; it must be >= 1/],
     ['top_k', '-5', /--top_k is -5/], ['max_new_tokens', '-1', /--max_new_tokens is -1; it must be from 0/],
@@ -203,7 +203,7 @@ test("sample's --temperature -1, --top_k 0/-5, --max_new_tokens -1, --num_sample
   }
 });
 
-test("nanoGPT's --start FILE:... not supported", () => {
+test("sample reads nanoGPT's --start FILE:..., and names a file it cannot read", () => {
   const out = trainedRun();
   const prompt = path.join(out, 'prompt.txt');
   fs.writeFileSync(prompt, 'ROMEO:\n');
@@ -227,7 +227,7 @@ function forged(out: string, edit: (cfg: Record<string, unknown>) => void, weigh
   return dir;
 }
 
-test("a checkpoint's config is trusted before it is checked", () => {
+test("a checkpoint's config is checked before it is used; an older one lacking a key still samples", () => {
   const out = trainedRun();
   const cases: [(c: Record<string, unknown>) => void, RegExp][] = [
     [(c) => { c.n_embd = 2048; c.n_layer = 8; }, /metadata describes a model of about \d+\.\d+M parameters but the file holds 0\.\d+M values/],
@@ -247,7 +247,7 @@ test("a checkpoint's config is trusted before it is checked", () => {
   }
 });
 
-test('NaN weights sampling newlines with exit 0', () => {
+test('sampling NaN weights fails naming the tensor and the divergence', () => {
   const out = trainedRun();
   const dir = forged(out, () => {}, (t) => { t.get('transformer.wte.weight')!.data[3] = NaN; });
   const r = cli(['sample', '--out_dir', dir, '--num_samples', '1', '--max_new_tokens', '3']);
@@ -255,7 +255,7 @@ test('NaN weights sampling newlines with exit 0', () => {
   assert.match(r.stderr, /transformer\.wte\.weight holds NaN values: the run diverged/);
 });
 
-test('sizes that cannot fit in memory', () => {
+test('sizes that cannot fit in memory are refused with the memory they need', () => {
   for (const args of [['--n_embd', '65536', '--n_layer', '48', '--n_head', '8'], ['--batch_size', '1000000000'], ['--block_size', '1999', '--n_layer', '48']]) {
     const r = cli(['train', '--data_dir', data, '--dataset', 'tiny', '--out_dir', tmpDir(), '--no-progress', ...args]);
     assert.equal(r.code, 1, args.join(' '));
@@ -264,7 +264,7 @@ test('sizes that cannot fit in memory', () => {
   }
 });
 
-test('--out_dir naming a file, and a read-only out_dir', (t) => {
+test('an --out_dir that is a file, or on a read-only disk, is refused in one line', (t) => {
   const file = path.join(tmpDir(), 'afile');
   fs.writeFileSync(file, 'x');
   for (const out of [file, path.join(file, 'sub')]) {
@@ -285,7 +285,7 @@ test('--out_dir naming a file, and a read-only out_dir', (t) => {
   }
 });
 
-test('the dashboard and inspect follow symlinks out of the run folder, and inspect loops through ln -s . x', async () => {
+test('the dashboard and inspect stay inside the run folders: no symlink out, no loop through ln -s . x', async () => {
   const root = tmpDir();
   const run = path.join(root, 'r');
   fs.cpSync(trainedRun(), run, { recursive: true });
@@ -309,14 +309,14 @@ test('the dashboard and inspect follow symlinks out of the run folder, and inspe
   assert.deepEqual(findRunDirs(root), [run], 'neither x (a loop) nor elsewhere (outside) is walked');
 });
 
-test('activations --points 1e8', () => {
+test('activations --points 1e8 is refused naming the bound', () => {
   const r = cli(['activations', '--activation_variant', 'gelu', '--points', '100000000']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--points is 100000000; it must be from 2 to 100000/);
   assert.equal(r.stdout, '');
 });
 
-test('dashboard --port 80 as non-root', (t) => {
+test('dashboard --port 80 as non-root says it needs privileges and suggests a port', (t) => {
   // As root, run the command as the unprivileged user nobody (uid 65534); otherwise as ourselves.
   const asRoot = process.getuid?.() === 0;
   const dir = tmpDir();
@@ -330,7 +330,7 @@ test('dashboard --port 80 as non-root', (t) => {
   noStack(r.stderr);
 });
 
-test('temporary files left after a kill are never cleaned', () => {
+test('temporary files left by a killed process are removed on resume, and said so', () => {
   const out = trainedRun(['--always_save_checkpoint']);
   // What a kill leaves: temporary files of a dead process, an uncommitted checkpoint generation.
   const dead = 999_999_0;
@@ -342,7 +342,7 @@ test('temporary files left after a kill are never cleaned', () => {
   assert.deepEqual(fs.readdirSync(out).filter((f) => /\.tmp-|\.next$|commit/.test(f)), []);
 });
 
-test('summary.json left at "running" after SIGTERM, and nulled when a finished run is resumed', async () => {
+test('SIGTERM leaves summary.json "interrupted" with exit 130; resuming a finished run keeps its final losses', async () => {
   const out = tmpDir();
   const child = cliAsync(['train', ...base, '--out_dir', out, '--max_iters', '100000', '--eval_interval', '5']);
   let seen = '';
@@ -361,7 +361,7 @@ test('summary.json left at "running" after SIGTERM, and nulled when a finished r
   for (const k of ['final_train_loss', 'final_val_loss', 'best_val_loss']) assert.equal(after[k], before[k], k);
 });
 
-test('a diverged run claims a checkpoint "at iter 0" that does not exist', () => {
+test('a run that diverges before its first checkpoint says none had been saved', () => {
   const out = tmpDir();
   const r = cli(['train', ...base, '--out_dir', out, '--max_iters', '30', '--eval_interval', '100', '--learning_rate', '1e30']);
   assert.equal(r.code, 2, r.stderr);

@@ -8,7 +8,7 @@
 // checkpoint's saved config (metadata key `config`); flags given here must agree with it.
 import { writeFileSync } from 'node:fs';
 import { UserError } from '../engine/types.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config/types.js';
 import { blockActivation } from '../model/block.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
 import { problemsOf, numel, type Params } from '../nn/variant.js';

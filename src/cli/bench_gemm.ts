@@ -13,7 +13,7 @@ import { UserError } from '../engine/types.js';
 import { loadNativeBackend, nativeBackendError, nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
 import { loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
-import type { TrainConfig } from '../model/config.js';
+import type { TrainConfig } from '../config/types.js';
 import { MetricCtx } from '../nn/params.js';
 import { AdamW } from '../train/adamw.js';
 import { trainStep } from '../train/loop.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, checkTrainConfig } from '../config/index.js';
 import { loadMeta } from '../data/dataset.js';
 import { UserError } from '../engine/types.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config/types.js';
 import { mlpHidden } from '../model/block.js';
 import { modelCost, variantCost, type ModelCost } from '../model/cost.js';
 import { activations } from '../nn/activations/index.js';
@@ -19,7 +19,7 @@ import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/cost
 import { norms } from '../nn/norms/index.js';
 import { formatHelp } from './help.js';
 import { modelVocabSize } from '../train/loop.js';
-import { csvLine, textTable } from '../engine/format.js';
+import { csvLine, textTable } from '../util/format.js';
 
 const OWN_FLAGS: FlagSpec[] = [
   { name: 'compare', type: 'str', list: true, default: null, nullable: true, group: 'cost', help: 'compare variants side by side, relative to rmsnorm and gelu: the names to list, or none for every variant' },

@@ -2,7 +2,7 @@
 import { defaultConfig, FLAGS, HelpRequested, parseFlags } from '../config/index.js';
 import { formatHelp } from './help.js';
 import { train } from '../train/loop.js';
-import type { TrainConfig } from '../model/config.js';
+import type { TrainConfig } from '../config/types.js';
 
 export async function trainCommand(argv: string[]): Promise<number> {
   let parsed;

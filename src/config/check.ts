@@ -2,10 +2,9 @@
 // (declared with the flag in the table, or in the variant's file), the used variants' checks, and the
 // few checks that tie core flags together.
 import { UserError } from '../engine/types.js';
-import { variantProblems } from '../model/build.js';
-import type { ModelConfig } from '../model/config.js';
+import { variantProblems, type VariantChoices } from '../nn/problems.js';
 import { FLAGS, MODEL_FLAGS, NORM_PLACEMENT_FLAGS, ACTIVATION_FLAGS, RUN_FLAGS } from './flags.js';
-import { checkValue, type FlagSpec } from './schema.js';
+import { checkValue, type FlagSpec } from '../util/schema.js';
 
 /** Core flags: checked on every config (a variant's flags only when the variant is used). */
 const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...RUN_FLAGS];
@@ -48,7 +47,7 @@ export function checkTrainConfig(cfg: Record<string, unknown> | object): string[
 
   // The variants in use, with their own flags (the reference ignores the flags of unused variants).
   if (['norm_variant_attn', 'norm_variant_output', 'activation_variant'].every((k) => k in c)) {
-    const v = variantProblems(c as unknown as ModelConfig);
+    const v = variantProblems(c as unknown as VariantChoices);
     errors.push(...v.errors);
     warnings.push(...v.warnings);
   }

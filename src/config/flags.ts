@@ -6,16 +6,15 @@
 // Names, types and defaults follow the user's document exactly.
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { MODEL_FLAGS } from '../nn/shape.js';
 import { atLeast, type Registry } from '../nn/variant.js';
-import type { ActivationName, ModelConfig, NormName, TrainConfig } from '../model/config.js';
-import type { FlagGroup, FlagSpec, FlagValues } from './schema.js';
+import type { ActivationName, ModelConfig, NormName, TrainConfig } from './types.js';
+import { inUnitInterval, type FlagGroup, type FlagSpec } from '../util/schema.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
 
 export const NORM_CHOICES = Object.keys(norms) as readonly NormName[];
 export const ACTIVATION_CHOICES = Object.keys(activations) as readonly ActivationName[];
 
-const inUnitInterval: FlagSpec['check'] = (v, _c, name) =>
-  (typeof v === 'number' && !(v >= 0 && v < 1) ? `--${name} is ${v}; it must be in [0, 1)` : null);
 const positive: FlagSpec['check'] = (v, _c, name) =>
   (typeof v === 'number' && !(v > 0) ? `--${name} is ${v}; it must be > 0` : null);
 /** Integers in [min, max]: a bound on work a flag or a request can ask for. */
@@ -31,26 +30,8 @@ const layerList: FlagSpec['check'] = (v, c, name) =>
     : null);
 const nonEmpty: FlagSpec['check'] = (v, _c, name) => (v === '' ? `--${name} is empty; give a folder name` : null);
 
-/** The model's shape: what every variant may read besides its own flags. */
-export const MODEL_FLAGS = [
-  { name: 'n_layer', type: 'int', default: 6, group: 'model', help: 'number of transformer blocks', check: atLeast(1) },
-  { name: 'n_head', type: 'int', default: 6, group: 'model', help: 'attention heads per block (must divide n_embd)', check: atLeast(1) },
-  { name: 'n_embd', type: 'int', default: 384, group: 'model', help: 'embedding width C', check: atLeast(1) },
-  { name: 'block_size', type: 'int', default: 256, group: 'model', help: 'context length in tokens', check: atLeast(1) },
-  { name: 'dropout', type: 'float', default: 0.0, group: 'model', help: 'dropout probability (embeddings, attention, residual)', check: inUnitInterval },
-  { name: 'bias', type: 'bool', default: false, group: 'model', help: 'biases in linear layers and layernorm' },
-  { name: 'mlp_expansion_factor', type: 'int', default: 4, group: 'model', help: 'MLP hidden size = factor * n_embd', check: atLeast(1) },
-  { name: 'mlp_size', type: 'int', default: null, nullable: true, group: 'model', help: 'MLP hidden size (overrides mlp_expansion_factor)', check: atLeast(1, ' (or None to use --mlp_expansion_factor)') },
-  { name: 'wte_weight_tying', type: 'bool', default: true, group: 'model', help: 'tie lm_head.weight to transformer.wte.weight' },
-  {
-    name: 'dtype', type: 'str', default: 'float32', choices: ['float32', 'bfloat16'], group: 'model',
-    help: 'number format of the matrix products\' operands (bfloat16: rounded to bfloat16, float32 sums; everything else float32; docs/dtype.md)',
-    refused: { float16: 'no float16 matrix product on the CPUs normlab runs on (it would be emulated, slower than float32); use --dtype bfloat16 (same 16-bit operands, float32 range) or float32' },
-  },
-] as const satisfies readonly FlagSpec[];
-
-/** The shape flags, and vocab_size (from the dataset's meta.json, not a flag). */
-export type ModelShape = FlagValues<typeof MODEL_FLAGS> & { vocab_size: number };
+// The model's shape flags (MODEL_FLAGS, ModelShape) live in src/nn/shape.ts: every variant may read them.
+export { MODEL_FLAGS, type ModelShape } from '../nn/shape.js';
 
 /** Which norm goes where (src/model/block.ts decides the wiring from these). */
 export const NORM_PLACEMENT_FLAGS = [

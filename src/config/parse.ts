@@ -14,7 +14,7 @@
 import { UserError } from '../engine/types.js';
 import {
   allowedText, isBoolWord, looksLikeOption, nearest, NONE_WORDS, parseValue, showValue, type FlagSpec,
-} from './schema.js';
+} from '../util/schema.js';
 
 export interface ParsedFlags {
   /** `base` with every given flag overwritten by its parsed value. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { loadTensors } from '../train/checkpoint.js';
 import { activationCurve } from '../nn/activations/curve.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config/types.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
 import type { RunInfo } from './data.js';

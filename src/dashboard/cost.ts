@@ -3,7 +3,7 @@
 // runs that no other run beats on both (lower or equal loss and cost, one of them strictly lower).
 import { defaultConfig } from '../config/index.js';
 import { COST_COLUMNS, costSummary, type CostColumn } from '../model/cost.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config/types.js';
 import type { DashboardData } from './data.js';
 
 export interface CostPoint {

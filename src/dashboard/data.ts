@@ -5,7 +5,7 @@
 // lets the page poll cheaply and redraw only when a run has written something.
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { readFileNoFollow } from '../engine/files.js';
+import { readFileNoFollow } from '../util/files.js';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { defaultConfig } from '../config/index.js';
 

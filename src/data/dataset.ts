@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../engine/files.js';
+import { writeFileAtomic } from '../util/files.js';
 import { UserError } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import { MAX_VOCAB } from './chars.js';

@@ -4,13 +4,13 @@
 //           its own (nanoGPT's data/shakespeare/prepare.py: data[:int(n*0.9)] and data[int(n*0.9):],
 //           each with encode_ordinary; shakespeare_char splits the same way)
 // A file is read as Python's open(path).read() reads it: UTF-8, "\r\n" and "\r" become "\n", a BOM
-// is kept as a character. The outputs are written under temporary names (src/engine/files.ts) and
+// is kept as a character. The outputs are written under temporary names (src/util/files.ts) and
 // renamed at the end, meta.json last, so an interrupted prepare leaves the previous set or none; a
 // set caught between two renames is refused at load (meta.json's token counts disagree).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { diskError, makeDir, syncDir, tempName, writeFileDurable } from '../engine/files.js';
+import { diskError, makeDir, syncDir, tempName, writeFileDurable } from '../util/files.js';
 import { UserError } from '../engine/types.js';
 import { buildVocab, MAX_VOCAB } from './chars.js';
 import { charTokenizer, gpt2Tokenizer, streamEncoder, type Tokenizer, type TokenizerName } from './tokenizer.js';

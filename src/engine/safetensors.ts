@@ -2,11 +2,11 @@
 // length n, n bytes of JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
 // {string: string}}, then the raw little-endian tensor bytes. We write F32 only, in the order given,
 // and pad the header with spaces to a multiple of 8 bytes (as the Python writer does) so that the
-// data is aligned. writeSafetensors replaces a file atomically (src/engine/files.ts): a crash or a
+// data is aligned. writeSafetensors replaces a file atomically (src/util/files.ts): a crash or a
 // full disk leaves the previous file whole.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../util/files.js';
 import { UserError } from './types.js';
 
 export interface NamedTensor {

@@ -28,10 +28,5 @@ export function reusableSums(): (n: number) => Float64Array {
   };
 }
 
-/** Thrown for problems the user can fix (bad flag, missing file...): the CLI prints the message, no stack. */
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+/** UserError lives with the general utilities (src/util/errors.ts); the engine's callers import it from here too. */
+export { UserError } from '../util/errors.js';

@@ -12,8 +12,8 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
-import type { ActivationName, ModelConfig, NormName } from './config.js';
-import type { ParamStore } from './params.js';
+import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
+import type { ParamStore } from '../nn/store.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
 

@@ -7,7 +7,7 @@ import { norms } from '../nn/norms/index.js';
 import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
 import type { Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
-import type { ModelConfig } from './config.js';
+import type { ModelConfig } from '../config/types.js';
 
 export interface SlotCost {
   /** -1 for ln_f (after the blocks). */

@@ -10,8 +10,8 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { Block, type BlockScratch } from './block.js';
-import type { ModelConfig } from './config.js';
-import { ParamStore, type Param } from './params.js';
+import type { ModelConfig } from '../config/types.js';
+import { ParamStore, type Param } from '../nn/store.js';
 
 export interface GPTOptions {
   dtype?: DType;

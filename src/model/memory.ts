@@ -8,11 +8,11 @@
 //                dropout), plus embeddings, ~12 rows of C of gradient scratch, logits and probabilities 2*N*V
 //   sampling     P, the KV cache 2*n_layer*T*C, and one row of each buffer
 import * as os from 'node:os';
-import { formatBytes } from '../engine/files.js';
+import { formatBytes } from '../util/files.js';
 import { UserError } from '../engine/types.js';
 import { activations } from '../nn/activations/index.js';
 import { mlpHidden } from './block.js';
-import type { ModelConfig } from './config.js';
+import type { ModelConfig } from '../config/types.js';
 
 export interface MemoryEstimate { params: number; bytes: number; largestArray: number }
 

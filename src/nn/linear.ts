@@ -3,7 +3,7 @@
 // bfloat16; the bias is added in float32.
 import type { Backend, MatmulOptions } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
-import type { Param, ParamStore } from '../model/params.js';
+import type { Param, ParamStore } from './store.js';
 
 export class Linear {
   readonly weight: Param;

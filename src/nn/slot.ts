@@ -3,9 +3,8 @@
 // (the backend's fused replacement when it has one and the arrays are float32).
 import type { Backend } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
-import type { ModelConfig } from '../model/config.js';
-import type { Param, ParamStore } from '../model/params.js';
-import { fusedKernels, type Ctx, type Params, type Saved, type Variant, type VariantKernels } from './variant.js';
+import type { Param, ParamStore } from './store.js';
+import { fusedKernels, type Ctx, type Params, type Saved, type Variant, type VariantConfig, type VariantKernels } from './variant.js';
 
 export class VariantSlot {
   private handles: [string, Param][] = [];
@@ -15,7 +14,7 @@ export class VariantSlot {
   private kernels!: VariantKernels;
 
   constructor(store: ParamStore, readonly prefix: string, readonly variant: Variant, readonly C: number,
-    readonly cfg: ModelConfig, maxN: number) {
+    readonly cfg: VariantConfig, maxN: number) {
     for (const [name, spec] of Object.entries(variant.params(C, cfg))) {
       const h = store.declare(`${prefix}.${name}`, spec.shape, spec.init,
         { learned: spec.learned ?? true, persistent: spec.persistent ?? true });

@@ -17,8 +17,8 @@
 import type { Backend } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
-import type { FlagSpec, FlagValues } from '../config/schema.js';
-import type { ModelShape } from '../config/flags.js';
+import type { FlagSpec, FlagValues } from '../util/schema.js';
+import type { ModelShape } from './shape.js';
 import type { DeclaredCost } from './cost.js';
 
 export type Init =

@@ -2,10 +2,35 @@
 // and only ever deletes a folder that carries its marker. A folder of the same name that the sweep
 // did not create (a project folder, a run trained by hand) is refused before anything starts.
 // Also used by other sweep front ends (a distributed queue, seeds), so they share the same rules.
+//
+// What happens to a run is decided from its folder, so rerunning a sweep continues it:
+//   summary.json status ok                      -> skip (its row comes from that summary)
+//   summary.json status failed                  -> retry from scratch (folder cleared)
+//   a checkpoint or resume state, summary not ok -> resume: `--init_from resume` (killed or Ctrl-C'd run)
+//   anything else left in the folder            -> start over (it stopped before its first checkpoint)
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDir, writeFileAtomic } from '../engine/files.js';
+import { makeDir, writeFileAtomic } from '../util/files.js';
 import { UserError } from '../engine/types.js';
+import { hasCheckpoint } from '../train/checkpoint.js';
+import { readSummary } from './results.js';
+
+export type Action = 'skip' | 'fresh' | 'resume' | 'retry' | 'restart';
+
+export function decideAction(dir: string): Action {
+  if (!existsSync(dir)) return 'fresh';
+  const s = readSummary(dir);
+  if (s?.status === 'ok') return 'skip';
+  if (s?.status === 'failed') return 'retry';
+  if (hasCheckpoint(dir)) return 'resume';
+  return readdirSync(dir).length > 0 ? 'restart' : 'fresh';
+}
+
+/** Readies a run folder for `action`: cleared (retry, restart; only a folder a sweep created) or created (fresh). */
+export function prepareRunFolder(dir: string, action: Action): void {
+  if (action === 'retry' || action === 'restart') clearRunFolder(dir);
+  else if (action === 'fresh') createRunFolder(dir);
+}
 
 export const RUN_MARKER = '.normlab-sweep-run';
 

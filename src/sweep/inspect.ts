@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { readSafetensorsHeader } from '../engine/safetensors.js';
 import { readJson, readSummary, runCost, sortByLoss, fmtNum } from './results.js';
-import { textTable } from '../engine/format.js';
+import { textTable } from '../util/format.js';
 import type { CostColumn } from '../model/cost.js';
 import { groupRuns, show, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Estimate, Paired } from '../stats/stats.js';

@@ -11,19 +11,22 @@
 // The job id is deterministic, so rerunning the follower never queues a run twice.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { clearRunFolder, createRunFolder } from './folders.js';
+import { clearRunFolder, createRunFolder, decideAction } from './folders.js';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { FLAGS, HelpRequested, checkTrainConfig, defaultConfig, parseFlags } from '../config/index.js';
-import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
+import { appendFileChecked, writeFileAtomic } from '../util/files.js';
 import { UserError } from '../engine/types.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { safeName } from './naming.js';
 import { fmtNum, makeRow, readSummary, writeResults, type ResultRow, type Summary } from './results.js';
-import { decideAction, lockSweepDir, runStartLine, sweepTerminal, variedValues, writeManifest, type SweepOutcome } from './runner.js';
+import type { SweepOutcome } from './runner.js';
+import { lockSweepDir } from './sweep-lock.js';
+import { runStartLine, sweepTerminal } from './terminal.js';
+import { variedValues, writeManifest } from './manifest.js';
 import { openRedis, probeRedis, type RedisTarget } from './redis.js';
-import { formatDuration } from '../engine/format.js';
+import { formatDuration } from '../util/format.js';
 
 export const QUEUES_KEY = 'normlab:queues';
 

@@ -2,12 +2,12 @@
 // contract), written as results.csv (header row) and results.jsonl, and printed as a table sorted
 // by best validation loss. Also the text-table helper that `normlab inspect` uses.
 import { existsSync } from 'node:fs';
-import { readFileNoFollow, writeFileAtomic } from '../engine/files.js';
+import { readFileNoFollow, writeFileAtomic } from '../util/files.js';
 import { join } from 'node:path';
 import { defaultConfig } from '../config/index.js';
 import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
-import type { ModelConfig } from '../model/config.js';
-import { csvLine, formatDuration, textTable } from '../engine/format.js';
+import type { ModelConfig } from '../config/types.js';
+import { csvLine, formatDuration, textTable } from '../util/format.js';
 
 /** summary.json as the train command writes it (every field optional: the file may be partial). */
 export interface Summary {
@@ -113,7 +113,7 @@ export function toJsonl(rows: ResultRow[], varied: string[]): string {
   return flatRows(rows, varied).map((o) => JSON.stringify(o)).join('\n') + (rows.length > 0 ? '\n' : '');
 }
 
-/** Writes results.csv and results.jsonl (each atomically: src/engine/files.ts). */
+/** Writes results.csv and results.jsonl (each atomically: src/util/files.ts). */
 export function writeResults(sweepDir: string, rows: ResultRow[], varied: string[]): void {
   for (const [file, text] of [['results.csv', toCsv(rows, varied)], ['results.jsonl', toJsonl(rows, varied)]] as const) {
     const path = join(sweepDir, file);

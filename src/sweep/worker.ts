@@ -17,11 +17,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { LOCK_FILE, lockHolder } from '../engine/lock.js';
+import { LOCK_FILE, lockHolder } from '../util/lock.js';
 import { UserError } from '../engine/types.js';
 import { hasCheckpoint, RESUME_STATE, resumePoint } from '../train/checkpoint.js';
 import { readSummary } from './results.js';
-import { decideAction, defaultTrainCmd, prepareRunFolder, runChild, type ChildResult } from './runner.js';
+import { defaultTrainCmd, runChild, type ChildResult } from './child.js';
+import { decideAction, prepareRunFolder } from './folders.js';
 import { openRedis, probeRedis, redact, type RedisTarget } from './redis.js';
 import {
   QUEUES_KEY, checkQueueArgv, folderName, logKey, runKey, sleep, weightsKey, type RunJobData, type RunJobResult,

@@ -2,7 +2,7 @@
 // or more dimensions (the store keeps them contiguous at the front), constants never updated.
 import type { Backend } from '../engine/backend.js';
 import type { F } from '../engine/types.js';
-import type { ParamStore } from '../model/params.js';
+import type { ParamStore } from '../nn/store.js';
 
 export class AdamW {
   readonly m: F; // first moments, (learned elements)

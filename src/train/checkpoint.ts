@@ -19,11 +19,11 @@
 // supersedes it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanTemporaries, DiskError, makeDir, syncDir, writeFileAtomic, writeFileDurable } from '../engine/files.js';
+import { cleanTemporaries, DiskError, makeDir, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
 import { UserError } from '../engine/types.js';
 import { MODEL_KEYS } from '../config/index.js';
-import type { ModelConfig, TrainConfig } from '../model/config.js';
+import type { ModelConfig, TrainConfig } from '../config/types.js';
 import type { GPT } from '../model/gpt.js';
 import { numel } from '../nn/variant.js';
 import type { AdamW } from './adamw.js';

@@ -2,8 +2,8 @@
 // far; rewritten when a new key appears), and a progress line on the terminal.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { appendFileChecked, writeFileAtomic } from '../engine/files.js';
-import { csvLine, formatDuration } from '../engine/format.js';
+import { appendFileChecked, writeFileAtomic } from '../util/files.js';
+import { csvLine, formatDuration } from '../util/format.js';
 
 export type LogRow = Record<string, number | string | null>;
 

@@ -12,15 +12,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
 import { selectBackend } from '../engine/select.js';
-import { DiskError, makeDir, writeFileAtomic } from '../engine/files.js';
-import { acquireLock } from '../engine/lock.js';
+import { DiskError, makeDir, writeFileAtomic } from '../util/files.js';
+import { acquireLock } from '../util/lock.js';
 import { UserError } from '../engine/types.js';
 import { checkTrainConfig, MODEL_KEYS } from '../config/index.js';
 import { closeDataset, datasetTokenizer, getBatch, loadDataset, type Dataset, type Tokens } from '../data/dataset.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { blockLayout } from '../model/block.js';
 import { buildModel } from '../model/build.js';
-import type { TrainConfig } from '../model/config.js';
+import type { TrainConfig } from '../config/types.js';
 import { Generator } from '../model/generate.js';
 import type { GPT } from '../model/gpt.js';
 import { MetricCtx } from '../nn/params.js';
@@ -30,7 +30,7 @@ import {
   RESUME_STATE, resumePoint, saveCheckpoint, saveWeights, type CheckpointKind, type TrainState,
 } from './checkpoint.js';
 import { checkMemory } from '../model/memory.js';
-import { formatDuration } from '../engine/format.js';
+import { formatDuration } from '../util/format.js';
 import { Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
 import { TensorBoardWriter } from './tensorboard.js';
@@ -88,7 +88,7 @@ export function clearRunFiles(dir: string): string[] {
 }
 
 /**
- * Trains in cfg.out_dir, holding its lock (src/engine/lock.ts) so no other training or sweep
+ * Trains in cfg.out_dir, holding its lock (src/util/lock.ts) so no other training or sweep
  * writes there meanwhile; first completes or discards a checkpoint write a kill interrupted.
  */
 export async function train(input: TrainConfig, given: Set<string>): Promise<number> {

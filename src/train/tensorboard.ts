@@ -20,7 +20,7 @@
 // flushed; the file never holds half a record except when the OS itself dies mid-write (TensorBoard
 // skips a truncated last record).
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { diskError } from '../engine/files.js';
+import { diskError } from '../util/files.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 

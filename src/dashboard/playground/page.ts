@@ -5,7 +5,7 @@
 import { checkTrainConfig, defaultConfig, FLAGS, parseFlags, showValue, type FlagSpec } from '../../config/index.js';
 import { norms } from '../../nn/norms/index.js';
 import { activations } from '../../nn/activations/index.js';
-import type { TrainConfig } from '../../model/config.js';
+import type { TrainConfig } from '../../config/types.js';
 
 declare const uPlot: new (opts: unknown, data: unknown, el: HTMLElement) => { setData(d: unknown): void; destroy(): void };
 

@@ -13,7 +13,7 @@ import { checkTrainConfig } from '../../config/index.js';
 import { getBatch } from '../../data/dataset.js';
 import { charCodec } from '../../data/chars.js';
 import { buildModel } from '../../model/build.js';
-import type { ModelConfig, TrainConfig } from '../../model/config.js';
+import type { ModelConfig, TrainConfig } from '../../config/types.js';
 import { Generator } from '../../model/generate.js';
 import type { GPT } from '../../model/gpt.js';
 import { activationCurve } from '../../nn/activations/curve.js';

@@ -3,9 +3,8 @@
 // its initial parameters when none are given. Evaluation mode (rrelu: the mean slope 11/48);
 // glu, a function of two inputs, plots its gate sigmoid(b).
 import { UserError } from '../../engine/types.js';
-import type { ModelConfig } from '../../model/config.js';
 import { fillInit } from '../params.js';
-import { problemsOf, numel, type Params, type Variant } from '../variant.js';
+import { problemsOf, numel, type Params, type Variant, type VariantConfig } from '../variant.js';
 import { activations } from './index.js';
 
 export function activationVariant(name: string): Variant {
@@ -15,7 +14,7 @@ export function activationVariant(name: string): Variant {
 }
 
 /** The variant's initial parameters under cfg, in double precision. */
-export function initialParams(v: Variant, cfg: ModelConfig): Params {
+export function initialParams(v: Variant, cfg: VariantConfig): Params {
   const p: Params = {};
   for (const [name, spec] of Object.entries(v.params(1, cfg))) {
     p[name] = new Float64Array(numel(spec.shape));
@@ -25,7 +24,7 @@ export function initialParams(v: Variant, cfg: ModelConfig): Params {
 }
 
 /** act(x) for every x of xs; params undefined = the variant's initial parameters. */
-export function activationCurve(name: string, cfg: ModelConfig, params: Params | undefined, xs: number[]): number[] {
+export function activationCurve(name: string, cfg: VariantConfig, params: Params | undefined, xs: number[]): number[] {
   const v = activationVariant(name);
   const [problem] = problemsOf(v, cfg).errors;
   if (problem) throw new UserError(problem);

@@ -51,6 +51,6 @@ const registry = {
   identity,
 } satisfies Registry;
 
-/** The registry's own type: its keys are ActivationName, its variants' flags typed (src/model/config.ts). */
+/** The registry's own type: its keys are ActivationName, its variants' flags typed (src/config/types.ts). */
 export type ActivationRegistry = typeof registry;
 export const activations: Registry & ActivationRegistry = registry;

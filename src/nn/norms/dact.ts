@@ -12,15 +12,14 @@
 // may be random, so backward cannot recompute it); backward scratch gdout (N, C) = dout * gamma (only
 // with gamma) and dax (N, C) = dL/d(alpha x); activation.* = the inner activation's saved buffers.
 import { fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag, type VariantKernels } from '../variant.js';
-import type { ActivationName } from '../../model/config.js';
 import { UserError } from '../../engine/types.js';
-import { activations } from '../activations/index.js';
+import { activations, type ActivationRegistry } from '../activations/index.js';
 import { pass } from '../cost.js';
 
 const PREFIX = 'activation.';
 
 const flags = [
-  { name: 'dact_activation', type: 'str', default: 'tanh', choices: Object.keys(activations) as ActivationName[], help: 'dact: inner activation' },
+  { name: 'dact_activation', type: 'str', default: 'tanh', choices: Object.keys(activations) as (keyof ActivationRegistry)[], help: 'dact: inner activation' },
   { name: 'dact_use_gamma', type: 'bool', default: true, help: 'dact: learnable per-channel gain gamma' },
   { name: 'dact_use_beta', type: 'bool', default: true, help: 'dact: learnable per-channel bias beta' },
   { name: 'dact_alpha_init', type: 'float', default: 1.0, help: 'dact: initial alpha' },

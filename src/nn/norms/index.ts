@@ -19,6 +19,6 @@ const registry = {
   identity,
 } satisfies Registry;
 
-/** The registry's own type: its keys are NormName, its variants' flags typed (src/model/config.ts). */
+/** The registry's own type: its keys are NormName, its variants' flags typed (src/config/types.ts). */
 export type NormRegistry = typeof registry;
 export const norms: Registry & NormRegistry = registry;

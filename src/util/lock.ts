@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { diskError, isAlive, makeDir } from './files.js';
-import { UserError } from './types.js';
+import { UserError } from './errors.js';
 
 export const LOCK_FILE = '.normlab.lock';
 

@@ -1,8 +1,8 @@
 // The types of a config, derived from the flag tables (src/config/flags.ts) and from the flags each
 // variant declares in its own file; nothing here restates a flag. Defaults live in the tables
 // (defaultConfig() builds a config from them).
-import type { FlagValues } from '../config/schema.js';
-import type { ACTIVATION_FLAGS, ModelShape, NORM_PLACEMENT_FLAGS, RUN_FLAGS } from '../config/flags.js';
+import type { FlagValues } from '../util/schema.js';
+import type { ACTIVATION_FLAGS, ModelShape, NORM_PLACEMENT_FLAGS, RUN_FLAGS } from './flags.js';
 import type { ActivationRegistry } from '../nn/activations/index.js';
 import type { NormRegistry } from '../nn/norms/index.js';
 import type { Variant } from '../nn/variant.js';

@@ -4,8 +4,8 @@
 import { alloc, type DType, type F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { Backend } from '../engine/backend.js';
-import { fillInit } from '../nn/params.js';
-import { numel, type Init } from '../nn/variant.js';
+import { fillInit } from './params.js';
+import { numel, type Init } from './variant.js';
 
 export type ParamInit = Init | { normal: number };
 

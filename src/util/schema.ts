@@ -2,7 +2,7 @@
 // is read from text or checked when it comes from JSON, and how a value is shown back to the user.
 // The tables of flags live in flags.ts (variants declare theirs in their own files, see
 // src/nn/variant.ts); the argv parser in parse.ts; whole-config checks in check.ts.
-import { UserError } from '../engine/types.js';
+import { UserError } from './errors.js';
 
 export type FlagType = 'int' | 'float' | 'bool' | 'str';
 export type FlagGroup = 'model' | 'normalization' | 'activation' | 'training' | 'data' | 'logging' | 'sampling' | 'cost';
@@ -165,3 +165,6 @@ export function checkValue(f: FlagSpec, v: unknown): string | null {
   }
 }
 
+/** A check for probabilities and decay rates: refuses values outside [0, 1). */
+export const inUnitInterval: FlagSpec['check'] = (v, _c, name) =>
+  (typeof v === 'number' && !(v >= 0 && v < 1) ? `--${name} is ${v}; it must be in [0, 1)` : null);

@@ -9,7 +9,7 @@
 // Every writer of normlab goes through these (checkpoints, summaries, results, datasets, logs).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from './types.js';
+import { UserError } from './errors.js';
 
 /** A write that failed: the message names the file, the disk and what to do. The target is unchanged. */
 export class DiskError extends UserError {
