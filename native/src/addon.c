@@ -457,6 +457,7 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "threads", v);
   napi_set_named_property(env, o, "gemm", str(env, gemm_name()));
   napi_set_named_property(env, o, "gemms", str(env, gemm_available()));
+  napi_set_named_property(env, o, "gemmBf16", str(env, gemm_bf16_name(gemm_selected())));
   napi_set_named_property(env, o, "simd", str(env, simd_name()));
   napi_set_named_property(env, o, "simds", str(env, simd_available()));
   return o;

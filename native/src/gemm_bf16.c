@@ -78,6 +78,93 @@ static void pack_b(int tb, const float *B, long ldb, long p0, long kc, long j0, 
   }
 }
 
+// AVX-512BW packing for the vdpbf16ps kernel: the same words as pack_a/pack_b (bf16_bits, in
+// integer lanes: round to nearest even, NaN quieted, subnormals to signed zero), 16 lanes at a
+// time; gemm_check compares this kernel with the others, which pack in scalar code, bit for bit.
+#ifdef NL_BF16_X86
+#define X512BW __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+typedef void (*pack_a_fn)(int, const float *, long, long, long, long, long, uint32_t *);
+typedef void (*pack_b_fn)(int, const float *, long, long, long, long, long, uint32_t *);
+
+// Each 32-bit lane's bfloat16 in its high 16 bits (the low 16 bits are not meaningful).
+X512BW static inline __m512i round_hi(__m512i u) {
+  const __m512i expm = _mm512_set1_epi32(0x7f800000);
+  const __mmask16 sub = _mm512_testn_epi32_mask(u, expm);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), expm);
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+  return _mm512_mask_and_epi32(r, sub, u, _mm512_set1_epi32((int)0x80000000u));
+}
+// Lane i: the pair (lo[i], hi[i]).
+X512BW static inline __m512i pair_lanes(__m512i lo, __m512i hi) {
+  return _mm512_or_si512(_mm512_srli_epi32(round_hi(lo), 16), _mm512_and_si512(round_hi(hi), _mm512_set1_epi32((int)0xffff0000u)));
+}
+// 16 pairs of 32 consecutive values: lane q = (x[2q], x[2q + 1]).
+X512BW static inline __m512i pair_adjacent(const float *x) {
+  const __m512i idx = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33,
+    31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  return _mm512_permutex2var_epi16(round_hi(_mm512_loadu_si512(x)), idx, round_hi(_mm512_loadu_si512(x + 16)));
+}
+
+X512BW static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long ir = 0; ir < mc; ir += MR, dst += MR * kp) {
+    const long m = mc - ir < MR ? mc - ir : MR, i = i0 + ir;
+    if (ta) { // rows k and k + 1 of A (K x M), m contiguous values each
+      const __mmask16 mm = (__mmask16)((1u << m) - 1);
+      for (long p = 0; p < kp; p++) {
+        const long k = p0 + 2 * p;
+        const __m512i lo = _mm512_maskz_loadu_epi32(mm, A + k * lda + i);
+        const __m512i hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_epi32(mm, A + (k + 1) * lda + i) : _mm512_setzero_si512();
+        _mm512_mask_storeu_epi32(dst + p * MR, 0x0fff, pair_lanes(lo, hi));
+      }
+    } else { // row r: k contiguous; 16 pairs at a time, written at stride MR
+      const long kv = kc / 32 * 16; // pairs done 16 at a time
+      for (long r = 0; r < MR; r++) {
+        if (r >= m) { for (long p = 0; p < kp; p++) dst[p * MR + r] = 0; continue; }
+        const float *s = A + (i + r) * lda + p0;
+        uint32_t t[16] __attribute__((aligned(64)));
+        for (long p = 0; p < kv; p += 16) {
+          _mm512_store_si512(t, pair_adjacent(s + 2 * p));
+          for (int q = 0; q < 16; q++) dst[(p + q) * MR + r] = t[q];
+        }
+        for (long p = kv; p < kp; p++) dst[p * MR + r] = pair(s[2 * p], 2 * p + 1 < kc ? s[2 * p + 1] : 0.0f);
+      }
+    }
+  }
+}
+
+X512BW static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long jr = 0; jr < nc; jr += NR, dst += NR * kp) {
+    const long n = nc - jr < NR ? nc - jr : NR, j = j0 + jr;
+    if (!tb) { // rows k and k + 1 of B (K x N), n contiguous values each
+      const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), m1 = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
+      for (long p = 0; p < kp; p++) {
+        const long k = p0 + 2 * p;
+        const float *s0 = B + k * ldb + j, *s1 = s0 + ldb;
+        const int odd = 2 * p + 1 < kc;
+        const __m512i z = _mm512_setzero_si512();
+        _mm512_store_si512(dst + p * NR, pair_lanes(_mm512_maskz_loadu_epi32(m0, s0), odd ? _mm512_maskz_loadu_epi32(m0, s1) : z));
+        _mm512_store_si512(dst + p * NR + 16, pair_lanes(_mm512_maskz_loadu_epi32(m1, s0 + 16), odd ? _mm512_maskz_loadu_epi32(m1, s1 + 16) : z));
+      }
+    } else { // column c is row j + c of B (N x K): k contiguous, written at stride NR
+      const long kv = kc / 32 * 16;
+      for (long c = 0; c < NR; c++) {
+        if (c >= n) { for (long p = 0; p < kp; p++) dst[p * NR + c] = 0; continue; }
+        const float *s = B + (j + c) * ldb + p0;
+        uint32_t t[16] __attribute__((aligned(64)));
+        for (long p = 0; p < kv; p += 16) {
+          _mm512_store_si512(t, pair_adjacent(s + 2 * p));
+          for (int q = 0; q < 16; q++) dst[(p + q) * NR + c] = t[q];
+        }
+        for (long p = kv; p < kp; p++) dst[p * NR + c] = pair(s[2 * p], 2 * p + 1 < kc ? s[2 * p + 1] : 0.0f);
+      }
+    }
+  }
+}
+#endif
+
 // ---- micro-kernels: one MR x NR tile (with half: its first 16 columns) ------------------------
 
 static inline float lo_f(uint32_t w) { return bf16_float((uint16_t)w); }
@@ -222,10 +309,15 @@ double gemm_bf16_loop(long iters, double *flops) { (void)iters; *flops = 0; retu
 // The bfloat16 kernel for float32 selection g: avx512 -> vdpbf16ps (when the CPU has it, else the
 // AVX2 one), avx2 -> the AVX2 FMA one, anything else (generic, neon, openblas) -> portable C,
 // except openblas, which takes the best.
-typedef struct { const char *name; bf16_ukr ukr; } Bf16Kernel;
-static const Bf16Kernel K_GENERIC = { "generic", ukr_generic };
+typedef struct {
+  const char *name;
+  bf16_ukr ukr;
+  void (*pack_a)(int, const float *, long, long, long, long, long, uint32_t *);
+  void (*pack_b)(int, const float *, long, long, long, long, long, uint32_t *);
+} Bf16Kernel;
+static const Bf16Kernel K_GENERIC = { "generic", ukr_generic, pack_a, pack_b };
 #ifdef NL_BF16_X86
-static const Bf16Kernel K_DP = { "avx512bf16", ukr_dp }, K_AVX2 = { "avx2-fma", ukr_avx2 };
+static const Bf16Kernel K_DP = { "avx512bf16", ukr_dp, pack_a_512, pack_b_512 }, K_AVX2 = { "avx2-fma", ukr_avx2, pack_a, pack_b };
 #endif
 
 static const Bf16Kernel *bf16_kernel(const GemmKernel *g) {
@@ -250,7 +342,8 @@ void gemm_bf16_with(const GemmKernel *g, int ta, int tb, long M, long N, long K,
     if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     return;
   }
-  const bf16_ukr ukr = bf16_kernel(g)->ukr;
+  const Bf16Kernel *bk = bf16_kernel(g);
+  const bf16_ukr ukr = bk->ukr;
   const long kpmax = ((K < KC ? K : KC) + 1) / 2;
   const long ncmax = N < NC ? (N + NR - 1) / NR * NR : NC;
   const long mcmax = M < MC ? (M + MR - 1) / MR * MR : MC;
@@ -262,10 +355,10 @@ void gemm_bf16_with(const GemmKernel *g, int ta, int tb, long M, long N, long K,
     for (long pc = 0; pc < K; pc += KC) {
       const long kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
       const int acc = accumulate || pc > 0;
-      pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
+      bk->pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
       for (long ic = 0; ic < M; ic += MC) {
         const long mc = M - ic < MC ? M - ic : MC;
-        pack_a(ta, A, lda, ic, mc, pc, kc, ap);
+        bk->pack_a(ta, A, lda, ic, mc, pc, kc, ap);
         for (long jr = 0; jr < nc; jr += NR) {
           const long n = nc - jr < NR ? nc - jr : NR;
           const uint32_t *bpanel = bp + jr * kp;

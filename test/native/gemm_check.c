@@ -226,6 +226,12 @@ static void check_bf16_one(const char *kernel, long M, long N, long K, int ta, i
   rng_state = seed;
   for (long i = 0; i < na; i++) A[i] *= scale;
   for (long i = 0; i < nb; i++) B[i] *= scale;
+  // values at rounding ties (to even both ways) and subnormals (to signed zero), through every packing path
+  static const float EDGE[] = { 1.00390625f, 1.01171875f, -1.00390625f, 1e-39f, -1e-39f, 1.1754942e-38f, -0.0f, 3.0078125f };
+  if (scale == 1.0f) {
+    for (long i = 0; i < na; i += 7) A[i] = EDGE[(i / 7) % 8];
+    for (long i = 3; i < nb; i += 5) B[i] = EDGE[(i / 5) % 8];
+  }
   memcpy(c0, C, (size_t)nc * sizeof(float));
   if (use_matmul) nl_matmul_ex(C, A, B, (int)M, (int)N, (int)K, ta, tb, acc, 1);
   else gemm_bf16_st(ta, tb, M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);

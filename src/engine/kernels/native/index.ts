@@ -110,7 +110,12 @@ export function nativeBackendError(): string | null {
 }
 
 /** Threads, GEMM and SIMD level of the other kernels (selected, and available ones, comma-separated). */
-export interface NativeInfo { threads: number; gemm: string; gemms: string; simd: string; simds: string }
+export interface NativeInfo {
+  threads: number; gemm: string; gemms: string; simd: string; simds: string;
+  /** The bfloat16 products' kernel under the selected GEMM: avx512bf16 (vdpbf16ps), or avx2-fma /
+   * generic (float32 FMAs, the same numbers, slower); native/src/gemm_bf16.c. */
+  gemmBf16: string;
+}
 
 /** What the addon runs with, or null when it is not built. */
 export function nativeInfo(): NativeInfo | null {
@@ -226,8 +231,9 @@ export interface NativeGemm {
   /**
    * GFLOP/s of a register-only FMA loop with 512- or 256-bit vectors on `threads` threads (0: no
    * such ISA); with cpuTime, per CPU second of the process times threads (see native/src/gemm.h).
+   * bits = 16: vdpbf16ps (AVX512_BF16, bfloat16 pairs into float32; 0 without it).
    */
-  fmaPeak(bits: 512 | 256, threads: number, cpuTime?: boolean): number;
+  fmaPeak(bits: 512 | 256 | 16, threads: number, cpuTime?: boolean): number;
 }
 
 /**
