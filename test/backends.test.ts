@@ -214,42 +214,37 @@ backendTest('embeddingForward and embeddingBackward (repeated tokens, T = 1, poo
   }
 });
 
-backendTest('attentionForward and attentionBackward, with and without dropout mask', (be) => {
-  // T = 1; odd T and 2 heads; T crossing the 64-row causal blocks (65, 130); head size 64.
-  for (const [B, T, C, NH] of [[1, 1, 4, 1], [2, 5, 6, 2], [1, 65, 16, 2], [2, 130, 32, 2], [1, 70, 128, 2]]) {
-    for (const withMask of [false, true]) {
-      const nA = B * NH * T * T, n = B * T * C;
-      const maskOf = (rng: Rng) => {
-        const m = view(rng, nA, 2);
-        for (let i = 0; i < nA; i++) m[i] = rng.uniform() < 0.2 ? 0 : 1 / 0.8;
-        return m;
-      };
-      const label = `attention B=${B} T=${T} C=${C} NH=${NH} mask=${withMask}`;
+backendTest('attentionForward and attentionBackward, with and without dropout, strip edges included', (be) => {
+  // T = 1; odd T and 2 heads; T crossing the 64-row strips (65, 130); head size 64; T = 1030 has
+  // strips of 32 rows (native/src/attention.c keeps a strip near 256 KB).
+  for (const [B, T, C, NH] of [[1, 1, 4, 1], [2, 5, 6, 2], [1, 65, 16, 2], [2, 130, 32, 2], [1, 70, 128, 2], [1, 1030, 8, 1]]) {
+    for (const drop of [null, { p: 0.2, seed: 0x9e3779b9 + B + T }]) {
+      const n = B * T * C, nS = 2 * B * NH * T;
+      const label = `attention B=${B} T=${T} C=${C} NH=${NH} dropout=${drop ? drop.p : 0}`;
       // Scores: D-term float32 dot products scaled by 1/sqrt(D) (error ~ eps32 |score|); through
       // the softmax (LIBM exps) a score error e moves a probability by ~ e * p. Outputs are convex
       // combinations of v rows (|v| <~ 4): error ~ a few eps32 * |v|. atol 32 eps32 (3.8e-6) is ~6x
-      // the largest difference observed.
+      // the largest difference observed. The row sums Z add up to T exps (float32 in native and wasm).
       const fwdTol = { atol: 32 * EPS32, rtol: LIBM.rtol };
+      const zTol = { atol: 32 * EPS32, rtol: Math.max(LIBM.rtol, 8 * EPS32 * Math.sqrt(T)) };
       // Gradients: sums over up to T rows of products of O(1) terms (dout, v, q, k ~ N(0, 1)) with
       // probability weights: rounding random-walks as eps32 sqrt(T) times the term size.
       const bwdTol = { atol: 32 * EPS32 * Math.sqrt(T), rtol: 8 * EPS32 };
       parity(be, `${label} forward`,
-        (rng) => ({ out: view(rng, n, 1), att: view(rng, nA, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3),
-          mask: withMask ? maskOf(rng) : new Float32Array(0) }),
-        (be, x) => be.attentionForward(x.out, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH),
-        { out: fwdTol, att: fwdTol, q: EXACT, k: EXACT, v: EXACT });
-      // Backward from the SAME saved probabilities (made by the ts forward), so only the backward
-      // arithmetic is compared: dq, dk, dv are sums over T of products with D-sums inside.
+        (rng) => ({ out: view(rng, n, 1), stats: view(rng, nS, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3) }),
+        (be, x) => be.attentionForward(x.out, x.stats, x.q, x.k, x.v, drop, B, T, C, NH),
+        { out: fwdTol, stats: zTol, q: EXACT, k: EXACT, v: EXACT });
+      // Backward from the SAME saved statistics and output (made by the ts forward), so only the
+      // backward arithmetic is compared: dq, dk, dv are sums over T of products with D-sums inside.
       parity(be, `${label} backward`,
         (rng) => {
-          const x = { dq: view(rng, n, 1), dk: view(rng, n, 2), dv: view(rng, n, 3), scratch: view(rng, nA, 1),
-            dout: view(rng, n, 2), att: view(rng, nA, 3), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3),
-            mask: withMask ? maskOf(rng) : new Float32Array(0), out: new Float32Array(n) };
-          tsBackend.attentionForward(x.out, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH);
+          const x = { dq: view(rng, n, 1), dk: view(rng, n, 2), dv: view(rng, n, 3), dout: view(rng, n, 2),
+            out: new Float32Array(n), stats: new Float32Array(nS), q: view(rng, n, 1), k: view(rng, n, 2), v: view(rng, n, 3) };
+          tsBackend.attentionForward(x.out, x.stats, x.q, x.k, x.v, drop, B, T, C, NH);
           return x;
         },
-        (be, x) => be.attentionBackward(x.dq, x.dk, x.dv, x.scratch, x.dout, x.att, x.q, x.k, x.v, withMask ? x.mask : null, B, T, C, NH),
-        { dq: bwdTol, dk: bwdTol, dv: bwdTol, att: EXACT, q: EXACT, k: EXACT, v: EXACT });
+        (be, x) => be.attentionBackward(x.dq, x.dk, x.dv, x.dout, x.out, x.stats, x.q, x.k, x.v, drop, B, T, C, NH),
+        { dq: bwdTol, dk: bwdTol, dv: bwdTol, out: EXACT, stats: EXACT, q: EXACT, k: EXACT, v: EXACT });
     }
   }
 });

@@ -114,7 +114,7 @@ test('--dtype: float32 by default, bfloat16 accepted, float16 refused with why a
 // relative; observed <= 1.4e-7) and every parameter's gradient to GRAD_TOL of that tensor's largest.
 // Most agree to 1e-6 (float32 against float64 sums of the same rounded operands), but an operand
 // whose float32 value lies within an ulp of a bfloat16 rounding boundary may round the other way in
-// one backend: a 2^-8 relative change of one term of a sum that can cancel; observed <= 4.8e-3 (krmsnorm, glu + peri-LN).
+// one backend: a 2^-8 relative change of one term of a sum that can cancel; observed <= 8.9e-3 (layernorm + relu + bias + dropout).
 // Why from the reference's state and not free-running as backends-train does: rounding to
 // bfloat16 turns a one-ulp float32 difference of an operand near a rounding boundary into a 2^-8
 // relative jump, which AdamW (lr * sign(g) early on) carries on; free-running runs of two float32
@@ -123,7 +123,7 @@ test('--dtype: float32 by default, bfloat16 accepted, float16 refused with why a
 // The key projection's bias has a zero gradient in exact arithmetic (softmax ignores a shift common
 // to all keys); what is left is rounding noise, so a tensor's scale is at least FLOOR times the
 // model's largest gradient.
-const STEPS = 20, VOCAB = 65, LOSS_TOL = 2e-5, GRAD_TOL = 1e-2, FLOOR = 1e-4;
+const STEPS = 20, VOCAB = 65, LOSS_TOL = 2e-5, GRAD_TOL = 2e-2, FLOOR = 1e-4;
 function splitData(): Uint16Array {
   const rng = new Rng(99), split = new Uint16Array(4000);
   for (let i = 0; i < split.length; i++) split[i] = (i * 7 + rng.int(5)) % VOCAB;

@@ -81,8 +81,8 @@ test('our GEMM: attention (strided head slices, causal blocks, alpha) with every
   try {
     for (const kernel of gemm!.available) {
       gemm!.select(kernel);
-      const out = new Float32Array(B * T * C), att = new Float32Array(B * NH * T * T);
-      native!.attentionForward(out, att, q, k, v, null, B, T, C, NH);
+      const out = new Float32Array(B * T * C), stats = new Float32Array(2 * B * NH * T);
+      native!.attentionForward(out, stats, q, k, v, null, B, T, C, NH);
       if (!ref) { ref = out; continue; }
       // Outputs are convex combinations of v (|v| <~ 4): a few hundred eps32 covers the rounding
       // of scores (D = 8 terms), softmax and the T-term weighted sums.

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import { tsBackend as be } from '../src/engine/kernels/ts/index.js';
+import { attnKept, attnRowKey, mix32 } from '../src/engine/kernels/ts/attention.js';
 import { compare, type GradcheckResult } from './gradcheck.js';
 
 function randn(rng: Rng, n: number): Float64Array {
@@ -33,38 +34,61 @@ test('matmul: all four transpose cases and accumulate match the naive product', 
   }
 });
 
-test('attention: probabilities are causal and sum to one; gradients match finite differences (with and without dropout mask)', () => {
-  for (const withMask of [false, true]) {
+test('attention: output is the causal softmax-weighted sum of v (T x T reference), gradients match finite differences, with and without dropout', () => {
+  for (const drop of [null, { p: 0.3, seed: 12345 }]) {
     const rng = new Rng(2);
-    const B = 2, T = 4, C = 6, NH = 2;
+    const B = 2, T = 4, C = 6, NH = 2, D = C / NH;
     const q = randn(rng, B * T * C), k = randn(rng, B * T * C), v = randn(rng, B * T * C), r = randn(rng, B * T * C);
-    const att = new Float64Array(B * NH * T * T), out = new Float64Array(B * T * C);
-    let mask: Float64Array | null = null;
-    if (withMask) {
-      mask = new Float64Array(B * NH * T * T);
-      for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < 0.3 ? 0 : 1 / 0.7;
-    }
+    const stats = new Float64Array(2 * B * NH * T), out = new Float64Array(B * T * C);
     const loss = () => {
-      be.attentionForward(out, att, q, k, v, mask, B, T, C, NH);
+      be.attentionForward(out, stats, q, k, v, drop, B, T, C, NH);
       let L = 0;
       for (let i = 0; i < out.length; i++) L += out[i] * r[i];
       return L;
     };
     loss();
-    for (let row = 0; row < B * NH * T; row++) {
-      const t = row % T;
-      let s = 0;
-      for (let j = 0; j < T; j++) { s += att[row * T + j]; if (j > t) assert.equal(att[row * T + j], 0); }
-      assert.ok(Math.abs(s - 1) < 1e-12);
+    // The textbook form: a full T x T softmax with -inf above the diagonal, dropout factors from attnKept.
+    for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) {
+      const sc: number[] = [];
+      for (let s = 0; s < T; s++) {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[(b * T + t) * C + h * D + d] * k[(b * T + s) * C + h * D + d];
+        sc.push(s <= t ? dot / Math.sqrt(D) : -Infinity);
+      }
+      const mx = Math.max(...sc), e = sc.map((x) => Math.exp(x - mx)), Z = e.reduce((a, x) => a + x, 0);
+      const row = (b * NH + h) * T + t, rk = drop ? attnRowKey(drop.seed, b * NH + h, t) : 0;
+      assert.ok(Math.abs(stats[2 * row] - mx) < 1e-12 && Math.abs(stats[2 * row + 1] - Z) < 1e-12);
+      for (let d = 0; d < D; d++) {
+        let o = 0;
+        for (let s = 0; s < T; s++) o += (e[s] / Z) * (drop ? (attnKept(rk, s, drop.p) ? 1 / (1 - drop.p) : 0) : 1) * v[(b * T + s) * C + h * D + d];
+        assert.ok(Math.abs(out[(b * T + t) * C + h * D + d] - o) < 1e-12);
+      }
     }
     const dq = new Float64Array(q.length), dk = new Float64Array(k.length), dv = new Float64Array(v.length);
-    be.attentionBackward(dq, dk, dv, new Float64Array(att.length), r, att, q, k, v, mask, B, T, C, NH);
+    be.attentionBackward(dq, dk, dv, r, out, stats, q, k, v, drop, B, T, C, NH);
     const res: GradcheckResult = { maxErr: 0, worst: '' };
     compare(res, 'q', q, dq, loss, 1e-5);
     compare(res, 'k', k, dk, loss, 1e-5);
     compare(res, 'v', v, dv, loss, 1e-5);
     assert.ok(res.maxErr < 1e-6, res.worst);
   }
+});
+
+test('attention dropout: the counter hash keeps about 1 - p of the entries, the same for the same (seed, pair, row, column)', () => {
+  // Pinned values of the mix (lowbias32; the C and AssemblyScript copies are held to it by the
+  // backend parity tests with dropout): 0 is its fixed point.
+  assert.equal(mix32(0), 0);
+  assert.equal(mix32(1), 0x688990c0);
+  for (const p of [0.1, 0.5, 0.9]) {
+    let kept = 0;
+    const n = 200000;
+    for (let i = 0; i < n; i++) if (attnKept(attnRowKey(7, i % 97, Math.floor(i / 97)), i % 131, p)) kept++;
+    assert.ok(Math.abs(kept / n - (1 - p)) < 0.01, `p = ${p}: kept ${kept / n}`);
+  }
+  assert.equal(attnKept(attnRowKey(1, 2, 3), 4, 0.5), attnKept(attnRowKey(1, 2, 3), 4, 0.5));
+  let differ = 0;
+  for (let s = 0; s < 1000; s++) if (attnKept(attnRowKey(1, 2, 3), s, 0.5) !== attnKept(attnRowKey(2, 2, 3), s, 0.5)) differ++;
+  assert.ok(differ > 400 && differ < 600, `another seed changes about half the decisions: ${differ}`);
 });
 
 test('cross-entropy: value matches logsumexp - logit, gradient matches finite differences', () => {

@@ -215,20 +215,24 @@ static const Spec s_emb_b[] = { SZ(4, "B"), SZ(5, "T"), SZ(6, "C"), ARR(F32, 0, 
 static void p_emb_b(Args *a, const Val *v) { check_tokens(a, 0, P(3), L(4) * L(5), L(6)); }
 CALL(c_emb_b) { nl_embedding_backward(P(0), P(1), P(2), P(3), L(4), L(5), L(6)); return 0; }
 
-// Attention: n = B T C elements for q, k, v, out and their gradients, B NH T T for att, scratch
-// and mask; b is the position of B (then T, C, NH).
+// Attention: n = B T C elements for q, k, v, out and their gradients, 2 B NH T for the row
+// statistics; b is the position of B (then T, C, NH); the dropout probability and seed come before it.
 #define ATT_N(i, w, b) FA(i, w, b, b + 1, b + 2)
-#define ATT_A(kind, i, w, b) ARR(kind, i, w, 1, 0, b, b + 3, b + 1, b + 1)
-static const Spec s_att_f[] = { SZ(6, "B"), SZ(7, "T"), SZ(8, "C"), SZ(9, "NH"), ATT_N(0, "out", 6), ATT_A(F32, 1, "att", 6),
-  ATT_N(2, "q", 6), ATT_N(3, "k", 6), ATT_N(4, "v", 6), ATT_A(F32N, 5, "mask", 6), SZ(10, "bf16") };
-static void h_att_f(Args *a, const Val *v) { check_heads(a, L(8), L(9)); }
-CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7), L(8), L(9), L(10) != 0); return 0; }
-static const Spec s_att_b[] = { SZ(10, "B"), SZ(11, "T"), SZ(12, "C"), SZ(13, "NH"), ATT_N(0, "dq", 10), ATT_N(1, "dk", 10),
-  ATT_N(2, "dv", 10), ATT_A(F32, 3, "scratch", 10), ATT_N(4, "dout", 10), ATT_A(F32, 5, "att", 10), ATT_N(6, "q", 10),
-  ATT_N(7, "k", 10), ATT_N(8, "v", 10), ATT_A(F32N, 9, "mask", 10), SZ(14, "bf16") };
-static void h_att_b(Args *a, const Val *v) { check_heads(a, L(12), L(13)); }
+#define ATT_S(i, b) ARR(F32, i, "stats", 2, 0, b, b + 3, b + 1)
+static void check_drop(Args *a, double p, double seed) {
+  if (!(p >= 0 && p < 1)) fail(a, "R", "%s: dropout p must be in [0, 1), got %g", "attention", p);
+  else if (!(seed >= 0 && seed <= 4294967295.0 && seed == (double)(uint32_t)seed)) fail(a, "R", "%s: seed must be a uint32, got %g", "attention", seed);
+}
+static const Spec s_att_f[] = { NM(5, "p"), NM(6, "seed"), SZ(7, "B"), SZ(8, "T"), SZ(9, "C"), SZ(10, "NH"), ATT_N(0, "out", 7),
+  ATT_S(1, 7), ATT_N(2, "q", 7), ATT_N(3, "k", 7), ATT_N(4, "v", 7), SZ(11, "bf16") };
+static void h_att_f(Args *a, const Val *v) { check_heads(a, L(9), L(10)); check_drop(a, D(5), D(6)); }
+CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), D(5), (uint32_t)D(6), L(7), L(8), L(9), L(10), L(11) != 0); return 0; }
+static const Spec s_att_b[] = { NM(9, "p"), NM(10, "seed"), SZ(11, "B"), SZ(12, "T"), SZ(13, "C"), SZ(14, "NH"),
+  ATT_N(0, "dq", 11), ATT_N(1, "dk", 11), ATT_N(2, "dv", 11), ATT_N(3, "dout", 11), ATT_N(4, "out", 11), ATT_S(5, 11),
+  ATT_N(6, "q", 11), ATT_N(7, "k", 11), ATT_N(8, "v", 11), SZ(15, "bf16") };
+static void h_att_b(Args *a, const Val *v) { check_heads(a, L(13), L(14)); check_drop(a, D(9), D(10)); }
 CALL(c_att_b) {
-  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), P(9), L(10), L(11), L(12), L(13), L(14) != 0);
+  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), D(9), (uint32_t)D(10), L(11), L(12), L(13), L(14), L(15) != 0);
   return 0;
 }
 

@@ -162,7 +162,8 @@ POOL_FN(ce_rows, n0, n1) {
   const long V = j->V;
   for (long n = n0; n < n1; n++) {
     const float *x = j->logits + n * V;
-    float *pr = j->probs + n * V;
+    float *pr = j->probs + n * V; // may alias x: the target's logit is read first
+    const float target = x[j->targets[n]];
     float max = -INFINITY;
     #pragma omp simd reduction(max : max)
     for (long i = 0; i < V; i++) max = x[i] > max ? x[i] : max;
@@ -173,7 +174,7 @@ POOL_FN(ce_rows, n0, n1) {
     for (long i = 0; i < V; i++) sum += pr[i];
     const double inv = 1 / sum;
     for (long i = 0; i < V; i++) pr[i] = (float)(pr[i] * inv);
-    j->losses[n] = (float)(log(sum) + max - x[j->targets[n]]);
+    j->losses[n] = (float)(log(sum) + max - target);
   }
 }
 

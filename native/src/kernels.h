@@ -22,10 +22,10 @@ void nl_add_bias(float *out, const float *bias, long N, long C);
 void nl_bias_backward(float *dbias, const float *dout, long N, long C);
 void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C);
 void nl_embedding_backward(float *dwte, float *dwpe, const float *dout, const int *idx, long B, long T, long C);
-void nl_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, const float *mask,
-  long B, long T, long C, long NH, int bf16);
-void nl_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *att,
-  const float *q, const float *k, const float *v, const float *mask, long B, long T, long C, long NH, int bf16);
+void nl_attention_forward(float *out, float *stats, const float *q, const float *k, const float *v, double p,
+  uint32_t seed, long B, long T, long C, long NH, int bf16);
+void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
+  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16);
 double nl_cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, long N, long V);
 void nl_cross_entropy_backward(float *dlogits, const float *probs, const int *targets, double scale, long N, long V);
 void nl_add(float *out, const float *a, const float *b, long n);

@@ -11,6 +11,9 @@
 import type { F } from './types.js';
 import type { VariantKernels } from '../nn/variant.js';
 import type { NativeKernels } from './kernels/native/index.js';
+import type { AttnDropout, AttnOpts } from './kernels/ts/attention.js';
+
+export type { AttnDropout, AttnOpts, ScoreTransform } from './kernels/ts/attention.js';
 
 export interface MatmulOptions {
   transA?: boolean; // use A^T: A is stored (K, M) instead of (M, K)
@@ -18,12 +21,6 @@ export interface MatmulOptions {
   accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
   /** Every value of op(A) and op(B) read rounded to bfloat16 (src/engine/bf16.ts), sums as without
    * it (float32 natively, float64 in ts): --dtype bfloat16, docs/dtype.md. */
-  bf16?: boolean;
-}
-
-/** Attention's options (the last, optional argument of attentionForward/Backward). */
-export interface AttentionOptions {
-  /** Every product's operands (q, k, v, the weights, dout, dS) rounded to bfloat16; docs/dtype.md. */
   bf16?: boolean;
 }
 
@@ -45,20 +42,22 @@ export interface Backend {
 
   /**
    * Causal multi-head self-attention on separate q, k, v (each (B, T, C), head h owning channels
-   * h*D..h*D+D-1, D = C / NH). att (B, NH, T, T) receives the softmax probabilities (entries above
-   * the diagonal are written 0); scale = 1 / sqrt(D). With mask (same shape as att, entries 0 or
-   * 1/(1-p)), the probabilities are multiplied by it before weighting v (attention dropout).
-   * out (B, T, C) is written.
+   * h*D..h*D+D-1, D = C / NH), scale = 1 / sqrt(D), without T x T storage (docs/memory.md,
+   * "Attention"). out (B, T, C) is written; stats (B, NH, T, 2) receives each row's max m and sum Z
+   * (the softmax is exp(S - m) / Z), which backward needs. With drop, the probabilities are
+   * multiplied by 0 or 1/(1-p) from a counter-based hash of (seed, pair, row, column) (attnKept in
+   * kernels/ts/attention.ts), which backward evaluates again: no mask is stored.
    */
-  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number,
-    opts?: AttentionOptions): void;
-  /** Accumulates into dq, dk, dv. scratch has B*NH*T*T elements (its contents are clobbered). */
-  attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
-    B: number, T: number, C: number, NH: number, opts?: AttentionOptions): void;
+  attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number,
+    opts?: AttnOpts): void;
+  /** Accumulates into dq, dk, dv, given dout and the forward's out and stats (same q, k, v, drop). */
+  attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null,
+    B: number, T: number, C: number, NH: number, opts?: AttnOpts): void;
 
   /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).
-   * losses (N) and probs (N, V) are written; returns the mean loss over the N rows.
+   * losses (N) and probs (N, V) are written; returns the mean loss over the N rows. probs may alias
+   * logits (and crossEntropyBackward's dlogits may alias probs): the fused LM head (docs/memory.md).
    */
   crossEntropyForward(losses: F, probs: F, logits: F, targets: Int32Array, N: number, V: number): number;
   /** dlogits (N, V) is WRITTEN: (probs - onehot(target)) * scale. */

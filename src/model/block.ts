@@ -5,7 +5,7 @@
 //   h = pre_ln_mlp(x1) if pre;  m = mlp(h);   m = out_ln_mlp(m) if peri;   y = x1 + m;   y = post_ln_mlp(y) if post
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
 // Dropout (when training with dropout > 0): on attention probabilities and on both c_proj outputs.
-import type { AttentionOptions, Backend } from '../engine/backend.js';
+import type { AttnDropout, AttnOpts, Backend } from '../engine/backend.js';
 import { alloc, type DType, type F } from '../engine/types.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
@@ -36,7 +36,6 @@ export interface BlockScratch {
   gq: F; gk: F; gv: F; // (N, C)
   gfc: F; // (N, Hin)
   gact: F; // (N, H)
-  gatt: F; // (B, NH, T, T)
 }
 
 export function mlpHidden(cfg: ModelConfig): number {
@@ -91,16 +90,17 @@ export class Block {
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
   /** Attention's options: bf16 with --dtype bfloat16 (docs/dtype.md). */
-  readonly attnOpts: AttentionOptions;
+  readonly attnOpts: AttnOpts;
   readonly act: VariantSlot;
   readonly H: number; readonly Hin: number;
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
   private b: BlockBuffers;
-  private att: F; private attMask: F | null;
+  private stats: F; // attention's row statistics (B, NH, T, 2): no T x T array (docs/memory.md)
+  private attDrop: AttnDropout | null = null; // the dropout of the last training forward (its seed)
   readonly y: F; // block output (N, C)
-  // The backend, batch shape and dropout of the forward in progress, for trainAttend (no closure per call).
-  private be: Backend | null = null; private B = 0; private T = 0; private dropout: Dropout = () => false;
+  // The backend and batch shape of the forward in progress, for trainAttend (no closure per call).
+  private be: Backend | null = null; private B = 0; private T = 0;
 
   constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType) {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
@@ -130,8 +130,7 @@ export class Block {
     const mem = (n: number) => store.alloc(n);
     this.b = this.buffers(N, drop, mem);
     this.y = this.b.out;
-    this.att = mem(maxB * NH * maxT * maxT);
-    this.attMask = drop ? mem(maxB * NH * maxT * maxT) : null;
+    this.stats = mem(maxB * NH * maxT * 2);
   }
 
   /**
@@ -157,14 +156,17 @@ export class Block {
 
   /** Training and evaluation: causal attention over B sequences of T tokens; output in this.y. */
   forward(be: Backend, x: F, B: number, T: number, ctx: Ctx, dropout: Dropout): void {
-    this.be = be; this.B = B; this.T = T; this.dropout = dropout;
+    this.be = be; this.B = B; this.T = T;
     this.run(be, this.b, x, B * T, ctx, this.trainAttend, dropout);
   }
 
   private trainAttend: Attend = (y, q, k, v, _N, ctx) => {
     const { B, T } = this, C = this.cfg.n_embd, NH = this.cfg.n_head;
-    const attMask = this.attMask && this.dropout(this.attMask, B * NH * T * T, ctx) ? this.attMask : null;
-    this.be!.attentionForward(y, this.att, q, k, v, attMask, B, T, C, NH, this.attnOpts);
+    // Attention dropout: one uint32 seed from the run's generator per call (so a resumed run repeats
+    // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
+    const p = this.cfg.dropout;
+    this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
+    this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH, this.attnOpts);
   };
 
   /**
@@ -233,8 +235,8 @@ export class Block {
     const gy = g.g5;
     this.attnProj.backward(be, gy, ga, b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
-    be.attentionBackward(g.gq, g.gk, g.gv, g.gatt, gy, this.att, b.q, b.k, b.v,
-      dropping ? this.attMask : null, B, T, C, NH, this.attnOpts);
+    be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v,
+      dropping ? this.attDrop : null, B, T, C, NH, this.attnOpts);
     const hA = b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

@@ -135,11 +135,10 @@ export class Generator {
 
   /** Logits of the last position of a full forward over `window` (cropped context). */
   private windowLogits(window: number[], ctx: Ctx): F {
-    const { model } = this, V = model.cfg.vocab_size, T = window.length;
+    const { model } = this, T = window.length;
     const idx = Int32Array.from(window);
     model.forward(idx, null, 1, T, ctx);
-    this.logits.set(model.logits.subarray((T - 1) * V, T * V));
-    return this.logits;
+    return model.logitsAt(this.logits, T - 1);
   }
 
   /** Temperature, top-k, then one multinomial draw (torch.multinomial on softmax). */

@@ -2,7 +2,9 @@
 //   x = dropout(wte[idx] + wpe[0..T)); x = block_i(x) for each layer; x = ln_f(x);
 //   logits = x lm_head^T (lm_head tied to wte unless --no-wte_weight_tying); loss = cross_entropy.
 // Forward keeps every activation backward needs (in the blocks); buffers are allocated once for
-// up to maxB x maxT tokens and reused; smaller B, T use a prefix of them.
+// up to maxB x maxT tokens and reused; smaller B, T use a prefix of them. The LM head and the
+// cross-entropy are fused (docs/memory.md, "LM head"): logits exist for one block of rows at a time,
+// and a training forward given its loss scale computes the head's gradient right away.
 import type { Backend, MatmulOptions } from '../engine/backend.js';
 import type { DType, F } from '../engine/types.js';
 import { Rng } from '../engine/rng.js';
@@ -18,6 +20,8 @@ export interface GPTOptions {
   maxB: number;
   maxT: number;
   seed: number; // parameter initialisation
+  /** Rows of the LM head at once (default headRows(N, V)). */
+  headRows?: number;
 }
 
 export class GPT {
@@ -35,7 +39,12 @@ export class GPT {
   readonly maxT: number;
 
   private emb: F; private embMask: F | null; private xf: F;
-  readonly logits: F; private probs: F; private losses: F;
+  /** Rows of the LM head's logits held at once (headRows x vocab_size floats: logits, then probs,
+   * then their gradient, in place). */
+  readonly headRows: number;
+  private head: F; private losses: F;
+  // The head's gradient was computed by the last forward, with this loss scale (NaN: not computed).
+  private headScale = NaN;
   private g: BlockScratch; private d1: F; private d2: F;
   private lastB = 0; private lastT = 0; private lastIdx: Int32Array | null = null; private lastTargets: Int32Array | null = null;
   private dropping = false;
@@ -45,7 +54,7 @@ export class GPT {
     this.mm = cfg.dtype === 'bfloat16' ? { bf16: true } : {};
     const { maxB, maxT } = opts;
     this.maxB = maxB; this.maxT = maxT;
-    const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT, NH = cfg.n_head;
+    const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT;
     const store = (this.store = new ParamStore(dtype, be));
     this.wte = store.declare('transformer.wte.weight', [V, C], { normal: 0.02 });
     this.wpe = store.declare('transformer.wpe.weight', [cfg.block_size, C], { normal: 0.02 });
@@ -59,14 +68,14 @@ export class GPT {
     this.emb = store.alloc(N * C);
     this.embMask = cfg.dropout > 0 ? store.alloc(N * C) : null;
     this.xf = store.alloc(N * C);
-    this.logits = store.alloc(N * V);
-    this.probs = store.alloc(N * V);
+    this.headRows = Math.max(1, Math.min(N, opts.headRows ?? headRows(N, V)));
+    this.head = store.alloc(this.headRows * V);
     this.losses = store.alloc(N);
     const H = this.blocks[0]?.H ?? 0, Hin = this.blocks[0]?.Hin ?? 0;
     const nc = () => store.alloc(N * C);
     this.g = {
       g1: nc(), g2: nc(), g3: nc(), g4: nc(), g5: nc(), gq: nc(), gk: nc(), gv: nc(),
-      gfc: store.alloc(N * Hin), gact: store.alloc(N * H), gatt: store.alloc(maxB * NH * maxT * maxT),
+      gfc: store.alloc(N * Hin), gact: store.alloc(N * H),
     };
     this.d1 = nc(); this.d2 = nc();
   }
@@ -92,11 +101,13 @@ export class GPT {
 
   /**
    * idx, targets: (B, T) token ids. Returns the mean cross-entropy loss over the B*T positions
-   * (NaN when targets is null: then only logits are computed).
+   * (NaN when targets is null: then the head is not computed; logitsAt gives a row's logits). With
+   * lossScale (training), the LM head's gradient for L = lossScale * loss is computed here, block by
+   * block, so that backward(lossScale) starts from it; without it, backward recomputes the logits.
    */
-  forward(idx: Int32Array, targets: Int32Array | null, B: number, T: number, ctx: Ctx): number {
+  forward(idx: Int32Array, targets: Int32Array | null, B: number, T: number, ctx: Ctx, lossScale?: number): number {
     const { be, cfg } = this;
-    const C = cfg.n_embd, N = B * T, V = cfg.vocab_size;
+    const C = cfg.n_embd, N = B * T;
     if (B > this.maxB || T > this.maxT) throw new Error(`forward(${B}x${T}) exceeds the model's buffers (${this.maxB}x${this.maxT})`);
     be.embeddingForward(this.emb, idx, this.wte.data, this.wpe.data, B, T, C);
     this.dropping = ctx.training && cfg.dropout > 0;
@@ -107,24 +118,54 @@ export class GPT {
       x = block.y;
     }
     this.lnF.forward(this.xf, x, N, ctx);
-    be.matmul(this.logits, this.xf, this.lmHead.data, N, V, C, { ...this.mm, transB: true });
     this.lastB = B; this.lastT = T; this.lastIdx = idx; this.lastTargets = targets;
+    this.headScale = NaN;
     if (!targets) return NaN;
-    return be.crossEntropyForward(this.losses, this.probs, this.logits, targets, N, V);
+    const grad = lossScale !== undefined;
+    const loss = this.headPass(targets, N, grad ? lossScale : null);
+    if (grad) this.headScale = lossScale;
+    return loss;
+  }
+
+  /**
+   * The LM head and cross-entropy over rows [0, N) of xf, headRows at a time: logits, softmax and
+   * losses in place; with a scale, also dlogits = (probs - onehot) * scale / N in place, then
+   * lm_head.grad += dlogits^T xf and d1 (dL/dxf) = dlogits W. Returns the mean loss.
+   */
+  private headPass(targets: Int32Array, N: number, scale: number | null): number {
+    const { be, cfg, head } = this, C = cfg.n_embd, V = cfg.vocab_size, W = this.lmHead.data;
+    let total = 0;
+    for (let r0 = 0; r0 < N; r0 += this.headRows) {
+      const R = Math.min(this.headRows, N - r0);
+      const xf = this.xf.subarray(r0 * C, (r0 + R) * C), tg = targets.subarray(r0, r0 + R);
+      be.matmul(head, xf, W, R, V, C, { ...this.mm, transB: true });
+      total += R * be.crossEntropyForward(this.losses.subarray(r0, r0 + R), head, head, tg, R, V);
+      if (scale === null) continue;
+      be.crossEntropyBackward(head, head, tg, scale / N, R, V);
+      // lm_head: dW += dlogits^T xf;  dxf = dlogits W
+      be.matmul(this.lmHead.grad, head, xf, V, C, R, { ...this.mm, transA: true, accumulate: true });
+      be.matmul(this.d1.subarray(r0 * C, (r0 + R) * C), head, W, R, C, V, this.mm);
+    }
+    return total / N;
+  }
+
+  /** out (vocab_size) = the logits of row `row` (b * T + t) of the last forward. */
+  logitsAt(out: F, row: number): F {
+    const C = this.cfg.n_embd;
+    this.be.matmul(out, this.xf.subarray(row * C, (row + 1) * C), this.lmHead.data, 1, this.cfg.vocab_size, C, { ...this.mm, transB: true });
+    return out;
   }
 
   /** Adds dL/dparams into the gradients, for L = lossScale * (mean loss of the last forward). */
   backward(lossScale: number, ctx: Ctx): void {
     const { be, cfg } = this;
-    const B = this.lastB, T = this.lastT, C = cfg.n_embd, N = B * T, V = cfg.vocab_size;
+    const B = this.lastB, T = this.lastT, C = cfg.n_embd, N = B * T;
     const idx = this.lastIdx, targets = this.lastTargets;
     if (!idx || !targets) throw new Error('backward() needs a forward() with targets first');
-    const dlogits = this.logits; // overwritten: logits are not needed any more
-    be.crossEntropyBackward(dlogits, this.probs, targets, lossScale / N, N, V);
-    // lm_head: dW += dlogits^T xf;  dxf = dlogits W
-    be.matmul(this.lmHead.grad, dlogits, this.xf, V, C, N, { ...this.mm, transA: true, accumulate: true });
+    if (Number.isNaN(this.headScale)) this.headPass(targets, N, lossScale);
+    else if (this.headScale !== lossScale) throw new Error(`backward(${lossScale}) after a forward that computed the head's gradient for lossScale ${this.headScale}`);
+    this.headScale = NaN;
     let dy = this.d1, dx = this.d2;
-    be.matmul(dy, dlogits, this.lmHead.data, N, C, V, this.mm);
     const L = this.blocks.length;
     const xLast = L > 0 ? this.blocks[L - 1].y : this.emb;
     dx.fill(0, 0, N * C);
@@ -143,4 +184,13 @@ export class GPT {
   numParams(): number {
     return this.store.count();
   }
+}
+
+/** Rows of the LM head computed at once: all N when N x V is at most 2^24 floats (64 MB), else the
+ * fewest equal blocks that fit (docs/memory.md, "LM head"). */
+export function headRows(N: number, V: number): number {
+  const BUDGET = 1 << 24;
+  if (N * V <= BUDGET) return Math.max(1, N);
+  const blocks = Math.ceil((N * V) / BUDGET);
+  return Math.max(1, Math.ceil(N / blocks));
 }

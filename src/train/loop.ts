@@ -416,7 +416,7 @@ export function trainStep(model: GPT, opt: AdamW, split: Tokens, ctx: MetricCtx,
   let loss = 0;
   for (let micro = 0; micro < accum; micro++) {
     getBatch(split, B, T, ctx.rng, x, y);
-    loss += model.forward(x, y, B, T, ctx) / accum;
+    loss += model.forward(x, y, B, T, ctx, 1 / accum) / accum; // the LM head's gradient is computed here (fused)
     model.backward(1 / accum, ctx);
   }
   if (!Number.isFinite(loss)) return loss;

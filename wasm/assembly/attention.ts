@@ -1,5 +1,7 @@
-// Causal multi-head attention, the math of src/engine/kernels/ts/attention.ts. Per batch and head,
-// the head's keys (or values) are first copied transposed into work as (D, Tp), Tp = T rounded up
+// Causal multi-head attention, the math of src/engine/kernels/ts/attention.ts (no T x T storage: the
+// row statistics m, Z are saved and backward recomputes each row's probabilities; dropout from the
+// same counter hash). Per batch and head,
+// the head's keys and values are first copied transposed into work as (D, Tp), Tp = T rounded up
 // to 4, so that one query row's scores q[t] . k[s] for s = 0..t are computed four s at a time
 // (sum over d of q[t, d] * kT[d, s..s+3]). Probabilities use the vector exp; sums run in f32x4
 // lanes. Everything else (weighted sums of value rows, gradient rows) is vectorized over d.
@@ -92,94 +94,130 @@ function pairStart(B: i32, NH: i32, chunk: i32, nChunks: i32): i32 {
   return <i32>(<i64>(B * NH) * chunk / nChunks);
 }
 
-export function attentionForward(out: usize, att: usize, q: usize, k: usize, v: usize, mask: usize,
+// The counter hash of src/engine/kernels/ts/attention.ts (mix32, attnRowKey, attnKept).
+// @ts-ignore: decorator
+@inline
+function mix32(x: u32): u32 {
+  x ^= x >> 16; x *= 0x7feb352d;
+  x ^= x >> 15; x *= 0x846ca68b;
+  x ^= x >> 16;
+  return x;
+}
+// @ts-ignore: decorator
+@inline
+function rowKey(seed: u32, i: u32, t: u32): u32 { return mix32(mix32(seed ^ mix32(i)) ^ t); }
+// @ts-ignore: decorator
+@inline
+function keepAt(rk: u32, s: i32, thr: f64, ks: f32): f32 {
+  const h = mix32(rk + <u32>s * 0x9e3779b9);
+  return <f64>(h >> 8) >= thr ? ks : 0;
+}
+
+/** row[0..n) = scale * q[t] . k[s] for s < n, masked lanes (s >= n) -inf; returns the row max. */
+// @ts-ignore: decorator
+@inline
+function scoreRow(row: usize, qo: usize, kT: usize, D: i32, Tp: i32, n: i32, scale: f32): f32 {
+  const n4 = (n + 3) & ~3;
+  rowTimesPanel(row, qo, kT, D, Tp, n4);
+  let mx = f32x4.splat(-Infinity);
+  const sv = f32x4.splat(scale);
+  for (let s = 0; s < n4; s += 4) {
+    let x = f32x4.mul(v128.load(row + (<usize>s << 2)), sv);
+    if (s + 4 > n) x = v128.bitselect(x, f32x4.splat(-Infinity), i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n)));
+    v128.store(row + (<usize>s << 2), x);
+    mx = f32x4.max(mx, x);
+  }
+  return hmax(mx);
+}
+
+/** row[s] = exp(row[s] - m) for s < n4 (masked lanes 0); returns their sum (f32x4 lanes). */
+// @ts-ignore: decorator
+@inline
+function expRow(row: usize, n: i32, m: f32): f32 {
+  const n4 = (n + 3) & ~3, mv = f32x4.splat(m);
+  let sum = f32x4.splat(0);
+  for (let s = 0; s < n4; s += 4) {
+    const e = vexp(f32x4.sub(v128.load(row + (<usize>s << 2)), mv));
+    const live = i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n));
+    const e2 = v128.and(e, live);
+    v128.store(row + (<usize>s << 2), e2);
+    sum = f32x4.add(sum, e2);
+  }
+  return hsum(sum);
+}
+
+export function attentionForward(out: usize, stats: usize, q: usize, k: usize, v: usize, p: f64, seed: u32,
   B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
   const D = C / NH, Tp = (T + 3) & ~3;
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
   const work = work0 + (<usize>chunk * <usize>attentionWork(T, C, NH) << 2);
   const kT = work, row = work + (<usize>D * <usize>Tp << 2);
+  const thr = p * 16777216.0, ks = <f32>(1.0 / (1.0 - p));
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
-  for (let p = pairStart(B, NH, chunk, nChunks); p < p1; p++) {
-    const b = p / NH, h = p % NH;
+  for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
+    const b = pr / NH, h = pr % NH;
     const base = (<usize>b * <usize>T * <usize>C + <usize>h * <usize>D) << 2;
     transposeHead(kT, k + base, T, C, D, Tp);
     for (let t = 0; t < T; t++) {
       const qo = q + base + (<usize>t * <usize>C << 2);
-      const ao = att + (((<usize>b * <usize>NH + <usize>h) * <usize>T + <usize>t) * <usize>T << 2);
-      const n = t + 1, n4 = (n + 3) & ~3;
-      rowTimesPanel(row, qo, kT, D, Tp, n4);
-      // scale, max, exp, sum over s <= t (lanes past t are masked to -inf before the max and exp)
-      let mx = f32x4.splat(-Infinity);
-      const sv = f32x4.splat(scale);
-      for (let s = 0; s < n4; s += 4) {
-        let x = f32x4.mul(v128.load(row + (<usize>s << 2)), sv);
-        if (s + 4 > n) x = v128.bitselect(x, f32x4.splat(-Infinity), i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n)));
-        v128.store(row + (<usize>s << 2), x);
-        mx = f32x4.max(mx, x);
-      }
-      const m = f32x4.splat(hmax(mx));
-      let sum = f32x4.splat(0);
-      for (let s = 0; s < n4; s += 4) {
-        const e = vexp(f32x4.sub(v128.load(row + (<usize>s << 2)), m));
-        const live = i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n));
-        const e2 = v128.and(e, live);
-        v128.store(row + (<usize>s << 2), e2);
-        sum = f32x4.add(sum, e2);
-      }
-      const inv = f32x4.splat(<f32>(1.0 / <f64>hsum(sum)));
-      let s = 0;
-      for (; s + 4 <= n; s += 4) v128.store(ao + (<usize>s << 2), f32x4.mul(v128.load(row + (<usize>s << 2)), inv));
-      for (; s < n; s++) store<f32>(ao + (<usize>s << 2), load<f32>(row + (<usize>s << 2)) * f32x4.extract_lane(inv, 0));
-      for (; s < T; s++) store<f32>(ao + (<usize>s << 2), 0);
-      // out[t] = sum_s p[t, s] mask[t, s] v[s]
+      const so = stats + ((<usize>pr * <usize>T + <usize>t) << 3);
+      const n = t + 1;
+      const m = scoreRow(row, qo, kT, D, Tp, n, scale);
+      const Z = <f32>expRow(row, n, m);
+      store<f32>(so, m); store<f32>(so, Z, 4);
+      const inv = <f32>(1.0 / <f64>Z);
+      const rk = rowKey(seed, <u32>pr, <u32>t);
+      // out[t] = sum_s P[t, s] keep[t, s] v[s]
       const oo = out + base + (<usize>t * <usize>C << 2);
       memory.fill(oo, 0, <usize>D << 2);
-      const mo = mask + (((<usize>b * <usize>NH + <usize>h) * <usize>T + <usize>t) * <usize>T << 2);
-      for (let s2 = 0; s2 < n; s2++) {
-        let w = load<f32>(ao + (<usize>s2 << 2));
-        if (mask != 0) w *= load<f32>(mo + (<usize>s2 << 2));
-        axpy(oo, w, v + base + (<usize>s2 * <usize>C << 2), D);
+      for (let s = 0; s < n; s++) {
+        let w = load<f32>(row + (<usize>s << 2)) * inv;
+        if (p > 0) w *= keepAt(rk, s, thr, ks);
+        axpy(oo, w, v + base + (<usize>s * <usize>C << 2), D);
       }
     }
   }
 }
 
-export function attentionBackward(dq: usize, dk: usize, dv: usize, scratch: usize, dout: usize, att: usize,
-  q: usize, k: usize, v: usize, mask: usize, B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
+export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, out: usize, stats: usize,
+  q: usize, k: usize, v: usize, p: f64, seed: u32, B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
   const D = C / NH, Tp = (T + 3) & ~3;
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
   const work = work0 + (<usize>chunk * <usize>attentionWork(T, C, NH) << 2);
-  const vT = work, row = work + (<usize>D * <usize>Tp << 2), acc = row + (<usize>Tp << 2);
+  const kT = work, vT = kT + (<usize>D * <usize>Tp << 2), row = vT + (<usize>D * <usize>Tp << 2);
+  const drow = row + (<usize>Tp << 2), acc = drow + (<usize>Tp << 2);
+  const thr = p * 16777216.0, ks = <f32>(1.0 / (1.0 - p));
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
-  for (let p = pairStart(B, NH, chunk, nChunks); p < p1; p++) {
-    const b = p / NH, h = p % NH;
+  for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
+    const b = pr / NH, h = pr % NH;
     const base = (<usize>b * <usize>T * <usize>C + <usize>h * <usize>D) << 2;
+    transposeHead(kT, k + base, T, C, D, Tp);
     transposeHead(vT, v + base, T, C, D, Tp);
     for (let t = 0; t < T; t++) {
-      const to = (<usize>t * <usize>C) << 2;
-      const ao = ((((<usize>b * <usize>NH + <usize>h) * <usize>T + <usize>t) * <usize>T) << 2);
+      const to = base + (<usize>t * <usize>C << 2);
+      const so = stats + ((<usize>pr * <usize>T + <usize>t) << 3);
       const n = t + 1, n4 = (n + 3) & ~3;
+      // P[t, s] = exp(S[t, s] - m) / Z, the forward's arithmetic
+      const m = load<f32>(so), inv = <f32>(1.0 / <f64>load<f32>(so, 4));
+      scoreRow(row, q + to, kT, D, Tp, n, scale);
+      expRow(row, n, m);
       // dW[t, s] = dout[t] . v[s] for s <= t
-      rowTimesPanel(row, dout + base + to, vT, D, Tp, n4);
-      let dot: f32 = 0;
-      for (let s = 0; s < n; s++) {
-        const so = base + (<usize>s * <usize>C << 2);
-        const m: f32 = mask != 0 ? load<f32>(mask + ao + (<usize>s << 2)) : 1;
-        const p = load<f32>(att + ao + (<usize>s << 2));
-        axpy(dv + so, p * m, dout + base + to, D);
-        const dp = load<f32>(row + (<usize>s << 2)) * m;
-        store<f32>(scratch + ao + (<usize>s << 2), dp);
-        dot += p * dp;
-      }
-      // dS = P (dP - dot) scale; dq[t] += dS k[s]; dk[s] += dS q[t]
+      rowTimesPanel(drow, dout + to, vT, D, Tp, n4);
+      let Dt: f32 = 0;
+      for (let d = 0; d < D; d++) Dt += load<f32>(dout + to + (<usize>d << 2)) * load<f32>(out + to + (<usize>d << 2));
+      const rk = rowKey(seed, <u32>pr, <u32>t);
+      // dv[s] += P keep dout[t]; dS = P (dW keep - D) scale; dq[t] += dS k[s]; dk[s] += dS q[t]
       memory.fill(acc, 0, <usize>D << 2);
       for (let s = 0; s < n; s++) {
-        const so = base + (<usize>s * <usize>C << 2);
-        const ds = load<f32>(att + ao + (<usize>s << 2)) * (load<f32>(scratch + ao + (<usize>s << 2)) - dot) * scale;
-        axpy(acc, ds, k + so, D);
-        axpy(dk + so, ds, q + base + to, D);
+        const sx = base + (<usize>s * <usize>C << 2);
+        const P = load<f32>(row + (<usize>s << 2)) * inv;
+        const kp: f32 = p > 0 ? keepAt(rk, s, thr, ks) : 1;
+        axpy(dv + sx, P * kp, dout + to, D);
+        const ds = P * (load<f32>(drow + (<usize>s << 2)) * kp - Dt) * scale;
+        axpy(acc, ds, k + sx, D);
+        axpy(dk + sx, ds, q + to, D);
       }
-      axpy(dq + base + to, 1, acc, D);
+      axpy(dq + to, 1, acc, D);
     }
   }
 }
@@ -187,5 +225,5 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, scratch: usiz
 /** Floats of `work` the attention kernels need per chunk. */
 export function attentionWork(T: i32, C: i32, NH: i32): i32 {
   const D = C / NH, Tp = (T + 3) & ~3;
-  return D * Tp + Tp + D + 16;
+  return 2 * D * Tp + 2 * Tp + D + 16;
 }

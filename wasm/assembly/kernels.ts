@@ -102,6 +102,7 @@ export function crossEntropyForward(losses: usize, probs: usize, logits: usize, 
   let total: f64 = 0;
   for (let n = 0; n < N; n++) {
     const lo = logits + (<usize>n * <usize>V << 2), po = probs + (<usize>n * <usize>V << 2);
+    const target = load<f32>(lo + (<usize>load<i32>(targets + (<usize>n << 2)) << 2)); // probs may alias logits
     let mx: f32 = -Infinity;
     for (let i = 0; i < V; i++) mx = max(mx, load<f32>(lo + (<usize>i << 2)));
     const mv = f32x4.splat(mx);
@@ -119,7 +120,7 @@ export function crossEntropyForward(losses: usize, probs: usize, logits: usize, 
     }
     const inv = 1.0 / sum;
     for (let j = 0; j < V; j++) store<f32>(po + (<usize>j << 2), <f32>(<f64>load<f32>(po + (<usize>j << 2)) * inv));
-    const loss = Math.log(sum) + <f64>mx - <f64>load<f32>(lo + (<usize>load<i32>(targets + (<usize>n << 2)) << 2));
+    const loss = Math.log(sum) + <f64>mx - <f64>target;
     store<f32>(losses + (<usize>n << 2), <f32>loss);
     total += loss;
   }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface). Variants
@@ -29,8 +30,9 @@ interface AddonBase extends AddonKernels {
   simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
-  attentionForward(out: F, att: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number, bf16: number): void;
-  attentionBackward(dq: F, dk: F, dv: F, scratch: F, dout: F, att: F, q: F, k: F, v: F, mask: F | null,
+  /** Attention with the dropout as two numbers (p = 0: none) instead of an object. */
+  attentionForward(out: F, stats: F, q: F, k: F, v: F, p: number, seed: number, B: number, T: number, C: number, NH: number, bf16: number): void;
+  attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, p: number, seed: number,
     B: number, T: number, C: number, NH: number, bf16: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
@@ -205,9 +207,13 @@ export function loadNativeBackend(): Backend | null {
     biasBackward: a.biasBackward,
     embeddingForward: a.embeddingForward,
     embeddingBackward: a.embeddingBackward,
-    attentionForward: (o, att, q, k, v, m, B, T, C, NH, opts) => a.attentionForward(o, att, q, k, v, m, B, T, C, NH, opts?.bf16 ? 1 : 0),
-    attentionBackward: (dq, dk, dv, s, d, att, q, k, v, m, B, T, C, NH, opts) =>
-      a.attentionBackward(dq, dk, dv, s, d, att, q, k, v, m, B, T, C, NH, opts?.bf16 ? 1 : 0),
+    // A score transform (softmax variants) runs the TypeScript definition until it has a C kernel.
+    attentionForward: (out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
+      ? tsAttentionForward(out, stats, q, k, v, drop, B, T, C, NH, opts)
+      : a.attentionForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
+    attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
+      ? tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts)
+      : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,
     add: a.add,

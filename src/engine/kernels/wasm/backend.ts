@@ -13,12 +13,12 @@
 //
 // With threads > 1 (a module built for shared memory, and a way to start workers), products,
 // attention and gelu are split over worker threads (pool.ts); results do not change.
-import type { Backend, MatmulOptions } from '../../backend.js';
+import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { VariantKernels } from '../../../nn/variant.js';
 import { Pool } from './pool.js';
 import { bf16Copy } from '../../bf16.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
 const PAGE = 65536;
@@ -269,25 +269,24 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
       mem.call('embeddingBackward', [io(dwte, V * C, 'dwte'), io(dwpe, T * C, 'dwpe'), inp(dout, B * T * C, 'dout'), inp(idx, B * T, 'idx')], 0,
         ([a, b, c, d]) => w.embeddingBackward(a, b, c, d, B, T, C));
     },
-    attentionForward(o, att, q, k, v, mask, B, T, C, NH, opts) {
-      checkHeads(C, NH);
-      // bfloat16 (docs/dtype.md), emulated: the TypeScript kernel, which rounds every product's operands.
-      if (opts?.bf16) { tsAttentionForward(o, att, q, k, v, mask, B, T, C, NH, opts); return; }
-      const n = B * T * C, nA = B * NH * T * T, nChunks = pool.chunks(B * NH);
-      mem.call('attentionForward', [out(o, n, 'out'), out(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'),
-        mask ? inp(mask, nA, 'mask') : null], nChunks * w.attentionWork(T, C, NH),
-      ([a, b, c, d, e, f, work]) => pool.run('attentionForward', [a, b, c, d, e, f, B, T, C, NH, work], nChunks));
+    attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
+      // a score transform, or bfloat16 products (docs/dtype.md: emulated here), run the TypeScript definition
+      if (opts?.transform || opts?.bf16) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      checkHeads(C, NH); checkDrop(drop);
+      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
+      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
+      mem.call('attentionForward', [out(o, n, 'out'), out(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')],
+        nChunks * w.attentionWork(T, C, NH),
+        ([a, b, c, d, e, work]) => pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, work], nChunks));
     },
-    attentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH, opts) {
-      checkHeads(C, NH);
-      if (opts?.bf16) { tsAttentionBackward(dq, dk, dv, scratch, dout, att, q, k, v, mask, B, T, C, NH, opts); return; }
-      const n = B * T * C, nA = B * NH * T * T, nChunks = pool.chunks(B * NH);
-      if (scratch.length < nA) throw new RangeError(`wasm backend attentionBackward: scratch has ${scratch.length} elements, the sizes need ${nA}`);
-      // scratch's contents are clobbered by contract: the module keeps its own.
-      mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), null,
-        inp(dout, n, 'dout'), inp(att, nA, 'att'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v'), mask ? inp(mask, nA, 'mask') : null],
-      nA + nChunks * w.attentionWork(T, C, NH),
-      ([a, b, c, , e, f, g, h, i, j, work]) => pool.run('attentionBackward', [a, b, c, work, e, f, g, h, i, j, B, T, C, NH, work + nA * 4], nChunks));
+    attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
+      if (opts?.transform || opts?.bf16) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      checkHeads(C, NH); checkDrop(drop);
+      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
+      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
+      mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), inp(dout, n, 'dout'), inp(o, n, 'out'),
+        inp(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')], nChunks * w.attentionWork(T, C, NH),
+      ([a, b, c, d, e, f, g, h, i, work]) => pool.run('attentionBackward', [a, b, c, d, e, f, g, h, i, p, seed, B, T, C, NH, work], nChunks));
     },
     crossEntropyForward(losses, probs, logits, targets, N, V) {
       checkIdx(targets, N, V, 'targets');
@@ -313,6 +312,11 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
   };
   pools.set(be, pool);
   return be;
+}
+
+function checkDrop(drop: AttnDropout | null): void {
+  if (drop && !(drop.p >= 0 && drop.p < 1)) throw new RangeError(`wasm backend attention: dropout p must be in [0, 1), got ${drop.p}`);
+  if (drop && !(Number.isInteger(drop.seed) && drop.seed >= 0 && drop.seed <= 0xffffffff)) throw new RangeError(`wasm backend attention: seed must be a uint32, got ${drop.seed}`);
 }
 
 function checkHeads(C: number, NH: number): void {
