@@ -10,7 +10,7 @@ import type { Backend } from '../src/engine/backend.js';
 import { tsBackend } from '../src/engine/kernels/ts/index.js';
 import { loadNativeBackend, nativeBackendError, nativeGemm } from '../src/engine/kernels/native/index.js';
 import { loadWasmBackend } from '../src/engine/kernels/wasm/index.js';
-import { defaultConfig, FLAGS, parseFlags } from '../src/config/index.js';
+import { defaultConfig, FLAGS, MODEL_KEYS, parseFlags } from '../src/config/index.js';
 import type { TrainConfig } from '../src/config/types.js';
 import { buildModel } from '../src/model/build.js';
 import { AdamW, clipGradNorm } from '../src/train/adamw.js';
@@ -102,6 +102,7 @@ const parseArgs = (argv: string[]) => parseFlags(argv, FLAGS, defaultConfig() as
 
 test('--dtype: float32 by default, bfloat16 accepted, float16 refused with why and what to use', () => {
   assert.equal(defaultConfig().dtype, 'float32');
+  assert.ok(MODEL_KEYS.includes('dtype'), 'saved with every checkpoint, so sample and resume use it');
   assert.equal(parseArgs(['--dtype', 'bfloat16']).config.dtype, 'bfloat16');
   assert.throws(() => parseArgs(['--dtype', 'float16']), /--dtype float16: no float16 matrix product .* use --dtype bfloat16/);
   assert.throws(() => parseArgs(['--dtype', 'int8']), /--dtype: "int8" is not a valid choice; allowed: float32, bfloat16/);

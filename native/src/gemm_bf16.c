@@ -106,6 +106,22 @@ X512BW static inline __m512i pair_adjacent(const float *x) {
   return _mm512_permutex2var_epi16(round_hi(_mm512_loadu_si512(x)), idx, round_hi(_mm512_loadu_si512(x + 16)));
 }
 
+// Rows r < w of s (row stride ld, k contiguous) as pairs at dst[p w + r], 16 pairs at a time;
+// rows from `valid` on are zeros.
+X512BW static void pack_rows_512(const float *s, long ld, long kc, const int w, long valid, uint32_t *dst) {
+  const long kp = (kc + 1) / 2, kv = kc / 32 * 16; // kv: pairs done 16 at a time
+  for (long r = 0; r < w; r++) {
+    if (r >= valid) { for (long p = 0; p < kp; p++) dst[p * w + r] = 0; continue; }
+    const float *x = s + r * ld;
+    uint32_t t[16] __attribute__((aligned(64)));
+    for (long p = 0; p < kv; p += 16) {
+      _mm512_store_si512(t, pair_adjacent(x + 2 * p));
+      for (int q = 0; q < 16; q++) dst[(p + q) * w + r] = t[q];
+    }
+    for (long p = kv; p < kp; p++) dst[p * w + r] = pair(x[2 * p], 2 * p + 1 < kc ? x[2 * p + 1] : 0.0f);
+  }
+}
+
 X512BW static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
   const long kp = (kc + 1) / 2;
   for (long ir = 0; ir < mc; ir += MR, dst += MR * kp) {
@@ -118,19 +134,7 @@ X512BW static void pack_a_512(int ta, const float *A, long lda, long i0, long mc
         const __m512i hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_epi32(mm, A + (k + 1) * lda + i) : _mm512_setzero_si512();
         _mm512_mask_storeu_epi32(dst + p * MR, 0x0fff, pair_lanes(lo, hi));
       }
-    } else { // row r: k contiguous; 16 pairs at a time, written at stride MR
-      const long kv = kc / 32 * 16; // pairs done 16 at a time
-      for (long r = 0; r < MR; r++) {
-        if (r >= m) { for (long p = 0; p < kp; p++) dst[p * MR + r] = 0; continue; }
-        const float *s = A + (i + r) * lda + p0;
-        uint32_t t[16] __attribute__((aligned(64)));
-        for (long p = 0; p < kv; p += 16) {
-          _mm512_store_si512(t, pair_adjacent(s + 2 * p));
-          for (int q = 0; q < 16; q++) dst[(p + q) * MR + r] = t[q];
-        }
-        for (long p = kv; p < kp; p++) dst[p * MR + r] = pair(s[2 * p], 2 * p + 1 < kc ? s[2 * p + 1] : 0.0f);
-      }
-    }
+    } else pack_rows_512(A + i * lda + p0, lda, kc, MR, m, dst); // rows of A: k contiguous
   }
 }
 
@@ -148,19 +152,7 @@ X512BW static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc
         _mm512_store_si512(dst + p * NR, pair_lanes(_mm512_maskz_loadu_epi32(m0, s0), odd ? _mm512_maskz_loadu_epi32(m0, s1) : z));
         _mm512_store_si512(dst + p * NR + 16, pair_lanes(_mm512_maskz_loadu_epi32(m1, s0 + 16), odd ? _mm512_maskz_loadu_epi32(m1, s1 + 16) : z));
       }
-    } else { // column c is row j + c of B (N x K): k contiguous, written at stride NR
-      const long kv = kc / 32 * 16;
-      for (long c = 0; c < NR; c++) {
-        if (c >= n) { for (long p = 0; p < kp; p++) dst[p * NR + c] = 0; continue; }
-        const float *s = B + (j + c) * ldb + p0;
-        uint32_t t[16] __attribute__((aligned(64)));
-        for (long p = 0; p < kv; p += 16) {
-          _mm512_store_si512(t, pair_adjacent(s + 2 * p));
-          for (int q = 0; q < 16; q++) dst[(p + q) * NR + c] = t[q];
-        }
-        for (long p = kv; p < kp; p++) dst[p * NR + c] = pair(s[2 * p], 2 * p + 1 < kc ? s[2 * p + 1] : 0.0f);
-      }
-    }
+    } else pack_rows_512(B + j * ldb + p0, ldb, kc, NR, n, dst); // column c is row j + c of B (N x K)
   }
 }
 #endif
