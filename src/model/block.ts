@@ -206,8 +206,11 @@ export class Block {
     // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
-    if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
-    else if (this.softmax) this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH);
+    if (this.softmax) {
+      // A softmax variant quantizes inside its own slot (scores before it, weights after it).
+      const qz = this.qatt ? { quant: this.quantizer, sQ: this.qp.attn.softmax_input, pQ: this.qp.attn.pv_mult_p_input, level: quantLevel(this.qp, ctx), ctx } : undefined;
+      this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH, qz);
+    } else if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
     else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH, this.attnOpts);
   };
 
@@ -291,8 +294,8 @@ export class Block {
     this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
     const drop = dropping ? this.attDrop : null;
-    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
-    else if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
+    if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
+    else if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
     else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.attnOpts);
     const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
