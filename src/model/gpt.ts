@@ -13,6 +13,7 @@ import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { Block, blockActivation, mlpHidden, recomputesActivation, type BlockScratch, type SharedBuffers } from './block.js';
 import type { ModelConfig } from '../config/types.js';
+import { headRows } from './memory.js';
 import { ParamStore, type Param } from '../nn/store.js';
 
 export interface GPTOptions {
@@ -185,11 +186,4 @@ export class GPT {
   }
 }
 
-/** Rows of the LM head computed at once: all N when N x V is at most 2^24 floats (64 MB), else the
- * fewest equal blocks that fit (docs/memory.md, "LM head"). */
-export function headRows(N: number, V: number): number {
-  const BUDGET = 1 << 24;
-  if (N * V <= BUDGET) return Math.max(1, N);
-  const blocks = Math.ceil((N * V) / BUDGET);
-  return Math.max(1, Math.ceil(N / blocks));
-}
+export { headRows } from './memory.js';
