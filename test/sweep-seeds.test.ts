@@ -85,15 +85,20 @@ test('normlab sweep --seeds 3 on a 2 x 2 file, then inspect: grouped table, ever
     assert.equal(names.length, 12);
     assert.ok(names.includes('activation_variant-relu_norm_variant_attn-krmsnorm_seed-7'), names.join(' '));
     assert.match(r.out, /varied: activation_variant, norm_variant_attn, seed/);
+    // The hint at the end works when followed literally (it named `norm_variant_attn=...`).
+    const hint = /compare with a baseline: normlab inspect \S+ --baseline (\S+)/.exec(r.out);
+    assert.ok(hint, r.out);
+    assert.equal(cli('inspect', [sd, '--baseline', hint[1]]).code, 0, hint[1]);
+    assert.match(r.out, /main effect of a factor: normlab inspect \S+ --effect activation_variant/);
     assert.match(r.out, /repeats grouped \(mean ± half width of the 95% t interval over seeds\):\nactivation_variant\s+norm_variant_attn\s+seeds\s+best val \(95%\)/);
     assert.equal((r.out.match(/ 3\/3 /g) ?? []).length, 4, r.out);
 
     r = cli('inspect', [sd]);
     assert.equal(r.code, 0, r.out);
     const lines = r.out.trim().split('\n');
-    assert.match(lines[0], /^activation_variant\s+norm_variant_attn\s+seeds\s+ops\/tok\s+best val \(95%\)\s+interval\s+sd\s+final val \(95%\)$/);
+    assert.match(lines[0], /^activation_variant\s+norm_variant_attn\s+seeds\s+ops\/tok\s+best val \(95%\)\s+interval\s+sd\s+final val \(95%\)(\s+improving)?$/);
     assert.equal(lines.length, 2 + 4 + 1, r.out);
-    for (const l of lines.slice(2, 6)) assert.match(l, /3\/3\s+\d+\s+\d\.\d{4} ± \d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]\s+\d\.\d{4}\s+\d\.\d{4} ± \d\.\d{4}$/);
+    for (const l of lines.slice(2, 6)) assert.match(l, /3\/3\s+\d+\s+\d\.\d{4} ± \d\.\d{4}\s+\[\d\.\d{4}, \d\.\d{4}\]\s+\d\.\d{4}\s+\d\.\d{4} ± \d\.\d{4}(\s+↓ \d\/3)?$/);
     assert.match(lines[6], /4 combinations of 12 runs under .* \(activation_variant, norm_variant_attn\), repeated over seeds/);
 
     r = cli('inspect', [sd, '--runs']);
@@ -104,6 +109,22 @@ test('normlab sweep --seeds 3 on a 2 x 2 file, then inspect: grouped table, ever
     assert.match(r.out, /Δ best val vs baseline\s+Δ interval\s+verdict/);
     assert.match(r.out, /relu\s+rmsnorm\s+3\/3 .*\(baseline\)/);
     assert.equal((r.out.match(/(within seed noise \(n=3\)|(lower|higher) \(beyond seed noise, n=3\))/g) ?? []).length, 3, r.out);
+
+    // Main effects: each norm against rmsnorm, paired within each activation and overall.
+    r = cli('inspect', [sd, '--effect', 'norm_variant_attn']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /norm_variant_attn\s+within \(activation_variant\)\s+Δ best val vs rmsnorm\s+Δ interval \(95%\)\s+verdict/);
+    assert.match(r.out, /krmsnorm\s+all \(2 combinations, averaged per seed\)\s+[+-]\d\.\d{4}\s+\[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]\s+(within seed noise|lower|higher).*n=3/);
+    assert.match(r.out, /krmsnorm\s+relu\s+[+-]\d\.\d{4}/);
+    assert.match(r.out, /krmsnorm\s+gelu\s+[+-]\d\.\d{4}/);
+    r = cli('inspect', [sd, '--effect', 'activation_variant', '--reference', 'gelu', '--json']);
+    assert.equal(r.code, 0, r.out);
+    const eff = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(eff.map((o) => [o.level, o.within]), [['relu', 'all'], ['relu', 'rmsnorm'], ['relu', 'krmsnorm']]);
+    assert.equal(eff[0].reference, 'gelu');
+    r = cli('inspect', [sd, '--effect', 'n_layer']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /--effect n_layer: not a factor that varies here; the factors are activation_variant, norm_variant_attn/);
 
     r = cli('inspect', [sd, '--baseline', 'relu', '--json']);
     assert.equal(r.code, 1);

@@ -3,8 +3,12 @@
   /usr/bin/python3 tools/check_checkpoint.py out/parity [--dataset shakespeare_char] [--batches 10]
       [--batch_size 8] [--data_dir data] [--backend ts,native] [--no-node]
 
-Reads <out_dir>/ckpt.safetensors with the 20-line reader of torch_reference (no safetensors package),
-builds the model from the metadata `config`, load_state_dict(strict=True) (a tied lm_head.weight
+Needs torch (Debian: python3-torch, as /usr/bin/python3 has here) and numpy; not the safetensors
+package: <out_dir>/ckpt.safetensors is read with the 20-line reader of torch_reference (json + struct
++ torch.frombuffer). Works on every checkpoint normlab writes: ckpt.safetensors, final.safetensors
+(--ckpt), a playground download; per-layer variant lists included. Flags of the metadata `config` that
+the reference does not know are listed and left out: the loss comparison below says whether they
+mattered. Builds the model from the metadata `config`, load_state_dict(strict=True) (a tied lm_head.weight
 left out of the file is filled from wte first), and prints:
   - the mean cross-entropy on `--batches` fixed batches of data/<dataset>/val.bin (evenly spaced
     offsets, so anyone can recompute them), in float32 and in float64;
@@ -30,9 +34,21 @@ import torch_reference as ref  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 
 
+def reference_cfg(config):
+    """The metadata config as torch_reference takes it: flags it does not know are dropped (and named),
+    a per-layer list given as one string ('relu gelu') is split."""
+    known = {k: v for k, v in config.items() if k in ref.DEFAULTS}
+    for k in ('norm_variant_attn_layerlist', 'activation_variant_layerlist'):
+        if isinstance(known.get(k), str):
+            known[k] = known[k].split()
+    return ref.full_cfg(**known), sorted(set(config) - set(ref.DEFAULTS))
+
+
 def build(path, dtype):
     tensors, meta = ref.load_safetensors(path)
-    cfg = ref.full_cfg(**json.loads(meta['config']))
+    if 'config' not in meta:
+        raise SystemExit(f'error: {path} has no `config` in its metadata: not a checkpoint normlab wrote')
+    cfg, _ = reference_cfg(json.loads(meta['config']))
     torch.set_default_dtype(dtype)
     model = ref.GPT(cfg)
     sd = {k: v.to(dtype) for k, v in tensors.items()}
@@ -54,10 +70,17 @@ def main():
     ap.add_argument('--backend', default='ts,native', help='comma-separated normlab backends to compare')
     ap.add_argument('--no-node', action='store_true')
     a = ap.parse_args()
-    path = os.path.join(a.out_dir, a.ckpt)
+    path = a.out_dir if a.out_dir.endswith('.safetensors') else os.path.join(a.out_dir, a.ckpt)
+    if not os.path.isfile(path):
+        raise SystemExit(f'error: no checkpoint at {path} (give a run folder holding {a.ckpt}, or a .safetensors file)')
+    if a.out_dir.endswith('.safetensors'):
+        a.out_dir = os.path.dirname(path) or '.'
+    _, unknown = reference_cfg(json.loads(ref.load_safetensors(path)[1].get('config', '{}')))
+    if unknown:
+        print(f'note: flags the PyTorch reference does not model, left out: {", ".join(unknown)}')
     state_path = os.path.join(a.out_dir, 'state.json')
     state = json.load(open(state_path)) if os.path.exists(state_path) else {}
-    dataset = a.dataset or state.get('config', {}).get('dataset', 'shakespeare_char')
+    dataset = a.dataset or state.get('config', {}).get('dataset') or ref.load_safetensors(path)[1].get('dataset', 'shakespeare_char')
     val = np.fromfile(os.path.join(a.data_dir, dataset, 'val.bin'), dtype='<u2').astype(np.int64)
 
     losses = {}
@@ -78,7 +101,8 @@ def main():
     torch.set_default_dtype(torch.float32)
     it = int(meta.get('iter', -1))
     print(f'checkpoint {path}: iter {it}, {sum(p.numel() for p in model.parameters())} parameters, '
-          f'norm {cfg["norm_variant_attn"]}/{cfg["norm_variant_output"]}, activation {cfg["activation_variant"]}')
+          f'norm {cfg["norm_variant_attn_layerlist"] or cfg["norm_variant_attn"]}/{cfg["norm_variant_output"]}, '
+          f'activation {cfg["activation_variant_layerlist"] or cfg["activation_variant"]}')
     print(f'torch   float32 loss on {a.batches} fixed val batches of {B}x{T}: {losses["torch.float32"]:.6f}')
     print(f'torch   float64 loss on the same batches:                 {losses["torch.float64"]:.6f}')
     status = 0

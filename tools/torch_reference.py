@@ -28,6 +28,7 @@ DEFAULTS = dict(
     vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=6, dropout=0.0, bias=False,
     mlp_expansion_factor=4, mlp_size=None, wte_weight_tying=True,
     norm_variant_attn='rmsnorm', norm_variant_output='rmsnorm',
+    norm_variant_attn_layerlist=None, activation_variant_layerlist=None,
     use_pre_ln=True, use_post_ln=False, use_peri_ln=False,
     prmsnorm_pct=0.0625, krmsnorm_num=10, krmsnorm_quantize_type='none', krmsnorm_enable_gain=True,
     krmsnorm_selection_type='last', krmsnorm_recompute_percentage=None,
@@ -559,6 +560,17 @@ class Block(nn.Module):
         return x
 
 
+def layer_cfg(cfg, i):
+    """The config block i sees: a per-layer list (repeating when shorter than n_layer) replaces
+    norm_variant_attn / activation_variant, as in docs/variants.md ("Per-layer variants")."""
+    c = dict(cfg)
+    for flag in ('norm_variant_attn', 'activation_variant'):
+        lst = cfg.get(flag + '_layerlist')
+        if lst:
+            c[flag] = lst[i % len(lst)]
+    return c
+
+
 class GPT(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -567,7 +579,7 @@ class GPT(nn.Module):
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(V, C),
             wpe=nn.Embedding(cfg['block_size'], C),
-            h=nn.ModuleList([Block(cfg) for _ in range(cfg['n_layer'])]),
+            h=nn.ModuleList([Block(layer_cfg(cfg, i)) for i in range(cfg['n_layer'])]),
             ln_f=make_norm(cfg['norm_variant_output'], C, cfg),
         ))
         self.lm_head = nn.Linear(C, V, bias=False)

@@ -14,6 +14,7 @@ import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../config/types.js';
 import { mlpHidden } from '../model/block.js';
 import { modelCost, variantCost, type ModelCost } from '../model/cost.js';
+import { variantTag } from '../model/label.js';
 import { activations } from '../nn/activations/index.js';
 import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/cost.js';
 import { norms } from '../nn/norms/index.js';
@@ -48,13 +49,13 @@ function configFrom(c: Record<string, unknown>): { cfg: ModelConfig; note: strin
   return { cfg: { ...(c as unknown as ModelConfig), vocab_size: modelVocabSize(vocab, c.vocab_multiple as number | null) }, note };
 }
 
-function modelRows(mc: ModelCost, mode: 'inference' | 'training'): (string | number)[][] {
+function modelRows(mc: ModelCost, mode: 'inference' | 'training', cfg: ModelConfig): (string | number)[][] {
   const rows: (string | number)[][] = [];
   const opsCells = (o: Ops) => OP_CLASSES.map((k) => o[k] ?? 0);
   for (const layer of mc.layers) {
     const slots = mc.slots.filter((s) => s.layer === layer.layer);
     for (const s of slots) {
-      rows.push([s.layer < 0 ? 'final' : String(s.layer), s.slot, s.variant, s.width, s.params, ...opsCells(s[mode]), totalOps(s[mode]),
+      rows.push([s.layer < 0 ? 'final' : String(s.layer), s.slot, variantTag(s.kind, s.variant, cfg), s.width, s.params, ...opsCells(s[mode]), totalOps(s[mode]),
         fmtReductions(s.reductions[mode]), layer.layer < 0 && s === slots[slots.length - 1] ? mc.matmuls.filter((m) => m.layer < 0).reduce((n, m) => n + m.macs, 0) : '']);
     }
     if (layer.layer >= 0) {
@@ -115,7 +116,7 @@ export async function costCommand(argv: string[]): Promise<number> {
   if (compare !== null) {
     const rows = compareRows(cfg, compare.includes('all') ? null : compare);
     if (json) { process.stdout.write(JSON.stringify({ widths: { norm: cfg.n_embd, activation: mlpHidden(cfg) }, variants: rows }, null, 2) + '\n'); return 0; }
-    const head = ['kind', 'variant', 'width', 'params', ...OP_CLASSES, 'ops', 'reductions', `x ${mode === 'training' ? 'train' : 'infer'} base`];
+    const head = ['kind', 'variant', 'width', 'params', ...OP_CLASSES, 'ops', 'reductions', 'ops / rmsnorm or gelu'];
     const body = rows.map((r) => {
       const p = mode === 'training' ? r.training : r.inference;
       return [r.kind, r.name, r.width, r.params, ...OP_CLASSES.map((k) => p.ops[k] ?? 0), totalOps(p.ops), fmtReductions(p.reductions ?? []),
@@ -130,7 +131,7 @@ export async function costCommand(argv: string[]): Promise<number> {
   const mc = modelCost(cfg);
   if (json) { process.stdout.write(JSON.stringify({ config: cfg, ...mc }, null, 2) + '\n'); return 0; }
   const head = ['layer', 'slot', 'variant', 'width', 'params', ...OP_CLASSES, 'ops', 'reductions', 'matmul MACs'];
-  const rows = modelRows(mc, mode);
+  const rows = modelRows(mc, mode, cfg);
   if (csv) { process.stdout.write([csvLine(head), ...rows.map(csvLine)].join('\n') + '\n'); return 0; }
   if (note) console.log(`note: ${note}`);
   console.log(`${mode === 'training' ? 'training (forward + backward)' : 'inference (forward)'} operations per token; reductions as lengths; ` +

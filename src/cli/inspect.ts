@@ -4,10 +4,11 @@
 // (src/stats/groups.ts); --runs lists every run with the flags that differ, best validation loss,
 // its iteration and status.
 import { UserError } from '../engine/types.js';
-import { groupTable, inspectDir, inspectGroups, inspectTable, type InspectedRun, type InspectSort } from '../sweep/inspect.js';
+import { effectTable, groupTable, inspectDir, inspectGroups, inspectTable, weightsOnly, type InspectedRun, type InspectSort } from '../sweep/inspect.js';
+import { mainEffects } from '../stats/effects.js';
 import { compareToBaseline, findGroup, METRICS, type Metric } from '../stats/groups.js';
 
-export const INSPECT_HELP = `usage: normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]
+export const INSPECT_HELP = `usage: normlab inspect <dir> [--runs] [--baseline SPEC | --effect FLAG [--reference VALUE]] [--metric M] [--sort val_loss|name|iter] [--json]
 
 Lists every run folder below <dir> (one holding summary.json, state.json or ckpt.safetensors)
 with the flags that differ between the runs. Runs that differ only in --seed (a sweep with
@@ -17,11 +18,21 @@ the standard deviation, sorted by mean best validation loss.
 
   --runs           one row per run instead (best validation loss, its iteration, iterations
                    trained, status); the default when no combination has two seeds
+
+A flag that a run does not use (kRMSNorm's k in an rmsnorm run) is not one of its factors: it is
+left out of its label and shown as '-'. '↓' marks runs whose best validation loss was at their last
+evaluation: still improving when they stopped (longer training may change the ranking).
+Folders holding only weights (a playground download) are listed apart, not as runs.
   --baseline SPEC  compare every combination with this one on the seeds both finished (paired
                    differences, their mean and 95% interval); the verdict says whether the
                    interval excludes zero, i.e. the difference is larger than the seed noise.
                    SPEC names the combination: relu, or activation_variant=relu,norm_variant_attn=rmsnorm
-  --metric M       what --baseline compares: ${METRICS.join(', ')} (default best_val_loss)
+  --effect FLAG    the main effect of one factor: each value of FLAG against the reference value,
+                   paired over seeds and over the other factors (within each combination of them,
+                   and overall: per seed the mean difference over the combinations, then the 95%
+                   interval over seeds), with verdicts; e.g. --effect norm_variant_attn
+  --reference V    the value --effect compares with (default: the first value the sweep lists)
+  --metric M       what --baseline and --effect compare: ${METRICS.join(', ')} (default best_val_loss)
   --sort S         with --runs: val_loss (default), name, or iter (iteration of the best val loss)
   --json           one JSON object per row`;
 
@@ -39,6 +50,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   let sort: InspectSort = 'val_loss';
   let json = false, allRuns = false;
   let baseline: string | null = null;
+  let effect: string | null = null, reference: string | null = null;
   let metric: Metric = 'best_val_loss';
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i];
@@ -54,6 +66,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       continue;
     }
     if (opt === '--baseline') { [baseline, i] = optionValue(argv, i, '--baseline'); continue; }
+    if (opt === '--effect') { [effect, i] = optionValue(argv, i, '--effect'); continue; }
+    if (opt === '--reference') { [reference, i] = optionValue(argv, i, '--reference'); continue; }
     if (opt === '--metric') {
       const [v, j] = optionValue(argv, i, '--metric');
       i = j;
@@ -66,12 +80,32 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     dir = tok;
   }
   if (dir === null) throw new UserError('which folder? usage: normlab inspect <dir> [--runs] [--baseline SPEC]');
-  if (allRuns && baseline !== null) throw new UserError('--baseline compares combinations: leave out --runs');
+  if (allRuns && (baseline !== null || effect !== null)) throw new UserError(`${baseline !== null ? '--baseline' : '--effect'} compares combinations: leave out --runs`);
+  if (baseline !== null && effect !== null) throw new UserError('--baseline and --effect are two views: give one of them');
+  if (reference !== null && effect === null) throw new UserError('--reference goes with --effect FLAG');
   const { runs, flags } = inspectDir(dir, sort);
+  const weights = runs.filter(weightsOnly);
+  const trained = weights.length < runs.length ? runs.filter((r) => !weightsOnly(r)) : runs;
   const grouped = inspectGroups(runs, flags, dir);
+  if (effect !== null) {
+    if (!grouped.by.includes(effect)) throw new UserError(`--effect ${effect}: not a factor that varies here; the factors are ${grouped.by.join(', ') || '(none)'}`);
+    const e = mainEffects(grouped.points, effect, grouped.by, metric, reference ?? undefined);
+    if (json) { for (const r of e.rows) process.stdout.write(JSON.stringify({ flag: e.flag, reference: e.reference, level: r.level, within: r.stratum, strata: r.strata, metric, ...r.paired }) + '\n'); return 0; }
+    process.stdout.write(effectTable(e) + '\n');
+    process.stdout.write(`main effect of ${effect} on ${metric}: Δ = ${effect} value - ${e.reference}, paired on seeds within each combination of ` +
+      `${e.others.join(', ') || 'the other flags'}; 'all' averages the combinations per seed, the interval is over seeds (95% t)\n`);
+    return 0;
+  }
+  const weightsNote = () => {
+    if (weights.length > 0 && weights.length < runs.length && !json) {
+      process.stdout.write(`weights only (a checkpoint without a training run's log, e.g. a playground download; not counted): ${weights.map((r) => r.path).join(', ')}\n`);
+    }
+  };
   if (allRuns || (!grouped.repeated && baseline === null)) {
-    printRuns(runs, flags, json);
-    if (!json) process.stdout.write(`${runs.length} runs under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}\n`);
+    printRuns(trained, flags, json);
+    if (!json) process.stdout.write(`${trained.length} run${trained.length === 1 ? '' : 's'} under ${dir}${flags.length > 0 ? `; they differ in ${flags.join(', ')}` : ''}` +
+      `${trained.some((r) => r.improving) ? '; ↓: best at the last evaluation (still improving)' : ''}\n`);
+    weightsNote();
     return 0;
   }
   const { by, groups, points } = grouped;
@@ -82,7 +116,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   }
   if (json) {
     for (const g of groups) {
-      const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, runs: g.runs, ...g.stats,
+      const o: Record<string, unknown> = { ...g.flags, label: g.label, seeds: g.seeds, finished: g.finished, improving: g.improving, runs: g.runs, ...g.stats,
         ...runs.find((r) => r.path === g.runs[0])?.cost };
       if (compare) o[`paired_${metric}`] = g === compare.baseline ? null : compare.result.get(g.key);
       process.stdout.write(JSON.stringify(o) + '\n');
@@ -93,9 +127,11 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const byPath = new Map(runs.map((r) => [r.path, r]));
   const opsOf = (g: (typeof groups)[number]) => byPath.get(g.runs[0])?.cost?.cost_inference_ops ?? null;
   process.stdout.write(groupTable(groups, by, compare, opsOf) + '\n');
-  process.stdout.write(`${groups.length} combinations of ${runs.length} runs under ${dir}` +
+  process.stdout.write(`${groups.length} combinations of ${trained.length} runs under ${dir}` +
     `${by.length > 0 ? ` (${by.join(', ')}), repeated over seeds` : ''}; ± is the half width of the 95% t interval` +
-    `${compare ? `; Δ = combination - baseline (${compare.baseline.label}) over common seeds` : ''}; --runs lists every run\n`);
+    `${compare ? `; Δ = combination - baseline (${compare.baseline.label}) over common seeds` : ''}` +
+    `${groups.some((g) => g.improving > 0) ? '; improving ↓ k/n: k runs had their best at the last evaluation (still improving)' : ''}; --runs lists every run\n`);
+  weightsNote();
   return 0;
 }
 
@@ -103,8 +139,8 @@ function printRuns(runs: InspectedRun[], flags: string[], json: boolean): void {
   if (!json) { process.stdout.write(inspectTable(runs, flags) + '\n'); return; }
   for (const r of runs) {
     const o: Record<string, unknown> = { path: r.path };
-    for (const k of flags) o[k] = r.config?.[k] ?? null;
-    Object.assign(o, { best_val_loss: r.best_val_loss, best_iter: r.best_iter, iters: r.iters, status: r.status, ...r.cost });
+    for (const k of flags) o[k] = r.factors?.[k] ?? null;
+    Object.assign(o, { best_val_loss: r.best_val_loss, best_iter: r.best_iter, iters: r.iters, still_improving: r.improving, status: r.status, ...r.cost });
     process.stdout.write(JSON.stringify(o) + '\n');
   }
 }

@@ -20,7 +20,16 @@ function usage(): string {
   return lines.join('\n') + '\n';
 }
 
+/** A reader that stopped reading (`normlab inspect DIR --json | head -1`): the output is done, not failed. */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') {
     process.stdout.write(usage());

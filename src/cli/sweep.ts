@@ -8,7 +8,7 @@ import { UserError } from '../engine/types.js';
 import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/grammar.js';
 import { planSweep, type Plan } from '../sweep/plan.js';
 import { runSweep, type SweepOutcome } from '../sweep/runner.js';
-import { resultsTable } from '../sweep/results.js';
+import { resultsTable, rowFactors } from '../sweep/results.js';
 import { groupRuns, SEED } from '../stats/groups.js';
 import { groupTable } from '../sweep/inspect.js';
 import { withStopSignals } from './signals.js';
@@ -40,7 +40,7 @@ options:
   -h, --help          this text
 
 Any other flag is a train flag applied to every run, after the file's own flags, e.g.
-  normlab sweep explorations/norms.json --max_iters 100 --eval_interval 50
+  normlab sweep explorations/norm_variants.json --max_iters 100 --eval_interval 50
 It may not set a flag that the file varies, nor --out_dir (each run gets its own).
 Ctrl-C stops the current run cleanly (after its current iteration, saving its state there, from
 which the next sweep resumes it) and writes the results so far.`;
@@ -129,10 +129,17 @@ function report(outcome: SweepOutcome, plan: Plan, sweepDir: string, stoppedNote
   console.log('');
   if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
   if (plan.varied.includes(SEED)) {
-    const by = plan.varied.filter((k) => k !== SEED);
-    const points = outcome.rows.map((r) => ({ ...r, id: r.name, ok: r.status === 'ok' }));
-    console.log(`\nrepeats grouped (mean ± half width of the 95% t interval over seeds):\n${groupTable(groupRuns(points, by), by)}`);
-    console.log(`compare with a baseline: normlab inspect ${sweepDir} --baseline ${by.length > 0 ? `${by[0]}=...` : '...'}`);
+    const points = outcome.rows.map((r) => ({ ...r, flags: rowFactors(r), id: r.name, ok: r.status === 'ok' }));
+    // Factors: varied flags with two values among the runs that use them (src/model/factors.ts).
+    const by = plan.varied.filter((k) => k !== SEED && new Set(points.filter((p) => k in p.flags).map((p) => JSON.stringify(p.flags[k]))).size > 1);
+    const groups = groupRuns(points, by);
+    console.log(`\nrepeats grouped (mean ± half width of the 95% t interval over seeds):\n${groupTable(groups, by)}`);
+    if (groups.length > 1 && by.length > 0) {
+      const first = groups[0];
+      const spec = by.filter((k) => first.flags[k] !== null && first.flags[k] !== undefined).map((k) => `${k}=${String(first.flags[k])}`).join(',');
+      console.log(`compare with a baseline: normlab inspect ${sweepDir} --baseline ${spec}`);
+      console.log(`main effect of a factor: normlab inspect ${sweepDir} --effect ${by[0]}`);
+    }
   }
   const c = outcome.counts;
   console.log(`\n${c.ok + c.skipped} ok (${c.skipped} from earlier), ${c.failed} failed, ${c.interrupted} interrupted` +

@@ -7,10 +7,12 @@
 //   metric=M         what the comparison uses: best_val_loss (default), final_val_loss, final_train_loss
 //   curves=1         add each group's mean training and validation curves with their 95% band
 import { UserError } from '../engine/types.js';
-import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, show, type Group, type MeanCurve, type Metric, type RunPoint } from '../stats/groups.js';
+import { mainEffects, type Effects } from '../stats/effects.js';
+import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, show, stillImproving, type Group, type MeanCurve, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Paired } from '../stats/stats.js';
 import { orderFlags, sweepOrder } from '../stats/order.js';
 import type { DashboardData, RunInfo } from './data.js';
+import { factorFlags, runFactors } from '../model/factors.js';
 
 export interface GroupView extends Group {
   paired: Paired | null;
@@ -31,6 +33,10 @@ export interface GroupsReply {
   groups: GroupView[];
   /** Run id -> its label: the values of the varied flags (plus `seed N` when seeds vary). */
   labels: Record<string, string>;
+  /** Run ids whose best validation loss was at their last evaluation (still improving). */
+  improving: string[];
+  /** With effect=FLAG (and reference=VALUE): the main effects of that factor (src/stats/effects.ts). */
+  effects: Effects | null;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -44,27 +50,33 @@ function lastOf(xs: readonly (number | null)[]): number | null {
 export function runPoint(r: RunInfo): RunPoint {
   const s = r.summary ?? {};
   const vals = r.evals.val_loss.filter((v): v is number => v !== null);
+  const evalIters = r.evals.iter.filter((_, i) => r.evals.val_loss[i] !== null);
+  const bestIter = num(s.best_iter) ?? (vals.length > 0 ? evalIters[vals.indexOf(Math.min(...vals))] : null);
+  // The last evaluation logged; a finished run's summary says how many iterations it trained.
+  const lastEval = evalIters.length > 0 ? evalIters[evalIters.length - 1] : null;
   return {
-    id: r.id, flags: r.config ?? {}, ok: r.status === 'ok',
+    improving: bestIter !== null && lastEval !== null && lastEval > 0 ? bestIter >= lastEval : stillImproving(bestIter, num(s.iters), r.config?.eval_interval, r.status === 'ok'),
+    id: r.id, flags: r.config ? runFactors(r.config) : {}, ok: r.status === 'ok',
     best_val_loss: num(s.best_val_loss) ?? (vals.length > 0 ? Math.min(...vals) : null),
     final_val_loss: num(s.final_val_loss) ?? lastOf(r.evals.val_loss),
     final_train_loss: num(s.final_train_loss) ?? lastOf(r.evals.train_loss),
   };
 }
 
-/** Flags whose values differ between the configs (keys missing in some count), with their values. */
+/**
+ * The factors that differ between the runs (src/model/factors.ts: a flag a run does not use is not
+ * one of its factors), with the values the runs that use them take, in order of first appearance.
+ */
 export function variedFlags(runs: readonly RunInfo[], skip: ReadonlySet<string>): { varied: string[]; values: Record<string, unknown[]> } {
   const configs = runs.map((r) => r.config).filter((c): c is Record<string, unknown> => c !== null);
-  const keys: string[] = [];
-  for (const c of configs) for (const k of Object.keys(c)) if (!keys.includes(k) && !skip.has(k)) keys.push(k);
+  const varied = factorFlags(configs, skip);
+  const used = configs.map(runFactors);
   const values: Record<string, unknown[]> = {};
-  const varied = keys.filter((k) => {
+  for (const k of varied) {
     const seen = new Map<string, unknown>();
-    for (const c of configs) seen.set(JSON.stringify(c[k] ?? null), c[k] ?? null);
+    for (const c of used) if (k in c) seen.set(JSON.stringify(c[k] ?? null), c[k] ?? null);
     values[k] = [...seen.values()];
-    return seen.size > 1;
-  });
-  for (const k of Object.keys(values)) if (!varied.includes(k)) delete values[k];
+  }
   return { varied, values };
 }
 
@@ -109,11 +121,18 @@ export function dashboardGroups(data: DashboardData, query: URLSearchParams): Gr
   });
   const labels: Record<string, string> = {};
   for (const r of data.runs) {
-    const base = r.config ? groupLabel(r.config, varied) : r.name;
+    const base = r.config ? groupLabel(runFactors(r.config), varied) : r.name;
     labels[r.id] = seeds && r.config ? `${base === 'all runs' ? '' : `${base} · `}seed ${show(r.config[SEED])}` : base === 'all runs' ? r.name : base;
+  }
+  const effectFlag = query.get('effect');
+  let effects: Effects | null = null;
+  if (effectFlag) {
+    if (!varied.includes(effectFlag)) throw new UserError(`effect: ${effectFlag} is not a flag that varies here (${varied.join(', ') || 'none'})`);
+    effects = mainEffects(points.filter((p) => Object.entries(where).every(([k, v]) => show(p.flags[k]) === v)), effectFlag, varied, metric, query.get('reference') || undefined);
   }
   return {
     varied, values, repeated: groups.some((g) => g.seeds > 1), by, where, metric,
     baseline: baseline ? baseline.key : null, groups: views, labels,
+    improving: points.filter((p) => p.improving === true).map((p) => p.id), effects,
   };
 }

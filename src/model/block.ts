@@ -14,6 +14,7 @@ import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
 import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
 import type { ParamStore } from '../nn/store.js';
+import { variantTag } from './label.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
 
@@ -79,15 +80,16 @@ export function normSlotNames(cfg: ModelConfig): string[] {
 /** The wiring as one line, e.g. `block: x = x + attn(pre_ln[rmsnorm](x)); ...; final: ln_f[rmsnorm]`;
  * with per-layer variants, one `block i:` part per layer. */
 export function blockLayout(cfg: ModelConfig): string {
-  const one = (n: string, act: string) => {
+  const one = (name: string, act: string) => {
+    const n = variantTag('norm', name, cfg);
     const pre = cfg.use_pre_ln ? `pre_ln[${n}](x)` : 'x';
     const inner = (f: string) => (cfg.use_peri_ln ? `out_ln[${n}](${f}(${pre}))` : `${f}(${pre})`);
     const half = (f: string) => `x = x + ${inner(f)}` + (cfg.use_post_ln ? ` -> post_ln[${n}]` : '');
     return `${half('attn')}; ${half(act)}`;
   };
-  const final = `final: ln_f[${cfg.norm_variant_output}]`;
+  const final = `final: ln_f[${variantTag('norm', cfg.norm_variant_output, cfg)}]`;
   if (!cfg.norm_variant_attn_layerlist && !cfg.activation_variant_layerlist) return `block: ${one(cfg.norm_variant_attn, 'mlp')}; ${final}`;
-  const layers = Array.from({ length: cfg.n_layer }, (_, i) => `block ${i}: ${one(blockNorm(cfg, i), `mlp[${blockActivation(cfg, i)}]`)}`);
+  const layers = Array.from({ length: cfg.n_layer }, (_, i) => `block ${i}: ${one(blockNorm(cfg, i), `mlp[${variantTag('activation', blockActivation(cfg, i), cfg)}]`)}`);
   return `${layers.join(' | ')} | ${final}`;
 }
 

@@ -134,17 +134,19 @@ export function modelCost(cfg: ModelConfig): ModelCost {
 }
 
 /** The per-run cost columns of sweep results (docs/cost.md, "Summary columns in sweeps"). */
-export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_variant_params', 'cost_matmul_macs'] as const;
+export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_reduction_bits', 'cost_variant_params', 'cost_matmul_macs'] as const;
 export type CostColumn = (typeof COST_COLUMNS)[number];
 
 /** A few figures per run for sweeps and pictures: the variants' operations per token (all classes). */
 export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
   const c = modelCost(cfg);
-  const red = (k: 'inference' | 'training') => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + r.length, 0), 0);
+  const red = (k: 'inference' | 'training', w: (r: Reduction) => number) => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + w(r), 0), 0);
   return {
     cost_inference_ops: totalOps(c.total.inference),
     cost_training_ops: totalOps(c.total.training),
-    cost_reduction_len: red('inference'),
+    cost_reduction_len: red('inference', (r) => r.length),
+    // Bit-weighted: length x operand width, so an int8 reduction of 16 (128) is cheaper than a float32 one (512).
+    cost_reduction_bits: red('inference', (r) => r.length * r.bits),
     cost_variant_params: c.total.params,
     cost_matmul_macs: c.total.matmulMacs,
   };

@@ -21,6 +21,8 @@ export interface RunPoint {
   best_val_loss: number | null;
   final_val_loss: number | null;
   final_train_loss: number | null;
+  /** Best validation loss at the last evaluation (stillImproving); absent or null when unknown. */
+  improving?: boolean | null;
 }
 
 export interface Group {
@@ -32,6 +34,8 @@ export interface Group {
   runs: string[];
   seeds: number;
   finished: number;
+  /** Finished runs whose best validation loss was at their last evaluation (still improving). */
+  improving: number;
   stats: Record<Metric, Estimate>;
 }
 
@@ -67,7 +71,8 @@ export function groupRuns(points: readonly RunPoint[], by: readonly string[], wh
     const done = g.members.filter((p) => p.ok);
     const stats = {} as Record<Metric, Estimate>;
     for (const m of METRICS) stats[m] = estimate(done.map((p) => p[m]));
-    return { key, flags: g.flags, label: groupLabel(g.flags, by), runs: g.members.map((p) => p.id), seeds: g.members.length, finished: done.length, stats };
+    return { key, flags: g.flags, label: groupLabel(g.flags, by), runs: g.members.map((p) => p.id), seeds: g.members.length, finished: done.length,
+      improving: done.filter((p) => p.improving === true).length, stats };
   });
 }
 
@@ -138,4 +143,18 @@ export function meanCurve(curves: readonly { x: readonly number[]; y: readonly (
     out.n.push(e.n);
   }
   return out;
+}
+
+/**
+ * Whether the best validation loss was at the last evaluation: training evaluates every
+ * `evalInterval` iterations and at the end (src/train/loop.ts), so a finished run's last evaluation
+ * is at `iters`, an unfinished one's at the last multiple of the interval. Such a run was still
+ * improving when it stopped: more iterations may lower its loss, and a comparison at this length
+ * may rank it differently. Null when a number is missing.
+ */
+export function stillImproving(bestIter: number | null, iters: number | null, evalInterval: unknown, finished: boolean): boolean | null {
+  if (bestIter === null || iters === null || iters <= 0) return null;
+  const ei = typeof evalInterval === 'number' && evalInterval > 0 ? evalInterval : null;
+  const last = finished || ei === null ? iters : Math.floor(iters / ei) * ei;
+  return bestIter >= last;
 }

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFileNoFollow, writeFileAtomic } from '../util/files.js';
 import { join } from 'node:path';
 import { defaultConfig } from '../config/index.js';
+import { unusedFlags } from '../model/factors.js';
 import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
 import type { ModelConfig } from '../config/types.js';
 import { csvLine, formatDuration, textTable } from '../util/format.js';
@@ -46,6 +47,15 @@ export interface ResultRow {
   out_dir: string;
   /** The variants' hardware cost per token (docs/cost.md), from the run's config; null without one. */
   cost: Record<CostColumn, number> | null;
+  /** Flags of `flags` the run does not use (src/model/factors.ts): blank in CSV and tables, not factors. */
+  unused?: string[];
+}
+
+/** The row's varied flags without those it does not use (what tells it apart). */
+export function rowFactors(r: ResultRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.flags)) if (!r.unused?.includes(k)) out[k] = v;
+  return out;
 }
 
 /** costSummary of a run's saved config (defaults fill flags an older version did not save). */
@@ -85,6 +95,7 @@ export function makeRow(name: string, outDir: string, flags: Record<string, unkn
     krmsnorm_recompute: num(s.krmsnorm_recompute),
     out_dir: outDir,
     cost: runCost(s.config),
+    unused: s.config ? [...unusedFlags(s.config)].filter((k) => k in flags) : [],
   };
 }
 
@@ -95,7 +106,8 @@ const METRIC_COLUMNS = ['best_val_loss', 'best_iter', 'final_train_loss', 'final
 export function flatRows(rows: ResultRow[], varied: string[]): Record<string, unknown>[] {
   return rows.map((r) => {
     const o: Record<string, unknown> = { name: r.name };
-    for (const k of varied) o[k] = r.flags[k] ?? null;
+    const f = rowFactors(r);
+    for (const k of varied) o[k] = f[k] ?? null;
     for (const k of METRIC_COLUMNS) o[k] = r[k];
     for (const k of COST_COLUMNS) o[k] = r.cost?.[k] ?? null;
     return o;

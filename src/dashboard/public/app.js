@@ -28,7 +28,9 @@ const state = {
   factors: null, // /api/groups reply for the factors picture
   smoothing: 0.6,
   log: false,
+  yAll: false, // y axis over every iteration (default: from the first evaluation past iteration 0)
   groupSeeds: true,
+  effect: '', effectRef: '', // main effects: the flag, its reference value ('' : the first)
   metric: 'best_val_loss',
   baseline: '',
   rows: null, cols: null, rest: {}, // factors picture: flags on rows / columns, the others: '' (averaged) or a value
@@ -126,6 +128,28 @@ function align(curves) {
   })];
 }
 
+/**
+ * The y range the loss charts open with: the data at iterations from the first evaluation past
+ * iteration 0 on (the untrained model's loss, 4.2 on characters, would otherwise set the range and
+ * hide a 0.08 spread), padded by 5%; null when there is nothing there (then uPlot's own range).
+ */
+function yRangeFrom(cols) {
+  const evals = [...new Set(state.data.runs.flatMap((r) => r.evals.iter.filter((_, i) => r.evals.val_loss[i] !== null)))].sort((a, b) => a - b);
+  const cut = evals.find((x) => x > 0);
+  if (cut === undefined) return null;
+  let lo = Infinity, hi = -Infinity;
+  for (const c of cols) c.x.forEach((x, i) => {
+    const y = c.y[i];
+    if (x >= cut && y !== null && Number.isFinite(y)) { lo = Math.min(lo, y); hi = Math.max(hi, y); }
+  });
+  if (!(hi >= lo)) return null;
+  const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.01 || 0.01;
+  return [state.log ? Math.max(lo - pad, lo / 1.05) : lo - pad, hi + pad];
+}
+
+/** Whether a run's best validation loss was at its last evaluation (the server decides: src/dashboard/groups.ts). */
+function isImproving(id) { return !!(state.groups && state.groups.improving && state.groups.improving.includes(id)); }
+
 function chartWidth(div) { return Math.max(300, div.clientWidth || div.parentElement.clientWidth - 12); }
 
 function lossChart(name, div, title, which) {
@@ -149,7 +173,10 @@ function lossChart(name, div, title, which) {
     }
   }
   const data = align(cols);
-  const key = [state.log, w, ...items.map((it) => it.key)].join('\n');
+  const yr = state.yAll ? null : yRangeFrom(cols);
+  const key = [state.log, state.yAll, w, ...items.map((it) => it.key)].join('\n');
+  div.dataset.ymin = yr ? String(yr[0]) : '';
+  div.dataset.ymax = yr ? String(yr[1]) : '';
   div.dataset.series = String(items.length);
   div.dataset.bands = String(bands.length);
   div.dataset.points = String(data[0].length);
@@ -158,6 +185,7 @@ function lossChart(name, div, title, which) {
   div.dataset.log = String(state.log);
   const old = state.charts[name];
   if (old && old.key === key) {
+    old.range.yr = yr;
     const zoomed = old.plot.scales.x.min !== old.plot.data[0][0] || old.plot.scales.x.max !== old.plot.data[0][old.plot.data[0].length - 1];
     old.plot.setData(data, !zoomed);
     return;
@@ -165,10 +193,13 @@ function lossChart(name, div, title, which) {
   if (old) old.plot.destroy();
   div.textContent = '';
   if (items.length === 0) { div.append(el('p', { class: 'muted', text: 'no ' + title + ' logged yet' })); state.charts[name] = null; return; }
+  const range = { yr };
+  const y = { distr: state.log ? 3 : 1 };
+  if (!state.yAll) y.range = (u, min, max) => range.yr ?? (state.log ? [min, max] : uPlot.rangeNum(min, max, 0.1, true));
   const opts = {
     width: chartWidth(div),
     height: 300,
-    scales: { x: { time: false }, y: { distr: state.log ? 3 : 1 } },
+    scales: { x: { time: false }, y },
     focus: { alpha: 0.25 },
     cursor: { focus: { prox: 24 }, drag: { x: true, y: true, uni: 40 } },
     legend: { show: false },
@@ -176,13 +207,35 @@ function lossChart(name, div, title, which) {
     series,
     bands,
   };
-  state.charts[name] = { plot: new uPlot(opts, data, div), key, idx };
+  state.charts[name] = { plot: new uPlot(opts, data, div), key, idx, range };
+}
+
+/** The learning rate each curve's runs trained with (the first run of a group: the schedule is a flag). */
+function lrChart(div) {
+  const items = chartItems().map((it, k) => {
+    const run = state.data.runs.find((r) => r.id === it.runs[0]);
+    const ok = run ? run.train.iter.map((_, i) => i).filter((i) => Number.isFinite(run.train.lr[i])) : [];
+    return { ...it, k, c: { x: ok.map((i) => run.train.iter[i]), y: ok.map((i) => run.train.lr[i]) } };
+  }).filter((it) => it.c.x.length > 0);
+  div.dataset.series = String(items.length);
+  const key = items.map((it) => it.key).join('\n');
+  const data = align(items.map((it) => it.c));
+  const old = state.charts.lr;
+  if (old && old.key === key) { old.plot.setData(data); return; }
+  if (old) old.plot.destroy();
+  div.textContent = '';
+  if (items.length === 0) { div.append(el('p', { class: 'muted', text: 'no learning rate logged yet' })); state.charts.lr = null; return; }
+  const series = [{ label: 'iter' }, ...items.map((it) => { const st = styleOf(it.k); return { label: it.label, stroke: st.color, dash: st.dash, width: 1.5, spanGaps: true, show: !state.hidden.has(it.key), points: { show: false } }; })];
+  state.charts.lr = { key, idx: new Map(items.map((it, i) => [it.key, { mean: i + 1, band: [] }])), plot: new uPlot({
+    width: chartWidth(div), height: 200, scales: { x: { time: false } }, legend: { show: false },
+    axes: [{ label: 'iteration' }, { label: 'learning rate', size: 70, values: (u, vs) => vs.map((v) => v.toExponential(1)) }], series,
+  }, data, div) };
 }
 
 /** Shows or hides a curve (and its band) in both charts. */
 function setShown(key, show) {
   if (show) state.hidden.delete(key); else state.hidden.add(key);
-  for (const name of ['train', 'val']) {
+  for (const name of ['train', 'val', 'lr']) {
     const c = state.charts[name];
     const at = c && c.idx.get(key);
     if (!at) continue;
@@ -227,6 +280,10 @@ function highlight(id) { highlightKey(id === null ? null : curveOfRun(id).key); 
 function renderCharts() {
   lossChart('train', $('train-chart'), 'training loss', 'train');
   lossChart('val', $('val-chart'), 'validation loss', 'val');
+  lrChart($('lr-chart'));
+  const imp = state.groups && state.groups.improving ? state.groups.improving.length : 0;
+  $('improving-note').textContent = imp ? `(${imp} of ${state.data.runs.length} run${state.data.runs.length === 1 ? '' : 's'} still improving at the last evaluation: marked ↓ in the tables)` : '';
+  $('improving-note').dataset.count = String(imp);
   renderLegend();
   $('group-seeds-box').hidden = !(state.groups && state.groups.repeated);
   highlight(state.hovered ?? state.selected);
@@ -307,7 +364,8 @@ function renderFactors() {
   const averaged = pooled.filter((k) => !state.rest[k]);
   const over = averaged.length ? ` (seeds and ${averaged.join(', ')} averaged)` : ' (over seeds)';
   $('factor-note').textContent = f.by.length === 2
-    ? `colour and number: mean ${metricName} over the finished runs of each cell${over}; ± half width of the 95% interval; darker = lower`
+    ? `colour and number: mean ${metricName} over the finished runs of each cell${over}; ± half width of the 95% interval; darker = lower; ` +
+      'outlined: the lowest mean; grey: cells whose 95% interval overlaps the best cell\'s (not distinguishable from it by these seeds)'
     : `bars: mean ${metricName} over the finished runs of each value${over}; whiskers: 95% interval; the axis does not start at 0`;
   const means = f.groups.map((g) => g.stats[state.metric].mean).filter((v) => v !== null);
   const lo = Math.min(...means), hi = Math.max(...means);
@@ -317,6 +375,12 @@ function renderFactors() {
     const rv = [...new Map(f.groups.map((g) => [valueText(g.flags[rk]), 1])).keys()];
     const cv = [...new Map(f.groups.map((g) => [valueText(g.flags[ck]), 1])).keys()];
     const cell = new Map(f.groups.map((g) => [valueText(g.flags[rk]) + '\u0000' + valueText(g.flags[ck]), g]));
+    // The best cell (lowest mean) and its interval: a cell whose interval reaches into it is greyed,
+    // since the seeds cannot tell it from the best; colour alone would suggest a gap that is not there.
+    const best = f.groups.filter((g) => g.stats[state.metric].mean !== null)
+      .reduce((a, g) => (a === null || g.stats[state.metric].mean < a.stats[state.metric].mean ? g : a), null);
+    const be = best ? best.stats[state.metric] : null;
+    const bestHi = be ? (be.hi ?? be.mean) : null;
     const table = el('table', { id: 'heatmap', class: 'heatmap', 'aria-label': `${metricName}: ${rk} (rows) by ${ck} (columns)` });
     table.append(el('caption', { text: `${rk} ↓  ×  ${ck} →` }));
     table.append(el('thead', {}, el('tr', {}, el('th', { text: '' }), ...cv.map((c) => el('th', { scope: 'col', text: c })))));
@@ -329,8 +393,18 @@ function renderFactors() {
         if (!e || e.mean === null) { tr.append(el('td', { class: 'empty', text: '–' })); continue; }
         const td = el('td', { tabindex: '0', 'data-row': r, 'data-col': c, 'data-mean': String(e.mean), 'data-lo': String(e.lo), 'data-hi': String(e.hi),
           'data-n': String(e.n), title: `${g.label}\nmean ${fmtLoss(e.mean)}, sd ${fmtLoss(e.sd)}, 95% interval ${intervalText(e)}\n${g.finished} of ${g.seeds} runs finished` });
-        td.style.background = viridis(t(e.mean));
-        td.style.color = t(e.mean) > 0.55 ? '#111' : '#fff';
+        const tie = g !== best && bestHi !== null && (e.lo ?? e.mean) <= bestHi;
+        if (g === best) { td.classList.add('best'); td.dataset.best = '1'; td.title += '\nthe lowest mean'; }
+        if (tie) {
+          td.classList.add('overlaps-best');
+          td.dataset.overlapsBest = '1';
+          td.title += '\nits 95% interval overlaps the best cell\'s: the seeds cannot tell them apart';
+          td.style.background = `repeating-linear-gradient(135deg, #d9d9d9 0 6px, #ececec 6px 12px)`;
+          td.style.color = '#111';
+        } else {
+          td.style.background = viridis(t(e.mean));
+          td.style.color = t(e.mean) > 0.55 ? '#111' : '#fff';
+        }
         td.append(el('strong', { text: fmtLoss(e.mean) }), el('br'), el('span', { text: e.half === null ? '' : '± ' + fmtLoss(e.half) }),
           el('br'), el('small', { text: intervalText(e) }));
         tr.append(td);
@@ -398,7 +472,8 @@ function renderGroupsTable() {
   const g = state.groups, m = state.metric;
   const sel = $('baseline');
   sel.replaceChildren(option('', '(no baseline)', !state.baseline), ...g.groups.map((x) => option(x.key, x.label, x.key === state.baseline)));
-  const cols = ['combination', 'seeds', 'mean ± 95%', 'interval', 'sd', ...(state.baseline ? ['Δ vs baseline', 'Δ interval', 'verdict'] : [])];
+  const withImp = g.groups.some((x) => x.improving > 0);
+  const cols = ['combination', 'seeds', 'mean ± 95%', 'interval', 'sd', ...(withImp ? ['still improving'] : []), ...(state.baseline ? ['Δ vs baseline', 'Δ interval', 'verdict'] : [])];
   $('groups').tHead.replaceChildren(el('tr', {}, ...cols.map((c) => el('th', { text: c, scope: 'col' }))));
   const sorted = [...g.groups].sort((a, b) => (a.stats[m].mean ?? Infinity) - (b.stats[m].mean ?? Infinity));
   const sign = (v) => (v === null ? '–' : (v >= 0 ? '+' : '') + v.toFixed(4));
@@ -408,6 +483,7 @@ function renderGroupsTable() {
       el('td', { text: x.label, title: x.runs.join('\n') }), el('td', { text: `${x.finished}/${x.seeds}` }),
       el('td', { text: e.half === null ? fmtLoss(e.mean) : `${fmtLoss(e.mean)} ± ${fmtLoss(e.half)}` }),
       el('td', { text: e.lo === null ? '–' : `[${fmtLoss(e.lo)}, ${fmtLoss(e.hi)}]` }), el('td', { text: fmtLoss(e.sd) }));
+    if (withImp) tr.append(el('td', { class: 'improving', text: x.improving > 0 ? `↓ ${x.improving}/${x.finished}` : '', title: 'runs whose best validation loss was at their last evaluation' }));
     if (state.baseline) {
       const p = x.paired;
       if (x.key === state.baseline) tr.append(el('td', { text: 'baseline' }), el('td'), el('td'));
@@ -418,6 +494,40 @@ function renderGroupsTable() {
     }
     return tr;
   }));
+}
+
+/** Main effects of one factor (src/stats/effects.ts, computed by the server). */
+async function loadEffects() {
+  const g = state.groups;
+  if (!g || g.varied.length === 0) return null;
+  if (!g.varied.includes(state.effect)) { state.effect = g.varied[0]; state.effectRef = ''; }
+  const q = new URLSearchParams({ effect: state.effect, metric: state.metric });
+  if (state.effectRef) q.set('reference', state.effectRef);
+  return (await getJson('/api/groups?' + q)).effects;
+}
+
+function renderEffects(e) {
+  const g = state.groups;
+  $('effect-flag').replaceChildren(...g.varied.map((k) => option(k, k, k === state.effect)));
+  const table = $('effects');
+  if (!e) { table.tHead.replaceChildren(); table.tBodies[0].replaceChildren(); return; }
+  $('effect-ref').replaceChildren(...e.levels.map((v) => option(v, v, v === e.reference)));
+  const sign = (v) => (v === null ? '–' : (v >= 0 ? '+' : '') + v.toFixed(4));
+  table.tHead.replaceChildren(el('tr', {}, ...[e.flag, `within (${e.others.join(', ') || 'nothing else varies'})`, `Δ vs ${e.reference}`, 'Δ interval (95%)', 'verdict']
+    .map((c) => el('th', { scope: 'col', text: c }))));
+  table.tBodies[0].replaceChildren(...e.rows.map((r) => {
+    const p = r.paired;
+    const verdict = p.verdict === 'lower' || p.verdict === 'higher' ? `${p.verdict}: beyond seed noise (n=${p.n})` : `${p.verdict} (n=${p.n})`;
+    return el('tr', { 'data-level': r.level, 'data-within': r.stratum, class: r.stratum === 'all' ? 'overall' : '' },
+      el('td', { text: r.level }), el('td', { text: r.stratum === 'all' ? `all (${r.strata} combination${r.strata === 1 ? '' : 's'}, averaged per seed)` : r.stratum }),
+      el('td', { text: sign(p.mean) }), el('td', { text: p.lo === null ? '–' : `[${sign(p.lo)}, ${sign(p.hi)}]` }),
+      el('td', { class: 'verdict-' + p.verdict.replace(/ /g, '-'), text: verdict }));
+  }));
+  table.dataset.rows = String(e.rows.length);
+}
+
+async function refreshEffects() {
+  try { renderEffects(await loadEffects()); } catch (e) { $('factor-note').textContent = 'effects: ' + e.message; }
 }
 
 async function refreshGroups() {
@@ -432,7 +542,7 @@ async function refreshGroups() {
   $('factors').hidden = !show;
   renderCharts();
   renderTable();
-  if (show) { renderFactorControls(); renderFactors(); renderGroupsTable(); }
+  if (show) { renderFactorControls(); renderFactors(); renderGroupsTable(); await refreshEffects(); }
 }
 
 async function refreshFactors() {
@@ -445,7 +555,8 @@ async function refreshFactors() {
 
 /** Columns shown unless chosen otherwise: the essentials, and the seed when it varies. */
 function defaultColumns(columns) {
-  const keep = new Set(['run', 'status', 'best_val_loss', 'best_iter', 'final_val_loss', 'wall_s', 'tokens_per_s', 'seed']);
+  // The varied factors too: the CSV export of the default view says which run is which.
+  const keep = new Set(['run', 'status', 'best_val_loss', 'best_iter', 'final_val_loss', 'wall_s', 'tokens_per_s', 'seed', ...(state.groups ? state.groups.varied : [])]);
   if (state.data.table.rows.some((r) => r.values.krmsnorm_recompute !== null && r.values.krmsnorm_recompute !== undefined)) keep.add('krmsnorm_recompute');
   return columns.filter((c) => keep.has(c));
 }
@@ -516,6 +627,10 @@ function renderTable() {
     for (const c of columns) {
       const v = r.values[c];
       const td = el('td', { text: c === 'run' && r.run !== null ? labelOf(r.run) : fmt(v, c), 'data-col': c });
+      if (c === 'best_iter' && r.run !== null && isImproving(r.run)) {
+        td.append(el('span', { class: 'improving', text: ' ↓', title: 'best at the last evaluation: still improving when it stopped' }));
+        td.dataset.improving = '1';
+      }
       if (c === 'run') {
         td.title = String(v ?? '');
         td.className = 'run';
@@ -689,7 +804,7 @@ function render() {
   const d = state.data;
   $('root').textContent = d.root;
   const running = d.runs.filter((r) => r.status === 'running').length;
-  $('status').textContent = `${d.runs.length} runs${running ? `, ${running} running` : ''} · updated ${new Date().toLocaleTimeString()}`;
+  $('status').textContent = `${d.runs.length} run${d.runs.length === 1 ? '' : 's'}${running ? `, ${running} running` : ''} · updated ${new Date().toLocaleTimeString()}`;
   $('status').dataset.runs = String(d.runs.length);
   $('status').dataset.version = d.version;
   refreshGroups().then(() => { if (state.selected) renderDetails(); });
@@ -736,15 +851,19 @@ $('smoothing').addEventListener('input', (e) => {
   if (state.data) renderCharts();
 });
 $('logscale').addEventListener('change', (e) => { state.log = e.target.checked; if (state.data) renderCharts(); });
+$('yall').addEventListener('change', (e) => { state.yAll = e.target.checked; if (state.data) renderCharts(); });
 $('group-seeds').addEventListener('change', (e) => { state.groupSeeds = e.target.checked; if (state.data) { renderCharts(); renderTable(); } });
 $('metric').addEventListener('change', (e) => { state.metric = e.target.value; refreshGroups(); });
 $('baseline').addEventListener('change', (e) => { state.baseline = e.target.value; refreshGroups(); });
 $('factor-rows').addEventListener('change', (e) => { state.rows = e.target.value; if (state.cols === state.rows) state.cols = null; refreshFactors(); });
 $('factor-cols').addEventListener('change', (e) => { state.cols = e.target.value; refreshFactors(); });
+$('effect-flag').addEventListener('change', (e) => { state.effect = e.target.value; state.effectRef = ''; refreshEffects(); });
+$('effect-ref').addEventListener('change', (e) => { state.effectRef = e.target.value; refreshEffects(); });
 window.normlabPage = {
   smooth,
   chartData: (name) => (state.charts[name] ? state.charts[name].plot.data : null),
   yDistr: (name) => (state.charts[name] ? state.charts[name].plot.scales.y.distr : null),
+  yScale: (name) => (state.charts[name] ? [state.charts[name].plot.scales.y.min, state.charts[name].plot.scales.y.max] : null),
 };
 $('sample-btn').addEventListener('click', sample);
 window.addEventListener('resize', () => {
