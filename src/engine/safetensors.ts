@@ -24,12 +24,12 @@ const LE = os.endianness() === 'LE';
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** The file's bytes as a Uint8Array (no Node API: the playground builds checkpoints in the browser with it). */
-export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string, string> = {}): Uint8Array {
+export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string, string> = {}, headerOnly: number[] | null = null): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  for (const t of tensors) {
-    const bytes = t.data.length * 4;
+  for (const [i, t] of tensors.entries()) {
+    const bytes = (headerOnly ? headerOnly[i] : t.data.length) * 4;
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -38,16 +38,34 @@ export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string
   const pad = (8 - ((8 + enc.encode(json).length) % 8)) % 8;
   json += ' '.repeat(pad);
   const headerBytes = enc.encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const out = new Uint8Array(8 + headerBytes.length + (headerOnly ? 0 : offset));
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
+  if (headerOnly) return out; // the header alone (safetensorsChunks writes the data)
   for (const t of tensors) {
     for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
     pos += t.data.length * 4;
   }
   return out;
+}
+
+/**
+ * The file's bytes in chunks: the header, then each tensor (on little-endian machines a view of the
+ * tensor's own memory, no copy), so that writing a checkpoint needs no second copy of the weights
+ * (docs/memory.md). The bytes are those of safetensorsBytes.
+ */
+export function* safetensorsChunks(tensors: NamedTensor[], metadata: Record<string, string> = {}): Generator<Uint8Array> {
+  yield safetensorsBytes(tensors, metadata, tensors.map((t) => t.data.length));
+  for (const t of tensors) {
+    if (LE && t.data instanceof Float32Array) { yield new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength); continue; }
+    for (let i = 0; i < t.data.length; i += 1 << 16) {
+      const n = Math.min(1 << 16, t.data.length - i), out = new Uint8Array(4 * n), view = new DataView(out.buffer);
+      for (let j = 0; j < n; j++) view.setFloat32(4 * j, t.data[i + j], true);
+      yield out;
+    }
+  }
 }
 
 export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
@@ -56,7 +74,7 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
 }
 
 export function writeSafetensors(path: string, tensors: NamedTensor[], metadata: Record<string, string> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  writeFileAtomic(path, safetensorsChunks(tensors, metadata));
 }
 
 const badFile = (what: string, why: string) => new UserError(`${what} is not a valid safetensors file: ${why}`);
