@@ -183,6 +183,10 @@ test('overrides after the file apply to every run and are validated', () => {
 
 // ---------------------------------------------------------------- naming
 
+test('a "--" among the flags after the file is refused: the --out_dir the sweep adds would not be read as a flag', () => {
+  assert.throws(() => plan([{ n_layer: [1, 2] }], { overrides: ['--max_iters', '1', '--'] }), /after the sweep file: "--" ends the flags, and the sweep adds --out_dir after them/);
+});
+
 test('run names: varied flags only, flag and value, unique and filesystem-safe', () => {
   const p = plan([{ n_layer: 2, norm_variant_attn: ['rmsnorm', 'prmsnorm'], prmsnorm_pct: [0.25, 0.5] }]);
   assert.deepEqual(p.runs.map((r) => r.name), [
@@ -205,10 +209,10 @@ test('run names: varied flags only, flag and value, unique and filesystem-safe',
 test('the reference exploration files expand unchanged', () => {
   const norm = expandSweeps(loadSweepFile(join(FIX, 'norm_sweep.json')));
   assert.equal(norm.length, 3 * 5 * 3);
-  assert.throws(() => planSweep(norm), /no flag n_kv_group, softmax_variant_attn, device, dtype, compile/);
+  assert.throws(() => planSweep(norm), /no flag n_kv_group, device, dtype, compile/);
   const p = planSweep(norm, { ignoreUnknown: true });
-  assert.equal(p.runs.length, 15);
-  assert.deepEqual(p.varied, ['norm_variant_attn', 'prmsnorm_pct']);
+  assert.equal(p.runs.length, 45); // softmax_variant_attn (polymax, saturatingconsmax, softmax) is a flag of normlab too
+  assert.deepEqual(p.varied, ['norm_variant_attn', 'prmsnorm_pct', 'softmax_variant_attn']);
   assert.equal(p.runs[0].config.max_iters, 3500);
   assert.equal(p.runs[0].config.norm_variant_output, 'prmsnorm');
   const k = planSweep(expandSweeps(loadSweepFile(join(FIX, 'krmsnorm.json'))));
@@ -239,7 +243,7 @@ test('a sweep writes results.csv / results.jsonl; a failed run is retried, finis
     assert.deepEqual(first.counts, { ok: 2, failed: 1, interrupted: 0, skipped: 0 });
     const csv = readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n');
     assert.equal(csv[0], 'name,norm_variant_attn,best_val_loss,best_iter,final_train_loss,final_val_loss,iters,params,wall_s,tokens_per_s,krmsnorm_recompute,status,error,out_dir,' +
-      'cost_inference_ops,cost_training_ops,cost_reduction_len,cost_reduction_bits,cost_variant_params,cost_matmul_macs');
+      'cost_inference_ops,cost_training_ops,cost_reduction_len,cost_reduction_bits,cost_variant_params,cost_matmul_macs,cost_bit_macs,cost_weight_bits');
     assert.equal(csv.length, 4);
     const rows = readJsonl(join(dir, 'results.jsonl'));
     assert.deepEqual(rows.map((r) => [r.name, r.norm_variant_attn, r.status]), [
@@ -374,8 +378,8 @@ test('normlab sweep and inspect: refuse unknown flags, run with --ignore_unknown
     assert.equal(readdirSync(dir).length, 0); // nothing ran
     r = cli('sweep', [f, '--sweep_dir', dir, '--ignore_unknown', '--dry_run']);
     assert.equal(r.code, 0);
-    assert.match(r.out, /ignoring flags normlab train does not have: n_kv_group, softmax_variant_attn, device, dtype, compile/);
-    assert.match(r.out, /15 runs would go to/);
+    assert.match(r.out, /ignoring flags normlab train does not have: n_kv_group, device, dtype, compile/);
+    assert.match(r.out, /45 runs would go to/);
     r = cli('sweep', [join(FIX, 'two_docs.yaml'), '--sweep_dir', dir, '--max_iters', '20']);
     assert.equal(r.code, 0, r.out);
     assert.equal(readJsonl(join(dir, 'results.jsonl')).length, 6);

@@ -37,7 +37,46 @@ DEFAULTS = dict(
     activation_variant='gelu', shifted_gelu_learnable_shift=True, shifted_gelu_initial_shift=0.0,
     pla_num_points=7, pla_left_bound=-2.0, pla_right_bound=2.0,
     pfla_num_points=50, pfla_left_bound=-10.0, pfla_right_bound=10.0, lsa_num_knots=30,
+    # attention softmax variants (docs/softmax.md): the framework's command-line defaults
+    softmax_variant_attn='softmax', consmax_initial_beta=2.5, consmax_initial_gamma=100.0, consmax_use_euler_base=True,
+    consmax_base=2.0, consmax_per_head=True, consmax_v2_clamping=False, consmax_v2_clamp_value=80.0,
+    consmax_saturation=11.0, consmax_learnable_beta=True, consmax_learnable_gamma=True,
+    polymax_x_intercept=-100.0, polymax_y_intercept=1.0, polymax_power=2.0, polymax_divisor=1000.0,
+    relumax_divisor=256.0, relu2max_divisor=256.0, sigmoidmax_divisor=256.0,
+    sigsoftmax_use_euler_base=True, sigsoftmax_base=2.0,
+    strongermax_strength=math.e, strongermax_div_by_sum_of_terms=True, strongermax_divisor=1.0,
+    strongermax_use_xmax=True, strongermax_xmax_guess=None, strongermax_overflow_recompute=False,
+    strongermax_overflow_recompute_value=88.0, strongermax_clamping=False, strongermax_clamp_value=88.0,
+    strongermax_obo=0.0, strongermax_use_learned_obo=False, strongermax_use_learned_obo_per_head=False,
+    strongermax_temperature_factor=1.0, strongermax_use_learned_temperature_factor=False,
+    exppolymax_use_euler_base=True, exppolymax_base=4.0, exppolymax_y_intercept=1.0, exppolymax_power=2.0,
+    exppolymax_divisor=1000.0, softermax_use_xmax=True, softplus_divisor=100.0, squareplus_divisor=100.0,
+    div_by_seq_len=False, pfla_softmax_num_points=30, pfla_softmax_left_bound=-10.0, pfla_softmax_right_bound=10.0,
+    pfla_softmax_learn_x=False, pfla_softmax_learn_y=True, pfla_softmax_init_activation='gelu',
+    pfla_softmax_density='linear', pfla_softmax_use_learned_divisor=False, pfla_softmax_gamma_init=1.0,
+    pfla_softmax_use_obo=False, pfla_softmax_use_learned_obo=False, pfla_softmax_obo=0.0, pfla_softmax_mode='linear',
 )
+# Quantization (docs/quantization.md): the reference framework's flags and defaults.
+MLP_POINTS = ['input', 'activation_input', 'activation_output', 'output']
+ATTN_POINTS = ['input', 'qk_mult_q_input', 'qk_mult_k_input', 'softmax_input', 'pv_mult_p_input',
+               'pv_mult_v_input', 'pv_mult_output', 'output']
+LINEARS = [('attn_q', 'q', 'attn'), ('attn_k', 'k', 'attn'), ('attn_v', 'v', 'attn'), ('attn_proj', 'attn_proj', 'attn'),
+           ('mlp_up', 'mlp_up', 'mlp'), ('mlp_down', 'mlp_down', 'mlp')]
+DEFAULTS.update(activations_quant_method='affine_quant', quantize_mlp_act=False, quantize_mlp_act_bits=8,
+                quantize_attn_act=False, quantize_attn_act_bits=8,
+                linear_variant_attn='linear', linear_variant_mlp='linear', quantize_linear_method='affine_quant',
+                quantize_linear_bits=8, quantization_warmup_iters=100,
+                quantize_wte=None, quantize_wte_method='affine_quant', quantize_wte_bits=8,
+                quantize_wpe=None, quantize_wpe_method='affine_quant', quantize_wpe_bits=8,
+                quant_scheduler=None, start_quant_level=0.0, full_quant_iteration=None)
+for _g, _pts in (('mlp', MLP_POINTS), ('attn', ATTN_POINTS)):
+    for _p in _pts:
+        DEFAULTS[f'quantize_{_g}_act_{_p}'] = False
+        DEFAULTS[f'quantize_{_g}_act_{_p}_bits'] = None
+for _k, _v, _g in LINEARS:
+    DEFAULTS[f'linear_variant_{_v}'] = None
+    DEFAULTS[f'quantize_linear_{_k}_method'] = None
+    DEFAULTS[f'quantize_linear_{_k}_bits'] = None
 
 
 def full_cfg(**over):
@@ -480,53 +519,384 @@ def make_norm(name, C, cfg):
 
 
 # ----------------------------------------------------------------------------------------------
+# Fake quantization (docs/quantization.md), written from the rules stated there:
+#   symmetric  scale = max|x| / (2^(b-1) - 1), q = clamp(round(x / scale), -2^(b-1), 2^(b-1) - 1), x' = q scale
+#   affine     scale = (max - min) / (2^b - 1), zp = -round(min / scale) - 2^(b-1),
+#              q = clamp(round(x / scale) + zp, -2^(b-1), 2^(b-1) - 1), x' = (q - zp) scale
+#   stochastic l = |x| / max|x| (2^b - 1), magnitude floor(l) + [u < frac(l)], x' = sign(x) magnitude max|x| / (2^b - 1)
+#   ternary    scale = max(mean|x|, 1e-5) (mean summed in float64), q = clamp(round(x / scale), -1, 1)
+# torch.round is round-half-to-even. Statistics over the whole tensor, or (causal=True, the last two
+# dimensions T x T) over the lower triangle only; other entries are returned unchanged. Scale 0 (or
+# not finite): the tensor passes unchanged.
+
+def quantize_tensor(x, method, bits, causal=False, u=None):
+    x = x.detach()
+    if causal:
+        T = x.shape[-1]
+        sel = torch.tril(torch.ones(T, T, dtype=torch.bool)).expand_as(x)
+        vals = x[sel]
+    else:
+        sel = None
+        vals = x.reshape(-1)
+    if vals.numel() == 0:
+        return x
+    half = 2 ** (bits - 1) - 1
+    levels = 2 ** bits - 1
+    if method == 'symmetric_quant':
+        scale = vals.abs().max() / half
+        zp = torch.zeros((), dtype=x.dtype)
+        lo, hi = -half - 1, half
+    elif method == 'affine_quant':
+        scale = (vals.max() - vals.min()) / levels
+        zp = -torch.round(vals.min() / scale) + (-half - 1)
+        lo, hi = -half - 1, half
+    elif method == 'stochastic_quant':
+        amax = vals.abs().max()
+        scale = amax / levels
+    elif method == 'ternary_quant':
+        scale = torch.clamp((vals.double().abs().sum() / vals.numel()).to(x.dtype), min=1e-5)
+        zp = torch.zeros((), dtype=x.dtype)
+        lo, hi = -1, 1
+    else:
+        raise ValueError(method)
+    if not (scale.item() > 0 and math.isfinite(scale.item())):
+        return x
+    if method == 'stochastic_quant':
+        l = x.abs() / amax * levels
+        fl = torch.trunc(l)
+        prob = torch.clamp(l - fl, 0.0, 1.0)
+        out = torch.sign(x) * (fl + (u < prob).to(x.dtype)) * scale
+    else:
+        q = torch.clamp(torch.round(x / scale) + zp, lo, hi)
+        out = (q - zp) * scale
+    if sel is not None:
+        out = torch.where(sel, out, x)
+    return out
+
+
+def quant_level(cfg, training, iter_num):
+    """None without a scheduler; else the level: 1 in evaluation, start (static), or
+    start + (1 - start) iter / full capped at 1 (linear; the reference's formula corrected)."""
+    s = cfg['quant_scheduler']
+    if s is None:
+        return None
+    if not training:
+        return 1.0
+    if s == 'static':
+        return cfg['start_quant_level']
+    st = cfg['start_quant_level']
+    return min(1.0, st + (1 - st) * iter_num / cfg['full_quant_iteration'])
+
+
+class _Straight(torch.autograd.Function):
+    """Forward: the quantized tensor; backward: the gradient unchanged (straight through)."""
+
+    @staticmethod
+    def forward(ctx, x, xq):
+        return xq.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def ste(x, xq, level):
+    """Forward xq (or x + level (xq - x), entries that are masked (-inf) left as they are), gradient
+    straight through to x unchanged."""
+    if level is None:
+        return _Straight.apply(x, xq.detach())
+    d = (xq - x).detach()
+    d = torch.where(torch.isinf(x), torch.zeros_like(d), d)
+    return x + level * d
+
+
+class Quant:
+    """The quantization of one model: which points, methods and bits (resolved from cfg), and the
+    iteration and mode of the forward in progress (set by the GPT)."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.training = True
+        self.iter_num = 0
+
+    def point(self, g, p):
+        c = self.cfg
+        if not (c[f'quantize_{g}_act'] or c[f'quantize_{g}_act_{p}']):
+            return None
+        bits = c[f'quantize_{g}_act_{p}_bits']
+        return c['activations_quant_method'], bits if bits is not None else c[f'quantize_{g}_act_bits']
+
+    def linear(self, key, variant, g):
+        c = self.cfg
+        v = c[f'linear_variant_{variant}'] or c[f'linear_variant_{g}']
+        if v != 'quantized_linear':
+            return None
+        m, b = c[f'quantize_linear_{key}_method'], c[f'quantize_linear_{key}_bits']
+        return (m if m is not None else c['quantize_linear_method']), (b if b is not None else c['quantize_linear_bits'])
+
+    def act(self, g, p, x, causal=False):
+        spec = self.point(g, p)
+        if spec is None:
+            return x
+        return ste(x, quantize_tensor(x, spec[0], spec[1], causal), quant_level(self.cfg, self.training, self.iter_num))
+
+    def weight(self, spec, w):
+        if spec is None or (self.training and self.iter_num < self.cfg['quantization_warmup_iters']):
+            return w
+        return ste(w, quantize_tensor(w, spec[0], spec[1]), quant_level(self.cfg, self.training, self.iter_num))
+
+
+class QLinear(nn.Linear):
+    """nn.Linear whose weight is fake-quantized as one tensor (after the warm-up); bias float."""
+
+    def __init__(self, C_in, C_out, bias, quant, spec):
+        super().__init__(C_in, C_out, bias=bias)
+        self.quant, self.spec = quant, spec
+
+    def forward(self, x):
+        if self.quant is None:
+            return super().forward(x)
+        return F.linear(x, self.quant.weight(self.spec, self.weight), self.bias)
+
+
+# ----------------------------------------------------------------------------------------------
 # GPT (nanoGPT layout, separate q/k/v).
 
 
-class Attention(nn.Module):
+def _ql(C_in, C_out, b, quant, key):
+    k, v, g = next(x for x in LINEARS if x[0] == key)
+    spec = quant.linear(k, v, g) if quant is not None else None
+    return QLinear(C_in, C_out, b, quant if spec else None, spec)
+
+
+# ----------------------------------------------------------------------------------------------
+# Attention softmax variants (docs/softmax.md). forward(S, mask): S the scaled scores [B, NH, T, T],
+# mask True where a key is visible. Masked scores are replaced by 0 before any formula and the result
+# is 0 there; row reductions run over visible entries only. Each piece of a piecewise function is
+# evaluated on inputs where it is selected (others get a harmless stand-in), so no NaN reaches a gradient.
+
+
+class SoftmaxVariant(nn.Module):
     def __init__(self, cfg):
+        super().__init__()
+        self.c = c = cfg
+        self.name = v = cfg['softmax_variant_attn']
+        NH = cfg['n_head']
+        if v in ('consmax', 'consmax_quan'):
+            self.beta = nn.Parameter(torch.tensor([c['consmax_initial_beta']]))
+            self.gamma = nn.Parameter(torch.tensor([c['consmax_initial_gamma']]))
+        elif v == 'consmax_v2':
+            self.beta_factor = nn.Parameter(torch.ones(NH, 1, 1))
+            self.gamma_factor = nn.Parameter(torch.ones(NH, 1, 1))
+        elif v == 'saturatingconsmax':
+            if c['consmax_learnable_beta']:
+                self.beta = nn.Parameter(torch.tensor([c['consmax_initial_beta']]))
+            if c['consmax_learnable_gamma']:
+                self.gamma = nn.Parameter(torch.tensor([c['consmax_initial_gamma']]))
+        elif v == 'strongermax':
+            if c['strongermax_use_learned_obo_per_head']:
+                self.obo_offset = nn.Parameter(torch.full((NH, 1, 1), c['strongermax_obo']))
+            elif c['strongermax_use_learned_obo']:
+                self.obo_offset = nn.Parameter(torch.tensor([c['strongermax_obo']]))
+            if c['strongermax_use_learned_temperature_factor']:
+                self.temperature_factor = nn.Parameter(torch.tensor([c['strongermax_temperature_factor']]))
+        elif v == 'pfla_softmax':
+            n, L, R = c['pfla_softmax_num_points'], c['pfla_softmax_left_bound'], c['pfla_softmax_right_bound']
+            f32 = torch.float32
+            if c['pfla_softmax_density'] == 'linear':
+                xs = torch.linspace(L, R, n + 2, dtype=f32)[1:-1]
+            else:
+                u = torch.linspace(-1, 1, n + 2, dtype=f32)[1:-1]
+                shaped = torch.sign(u) * u.abs() ** 2 if c['pfla_softmax_density'] == 'quad' \
+                    else torch.sign(u) * (torch.exp(u.abs()) - 1) / (math.e - 1)
+                xs = shaped * max(abs(L), R)
+            act = make_activation(c['pfla_softmax_init_activation'], cfg)
+            act.eval()
+            with torch.no_grad():
+                ys = torch.sqrt(torch.clamp(act(xs.to(torch.get_default_dtype())).to(f32), min=1e-6))
+            xs, ys = xs.to(torch.get_default_dtype()), ys.to(torch.get_default_dtype())
+            if c['pfla_softmax_learn_x']:
+                self.x_vals = nn.Parameter(xs)
+            else:
+                self.register_buffer('x_vals', xs)
+            if c['pfla_softmax_learn_y']:
+                self.y_vals = nn.Parameter(ys)
+            else:
+                self.register_buffer('y_vals', ys)
+            if c['pfla_softmax_use_learned_divisor']:
+                self._gamma_raw = nn.Parameter(torch.tensor(c['pfla_softmax_gamma_init']))
+            if c['pfla_softmax_use_obo'] and c['pfla_softmax_use_learned_obo']:
+                self._obo_raw = nn.Parameter(torch.tensor(c['pfla_softmax_obo']))
+
+    def _interp(self, Y, X):
+        order = torch.argsort(self.x_vals)
+        xs, ys = self.x_vals[order], Y[order]
+        n = xs.shape[0]
+        j = torch.clamp(torch.searchsorted(xs.detach(), X.detach().contiguous()) - 1, 0, n - 2)
+        x0, x1, y0, y1 = xs[j], xs[j + 1], ys[j], ys[j + 1]
+        return y0 + (y1 - y0) / torch.clamp(x1 - x0, min=1e-6) * (X - x0)
+
+    def forward(self, S, mask):
+        c, v, T = self.c, self.name, S.shape[-1]
+        zero = torch.zeros_like(S)
+        X = torch.where(mask, S, zero)
+        vis = lambda A: torch.where(mask, A, zero)  # noqa: E731
+        rowmax = lambda A: torch.where(mask, A, torch.full_like(A, -math.inf)).max(dim=-1, keepdim=True).values  # noqa: E731
+        rowsum = lambda A: vis(A).sum(dim=-1, keepdim=True)  # noqa: E731
+        seq = T if c['div_by_seq_len'] else 1
+        lnb = lambda euler, base: 1.0 if euler else math.log(base)  # noqa: E731
+        if v == 'softmax':
+            e = vis(torch.exp(X - rowmax(X)))
+            return e / rowsum(e)
+        if v == 'softermax':
+            e = vis(torch.pow(2.0, X - rowmax(X) if c['softermax_use_xmax'] else X))
+            return e / rowsum(e)
+        if v == 'sigsoftmax':
+            k = lnb(c['sigsoftmax_use_euler_base'], c['sigsoftmax_base'])
+            e = vis(torch.exp(k * X - rowmax(k * X)) * torch.sigmoid(k * X))
+            return e / rowsum(e)
+        if v == 'consmax':
+            k = lnb(c['consmax_use_euler_base'], c['consmax_base'])
+            return vis(torch.exp(k * (X - self.beta)) / self.gamma)
+        if v == 'consmax_v2':
+            k = lnb(c['consmax_use_euler_base'], c['consmax_base'])
+            a = X - c['consmax_initial_beta'] * self.beta_factor
+            if c['consmax_v2_clamping']:
+                a = torch.where(a > c['consmax_v2_clamp_value'], torch.full_like(a, c['consmax_v2_clamp_value']), a)
+            return vis(torch.exp(k * a) / (c['consmax_initial_gamma'] * self.gamma_factor))
+        if v == 'consmax_quan':
+            bq = torch.round(self.beta * 100) / 100
+            gq = torch.round(self.gamma * 10) / 10
+            bq = self.beta + (bq - self.beta).detach()  # straight-through
+            gq = self.gamma + (gq - self.gamma).detach()
+            return vis(torch.exp(X - bq) / gq)
+        if v == 'saturatingconsmax':
+            k = lnb(c['consmax_use_euler_base'], c['consmax_base'])
+            beta = self.beta if c['consmax_learnable_beta'] else c['consmax_initial_beta']
+            gamma = self.gamma if c['consmax_learnable_gamma'] else c['consmax_initial_gamma']
+            xs = c['consmax_saturation'] + c['consmax_initial_beta']
+            held = torch.where(X < xs, X, torch.full_like(X, xs))
+            return vis(torch.exp(k * (held - beta)) / gamma / seq)
+        if v in ('polymax', 'vpolymax'):
+            x0, y0, p = c['polymax_x_intercept'], c['polymax_y_intercept'], c['polymax_power']
+            slope = y0 / x0 if v == 'vpolymax' else y0 / (0 - x0)
+            pos = X > 0
+            mid = (X >= x0) & ~pos
+            f = torch.where(pos, torch.where(pos, X, torch.ones_like(X)) ** p + y0,
+                            torch.where(mid, slope * X + y0, zero))
+            return vis(f / c['polymax_divisor'] / seq)
+        if v == 'exppolymax':
+            k = lnb(c['exppolymax_use_euler_base'], c['exppolymax_base'])
+            p, y0 = c['exppolymax_power'], c['exppolymax_y_intercept']
+            shift = 0.0 if p == 1 else (k / p) ** (1 / (p - 1))
+            neg = X < 0
+            f = torch.where(neg, torch.exp(k * torch.where(neg, X, zero)),
+                            (torch.where(neg, zero, X) + shift) ** p + y0)
+            return vis(f / c['exppolymax_divisor'] / seq)
+        if v == 'relumax':
+            return vis(torch.clamp(X, min=0) / c['relumax_divisor'] / seq)
+        if v == 'relu2max':
+            return vis(torch.clamp(X, min=0) ** 2 / c['relu2max_divisor'] / seq)
+        if v == 'sigmoidmax':
+            return vis(torch.sigmoid(X) / c['sigmoidmax_divisor'] / seq)
+        if v == 'softplus':
+            f = torch.where(X > 20, X, torch.log1p(torch.exp(torch.clamp(X, max=20))))
+            return vis(f / c['softplus_divisor'] / seq)
+        if v == 'squareplus':
+            return vis(0.5 * (X + torch.sqrt(X * X + 4 * math.log(2) ** 2)) / c['squareplus_divisor'] / seq)
+        if v == 'strongermax':
+            a = X
+            if c['strongermax_clamping']:
+                a = torch.where(a > c['strongermax_clamp_value'], torch.full_like(a, c['strongermax_clamp_value']), a)
+            g = c['strongermax_xmax_guess']
+            if c['strongermax_use_xmax']:
+                if c['strongermax_overflow_recompute']:
+                    over = torch.where(mask, a - g, torch.full_like(a, -math.inf)).max().item() > c['strongermax_overflow_recompute_value']
+                    a = a - rowmax(a) if over else a - g
+                elif g is not None:
+                    a = a - g
+                else:
+                    a = a - rowmax(a)
+            tau = self.temperature_factor if c['strongermax_use_learned_temperature_factor'] else c['strongermax_temperature_factor']
+            r = vis(torch.exp(math.log(c['strongermax_strength']) * a / tau))
+            if c['strongermax_div_by_sum_of_terms']:
+                obo = self.obo_offset if (c['strongermax_use_learned_obo'] or c['strongermax_use_learned_obo_per_head']) else c['strongermax_obo']
+                r = r / (obo + rowsum(r))
+            return r / seq / c['strongermax_divisor']
+        if v == 'pfla_softmax':
+            if c['pfla_softmax_mode'] == 'linear':
+                y = self._interp(self.y_vals ** 2, X)
+            else:
+                y = X * self._interp(self.y_vals, X) ** 2
+            y = vis(y)
+            if c['pfla_softmax_use_learned_divisor']:
+                return y / (torch.relu(self._gamma_raw) + 1e-6)
+            den = rowsum(y) + 1e-6
+            if c['pfla_softmax_use_obo']:
+                den = den + torch.exp(self._obo_raw if c['pfla_softmax_use_learned_obo'] else torch.tensor(c['pfla_softmax_obo']))
+            return y / den
+        raise KeyError(f'unknown softmax variant {v}')
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg, quant=None):
         super().__init__()
         C, b = cfg['n_embd'], cfg['bias']
         self.n_head = cfg['n_head']
-        self.c_attn_q = nn.Linear(C, C, bias=b)
-        self.c_attn_k = nn.Linear(C, C, bias=b)
-        self.c_attn_v = nn.Linear(C, C, bias=b)
-        self.c_proj = nn.Linear(C, C, bias=b)
+        self.c_attn_q = _ql(C, C, b, quant, 'attn_q')
+        self.c_attn_k = _ql(C, C, b, quant, 'attn_k')
+        self.c_attn_v = _ql(C, C, b, quant, 'attn_v')
+        self.c_proj = _ql(C, C, b, quant, 'attn_proj')
         self.drop = cfg['dropout']
+        self.quant = quant
+        if cfg['softmax_variant_attn'] != 'softmax':
+            self.softmax_layer_attn = SoftmaxVariant(cfg)
 
     def forward(self, x):
         B, T, C = x.shape
         NH = self.n_head
         D = C // NH
-        q = self.c_attn_q(x).view(B, T, NH, D).transpose(1, 2)
-        k = self.c_attn_k(x).view(B, T, NH, D).transpose(1, 2)
-        v = self.c_attn_v(x).view(B, T, NH, D).transpose(1, 2)
+        Q = self.quant.act if self.quant is not None else (lambda g, p, t, causal=False: t)
+        x = Q('attn', 'input', x)
+        q = Q('attn', 'qk_mult_q_input', self.c_attn_q(x)).view(B, T, NH, D).transpose(1, 2)
+        k = Q('attn', 'qk_mult_k_input', self.c_attn_k(x)).view(B, T, NH, D).transpose(1, 2)
+        v = Q('attn', 'pv_mult_v_input', self.c_attn_v(x)).view(B, T, NH, D).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
         mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-        att = att.masked_fill(~mask, float('-inf'))
-        att = F.softmax(att, dim=-1)
+        if hasattr(self, 'softmax_layer_attn'):
+            att = self.softmax_layer_attn(att, mask.expand_as(att))
+        else:
+            att = att.masked_fill(~mask, float('-inf'))
+            att = Q('attn', 'softmax_input', att, causal=True)
+            att = F.softmax(att, dim=-1)
+            att = Q('attn', 'pv_mult_p_input', att, causal=True)
         att = F.dropout(att, self.drop, self.training)
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
-        return F.dropout(self.c_proj(y), self.drop, self.training)
+        y = Q('attn', 'pv_mult_output', y)
+        return F.dropout(Q('attn', 'output', self.c_proj(y)), self.drop, self.training)
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, quant=None):
         super().__init__()
         C, b = cfg['n_embd'], cfg['bias']
         H = cfg['mlp_size'] if cfg['mlp_size'] is not None else cfg['mlp_expansion_factor'] * C
         act = cfg['activation_variant']
-        self.c_fc = nn.Linear(C, 2 * H if act == 'glu' else H, bias=b)
+        self.c_fc = _ql(C, 2 * H if act == 'glu' else H, b, quant, 'mlp_up')
         self.activation_variant = make_activation(act, cfg)
-        self.c_proj = nn.Linear(H, C, bias=b)
+        self.c_proj = _ql(H, C, b, quant, 'mlp_down')
         self.drop = cfg['dropout']
+        self.quant = quant
 
     def forward(self, x):
-        return F.dropout(self.c_proj(self.activation_variant(self.c_fc(x))), self.drop, self.training)
+        Q = self.quant.act if self.quant is not None else (lambda g, p, t: t)
+        h = Q('mlp', 'activation_input', self.c_fc(Q('mlp', 'input', x)))
+        h = Q('mlp', 'activation_output', self.activation_variant(h))
+        return F.dropout(Q('mlp', 'output', self.c_proj(h)), self.drop, self.training)
 
 
 class Block(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, quant=None):
         super().__init__()
         C, nv = cfg['n_embd'], cfg['norm_variant_attn']
         self.pre, self.post, self.peri = cfg['use_pre_ln'], cfg['use_post_ln'], cfg['use_peri_ln']
@@ -539,8 +909,8 @@ class Block(nn.Module):
         if self.peri:
             self.out_ln_attn = make_norm(nv, C, cfg)
             self.out_ln_mlp = make_norm(nv, C, cfg)
-        self.attn = Attention(cfg)
-        self.mlp = MLP(cfg)
+        self.attn = Attention(cfg, quant)
+        self.mlp = MLP(cfg, quant)
 
     def forward(self, x):
         h = self.pre_ln_attn(x) if self.pre else x
@@ -576,10 +946,12 @@ class GPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         C, V = cfg['n_embd'], cfg['vocab_size']
+        self.quant = Quant(cfg)
+        self.iter_num = 0
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(V, C),
             wpe=nn.Embedding(cfg['block_size'], C),
-            h=nn.ModuleList([Block(layer_cfg(cfg, i)) for i in range(cfg['n_layer'])]),
+            h=nn.ModuleList([Block(layer_cfg(cfg, i), self.quant) for i in range(cfg['n_layer'])]),
             ln_f=make_norm(cfg['norm_variant_output'], C, cfg),
         ))
         self.lm_head = nn.Linear(C, V, bias=False)
@@ -603,7 +975,15 @@ class GPT(nn.Module):
     def forward(self, idx, targets=None):
         B, T = idx.shape
         pos = torch.arange(T)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        qz, c = self.quant, self.cfg
+        qz.training, qz.iter_num = self.training, self.iter_num
+        level = quant_level(c, self.training, self.iter_num)
+
+        def table(name, w):  # the whole table as one tensor; the tied lm_head keeps the float weight
+            if not c[f'quantize_{name}']:
+                return w
+            return ste(w, quantize_tensor(w, c[f'quantize_{name}_method'], c[f'quantize_{name}_bits']), level)
+        x = F.embedding(idx, table('wte', self.transformer.wte.weight)) + F.embedding(pos, table('wpe', self.transformer.wpe.weight))
         x = F.dropout(x, self.cfg['dropout'], self.training)
         for blk in self.transformer.h:
             x = blk(x)

@@ -21,6 +21,23 @@ export interface MatmulOptions {
   accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
 }
 
+export interface ScoreAttentionKernels {
+  scores(S: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+  values(out: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  valuesBackward(dP: F, dv: F, dout: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  scoresBackward(dq: F, dk: F, dS: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+  /**
+   * Optional: elementwise variants fused (scores, transform, weighted sum per (batch, head) pair; no
+   * row pass). kind and c (6 constants), hp (3 per head) describe the transform
+   * (src/nn/softmax/score.ts, ElemKernel). forward writes out, P and S; backward accumulates into dq,
+   * dk, dv, clobbers scratch and WRITES sums (2 per pair: Σ dP P, and over the unclamped entries).
+   */
+  elemForward?(out: F, P: F, S: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number,
+    kind: number, c: F, hp: F): void;
+  elemBackward?(dq: F, dk: F, dv: F, scratch: F, sums: Float64Array, dout: F, P: F, S: F, q: F, k: F, v: F, mask: F | null,
+    B: number, T: number, C: number, NH: number, kind: number, c: F, hp: F): void;
+}
+
 export interface Backend {
   readonly name: 'ts' | 'native' | 'wasm';
 
@@ -52,6 +69,14 @@ export interface Backend {
     B: number, T: number, C: number, NH: number, opts?: AttnOpts): void;
 
   /**
+   * Optional: the three stages of attention with a softmax variant (src/nn/softmax/attention.ts is
+   * their definition; Float32Array only): S = q k^T / sqrt(D) for s <= t (0 above); out = (P * mask)
+   * v; dP WRITTEN = (dout v^T) * mask with dv += (P * mask)^T dout; dq += dS k / sqrt(D) and
+   * dk += dS^T q / sqrt(D). The variant's own transform runs between them.
+   */
+  readonly scoreAttention?: ScoreAttentionKernels;
+
+  /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).
    * losses (N) and probs (N, V) are written; returns the mean loss over the N rows. probs may alias
    * logits (and crossEntropyBackward's dlogits may alias probs): the fused LM head (docs/memory.md).
@@ -70,6 +95,16 @@ export interface Backend {
   scale(x: F, s: number, n: number): void;
   /** sum of x^2 over n, in float64. */
   sumSquares(x: F, n: number): number;
+
+  /**
+   * Per-tensor fake quantization (definition: fakeQuant in src/engine/quantize.ts; docs/quantization.md):
+   * out = (q - zp) * scale over x[0..n), one scale for the whole tensor. method 0 symmetric, 1 affine,
+   * 2 stochastic (u: n uniforms in [0, 1), else null), 3 ternary; bits 1..16. T = 0: all n entries;
+   * T > 0: n / (T*T) causal T x T blocks, statistics and changes over the entries j <= i only (the
+   * others copied). level < 0: out = x' (no scheduler); else out = x + level * (x' - x). A tensor whose
+   * scale is 0 passes unchanged. out may alias x.
+   */
+  fakeQuant(out: F, x: F, u: F | null, n: number, T: number, method: number, bits: number, level: number): void;
 
   /**
    * One AdamW step over n contiguous elements (PyTorch's torch.optim.AdamW):

@@ -1,6 +1,6 @@
 // safetensors files (https://github.com/huggingface/safetensors): 8-byte little-endian header
 // length n, n bytes of JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
-// {string: string}}, then the raw little-endian tensor bytes. We write F32 only, in the order given,
+// {string: string}}, then the raw little-endian tensor bytes. We write F32 (and, for normlab export, I8, U8, I16, I32), in the order given,
 // and pad the header with spaces to a multiple of 8 bytes (as the Python writer does) so that the
 // data is aligned. writeSafetensors replaces a file atomically (src/util/files.ts): a crash or a
 // full disk leaves the previous file whole.
@@ -12,7 +12,9 @@ import { UserError } from './types.js';
 export interface NamedTensor {
   name: string;
   shape: number[];
-  data: Float32Array | Float64Array;
+  data: Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Int32Array;
+  /** Written as F32 (the default; float data) or as the integer type of `data` (normlab export). */
+  dtype?: 'F32' | 'I8' | 'U8' | 'I16' | 'I32';
 }
 
 export interface LoadedTensor {
@@ -23,14 +25,26 @@ export interface LoadedTensor {
 const LE = os.endianness() === 'LE';
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
+/** Writes tensor t's values at byte pos of view, little-endian in its dtype; returns the end. */
+function writeTensor(view: DataView, pos: number, t: NamedTensor): number {
+  const dtype = t.dtype ?? 'F32', n = t.data.length;
+  if (dtype === 'F32') for (let i = 0; i < n; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
+  else if (dtype === 'I8') for (let i = 0; i < n; i++) view.setInt8(pos + i, t.data[i]);
+  else if (dtype === 'U8') for (let i = 0; i < n; i++) view.setUint8(pos + i, t.data[i]);
+  else if (dtype === 'I16') for (let i = 0; i < n; i++) view.setInt16(pos + 2 * i, t.data[i], true);
+  else for (let i = 0; i < n; i++) view.setInt32(pos + 4 * i, t.data[i], true);
+  return pos + n * DTYPE_BYTES[dtype];
+}
+
 /** The file's bytes as a Uint8Array (no Node API: the playground builds checkpoints in the browser with it). */
 export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string, string> = {}, headerOnly: number[] | null = null): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const [i, t] of tensors.entries()) {
-    const bytes = (headerOnly ? headerOnly[i] : t.data.length) * 4;
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const dtype = t.dtype ?? 'F32';
+    const bytes = (headerOnly ? headerOnly[i] : t.data.length) * DTYPE_BYTES[dtype];
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const enc = new TextEncoder();
@@ -44,10 +58,7 @@ export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
   if (headerOnly) return out; // the header alone (safetensorsChunks writes the data)
-  for (const t of tensors) {
-    for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
-    pos += t.data.length * 4;
-  }
+  for (const t of tensors) pos = writeTensor(view, pos, t);
   return out;
 }
 
@@ -59,10 +70,12 @@ export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string
 export function* safetensorsChunks(tensors: NamedTensor[], metadata: Record<string, string> = {}): Generator<Uint8Array> {
   yield safetensorsBytes(tensors, metadata, tensors.map((t) => t.data.length));
   for (const t of tensors) {
-    if (LE && t.data instanceof Float32Array) { yield new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength); continue; }
-    for (let i = 0; i < t.data.length; i += 1 << 16) {
-      const n = Math.min(1 << 16, t.data.length - i), out = new Uint8Array(4 * n), view = new DataView(out.buffer);
-      for (let j = 0; j < n; j++) view.setFloat32(4 * j, t.data[i + j], true);
+    if (LE && (t.dtype ?? 'F32') === 'F32' && t.data instanceof Float32Array) { yield new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength); continue; }
+    const per = DTYPE_BYTES[t.dtype ?? 'F32'];
+    for (let i = 0; i < t.data.length; i += 1 << 16) { // 64 Ki values at a time
+      const part = { ...t, data: t.data.subarray(i, Math.min(t.data.length, i + (1 << 16))) } as NamedTensor;
+      const out = new Uint8Array(part.data.length * per);
+      writeTensor(new DataView(out.buffer), 0, part);
       yield out;
     }
   }

@@ -4,10 +4,12 @@
 // per-layer variants from blockNorm / blockActivation, the widths from mlpHidden: nothing restated.
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
 import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
 import type { Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
 import type { ModelConfig } from '../config/types.js';
+import { quantPlan, type QSpec } from '../nn/quant.js';
 
 export interface SlotCost {
   /** -1 for ln_f (after the blocks). */
@@ -15,7 +17,7 @@ export interface SlotCost {
   /** Checkpoint name of the slot: pre_ln_attn, ..., activation, ln_f. */
   slot: string;
   variant: string;
-  kind: 'norm' | 'activation';
+  kind: 'norm' | 'activation' | 'softmax';
   /** Output width C of the slot (the MLP's H for the activation; its input is 2H when gated). */
   width: number;
   params: number;
@@ -62,7 +64,7 @@ export function variantCost(v: Variant<any>, C: number, a: ModelConfig): { infer
   };
 }
 
-function slotCost(layer: number, slot: string, kind: SlotCost['kind'], name: string, C: number, a: ModelConfig): SlotCost {
+function slotCost(layer: number, slot: string, kind: 'norm' | 'activation', name: string, C: number, a: ModelConfig): SlotCost {
   const v = (kind === 'norm' ? norms : activations)[name];
   const { inference: inf, training: tr } = variantCost(v, C, a);
   const train = pass(tr.forward, tr.backward);
@@ -76,6 +78,30 @@ function slotCost(layer: number, slot: string, kind: SlotCost['kind'], name: str
       training: addOps(tr.setup?.forward ?? {}, tr.setup?.backward ?? {}),
     },
     bytes: tr.bytes,
+  };
+}
+
+/** Scores one token has on average in a causal block_size context: (T + 1) / 2 keys per head. */
+export function scoresPerToken(cfg: ModelConfig): number {
+  return cfg.n_head * (cfg.block_size + 1) / 2;
+}
+
+/** The attention softmax variant of a layer (docs/softmax.md, docs/cost.md): its per-score counts
+ * times the scores a token has, and per head its row reductions (none for the elementwise ones),
+ * each over the (T + 1) / 2 keys of an average row. Bytes: the scores read and the weights written
+ * (and the saved scores in training). */
+function softmaxSlotCost(layer: number, cfg: ModelConfig): SlotCost {
+  const v = softmaxes[cfg.softmax_variant_attn], c = v.cost(cfg), W = scoresPerToken(cfg), row = (cfg.block_size + 1) / 2;
+  const red = (n: number): Reduction[] => Array.from({ length: n * cfg.n_head }, () => ({ length: row, bits: 32 }));
+  const per = (o: Ops) => { const out: Ops = {}; for (const [k, n] of Object.entries(o)) out[k as keyof Ops] = (n ?? 0) * W; return out; };
+  const declared = { forward: { ops: per(c.forward), reductions: red(c.reductions.forward) }, backward: { ops: per(c.backward), reductions: red(c.reductions.backward) } };
+  const d = derivedCost(declared, v.params(cfg.n_head, cfg), W, W, W);
+  const train = pass(d.forward, d.backward);
+  return {
+    layer, slot: 'attn.softmax_layer_attn', variant: cfg.softmax_variant_attn, kind: 'softmax', width: W, params: d.params,
+    inference: d.forward.ops, training: train.ops,
+    reductions: { inference: d.forward.reductions ?? [], training: train.reductions ?? [] },
+    setup: { inference: {}, training: {} }, bytes: d.bytes,
   };
 }
 
@@ -109,6 +135,7 @@ export function modelCost(cfg: ModelConfig): ModelCost {
   for (let i = 0; i < cfg.n_layer; i++) {
     for (const s of normSlotNames(cfg)) slots.push(slotCost(i, s, 'norm', blockNorm(cfg, i), C, cfg));
     slots.push(slotCost(i, 'activation', 'activation', blockActivation(cfg, i), H, cfg));
+    slots.push(softmaxSlotCost(i, cfg));
   }
   slots.push(slotCost(-1, 'ln_f', 'norm', cfg.norm_variant_output, C, cfg));
   const mm = matmuls(cfg);
@@ -133,14 +160,52 @@ export function modelCost(cfg: ModelConfig): ModelCost {
   };
 }
 
+/** The stored width of a quantizer's integers: b bits (symmetric, affine), b + 1 (stochastic: 2^b - 1
+ * magnitudes and a sign), 2 (ternary); 32 for float32 (no quantizer). */
+export function operandBits(q: QSpec | null): number {
+  if (!q) return 32;
+  return q.name === 'ternary_quant' ? 2 : q.name === 'stochastic_quant' ? q.bits + 1 : q.bits;
+}
+
+/**
+ * The matrix products at their operand widths (docs/cost.md, "Bit widths"): each product's forward
+ * MACs per token with the bits of its activation operand and of its weight (or second activation),
+ * as the quantization flags set them. A b_a x b_w-bit MAC counts (b_a b_w) / 32^2 of a float32 one.
+ */
+export function bitMatmuls(cfg: ModelConfig): { name: string; macs: number; aBits: number; wBits: number; params: number }[] {
+  const C = cfg.n_embd, H = mlpHidden(cfg), T = cfg.block_size, qp = quantPlan(cfg), a = qp.attn, m = qp.mlp, l = qp.linear;
+  const ob = operandBits, keys = C * (T + 1) / 2;
+  const out = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H;
+    out.push(
+      { name: `h.${i}.attn.c_attn_q`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_q), params: C * C },
+      { name: `h.${i}.attn.c_attn_k`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_k), params: C * C },
+      { name: `h.${i}.attn.c_attn_v`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_v), params: C * C },
+      { name: `h.${i}.attn.scores`, macs: keys, aBits: ob(a.qk_mult_q_input), wBits: ob(a.qk_mult_k_input), params: 0 },
+      { name: `h.${i}.attn.values`, macs: keys, aBits: ob(a.pv_mult_p_input), wBits: ob(a.pv_mult_v_input), params: 0 },
+      { name: `h.${i}.attn.c_proj`, macs: C * C, aBits: ob(a.pv_mult_output), wBits: ob(l.attn_proj), params: C * C },
+      { name: `h.${i}.mlp.c_fc`, macs: C * Hin, aBits: ob(m.input), wBits: ob(l.mlp_up), params: C * Hin },
+      { name: `h.${i}.mlp.c_proj`, macs: H * C, aBits: ob(m.activation_output), wBits: ob(l.mlp_down), params: H * C },
+    );
+  }
+  // The LM head reads ln_f's float output and the float wte (tied) or lm_head.
+  out.push({ name: 'lm_head', macs: C * cfg.vocab_size, aBits: 32, wBits: 32, params: cfg.wte_weight_tying ? 0 : C * cfg.vocab_size });
+  out.push({ name: 'wte', macs: 0, aBits: 32, wBits: cfg.wte_weight_tying ? 32 : ob(qp.wte), params: C * cfg.vocab_size });
+  out.push({ name: 'wpe', macs: 0, aBits: 32, wBits: ob(qp.wpe), params: C * T });
+  return out;
+}
+
 /** The per-run cost columns of sweep results (docs/cost.md, "Summary columns in sweeps"). */
-export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_reduction_bits', 'cost_variant_params', 'cost_matmul_macs'] as const;
+export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_reduction_bits', 'cost_variant_params', 'cost_matmul_macs',
+  'cost_bit_macs', 'cost_weight_bits'] as const;
 export type CostColumn = (typeof COST_COLUMNS)[number];
 
 /** A few figures per run for sweeps and pictures: the variants' operations per token (all classes). */
 export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
   const c = modelCost(cfg);
   const red = (k: 'inference' | 'training', w: (r: Reduction) => number) => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + w(r), 0), 0);
+  const bm = bitMatmuls(cfg), wp = bm.reduce((n, x) => n + x.params, 0);
   return {
     cost_inference_ops: totalOps(c.total.inference),
     cost_training_ops: totalOps(c.total.training),
@@ -149,6 +214,8 @@ export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
     cost_reduction_bits: red('inference', (r) => r.length * r.bits),
     cost_variant_params: c.total.params,
     cost_matmul_macs: c.total.matmulMacs,
+    cost_bit_macs: bm.reduce((n, x) => n + x.macs * x.aBits * x.wBits / 1024, 0),
+    cost_weight_bits: wp > 0 ? bm.reduce((n, x) => n + x.params * x.wBits, 0) / wp : 32,
   };
 }
 

@@ -44,6 +44,9 @@ export interface Ctx {
   /** Report a metric for the log, e.g. ctx.metric('krmsnorm_recompute', recomputed, total): summed
    * numerators over summed denominators become the logged share. */
   metric(name: string, numerator: number, denominator: number): void;
+  /** The update this forward belongs to (training: 0 for the first; the quantization warm-up and
+   * scheduler read it, docs/quantization.md). Unset: 0. */
+  iter?: number;
 }
 
 export type Params = Record<string, F>;
@@ -126,7 +129,7 @@ export function atLeast(min: number, note = ''): NonNullable<VariantFlag['check'
 
 /** Problems of variant v under config a: its flags' checks and warnings, then its own check(). Run
  * when the variant is used (checkTrainConfig, buildModel); flags of unused variants are not checked. */
-export function problemsOf(v: Variant<any>, a: object): { errors: string[]; warnings: string[] } {
+export function problemsOf(v: Pick<Variant<any>, 'flags' | 'check'>, a: object): { errors: string[]; warnings: string[] } {
   const c = a as Record<string, unknown>, errors: string[] = [], warnings: string[] = [];
   for (const f of v.flags ?? []) {
     const e = f.check?.(c[f.name], c, f.name), w = f.warn?.(c[f.name], c, f.name);
