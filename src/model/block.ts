@@ -51,6 +51,12 @@ export function recomputesActivation(act: ActivationName): boolean {
   return !activations[act].random;
 }
 
+/** Whether block i's backward recomputes its activation's output: the activation allows it and no
+ * fake quantization of that output (--quantize_mlp_act_output) has to be repeated. */
+export function blockRecomputes(cfg: ModelConfig, i: number): boolean {
+  return recomputesActivation(blockActivation(cfg, i)) && !quantPlan(cfg).mlp.activation_output;
+}
+
 /** Scratch buffers shared by all blocks during backward (one block is processed at a time). */
 export interface BlockScratch {
   g1: F; g2: F; g3: F; g4: F; g5: F; // (N, C)
@@ -161,7 +167,7 @@ export class Block {
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
-    this.recompute = shared?.act != null && recomputesActivation(blockActivation(cfg, i));
+    this.recompute = shared?.act != null && blockRecomputes(cfg, i);
     this.b = this.buffers(N, drop, mem, shared);
     this.y = this.b.out;
     this.stats = mem(maxB * NH * maxT * 2);

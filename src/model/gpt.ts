@@ -11,7 +11,7 @@ import { Rng } from '../engine/rng.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
-import { Block, blockActivation, mlpHidden, recomputesActivation, type BlockScratch, type SharedBuffers } from './block.js';
+import { Block, blockRecomputes, mlpHidden, type BlockScratch, type SharedBuffers } from './block.js';
 import type { ModelConfig } from '../config/types.js';
 import { headRows } from './memory.js';
 import { ParamStore, type Param } from '../nn/store.js';
@@ -62,7 +62,7 @@ export class GPT {
     this.wpe = store.declare('transformer.wpe.weight', [cfg.block_size, C], { normal: 0.02 });
     this.blocks = [];
     // a, m and (when recomputed) the activation's output: one buffer for all blocks (docs/memory.md).
-    const Hs = mlpHidden(cfg), anyRecompute = Array.from({ length: cfg.n_layer }, (_, i) => recomputesActivation(blockActivation(cfg, i))).some(Boolean);
+    const Hs = mlpHidden(cfg), anyRecompute = Array.from({ length: cfg.n_layer }, (_, i) => blockRecomputes(cfg, i)).some(Boolean);
     const shared: SharedBuffers = { a: store.alloc(N * C), m: store.alloc(N * C), act: anyRecompute ? store.alloc(N * Hs) : null };
     for (let i = 0; i < cfg.n_layer; i++) this.blocks.push(new Block(store, i, cfg, maxB, maxT, dtype, shared));
     this.lnF = new VariantSlot(store, 'transformer.ln_f', norms[cfg.norm_variant_output], C, cfg, N);

@@ -19,7 +19,7 @@ import { UserError } from '../engine/types.js';
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
 import { numel, type Variant } from '../nn/variant.js';
-import { blockActivation, blockNorm, mlpHidden, normSlotNames, recomputesActivation } from './block.js';
+import { blockActivation, blockNorm, blockRecomputes, mlpHidden, normSlotNames } from './block.js';
 import type { ModelConfig } from '../config/types.js';
 
 export interface MemoryPart { name: string; bytes: number }
@@ -92,7 +92,7 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
     part('parameters and optimizer (values, gradients, AdamW moments)', 2 * all + 2 * learned);
     let attn = 0, mlp = 0, resid = 0, stats = 0, anyRecompute = false, Hin0 = H;
     for (let l = 0; l < L; l++) {
-      const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H, rec = recomputesActivation(blockActivation(cfg, l));
+      const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H, rec = blockRecomputes(cfg, l);
       if (l === 0) Hin0 = Hin;
       anyRecompute ||= rec;
       attn += 4 * N * C + 2 * B * NH * T; // q, k, v, y; the row statistics (m, Z)
