@@ -9,7 +9,7 @@ import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/gra
 import { planSweep, type Plan } from '../sweep/plan.js';
 import { runSweep, type SweepOutcome } from '../sweep/runner.js';
 import { resultsTable, rowFactors } from '../sweep/results.js';
-import { groupRuns, SEED } from '../stats/groups.js';
+import { groupRuns, SEED, stillImproving } from '../stats/groups.js';
 import { groupTable } from '../sweep/inspect.js';
 import { withStopSignals } from './signals.js';
 
@@ -129,7 +129,8 @@ function report(outcome: SweepOutcome, plan: Plan, sweepDir: string, stoppedNote
   console.log('');
   if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
   if (plan.varied.includes(SEED)) {
-    const points = outcome.rows.map((r) => ({ ...r, flags: rowFactors(r), id: r.name, ok: r.status === 'ok' }));
+    const points = outcome.rows.map((r) => ({ ...r, flags: rowFactors(r), id: r.name, ok: r.status === 'ok',
+      improving: stillImproving(r.best_iter, r.iters, null, r.status === 'ok') }));
     // Factors: varied flags with two values among the runs that use them (src/model/factors.ts).
     const by = plan.varied.filter((k) => k !== SEED && new Set(points.filter((p) => k in p.flags).map((p) => JSON.stringify(p.flags[k]))).size > 1);
     const groups = groupRuns(points, by);
