@@ -101,7 +101,16 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
   const plan = planSweep(combos, { overrides, ignoreUnknown: args.ignoreUnknown, check: (c) => { checkTrainConfig(c); } });
   const sweepDir = args.sweepDir ?? join('sweeps', basename(args.file, extname(args.file)));
-  if (plan.dropped.length > 0) console.log(`ignoring flags normlab train does not have: ${plan.dropped.join(', ')}`);
+  if (plan.dropped.length > 0) {
+    // The framework's flags that only say where or how it runs (docs/sweep.md, "--ignore_unknown") are
+    // harmless to drop; any other dropped flag may change the model or its training there.
+    const harmless = plan.dropped.filter((k) => RUNTIME_ONLY.has(k)), other = plan.dropped.filter((k) => !RUNTIME_ONLY.has(k));
+    if (harmless.length > 0) console.log(`ignoring flags that only say where or how the framework runs: ${harmless.join(', ')}`);
+    if (other.length > 0) {
+      console.log(`warning: ignoring flags normlab train does not have, which may change the model or its training in the framework: ` +
+        `${other.join(', ')}; these runs are normlab's model without them, not the file's (remove them from the file to silence this)`);
+    }
+  }
   if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);
   console.log(`varied: ${plan.varied.length > 0 ? plan.varied.join(', ') : '(nothing)'}`);
 
@@ -124,6 +133,11 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     runSweep(plan, { sweepDir, signal, killSignal, quiet: args.quiet, manifest }));
   return report(outcome, plan, sweepDir, 'sweep stopped early: run it again to continue');
 }
+
+/** Framework flags about the machine, logging or compilation: dropping them changes no number. */
+const RUNTIME_ONLY = new Set(['device', 'compile', 'wandb_log', 'wandb_project', 'wandb_run_name', 'tensorboard_run_name',
+  'tensorboard_log_dir', 'tensorboard_project', 'csv_log', 'csv_dir', 'csv_name', 'print_model_info', 'log_btc_train', 'log_btc_per_param',
+  'only_save_checkpoint_at_end', 'timestamp', 'save_major_ckpt_interval', 'sample_each_eval', 'quiet']);
 
 function report(outcome: SweepOutcome, plan: Plan, sweepDir: string, stoppedNote: string): number {
   console.log('');
