@@ -457,7 +457,7 @@ test('native kernels reject wrong array types and too-short arrays instead of to
   // Variant entry points: glu's 2C input, an out-of-range krmsnorm selection.
   const cfg = { ...defaultConfig() } as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
   const f = (n: number) => new Float32Array(n);
-  assert.throws(() => nb.variants.glu!.forward(f(4), f(4), {}, {}, 2, 2, cfg, ctx), /x has 4 elements, the sizes need 8/);
+  assert.throws(() => nb.native!.gluForward(f(4), f(4), 2, 2), /x has 4 elements, the sizes need 8/);
   const kr = { ...cfg, krmsnorm_num: 2, krmsnorm_selection_type: 'first' } as ModelConfig;
   assert.throws(() => fusedKernels(norms.krmsnorm, nb)!.backward(f(4), { gain: f(2) }, f(4), f(4), { gain: f(2) },
     { sel: Float32Array.from([0, 5]), vq: f(4), rrms: f(2), full: f(2) }, 2, 2, kr, ctx), /sel\[1\] is not a channel index/);
@@ -529,13 +529,12 @@ test('wasm on worker threads gives the one-thread results bit for bit, each chun
     const r1 = run(one), r2 = run(many);
     r1.forEach((x, i) => same(`attention B=${B} T=${T} C=${C} NH=${NH} output ${i}`, x, r2[i]));
   }
-  const cfg = defaultConfig() as unknown as ModelConfig, ctx = new MetricCtx(true, new Rng(1));
   for (const n of [5, 4099, 100003]) {
     const x = fill(n), dout = fill(n);
     const run = (be: Backend) => {
       const y = new Float32Array(n), dx = new Float32Array(n);
-      be.variants.gelu!.forward(y, x, {}, {}, 1, n, cfg, ctx);
-      for (let rep = 0; rep < 5; rep++) be.variants.gelu!.backward(dx, {}, dout, x, {}, {}, 1, n, cfg, ctx);
+      be.wasm!.geluForward(y, x, n);
+      for (let rep = 0; rep < 5; rep++) be.wasm!.geluBackward(dx, dout, x, n);
       return [y, dx];
     };
     const r1 = run(one), r2 = run(many);
@@ -566,8 +565,8 @@ test('native kernels give the same results when called from several threads at o
     const q = x.subarray(0, B * T * Ca), att = new Float32Array(B * NH * T * T), o = new Float32Array(B * T * Ca);
     let sum = 0;
     for (let rep = 0; rep < 30; rep++) {
-      be.variants.rmsnorm.forward(out, x, { gain }, { rrms }, N, C);
-      be.variants.gelu.forward(g, out, {}, {}, N, C);
+      be.native.rmsnormForward(out, rrms, x, gain, N, C);
+      be.native.geluForward(g, out, n);
       be.attentionForward(o, att, q, q, q, null, B, T, Ca, NH);
       for (let i = 0; i < n; i += 7) sum += g[i];
       for (let i = 0; i < o.length; i += 5) sum += o[i];

@@ -86,13 +86,6 @@ test('upwardImports finds an upward import in a made-up tree', () => {
   }
 });
 
-// Backend.variants still types its table with nn's VariantKernels; issue 23's next step removes it.
-const PENDING = [
-  'engine/backend.ts -> ../nn/variant.js (engine may not import nn, not even types)',
-  'engine/kernels/native/index.ts -> ../../../nn/variant.js (engine may not import nn, not even types)',
-  'engine/kernels/wasm/backend.ts -> ../../../nn/variant.js (engine may not import nn, not even types)',
-];
-
 test('src/ imports only downward, types included (util <- engine <- nn <- config <- model <- train <- sweep, dashboard <- cli)', () => {
-  assert.deepEqual(upwardImports(path.join(ROOT, 'src')).filter((l) => !PENDING.includes(l)), []);
+  assert.deepEqual(upwardImports(path.join(ROOT, 'src')), []);
 });

@@ -11,7 +11,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { checkQueueArgv, folderName, followSweep, jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/queue.js';
+import { followSweep } from '../src/sweep/queue.js';
+import { checkQueueArgv, jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/jobs.js';
 import { planSweep } from '../src/sweep/plan.js';
 import { expandSweeps } from '../src/sweep/grammar.js';
 import { parseRedisUrl, redactUrl } from '../src/sweep/redis.js';
@@ -289,8 +290,6 @@ test('job flags: the train checks, plus no paths and a plain dataset name', () =
   throwsUser(() => checkQueueArgv(['--help']), 'not a train flag');
   throwsUser(() => checkQueueArgv(['x']), 'unexpected argument');
   throwsUser(() => checkQueueArgv('--n_layer 2'), 'not a list of strings');
-  assert.equal(folderName('..'), '_..');
-  assert.equal(folderName('a/b:c'), 'a_b_c');
   assert.equal(jobIdOf({ name: 'n', argv: ['--a', '1'] }), jobIdOf({ name: 'n', argv: ['--a', '1'] }));
   assert.notEqual(jobIdOf({ name: 'n', argv: ['--a', '1'] }), jobIdOf({ name: 'n', argv: ['--a', '2'] }));
   assert.equal(queueNameOf('sweeps/norms/'), 'normlab-norms');

@@ -183,6 +183,10 @@ test('overrides after the file apply to every run and are validated', () => {
 
 // ---------------------------------------------------------------- naming
 
+test('a "--" among the flags after the file is refused: the --out_dir the sweep adds would not be read as a flag', () => {
+  assert.throws(() => plan([{ n_layer: [1, 2] }], { overrides: ['--max_iters', '1', '--'] }), /after the sweep file: "--" ends the flags, and the sweep adds --out_dir after them/);
+});
+
 test('run names: varied flags only, flag and value, unique and filesystem-safe', () => {
   const p = plan([{ n_layer: 2, norm_variant_attn: ['rmsnorm', 'prmsnorm'], prmsnorm_pct: [0.25, 0.5] }]);
   assert.deepEqual(p.runs.map((r) => r.name), [

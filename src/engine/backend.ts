@@ -9,8 +9,8 @@
 //     once per step) unless its comment says it writes;
 //   - the TypeScript backend accepts Float32Array or Float64Array; native and wasm Float32Array only.
 import type { F } from './types.js';
-import type { VariantKernels } from '../nn/variant.js';
 import type { NativeKernels } from './kernels/native/index.js';
+import type { WasmKernels } from './kernels/wasm/backend.js';
 import type { AttnDropout, AttnOpts } from './kernels/ts/attention.js';
 
 export type { AttnDropout, AttnOpts, ScoreTransform } from './kernels/ts/attention.js';
@@ -93,12 +93,11 @@ export interface Backend {
   free?(a: Float32Array): void;
 
   /**
-   * Optional fused kernels for norms and activations, keyed by kernel name: a variant uses the one
-   * named like it, or the one it names (Variant.kernel), or builds its own from `native`
-   * (Variant.fused); see fusedKernels in src/nn/variant.ts. The engine knows kernels, not variants.
-   * The model uses one only when the arrays are Float32Array; otherwise the variant's own code runs.
+   * The raw kernels of norms and activations, one typed table per backend (arrays and numbers, no
+   * variant parameter names): the native addon's entry points, or the wasm module's. A variant with a
+   * fast path adapts them in its own file (Variant.fused in src/nn/variant.ts), so the engine knows
+   * kernels, not variants. Both tables take Float32Array only; a kernel both have has one signature.
    */
-  readonly variants: Readonly<Record<string, VariantKernels<any> | undefined>>;
-  /** The native addon's entry points (native backend only), for variants that build a fused kernel. */
   readonly native?: NativeKernels;
+  readonly wasm?: WasmKernels;
 }

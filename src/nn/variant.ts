@@ -79,10 +79,9 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   check?(a: VariantConfig<A>): string | null;
   /** The function's value at x for a curve plot (activations only; uses current parameters). */
   curve?(x: number, p: Params, a: VariantConfig<A>): number;
-  /** The backend kernel that computes this variant when it is not named like it (celu runs elu's). */
-  kernel?: string;
-  /** A fused version built from the backend's raw kernels (Backend.native), for a variant that does
-   * part of the work on the TypeScript side (pwl's slopes, the spline's setup, krmsnorm's selection). */
+  /** Its fast path on a backend: VariantKernels built from that backend's raw kernels (Backend.native,
+   * Backend.wasm), or undefined where the backend has none (then this file's TypeScript code runs).
+   * Everything that runs for this variant, on each backend, is named here in the variant's file. */
   fused?(be: Backend): VariantKernels<A> | undefined;
   /** Operations per token for C channels (C = output width), counted by the rules of docs/cost.md
    * from this file's forward and backward; parameters and bytes are derived (./cost.ts). Every
@@ -90,10 +89,27 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   cost?(C: number, a: VariantConfig<A>, training: boolean): DeclaredCost;
 }
 
-/** The backend's fused kernels for v (its own fused(), else the backend's kernel of its name), or
- * undefined: then v's TypeScript code runs. */
+/** The backend's fast kernels for v (its own fused()), or undefined: then v's TypeScript code runs. */
 export function fusedKernels<A>(v: Variant<A>, be: Backend): VariantKernels<A> | undefined {
-  return v.fused?.(be) ?? be.variants[v.kernel ?? v.name];
+  return v.fused?.(be);
+}
+
+/** A raw kernel table (Backend.native, Backend.wasm) holding `<name>Forward(out, x, n)` and
+ * `<name>Backward(dx, dout, x, n)`: an elementwise function's pair. */
+export type PointwiseTable<K extends string> = Record<`${K}Forward`, (out: F, x: F, n: number) => void>
+  & Record<`${K}Backward`, (dx: F, dout: F, x: F, n: number) => void>;
+
+/** The fast path of a parameter-free elementwise activation: the table's pair `name` over all N*C
+ * elements, or undefined without a table (`fused: (be) => pointwise(be.native ?? be.wasm, 'gelu')`). */
+export function pointwise<K extends string>(table: PointwiseTable<K> | undefined, name: K): VariantKernels | undefined {
+  if (!table) return undefined;
+  // The type guarantees both entries; TypeScript does not narrow an index by a template of K.
+  const t = table as unknown as Record<string, Function>;
+  const fwd = t[`${name}Forward`] as (out: F, x: F, n: number) => void, bwd = t[`${name}Backward`] as (dx: F, dout: F, x: F, n: number) => void;
+  return {
+    forward: (out, x, _p, _s, N, C) => fwd(out, x, N * C),
+    backward: (dx, _dp, dout, x, _p, _s, N, C) => bwd(dx, dout, x, N * C),
+  };
 }
 
 /** A registry: CLI value -> variant (src/nn/norms/index.ts, src/nn/activations/index.ts). */

@@ -60,8 +60,22 @@ export function comboArgv(c: Combo): string[] {
 export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
   const overrides = opts.overrides ?? [];
   const problems: string[] = [];
+  const unknown = unknownFlags(combos, opts, problems);
+  const overrideGiven = parseOverrides(overrides);
+  const { typed, duplicates } = typedCombos(combos);
+  const varied = variedFlags(typed);
+  const clash = varied.filter((k) => overrideGiven.has(k));
+  if (clash.length > 0) {
+    throw new UserError(`the flags after the sweep file override ${clash.map((k) => `--${k}`).join(', ')}, which the sweep varies; ` +
+      'drop them there or make them fixed in the file');
+  }
+  const runs = buildRuns(typed, runNames(typed, varied), overrides, overrideGiven, opts, problems);
+  if (problems.length > 0) throw new UserError(`sweep not started, nothing ran:\n${problems.join('\n')}`);
+  return { runs, varied, dropped: opts.ignoreUnknown ? unknown : [], duplicates };
+}
 
-  // Unknown and reserved flags, each named once.
+/** Flags of the file that normlab train does not have, each named once (a problem unless ignoreUnknown); a reserved flag is refused. */
+function unknownFlags(combos: Combo[], opts: PlanOptions, problems: string[]): string[] {
   const unknown: string[] = [];
   for (const c of combos) for (const k of Object.keys(c)) {
     if (RESERVED.has(k)) throw new UserError(`the sweep sets ${k}; remove it from the file (choose the sweep's folder with --sweep_dir)`);
@@ -77,20 +91,28 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
     problems.push(`normlab train has no flag ${unknown.join(', ')}:\n${lines.join('\n')}\n` +
       '  drop them from every run with --ignore_unknown, or edit the file');
   }
+  return unknown;
+}
 
-  // Overrides: parsed once; they must not fight a flag the sweep varies.
-  let overrideGiven = new Set<string>();
+/** The flags after the sweep file, parsed once: the names they set. */
+function parseOverrides(overrides: string[]): Set<string> {
+  let given: Set<string>;
   try {
+    // A "--" would turn the --out_dir the sweep appends into an argument of the run.
+    if (overrides.includes('--')) throw new UserError('"--" ends the flags, and the sweep adds --out_dir after them: remove it');
     const parsed = parseFlags(overrides, FLAGS, defaultConfig() as unknown as Record<string, unknown>);
     if (parsed.positional.length > 0) throw new UserError(`unexpected argument '${parsed.positional[0]}' (one sweep file per command)`);
-    overrideGiven = parsed.given;
+    given = parsed.given;
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`in the flags after the sweep file: ${e.message}`);
     throw e;
   }
-  for (const k of overrideGiven) if (RESERVED.has(k)) throw new UserError(`--${k} is set per run by the sweep; use --sweep_dir to choose the sweep's folder`);
+  for (const k of given) if (RESERVED.has(k)) throw new UserError(`--${k} is set per run by the sweep; use --sweep_dir to choose the sweep's folder`);
+  return given;
+}
 
-  // Typed, known-only, de-duplicated combinations.
+/** Typed, known-only, de-duplicated combinations. */
+function typedCombos(combos: Combo[]): { typed: Combo[]; duplicates: number } {
   const seen = new Set<string>();
   const typed: Combo[] = [];
   let duplicates = 0;
@@ -102,14 +124,12 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
     seen.add(key);
     typed.push(t);
   }
-  const varied = variedFlags(typed);
-  const clash = varied.filter((k) => overrideGiven.has(k));
-  if (clash.length > 0) {
-    throw new UserError(`the flags after the sweep file override ${clash.map((k) => `--${k}`).join(', ')}, which the sweep varies; ` +
-      'drop them there or make them fixed in the file');
-  }
-  const names = runNames(typed, varied);
+  return { typed, duplicates };
+}
 
+/** Each combination's argv (then the overrides) through the train parser and the check; the bad ones listed as one problem. */
+function buildRuns(typed: Combo[], names: string[], overrides: string[], overrideGiven: Set<string>, opts: PlanOptions,
+  problems: string[]): PlannedRun[] {
   const runs: PlannedRun[] = [];
   const bad: string[] = [];
   typed.forEach((t, i) => {
@@ -130,6 +150,5 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
     if (bad.length > MAX_LISTED) listed.push(`  ... and ${bad.length - MAX_LISTED} more`);
     problems.push(`${bad.length} of ${typed.length} combinations are invalid:\n${listed.join('\n')}`);
   }
-  if (problems.length > 0) throw new UserError(`sweep not started, nothing ran:\n${problems.join('\n')}`);
-  return { runs, varied, dropped: opts.ignoreUnknown ? unknown : [], duplicates };
+  return runs;
 }

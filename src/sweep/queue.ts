@@ -1,105 +1,28 @@
 // Sweeps over several machines (docs/queue.md): `normlab sweep FILE --queue URL` puts every run that
 // is not done on a BullMQ queue named after the sweep and follows the runs, filling the same sweep
-// folder a local sweep leaves; `normlab worker --queue URL` (src/sweep/worker.ts) trains them.
-//
-// What travels through Redis (besides BullMQ's own keys, `bull:<queue>:...`):
-//   normlab:queues                       set of the sweep queues (workers serve every one)
-//   job <queue>/<run name>-<hash of argv> data {name, argv, weights}: train flags only
-//   normlab:run:<queue>:<job id>         hash: gen (attempt counter), worker, action, summary (JSON), progress (bar)
-//   normlab:run:<queue>:<job id>:log     list: the lines of the run's log.jsonl in this attempt
-//   normlab:run:<queue>:<job id>:weights final.safetensors (only with --weights), until fetched
-// The job id is deterministic, so rerunning the follower never queues a run twice.
-import { createHash } from 'node:crypto';
+// folder a local sweep leaves; `normlab worker --queue URL` (src/sweep/worker.ts) trains them. What a
+// job is and the keys it uses: src/sweep/jobs.ts. The job id is deterministic, so rerunning the
+// follower never queues a run twice.
+// What comes back from Redis is untrusted (docs/safety.md): a job under one of this sweep's ids that
+// carries other flags is not this sweep's (it is replaced, and its results never taken); texts are
+// printed through plainText; what is read per look is bounded.
 import { existsSync } from 'node:fs';
-import { clearRunFolder, createRunFolder, decideAction } from './folders.js';
 import { join } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { FLAGS, HelpRequested, checkTrainConfig, defaultConfig, parseFlags } from '../config/index.js';
 import { appendFileChecked, writeFileAtomic } from '../util/files.js';
+import { formatDuration } from '../util/format.js';
 import { UserError } from '../engine/types.js';
+import { clearRunFolder, createRunFolder, decideAction } from './folders.js';
+import { checkQueueArgv, jobIdOf, logKey, QUEUES_KEY, queueNameOf, runKey, weightsKey, type RunJobData, type RunJobResult } from './jobs.js';
+import { variedValues, writeManifest } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
-import { safeName } from './naming.js';
+import { isRedisFull, openRedis, probeRedis, redisFullMessage, type RedisTarget } from './redis.js';
 import { fmtNum, makeRow, readSummary, writeResults, type ResultRow, type Summary } from './results.js';
 import type { SweepOutcome } from './runner.js';
 import { lockSweepDir } from './sweep-lock.js';
-import { runStartLine, sweepTerminal } from './terminal.js';
-import { variedValues, writeManifest } from './manifest.js';
-import { openRedis, probeRedis, type RedisTarget } from './redis.js';
-import { formatDuration } from '../util/format.js';
-
-export const QUEUES_KEY = 'normlab:queues';
-
-/** What a job carries: flags only. */
-export interface RunJobData {
-  name: string;
-  argv: string[];
-  /** Send final.safetensors back through Redis. */
-  weights: boolean;
-}
-
-/** What a finished job returns. */
-export interface RunJobResult {
-  summary: Summary;
-  worker: string;
-}
-
-export const runKey = (queue: string, jobId: string) => `normlab:run:${queue}:${jobId}`;
-export const logKey = (queue: string, jobId: string) => `${runKey(queue, jobId)}:log`;
-export const weightsKey = (queue: string, jobId: string) => `${runKey(queue, jobId)}:weights`;
-
-/** A name usable as one folder (and BullMQ name: no ':'): safeName, never '.' or '..', at most 200 characters. */
-export function folderName(s: string): string {
-  const n = safeName(s).slice(0, 200);
-  return n === '' || n === '.' || n === '..' ? `_${n}` : n;
-}
-
-/** The queue of a sweep: named after its folder. */
-export function queueNameOf(sweepDir: string): string {
-  const base = sweepDir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
-  return folderName(`normlab-${base}`);
-}
-
-/** Same run, same flags -> same id; other flags under the same name -> another job. */
-export function jobIdOf(run: Pick<PlannedRun, 'name' | 'argv'>): string {
-  return folderName(`${run.name}-${createHash('sha1').update(JSON.stringify(run.argv)).digest('hex').slice(0, 10)}`);
-}
-
-/** Flags a job may not carry: the worker decides where its runs write and read. */
-const WORKER_OWNED: Record<string, string> = {
-  out_dir: 'each run gets its own folder under the worker\'s --work_dir',
-  data_dir: 'the worker reads datasets from its own --data_dir',
-  init_from: 'a path would point into one machine\'s disk; resuming is decided by the worker',
-};
-
-/**
- * The train command's own checks (parseFlags, checkTrainConfig) plus what the queue forbids: flags
- * that name paths, and dataset names that are not a plain folder name. A UserError says which.
- */
-export function checkQueueArgv(argv: unknown): { config: Record<string, unknown> } {
-  if (!Array.isArray(argv) || argv.length > 2000 || !argv.every((a) => typeof a === 'string' && a.length <= 10000)) {
-    throw new UserError('the job\'s flags are not a list of strings');
-  }
-  let parsed;
-  try {
-    parsed = parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>, { maxPositional: 0 });
-  } catch (e) {
-    if (e instanceof HelpRequested) throw new UserError('-h/--help is not a train flag for a run');
-    throw e;
-  }
-  const problems: string[] = [];
-  for (const name of parsed.given) {
-    if (name === 'init_from' && parsed.config.init_from === 'scratch') continue;
-    if (name in WORKER_OWNED) problems.push(`--${name} cannot go through the queue: ${WORKER_OWNED[name]}`);
-  }
-  const ds = parsed.config.dataset;
-  if (typeof ds !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._+=-]*$/.test(ds)) {
-    problems.push(`--dataset ${JSON.stringify(ds)}: through the queue it must be a plain folder name under the worker's --data_dir`);
-  }
-  if (problems.length > 0) throw new UserError(problems.join('; '));
-  checkTrainConfig(parsed.config);
-  return { config: parsed.config };
-}
+import { etaOf, plainText, runStartLine, sweepTerminal } from './terminal.js';
+import { sleep } from './wait.js';
 
 /** Every run of a plan must be able to go through the queue (one error lists every problem). */
 export function checkPlanForQueue(plan: Plan): void {
@@ -132,6 +55,9 @@ export interface FollowOptions {
   clean?: boolean;
 }
 
+/** Most log lines and output lines taken from Redis per run and look. */
+const MAX_LINES_PER_LOOK = 5000;
+
 interface Tracked {
   run: PlannedRun;
   index: number;
@@ -141,26 +67,49 @@ interface Tracked {
   lines: number;
   logsSeen: number;
   summaryText: string | null;
-  startedAt: number | null;
   row: ResultRow | null;
   /** The run's progress bar while it trains, '' otherwise. */
   progress: string;
+  /** A job of another sweep was found under this run's id (said once). */
+  foreignSaid: boolean;
+}
+
+/** What following one sweep carries from look to look. */
+interface Follow {
+  plan: Plan;
+  opts: FollowOptions;
+  print: (line: string) => void;
+  live: (bar: string) => void;
+  conn: Redis;
+  queue: Queue<RunJobData, RunJobResult>;
+  tracked: Tracked[];
+  durations: number[];
+  counts: SweepOutcome['counts'];
+  t0: number;
+  warnedMissing: boolean;
 }
 
 /** Enqueues what is not done and follows until every run is finished (ok or failed) or the signal aborts. */
 export async function followSweep(plan: Plan, opts: FollowOptions): Promise<SweepOutcome & { queue: string; cleaned: boolean }> {
-  const { print, live } = sweepTerminal(opts);
+  const term = sweepTerminal(opts);
+  const print = (l: string) => term.print(plainText(l, 4000));
   checkPlanForQueue(plan);
   await probeRedis(opts.target);
   const unlock = lockSweepDir(opts.sweepDir, plan);
-  const conn = openRedis(opts.target, (l) => print(l));
-  const queueName = queueNameOf(opts.sweepDir);
-  const queue = new Queue<RunJobData, RunJobResult>(queueName, { connection: conn });
+  const conn = openRedis(opts.target, print);
+  const queue = new Queue<RunJobData, RunJobResult>(queueNameOf(opts.sweepDir), { connection: conn });
   queue.on('error', () => { /* reported once per outage by openRedis */ });
   try {
-    const outcome = await follow(plan, opts, print, live, conn, queue);
+    const f: Follow = {
+      plan, opts, print, live: (bar) => term.live(plainText(bar, 1000)), conn, queue, tracked: [], durations: [],
+      counts: { ok: 0, failed: 0, interrupted: 0, skipped: 0 }, t0: Date.now(), warnedMissing: false,
+    };
+    const outcome = await follow(f);
     const cleaned = opts.clean === true && !outcome.interrupted && await removeQueue(conn, queue, print);
-    return { ...outcome, queue: queueName, cleaned };
+    return { ...outcome, queue: queue.name, cleaned };
+  } catch (e) {
+    if (isRedisFull(e)) throw new UserError(`${redisFullMessage(opts.target)}; the runs already queued go on, on the workers: run the same command again to follow them`);
+    throw e;
   } finally {
     await queue.close().catch(() => {});
     conn.disconnect();
@@ -168,93 +117,132 @@ export async function followSweep(plan: Plan, opts: FollowOptions): Promise<Swee
   }
 }
 
-async function follow(plan: Plan, opts: FollowOptions, print: (l: string) => void, live: (bar: string) => void, conn: Redis,
-  queue: Queue<RunJobData, RunJobResult>): Promise<SweepOutcome> {
-  const q = queue.name;
-  writeManifest(opts.sweepDir, plan, { ...opts.manifest, queue: q, redis: opts.target.shown });
-  await conn.sadd(QUEUES_KEY, q);
-
-  const tracked: Tracked[] = plan.runs.map((run, index) => ({
+async function follow(f: Follow): Promise<SweepOutcome> {
+  const { plan, opts } = f;
+  writeManifest(opts.sweepDir, plan, { ...opts.manifest, queue: f.queue.name, redis: opts.target.shown });
+  await register(f);
+  f.tracked = plan.runs.map((run, index) => ({
     run, index, id: jobIdOf(run), dir: join(opts.sweepDir, run.name), gen: null, lines: 0, logsSeen: 0,
-    summaryText: null, startedAt: null, row: null, progress: '',
+    summaryText: null, row: null, progress: '', foreignSaid: false,
   }));
-  let skipped = 0, retried = 0, queuedNow = 0, already = 0;
+  await enqueue(f);
+  const rowsInOrder = () => f.tracked.filter((t) => t.row !== null).map((t) => t.row!);
+  writeResults(opts.sweepDir, rowsInOrder(), plan.varied);
+  while (!opts.signal?.aborted) {
+    const open = f.tracked.filter((t) => t.row === null);
+    if (open.length === 0) break;
+    await register(f);
+    let changed = false;
+    for (const t of open) if (await look(f, t)) changed = true;
+    if (changed) writeResults(opts.sweepDir, rowsInOrder(), plan.varied);
+    // The bars of the runs in training, on one line (the local sweep's bar, named by run).
+    f.live(f.tracked.filter((t) => t.row === null && t.progress !== '').map((t) => `${t.run.name}: ${t.progress}`).join('  |  '));
+    await sleep(opts.pollMs ?? 500, opts.signal);
+  }
+  f.live('');
+  const rows = rowsInOrder();
+  writeResults(opts.sweepDir, rows, plan.varied);
+  return { rows, interrupted: f.tracked.some((t) => t.row === null), counts: f.counts };
+}
+
+/**
+ * Lists the sweep's queue in normlab:queues, where workers look for queues: at the start, and again
+ * whenever it is missing (a Redis restarted without its data lost the set with the jobs).
+ */
+async function register(f: Follow): Promise<void> {
+  if (await f.conn.sismember(QUEUES_KEY, f.queue.name) === 1) return;
+  await f.conn.sadd(QUEUES_KEY, f.queue.name);
+  if (f.tracked.length > 0) f.print(`queue ${f.queue.name} was missing from ${QUEUES_KEY} (Redis lost its data?): listed again, so workers see its runs`);
+}
+
+/** The job's data is this run's: same name, same flags. */
+function isOurs(job: Job<RunJobData, RunJobResult>, t: Tracked): boolean {
+  const d = job.data as Partial<RunJobData> | null;
+  return d !== null && typeof d === 'object' && d.name === t.run.name && JSON.stringify(d.argv) === JSON.stringify(t.run.argv);
+}
+
+function jobOptions(f: Follow, t: Tracked) {
+  return {
+    name: t.run.name, data: { name: t.run.name, argv: t.run.argv, weights: f.opts.weights === true },
+    opts: { jobId: t.id, attempts: 1, removeOnComplete: false, removeOnFail: false },
+  };
+}
+
+/** Queues every run that is not finished in the sweep folder and not on the queue; retries failed ones. */
+async function enqueue(f: Follow): Promise<void> {
+  const { plan, opts } = f;
+  let retried = 0, already = 0;
   const toAdd: Tracked[] = [];
-  for (const t of tracked) {
+  for (const t of f.tracked) {
     if (decideAction(t.dir) === 'skip') {
       t.row = makeRow(t.run.name, t.dir, variedValues(t.run, plan.varied), readSummary(t.dir), 'ok', null, null);
-      skipped++;
+      f.counts.skipped++;
       continue;
     }
-    const job = await queue.getJob(t.id);
+    const job = await f.queue.getJob(t.id);
     if (!job) { toAdd.push(t); continue; }
-    const state = await job.getState();
-    if (state === 'failed') {
+    if (!isOurs(job, t)) { already++; continue; } // replaced when it can be (look)
+    if (await job.getState() === 'failed') {
       if (existsSync(t.dir)) clearRunFolder(t.dir); // the sweep's own copy of the failed run (refused if it did not create it)
       await job.retry('failed');
       retried++;
     } else already++;
   }
-  if (toAdd.length > 0) {
-    await queue.addBulk(toAdd.map((t) => ({
-      name: t.run.name,
-      data: { name: t.run.name, argv: t.run.argv, weights: opts.weights === true },
-      opts: { jobId: t.id, attempts: 1, removeOnComplete: false, removeOnFail: false },
-    })));
-    queuedNow = toAdd.length;
-  }
-  print(`sweep: ${plan.runs.length} runs in ${opts.sweepDir} on queue ${q} at ${opts.target.shown}: ${skipped} finished, ` +
-    `${queuedNow} queued now, ${already} already queued, running or done, ${retried} failed to retry`);
-  if (skipped < plan.runs.length) print('waiting for workers: start them with  normlab worker --queue <the same URL>');
+  if (toAdd.length > 0) await f.queue.addBulk(toAdd.map((t) => jobOptions(f, t)));
+  f.print(`sweep: ${plan.runs.length} runs in ${opts.sweepDir} on queue ${f.queue.name} at ${opts.target.shown}: ${f.counts.skipped} finished, ` +
+    `${toAdd.length} queued now, ${already} already queued, running or done, ${retried} failed to retry`);
+  if (f.counts.skipped < plan.runs.length) f.print('waiting for workers: start them with  normlab worker --queue <the same URL>');
+}
 
-  const t0 = Date.now();
-  const durations: number[] = [];
-  const counts = { ok: 0, failed: 0, interrupted: 0, skipped };
-  const rowsInOrder = () => tracked.filter((t) => t.row !== null).map((t) => t.row!);
-  writeResults(opts.sweepDir, rowsInOrder(), plan.varied);
-  const pollMs = opts.pollMs ?? 500;
-
-  let warnedMissing = false;
-  while (!opts.signal?.aborted) {
-    const open = tracked.filter((t) => t.row === null);
-    if (open.length === 0) break;
-    let changed = false;
-    for (const t of open) {
-      const job = await queue.getJob(t.id);
-      if (!job) {
-        // Removed from Redis (e.g. the queue was obliterated): queue it again.
-        if (!warnedMissing) print(`run ${t.run.name} is no longer on the queue: queued again`);
-        warnedMissing = true;
-        await queue.add(t.run.name, { name: t.run.name, argv: t.run.argv, weights: opts.weights === true },
-          { jobId: t.id, attempts: 1, removeOnComplete: false, removeOnFail: false });
-        continue;
-      }
-      const state = await job.getState();
-      await syncRun(t, conn, q, queue, opts, print, plan, durations, t0);
-      if (state !== 'active') t.progress = '';
-      if (state === 'completed') {
-        finishOk(t, job, plan.varied, print);
-        await fetchWeights(t, conn, q, opts, print);
-        durations.push(t.row!.wall_s ?? 0);
-        counts.ok++;
-        changed = true;
-      } else if (state === 'failed') {
-        const error = job.failedReason || 'failed';
-        t.row = makeRow(t.run.name, t.dir, variedValues(t.run, plan.varied), readSummary(t.dir), 'failed', error, null);
-        print(`  ${t.run.name}: failed: ${error}`);
-        counts.failed++;
-        changed = true;
-      }
-    }
-    if (changed) writeResults(opts.sweepDir, rowsInOrder(), plan.varied);
-    // The bars of the runs in training, on one line (the local sweep's bar, named by run).
-    live(tracked.filter((t) => t.row === null && t.progress !== '').map((t) => `${t.run.name}: ${t.progress}`).join('  |  '));
-    await sleep(pollMs, opts.signal);
+/** One look at a run: its job's state, its live files; true when it finished (its row is set). */
+async function look(f: Follow, t: Tracked): Promise<boolean> {
+  const job = await f.queue.getJob(t.id);
+  if (!job) {
+    // Removed from Redis (the queue was obliterated, or Redis restarted without its data): queue it again.
+    if (!f.warnedMissing) f.print(`run ${t.run.name} is no longer on the queue: queued again`);
+    f.warnedMissing = true;
+    const j = jobOptions(f, t);
+    await f.queue.add(j.name, j.data, j.opts);
+    return false;
   }
-  live('');
-  const rows = rowsInOrder();
-  writeResults(opts.sweepDir, rows, plan.varied);
-  return { rows, interrupted: tracked.some((t) => t.row === null), counts };
+  if (!isOurs(job, t)) { await replaceForeign(f, t, job); return false; }
+  const state = await job.getState();
+  await syncRun(f, t);
+  if (state !== 'active') t.progress = '';
+  if (state === 'completed') {
+    finishOk(f, t, job);
+    await fetchWeights(f, t);
+    f.durations.push(t.row!.wall_s ?? 0);
+    f.counts.ok++;
+    return true;
+  }
+  if (state === 'failed') {
+    const error = plainText(job.failedReason || 'failed', 2000);
+    t.row = makeRow(t.run.name, t.dir, variedValues(t.run, f.plan.varied), readSummary(t.dir), 'failed', error, null);
+    f.print(`  ${t.run.name}: failed: ${error}`);
+    f.counts.failed++;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A job under this run's id whose flags are not the run's (queued by another client of the Redis):
+ * nothing of it is taken; it is removed and the run queued in its place, or, while a worker holds
+ * it, left until it ends.
+ */
+async function replaceForeign(f: Follow, t: Tracked, job: Job<RunJobData, RunJobResult>): Promise<void> {
+  const said = t.foreignSaid;
+  t.foreignSaid = true;
+  try {
+    await job.remove();
+  } catch {
+    if (!said) f.print(`run ${t.run.name}: the job ${t.id} on the queue carries other flags (it was not queued by this sweep): its results are not taken; it is replaced once it ends`);
+    return;
+  }
+  f.print(`run ${t.run.name}: the job ${t.id} on the queue carried other flags (it was not queued by this sweep): removed, and the run queued in its place`);
+  const j = jobOptions(f, t);
+  await f.queue.add(j.name, j.data, j.opts);
 }
 
 /**
@@ -285,72 +273,81 @@ async function removeQueue(conn: Redis, queue: Queue<RunJobData, RunJobResult>, 
   return true;
 }
 
-function finishOk(t: Tracked, job: Job<RunJobData, RunJobResult>, varied: string[], print: (l: string) => void): void {
-  const summary = job.returnvalue?.summary ?? readSummary(t.dir);
+/** The summary a finished job returned, if it is a summary of this job's run. */
+function returnedSummary(job: Job<RunJobData, RunJobResult>, t: Tracked): Summary | null {
+  const r = job.returnvalue as Partial<RunJobResult> | null;
+  if (r === null || typeof r !== 'object' || (r.job !== undefined && r.job !== t.id)) return null;
+  return r.summary !== null && typeof r.summary === 'object' && !Array.isArray(r.summary) ? r.summary : null;
+}
+
+function finishOk(f: Follow, t: Tracked, job: Job<RunJobData, RunJobResult>): void {
+  const summary = returnedSummary(job, t) ?? readSummary(t.dir);
   createRunFolder(t.dir);
   if (summary) writeFileAtomic(join(t.dir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
-  t.row = makeRow(t.run.name, t.dir, variedValues(t.run, varied), summary, 'ok', null, null);
+  t.row = makeRow(t.run.name, t.dir, variedValues(t.run, f.plan.varied), summary, 'ok', null, null);
   const r = t.row;
-  print(`  ${t.run.name}: ok in ${formatDuration(r.wall_s)}` +
+  const worker = (job.returnvalue as Partial<RunJobResult> | null)?.worker;
+  f.print(`  ${t.run.name}: ok in ${formatDuration(r.wall_s)}` +
     (r.best_val_loss !== null ? `, best val ${fmtNum(r.best_val_loss)} at iter ${r.best_iter ?? '?'}` : '') +
-    (job.returnvalue?.worker ? ` (on ${job.returnvalue.worker})` : ''));
+    (typeof worker === 'string' ? ` (on ${plainText(worker, 200)})` : ''));
 }
 
-async function fetchWeights(t: Tracked, conn: Redis, q: string, opts: FollowOptions, print: (l: string) => void): Promise<void> {
-  if (!opts.weights) return;
-  const buf = await conn.getBuffer(weightsKey(q, t.id));
+async function fetchWeights(f: Follow, t: Tracked): Promise<void> {
+  if (!f.opts.weights) return;
+  const q = f.queue.name;
+  const buf = await f.conn.getBuffer(weightsKey(q, t.id));
   if (buf) {
     writeFileAtomic(join(t.dir, 'final.safetensors'), buf);
-    await conn.del(weightsKey(q, t.id));
+    await f.conn.del(weightsKey(q, t.id));
   } else if (!existsSync(join(t.dir, 'final.safetensors'))) {
-    print(`  ${t.run.name}: no final weights on the queue (it was queued without --weights, or fetched into another folder)`);
+    f.print(`  ${t.run.name}: no final weights on the queue (it was queued without --weights, or fetched into another folder)`);
   }
 }
 
-/** Copies the run's live state from Redis into its folder: log.jsonl, summary.json, output lines. */
-async function syncRun(t: Tracked, conn: Redis, q: string, queue: Queue<RunJobData, RunJobResult>, opts: FollowOptions,
-  print: (l: string) => void, plan: Plan, durations: number[], t0: number): Promise<void> {
-  const res = await conn.multi().hgetall(runKey(q, t.id)).lrange(logKey(q, t.id), t.lines, -1).exec();
+/** Copies the run's live state from Redis into its folder: log.jsonl, summary.json, output lines (at most MAX_LINES_PER_LOOK of each per look). */
+async function syncRun(f: Follow, t: Tracked): Promise<void> {
+  const q = f.queue.name;
+  const res = await f.conn.multi().hgetall(runKey(q, t.id)).lrange(logKey(q, t.id), t.lines, t.lines + MAX_LINES_PER_LOOK - 1).exec();
   if (!res) return;
   const meta = (res[0][1] ?? {}) as Record<string, string>;
-  let lines = (res[1][1] ?? []) as string[];
+  const lines = (res[1][1] ?? []) as string[];
   if (meta.gen === undefined) return; // no worker has started it yet
   createRunFolder(t.dir);
-  const logFile = join(t.dir, 'log.jsonl');
-  if (meta.gen !== t.gen) {
-    // A new attempt (another worker, or a resume that trimmed the log): take the whole list.
-    const again = await conn.multi().hget(runKey(q, t.id), 'gen').lrange(logKey(q, t.id), 0, -1).exec();
-    lines = (again?.[1][1] ?? []) as string[];
-    writeFileAtomic(logFile, lines.map((l) => l + '\n').join(''));
-    t.gen = (again?.[0][1] as string | null) ?? meta.gen;
-    t.lines = lines.length;
-    if (t.startedAt === null) t.startedAt = Date.now();
-    const done = durations.length;
-    const left = plan.runs.length - done;
-    const mean = done > 0 ? durations.reduce((a, b) => a + b, 0) / done : null;
-    print(runStartLine(t.index + 1, plan.runs.length, `${t.run.name}${meta.action === 'resume' ? ' (resuming)' : ''}${meta.worker ? ` on ${meta.worker}` : ''}`,
-      (Date.now() - t0) / 1000, mean === null ? null : mean * left));
-  } else if (lines.length > 0) {
-    appendFileChecked(logFile, lines.map((l) => l + '\n').join(''));
+  if (meta.gen !== t.gen) await newAttempt(f, t, meta);
+  else if (lines.length > 0) {
+    appendFileChecked(join(t.dir, 'log.jsonl'), lines.map((l) => l + '\n').join(''));
     t.lines += lines.length;
   }
-  t.progress = meta.progress ?? '';
-  if (meta.summary && meta.summary !== t.summaryText) {
+  t.progress = plainText(meta.progress ?? '', 300);
+  if (meta.summary && meta.summary !== t.summaryText && isJsonObject(meta.summary)) {
     writeFileAtomic(join(t.dir, 'summary.json'), meta.summary);
     t.summaryText = meta.summary;
   }
-  if (!opts.quiet) {
-    const { logs } = await queue.getJobLogs(t.id, t.logsSeen, -1);
-    for (const l of logs) print(`    ${t.run.name}: ${l}`);
+  if (!f.opts.quiet) {
+    const { logs } = await f.queue.getJobLogs(t.id, t.logsSeen, t.logsSeen + MAX_LINES_PER_LOOK - 1);
+    for (const l of logs) f.print(`    ${t.run.name}: ${l}`);
     t.logsSeen += logs.length;
   }
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) { resolve(); return; }
-    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done);
-  });
+/** A new attempt (another worker, or a resume that trimmed the log): the log is taken again from its start. */
+async function newAttempt(f: Follow, t: Tracked, meta: Record<string, string>): Promise<void> {
+  const q = f.queue.name;
+  const again = await f.conn.multi().hget(runKey(q, t.id), 'gen').lrange(logKey(q, t.id), 0, MAX_LINES_PER_LOOK - 1).exec();
+  const lines = (again?.[1][1] ?? []) as string[];
+  writeFileAtomic(join(t.dir, 'log.jsonl'), lines.map((l) => l + '\n').join(''));
+  t.gen = (again?.[0][1] as string | null) ?? meta.gen;
+  t.lines = lines.length;
+  const left = f.plan.runs.length - f.durations.length;
+  f.print(runStartLine(t.index + 1, f.plan.runs.length, `${t.run.name}${meta.action === 'resume' ? ' (resuming)' : ''}${meta.worker ? ` on ${meta.worker}` : ''}`,
+    (Date.now() - f.t0) / 1000, etaOf(f.durations, left)));
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
+  }
 }

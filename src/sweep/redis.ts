@@ -138,3 +138,21 @@ export function openRedis(target: RedisTarget, warn: (line: string) => void): Re
   });
   return client;
 }
+
+/**
+ * Whether err is Redis refusing a write because it is full (maxmemory reached and nothing can be
+ * evicted: "OOM command not allowed"), also inside a transaction (EXECABORT) or a script.
+ */
+export function isRedisFull(err: unknown): boolean {
+  const e = err as { message?: unknown; previousErrors?: unknown };
+  const texts = [String(e?.message ?? err)];
+  if (Array.isArray(e?.previousErrors)) for (const p of e.previousErrors) texts.push(String((p as { message?: unknown })?.message ?? p));
+  return texts.some((t) => /\bOOM\b[^\n]*not allowed|used memory > 'maxmemory'/i.test(t));
+}
+
+/** The one line that says Redis is full, and what to do. */
+export function redisFullMessage(target: Pick<RedisTarget, 'shown'>): string {
+  return `Redis at ${target.shown} is full: it refuses writes ("OOM command not allowed": maxmemory is reached and its ` +
+    'maxmemory-policy evicts nothing). Free memory there (remove finished sweeps with normlab sweep FILE --queue URL --clean, ' +
+    'or raise maxmemory), then run again';
+}

@@ -30,3 +30,20 @@ export function runStartLine(k: number, total: number, label: string, elapsedS: 
 export function etaOf(durations: number[], left: number): number | null {
   return durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length * left : null;
 }
+
+/**
+ * s as plain text for the terminal, at most `max` characters: escape sequences (CSI, OSC, DCS, ...)
+ * and control characters removed, tabs and line breaks made spaces. Every string that comes from
+ * Redis (worker names, log lines, error texts, progress bars) goes through it before it is printed:
+ * any client of that Redis could have written it (docs/safety.md, "A hostile Redis client").
+ */
+export function plainText(s: unknown, max = 2000): string {
+  const t = String(s ?? '').slice(0, max * 4)
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]?/g, '')
+    .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)?/g, '')
+    .replace(/\x1b[PX^_][^\x1b]*(\x1b\\)?/g, '')
+    .replace(/\x1b[^]?/g, '')
+    .replace(/[\t\n\r\u2028\u2029]/g, ' ')
+    .replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, '');
+  return t.length > max ? `${t.slice(0, max - 3)}...` : t;
+}

@@ -2,6 +2,10 @@
 // that owns the folder (a training run, a sweep). It is created with O_EXCL, so of two processes
 // starting at once exactly one wins. A lock whose process is gone (killed, machine rebooted) is
 // stale: it is taken over. The lock is removed on release and when the process exits normally.
+// While held, the lock file is touched every LOCK_HEARTBEAT_MS, so a process on another machine
+// sharing the folder, which cannot check the pid, can tell a live lock (touched recently) from one
+// whose holder is gone or frozen (docs/queue.md: a worker takes over another host's lock only when it
+// has not been touched for REMOTE_LOCK_STALE_MS).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +17,25 @@ export const LOCK_FILE = '.normlab.lock';
 export interface LockInfo { pid: number; host: string; command: string; started: string }
 
 export interface FolderLock { file: string; release(): void }
+
+/** How often a held lock's file is touched (its mtime is the holder's heartbeat). */
+export const LOCK_HEARTBEAT_MS = 10_000;
+/** Another machine's lock untouched for this long is stale. The machines' clocks must agree to well within it. */
+export const REMOTE_LOCK_STALE_MS = 120_000;
+
+/** The lock of `dir` as written, and how long ago it was last touched; null when there is none or it is unreadable. */
+export function readLock(dir: string): { info: LockInfo; ageMs: number } | null {
+  const file = path.join(dir, LOCK_FILE);
+  try {
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || st.size > 4096) return null;
+    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+    if (typeof info !== 'object' || info === null || typeof info.host !== 'string' || !Number.isInteger(info.pid)) return null;
+    return { info, ageMs: Date.now() - st.mtimeMs };
+  } catch {
+    return null;
+  }
+}
 
 /** Who holds the lock of `dir`, if a live process does (a stale or unreadable lock counts as free). */
 export function lockHolder(dir: string): LockInfo | null {
@@ -87,9 +110,17 @@ export function acquireLock(dir: string, command: string): FolderLock {
     }
   }
   let held = true;
+  const beat = setInterval(() => {
+    try {
+      const now = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+      if (now.pid === process.pid && now.host === info.host) { const t = new Date(); fs.utimesSync(file, t, t); }
+    } catch { /* gone: nothing to keep alive */ }
+  }, LOCK_HEARTBEAT_MS);
+  beat.unref();
   const release = (): void => {
     if (!held) return;
     held = false;
+    clearInterval(beat);
     process.off('exit', release);
     try {
       const now = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;

@@ -1,7 +1,7 @@
 // ELU with alpha = 1 (Clevert et al. 2015; matches torch.nn.ELU()): y = x for x > 0, else
 // exp(x) - 1 (computed as expm1(x), exact for small |x|); dy/dx = 1 for x > 0, else exp(x).
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const elu: Variant = {
@@ -16,5 +16,6 @@ export const elu: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? dout[i] : dout[i] * Math.exp(x[i]);
   },
+  fused: (be) => pointwise(be.native, 'elu'),
   curve: (x) => (x > 0 ? x : Math.expm1(x)),
 };

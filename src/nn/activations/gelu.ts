@@ -1,6 +1,6 @@
 // GELU, exact form (matches torch.nn.GELU(approximate='none')): y = 0.5 x (1 + erf(x / sqrt(2))).
 // dy/dx = Phi(x) + x phi(x). Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { erf } from '../../engine/math.js';
 import { elementwise, type Ops } from '../cost.js';
 
@@ -32,5 +32,6 @@ export const gelu: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) dx[i] += dout[i] * geluGrad(x[i]);
   },
+  fused: (be) => pointwise(be.native ?? be.wasm, 'gelu'),
   curve: (x) => geluScalar(x),
 };

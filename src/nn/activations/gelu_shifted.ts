@@ -34,5 +34,14 @@ export const gelu_shifted: Variant<ConfigOf<typeof flags>> = {
     }
     dp.shift[0] += dshift;
   },
+  // Native: the scalar shift as a number (its gradient is accumulated even when the shift is not
+  // learned, as above: the optimizer ignores it).
+  fused(be) {
+    const k = be.native;
+    return k && {
+      forward: (out, x, p, _s, N, C) => k.geluShiftedForward(out, x, p.shift[0], N, C),
+      backward: (dx, dp, dout, x, p, _s, N, C) => k.geluShiftedBackward(dx, dp.shift ?? null, dout, x, p.shift[0], N, C),
+    };
+  },
   curve: (x, p) => geluScalar(x - p.shift[0]),
 };

@@ -30,5 +30,13 @@ export const glu: Variant = {
       }
     }
   },
+  // Native: the same layout (x and dx (N, 2C)).
+  fused(be) {
+    const k = be.native;
+    return k && {
+      forward: (out, x, _p, _s, N, C) => k.gluForward(out, x, N, C),
+      backward: (dx, _dp, dout, x, _p, _s, N, C) => k.gluBackward(dx, dout, x, N, C),
+    };
+  },
   curve: (x) => sigmoidScalar(x),
 };

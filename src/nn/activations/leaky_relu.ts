@@ -1,6 +1,6 @@
 // Leaky ReLU (matches torch.nn.LeakyReLU(0.01)): y = x for x >= 0, else 0.01 x;
 // dy/dx = 1 for x > 0, else 0.01 (torch's convention at 0). Nothing saved.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const LEAKY_SLOPE = 0.01;
@@ -17,5 +17,6 @@ export const leaky_relu: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? dout[i] : LEAKY_SLOPE * dout[i];
   },
+  fused: (be) => pointwise(be.native, 'leakyRelu'),
   curve: (x) => (x >= 0 ? x : LEAKY_SLOPE * x),
 };

@@ -2,7 +2,7 @@
 // threshold (x > 20: softplus = x; tanh(x) is then 1 to double precision anyway).
 // dy/dx = t + x (1 - t^2) sigmoid(x), t = tanh(softplus(x)) (d softplus/dx = sigmoid).
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
 import { softplusScalar } from './softplus.js';
 import { elementwise } from '../cost.js';
@@ -26,5 +26,6 @@ export const mish: Variant = {
       dx[i] += dout[i] * (t + v * (1 - t * t) * sigmoidScalar(v));
     }
   },
+  fused: (be) => pointwise(be.native, 'mish'),
   curve: (x) => mishScalar(x),
 };

@@ -26,5 +26,14 @@ export const prelu: Variant = {
     }
     dp['activation.weight'][0] += da;
   },
+  // Native: the slope `activation.weight` as a number; its gradient summed per row, rows in order.
+  fused(be) {
+    const k = be.native;
+    return k && {
+      forward: (out, x, p, _s, N, C) => k.preluForward(out, x, p['activation.weight'][0], N, C),
+      backward: (dx, dp, dout, x, p, _s, N, C) =>
+        k.preluBackward(dx, dp['activation.weight'] ?? null, dout, x, p['activation.weight'][0], N, C),
+    };
+  },
   curve: (x, p) => (x >= 0 ? x : p['activation.weight'][0] * x),
 };

@@ -1,5 +1,5 @@
 // ReLU: y = max(0, x); dy/dx = 1 for x > 0, else 0 (torch's convention at 0).
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const relu: Variant = {
@@ -14,5 +14,6 @@ export const relu: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) if (x[i] > 0) dx[i] += dout[i];
   },
+  fused: (be) => pointwise(be.native ?? be.wasm, 'relu'),
   curve: (x) => Math.max(0, x),
 };

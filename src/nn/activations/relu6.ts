@@ -1,6 +1,6 @@
 // ReLU6 (matches torch.nn.ReLU6): y = min(max(0, x), 6); dy/dx = 1 for 0 < x < 6, else 0
 // (torch's hardtanh convention: 0 at both kinks). Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const relu6: Variant = {
@@ -15,5 +15,6 @@ export const relu6: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) if (x[i] > 0 && x[i] < 6) dx[i] += dout[i];
   },
+  fused: (be) => pointwise(be.native, 'relu6'),
   curve: (x) => Math.min(Math.max(0, x), 6),
 };

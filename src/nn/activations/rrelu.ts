@@ -30,5 +30,19 @@ export const rrelu: Variant = {
     const slope = s.slope;
     for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? dout[i] : slope[i] * dout[i];
   },
+  // Native: the training draws come from ctx.rng's own state, advanced in C exactly as Rng.uniform()
+  // would (one draw per element); the same saved slopes.
+  fused(be) {
+    const k = be.native;
+    return k && {
+      forward(out, x, _p, s, N, C, _a, ctx) {
+        if (!ctx.training) { k.rreluForward(out, s.slope, x, null, N * C); return; }
+        const st = ctx.rng.getState(), words = Uint32Array.from(st.s);
+        k.rreluForward(out, s.slope, x, words, N * C);
+        ctx.rng.setState({ s: Array.from(words), spare: st.spare });
+      },
+      backward: (dx, _dp, dout, x, _p, s, N, C) => k.rreluBackward(dx, dout, x, s.slope, N * C),
+    };
+  },
   curve: (x) => (x >= 0 ? x : RRELU_EVAL_SLOPE * x),
 };

@@ -1,7 +1,7 @@
 // SELU (Klambauer et al. 2017; matches torch.nn.SELU): y = scale * x for x > 0, else
 // scale * alpha * (exp(x) - 1), with the constants of docs/variants.md (torch's, to double precision).
 // dy/dx = scale for x > 0, else scale * alpha * exp(x). Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const SELU_SCALE = 1.0507009873554805;
@@ -24,5 +24,6 @@ export const selu: Variant = {
     const k = SELU_SCALE * SELU_ALPHA;
     for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? SELU_SCALE * dout[i] : k * Math.exp(x[i]) * dout[i];
   },
+  fused: (be) => pointwise(be.native, 'selu'),
   curve: (x) => seluScalar(x),
 };

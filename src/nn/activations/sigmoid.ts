@@ -1,7 +1,7 @@
 // Sigmoid (matches torch.nn.Sigmoid): y = 1 / (1 + exp(-x)); dy/dx = y (1 - y).
 // Evaluated as exp(x) / (1 + exp(x)) for x < 0 so that exp never overflows for large |x|.
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export function sigmoidScalar(x: number): number {
@@ -25,5 +25,6 @@ export const sigmoid: Variant = {
       dx[i] += dout[i] * y * (1 - y);
     }
   },
+  fused: (be) => pointwise(be.native, 'sigmoid'),
   curve: (x) => sigmoidScalar(x),
 };

@@ -1,7 +1,7 @@
 // SiLU / swish (matches torch.nn.SiLU): y = x * sigmoid(x);
 // dy/dx = s + x s (1 - s) = s (1 + x (1 - s)), s = sigmoid(x) (the stable form of sigmoid.ts).
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
 import { elementwise } from '../cost.js';
 
@@ -20,5 +20,6 @@ export const silu: Variant = {
       dx[i] += dout[i] * s * (1 + x[i] * (1 - s));
     }
   },
+  fused: (be) => pointwise(be.native, 'silu'),
   curve: (x) => x * sigmoidScalar(x),
 };

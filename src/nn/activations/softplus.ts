@@ -2,7 +2,7 @@
 // where x > 20 (there log(1 + exp(x)) equals x to double precision, and exp would overflow soon).
 // dy/dx = sigmoid(x), and 1 where x > 20. log1p keeps y accurate where exp(x) is tiny.
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
 import { elementwise } from '../cost.js';
 
@@ -26,5 +26,6 @@ export const softplus: Variant = {
       dx[i] += x[i] > SOFTPLUS_THRESHOLD ? dout[i] : dout[i] * sigmoidScalar(x[i]);
     }
   },
+  fused: (be) => pointwise(be.native, 'softplus'),
   curve: (x) => softplusScalar(x),
 };

@@ -1,6 +1,6 @@
 // Softsign (matches torch.nn.Softsign): y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)^2.
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const softsign: Variant = {
@@ -18,5 +18,6 @@ export const softsign: Variant = {
       dx[i] += dout[i] / (d * d);
     }
   },
+  fused: (be) => pointwise(be.native, 'softsign'),
   curve: (x) => x / (1 + Math.abs(x)),
 };

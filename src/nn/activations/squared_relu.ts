@@ -1,6 +1,6 @@
 // Squared ReLU (So et al. 2021, "Primer"; matches torch.pow(torch.relu(x), 2)):
 // y = max(0, x)^2; dy/dx = 2 max(0, x). Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const squared_relu: Variant = {
@@ -15,5 +15,6 @@ export const squared_relu: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) if (x[i] > 0) dx[i] += 2 * x[i] * dout[i];
   },
+  fused: (be) => pointwise(be.native, 'squaredRelu'),
   curve: (x) => (x > 0 ? x * x : 0),
 };

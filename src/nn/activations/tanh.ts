@@ -1,6 +1,6 @@
 // Tanh (matches torch.nn.Tanh): y = tanh(x); dy/dx = 1 - y^2.
 // Nothing saved: backward recomputes from x.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 import { elementwise } from '../cost.js';
 
 export const tanh: Variant = {
@@ -18,5 +18,6 @@ export const tanh: Variant = {
       dx[i] += dout[i] * (1 - t * t);
     }
   },
+  fused: (be) => pointwise(be.native, 'tanh'),
   curve: (x) => Math.tanh(x),
 };

@@ -53,6 +53,15 @@ export const hyperspherenorm: Variant<ConfigOf<typeof flags>> = {
       for (let c = 0; c < C; c++) out[o + c] = x[o + c] * rn * R * (gain ? gain[c] : 1);
     }
   },
+  // Native: the radius as a number (its gradient only when learned), gain only with hsnorm_gain; rnorm.
+  fused(be) {
+    const k = be.native;
+    return k && {
+      forward: (out, x, p, s, N, C) => k.hyperspherenormForward(out, s.rnorm, x, p.gain ?? null, p.radius[0], N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) => k.hyperspherenormBackward(dx, p.gain ? dp.gain : null,
+        dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
+    };
+  },
   // With m = sqrt(sum x^2 + eps) and S = sum_c dout_c gain_c x_c: dL/dm = -R S / m^2, dm/dx_c = x_c / m,
   // so dx_c = R (dout_c gain_c / m - S x_c / m^3); dradius = S / m; dgain_c = dout_c x_c R / m.
   backward(dx, dp, dout, x, p, s, N, C) {

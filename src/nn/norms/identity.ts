@@ -1,5 +1,5 @@
 // Identity "norm": y = x. No parameters, nothing saved.
-import type { Variant } from '../variant.js';
+import { pointwise, type Variant } from '../variant.js';
 
 export const identity: Variant = {
   name: 'identity',
@@ -12,4 +12,5 @@ export const identity: Variant = {
   backward(dx, _dp, dout, _x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) dx[i] += dout[i];
   },
+  fused: (be) => pointwise(be.native, 'identity'),
 };

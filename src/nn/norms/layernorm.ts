@@ -37,6 +37,15 @@ export const layernorm: Variant = {
       for (let c = 0; c < C; c++) out[o + c] = (x[o + c] - m) * rstd * w[c] + (b ? b[c] : 0);
     }
   },
+  // Native and wasm: the same params (bias only with --bias) and saved buffers (mean, rstd).
+  fused(be) {
+    const k = be.native ?? be.wasm;
+    return k && {
+      forward: (out, x, p, s, N, C) => k.layernormForward(out, s.mean, s.rstd, x, p.weight, p.bias ?? null, N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) =>
+        k.layernormBackward(dx, dp.weight, dp.bias ?? null, dout, x, p.weight, s.mean, s.rstd, N, C),
+    };
+  },
   // xhat = (x - mean) * rstd; dxhat = dout * weight;
   // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
   backward(dx, dp, dout, x, p, s, N, C) {

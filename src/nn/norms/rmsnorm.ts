@@ -27,6 +27,14 @@ export const rmsnorm: Variant = {
       for (let c = 0; c < C; c++) out[o + c] = x[o + c] * r * gain[c];
     }
   },
+  // Native and wasm: the same params and saved buffers (gain; rrms).
+  fused(be) {
+    const k = be.native ?? be.wasm;
+    return k && {
+      forward: (out, x, p, s, N, C) => k.rmsnormForward(out, s.rrms, x, p.gain, N, C),
+      backward: (dx, dp, dout, x, p, s, N, C) => k.rmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C),
+    };
+  },
   // With xhat = x * r: dgain += dout * xhat; dxhat = dout * gain;
   // dx = r * (dxhat - xhat * mean(dxhat * xhat)).
   backward(dx, dp, dout, x, p, s, N, C) {

@@ -9,11 +9,9 @@ import path from 'node:path';
 import type { Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
-import type { VariantKernels } from '../../../nn/variant.js';
 
-/** The functions native/src/addon.c exports (argument order as in the Backend interface). Variants
- * whose fused kernel needs work on the TypeScript side (knot slopes, spline setup, krmsnorm's channel
- * selection, dact around its inner activation) build it from these (Backend.native). */
+/** The functions native/src/addon.c exports (argument order as in the Backend interface): every
+ * variant with a native fast path adapts these in its own file (Backend.native, Variant.fused). */
 export type NativeKernels = AddonBase & ElementwiseKernels;
 type Addon = NativeKernels;
 
@@ -22,7 +20,7 @@ type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n
   & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
 
 /** The Backend kernels, with the same signatures, except matmul's options packed into bit flags. */
-type AddonKernels = Omit<Backend, 'name' | 'variants' | 'matmul' | 'attentionForward' | 'attentionBackward'>;
+type AddonKernels = Omit<Backend, 'name' | 'matmul' | 'native' | 'wasm' | 'attentionForward' | 'attentionBackward'>;
 
 interface AddonBase extends AddonKernels {
   info(): NativeInfo;
@@ -70,12 +68,10 @@ interface AddonBase extends AddonKernels {
   splineBackward(dx: F, acc: Float64Array, dout: F, x: F, knots: F, coef: F, count: number, n: number): void;
 }
 
-/** Kernel name -> addon function prefix, for the parameter-free elementwise kernels. */
-const ELEMENTWISE = {
-  identity: 'identity', leaky_relu: 'leakyRelu', relu6: 'relu6', squared_relu: 'squaredRelu', softsign: 'softsign',
-  elu: 'elu', selu: 'selu', sigmoid: 'sigmoid', silu: 'silu', tanh: 'tanh', softplus: 'softplus', mish: 'mish',
-} as const;
-type ElementwiseName = (typeof ELEMENTWISE)[keyof typeof ELEMENTWISE];
+/** The parameter-free elementwise kernels of native/src/activations.c, by addon function prefix: each
+ * has `<prefix>Forward(out, x, n)` and `<prefix>Backward(dx, dout, x, n)`. */
+type ElementwiseName = 'identity' | 'leakyRelu' | 'relu6' | 'squaredRelu' | 'softsign' | 'elu' | 'selu' | 'sigmoid' | 'silu'
+  | 'tanh' | 'softplus' | 'mish';
 
 /** Where scripts/build-native.mjs leaves the addon (repo root/native/build/Release). */
 export function nativeAddonPath(): string {
@@ -124,73 +120,6 @@ function matmulFlags(opts?: MatmulOptions): number {
   return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
 }
 
-/** The kernels that need nothing from the variant's side, keyed by kernel name (the variant's name
- * unless it names another, as celu names elu). */
-function variantKernels(a: Addon): Record<string, VariantKernels<any>> {
-  return {
-    // Same params and saved buffers as src/nn/norms/rmsnorm.ts: gain; rrms (N).
-    rmsnorm: {
-      forward: (out, x, p, s, N, C) => a.rmsnormForward(out, s.rrms, x, p.gain, N, C),
-      backward: (dx, dp, dout, x, p, s, N, C) => a.rmsnormBackward(dx, dp.gain, dout, x, p.gain, s.rrms, N, C),
-    },
-    // src/nn/norms/layernorm.ts: weight, bias only with --bias; mean (N), rstd (N).
-    layernorm: {
-      forward: (out, x, p, s, N, C) => a.layernormForward(out, s.mean, s.rstd, x, p.weight, p.bias ?? null, N, C),
-      backward: (dx, dp, dout, x, p, s, N, C) =>
-        a.layernormBackward(dx, dp.weight, dp.bias ?? null, dout, x, p.weight, s.mean, s.rstd, N, C),
-    },
-    gelu: {
-      forward: (out, x, _p, _s, N, C) => a.geluForward(out, x, N * C),
-      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.geluBackward(dx, dout, x, N * C),
-    },
-    relu: {
-      forward: (out, x, _p, _s, N, C) => a.reluForward(out, x, N * C),
-      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.reluBackward(dx, dout, x, N * C),
-    },
-    ...Object.fromEntries(Object.entries(ELEMENTWISE).map(([name, fn]): [string, VariantKernels] => {
-      const fwd = a[`${fn}Forward`], bwd = a[`${fn}Backward`];
-      return [name, {
-        forward: (out, x, _p, _s, N, C) => fwd(out, x, N * C),
-        backward: (dx, _dp, dout, x, _p, _s, N, C) => bwd(dx, dout, x, N * C),
-      }];
-    })),
-    // src/nn/activations/prelu.ts: one slope `activation.weight`.
-    prelu: {
-      forward: (out, x, p, _s, N, C) => a.preluForward(out, x, p['activation.weight'][0], N, C),
-      backward: (dx, dp, dout, x, p, _s, N, C) =>
-        a.preluBackward(dx, dp['activation.weight'] ?? null, dout, x, p['activation.weight'][0], N, C),
-    },
-    // src/nn/activations/gelu_shifted.ts: scalar `shift` (its gradient is accumulated even when
-    // the shift is not learned, as there: the optimizer ignores it).
-    gelu_shifted: {
-      forward: (out, x, p, _s, N, C) => a.geluShiftedForward(out, x, p.shift[0], N, C),
-      backward: (dx, dp, dout, x, p, _s, N, C) => a.geluShiftedBackward(dx, dp.shift ?? null, dout, x, p.shift[0], N, C),
-    },
-    // src/nn/activations/rrelu.ts: the training draws come from ctx.rng's own state, advanced in C
-    // exactly as Rng.uniform() would (one draw per element); saved slope (N*C).
-    rrelu: {
-      forward(out, x, _p, s, N, C, _cfg, ctx) {
-        if (!ctx.training) { a.rreluForward(out, s.slope, x, null, N * C); return; }
-        const st = ctx.rng.getState(), words = Uint32Array.from(st.s);
-        a.rreluForward(out, s.slope, x, words, N * C);
-        ctx.rng.setState({ s: Array.from(words), spare: st.spare });
-      },
-      backward: (dx, _dp, dout, x, _p, s, N, C) => a.rreluBackward(dx, dout, x, s.slope, N * C),
-    },
-    // src/nn/activations/glu.ts (gated): x and dx are (N, 2C).
-    glu: {
-      forward: (out, x, _p, _s, N, C) => a.gluForward(out, x, N, C),
-      backward: (dx, _dp, dout, x, _p, _s, N, C) => a.gluBackward(dx, dout, x, N, C),
-    },
-    // src/nn/norms/hyperspherenorm.ts: radius (learned or constant), gain only with hsnorm_gain; rnorm (N).
-    hyperspherenorm: {
-      forward: (out, x, p, s, N, C) => a.hyperspherenormForward(out, s.rnorm, x, p.gain ?? null, p.radius[0], N, C),
-      backward: (dx, dp, dout, x, p, s, N, C) => a.hyperspherenormBackward(dx, p.gain ? dp.gain : null,
-        dp.radius ?? null, dout, x, p.gain ?? null, p.radius[0], s.rnorm, N, C),
-    },
-  };
-}
-
 /** The native backend, or null when the addon is not built (see nativeBackendError()). */
 export function loadNativeBackend(): Backend | null {
   const a = load();
@@ -217,7 +146,6 @@ export function loadNativeBackend(): Backend | null {
     scale: a.scale,
     sumSquares: a.sumSquares,
     adamw: a.adamw,
-    variants: variantKernels(a),
     native: a,
   };
 }

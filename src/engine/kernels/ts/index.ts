@@ -23,5 +23,4 @@ export const tsBackend: Backend = {
   scale: ew.scale,
   sumSquares: ew.sumSquares,
   adamw,
-  variants: {},
 };

@@ -7,8 +7,8 @@
 // AdamW moments and activations (ParamStore.alloc) are then views on that memory, and a call passes
 // their addresses: no copies. Any other array (an ordinary Float32Array, e.g. on a backend without
 // shared memory) is copied into a per-call area above the resident blocks, and outputs are copied
-// back. Kernels without a wasm version (variants other than the ones below) are the TypeScript
-// ones: the model falls back to a variant's own code when the backend has no fused kernel for it.
+// back. The norm and activation kernels it has (WasmKernels) are adapted by the variants' own files
+// (Backend.wasm, Variant.fused); a variant without one runs its TypeScript code.
 // Float32Array only.
 //
 // With threads > 1 (a module built for shared memory, and a way to start workers), products,
@@ -16,7 +16,6 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { F } from '../../types.js';
-import type { VariantKernels } from '../../../nn/variant.js';
 import { Pool } from './pool.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
@@ -46,6 +45,19 @@ interface Exports {
   layernormBackward(dx: number, dw: number, db: number, dout: number, x: number, w: number, mean: number, rstd: number, N: number, C: number): void;
   reluForward(out: number, x: number, n: number): void;
   reluBackward(dx: number, dout: number, x: number, n: number): void;
+}
+
+/** The norm and activation kernels of wasm/assembly/variants.ts, with the native addon's signatures
+ * (src/engine/kernels/native/index.ts); a variant's own file adapts them (Backend.wasm). */
+export interface WasmKernels {
+  rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
+  rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
+  layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
+  layernormBackward(dx: F, dweight: F, dbias: F | null, dout: F, x: F, weight: F, mean: F, rstd: F, N: number, C: number): void;
+  geluForward(out: F, x: F, n: number): void;
+  geluBackward(dx: F, dout: F, x: F, n: number): void;
+  reluForward(out: F, x: F, n: number): void;
+  reluBackward(dx: F, dout: F, x: F, n: number): void;
 }
 
 /**
@@ -203,40 +215,6 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
   }
   const mem = new Arena(memory, shared);
   const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
-  const io = (arr: F, n: number, name: string): Arg => ['io', arr, n, name];
-  const inp = (arr: F | Int32Array, n: number, name: string): Arg => ['in', arr, n, name];
-  const out = (arr: F, n: number, name: string): Arg => ['out', arr, n, name];
-
-  const variants: Record<string, VariantKernels> = {
-    // src/nn/norms/rmsnorm.ts: gain; rrms (N).
-    rmsnorm: {
-      forward: (o, x, p, s, N, C) => mem.call('rmsnorm', [out(o, N * C, 'out'), out(s.rrms, N, 'rrms'), inp(x, N * C, 'x'), inp(p.gain, C, 'gain')], 0,
-        ([a, b, c, d]) => w.rmsnormForward(a, b, c, d, N, C)),
-      backward: (dx, dp, dout, x, p, s, N, C) => mem.call('rmsnorm', [io(dx, N * C, 'dx'), io(dp.gain, C, 'dgain'), inp(dout, N * C, 'dout'),
-        inp(x, N * C, 'x'), inp(p.gain, C, 'gain'), inp(s.rrms, N, 'rrms')], 0, ([a, b, c, d, e, f]) => w.rmsnormBackward(a, b, c, d, e, f, N, C)),
-    },
-    // src/nn/norms/layernorm.ts: weight, bias only with --bias; mean (N), rstd (N).
-    layernorm: {
-      forward: (o, x, p, s, N, C) => mem.call('layernorm', [out(o, N * C, 'out'), out(s.mean, N, 'mean'), out(s.rstd, N, 'rstd'),
-        inp(x, N * C, 'x'), inp(p.weight, C, 'weight'), p.bias ? inp(p.bias, C, 'bias') : null], 0,
-      ([a, b, c, d, e, f]) => w.layernormForward(a, b, c, d, e, f, N, C)),
-      backward: (dx, dp, dout, x, p, s, N, C) => mem.call('layernorm', [io(dx, N * C, 'dx'), io(dp.weight, C, 'dweight'),
-        dp.bias ? io(dp.bias, C, 'dbias') : null, inp(dout, N * C, 'dout'), inp(x, N * C, 'x'), inp(p.weight, C, 'weight'),
-        inp(s.mean, N, 'mean'), inp(s.rstd, N, 'rstd')], 0, ([a, b, c, d, e, f, g, h]) => w.layernormBackward(a, b, c, d, e, f, g, h, N, C)),
-    },
-    gelu: {
-      forward: (o, x, _p, _s, N, C) => mem.call('gelu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0,
-        ([a, b]) => pool.run('geluForward', [a, b, N * C], elementChunks(N * C))),
-      backward: (dx, _dp, dout, x, _p, _s, N, C) => mem.call('gelu', [io(dx, N * C, 'dx'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x')], 0,
-        ([a, b, c]) => pool.run('geluBackward', [a, b, c, N * C], elementChunks(N * C))),
-    },
-    relu: {
-      forward: (o, x, _p, _s, N, C) => mem.call('relu', [out(o, N * C, 'out'), inp(x, N * C, 'x')], 0, ([a, b]) => w.reluForward(a, b, N * C)),
-      backward: (dx, _dp, dout, x, _p, _s, N, C) => mem.call('relu', [io(dx, N * C, 'dx'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x')], 0,
-        ([a, b, c]) => w.reluBackward(a, b, c, N * C)),
-    },
-  };
-
   const be: Backend = {
     name: 'wasm',
     matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
@@ -302,12 +280,43 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     adamw: (param, grad, m, v, n, lr, b1, b2, eps, wd, step) => mem.call('adamw',
       [io(param, n, 'param'), inp(grad, n, 'grad'), io(m, n, 'm'), io(v, n, 'v')], 0,
       ([a, b, c, d]) => pool.run('adamw', [a, b, c, d, n, lr, b1, b2, eps, wd, step], elementChunks(n))),
-    variants,
+    wasm: wasmKernels(mem, w, pool),
     alloc: (n) => mem.alloc(n),
     free: (a) => mem.free(a),
   };
   pools.set(be, pool);
   return be;
+}
+
+const io = (arr: F, n: number, name: string): Arg => ['io', arr, n, name];
+const inp = (arr: F | Int32Array, n: number, name: string): Arg => ['in', arr, n, name];
+const out = (arr: F, n: number, name: string): Arg => ['out', arr, n, name];
+const opt = (arr: F | null, mode: 'in' | 'io', n: number, name: string): Arg => (arr ? [mode, arr, n, name] : null);
+
+/** The WasmKernels table: each call lays its arrays out in the module's memory (Arena.call). gelu is
+ * split over the threads (pool.ts); the others run on the calling thread. */
+function wasmKernels(mem: Arena, w: Exports, pool: Pool): WasmKernels {
+  const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
+  return {
+    rmsnormForward: (o, rrms, x, gain, N, C) => mem.call('rmsnorm', [out(o, N * C, 'out'), out(rrms, N, 'rrms'), inp(x, N * C, 'x'),
+      inp(gain, C, 'gain')], 0, ([a, b, c, d]) => w.rmsnormForward(a, b, c, d, N, C)),
+    rmsnormBackward: (dx, dgain, dout, x, gain, rrms, N, C) => mem.call('rmsnorm', [io(dx, N * C, 'dx'), io(dgain, C, 'dgain'),
+      inp(dout, N * C, 'dout'), inp(x, N * C, 'x'), inp(gain, C, 'gain'), inp(rrms, N, 'rrms')], 0,
+    ([a, b, c, d, e, f]) => w.rmsnormBackward(a, b, c, d, e, f, N, C)),
+    layernormForward: (o, mean, rstd, x, weight, bias, N, C) => mem.call('layernorm', [out(o, N * C, 'out'), out(mean, N, 'mean'),
+      out(rstd, N, 'rstd'), inp(x, N * C, 'x'), inp(weight, C, 'weight'), opt(bias, 'in', C, 'bias')], 0,
+    ([a, b, c, d, e, f]) => w.layernormForward(a, b, c, d, e, f, N, C)),
+    layernormBackward: (dx, dweight, dbias, dout, x, weight, mean, rstd, N, C) => mem.call('layernorm', [io(dx, N * C, 'dx'),
+      io(dweight, C, 'dweight'), opt(dbias, 'io', C, 'dbias'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x'), inp(weight, C, 'weight'),
+      inp(mean, N, 'mean'), inp(rstd, N, 'rstd')], 0, ([a, b, c, d, e, f, g, h]) => w.layernormBackward(a, b, c, d, e, f, g, h, N, C)),
+    geluForward: (o, x, n) => mem.call('gelu', [out(o, n, 'out'), inp(x, n, 'x')], 0,
+      ([a, b]) => pool.run('geluForward', [a, b, n], elementChunks(n))),
+    geluBackward: (dx, dout, x, n) => mem.call('gelu', [io(dx, n, 'dx'), inp(dout, n, 'dout'), inp(x, n, 'x')], 0,
+      ([a, b, c]) => pool.run('geluBackward', [a, b, c, n], elementChunks(n))),
+    reluForward: (o, x, n) => mem.call('relu', [out(o, n, 'out'), inp(x, n, 'x')], 0, ([a, b]) => w.reluForward(a, b, n)),
+    reluBackward: (dx, dout, x, n) => mem.call('relu', [io(dx, n, 'dx'), inp(dout, n, 'dout'), inp(x, n, 'x')], 0,
+      ([a, b, c]) => w.reluBackward(a, b, c, n)),
+  };
 }
 
 function checkDrop(drop: AttnDropout | null): void {
