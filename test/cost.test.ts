@@ -147,10 +147,11 @@ test('activation counts equal the hand counts per element, at two widths and two
 test('model table: slots by placement, per-layer variants, matrix products (glu doubles c_fc)', () => {
   const base = tinyConfig({ n_layer: 3, n_embd: 8, n_head: 2, block_size: 5, vocab_size: 7, use_peri_ln: true });
   const mc = modelCost(base);
-  // pre + peri: four norm slots and the activation per block, then ln_f.
-  assert.deepEqual(mc.slots.filter((s) => s.layer === 0).map((s) => s.slot), ['pre_ln_attn', 'out_ln_attn', 'pre_ln_mlp', 'out_ln_mlp', 'activation']);
+  // pre + peri: four norm slots, the activation and the attention's softmax per block, then ln_f.
+  assert.deepEqual(mc.slots.filter((s) => s.layer === 0).map((s) => s.slot),
+    ['pre_ln_attn', 'out_ln_attn', 'pre_ln_mlp', 'out_ln_mlp', 'activation', 'attn.softmax_layer_attn']);
   assert.equal(mc.slots.at(-1)!.slot, 'ln_f');
-  assert.equal(mc.slots.length, 3 * 5 + 1);
+  assert.equal(mc.slots.length, 3 * 6 + 1);
   // Matrix products per token: 3C^2 + C^2 + C(T+1) + C H + H C at C = 8, H = 32, T = 5, then C V.
   const layer0 = mc.matmuls.filter((m) => m.layer === 0).reduce((n, m) => n + m.macs, 0);
   assert.equal(layer0, 3 * 64 + 64 + 8 * 6 + 8 * 32 + 32 * 8);
@@ -162,13 +163,14 @@ test('model table: slots by placement, per-layer variants, matrix products (glu 
   const per = modelCost({ ...base, activation_variant_layerlist: ['relu', 'gelu', 'learned_spline'], norm_variant_attn_layerlist: ['rmsnorm', 'layernorm'] });
   assert.deepEqual(per.slots.filter((s) => s.slot === 'activation').map((s) => s.variant), ['relu', 'gelu', 'learned_spline']);
   assert.deepEqual(per.slots.filter((s) => s.slot === 'pre_ln_attn').map((s) => s.variant), ['rmsnorm', 'layernorm', 'rmsnorm']);
-  assert.deepEqual(per.layers[0].inference, { cmp: 32, mul: 4 * 25, add: 4 * 8, sqrt: 4 }); // relu on H = 32, four rmsnorms at C = 8
+  // relu on H = 32, four rmsnorms at C = 8, softmax on 2 heads x 3 scores (cmp, 2 add, exp, mul each)
+  assert.deepEqual(per.layers[0].inference, { cmp: 32 + 6, mul: 4 * 25 + 6, add: 4 * 8 + 12, sqrt: 4, exp: 6 });
   // The totals are the sums of the slots.
   const sum = per.slots.reduce((n, s) => n + (s.inference.mul ?? 0), 0);
   assert.equal(per.total.inference.mul, sum);
   // identity costs nothing.
   const id = modelCost({ ...base, norm_variant_attn: 'identity', norm_variant_output: 'identity', activation_variant: 'identity' });
-  assert.deepEqual(clean(id.total.training), {});
+  for (const sl of id.slots.filter((x) => x.kind !== 'softmax')) assert.deepEqual(clean(sl.training), {}, sl.slot);
 });
 
 test('normlab cost: the table, --compare, --json and --csv; bad names refused', () => {
@@ -180,7 +182,7 @@ test('normlab cost: the table, --compare, --json and --csv; bad names refused', 
   const j = cli(['cost', '--n_layer', '1', '--n_embd', '16', '--n_head', '2', '--json']);
   assert.equal(j.code, 0, j.stderr);
   const parsed = JSON.parse(j.stdout);
-  assert.equal(parsed.slots.length, 4); // pre_ln_attn, pre_ln_mlp, activation, ln_f
+  assert.equal(parsed.slots.length, 5); // pre_ln_attn, pre_ln_mlp, activation, attn.softmax_layer_attn, ln_f
   assert.equal(parsed.slots[0].inference.mul, 49); // rmsnorm at C = 16 (see the hand counts above)
   // The LM head is counted at the model's vocabulary, padded by --vocab_multiple as training pads it.
   const padded = cli(['cost', '--n_layer', '1', '--n_embd', '16', '--n_head', '2', '--vocab_multiple', '64', '--json']);
@@ -200,4 +202,17 @@ test('normlab cost: the table, --compare, --json and --csv; bad names refused', 
   const long = cli(['cost', '--n_layer', '1', '--activation_variant_layerlist', 'relu', 'gelu']);
   assert.notEqual(long.code, 0);
   assert.match(long.stderr, /has 2 values for --n_layer 1/);
+});
+
+test('attention softmax slot: per-score counts times n_head (T + 1) / 2 scores per token; row reductions per head for softmax, none for consmax', () => {
+  const base = tinyConfig({ n_layer: 1, n_embd: 8, n_head: 2, block_size: 5, vocab_size: 7 });
+  const slot = (over: Partial<ModelConfig>) => modelCost({ ...base, ...over }).slots.find((s) => s.slot === 'attn.softmax_layer_attn')!;
+  const sm = slot({}), cm = slot({ softmax_variant_attn: 'consmax' });
+  assert.equal(sm.width, 2 * 3); // 2 heads, (5 + 1) / 2 keys on average
+  assert.deepEqual(clean(sm.inference), { cmp: 6, add: 12, exp: 6, mul: 6 }); // max, subtract, exp, sum, scale
+  assert.deepEqual(sm.reductions.inference.map((r) => r.length), [3, 3, 3, 3]); // max and sum, per head
+  assert.deepEqual(clean(cm.inference), { add: 6, exp: 6, mul: 6 }); // S - β, exp, times 1/γ
+  assert.deepEqual(cm.reductions.inference, []);
+  assert.equal(cm.params, 2); // β and γ
+  assert.deepEqual(slot({ softmax_variant_attn: 'consmax_v2' }).params, 4); // factors [2, 1, 1] twice
 });

@@ -209,10 +209,10 @@ test('run names: varied flags only, flag and value, unique and filesystem-safe',
 test('the reference exploration files expand unchanged', () => {
   const norm = expandSweeps(loadSweepFile(join(FIX, 'norm_sweep.json')));
   assert.equal(norm.length, 3 * 5 * 3);
-  assert.throws(() => planSweep(norm), /no flag n_kv_group, softmax_variant_attn, device, dtype, compile/);
+  assert.throws(() => planSweep(norm), /no flag n_kv_group, device, dtype, compile/);
   const p = planSweep(norm, { ignoreUnknown: true });
-  assert.equal(p.runs.length, 15);
-  assert.deepEqual(p.varied, ['norm_variant_attn', 'prmsnorm_pct']);
+  assert.equal(p.runs.length, 45); // softmax_variant_attn (polymax, saturatingconsmax, softmax) is a flag of normlab too
+  assert.deepEqual(p.varied, ['norm_variant_attn', 'prmsnorm_pct', 'softmax_variant_attn']);
   assert.equal(p.runs[0].config.max_iters, 3500);
   assert.equal(p.runs[0].config.norm_variant_output, 'prmsnorm');
   const k = planSweep(expandSweeps(loadSweepFile(join(FIX, 'krmsnorm.json'))));
@@ -379,8 +379,8 @@ test('normlab sweep and inspect: refuse unknown flags, run with --ignore_unknown
     r = cli('sweep', [f, '--sweep_dir', dir, '--ignore_unknown', '--dry_run']);
     assert.equal(r.code, 0);
     assert.match(r.out, /ignoring flags that only say where or how the framework runs: device, compile\n/);
-    assert.match(r.out, /warning: ignoring flags normlab train does not have, which may change the model or its training in the framework: n_kv_group, softmax_variant_attn, dtype;/);
-    assert.match(r.out, /15 runs would go to/);
+    assert.match(r.out, /warning: ignoring flags normlab train does not have, which may change the model or its training in the framework: n_kv_group, dtype;/);
+    assert.match(r.out, /45 runs would go to/);
     r = cli('sweep', [join(FIX, 'two_docs.yaml'), '--sweep_dir', dir, '--max_iters', '20']);
     assert.equal(r.code, 0, r.out);
     assert.equal(readJsonl(join(dir, 'results.jsonl')).length, 6);

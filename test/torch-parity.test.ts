@@ -27,8 +27,9 @@ import { loadNativeBackend } from '../src/engine/kernels/native/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { norms } from '../src/nn/norms/index.js';
 import { activations } from '../src/nn/activations/index.js';
+import { softmaxes } from '../src/nn/softmax/index.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
-import { fusedKernels, numel, type Ctx, type Params, type Saved, type Variant } from '../src/nn/variant.js';
+import { fusedKernels, numel, type Ctx, type ParamSpec, type Params, type Saved, type Variant } from '../src/nn/variant.js';
 
 const DIR = fileURLToPath(new URL('../../test/fixtures/torch/', import.meta.url));
 const load = (name: string) => JSON.parse(readFileSync(join(DIR, name), 'utf8'));
@@ -231,12 +232,13 @@ for (const c of load('activations.json') as Case[]) {
 }
 
 interface InitCase {
-  kind: 'norm' | 'activation'; variant: string; flags: Flags; C: number;
+  kind: 'norm' | 'activation' | 'softmax'; variant: string; flags: Flags; C: number;
   state: Record<string, { shape: number[]; data: number[] }>; learned: string[];
 }
 
 for (const c of load('init.json') as InitCase[]) {
-  const reg = c.kind === 'norm' ? norms : activations;
+  const reg: Record<string, { params(C: number, a: ModelConfig): Record<string, ParamSpec> }> =
+    c.kind === 'norm' ? norms : c.kind === 'softmax' ? softmaxes : activations;
   const miss = [...(c.kind === 'activation' ? [c.variant] : []), ...(c.variant === 'dact' ? [c.flags.dact_activation ?? 'tanh'] : [])]
     .filter((n) => !(n in activations));
   test(`init ${label(c.kind, c)}`, () => {
@@ -253,6 +255,36 @@ for (const c of load('init.json') as InitCase[]) {
       const v = new Float32Array(numel(spec.shape));
       fillInit(v, spec.init);
       diff(errs, `${k} init`, v, st.data, INIT_ATOL, INIT_RTOL);
+    }
+    assert.deepEqual(errs, []);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention softmax variants (softmax.json): P of every row of (1, NH, T, T) scores, dS and the
+// parameter gradients of sum(P * r), in float64 against torch float64.
+interface SoftmaxCase {
+  variant: string; flags: Flags; NH: number; T: number; S: number[]; r: number[];
+  params: Record<string, number[]>; P: number[]; dS: number[]; dparams: Record<string, number[]>;
+}
+
+for (const c of load('softmax.json') as SoftmaxCase[]) {
+  test(label('softmax', c), () => {
+    assert.ok(c.variant in softmaxes, `softmax variant ${c.variant} of the fixtures is not in the registry`);
+    const v = softmaxes[c.variant], a = cfgOf({ ...c.flags, n_head: c.NH }), { NH, T } = c, errs: string[] = [];
+    const specs = v.params(NH, a), p: Params = {}, g: Record<string, Float64Array> = {};
+    nameDiff(errs, Object.keys(specs), Object.keys(c.params));
+    for (const k of Object.keys(specs)) { p[k] = Float64Array.from(c.params[k] ?? []); g[k] = new Float64Array(p[k].length); }
+    const S = Float64Array.from(c.S), P = new Float64Array(S.length), dS = new Float64Array(S.length);
+    const st = v.prepare?.(S, { B: 1, NH, Tq: T, T }, p, a) ?? 0;
+    for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) v.forward(P, S, (h * T + t) * T, t + 1, T, h, p, a, st);
+    diff(errs, 'P', P, c.P);
+    const r = Float64Array.from(c.r);
+    for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) v.backward(dS, r, S, P, (h * T + t) * T, t + 1, T, h, p, g, a, st);
+    diff(errs, 'dS', dS, c.dS);
+    for (const [k, want] of Object.entries(c.dparams)) {
+      if (!g[k]) { errs.push(`torch learns ${k}, normlab has no such parameter`); continue; }
+      diff(errs, `d ${k}`, g[k], want);
     }
     assert.deepEqual(errs, []);
   });

@@ -10,6 +10,8 @@ gives the same double on both sides; outputs and gradients keep 10 significant d
   activations_float32.json  the activations with parameters (and a few more) in float32
   init.json         the state dict right after construction (names, shapes, float32 init values)
   train_<name>.json six AdamW steps (schedule, accumulation, clipping) from given parameters
+  softmax.json      one case per attention softmax variant and flag combination (docs/softmax.md): scores
+                    S (B=1, NH=2, T=5; masked entries stored as 0, never read), r, params, P, dS, dparams
   model_<name>.json a 2-layer GPT (C=16, 2 heads, vocab 11, B=2, T=6): parameters, batch, loss, grads
 Each case: flags (overrides of the defaults), N, C, x, r, params, out, dx, dparams, where the
 gradients are those of sum(out * r). kRMSNorm random selection stores `draws`: the index lists
@@ -266,6 +268,10 @@ def _make_init():
         mod = ref.make_activation(act, ref.full_cfg(**flags))
         out.append(dict(kind='activation', variant=act, flags=flags, C=12, state=state(mod),
                         learned=sorted(k for k, _ in mod.named_parameters())))
+    for variant, flags, _ in SOFTMAX_CASES:
+        mod = ref.SoftmaxVariant(ref.full_cfg(softmax_variant_attn=variant, n_head=2, **flags))
+        out.append(dict(kind='softmax', variant=variant, flags=flags, C=2, state=state(mod),
+                        learned=sorted(k for k, _ in mod.named_parameters())))
     return out
 
 
@@ -292,6 +298,12 @@ MODELS = {
     'glu_bias': dict(activation_variant='glu', bias=True, mlp_expansion_factor=2),
     'dact_prelu': dict(norm_variant_attn='dact', norm_variant_output='dact', dact_activation='prelu',
                        activation_variant='gelu_shifted', mlp_expansion_factor=2),
+    'softmax_consmax_v2': dict(softmax_variant_attn='consmax_v2', consmax_initial_gamma=3.0, mlp_expansion_factor=2),
+    'softmax_strongermax_obo': dict(softmax_variant_attn='strongermax', strongermax_use_learned_obo_per_head=True, strongermax_obo=1.0,
+                                    strongermax_use_learned_temperature_factor=True, div_by_seq_len=True, mlp_expansion_factor=2),
+    'softmax_pfla': dict(softmax_variant_attn='pfla_softmax', pfla_softmax_num_points=9, pfla_softmax_left_bound=-3.0,
+                         pfla_softmax_right_bound=3.0, pfla_softmax_learn_x=True, mlp_expansion_factor=2),
+    'softmax_squareplus': dict(softmax_variant_attn='squareplus', squareplus_divisor=0.5, div_by_seq_len=True, mlp_expansion_factor=2),
 }
 
 
@@ -305,7 +317,7 @@ def tiny_gpt(flags, g, seed):
             if pname.endswith('x_vals'):
                 gaps = (p[1:] - p[:-1]).min().item()
                 p.copy_(q(p + (torch.rand(p.shape, generator=g) - 0.5) * 0.4 * gaps))
-            elif p.dim() >= 2:  # wider than init so that the nonlinearities see a range of inputs
+            elif p.dim() >= 2 and 'softmax_layer_attn' not in pname:  # wider than init so that the nonlinearities see a range of inputs
                 std = 0.5 if 'wte' in pname or 'wpe' in pname else 0.25
                 p.copy_(q(std * torch.randn(p.shape, generator=g), 5))
             else:
@@ -341,11 +353,67 @@ def make_model(name, flags, seed):
                 draws=draws, recomputed_per_module=recomputed)
 
 
+# Attention softmax variants: (variant, flags, score scale). Scores straddle the kinks of the
+# piecewise ones (x0, x_sat, the clamps) at the chosen settings.
+SOFTMAX_CASES = [
+    ('softmax', dict(), 2), ('consmax', dict(), 2), ('consmax', dict(consmax_use_euler_base=False, consmax_base=2.0), 2),
+    ('consmax_v2', dict(), 2), ('consmax_v2', dict(consmax_v2_clamping=True, consmax_v2_clamp_value=-2.3), 2),
+    ('consmax_quan', dict(), 2),
+    ('saturatingconsmax', dict(consmax_saturation=-1.7), 2),
+    ('saturatingconsmax', dict(consmax_saturation=-1.7, consmax_learnable_beta=False, consmax_learnable_gamma=False, div_by_seq_len=True), 2),
+    ('polymax', dict(polymax_x_intercept=-2.5), 2), ('polymax', dict(polymax_x_intercept=-2.5, polymax_power=1.5, div_by_seq_len=True), 2),
+    ('vpolymax', dict(polymax_x_intercept=-2.5, polymax_power=3.0), 2),
+    ('exppolymax', dict(), 2), ('exppolymax', dict(exppolymax_use_euler_base=False, exppolymax_base=4.0, exppolymax_power=2.5), 2),
+    ('softermax', dict(), 2), ('softermax', dict(softermax_use_xmax=False), 2),
+    ('strongermax', dict(), 2),
+    ('strongermax', dict(strongermax_use_learned_obo_per_head=True, strongermax_obo=1.0, strongermax_use_learned_temperature_factor=True,
+                         strongermax_temperature_factor=0.7), 2),
+    ('strongermax', dict(strongermax_use_learned_obo=True, strongermax_obo=0.5, strongermax_xmax_guess=0.0, strongermax_clamping=True,
+                         strongermax_clamp_value=1.1, strongermax_strength=2.0), 2),
+    ('strongermax', dict(strongermax_overflow_recompute=True, strongermax_xmax_guess=0.0, strongermax_overflow_recompute_value=1.0,
+                         strongermax_use_learned_temperature_factor=True), 2),
+    ('strongermax', dict(strongermax_div_by_sum_of_terms=False, strongermax_divisor=3.0, div_by_seq_len=True,
+                         strongermax_use_learned_temperature_factor=True), 2),
+    ('sigsoftmax', dict(), 2), ('sigsoftmax', dict(sigsoftmax_use_euler_base=False, sigsoftmax_base=2.0), 2),
+    ('relumax', dict(), 2), ('relu2max', dict(div_by_seq_len=True), 2), ('sigmoidmax', dict(), 2), ('softplus', dict(), 12),
+    ('squareplus', dict(), 2),
+    ('pfla_softmax', dict(pfla_softmax_num_points=7, pfla_softmax_left_bound=-4.0, pfla_softmax_right_bound=4.0), 2),
+    ('pfla_softmax', dict(pfla_softmax_num_points=7, pfla_softmax_left_bound=-4.0, pfla_softmax_right_bound=4.0, pfla_softmax_learn_x=True,
+                          pfla_softmax_mode='quadratic'), 2),
+    ('pfla_softmax', dict(pfla_softmax_num_points=6, pfla_softmax_density='quad', pfla_softmax_use_learned_divisor=True,
+                          pfla_softmax_learn_x=True), 2),
+    ('pfla_softmax', dict(pfla_softmax_num_points=6, pfla_softmax_density='exp', pfla_softmax_use_obo=True, pfla_softmax_use_learned_obo=True,
+                          pfla_softmax_obo=0.3, pfla_softmax_init_activation='silu'), 2),
+]
+
+
+def make_softmax(g):
+    out = []
+    B, NH, T = 1, 2, 5
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool)).expand(B, NH, T, T)
+    for variant, flags, scale in SOFTMAX_CASES:
+        cfg = ref.full_cfg(softmax_variant_attn=variant, n_head=NH, **flags)
+        mod = ref.SoftmaxVariant(cfg)
+        perturb_params(mod, g, 0.05)
+        S = torch.where(mask, q(scale * torch.randn(B, NH, T, T, generator=g)), torch.zeros(B, NH, T, T))
+        r = torch.where(mask, q(torch.randn(B, NH, T, T, generator=g)), torch.zeros(B, NH, T, T))
+        Sg = S.clone().requires_grad_(True)
+        P = mod(Sg, mask)
+        (P * r).sum().backward()
+        dparams = {k: flat(p.grad if p.grad is not None else torch.zeros_like(p)) for k, p in mod.named_parameters()}
+        out.append(dict(variant=variant, flags=flags, NH=NH, T=T, S=exact(S), r=exact(r),
+                        params={k: exact(v) for k, v in mod.state_dict().items()},
+                        P=flat(P), dS=flat(Sg.grad), dparams=dparams))
+    return out
+
+
 TRAINS = {
     'default': dict(),
     'dact_pfla': dict(norm_variant_attn='dact', dact_activation='gelu_shifted', activation_variant='pfla',
                       pfla_num_points=7, pfla_left_bound=-3.0, pfla_right_bound=3.0,
                       norm_variant_output='hyperspherenorm', hsnorm_radius_learning=True, mlp_expansion_factor=2),
+    'consmax': dict(softmax_variant_attn='consmax', consmax_initial_gamma=3.0, mlp_expansion_factor=2),
+    'consmax_v2': dict(softmax_variant_attn='consmax_v2', consmax_initial_gamma=3.0, mlp_expansion_factor=2),
 }
 TRAIN_CFG = dict(learning_rate=1e-2, min_lr=1e-3, decay_lr=True, warmup_iters=2, lr_decay_iters=5,
                  weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, gradient_accumulation_steps=2, steps=6)
@@ -420,6 +488,7 @@ def main():
     total += dump('norms.json', make_norms(g))
     total += dump('activations.json', make_acts(g))
     total += dump('init.json', make_init())
+    total += dump('softmax.json', make_softmax(torch.Generator().manual_seed(28)))
     # float32, the spec's working precision: kRMSNorm's rounding decisions (int8/int16 grid, half
     # precision) must be the same as torch's float32 ops, not merely close
     torch.set_default_dtype(torch.float32)

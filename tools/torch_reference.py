@@ -37,6 +37,24 @@ DEFAULTS = dict(
     activation_variant='gelu', shifted_gelu_learnable_shift=True, shifted_gelu_initial_shift=0.0,
     pla_num_points=7, pla_left_bound=-2.0, pla_right_bound=2.0,
     pfla_num_points=50, pfla_left_bound=-10.0, pfla_right_bound=10.0, lsa_num_knots=30,
+    # attention softmax variants (docs/softmax.md): the framework's command-line defaults
+    softmax_variant_attn='softmax', consmax_initial_beta=2.5, consmax_initial_gamma=100.0, consmax_use_euler_base=True,
+    consmax_base=2.0, consmax_per_head=True, consmax_v2_clamping=False, consmax_v2_clamp_value=80.0,
+    consmax_saturation=11.0, consmax_learnable_beta=True, consmax_learnable_gamma=True,
+    polymax_x_intercept=-100.0, polymax_y_intercept=1.0, polymax_power=2.0, polymax_divisor=1000.0,
+    relumax_divisor=256.0, relu2max_divisor=256.0, sigmoidmax_divisor=256.0,
+    sigsoftmax_use_euler_base=True, sigsoftmax_base=2.0,
+    strongermax_strength=math.e, strongermax_div_by_sum_of_terms=True, strongermax_divisor=1.0,
+    strongermax_use_xmax=True, strongermax_xmax_guess=None, strongermax_overflow_recompute=False,
+    strongermax_overflow_recompute_value=88.0, strongermax_clamping=False, strongermax_clamp_value=88.0,
+    strongermax_obo=0.0, strongermax_use_learned_obo=False, strongermax_use_learned_obo_per_head=False,
+    strongermax_temperature_factor=1.0, strongermax_use_learned_temperature_factor=False,
+    exppolymax_use_euler_base=True, exppolymax_base=4.0, exppolymax_y_intercept=1.0, exppolymax_power=2.0,
+    exppolymax_divisor=1000.0, softermax_use_xmax=True, softplus_divisor=100.0, squareplus_divisor=100.0,
+    div_by_seq_len=False, pfla_softmax_num_points=30, pfla_softmax_left_bound=-10.0, pfla_softmax_right_bound=10.0,
+    pfla_softmax_learn_x=False, pfla_softmax_learn_y=True, pfla_softmax_init_activation='gelu',
+    pfla_softmax_density='linear', pfla_softmax_use_learned_divisor=False, pfla_softmax_gamma_init=1.0,
+    pfla_softmax_use_obo=False, pfla_softmax_use_learned_obo=False, pfla_softmax_obo=0.0, pfla_softmax_mode='linear',
 )
 
 
@@ -483,6 +501,175 @@ def make_norm(name, C, cfg):
 # GPT (nanoGPT layout, separate q/k/v).
 
 
+# ----------------------------------------------------------------------------------------------
+# Attention softmax variants (docs/softmax.md). forward(S, mask): S the scaled scores [B, NH, T, T],
+# mask True where a key is visible. Masked scores are replaced by 0 before any formula and the result
+# is 0 there; row reductions run over visible entries only. Each piece of a piecewise function is
+# evaluated on inputs where it is selected (others get a harmless stand-in), so no NaN reaches a gradient.
+
+
+class SoftmaxVariant(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.c = c = cfg
+        self.name = v = cfg['softmax_variant_attn']
+        NH = cfg['n_head']
+        if v in ('consmax', 'consmax_quan'):
+            self.beta = nn.Parameter(torch.tensor([c['consmax_initial_beta']]))
+            self.gamma = nn.Parameter(torch.tensor([c['consmax_initial_gamma']]))
+        elif v == 'consmax_v2':
+            self.beta_factor = nn.Parameter(torch.ones(NH, 1, 1))
+            self.gamma_factor = nn.Parameter(torch.ones(NH, 1, 1))
+        elif v == 'saturatingconsmax':
+            if c['consmax_learnable_beta']:
+                self.beta = nn.Parameter(torch.tensor([c['consmax_initial_beta']]))
+            if c['consmax_learnable_gamma']:
+                self.gamma = nn.Parameter(torch.tensor([c['consmax_initial_gamma']]))
+        elif v == 'strongermax':
+            if c['strongermax_use_learned_obo_per_head']:
+                self.obo_offset = nn.Parameter(torch.full((NH, 1, 1), c['strongermax_obo']))
+            elif c['strongermax_use_learned_obo']:
+                self.obo_offset = nn.Parameter(torch.tensor([c['strongermax_obo']]))
+            if c['strongermax_use_learned_temperature_factor']:
+                self.temperature_factor = nn.Parameter(torch.tensor([c['strongermax_temperature_factor']]))
+        elif v == 'pfla_softmax':
+            n, L, R = c['pfla_softmax_num_points'], c['pfla_softmax_left_bound'], c['pfla_softmax_right_bound']
+            f32 = torch.float32
+            if c['pfla_softmax_density'] == 'linear':
+                xs = torch.linspace(L, R, n + 2, dtype=f32)[1:-1]
+            else:
+                u = torch.linspace(-1, 1, n + 2, dtype=f32)[1:-1]
+                shaped = torch.sign(u) * u.abs() ** 2 if c['pfla_softmax_density'] == 'quad' \
+                    else torch.sign(u) * (torch.exp(u.abs()) - 1) / (math.e - 1)
+                xs = shaped * max(abs(L), R)
+            act = make_activation(c['pfla_softmax_init_activation'], cfg)
+            act.eval()
+            with torch.no_grad():
+                ys = torch.sqrt(torch.clamp(act(xs.to(torch.get_default_dtype())).to(f32), min=1e-6))
+            xs, ys = xs.to(torch.get_default_dtype()), ys.to(torch.get_default_dtype())
+            if c['pfla_softmax_learn_x']:
+                self.x_vals = nn.Parameter(xs)
+            else:
+                self.register_buffer('x_vals', xs)
+            if c['pfla_softmax_learn_y']:
+                self.y_vals = nn.Parameter(ys)
+            else:
+                self.register_buffer('y_vals', ys)
+            if c['pfla_softmax_use_learned_divisor']:
+                self._gamma_raw = nn.Parameter(torch.tensor(c['pfla_softmax_gamma_init']))
+            if c['pfla_softmax_use_obo'] and c['pfla_softmax_use_learned_obo']:
+                self._obo_raw = nn.Parameter(torch.tensor(c['pfla_softmax_obo']))
+
+    def _interp(self, Y, X):
+        order = torch.argsort(self.x_vals)
+        xs, ys = self.x_vals[order], Y[order]
+        n = xs.shape[0]
+        j = torch.clamp(torch.searchsorted(xs.detach(), X.detach().contiguous()) - 1, 0, n - 2)
+        x0, x1, y0, y1 = xs[j], xs[j + 1], ys[j], ys[j + 1]
+        return y0 + (y1 - y0) / torch.clamp(x1 - x0, min=1e-6) * (X - x0)
+
+    def forward(self, S, mask):
+        c, v, T = self.c, self.name, S.shape[-1]
+        zero = torch.zeros_like(S)
+        X = torch.where(mask, S, zero)
+        vis = lambda A: torch.where(mask, A, zero)  # noqa: E731
+        rowmax = lambda A: torch.where(mask, A, torch.full_like(A, -math.inf)).max(dim=-1, keepdim=True).values  # noqa: E731
+        rowsum = lambda A: vis(A).sum(dim=-1, keepdim=True)  # noqa: E731
+        seq = T if c['div_by_seq_len'] else 1
+        lnb = lambda euler, base: 1.0 if euler else math.log(base)  # noqa: E731
+        if v == 'softmax':
+            e = vis(torch.exp(X - rowmax(X)))
+            return e / rowsum(e)
+        if v == 'softermax':
+            e = vis(torch.pow(2.0, X - rowmax(X) if c['softermax_use_xmax'] else X))
+            return e / rowsum(e)
+        if v == 'sigsoftmax':
+            k = lnb(c['sigsoftmax_use_euler_base'], c['sigsoftmax_base'])
+            e = vis(torch.exp(k * X - rowmax(k * X)) * torch.sigmoid(k * X))
+            return e / rowsum(e)
+        if v == 'consmax':
+            k = lnb(c['consmax_use_euler_base'], c['consmax_base'])
+            return vis(torch.exp(k * (X - self.beta)) / self.gamma)
+        if v == 'consmax_v2':
+            k = lnb(c['consmax_use_euler_base'], c['consmax_base'])
+            a = X - c['consmax_initial_beta'] * self.beta_factor
+            if c['consmax_v2_clamping']:
+                a = torch.where(a > c['consmax_v2_clamp_value'], torch.full_like(a, c['consmax_v2_clamp_value']), a)
+            return vis(torch.exp(k * a) / (c['consmax_initial_gamma'] * self.gamma_factor))
+        if v == 'consmax_quan':
+            bq = torch.round(self.beta * 100) / 100
+            gq = torch.round(self.gamma * 10) / 10
+            bq = self.beta + (bq - self.beta).detach()  # straight-through
+            gq = self.gamma + (gq - self.gamma).detach()
+            return vis(torch.exp(X - bq) / gq)
+        if v == 'saturatingconsmax':
+            k = lnb(c['consmax_use_euler_base'], c['consmax_base'])
+            beta = self.beta if c['consmax_learnable_beta'] else c['consmax_initial_beta']
+            gamma = self.gamma if c['consmax_learnable_gamma'] else c['consmax_initial_gamma']
+            xs = c['consmax_saturation'] + c['consmax_initial_beta']
+            held = torch.where(X < xs, X, torch.full_like(X, xs))
+            return vis(torch.exp(k * (held - beta)) / gamma / seq)
+        if v in ('polymax', 'vpolymax'):
+            x0, y0, p = c['polymax_x_intercept'], c['polymax_y_intercept'], c['polymax_power']
+            slope = y0 / x0 if v == 'vpolymax' else y0 / (0 - x0)
+            pos = X > 0
+            mid = (X >= x0) & ~pos
+            f = torch.where(pos, torch.where(pos, X, torch.ones_like(X)) ** p + y0,
+                            torch.where(mid, slope * X + y0, zero))
+            return vis(f / c['polymax_divisor'] / seq)
+        if v == 'exppolymax':
+            k = lnb(c['exppolymax_use_euler_base'], c['exppolymax_base'])
+            p, y0 = c['exppolymax_power'], c['exppolymax_y_intercept']
+            shift = 0.0 if p == 1 else (k / p) ** (1 / (p - 1))
+            neg = X < 0
+            f = torch.where(neg, torch.exp(k * torch.where(neg, X, zero)),
+                            (torch.where(neg, zero, X) + shift) ** p + y0)
+            return vis(f / c['exppolymax_divisor'] / seq)
+        if v == 'relumax':
+            return vis(torch.clamp(X, min=0) / c['relumax_divisor'] / seq)
+        if v == 'relu2max':
+            return vis(torch.clamp(X, min=0) ** 2 / c['relu2max_divisor'] / seq)
+        if v == 'sigmoidmax':
+            return vis(torch.sigmoid(X) / c['sigmoidmax_divisor'] / seq)
+        if v == 'softplus':
+            f = torch.where(X > 20, X, torch.log1p(torch.exp(torch.clamp(X, max=20))))
+            return vis(f / c['softplus_divisor'] / seq)
+        if v == 'squareplus':
+            return vis(0.5 * (X + torch.sqrt(X * X + 4 * math.log(2) ** 2)) / c['squareplus_divisor'] / seq)
+        if v == 'strongermax':
+            a = X
+            if c['strongermax_clamping']:
+                a = torch.where(a > c['strongermax_clamp_value'], torch.full_like(a, c['strongermax_clamp_value']), a)
+            g = c['strongermax_xmax_guess']
+            if c['strongermax_use_xmax']:
+                if c['strongermax_overflow_recompute']:
+                    over = torch.where(mask, a - g, torch.full_like(a, -math.inf)).max().item() > c['strongermax_overflow_recompute_value']
+                    a = a - rowmax(a) if over else a - g
+                elif g is not None:
+                    a = a - g
+                else:
+                    a = a - rowmax(a)
+            tau = self.temperature_factor if c['strongermax_use_learned_temperature_factor'] else c['strongermax_temperature_factor']
+            r = vis(torch.exp(math.log(c['strongermax_strength']) * a / tau))
+            if c['strongermax_div_by_sum_of_terms']:
+                obo = self.obo_offset if (c['strongermax_use_learned_obo'] or c['strongermax_use_learned_obo_per_head']) else c['strongermax_obo']
+                r = r / (obo + rowsum(r))
+            return r / seq / c['strongermax_divisor']
+        if v == 'pfla_softmax':
+            if c['pfla_softmax_mode'] == 'linear':
+                y = self._interp(self.y_vals ** 2, X)
+            else:
+                y = X * self._interp(self.y_vals, X) ** 2
+            y = vis(y)
+            if c['pfla_softmax_use_learned_divisor']:
+                return y / (torch.relu(self._gamma_raw) + 1e-6)
+            den = rowsum(y) + 1e-6
+            if c['pfla_softmax_use_obo']:
+                den = den + torch.exp(self._obo_raw if c['pfla_softmax_use_learned_obo'] else torch.tensor(c['pfla_softmax_obo']))
+            return y / den
+        raise KeyError(f'unknown softmax variant {v}')
+
+
 class Attention(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -493,6 +680,8 @@ class Attention(nn.Module):
         self.c_attn_v = nn.Linear(C, C, bias=b)
         self.c_proj = nn.Linear(C, C, bias=b)
         self.drop = cfg['dropout']
+        if cfg['softmax_variant_attn'] != 'softmax':
+            self.softmax_layer_attn = SoftmaxVariant(cfg)
 
     def forward(self, x):
         B, T, C = x.shape
@@ -503,8 +692,11 @@ class Attention(nn.Module):
         v = self.c_attn_v(x).view(B, T, NH, D).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
         mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-        att = att.masked_fill(~mask, float('-inf'))
-        att = F.softmax(att, dim=-1)
+        if hasattr(self, 'softmax_layer_attn'):
+            att = self.softmax_layer_attn(att, mask.expand_as(att))
+        else:
+            att = att.masked_fill(~mask, float('-inf'))
+            att = F.softmax(att, dim=-1)
         att = F.dropout(att, self.drop, self.training)
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
         return F.dropout(self.c_proj(y), self.drop, self.training)

@@ -20,6 +20,7 @@ import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import { UserError } from '../engine/types.js';
 import { textTable } from '../util/format.js';
+import { benchSoftmaxes, softmaxBenchTable } from './bench_softmax.js';
 import { loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/types.js';
@@ -47,6 +48,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'sample_tokens', type: 'int', default: 500, group: 'training', help: 'new tokens for the sampling measurement (0 skips it)' },
   { name: 'torch', type: 'bool', default: false, group: 'training', help: 'also run the PyTorch baseline (/usr/bin/python3 with torch) and print ratios' },
   { name: 'threads', type: 'int', default: 2, group: 'training', help: 'threads for PyTorch (NORMLAB_THREADS sets the native backend\'s)' },
+  { name: 'softmaxes', type: 'bool', default: false, group: 'training', help: 'time one attention layer (forward + backward) with every --softmax_variant_attn against plain softmax, per backend of --backend (e.g. native,wasm)' },
   { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
   { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'also report CPU time of the process (with --gemm: rates per CPU second) for an oversubscribed machine; best with NORMLAB_THREADS=1' },
@@ -191,6 +193,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
     base = torchBench(cfg, iters, warmup, o.threads as number, sampleTokens);
     rows.push(base);
     console.log(table([base], null).split('\n')[1]);
+  }
+  if (o.softmaxes) {
+    const srows = benchSoftmaxes(cfg, backends, iters, warmup);
+    console.log('\n' + softmaxBenchTable(srows));
+    if (o.json) fs.writeFileSync(o.json as string, JSON.stringify({ preset: o.preset, iters, warmup, softmaxes: srows }, null, 1) + '\n');
+    return 0;
   }
   if (o.variants) {
     const b = backends[0];

@@ -6,14 +6,16 @@
 // Names, types and defaults follow the user's document exactly.
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
 import { MODEL_FLAGS } from '../nn/shape.js';
 import { atLeast, type Registry } from '../nn/variant.js';
-import type { ActivationName, ModelConfig, NormName, TrainConfig } from './types.js';
+import type { ActivationName, ModelConfig, NormName, SoftmaxName, TrainConfig } from './types.js';
 import { inUnitInterval, type FlagGroup, type FlagSpec } from '../util/schema.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
 
 export const NORM_CHOICES = Object.keys(norms) as readonly NormName[];
 export const ACTIVATION_CHOICES = Object.keys(activations) as readonly ActivationName[];
+export const SOFTMAX_CHOICES = Object.keys(softmaxes) as readonly SoftmaxName[];
 
 const positive: FlagSpec['check'] = (v, _c, name) =>
   (typeof v === 'number' && !(v > 0) ? `--${name} is ${v}; it must be > 0` : null);
@@ -52,6 +54,23 @@ export const ACTIVATION_FLAGS = [
     name: 'activation_variant_layerlist', type: 'str', list: true, default: null, nullable: true, choices: ACTIVATION_CHOICES, group: 'activation',
     help: 'MLP nonlinearity of each block, one per layer (repeats when shorter than n_layer; None: --activation_variant in every block)', check: layerList,
   },
+] as const satisfies readonly FlagSpec[];
+
+/** The attention's normalization (docs/softmax.md); each variant's flags come from its own file. */
+export const SOFTMAX_FLAGS = [
+  { name: 'softmax_variant_attn', type: 'str', default: 'softmax', choices: SOFTMAX_CHOICES, group: 'softmax', help: 'the normalization of attention scores in every block (docs/softmax.md)' },
+  {
+    name: 'softmax_variant_output', type: 'str', default: 'softmax', choices: SOFTMAX_CHOICES, group: 'softmax',
+    help: 'accepted for the framework\'s files; never affects training (the loss is cross-entropy on the logits), and `normlab sample` keeps softmax: in the framework this only acts in generate(), where consmax_v2, relumax and squareplus break sampling (docs/softmax.md)',
+  },
+  { name: 'disable_flash_attention', type: 'bool', default: false, group: 'softmax', help: 'accepted, no effect (normlab\'s attention gives the same values either way)' },
+] as const satisfies readonly FlagSpec[];
+
+/** Accepted from the framework's files, logging only: no effect on the math (docs/softmax.md). */
+export const SOFTMAX_LOG_FLAGS = [
+  { name: 'softmax_io_logging', type: 'bool', default: false, group: 'logging', help: 'accepted, no effect (the framework keeps softmax inputs and outputs for its own plots)' },
+  { name: 'softmax_io_log_interval', type: 'int', default: 1, group: 'logging', help: 'accepted, no effect (with --softmax_io_logging)', check: atLeast(1) },
+  { name: 'consmax_beta_gamma_logging', type: 'bool', default: false, group: 'logging', help: 'accepted, no effect (the learned β and γ are in every checkpoint and on the dashboard\'s run page)' },
 ] as const satisfies readonly FlagSpec[];
 
 /** Training, data and logging: everything but the model. */
@@ -93,6 +112,7 @@ export const RUN_FLAGS = [
   { name: 'tensorboard_log', type: 'bool', default: true, group: 'logging', help: 'write TensorBoard event files to out_dir' },
   { name: 'progress', type: 'bool', default: true, group: 'logging', help: 'progress bar on the terminal' },
   { name: 'overwrite', type: 'bool', default: false, group: 'logging', help: 'allow a scratch run to replace a run already in out_dir' },
+  ...SOFTMAX_LOG_FLAGS,
 ] as const satisfies readonly FlagSpec[];
 
 /**
@@ -100,7 +120,7 @@ export const RUN_FLAGS = [
  * object, as pfla and pfla_le do). Two different declarations of one name, or a variant flag named
  * like a core flag, are a programming error: thrown when the module loads, so no test can miss it.
  */
-export function variantFlags(registry: Registry, group: FlagGroup, taken: ReadonlySet<string>): FlagSpec[] {
+export function variantFlags(registry: Record<string, { name: string; flags?: Registry[string]['flags'] }>, group: FlagGroup, taken: ReadonlySet<string>): FlagSpec[] {
   const seen = new Map<string, unknown>(), out: FlagSpec[] = [];
   for (const v of Object.values(registry)) {
     for (const f of v.flags ?? []) {
@@ -120,11 +140,14 @@ const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...A
 const coreNames = new Set(CORE.map((f) => f.name));
 const NORM_FLAGS = variantFlags(norms, 'normalization', coreNames);
 const ACT_VARIANT_FLAGS = variantFlags(activations, 'activation', new Set([...coreNames, ...NORM_FLAGS.map((f) => f.name)]));
+const SOFTMAX_VARIANT_FLAGS = variantFlags(softmaxes, 'softmax',
+  new Set([...coreNames, ...SOFTMAX_FLAGS.map((f) => f.name), ...NORM_FLAGS.map((f) => f.name), ...ACT_VARIANT_FLAGS.map((f) => f.name)]));
 
 /** The train table, in --help order: model, normalization (placement, then each norm's flags),
  * activation (the choice, then each activation's flags), training, data, logging. */
 export const FLAGS: readonly FlagSpec[] = [
-  ...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...NORM_FLAGS, ...ACTIVATION_FLAGS, ...ACT_VARIANT_FLAGS, ...RUN_FLAGS,
+  ...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...NORM_FLAGS, ...ACTIVATION_FLAGS, ...ACT_VARIANT_FLAGS,
+  ...SOFTMAX_FLAGS, ...SOFTMAX_VARIANT_FLAGS, ...RUN_FLAGS,
 ];
 
 /** Names of the train table: every TrainConfig key (vocab_size aside). */
@@ -165,7 +188,7 @@ export function defaultConfig(): TrainConfig {
 }
 
 /** Groups whose flags define the model's shape and math. */
-const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation'];
+const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation', 'softmax'];
 
 /** The flags that define the model's shape and math, saved with every checkpoint: vocab_size (from
  * the dataset) and every flag of the model, normalization and activation groups, in table order. */

@@ -9,6 +9,9 @@ import { activationCurve } from '../nn/activations/curve.js';
 import type { ModelConfig } from '../config/types.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
+import { softmaxes } from '../nn/softmax/index.js';
+import { fillInit } from '../nn/params.js';
+import { numel, type Params } from '../nn/variant.js';
 import type { RunInfo } from './data.js';
 
 export interface CurveGroup {
@@ -25,11 +28,14 @@ export interface ActivationsReply {
   iter: number | null;
   groups: CurveGroup[];
   dact_alpha: { slot: string; alpha: number }[];
+  /** The attention softmax variant's learned parameters per layer (docs/softmax.md), e.g. consmax's β, γ. */
+  softmax_params: { layer: number; name: string; values: number[] }[];
   message: string | null;
 }
 
 const POINTS = 241;
 const MLP_RE = /^transformer\.h\.(\d+)\.mlp\.activation_variant\.([A-Za-z0-9_]+)$/;
+const SOFTMAX_RE = /^transformer\.h\.(\d+)\.attn\.softmax_layer_attn\.([A-Za-z0-9_]+)$/;
 const DACT_RE = /^(.*)\.activation\.([A-Za-z0-9_]+)$/;
 const ALPHA_RE = /^(.*)\.alpha$/;
 
@@ -56,8 +62,21 @@ function group(title: string, variant: string, cfg: ModelConfig, params: Map<str
   return { title, variant, xs, initial, curves };
 }
 
+/** The attention softmax variant's weight as a function of one score, per layer (and per head for
+ * per-head parameters), learned against initial (./../nn/softmax/<variant>.ts curve()). */
+function softmaxGroup(cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>): CurveGroup {
+  const v = softmaxes[cfg.softmax_variant_attn], NH = cfg.n_head;
+  const xs = xRange([...params.values()], cfg, 'softmax');
+  const init: Params = {};
+  for (const [k, spec] of Object.entries(v.params(NH, cfg))) { init[k] = new Float64Array(numel(spec.shape)); fillInit(init[k], spec.init); }
+  const perHead = Object.values(v.params(NH, cfg)).some((s) => s.shape[0] === NH && s.shape.length === 3);
+  const at = (p: Params, h: number) => xs.map((x) => v.curve?.(x, p, cfg, h) ?? NaN);
+  const curves = [...params].flatMap(([layer, p]) => (perHead ? Array.from({ length: NH }, (_, h) => ({ label: `${layer} head ${h}`, ys: at(p, h) })) : [{ label: layer, ys: at(p, 0) }]));
+  return { title: `attention softmax: ${cfg.softmax_variant_attn} (weight of one score)`, variant: cfg.softmax_variant_attn, xs, initial: at(init, 0), curves };
+}
+
 export function runActivations(run: RunInfo): ActivationsReply {
-  const reply: ActivationsReply = { run: run.id, checkpoint: null, iter: null, groups: [], dact_alpha: [], message: null };
+  const reply: ActivationsReply = { run: run.id, checkpoint: null, iter: null, groups: [], dact_alpha: [], softmax_params: [], message: null };
   if (!run.checkpoint) {
     reply.message = run.status === 'running' ? 'no checkpoint yet' : 'no checkpoint (ckpt.safetensors) in this run folder';
     return reply;
@@ -71,9 +90,17 @@ export function runActivations(run: RunInfo): ActivationsReply {
   const iter = Number(metadata.iter);
   reply.iter = Number.isFinite(iter) ? iter : null;
 
+  const soft = new Map<string, Record<string, Float32Array>>();
   const mlp = new Map<string, Record<string, Float32Array>>();
   const dact = new Map<string, Record<string, Float32Array>>();
   for (const [name, t] of tensors) {
+    const sm = SOFTMAX_RE.exec(name);
+    if (sm) {
+      const k = `h.${sm[1]}`;
+      (soft.get(k) ?? soft.set(k, {}).get(k)!)[sm[2]] = t.data;
+      if (sm[2] !== 'x_vals' && sm[2] !== 'y_vals') reply.softmax_params.push({ layer: Number(sm[1]), name: sm[2], values: [...t.data] });
+      continue;
+    }
     let m = MLP_RE.exec(name);
     if (m) { const k = `h.${m[1]}`; (mlp.get(k) ?? mlp.set(k, {}).get(k)!)[m[2]] = t.data; continue; }
     m = DACT_RE.exec(name);
@@ -97,6 +124,8 @@ export function runActivations(run: RunInfo): ActivationsReply {
   if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
     reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer))));
   }
+  if (soft.size) reply.groups.push(softmaxGroup(cfg, new Map([...soft].sort(byLayer))));
+  reply.softmax_params.sort((a, b) => a.layer - b.layer || a.name.localeCompare(b.name));
   if (reply.groups.length === 0) {
     const used = cfg.activation_variant_layerlist ? cfg.activation_variant_layerlist.join(', ') : cfg.activation_variant;
     reply.message = `no learned activation: ${used} has no parameters`;

@@ -21,6 +21,23 @@ export interface MatmulOptions {
   accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
 }
 
+export interface ScoreAttentionKernels {
+  scores(S: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+  values(out: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  valuesBackward(dP: F, dv: F, dout: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
+  scoresBackward(dq: F, dk: F, dS: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
+  /**
+   * Optional: elementwise variants fused (scores, transform, weighted sum per (batch, head) pair; no
+   * row pass). kind and c (6 constants), hp (3 per head) describe the transform
+   * (src/nn/softmax/score.ts, ElemKernel). forward writes out, P and S; backward accumulates into dq,
+   * dk, dv, clobbers scratch and WRITES sums (2 per pair: Σ dP P, and over the unclamped entries).
+   */
+  elemForward?(out: F, P: F, S: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number,
+    kind: number, c: F, hp: F): void;
+  elemBackward?(dq: F, dk: F, dv: F, scratch: F, sums: Float64Array, dout: F, P: F, S: F, q: F, k: F, v: F, mask: F | null,
+    B: number, T: number, C: number, NH: number, kind: number, c: F, hp: F): void;
+}
+
 export interface Backend {
   readonly name: 'ts' | 'native' | 'wasm';
 
@@ -50,6 +67,14 @@ export interface Backend {
   /** Accumulates into dq, dk, dv, given dout and the forward's out and stats (same q, k, v, drop). */
   attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null,
     B: number, T: number, C: number, NH: number, opts?: AttnOpts): void;
+
+  /**
+   * Optional: the three stages of attention with a softmax variant (src/nn/softmax/attention.ts is
+   * their definition; Float32Array only): S = q k^T / sqrt(D) for s <= t (0 above); out = (P * mask)
+   * v; dP WRITTEN = (dout v^T) * mask with dv += (P * mask)^T dout; dq += dS k / sqrt(D) and
+   * dk += dS^T q / sqrt(D). The variant's own transform runs between them.
+   */
+  readonly scoreAttention?: ScoreAttentionKernels;
 
   /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).

@@ -12,6 +12,8 @@ import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
+import { SoftmaxSlot } from '../nn/softmax/slot.js';
 import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
 import type { ParamStore } from '../nn/store.js';
 import { variantTag } from './label.js';
@@ -92,6 +94,8 @@ export class Block {
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
   readonly act: VariantSlot;
+  /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
+  readonly softmax: SoftmaxSlot | null;
   readonly H: number; readonly Hin: number;
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
@@ -118,6 +122,8 @@ export class Block {
     this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02);
     this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02);
     this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd);
+    this.softmax = cfg.softmax_variant_attn === 'softmax' ? null
+      : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg, maxB * NH * maxT * maxT);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
@@ -165,7 +171,8 @@ export class Block {
     // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
-    this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH);
+    if (this.softmax) this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH);
+    else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH);
   };
 
   /**
@@ -234,8 +241,9 @@ export class Block {
     const gy = g.g5;
     this.attnProj.backward(be, gy, ga, b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
-    be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v,
-      dropping ? this.attDrop : null, B, T, C, NH);
+    const drop = dropping ? this.attDrop : null;
+    if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
+    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH);
     const hA = b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

@@ -4,6 +4,7 @@
 // per-layer variants from blockNorm / blockActivation, the widths from mlpHidden: nothing restated.
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
 import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
 import type { Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
@@ -15,7 +16,7 @@ export interface SlotCost {
   /** Checkpoint name of the slot: pre_ln_attn, ..., activation, ln_f. */
   slot: string;
   variant: string;
-  kind: 'norm' | 'activation';
+  kind: 'norm' | 'activation' | 'softmax';
   /** Output width C of the slot (the MLP's H for the activation; its input is 2H when gated). */
   width: number;
   params: number;
@@ -62,7 +63,7 @@ export function variantCost(v: Variant<any>, C: number, a: ModelConfig): { infer
   };
 }
 
-function slotCost(layer: number, slot: string, kind: SlotCost['kind'], name: string, C: number, a: ModelConfig): SlotCost {
+function slotCost(layer: number, slot: string, kind: 'norm' | 'activation', name: string, C: number, a: ModelConfig): SlotCost {
   const v = (kind === 'norm' ? norms : activations)[name];
   const { inference: inf, training: tr } = variantCost(v, C, a);
   const train = pass(tr.forward, tr.backward);
@@ -76,6 +77,30 @@ function slotCost(layer: number, slot: string, kind: SlotCost['kind'], name: str
       training: addOps(tr.setup?.forward ?? {}, tr.setup?.backward ?? {}),
     },
     bytes: tr.bytes,
+  };
+}
+
+/** Scores one token has on average in a causal block_size context: (T + 1) / 2 keys per head. */
+export function scoresPerToken(cfg: ModelConfig): number {
+  return cfg.n_head * (cfg.block_size + 1) / 2;
+}
+
+/** The attention softmax variant of a layer (docs/softmax.md, docs/cost.md): its per-score counts
+ * times the scores a token has, and per head its row reductions (none for the elementwise ones),
+ * each over the (T + 1) / 2 keys of an average row. Bytes: the scores read and the weights written
+ * (and the saved scores in training). */
+function softmaxSlotCost(layer: number, cfg: ModelConfig): SlotCost {
+  const v = softmaxes[cfg.softmax_variant_attn], c = v.cost(cfg), W = scoresPerToken(cfg), row = (cfg.block_size + 1) / 2;
+  const red = (n: number): Reduction[] => Array.from({ length: n * cfg.n_head }, () => ({ length: row, bits: 32 }));
+  const per = (o: Ops) => { const out: Ops = {}; for (const [k, n] of Object.entries(o)) out[k as keyof Ops] = (n ?? 0) * W; return out; };
+  const declared = { forward: { ops: per(c.forward), reductions: red(c.reductions.forward) }, backward: { ops: per(c.backward), reductions: red(c.reductions.backward) } };
+  const d = derivedCost(declared, v.params(cfg.n_head, cfg), W, W, W);
+  const train = pass(d.forward, d.backward);
+  return {
+    layer, slot: 'attn.softmax_layer_attn', variant: cfg.softmax_variant_attn, kind: 'softmax', width: W, params: d.params,
+    inference: d.forward.ops, training: train.ops,
+    reductions: { inference: d.forward.reductions ?? [], training: train.reductions ?? [] },
+    setup: { inference: {}, training: {} }, bytes: d.bytes,
   };
 }
 
@@ -109,6 +134,7 @@ export function modelCost(cfg: ModelConfig): ModelCost {
   for (let i = 0; i < cfg.n_layer; i++) {
     for (const s of normSlotNames(cfg)) slots.push(slotCost(i, s, 'norm', blockNorm(cfg, i), C, cfg));
     slots.push(slotCost(i, 'activation', 'activation', blockActivation(cfg, i), H, cfg));
+    slots.push(softmaxSlotCost(i, cfg));
   }
   slots.push(slotCost(-1, 'ln_f', 'norm', cfg.norm_variant_output, C, cfg));
   const mm = matmuls(cfg);

@@ -24,6 +24,10 @@ export class Generator {
   private bufs: BlockBuffers[]; // one row, per layer
   private attend: Attend[]; // per layer: append k, v to the cache, attend over it
   private logits: F; private probs: Float64Array; private order: Int32Array; private scores: Float64Array;
+  private headScores: Float64Array; private headWeights: Float64Array;
+  /** A softmax variant whose weights depend on the call (T, a per-call decision): every token is a full
+   * forward over the context, as the framework's generate does (docs/softmax.md). */
+  private uncached: boolean;
 
   constructor(private model: GPT) {
     const { cfg, dtype } = model;
@@ -37,6 +41,9 @@ export class Generator {
     this.probs = new Float64Array(cfg.vocab_size);
     this.order = new Int32Array(cfg.vocab_size);
     this.scores = new Float64Array(T); // attention scores of one query over the cached positions
+    // With a softmax variant: every head's scores of the row, then its weights ((1, NH, 1, t + 1)).
+    this.uncached = model.blocks.some((b) => b.softmax?.callDependent);
+    this.headScores = new Float64Array(cfg.n_head * T); this.headWeights = new Float64Array(cfg.n_head * T);
   }
 
   /** Layer l's attention for the token at position len: its k, v join the cache, its q attends over it. */
@@ -45,6 +52,29 @@ export class Generator {
     const kc = this.kc[l], vc = this.vc[l], scores = this.scores, scale = 1 / Math.sqrt(D);
     kc.set(k.subarray(0, C), t * C);
     vc.set(v.subarray(0, C), t * C);
+    const variant = this.model.blocks[l].softmax;
+    if (variant) {
+      // The same transform as training's (src/nn/softmax/slot.ts) on this one query row of every head.
+      const n = t + 1, S = this.headScores, P = this.headWeights;
+      for (let hd = 0; hd < NH; hd++) {
+        const o = hd * D;
+        for (let s = 0; s <= t; s++) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[o + d] * kc[s * C + o + d];
+          S[hd * n + s] = dot * scale;
+        }
+      }
+      variant.transformRows(P, S, 1, NH, 1, n);
+      for (let hd = 0; hd < NH; hd++) {
+        const o = hd * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let s = 0; s <= t; s++) acc += P[hd * n + s] * vc[s * C + o + d];
+          y[o + d] = acc;
+        }
+      }
+      return;
+    }
     for (let hd = 0; hd < NH; hd++) {
       const o = hd * D;
       let max = -Infinity;
@@ -84,6 +114,7 @@ export class Generator {
 
   /** Logits of the last of `tokens` (at most block_size), fed from position 0 through the KV cache. */
   cachedLogits(tokens: number[], ctx: Ctx): F {
+    if (this.uncached) return this.windowLogits(tokens, ctx);
     this.len = 0;
     for (const tok of tokens) this.step(tok, ctx);
     return this.logits;
@@ -95,13 +126,13 @@ export class Generator {
     if (prompt.length === 0) throw new Error('generate needs a prompt of at least one token');
     const seq = [...prompt];
     const out: number[] = [];
-    let logits: F | null = seq.length <= T ? this.cachedLogits(seq, ctx) : null;
+    let logits: F | null = seq.length <= T && !this.uncached ? this.cachedLogits(seq, ctx) : null;
     for (let i = 0; i < opts.maxNewTokens; i++) {
       if (seq.length > T || logits === null) logits = this.windowLogits(seq.slice(-T), ctx);
       const next = this.pick(logits, opts, rng);
       seq.push(next); out.push(next);
       onToken?.(next);
-      if (i + 1 < opts.maxNewTokens && seq.length <= T) logits = this.step(next, ctx);
+      if (i + 1 < opts.maxNewTokens && seq.length <= T && !this.uncached) logits = this.step(next, ctx);
       else logits = null;
     }
     return out;

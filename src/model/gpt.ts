@@ -60,6 +60,7 @@ export class GPT {
     this.lmHead = cfg.wte_weight_tying ? this.wte : store.declare('lm_head.weight', [V, C], { normal: 0.02 });
     store.finalize(new Rng(opts.seed));
     for (const s of this.slots()) s.bind(be);
+    for (const b of this.blocks) b.softmax?.bind();
 
     this.emb = store.alloc(N * C);
     this.embMask = cfg.dropout > 0 ? store.alloc(N * C) : null;

@@ -3,10 +3,11 @@
 // variant's prefix, e.g. `krmsnorm(num=16,quantize_type=int8)`. A variant at its defaults is its name.
 import { activations } from '../nn/activations/index.js';
 import { norms } from '../nn/norms/index.js';
+import { softmaxes } from '../nn/softmax/index.js';
 
-export function variantTag(kind: 'norm' | 'activation', name: string, cfg: object): string {
-  const v = (kind === 'norm' ? norms : activations)[name as keyof typeof norms & keyof typeof activations] as
-    { flags?: readonly { name: string; default: unknown }[] } | undefined;
+export function variantTag(kind: 'norm' | 'activation' | 'softmax', name: string, cfg: object): string {
+  const reg: Record<string, { flags?: readonly { name: string; default: unknown }[] }> = kind === 'norm' ? norms : kind === 'softmax' ? softmaxes : activations;
+  const v = reg[name];
   const c = cfg as Record<string, unknown>;
   const parts = (v?.flags ?? []).filter((f) => f.name in c && JSON.stringify(c[f.name]) !== JSON.stringify(f.default))
     .map((f) => `${f.name.startsWith(name + '_') ? f.name.slice(name.length + 1) : f.name}=${c[f.name] === null ? 'None' : String(c[f.name])}`);

@@ -4,6 +4,7 @@
 import { UserError } from '../engine/types.js';
 import { activations } from './activations/index.js';
 import { norms } from './norms/index.js';
+import { softmaxes } from './softmax/index.js';
 import { problemsOf, type Registry } from './variant.js';
 
 /** The flags that choose variants (src/config/flags.ts declares them), plus each variant's own flags. */
@@ -13,6 +14,7 @@ export interface VariantChoices {
   norm_variant_output: string;
   activation_variant: string;
   activation_variant_layerlist: readonly string[] | null;
+  softmax_variant_attn: string;
 }
 
 /**
@@ -21,12 +23,14 @@ export interface VariantChoices {
  */
 export function variantProblems(cfg: VariantChoices): { errors: string[]; warnings: string[] } {
   // The blocks' variants: each value of a per-layer list (blockNorm, blockActivation), else the flag.
-  const each = (flag: string, list: readonly string[] | null, one: string, r: Registry): [string, string, Registry][] =>
+  type AnyRegistry = Record<string, Parameters<typeof problemsOf>[0]>;
+  const each = (flag: string, list: readonly string[] | null, one: string, r: Registry): [string, string, AnyRegistry][] =>
     (list && list.length ? [...new Set(list)] : [one]).map((v) => [list && list.length ? `${flag}_layerlist` : flag, v, r]);
-  const used: [string, string, Registry][] = [
+  const used: [string, string, AnyRegistry][] = [
     ...each('--norm_variant_attn', cfg.norm_variant_attn_layerlist, cfg.norm_variant_attn, norms),
     ['--norm_variant_output', cfg.norm_variant_output, norms],
     ...each('--activation_variant', cfg.activation_variant_layerlist, cfg.activation_variant, activations),
+    ['--softmax_variant_attn', cfg.softmax_variant_attn, softmaxes],
   ];
   const errors = new Set<string>(), warnings = new Set<string>();
   for (const [flag, value, registry] of used) {

@@ -123,7 +123,7 @@ export function atLeast(min: number, note = ''): NonNullable<VariantFlag['check'
 
 /** Problems of variant v under config a: its flags' checks and warnings, then its own check(). Run
  * when the variant is used (checkTrainConfig, buildModel); flags of unused variants are not checked. */
-export function problemsOf(v: Variant<any>, a: object): { errors: string[]; warnings: string[] } {
+export function problemsOf(v: Pick<Variant<any>, 'flags' | 'check'>, a: object): { errors: string[]; warnings: string[] } {
   const c = a as Record<string, unknown>, errors: string[] = [], warnings: string[] = [];
   for (const f of v.flags ?? []) {
     const e = f.check?.(c[f.name], c, f.name), w = f.warn?.(c[f.name], c, f.name);

@@ -765,8 +765,11 @@ async function loadActivations(id, key) {
         ...g.curves.map((c, i) => ({ label: c.label, stroke: `hsl(${Math.round(220 - 200 * (n > 1 ? i / (n - 1) : 0))} 70% 45%)`, width: 1.6 }))],
     }, [g.xs, g.initial, ...g.curves.map((c) => c.ys)], div));
   }
-  $('dact-alpha').textContent = reply.dact_alpha.length
-    ? 'dact alpha: ' + reply.dact_alpha.map((a) => `${a.slot} ${a.alpha.toFixed(4)}`).join(', ') : '';
+  const soft = (reply.softmax_params || []).map((p) => `h.${p.layer} ${p.name} ${p.values.map((x) => x.toFixed(4)).join(' ')}`);
+  $('dact-alpha').textContent = [
+    reply.dact_alpha.length ? 'dact alpha: ' + reply.dact_alpha.map((a) => `${a.slot} ${a.alpha.toFixed(4)}`).join(', ') : '',
+    soft.length ? 'attention softmax parameters: ' + soft.join(', ') : '',
+  ].filter(Boolean).join(' | ');
 }
 
 async function sample() {

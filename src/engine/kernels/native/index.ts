@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { Backend, MatmulOptions } from '../../backend.js';
+import type { Backend, MatmulOptions, ScoreAttentionKernels } from '../../backend.js';
 import type { F } from '../../types.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 
@@ -24,6 +24,12 @@ type AddonKernels = Omit<Backend, 'name' | 'matmul' | 'native' | 'wasm' | 'atten
 
 interface AddonBase extends AddonKernels {
   info(): NativeInfo;
+  scoreAttentionScores: ScoreAttentionKernels['scores'];
+  scoreAttentionValues: ScoreAttentionKernels['values'];
+  scoreAttentionValuesBackward: ScoreAttentionKernels['valuesBackward'];
+  scoreAttentionScoresBackward: ScoreAttentionKernels['scoresBackward'];
+  elemAttentionForward: NonNullable<ScoreAttentionKernels['elemForward']>;
+  elemAttentionBackward: NonNullable<ScoreAttentionKernels['elemBackward']>;
   gemmSelect(name: string): string;
   simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
@@ -138,6 +144,12 @@ export function loadNativeBackend(): Backend | null {
     attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
       ? tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts)
       : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH),
+    // native/src/softmax.c: attention with a softmax variant (src/nn/softmax/slot.ts).
+    scoreAttention: {
+      scores: a.scoreAttentionScores, values: a.scoreAttentionValues,
+      valuesBackward: a.scoreAttentionValuesBackward, scoresBackward: a.scoreAttentionScoresBackward,
+      elemForward: a.elemAttentionForward, elemBackward: a.elemAttentionBackward,
+    },
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,
     add: a.add,
