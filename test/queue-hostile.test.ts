@@ -18,7 +18,7 @@ import { parseRedisUrl, type RedisTarget } from '../src/sweep/redis.js';
 import { runWorker } from '../src/sweep/worker.js';
 import { claimWorkFolder, JOB_RECORD, jobRecord, workFolder } from '../src/sweep/work-folder.js';
 import { RUN_MARKER } from '../src/sweep/folders.js';
-import { LOCK_FILE } from '../src/util/lock.js';
+import { acquireLock, LOCK_FILE, LOCK_HEARTBEAT_MS, readLock } from '../src/util/lock.js';
 import { ROOT, tmpDir } from './helpers.js';
 import { RedisServer, skip, start, until } from './redis-server.js';
 
@@ -73,7 +73,7 @@ test('a job injected under a lookalike id, or under a run\'s own id with other f
     const look = (await queue.getJob(lookalike))!;
     assert.equal(await look.getState(), 'failed');
     assert.match(look.failedReason, /its id is not the one its name and flags give/);
-    assert.ok(lines.some((l) => /the job .* on the queue carrie?d? other flags/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /the job .* on the queue (is|was) not this run's \(other flags/.test(l)), lines.join('\n'));
     for (const r of p.runs) {
       // Trained with its own flags only, in a folder that records its job; the sweep folder holds that run's summary.
       const folder = workFolder(join(dir, 'work'), q, jobIdOf(r));
@@ -85,6 +85,28 @@ test('a job injected under a lookalike id, or under a run\'s own id with other f
   } finally {
     await w.stop();
     await queue.close();
+    conn.disconnect();
+  }
+});
+
+test('a run\'s job whose data another client made unreadable is replaced by the follower, which goes on and takes no result from it', { skip, timeout: 60000 }, async () => {
+  const dir = tmpDir('normlab-qh-');
+  const sweepDir = join(dir, 'unreadable');
+  const p = plan({});
+  const key = `bull:${queueNameOf(sweepDir)}:${jobIdOf(p.runs[0])}`;
+  const conn = new Redis(target.options);
+  const lines: string[] = [];
+  const following = followSweep(p, { target, sweepDir, print: (l) => lines.push(l), pollMs: 50 });
+  let w;
+  try {
+    await untilAsync('the run to be queued', async () => (await conn.exists(key)) === 1, 20000);
+    await conn.hset(key, 'data', '{"name": "default", "argv": [');
+    await until('the follower to replace the job', () => lines.some((l) => /was not this run's .*removed, and the run queued in its place/.test(l)), 20000);
+    w = worker(join(dir, 'work'));
+    const out = await following;
+    assert.equal(out.counts.ok, 1, lines.join('\n'));
+  } finally {
+    await w?.stop();
     conn.disconnect();
   }
 });
@@ -134,6 +156,21 @@ test('a worker never clears or trains in a folder whose lock a live process hold
     assert.match((refused as { why: string }).why, /no \.normlab-job\.json/);
   } finally {
     sleeper.kill('SIGKILL');
+  }
+});
+
+test('a held folder lock is touched every 10 s, so a machine sharing the folder can tell it is alive', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const dir = tmpDir('normlab-qh-');
+  const lock = acquireLock(dir, 'train');
+  try {
+    const old = new Date(Date.now() - 600_000);
+    utimesSync(lock.file, old, old);
+    assert.ok(readLock(dir)!.ageMs >= 599_000);
+    t.mock.timers.tick(LOCK_HEARTBEAT_MS);
+    assert.ok(readLock(dir)!.ageMs < 60_000, 'touched');
+  } finally {
+    lock.release();
   }
 });
 

@@ -155,6 +155,18 @@ async function register(f: Follow): Promise<void> {
   if (f.tracked.length > 0) f.print(`queue ${f.queue.name} was missing from ${QUEUES_KEY} (Redis lost its data?): listed again, so workers see its runs`);
 }
 
+const UNREADABLE = Symbol('unreadable');
+
+/** The run's job on the queue, null when there is none, UNREADABLE when its stored fields are not JSON (written by another client). */
+async function readJob(f: Follow, t: Tracked): Promise<Job<RunJobData, RunJobResult> | null | typeof UNREADABLE> {
+  try {
+    return (await f.queue.getJob(t.id)) ?? null;
+  } catch (e) {
+    if (e instanceof SyntaxError) return UNREADABLE;
+    throw e;
+  }
+}
+
 /** The job's data is this run's: same name, same flags. */
 function isOurs(job: Job<RunJobData, RunJobResult>, t: Tracked): boolean {
   const d = job.data as Partial<RunJobData> | null;
@@ -179,9 +191,9 @@ async function enqueue(f: Follow): Promise<void> {
       f.counts.skipped++;
       continue;
     }
-    const job = await f.queue.getJob(t.id);
+    const job = await readJob(f, t);
     if (!job) { toAdd.push(t); continue; }
-    if (!isOurs(job, t)) { already++; continue; } // replaced when it can be (look)
+    if (job === UNREADABLE || !isOurs(job, t)) { already++; continue; } // replaced when it can be (look)
     if (await job.getState() === 'failed') {
       if (existsSync(t.dir)) clearRunFolder(t.dir); // the sweep's own copy of the failed run (refused if it did not create it)
       await job.retry('failed');
@@ -196,7 +208,7 @@ async function enqueue(f: Follow): Promise<void> {
 
 /** One look at a run: its job's state, its live files; true when it finished (its row is set). */
 async function look(f: Follow, t: Tracked): Promise<boolean> {
-  const job = await f.queue.getJob(t.id);
+  const job = await readJob(f, t);
   if (!job) {
     // Removed from Redis (the queue was obliterated, or Redis restarted without its data): queue it again.
     if (!f.warnedMissing) f.print(`run ${t.run.name} is no longer on the queue: queued again`);
@@ -205,7 +217,7 @@ async function look(f: Follow, t: Tracked): Promise<boolean> {
     await f.queue.add(j.name, j.data, j.opts);
     return false;
   }
-  if (!isOurs(job, t)) { await replaceForeign(f, t, job); return false; }
+  if (job === UNREADABLE || !isOurs(job, t)) { await replaceForeign(f, t); return false; }
   const state = await job.getState();
   await syncRun(f, t);
   if (state !== 'active') t.progress = '';
@@ -227,20 +239,18 @@ async function look(f: Follow, t: Tracked): Promise<boolean> {
 }
 
 /**
- * A job under this run's id whose flags are not the run's (queued by another client of the Redis):
+ * A job under this run's id whose flags are not the run's, or cannot be read (queued or changed by another client of the Redis):
  * nothing of it is taken; it is removed and the run queued in its place, or, while a worker holds
  * it, left until it ends.
  */
-async function replaceForeign(f: Follow, t: Tracked, job: Job<RunJobData, RunJobResult>): Promise<void> {
+async function replaceForeign(f: Follow, t: Tracked): Promise<void> {
   const said = t.foreignSaid;
   t.foreignSaid = true;
-  try {
-    await job.remove();
-  } catch {
-    if (!said) f.print(`run ${t.run.name}: the job ${t.id} on the queue carries other flags (it was not queued by this sweep): its results are not taken; it is replaced once it ends`);
+  if (await f.queue.remove(t.id).catch(() => 0) !== 1) {
+    if (!said) f.print(`run ${t.run.name}: the job ${t.id} on the queue is not this run's (other flags, or data that is not JSON; not queued by this sweep): its results are not taken; it is replaced once it ends`);
     return;
   }
-  f.print(`run ${t.run.name}: the job ${t.id} on the queue carried other flags (it was not queued by this sweep): removed, and the run queued in its place`);
+  f.print(`run ${t.run.name}: the job ${t.id} on the queue was not this run's (other flags, or data that is not JSON; not queued by this sweep): removed, and the run queued in its place`);
   const j = jobOptions(f, t);
   await f.queue.add(j.name, j.data, j.opts);
 }
