@@ -171,7 +171,7 @@ function residentParity<A extends Record<string, Float32Array>>(
 // Every kernel of the interface must have a parity test below: adding a kernel to Backend without
 // one fails here.
 const TESTED = ['matmul', 'addBias', 'biasBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
-  'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward', 'add', 'addInto', 'mul', 'scale', 'sumSquares', 'adamw'];
+  'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward', 'add', 'addInto', 'mul', 'scale', 'sumSquares', 'adamw', 'fakeQuant'];
 test('every Backend kernel has a parity test', () => {
   const MEMORY = ['alloc', 'free']; // not kernels: parity() runs every case again on alloc()'s arrays
   const kernels = Object.entries(tsBackend).filter(([k, v]) => typeof v === 'function' && !MEMORY.includes(k)).map(([k]) => k).sort();
@@ -281,6 +281,22 @@ backendTest('add, addInto, mul, scale, sumSquares (empty, odd, pool-sized)', (be
     parity(be, `sumSquares ${n}`, (rng) => ({ x: view(rng, n, 1) }), (be, x) => be.sumSquares(x.x, n), { x: EXACT },
       { atol: 0, rtol: 1e-12 }); // both sum exact float products in double, in different orders
   }
+});
+
+// Same float32 operations in the same order (mean|x| summed in double in entry order): bit for bit.
+backendTest('fakeQuant: every method, bits 2/4/8/16, causal blocks, scheduler blend, aliased, constant', (be) => {
+  for (const [n, T] of [[0, 0], [1, 0], [7, 0], [100003, 0], [3 * 64 * 64, 64], [2 * 5 * 5, 5]]) {
+    for (let method = 0; method < 4; method++) for (const bits of [2, 4, 8, 16]) for (const level of [-1, 0.3]) {
+      parity(be, `fakeQuant n=${n} T=${T} method=${method} bits=${bits} level=${level}`, (rng) => {
+        const u = view(rng, n, 3);
+        for (let i = 0; i < n; i++) u[i] = rng.uniform();
+        return { out: view(rng, n, 1), x: view(rng, n, 2), u };
+      }, (be, a) => be.fakeQuant(a.out, a.x, method === 2 ? a.u : null, n, T, method, bits, level), { out: EXACT, x: EXACT, u: EXACT });
+    }
+  }
+  parity(be, 'fakeQuant aliased', (rng) => ({ x: view(rng, 1001, 2) }), (be, a) => be.fakeQuant(a.x, a.x, null, 1001, 0, 1, 4, -1), { x: EXACT });
+  parity(be, 'fakeQuant constant', (rng) => ({ out: view(rng, 9, 2), x: view(rng, 9, 2).fill(0.7) }),
+    (be, a) => be.fakeQuant(a.out, a.x, null, 9, 0, 1, 8, -1), { out: EXACT, x: EXACT });
 });
 
 backendTest('adamw (step 1 and 10, with and without weight decay, pool-sized)', (be) => {

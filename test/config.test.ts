@@ -213,7 +213,7 @@ test('maxPositional refuses stray arguments', () => {
 test('formatHelp lists every flag under its group, in order, with its default', () => {
   const text = formatHelp('train', FLAGS);
   assert.ok(text.startsWith('usage: normlab train [flags]\n'));
-  const groups = ['model', 'normalization', 'activation', 'softmax', 'training', 'data', 'logging'];
+  const groups = ['model', 'normalization', 'activation', 'softmax', 'quantization', 'training', 'data', 'logging'];
   const at = groups.map((g) => text.indexOf(`\n${g}:\n`));
   for (let i = 0; i < at.length; i++) {
     assert.ok(at[i] > 0, `group ${groups[i]} missing`);

@@ -243,7 +243,7 @@ test('a sweep writes results.csv / results.jsonl; a failed run is retried, finis
     assert.deepEqual(first.counts, { ok: 2, failed: 1, interrupted: 0, skipped: 0 });
     const csv = readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n');
     assert.equal(csv[0], 'name,norm_variant_attn,best_val_loss,best_iter,final_train_loss,final_val_loss,iters,params,wall_s,tokens_per_s,krmsnorm_recompute,status,error,out_dir,' +
-      'cost_inference_ops,cost_training_ops,cost_reduction_len,cost_reduction_bits,cost_variant_params,cost_matmul_macs');
+      'cost_inference_ops,cost_training_ops,cost_reduction_len,cost_reduction_bits,cost_variant_params,cost_matmul_macs,cost_bit_macs,cost_weight_bits');
     assert.equal(csv.length, 4);
     const rows = readJsonl(join(dir, 'results.jsonl'));
     assert.deepEqual(rows.map((r) => [r.name, r.norm_variant_attn, r.status]), [

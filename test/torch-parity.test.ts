@@ -387,6 +387,7 @@ for (const file of readdirSync(DIR).filter((f) => f.startsWith('train_')).sort()
     const ctx = ctxOf(replayRng([]), true);
     const losses: number[] = [], lrs: number[] = [], gnorms: number[] = [];
     for (let it = 0, b = 0; it < tc.steps; it++) {
+      ctx.iter = it; // quantization warm-up and scheduler
       const lr = learningRate(it, tc);
       model.store.zeroGrad();
       let loss = 0;

@@ -304,6 +304,24 @@ MODELS = {
     'softmax_pfla': dict(softmax_variant_attn='pfla_softmax', pfla_softmax_num_points=9, pfla_softmax_left_bound=-3.0,
                          pfla_softmax_right_bound=3.0, pfla_softmax_learn_x=True, mlp_expansion_factor=2),
     'softmax_squareplus': dict(softmax_variant_attn='squareplus', squareplus_divisor=0.5, div_by_seq_len=True, mlp_expansion_factor=2),
+    # Quantization (docs/quantization.md). Chained quantizers (activation_input -> gelu -> activation_output,
+    # q/k inputs -> scores -> softmax input) always have a product or a nonlinearity between them, so no
+    # entry reaches the second one on an exact grid tie that float32 and float64 would round apart.
+    'quant_all_affine8': dict(quantize_mlp_act=True, quantize_attn_act=True, linear_variant_attn='quantized_linear',
+                              linear_variant_mlp='quantized_linear', quantization_warmup_iters=0,
+                              quantize_linear_attn_v_bits=4, quantize_linear_mlp_down_method='symmetric_quant',
+                              quantize_wte=True, quantize_wpe=True, quantize_wpe_method='symmetric_quant',
+                              quantize_wpe_bits=6, mlp_expansion_factor=2),
+    'quant_ternary_static': dict(quantize_mlp_act=True, quantize_attn_act_softmax_input=True,
+                                 quantize_attn_act_pv_mult_p_input=True, quantize_attn_act_softmax_input_bits=5,
+                                 activations_quant_method='ternary_quant', quant_scheduler='static',
+                                 start_quant_level=0.5, full_quant_iteration=10, use_pre_ln=False,
+                                 mlp_expansion_factor=2, activation_variant='silu'),
+    'quant_symmetric_post_untied': dict(quantize_mlp_act_input=True, quantize_attn_act_input=True,
+                                        quantize_attn_act_output=True, quantize_mlp_act_input_bits=3,
+                                        activations_quant_method='symmetric_quant', use_pre_ln=False,
+                                        use_post_ln=True, wte_weight_tying=False, quantize_wte=True,
+                                        quantize_wte_method='ternary_quant', mlp_expansion_factor=2),
 }
 
 
@@ -414,6 +432,12 @@ TRAINS = {
                       norm_variant_output='hyperspherenorm', hsnorm_radius_learning=True, mlp_expansion_factor=2),
     'consmax': dict(softmax_variant_attn='consmax', consmax_initial_gamma=3.0, mlp_expansion_factor=2),
     'consmax_v2': dict(softmax_variant_attn='consmax_v2', consmax_initial_gamma=3.0, mlp_expansion_factor=2),
+    # quantized_linear weights float for updates 0..2, quantized from update 3 (the warm-up boundary);
+    # the linear scheduler's level 0.25, 0.4375, 0.625, 0.8125, 1, 1 over the six updates.
+    'quant_warmup_linear_sched': dict(quantize_mlp_act=True, quantize_attn_act_qk_mult_q_input=True,
+                                      quantize_attn_act_pv_mult_p_input=True, linear_variant_mlp='quantized_linear',
+                                      quantize_linear_bits=6, quantization_warmup_iters=3, quant_scheduler='linear',
+                                      start_quant_level=0.25, full_quant_iteration=4, mlp_expansion_factor=2),
 }
 TRAIN_CFG = dict(learning_rate=1e-2, min_lr=1e-3, decay_lr=True, warmup_iters=2, lr_decay_iters=5,
                  weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, gradient_accumulation_steps=2, steps=6)
@@ -448,6 +472,7 @@ def make_train(name, flags, seed):
     B, T, A = 2, 6, tc['gradient_accumulation_steps']
     batches, losses, lrs, norms = [], [], [], []
     for it in range(tc['steps']):
+        model.iter_num = it
         lr = lr_at(it, tc)
         for group in opt.param_groups:
             group['lr'] = lr
@@ -469,6 +494,27 @@ def make_train(name, flags, seed):
              for k, v in model.state_dict().items() if not (tied and k == 'lm_head.weight')}
     return dict(name=name, flags=flags, config=cfg, train=tc, B=B, T=T, params=init, batches=batches,
                 losses=losses, lrs=lrs, grad_norms=norms, final=final)
+
+
+def make_quant_float32(g):
+    """The quantizers alone in float32 (torch's default dtype): every method at 2, 3, 4, 8 and 16 bits,
+    whole tensors and causal T x T blocks with -inf above the diagonal, stochastic with given draws
+    and exact ties (multiples of scale / 2) included. normlab's kernels must give the same float32 bits."""
+    cases = []
+    for method in ('symmetric_quant', 'affine_quant', 'stochastic_quant', 'ternary_quant'):
+        for bits in (2, 3, 4, 8, 16):
+            for causal in (False, True):
+                T = 5
+                x = torch.randn(2, 3, T, T, generator=g, dtype=torch.float32) * 2
+                if causal:
+                    x = x.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), float('-inf'))
+                else:  # exact half-steps of a grid: ties that Math.round would send up
+                    x = torch.cat([x.reshape(-1), torch.tensor([-2.5, -0.5, 0.5, 1.5, 2.5, 0.0], dtype=torch.float32)])
+                u = torch.rand(x.shape, generator=g, dtype=torch.float32)
+                out = ref.quantize_tensor(x, method, bits, causal, u)
+                ninf = lambda t: [None if v == float('-inf') else v for v in exact(t.reshape(-1))]  # JSON: null is -inf
+                cases.append(dict(method=method, bits=bits, T=T if causal else 0, x=ninf(x), u=exact(u.reshape(-1)), out=ninf(out)))
+    return cases
 
 
 def dump(name, obj):
@@ -495,6 +541,7 @@ def main():
     total += dump('norms_float32.json', make_norms(torch.Generator().manual_seed(7), only={'krmsnorm', 'rmsnorm', 'layernorm'}))
     total += dump('activations_float32.json', make_acts(torch.Generator().manual_seed(8), only={
         'gelu_shifted', 'glu', 'learned_spline', 'piecewise', 'pfla', 'pfla_le', 'prelu', 'mish', 'selu', 'gelu', 'relu'}))
+    total += dump('quant_float32.json', make_quant_float32(torch.Generator().manual_seed(9)))
     torch.set_default_dtype(torch.float64)
     for i, (name, flags) in enumerate(MODELS.items()):
         total += dump(f'model_{name}.json', make_model(name, flags, 1000 + i))

@@ -56,6 +56,27 @@ DEFAULTS = dict(
     pfla_softmax_density='linear', pfla_softmax_use_learned_divisor=False, pfla_softmax_gamma_init=1.0,
     pfla_softmax_use_obo=False, pfla_softmax_use_learned_obo=False, pfla_softmax_obo=0.0, pfla_softmax_mode='linear',
 )
+# Quantization (docs/quantization.md): the reference framework's flags and defaults.
+MLP_POINTS = ['input', 'activation_input', 'activation_output', 'output']
+ATTN_POINTS = ['input', 'qk_mult_q_input', 'qk_mult_k_input', 'softmax_input', 'pv_mult_p_input',
+               'pv_mult_v_input', 'pv_mult_output', 'output']
+LINEARS = [('attn_q', 'q', 'attn'), ('attn_k', 'k', 'attn'), ('attn_v', 'v', 'attn'), ('attn_proj', 'attn_proj', 'attn'),
+           ('mlp_up', 'mlp_up', 'mlp'), ('mlp_down', 'mlp_down', 'mlp')]
+DEFAULTS.update(activations_quant_method='affine_quant', quantize_mlp_act=False, quantize_mlp_act_bits=8,
+                quantize_attn_act=False, quantize_attn_act_bits=8,
+                linear_variant_attn='linear', linear_variant_mlp='linear', quantize_linear_method='affine_quant',
+                quantize_linear_bits=8, quantization_warmup_iters=100,
+                quantize_wte=None, quantize_wte_method='affine_quant', quantize_wte_bits=8,
+                quantize_wpe=None, quantize_wpe_method='affine_quant', quantize_wpe_bits=8,
+                quant_scheduler=None, start_quant_level=0.0, full_quant_iteration=None)
+for _g, _pts in (('mlp', MLP_POINTS), ('attn', ATTN_POINTS)):
+    for _p in _pts:
+        DEFAULTS[f'quantize_{_g}_act_{_p}'] = False
+        DEFAULTS[f'quantize_{_g}_act_{_p}_bits'] = None
+for _k, _v, _g in LINEARS:
+    DEFAULTS[f'linear_variant_{_v}'] = None
+    DEFAULTS[f'quantize_linear_{_k}_method'] = None
+    DEFAULTS[f'quantize_linear_{_k}_bits'] = None
 
 
 def full_cfg(**over):
@@ -498,7 +519,154 @@ def make_norm(name, C, cfg):
 
 
 # ----------------------------------------------------------------------------------------------
+# Fake quantization (docs/quantization.md), written from the rules stated there:
+#   symmetric  scale = max|x| / (2^(b-1) - 1), q = clamp(round(x / scale), -2^(b-1), 2^(b-1) - 1), x' = q scale
+#   affine     scale = (max - min) / (2^b - 1), zp = -round(min / scale) - 2^(b-1),
+#              q = clamp(round(x / scale) + zp, -2^(b-1), 2^(b-1) - 1), x' = (q - zp) scale
+#   stochastic l = |x| / max|x| (2^b - 1), magnitude floor(l) + [u < frac(l)], x' = sign(x) magnitude max|x| / (2^b - 1)
+#   ternary    scale = max(mean|x|, 1e-5) (mean summed in float64), q = clamp(round(x / scale), -1, 1)
+# torch.round is round-half-to-even. Statistics over the whole tensor, or (causal=True, the last two
+# dimensions T x T) over the lower triangle only; other entries are returned unchanged. Scale 0 (or
+# not finite): the tensor passes unchanged.
+
+def quantize_tensor(x, method, bits, causal=False, u=None):
+    x = x.detach()
+    if causal:
+        T = x.shape[-1]
+        sel = torch.tril(torch.ones(T, T, dtype=torch.bool)).expand_as(x)
+        vals = x[sel]
+    else:
+        sel = None
+        vals = x.reshape(-1)
+    if vals.numel() == 0:
+        return x
+    half = 2 ** (bits - 1) - 1
+    levels = 2 ** bits - 1
+    if method == 'symmetric_quant':
+        scale = vals.abs().max() / half
+        zp = torch.zeros((), dtype=x.dtype)
+        lo, hi = -half - 1, half
+    elif method == 'affine_quant':
+        scale = (vals.max() - vals.min()) / levels
+        zp = -torch.round(vals.min() / scale) + (-half - 1)
+        lo, hi = -half - 1, half
+    elif method == 'stochastic_quant':
+        amax = vals.abs().max()
+        scale = amax / levels
+    elif method == 'ternary_quant':
+        scale = torch.clamp((vals.double().abs().sum() / vals.numel()).to(x.dtype), min=1e-5)
+        zp = torch.zeros((), dtype=x.dtype)
+        lo, hi = -1, 1
+    else:
+        raise ValueError(method)
+    if not (scale.item() > 0 and math.isfinite(scale.item())):
+        return x
+    if method == 'stochastic_quant':
+        l = x.abs() / amax * levels
+        fl = torch.trunc(l)
+        prob = torch.clamp(l - fl, 0.0, 1.0)
+        out = torch.sign(x) * (fl + (u < prob).to(x.dtype)) * scale
+    else:
+        q = torch.clamp(torch.round(x / scale) + zp, lo, hi)
+        out = (q - zp) * scale
+    if sel is not None:
+        out = torch.where(sel, out, x)
+    return out
+
+
+def quant_level(cfg, training, iter_num):
+    """None without a scheduler; else the level: 1 in evaluation, start (static), or
+    start + (1 - start) iter / full capped at 1 (linear; the reference's formula corrected)."""
+    s = cfg['quant_scheduler']
+    if s is None:
+        return None
+    if not training:
+        return 1.0
+    if s == 'static':
+        return cfg['start_quant_level']
+    st = cfg['start_quant_level']
+    return min(1.0, st + (1 - st) * iter_num / cfg['full_quant_iteration'])
+
+
+class _Straight(torch.autograd.Function):
+    """Forward: the quantized tensor; backward: the gradient unchanged (straight through)."""
+
+    @staticmethod
+    def forward(ctx, x, xq):
+        return xq.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def ste(x, xq, level):
+    """Forward xq (or x + level (xq - x), entries that are masked (-inf) left as they are), gradient
+    straight through to x unchanged."""
+    if level is None:
+        return _Straight.apply(x, xq.detach())
+    d = (xq - x).detach()
+    d = torch.where(torch.isinf(x), torch.zeros_like(d), d)
+    return x + level * d
+
+
+class Quant:
+    """The quantization of one model: which points, methods and bits (resolved from cfg), and the
+    iteration and mode of the forward in progress (set by the GPT)."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.training = True
+        self.iter_num = 0
+
+    def point(self, g, p):
+        c = self.cfg
+        if not (c[f'quantize_{g}_act'] or c[f'quantize_{g}_act_{p}']):
+            return None
+        bits = c[f'quantize_{g}_act_{p}_bits']
+        return c['activations_quant_method'], bits if bits is not None else c[f'quantize_{g}_act_bits']
+
+    def linear(self, key, variant, g):
+        c = self.cfg
+        v = c[f'linear_variant_{variant}'] or c[f'linear_variant_{g}']
+        if v != 'quantized_linear':
+            return None
+        m, b = c[f'quantize_linear_{key}_method'], c[f'quantize_linear_{key}_bits']
+        return (m if m is not None else c['quantize_linear_method']), (b if b is not None else c['quantize_linear_bits'])
+
+    def act(self, g, p, x, causal=False):
+        spec = self.point(g, p)
+        if spec is None:
+            return x
+        return ste(x, quantize_tensor(x, spec[0], spec[1], causal), quant_level(self.cfg, self.training, self.iter_num))
+
+    def weight(self, spec, w):
+        if spec is None or (self.training and self.iter_num < self.cfg['quantization_warmup_iters']):
+            return w
+        return ste(w, quantize_tensor(w, spec[0], spec[1]), quant_level(self.cfg, self.training, self.iter_num))
+
+
+class QLinear(nn.Linear):
+    """nn.Linear whose weight is fake-quantized as one tensor (after the warm-up); bias float."""
+
+    def __init__(self, C_in, C_out, bias, quant, spec):
+        super().__init__(C_in, C_out, bias=bias)
+        self.quant, self.spec = quant, spec
+
+    def forward(self, x):
+        if self.quant is None:
+            return super().forward(x)
+        return F.linear(x, self.quant.weight(self.spec, self.weight), self.bias)
+
+
+# ----------------------------------------------------------------------------------------------
 # GPT (nanoGPT layout, separate q/k/v).
+
+
+def _ql(C_in, C_out, b, quant, key):
+    k, v, g = next(x for x in LINEARS if x[0] == key)
+    spec = quant.linear(k, v, g) if quant is not None else None
+    return QLinear(C_in, C_out, b, quant if spec else None, spec)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -671,15 +839,16 @@ class SoftmaxVariant(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, quant=None):
         super().__init__()
         C, b = cfg['n_embd'], cfg['bias']
         self.n_head = cfg['n_head']
-        self.c_attn_q = nn.Linear(C, C, bias=b)
-        self.c_attn_k = nn.Linear(C, C, bias=b)
-        self.c_attn_v = nn.Linear(C, C, bias=b)
-        self.c_proj = nn.Linear(C, C, bias=b)
+        self.c_attn_q = _ql(C, C, b, quant, 'attn_q')
+        self.c_attn_k = _ql(C, C, b, quant, 'attn_k')
+        self.c_attn_v = _ql(C, C, b, quant, 'attn_v')
+        self.c_proj = _ql(C, C, b, quant, 'attn_proj')
         self.drop = cfg['dropout']
+        self.quant = quant
         if cfg['softmax_variant_attn'] != 'softmax':
             self.softmax_layer_attn = SoftmaxVariant(cfg)
 
@@ -687,38 +856,47 @@ class Attention(nn.Module):
         B, T, C = x.shape
         NH = self.n_head
         D = C // NH
-        q = self.c_attn_q(x).view(B, T, NH, D).transpose(1, 2)
-        k = self.c_attn_k(x).view(B, T, NH, D).transpose(1, 2)
-        v = self.c_attn_v(x).view(B, T, NH, D).transpose(1, 2)
+        Q = self.quant.act if self.quant is not None else (lambda g, p, t, causal=False: t)
+        x = Q('attn', 'input', x)
+        q = Q('attn', 'qk_mult_q_input', self.c_attn_q(x)).view(B, T, NH, D).transpose(1, 2)
+        k = Q('attn', 'qk_mult_k_input', self.c_attn_k(x)).view(B, T, NH, D).transpose(1, 2)
+        v = Q('attn', 'pv_mult_v_input', self.c_attn_v(x)).view(B, T, NH, D).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))
         mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
         if hasattr(self, 'softmax_layer_attn'):
             att = self.softmax_layer_attn(att, mask.expand_as(att))
         else:
             att = att.masked_fill(~mask, float('-inf'))
+            att = Q('attn', 'softmax_input', att, causal=True)
             att = F.softmax(att, dim=-1)
+            att = Q('attn', 'pv_mult_p_input', att, causal=True)
         att = F.dropout(att, self.drop, self.training)
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
-        return F.dropout(self.c_proj(y), self.drop, self.training)
+        y = Q('attn', 'pv_mult_output', y)
+        return F.dropout(Q('attn', 'output', self.c_proj(y)), self.drop, self.training)
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, quant=None):
         super().__init__()
         C, b = cfg['n_embd'], cfg['bias']
         H = cfg['mlp_size'] if cfg['mlp_size'] is not None else cfg['mlp_expansion_factor'] * C
         act = cfg['activation_variant']
-        self.c_fc = nn.Linear(C, 2 * H if act == 'glu' else H, bias=b)
+        self.c_fc = _ql(C, 2 * H if act == 'glu' else H, b, quant, 'mlp_up')
         self.activation_variant = make_activation(act, cfg)
-        self.c_proj = nn.Linear(H, C, bias=b)
+        self.c_proj = _ql(H, C, b, quant, 'mlp_down')
         self.drop = cfg['dropout']
+        self.quant = quant
 
     def forward(self, x):
-        return F.dropout(self.c_proj(self.activation_variant(self.c_fc(x))), self.drop, self.training)
+        Q = self.quant.act if self.quant is not None else (lambda g, p, t: t)
+        h = Q('mlp', 'activation_input', self.c_fc(Q('mlp', 'input', x)))
+        h = Q('mlp', 'activation_output', self.activation_variant(h))
+        return F.dropout(Q('mlp', 'output', self.c_proj(h)), self.drop, self.training)
 
 
 class Block(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, quant=None):
         super().__init__()
         C, nv = cfg['n_embd'], cfg['norm_variant_attn']
         self.pre, self.post, self.peri = cfg['use_pre_ln'], cfg['use_post_ln'], cfg['use_peri_ln']
@@ -731,8 +909,8 @@ class Block(nn.Module):
         if self.peri:
             self.out_ln_attn = make_norm(nv, C, cfg)
             self.out_ln_mlp = make_norm(nv, C, cfg)
-        self.attn = Attention(cfg)
-        self.mlp = MLP(cfg)
+        self.attn = Attention(cfg, quant)
+        self.mlp = MLP(cfg, quant)
 
     def forward(self, x):
         h = self.pre_ln_attn(x) if self.pre else x
@@ -768,10 +946,12 @@ class GPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         C, V = cfg['n_embd'], cfg['vocab_size']
+        self.quant = Quant(cfg)
+        self.iter_num = 0
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(V, C),
             wpe=nn.Embedding(cfg['block_size'], C),
-            h=nn.ModuleList([Block(layer_cfg(cfg, i)) for i in range(cfg['n_layer'])]),
+            h=nn.ModuleList([Block(layer_cfg(cfg, i), self.quant) for i in range(cfg['n_layer'])]),
             ln_f=make_norm(cfg['norm_variant_output'], C, cfg),
         ))
         self.lm_head = nn.Linear(C, V, bias=False)
@@ -795,7 +975,15 @@ class GPT(nn.Module):
     def forward(self, idx, targets=None):
         B, T = idx.shape
         pos = torch.arange(T)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        qz, c = self.quant, self.cfg
+        qz.training, qz.iter_num = self.training, self.iter_num
+        level = quant_level(c, self.training, self.iter_num)
+
+        def table(name, w):  # the whole table as one tensor; the tied lm_head keeps the float weight
+            if not c[f'quantize_{name}']:
+                return w
+            return ste(w, quantize_tensor(w, c[f'quantize_{name}_method'], c[f'quantize_{name}_bits']), level)
+        x = F.embedding(idx, table('wte', self.transformer.wte.weight)) + F.embedding(pos, table('wpe', self.transformer.wpe.weight))
         x = F.dropout(x, self.cfg['dropout'], self.training)
         for blk in self.transformer.h:
             x = blk(x)

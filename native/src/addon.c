@@ -299,6 +299,17 @@ static const Spec s_adamw[] = { SZ(4, "n"), NM(5, "lr"), NM(6, "beta1"), NM(7, "
   NM(10, "step"), FA(0, "param", 4), FA(1, "grad", 4), FA(2, "m", 4), FA(3, "v", 4) };
 CALL(c_adamw) { nl_adamw(P(0), P(1), P(2), P(3), L(4), D(5), D(6), D(7), D(8), D(9), D(10)); return 0; }
 
+// fakeQuant(out, x, u, n, T, method, bits, level): T = 0 or n a multiple of T T; u: n uniforms for method 2.
+static const Spec s_fquant[] = { SZ(3, "n"), SZ(4, "T"), SZ(5, "method"), SZ(6, "bits"), NM(7, "level"), FA(0, "out", 3),
+  FA(1, "x", 3), FAN(2, "u", 3) };
+static void p_fquant(Args *a, const Val *v) {
+  if (L(5) > 3) fail(a, "R", "%s must be 0..3 (symmetric, affine, stochastic, ternary)", "method", 0);
+  else if (L(6) < 1 || L(6) > 16) fail(a, "R", "%s must be 1..16, got %g", "bits", (double)L(6));
+  else if (L(5) == 2 && !P(2)) fail(a, "T", "%s: stochastic_quant needs n uniforms", "u", 0);
+  else if (L(4) > 0 && L(3) % (L(4) * L(4)) != 0) fail(a, "R", "%s: n must be a multiple of T*T", "T", 0);
+}
+CALL(c_fquant) { nl_fake_quant(P(0), P(1), P(2), L(3), L(4), (int)L(5), (int)L(6), D(7)); return 0; }
+
 // ---- norms (norms.c) ----
 
 static const Spec s_rms_f[] = { SZ(4, "N"), SZ(5, "C"), FA(0, "out", 4, 5), FA(1, "rrms", 4), FA(2, "x", 4, 5), FA(3, "gain", 5) };
@@ -451,6 +462,7 @@ static const Entry entries[] = {
   PLAIN("scale", s_scale, c_scale),
   ROW("sumSquares", s_sum_squares, NULL, NULL, c_sum_squares, NULL, 1),
   PLAIN("adamw", s_adamw, c_adamw),
+  ROW("fakeQuant", s_fquant, NULL, p_fquant, c_fquant, NULL, 0),
   PLAIN("rmsnormForward", s_rms_f, c_rms_f),
   PLAIN("rmsnormBackward", s_rms_b, c_rms_b),
   PLAIN("layernormForward", s_ln_f, c_ln_f),

@@ -42,6 +42,8 @@ void nl_add_into(float *dst, const float *src, long n);
 void nl_mul(float *out, const float *x, const float *mask, long n);
 void nl_scale(float *x, double s, long n);
 double nl_sum_squares(const float *x, long n);
+// quantize.c: Backend.fakeQuant (u: n uniforms for method 2, else NULL).
+void nl_fake_quant(float *out, const float *x, const float *u, long n, long T, int method, int bits, double level);
 void nl_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
   double eps, double weight_decay, double step);
 

@@ -1,7 +1,7 @@
 // `normlab bench`: training and sampling speed on a fixed configuration of shakespeare_char.
 //
 //   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,wasm,ts] [--torch]
-//                 [--variants] [--gemm] [--gemms avx512,openblas] [--simds avx512,avx2] [--json FILE]
+//                 [--variants] [--quant] [--gemm] [--gemms avx512,openblas] [--simds avx512,avx2] [--json FILE]
 //                 [any train flag]
 //
 // Reports ms per iteration, tokens per second, achieved GFLOP/s (nanoGPT's model FLOPs: 6 N per
@@ -50,6 +50,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'threads', type: 'int', default: 2, group: 'training', help: 'threads for PyTorch (NORMLAB_THREADS sets the native backend\'s)' },
   { name: 'softmaxes', type: 'bool', default: false, group: 'training', help: 'time one attention layer (forward + backward) with every --softmax_variant_attn against plain softmax, per backend of --backend (e.g. native,wasm)' },
   { name: 'variants', type: 'bool', default: false, group: 'training', help: 'time every norm and every activation, relative to rmsnorm + gelu' },
+  { name: 'quant', type: 'bool', default: false, group: 'training', help: 'time training with every activation point quantized (--quantize_mlp_act --quantize_attn_act, int8 affine) against the float model, per backend, interleaved (docs/quantization.md)' },
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
   { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'also report CPU time of the process (with --gemm: rates per CPU second) for an oversubscribed machine; best with NORMLAB_THREADS=1' },
   { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, neon, generic, openblas)' },
@@ -215,6 +216,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
       const r = benchOnce({ ...cfg, ...over } as TrainConfig, b, iters, warmup, 0, label);
       rows.push(r);
       process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
+    }
+  } else if (o.quant) {
+    // Float and quantized alternate, twice each, per backend; the faster of each pair of runs counts
+    // (the machine's other load only ever slows a run down).
+    const quant = { quantize_mlp_act: true, quantize_attn_act: true };
+    for (const b of backends) {
+      const runs: BenchResult[] = [];
+      for (let round = 0; round < 2; round++) {
+        runs.push(benchOnce(cfg, b, iters, warmup, sampleTokens, `float32 ${b}`));
+        runs.push(benchOnce({ ...cfg, ...quant } as TrainConfig, b, iters, warmup, sampleTokens, `all activation points int8 ${b}`));
+      }
+      const best = (i: number) => (runs[i].ms_per_iter <= runs[i + 2].ms_per_iter ? runs[i] : runs[i + 2]);
+      const f = best(0), q = best(1);
+      rows.push(f, q);
+      process.stdout.write(`${b}: every activation point quantized: ${(q.ms_per_iter / f.ms_per_iter).toFixed(2)}x the float32 iteration` +
+        ` (${f.ms_per_iter.toFixed(1)} -> ${q.ms_per_iter.toFixed(1)} ms)\n`);
     }
   } else if (o.gemms || o.simds) {
     if (o.gemms && o.simds) throw new UserError('--gemms and --simds: give one of them (each times whole training runs)');

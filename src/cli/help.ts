@@ -1,7 +1,7 @@
 // --help text of a command, from its flag table.
 import { showValue, type FlagGroup, type FlagSpec } from '../config/index.js';
 
-const GROUP_ORDER: FlagGroup[] = ['model', 'normalization', 'activation', 'softmax', 'training', 'data', 'logging', 'sampling'];
+const GROUP_ORDER: FlagGroup[] = ['model', 'normalization', 'activation', 'softmax', 'quantization', 'training', 'data', 'logging', 'sampling'];
 const WIDTH = 100;
 
 /** Greedy word wrap to lines of at most `width` characters (a longer word gets its own line). */

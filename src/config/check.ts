@@ -4,10 +4,11 @@
 import { UserError } from '../engine/types.js';
 import { variantProblems, type VariantChoices } from '../nn/problems.js';
 import { FLAGS, MODEL_FLAGS, NORM_PLACEMENT_FLAGS, ACTIVATION_FLAGS, RUN_FLAGS } from './flags.js';
+import { QUANT_FLAGS, quantProblems } from './quantization.js';
 import { checkValue, type FlagSpec } from '../util/schema.js';
 
 /** Core flags: checked on every config (a variant's flags only when the variant is used). */
-const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...RUN_FLAGS];
+const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...QUANT_FLAGS, ...RUN_FLAGS];
 
 /**
  * Refuses train configs that cannot work (a UserError listing every problem and what to do);
@@ -44,6 +45,8 @@ export function checkTrainConfig(cfg: Record<string, unknown> | object): string[
   if (has('min_lr') && has('learning_rate') && c.decay_lr === true && num('min_lr') > num('learning_rate')) {
     warnings.push(`--min_lr ${num('min_lr')} is larger than --learning_rate ${num('learning_rate')}: the "decay" raises the learning rate`);
   }
+
+  if (errors.length === 0) errors.push(...quantProblems(c));
 
   // The variants in use, with their own flags (the reference ignores the flags of unused variants).
   if (['norm_variant_attn', 'norm_variant_output', 'activation_variant'].every((k) => k in c)) {

@@ -12,6 +12,7 @@ import { atLeast, type Registry } from '../nn/variant.js';
 import type { ActivationName, ModelConfig, NormName, SoftmaxName, TrainConfig } from './types.js';
 import { inUnitInterval, type FlagGroup, type FlagSpec } from '../util/schema.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
+import { QUANT_FLAGS } from './quantization.js';
 
 export const NORM_CHOICES = Object.keys(norms) as readonly NormName[];
 export const ACTIVATION_CHOICES = Object.keys(activations) as readonly ActivationName[];
@@ -136,7 +137,7 @@ export function variantFlags(registry: Record<string, { name: string; flags?: Re
   return out;
 }
 
-const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...RUN_FLAGS];
+const CORE: readonly FlagSpec[] = [...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...ACTIVATION_FLAGS, ...QUANT_FLAGS, ...RUN_FLAGS];
 const coreNames = new Set(CORE.map((f) => f.name));
 const NORM_FLAGS = variantFlags(norms, 'normalization', coreNames);
 const ACT_VARIANT_FLAGS = variantFlags(activations, 'activation', new Set([...coreNames, ...NORM_FLAGS.map((f) => f.name)]));
@@ -144,10 +145,10 @@ const SOFTMAX_VARIANT_FLAGS = variantFlags(softmaxes, 'softmax',
   new Set([...coreNames, ...SOFTMAX_FLAGS.map((f) => f.name), ...NORM_FLAGS.map((f) => f.name), ...ACT_VARIANT_FLAGS.map((f) => f.name)]));
 
 /** The train table, in --help order: model, normalization (placement, then each norm's flags),
- * activation (the choice, then each activation's flags), training, data, logging. */
+ * activation (the choice, then each activation's flags), quantization, training, data, logging. */
 export const FLAGS: readonly FlagSpec[] = [
   ...MODEL_FLAGS, ...NORM_PLACEMENT_FLAGS, ...NORM_FLAGS, ...ACTIVATION_FLAGS, ...ACT_VARIANT_FLAGS,
-  ...SOFTMAX_FLAGS, ...SOFTMAX_VARIANT_FLAGS, ...RUN_FLAGS,
+  ...SOFTMAX_FLAGS, ...SOFTMAX_VARIANT_FLAGS, ...QUANT_FLAGS, ...RUN_FLAGS,
 ];
 
 /** Names of the train table: every TrainConfig key (vocab_size aside). */
@@ -174,6 +175,29 @@ export const SAMPLE_FLAGS: readonly FlagSpec[] = [
   shared('backend', 'sampling', 'compute backend (auto: native when built, else wasm, else ts)'),
 ];
 
+// `normlab eval`: a checkpoint under quantization flags (docs/quantization.md, "Post-training evaluation").
+export const EVAL_FLAGS: readonly FlagSpec[] = [
+  { name: 'init_from', type: 'str', default: null, nullable: true, group: 'data', help: 'the checkpoint to evaluate (a .safetensors file written by normlab train)' },
+  { name: 'bits', type: 'int', list: true, default: null, nullable: true, group: 'quantization', help: 'evaluate at each of these widths in turn, applied to every quantized point (e.g. 16 8 6 4 3 2; None: the flags as given)', check: (v, _c, name) => (Array.isArray(v) && v.some((b) => !(b >= 1 && b <= 16)) ? `--${name} ${v.join(' ')}: every width must be from 1 to 16` : null) },
+  { name: 'json', type: 'bool', default: false, group: 'logging', help: 'print the rows as JSON lines' },
+  shared('dataset', 'data', 'dataset whose val and train splits are evaluated'),
+  shared('data_dir', 'data', 'folder holding the datasets'),
+  shared('batch_size', 'training', 'sequences per batch'),
+  shared('eval_iters', 'training', 'batches per split (the same batches for every row)'),
+  shared('seed', 'training', 'seed of the batches drawn'),
+  shared('backend', 'training', 'compute backend (auto: native when built, else wasm, else ts)'),
+  ...QUANT_FLAGS,
+];
+
+// `normlab export`: a checkpoint's quantized weights as integers (docs/quantization.md, "Export for hardware").
+export const EXPORT_FLAGS: readonly FlagSpec[] = [
+  { name: 'init_from', type: 'str', default: null, nullable: true, group: 'data', help: 'the checkpoint to export (a .safetensors file written by normlab train)' },
+  { name: 'quantized', type: 'bool', default: false, group: 'data', help: 'write the quantized weights as integers with scale and zero point (required)' },
+  { name: 'out', type: 'str', default: null, nullable: true, group: 'data', help: 'the .safetensors file to write' },
+  shared('seed', 'training', 'seed of stochastic_quant rounding'),
+  ...QUANT_FLAGS,
+];
+
 // `normlab prepare <dataset>`.
 export const PREPARE_FLAGS: readonly FlagSpec[] = [
   { name: 'input', type: 'str', default: null, nullable: true, group: 'data', help: 'UTF-8 text file to make the dataset from (None: <data_dir>/<dataset>/input.txt, or the text shipped for shakespeare and shakespeare_char)' },
@@ -188,10 +212,10 @@ export function defaultConfig(): TrainConfig {
 }
 
 /** Groups whose flags define the model's shape and math. */
-const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation', 'softmax'];
+const MODEL_GROUPS: readonly FlagGroup[] = ['model', 'normalization', 'activation', 'softmax', 'quantization'];
 
 /** The flags that define the model's shape and math, saved with every checkpoint: vocab_size (from
- * the dataset) and every flag of the model, normalization and activation groups, in table order. */
+ * the dataset) and every flag of the model, normalization, activation and quantization groups, in table order. */
 export const MODEL_KEYS: readonly (keyof ModelConfig)[] = [
   'vocab_size', ...FLAGS.filter((f) => MODEL_GROUPS.includes(f.group)).map((f) => f.name as keyof ModelConfig),
 ];

@@ -3,6 +3,7 @@
 // (defaultConfig() builds a config from them).
 import type { FlagValues } from '../util/schema.js';
 import type { ACTIVATION_FLAGS, ModelShape, NORM_PLACEMENT_FLAGS, RUN_FLAGS, SOFTMAX_FLAGS } from './flags.js';
+import type { QUANT_FLAGS } from './quantization.js';
 import type { ActivationRegistry } from '../nn/activations/index.js';
 import type { NormRegistry } from '../nn/norms/index.js';
 import type { SoftmaxVariantRegistry } from '../nn/softmax/index.js';
@@ -23,7 +24,8 @@ type RegistryFlags<R> = UnionToIntersection<{ [K in keyof R]: R[K] extends Varia
 export type ModelConfig = ModelShape
   & FlagValues<typeof NORM_PLACEMENT_FLAGS> & RegistryFlags<NormRegistry>
   & FlagValues<typeof ACTIVATION_FLAGS> & RegistryFlags<ActivationRegistry>
-  & FlagValues<typeof SOFTMAX_FLAGS> & RegistryFlags<SoftmaxVariantRegistry>;
+  & FlagValues<typeof SOFTMAX_FLAGS> & RegistryFlags<SoftmaxVariantRegistry>
+  & FlagValues<typeof QUANT_FLAGS>;
 
 /** Every flag of the train command. */
 export type TrainConfig = ModelConfig & FlagValues<typeof RUN_FLAGS>;

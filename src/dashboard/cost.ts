@@ -50,6 +50,8 @@ const LABELS: Record<CostColumn, string> = {
   cost_reduction_bits: 'reduction length × operand bits per token (inference)',
   cost_variant_params: 'variant parameters',
   cost_matmul_macs: 'matrix-product MACs per token',
+  cost_bit_macs: 'matrix-product MACs per token at their bit widths (float32 MAC = 1)',
+  cost_weight_bits: 'bits per stored weight',
 };
 
 /** Ids of the points no other point dominates (both coordinates minimized), by increasing x. */

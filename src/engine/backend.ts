@@ -97,6 +97,16 @@ export interface Backend {
   sumSquares(x: F, n: number): number;
 
   /**
+   * Per-tensor fake quantization (definition: fakeQuant in src/engine/quantize.ts; docs/quantization.md):
+   * out = (q - zp) * scale over x[0..n), one scale for the whole tensor. method 0 symmetric, 1 affine,
+   * 2 stochastic (u: n uniforms in [0, 1), else null), 3 ternary; bits 1..16. T = 0: all n entries;
+   * T > 0: n / (T*T) causal T x T blocks, statistics and changes over the entries j <= i only (the
+   * others copied). level < 0: out = x' (no scheduler); else out = x + level * (x' - x). A tensor whose
+   * scale is 0 passes unchanged. out may alias x.
+   */
+  fakeQuant(out: F, x: F, u: F | null, n: number, T: number, method: number, bits: number, level: number): void;
+
+  /**
    * One AdamW step over n contiguous elements (PyTorch's torch.optim.AdamW):
    *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
    *   p -= lr * wd * p     (decoupled decay, before the moment update is applied)

@@ -2,6 +2,7 @@
 // Both work in float64; `fr` rounds every intermediate to the working precision (Math.fround when
 // the data is Float32Array, so a float32 run matches torch op by op; the identity in float64).
 import { roundHalfEven } from './math.js';
+import type { F } from './types.js';
 
 export type Rounder = (v: number) => number;
 export const exact: Rounder = (v) => v;
@@ -55,3 +56,100 @@ export const INT_RANGES = {
   int8: { qmin: -128, qmax: 127 },
   int16: { qmin: -32768, qmax: 32767 },
 } as const;
+
+// ---- Per-tensor fake quantization of activations, weights and embeddings (docs/quantization.md) ----
+// The definition of Backend.fakeQuant; native/src/quantize.c and wasm/assembly/quantize.ts repeat
+// its float32 arithmetic operation for operation (each rounded once, as torch's float32 ops are).
+
+/** --activations_quant_method and friends, in the kernel's numbering. */
+export const QUANT_METHODS = ['symmetric_quant', 'affine_quant', 'stochastic_quant', 'ternary_quant'] as const;
+export type QuantMethod = typeof QUANT_METHODS[number];
+export const quantMethodId = (m: QuantMethod): number => QUANT_METHODS.indexOf(m);
+/** The stochastic method: the only one that draws uniforms. */
+export const STOCHASTIC = 2;
+
+/** The per-tensor parameters of one quantization: x' = (q - zp) * scale with q in [qmin, qmax]. */
+export interface QuantParams {
+  method: number; scale: number; zp: number; qmin: number; qmax: number;
+  /** max|x| (stochastic rounding divides by it) and 2^b - 1. */
+  amax: number; levels: number;
+}
+
+/** Calls f(i) for the entries of x[0..n) a quantizer sees: all of them (T = 0), or with T > 0 the
+ * causal lower triangle j <= i of each T x T block (masked scores are not part of the tensor). */
+export function forEntries(n: number, T: number, f: (i: number) => void): void {
+  if (T <= 0) { for (let i = 0; i < n; i++) f(i); return; }
+  for (let o = 0; o + T * T <= n; o += T * T) {
+    for (let r = 0; r < T; r++) for (let c = 0; c <= r; c++) f(o + r * T + c);
+  }
+}
+
+/**
+ * The statistics and scale of one tensor, or null when it passes unchanged (scale 0 or not
+ * finite: a constant tensor for affine, an all-zero one for symmetric and stochastic):
+ *   symmetric:  scale = max|x| / (2^(b-1) - 1), zp = 0, q in [-2^(b-1), 2^(b-1) - 1]
+ *   affine:     scale = (max - min) / (2^b - 1), zp = -round(min / scale) - 2^(b-1), same q range
+ *   stochastic: scale = max|x| / (2^b - 1), q in [-(2^b - 1), 2^b - 1] (the reference's levels)
+ *   ternary:    scale = max(mean|x|, 1e-5), q in [-1, 1]
+ * mean|x| is summed in float64 and rounded once.
+ */
+export function quantParams(x: ArrayLike<number>, n: number, T: number, method: number, bits: number, fr: Rounder = exact): QuantParams | null {
+  let mn = Infinity, mx = -Infinity, amax = 0, asum = 0, count = 0;
+  forEntries(n, T, (i) => {
+    const v = x[i], a = Math.abs(v);
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    if (a > amax) amax = a;
+    asum += a; count++;
+  });
+  if (count === 0) return null;
+  const half = 2 ** (bits - 1) - 1, levels = 2 ** bits - 1;
+  let scale: number, zp = 0, qmin = -half - 1, qmax = half;
+  switch (method) {
+    case 0: scale = fr(amax / half); break;
+    case 1:
+      scale = fr(fr(mx - mn) / levels);
+      zp = -roundHalfEven(fr(mn / scale)) + qmin;
+      break;
+    case 2: scale = fr(amax / levels); qmin = -levels; qmax = levels; break;
+    case 3: scale = Math.max(fr(asum / count), fr(1e-5)); qmin = -1; qmax = 1; break;
+    default: throw new RangeError(`fakeQuant: method ${method} is not 0..3`);
+  }
+  if (!(scale > 0 && Number.isFinite(scale)) || !Number.isFinite(zp)) return null;
+  return { method, scale, zp, qmin, qmax, amax, levels };
+}
+
+/** The integer q of one value v; u is its uniform draw in [0, 1) (stochastic only: the magnitude
+ * l = |v| / max|x| * (2^b - 1) is rounded up when u < frac(l), down otherwise). */
+export function quantInt(v: number, p: QuantParams, u: number, fr: Rounder = exact): number {
+  if (p.method === STOCHASTIC) {
+    const l = fr(fr(Math.abs(v) / p.amax) * p.levels);
+    const fl = Math.trunc(l);
+    const prob = Math.min(1, Math.max(0, fr(l - fl)));
+    return (v > 0 ? 1 : v < 0 ? -1 : 0) * (fl + (u < prob ? 1 : 0));
+  }
+  return Math.min(p.qmax, Math.max(p.qmin, roundHalfEven(fr(v / p.scale)) + p.zp));
+}
+
+/** The rounder of an array's precision: Math.fround for Float32Array, the identity for float64. */
+export const rounderOf = (a: ArrayLike<number>): Rounder => (a instanceof Float64Array ? exact : Math.fround);
+
+/**
+ * Backend.fakeQuant, the definition (src/engine/backend.ts has the contract): out[0..n) gets
+ * (q - zp) * scale for each entry of x the quantizer sees (all, or the causal lower triangles when
+ * T > 0; the others are copied), blended as x + level * (x' - x) when level >= 0 (a scheduler is set).
+ * out may alias x. u: n uniforms (stochastic), else ignored.
+ */
+export function fakeQuant(out: F, x: F, u: F | null, n: number, T: number, method: number, bits: number, level: number): void {
+  const fr = rounderOf(out);
+  const p = quantParams(x, n, T, method, bits, fr);
+  if (out !== x) for (let i = 0; i < n; i++) out[i] = x[i];
+  if (!p) return;
+  if (method === STOCHASTIC && (!u || u.length < n)) throw new RangeError(`fakeQuant: stochastic_quant needs ${n} uniforms`);
+  const lv = fr(level);
+  forEntries(n, T, (i) => {
+    const v = x[i];
+    const d = fr(fr(quantInt(v, p, u ? u[i] : 0, fr) - p.zp) * p.scale);
+    out[i] = level < 0 ? d : fr(v + fr(lv * fr(d - v)));
+  });
+}

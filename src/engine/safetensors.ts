@@ -1,6 +1,6 @@
 // safetensors files (https://github.com/huggingface/safetensors): 8-byte little-endian header
 // length n, n bytes of JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
-// {string: string}}, then the raw little-endian tensor bytes. We write F32 only, in the order given,
+// {string: string}}, then the raw little-endian tensor bytes. We write F32 (and, for normlab export, I8, U8, I16, I32), in the order given,
 // and pad the header with spaces to a multiple of 8 bytes (as the Python writer does) so that the
 // data is aligned. writeSafetensors replaces a file atomically (src/util/files.ts): a crash or a
 // full disk leaves the previous file whole.
@@ -12,7 +12,9 @@ import { UserError } from './types.js';
 export interface NamedTensor {
   name: string;
   shape: number[];
-  data: Float32Array | Float64Array;
+  data: Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Int32Array;
+  /** Written as F32 (the default; float data) or as the integer type of `data` (normlab export). */
+  dtype?: 'F32' | 'I8' | 'U8' | 'I16' | 'I32';
 }
 
 export interface LoadedTensor {
@@ -29,8 +31,9 @@ export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    const bytes = t.data.length * 4;
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const dtype = t.dtype ?? 'F32';
+    const bytes = t.data.length * DTYPE_BYTES[dtype];
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const enc = new TextEncoder();
@@ -44,8 +47,13 @@ export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
   for (const t of tensors) {
-    for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
-    pos += t.data.length * 4;
+    const dtype = t.dtype ?? 'F32', n = t.data.length;
+    if (dtype === 'F32') for (let i = 0; i < n; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
+    else if (dtype === 'I8') for (let i = 0; i < n; i++) view.setInt8(pos + i, t.data[i]);
+    else if (dtype === 'U8') for (let i = 0; i < n; i++) view.setUint8(pos + i, t.data[i]);
+    else if (dtype === 'I16') for (let i = 0; i < n; i++) view.setInt16(pos + 2 * i, t.data[i], true);
+    else for (let i = 0; i < n; i++) view.setInt32(pos + 4 * i, t.data[i], true);
+    pos += n * DTYPE_BYTES[dtype];
   }
   return out;
 }

@@ -16,6 +16,8 @@ import { softmaxes } from '../nn/softmax/index.js';
 import { SoftmaxSlot } from '../nn/softmax/slot.js';
 import type { ActivationName, ModelConfig, NormName } from '../config/types.js';
 import type { ParamStore } from '../nn/store.js';
+import { Quantizer, quantLayout, quantLevel, quantPlan, weightsQuantized, type QSpec, type QuantPlan } from '../nn/quant.js';
+import { QuantAttention } from './quant-attention.js';
 import { variantTag } from './label.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
@@ -28,6 +30,11 @@ export type Attend = (y: F, q: F, k: F, v: F, N: number, ctx: Ctx) => void;
  * need alias the one they would copy (aOut = a without peri-LN, x1 = s1 without post-LN, ...). */
 export interface BlockBuffers {
   hA: F | null; q: F; k: F; v: F; y: F; a: F; aOut: F; s1: F; x1: F; hM: F; fc: F; act: F; m: F; mOut: F; s2: F;
+  /** The quantized inputs of attention and of the MLP (--quantize_attn_act_input, --quantize_mlp_act_input), or null. */
+  hAq: F | null; hMq: F | null;
+  /** p v quantized into c_proj (--quantize_attn_act_pv_mult_output), or null: y itself stays float,
+   * the attention kernel's backward reads its own output. */
+  yq: F | null;
   /** The block's output: s2, or post_ln_mlp(s2). */
   out: F;
   aMask: F | null; mMask: F | null;
@@ -78,7 +85,8 @@ export function blockLayout(cfg: ModelConfig): string {
     const half = (f: string) => `x = x + ${inner(f)}` + (cfg.use_post_ln ? ` -> post_ln[${n}]` : '');
     return `${half('attn')}; ${half(act)}`;
   };
-  const final = `final: ln_f[${variantTag('norm', cfg.norm_variant_output, cfg)}]`;
+  const q = quantLayout(quantPlan(cfg));
+  const final = `final: ln_f[${variantTag('norm', cfg.norm_variant_output, cfg)}]` + (q ? `; ${q}` : '');
   if (!cfg.norm_variant_attn_layerlist && !cfg.activation_variant_layerlist) return `block: ${one(cfg.norm_variant_attn, 'mlp')}; ${final}`;
   const layers = Array.from({ length: cfg.n_layer }, (_, i) => `block ${i}: ${one(blockNorm(cfg, i), `mlp[${variantTag('activation', blockActivation(cfg, i), cfg)}]`)}`);
   return `${layers.join(' | ')} | ${final}`;
@@ -97,6 +105,10 @@ export class Block {
   /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
   readonly softmax: SoftmaxSlot | null;
   readonly H: number; readonly Hin: number;
+  /** What this block quantizes (docs/quantization.md), and the attention that quantizes inside (or null). */
+  readonly qp: QuantPlan;
+  readonly quantizer = new Quantizer();
+  private qatt: QuantAttention | null;
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
   private b: BlockBuffers;
@@ -109,6 +121,7 @@ export class Block {
   constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType) {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
     const pfx = `transformer.h.${i}`;
+    const qp = (this.qp = quantPlan(cfg)), ql = qp.linear;
     const norm = norms[blockNorm(cfg, i)];
     const slot = (name: string) => new VariantSlot(store, `${pfx}.${name}`, norm, C, cfg, N);
     this.preAttn = cfg.use_pre_ln ? slot('pre_ln_attn') : null;
@@ -118,24 +131,33 @@ export class Block {
     this.outAttn = cfg.use_peri_ln ? slot('out_ln_attn') : null;
     this.outMlp = cfg.use_peri_ln ? slot('out_ln_mlp') : null;
     const projStd = 0.02 / Math.sqrt(2 * cfg.n_layer);
-    this.q = new Linear(store, `${pfx}.attn.c_attn_q`, C, C, cfg.bias, 0.02);
-    this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02);
-    this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02);
-    this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd);
+    this.q = new Linear(store, `${pfx}.attn.c_attn_q`, C, C, cfg.bias, 0.02, ql.attn_q);
+    this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02, ql.attn_k);
+    this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02, ql.attn_v);
+    this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd, ql.attn_proj);
     this.softmax = cfg.softmax_variant_attn === 'softmax' ? null
       : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg, maxB * NH * maxT * maxT);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
-    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02);
+    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, ql.mlp_up);
     this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N);
-    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd);
+    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, ql.mlp_down);
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
     this.b = this.buffers(N, drop, mem);
     this.y = this.b.out;
     this.stats = mem(maxB * NH * maxT * 2);
+    this.qatt = qp.attn.softmax_input || qp.attn.pv_mult_p_input
+      ? new QuantAttention(maxB, maxT, C, NH, qp.attn.softmax_input, qp.attn.pv_mult_p_input, drop, mem) : null;
+  }
+
+  /** Before a forward (or a run of generation steps): the quantized_linear layers' weights, quantized
+   * from update --quantization_warmup_iters on (always in evaluation). */
+  prepare(be: Backend, ctx: Ctx): void {
+    const on = weightsQuantized(this.qp, ctx), lv = quantLevel(this.qp, ctx);
+    for (const l of [this.q, this.k, this.v, this.attnProj, this.fc, this.mlpProj]) l.quantize(be, on, this.quantizer, lv, ctx);
   }
 
   /**
@@ -151,6 +173,7 @@ export class Block {
       hM: this.preMlp ? nc() : x1, fc: mem(rows * this.Hin), act: mem(rows * this.H), m,
       mOut: this.outMlp ? nc() : m, s2, out: this.postMlp ? nc() : s2,
       aMask: dropout ? nc() : null, mMask: dropout ? nc() : null,
+      hAq: this.qp.attn.input ? nc() : null, hMq: this.qp.mlp.input ? nc() : null, yq: this.qp.attn.pv_mult_output ? nc() : null,
     };
   }
 
@@ -162,6 +185,7 @@ export class Block {
   /** Training and evaluation: causal attention over B sequences of T tokens; output in this.y. */
   forward(be: Backend, x: F, B: number, T: number, ctx: Ctx, dropout: Dropout): void {
     this.be = be; this.B = B; this.T = T;
+    this.prepare(be, ctx);
     this.run(be, this.b, x, B * T, ctx, this.trainAttend, dropout);
   }
 
@@ -171,7 +195,8 @@ export class Block {
     // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
-    if (this.softmax) this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH);
+    if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
+    else if (this.softmax) this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH);
     else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH);
   };
 
@@ -181,24 +206,36 @@ export class Block {
    * row at a time with an attend over its KV cache (generate.ts).
    */
   run(be: Backend, b: BlockBuffers, x: F, N: number, ctx: Ctx, attend: Attend, dropout: Dropout | null): void {
-    const C = this.cfg.n_embd;
+    const C = this.cfg.n_embd, qa = this.qp.attn, qm = this.qp.mlp, lv = quantLevel(this.qp, ctx);
+    // Fake quantization at a point (docs/quantization.md), one scale for the n values of this forward.
+    const Q = (q: QSpec | null, out: F, src: F, n: number) => { if (q) this.quantizer.apply(be, out, src, n, q, lv, ctx); };
     // attention half
-    const hA = b.hA ?? x;
+    let hA = b.hA ?? x;
     this.preAttn?.forward(hA, x, N, ctx);
+    if (b.hAq) { Q(qa.input, b.hAq, hA, N * C); hA = b.hAq; }
     this.q.forward(be, b.q, hA, N);
     this.k.forward(be, b.k, hA, N);
     this.v.forward(be, b.v, hA, N);
+    Q(qa.qk_mult_q_input, b.q, b.q, N * C);
+    Q(qa.qk_mult_k_input, b.k, b.k, N * C);
+    Q(qa.pv_mult_v_input, b.v, b.v, N * C);
     attend(b.y, b.q, b.k, b.v, N, ctx);
-    this.attnProj.forward(be, b.a, b.y, N);
+    if (b.yq) Q(qa.pv_mult_output, b.yq, b.y, N * C);
+    this.attnProj.forward(be, b.a, b.yq ?? b.y, N);
+    Q(qa.output, b.a, b.a, N * C);
     if (b.aMask && dropout?.(b.aMask, N * C, ctx)) be.mul(b.a, b.a, b.aMask, N * C);
     this.outAttn?.forward(b.aOut, b.a, N, ctx);
     be.add(b.s1, x, b.aOut, N * C);
     this.postAttn?.forward(b.x1, b.s1, N, ctx);
     // MLP half
     this.preMlp?.forward(b.hM, b.x1, N, ctx);
-    this.fc.forward(be, b.fc, b.hM, N);
+    if (b.hMq) Q(qm.input, b.hMq, b.hM, N * C);
+    this.fc.forward(be, b.fc, b.hMq ?? b.hM, N);
+    Q(qm.activation_input, b.fc, b.fc, N * this.Hin);
     this.act.forward(b.act, b.fc, N, ctx);
+    Q(qm.activation_output, b.act, b.act, N * this.H);
     this.mlpProj.forward(be, b.m, b.act, N);
+    Q(qm.output, b.m, b.m, N * C);
     if (b.mMask && dropout?.(b.mMask, N * C, ctx)) be.mul(b.m, b.m, b.mMask, N * C);
     this.outMlp?.forward(b.mOut, b.m, N, ctx);
     be.add(b.s2, b.x1, b.mOut, N * C);
@@ -224,11 +261,12 @@ export class Block {
     this.mlpProj.backward(be, g.gact, gm, b.act, N, false);
     g.gfc.fill(0, 0, N * this.Hin);
     this.act.backward(g.gfc, g.gact, b.fc, N, ctx);
+    const hM = b.hMq ?? b.hM;
     if (this.preMlp) {
-      this.fc.backward(be, g.g3, g.gfc, b.hM, N, false);
+      this.fc.backward(be, g.g3, g.gfc, hM, N, false);
       this.preMlp.backward(gx1, g.g3, b.x1, N, ctx);
     } else {
-      this.fc.backward(be, gx1, g.gfc, b.hM, N, true);
+      this.fc.backward(be, gx1, g.gfc, hM, N, true);
     }
     // ---- attention half: x1 = post(s1), s1 = x + out(a), a = proj(attn(pre(x)))
     let gs1 = gx1;
@@ -239,12 +277,13 @@ export class Block {
     if (b.aMask && dropping) { be.mul(g.g4, ga, b.aMask, NC); ga = g.g4; }
     // a = proj(yb): gy = ga W_proj
     const gy = g.g5;
-    this.attnProj.backward(be, gy, ga, b.y, N, false);
+    this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
     const drop = dropping ? this.attDrop : null;
-    if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
+    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
+    else if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
     else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH);
-    const hA = b.hA ?? x;
+    const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);
       this.k.backward(be, g.g3, g.gk, hA, N, true);

@@ -9,6 +9,7 @@ import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type Var
 import type { Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
 import type { ModelConfig } from '../config/types.js';
+import { quantPlan, type QSpec } from '../nn/quant.js';
 
 export interface SlotCost {
   /** -1 for ln_f (after the blocks). */
@@ -159,14 +160,52 @@ export function modelCost(cfg: ModelConfig): ModelCost {
   };
 }
 
+/** The stored width of a quantizer's integers: b bits (symmetric, affine), b + 1 (stochastic: 2^b - 1
+ * magnitudes and a sign), 2 (ternary); 32 for float32 (no quantizer). */
+export function operandBits(q: QSpec | null): number {
+  if (!q) return 32;
+  return q.name === 'ternary_quant' ? 2 : q.name === 'stochastic_quant' ? q.bits + 1 : q.bits;
+}
+
+/**
+ * The matrix products at their operand widths (docs/cost.md, "Bit widths"): each product's forward
+ * MACs per token with the bits of its activation operand and of its weight (or second activation),
+ * as the quantization flags set them. A b_a x b_w-bit MAC counts (b_a b_w) / 32^2 of a float32 one.
+ */
+export function bitMatmuls(cfg: ModelConfig): { name: string; macs: number; aBits: number; wBits: number; params: number }[] {
+  const C = cfg.n_embd, H = mlpHidden(cfg), T = cfg.block_size, qp = quantPlan(cfg), a = qp.attn, m = qp.mlp, l = qp.linear;
+  const ob = operandBits, keys = C * (T + 1) / 2;
+  const out = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H;
+    out.push(
+      { name: `h.${i}.attn.c_attn_q`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_q), params: C * C },
+      { name: `h.${i}.attn.c_attn_k`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_k), params: C * C },
+      { name: `h.${i}.attn.c_attn_v`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_v), params: C * C },
+      { name: `h.${i}.attn.scores`, macs: keys, aBits: ob(a.qk_mult_q_input), wBits: ob(a.qk_mult_k_input), params: 0 },
+      { name: `h.${i}.attn.values`, macs: keys, aBits: ob(a.pv_mult_p_input), wBits: ob(a.pv_mult_v_input), params: 0 },
+      { name: `h.${i}.attn.c_proj`, macs: C * C, aBits: ob(a.pv_mult_output), wBits: ob(l.attn_proj), params: C * C },
+      { name: `h.${i}.mlp.c_fc`, macs: C * Hin, aBits: ob(m.input), wBits: ob(l.mlp_up), params: C * Hin },
+      { name: `h.${i}.mlp.c_proj`, macs: H * C, aBits: ob(m.activation_output), wBits: ob(l.mlp_down), params: H * C },
+    );
+  }
+  // The LM head reads ln_f's float output and the float wte (tied) or lm_head.
+  out.push({ name: 'lm_head', macs: C * cfg.vocab_size, aBits: 32, wBits: 32, params: cfg.wte_weight_tying ? 0 : C * cfg.vocab_size });
+  out.push({ name: 'wte', macs: 0, aBits: 32, wBits: cfg.wte_weight_tying ? 32 : ob(qp.wte), params: C * cfg.vocab_size });
+  out.push({ name: 'wpe', macs: 0, aBits: 32, wBits: ob(qp.wpe), params: C * T });
+  return out;
+}
+
 /** The per-run cost columns of sweep results (docs/cost.md, "Summary columns in sweeps"). */
-export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_reduction_bits', 'cost_variant_params', 'cost_matmul_macs'] as const;
+export const COST_COLUMNS = ['cost_inference_ops', 'cost_training_ops', 'cost_reduction_len', 'cost_reduction_bits', 'cost_variant_params', 'cost_matmul_macs',
+  'cost_bit_macs', 'cost_weight_bits'] as const;
 export type CostColumn = (typeof COST_COLUMNS)[number];
 
 /** A few figures per run for sweeps and pictures: the variants' operations per token (all classes). */
 export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
   const c = modelCost(cfg);
   const red = (k: 'inference' | 'training', w: (r: Reduction) => number) => c.slots.reduce((n, s) => n + s.reductions[k].reduce((m, r) => m + w(r), 0), 0);
+  const bm = bitMatmuls(cfg), wp = bm.reduce((n, x) => n + x.params, 0);
   return {
     cost_inference_ops: totalOps(c.total.inference),
     cost_training_ops: totalOps(c.total.training),
@@ -175,6 +214,8 @@ export function costSummary(cfg: ModelConfig): Record<CostColumn, number> {
     cost_reduction_bits: red('inference', (r) => r.length * r.bits),
     cost_variant_params: c.total.params,
     cost_matmul_macs: c.total.matmulMacs,
+    cost_bit_macs: bm.reduce((n, x) => n + x.macs * x.aBits * x.wBits / 1024, 0),
+    cost_weight_bits: wp > 0 ? bm.reduce((n, x) => n + x.params * x.wBits, 0) / wp : 32,
   };
 }
 

@@ -9,6 +9,7 @@ import { alloc, type F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { Ctx } from '../nn/variant.js';
 import type { Attend, BlockBuffers } from './block.js';
+import { quantLevel } from '../nn/quant.js';
 import type { GPT } from './gpt.js';
 
 export interface SampleOptions {
@@ -23,6 +24,7 @@ export class Generator {
   private x: F; private h: F;
   private bufs: BlockBuffers[]; // one row, per layer
   private attend: Attend[]; // per layer: append k, v to the cache, attend over it
+  private qscores: F | null = null; // (NH, t+1) scores of one step, for the in-attention quantizers
   private logits: F; private probs: Float64Array; private order: Int32Array; private scores: Float64Array;
   private headScores: Float64Array; private headWeights: Float64Array;
   /** A softmax variant whose weights depend on the call (T, a per-call decision): every token is a full
@@ -36,7 +38,11 @@ export class Generator {
     this.vc = model.blocks.map(() => alloc(dtype, T * C));
     this.x = alloc(dtype, C); this.h = alloc(dtype, C);
     this.bufs = model.blocks.map((blk) => blk.buffers(1));
-    this.attend = model.blocks.map((_, l) => (y: F, q: F, k: F, v: F) => this.attendCached(l, y, q, k, v));
+    this.attend = model.blocks.map((_, l) => (y: F, q: F, k: F, v: F, _N: number, ctx: Ctx) => {
+      const qa = model.blocks[l].qp.attn;
+      if (qa.softmax_input || qa.pv_mult_p_input) this.attendCachedQuant(l, y, q, k, v, ctx);
+      else this.attendCached(l, y, q, k, v);
+    });
     this.logits = alloc(dtype, cfg.vocab_size);
     this.probs = new Float64Array(cfg.vocab_size);
     this.order = new Int32Array(cfg.vocab_size);
@@ -94,12 +100,48 @@ export class Generator {
     }
   }
 
+  /**
+   * attendCached with the in-attention quantization points on (docs/quantization.md, "Generation"):
+   * the per-tensor statistics are those of the tensor this step sees, the scores (and probabilities)
+   * of its one query over the t+1 cached positions, all heads together.
+   */
+  private attendCachedQuant(l: number, y: F, q: F, k: F, v: F, ctx: Ctx): void {
+    const { model } = this, blk = model.blocks[l], qa = blk.qp.attn, be = model.be;
+    const cfg = model.cfg, C = cfg.n_embd, NH = cfg.n_head, D = C / NH, t = this.len, n = t + 1, scale = 1 / Math.sqrt(D);
+    const kc = this.kc[l], vc = this.vc[l], lv = quantLevel(blk.qp, ctx);
+    kc.set(k.subarray(0, C), t * C);
+    vc.set(v.subarray(0, C), t * C);
+    const S = this.qscores ??= alloc(model.dtype, NH * cfg.block_size);
+    for (let hd = 0; hd < NH; hd++) {
+      for (let s = 0; s < n; s++) {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[hd * D + d] * kc[s * C + hd * D + d];
+        S[hd * n + s] = dot * scale;
+      }
+    }
+    if (qa.softmax_input) blk.quantizer.apply(be, S, S, NH * n, qa.softmax_input, lv, ctx);
+    for (let hd = 0; hd < NH; hd++) {
+      let max = -Infinity, sum = 0;
+      for (let s = 0; s < n; s++) if (S[hd * n + s] > max) max = S[hd * n + s];
+      for (let s = 0; s < n; s++) { const e = Math.exp(S[hd * n + s] - max); S[hd * n + s] = e; sum += e; }
+      for (let s = 0; s < n; s++) S[hd * n + s] /= sum;
+    }
+    if (qa.pv_mult_p_input) blk.quantizer.apply(be, S, S, NH * n, qa.pv_mult_p_input, lv, ctx);
+    for (let hd = 0; hd < NH; hd++) {
+      for (let d = 0; d < D; d++) {
+        let acc = 0;
+        for (let s = 0; s < n; s++) acc += S[hd * n + s] * vc[s * C + hd * D + d];
+        y[hd * D + d] = acc;
+      }
+    }
+  }
+
   /** Logits (vocab_size) after feeding one more token at the next position: every block runs its own
    * wiring (Block.run) on this one row, with the cached attention. */
   private step(token: number, ctx: Ctx): F {
     const { model } = this, be = model.be, cfg = model.cfg, C = cfg.n_embd;
     const t = this.len;
-    const wte = model.wte.data, wpe = model.wpe.data;
+    const { wte, wpe } = model.embeddings();
     for (let c = 0; c < C; c++) this.x[c] = wte[token * C + c] + wpe[t * C + c];
     model.blocks.forEach((blk, l) => {
       const b = this.bufs[l];
@@ -114,6 +156,7 @@ export class Generator {
 
   /** Logits of the last of `tokens` (at most block_size), fed from position 0 through the KV cache. */
   cachedLogits(tokens: number[], ctx: Ctx): F {
+    this.model.prepare(ctx);
     if (this.uncached) return this.windowLogits(tokens, ctx);
     this.len = 0;
     for (const tok of tokens) this.step(tok, ctx);
@@ -126,6 +169,7 @@ export class Generator {
     if (prompt.length === 0) throw new Error('generate needs a prompt of at least one token');
     const seq = [...prompt];
     const out: number[] = [];
+    this.model.prepare(ctx);
     let logits: F | null = seq.length <= T && !this.uncached ? this.cachedLogits(seq, ctx) : null;
     for (let i = 0; i < opts.maxNewTokens; i++) {
       if (seq.length > T || logits === null) logits = this.windowLogits(seq.slice(-T), ctx);

@@ -14,6 +14,7 @@ import { norms } from '../nn/norms/index.js';
 import { Block, type BlockScratch } from './block.js';
 import type { ModelConfig } from '../config/types.js';
 import { ParamStore, type Param } from '../nn/store.js';
+import { Quantizer, quantLevel, quantPlan, type QuantPlan } from '../nn/quant.js';
 
 export interface GPTOptions {
   dtype?: DType;
@@ -45,6 +46,10 @@ export class GPT {
   private g: BlockScratch; private d1: F; private d2: F;
   private lastB = 0; private lastT = 0; private lastIdx: Int32Array | null = null; private lastTargets: Int32Array | null = null;
   private dropping = false;
+  /** What the model quantizes (docs/quantization.md); the fake-quantized embedding tables (or null). */
+  readonly qp: QuantPlan;
+  private quantizer = new Quantizer();
+  private wteQ: F | null; private wpeQ: F | null;
 
   constructor(readonly cfg: ModelConfig, public be: Backend, opts: GPTOptions) {
     const dtype = (this.dtype = opts.dtype ?? 'float32');
@@ -75,6 +80,30 @@ export class GPT {
       gfc: store.alloc(N * Hin), gact: store.alloc(N * H),
     };
     this.d1 = nc(); this.d2 = nc();
+    this.qp = quantPlan(cfg);
+    this.wteQ = this.qp.wte ? store.alloc(V * C) : null;
+    this.wpeQ = this.qp.wpe ? store.alloc(cfg.block_size * C) : null;
+  }
+
+  /**
+   * Before a forward, or before a run of generation steps: the embedding tables (each quantized as
+   * one tensor) and the blocks' quantized_linear weights. The tied LM head reads the float wte.
+   */
+  prepare(ctx: Ctx): void {
+    this.prepareTables(ctx);
+    for (const b of this.blocks) b.prepare(this.be, ctx);
+  }
+
+  /** The quantized embedding tables (forward: the blocks prepare their own linears in Block.forward). */
+  private prepareTables(ctx: Ctx): void {
+    const { be, cfg, qp } = this, C = cfg.n_embd, lv = quantLevel(qp, ctx);
+    if (this.wteQ) this.quantizer.apply(be, this.wteQ, this.wte.data, cfg.vocab_size * C, qp.wte!, lv, ctx);
+    if (this.wpeQ) this.quantizer.apply(be, this.wpeQ, this.wpe.data, cfg.block_size * C, qp.wpe!, lv, ctx);
+  }
+
+  /** The embedding tables the forward reads: wte and wpe, or their quantized copies (after prepare()). */
+  embeddings(): { wte: F; wpe: F } {
+    return { wte: this.wteQ ?? this.wte.data, wpe: this.wpeQ ?? this.wpe.data };
   }
 
   slots(): VariantSlot[] {
@@ -106,7 +135,9 @@ export class GPT {
     const { be, cfg } = this;
     const C = cfg.n_embd, N = B * T;
     if (B > this.maxB || T > this.maxT) throw new Error(`forward(${B}x${T}) exceeds the model's buffers (${this.maxB}x${this.maxT})`);
-    be.embeddingForward(this.emb, idx, this.wte.data, this.wpe.data, B, T, C);
+    this.prepareTables(ctx);
+    const emb = this.embeddings();
+    be.embeddingForward(this.emb, idx, emb.wte, emb.wpe, B, T, C);
     this.dropping = ctx.training && cfg.dropout > 0;
     if (this.embMask && this.dropout(this.embMask, N * C, ctx)) be.mul(this.emb, this.emb, this.embMask, N * C);
     let x = this.emb;

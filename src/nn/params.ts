@@ -18,6 +18,7 @@ export function fillInit(out: F, init: Init): void {
 /** A Ctx that sums reported metrics; `take()` returns and clears the shares. */
 export class MetricCtx implements Ctx {
   private sums = new Map<string, [number, number]>();
+  iter = 0;
   constructor(public training: boolean, public rng: Rng) {}
   metric(name: string, numerator: number, denominator: number): void {
     const s = this.sums.get(name) ?? [0, 0];

@@ -44,6 +44,9 @@ export interface Ctx {
   /** Report a metric for the log, e.g. ctx.metric('krmsnorm_recompute', recomputed, total): summed
    * numerators over summed denominators become the logged share. */
   metric(name: string, numerator: number, denominator: number): void;
+  /** The update this forward belongs to (training: 0 for the first; the quantization warm-up and
+   * scheduler read it, docs/quantization.md). Unset: 0. */
+  iter?: number;
 }
 
 export type Params = Record<string, F>;

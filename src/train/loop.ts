@@ -336,6 +336,7 @@ class Run {
     const { cfg } = this;
     const ts = performance.now();
     const lr = learningRate(it, cfg);
+    this.trainCtx.iter = it; // quantization warm-up and scheduler (docs/quantization.md)
     const loss = trainStep(this.model, this.opt, this.data.train, this.trainCtx, this.x, this.y, cfg, lr);
     if (!Number.isFinite(loss)) throw new Diverged(it, loss);
     const ms = performance.now() - ts;

@@ -5,7 +5,7 @@
 import { UserError } from './errors.js';
 
 export type FlagType = 'int' | 'float' | 'bool' | 'str';
-export type FlagGroup = 'model' | 'normalization' | 'activation' | 'softmax' | 'training' | 'data' | 'logging' | 'sampling' | 'cost';
+export type FlagGroup = 'model' | 'normalization' | 'activation' | 'softmax' | 'quantization' | 'training' | 'data' | 'logging' | 'sampling' | 'cost';
 
 /** One flag. `N` narrows the name for a command's own table (the train table checks its names
  * against TrainConfig); the parser and --help take any table, so the default is a plain string. */

@@ -11,3 +11,4 @@ export {
   rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, geluForward, geluBackward,
   reluForward, reluBackward,
 } from './variants';
+export { fakeQuant } from './quantize';

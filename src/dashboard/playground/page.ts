@@ -37,8 +37,12 @@ function variantFlagNames(cfg: Record<string, unknown>): Set<string> {
 function shown(cfg: Record<string, unknown>): FlagSpec[] {
   const own = variantFlagNames(cfg);
   return FLAGS.filter((f) => f.group === 'model' || ['norm_variant_attn', 'norm_variant_output', 'use_pre_ln', 'use_post_ln', 'use_peri_ln', 'activation_variant'].includes(f.name)
-    || own.has(f.name) || RUN_SHOWN.includes(f.name));
+    || own.has(f.name) || RUN_SHOWN.includes(f.name) || QUANT_SHOWN(f));
 }
+
+/** The quantization flags on the form: every switch and the group-level widths and methods (the
+ * per-point and per-layer overrides, all None by default, stay on the command line). */
+const QUANT_SHOWN = (f: FlagSpec): boolean => f.group === 'quantization' && (f.default !== null || f.type === 'bool' || f.name === 'quant_scheduler' || f.name === 'full_quant_iteration');
 
 /** argv of the flags that differ from their defaults, as `normlab train` takes them. */
 function argvOf(flags: FlagSpec[]): string[] {

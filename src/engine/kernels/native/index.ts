@@ -157,6 +157,7 @@ export function loadNativeBackend(): Backend | null {
     mul: a.mul,
     scale: a.scale,
     sumSquares: a.sumSquares,
+    fakeQuant: a.fakeQuant,
     adamw: a.adamw,
     native: a,
   };

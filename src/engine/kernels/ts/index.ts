@@ -5,6 +5,7 @@ import { attentionBackward, attentionForward } from './attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './crossentropy.js';
 import { adamw } from './adamw.js';
 import * as ew from './elementwise.js';
+import { fakeQuant } from '../../quantize.js';
 
 export const tsBackend: Backend = {
   name: 'ts',
@@ -23,4 +24,5 @@ export const tsBackend: Backend = {
   scale: ew.scale,
   sumSquares: ew.sumSquares,
   adamw,
+  fakeQuant,
 };

@@ -33,6 +33,7 @@ interface Exports {
   mul(out: number, x: number, m: number, n: number): void;
   scale(x: number, s: number, n: number): void;
   sumSquares(x: number, n: number): number;
+  fakeQuant(out: number, x: number, u: number, n: number, T: number, method: number, bits: number, level: number): void;
   addBias(out: number, bias: number, N: number, C: number): void;
   biasBackward(dbias: number, dout: number, N: number, C: number): void;
   embeddingForward(out: number, idx: number, wte: number, wpe: number, B: number, T: number, C: number): void;
@@ -277,6 +278,13 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     mul: (o, x, m, n) => mem.call('mul', [out(o, n, 'out'), inp(x, n, 'x'), inp(m, n, 'mask')], 0, ([a, b, c]) => w.mul(a, b, c, n)),
     scale: (x, s, n) => mem.call('scale', [io(x, n, 'x')], 0, ([a]) => w.scale(a, s, n)),
     sumSquares: (x, n) => mem.call('sumSquares', [inp(x, n, 'x')], 0, ([a]) => w.sumSquares(a, n)),
+    fakeQuant(o, x, u, n, T, method, bits, level) {
+      if (!(method >= 0 && method <= 3 && bits >= 1 && bits <= 16)) throw new RangeError(`wasm backend fakeQuant: method ${method}, bits ${bits} out of range`);
+      if (method === 2 && !u) throw new TypeError('wasm backend fakeQuant: stochastic_quant needs n uniforms');
+      if (T > 0 && n % (T * T) !== 0) throw new RangeError('wasm backend fakeQuant: n must be a multiple of T*T');
+      mem.call('fakeQuant', [out(o, n, 'out'), inp(x, n, 'x'), u ? inp(u, n, 'u') : null], 0,
+        ([a, b, c]) => w.fakeQuant(a, b, c, n, T, method, bits, level));
+    },
     adamw: (param, grad, m, v, n, lr, b1, b2, eps, wd, step) => mem.call('adamw',
       [io(param, n, 'param'), inp(grad, n, 'grad'), io(m, n, 'm'), io(v, n, 'v')], 0,
       ([a, b, c, d]) => pool.run('adamw', [a, b, c, d, n, lr, b1, b2, eps, wd, step], elementChunks(n))),
