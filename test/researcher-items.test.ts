@@ -1,8 +1,7 @@
 // The smaller things a new user met in the study of issue 25, each as it should be now: a closed
 // pipe ends `inspect --json` quietly; `sweep --help`'s example names a shipped file; `cost
 // --compare`'s last column says what it is; a configured kRMSNorm shows its k and int8 in the cost
-// table and the layout line; a folder holding only weights is not counted as a run; the learning
-// rate is not 0 at iteration 0 with --decay_lr; --ignore_unknown says which dropped flags change the model.
+// table and the layout line; a folder holding only weights is not counted as a run; --ignore_unknown says which dropped flags change the model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +11,6 @@ import { join } from 'node:path';
 import { BIN, cli, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
 import { blockLayout } from '../src/model/block.js';
 import { defaultConfig } from '../src/config/index.js';
-import { learningRate } from '../src/train/schedule.js';
 import type { ModelConfig } from '../src/config/types.js';
 import { writeStudy } from './study.js';
 
@@ -73,14 +71,6 @@ test('inspect lists a weights-only folder (a playground download) apart, not as 
     rmSync(dir, { recursive: true, force: true });
     rmSync(data, { recursive: true, force: true });
   }
-});
-
-test('with --decay_lr the learning rate at iteration 0 is not 0 (the first update counts)', () => {
-  const c = { learning_rate: 1e-3, min_lr: 1e-4, decay_lr: true, warmup_iters: 100, lr_decay_iters: 1000 };
-  assert.ok(learningRate(0, c) > 0);
-  assert.equal(learningRate(0, c), 1e-3 / 101);
-  assert.ok(Math.abs(learningRate(99, c) - 1e-3 * 100 / 101) < 1e-18);
-  assert.equal(learningRate(100, c), 1e-3, 'the peak at the end of the warm-up');
 });
 
 test('--ignore_unknown: flags that only say where the framework runs are dropped quietly, others with a warning', () => {

@@ -447,7 +447,7 @@ def lr_at(it, c):
     if not c['decay_lr']:
         return c['learning_rate']
     if it < c['warmup_iters']:
-        return c['learning_rate'] * (it + 1) / (c['warmup_iters'] + 1)
+        return c['learning_rate'] * it / c['warmup_iters']
     if it > c['lr_decay_iters']:
         return c['min_lr']
     ratio = (it - c['warmup_iters']) / (c['lr_decay_iters'] - c['warmup_iters'])

@@ -169,7 +169,7 @@ def main():
         if not a.decay_lr:
             return a.lr
         if it < a.warmup_iters:
-            return a.lr * (it + 1) / (a.warmup_iters + 1)
+            return a.lr * it / a.warmup_iters
         if it > a.iters:
             return a.min_lr
         r = (it - a.warmup_iters) / (a.iters - a.warmup_iters)

@@ -1,7 +1,5 @@
 // Learning rate at iteration `it` (docs/variants.md, "The model around them"): constant unless decay_lr; then linear warm-up
-// lr * (it + 1) / (warmup_iters + 1) for it < warmup_iters (nanoGPT's current form: the first update
-// is not wasted at lr 0, as with the framework's lr * it / warmup_iters), cosine decay to min_lr at
-// lr_decay_iters, min_lr after.
+// lr * it / warmup_iters for it < warmup_iters, cosine decay to min_lr at lr_decay_iters, min_lr after.
 export interface LrConfig {
   learning_rate: number;
   min_lr: number;
@@ -12,7 +10,7 @@ export interface LrConfig {
 
 export function learningRate(it: number, c: LrConfig): number {
   if (!c.decay_lr) return c.learning_rate;
-  if (it < c.warmup_iters) return (c.learning_rate * (it + 1)) / (c.warmup_iters + 1);
+  if (it < c.warmup_iters) return (c.learning_rate * it) / c.warmup_iters;
   if (it > c.lr_decay_iters) return c.min_lr;
   const span = c.lr_decay_iters - c.warmup_iters;
   const ratio = span > 0 ? (it - c.warmup_iters) / span : 1;
