@@ -11,8 +11,7 @@ import type { ModelConfig } from './config/types.js';
 import { Generator } from './model/generate.js';
 import type { GPT } from './model/gpt.js';
 import { MetricCtx } from './nn/params.js';
-import { loadTensors, loadWeights } from './train/checkpoint.js';
-import { checkTrainConfig, MODEL_KEYS } from './config/index.js';
+import { checkConfigSizes, checkSavedModelConfig, loadTensors, loadWeights, metadataChars, metadataConfig } from './train/checkpoint.js';
 import { checkMemory } from './model/memory.js';
 import type { LoadedTensor } from './engine/safetensors.js';
 
@@ -41,20 +40,22 @@ export function loadRun(outDir: string, opts: { dataDir?: string; backend?: 'aut
     throw new UserError(`${outDir} has no checkpoint (ckpt.safetensors or final.safetensors): train first, e.g. normlab train --out_dir ${outDir}`);
   }
   const { tensors, metadata } = loadTensors(file);
-  let cfg: ModelConfig & { dataset?: string };
-  try {
-    cfg = JSON.parse(metadata.config ?? '');
-  } catch {
-    throw new UserError(`${file} has no normlab model config in its metadata; it cannot be sampled from without the flags it was trained with`);
-  }
+  const cfg = metadataConfig(metadata, file) as unknown as ModelConfig;
   // The vocabulary: saved with the weights (tokenizer, chars), else the dataset's meta.json.
   let tokenizer: Tokenizer | null = null;
-  if (metadata.chars) tokenizer = charTokenizer(JSON.parse(metadata.chars), `the vocabulary of ${file}`);
+  const chars = metadataChars(metadata, file);
+  if (chars) tokenizer = charTokenizer(chars, `the vocabulary of ${file}`);
   else if (metadata.tokenizer) tokenizer = checkTokenizerName(metadata.tokenizer, `${file} metadata`) === 'gpt2' ? gpt2Tokenizer() : null;
   if (!tokenizer) {
     const statePath = path.join(outDir, 'state.json');
-    const dataset = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, 'utf8')).config?.dataset : 'shakespeare_char';
-    tokenizer = datasetTokenizer(loadMeta(opts.dataDir ?? 'data', dataset));
+    let dataset: unknown = 'shakespeare_char';
+    if (fs.existsSync(statePath)) {
+      try { dataset = (JSON.parse(fs.readFileSync(statePath, 'utf8')) as { config?: { dataset?: unknown } } | null)?.config?.dataset; } catch {
+        throw new UserError(`${statePath} is corrupt (not JSON): cannot tell which dataset's vocabulary decodes ${file}`);
+      }
+      if (typeof dataset !== 'string') throw new UserError(`${statePath} names no dataset: cannot tell which vocabulary decodes ${file}`);
+    }
+    tokenizer = datasetTokenizer(loadMeta(opts.dataDir ?? 'data', dataset as string));
     if (!tokenizer) throw new UserError(`dataset ${dataset}'s meta.json names no tokenizer and has no character list; cannot decode samples`);
   }
   if (tokenizer.vocabSize > cfg.vocab_size) {
@@ -90,15 +91,7 @@ export function generateText(run: LoadedRun, opts: SampleTextOptions, onText?: (
  * file really holds, and every weight finite (a diverged run's NaN weights sample nothing).
  */
 export function checkSavedConfig(cfg: ModelConfig, tensors: Map<string, LoadedTensor>, file: string): void {
-  const model: Record<string, unknown> = {};
-  // Keys a checkpoint lacks (written before the flag existed) take the flag's default when the model is built.
-  for (const k of MODEL_KEYS) if (k !== 'vocab_size' && k in cfg) model[k] = (cfg as unknown as Record<string, unknown>)[k];
-  try {
-    checkTrainConfig(model);
-  } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    throw new UserError(`${file} has a model config in its metadata that normlab refuses (${e.message.replace(/^invalid configuration:\s*/, '')}): the file is corrupt or not from normlab`);
-  }
+  checkSavedModelConfig(cfg as unknown as Record<string, unknown>, file);
   const V = cfg.vocab_size;
   if (!Number.isSafeInteger(V) || V < 1 || V > 65536) {
     throw new UserError(`${file}: vocab_size ${JSON.stringify(V)} in its metadata is not an integer from 1 to 65536: the file is corrupt or not from normlab`);
@@ -110,6 +103,8 @@ export function checkSavedConfig(cfg: ModelConfig, tensors: Map<string, LoadedTe
     throw new UserError(`${file}: its metadata describes a model of about ${(est.params / 1e6).toFixed(2)}M parameters but the file holds ` +
       `${(held / 1e6).toFixed(2)}M values: the metadata does not belong to these weights (corrupt or edited file)`);
   }
+  // Sizes the memory estimate leaves out (a variant's knots or points) are bounded by the file too.
+  checkConfigSizes(cfg as unknown as Record<string, unknown>, tensors, file);
   for (const [name, t] of tensors) {
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {

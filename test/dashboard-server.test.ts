@@ -202,3 +202,125 @@ test('/api/activations: dact inner activation per norm slot (with alpha) and gel
     rmSync(root2, { recursive: true, force: true });
   }
 });
+
+// ---- bounded work per request (docs/safety.md, "A hostile local user") ----------------------------
+
+import { DashboardReader, MAX_CURVE_POINTS } from '../src/dashboard/data.js';
+import { spawn } from 'node:child_process';
+import { BIN } from './helpers.js';
+
+function longLog(dir: string, n: number, from = 0): void {
+  mkdirSync(dir, { recursive: true });
+  let text = '';
+  for (let i = from; i < from + n; i++) text += JSON.stringify({ iter: i, loss: 4 - i / (n + from), lr: 1e-3, time_ms: 5 }) + '\n';
+  appendFileSync(join(dir, 'log.jsonl'), text);
+}
+
+test('a long log is read once: later refreshes parse only the appended bytes, and each curve carries at most MAX_CURVE_POINTS', { timeout: 60_000 }, async () => {
+  const root2 = mkdtempSync(join(tmpdir(), 'normlab-dash-'));
+  try {
+    const run = join(root2, 'long');
+    longLog(run, 20_000);
+    const reader = new DashboardReader(root2);
+    const first = await reader.read();
+    const t = first.runs[0].train;
+    assert.equal(t.iter.length, MAX_CURVE_POINTS);
+    assert.equal(t.iter[0], 0);
+    assert.equal(t.iter.at(-1), 19_999, 'the last point is kept');
+    assert.equal(first.runs[0].status, 'running');
+    const read = reader.stats.bytesRead;
+    const line = JSON.stringify({ iter: 20_000, loss: 1, lr: 1e-3 }) + '\n';
+    appendFileSync(join(run, 'log.jsonl'), line);
+    const second = await reader.read();
+    assert.equal(reader.stats.bytesRead - read, Buffer.byteLength(line), 'only the new line was read');
+    assert.equal(second.runs[0].train.iter.at(-1), 20_000);
+    assert.notEqual(second.version, first.version);
+    // Unchanged files: the same result, nothing read, no refresh.
+    const refreshes = reader.stats.refreshes;
+    assert.equal(await reader.read(), second);
+    assert.equal(reader.stats.refreshes, refreshes);
+    // A log replaced by a shorter one is read again from its start.
+    rmSync(join(run, 'log.jsonl'));
+    longLog(run, 10);
+    assert.deepEqual((await reader.read()).runs[0].train.iter, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  } finally { rmSync(root2, { recursive: true, force: true }); }
+});
+
+test('concurrent requests share one refresh, and the event loop turns while a long log is read', { timeout: 60_000 }, async () => {
+  const root2 = mkdtempSync(join(tmpdir(), 'normlab-dash-'));
+  try {
+    for (let r = 0; r < 3; r++) longLog(join(root2, `run${r}`), 30_000);
+    const reader = new DashboardReader(root2);
+    const order: string[] = [];
+    const all = Promise.all(Array.from({ length: 200 }, () => reader.read())).then((xs) => { order.push('data'); return xs; });
+    setImmediate(() => order.push('other work'));
+    const results = await all;
+    assert.equal(reader.stats.refreshes, 1, '200 requests, one refresh');
+    assert.ok(results.every((d) => d === results[0]));
+    assert.deepEqual(order, ['other work', 'data'], 'the loop ran other work during the read');
+  } finally { rmSync(root2, { recursive: true, force: true }); }
+});
+
+test('If-None-Match with an unchanged folder answers 304 without reading; 100 parallel polls get one answer', { timeout: 60_000 }, async () => {
+  const first = await raw('/api/data');
+  const etag = String(first.headers.etag);
+  const polls = await Promise.all(Array.from({ length: 100 }, () => raw('/api/data', { headers: { 'If-None-Match': etag } })));
+  assert.ok(polls.every((p) => p.status === 304));
+});
+
+test('POST /api/sample with a body that is not an object is a 400 naming what is expected', async () => {
+  for (const body of ['null', '[]', '"run"', '5']) {
+    const r = await raw('/api/sample', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    assert.equal(r.status, 400, body);
+    assert.match(JSON.parse(r.body).error, /the body must be a JSON object/);
+  }
+});
+
+test('dashboard --host foo.localhost serves on the loopback address under that name', async () => {
+  const d2 = await startDashboard({ root, host: 'foo.localhost', port: 0 });
+  try {
+    assert.match(d2.url, /^http:\/\/foo\.localhost:\d+\/$/);
+    const res = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: Number(new URL(d2.url).port), path: '/', headers: { Host: new URL(d2.url).host } }, (r) => { r.resume(); resolve(r.statusCode ?? 0); });
+      req.on('error', reject); req.end();
+    });
+    assert.equal(res, 200);
+  } finally { await d2.close(); }
+});
+
+test('a malformed checkpoint gives the dashboard a 4xx with one line, and a hostile one does not hold the server', { timeout: 60_000 }, async () => {
+  const root2 = mkdtempSync(join(tmpdir(), 'normlab-dash-'));
+  const run = join(root2, 'bad');
+  mkdirSync(run);
+  writeFileSync(join(run, 'state.json'), JSON.stringify({ version: 1, config: { ...defaultConfig(), activation_variant: 'learned_spline', lsa_num_knots: 5_000_000 }, iter: 1 }));
+  writeSafetensors(join(run, 'ckpt.safetensors'), {
+    'transformer.h.0.mlp.activation_variant.x_vals': { shape: [2], data: [-1, 1] },
+    'transformer.h.0.mlp.activation_variant.y_vals': { shape: [2], data: [-1, 1] },
+  }, { format: 'pt', normlab: '1', iter: '1', config: 'not json' });
+  const d2 = await startDashboard({ root: root2, port: 0 });
+  try {
+    const r = await fetch(`${d2.url}api/activations?run=bad`);
+    assert.equal(r.status, 400);
+    assert.match((await r.json() as { error: string }).error, /model config in its metadata is not JSON/);
+    writeSafetensors(join(run, 'ckpt.safetensors'), {
+      'transformer.h.0.mlp.activation_variant.x_vals': { shape: [2], data: [-1, 1] },
+      'transformer.h.0.mlp.activation_variant.y_vals': { shape: [2], data: [-1, 1] },
+    }, { format: 'pt', normlab: '1', iter: '1' });
+    const [act, page] = await Promise.all([fetch(`${d2.url}api/activations?run=bad`), fetch(d2.url)]);
+    assert.equal(page.status, 200);
+    assert.equal(act.status, 400);
+    assert.match((await act.json() as { error: string }).error, /lsa_num_knots 5000000 but the file holds 4 values/);
+  } finally {
+    await d2.close();
+    rmSync(root2, { recursive: true, force: true });
+  }
+});
+
+test('normlab dashboard stops at SIGTERM', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, [BIN, 'dashboard', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => { out += c; if (out.includes('http://')) resolve(); }));
+  const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  child.kill('SIGTERM');
+  assert.equal(await code, 0);
+});

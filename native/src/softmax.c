@@ -53,16 +53,40 @@ SIMD_INLINE void pointwise_rows(int kind, const float *c, float *P, const float 
   switch (kind) {
     case SK_RELU: EACH_ROW(P, S, T, *o = x > 0 ? c0 * x : 0); break;
     case SK_RELU2: EACH_ROW(P, S, T, *o = x > 0 ? c0 * x * x : 0); break;
-    case SK_SIGMOID: EACH_ROW(P, S, T, *o = c0 / (1 + expf(-x))); break;
-    case SK_SOFTPLUS: EACH_ROW(P, S, T, *o = c0 * (x > 20 ? x : log1pf(expf(x < 20 ? x : 20)))); break;
+    // The exponentials of a row through vexpf (vectorized), the rest elementwise.
+    case SK_SIGMOID:
+      for (long t = 0; t < T; t++) {
+        float *o = P + t * T;
+        const float *x = S + t * T;
+        for (long s = 0; s <= t; s++) o[s] = -x[s];
+        vexpf(o, o, t + 1);
+        for (long s = 0; s <= t; s++) o[s] = c0 / (1 + o[s]);
+      }
+      break;
+    case SK_SOFTPLUS:
+      for (long t = 0; t < T; t++) {
+        float *o = P + t * T;
+        const float *x = S + t * T;
+        for (long s = 0; s <= t; s++) o[s] = x[s] < 20 ? x[s] : 20;
+        vexpf(o, o, t + 1);
+        vlog1pf(o, o, t + 1);
+        for (long s = 0; s <= t; s++) o[s] = c0 * (x[s] > 20 ? x[s] : o[s]);
+      }
+      break;
     case SK_SQUAREPLUS: EACH_ROW(P, S, T, *o = c0 * 0.5f * (x + sqrtf(x * x + c1))); break;
     case SK_POLY:
       if (c4 == 2) EACH_ROW(P, S, T, *o = c0 * (x > 0 ? x * x + c3 : x >= c1 ? c2 * x + c3 : 0))
       else EACH_ROW(P, S, T, *o = c0 * (x > 0 ? powf(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0))
       break;
     case SK_EXPPOLY:
-      if (c4 == 2) EACH_ROW(P, S, T, { const float y = (x > 0 ? x : 0) + c2; *o = c0 * (x < 0 ? expf(c1 * x) : y * y + c3); })
-      else EACH_ROW(P, S, T, *o = c0 * (x < 0 ? expf(c1 * x) : powf(x + c2, c4) + c3))
+      for (long t = 0; t < T; t++) {
+        float *o = P + t * T;
+        const float *x = S + t * T;
+        for (long s = 0; s <= t; s++) o[s] = c1 * (x[s] < 0 ? x[s] : 0);
+        vexpf(o, o, t + 1);
+        if (c4 == 2) for (long s = 0; s <= t; s++) { const float y = (x[s] > 0 ? x[s] : 0) + c2; o[s] = c0 * (x[s] < 0 ? o[s] : y * y + c3); }
+        else for (long s = 0; s <= t; s++) o[s] = c0 * (x[s] < 0 ? o[s] : powf(x[s] + c2, c4) + c3);
+      }
       break;
   }
 }
@@ -70,19 +94,29 @@ SIMD_INLINE void pointwise_rows(int kind, const float *c, float *P, const float 
 // dS = dP f'(S) in place (d holds dP) for the pointwise kinds.
 SIMD_INLINE void pointwise_grad_rows(int kind, const float *c, float *d, const float *S, long T) {
   const float c0 = c[0], c1 = c[1], c2 = c[2], c4 = c[4];
+  if (kind == SK_SIGMOID || kind == SK_SOFTPLUS || kind == SK_EXPPOLY) {
+    float e[T]; // one row's exponentials (vexpf), then the elementwise rest
+    for (long t = 0; t < T; t++) {
+      float *g = d + t * T;
+      const float *x = S + t * T;
+      const long n = t + 1;
+      if (kind == SK_EXPPOLY) for (long s = 0; s < n; s++) e[s] = c1 * (x[s] < 0 ? x[s] : 0);
+      else for (long s = 0; s < n; s++) e[s] = -x[s];
+      vexpf(e, e, n);
+      if (kind == SK_SIGMOID) for (long s = 0; s < n; s++) { const float q = 1 / (1 + e[s]); g[s] *= c0 * q * (1 - q); }
+      else if (kind == SK_SOFTPLUS) for (long s = 0; s < n; s++) g[s] *= c0 * (x[s] > 20 ? 1 : 1 / (1 + e[s]));
+      else if (c4 == 2) for (long s = 0; s < n; s++) g[s] *= c0 * (x[s] < 0 ? c1 * e[s] : 2 * ((x[s] > 0 ? x[s] : 0) + c2));
+      else for (long s = 0; s < n; s++) g[s] *= c0 * (x[s] < 0 ? c1 * e[s] : c4 * powf(x[s] + c2, c4 - 1));
+    }
+    return;
+  }
   switch (kind) {
     case SK_RELU: EACH_ROW(d, S, T, *o *= x > 0 ? c0 : 0); break;
     case SK_RELU2: EACH_ROW(d, S, T, *o *= x > 0 ? 2 * c0 * x : 0); break;
-    case SK_SIGMOID: EACH_ROW(d, S, T, { const float g = 1 / (1 + expf(-x)); *o *= c0 * g * (1 - g); }); break;
-    case SK_SOFTPLUS: EACH_ROW(d, S, T, *o *= c0 * (x > 20 ? 1 : 1 / (1 + expf(-x)))); break;
     case SK_SQUAREPLUS: EACH_ROW(d, S, T, *o *= c0 * 0.5f * (1 + x / sqrtf(x * x + c1))); break;
     case SK_POLY:
       if (c4 == 2) EACH_ROW(d, S, T, *o *= c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0))
       else EACH_ROW(d, S, T, *o *= c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0))
-      break;
-    case SK_EXPPOLY:
-      if (c4 == 2) EACH_ROW(d, S, T, *o *= c0 * (x < 0 ? c1 * expf(c1 * x) : 2 * ((x > 0 ? x : 0) + c2)))
-      else EACH_ROW(d, S, T, *o *= c0 * (x < 0 ? c1 * expf(c1 * x) : c4 * powf(x + c2, c4 - 1)))
       break;
   }
 }

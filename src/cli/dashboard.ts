@@ -52,12 +52,15 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     throw new UserError(`folder ${a.folder} does not exist: pass the folder that holds your runs (e.g. normlab dashboard out)`);
   }
   const dash = await startDashboard({ root: a.folder, host: a.host, port: a.port });
-  process.stdout.write(`normlab dashboard: ${dash.url} (runs below ${a.folder}; Ctrl-C to stop)\n`);
-  await new Promise<void>((r) => {
+  // The handlers are in place before the address is printed (a supervisor may signal as soon as it
+  // reads it). Nothing long runs on the event loop (docs/safety.md), so a signal is handled at once.
+  const stopped = new Promise<void>((r) => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); r(); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.stdout.write(`normlab dashboard: ${dash.url} (runs below ${a.folder}; Ctrl-C to stop)\n`);
+  await stopped;
   await dash.close();
   return 0;
 }

@@ -81,11 +81,14 @@ export async function prepareCommand(argv: string[], log: (line: string) => void
   const tokenizer = (parsed.config.tokenizer as TokenizerName | null) ?? BUILTIN_DATASETS[name] ?? 'char';
   const text = fileSource(source);
   const big = (text.bytes ?? 0) > 64e6;
-  let lastShown = 0;
+  // Progress: every 256 MB of a big file, and every 5 s of any long work (a slow pass says where it is).
+  let lastShown = 0, lastTime = Date.now();
   const r = prepareDataset(text, outDir, tokenizer, {
     onProgress: (pass, bytes) => {
-      if (!big || (bytes - lastShown < 256e6 && bytes !== text.bytes)) return;
+      const slow = Date.now() - lastTime >= 5000;
+      if (!slow && (!big || (bytes - lastShown < 256e6 && bytes !== text.bytes))) return;
       lastShown = bytes === text.bytes ? 0 : bytes;
+      lastTime = Date.now();
       log(`  ${pass === 'count' ? 'reading' : 'encoding'}: ${humanBytes(bytes)} of ${humanBytes(text.bytes!)}`);
     },
   });

@@ -4,14 +4,15 @@
 // `<slot>.activation.*` (e.g. `transformer.h.0.pre_ln_attn.activation.x_vals`, `transformer.ln_f...`).
 // Curves are evaluated by activationCurve (the same code as training); params undefined = init.
 import { join } from 'node:path';
-import { loadTensors } from '../train/checkpoint.js';
-import { activationCurve } from '../nn/activations/curve.js';
+import { checkSavedModelConfig, loadTensors, metadataConfig } from '../train/checkpoint.js';
+import { activationCurve, activationVariant } from '../nn/activations/curve.js';
+import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../config/types.js';
 import { defaultConfig } from '../config/index.js';
 import { blockActivation } from '../model/block.js';
 import { softmaxes } from '../nn/softmax/index.js';
 import { fillInit } from '../nn/params.js';
-import { numel, type Params } from '../nn/variant.js';
+import { numel, type Params, type Variant } from '../nn/variant.js';
 import type { RunInfo } from './data.js';
 
 export interface CurveGroup {
@@ -54,7 +55,49 @@ function xRange(groups: Record<string, Float32Array>[], cfg: ModelConfig, varian
   return Array.from({ length: POINTS }, (_, i) => lo + ((hi - lo) * i) / (POINTS - 1));
 }
 
-function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>): CurveGroup {
+/**
+ * The curves of one activation. The parameter shapes the config gives are compared with the file's
+ * tensors before any curve is evaluated (the initial curve costs as much as the config says: a
+ * hostile `lsa_num_knots` must not be believed; docs/safety.md).
+ */
+/**
+ * Refuses parameters that disagree with what the config says variant v (of C channels) holds, before
+ * any work in proportion to the config: its counts (knots, points) and C first, no larger than the
+ * values the file holds for it, then the exact shapes. A hostile `lsa_num_knots` must not be believed
+ * (docs/safety.md).
+ */
+function checkParams(v: Variant, variant: string, C: number, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): void {
+  let held = 0;
+  for (const p of params.values()) for (const a of Object.values(p)) held += a.length;
+  // C (the attention's heads for a softmax) may exceed the values of per-layer scalars: bounded loosely.
+  if (C > Math.max(held, 1024)) throw new UserError(`${file}: its config gives ${variant} ${C} channels but the file holds ${held} values of its parameters`);
+  const counts: [string, unknown][] = (v.flags ?? []).filter((f) => f.type === 'int').map((f) => [f.name, (cfg as unknown as Record<string, unknown>)[f.name]] as [string, unknown]);
+  for (const [name, n] of counts) {
+    if (n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n > Math.max(held, 1))) {
+      throw new UserError(`${file}: its config gives ${variant} ${name} ${JSON.stringify(n)?.slice(0, 40)} but the file holds ${held} values of ` +
+        `${variant} parameters: the metadata does not belong to these weights`);
+    }
+  }
+  const specs = Object.entries(v.params(C, cfg));
+  const wanted = specs.filter(([, spec]) => numel(spec.shape) > 0);
+  if (params.size === 0 && wanted.length > 0) {
+    throw new UserError(`${file}: its config says ${variant} (parameters ${wanted.map(([n]) => n).join(', ')}), but the file holds none of them: ` +
+      'the metadata does not belong to these weights');
+  }
+  for (const [label, p] of params) {
+    for (const [name, spec] of specs) {
+      const got = p[name]?.length ?? 0;
+      if (got !== numel(spec.shape)) {
+        throw new UserError(`${file}: its config gives ${variant} parameter ${name} the shape [${spec.shape.join(', ')}] but ${label} holds ` +
+          `${got} values: the metadata does not belong to these weights`);
+      }
+    }
+  }
+}
+
+/** The curves of one activation, its parameters checked against the config first (checkParams). */
+function group(title: string, variant: string, cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): CurveGroup {
+  checkParams(activationVariant(variant), variant, 1, cfg, params, file);
   const xs = xRange([...params.values()], cfg, variant);
   const initial = activationCurve(variant, cfg, undefined, xs);
   const curves = [...params.entries()].map(([label, p]) => ({ label, ys: activationCurve(variant, cfg, p, xs) }));
@@ -64,8 +107,10 @@ function group(title: string, variant: string, cfg: ModelConfig, params: Map<str
 
 /** The attention softmax variant's weight as a function of one score, per layer (and per head for
  * per-head parameters), learned against initial (./../nn/softmax/<variant>.ts curve()). */
-function softmaxGroup(cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>): CurveGroup {
-  const v = softmaxes[cfg.softmax_variant_attn], NH = cfg.n_head;
+function softmaxGroup(cfg: ModelConfig, params: Map<string, Record<string, Float32Array>>, file: string): CurveGroup {
+  const v = Object.hasOwn(softmaxes, cfg.softmax_variant_attn) ? softmaxes[cfg.softmax_variant_attn] : undefined, NH = cfg.n_head;
+  if (!v) throw new UserError(`${file}: its config names an unknown attention softmax ${JSON.stringify(cfg.softmax_variant_attn)?.slice(0, 40)}`);
+  checkParams(v as unknown as Variant, cfg.softmax_variant_attn, NH, cfg, params, file);
   const xs = xRange([...params.values()], cfg, 'softmax');
   const init: Params = {};
   for (const [k, spec] of Object.entries(v.params(NH, cfg))) { init[k] = new Float64Array(numel(spec.shape)); fillInit(init[k], spec.init); }
@@ -82,11 +127,14 @@ export function runActivations(run: RunInfo): ActivationsReply {
     return reply;
   }
   reply.checkpoint = run.checkpoint.file;
-  const { tensors, metadata } = loadTensors(join(run.dir, run.checkpoint.file));
-  let metaCfg: Record<string, unknown> = {};
-  try { metaCfg = JSON.parse(metadata.config ?? '{}') as Record<string, unknown>; } catch { /* keep defaults */ }
-  // The checkpoint's own model config wins; the run's train config fills the rest.
-  const cfg = { ...defaultConfig(), ...(run.config ?? {}), ...metaCfg } as unknown as ModelConfig;
+  const file = join(run.dir, run.checkpoint.file);
+  const { tensors, metadata } = loadTensors(file);
+  const metaCfg = metadata.config === undefined ? {} : metadataConfig(metadata, file);
+  // The checkpoint's own model config wins; the run's train config fills the rest. Its sizes are
+  // compared with the tensors before anything is computed from them (group).
+  const merged = { ...defaultConfig(), ...(run.config ?? {}), ...metaCfg };
+  checkSavedModelConfig(merged, metadata.config === undefined ? join(run.dir, 'state.json') : file, { typesOnly: true });
+  const cfg = merged as unknown as ModelConfig;
   const iter = Number(metadata.iter);
   reply.iter = Number.isFinite(iter) ? iter : null;
 
@@ -119,12 +167,12 @@ export function runActivations(run: RunInfo): ActivationsReply {
   }
   for (const [v, entries] of perVariant) {
     const layers = cfg.activation_variant_layerlist ? ` (${entries.map(([k]) => k).join(', ')})` : '';
-    reply.groups.push(group(`MLP activation: ${v}${layers}`, v, cfg, new Map(entries)));
+    reply.groups.push(group(`MLP activation: ${v}${layers}`, v, cfg, new Map(entries), file));
   }
   if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
-    reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer))));
+    reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer)), file));
   }
-  if (soft.size) reply.groups.push(softmaxGroup(cfg, new Map([...soft].sort(byLayer))));
+  if (soft.size) reply.groups.push(softmaxGroup(cfg, new Map([...soft].sort(byLayer)), file));
   reply.softmax_params.sort((a, b) => a.layer - b.layer || a.name.localeCompare(b.name));
   if (reply.groups.length === 0) {
     const used = cfg.activation_variant_layerlist ? cfg.activation_variant_layerlist.join(', ') : cfg.activation_variant;

@@ -10,7 +10,7 @@ import { sampleText, type SampleTextOptions } from '../sample.js';
 
 const { dir, opts } = workerData as { dir: string; opts: SampleTextOptions };
 try {
-  parentPort!.postMessage({ text: await sampleText(dir, { ...opts, backend: loadWasmBackend() ? 'wasm' : 'ts' }) });
+  parentPort!.postMessage({ value: await sampleText(dir, { ...opts, backend: loadWasmBackend() ? 'wasm' : 'ts' }) });
 } catch (e) {
   parentPort!.postMessage({ error: e instanceof Error ? e.message : String(e), user: e instanceof UserError });
 }

@@ -50,7 +50,48 @@ export function stringSource(text: string, name = 'the text'): TextSource {
   return { name, bytes: Buffer.byteLength(text), chunks: () => [text] };
 }
 
-/** A UTF-8 text file, read in chunks of chunkBytes and decoded as Python's text mode does. */
+/**
+ * Where the first invalid UTF-8 sequence starts in `b` (read as WHATWG's decoder reads it), or -1.
+ * atEnd: the bytes end the text, so a sequence cut short there is invalid too.
+ */
+export function firstInvalidUtf8(b: Uint8Array, atEnd: boolean): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    let need = 0, lo = 0x80, hi = 0xbf;
+    if (c < 0x80) { i++; continue; }
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) { need = 2; if (c === 0xe0) lo = 0xa0; if (c === 0xed) hi = 0x9f; } else if (c >= 0xf0 && c <= 0xf4) { need = 3; if (c === 0xf0) lo = 0x90; if (c === 0xf4) hi = 0x8f; } else return i;
+    for (let k = 1; k <= need; k++) {
+      if (i + k >= b.length) return atEnd ? i : -1;
+      const d = b[i + k];
+      if (d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** Bytes at the end of `b` that begin a UTF-8 sequence not finished in `b` (0 to 3). */
+function unfinishedTail(b: Uint8Array): number {
+  for (let k = 1; k <= Math.min(3, b.length); k++) {
+    const c = b[b.length - k];
+    if (c >= 0x80 && c < 0xc0) continue; // a continuation byte: look further back
+    const len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return len > k ? k : 0;
+  }
+  return 0;
+}
+
+/** A file's identity and state, to tell whether it changed between two looks. */
+const sameFile = (a: fs.Stats, b: fs.Stats) => a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+/**
+ * A UTF-8 text file, read in chunks of chunkBytes and decoded as Python's text mode does. The text is
+ * read twice (survey, then encoding) and must not change meanwhile: its size, time and identity are
+ * taken when the source is made and checked at the start and end of every pass, no byte past the
+ * size it had is read, and a pass that reads fewer bytes fails; any change is a UserError saying so
+ * (docs/datasets.md), never a half-made dataset or a wrong message about the text.
+ */
 export function fileSource(file: string, chunkBytes = 1 << 22): TextSource {
   let st: fs.Stats;
   try {
@@ -60,24 +101,46 @@ export function fileSource(file: string, chunkBytes = 1 << 22): TextSource {
   }
   if (!st.isFile()) throw new UserError(`input ${file} is not a file`);
   if (st.size === 0) throw new UserError(`input file ${file} is empty: give a text file with some text in it`);
+  const changed = (how: string) => new UserError(`input file ${file} ${how} while prepare was reading it (it reads the text twice): ` +
+    'nothing was written; let whatever writes it finish, or copy it somewhere stable, and run prepare again');
+  const check = (fd: number) => {
+    let now: fs.Stats;
+    try { now = fs.statSync(file); } catch { throw changed('was deleted'); }
+    const open = fs.fstatSync(fd);
+    if (now.ino !== open.ino || now.dev !== open.dev) throw changed('was replaced');
+    if (open.size !== st.size) throw changed(`${open.size < st.size ? 'shrank' : 'grew'} from ${st.size} to ${open.size} bytes`);
+    if (!sameFile(open, st)) throw changed('was modified');
+  };
   return {
     name: file,
     bytes: st.size,
     *chunks(onBytes?: (done: number) => void): Iterable<string> {
-      const fd = fs.openSync(file, 'r');
+      let fd: number;
       try {
+        fd = fs.openSync(file, 'r');
+      } catch (e) {
+        throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? changed('was deleted') : new UserError(`cannot read input file ${file}: ${(e as Error).message}`);
+      }
+      try {
+        check(fd);
         const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
         const buf = new Uint8Array(chunkBytes);
-        let done = 0, heldCR = false;
+        let done = 0, heldCR = false, pending = new Uint8Array(0);
         for (;;) {
-          const n = fs.readSync(fd, buf, 0, chunkBytes, null);
-          const last = n === 0;
+          const n = done < st.size ? fs.readSync(fd, buf, 0, Math.min(chunkBytes, st.size - done), null) : 0;
+          if (n === 0 && done < st.size) throw changed(`was cut short (${done} of ${st.size} bytes could be read)`);
+          const last = done + n >= st.size;
+          const bytes = buf.subarray(0, n);
           let s: string;
           try {
-            s = decoder.decode(buf.subarray(0, n), { stream: !last });
+            s = decoder.decode(bytes, { stream: !last });
           } catch {
-            throw new UserError(`input file ${file} is not valid UTF-8 text (near byte ${done + n}): convert it to UTF-8 first`);
+            const at = firstInvalidUtf8(Buffer.concat([pending, bytes]), last);
+            const where = at < 0 ? `near byte ${done + n}` : `at byte ${done - pending.length + at}`;
+            throw new UserError(`input file ${file} is not valid UTF-8 text (${where}, counting from 0): convert it to UTF-8 first`);
           }
+          const joined = pending.length ? Buffer.concat([pending, bytes]) : bytes;
+          pending = Uint8Array.from(joined.subarray(joined.length - unfinishedTail(joined)));
           done += n;
           if (heldCR) s = '\r' + s;
           // A "\r" at the end of a chunk may be the first half of "\r\n": decide with the next chunk.
@@ -85,7 +148,7 @@ export function fileSource(file: string, chunkBytes = 1 << 22): TextSource {
           if (heldCR) s = s.slice(0, -1);
           if (s.length) yield s.replace(/\r\n?/g, '\n');
           onBytes?.(done);
-          if (last) return;
+          if (last) { check(fd); return; }
         }
       } finally {
         fs.closeSync(fd);
@@ -196,7 +259,21 @@ export function prepareDataset(source: TextSource, outDir: string, tokenizer: To
   }
   const tok: Tokenizer = tokenizer === 'char' ? charTokenizer(chars) : gpt2Tokenizer();
 
+  const created = !fs.existsSync(outDir);
   makeDir(outDir, 'dataset folder');
+  try {
+    return writeDataset(source, outDir, tok, tokenizer, { n, nTrain, chars }, opts);
+  } catch (e) {
+    // A folder this run made and could not fill is removed (only when empty: nothing else is touched).
+    if (created) try { fs.rmdirSync(outDir); } catch { /* not empty, or gone */ }
+    throw e;
+  }
+}
+
+/** Pass 2: the token files and meta.json, under temporary names, renamed at the end. */
+function writeDataset(source: TextSource, outDir: string, tok: Tokenizer, tokenizer: TokenizerName,
+  sizes: { n: number; nTrain: number; chars: string[] }, opts: PrepareOptions): PrepareResult {
+  const { n, nTrain, chars } = sizes;
   const final = { train: path.join(outDir, 'train.bin'), val: path.join(outDir, 'val.bin'), meta: path.join(outDir, 'meta.json') };
   const tmp = tempName;
   const writers = { train: new TokenWriter(tmp(final.train), tok.vocabSize), val: new TokenWriter(tmp(final.val), tok.vocabSize) };

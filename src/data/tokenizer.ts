@@ -39,6 +39,73 @@ export const GPT2_PATTERN = `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${W
 
 const PIECE_CACHE_MAX = 1 << 18;
 
+/** Pieces longer than this (UTF-16 units) are merged by bpeHeap. */
+const LONG_PIECE = 64;
+
+/**
+ * Byte-pair encoding of one piece's bytes with the merge ranks `ranks` (keys: bytes joined by ","),
+ * in O(n log n): the same merges as tiktoken's, in the same order (the adjacent pair whose merged
+ * bytes have the lowest rank; of equal ranks the leftmost), kept in a binary heap of candidate pairs
+ * over a linked list of parts. A candidate is stale once either of its parts has changed.
+ */
+export function bpeHeap(bytes: Uint8Array, ranks: Map<string, number>): number[] {
+  const n = bytes.length;
+  const key = (a: number, b: number) => Array.prototype.join.call(bytes.subarray(a, b), ',');
+  if (n === 0) return [];
+  // Part i spans [start[i], end[i]); next/prev link live parts; a part merged away has end -1.
+  const end = new Int32Array(n), next = new Int32Array(n), prev = new Int32Array(n);
+  for (let i = 0; i < n; i++) { end[i] = i + 1; next[i] = i + 1 < n ? i + 1 : -1; prev[i] = i - 1; }
+  // Heap of [rank, left part start, right part end at push time].
+  const heap: [number, number, number][] = [];
+  const less = (x: [number, number, number], y: [number, number, number]) => x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+  const push = (e: [number, number, number]) => {
+    heap.push(e);
+    for (let i = heap.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!less(heap[i], heap[p])) break;
+      [heap[i], heap[p]] = [heap[p], heap[i]]; i = p;
+    }
+  };
+  const pop = (): [number, number, number] => {
+    const top = heap[0], last = heap.pop()!;
+    if (heap.length) {
+      heap[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l], heap[m])) m = l;
+        if (r < heap.length && less(heap[r], heap[m])) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m], heap[i]]; i = m;
+      }
+    }
+    return top;
+  };
+  const candidate = (i: number) => {
+    const j = next[i];
+    if (j < 0) return;
+    const r = ranks.get(key(i, end[j]));
+    if (r !== undefined) push([r, i, end[j]]);
+  };
+  for (let i = 0; i < n - 1; i++) candidate(i);
+  while (heap.length) {
+    const [, i, e] = pop();
+    const j = next[i];
+    if (end[i] < 0 || j < 0 || end[j] !== e) continue; // stale: a part changed since
+    end[i] = e; end[j] = -1;
+    next[i] = next[j];
+    if (next[j] >= 0) prev[next[j]] = i;
+    if (prev[i] >= 0) candidate(prev[i]);
+    candidate(i);
+  }
+  const ids: number[] = [];
+  for (let i = 0; i >= 0; i = next[i]) {
+    const id = ranks.get(key(i, end[i]));
+    if (id !== undefined) ids.push(id);
+  }
+  return ids;
+}
+
 class Gpt2 implements Tokenizer {
   readonly name = 'gpt2';
   readonly vocabSize = GPT2_VOCAB_SIZE;
@@ -56,7 +123,11 @@ class Gpt2 implements Tokenizer {
   encodePiece(piece: string, out: number[]): void {
     let ids = this.cache.get(piece);
     if (ids === undefined) {
-      ids = this.bpe.encode(piece, [], []); // allowed and disallowed special tokens: none (encode_ordinary)
+      // A long piece (a run of letters with no space) merges with a heap: js-tiktoken rescans every
+      // pair after each merge, quadratic in the piece's length. Both give the same ids (docs/datasets.md).
+      const ranks = (this.bpe as unknown as { rankMap?: unknown }).rankMap;
+      ids = piece.length > LONG_PIECE && ranks instanceof Map ? bpeHeap(new TextEncoder().encode(piece), ranks as Map<string, number>)
+        : this.bpe.encode(piece, [], []); // allowed and disallowed special tokens: none (encode_ordinary)
       if (this.cache.size >= PIECE_CACHE_MAX) this.cache.clear();
       this.cache.set(piece, ids);
     }

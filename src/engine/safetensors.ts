@@ -77,30 +77,83 @@ function headerLength(first: Buffer, fileBytes: number, what: string): number {
   return n;
 }
 
-/** The JSON header (n bytes); `__metadata__` taken out as the metadata. */
-function parseHeader(bytes: Buffer, what: string): { header: Record<string, unknown>; metadata: Record<string, string> } {
-  let header: Record<string, unknown>;
+/** One tensor of a header, checked: its dtype, shape and place in the data section. */
+export interface HeaderEntry { name: string; dtype: string; shape: number[]; begin: number; end: number }
+
+/** The most dimensions a tensor may have (PyTorch's own limit is 64). */
+const MAX_DIMS = 64;
+
+/**
+ * The JSON header (n bytes), every field checked before anything is done with it (docs/safety.md,
+ * "A hostile checkpoint file"): `__metadata__` a map of strings; each tensor {dtype: a known name,
+ * shape: non-negative integers, data_offsets: two integers}; the tensors, in the order of their
+ * offsets, lie end to end from 0 and cover the data section exactly (as the format requires), so
+ * none overlaps another or reads past the file. dataLen: the bytes after the header.
+ */
+function parseHeader(bytes: Buffer, what: string, dataLen: number): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+  const bad = (why: string) => badFile(what, why);
+  let header: unknown;
   try {
     header = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw badFile(what, 'the JSON header does not parse');
+    throw bad('the JSON header does not parse');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw badFile(what, 'the header is not a JSON object');
-  const { __metadata__: meta, ...rest } = header;
-  return { header: rest, metadata: (meta ?? {}) as Record<string, string> };
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('the header is not a JSON object');
+  const metadata: Record<string, string> = {};
+  const entries: HeaderEntry[] = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad('__metadata__ is not a map of strings');
+      for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw bad(`__metadata__ value ${JSON.stringify(k.slice(0, 60))} is not a string`);
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
+      }
+      continue;
+    }
+    const label = JSON.stringify(name.length > 80 ? name.slice(0, 77) + '...' : name);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(`entry ${label} is not an object`);
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
+      throw bad(`entry ${label} lacks dtype, shape or data_offsets`);
+    }
+    const width = DTYPE_BYTES[e.dtype];
+    if (!Object.hasOwn(DTYPE_BYTES, e.dtype) || !width) throw bad(`tensor ${label} has unknown dtype ${JSON.stringify(e.dtype.slice(0, 20))}`);
+    if (e.shape.length > MAX_DIMS || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw bad(`tensor ${label}: shape must be a list of at most ${MAX_DIMS} non-negative integers`);
+    }
+    const offs = e.data_offsets;
+    if (offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) {
+      throw bad(`tensor ${label}: data_offsets must be two non-negative integers [begin, end]`);
+    }
+    const [begin, end] = offs as [number, number];
+    if (end < begin || end > dataLen) throw bad(`tensor ${label} lies outside the file: truncated or corrupt`);
+    const shape = e.shape as number[];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== count * width) throw bad(`tensor ${label}: shape [${shape}] of ${e.dtype} needs ${count * width} bytes, has ${end - begin}`);
+    entries.push({ name, dtype: e.dtype, shape, begin, end });
+  }
+  // In the order of their offsets the tensors must lie end to end, from 0 to the end of the data.
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const t of sorted) {
+    if (t.begin < at) throw bad(`tensor ${JSON.stringify(t.name.slice(0, 80))} overlaps another tensor`);
+    if (t.begin > at) throw bad(`bytes ${at} to ${t.begin} of the data belong to no tensor`);
+    at = t.end;
+  }
+  if (at !== dataLen) throw bad(`the tensors cover ${at} bytes of data but the file holds ${dataLen}`);
+  return { entries, metadata };
 }
 
 /** Only the header of a safetensors file (its tensor table and metadata), without reading the data.
- * noFollow: refuse a symbolic link, and do not block on a FIFO (for files found by walking folders). */
-export function readSafetensorsHeader(path: string, opts: { noFollow?: boolean } = {}): { header: Record<string, unknown>; metadata: Record<string, string> } {
-  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-  const fd = fs.openSync(path, opts.noFollow ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK : 'r');
+ * noFollow: refuse a symbolic link (for files found by walking folders). A FIFO or other non-file is refused, never waited on. */
+export function readSafetensorsHeader(path: string, opts: { noFollow?: boolean } = {}): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+  const fd = openPlainFile(path, opts.noFollow);
   try {
     const first = Buffer.alloc(8), size = fs.fstatSync(fd).size;
     fs.readSync(fd, first, 0, 8, 0);
     const n = headerLength(first, size, path), head = Buffer.alloc(n);
     if (fs.readSync(fd, head, 0, n, 8) !== n) throw badFile(path, 'the header could not be read whole');
-    return parseHeader(head, path);
+    return parseHeader(head, path, size - 8 - n);
   } finally {
     fs.closeSync(fd);
   }
@@ -110,39 +163,52 @@ export function readSafetensorsHeader(path: string, opts: { noFollow?: boolean }
 export function decodeSafetensors(buf: Buffer, what: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
   const bad = (why: string) => badFile(what, why);
   const n = headerLength(buf, buf.length, what);
-  const { header, metadata } = parseHeader(buf.subarray(8, 8 + n), what);
   const dataStart = 8 + n, dataLen = buf.length - dataStart;
+  const { entries, metadata } = parseHeader(buf.subarray(8, 8 + n), what, dataLen);
   const tensors = new Map<string, LoadedTensor>();
-  for (const [name, entry] of Object.entries(header)) {
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (!e || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
-      throw bad(`entry ${name} lacks dtype, shape or data_offsets`);
-    }
-    const [begin, end] = e.data_offsets;
-    const count = e.shape.reduce((a, b) => a * b, 1);
-    const width = DTYPE_BYTES[e.dtype];
-    if (!width) throw bad(`tensor ${name} has unknown dtype ${e.dtype}`);
-    if (!(begin >= 0 && end >= begin && end <= dataLen)) throw bad(`tensor ${name} lies outside the file: truncated or corrupt`);
-    if (end - begin !== count * width) throw bad(`tensor ${name}: shape [${e.shape}] of ${e.dtype} needs ${count * width} bytes, has ${end - begin}`);
+  for (const { name, dtype, shape, begin } of entries) {
+    const count = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(count);
     const base = dataStart + begin;
-    if (e.dtype === 'F32' && LE && (buf.byteOffset + base) % 4 === 0) data.set(new Float32Array(buf.buffer, buf.byteOffset + base, count));
-    else if (e.dtype === 'F32') for (let i = 0; i < count; i++) data[i] = buf.readFloatLE(base + 4 * i);
-    else if (e.dtype === 'F64') for (let i = 0; i < count; i++) data[i] = buf.readDoubleLE(base + 8 * i);
-    else if (e.dtype === 'F16') for (let i = 0; i < count; i++) data[i] = halfToFloat(buf.readUInt16LE(base + 2 * i));
-    else if (e.dtype === 'BF16') for (let i = 0; i < count; i++) data[i] = bf16ToFloat(buf.readUInt16LE(base + 2 * i));
-    else throw bad(`tensor ${name} has dtype ${e.dtype}; normlab reads F32, F64, F16 and BF16`);
-    tensors.set(name, { shape: e.shape, data });
+    if (dtype === 'F32' && LE && (buf.byteOffset + base) % 4 === 0) data.set(new Float32Array(buf.buffer, buf.byteOffset + base, count));
+    else if (dtype === 'F32') for (let i = 0; i < count; i++) data[i] = buf.readFloatLE(base + 4 * i);
+    else if (dtype === 'F64') for (let i = 0; i < count; i++) data[i] = buf.readDoubleLE(base + 8 * i);
+    else if (dtype === 'F16') for (let i = 0; i < count; i++) data[i] = halfToFloat(buf.readUInt16LE(base + 2 * i));
+    else if (dtype === 'BF16') for (let i = 0; i < count; i++) data[i] = bf16ToFloat(buf.readUInt16LE(base + 2 * i));
+    else throw bad(`tensor ${name} has dtype ${dtype}; normlab reads F32, F64, F16 and BF16`);
+    tensors.set(name, { shape, data });
   }
   return { tensors, metadata };
 }
 
+/** Opens path for reading without blocking on a FIFO, and refuses anything but a plain file (docs/safety.md). */
+function openPlainFile(path: string, noFollow = false): number {
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  let fd: number;
+  try {
+    fd = fs.openSync(path, O_RDONLY | O_NONBLOCK | (noFollow ? O_NOFOLLOW : 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message}`);
+  }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a folder' : st.isSocket() ? 'a socket' : 'not a regular file';
+    throw new UserError(`cannot read ${path}: it is ${kind}, not a safetensors file; remove it or point at the checkpoint file`);
+  }
+  return fd;
+}
+
 export function readSafetensors(path: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
+  const fd = openPlainFile(path);
   let buf: Buffer;
   try {
-    buf = fs.readFileSync(path);
+    buf = fs.readFileSync(fd);
   } catch (e) {
-    throw new UserError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UserError(`cannot read ${path}: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
   }
   return decodeSafetensors(buf, path);
 }

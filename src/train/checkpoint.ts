@@ -19,10 +19,10 @@
 // supersedes it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanTemporaries, DiskError, makeDir, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
+import { cleanTemporaries, DiskError, makeDir, readFileNoFollow, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
 import { UserError } from '../engine/types.js';
-import { MODEL_KEYS } from '../config/index.js';
+import { checkTrainConfig, checkValue, FLAGS, MODEL_KEYS } from '../config/index.js';
 import type { ModelConfig, TrainConfig } from '../config/types.js';
 import type { GPT } from '../model/gpt.js';
 import { numel } from '../nn/variant.js';
@@ -177,6 +177,104 @@ export function resumePoint(dir: string): { kind: CheckpointKind; state: TrainSt
   return { kind: CHECKPOINT, state: ckpt ?? readState(dir, CHECKPOINT) };
 }
 
+/**
+ * The model config saved in a checkpoint's metadata (`config`), as a plain object; a UserError of
+ * one line when it is missing or not a JSON object (docs/safety.md, "A hostile checkpoint file").
+ */
+export function metadataConfig(metadata: Record<string, string>, file: string): Record<string, unknown> {
+  if (metadata.config === undefined) {
+    throw new UserError(`${file} has no normlab model config in its metadata; it cannot be used without the flags it was trained with`);
+  }
+  let v: unknown;
+  try { v = JSON.parse(metadata.config); } catch {
+    throw new UserError(`${file}: the model config in its metadata is not JSON: the file is corrupt or not from normlab`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new UserError(`${file}: the model config in its metadata is ${v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`}, not an object: the file is corrupt or not from normlab`);
+  }
+  return v as Record<string, unknown>;
+}
+
+/** The character vocabulary saved in a checkpoint's metadata (`chars`), or null when there is none. */
+export function metadataChars(metadata: Record<string, string>, file: string): string[] | null {
+  if (metadata.chars === undefined) return null;
+  let v: unknown;
+  try { v = JSON.parse(metadata.chars); } catch { v = undefined; }
+  if (!Array.isArray(v) || !v.every((c) => typeof c === 'string')) {
+    throw new UserError(`${file}: the vocabulary (chars) in its metadata is not a JSON list of strings: the file is corrupt or not from normlab`);
+  }
+  return v as string[];
+}
+
+/**
+ * Refuses a model config (from a checkpoint's metadata or a run's state) whose sizes the file's
+ * tensors cannot hold, before any work proportional to them: every integer flag of the model (n_embd,
+ * block_size, a spline's knots, a piecewise activation's points...) counts entries of some tensor, so
+ * none may exceed the number of values the file holds. The exact shapes are compared afterwards
+ * (loadWeights, the dashboard's activation curves); this bound makes that comparison cheap.
+ */
+export function checkConfigSizes(cfg: Record<string, unknown>, tensors: Map<string, LoadedTensor>, file: string): void {
+  let held = 0;
+  for (const t of tensors.values()) held += t.data.length;
+  for (const f of FLAGS) {
+    if (f.type !== 'int' || !(MODEL_KEYS as readonly string[]).includes(f.name)) continue;
+    const v = cfg[f.name];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+      throw new UserError(`${file}: ${f.name} ${JSON.stringify(v)?.slice(0, 40)} in its model config is not an integer: the file is corrupt or not from normlab`);
+    }
+    if (v > Math.max(held, 1)) {
+      throw new UserError(`${file}: its model config gives ${f.name} ${v} but the file holds only ${held} values in all: ` +
+        'the metadata does not belong to these weights (corrupt or edited file)');
+    }
+  }
+}
+
+/**
+ * A saved model config checked as the flags it stands for would be (each value's type and range,
+ * the flag combinations; with typesOnly, each value's type alone, enough to draw from it): a
+ * UserError of one line naming the file otherwise. Keys it lacks (written
+ * before the flag existed) take the flag's default when the model is built.
+ */
+export function checkSavedModelConfig(cfg: Record<string, unknown>, file: string, opts: { typesOnly?: boolean } = {}): void {
+  const model: Record<string, unknown> = {};
+  for (const k of MODEL_KEYS) if (k !== 'vocab_size' && k in cfg) model[k] = cfg[k];
+  try {
+    if (!opts.typesOnly) checkTrainConfig(model);
+    const wrong = FLAGS.filter((f) => f.name in model).map((f) => checkValue(f, model[f.name])).filter((w) => w);
+    if (wrong.length) throw new UserError(wrong.join('\n'));
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    const why = e.message.replace(/^invalid configuration:\s*/, '').split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+    throw new UserError(`${file} has a model config in its metadata that normlab refuses (${why}): the file is corrupt or not from normlab`);
+  }
+}
+
+/**
+ * Refuses weights whose vocabulary differs from the dataset's (docs/safety.md): every checkpoint and
+ * resume state records the vocabulary it was trained on in its metadata (`tokenizer`, and `chars` for
+ * a character set), and a run continued or fine-tuned on another mapping of token ids would train on
+ * text it reads wrongly, without a word. Weights without that record (other tools) are not checked.
+ */
+export function checkSameVocabulary(metadata: Record<string, string>, file: string, meta: { tokenizer?: string; chars?: string[] }, dataset: string): void {
+  const savedTok = metadata.tokenizer ?? (metadata.chars !== undefined ? 'char' : undefined);
+  const dataTok = meta.tokenizer ?? (meta.chars ? 'char' : undefined);
+  const from = metadata.dataset ? `dataset ${metadata.dataset}` : 'its dataset';
+  if (savedTok !== undefined && dataTok !== undefined && savedTok !== dataTok) {
+    throw new UserError(`${file} was trained on ${from} with the ${savedTok} tokenizer, but dataset ${dataset} uses ${dataTok}: ` +
+      'its token ids mean other text. Use the dataset it was trained on, or start a new run in another --out_dir.');
+  }
+  const saved = metadataChars(metadata, file);
+  if (!saved || !meta.chars) return;
+  const same = saved.length === meta.chars.length && saved.every((c, i) => c === meta.chars![i]);
+  if (same) return;
+  const show = (cs: string[]) => { const j = JSON.stringify(cs.join('')); return j.length > 60 ? j.slice(0, 57) + '..."' : j; };
+  const k = saved.findIndex((c, i) => c !== meta.chars![i]);
+  throw new UserError(`${file} was trained on ${from} with the vocabulary ${show(saved)} (${saved.length} characters), but dataset ${dataset} ` +
+    `has ${show(meta.chars)} (${meta.chars.length} characters; they differ from token id ${k < 0 ? saved.length : k}): its token ids mean other ` +
+    'characters. Use the dataset it was trained on, or start a new run in another --out_dir.');
+}
+
 /** The contract used by `activations`, `inspect` and the dashboard. */
 export function loadTensors(file: string): { tensors: Map<string, LoadedTensor>; metadata: Record<string, string> } {
   return readSafetensors(file);
@@ -217,7 +315,13 @@ export function loadWeights(model: GPT, tensors: Map<string, LoadedTensor>, what
   }
   for (const p of model.store.params) {
     const t = source(p.name);
-    if (t) p.data.set(t.data.subarray(0, p.data.length));
+    if (!t) continue;
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UserError(`${what} is corrupt: tensor ${p.name} holds ${Number.isNaN(t.data[bad]) ? 'NaN' : 'infinite'} values ` +
+        `(first at index ${bad}); weights are finite when they are saved, so the file was damaged or edited: use another checkpoint`);
+    }
+    p.data.set(t.data.subarray(0, p.data.length));
   }
 }
 
@@ -242,13 +346,20 @@ export function readState(dir: string, kind: CheckpointKind = CHECKPOINT): Train
     throw new UserError(`--init_from resume: ${dir} has no state.json (no checkpoint to resume). ` +
       'Train with --init_from scratch first, or point --out_dir at a run folder.');
   }
+  let text: string;
+  try {
+    text = readFileNoFollow(file).toString('utf8');
+  } catch (e) {
+    throw new UserError(`${file} cannot be read (${(e as NodeJS.ErrnoException).code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message}): ` +
+      'a state file normlab writes is a plain file; remove it or restore it');
+  }
   let s: TrainState;
   try {
-    s = JSON.parse(fs.readFileSync(file, 'utf8'));
+    s = JSON.parse(text);
   } catch {
     throw new UserError(`${file} is corrupt (not JSON); the run cannot be resumed from it`);
   }
-  if (s.version !== 1 || typeof s.iter !== 'number' || !s.config || !s.rng) {
+  if (!s || typeof s !== 'object' || s.version !== 1 || typeof s.iter !== 'number' || !s.config || !s.rng) {
     throw new UserError(`${file} is not a normlab state file (version 1); the run cannot be resumed from it`);
   }
   return s;

@@ -26,7 +26,7 @@ import type { GPT } from '../model/gpt.js';
 import { MetricCtx } from '../nn/params.js';
 import { AdamW, clipGradNorm } from './adamw.js';
 import {
-  CHECKPOINT, CHECKPOINT_NAMES, dropResumeState, hasCheckpoint, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint,
+  CHECKPOINT, CHECKPOINT_NAMES, checkSameVocabulary, dropResumeState, hasCheckpoint, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint,
   RESUME_STATE, resumePoint, saveCheckpoint, saveWeights, type CheckpointKind, type TrainState,
 } from './checkpoint.js';
 import { checkMemory } from '../model/memory.js';
@@ -182,6 +182,7 @@ class Run {
       const [weights, moments, stateFile] = kind.files;
       const ckpt = path.join(this.outDir, weights);
       const { tensors, metadata } = loadTensors(ckpt);
+      checkSameVocabulary(metadata, ckpt, data.meta, cfg.dataset);
       loadWeights(this.model, tensors, ckpt);
       const optIter = loadMoments(path.join(this.outDir, moments), this.model, this.opt);
       if (Number(metadata.iter) !== state.iter || optIter !== state.iter) {
@@ -194,10 +195,14 @@ class Run {
       if (!cfg.init_from.endsWith('.safetensors')) {
         throw new UserError(`--init_from ${cfg.init_from}: expected scratch, resume, or a path to a .safetensors file`);
       }
-      loadWeights(this.model, loadTensors(cfg.init_from).tensors, cfg.init_from);
+      const { tensors, metadata } = loadTensors(cfg.init_from);
+      checkSameVocabulary(metadata, cfg.init_from, data.meta, cfg.dataset);
+      loadWeights(this.model, tensors, cfg.init_from);
     }
     this.it = this.start;
-    this.savedIter = state ? state.iter : null;
+    // The checkpoint's iteration (a run resumed from its resume state has its checkpoint further back).
+    this.savedIter = !state ? null : kind === CHECKPOINT ? state.iter
+      : fs.existsSync(path.join(this.outDir, CHECKPOINT.files[2])) ? readState(this.outDir).iter : null;
     this.nParams = this.model.numParams();
     this.layout = blockLayout(cfg);
     this.x = new Int32Array(B * T); this.y = new Int32Array(B * T);
@@ -240,8 +245,9 @@ class Run {
     const { cfg, state } = this;
     // A second one before the state is being saved stops at once (the last checkpoint stays whole);
     // during the save (synchronous, so no handler runs meanwhile) it waits for the save to end.
+    // A second one exits at once, saying so, with summary.json 'interrupted' and why (not 'running').
     const onSigint = () => {
-      if (this.stop) process.exit(130);
+      if (this.stop) this.stopNow();
       this.stop = 'interrupted';
     };
     // SIGTERM (kill, a scheduler's stop) is a Ctrl-C: stop cleanly, summary 'interrupted'.
@@ -345,6 +351,16 @@ class Run {
     if (it % cfg.log_interval === 0) this.log.write({ iter: it, loss: round(loss), lr, ms: Math.round(ms * 100) / 100, ...roundAll(metrics) });
     const tps = (this.tokens / this.trainMs) * 1000;
     this.progress.update(it + 1, loss, tps, ((cfg.max_iters - it - 1) * this.trainMs) / Math.max(1, it + 1 - this.start) / 1000);
+  }
+
+  /** A second Ctrl-C/SIGTERM: exit 130 now, without saving the state; the summary and the terminal say where the run stands. */
+  private stopNow(): never {
+    const kept = this.savedIter === null ? `no checkpoint had been saved in ${this.outDir}` : `the last checkpoint in ${this.outDir} (iter ${this.savedIter}) is intact`;
+    const why = `stopped at once by a second signal at iter ${this.it}, before its state was saved; ${kept}`;
+    try { this.summary('interrupted', why); } catch { /* a full disk: the terminal still says it */ }
+    this.progress.end();
+    console.error(`\n${why}. Continue with: normlab train --out_dir ${this.outDir} --init_from resume`);
+    process.exit(130);
   }
 
   /** After the loop: interrupted (its state saved, exit 130, how to continue) or done (final weights, exit 0). */
