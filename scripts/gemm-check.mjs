@@ -28,7 +28,7 @@ function buildAndRun(dir) {
   const flags = ['-std=gnu11', '-fopenmp-simd', '-ffp-contract=off', '-fno-math-errno', '-fno-trapping-math', '-pthread',
     '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', `-I${src}`,
     ...(tsan ? ['-O1', '-g', '-fsanitize=thread'] : ['-O3']), ...(cross ? ['-static'] : ['-march=x86-64-v2'].filter(() => process.arch === 'x64'))];
-  const sources = ['gemm.c', 'gemm_x86.c', 'gemm_neon.c', 'pool.c'].map((f) => path.join(src, f));
+  const sources = ['gemm.c', 'gemm_x86.c', 'gemm_bf16.c', 'gemm_neon.c', 'pool.c'].map((f) => path.join(src, f));
   const missing = [cc, ...(cross ? ['qemu-aarch64'] : [])].filter((c) => !has(c));
   if (missing.length) {
     console.error(`gemm-check: ${missing.join(' and ')} not found (Debian: apt-get install${cross ? ' gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user' : ' gcc'}, or sudo bash scripts/install-native-deps.sh${cross ? ' --cross' : ''})`);

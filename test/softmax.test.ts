@@ -312,3 +312,22 @@ test('generation with the KV cache computes the same attention as a full forward
     cached.forEach((x, i) => near(x, full[i], 1e-9));
   }
 });
+
+test('quantization inside attention composes with a variant: strongermax at its defaults with the scores and weights quantized = quantized softmax', () => {
+  const q = { quantize_attn_act_softmax_input: true, quantize_attn_act_pv_mult_p_input: true } as Partial<ModelConfig>;
+  const run = (over: Partial<ModelConfig>) => {
+    const cfg = { ...tinyConfig({ n_head: 2, block_size: 6 }), ...q, ...over } as ModelConfig;
+    const m = buildModel(cfg, tsBackend, { maxB: 2, maxT: 6, seed: 4, dtype: 'float64' });
+    const rng = new Rng(9), idx = Int32Array.from({ length: 12 }, () => Math.floor(rng.uniform() * 7));
+    const ctx = new MetricCtx(true, new Rng(1));
+    m.store.grad.fill(0);
+    const loss = m.forward(idx, idx, 2, 6, ctx);
+    m.backward(1, ctx);
+    return { loss, grad: Float64Array.from(m.store.grad) };
+  };
+  const a = run({}), b = run({ softmax_variant_attn: 'strongermax' });
+  near(b.loss, a.loss, 1e-12);
+  for (let i = 0; i < a.grad.length; i++) near(b.grad[i], a.grad[i], 1e-9);
+  const plain = run({ quantize_attn_act_softmax_input: false, quantize_attn_act_pv_mult_p_input: false });
+  assert.ok(Math.abs(plain.loss - a.loss) > 1e-6, 'the quantizers change the loss');
+});

@@ -197,7 +197,7 @@ static void check_tokens(Args *a, size_t table, const int32_t *idx, long n, long
 static const Spec s_matmul[] = { SZ(3, "M"), SZ(4, "N"), SZ(5, "K"), SZ(6, "flags"), FA(0, "out", 3, 4), FA(1, "a", 3, 5), FA(2, "b", 5, 4) };
 CALL(c_matmul) {
   const int flags = (int)L(6);
-  nl_matmul(P(0), P(1), P(2), (int)L(3), (int)L(4), (int)L(5), flags & 1, (flags >> 1) & 1, (flags >> 2) & 1);
+  nl_matmul_ex(P(0), P(1), P(2), (int)L(3), (int)L(4), (int)L(5), flags & 1, (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1);
   return 0;
 }
 
@@ -224,15 +224,15 @@ static void check_drop(Args *a, double p, double seed) {
   else if (!(seed >= 0 && seed <= 4294967295.0 && seed == (double)(uint32_t)seed)) fail(a, "R", "%s: seed must be a uint32, got %g", "attention", seed);
 }
 static const Spec s_att_f[] = { NM(5, "p"), NM(6, "seed"), SZ(7, "B"), SZ(8, "T"), SZ(9, "C"), SZ(10, "NH"), ATT_N(0, "out", 7),
-  ATT_S(1, 7), ATT_N(2, "q", 7), ATT_N(3, "k", 7), ATT_N(4, "v", 7) };
+  ATT_S(1, 7), ATT_N(2, "q", 7), ATT_N(3, "k", 7), ATT_N(4, "v", 7), SZ(11, "bf16") };
 static void h_att_f(Args *a, const Val *v) { check_heads(a, L(9), L(10)); check_drop(a, D(5), D(6)); }
-CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), D(5), (uint32_t)D(6), L(7), L(8), L(9), L(10)); return 0; }
+CALL(c_att_f) { nl_attention_forward(P(0), P(1), P(2), P(3), P(4), D(5), (uint32_t)D(6), L(7), L(8), L(9), L(10), L(11) != 0); return 0; }
 static const Spec s_att_b[] = { NM(9, "p"), NM(10, "seed"), SZ(11, "B"), SZ(12, "T"), SZ(13, "C"), SZ(14, "NH"),
   ATT_N(0, "dq", 11), ATT_N(1, "dk", 11), ATT_N(2, "dv", 11), ATT_N(3, "dout", 11), ATT_N(4, "out", 11), ATT_S(5, 11),
-  ATT_N(6, "q", 11), ATT_N(7, "k", 11), ATT_N(8, "v", 11) };
+  ATT_N(6, "q", 11), ATT_N(7, "k", 11), ATT_N(8, "v", 11), SZ(15, "bf16") };
 static void h_att_b(Args *a, const Val *v) { check_heads(a, L(13), L(14)); check_drop(a, D(9), D(10)); }
 CALL(c_att_b) {
-  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), D(9), (uint32_t)D(10), L(11), L(12), L(13), L(14));
+  nl_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), D(9), (uint32_t)D(10), L(11), L(12), L(13), L(14), L(15) != 0);
   return 0;
 }
 
@@ -519,6 +519,7 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "threads", v);
   napi_set_named_property(env, o, "gemm", str(env, gemm_name()));
   napi_set_named_property(env, o, "gemms", str(env, gemm_available()));
+  napi_set_named_property(env, o, "gemmBf16", str(env, gemm_bf16_name(gemm_selected())));
   napi_set_named_property(env, o, "simd", str(env, simd_name()));
   napi_set_named_property(env, o, "simds", str(env, simd_available()));
   return o;

@@ -27,6 +27,9 @@ typedef struct {
   const float *q, *k, *v, *dout, *o;
   long B, T, C, NH, D, rb, nrb;
   float scale;
+  // gemm_st, or gemm_bf16_st with --dtype bfloat16 (docs/dtype.md): that one rounds every operand of
+  // the products (q, k, v, W = P keep, dout, dS) to bfloat16 as it packs; D = dout . out is not rounded.
+  void (*mm)(int, int, long, long, long, float, const float *, long, const float *, long, int, float *, long);
   double p;        // dropout probability (0: none)
   uint32_t seed;
   float *work;     // per thread: 3 (forward) or 4 (backward) strips of rb x T floats
@@ -100,11 +103,11 @@ POOL_FN(attention_forward_strips, i0, i1) {
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
     const float *q = j->q + o, *k = j->k + o, *v = j->v + o;
     float *stats = j->stats + i * T * 2;
-    gemm_st(0, 1, r1 - r0, r1, D, j->scale, q + r0 * C, C, k, C, 0, S, ld);
+    j->mm(0, 1, r1 - r0, r1, D, j->scale, q + r0 * C, C, k, C, 0, S, ld);
     softmax_strip(S, ld, r0, r1, r1, stats, 0);
     const float *w = S;
     if (j->p > 0) { dropout_strip(W, K, S, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p); w = W; }
-    gemm_st(0, 0, r1 - r0, D, r1, 1.0f, w, ld, v, C, 0, j->out + o + r0 * C, C);
+    j->mm(0, 0, r1 - r0, D, r1, 1.0f, w, ld, v, C, 0, j->out + o + r0 * C, C);
   }
 }
 
@@ -118,17 +121,17 @@ POOL_FN(attention_backward_pairs, i0, i1) {
     float *dq = j->dq + o, *dk = j->dk + o, *dv = j->dv + o, *stats = j->stats + i * T * 2;
     for (long r0 = 0; r0 < T; r0 += rb) {
       const long r1 = r0 + rb < T ? r0 + rb : T, nr = r1 - r0;
-      gemm_st(0, 1, nr, r1, D, j->scale, q + r0 * C, C, k, C, 0, P, ld);
+      j->mm(0, 1, nr, r1, D, j->scale, q + r0 * C, C, k, C, 0, P, ld);
       softmax_strip(P, ld, r0, r1, r1, stats, 1);
       // G = dW = dO V^T (rows [r0, r1), keys [0, r1))
-      gemm_st(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, G, ld);
+      j->mm(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, G, ld);
       if (j->p > 0) {
         float *W = K + rb * T; // the fourth strip of this thread's work: W = P keep
         dropout_strip(W, K, P, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p);
-        gemm_st(1, 0, r1, D, nr, 1.0f, W, ld, dout + r0 * C, C, 1, dv, C);
+        j->mm(1, 0, r1, D, nr, 1.0f, W, ld, dout + r0 * C, C, 1, dv, C);
         for (long x = 0; x < nr; x++) for (long s = 0; s < r1; s++) G[x * ld + s] *= K[x * ld + s];
       } else {
-        gemm_st(1, 0, r1, D, nr, 1.0f, P, ld, dout + r0 * C, C, 1, dv, C);
+        j->mm(1, 0, r1, D, nr, 1.0f, P, ld, dout + r0 * C, C, 1, dv, C);
       }
       for (long t = r0; t < r1; t++) { // dS = P (dP - D) scale, D = dout[t] . out[t]
         float *g = G + (t - r0) * ld;
@@ -139,8 +142,8 @@ POOL_FN(attention_backward_pairs, i0, i1) {
         const float fd = (float)dd;
         for (long s = 0; s < r1; s++) g[s] = pr[s] * (g[s] - fd) * j->scale;
       }
-      gemm_st(0, 0, nr, D, r1, 1.0f, G, ld, k, C, 1, dq + r0 * C, C);
-      gemm_st(1, 0, r1, D, nr, 1.0f, G, ld, q + r0 * C, C, 1, dk, C);
+      j->mm(0, 0, nr, D, r1, 1.0f, G, ld, k, C, 1, dq + r0 * C, C);
+      j->mm(1, 0, r1, D, nr, 1.0f, G, ld, q + r0 * C, C, 1, dk, C);
     }
   }
 }
@@ -162,18 +165,18 @@ static void run(pool_fn fn, AttnJob *j, long items, int strips) {
 }
 
 void nl_attention_forward(float *out, float *stats, const float *q, const float *k, const float *v, double p,
-  uint32_t seed, long B, long T, long C, long NH) {
+  uint32_t seed, long B, long T, long C, long NH, int bf16) {
   if (B * T * NH == 0) return;
-  AttnJob j = { .out = out, .stats = stats, .q = q, .k = k, .v = v, .B = B, .T = T, .C = C, .NH = NH,
+  AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .out = out, .stats = stats, .q = q, .k = k, .v = v, .B = B, .T = T, .C = C, .NH = NH,
     .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed };
   const long rb = strip_rows(T);
   run(attention_forward_strips, &j, B * NH * ((T + rb - 1) / rb), 3);
 }
 
 void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
-  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH) {
+  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16) {
   if (B * T * NH == 0) return;
-  AttnJob j = { .dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = o, .stats = stats, .q = q, .k = k, .v = v,
+  AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = o, .stats = stats, .q = q, .k = k, .v = v,
     .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed };
   run(attention_backward_pairs, &j, B * NH, 4);
 }

@@ -130,6 +130,8 @@ static const GemmKernel *selected(void) {
   return atomic_load_explicit(&kern, memory_order_acquire);
 }
 
+const GemmKernel *gemm_selected(void) { return selected(); }
+
 int gemm_select(const char *name) {
   gemm_init();
   const GemmKernel *g = find(name);
@@ -267,6 +269,11 @@ static float *grow(float **p, size_t *cap, size_t n) {
   return *p;
 }
 
+float *gemm_pack_buf(int which, size_t n) {
+  PackBufs *pb = thread_bufs();
+  return which ? grow(&pb->b, &pb->cap_b, n) : grow(&pb->a, &pb->cap_a, n);
+}
+
 // ---- one thread's product ---------------------------------------------------------------------
 
 // One row of C for M = 1 (sampling): dot products or row updates straight from the operands; a
@@ -378,6 +385,11 @@ void gemm_st(int ta, int tb, long M, long N, long K, float alpha, const float *A
   gemm_with(selected(), ta, tb, M, N, K, alpha, A, lda, B, ldb, accumulate, C, ldc);
 }
 
+void gemm_bf16_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc) {
+  gemm_bf16_with(selected(), ta, tb, M, N, K, alpha, A, lda, B, ldb, accumulate, C, ldc);
+}
+
 // ---- the Backend's matmul, split over the pool ------------------------------------------------
 
 // Slices of output rows (split along M) or columns (along N, when N > M), each one gemm_st on the
@@ -388,28 +400,35 @@ typedef struct {
   float *out;
   const float *a, *b;
   long M, N, K, slice;
-  int ta, tb, acc, split_n;
+  int ta, tb, acc, split_n, bf16;
 } MatmulJob;
 
 static void matmul_slices(void *p, long s0, long s1, int tid) {
   (void)tid;
   const MatmulJob *j = p;
   const long len = j->split_n ? j->N : j->M, lda = j->ta ? j->M : j->K, ldb = j->tb ? j->K : j->N;
+  void (*const mm)(const GemmKernel *, int, int, long, long, long, float, const float *, long, const float *, long, int,
+    float *, long) = j->bf16 ? gemm_bf16_with : gemm_with;
   for (long s = s0; s < s1; s++) {
     const long lo = s * j->slice, hi = lo + j->slice < len ? lo + j->slice : len;
     if (lo >= hi) continue;
     if (j->split_n)
-      gemm_with(j->g, j->ta, j->tb, j->M, hi - lo, j->K, 1.0f, j->a, lda, j->b + (j->tb ? lo * j->K : lo), ldb, j->acc,
+      mm(j->g, j->ta, j->tb, j->M, hi - lo, j->K, 1.0f, j->a, lda, j->b + (j->tb ? lo * j->K : lo), ldb, j->acc,
         j->out + lo, j->N);
     else
-      gemm_with(j->g, j->ta, j->tb, hi - lo, j->N, j->K, 1.0f, j->a + (j->ta ? lo : lo * j->K), lda, j->b, ldb, j->acc,
+      mm(j->g, j->ta, j->tb, hi - lo, j->N, j->K, 1.0f, j->a + (j->ta ? lo : lo * j->K), lda, j->b, ldb, j->acc,
         j->out + lo * j->N, j->N);
   }
 }
 
 void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate) {
+  nl_matmul_ex(out, a, b, M, N, K, transA, transB, accumulate, 0);
+}
+
+void nl_matmul_ex(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate,
+  int bf16) {
   if (M == 0 || N == 0) return;
-  MatmulJob j = { selected(), out, a, b, M, N, K, 0, transA, transB, accumulate, N > M };
+  MatmulJob j = { selected(), out, a, b, M, N, K, 0, transA, transB, accumulate, N > M, bf16 };
   const long len = j.split_n ? N : M, unit = j.split_n ? 32 : 48, threads = pool_threads();
   // Below ~2 MFLOP waking the pool costs more than it saves.
   long parts = (double)M * N * K < 1e6 ? 1 : threads * 3;
@@ -431,6 +450,10 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double peak_loop(int bits, long iters, double *flops) {
+  return bits == GEMM_PEAK_BF16 ? gemm_bf16_loop(iters, flops) : gemm_fma_loop(bits, iters, flops);
+}
+
 typedef struct { int bits; long iters; } PeakJob;
 
 static void peak_chunk(void *p, long b, long e, int tid) {
@@ -438,13 +461,13 @@ static void peak_chunk(void *p, long b, long e, int tid) {
   const PeakJob *j = p;
   double f;
   volatile double sink = 0; // per thread: the chunks run at once
-  for (long i = b; i < e; i++) sink += gemm_fma_loop(j->bits, j->iters, &f);
+  for (long i = b; i < e; i++) sink += peak_loop(j->bits, j->iters, &f);
 }
 
 double gemm_fma_peak(int bits, int threads, int cpu_time) {
   peak_cpu = cpu_time;
   double flops;
-  gemm_fma_loop(bits, 1, &flops);
+  peak_loop(bits, 1, &flops);
   if (flops == 0) return 0;
   if (threads < 1) threads = 1;
   // Calibrate to ~40 ms per thread, then take the best of 3 runs.
@@ -454,7 +477,7 @@ double gemm_fma_peak(int bits, int threads, int cpu_time) {
   const double dt = now() - t0;
   j.iters = (long)(j.iters * (0.04 / (dt > 1e-6 ? dt : 1e-6)));
   if (j.iters < 1000) j.iters = 1000;
-  gemm_fma_loop(bits, j.iters, &flops);
+  peak_loop(bits, j.iters, &flops);
   double best_rate = 0;
   for (int rep = 0; rep < 3; rep++) {
     t0 = now();

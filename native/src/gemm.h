@@ -4,6 +4,7 @@
 // cblas_sgemm can be selected instead at run time, for comparison.
 #ifndef NORMLAB_GEMM_H
 #define NORMLAB_GEMM_H
+#include <stddef.h>
 
 // A micro-kernel computes one MR x NR tile of C from a packed A micro-panel (kc steps of MR values)
 // and a packed B micro-panel (kc steps of NR values): C = alpha * A B (+ C when acc). The packed
@@ -53,6 +54,23 @@ const char *gemm_available(void);   // comma-separated names gemm_select accepts
 // threads > 1 runs the same loop on that many pool threads at once and returns their total. With
 // cpu_time, time is the process's CPU time (what a shared, oversubscribed machine gives us), so the
 // result is the rate per CPU second times threads: the peak of that many cores of our own.
+// bits = GEMM_PEAK_BF16 measures vdpbf16ps (AVX512_BF16) instead: 4 flops per lane (two products
+// of bfloat16 pairs and their two additions into float32), 0 without it.
+#define GEMM_PEAK_BF16 16
 double gemm_fma_peak(int bits, int threads, int cpu_time);
+
+// bfloat16 products (gemm_bf16.c, docs/native.md "bfloat16 products"): as gemm_st, with every
+// value of op(A) and op(B) rounded to bfloat16 (bf16.h) and float32 sums, equal bit for bit for any
+// kernel and thread count. The float32 selection g picks the kernel: vdpbf16ps under avx512 when
+// the CPU has AVX512_BF16, else float32 FMAs giving the same numbers (gemm_bf16_name).
+void gemm_bf16_st(int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc);
+void gemm_bf16_with(const GemmKernel *g, int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc);
+const char *gemm_bf16_name(const GemmKernel *g);
+const GemmKernel *gemm_selected(void);
+double gemm_bf16_loop(long iters, double *flops); // register-only vdpbf16ps loop (gemm_fma_peak)
+// This thread's packing buffer 0 (A) or 1 (B), grown to n floats (64-byte aligned; freed with the thread).
+float *gemm_pack_buf(int which, size_t n);
 
 #endif

@@ -15,14 +15,17 @@ void kernels_init(int threads);
 int kernels_threads(void);
 
 void nl_matmul(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate);
+// The same with bf16 = 1: operands rounded to bfloat16, float32 sums (gemm_bf16.c).
+void nl_matmul_ex(float *out, const float *a, const float *b, int M, int N, int K, int transA, int transB, int accumulate,
+  int bf16);
 void nl_add_bias(float *out, const float *bias, long N, long C);
 void nl_bias_backward(float *dbias, const float *dout, long N, long C);
 void nl_embedding_forward(float *out, const int *idx, const float *wte, const float *wpe, long B, long T, long C);
 void nl_embedding_backward(float *dwte, float *dwpe, const float *dout, const int *idx, long B, long T, long C);
 void nl_attention_forward(float *out, float *stats, const float *q, const float *k, const float *v, double p,
-  uint32_t seed, long B, long T, long C, long NH);
+  uint32_t seed, long B, long T, long C, long NH, int bf16);
 void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
-  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH);
+  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16);
 // Attention with a softmax variant (softmax.c; src/nn/softmax/attention.ts is the definition).
 void nl_score_attention_scores(float *S, const float *q, const float *k, long B, long T, long C, long NH);
 void nl_score_attention_values(float *out, const float *P, const float *v, const float *mask, long B, long T, long C, long NH);

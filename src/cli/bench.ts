@@ -1,7 +1,7 @@
 // `normlab bench`: training and sampling speed on a fixed configuration of shakespeare_char.
 //
 //   normlab bench [--preset small|default] [--iters N] [--warmup N] [--backend native,wasm,ts] [--torch]
-//                 [--variants] [--quant] [--gemm] [--gemms avx512,openblas] [--simds avx512,avx2] [--json FILE]
+//                 [--variants] [--quant] [--gemm] [--dtypes float32,bfloat16] [--gemms avx512,openblas] [--simds avx512,avx2] [--json FILE]
 //                 [any train flag]
 //
 // Reports ms per iteration, tokens per second, achieved GFLOP/s (nanoGPT's model FLOPs: 6 N per
@@ -32,7 +32,7 @@ import { AdamW } from '../train/adamw.js';
 import { modelVocabSize, trainStep } from '../train/loop.js';
 import { gemmBench } from './bench_gemm.js';
 import { nativeGemm, nativeInfo, nativeSimd } from '../engine/kernels/native/index.js';
-import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, type FlagSpec } from '../config/index.js';
+import { HelpRequested, parseFlags, tableDefaults, defaultConfig, FLAGS, MODEL_FLAGS, checkValue, type FlagSpec } from '../config/index.js';
 import { formatHelp } from './help.js';
 import { BUILTIN_DATASETS, prepareCommand } from './prepare.js';
 
@@ -53,6 +53,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'quant', type: 'bool', default: false, group: 'training', help: 'time training with every activation point quantized (--quantize_mlp_act --quantize_attn_act, int8 affine) against the float model, per backend, interleaved (docs/quantization.md)' },
   { name: 'gemm', type: 'bool', default: false, group: 'training', help: 'time the matrix products alone: our GEMM vs OpenBLAS (when linked) on every product of the small and default presets, and the FMA peak' },
   { name: 'cpu_time', type: 'bool', default: false, group: 'training', help: 'also report CPU time of the process (with --gemm: rates per CPU second) for an oversubscribed machine; best with NORMLAB_THREADS=1' },
+  { name: 'dtypes', type: 'str', default: null, nullable: true, group: 'training', help: 'time training once per --dtype listed, side by side (comma-separated: float32, bfloat16)' },
   { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, neon, generic, openblas)' },
   { name: 'simds', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per SIMD level of the kernels outside the GEMM listed (comma-separated, repeats allowed: auto, avx512, avx2, generic)' },
   { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
@@ -216,6 +217,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
       const r = benchOnce({ ...cfg, ...over } as TrainConfig, b, iters, warmup, 0, label);
       rows.push(r);
       process.stdout.write(`${label}: ${(r.ms_per_iter / ref.ms_per_iter).toFixed(2)}x\n`);
+    }
+  } else if (o.dtypes) {
+    // --dtypes float32,bfloat16: the same training once per dtype, same process (docs/dtype.md).
+    for (const d of String(o.dtypes).split(',').map((x) => x.trim())) {
+      const f = MODEL_FLAGS.find((x) => x.name === 'dtype')!, why = checkValue(f, d);
+      if (why) throw new UserError(why.replace('--dtype', '--dtypes'));
+      for (const b of backends) rows.push(benchOnce({ ...cfg, dtype: d as TrainConfig['dtype'] }, b, iters, warmup, sampleTokens, `${b} ${d}`));
     }
   } else if (o.quant) {
     // Float and quantized alternate, twice each, per backend; the faster of each pair of runs counts

@@ -128,10 +128,6 @@ export function quantProblems(c: Record<string, unknown>): string[] {
     }
     if (on) bitsFor(`quantize_${e}_bits`, c[`quantize_${e}_bits`], c[`quantize_${e}_method`]);
   }
-  const inner = ['softmax_input', 'pv_mult_p_input'].filter((p) => pointOn(c, 'attn', p));
-  if (inner.length > 0 && c.softmax_variant_attn !== undefined && c.softmax_variant_attn !== 'softmax') {
-    errors.push(`--quantize_attn_act_${inner[0]} with --softmax_variant_attn ${c.softmax_variant_attn}: the quantized scores and probabilities are wired for the plain softmax only; use --softmax_variant_attn softmax, or quantize the other attention points`);
-  }
   if (c.quant_scheduler !== null && c.quant_scheduler !== undefined && (c.full_quant_iteration === null || c.full_quant_iteration === undefined)) {
     errors.push(`--quant_scheduler ${c.quant_scheduler} needs --full_quant_iteration N (the iteration where quantization is full)`);
   }

@@ -19,6 +19,9 @@ export interface MatmulOptions {
   transA?: boolean; // use A^T: A is stored (K, M) instead of (M, K)
   transB?: boolean; // use B^T: B is stored (N, K) instead of (K, N)
   accumulate?: boolean; // out += op(A) op(B) instead of out = op(A) op(B)
+  /** Every value of op(A) and op(B) read rounded to bfloat16 (src/engine/bf16.ts), sums as without
+   * it (float32 natively, float64 in ts): --dtype bfloat16, docs/dtype.md. */
+  bf16?: boolean;
 }
 
 export interface ScoreAttentionKernels {

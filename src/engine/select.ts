@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.js';
 import { UserError } from './types.js';
 import { tsBackend } from './kernels/ts/index.js';
-import { loadNativeBackend, nativeBackendError } from './kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError, nativeInfo } from './kernels/native/index.js';
 import { loadWasmBackend, wasmBackendError } from './kernels/wasm/index.js';
 
 export type BackendName = 'auto' | 'ts' | 'native' | 'wasm';
@@ -45,4 +45,14 @@ export function selectBackend(name: BackendName): { backend: Backend; note: stri
     backend: wasm ?? tsBackend,
     note: `native backend not built (${reason}); using the ${wasm ? 'WebAssembly' : 'TypeScript'} backend: ${buildNativeHint()}`,
   };
+}
+
+/** The line training prints once with --dtype bfloat16: how this backend computes the bfloat16
+ * products (docs/dtype.md): vdpbf16ps, or the same numbers from float32 FMAs (slower), or emulated. */
+export function bf16Note(backend: Backend['name']): string {
+  if (backend !== 'native') return `--dtype bfloat16: products emulated by the ${backend} backend on operands rounded to bfloat16 (same rounding as native, slower than float32)`;
+  const k = nativeInfo()?.gemmBf16;
+  return k === 'avx512bf16'
+    ? '--dtype bfloat16: products with vdpbf16ps (AVX512_BF16)'
+    : `--dtype bfloat16: this CPU (or the selected GEMM) has no vdpbf16ps; the products use float32 FMAs on rounded operands (${k}): the same numbers, slower than float32`;
 }

@@ -5,8 +5,8 @@
 //   h = pre_ln_mlp(x1) if pre;  m = mlp(h);   m = out_ln_mlp(m) if peri;   y = x1 + m;   y = post_ln_mlp(y) if post
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
 // Dropout (when training with dropout > 0): on attention probabilities and on both c_proj outputs.
-import type { AttnDropout, Backend } from '../engine/backend.js';
-import { alloc, type DType, type F } from '../engine/types.js';
+import type { AttnDropout, AttnOpts, Backend } from '../engine/backend.js';
+import { alloc, UserError, type DType, type F } from '../engine/types.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
@@ -101,6 +101,8 @@ export class Block {
   readonly postMlp: VariantSlot | null;
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
+  /** Attention's options: bf16 with --dtype bfloat16 (docs/dtype.md). */
+  readonly attnOpts: AttnOpts;
   readonly act: VariantSlot;
   /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
   readonly softmax: SoftmaxSlot | null;
@@ -130,13 +132,18 @@ export class Block {
     this.postMlp = cfg.use_post_ln ? slot('post_ln_mlp') : null;
     this.outAttn = cfg.use_peri_ln ? slot('out_ln_attn') : null;
     this.outMlp = cfg.use_peri_ln ? slot('out_ln_mlp') : null;
-    const projStd = 0.02 / Math.sqrt(2 * cfg.n_layer);
-    this.q = new Linear(store, `${pfx}.attn.c_attn_q`, C, C, cfg.bias, 0.02, ql.attn_q);
-    this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02, ql.attn_k);
-    this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02, ql.attn_v);
-    this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd, ql.attn_proj);
+    const projStd = 0.02 / Math.sqrt(2 * cfg.n_layer), bf16 = cfg.dtype === 'bfloat16';
+    this.attnOpts = bf16 ? { bf16: true } : {};
+    this.q = new Linear(store, `${pfx}.attn.c_attn_q`, C, C, cfg.bias, 0.02, ql.attn_q, bf16);
+    this.k = new Linear(store, `${pfx}.attn.c_attn_k`, C, C, cfg.bias, 0.02, ql.attn_k, bf16);
+    this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02, ql.attn_v, bf16);
+    this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd, ql.attn_proj, bf16);
     this.softmax = cfg.softmax_variant_attn === 'softmax' ? null
       : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg, maxB * NH * maxT * maxT);
+    if (bf16 && this.softmax) { // its attention path (src/nn/softmax) does not round its products yet
+      throw new UserError(`--dtype bfloat16 with --softmax_variant_attn ${cfg.softmax_variant_attn} is not implemented yet (its attention ` +
+        'products are not rounded); use --dtype float32 with it, or the default softmax with bfloat16');
+    }
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
@@ -151,6 +158,10 @@ export class Block {
     this.stats = mem(maxB * NH * maxT * 2);
     this.qatt = qp.attn.softmax_input || qp.attn.pv_mult_p_input
       ? new QuantAttention(maxB, maxT, C, NH, qp.attn.softmax_input, qp.attn.pv_mult_p_input, drop, mem) : null;
+    if (this.attnOpts.bf16 && this.qatt) { // its attention path (src/model/quant-attention) does not round its products yet
+      throw new UserError('--dtype bfloat16 with quantized attention scores or probabilities (--quantize_attn_act_softmax_input, ' +
+        '--quantize_attn_act_pv_mult_p_input) is not implemented yet; use --dtype float32 with them');
+    }
   }
 
   /** Before a forward (or a run of generation steps): the quantized_linear layers' weights, quantized
@@ -195,9 +206,12 @@ export class Block {
     // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
-    if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
-    else if (this.softmax) this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH);
-    else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH);
+    if (this.softmax) {
+      // A softmax variant quantizes inside its own slot (scores before it, weights after it).
+      const qz = this.qatt ? { quant: this.quantizer, sQ: this.qp.attn.softmax_input, pQ: this.qp.attn.pv_mult_p_input, level: quantLevel(this.qp, ctx), ctx } : undefined;
+      this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH, qz);
+    } else if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
+    else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH, this.attnOpts);
   };
 
   /**
@@ -280,9 +294,9 @@ export class Block {
     this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
     const drop = dropping ? this.attDrop : null;
-    if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
-    else if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
-    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH);
+    if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
+    else if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
+    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.attnOpts);
     const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

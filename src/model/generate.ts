@@ -6,6 +6,7 @@
 // (as nanoGPT does); with absolute position embeddings every cached k, v changes then, so each
 // further token is one batched forward over the cropped window.
 import { alloc, type F } from '../engine/types.js';
+import { bf16 } from '../engine/bf16.js';
 import type { Rng } from '../engine/rng.js';
 import type { Ctx } from '../nn/variant.js';
 import type { Attend, BlockBuffers } from './block.js';
@@ -81,6 +82,7 @@ export class Generator {
       }
       return;
     }
+    if (cfg.dtype === 'bfloat16') { this.attendBf16(y, q, kc, vc, t, C, NH, D, scale); return; }
     for (let hd = 0; hd < NH; hd++) {
       const o = hd * D;
       let max = -Infinity;
@@ -96,6 +98,30 @@ export class Generator {
         let acc = 0;
         for (let s = 0; s <= t; s++) acc += scores[s] * vc[s * C + o + d];
         y[o + d] = acc / sum;
+      }
+    }
+  }
+
+  /** attendCached with --dtype bfloat16: the training kernel's rounding (docs/dtype.md): q . k of
+   * rounded operands, scaled; the normalized probabilities and v rounded for the weighted sum. */
+  private attendBf16(y: F, q: F, kc: F, vc: F, t: number, C: number, NH: number, D: number, scale: number): void {
+    const scores = this.scores;
+    for (let hd = 0; hd < NH; hd++) {
+      const o = hd * D;
+      let max = -Infinity;
+      for (let s = 0; s <= t; s++) {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += bf16(q[o + d]) * bf16(kc[s * C + o + d]);
+        scores[s] = dot * scale;
+        if (scores[s] > max) max = scores[s];
+      }
+      let sum = 0;
+      for (let s = 0; s <= t; s++) { scores[s] = Math.exp(scores[s] - max); sum += scores[s]; }
+      for (let s = 0; s <= t; s++) scores[s] = bf16(scores[s] / sum);
+      for (let d = 0; d < D; d++) {
+        let acc = 0;
+        for (let s = 0; s <= t; s++) acc += scores[s] * bf16(vc[s * C + o + d]);
+        y[o + d] = acc;
       }
     }
   }
@@ -149,7 +175,7 @@ export class Generator {
       this.x.set(b.out.subarray(0, C));
     });
     model.lnF.forward(this.h, this.x, 1, ctx);
-    be.matmul(this.logits, this.h, model.lmHead.data, 1, cfg.vocab_size, C, { transB: true });
+    be.matmul(this.logits, this.h, model.lmHead.data, 1, cfg.vocab_size, C, { ...model.mm, transB: true });
     this.len++;
     return this.logits;
   }

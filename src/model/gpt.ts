@@ -5,7 +5,7 @@
 // up to maxB x maxT tokens and reused; smaller B, T use a prefix of them. The LM head and the
 // cross-entropy are fused (docs/memory.md, "LM head"): logits exist for one block of rows at a time,
 // and a training forward given its loss scale computes the head's gradient right away.
-import type { Backend } from '../engine/backend.js';
+import type { Backend, MatmulOptions } from '../engine/backend.js';
 import type { DType, F } from '../engine/types.js';
 import { Rng } from '../engine/rng.js';
 import { VariantSlot } from '../nn/slot.js';
@@ -32,6 +32,9 @@ export class GPT {
   readonly wte: Param;
   readonly wpe: Param;
   readonly lmHead: Param; // === wte when tied
+  /** The LM head's products' options: bf16 with --dtype bfloat16 (the tied head's product rounds its
+   * copy of wte; the embedding lookup does not round; docs/dtype.md). */
+  readonly mm: MatmulOptions;
   readonly dtype: DType;
   readonly maxB: number;
   readonly maxT: number;
@@ -53,6 +56,7 @@ export class GPT {
 
   constructor(readonly cfg: ModelConfig, public be: Backend, opts: GPTOptions) {
     const dtype = (this.dtype = opts.dtype ?? 'float32');
+    this.mm = cfg.dtype === 'bfloat16' ? { bf16: true } : {};
     const { maxB, maxT } = opts;
     this.maxB = maxB; this.maxT = maxT;
     const C = cfg.n_embd, V = cfg.vocab_size, N = maxB * maxT;
@@ -166,13 +170,13 @@ export class GPT {
     for (let r0 = 0; r0 < N; r0 += this.headRows) {
       const R = Math.min(this.headRows, N - r0);
       const xf = this.xf.subarray(r0 * C, (r0 + R) * C), tg = targets.subarray(r0, r0 + R);
-      be.matmul(head, xf, W, R, V, C, { transB: true });
+      be.matmul(head, xf, W, R, V, C, { ...this.mm, transB: true });
       total += R * be.crossEntropyForward(this.losses.subarray(r0, r0 + R), head, head, tg, R, V);
       if (scale === null) continue;
       be.crossEntropyBackward(head, head, tg, scale / N, R, V);
       // lm_head: dW += dlogits^T xf;  dxf = dlogits W
-      be.matmul(this.lmHead.grad, head, xf, V, C, R, { transA: true, accumulate: true });
-      be.matmul(this.d1.subarray(r0 * C, (r0 + R) * C), head, W, R, C, V);
+      be.matmul(this.lmHead.grad, head, xf, V, C, R, { ...this.mm, transA: true, accumulate: true });
+      be.matmul(this.d1.subarray(r0 * C, (r0 + R) * C), head, W, R, C, V, this.mm);
     }
     return total / N;
   }
@@ -180,7 +184,7 @@ export class GPT {
   /** out (vocab_size) = the logits of row `row` (b * T + t) of the last forward. */
   logitsAt(out: F, row: number): F {
     const C = this.cfg.n_embd;
-    this.be.matmul(out, this.xf.subarray(row * C, (row + 1) * C), this.lmHead.data, 1, this.cfg.vocab_size, C, { transB: true });
+    this.be.matmul(out, this.xf.subarray(row * C, (row + 1) * C), this.lmHead.data, 1, this.cfg.vocab_size, C, { ...this.mm, transB: true });
     return out;
   }
 

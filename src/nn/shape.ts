@@ -15,6 +15,11 @@ export const MODEL_FLAGS = [
   { name: 'mlp_expansion_factor', type: 'int', default: 4, group: 'model', help: 'MLP hidden size = factor * n_embd', check: atLeast(1) },
   { name: 'mlp_size', type: 'int', default: null, nullable: true, group: 'model', help: 'MLP hidden size (overrides mlp_expansion_factor)', check: atLeast(1, ' (or None to use --mlp_expansion_factor)') },
   { name: 'wte_weight_tying', type: 'bool', default: true, group: 'model', help: 'tie lm_head.weight to transformer.wte.weight' },
+  {
+    name: 'dtype', type: 'str', default: 'float32', choices: ['float32', 'bfloat16'], group: 'model',
+    help: 'number format of the matrix products\' operands (bfloat16: rounded to bfloat16, float32 sums; everything else float32; docs/dtype.md)',
+    refused: { float16: 'no float16 matrix product on the CPUs normlab runs on (it would be emulated, slower than float32); use --dtype bfloat16 (same 16-bit operands, float32 range) or float32' },
+  },
 ] as const satisfies readonly FlagSpec[];
 
 /** The shape flags, and vocab_size (from the dataset's meta.json, not a flag). */

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
-import { selectBackend } from '../engine/select.js';
+import { bf16Note, selectBackend } from '../engine/select.js';
 import { DiskError, makeDir, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { UserError } from '../engine/types.js';
@@ -225,6 +225,7 @@ class Run {
     if (tb) this.log.addScalarSink((tag, step, value) => tb.scalar(tag, step, value));
     console.log(`normlab train: ${cfg.n_layer} layers, ${cfg.n_head} heads, ${cfg.n_embd} wide, block ${this.T}; ` +
       `${(this.nParams / 1e6).toFixed(2)}M parameters; backend ${this.model.be.name}; ${cfg.dataset}: ${data.train.length} train / ${data.val.length} val tokens`);
+    if (cfg.dtype === 'bfloat16') console.log(bf16Note(this.model.be.name));
     console.log(this.layout);
     if (state) {
       console.log(`resuming ${outDir} at iter ${this.start}${this.kind === RESUME_STATE ? ', where it was stopped' : ''} ` +

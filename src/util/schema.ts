@@ -16,6 +16,8 @@ export interface FlagSpec<N extends string = string> {
   group: FlagGroup;
   help: string;
   choices?: readonly string[];
+  /** Values the flag knows but refuses, each with why and what to use instead (e.g. --dtype float16). */
+  refused?: Readonly<Record<string, string>>;
   /** May be given as "None"/unset. */
   nullable?: boolean;
   /** A list of values of `type` (one per layer, say): `--name a b c`, `--name "a b c"` or `--name=a,b,c`
@@ -106,6 +108,7 @@ export function parseValue(f: FlagSpec, text: string): number | boolean | string
       throw bad('not a boolean');
     }
     case 'str': {
+      if (f.refused && Object.hasOwn(f.refused, text)) throw new UserError(`--${f.name} ${text}: ${f.refused[text]}`);
       if (f.choices && !f.choices.includes(text)) {
         const near = nearest(text, f.choices);
         throw new UserError(
@@ -152,6 +155,7 @@ export function checkValue(f: FlagSpec, v: unknown): string | null {
     for (const x of v) { const why = checkValue(item, x); if (why) return why; }
     return null;
   }
+  if (typeof v === 'string' && f.refused && Object.hasOwn(f.refused, v)) return `--${f.name} ${v}: ${f.refused[v]}`;
   const bad = `--${f.name}: ${JSON.stringify(v)} is not valid; expected ${allowedText(f)}`;
   switch (f.type as FlagType) {
     case 'int': return Number.isSafeInteger(v) ? null : bad;

@@ -29,6 +29,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "bf16.h"
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -208,12 +209,96 @@ static void buffers_freed(int threads) {
     threads, ((double)after - (double)before) / 1e6, (double)one / 1e6);
 }
 
+// bfloat16 products (gemm_bf16.c): every kernel, forced in turn, must give exactly the numbers
+// of vdpbf16ps's definition: per kc = 384 block, t = 0; per pair t = fma(a1, b1, t), then
+// fma(a0, b0, t) on operands rounded by bf16_bits; then alpha t (+ C). With scale = 1e-19 the
+// operands' products and partial sums fall to float32's smallest normals, where the instruction
+// flushes to zero: there the kernels are compared with each other only.
+static float *bf16_ref_c;
+static void check_bf16_one(const char *kernel, long M, long N, long K, int ta, int tb, int acc, int use_matmul, float scale,
+  float *first) {
+  const long pad = use_matmul ? 0 : 3, lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+  const float alpha = use_matmul ? 1.0f : 0.375f;
+  const long na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc;
+  unsigned long long seed = rng_state;
+  rng_state = 0x9e3779b97f4a7c15ULL ^ (unsigned long long)(M * 131 + N * 17 + K);
+  float *A = operand(na, 0), *B = operand(nb, 0), *C = operand(nc, 0), *c0 = malloc((size_t)(nc + 1) * sizeof(float));
+  rng_state = seed;
+  for (long i = 0; i < na; i++) A[i] *= scale;
+  for (long i = 0; i < nb; i++) B[i] *= scale;
+  // values at rounding ties (to even both ways) and subnormals (to signed zero), through every packing path
+  static const float EDGE[] = { 1.00390625f, 1.01171875f, -1.00390625f, 1e-39f, -1e-39f, 1.1754942e-38f, -0.0f, 3.0078125f };
+  if (scale == 1.0f) {
+    for (long i = 0; i < na; i += 7) A[i] = EDGE[(i / 7) % 8];
+    for (long i = 3; i < nb; i += 5) B[i] = EDGE[(i / 5) % 8];
+  }
+  memcpy(c0, C, (size_t)nc * sizeof(float));
+  if (use_matmul) nl_matmul_ex(C, A, B, (int)M, (int)N, (int)K, ta, tb, acc, 1);
+  else gemm_bf16_st(ta, tb, M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+  for (long i = 0; i < M; i++)
+    for (long j = 0; j < N; j++) {
+      float want = acc ? c0[i * ldc + j] : 0;
+      for (long pc = 0; pc < K; pc += 384) {
+        float t = 0;
+        for (long k = pc; k < K && k < pc + 384; k += 2) {
+          float a1 = 0, b1 = 0;
+          const float a0 = bf16_round(ta ? A[k * lda + i] : A[i * lda + k]), b0 = bf16_round(tb ? B[j * ldb + k] : B[k * ldb + j]);
+          if (k + 1 < K && k + 1 < pc + 384) {
+            a1 = bf16_round(ta ? A[(k + 1) * lda + i] : A[i * lda + k + 1]);
+            b1 = bf16_round(tb ? B[j * ldb + k + 1] : B[(k + 1) * ldb + j]);
+          }
+          t = fmaf(a0, b0, fmaf(a1, b1, t));
+        }
+        if (alpha != 1.0f) t *= alpha;
+        want = (acc || pc > 0) ? t + want : t;
+      }
+      const float got = C[i * ldc + j];
+      if (first) {
+        if (memcmp(&got, &first[i * ldc + j], 4)) fail("bf16 kernels differ (tiny values):", kernel, M, N, K, ta, tb, acc, i * ldc + j, got, first[i * ldc + j]);
+      } else if (!bf16_ref_c && memcmp(&got, &want, 4)) fail("bf16 product not bit-exact:", kernel, M, N, K, ta, tb, acc, i * ldc + j, got, want);
+    }
+  if (bf16_ref_c && !first) memcpy(bf16_ref_c, C, (size_t)nc * sizeof(float));
+  free(A); free(B); free(C); free(c0);
+}
+
+static void check_bf16(void) {
+  char list[64];
+  snprintf(list, sizeof list, "%s", gemm_available());
+  static const long TINY[3] = { 37, 70, 801 };
+  float *tiny[8] = { 0 };
+  for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+    if (gemm_select(name) != 0) continue;
+    const char *bk = gemm_bf16_name(gemm_selected());
+    // every case once, nl_matmul_ex and gemm_bf16_st in turn; the portable kernel (scalar fmaf, slow
+    // under qemu) skips the products above 0.3 MFLOP, whose edges the other sizes cover
+    for (size_t s = 0; s < sizeof SIZES / sizeof SIZES[0]; s++) {
+      if (!strcmp(bk, "generic") && SIZES[s][0] * SIZES[s][1] * SIZES[s][2] > 300000) continue;
+      for (int t = 0; t < 8; t++)
+        check_bf16_one(bk, SIZES[s][0], SIZES[s][1], SIZES[s][2], t & 1, t >> 1 & 1, t >> 2, (int)(s + t) & 1, 1.0f, NULL);
+    }
+    for (int t = 0; t < 4; t++) { // tiny values: the first kernel's results are the reference for the others
+      const long n = TINY[0] * (TINY[1] + 3);
+      if (!tiny[t]) {
+        tiny[t] = malloc((size_t)n * sizeof(float));
+        bf16_ref_c = tiny[t];
+        check_bf16_one(bk, TINY[0], TINY[1], TINY[2], t & 1, t >> 1 & 1, 0, 0, 1e-19f, NULL);
+        bf16_ref_c = NULL;
+      } else check_bf16_one(bk, TINY[0], TINY[1], TINY[2], t & 1, t >> 1 & 1, 0, 0, 1e-19f, tiny[t]);
+    }
+    printf("gemm_check: bf16 under %s (kernel %s): %zu sizes x 4 transposes x overwrite/accumulate (nl_matmul_ex or gemm_bf16_st) bit-exact\n",
+      name, bk, sizeof SIZES / sizeof SIZES[0]);
+  }
+  for (int t = 0; t < 4; t++) free(tiny[t]);
+  gemm_select("auto");
+}
+
 int main(int argc, char **argv) {
   const int all = argc < 2 || strcmp(argv[1], "threads");
   pool_init(4); // as the addon does (kernels_init), so that nl_matmul splits products over threads
   concurrent_start(all ? 3 : 20);
   buffers_freed(8);
   if (all) check_kernels();
+  if (all) check_bf16();
   if (failures) fprintf(stderr, "gemm_check: %d failures\n", failures);
   else printf("gemm_check: all checks passed\n");
   return failures ? 1 : 0;

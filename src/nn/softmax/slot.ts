@@ -10,6 +10,13 @@ import type { F } from '../../engine/types.js';
 import type { Param, ParamStore } from '../store.js';
 import type { Params, VariantConfig } from '../variant.js';
 import type { ElemKernel, Grads, SoftmaxVariant } from './score.js';
+import type { QSpec, Quantizer } from '../quant.js';
+import type { Ctx } from '../variant.js';
+import { allocLike } from '../../engine/types.js';
+
+/** Fake quantization inside attention (docs/quantization.md): the scores before the variant (sQ) and
+ * its weights before p v (pQ), straight-through in backward, as for plain softmax. */
+export interface SlotQuant { quant: Quantizer; sQ: QSpec | null; pQ: QSpec | null; level: number; ctx: Ctx }
 import { attentionScores, attentionScoresBackward, attentionValues, attentionValuesBackward } from './attention.js';
 
 export class SoftmaxSlot {
@@ -31,6 +38,9 @@ export class SoftmaxSlot {
   private c = new Float32Array(6);
   private hp: Float32Array;
   private sums = new Float64Array(0);
+  /** Q(P) of the last forward when pv_mult_p_input is quantized (the weights p v used), else null. */
+  private Pq: F | null = null;
+  private Wfwd: F | null = null;
 
   constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: VariantConfig, maxScores: number) {
     for (const [name, spec] of Object.entries(variant.params(cfg.n_head, cfg))) {
@@ -73,9 +83,11 @@ export class SoftmaxSlot {
   }
 
   /** out (B, T, C) from q, k, v with the variant's weights; drop: attention dropout of the call. */
-  forward(be: Backend, out: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number): void {
+  forward(be: Backend, out: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number,
+    qz?: SlotQuant): void {
     const S = this.S, P = this.P, sa = be.scoreAttention, mask = this.keep(drop, B, T, NH);
-    this.elem = sa?.elemForward && S instanceof Float32Array && this.variant.kind(this.cfg) === 'elem'
+    this.Wfwd = P;
+    this.elem = !qz && sa?.elemForward && S instanceof Float32Array && this.variant.kind(this.cfg) === 'elem'
       ? this.variant.native?.(this.cfg, this.p, NH, T) ?? null : null;
     if (this.elem) {
       const e = this.elem;
@@ -85,8 +97,18 @@ export class SoftmaxSlot {
       return;
     }
     if (sa && S instanceof Float32Array) sa.scores(S, q, k, B, T, C, NH); else attentionScores(S, q, k, B, T, C, NH);
+    const n = B * NH * T * T;
+    // The quantizer reads T x T causal blocks (s <= t); the variant then sees the quantized scores.
+    if (qz?.sQ) qz.quant.apply(be, S, S, n, qz.sQ, qz.level, qz.ctx, T);
     this.transformRows(P, S, B, NH, T, T);
-    if (sa && S instanceof Float32Array) sa.values(out, P, v, mask, B, T, C, NH); else attentionValues(out, P, v, mask, B, T, C, NH);
+    let W = P;
+    if (qz?.pQ) {
+      if (!this.Pq || this.Pq.length < n) this.Pq = allocLike(P, P.length);
+      qz.quant.apply(be, this.Pq, P, n, qz.pQ, qz.level, qz.ctx, T);
+      W = this.Pq;
+    }
+    this.Wfwd = W;
+    if (sa && S instanceof Float32Array) sa.values(out, W, v, mask, B, T, C, NH); else attentionValues(out, W, v, mask, B, T, C, NH);
   }
 
   /** Rows of a (B, NH, Tq, T) score tensor whose row t has keys 0..T - Tq + t: P from S. */
@@ -121,8 +143,9 @@ export class SoftmaxSlot {
       }
       return;
     }
-    if (sa) sa.valuesBackward(scratch, dv, dout, P, v, mask, B, T, C, NH);
-    else attentionValuesBackward(scratch, dv, dout, P, v, mask, B, T, C, NH);
+    const W = this.Wfwd ?? P; // the weights p v used (Q(P) with pv_mult_p_input): dv; the variant reads P
+    if (sa) sa.valuesBackward(scratch, dv, dout, W, v, mask, B, T, C, NH);
+    else attentionValuesBackward(scratch, dv, dout, W, v, mask, B, T, C, NH);
     const vr = this.variant, a = this.cfg, p = this.p, g = this.g;
     for (const name in g) g[name].fill(0);
     for (let r = 0; r < B * NH; r++) {

@@ -35,9 +35,9 @@ interface AddonBase extends AddonKernels {
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
   matmul(out: F, a: F, b: F, M: number, N: number, K: number, flags: number): void;
   /** Attention with the dropout as two numbers (p = 0: none) instead of an object. */
-  attentionForward(out: F, stats: F, q: F, k: F, v: F, p: number, seed: number, B: number, T: number, C: number, NH: number): void;
+  attentionForward(out: F, stats: F, q: F, k: F, v: F, p: number, seed: number, B: number, T: number, C: number, NH: number, bf16: number): void;
   attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, p: number, seed: number,
-    B: number, T: number, C: number, NH: number): void;
+    B: number, T: number, C: number, NH: number, bf16: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
   layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
@@ -114,7 +114,12 @@ export function nativeBackendError(): string | null {
 }
 
 /** Threads, GEMM and SIMD level of the other kernels (selected, and available ones, comma-separated). */
-export interface NativeInfo { threads: number; gemm: string; gemms: string; simd: string; simds: string }
+export interface NativeInfo {
+  threads: number; gemm: string; gemms: string; simd: string; simds: string;
+  /** The bfloat16 products' kernel under the selected GEMM: avx512bf16 (vdpbf16ps), or avx2-fma /
+   * generic (float32 FMAs, the same numbers, slower); native/src/gemm_bf16.c. */
+  gemmBf16: string;
+}
 
 /** What the addon runs with, or null when it is not built. */
 export function nativeInfo(): NativeInfo | null {
@@ -123,7 +128,7 @@ export function nativeInfo(): NativeInfo | null {
 }
 
 function matmulFlags(opts?: MatmulOptions): number {
-  return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
+  return (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0) | (opts?.bf16 ? 8 : 0);
 }
 
 /** The native backend, or null when the addon is not built (see nativeBackendError()). */
@@ -140,10 +145,10 @@ export function loadNativeBackend(): Backend | null {
     // A score transform (softmax variants) runs the TypeScript definition until it has a C kernel.
     attentionForward: (out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
       ? tsAttentionForward(out, stats, q, k, v, drop, B, T, C, NH, opts)
-      : a.attentionForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH),
+      : a.attentionForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
     attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
       ? tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts)
-      : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH),
+      : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
     // native/src/softmax.c: attention with a softmax variant (src/nn/softmax/slot.ts).
     scoreAttention: {
       scores: a.scoreAttentionScores, values: a.scoreAttentionValues,
@@ -173,8 +178,9 @@ export interface NativeGemm {
   /**
    * GFLOP/s of a register-only FMA loop with 512- or 256-bit vectors on `threads` threads (0: no
    * such ISA); with cpuTime, per CPU second of the process times threads (see native/src/gemm.h).
+   * bits = 16: vdpbf16ps (AVX512_BF16, bfloat16 pairs into float32; 0 without it).
    */
-  fmaPeak(bits: 512 | 256, threads: number, cpuTime?: boolean): number;
+  fmaPeak(bits: 512 | 256 | 16, threads: number, cpuTime?: boolean): number;
 }
 
 /**

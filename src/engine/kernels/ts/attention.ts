@@ -8,6 +8,9 @@
 // counter-based hash of (seed, i, t, s) that backward evaluates again. The native and wasm kernels
 // compute the same numbers strip by strip (native/src/attention.c); this file is the definition.
 import type { F } from '../../types.js';
+import { bf16, bf16Copy } from '../../bf16.js';
+
+const same = (x: number): number => x;
 
 /** Attention dropout: probability p, and a uint32 seed drawn once per call (per layer and step). */
 export interface AttnDropout { p: number; seed: number }
@@ -23,8 +26,11 @@ export interface ScoreTransform {
   bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number): void;
 }
 
-/** Extensions of the kernel (transform: softmax variants; others to come). Absent = plain softmax. */
-export interface AttnOpts { transform?: ScoreTransform }
+/** Extensions of the kernel (transform: softmax variants; others to come). Absent = plain softmax.
+ * bf16 (--dtype bfloat16, docs/dtype.md): every product's operands rounded to bfloat16: q, k, v and
+ * dout (rounded copies), the weights P keep and dS scale (where used); scale multiplies the float32
+ * q . k, and D_t = dout[t] . out[t] is not a matrix product (unrounded). */
+export interface AttnOpts { transform?: ScoreTransform; bf16?: boolean }
 
 /** A 32-bit integer mix (lowbias32), the same in C (attention.c) and AssemblyScript. */
 export function mix32(x: number): number {
@@ -47,7 +53,9 @@ export function attnKept(rk: number, s: number, p: number): boolean {
 
 export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null,
   B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
-  const D = C / NH, scale = 1 / Math.sqrt(D), tr = opts?.transform;
+  const D = C / NH, scale = 1 / Math.sqrt(D), tr = opts?.transform, n3 = B * T * C;
+  const rd = opts?.bf16 ? bf16 : same;
+  if (opts?.bf16) { q = bf16Copy(q, n3); k = bf16Copy(k, n3); v = bf16Copy(v, n3); }
   const S = new Float64Array(T), P = new Float64Array(T);
   const keepScale = drop ? 1 / (1 - drop.p) : 1;
   for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) {
@@ -79,7 +87,7 @@ export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnD
       }
       for (let d = 0; d < D; d++) out[qo + d] = 0;
       for (let s = 0; s < n; s++) {
-        const w = P[s], vo = (b * T + s) * C + ho;
+        const w = rd(P[s]), vo = (b * T + s) * C + ho;
         for (let d = 0; d < D; d++) out[qo + d] += w * v[vo + d];
       }
     }
@@ -91,7 +99,9 @@ export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnD
 //   dq[t] += sum_s dS[s] k[s];  dk[s] += dS[s] q[t].  dq, dk, dv are accumulated into.
 export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F,
   drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
-  const D = C / NH, scale = 1 / Math.sqrt(D), tr = opts?.transform;
+  const D = C / NH, scale = 1 / Math.sqrt(D), tr = opts?.transform, n3 = B * T * C;
+  const rd = opts?.bf16 ? bf16 : same, dO = opts?.bf16 ? bf16Copy(dout, n3) : dout; // dO: the products' dout
+  if (opts?.bf16) { q = bf16Copy(q, n3); k = bf16Copy(k, n3); v = bf16Copy(v, n3); }
   const S = new Float64Array(T), P = new Float64Array(T), dP = new Float64Array(T), dS = new Float64Array(T);
   const keepScale = drop ? 1 / (1 - drop.p) : 1;
   for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) {
@@ -111,10 +121,10 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
       for (let s = 0; s < n; s++) {
         const so = (b * T + s) * C + ho;
         let dw = 0;
-        for (let d = 0; d < D; d++) dw += dout[to + d] * v[so + d];
+        for (let d = 0; d < D; d++) dw += dO[to + d] * v[so + d];
         const keep = drop ? (attnKept(rk, s, drop.p) ? keepScale : 0) : 1;
-        const w = P[s] * keep;
-        for (let d = 0; d < D; d++) dv[so + d] += w * dout[to + d];
+        const w = rd(P[s] * keep);
+        for (let d = 0; d < D; d++) dv[so + d] += w * dO[to + d];
         dP[s] = dw * keep;
       }
       if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z);
@@ -124,7 +134,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
         for (let s = 0; s < n; s++) dS[s] = P[s] * (dP[s] - Dt);
       }
       for (let s = 0; s < n; s++) {
-        const so = (b * T + s) * C + ho, ds = dS[s] * scale;
+        const so = (b * T + s) * C + ho, ds = rd(dS[s] * scale);
         for (let d = 0; d < D; d++) {
           dq[to + d] += ds * k[so + d];
           dk[so + d] += ds * q[to + d];

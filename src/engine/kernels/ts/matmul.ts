@@ -4,9 +4,12 @@
 // Products are summed in float64 (JavaScript numbers) and rounded when stored into out.
 import type { F } from '../../types.js';
 import type { MatmulOptions } from '../../backend.js';
+import { bf16Copy } from '../../bf16.js';
 
 export function matmul(out: F, a: F, b: F, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
-  const { transA = false, transB = false, accumulate = false } = opts;
+  const { transA = false, transB = false, accumulate = false, bf16 = false } = opts;
+  // bfloat16 (docs/dtype.md): the same loops on rounded copies of the operands.
+  if (bf16) { a = bf16Copy(a, M * K); b = bf16Copy(b, K * N); }
   if (!accumulate) out.fill(0, 0, M * N);
   if (!transA && !transB) {
     // Four rows of B per pass: out[i, :] is loaded and stored once for every four k.

@@ -17,6 +17,7 @@ import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import { Pool } from './pool.js';
+import { bf16Copy } from '../../bf16.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
 const PAGE = 65536;
@@ -221,6 +222,8 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
     matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
       const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
       if (!(M > 0 && N > 0)) return;
+      // bfloat16 (docs/dtype.md), emulated: the float32 product of rounded copies.
+      if (opts?.bf16) { a = bf16Copy(a, M * K); b = bf16Copy(b, K * N); }
       const nChunks = pool.chunks(Math.ceil(M / 4));
       // work: B's packed panels, then each chunk's packed rows of A and spill.
       const panel = K > 0 ? w.matmulWork(N, K) : 0;
@@ -246,7 +249,8 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
         ([a, b, c, d]) => w.embeddingBackward(a, b, c, d, B, T, C));
     },
     attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      // a score transform, or bfloat16 products (docs/dtype.md: emulated here), run the TypeScript definition
+      if (opts?.transform || opts?.bf16) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
@@ -255,7 +259,7 @@ export function createWasmBackend(module: WebAssembly.Module, opts: WasmOptions 
         ([a, b, c, d, e, work]) => pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, work], nChunks));
     },
     attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.transform || opts?.bf16) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0;

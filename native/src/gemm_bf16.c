@@ -1,0 +1,370 @@
+// bfloat16 products (--dtype bfloat16; docs/native.md, "bfloat16 products"): C = alpha op(A) op(B)
+// (+ C) with every value of op(A) and op(B) rounded to bfloat16 (bf16.h) and float32 accumulation.
+// Same BLIS blocking as gemm.c (kc = 384, mc = 192, nc = 3072), with the panels packed as bfloat16
+// PAIRS: a 32-bit word holds steps k = 2p (low half) and 2p + 1 (high half) of one row of A or one
+// column of B, zero-padded past K and past the panel's rows or columns. One 12 x 32 tile layout for
+// every kernel:
+//   - vdpbf16ps (AVX512_BF16): per pair and lane, acc += a1 b1, then acc += a0 b0 (each product of
+//     two bfloat16 values is exact in float32; each addition rounds to nearest even), with
+//     bfloat16 inputs and results below 2^-126 taken as zero (measured on AMD Zen 4 over 2M random
+//     cases; Intel's pseudo-code says the same);
+//   - without it, the same numbers from float32 FMAs in the same order, fma(a1, b1, acc) then
+//     fma(a0, b0, acc), with MXCSR's flush-to-zero and denormals-are-zero set around the loop on
+//     x86 (AVX2 + FMA, or portable C with fmaf).
+// Each kc block is one running sum per element of C (in pair order) that starts at 0 and is then
+// scaled by alpha and added to C, as in gemm.c: results are equal bit for bit for every kernel,
+// tile split and thread count (test/native/gemm_check.c checks it).
+#include "gemm.h"
+#include "bf16.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define NL_BF16_X86 1
+#endif
+
+#define MR 12
+#define NR 32
+#define KC 384
+#define MC 192
+#define NC 3072
+
+typedef void (*bf16_ukr)(long kp, const uint32_t *a, const uint32_t *b, float *c, long ldc, float alpha, int acc, int half);
+
+// ---- packing ----------------------------------------------------------------------------------
+
+static inline uint32_t pair(float lo, float hi) { return (uint32_t)bf16_bits(lo) | (uint32_t)bf16_bits(hi) << 16; }
+
+// Rows [i0, i0 + mc), columns [p0, p0 + kc) of op(A): panel of MR rows, pair p, row r at
+// dst[p MR + r].
+static void pack_a(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long ir = 0; ir < mc; ir += MR, dst += MR * kp) {
+    const long m = mc - ir < MR ? mc - ir : MR, i = i0 + ir;
+    for (long p = 0; p < kp; p++) {
+      const long k = p0 + 2 * p, odd = 2 * p + 1 < kc;
+      for (long r = 0; r < MR; r++) {
+        if (r >= m) { dst[p * MR + r] = 0; continue; }
+        const float lo = ta ? A[k * lda + i + r] : A[(i + r) * lda + k];
+        const float hi = odd ? (ta ? A[(k + 1) * lda + i + r] : A[(i + r) * lda + k + 1]) : 0.0f;
+        dst[p * MR + r] = pair(lo, hi);
+      }
+    }
+  }
+}
+
+// Rows [p0, p0 + kc), columns [j0, j0 + nc) of op(B): panel of NR columns, pair p, column c at
+// dst[p NR + c].
+static void pack_b(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long jr = 0; jr < nc; jr += NR, dst += NR * kp) {
+    const long n = nc - jr < NR ? nc - jr : NR, j = j0 + jr;
+    for (long p = 0; p < kp; p++) {
+      const long k = p0 + 2 * p, odd = 2 * p + 1 < kc;
+      uint32_t *d = dst + p * NR;
+      if (!tb && odd && n == NR) { // the common case, two contiguous rows: vectorizes
+        const float *s0 = B + k * ldb + j, *s1 = s0 + ldb;
+        for (long c = 0; c < NR; c++) d[c] = pair(s0[c], s1[c]);
+        continue;
+      }
+      for (long c = 0; c < NR; c++) {
+        if (c >= n) { d[c] = 0; continue; }
+        const float lo = tb ? B[(j + c) * ldb + k] : B[k * ldb + j + c];
+        const float hi = odd ? (tb ? B[(j + c) * ldb + k + 1] : B[(k + 1) * ldb + j + c]) : 0.0f;
+        d[c] = pair(lo, hi);
+      }
+    }
+  }
+}
+
+// AVX-512BW packing for the vdpbf16ps kernel: the same words as pack_a/pack_b (bf16_bits, in
+// integer lanes: round to nearest even, NaN quieted, subnormals to signed zero), 16 lanes at a
+// time; gemm_check compares this kernel with the others, which pack in scalar code, bit for bit.
+#ifdef NL_BF16_X86
+#define X512BW __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+typedef void (*pack_a_fn)(int, const float *, long, long, long, long, long, uint32_t *);
+typedef void (*pack_b_fn)(int, const float *, long, long, long, long, long, uint32_t *);
+
+// Each 32-bit lane's bfloat16 in its high 16 bits (the low 16 bits are not meaningful).
+X512BW static inline __m512i round_hi(__m512i u) {
+  const __m512i expm = _mm512_set1_epi32(0x7f800000);
+  const __mmask16 sub = _mm512_testn_epi32_mask(u, expm);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), expm);
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+  return _mm512_mask_and_epi32(r, sub, u, _mm512_set1_epi32((int)0x80000000u));
+}
+// Lane i: the pair (lo[i], hi[i]).
+X512BW static inline __m512i pair_lanes(__m512i lo, __m512i hi) {
+  return _mm512_or_si512(_mm512_srli_epi32(round_hi(lo), 16), _mm512_and_si512(round_hi(hi), _mm512_set1_epi32((int)0xffff0000u)));
+}
+// 16 pairs of 32 consecutive values: lane q = (x[2q], x[2q + 1]).
+X512BW static inline __m512i pair_adjacent(const float *x) {
+  const __m512i idx = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33,
+    31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  return _mm512_permutex2var_epi16(round_hi(_mm512_loadu_si512(x)), idx, round_hi(_mm512_loadu_si512(x + 16)));
+}
+
+// Rows r < w of s (row stride ld, k contiguous) as pairs at dst[p w + r], 16 pairs at a time;
+// rows from `valid` on are zeros.
+X512BW static void pack_rows_512(const float *s, long ld, long kc, const int w, long valid, uint32_t *dst) {
+  const long kp = (kc + 1) / 2, kv = kc / 32 * 16; // kv: pairs done 16 at a time
+  for (long r = 0; r < w; r++) {
+    if (r >= valid) { for (long p = 0; p < kp; p++) dst[p * w + r] = 0; continue; }
+    const float *x = s + r * ld;
+    uint32_t t[16] __attribute__((aligned(64)));
+    for (long p = 0; p < kv; p += 16) {
+      _mm512_store_si512(t, pair_adjacent(x + 2 * p));
+      for (int q = 0; q < 16; q++) dst[(p + q) * w + r] = t[q];
+    }
+    for (long p = kv; p < kp; p++) dst[p * w + r] = pair(x[2 * p], 2 * p + 1 < kc ? x[2 * p + 1] : 0.0f);
+  }
+}
+
+X512BW static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long ir = 0; ir < mc; ir += MR, dst += MR * kp) {
+    const long m = mc - ir < MR ? mc - ir : MR, i = i0 + ir;
+    if (ta) { // rows k and k + 1 of A (K x M), m contiguous values each
+      const __mmask16 mm = (__mmask16)((1u << m) - 1);
+      for (long p = 0; p < kp; p++) {
+        const long k = p0 + 2 * p;
+        const __m512i lo = _mm512_maskz_loadu_epi32(mm, A + k * lda + i);
+        const __m512i hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_epi32(mm, A + (k + 1) * lda + i) : _mm512_setzero_si512();
+        _mm512_mask_storeu_epi32(dst + p * MR, 0x0fff, pair_lanes(lo, hi));
+      }
+    } else pack_rows_512(A + i * lda + p0, lda, kc, MR, m, dst); // rows of A: k contiguous
+  }
+}
+
+X512BW static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long jr = 0; jr < nc; jr += NR, dst += NR * kp) {
+    const long n = nc - jr < NR ? nc - jr : NR, j = j0 + jr;
+    if (!tb) { // rows k and k + 1 of B (K x N), n contiguous values each
+      const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), m1 = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
+      for (long p = 0; p < kp; p++) {
+        const long k = p0 + 2 * p;
+        const float *s0 = B + k * ldb + j, *s1 = s0 + ldb;
+        const int odd = 2 * p + 1 < kc;
+        const __m512i z = _mm512_setzero_si512();
+        _mm512_store_si512(dst + p * NR, pair_lanes(_mm512_maskz_loadu_epi32(m0, s0), odd ? _mm512_maskz_loadu_epi32(m0, s1) : z));
+        _mm512_store_si512(dst + p * NR + 16, pair_lanes(_mm512_maskz_loadu_epi32(m1, s0 + 16), odd ? _mm512_maskz_loadu_epi32(m1, s1 + 16) : z));
+      }
+    } else pack_rows_512(B + j * ldb + p0, ldb, kc, NR, n, dst); // column c is row j + c of B (N x K)
+  }
+}
+#endif
+
+// ---- micro-kernels: one MR x NR tile (with half: its first 16 columns) ------------------------
+
+static inline float lo_f(uint32_t w) { return bf16_float((uint16_t)w); }
+static inline float hi_f(uint32_t w) { return bf16_float((uint16_t)(w >> 16)); }
+
+#ifdef NL_BF16_X86
+#define FTZ_DAZ 0x8040u
+#define ENTER_FTZ() const unsigned csr_ = _mm_getcsr(); _mm_setcsr(csr_ | FTZ_DAZ)
+#define LEAVE_FTZ() _mm_setcsr(csr_)
+#else
+#define ENTER_FTZ() (void)0
+#define LEAVE_FTZ() (void)0
+#endif
+
+// Portable: fmaf in vdpbf16ps's order.
+static void ukr_generic(long kp, const uint32_t *a, const uint32_t *b, float *c, long ldc, float alpha, int acc, int half) {
+  float t[MR][NR];
+  const int nr = half ? NR / 2 : NR;
+  ENTER_FTZ();
+  for (int r = 0; r < MR; r++) for (int j = 0; j < nr; j++) t[r][j] = 0;
+  for (long p = 0; p < kp; p++, a += MR, b += NR)
+    for (int r = 0; r < MR; r++) {
+      const float a0 = lo_f(a[r]), a1 = hi_f(a[r]);
+      for (int j = 0; j < nr; j++) t[r][j] = fmaf(a0, lo_f(b[j]), fmaf(a1, hi_f(b[j]), t[r][j]));
+    }
+  LEAVE_FTZ();
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < nr; j++) {
+      float v = t[r][j];
+      if (alpha != 1.0f) v *= alpha;
+      c[r * ldc + j] = acc ? v + c[r * ldc + j] : v;
+    }
+}
+
+#ifdef NL_BF16_X86
+#define X256 __attribute__((target("avx2,fma")))
+#define X512BF __attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,avx2,fma")))
+
+// AVX2 + FMA, 8 columns at a time (12 ymm accumulators): the fallback where vdpbf16ps is missing.
+X256 static void ukr_avx2(long kp, const uint32_t *a0p, const uint32_t *b0p, float *c, long ldc, float alpha, int acc, int half) {
+  const __m256i himask = _mm256_set1_epi32((int)0xffff0000u);
+  const __m256 al = _mm256_set1_ps(alpha);
+  for (int g = 0; g < (half ? 2 : 4); g++) {
+    __m256 t[MR];
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) t[r] = _mm256_setzero_ps();
+    const uint32_t *a = a0p, *b = b0p + 8 * g;
+    ENTER_FTZ();
+    for (long p = 0; p < kp; p++, a += MR, b += NR) {
+      const __m256i bv = _mm256_load_si256((const __m256i *)b);
+      const __m256 b0 = _mm256_castsi256_ps(_mm256_slli_epi32(bv, 16)), b1 = _mm256_castsi256_ps(_mm256_and_si256(bv, himask));
+      #pragma GCC unroll 12
+      for (int r = 0; r < MR; r++) {
+        const __m256i av = _mm256_set1_epi32((int)a[r]);
+        t[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(av, himask)), b1, t[r]);
+        t[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(av, 16)), b0, t[r]);
+      }
+    }
+    LEAVE_FTZ();
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+      float *cr = c + r * ldc + 8 * g;
+      __m256 v = t[r];
+      if (alpha != 1.0f) v = _mm256_mul_ps(v, al);
+      if (acc) v = _mm256_add_ps(v, _mm256_loadu_ps(cr));
+      _mm256_storeu_ps(cr, v);
+    }
+  }
+}
+
+// vdpbf16ps: 24 zmm accumulators, per pair two B vectors and a 32-bit broadcast of A's pair.
+X512BF static inline __attribute__((always_inline)) void dp_tile(long kp, const uint32_t *a, const uint32_t *b, float *c,
+  long ldc, float alpha, int acc, const int half) {
+  __m512 c0[MR], c1[MR];
+  #pragma GCC unroll 12
+  for (int r = 0; r < MR; r++) {
+    c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps();
+    _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    if (!half) _mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T0);
+  }
+  #pragma GCC unroll 2
+  for (long p = 0; p < kp; p++) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = half ? b0 : (__m512bh)_mm512_load_si512(b + 16);
+    #pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+      const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r]);
+      c0[r] = _mm512_dpbf16_ps(c0[r], ar, b0);
+      if (!half) c1[r] = _mm512_dpbf16_ps(c1[r], ar, b1);
+    }
+    a += MR; b += NR;
+  }
+  const __m512 al = _mm512_set1_ps(alpha);
+  #pragma GCC unroll 12
+  for (int r = 0; r < MR; r++) {
+    float *cr = c + r * ldc;
+    __m512 v0 = c0[r], v1 = c1[r];
+    if (alpha != 1.0f) { v0 = _mm512_mul_ps(v0, al); v1 = _mm512_mul_ps(v1, al); }
+    if (acc) { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr)); if (!half) v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr + 16)); }
+    _mm512_storeu_ps(cr, v0);
+    if (!half) _mm512_storeu_ps(cr + 16, v1);
+  }
+}
+
+X512BF static void ukr_dp(long kp, const uint32_t *a, const uint32_t *b, float *c, long ldc, float alpha, int acc, int half) {
+  if (half) dp_tile(kp, a, b, c, ldc, alpha, acc, 1);
+  else dp_tile(kp, a, b, c, ldc, alpha, acc, 0);
+}
+
+// Register-only vdpbf16ps loop for the peak (gemm_fma_peak with GEMM_PEAK_BF16): 16 chains.
+X512BF static double dp_loop(long iters) {
+  __m512 x[16];
+  const __m512bh m = (__m512bh)_mm512_set1_epi32(0x3f7f3f7f), s = (__m512bh)_mm512_set1_epi32(0x33d633d6);
+  #pragma GCC unroll 16
+  for (int i = 0; i < 16; i++) x[i] = _mm512_set1_ps((float)i);
+  for (long it = 0; it < iters; it++) {
+    #pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) x[i] = _mm512_dpbf16_ps(x[i], m, s);
+  }
+  __m512 t = x[0];
+  for (int i = 1; i < 16; i++) t = _mm512_add_ps(t, x[i]);
+  return (double)_mm512_reduce_add_ps(t);
+}
+
+static int has_bf16(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+}
+static int has_avx2(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+double gemm_bf16_loop(long iters, double *flops) {
+  if (!has_bf16()) { *flops = 0; return 0; }
+  *flops = (double)iters * 16 * 16 * 4; // 16 lanes, 2 products and 2 additions each
+  return dp_loop(iters);
+}
+#else
+double gemm_bf16_loop(long iters, double *flops) { (void)iters; *flops = 0; return 0; }
+#endif
+
+// The bfloat16 kernel for float32 selection g: avx512 -> vdpbf16ps (when the CPU has it, else the
+// AVX2 one), avx2 -> the AVX2 FMA one, anything else (generic, neon, openblas) -> portable C,
+// except openblas, which takes the best.
+typedef struct {
+  const char *name;
+  bf16_ukr ukr;
+  void (*pack_a)(int, const float *, long, long, long, long, long, uint32_t *);
+  void (*pack_b)(int, const float *, long, long, long, long, long, uint32_t *);
+} Bf16Kernel;
+static const Bf16Kernel K_GENERIC = { "generic", ukr_generic, pack_a, pack_b };
+#ifdef NL_BF16_X86
+static const Bf16Kernel K_DP = { "avx512bf16", ukr_dp, pack_a_512, pack_b_512 }, K_AVX2 = { "avx2-fma", ukr_avx2, pack_a, pack_b };
+#endif
+
+static const Bf16Kernel *bf16_kernel(const GemmKernel *g) {
+#ifdef NL_BF16_X86
+  const int best = !strcmp(g->name, "avx512") || !strcmp(g->name, "openblas");
+  if (best && has_bf16()) return &K_DP;
+  if ((best || !strcmp(g->name, "avx2")) && has_avx2()) return &K_AVX2;
+#else
+  (void)g;
+#endif
+  return &K_GENERIC;
+}
+
+const char *gemm_bf16_name(const GemmKernel *g) { return bf16_kernel(g)->name; }
+
+// ---- one thread's product ---------------------------------------------------------------------
+
+void gemm_bf16_with(const GemmKernel *g, int ta, int tb, long M, long N, long K, float alpha, const float *A, long lda,
+  const float *B, long ldb, int accumulate, float *C, long ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+    return;
+  }
+  const Bf16Kernel *bk = bf16_kernel(g);
+  const bf16_ukr ukr = bk->ukr;
+  const long kpmax = ((K < KC ? K : KC) + 1) / 2;
+  const long ncmax = N < NC ? (N + NR - 1) / NR * NR : NC;
+  const long mcmax = M < MC ? (M + MR - 1) / MR * MR : MC;
+  uint32_t *bp = (uint32_t *)gemm_pack_buf(1, (size_t)kpmax * ncmax);
+  uint32_t *ap = (uint32_t *)gemm_pack_buf(0, (size_t)kpmax * mcmax);
+  float tile[MR * NR] __attribute__((aligned(64)));
+  for (long jc = 0; jc < N; jc += NC) {
+    const long nc = N - jc < NC ? N - jc : NC;
+    for (long pc = 0; pc < K; pc += KC) {
+      const long kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
+      const int acc = accumulate || pc > 0;
+      bk->pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
+      for (long ic = 0; ic < M; ic += MC) {
+        const long mc = M - ic < MC ? M - ic : MC;
+        bk->pack_a(ta, A, lda, ic, mc, pc, kc, ap);
+        for (long jr = 0; jr < nc; jr += NR) {
+          const long n = nc - jr < NR ? nc - jr : NR;
+          const uint32_t *bpanel = bp + jr * kp;
+          const int half = 2 * n <= NR;
+          for (long ir = 0; ir < mc; ir += MR) {
+            const long m = mc - ir < MR ? mc - ir : MR;
+            float *c = C + (ic + ir) * ldc + jc + jr;
+            if (m == MR && (n == NR || 2 * n == NR)) { ukr(kp, ap + ir * kp, bpanel, c, ldc, alpha, acc, half); continue; }
+            ukr(kp, ap + ir * kp, bpanel, tile, NR, alpha, 0, half);
+            for (long r = 0; r < m; r++)
+              for (long j = 0; j < n; j++) c[r * ldc + j] = tile[r * NR + j] + (acc ? c[r * ldc + j] : 0.0f);
+          }
+        }
+      }
+    }
+  }
+}
