@@ -106,12 +106,13 @@ function suite(name: string, B: number, T: number, C: number, NH: number, V: num
   const dw = new Float32Array(C * H);
   bench('matmul TN (dW)', `${C}x${H}x${N}`, (be) => mm(be, C, H, N, x, dh, dw, true, false), 2 * N * C * H);
   // Attention on q = k = v-sized inputs; causal flops: QK^T and PV each ~ B NH T^2 D.
-  const q = randn(N * C), k = randn(N * C), v = randn(N * C), att = new Float32Array(B * NH * T * T);
+  const q = randn(N * C), k = randn(N * C), v = randn(N * C), stats = new Float32Array(2 * B * NH * T);
   const attFlops = 2 * B * NH * T * T * (C / NH);
-  bench('attentionForward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionForward(outC, att, q, k, v, null, B, T, C, NH), attFlops);
-  const dq = new Float32Array(N * C), dk = new Float32Array(N * C), dv = new Float32Array(N * C), scratch = new Float32Array(att.length);
-  tsBackend.attentionForward(outC, att, q, k, v, null, B, T, C, NH);
-  bench('attentionBackward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionBackward(dq, dk, dv, scratch, y, att, q, k, v, null, B, T, C, NH), 2 * attFlops);
+  bench('attentionForward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionForward(outC, stats, q, k, v, null, B, T, C, NH), attFlops);
+  const dq = new Float32Array(N * C), dk = new Float32Array(N * C), dv = new Float32Array(N * C);
+  tsBackend.attentionForward(outC, stats, q, k, v, null, B, T, C, NH);
+  // Backward recomputes the scores: 5 products of ~B NH T^2 D / 2 each (counted as 2 forward's worth, as before).
+  bench('attentionBackward', `B${B} T${T} C${C} NH${NH}`, (be) => be.attentionBackward(dq, dk, dv, y, outC, stats, q, k, v, null, B, T, C, NH), 2 * attFlops);
   const logits = randn(N * V), probs = new Float32Array(N * V), losses = new Float32Array(N), targets = new Int32Array(N).map(() => rng.int(V));
   bench('crossEntropyForward', `${N}x${V}`, (be) => { be.crossEntropyForward(losses, probs, logits, targets, N, V); });
   const dlogits = new Float32Array(N * V);

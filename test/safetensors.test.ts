@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeSafetensors, encodeSafetensors, writeSafetensors } from '../src/engine/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, safetensorsBytes, safetensorsChunks, writeSafetensors } from '../src/engine/safetensors.js';
 import { UserError } from '../src/engine/types.js';
 import { tmpDir } from './helpers.js';
 
@@ -40,4 +40,13 @@ test('round trip, and every kind of corruption is a UserError naming the file', 
   for (const bad of corruptions) {
     assert.throws(() => decodeSafetensors(bad, 'ckpt.safetensors'), (e: unknown) => e instanceof UserError && /ckpt\.safetensors/.test(e.message));
   }
+});
+
+test('safetensorsChunks writes the bytes of safetensorsBytes, the weights from their own memory (no second copy)', () => {
+  const a = Float32Array.from([1, -2.5, 3e-8]), b = new Float32Array(8).map((_, i) => i / 3), c = new Float64Array([0.1, 0.2]);
+  const tensors = [{ name: 'a', shape: [3], data: a }, { name: 'b', shape: [2, 4], data: b.subarray(0, 8) }, { name: 'c', shape: [2], data: c as unknown as Float32Array }];
+  const chunks = [...safetensorsChunks(tensors, { iter: '7' })];
+  const joined = Buffer.concat(chunks.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength)));
+  assert.deepEqual(new Uint8Array(joined), safetensorsBytes(tensors, { iter: '7' }));
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) assert.equal(chunks[1].buffer, a.buffer, 'a little-endian float32 tensor is written from its own buffer');
 });

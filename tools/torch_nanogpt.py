@@ -145,11 +145,13 @@ def main():
     p.add_argument('--min_lr', type=float, default=1e-4)
     p.add_argument('--decay_lr', action='store_true')
     p.add_argument('--warmup_iters', type=int, default=100)
+    p.add_argument('--vocab_size', type=int, default=0, help="the model's vocabulary (0: the dataset's meta.json); "
+                   "50304 gives GPT-2's padded head on any dataset")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     meta = json.load(open(os.path.join(a.data_dir, 'meta.json')))
-    a.vocab_size = meta['vocab_size']
+    a.vocab_size = a.vocab_size or meta['vocab_size']
     train = np.fromfile(os.path.join(a.data_dir, 'train.bin'), dtype=np.uint16)
     val = np.fromfile(os.path.join(a.data_dir, 'val.bin'), dtype=np.uint16)
 
@@ -198,8 +200,10 @@ def main():
         model.generate(torch.zeros((1, 1), dtype=torch.long), a.sample_tokens)
         sample_tps = a.sample_tokens / (time.perf_counter() - t)
         nparams = sum(q.numel() for q in model.parameters())
+        import resource  # peak resident memory of this process (Linux: kB)
         print(json.dumps(dict(ms_per_iter=ms, sample_tokens_per_s=sample_tps, params=nparams,
-                              torch=torch.__version__, threads=torch.get_num_threads())))
+                              torch=torch.__version__, threads=torch.get_num_threads(),
+                              peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
         return
 
     @torch.no_grad()

@@ -25,6 +25,7 @@ import { loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/types.js';
 import { Generator } from '../model/generate.js';
+import { estimateMemory, memoryLines, type MemoryEstimate } from '../model/memory.js';
 import { MetricCtx } from '../nn/params.js';
 import { norms } from '../nn/norms/index.js';
 import { activations } from '../nn/activations/index.js';
@@ -56,6 +57,7 @@ const BENCH_FLAGS: FlagSpec[] = [
   { name: 'dtypes', type: 'str', default: null, nullable: true, group: 'training', help: 'time training once per --dtype listed, side by side (comma-separated: float32, bfloat16)' },
   { name: 'gemms', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per GEMM listed (comma-separated: auto, avx512, avx2, neon, generic, openblas)' },
   { name: 'simds', type: 'str', default: null, nullable: true, group: 'training', help: 'native backend: time training once per SIMD level of the kernels outside the GEMM listed (comma-separated, repeats allowed: auto, avx512, avx2, generic)' },
+  { name: 'memory', type: 'bool', default: false, group: 'training', help: 'report peak memory by part (the estimate of src/model/memory.ts: parameters and optimizer, activations by kind, LM head, scratch, workspace) beside the measured peak RSS' },
   { name: 'json', type: 'str', default: null, nullable: true, group: 'logging', help: 'also write the results to this JSON file' },
 ];
 
@@ -71,6 +73,8 @@ export interface BenchResult {
   /** CPU time of this process per iteration (all threads), and sampled tokens per CPU second, for --cpu_time. */
   cpu_ms_per_iter?: number;
   sample_tokens_per_cpu_s?: number | null;
+  /** The memory estimate for this run's sizes (src/model/memory.ts). */
+  memory?: MemoryEstimate;
 }
 
 function flopsPerIter(cfg: TrainConfig, params: number): number {
@@ -82,6 +86,8 @@ export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: num
   const { backend } = selectBackend(backendName);
   const data = loadDataset(cfg.data_dir, cfg.dataset, { blockSize: cfg.block_size, tokenizer: cfg.tokenizer });
   cfg = { ...cfg, vocab_size: modelVocabSize(data.meta.vocab_size, cfg.vocab_multiple) };
+  const memory = estimateMemory(cfg, { batch: cfg.batch_size, block: cfg.block_size, training: true,
+    threads: backend.name === 'native' ? nativeInfo()?.threads ?? 1 : 1 });
   const model = buildModel(cfg, backend, { maxB: cfg.batch_size, maxT: cfg.block_size, seed: cfg.seed });
   const opt = new AdamW(model.store);
   const ctx = new MetricCtx(true, new Rng(cfg.seed));
@@ -106,7 +112,7 @@ export function benchOnce(cfg: TrainConfig, backendName: BackendName, iters: num
     tokens_per_s: (cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps) / (ms / 1000),
     gflops: flopsPerIter(cfg, params) / (ms / 1000) / 1e9,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024, sample_tokens_per_s: sampleTps, params,
-    cpu_ms_per_iter: (c1.user + c1.system) / 1000 / iters, sample_tokens_per_cpu_s: sampleCpuTps,
+    cpu_ms_per_iter: (c1.user + c1.system) / 1000 / iters, sample_tokens_per_cpu_s: sampleCpuTps, memory,
   };
 }
 
@@ -120,7 +126,7 @@ function torchBench(cfg: TrainConfig, iters: number, warmup: number, threads: nu
     '--norm', cfg.norm_variant_attn === 'layernorm' ? 'layernorm' : 'rmsnorm', ...(cfg.bias ? ['--bias'] : [])];
   const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  let j: { ms_per_iter: number; sample_tokens_per_s: number; params: number };
+  let j: { ms_per_iter: number; sample_tokens_per_s: number; params: number; peak_rss_mb?: number };
   try {
     j = JSON.parse(line);
   } catch {
@@ -129,7 +135,7 @@ function torchBench(cfg: TrainConfig, iters: number, warmup: number, threads: nu
   const tokens = cfg.batch_size * cfg.block_size;
   return {
     label: 'pytorch', backend: 'torch', ms_per_iter: j.ms_per_iter, tokens_per_s: tokens / (j.ms_per_iter / 1000),
-    gflops: flopsPerIter(cfg, j.params) / (j.ms_per_iter / 1000) / 1e9, peak_rss_mb: NaN,
+    gflops: flopsPerIter(cfg, j.params) / (j.ms_per_iter / 1000) / 1e9, peak_rss_mb: j.peak_rss_mb ?? NaN,
     sample_tokens_per_s: sampleTokens > 0 ? j.sample_tokens_per_s : null, params: j.params,
   };
 }
@@ -258,6 +264,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
     for (const b of backends) rows.push(benchOnce(cfg, b, iters, warmup, sampleTokens, `normlab ${b}`));
   }
   console.log('\n' + table(rows, base));
+  if (o.memory) {
+    for (const r of rows) {
+      if (!r.memory) continue;
+      const est = r.memory.bytes / 2 ** 20;
+      console.log(`\n${r.label}: peak memory by part (estimate; docs/memory.md), measured peak RSS ${Math.round(r.peak_rss_mb)} MB, ` +
+        `estimate ${Math.round(est)} MB (${(est / r.peak_rss_mb).toFixed(2)}x measured)` +
+        (base && base !== r && Number.isFinite(base.peak_rss_mb) ? `; ${(r.peak_rss_mb / base.peak_rss_mb).toFixed(2)}x ${base.label}'s ${Math.round(base.peak_rss_mb)} MB` : ''));
+      for (const line of memoryLines(r.memory)) console.log(line);
+    }
+  }
   // On an oversubscribed machine wall time mostly measures the other programs: CPU time per iteration.
   if (o.cpu_time) {
     for (const r of rows) {

@@ -25,14 +25,25 @@ export interface LoadedTensor {
 const LE = os.endianness() === 'LE';
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
+/** Writes tensor t's values at byte pos of view, little-endian in its dtype; returns the end. */
+function writeTensor(view: DataView, pos: number, t: NamedTensor): number {
+  const dtype = t.dtype ?? 'F32', n = t.data.length;
+  if (dtype === 'F32') for (let i = 0; i < n; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
+  else if (dtype === 'I8') for (let i = 0; i < n; i++) view.setInt8(pos + i, t.data[i]);
+  else if (dtype === 'U8') for (let i = 0; i < n; i++) view.setUint8(pos + i, t.data[i]);
+  else if (dtype === 'I16') for (let i = 0; i < n; i++) view.setInt16(pos + 2 * i, t.data[i], true);
+  else for (let i = 0; i < n; i++) view.setInt32(pos + 4 * i, t.data[i], true);
+  return pos + n * DTYPE_BYTES[dtype];
+}
+
 /** The file's bytes as a Uint8Array (no Node API: the playground builds checkpoints in the browser with it). */
-export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string, string> = {}): Uint8Array {
+export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string, string> = {}, headerOnly: number[] | null = null): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  for (const t of tensors) {
+  for (const [i, t] of tensors.entries()) {
     const dtype = t.dtype ?? 'F32';
-    const bytes = t.data.length * DTYPE_BYTES[dtype];
+    const bytes = (headerOnly ? headerOnly[i] : t.data.length) * DTYPE_BYTES[dtype];
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -41,21 +52,33 @@ export function safetensorsBytes(tensors: NamedTensor[], metadata: Record<string
   const pad = (8 - ((8 + enc.encode(json).length) % 8)) % 8;
   json += ' '.repeat(pad);
   const headerBytes = enc.encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const out = new Uint8Array(8 + headerBytes.length + (headerOnly ? 0 : offset));
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
-  for (const t of tensors) {
-    const dtype = t.dtype ?? 'F32', n = t.data.length;
-    if (dtype === 'F32') for (let i = 0; i < n; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
-    else if (dtype === 'I8') for (let i = 0; i < n; i++) view.setInt8(pos + i, t.data[i]);
-    else if (dtype === 'U8') for (let i = 0; i < n; i++) view.setUint8(pos + i, t.data[i]);
-    else if (dtype === 'I16') for (let i = 0; i < n; i++) view.setInt16(pos + 2 * i, t.data[i], true);
-    else for (let i = 0; i < n; i++) view.setInt32(pos + 4 * i, t.data[i], true);
-    pos += n * DTYPE_BYTES[dtype];
-  }
+  if (headerOnly) return out; // the header alone (safetensorsChunks writes the data)
+  for (const t of tensors) pos = writeTensor(view, pos, t);
   return out;
+}
+
+/**
+ * The file's bytes in chunks: the header, then each tensor (on little-endian machines a view of the
+ * tensor's own memory, no copy), so that writing a checkpoint needs no second copy of the weights
+ * (docs/memory.md). The bytes are those of safetensorsBytes.
+ */
+export function* safetensorsChunks(tensors: NamedTensor[], metadata: Record<string, string> = {}): Generator<Uint8Array> {
+  yield safetensorsBytes(tensors, metadata, tensors.map((t) => t.data.length));
+  for (const t of tensors) {
+    if (LE && (t.dtype ?? 'F32') === 'F32' && t.data instanceof Float32Array) { yield new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength); continue; }
+    const per = DTYPE_BYTES[t.dtype ?? 'F32'];
+    for (let i = 0; i < t.data.length; i += 1 << 16) { // 64 Ki values at a time
+      const part = { ...t, data: t.data.subarray(i, Math.min(t.data.length, i + (1 << 16))) } as NamedTensor;
+      const out = new Uint8Array(part.data.length * per);
+      writeTensor(new DataView(out.buffer), 0, part);
+      yield out;
+    }
+  }
 }
 
 export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
@@ -64,7 +87,7 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
 }
 
 export function writeSafetensors(path: string, tensors: NamedTensor[], metadata: Record<string, string> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  writeFileAtomic(path, safetensorsChunks(tensors, metadata));
 }
 
 const badFile = (what: string, why: string) => new UserError(`${what} is not a valid safetensors file: ${why}`);

@@ -40,6 +40,23 @@ export interface BlockBuffers {
   aMask: F | null; mMask: F | null;
 }
 
+/** Forward buffers every block may use in turn because backward does not read them (docs/memory.md,
+ * "What a block keeps"): the attention projection's output a and the MLP's m when no peri-LN reads
+ * them back, and the activation's output when backward recomputes it. Each (N, C), act (N, H). */
+export interface SharedBuffers { a: F; m: F; act: F | null }
+
+/** Whether backward recomputes activation act's output from its input instead of keeping it: every
+ * activation but those whose forward draws random numbers (rrelu). */
+export function recomputesActivation(act: ActivationName): boolean {
+  return !activations[act].random;
+}
+
+/** Whether block i's backward recomputes its activation's output: the activation allows it and no
+ * fake quantization of that output (--quantize_mlp_act_output) has to be repeated. */
+export function blockRecomputes(cfg: ModelConfig, i: number): boolean {
+  return recomputesActivation(blockActivation(cfg, i)) && !quantPlan(cfg).mlp.activation_output;
+}
+
 /** Scratch buffers shared by all blocks during backward (one block is processed at a time). */
 export interface BlockScratch {
   g1: F; g2: F; g3: F; g4: F; g5: F; // (N, C)
@@ -120,7 +137,11 @@ export class Block {
   // The backend and batch shape of the forward in progress, for trainAttend (no closure per call).
   private be: Backend | null = null; private B = 0; private T = 0;
 
-  constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType) {
+  /** Whether backward recomputes the activation's output (b.act is then the shared buffer). */
+  readonly recompute: boolean;
+
+  constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType,
+    shared: SharedBuffers | null = null) {
     const C = cfg.n_embd, N = maxB * maxT, NH = cfg.n_head;
     const pfx = `transformer.h.${i}`;
     const qp = (this.qp = quantPlan(cfg)), ql = qp.linear;
@@ -153,7 +174,8 @@ export class Block {
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
-    this.b = this.buffers(N, drop, mem);
+    this.recompute = shared?.act != null && blockRecomputes(cfg, i);
+    this.b = this.buffers(N, drop, mem, shared);
     this.y = this.b.out;
     this.stats = mem(maxB * NH * maxT * 2);
     this.qatt = qp.attn.softmax_input || qp.attn.pv_mult_p_input
@@ -175,13 +197,13 @@ export class Block {
    * Buffers for a forward over up to `rows` rows (with dropout masks when `dropout`), from `mem`
    * (the model's own are in its ParamStore; others are ordinary arrays).
    */
-  buffers(rows: number, dropout = false, mem = (n: number): F => alloc(this.dtype, n)): BlockBuffers {
+  buffers(rows: number, dropout = false, mem = (n: number): F => alloc(this.dtype, n), shared: SharedBuffers | null = null): BlockBuffers {
     const nc = () => mem(rows * this.cfg.n_embd);
-    const a = nc(), s1 = nc(), m = nc(), s2 = nc();
+    const a = shared && !this.outAttn ? shared.a : nc(), s1 = nc(), m = shared && !this.outMlp ? shared.m : nc(), s2 = nc();
     const x1 = this.postAttn ? nc() : s1;
     return {
       hA: this.preAttn ? nc() : null, q: nc(), k: nc(), v: nc(), y: nc(), a, aOut: this.outAttn ? nc() : a, s1, x1,
-      hM: this.preMlp ? nc() : x1, fc: mem(rows * this.Hin), act: mem(rows * this.H), m,
+      hM: this.preMlp ? nc() : x1, fc: mem(rows * this.Hin), act: this.recompute && shared?.act ? shared.act : mem(rows * this.H), m,
       mOut: this.outMlp ? nc() : m, s2, out: this.postMlp ? nc() : s2,
       aMask: dropout ? nc() : null, mMask: dropout ? nc() : null,
       hAq: this.qp.attn.input ? nc() : null, hMq: this.qp.mlp.input ? nc() : null, yq: this.qp.attn.pv_mult_output ? nc() : null,
@@ -271,7 +293,8 @@ export class Block {
     let gm = gs2;
     if (this.outMlp) { g.g3.fill(0, 0, NC); this.outMlp.backward(g.g3, gs2, b.m, N, ctx); gm = g.g3; }
     if (b.mMask && dropping) { be.mul(g.g4, gm, b.mMask, NC); gm = g.g4; }
-    // m = proj(actb): gact = gm W_proj
+    // m = proj(actb): gact = gm W_proj (act recomputed from fc first when it is not kept)
+    if (this.recompute) this.act.forward(b.act, b.fc, N, ctx);
     this.mlpProj.backward(be, g.gact, gm, b.act, N, false);
     g.gfc.fill(0, 0, N * this.Hin);
     this.act.backward(g.gfc, g.gact, b.fc, N, ctx);

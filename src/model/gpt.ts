@@ -11,8 +11,9 @@ import { Rng } from '../engine/rng.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/index.js';
-import { Block, type BlockScratch } from './block.js';
+import { Block, blockRecomputes, mlpHidden, type BlockScratch, type SharedBuffers } from './block.js';
 import type { ModelConfig } from '../config/types.js';
+import { headRows } from './memory.js';
 import { ParamStore, type Param } from '../nn/store.js';
 import { Quantizer, quantLevel, quantPlan, type QuantPlan } from '../nn/quant.js';
 
@@ -64,7 +65,10 @@ export class GPT {
     this.wte = store.declare('transformer.wte.weight', [V, C], { normal: 0.02 });
     this.wpe = store.declare('transformer.wpe.weight', [cfg.block_size, C], { normal: 0.02 });
     this.blocks = [];
-    for (let i = 0; i < cfg.n_layer; i++) this.blocks.push(new Block(store, i, cfg, maxB, maxT, dtype));
+    // a, m and (when recomputed) the activation's output: one buffer for all blocks (docs/memory.md).
+    const Hs = mlpHidden(cfg), anyRecompute = Array.from({ length: cfg.n_layer }, (_, i) => blockRecomputes(cfg, i)).some(Boolean);
+    const shared: SharedBuffers = { a: store.alloc(N * C), m: store.alloc(N * C), act: anyRecompute ? store.alloc(N * Hs) : null };
+    for (let i = 0; i < cfg.n_layer; i++) this.blocks.push(new Block(store, i, cfg, maxB, maxT, dtype, shared));
     this.lnF = new VariantSlot(store, 'transformer.ln_f', norms[cfg.norm_variant_output], C, cfg, N);
     this.lmHead = cfg.wte_weight_tying ? this.wte : store.declare('lm_head.weight', [V, C], { normal: 0.02 });
     store.finalize(new Rng(opts.seed));
@@ -218,11 +222,4 @@ export class GPT {
   }
 }
 
-/** Rows of the LM head computed at once: all N when N x V is at most 2^24 floats (64 MB), else the
- * fewest equal blocks that fit (docs/memory.md, "LM head"). */
-export function headRows(N: number, V: number): number {
-  const BUDGET = 1 << 24;
-  if (N * V <= BUDGET) return Math.max(1, N);
-  const blocks = Math.ceil((N * V) / BUDGET);
-  return Math.max(1, Math.ceil(N / blocks));
-}
+export { headRows } from './memory.js';

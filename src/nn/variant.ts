@@ -73,6 +73,9 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   flags?: readonly VariantFlag[];
   /** Consumes 2C inputs per row and emits C (glu). */
   gated?: boolean;
+  /** Its forward draws from ctx.rng (rrelu): the model keeps its output for backward instead of
+   * recomputing it (docs/memory.md, "What a block keeps"). */
+  random?: boolean;
   /** Parameters for C channels (C = output width). */
   params(C: number, a: VariantConfig<A>): Record<string, ParamSpec>;
   /** Buffers forward keeps for backward, as element counts for N rows of C channels. */

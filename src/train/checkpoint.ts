@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanTemporaries, DiskError, makeDir, readFileNoFollow, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
-import { encodeSafetensors, readSafetensors, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
+import { readSafetensors, safetensorsChunks, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
 import { UserError } from '../engine/types.js';
 import { checkTrainConfig, checkValue, FLAGS, MODEL_KEYS } from '../config/index.js';
 import type { ModelConfig, TrainConfig } from '../config/types.js';
@@ -97,9 +97,10 @@ export function saveCheckpoint(dir: string, model: GPT, opt: AdamW, state: Train
     moments.push({ name: `exp_avg_sq.${p.name}`, shape: p.shape, data: opt.v.subarray(p.offset, p.offset + n) });
   }
   const [weights, optim, stateFile] = kind.files;
-  const contents: Record<string, () => Uint8Array | string> = {
-    [weights]: () => encodeSafetensors(modelTensors(model), weightsMetadata(model, state.iter, extra)),
-    [optim]: () => encodeSafetensors(moments, { step: String(opt.step), iter: String(state.iter) }),
+  // The weights and moments are written from their own memory, chunk by chunk (no second copy).
+  const contents: Record<string, () => Iterable<Uint8Array> | string> = {
+    [weights]: () => safetensorsChunks(modelTensors(model), weightsMetadata(model, state.iter, extra)),
+    [optim]: () => safetensorsChunks(moments, { step: String(opt.step), iter: String(state.iter) }),
     [stateFile]: () => JSON.stringify(state, null, 1) + '\n',
   };
   // 1. The new generation, beside the current checkpoint.

@@ -29,7 +29,8 @@ import {
   CHECKPOINT, CHECKPOINT_NAMES, checkSameVocabulary, dropResumeState, hasCheckpoint, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint,
   RESUME_STATE, resumePoint, saveCheckpoint, saveWeights, type CheckpointKind, type TrainState,
 } from './checkpoint.js';
-import { checkMemory } from '../model/memory.js';
+import { checkMemory, type MemoryEstimate } from '../model/memory.js';
+import { formatBytes } from '../util/files.js';
 import { formatDuration } from '../util/format.js';
 import { Progress, RunLog, type LogRow } from './log.js';
 import { learningRate } from './schedule.js';
@@ -164,6 +165,8 @@ class Run {
   trainMs = 0; tokens = 0; lastTrain: number | null = null; lastVal: number | null = null; recompute: number | null = null;
   savedIter: number | null;
   stop: 'interrupted' | null = null;
+  /** The memory estimate checked before allocating (printed at start). */
+  readonly memory: MemoryEstimate;
   /** The evaluation at `it` was cut short by the stop: a resume does it again. */
   evalCut = false;
 
@@ -174,7 +177,7 @@ class Run {
     const { backend, note } = selectBackend(cfg.backend);
     if (note) console.warn(note);
     const B = this.B = cfg.batch_size, T = this.T = cfg.block_size;
-    checkMemory(cfg, { batch: B, block: T, training: true }, 'this model');
+    this.memory = checkMemory(cfg, { batch: B, block: T, training: true }, 'this model');
     this.model = buildModel(cfg, backend, { maxB: B, maxT: T, seed: cfg.seed });
     this.opt = new AdamW(this.model.store);
     this.rng = new Rng(cfg.seed);
@@ -227,6 +230,8 @@ class Run {
       `${(this.nParams / 1e6).toFixed(2)}M parameters; backend ${this.model.be.name}; ${cfg.dataset}: ${data.train.length} train / ${data.val.length} val tokens`);
     if (cfg.dtype === 'bfloat16') console.log(bf16Note(this.model.be.name));
     console.log(this.layout);
+    const mem = this.memory, big = mem.parts[0];
+    console.log(`memory: about ${formatBytes(mem.bytes)} at peak (estimate, docs/memory.md); largest part: ${big.name}, ${formatBytes(big.bytes)}`);
     if (state) {
       console.log(`resuming ${outDir} at iter ${this.start}${this.kind === RESUME_STATE ? ', where it was stopped' : ''} ` +
         `(best val loss ${this.bestVal?.toFixed(4) ?? 'none'})`);

@@ -110,21 +110,22 @@ function toBytes(data: Uint8Array | string): Uint8Array {
 
 /**
  * Write `file` completely and fsync it, with no rename: the caller switches it in. On failure the
- * partial file is removed and a DiskError thrown.
+ * partial file is removed and a DiskError thrown. `data` may be a sequence of chunks (written in
+ * order), so that a large file (a checkpoint) never exists whole in memory.
  */
-export function writeFileDurable(file: string, data: Uint8Array | string): void {
-  const buf = toBytes(data);
-  let fd: number | undefined;
+export function writeFileDurable(file: string, data: Uint8Array | string | Iterable<Uint8Array>): void {
+  let fd: number | undefined, bytes = 0;
   try {
     fd = fs.openSync(file, 'w');
-    writeAll(fd, buf, file);
+    const chunks = typeof data === 'string' || data instanceof Uint8Array ? [toBytes(data)] : data;
+    for (const buf of chunks) { writeAll(fd, buf, file); bytes += buf.length; }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
   } catch (e) {
     if (fd !== undefined) try { fs.closeSync(fd); } catch { /* already failing */ }
     fs.rmSync(file, { force: true });
-    throw diskError(e, file, buf.length);
+    throw diskError(e, file, bytes);
   }
 }
 
@@ -134,7 +135,7 @@ export function tempName(file: string): string {
 }
 
 /** Write atomically: a temporary file in the same folder, every byte, fsync, rename, fsync of the folder. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+export function writeFileAtomic(file: string, data: Uint8Array | string | Iterable<Uint8Array>): void {
   const tmp = tempName(file);
   writeFileDurable(tmp, data);
   try {

@@ -14,6 +14,7 @@ export const rrelu: Variant = {
   name: 'rrelu',
   params: () => ({}),
   saved: (N, C) => ({ slope: N * C }),
+  random: true,
   // Per element: in training one uniform draw scaled to [1/8, 1/3] (a multiply and an add), then
   // a x selected by the sign; in evaluation the fixed slope. Backward: a dout selected by the sign.
   cost: (C, _a, training) => elementwise(C,

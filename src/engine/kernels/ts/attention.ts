@@ -17,13 +17,15 @@ export interface AttnDropout { p: number; seed: number }
 
 /**
  * A score transform other than softmax (docs/memory.md, "Plugging into attention"), applied to the n
- * unmasked scores S[0..n) of one row of head h. 'elem': P = f(S), dS = f'(S) dP. 'row': fwd writes
- * P already normalized and returns [m, Z] (saved, handed back to bwd); bwd writes dS.
+ * unmasked scores S[0..n) of one row of head h (T: the key length of the call). 'elem': P = f(S),
+ * dS = f'(S) dP. 'row': fwd writes P already normalized and returns [m, Z] (saved in stats, handed
+ * back to bwd); bwd writes dS. Parameter gradients are the transform's own business (it accumulates
+ * them as bwd is called, rows in order).
  */
 export interface ScoreTransform {
   kind: 'elem' | 'row';
-  fwd(S: Float64Array, P: Float64Array, n: number, h: number): [number, number] | void;
-  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number): void;
+  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number): [number, number] | void;
+  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number, T: number): void;
 }
 
 /** Extensions of the kernel (transform: softmax variants; others to come). Absent = plain softmax.
@@ -70,7 +72,7 @@ export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnD
       }
       let m = 0, Z = 1;
       if (tr) {
-        const mz = tr.fwd(S, P, n, h);
+        const mz = tr.fwd(S, P, n, h, T);
         if (mz) [m, Z] = mz;
       } else {
         m = -Infinity;
@@ -115,7 +117,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
         for (let d = 0; d < D; d++) dot += q[to + d] * k[ko + d];
         S[s] = dot * scale;
       }
-      if (tr) tr.fwd(S, P, n, h);
+      if (tr) tr.fwd(S, P, n, h, T);
       else { const inv = 1 / Z; for (let s = 0; s < n; s++) P[s] = Math.exp(S[s] - m) * inv; }
       const rk = drop ? attnRowKey(drop.seed, i, t) : 0;
       for (let s = 0; s < n; s++) {
@@ -127,7 +129,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
         for (let d = 0; d < D; d++) dv[so + d] += w * dO[to + d];
         dP[s] = dw * keep;
       }
-      if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z);
+      if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z, T);
       else {
         let Dt = 0;
         for (let d = 0; d < D; d++) Dt += dout[to + d] * out[to + d];
