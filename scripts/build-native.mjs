@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Builds the optional native backend: native/ -> native/build/Release/normlab.node, with node-gyp
 // (`node-gyp rebuild -C native`). Run by `npm install` / `npm ci` (the "prepare" script) and by
-// `npm run build:native`. It never breaks an install: on any problem it prints ONE line saying
-// why and that the TypeScript backend will be used, and exits 0. With --strict (CI, build:native)
+// `npm run build:native`, and as the install script of the packed package (`npm install
+// normlab-*.tgz`; `npm rebuild normlab` runs it again). It never breaks an install: on any problem
+// it prints ONE line saying why and that the WebAssembly backend (shipped built) will be used, and
+// exits 0. With --strict (CI, build:native)
 // a failure exits 1 instead. The full compiler output goes to native/build.log.
 //
 // No download happens: node-gyp is the copy bundled with npm (npx only if that is missing), and
@@ -25,7 +27,7 @@ const logFile = path.join(root, 'native/build.log');
 
 function done(ok, message) {
   console.log(ok ? `native backend built: ${message}`
-    : `native backend not built: ${message}; the TypeScript backend will be used (see docs/native.md)`);
+    : `native backend not built: ${message}; the WebAssembly backend will be used (see docs/native.md)`);
   process.exit(ok || !strict ? 0 : 1);
 }
 
@@ -36,7 +38,12 @@ const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 
 const missing = ['cc', 'make', 'python3'].filter((c) => !which(c));
 const cblas = ['/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h', '/usr/include/openblas/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/cblas.h'];
 if (openblas && !cblas.some((f) => existsSync(f))) missing.push('OpenBLAS headers (libopenblas-dev, asked for by --openblas)');
-if (missing.length) done(false, `missing ${missing.join(', ')}: run \`sudo bash scripts/install-native-deps.sh\`, then \`npm run build:native\``);
+// From a checkout: the repository's script and npm run; from an installed package: the packages and npm rebuild.
+const checkout = existsSync(path.join(root, 'scripts/install-native-deps.sh'));
+if (missing.length) {
+  done(false, checkout ? `missing ${missing.join(', ')}: run \`sudo bash scripts/install-native-deps.sh\`, then \`npm run build:native\``
+    : `missing ${missing.join(', ')}: install them (Debian/Ubuntu: \`sudo apt install gcc make python3\`), then \`npm rebuild normlab\``);
+}
 
 // node-gyp: npm's bundled copy, found from npm itself or beside the running node.
 const candidates = [

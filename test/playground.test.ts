@@ -101,6 +101,23 @@ test('the form refuses what the CLI refuses, with the same message', { skip }, a
   assert.equal(await page.locator('#problems').textContent(), '');
 });
 
+test('a value changed, then a click straight into another field: that field keeps the focus and what is typed', { skip }, async () => {
+  const a = page.locator('label[data-flag=max_iters] input'), b = page.locator('label[data-flag=eval_interval] input');
+  await a.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('400');
+  await b.click(); // the first field's change fires here
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('50');
+  assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).name), 'eval_interval', 'focus stayed in the clicked field');
+  await page.keyboard.press('Tab'); // leave it: its change fires
+  const argv = await shownArgv();
+  assert.equal(argv[argv.indexOf('--max_iters') + 1], '400');
+  assert.equal(argv[argv.indexOf('--eval_interval') + 1], '50', 'the second value is not lost');
+  mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+  await page.locator('#flags').screenshot({ path: join(ROOT, 'test-output', 'playground-form.png') });
+});
+
 test('a run trains in the tab, stops, resumes, and matches `normlab train` with the shown command', { skip }, async () => {
   await setFlag('max_iters', '16');
   await setFlag('eval_interval', '8');

@@ -9,7 +9,7 @@ import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/gra
 import { planSweep, type Plan } from '../sweep/plan.js';
 import { runSweep, type SweepOutcome } from '../sweep/runner.js';
 import { resultsTable, rowFactors } from '../sweep/results.js';
-import { groupRuns, SEED } from '../stats/groups.js';
+import { groupRuns, SEED, stillImproving } from '../stats/groups.js';
 import { groupTable } from '../sweep/inspect.js';
 import { withStopSignals } from './signals.js';
 
@@ -101,7 +101,16 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
   const plan = planSweep(combos, { overrides, ignoreUnknown: args.ignoreUnknown, check: (c) => { checkTrainConfig(c); } });
   const sweepDir = args.sweepDir ?? join('sweeps', basename(args.file, extname(args.file)));
-  if (plan.dropped.length > 0) console.log(`ignoring flags normlab train does not have: ${plan.dropped.join(', ')}`);
+  if (plan.dropped.length > 0) {
+    // The framework's flags that only say where or how it runs (docs/sweep.md, "--ignore_unknown") are
+    // harmless to drop; any other dropped flag may change the model or its training there.
+    const harmless = plan.dropped.filter((k) => RUNTIME_ONLY.has(k)), other = plan.dropped.filter((k) => !RUNTIME_ONLY.has(k));
+    if (harmless.length > 0) console.log(`ignoring flags that only say where or how the framework runs: ${harmless.join(', ')}`);
+    if (other.length > 0) {
+      console.log(`warning: ignoring flags normlab train does not have, which may change the model or its training in the framework: ` +
+        `${other.join(', ')}; these runs are normlab's model without them, not the file's (remove them from the file to silence this)`);
+    }
+  }
   if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);
   console.log(`varied: ${plan.varied.length > 0 ? plan.varied.join(', ') : '(nothing)'}`);
 
@@ -125,11 +134,17 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   return report(outcome, plan, sweepDir, 'sweep stopped early: run it again to continue');
 }
 
+/** Framework flags about the machine, logging or compilation: dropping them changes no number. */
+const RUNTIME_ONLY = new Set(['device', 'compile', 'wandb_log', 'wandb_project', 'wandb_run_name', 'tensorboard_run_name',
+  'tensorboard_log_dir', 'tensorboard_project', 'csv_log', 'csv_dir', 'csv_name', 'print_model_info', 'log_btc_train', 'log_btc_per_param',
+  'only_save_checkpoint_at_end', 'timestamp', 'save_major_ckpt_interval', 'sample_each_eval', 'quiet']);
+
 function report(outcome: SweepOutcome, plan: Plan, sweepDir: string, stoppedNote: string): number {
   console.log('');
   if (outcome.rows.length > 0) console.log(resultsTable(outcome.rows));
   if (plan.varied.includes(SEED)) {
-    const points = outcome.rows.map((r) => ({ ...r, flags: rowFactors(r), id: r.name, ok: r.status === 'ok' }));
+    const points = outcome.rows.map((r) => ({ ...r, flags: rowFactors(r), id: r.name, ok: r.status === 'ok',
+      improving: stillImproving(r.best_iter, r.iters, null, r.status === 'ok') }));
     // Factors: varied flags with two values among the runs that use them (src/model/factors.ts).
     const by = plan.varied.filter((k) => k !== SEED && new Set(points.filter((p) => k in p.flags).map((p) => JSON.stringify(p.flags[k]))).size > 1);
     const groups = groupRuns(points, by);

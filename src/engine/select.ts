@@ -1,4 +1,7 @@
 // Picks the compute backend for --backend auto|ts|native|wasm.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.js';
 import { UserError } from './types.js';
 import { tsBackend } from './kernels/ts/index.js';
@@ -6,6 +9,17 @@ import { loadNativeBackend, nativeBackendError, nativeInfo } from './kernels/nat
 import { loadWasmBackend, wasmBackendError } from './kernels/wasm/index.js';
 
 export type BackendName = 'auto' | 'ts' | 'native' | 'wasm';
+
+/**
+ * How to build the native backend here: from a checkout (it has tsconfig.json) `npm run
+ * build:native`; from an installed package, npm's rebuild runs the package's install script
+ * (README, "Installing the package").
+ */
+export function buildNativeHint(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..'); // dist/src/engine -> root
+  return existsSync(path.join(root, 'tsconfig.json')) ? 'run `npm run build:native`'
+    : `run \`npm rebuild normlab\` in the folder normlab is installed in (-g for a global install; where npm holds back install scripts, first \`npm install-scripts approve normlab\`)`;
+}
 
 /**
  * auto: native when its addon loads, else wasm (with a one-line `note` for the user to print once),
@@ -24,12 +38,12 @@ export function selectBackend(name: BackendName): { backend: Backend; note: stri
   const reason = nativeBackendError() ?? 'unknown reason';
   if (name === 'native') {
     throw new UserError(`--backend native: the native backend is not available (${reason}); ` +
-      'run `npm run build:native` (needs only a C compiler, make and python3, see docs/native.md), or use --backend ts');
+      `${buildNativeHint()} (needs only a C compiler, make and python3, see docs/native.md), or use --backend ts`);
   }
   const wasm = loadWasmBackend();
   return {
     backend: wasm ?? tsBackend,
-    note: `native backend not built (${reason}); using the ${wasm ? 'WebAssembly' : 'TypeScript'} backend: run \`npm run build:native\``,
+    note: `native backend not built (${reason}); using the ${wasm ? 'WebAssembly' : 'TypeScript'} backend: ${buildNativeHint()}`,
   };
 }
 

@@ -139,7 +139,8 @@ export function inspectGroups(all: readonly InspectedRun[], flags: readonly stri
   // Flags in the order the sweep varies them (sweep.json), so rows and labels read like the exploration file.
   const order = sweepOrder(runs.map((r) => ({ run: r, dir: join(root, r.path) })));
   const by = orderFlags(flags, order.flags).filter((k) => k !== SEED);
-  const points = inspectPoints(runs);
+  // Points in the sweep's order (not by loss): the first value of a flag is the one the file lists first.
+  const points = inspectPoints(order.runs.map((o) => o.run));
   const groups = groupRuns(points, by);
   return { by, groups, points, repeated: groups.some((g) => g.seeds > 1) };
 }

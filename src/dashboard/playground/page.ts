@@ -82,9 +82,33 @@ function commandLine(argv: string[]): string {
   return ['normlab', 'train', ...argv, '--backend', backend].map(quote).join(' ');
 }
 
+/** The flags on the form now (names in order): the form is rebuilt only when this changes. */
+let formKey: string | null = null;
+
+/**
+ * Updates the form from `values`. The fields are rebuilt only when the set of flags shown changes
+ * (a variant chosen brings its own flags); otherwise they stay the same elements, so a value
+ * changed and a click straight into another field keeps that field focused with what is typed
+ * there (a rebuild on every change dropped the focus to the page and lost the second value).
+ * A rebuild puts the focus and the caret back on the field of the same name.
+ */
 function render(): void {
   const { cfg, argv, problem, warnings } = configOf();
   const flags = shown(cfg ?? Object.fromEntries(values));
+  const key = flags.map((f) => `${f.name}:${f.type}`).join(',');
+  if (key !== formKey) { rebuildForm(flags); formKey = key; }
+  for (const label of form.querySelectorAll<HTMLLabelElement>('label[data-flag]')) {
+    label.classList.toggle('invalid', !!problem && problem.includes(`--${label.dataset.flag}`));
+  }
+  $('problems').textContent = problem ?? warnings.map((w) => `warning: ${w}`).join('\n');
+  $('command').textContent = commandLine(argv);
+  ($('train') as HTMLButtonElement).disabled = !cfg || running;
+}
+
+function rebuildForm(flags: ReturnType<typeof shown>): void {
+  const active = document.activeElement as HTMLInputElement | null;
+  const focusName = active && form.contains(active) ? active.name : null;
+  const caret = active && active.type === 'text' ? [active.selectionStart, active.selectionEnd] : null;
   form.replaceChildren();
   const groups = new Map<string, HTMLFieldSetElement>();
   for (const f of flags) {
@@ -117,10 +141,11 @@ function render(): void {
       input = document.createElement('input');
       input.type = 'text';
       input.value = text;
+      // Every keystroke is kept (a rebuild then shows it); the checks run when the field is left.
+      input.oninput = () => { values.set(f.name, input.value.trim()); };
       input.onchange = () => { values.set(f.name, input.value.trim()); render(); };
     }
     input.name = f.name;
-    if (problem && problem.includes(`--${f.name}`)) label.classList.add('invalid');
     label.append(name, input);
     fs.append(label);
   }
@@ -132,9 +157,11 @@ function render(): void {
   sel.onchange = () => { backend = sel.value; render(); };
   be.append(sel);
   form.append(be);
-  $('problems').textContent = problem ?? warnings.map((w) => `warning: ${w}`).join('\n');
-  $('command').textContent = commandLine(argv);
-  ($('train') as HTMLButtonElement).disabled = !cfg || running;
+  if (focusName) {
+    const again = form.querySelector<HTMLInputElement>(`[name="${CSS.escape(focusName)}"]`);
+    again?.focus();
+    if (again && caret && again.type === 'text') again.setSelectionRange(caret[0], caret[1]);
+  }
 }
 
 // ---- training: the worker, charts, status
