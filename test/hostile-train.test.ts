@@ -83,8 +83,12 @@ test('a second SIGTERM right after the first exits 130 with a message, and summa
   await new Promise<void>((resolve) => { child.stdout!.on('data', (d: Buffer) => { seen += d; if (seen.includes('iter 5:')) resolve(); }); });
   child.kill('SIGTERM');
   setTimeout(() => child.kill('SIGTERM'), 10);
-  const code = await new Promise((r) => child.on('close', (c) => r(c)));
-  assert.equal(code, 130);
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
+  // A second signal that lands inside Node's own teardown, after the state is saved, the message printed
+  // and the 'exit' event run (a few ms in which no JavaScript handler can run), is reported by the OS as
+  // the signal; at any earlier moment the run exits 130 itself.
+  const savedThenTornDown = signal === 'SIGTERM' && /interrupted at iter \d+; its state is saved/.test(seen);
+  assert.ok(code === 130 || savedThenTornDown, `exit ${code} ${signal}\n${seen}\n${err}`);
   const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.status, 'interrupted');
   // Either the second signal came before the state was saved (it says so), or after (the first one's message).

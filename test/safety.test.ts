@@ -372,7 +372,7 @@ test('a run that diverges before its first checkpoint says none had been saved',
 });
 
 test('a stale lock taken over by eight processes at once: exactly one wins, every round', async () => {
-  const lockJs = path.join(ROOT, 'dist', 'src', 'engine', 'lock.js');
+  const lockJs = path.join(ROOT, 'dist', 'src', 'util', 'lock.js');
   // A winner holds the lock until every contender has answered (its stdin is closed then), so
   // every loser meets a live holder however slowly the processes start on a loaded machine.
   const script = `import(${JSON.stringify(lockJs)}).then((m) => {

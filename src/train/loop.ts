@@ -295,6 +295,9 @@ class Run {
       return this.finish();
     } finally {
       offSignals();
+      // Interrupted, its state saved: a further signal while the process exits ends it with the
+      // run's own code, not by the signal's default action (no exit code at all).
+      if (this.stop) for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => process.exit(130));
     }
   }
 
