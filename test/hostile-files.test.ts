@@ -15,7 +15,7 @@ import { loadRun } from '../src/sample.js';
 import { runActivations } from '../src/dashboard/activations.js';
 import type { RunInfo } from '../src/dashboard/data.js';
 import { Rng } from '../src/engine/rng.js';
-import { tinyConfig, tmpDir } from './helpers.js';
+import { cli, tinyConfig, tmpDir } from './helpers.js';
 
 const HANG = { timeout: 60_000 };
 
@@ -264,4 +264,17 @@ test('fuzz: 1000 seeded mutations of checkpoint metadata are each refused in one
   }
   assert.ok(seen.refused > 100 && seen.accepted > 50, `both outcomes occur: ${JSON.stringify(seen)}`);
   assert.ok(process.memoryUsage().heapUsed < 1.5e9, 'memory stays bounded');
+});
+
+test('normlab activations --checkpoint bounds the metadata by the tensors before drawing a curve', HANG, () => {
+  const { file } = tinyRun();
+  withMetadata(file, (m) => { m.config = JSON.stringify({ ...JSON.parse(m.config), lsa_num_knots: 5_000_000 }); });
+  const r = cli(['activations', '--checkpoint', file]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /lsa_num_knots 5000000 but the file holds only \d+ values/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  withMetadata(file, (m) => { m.config = '[1]'; });
+  const list = cli(['activations', '--checkpoint', file]);
+  assert.equal(list.code, 1);
+  assert.match(list.stderr, /metadata 'config' is not a JSON object/);
 });

@@ -11,8 +11,8 @@ import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../config/types.js';
 import { blockActivation } from '../model/block.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
-import { problemsOf, numel, type Params } from '../nn/variant.js';
-import { loadTensors } from '../train/checkpoint.js';
+import { problemsOf, numel, type Params, type Variant } from '../nn/variant.js';
+import { checkSavedModelConfig, loadTensors } from '../train/checkpoint.js';
 import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
 import { formatHelp } from './help.js';
 
@@ -25,6 +25,24 @@ const OWN_FLAGS: FlagSpec[] = [
   { name: 'csv', type: 'str', default: null, nullable: true, group: 'activation', help: 'write the table to this file instead of printing it' },
 ];
 const ACT_FLAGS = FLAGS.filter((f) => f.group === 'activation');
+
+/**
+ * The activation's counts (knots, points) in a checkpoint's config may not exceed the values the file
+ * holds: a 2 KB file claiming five million knots is refused before the curve is evaluated (the exact
+ * shapes are compared by learnedParams). The file may hold the activation's tensors alone, so only
+ * the layer's activation's own counts are bounded here.
+ */
+function boundActivationCounts(v: Variant, cfg: ModelConfig, tensors: Map<string, { data: Float32Array }>, path: string): void {
+  let held = 0;
+  for (const t of tensors.values()) held += t.data.length;
+  for (const f of v.flags ?? []) {
+    const n = (cfg as unknown as Record<string, unknown>)[f.name];
+    if (f.type === 'int' && typeof n === 'number' && n > Math.max(held, 1)) {
+      throw new UserError(`${path}: its model config gives ${f.name} ${n} but the file holds only ${held} values in all: ` +
+        'the metadata does not belong to these weights (corrupt or edited file)');
+    }
+  }
+}
 
 /** The learned parameters of layer `layer`'s MLP activation, as doubles. */
 function learnedParams(tensors: Map<string, { shape: number[]; data: Float32Array }>, cfg: ModelConfig, layer: number, path: string): Params {
@@ -75,6 +93,9 @@ export async function activationsCommand(argv: string[]): Promise<number> {
     if (!metadata?.config) throw new UserError(`${ckpt} has no saved config (metadata key 'config')`);
     let saved: Partial<ModelConfig>;
     try { saved = JSON.parse(metadata.config) as Partial<ModelConfig>; } catch { throw new UserError(`${ckpt}: metadata 'config' is not valid JSON`); }
+    if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) throw new UserError(`${ckpt}: metadata 'config' is not a JSON object`);
+    // The file's metadata is not believed before it is bounded by the tensors it holds (docs/safety.md).
+    checkSavedModelConfig(saved as Record<string, unknown>, ckpt, { typesOnly: true });
     cfg = { ...defaultConfig(), ...saved };
     for (const k of actFlags) {
       if (!given.has(k)) continue;
@@ -84,6 +105,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
     if (!Number.isInteger(layer) || layer < 0 || layer >= cfg.n_layer) {
       throw new UserError(`--layer ${layer} is out of range: the checkpoint has ${cfg.n_layer} layers (0..${cfg.n_layer - 1})`);
     }
+    boundActivationCounts(activationVariant(blockActivation(cfg, layer)), cfg, tensors, ckpt);
     const [problem] = problemsOf(activationVariant(blockActivation(cfg, layer)), cfg).errors;
     if (problem) throw new UserError(problem);
     learned = learnedParams(tensors, cfg, layer, ckpt);
