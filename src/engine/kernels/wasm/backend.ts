@@ -16,6 +16,7 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { F } from '../../types.js';
+import type { NativeKernels } from '../native/index.js';
 import { Pool } from './pool.js';
 import { bf16Copy } from '../../bf16.js';
 
@@ -51,16 +52,8 @@ interface Exports {
 
 /** The norm and activation kernels of wasm/assembly/variants.ts, with the native addon's signatures
  * (src/engine/kernels/native/index.ts); a variant's own file adapts them (Backend.wasm). */
-export interface WasmKernels {
-  rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
-  rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
-  layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
-  layernormBackward(dx: F, dweight: F, dbias: F | null, dout: F, x: F, weight: F, mean: F, rstd: F, N: number, C: number): void;
-  geluForward(out: F, x: F, n: number): void;
-  geluBackward(dx: F, dout: F, x: F, n: number): void;
-  reluForward(out: F, x: F, n: number): void;
-  reluBackward(dx: F, dout: F, x: F, n: number): void;
-}
+export type WasmKernels = Pick<NativeKernels, 'rmsnormForward' | 'rmsnormBackward' | 'layernormForward' | 'layernormBackward' |
+  'geluForward' | 'geluBackward' | 'reluForward' | 'reluBackward'>;
 
 /**
  * How a call uses an array: 'in' is copied in, 'out' copied back, 'io' both; n elements from the
