@@ -64,7 +64,7 @@ const nodeStub = {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(path.join(out, 'data'), { recursive: true });
 await esbuild.build({
-  entryPoints: { playground: path.join(src, 'page.ts'), worker: path.join(src, 'worker.ts'), 'wasm-thread': path.join(src, 'wasm-thread.ts') },
+  entryPoints: { playground: path.join(src, 'page.ts'), worker: path.join(src, 'train-worker.ts'), 'wasm-thread': path.join(src, 'wasm-thread.ts') },
   outdir: out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true,
   plugins: [nodeStub], logLevel: 'error',
   // Module-level reads of process.env (test hooks) see an empty environment.
@@ -77,7 +77,7 @@ cpSync(wasm, path.join(out, 'normlab.wasm'));
 cpSync(path.join(root, 'wasm/build/normlab-threads.wasm'), path.join(out, 'normlab-threads.wasm'));
 
 // shakespeare_char, as `normlab prepare` makes it.
-const { fileSource, prepareDataset } = await import(pathToFileURL(path.join(root, 'dist/src/data/prepare.js')).href);
+const { fileSource, prepareDataset } = await import(pathToFileURL(path.join(root, 'dist/src/data/make-dataset.js')).href);
 const tmp = mkdtempSync(path.join(tmpdir(), 'normlab-playground-'));
 try {
   prepareDataset(fileSource(path.join(root, 'data/shakespeare_char/input.txt')), tmp, 'char');

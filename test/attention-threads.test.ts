@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/native-backend.js';
 
 const skip = loadNativeBackend() ? false : `native backend not built (${nativeBackendError()})`;
-const NATIVE = fileURLToPath(new URL('../src/engine/kernels/native/index.js', import.meta.url));
+const NATIVE = fileURLToPath(new URL('../src/engine/kernels/native/native-backend.js', import.meta.url));
 const RNG = fileURLToPath(new URL('../src/engine/rng.js', import.meta.url));
 
 // One forward and backward with dropout at a size with several strips per pair and more pairs than

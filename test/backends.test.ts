@@ -11,17 +11,17 @@ import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { loadNativeBackend, nativeBackendError, nativeSimd } from '../src/engine/kernels/native/index.js';
-import { createNodeWasmBackend, loadWasmBackend, wasmBackendError, wasmModulePath } from '../src/engine/kernels/wasm/index.js';
-import { createWasmBackend, wasmWorkerChunks } from '../src/engine/kernels/wasm/backend.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
+import { loadNativeBackend, nativeBackendError, nativeSimd } from '../src/engine/kernels/native/native-backend.js';
+import { createNodeWasmBackend, loadWasmBackend, wasmBackendError, wasmModulePath } from '../src/engine/kernels/wasm/node-loader.js';
+import { createWasmBackend, wasmWorkerChunks } from '../src/engine/kernels/wasm/wasm-backend.js';
 import { selectBackend } from '../src/engine/select.js';
 import { UserError } from '../src/engine/types.js';
-import { norms } from '../src/nn/norms/index.js';
-import { activations } from '../src/nn/activations/index.js';
+import { norms } from '../src/nn/norms/norm-registry.js';
+import { activations } from '../src/nn/activations/activation-registry.js';
 import { MetricCtx } from '../src/nn/params.js';
-import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { defaultConfig } from '../src/config/config.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { fusedKernels, type Variant } from '../src/nn/variant.js';
 
 const native = loadNativeBackend(), simd = nativeSimd();
@@ -571,7 +571,7 @@ test('native kernels give the same results when called from several threads at o
   // Each thread runs the same deterministic sequence (pool-sized rmsnorm, gelu, attention) and
   // returns a checksum of the outputs. While one caller holds the pool, the others run inline:
   // the results must not change.
-  const url = new URL('../src/engine/kernels/native/index.js', import.meta.url).href;
+  const url = new URL('../src/engine/kernels/native/native-backend.js', import.meta.url).href;
   const code = `
     const { loadNativeBackend } = await import(${JSON.stringify(url)});
     const be = loadNativeBackend();
@@ -604,7 +604,7 @@ test('native SIMD level: the best one by default, NORMLAB_SIMD picks one at load
   assert.throws(() => s.select('avx1024'), /native simdSelect: unknown or unavailable SIMD level 'avx1024' \(available here: /);
   assert.equal(s.current(), before);
   assert.ok(s.available.includes('generic'));
-  const url = new URL('../src/engine/kernels/native/index.js', import.meta.url).href;
+  const url = new URL('../src/engine/kernels/native/native-backend.js', import.meta.url).href;
   const code = `import(${JSON.stringify(url)}).then((m) => console.log(m.nativeInfo().simd));`;
   const levelAt = (env: string | undefined) => execFileSync(process.execPath, ['--input-type=module', '-e', code],
     { env: { ...process.env, NORMLAB_SIMD: env }, encoding: 'utf8' }).trim();

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { benchOnce } from '../src/cli/bench.js';
 import { recordShapes } from '../src/cli/bench_gemm.js';
-import { defaultConfig } from '../src/config/index.js';
-import type { TrainConfig } from '../src/config/types.js';
-import { loadNativeBackend } from '../src/engine/kernels/native/index.js';
+import { defaultConfig } from '../src/config/config.js';
+import type { TrainConfig } from '../src/config/config-types.js';
+import { loadNativeBackend } from '../src/engine/kernels/native/native-backend.js';
 import { tinyData } from './helpers.js';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;

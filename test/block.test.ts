@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { GPT } from '../src/model/gpt.js';
 import { blockActivation, blockLayout, blockNorm } from '../src/model/block.js';
 import { MetricCtx } from '../src/nn/params.js';

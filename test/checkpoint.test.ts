@@ -1,7 +1,7 @@
 // Loading weights written by other tools: name variants PyTorch writers produce.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import type { LoadedTensor } from '../src/engine/safetensors.js';
 import { UserError } from '../src/engine/types.js';
 import { GPT } from '../src/model/gpt.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   checkTrainConfig, checkValue, defaultConfig, FLAGS, HelpRequested, levenshtein, nearest, parseFlags, PREPARE_FLAGS,
   SAMPLE_FLAGS, tableDefaults, type FlagSpec,
-} from '../src/config/index.js';
+} from '../src/config/config.js';
 import { formatHelp } from '../src/cli/help.js';
 import { throwsUser } from './helpers.js';
 

@@ -1,14 +1,14 @@
-// Hardware cost (src/nn/cost.ts, src/model/cost.ts): every variant's declared counts against hand
+// Hardware cost (src/nn/op-cost.ts, src/model/model-cost.ts): every variant's declared counts against hand
 // counts made with the rules of docs/cost.md, at two widths and (where the variant has flags) two
 // flag settings; derived parameters; the model table (slots by placement, per-layer variants, the
 // matrix products); and `normlab cost` as a user runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activations } from '../src/nn/activations/index.js';
-import { norms } from '../src/nn/norms/index.js';
-import { OP_CLASSES, pass, type Ops } from '../src/nn/cost.js';
-import { modelCost, variantCost } from '../src/model/cost.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { activations } from '../src/nn/activations/activation-registry.js';
+import { norms } from '../src/nn/norms/norm-registry.js';
+import { OP_CLASSES, pass, type Ops } from '../src/nn/op-cost.js';
+import { modelCost, variantCost } from '../src/model/model-cost.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { cli, tinyConfig } from './helpers.js';
 
 /** Forward (inference) and training (forward + backward) counts of one variant at width C. */

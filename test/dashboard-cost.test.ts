@@ -1,4 +1,4 @@
-// The loss-versus-cost picture (src/dashboard/cost.ts, public/cost.js): the Pareto front, the points
+// The loss-versus-cost picture (src/dashboard/cost-api.ts, public/cost.js): the Pareto front, the points
 // the server computes from each run's config (the same counts as `normlab cost`), and the picture in
 // headless Chromium: one circle per run, the front marked, a click or Enter opens the run.
 // Screenshot: test-output/dashboard-cost.png.
@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { costReply, intervalFront, paretoFront } from '../src/dashboard/cost.js';
+import { costReply, intervalFront, paretoFront } from '../src/dashboard/cost-api.js';
 import { writeStudy } from './study.js';
 import { readDashboard } from '../src/dashboard/data.js';
-import { COST_COLUMNS } from '../src/model/cost.js';
+import { COST_COLUMNS } from '../src/model/model-cost.js';
 import { haveBrowser, openDashboard, OUTPUT, skip, type DashboardPage } from './browser.js';
 
 

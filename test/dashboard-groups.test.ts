@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { reproduceCommand } from '../src/dashboard/data.js';
-import type { GroupsReply } from '../src/dashboard/groups.js';
-import { defaultConfig } from '../src/config/index.js';
+import type { GroupsReply } from '../src/dashboard/groups-api.js';
+import { defaultConfig } from '../src/config/config.js';
 import { seedBest, seedRunName, writeSeedSweep } from '../tools/make-dashboard-fixtures.js';
 
 let root = '';

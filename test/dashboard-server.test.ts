@@ -11,7 +11,7 @@ import { isLoopbackHost, startDashboard, type Dashboard } from '../src/dashboard
 import { dashboardCommand, parseDashboardArgs } from '../src/cli/dashboard.js';
 import { UserError } from '../src/engine/types.js';
 import { PFLA_RUN, RUNS, SWEEP, pflaParams, writePflaCheckpoint, writeSafetensors } from '../tools/make-dashboard-fixtures.js';
-import { defaultConfig } from '../src/config/index.js';
+import { defaultConfig } from '../src/config/config.js';
 import { erf } from '../src/engine/math.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/runs/', import.meta.url));

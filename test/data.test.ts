@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildVocab, charCodec } from '../src/data/chars.js';
 import { checkSplitLengths, getBatch, loadDataset, readTokens, writeTokens, type TokenFile } from '../src/data/dataset.js';
-import { prepareChar } from '../src/data/prepare.js';
+import { prepareChar } from '../src/data/make-dataset.js';
 import { packageRoot, prepareCommand } from '../src/cli/prepare.js';
 import { Rng } from '../src/engine/rng.js';
 import { UserError } from '../src/engine/types.js';

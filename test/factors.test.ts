@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { factorFlags, runFactors, unusedFlags } from '../src/model/factors.js';
-import { dashboardGroups } from '../src/dashboard/groups.js';
+import { dashboardGroups } from '../src/dashboard/groups-api.js';
 import { readDashboard } from '../src/dashboard/data.js';
 import { cliFunction } from './helpers.js';
 

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { Rng } from '../src/engine/rng.js';
 import { matmul as tsMatmul } from '../src/engine/kernels/ts/matmul.js';
-import { loadNativeBackend, nativeBackendError, nativeGemm } from '../src/engine/kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError, nativeGemm } from '../src/engine/kernels/native/native-backend.js';
 
 const native = loadNativeBackend(), gemm = nativeGemm();
 const skip = native && gemm ? false : `native backend not built (${nativeBackendError()})`;
@@ -105,7 +105,7 @@ test('our GEMM: worker_threads that load the addon at once, switch kernels and m
   // the next product on any thread, and a product that is running keeps the kernel it started
   // with. With small integers every kernel's sum is exact, so every product must equal the plain
   // loop whichever kernel ran it. Half the products are big enough to be split over the pool.
-  const url = new URL('../src/engine/kernels/native/index.js', import.meta.url).href;
+  const url = new URL('../src/engine/kernels/native/native-backend.js', import.meta.url).href;
   const code = `
     const { loadNativeBackend, nativeGemm } = await import(${JSON.stringify(url)});
     const be = loadNativeBackend(), gemm = nativeGemm();

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { Generator } from '../src/model/generate.js';
 import { GPT } from '../src/model/gpt.js';
 import { MetricCtx } from '../src/nn/params.js';

@@ -9,7 +9,7 @@ import type { F } from '../src/engine/types.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
 import type { Params, Saved, Variant } from '../src/nn/variant.js';
 import { numel } from '../src/nn/variant.js';
-import type { ModelConfig } from '../src/config/types.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 
 export interface GradcheckResult {
   /** Largest |analytic - numeric| / max(1, |numeric|) over every checked entry. */

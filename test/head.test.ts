@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { GPT, headRows } from '../src/model/gpt.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { tinyConfig } from './helpers.js';

@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { prepareChar } from '../src/data/prepare.js';
+import { prepareChar } from '../src/data/make-dataset.js';
 import { UserError } from '../src/engine/types.js';
-import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { defaultConfig } from '../src/config/config.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'normlab.js');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/engine/safetensors.js';
-import { prepareChar } from '../src/data/prepare.js';
+import { prepareChar } from '../src/data/make-dataset.js';
 import { BIN, cli, cliAsync, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
 
 const HANG = { timeout: 120_000 };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend as be } from '../src/engine/kernels/ts/index.js';
+import { tsBackend as be } from '../src/engine/kernels/ts/ts-backend.js';
 import { attnKept, attnRowKey, mix32 } from '../src/engine/kernels/ts/attention.js';
 import { compare, type GradcheckResult } from './gradcheck.js';
 

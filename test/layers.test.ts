@@ -1,7 +1,7 @@
 // The layering of src/ (docs/readme/50-development.md): every import points down or sideways within
 // its own folder, never up, type-only imports included (a type import is still a dependency: the
 // lower layer could not be read, built or moved without the upper one).
-//   util <- engine <- nn, data, stats <- config <- model <- train <- sample.ts <- sweep, dashboard <- cli
+//   util <- engine <- nn, data, stats <- config <- model <- train <- sampling.ts <- sweep, dashboard <- cli
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +10,7 @@ import { ROOT } from './helpers.js';
 
 /** Rank of each unit of src/ (a top-level folder, or a file at the top). Equal ranks may not import each other. */
 const RANK: Record<string, number> = {
-  util: 0, engine: 1, nn: 2, data: 2, stats: 2, config: 3, model: 4, train: 5, 'sample.ts': 6, sweep: 7, dashboard: 7, cli: 8,
+  util: 0, engine: 1, nn: 2, data: 2, stats: 2, config: 3, model: 4, train: 5, 'sampling.ts': 6, sweep: 7, dashboard: 7, cli: 8,
 };
 
 /** The relative module paths a source file imports: static imports and re-exports (type-only ones too,
@@ -88,4 +88,17 @@ test('upwardImports finds an upward import in a made-up tree', () => {
 
 test('src/ imports only downward, types included (util <- engine <- nn <- config <- model <- train <- sweep, dashboard <- cli)', () => {
   assert.deepEqual(upwardImports(path.join(ROOT, 'src')), []);
+});
+
+test('no two files in src/ share a name (a file is found by its name alone)', () => {
+  const seen = new Map<string, string[]>();
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) seen.set(e.name, [...(seen.get(e.name) ?? []), path.relative(ROOT, p)]);
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  assert.deepEqual([...seen.values()].filter((ps) => ps.length > 1), []);
 });

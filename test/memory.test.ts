@@ -3,12 +3,12 @@
 // and refuses sizes that cannot fit before allocating, naming the largest part.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import type { Backend } from '../src/engine/backend.js';
 import { GPT } from '../src/model/gpt.js';
-import { AdamW } from '../src/train/adamw.js';
+import { AdamW } from '../src/train/optimizer.js';
 import { checkMemory, estimateMemory, RUNTIME_BYTES } from '../src/model/memory.js';
-import type { ModelConfig } from '../src/config/types.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { tinyConfig } from './helpers.js';
 
 /** Floats the model and AdamW allocate, counted through the backend's alloc hook. */

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
+import { defaultConfig } from '../src/config/config.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { GPT } from '../src/model/gpt.js';
 import { blockLayout } from '../src/model/block.js';
 import { MetricCtx } from '../src/nn/params.js';

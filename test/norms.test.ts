@@ -3,9 +3,9 @@
 // Also the float16 rounding and int8/int16 fake quantization helpers behind kRMSNorm.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { norms } from '../src/nn/norms/index.js';
+import { norms } from '../src/nn/norms/norm-registry.js';
 import { makeKrmsnorm } from '../src/nn/norms/krmsnorm.js';
-import { activations } from '../src/nn/activations/index.js';
+import { activations } from '../src/nn/activations/activation-registry.js';
 import { fakeQuantInt, roundToHalf } from '../src/engine/quantize.js';
 import { erf } from '../src/engine/math.js';
 import { Rng } from '../src/engine/rng.js';
@@ -13,8 +13,8 @@ import { UserError } from '../src/engine/types.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
 import type { Params, Saved, Variant } from '../src/nn/variant.js';
 import { numel, problemsOf } from '../src/nn/variant.js';
-import type { ModelConfig } from '../src/config/types.js';
-import { defaultConfig } from '../src/config/index.js';
+import type { ModelConfig } from '../src/config/config-types.js';
+import { defaultConfig } from '../src/config/config.js';
 import { checkVariant } from './gradcheck.js';
 
 const EPS_RMS = 1e-6, EPS_LN = 1e-5;

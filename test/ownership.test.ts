@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from './helpers.js';
-import { norms } from '../src/nn/norms/index.js';
-import { activations } from '../src/nn/activations/index.js';
-import { defaultConfig } from '../src/config/index.js';
+import { norms } from '../src/nn/norms/norm-registry.js';
+import { activations } from '../src/nn/activations/activation-registry.js';
+import { defaultConfig } from '../src/config/config.js';
 import type { Registry } from '../src/nn/variant.js';
 
 // The variant folders (softmax variants are a family of their own, whose parameters may share names) and the kernel tables.
@@ -23,15 +23,15 @@ const ALLOWED: Record<string, string> = {
   'src/cli/bench.ts: variant rmsnorm': 'the PyTorch baseline (tools/torch_nanogpt.py) has exactly rmsnorm and layernorm',
   'src/cli/bench.ts: variant layernorm': 'the PyTorch baseline (tools/torch_nanogpt.py) has exactly rmsnorm and layernorm',
   'src/sweep/grammar.ts: variant krmsnorm': 'an example in an error message',
-  'src/nn/cost.ts: variant tanh': 'the operation class tanh of docs/cost.md, not the variant',
-  'src/sweep/inspect.ts: layernorm.mean': 'a statistic\'s mean (s.mean), not layernorm\'s saved buffer',
+  'src/nn/op-cost.ts: variant tanh': 'the operation class tanh of docs/cost.md, not the variant',
+  'src/sweep/runs.ts: layernorm.mean': 'a statistic\'s mean (s.mean), not layernorm\'s saved buffer',
   'src/dashboard/public/app.js: layernorm.mean': 'a statistic\'s mean (s.mean), not layernorm\'s saved buffer',
-  'src/dashboard/activations.ts: learned_spline.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
-  'src/dashboard/activations.ts: pfla.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
-  'src/dashboard/activations.ts: pfla_le.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
-  'src/dashboard/activations.ts: piecewise.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/curves.ts: learned_spline.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/curves.ts: pfla.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/curves.ts: pfla_le.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
+  'src/dashboard/curves.ts: piecewise.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
   // Left from issue 23: dact's inner activation and its alpha are found by dact's name.
-  'src/dashboard/activations.ts: variant dact': 'dact\'s inner activation curve and alpha (not yet declared by dact)',
+  'src/dashboard/curves.ts: variant dact': 'dact\'s inner activation curve and alpha (not yet declared by dact)',
   'src/dashboard/playground/page.ts: variant dact': 'dact\'s inner activation curve (not yet declared by dact)',
 };
 

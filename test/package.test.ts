@@ -40,7 +40,7 @@ test('npm pack ships what runs, not tests; the tarball installs offline in an em
     assert.equal(r.status, 0, says(r));
     const packed = (JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[])[0];
     const files = new Set(packed.files.map((f) => f.path));
-    for (const f of ['bin/normlab.js', 'dist/src/cli/main.js', 'dist/src/engine/kernels/wasm/index.js', 'wasm/build/normlab.wasm', 'wasm/build/normlab-threads.wasm',
+    for (const f of ['bin/normlab.js', 'dist/src/cli/main.js', 'dist/src/engine/kernels/wasm/node-loader.js', 'wasm/build/normlab.wasm', 'wasm/build/normlab-threads.wasm',
       'dist/playground/index.html', 'dist/playground/worker.js', 'native/binding.gyp', 'native/src/addon.c', 'scripts/build-native.mjs',
       'src/dashboard/public/app.js', 'data/shakespeare_char/input.txt', 'README.md', 'docs/sweep.md', 'explorations/norm_variants.json',
       'tools/check_checkpoint.py', 'tools/torch_reference.py', 'dist/tools/eval_checkpoint.js']) {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js';
-import { checkTrainConfig, defaultConfig, FLAGS, parseFlags } from '../src/config/index.js';
+import { checkTrainConfig, defaultConfig, FLAGS, parseFlags } from '../src/config/config.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

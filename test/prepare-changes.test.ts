@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileSource, firstInvalidUtf8, prepareDataset, type TextSource } from '../src/data/prepare.js';
+import { fileSource, firstInvalidUtf8, prepareDataset, type TextSource } from '../src/data/make-dataset.js';
 import { bpeHeap, gpt2Tokenizer } from '../src/data/tokenizer.js';
 import { UserError } from '../src/engine/types.js';
 import { Rng } from '../src/engine/rng.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { quantMethodId, type QuantMethod } from '../src/engine/quantize.js';
 import type { LoadedTensor } from '../src/engine/safetensors.js';
 import { exportQuantized, packInt4 } from '../src/train/quant-export.js';

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { Generator } from '../src/model/generate.js';
 import { GPT } from '../src/model/gpt.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { quantLevel, quantPlan } from '../src/nn/quant.js';
-import { checkTrainConfig, defaultConfig, MODEL_KEYS } from '../src/config/index.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { checkTrainConfig, defaultConfig, MODEL_KEYS } from '../src/config/config.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { throwsUser, tinyConfig } from './helpers.js';
 
 function lossAt(cfg: ModelConfig, ctx: MetricCtx): number {

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend } from '../src/engine/backend.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { loadNativeBackend } from '../src/engine/kernels/native/index.js';
-import { loadWasmBackend } from '../src/engine/kernels/wasm/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
+import { loadNativeBackend } from '../src/engine/kernels/native/native-backend.js';
+import { loadWasmBackend } from '../src/engine/kernels/wasm/node-loader.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { quantMethodId, quantParams, type QuantMethod } from '../src/engine/quantize.js';

@@ -15,7 +15,7 @@ import { planSweep, type Plan } from '../src/sweep/plan.js';
 import { followSweep } from '../src/sweep/queue.js';
 import { jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/jobs.js';
 import { parseRedisUrl, type RedisTarget } from '../src/sweep/redis.js';
-import { runWorker } from '../src/sweep/worker.js';
+import { runWorker } from '../src/sweep/queue-worker.js';
 import { claimWorkFolder, JOB_RECORD, jobRecord, workFolder } from '../src/sweep/work-folder.js';
 import { RUN_MARKER } from '../src/sweep/folders.js';
 import { acquireLock, LOCK_FILE, LOCK_HEARTBEAT_MS, readLock } from '../src/util/lock.js';

@@ -16,7 +16,7 @@ import { checkQueueArgv, jobIdOf, QUEUES_KEY, queueNameOf } from '../src/sweep/j
 import { planSweep } from '../src/sweep/plan.js';
 import { expandSweeps } from '../src/sweep/grammar.js';
 import { parseRedisUrl, redactUrl } from '../src/sweep/redis.js';
-import { inspectDir } from '../src/sweep/inspect.js';
+import { inspectDir } from '../src/sweep/runs.js';
 import { BIN, throwsUser, tinyData, tmpDir } from './helpers.js';
 import { PW, RedisServer, skip, start, until, type Proc } from './redis-server.js';
 

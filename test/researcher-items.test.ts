@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, cli, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
 import { blockLayout } from '../src/model/block.js';
-import { defaultConfig } from '../src/config/index.js';
-import type { ModelConfig } from '../src/config/types.js';
+import { defaultConfig } from '../src/config/config.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { writeStudy } from './study.js';
 
 test('inspect --json | head -1: the closed pipe ends the command quietly, every time', async () => {

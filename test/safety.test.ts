@@ -14,7 +14,7 @@ import { expandSweeps } from '../src/sweep/grammar.js';
 import { planSweep } from '../src/sweep/plan.js';
 import { runSweep } from '../src/sweep/runner.js';
 import { RUN_MARKER } from '../src/sweep/folders.js';
-import { findRunDirs } from '../src/sweep/inspect.js';
+import { findRunDirs } from '../src/sweep/runs.js';
 import { BIN, cli, cliAsync, readLog, ROOT, TINY_MODEL, tinyData, tmpDir } from './helpers.js';
 
 const data = tinyData();

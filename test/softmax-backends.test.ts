@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
-import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
-import { loadWasmBackend } from '../src/engine/kernels/wasm/index.js';
-import { defaultConfig } from '../src/config/index.js';
-import type { TrainConfig } from '../src/config/types.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
+import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/native-backend.js';
+import { loadWasmBackend } from '../src/engine/kernels/wasm/node-loader.js';
+import { defaultConfig } from '../src/config/config.js';
+import type { TrainConfig } from '../src/config/config-types.js';
 import { buildModel } from '../src/model/build.js';
 import { MetricCtx } from '../src/nn/params.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, tinyData, tmpDir, TINY_MODEL } from './helpers.js';
-import { runActivations } from '../src/dashboard/activations.js';
+import { runActivations } from '../src/dashboard/curves.js';
 import type { RunInfo } from '../src/dashboard/data.js';
 import { loadTensors } from '../src/train/checkpoint.js';
 

@@ -4,16 +4,16 @@
 // the flags; the staged attention against the backend's softmax attention.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig, FLAGS, MODEL_KEYS, SOFTMAX_CHOICES } from '../src/config/index.js';
+import { defaultConfig, FLAGS, MODEL_KEYS, SOFTMAX_CHOICES } from '../src/config/config.js';
 import { Rng } from '../src/engine/rng.js';
-import type { ModelConfig } from '../src/config/types.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
-import { tsBackend } from '../src/engine/kernels/ts/index.js';
+import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { buildModel } from '../src/model/build.js';
 import { Generator } from '../src/model/generate.js';
 import { tinyConfig } from './helpers.js';
 import { numel, problemsOf, type Params } from '../src/nn/variant.js';
-import { softmaxes } from '../src/nn/softmax/index.js';
+import { softmaxes } from '../src/nn/softmax/softmax-registry.js';
 import type { Grads, SoftmaxVariant } from '../src/nn/softmax/score.js';
 import { quantizeConst, roundHalfEven } from '../src/nn/softmax/consmax_quan.js';
 import { compare, type GradcheckResult } from './gradcheck.js';

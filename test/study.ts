@@ -5,7 +5,7 @@
 // best at its last evaluation, as in the study. Fast: no training.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfig } from '../src/config/index.js';
+import { defaultConfig } from '../src/config/config.js';
 
 export const NORMS = ['rmsnorm', 'krmsnorm', 'prmsnorm'] as const;
 export const ACTS = ['gelu', 'relu'] as const;

@@ -13,7 +13,7 @@ import { runSweep } from '../src/sweep/runner.js';
 import { withoutFlag, runChild } from '../src/sweep/child.js';
 import { decideAction } from '../src/sweep/folders.js';
 import { resultsTable } from '../src/sweep/results.js';
-import { inspectDir, inspectTable } from '../src/sweep/inspect.js';
+import { inspectDir, inspectTable } from '../src/sweep/runs.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
 import { UserError } from '../src/engine/types.js';
 import { cliFunction, tinyData } from './helpers.js';

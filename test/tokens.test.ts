@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getBatch, loadDataset, TokenFile, writeTokens, closeDataset } from '../src/data/dataset.js';
-import { fileSource, prepareDataset, stringSource } from '../src/data/prepare.js';
+import { fileSource, prepareDataset, stringSource } from '../src/data/make-dataset.js';
 import { gpt2Tokenizer, streamDecoder, streamEncoder, GPT2_PATTERN } from '../src/data/tokenizer.js';
 import { prepareCommand } from '../src/cli/prepare.js';
 import { Rng } from '../src/engine/rng.js';

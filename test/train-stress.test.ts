@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/native-backend.js';
 import { BIN, readLog, tinyData, tmpDir } from './helpers.js';
 
 const skip = loadNativeBackend() ? false : `native backend not built (${nativeBackendError()}): run \`npm run build:native\``;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sampleText } from '../src/sample.js';
+import { sampleText } from '../src/sampling.js';
 import { cli, cliAsync, readLog, tinyData, tmpDir, TINY_MODEL } from './helpers.js';
 
 const data = tinyData();

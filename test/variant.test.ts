@@ -23,7 +23,7 @@ function programWithSoftclip(): string {
   const file = fs.readFileSync(path.join(ROOT, 'dist', 'test', 'fixtures', 'variant', 'softclip.js'), 'utf8');
   fs.writeFileSync(path.join(acts, 'softclip.js'), file.replace('../../../src/nn/variant.js', '../variant.js'));
   // ...and the registry entry.
-  const index = path.join(acts, 'index.js');
+  const index = path.join(acts, 'activation-registry.js');
   const reg = fs.readFileSync(index, 'utf8');
   assert.match(reg, /const registry = \{\n/);
   fs.writeFileSync(index, `import { softclip } from './softclip.js';\n` + reg.replace('const registry = {\n', 'const registry = {\n    softclip,\n'));

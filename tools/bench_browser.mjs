@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDashboard } from '../dist/src/dashboard/server.js';
 import { benchOnce, PRESETS } from '../dist/src/cli/bench.js';
-import { defaultConfig } from '../dist/src/config/index.js';
+import { defaultConfig } from '../dist/src/config/config.js';
 import { openPage } from '../dist/test/browser.js';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };

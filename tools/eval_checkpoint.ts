@@ -7,7 +7,7 @@ import { selectBackend, type BackendName } from '../src/engine/select.js';
 import { Rng } from '../src/engine/rng.js';
 import { readTokens } from '../src/data/dataset.js';
 import { buildModel } from '../src/model/build.js';
-import type { ModelConfig } from '../src/config/types.js';
+import type { ModelConfig } from '../src/config/config-types.js';
 import { loadTensors, loadWeights } from '../src/train/checkpoint.js';
 import { MetricCtx } from '../src/nn/params.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/rng.js';
 import { erf } from '../src/engine/math.js';
-import { defaultConfig, MODEL_KEYS } from '../src/config/index.js';
+import { defaultConfig, MODEL_KEYS } from '../src/config/config.js';
 
 export const SWEEP = 'norm_sweep';
 export const RUNS = [

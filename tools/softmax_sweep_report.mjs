@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { softmaxes } = await import(path.join(root, 'dist/src/nn/softmax/index.js'));
+const { softmaxes } = await import(path.join(root, 'dist/src/nn/softmax/softmax-registry.js'));
 const { estimate } = await import(path.join(root, 'dist/src/stats/stats.js'));
-const { defaultConfig } = await import(path.join(root, 'dist/src/config/index.js'));
-const { totalOps } = await import(path.join(root, 'dist/src/nn/cost.js'));
+const { defaultConfig } = await import(path.join(root, 'dist/src/config/config.js'));
+const { totalOps } = await import(path.join(root, 'dist/src/nn/op-cost.js'));
 
 const dir = process.argv[2] ?? 'sweeps/softmax_variants';
 const rows = fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.status === 'ok');

@@ -26,7 +26,7 @@ void nl_attention_forward(float *out, float *stats, const float *q, const float 
   uint32_t seed, long B, long T, long C, long NH, int bf16);
 void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
   const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16);
-// Attention with a softmax variant (softmax.c; src/nn/softmax/attention.ts is the definition).
+// Attention with a softmax variant (softmax.c; src/nn/softmax/score-attention.ts is the definition).
 void nl_score_attention_scores(float *S, const float *q, const float *k, long B, long T, long C, long NH);
 void nl_score_attention_values(float *out, const float *P, const float *v, const float *mask, long B, long T, long C, long NH);
 void nl_score_attention_values_backward(float *dP, float *dv, const float *dout, const float *P, const float *v, const float *mask,
@@ -82,7 +82,7 @@ NL_ACT(gelu) NL_ACT(relu)
 
 // The parameter-free elementwise activations, one row each: the C name, the addon's name (its
 // <name>Forward / <name>Backward entry points; the ElementwiseName union of
-// src/engine/kernels/native/index.ts), the pool jobs <job>_f / <job>_b of activations.c and their
+// src/engine/kernels/native/native-backend.ts), the pool jobs <job>_f / <job>_b of activations.c and their
 // grain. This one row declares nl_<name>_forward / _backward here, defines them (activations.c) and
 // exports them (addon.c).
 #define NL_ELEMENTWISE(X) \

@@ -1,5 +1,5 @@
 // Per-element evaluation of the activations with learned knots; their per-call setup stays in
-// TypeScript (src/engine/kernels/native/index.ts), which passes in the arrays it computed:
+// TypeScript (src/engine/kernels/native/native-backend.ts), which passes in the arrays it computed:
 //   - piecewise, pfla, pfla_le (src/nn/activations/pwl.ts): knots x_vals, y_vals and the slopes of
 //     computeSlopes(); the same segment rules and precedence (segmentOf), the same double arithmetic
 //     (bit-for-bit equal outputs and dx), and the knot gradients summed into acc (2n doubles:

@@ -1,4 +1,4 @@
-// Attention with a softmax variant (src/nn/softmax/attention.ts is the definition; docs/softmax.md).
+// Attention with a softmax variant (src/nn/softmax/score-attention.ts is the definition; docs/softmax.md).
 // Two ways in:
 //   - the four stages (scores, values, their backward), for the variants whose transform runs in
 //     TypeScript between them (the row variants and pfla_softmax);

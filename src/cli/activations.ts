@@ -8,12 +8,12 @@
 // checkpoint's saved config (metadata key `config`); flags given here must agree with it.
 import { writeFileSync } from 'node:fs';
 import { UserError } from '../engine/types.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { blockActivation } from '../model/block.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
 import { problemsOf, numel, type Params, type Variant } from '../nn/variant.js';
 import { checkSavedModelConfig, loadTensors } from '../train/checkpoint.js';
-import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
+import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
 import { formatHelp } from './help.js';
 
 const OWN_FLAGS: FlagSpec[] = [

@@ -12,12 +12,12 @@
 import { Rng } from '../engine/rng.js';
 import type { Backend, MatmulOptions } from '../engine/backend.js';
 import { UserError } from '../engine/types.js';
-import { loadNativeBackend, nativeBackendError, nativeGemm, nativeInfo } from '../engine/kernels/native/index.js';
+import { loadNativeBackend, nativeBackendError, nativeGemm, nativeInfo } from '../engine/kernels/native/native-backend.js';
 import { closeDataset, loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
-import type { TrainConfig } from '../config/types.js';
+import type { TrainConfig } from '../config/config-types.js';
 import { MetricCtx } from '../nn/params.js';
-import { AdamW } from '../train/adamw.js';
+import { AdamW } from '../train/optimizer.js';
 import { trainStep } from '../train/loop.js';
 
 export interface GemmShape { M: number; N: number; K: number; transA: boolean; transB: boolean; accumulate: boolean }

@@ -1,14 +1,14 @@
 // `normlab bench --softmaxes`: the attention alone (forward and backward of one layer) with every
 // softmax variant (docs/softmax.md), against plain softmax in the same run, on each backend given.
 // Plain softmax runs the backend's attention kernel (no T x T storage); a variant runs its slot
-// (src/nn/softmax/slot.ts): the fused elementwise kernel where the backend has one, else the stages.
+// (src/nn/softmax/softmax-slot.ts): the fused elementwise kernel where the backend has one, else the stages.
 import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import type { F } from '../engine/types.js';
 import { ParamStore } from '../nn/store.js';
-import { softmaxes } from '../nn/softmax/index.js';
-import { SoftmaxSlot } from '../nn/softmax/slot.js';
-import type { TrainConfig } from '../config/types.js';
+import { softmaxes } from '../nn/softmax/softmax-registry.js';
+import { SoftmaxSlot } from '../nn/softmax/softmax-slot.js';
+import type { TrainConfig } from '../config/config-types.js';
 import { textTable } from '../util/format.js';
 
 /** ms: wall time per forward + backward; cpu: CPU time of the process (all threads) per pass, the

@@ -8,16 +8,16 @@
 //   normlab cost --compare relu pfla krmsnorm --json
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, checkTrainConfig } from '../config/index.js';
+import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, checkTrainConfig } from '../config/config.js';
 import { loadMeta } from '../data/dataset.js';
 import { UserError } from '../engine/types.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { mlpHidden } from '../model/block.js';
-import { modelCost, variantCost, type ModelCost } from '../model/cost.js';
+import { modelCost, variantCost, type ModelCost } from '../model/model-cost.js';
 import { variantTag } from '../model/label.js';
-import { activations } from '../nn/activations/index.js';
-import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/cost.js';
-import { norms } from '../nn/norms/index.js';
+import { activations } from '../nn/activations/activation-registry.js';
+import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/op-cost.js';
+import { norms } from '../nn/norms/norm-registry.js';
 import { formatHelp } from './help.js';
 import { modelVocabSize } from '../train/loop.js';
 import { csvLine, textTable } from '../util/format.js';

@@ -2,16 +2,16 @@
 // checkpoint's val and train loss under quantization flags, without training, beside the float32
 // model's on the same batches; with --bits one row per width (docs/quantization.md).
 import { existsSync } from 'node:fs';
-import { checkFlags, EVAL_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
+import { checkFlags, EVAL_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
 import { QUANT_FLAGS } from '../config/quantization.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { UserError } from '../engine/types.js';
 import { selectBackend } from '../engine/select.js';
 import { closeDataset, loadDataset } from '../data/dataset.js';
 import { blockLayout } from '../model/block.js';
 import { loadTensors } from '../train/checkpoint.js';
 import { floatConfig, quantEval } from '../train/quant-eval.js';
-import { checkSavedConfig } from '../sample.js';
+import { checkSavedConfig } from '../sampling.js';
 import { textTable } from '../util/format.js';
 import { formatHelp } from './help.js';
 

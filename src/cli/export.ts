@@ -1,7 +1,7 @@
 // `normlab export --init_from CKPT --quantized [quantization flags] --out FILE`: the checkpoint's
 // quantized weights as integer tensors with scale and zero point (docs/quantization.md, "Export").
-import { checkFlags, checkTrainConfig, EXPORT_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/index.js';
-import type { ModelConfig } from '../config/types.js';
+import { checkFlags, checkTrainConfig, EXPORT_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { UserError } from '../engine/types.js';
 import { writeSafetensors } from '../engine/safetensors.js';
 import { exportQuantized } from '../train/quant-export.js';

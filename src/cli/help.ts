@@ -1,5 +1,5 @@
 // --help text of a command, from its flag table.
-import { showValue, type FlagGroup, type FlagSpec } from '../config/index.js';
+import { showValue, type FlagGroup, type FlagSpec } from '../config/config.js';
 
 const GROUP_ORDER: FlagGroup[] = ['model', 'normalization', 'activation', 'softmax', 'quantization', 'training', 'data', 'logging', 'sampling'];
 const WIDTH = 100;

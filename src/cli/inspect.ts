@@ -1,10 +1,10 @@
 // `normlab inspect <dir> [--runs] [--baseline SPEC] [--metric M] [--sort val_loss|name|iter] [--json]`:
-// the runs below <dir> (src/sweep/inspect.ts). Runs that differ only in their seed are grouped, with
+// the runs below <dir> (src/sweep/runs.ts). Runs that differ only in their seed are grouped, with
 // mean, sd and 95% interval per group and an optional paired comparison with a baseline
 // (src/stats/groups.ts); --runs lists every run with the flags that differ, best validation loss,
 // its iteration and status.
 import { UserError } from '../engine/types.js';
-import { effectTable, groupTable, inspectDir, inspectGroups, inspectTable, weightsOnly, type InspectedRun, type InspectSort } from '../sweep/inspect.js';
+import { effectTable, groupTable, inspectDir, inspectGroups, inspectTable, weightsOnly, type InspectedRun, type InspectSort } from '../sweep/runs.js';
 import { mainEffects } from '../stats/effects.js';
 import { compareToBaseline, findGroup, METRICS, type Metric } from '../stats/groups.js';
 

@@ -1,5 +1,5 @@
 // `normlab prepare <dataset> [--input FILE] [--tokenizer char|gpt2] [--data_dir DIR]`: builds
-// <data_dir>/<dataset>/{train.bin, val.bin, meta.json} (see src/data/prepare.ts; streaming, so the
+// <data_dir>/<dataset>/{train.bin, val.bin, meta.json} (see src/data/make-dataset.ts; streaming, so the
 // text may be larger than memory). The text comes from, in order: --input FILE;
 // <data_dir>/<dataset>/input.txt (nanoGPT's habit); for shakespeare and shakespeare_char, the copy
 // shipped in the package (data/shakespeare_char/input.txt: nanoGPT's tiny Shakespeare). Never
@@ -9,9 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../engine/types.js';
-import { fileSource, prepareDataset } from '../data/prepare.js';
+import { fileSource, prepareDataset } from '../data/make-dataset.js';
 import type { TokenizerName } from '../data/tokenizer.js';
-import { HelpRequested, parseFlags, tableDefaults, PREPARE_FLAGS } from '../config/index.js';
+import { HelpRequested, parseFlags, tableDefaults, PREPARE_FLAGS } from '../config/config.js';
 import { formatHelp } from './help.js';
 
 const USAGE = 'normlab prepare <dataset> [--input FILE] [--tokenizer char|gpt2] [--data_dir DIR]';

@@ -2,7 +2,7 @@
 // Expands the exploration file (src/sweep/grammar.ts), validates every run before the first starts
 // (src/sweep/plan.ts), runs them one after the other (src/sweep/runner.ts) and prints the results
 // table sorted by validation loss (src/sweep/results.ts).
-import { checkTrainConfig } from '../config/index.js';
+import { checkTrainConfig } from '../config/config.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../engine/types.js';
 import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/grammar.js';
@@ -10,7 +10,7 @@ import { planSweep, type Plan } from '../sweep/plan.js';
 import { runSweep, type SweepOutcome } from '../sweep/runner.js';
 import { resultsTable, rowFactors } from '../sweep/results.js';
 import { groupRuns, SEED, stillImproving } from '../stats/groups.js';
-import { groupTable } from '../sweep/inspect.js';
+import { groupTable } from '../sweep/runs.js';
 import { withStopSignals } from './signals.js';
 
 export const SWEEP_HELP = `usage: normlab sweep <file.json|file.yaml> [options] [train flags]

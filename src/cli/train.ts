@@ -1,8 +1,8 @@
 // `normlab train [flags]`.
-import { defaultConfig, FLAGS, HelpRequested, parseFlags } from '../config/index.js';
+import { defaultConfig, FLAGS, HelpRequested, parseFlags } from '../config/config.js';
 import { formatHelp } from './help.js';
 import { train } from '../train/loop.js';
-import type { TrainConfig } from '../config/types.js';
+import type { TrainConfig } from '../config/config-types.js';
 
 export async function trainCommand(argv: string[]): Promise<number> {
   let parsed;

@@ -4,12 +4,12 @@
 // norm or an activation are declared in its own file (src/nn/norms/*, src/nn/activations/*) and
 // come here through the registries, in registry order; choice lists are the registries' keys.
 // Names, types and defaults follow the user's document exactly.
-import { activations } from '../nn/activations/index.js';
-import { norms } from '../nn/norms/index.js';
-import { softmaxes } from '../nn/softmax/index.js';
+import { activations } from '../nn/activations/activation-registry.js';
+import { norms } from '../nn/norms/norm-registry.js';
+import { softmaxes } from '../nn/softmax/softmax-registry.js';
 import { MODEL_FLAGS } from '../nn/shape.js';
 import { atLeast, type Registry } from '../nn/variant.js';
-import type { ActivationName, ModelConfig, NormName, SoftmaxName, TrainConfig } from './types.js';
+import type { ActivationName, ModelConfig, NormName, SoftmaxName, TrainConfig } from './config-types.js';
 import { inUnitInterval, type FlagGroup, type FlagSpec } from '../util/schema.js';
 import { TOKENIZERS } from '../data/tokenizer.js';
 import { QUANT_FLAGS } from './quantization.js';

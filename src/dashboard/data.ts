@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, type Stats } from 'node:fs';
 import { open as openAsync } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { defaultConfig } from '../config/index.js';
+import { defaultConfig } from '../config/config.js';
 import { METRICS } from '../nn/metrics.js';
 import type { MetricSpec } from '../nn/variant.js';
 

@@ -4,9 +4,9 @@
 // that is not built), never the native addon: terminating a worker in the middle of a native call
 // crashed the whole server (SIGSEGV), while wasm and TypeScript code stop cleanly.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadWasmBackend } from '../engine/kernels/wasm/index.js';
+import { loadWasmBackend } from '../engine/kernels/wasm/node-loader.js';
 import { UserError } from '../engine/types.js';
-import { sampleText, type SampleTextOptions } from '../sample.js';
+import { sampleText, type SampleTextOptions } from '../sampling.js';
 
 const { dir, opts } = workerData as { dir: string; opts: SampleTextOptions };
 try {

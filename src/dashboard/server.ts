@@ -3,7 +3,7 @@
 //   GET  /vendor/uPlot.*        the chart library, served from node_modules/uplot/dist
 //   GET  /playground/...        the playground (dist/playground, built by scripts/build-playground.mjs)
 //   GET  /api/data              runs, curves and results table (ETag: the page polls with If-None-Match)
-//   GET  /api/groups?by=&where=&baseline=&metric=&curves=   runs grouped over seeds, with intervals (src/dashboard/groups.ts)
+//   GET  /api/groups?by=&where=&baseline=&metric=&curves=   runs grouped over seeds, with intervals (src/dashboard/groups-api.ts)
 //   GET  /api/cost              best validation loss against the variants' hardware cost, Pareto fronts
 //   GET  /api/activations?run=  learned activation curves of one run, from its checkpoint
 //   POST /api/sample            {run, start?, max_new_tokens?, temperature?, top_k?, seed?} -> {text}
@@ -23,13 +23,13 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../engine/types.js';
 import { DashboardReader } from './data.js';
-import type { ActivationsReply } from './activations.js';
-import { dashboardGroups } from './groups.js';
+import type { ActivationsReply } from './curves.js';
+import { dashboardGroups } from './groups-api.js';
 import { servePlayground } from './playground-route.js';
 import { Worker } from 'node:worker_threads';
-import { checkFlags, SAMPLE_FLAGS } from '../config/index.js';
-import type { SampleTextOptions } from '../sample.js';
-import { costReply } from './cost.js';
+import { checkFlags, SAMPLE_FLAGS } from '../config/config.js';
+import type { SampleTextOptions } from '../sampling.js';
+import { costReply } from './cost-api.js';
 
 /** Generates text from the run in dir; a signal that aborts ends the work (the promise then rejects). */
 export type SampleFn = (dir: string, opts: SampleTextOptions, signal?: AbortSignal) => Promise<string>;
@@ -73,7 +73,7 @@ function inWorker<T>(file: string, data: unknown, signal?: AbortSignal, limitMs?
   });
 }
 
-/** sampleText of src/sample.ts in a worker thread, terminated when signal aborts. */
+/** sampleText of src/sampling.ts in a worker thread, terminated when signal aborts. */
 export const sampleInWorker: SampleFn = (dir, opts, signal) => inWorker<string>('./sample-worker.js', { dir, opts }, signal);
 
 export interface DashboardOptions {
@@ -195,7 +195,7 @@ async function apiActivations(c: Ctx): Promise<void> {
   if (!run) return sendJson(c.res, 404, { error: 'no such run' });
   const cancel = new AbortController(), undo = cancelOnClose(c, cancel);
   try {
-    sendJson(c.res, 200, await inWorker<ActivationsReply>('./activations-worker.js', { run }, cancel.signal, ACTIVATIONS_LIMIT_MS));
+    sendJson(c.res, 200, await inWorker<ActivationsReply>('./curves-worker.js', { run }, cancel.signal, ACTIVATIONS_LIMIT_MS));
   } catch (e) {
     if (!cancel.signal.aborted) throw e;
   } finally { undo(); }

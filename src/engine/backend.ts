@@ -9,8 +9,8 @@
 //     once per step) unless its comment says it writes;
 //   - the TypeScript backend accepts Float32Array or Float64Array; native and wasm Float32Array only.
 import type { F } from './types.js';
-import type { NativeKernels } from './kernels/native/index.js';
-import type { WasmKernels } from './kernels/wasm/backend.js';
+import type { NativeKernels } from './kernels/native/native-backend.js';
+import type { WasmKernels } from './kernels/wasm/wasm-backend.js';
 import type { AttnDropout, AttnOpts } from './kernels/ts/attention.js';
 
 export type { AttnDropout, AttnOpts, ScoreTransform } from './kernels/ts/attention.js';
@@ -72,7 +72,7 @@ export interface Backend {
     B: number, T: number, C: number, NH: number, opts?: AttnOpts): void;
 
   /**
-   * Optional: the three stages of attention with a softmax variant (src/nn/softmax/attention.ts is
+   * Optional: the three stages of attention with a softmax variant (src/nn/softmax/score-attention.ts is
    * their definition; Float32Array only): S = q k^T / sqrt(D) for s <= t (0 above); out = (P * mask)
    * v; dP WRITTEN = (dout v^T) * mask with dv += (P * mask)^T dout; dq += dS k / sqrt(D) and
    * dk += dS^T q / sqrt(D). The variant's own transform runs between them.

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.js';
 import { UserError } from './types.js';
-import { tsBackend } from './kernels/ts/index.js';
-import { loadNativeBackend, nativeBackendError, nativeInfo } from './kernels/native/index.js';
-import { loadWasmBackend, wasmBackendError } from './kernels/wasm/index.js';
+import { tsBackend } from './kernels/ts/ts-backend.js';
+import { loadNativeBackend, nativeBackendError, nativeInfo } from './kernels/native/native-backend.js';
+import { loadWasmBackend, wasmBackendError } from './kernels/wasm/node-loader.js';
 
 export type BackendName = 'auto' | 'ts' | 'native' | 'wasm';
 

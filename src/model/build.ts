@@ -3,7 +3,7 @@
 import type { Backend } from '../engine/backend.js';
 import type { DType } from '../engine/types.js';
 import { checkVariants } from '../nn/problems.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { GPT } from './gpt.js';
 
 export function buildModel(cfg: ModelConfig, be: Backend, opts: { maxB: number; maxT: number; seed: number; dtype?: DType }): GPT {

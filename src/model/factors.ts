@@ -3,10 +3,10 @@
 // when that variant sits in some slot of the model; a per-layer list replaces the every-layer flag;
 // the decay schedule's flags matter only with --decay_lr. Labels, legends, baselines, CSV columns
 // and the dashboard's selectors use runFactors, so `rmsnorm · gelu` is not labelled with kRMSNorm's k.
-import { norms } from '../nn/norms/index.js';
-import { activations } from '../nn/activations/index.js';
+import { norms } from '../nn/norms/norm-registry.js';
+import { activations } from '../nn/activations/activation-registry.js';
 import { blockActivation, blockNorm, normSlotNames } from './block.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { defaultConfig } from '../config/flags.js';
 
 const NORM_OWNED = new Map<string, Set<string>>();

@@ -61,7 +61,7 @@ export class Generator {
     vc.set(v.subarray(0, C), t * C);
     const variant = this.model.blocks[l].softmax;
     if (variant) {
-      // The same transform as training's (src/nn/softmax/slot.ts) on this one query row of every head.
+      // The same transform as training's (src/nn/softmax/softmax-slot.ts) on this one query row of every head.
       const n = t + 1, S = this.headScores, P = this.headWeights;
       for (let hd = 0; hd < NH; hd++) {
         const o = hd * D;

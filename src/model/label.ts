@@ -1,9 +1,9 @@
 // A configured variant as one short tag for tables and the layout line (docs/cost.md, "Summary
 // columns in sweeps"): its name, then its own flags that differ from their defaults, without the
 // variant's prefix, e.g. `krmsnorm(num=16,quantize_type=int8)`. A variant at its defaults is its name.
-import { activations } from '../nn/activations/index.js';
-import { norms } from '../nn/norms/index.js';
-import { softmaxes } from '../nn/softmax/index.js';
+import { activations } from '../nn/activations/activation-registry.js';
+import { norms } from '../nn/norms/norm-registry.js';
+import { softmaxes } from '../nn/softmax/softmax-registry.js';
 
 export function variantTag(kind: 'norm' | 'activation' | 'softmax', name: string, cfg: object): string {
   const reg: Record<string, { flags?: readonly { name: string; default: unknown }[] }> = kind === 'norm' ? norms : kind === 'softmax' ? softmaxes : activations;

@@ -16,11 +16,11 @@
 import * as os from 'node:os';
 import { formatBytes } from '../util/files.js';
 import { UserError } from '../engine/types.js';
-import { activations } from '../nn/activations/index.js';
-import { norms } from '../nn/norms/index.js';
+import { activations } from '../nn/activations/activation-registry.js';
+import { norms } from '../nn/norms/norm-registry.js';
 import { numel, type Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, blockRecomputes, mlpHidden, normSlotNames } from './block.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 
 export interface MemoryPart { name: string; bytes: number }
 

@@ -1,7 +1,7 @@
 // The metrics the registered variants declare (Variant.metrics): training's log, progress line and
 // summary, the sweep's results and the dashboard read them from here, never by name.
-import { activations } from './activations/index.js';
-import { norms } from './norms/index.js';
+import { activations } from './activations/activation-registry.js';
+import { norms } from './norms/norm-registry.js';
 import type { MetricSpec, Registry } from './variant.js';
 
 function declared(...registries: Registry[]): MetricSpec[] {

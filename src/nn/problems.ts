@@ -2,9 +2,9 @@
 // config layer (src/config/check.ts) and the model builder (src/model/build.ts) both ask it, before
 // any memory is allocated.
 import { UserError } from '../engine/types.js';
-import { activations } from './activations/index.js';
-import { norms } from './norms/index.js';
-import { softmaxes } from './softmax/index.js';
+import { activations } from './activations/activation-registry.js';
+import { norms } from './norms/norm-registry.js';
+import { softmaxes } from './softmax/softmax-registry.js';
 import { problemsOf, type Registry } from './variant.js';
 
 /** The flags that choose variants (src/config/flags.ts declares them), plus each variant's own flags. */

@@ -19,7 +19,7 @@ import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { FlagSpec, FlagValues } from '../util/schema.js';
 import type { ModelShape } from './shape.js';
-import type { DeclaredCost } from './cost.js';
+import type { DeclaredCost } from './op-cost.js';
 
 export type Init =
   | 'ones'
@@ -143,7 +143,7 @@ export function pointwise<K extends string>(table: PointwiseTable<K> | undefined
   };
 }
 
-/** A registry: CLI value -> variant (src/nn/norms/index.ts, src/nn/activations/index.ts). */
+/** A registry: CLI value -> variant (src/nn/norms/norm-registry.ts, src/nn/activations/activation-registry.ts). */
 export type Registry = Record<string, Variant<any>>;
 
 /** A check for numeric flags: refuses values below `min` ("--k is 0; it must be >= 1" + note);

@@ -1,6 +1,6 @@
 // Repeats of one combination (runs that differ only in their seed) grouped, with the statistics of
 // src/stats/stats.ts per group, and paired comparisons of every group against a baseline group.
-// Used by `normlab inspect` and `normlab sweep` (text tables, src/sweep/inspect.ts) and the dashboard's
+// Used by `normlab inspect` and `normlab sweep` (text tables, src/sweep/runs.ts) and the dashboard's
 // server (/api/groups), so the numbers the page shows are these. Only finished runs (status ok) enter the statistics; `seeds` counts
 // every run of the group, `finished` the ones that count.
 import { UserError } from '../engine/types.js';

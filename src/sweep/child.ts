@@ -1,6 +1,6 @@
 // One train child process of a sweep (docs/sweep.md): its command line, its start in its own process
 // group, and its output split into lines (a '\r' progress redraw apart from them). Used by the local
-// sweep (src/sweep/runner.ts) and by the queue's workers (src/sweep/worker.ts).
+// sweep (src/sweep/runner.ts) and by the queue's workers (src/sweep/queue-worker.ts).
 // The child is `node <package root>/bin/normlab.js train <argv> --out_dir <dir>`, or the command in
 // NORMLAB_TRAIN_CMD (a JSON array or a space-separated line) in place of `node .../bin/normlab.js`.
 // The child runs in its own process group so a terminal Ctrl-C reaches it once, through us: the

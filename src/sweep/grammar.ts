@@ -15,7 +15,7 @@
 // Values may be strings ("25"): they are compared and converted by the flag's type (see canon()).
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { FLAGS, type FlagSpec } from '../config/index.js';
+import { FLAGS, type FlagSpec } from '../config/config.js';
 import { UserError } from '../engine/types.js';
 
 export type Scalar = string | number | boolean | null;

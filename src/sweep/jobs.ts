@@ -12,7 +12,7 @@
 //   normlab:run:<queue>:<job id>:log     list: the lines of the run's log.jsonl in this attempt
 //   normlab:run:<queue>:<job id>:weights final.safetensors (only with --weights), until fetched
 import { createHash } from 'node:crypto';
-import { FLAGS, HelpRequested, checkTrainConfig, defaultConfig, parseFlags } from '../config/index.js';
+import { FLAGS, HelpRequested, checkTrainConfig, defaultConfig, parseFlags } from '../config/config.js';
 import { UserError } from '../engine/types.js';
 import type { PlannedRun } from './plan.js';
 import type { Summary } from './results.js';

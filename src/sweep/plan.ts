@@ -5,7 +5,7 @@
 // train command uses (parseFlags) plus checkTrainConfig when the build has one. Every problem of every
 // combination is collected, so one error lists them all and no run starts. Flags that normlab does not
 // have are reported once; `ignoreUnknown` drops them instead.
-import { FLAGS, defaultConfig, parseFlags } from '../config/index.js';
+import { FLAGS, defaultConfig, parseFlags } from '../config/config.js';
 import { UserError } from '../engine/types.js';
 import { canon, flagSpec, type Combo, type Scalar } from './grammar.js';
 import { runNames, variedFlags } from './naming.js';

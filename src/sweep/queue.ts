@@ -1,6 +1,6 @@
 // Sweeps over several machines (docs/queue.md): `normlab sweep FILE --queue URL` puts every run that
 // is not done on a BullMQ queue named after the sweep and follows the runs, filling the same sweep
-// folder a local sweep leaves; `normlab worker --queue URL` (src/sweep/worker.ts) trains them. What a
+// folder a local sweep leaves; `normlab worker --queue URL` (src/sweep/queue-worker.ts) trains them. What a
 // job is and the keys it uses: src/sweep/jobs.ts. The job id is deterministic, so rerunning the
 // follower never queues a run twice.
 // What comes back from Redis is untrusted (docs/safety.md): a job under one of this sweep's ids that

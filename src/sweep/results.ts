@@ -4,10 +4,10 @@
 import { existsSync } from 'node:fs';
 import { readFileNoFollow, writeFileAtomic } from '../util/files.js';
 import { join } from 'node:path';
-import { defaultConfig } from '../config/index.js';
+import { defaultConfig } from '../config/config.js';
 import { unusedFlags } from '../model/factors.js';
-import { costSummary, COST_COLUMNS, type CostColumn } from '../model/cost.js';
-import type { ModelConfig } from '../config/types.js';
+import { costSummary, COST_COLUMNS, type CostColumn } from '../model/model-cost.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { csvLine, formatDuration, textTable } from '../util/format.js';
 import { METRICS, formatMetric } from '../nn/metrics.js';
 

@@ -22,11 +22,11 @@ import * as path from 'node:path';
 import { cleanTemporaries, DiskError, makeDir, readFileNoFollow, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
 import { readSafetensors, safetensorsChunks, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
 import { UserError } from '../engine/types.js';
-import { checkTrainConfig, checkValue, FLAGS, MODEL_KEYS } from '../config/index.js';
-import type { ModelConfig, TrainConfig } from '../config/types.js';
+import { checkTrainConfig, checkValue, FLAGS, MODEL_KEYS } from '../config/config.js';
+import type { ModelConfig, TrainConfig } from '../config/config-types.js';
 import type { GPT } from '../model/gpt.js';
 import { numel } from '../nn/variant.js';
-import type { AdamW } from './adamw.js';
+import type { AdamW } from './optimizer.js';
 
 export interface TrainState {
   version: 1;

@@ -15,17 +15,17 @@ import { bf16Note, selectBackend } from '../engine/select.js';
 import { DiskError, makeDir, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
 import { UserError } from '../engine/types.js';
-import { checkTrainConfig, MODEL_KEYS } from '../config/index.js';
+import { checkTrainConfig, MODEL_KEYS } from '../config/config.js';
 import { closeDataset, datasetTokenizer, getBatch, loadDataset, type Dataset, type Tokens } from '../data/dataset.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { blockLayout } from '../model/block.js';
 import { buildModel } from '../model/build.js';
-import type { TrainConfig } from '../config/types.js';
+import type { TrainConfig } from '../config/config-types.js';
 import { Generator } from '../model/generate.js';
 import type { GPT } from '../model/gpt.js';
 import { METRICS, formatMetric } from '../nn/metrics.js';
 import { MetricCtx } from '../nn/params.js';
-import { AdamW, clipGradNorm } from './adamw.js';
+import { AdamW, clipGradNorm } from './optimizer.js';
 import {
   CHECKPOINT, CHECKPOINT_NAMES, checkSameVocabulary, dropResumeState, hasCheckpoint, loadMoments, loadTensors, loadWeights, readState, recoverCheckpoint,
   RESUME_STATE, resumePoint, saveCheckpoint, saveWeights, type CheckpointKind, type TrainState,

@@ -4,13 +4,13 @@
 // cost at that width (docs/cost.md, "Bit widths").
 import { Rng } from '../engine/rng.js';
 import type { Backend } from '../engine/backend.js';
-import { checkTrainConfig } from '../config/index.js';
+import { checkTrainConfig } from '../config/config.js';
 import { QUANT_FLAGS } from '../config/quantization.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { getBatch, type Tokens } from '../data/dataset.js';
 import type { LoadedTensor } from '../engine/safetensors.js';
 import { buildModel } from '../model/build.js';
-import { costSummary } from '../model/cost.js';
+import { costSummary } from '../model/model-cost.js';
 import { MetricCtx } from '../nn/params.js';
 import { quantPlan, type QSpec } from '../nn/quant.js';
 import { loadWeights } from './checkpoint.js';

@@ -11,10 +11,10 @@
 import { Rng } from '../engine/rng.js';
 import { quantInt, quantParams } from '../engine/quantize.js';
 import type { NamedTensor } from '../engine/safetensors.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import type { LoadedTensor } from '../engine/safetensors.js';
 import { LINEAR_LAYERS, quantPlan, type QSpec } from '../nn/quant.js';
-import { operandBits } from '../model/cost.js';
+import { operandBits } from '../model/model-cost.js';
 
 export interface ExportedQuant { method: string; bits: number; storage: 'int4_packed' | 'int8' | 'int16' | 'int32'; shape: number[] }
 

@@ -2,10 +2,10 @@
 // the train flag table (src/config), checked by the same parser and config checks as `normlab train`
 // (so the messages are the CLI's), the equivalent command line, and the training worker's progress
 // drawn with uPlot (loaded by index.html as a global).
-import { checkTrainConfig, defaultConfig, FLAGS, parseFlags, showValue, type FlagSpec } from '../../config/index.js';
-import { norms } from '../../nn/norms/index.js';
-import { activations } from '../../nn/activations/index.js';
-import type { TrainConfig } from '../../config/types.js';
+import { checkTrainConfig, defaultConfig, FLAGS, parseFlags, showValue, type FlagSpec } from '../../config/config.js';
+import { norms } from '../../nn/norms/norm-registry.js';
+import { activations } from '../../nn/activations/activation-registry.js';
+import type { TrainConfig } from '../../config/config-types.js';
 
 declare const uPlot: new (opts: unknown, data: unknown, el: HTMLElement) => { setData(d: unknown): void; destroy(): void };
 

@@ -151,7 +151,7 @@ function yRangeFrom(cols) {
   return [state.log ? Math.max(lo - pad, lo / 1.05) : lo - pad, hi + pad];
 }
 
-/** Whether a run's best validation loss was at its last evaluation (the server decides: src/dashboard/groups.ts). */
+/** Whether a run's best validation loss was at its last evaluation (the server decides: src/dashboard/groups-api.ts). */
 function isImproving(id) { return !!(state.groups && state.groups.improving && state.groups.improving.includes(id)); }
 
 function chartWidth(div) { return Math.max(300, div.clientWidth || div.parentElement.clientWidth - 12); }

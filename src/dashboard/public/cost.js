@@ -2,7 +2,7 @@
 // varied factors (seeds pooled): x = the chosen cost measure's mean, y = the mean best validation
 // loss, whiskers = their 95% intervals over the seeds (x whiskers only where the cost varies). The
 // Pareto front over the means is joined by a dashed line; the combinations no other beats beyond the
-// intervals (src/dashboard/cost.ts) are drawn larger with a black ring. Labels are placed where they overlap no
+// intervals (src/dashboard/cost-api.ts) are drawn larger with a black ring. Labels are placed where they overlap no
 // other label, point, whisker or the plot's edge; a label that fits nowhere becomes a number, and the table
 // under the plot names every combination. Numbers come from GET /api/cost. A point opens the
 // combination's first run (click, or Enter when focused). Redrawn when the data version changes.

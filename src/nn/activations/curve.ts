@@ -5,7 +5,7 @@
 import { UserError } from '../../engine/types.js';
 import { fillInit } from '../params.js';
 import { problemsOf, numel, type Params, type Variant, type VariantConfig } from '../variant.js';
-import { activations } from './index.js';
+import { activations } from './activation-registry.js';
 
 export function activationVariant(name: string): Variant {
   const v = activations[name];

@@ -2,7 +2,7 @@
 // exp(x) - 1 (computed as expm1(x), exact for small |x|); dy/dx = 1 for x > 0, else exp(x).
 // Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const elu: Variant = {
   name: 'elu',

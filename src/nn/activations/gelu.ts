@@ -2,7 +2,7 @@
 // dy/dx = Phi(x) + x phi(x). Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
 import { erf } from '../../engine/math.js';
-import { elementwise, type Ops } from '../cost.js';
+import { elementwise, type Ops } from '../op-cost.js';
 
 const INV_SQRT2 = 0.7071067811865476;
 const INV_SQRT_2PI = 0.3989422804014327;

@@ -4,7 +4,7 @@
 // dy/dx = gelu'(x - shift); dy/dshift = -gelu'(x - shift). Nothing saved: backward recomputes.
 import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { GELU_BACKWARD, GELU_FORWARD, geluGrad, geluScalar } from './gelu.js';
-import { addOps, elementwise } from '../cost.js';
+import { addOps, elementwise } from '../op-cost.js';
 
 const flags = [
   { name: 'shifted_gelu_learnable_shift', type: 'bool', default: true, help: 'gelu_shifted: learnable shift' },

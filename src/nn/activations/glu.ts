@@ -5,7 +5,7 @@
 // curve(x): GLU is a function of two inputs; the plotted curve is its gate, sigmoid(b) with a = 1.
 import type { Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const glu: Variant = {
   name: 'glu',

@@ -1,7 +1,7 @@
 // Leaky ReLU (matches torch.nn.LeakyReLU(0.01)): y = x for x >= 0, else 0.01 x;
 // dy/dx = 1 for x > 0, else 0.01 (torch's convention at 0). Nothing saved.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const LEAKY_SLOPE = 0.01;
 

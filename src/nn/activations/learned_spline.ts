@@ -14,7 +14,7 @@ import { linspace } from './pwl.js';
 import {
   allocSplineWork, splineAdjoint, splineSegment, splineSetup, splineValue, splineWorkSizes, type SplineWork,
 } from './cubic_spline.js';
-import { elementwise, searchCompares, type Ops } from '../cost.js';
+import { elementwise, searchCompares, type Ops } from '../op-cost.js';
 
 const accSums = reusableSums(); // per-segment sums of one backward call
 

@@ -5,7 +5,7 @@
 import { pointwise, type Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
 import { softplusScalar } from './softplus.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export function mishScalar(x: number): number {
   return x * Math.tanh(softplusScalar(x));

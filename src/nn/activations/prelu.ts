@@ -5,7 +5,7 @@
 // dy/dx = 1 for x > 0, else a (torch's convention at 0); dy/da = x for x <= 0, else 0.
 // Nothing saved: backward recomputes from x.
 import type { Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const prelu: Variant = {
   name: 'prelu',

@@ -28,7 +28,7 @@
 import { reusableSums, type F } from '../../engine/types.js';
 import type { ConfigOf, Variant, VariantConfig, VariantFlag } from '../variant.js';
 import { geluScalar } from './gelu.js';
-import { elementwise, searchCompares } from '../cost.js';
+import { elementwise, searchCompares } from '../op-cost.js';
 
 const accSums = reusableSums(); // dx_vals, dy_vals of one backward call
 

@@ -1,6 +1,6 @@
 // ReLU: y = max(0, x); dy/dx = 1 for x > 0, else 0 (torch's convention at 0).
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const relu: Variant = {
   name: 'relu',

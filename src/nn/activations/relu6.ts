@@ -1,7 +1,7 @@
 // ReLU6 (matches torch.nn.ReLU6): y = min(max(0, x), 6); dy/dx = 1 for 0 < x < 6, else 0
 // (torch's hardtanh convention: 0 at both kinks). Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const relu6: Variant = {
   name: 'relu6',

@@ -4,7 +4,7 @@
 // advances does not depend on the data. Evaluation: a = (1/8 + 1/3) / 2 = 11/48.
 // dy/dx = 1 for x > 0, else a (torch's convention at 0). Saved: slope (N*C), the a of each element.
 import type { Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const RRELU_LOWER = 1 / 8;
 export const RRELU_UPPER = 1 / 3;

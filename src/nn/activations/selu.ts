@@ -2,7 +2,7 @@
 // scale * alpha * (exp(x) - 1), with the constants of docs/variants.md (torch's, to double precision).
 // dy/dx = scale for x > 0, else scale * alpha * exp(x). Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const SELU_SCALE = 1.0507009873554805;
 export const SELU_ALPHA = 1.6732632423543772;

@@ -2,7 +2,7 @@
 // Evaluated as exp(x) / (1 + exp(x)) for x < 0 so that exp never overflows for large |x|.
 // Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export function sigmoidScalar(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));

@@ -4,7 +4,7 @@
 // Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
 import { sigmoidScalar } from './sigmoid.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const SOFTPLUS_THRESHOLD = 20;
 

@@ -1,7 +1,7 @@
 // Softsign (matches torch.nn.Softsign): y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)^2.
 // Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const softsign: Variant = {
   name: 'softsign',

@@ -1,7 +1,7 @@
 // Squared ReLU (So et al. 2021, "Primer"; matches torch.pow(torch.relu(x), 2)):
 // y = max(0, x)^2; dy/dx = 2 max(0, x). Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const squared_relu: Variant = {
   name: 'squared_relu',

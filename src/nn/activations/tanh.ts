@@ -1,7 +1,7 @@
 // Tanh (matches torch.nn.Tanh): y = tanh(x); dy/dx = 1 - y^2.
 // Nothing saved: backward recomputes from x.
 import { pointwise, type Variant } from '../variant.js';
-import { elementwise } from '../cost.js';
+import { elementwise } from '../op-cost.js';
 
 export const tanh: Variant = {
   name: 'tanh',

@@ -13,8 +13,8 @@
 // with gamma) and dax (N, C) = dL/d(alpha x); activation.* = the inner activation's saved buffers.
 import { fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag, type VariantKernels } from '../variant.js';
 import { UserError } from '../../engine/types.js';
-import { activations, type ActivationRegistry } from '../activations/index.js';
-import { pass } from '../cost.js';
+import { activations, type ActivationRegistry } from '../activations/activation-registry.js';
+import { pass } from '../op-cost.js';
 
 const PREFIX = 'activation.';
 

@@ -9,7 +9,7 @@
 // Saved: rnorm (N) = 1 / sqrt(sum(x^2) + eps).
 import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { EPS_RMS } from './rmsnorm.js';
-import { dot, pass } from '../cost.js';
+import { dot, pass } from '../op-cost.js';
 
 const flags = [
   { name: 'hsnorm_gain', type: 'bool', default: false, help: 'hyperspherenorm: learnable gain' },

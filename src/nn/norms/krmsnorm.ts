@@ -18,7 +18,7 @@ import type { F } from '../../engine/types.js';
 import type { Rng } from '../../engine/rng.js';
 import { EPS_RMS } from './rmsnorm.js';
 import { exact, fakeQuantInt, INT_RANGES, roundToHalf } from '../../engine/quantize.js';
-import { dot, pass, type DeclaredCost, type Ops } from '../cost.js';
+import { dot, pass, type DeclaredCost, type Ops } from '../op-cost.js';
 
 /** Operand width of the partial sum of squares: the quantized integers, or IEEE half for 'none'. */
 const QUANT_BITS = { int8: 8, int16: 16, none: 16 } as const;

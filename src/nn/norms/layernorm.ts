@@ -2,7 +2,7 @@
 // y = (x - mean) / sqrt(var + eps) * weight + bias. `bias` exists only with --bias.
 // Saved: mean (N), rstd (N).
 import type { Variant } from '../variant.js';
-import { dot, pass, sum } from '../cost.js';
+import { dot, pass, sum } from '../op-cost.js';
 
 export const EPS_LN = 1e-5;
 

@@ -5,7 +5,7 @@
 // Saved: rrms (N) = 1 / r.
 import type { ConfigOf, Variant, VariantFlag } from '../variant.js';
 import { EPS_RMS } from './rmsnorm.js';
-import { dot, pass } from '../cost.js';
+import { dot, pass } from '../op-cost.js';
 
 const flags = [
   {

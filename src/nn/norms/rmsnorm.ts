@@ -2,7 +2,7 @@
 // square root (the reference divides by a bare RMS, which is NaN on a zero vector; spec corrects it).
 // Saved: rrms (N) = 1 / sqrt(mean(x^2) + eps).
 import type { Variant } from '../variant.js';
-import { dot, pass } from '../cost.js';
+import { dot, pass } from '../op-cost.js';
 
 export const EPS_RMS = 1e-6;
 

@@ -21,7 +21,7 @@ import { UserError, type F } from '../../engine/types.js';
 import type { ConfigOf, Params, VariantConfig, VariantFlag } from '../variant.js';
 import type { Grads, SoftmaxVariant } from './score.js';
 import { finiteFlag, rowDot } from './score.js';
-import { activations, type ActivationRegistry } from '../activations/index.js';
+import { activations, type ActivationRegistry } from '../activations/activation-registry.js';
 import { initialParams } from '../activations/curve.js';
 
 const ACT_CHOICES = Object.keys(activations).filter((k) => k !== 'glu') as (keyof ActivationRegistry)[];

@@ -16,7 +16,7 @@
 //              respect to P) and ADDS the parameter gradients into g[name] (float64 sums, one per
 //              parameter element).
 import type { F } from '../../engine/types.js';
-import type { Ops } from '../cost.js';
+import type { Ops } from '../op-cost.js';
 import type { ParamSpec, Params, VariantConfig, VariantFlag } from '../variant.js';
 
 export type Grads = Record<string, Float64Array>;

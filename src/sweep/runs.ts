@@ -9,7 +9,7 @@ import { UserError } from '../engine/types.js';
 import { readSafetensorsHeader } from '../engine/safetensors.js';
 import { readJson, readSummary, runCost, sortByLoss, fmtNum } from './results.js';
 import { textTable } from '../util/format.js';
-import type { CostColumn } from '../model/cost.js';
+import type { CostColumn } from '../model/model-cost.js';
 import { groupRuns, show, stillImproving, SEED, type Group, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Estimate, Paired } from '../stats/stats.js';
 import type { Effects } from '../stats/effects.js';

@@ -16,8 +16,8 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
 import type { F } from '../../types.js';
-import type { NativeKernels } from '../native/index.js';
-import { Pool } from './pool.js';
+import type { NativeKernels } from '../native/native-backend.js';
+import { Pool } from './thread-pool.js';
 import { bf16Copy } from '../../bf16.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
@@ -51,7 +51,7 @@ interface Exports {
 }
 
 /** The norm and activation kernels of wasm/assembly/variants.ts, with the native addon's signatures
- * (src/engine/kernels/native/index.ts); a variant's own file adapts them (Backend.wasm). */
+ * (src/engine/kernels/native/native-backend.ts); a variant's own file adapts them (Backend.wasm). */
 export type WasmKernels = Pick<NativeKernels, 'rmsnormForward' | 'rmsnormBackward' | 'layernormForward' | 'layernormBackward' |
   'geluForward' | 'geluBackward' | 'reluForward' | 'reluBackward'>;
 

@@ -6,7 +6,7 @@ import { elu } from './elu.js';
 import { gelu } from './gelu.js';
 import { gelu_shifted } from './gelu_shifted.js';
 import { glu } from './glu.js';
-import { identity } from './identity.js';
+import { identity } from './identity-activation.js';
 import { leaky_relu } from './leaky_relu.js';
 import { learned_spline } from './learned_spline.js';
 import { mish } from './mish.js';
@@ -51,6 +51,6 @@ const registry = {
   identity,
 } satisfies Registry;
 
-/** The registry's own type: its keys are ActivationName, its variants' flags typed (src/config/types.ts). */
+/** The registry's own type: its keys are ActivationName, its variants' flags typed (src/config/config-types.ts). */
 export type ActivationRegistry = typeof registry;
 export const activations: Registry & ActivationRegistry = registry;

@@ -1,14 +1,14 @@
 // The hardware cost of a configured model, per token: every norm slot, the activation and ln_f, each
-// from its variant's declared counts (src/nn/cost.ts; rules in docs/cost.md), per layer and in total,
+// from its variant's declared counts (src/nn/op-cost.ts; rules in docs/cost.md), per layer and in total,
 // with the matrix products alongside for scale. Placement comes from block.ts (normSlotNames), the
 // per-layer variants from blockNorm / blockActivation, the widths from mlpHidden: nothing restated.
-import { activations } from '../nn/activations/index.js';
-import { norms } from '../nn/norms/index.js';
-import { softmaxes } from '../nn/softmax/index.js';
-import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/cost.js';
+import { activations } from '../nn/activations/activation-registry.js';
+import { norms } from '../nn/norms/norm-registry.js';
+import { softmaxes } from '../nn/softmax/softmax-registry.js';
+import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/op-cost.js';
 import type { Variant } from '../nn/variant.js';
 import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/config-types.js';
 import { quantPlan, type QSpec } from '../nn/quant.js';
 
 export interface SlotCost {

@@ -6,20 +6,20 @@
 // out: ready, step, eval, stopped, done, checkpoint, bench, error.
 import { Rng } from '../../engine/rng.js';
 import type { Backend } from '../../engine/backend.js';
-import { tsBackend } from '../../engine/kernels/ts/index.js';
-import { createWasmBackend } from '../../engine/kernels/wasm/backend.js';
+import { tsBackend } from '../../engine/kernels/ts/ts-backend.js';
+import { createWasmBackend } from '../../engine/kernels/wasm/wasm-backend.js';
 import { safetensorsBytes } from '../../engine/safetensors.js';
-import { checkTrainConfig } from '../../config/index.js';
+import { checkTrainConfig } from '../../config/config.js';
 import { getBatch } from '../../data/dataset.js';
 import { charCodec } from '../../data/chars.js';
 import { buildModel } from '../../model/build.js';
-import type { ModelConfig, TrainConfig } from '../../config/types.js';
+import type { ModelConfig, TrainConfig } from '../../config/config-types.js';
 import { Generator } from '../../model/generate.js';
 import type { GPT } from '../../model/gpt.js';
 import { activationCurve } from '../../nn/activations/curve.js';
-import { activations } from '../../nn/activations/index.js';
+import { activations } from '../../nn/activations/activation-registry.js';
 import { MetricCtx } from '../../nn/params.js';
-import { AdamW } from '../../train/adamw.js';
+import { AdamW } from '../../train/optimizer.js';
 import { modelConfigOf, modelTensors } from '../../train/checkpoint.js';
 import { trainStep } from '../../train/loop.js';
 import { learningRate } from '../../train/schedule.js';

@@ -17,7 +17,7 @@ import { allocLike } from '../../engine/types.js';
 /** Fake quantization inside attention (docs/quantization.md): the scores before the variant (sQ) and
  * its weights before p v (pQ), straight-through in backward, as for plain softmax. */
 export interface SlotQuant { quant: Quantizer; sQ: QSpec | null; pQ: QSpec | null; level: number; ctx: Ctx }
-import { attentionScores, attentionScoresBackward, attentionValues, attentionValuesBackward } from './attention.js';
+import { attentionScores, attentionScoresBackward, attentionValues, attentionValuesBackward } from './score-attention.js';
 
 export class SoftmaxSlot {
   private handles: [string, Param][] = [];

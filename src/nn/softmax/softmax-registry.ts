@@ -16,7 +16,7 @@ import { sigsoftmax } from './sigsoftmax.js';
 import { relumax } from './relumax.js';
 import { relu2max } from './relu2max.js';
 import { sigmoidmax } from './sigmoidmax.js';
-import { softplus } from './softplus.js';
+import { softplus } from './softplusmax.js';
 import { squareplus } from './squareplus.js';
 import { pfla_softmax } from './pfla_softmax.js';
 
@@ -40,6 +40,6 @@ const registry = {
   pfla_softmax,
 } satisfies SoftmaxRegistry;
 
-/** The registry's own type: its keys are SoftmaxName, its variants' flags typed (src/config/types.ts). */
+/** The registry's own type: its keys are SoftmaxName, its variants' flags typed (src/config/config-types.ts). */
 export type SoftmaxVariantRegistry = typeof registry;
 export const softmaxes: SoftmaxRegistry & SoftmaxVariantRegistry = registry;

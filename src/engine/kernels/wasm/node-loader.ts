@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type { Backend } from '../../backend.js';
-import { createWasmBackend } from './backend.js';
+import { createWasmBackend } from './wasm-backend.js';
 
 /** Where scripts/build-wasm.mjs leaves the module (repo root/wasm/build): one-thread or shared-memory build. */
 export function wasmModulePath(threads = false): string {
-  // This file is dist/src/engine/kernels/wasm/index.js once compiled: five levels below the root.
+  // This file is dist/src/engine/kernels/wasm/node-loader.js once compiled: five levels below the root.
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '../../../../..', threads ? 'wasm/build/normlab-threads.wasm' : 'wasm/build/normlab.wasm');
 }

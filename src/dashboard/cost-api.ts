@@ -5,14 +5,14 @@
 // intervals: a combination is off the front only when another costs no more and its loss interval
 // lies wholly below this one's (with one seed, the means decide); those left are ringed. So two lucky
 // seeds do not make a front, and a combination the seeds cannot tell from the front stays ringed.
-import { defaultConfig } from '../config/index.js';
-import type { ModelConfig } from '../config/types.js';
-import { COST_COLUMNS, costSummary, type CostColumn } from '../model/cost.js';
+import { defaultConfig } from '../config/config.js';
+import type { ModelConfig } from '../config/config-types.js';
+import { COST_COLUMNS, costSummary, type CostColumn } from '../model/model-cost.js';
 import { groupRuns, SEED } from '../stats/groups.js';
 import { estimate, type Estimate } from '../stats/stats.js';
 import { sweepOrder, orderFlags } from '../stats/order.js';
 import type { DashboardData } from './data.js';
-import { runPoint, variedFlags } from './groups.js';
+import { runPoint, variedFlags } from './groups-api.js';
 
 export interface CostPoint {
   run: string;

@@ -4,9 +4,9 @@
 import type { FlagValues } from '../util/schema.js';
 import type { ACTIVATION_FLAGS, ModelShape, NORM_PLACEMENT_FLAGS, RUN_FLAGS, SOFTMAX_FLAGS } from './flags.js';
 import type { QUANT_FLAGS } from './quantization.js';
-import type { ActivationRegistry } from '../nn/activations/index.js';
-import type { NormRegistry } from '../nn/norms/index.js';
-import type { SoftmaxVariantRegistry } from '../nn/softmax/index.js';
+import type { ActivationRegistry } from '../nn/activations/activation-registry.js';
+import type { NormRegistry } from '../nn/norms/norm-registry.js';
+import type { SoftmaxVariantRegistry } from '../nn/softmax/softmax-registry.js';
 import type { SoftmaxVariant } from '../nn/softmax/score.js';
 import type { Variant } from '../nn/variant.js';
 

@@ -81,7 +81,7 @@ type ElementwiseName = 'identity' | 'leakyRelu' | 'relu6' | 'squaredRelu' | 'sof
 
 /** Where scripts/build-native.mjs leaves the addon (repo root/native/build/Release). */
 export function nativeAddonPath(): string {
-  // This file is dist/src/engine/kernels/native/index.js once compiled: five levels below the root.
+  // This file is dist/src/engine/kernels/native/native-backend.js once compiled: five levels below the root.
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '../../../../..', 'native/build/Release/normlab.node');
 }
@@ -149,7 +149,7 @@ export function loadNativeBackend(): Backend | null {
     attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
       ? tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts)
       : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
-    // native/src/softmax.c: attention with a softmax variant (src/nn/softmax/slot.ts).
+    // native/src/softmax.c: attention with a softmax variant (src/nn/softmax/softmax-slot.ts).
     scoreAttention: {
       scores: a.scoreAttentionScores, values: a.scoreAttentionValues,
       valuesBackward: a.scoreAttentionValuesBackward, scoresBackward: a.scoreAttentionScoresBackward,

@@ -7,7 +7,7 @@ import { UserError } from './engine/types.js';
 import { datasetTokenizer, loadMeta } from './data/dataset.js';
 import { charTokenizer, checkTokenizerName, gpt2Tokenizer, streamDecoder, type Tokenizer } from './data/tokenizer.js';
 import { buildModel } from './model/build.js';
-import type { ModelConfig } from './config/types.js';
+import type { ModelConfig } from './config/config-types.js';
 import { Generator } from './model/generate.js';
 import type { GPT } from './model/gpt.js';
 import { MetricCtx } from './nn/params.js';

@@ -4,7 +4,7 @@
 // worker when the client goes away, the server stops, or ACTIVATIONS_LIMIT_MS passes.
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../engine/types.js';
-import { runActivations } from './activations.js';
+import { runActivations } from './curves.js';
 import type { RunInfo } from './data.js';
 
 const { run } = workerData as { run: RunInfo };

@@ -7,7 +7,7 @@ import { prmsnorm } from './prmsnorm.js';
 import { krmsnorm } from './krmsnorm.js';
 import { hyperspherenorm } from './hyperspherenorm.js';
 import { dact } from './dact.js';
-import { identity } from './identity.js';
+import { identity } from './identity-norm.js';
 
 const registry = {
   layernorm,
@@ -19,6 +19,6 @@ const registry = {
   identity,
 } satisfies Registry;
 
-/** The registry's own type: its keys are NormName, its variants' flags typed (src/config/types.ts). */
+/** The registry's own type: its keys are NormName, its variants' flags typed (src/config/config-types.ts). */
 export type NormRegistry = typeof registry;
 export const norms: Registry & NormRegistry = registry;
