@@ -14,7 +14,7 @@
 // With threads > 1 (a module built for shared memory, and a way to start workers), products,
 // attention and gelu are split over worker threads (pool.ts); results do not change.
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, attnExtended } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
 import { Pool } from './thread-pool.js';
@@ -286,8 +286,8 @@ function denseKernels(mem: Arena, w: Exports, pool: Pool): Omit<Backend, 'name' 
 function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'attentionForward' | 'attentionBackward'> {
   return {
     attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      // a score transform, or bfloat16 products (docs/dtype.md: emulated here), run the TypeScript definition
-      if (opts?.transform || opts?.bf16) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      // a softmax variant, the in-attention quantizers, or bfloat16 products (docs/dtype.md: emulated here), run the TypeScript definition
+      if (attnExtended(opts) || opts?.bf16) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
@@ -296,7 +296,7 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
         ([a, b, c, d, e, work]) => pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, work], nChunks));
     },
     attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform || opts?.bf16) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (attnExtended(opts) || opts?.bf16) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
