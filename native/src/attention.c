@@ -207,22 +207,32 @@ enum { PASS_MAIN = 0, PASS_S, PASS_DECIDE, PASS_P };
 // draws u from the dropout hash under the quantizer's seed).
 SIMD_INLINE void quant_row(float *x, long n, const Quant *q, uint32_t pair, uint32_t t) {
   if (!q->on) return;
-  const uint32_t rk = q->method == 2 ? row_key(q->seed, pair, t) : 0;
-  for (long s = 0; s < n; s++) {
-    const float v = x[s];
-    float qq;
-    if (q->method == 2) {
-      const float u = (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f);
+  const float scale = q->scale, zp = q->zp, qmin = q->qmin, qmax = q->qmax, lv = q->level;
+  if (q->method == 2) {
+    const uint32_t rk = row_key(q->seed, pair, t);
+    for (long s = 0; s < n; s++) {
+      const float v = x[s], u = (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f);
       const float l = (fabsf(v) / q->amax) * q->levels, fl = truncf(l);
       float prob = l - fl;
       prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
-      qq = (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) * (fl + (u < prob ? 1.0f : 0.0f));
-    } else {
-      qq = nearbyintf(v / q->scale) + q->zp;
-      qq = qq < q->qmin ? q->qmin : qq > q->qmax ? q->qmax : qq;
+      const float qq = (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) * (fl + (u < prob ? 1.0f : 0.0f)), d = (qq - zp) * scale;
+      x[s] = q->sched ? v + lv * (d - v) : d;
     }
-    const float d = (qq - q->zp) * q->scale;
-    x[s] = q->sched ? v + q->level * (d - v) : d;
+  } else if (q->sched) {
+    #pragma omp simd
+    for (long s = 0; s < n; s++) {
+      const float v = x[s];
+      float qq = nearbyintf(v / scale) + zp;
+      qq = qq < qmin ? qmin : qq > qmax ? qmax : qq;
+      x[s] = v + lv * ((qq - zp) * scale - v);
+    }
+  } else {
+    #pragma omp simd
+    for (long s = 0; s < n; s++) {
+      float qq = nearbyintf(x[s] / scale) + zp;
+      qq = qq < qmin ? qmin : qq > qmax ? qmax : qq;
+      x[s] = (qq - zp) * scale;
+    }
   }
 }
 
