@@ -18,6 +18,9 @@ import type { TrainConfig } from '../src/config/config-types.js';
 import { ParamStore } from '../src/nn/store.js';
 import { softmaxes } from '../src/nn/softmax/softmax-registry.js';
 import { SoftmaxSlot } from '../src/nn/softmax/softmax-slot.js';
+import { GPT } from '../src/model/gpt.js';
+import { Generator } from '../src/model/generate.js';
+import { MetricCtx } from '../src/nn/params.js';
 
 const native = loadNativeBackend();
 const skip = native ? false : `native backend not built (${nativeBackendError()})`;
@@ -256,3 +259,31 @@ test('float64 finite differences: the strip backward of an elementwise variant (
 test('float64 finite differences: the strip backward of pfla_softmax (learned knots, row sum with learned obo)', () => {
   gradcheck('pfla_softmax', { pfla_softmax_learn_x: true, pfla_softmax_num_points: 5, pfla_softmax_use_obo: true, pfla_softmax_use_learned_obo: true });
 });
+
+// ---- generation -------------------------------------------------------------------------------------
+// The KV cache runs the same attention (src/model/generate.ts attendCachedWith): with bfloat16 and a
+// variant its logits equal the full forward's at every position; with the quantizers too at the first
+// position (later ones take their statistics over the step's own row, docs/quantization.md).
+for (const [what, over, positions] of [
+  ['consmax_v2, bfloat16', { softmax_variant_attn: 'consmax_v2', consmax_initial_gamma: 2.5, dtype: 'bfloat16' }, 6],
+  ['softermax, bfloat16', { softmax_variant_attn: 'softermax', dtype: 'bfloat16' }, 6],
+  ['strongermax with both quantizers, bfloat16', { softmax_variant_attn: 'strongermax', strongermax_obo: 1, quantize_attn_act_softmax_input: true, quantize_attn_act_pv_mult_p_input: true, dtype: 'bfloat16' }, 1],
+  ['softmax with both quantizers, bfloat16', { quantize_attn_act_softmax_input: true, quantize_attn_act_pv_mult_p_input: true, dtype: 'bfloat16' }, 1],
+] as [string, Partial<TrainConfig>, number][]) {
+  test(`KV-cache generation computes the full forward's attention (${what}; float64)`, () => {
+    const T = 6, cfg = { ...defaultConfig(), vocab_size: 11, n_layer: 2, n_embd: 8, n_head: 2, block_size: T, dropout: 0, ...over } as TrainConfig;
+    const model = new GPT(cfg, tsBackend, { dtype: 'float64', maxB: 1, maxT: T, seed: 3 });
+    const rng = new Rng(11);
+    for (const q of model.store.params) for (let i = 0; i < q.data.length; i++) q.data[i] += 0.3 * rng.normal();
+    const tokens = Array.from({ length: T }, () => rng.int(cfg.vocab_size));
+    const gen = new Generator(model), V = cfg.vocab_size;
+    for (let L = 1; L <= positions; L++) {
+      const cached = Array.from(gen.cachedLogits(tokens.slice(0, L), new MetricCtx(false, new Rng(1))));
+      model.forward(Int32Array.from(tokens.slice(0, L)), null, 1, L, new MetricCtx(false, new Rng(1)));
+      const full = Array.from(model.logitsAt(new Float64Array(V), L - 1));
+      let worst = 0;
+      for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(cached[i] - full[i]) / (1e-12 + Math.abs(full[i])));
+      assert.ok(worst < 1e-9, `position ${L - 1}: relative difference ${worst}`);
+    }
+  });
+}
