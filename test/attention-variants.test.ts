@@ -19,26 +19,11 @@ import { ParamStore } from '../src/nn/store.js';
 import { softmaxes } from '../src/nn/softmax/softmax-registry.js';
 import { SoftmaxSlot } from '../src/nn/softmax/softmax-slot.js';
 import { GPT } from '../src/model/gpt.js';
-import { Generator } from '../src/model/generate.js';
-import { MetricCtx } from '../src/nn/params.js';
+import { VARIANT_CASES } from './softmax-cases.js';
+import { assertCacheMatches } from './kv-cache.js';
 
 const native = loadNativeBackend();
 const skip = native ? false : `native backend not built (${nativeBackendError()})`;
-
-/** test/softmax-backends.test.ts's cases (the sweep's settings and flags that change the kernels). */
-const VARIANT_CASES: [string, Partial<TrainConfig>][] = [
-  ['softermax', {}], ['sigsoftmax', {}], ['pfla_softmax', {}],
-  ['strongermax', { strongermax_use_learned_obo: true, strongermax_obo: 1 }],
-  ['strongermax', { strongermax_div_by_sum_of_terms: false, strongermax_xmax_guess: 1, strongermax_clamping: true, strongermax_clamp_value: 1.2, strongermax_divisor: 20 }],
-  ['consmax', { consmax_initial_gamma: 2.5 }], ['consmax', { consmax_use_euler_base: false }],
-  ['consmax_v2', { consmax_initial_gamma: 2.5 }], ['consmax_v2', { consmax_v2_clamping: true, consmax_v2_clamp_value: -2.45 }],
-  ['consmax_quan', { consmax_initial_gamma: 2.5 }],
-  ['saturatingconsmax', { consmax_initial_gamma: 2.5, consmax_saturation: -2.45, div_by_seq_len: true }],
-  ['polymax', { div_by_seq_len: true, polymax_divisor: 0.5, polymax_x_intercept: -0.05 }], ['vpolymax', { polymax_divisor: 0.5, polymax_power: 1.5 }],
-  ['exppolymax', { div_by_seq_len: true, exppolymax_divisor: 0.625 }],
-  ['relumax', { relumax_divisor: 0.1 }], ['relu2max', { relu2max_divisor: 0.01, div_by_seq_len: true }],
-  ['sigmoidmax', { sigmoidmax_divisor: 0.25 }], ['softplus', { softplus_divisor: 0.35 }], ['squareplus', { squareplus_divisor: 0.35, div_by_seq_len: true }],
-];
 
 /** Every kind and flag path of the kernels: the backends test's cases plus the ones with learned
  * temperature, per-head obo, the per-call decision, pfla's learned knots and learned divisor. */
@@ -275,15 +260,6 @@ for (const [what, over, positions] of [
     const model = new GPT(cfg, tsBackend, { dtype: 'float64', maxB: 1, maxT: T, seed: 3 });
     const rng = new Rng(11);
     for (const q of model.store.params) for (let i = 0; i < q.data.length; i++) q.data[i] += 0.3 * rng.normal();
-    const tokens = Array.from({ length: T }, () => rng.int(cfg.vocab_size));
-    const gen = new Generator(model), V = cfg.vocab_size;
-    for (let L = 1; L <= positions; L++) {
-      const cached = Array.from(gen.cachedLogits(tokens.slice(0, L), new MetricCtx(false, new Rng(1))));
-      model.forward(Int32Array.from(tokens.slice(0, L)), null, 1, L, new MetricCtx(false, new Rng(1)));
-      const full = Array.from(model.logitsAt(new Float64Array(V), L - 1));
-      let worst = 0;
-      for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(cached[i] - full[i]) / (1e-12 + Math.abs(full[i])));
-      assert.ok(worst < 1e-9, `position ${L - 1}: relative difference ${worst}`);
-    }
+    assertCacheMatches(model, T, positions, rng);
   });
 }

@@ -18,13 +18,12 @@
 #include "vmath.h"
 #include "gemm.h"
 #include "softmax.h"
+#include "quant.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-// One in-attention fake quantizer (docs/quantization.md, "Attention"), parameters as native/src/quantize.c.
-typedef struct { int on, method; float scale, zp, qmin, qmax, amax, levels, level; int sched; uint32_t seed; } Quant;
 
 typedef struct {
   float *out, *stats, *dq, *dk, *dv;
@@ -207,33 +206,9 @@ enum { PASS_MAIN = 0, PASS_S, PASS_DECIDE, PASS_P };
 // draws u from the dropout hash under the quantizer's seed).
 SIMD_INLINE void quant_row(float *x, long n, const Quant *q, uint32_t pair, uint32_t t) {
   if (!q->on) return;
-  const float scale = q->scale, zp = q->zp, qmin = q->qmin, qmax = q->qmax, lv = q->level;
-  if (q->method == 2) {
-    const uint32_t rk = row_key(q->seed, pair, t);
-    for (long s = 0; s < n; s++) {
-      const float v = x[s], u = (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f);
-      const float l = (fabsf(v) / q->amax) * q->levels, fl = truncf(l);
-      float prob = l - fl;
-      prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
-      const float qq = (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) * (fl + (u < prob ? 1.0f : 0.0f)), d = (qq - zp) * scale;
-      x[s] = q->sched ? v + lv * (d - v) : d;
-    }
-  } else if (q->sched) {
-    #pragma omp simd
-    for (long s = 0; s < n; s++) {
-      const float v = x[s];
-      float qq = nearbyintf(v / scale) + zp;
-      qq = qq < qmin ? qmin : qq > qmax ? qmax : qq;
-      x[s] = v + lv * ((qq - zp) * scale - v);
-    }
-  } else {
-    #pragma omp simd
-    for (long s = 0; s < n; s++) {
-      float qq = nearbyintf(x[s] / scale) + zp;
-      qq = qq < qmin ? qmin : qq > qmax ? qmax : qq;
-      x[s] = (qq - zp) * scale;
-    }
-  }
+  if (q->method != 2) { quant_values(x, x, n, q); return; }
+  const uint32_t rk = row_key(q->seed, pair, t);
+  for (long s = 0; s < n; s++) x[s] = quant_stochastic(x[s], (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f), q);
 }
 
 // A pre-pass's statistics of rows [r0, r1) of a strip (row x of the buffer has n = t + 1 entries).
@@ -340,7 +315,7 @@ static Quant quant_of(const double *st) {
   return q;
 }
 
-// A statistics pre-pass's result: quantize.c's parameters (float32 operations) into state[4..11) and q.
+// A statistics pre-pass's result: quant.h's parameters into state[4..11) and q.
 static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items, long rows) {
   float mn = INFINITY, mx = -INFINITY, amax = 0;
   for (long it = 0; it < items; it++) {
@@ -348,18 +323,8 @@ static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items,
   }
   double asum = 0;
   for (long r = 0; r < rows; r++) asum += j->rsum[r];
-  const double count = (double)j->B * j->NH * j->T * (j->T + 1) / 2;
-  const int method = (int)st[0], bits = (int)st[1];
-  const float half = (float)((1L << (bits - 1)) - 1), levels = (float)((1L << bits) - 1);
-  float scale, zp = 0, qmin = -half - 1, qmax = half;
-  switch (method) {
-    case 0: scale = amax / half; break;
-    case 1: scale = (mx - mn) / levels; zp = -nearbyintf(mn / scale) + qmin; break;
-    case 2: scale = amax / levels; qmin = -levels; qmax = levels; break;
-    default: { const float m = (float)(asum / count), lo = 1e-5f; scale = m > lo ? m : lo; qmin = -1; qmax = 1; }
-  }
-  const int on = count > 0 && scale > 0 && isfinite(scale) && isfinite(zp);
-  st[4] = on; st[5] = scale; st[6] = zp; st[7] = qmin; st[8] = qmax; st[9] = amax; st[10] = levels;
+  quant_params(q, (int)st[0], (int)st[1], mn, mx, amax, asum, (double)j->B * j->NH * j->T * (j->T + 1) / 2);
+  st[4] = q->on; st[5] = q->scale; st[6] = q->zp; st[7] = q->qmin; st[8] = q->qmax; st[9] = q->amax; st[10] = q->levels;
   *q = quant_of(st);
 }
 
