@@ -250,7 +250,7 @@ POOL_FN(score_forward_strips, i0, i1) {
     }
     for (long t = r0; t < r1; t++) {
       float *pr = P + (t - r0) * ld, m, Z;
-      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, h, &m, &Z, 0);
+      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, h, &m, &Z, 0, NULL);
       if (j->pass == PASS_MAIN) { stats[2 * t] = m; stats[2 * t + 1] = Z; }
       for (long s = t + 1; s < r1; s++) pr[s] = 0;
     }
@@ -265,7 +265,7 @@ POOL_FN(score_forward_strips, i0, i1) {
 POOL_FN(score_backward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T, G = j->G;
-  float *S = j->work + (long)tid * 5 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *K = Gs + rb * T, *W = K + rb * T;
+  float *S = j->work + (long)tid * 6 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *K = Gs + rb * T, *W = K + rb * T, *F = W + rb * T;
   for (long i = i0; i < i1; i++) {
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
     const float *q = j->q + o, *k = j->k + o, *v = j->v + o, *dout = j->dout + o;
@@ -278,7 +278,7 @@ POOL_FN(score_backward_pairs, i0, i1) {
       for (long t = r0; t < r1; t++) {
         float *sr = S + (t - r0) * ld, *pr = P + (t - r0) * ld;
         quant_row(sr, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
-        score_row_forward(&j->sc, pr, sr, t + 1, h, &stats[2 * t], &stats[2 * t + 1], 1);
+        score_row_forward(&j->sc, pr, sr, t + 1, h, &stats[2 * t], &stats[2 * t + 1], 1, F + (t - r0) * ld);
         for (long s = t + 1; s < r1; s++) pr[s] = 0;
       }
       const float *w = P;
@@ -297,7 +297,7 @@ POOL_FN(score_backward_pairs, i0, i1) {
         float *g = Gs + (t - r0) * ld;
         const long n = t + 1;
         if (j->p > 0) { const float *kr = K + (t - r0) * ld; for (long s = 0; s < n; s++) g[s] *= kr[s]; }
-        score_row_backward(&j->sc, g, S + (t - r0) * ld, P + (t - r0) * ld, n, h, stats[2 * t], stats[2 * t + 1], sums);
+        score_row_backward(&j->sc, g, S + (t - r0) * ld, P + (t - r0) * ld, F + (t - r0) * ld, n, h, stats[2 * t], stats[2 * t + 1], sums);
         for (long s = 0; s < n; s++) g[s] *= j->scale;
         for (long s = n; s < r1; s++) g[s] = 0;
       }
@@ -374,5 +374,5 @@ void nl_attention_score_backward(float *dq, float *dk, float *dv, const float *d
     .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed, .sums = sums, .G = G };
   score_spec(&j, kind, spec, nk, state);
   j.qs = quant_of(state); j.qp = quant_of(state + 12);
-  run(score_backward_pairs, &j, B * NH, 5);
+  run(score_backward_pairs, &j, B * NH, 6);
 }
