@@ -15,6 +15,7 @@
 // Gated activations (glu) declare `gated: true`: they read 2C inputs per row and write C outputs
 // (x is (N, 2C), out and dout are (N, C), dx is (N, 2C)); C is always the OUTPUT width.
 import type { Backend } from '../engine/backend.js';
+import type { ElementwiseTable } from '../engine/kernels/native/native-backend.js';
 import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { FlagSpec, FlagValues } from '../util/schema.js';
@@ -125,21 +126,18 @@ export function fusedKernels<A>(v: Variant<A>, be: Backend): VariantKernels<A> |
   return v.fused?.(be);
 }
 
-/** A raw kernel table (Backend.native, Backend.wasm) holding `<name>Forward(out, x, n)` and
- * `<name>Backward(dx, dout, x, n)`: an elementwise function's pair. */
-export type PointwiseTable<K extends string> = Record<`${K}Forward`, (out: F, x: F, n: number) => void>
-  & Record<`${K}Backward`, (dx: F, dout: F, x: F, n: number) => void>;
-
-/** The fast path of a parameter-free elementwise activation: the table's pair `name` over all N*C
- * elements, or undefined without a table (`fused: (be) => pointwise(be.native ?? be.wasm, 'gelu')`). */
-export function pointwise<K extends string>(table: PointwiseTable<K> | undefined, name: K): VariantKernels | undefined {
+/** The fast path of a parameter-free elementwise activation: the table's pair `name` (its row in
+ * native/src/elementwise.h or wasm/assembly/elementwise.ts) over all N*C elements, or undefined
+ * without a table (`fused: (be) => pointwise(be.native ?? be.wasm, 'gelu')`). A table that lacks
+ * the row is a mistake in the variant's file (a misspelt name, or a backend it has no kernel on):
+ * an error, not a silent fallback to the TypeScript code. */
+export function pointwise(table: ElementwiseTable | undefined, name: string): VariantKernels | undefined {
   if (!table) return undefined;
-  // The type guarantees both entries; TypeScript does not narrow an index by a template of K.
-  const t = table as unknown as Record<string, Function>;
-  const fwd = t[`${name}Forward`] as (out: F, x: F, n: number) => void, bwd = t[`${name}Backward`] as (dx: F, dout: F, x: F, n: number) => void;
+  const k = table.elementwise(name);
+  if (!k) throw new Error(`pointwise: this backend's kernel table has no elementwise row '${name}' (native/src/elementwise.h, wasm/assembly/elementwise.ts)`);
   return {
-    forward: (out, x, _p, _s, N, C) => fwd(out, x, N * C),
-    backward: (dx, _dp, dout, x, _p, _s, N, C) => bwd(dx, dout, x, N * C),
+    forward: (out, x, _p, _s, N, C) => k.forward(out, x, N * C),
+    backward: (dx, _dp, dout, x, _p, _s, N, C) => k.backward(dx, dout, x, N * C),
   };
 }
 
