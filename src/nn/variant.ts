@@ -111,6 +111,11 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   benchSettings?: readonly { label: string; flags: Record<string, unknown> }[];
   /** The metrics its forward or backward reports through ctx.metric. */
   metrics?: readonly MetricSpec[];
+  /** A norm built around an activation (dact): the activation's registry name under config a, the
+   * prefix its parameters carry inside this variant's (`activation.`: `<slot>.activation.x_vals`),
+   * and this variant's own scalar parameters to show beside the curves (dact's alpha). The dashboard's
+   * curves and the playground's form read it instead of naming the variant. */
+  wraps?: { activation(a: VariantConfig<A>): string; prefix: string; scalars?: readonly string[] };
   /** Its fast path on a backend: VariantKernels built from that backend's raw kernels (Backend.native,
    * Backend.wasm), or undefined where the backend has none (then this file's TypeScript code runs).
    * Everything that runs for this variant, on each backend, is named here in the variant's file. */

@@ -103,6 +103,7 @@ export const dact: Variant<Config> = {
   },
   // Native: the scale, the affine and their gradients in C; the inner activation through its own
   // fused kernel when the backend has one (every activation has a native one), else its TypeScript code.
+  wraps: { activation: (a) => a.dact_activation, prefix: PREFIX, scalars: ['alpha'] },
   fused(be) {
     const k = be.native;
     if (!k) return undefined;
