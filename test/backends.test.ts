@@ -16,7 +16,7 @@ import { loadNativeBackend, nativeBackendError, nativeSimd } from '../src/engine
 import { createNodeWasmBackend, loadWasmBackend, wasmBackendError, wasmModulePath } from '../src/engine/kernels/wasm/node-loader.js';
 import { createWasmBackend, wasmWorkerChunks } from '../src/engine/kernels/wasm/wasm-backend.js';
 import { selectBackend } from '../src/engine/select.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { norms } from '../src/nn/norms/norm-registry.js';
 import { activations } from '../src/nn/activations/activation-registry.js';
 import { MetricCtx } from '../src/nn/params.js';

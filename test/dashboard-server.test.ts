@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { dashboardCommand, parseDashboardArgs } from '../src/cli/dashboard.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { PFLA_RUN, RUNS, SWEEP, pflaParams, writePflaCheckpoint, writeSafetensors } from '../tools/make-dashboard-fixtures.js';
 import { defaultConfig } from '../src/config/config.js';
 import { erf } from '../src/engine/math.js';

@@ -7,7 +7,7 @@
 // Columns: x, initial[, learned]. With --checkpoint, the activation and its flags come from the
 // checkpoint's saved config (metadata key `config`); flags given here must agree with it.
 import { writeFileSync } from 'node:fs';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { blockActivation } from '../model/block.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { checkFlags, EVAL_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
 import { QUANT_FLAGS } from '../config/quantization.js';
 import type { ModelConfig } from '../config/config-types.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { selectBackend } from '../engine/select.js';
 import { closeDataset, loadDataset } from '../data/dataset.js';
 import { blockLayout } from '../model/block.js';

@@ -2,7 +2,7 @@
 // quantized weights as integer tensors with scale and zero point (docs/quantization.md, "Export").
 import { checkFlags, checkTrainConfig, EXPORT_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
 import type { ModelConfig } from '../config/config-types.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { writeSafetensors } from '../engine/safetensors.js';
 import { exportQuantized } from '../train/quant-export.js';
 import { checkpointUnderFlags } from './eval.js';

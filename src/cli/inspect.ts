@@ -3,7 +3,7 @@
 // mean, sd and 95% interval per group and an optional paired comparison with a baseline
 // (src/stats/groups.ts); --runs lists every run with the flags that differ, best validation loss,
 // its iteration and status.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { effectTable, groupTable, inspectDir, inspectGroups, inspectTable, weightsOnly, type InspectedRun, type InspectSort } from '../sweep/runs.js';
 import { mainEffects } from '../stats/effects.js';
 import { compareToBaseline, findGroup, METRICS, type Metric } from '../stats/groups.js';

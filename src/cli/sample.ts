@@ -1,7 +1,7 @@
 // `normlab sample [flags]`: text from a run's checkpoint (nanoGPT's sample.py flags).
 import { readFileSync } from 'node:fs';
 import { checkFlags, HelpRequested, parseFlags, tableDefaults, SAMPLE_FLAGS } from '../config/config.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { blockLayout } from '../model/block.js';
 import { formatHelp } from './help.js';
 import { generateText, loadRun } from '../sampling.js';

@@ -1,6 +1,6 @@
 // `normlab worker --queue URL [--concurrency N] [--work_dir DIR] [--data_dir DIR]`: trains the runs
 // that `normlab sweep FILE --queue URL` puts on Redis (src/sweep/queue-worker.ts, docs/queue.md).
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { parseRedisUrl } from '../sweep/redis.js';
 import { runWorker } from '../sweep/queue-worker.js';
 import { FLAGS, HelpRequested, parseFlags, tableDefaults, type FlagSpec } from '../config/config.js';

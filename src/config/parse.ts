@@ -11,7 +11,7 @@
 // "--start=-x" for a string that starts with a dash.
 //   --name a b c  --name=a,b,c                 list flags (one value per layer)
 // Every mistake is a UserError naming the flag, the value and what is allowed, before any work starts.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import {
   allowedText, isBoolWord, looksLikeOption, nearest, NONE_WORDS, parseValue, showValue, type FlagSpec,
 } from '../util/schema.js';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { diskError, makeDir, syncDir, tempName, writeFileDurable } from '../util/files.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { buildVocab, MAX_VOCAB } from './chars.js';
 import { charTokenizer, gpt2Tokenizer, streamEncoder, type Tokenizer, type TokenizerName } from './tokenizer.js';
 

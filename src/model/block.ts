@@ -6,7 +6,8 @@
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
 // Dropout (when training with dropout > 0): on attention probabilities and on both c_proj outputs.
 import type { AttnDropout, AttnOpts, Backend } from '../engine/backend.js';
-import { alloc, UserError, type DType, type F } from '../engine/types.js';
+import { alloc, type DType, type F } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
