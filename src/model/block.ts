@@ -169,9 +169,9 @@ export class Block {
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
-    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, ql.mlp_up);
+    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, ql.mlp_up, bf16);
     this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N);
-    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, ql.mlp_down);
+    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, ql.mlp_down, bf16);
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);

@@ -11,3 +11,4 @@ export { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } 
 // Every row of the elementwise table: <name>Forward / <name>Backward (gelu, relu, sigmoid, ...).
 export * from './elementwise';
 export { fakeQuant } from './quantize';
+export { roundBf16 } from './bf16';

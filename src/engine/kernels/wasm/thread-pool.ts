@@ -20,7 +20,7 @@
 // sees the counter.
 
 /** A kernel that takes (..., chunk, nChunks) as its last two arguments (matmulRows, attentionForward,
- * adamw, every elementwise entry, ...): any export of the module. A job names it by its index among
+ * adamw, roundBf16, every elementwise entry, ...): any export of the module. A job names it by its index among
  * the module's exports, which is the same in every instance of the module. */
 export type ChunkedKernel = string;
 
