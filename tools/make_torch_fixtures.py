@@ -1,6 +1,7 @@
 """Writes test/fixtures/torch/*.json from tools/torch_reference.py (PyTorch, float64).
 
 Run: /usr/bin/python3 tools/make_torch_fixtures.py   (Debian python3-torch; no other packages)
+     /usr/bin/python3 tools/make_torch_fixtures.py 'train_*.json'   only the files named (shell patterns)
 
 Files (all numbers float64; inputs and parameters have at most 5 decimals so that JSON parsing
 gives the same double on both sides; outputs and gradients keep 10 significant digits):
@@ -17,6 +18,7 @@ Each case: flags (overrides of the defaults), N, C, x, r, params, out, dx, dpara
 gradients are those of sum(out * r). kRMSNorm random selection stores `draws`: the index lists
 drawn, in call order, which the TypeScript test replays through a fake Rng.
 """
+import fnmatch
 import json
 import math
 import os
@@ -305,8 +307,10 @@ MODELS = {
                          pfla_softmax_right_bound=3.0, pfla_softmax_learn_x=True, mlp_expansion_factor=2),
     'softmax_squareplus': dict(softmax_variant_attn='squareplus', squareplus_divisor=0.5, div_by_seq_len=True, mlp_expansion_factor=2),
     # Quantization (docs/quantization.md). Chained quantizers (activation_input -> gelu -> activation_output,
-    # q/k inputs -> scores -> softmax input) always have a product or a nonlinearity between them, so no
-    # entry reaches the second one on an exact grid tie that float32 and float64 would round apart.
+    # q/k inputs -> scores -> softmax input) have a nonlinearity or a product with a float operand between
+    # them, which moves entries off the first one's grid. A product of two quantized operands (a quantized
+    # activation into a quantized_linear, as in quant_all_affine8) stays on a grid and can meet the next
+    # quantizer on an exact tie: check_margins (below) refuses any fixture where a tie could decide a rounding.
     'quant_all_affine8': dict(quantize_mlp_act=True, quantize_attn_act=True, linear_variant_attn='quantized_linear',
                               linear_variant_mlp='quantized_linear', quantization_warmup_iters=0,
                               quantize_linear_attn_v_bits=4, quantize_linear_mlp_down_method='symmetric_quant',
@@ -344,6 +348,11 @@ def tiny_gpt(flags, g, seed):
 
 
 def make_model(name, flags, seed):
+    with check_margins(f'model_{name}'):
+        return make_model_pass(name, flags, seed)
+
+
+def make_model_pass(name, flags, seed):
     g = torch.Generator().manual_seed(seed)
     model, cfg = tiny_gpt(flags, g, seed)
     tied = cfg['wte_weight_tying']
@@ -434,10 +443,17 @@ TRAINS = {
     'consmax_v2': dict(softmax_variant_attn='consmax_v2', consmax_initial_gamma=3.0, mlp_expansion_factor=2),
     # quantized_linear weights float for updates 0..2, quantized from update 3 (the warm-up boundary);
     # the linear scheduler's level 0.25, 0.4375, 0.625, 0.8125, 1, 1 over the six updates.
+    # Chains: activation_output -> c_proj (quantized weight) -> output, and input -> c_fc -> activation_input.
+    # At level 1 (updates 4, 5) a product of two quantized operands is an integer times s_x s_w, and the
+    # next affine quantizer's x / scale = (2^b - 1) K / (K_max - K_min) lands exactly on a .5 tie for
+    # some K; then the last bit of the sum (torch's order against normlab's) decides the rounding (a
+    # 1.1e-4 loss difference was seen). --bias adds a float bias (quantized_linear keeps it float) after
+    # each product, so the next quantizer's input is off that grid: check_margins asserts that no
+    # rounding in this fixture is within QUANT_MARGIN of a tie, so float order cannot decide any.
     'quant_warmup_linear_sched': dict(quantize_mlp_act=True, quantize_attn_act_qk_mult_q_input=True,
                                       quantize_attn_act_pv_mult_p_input=True, linear_variant_mlp='quantized_linear',
                                       quantize_linear_bits=6, quantization_warmup_iters=3, quant_scheduler='linear',
-                                      start_quant_level=0.25, full_quant_iteration=4, mlp_expansion_factor=2),
+                                      start_quant_level=0.25, full_quant_iteration=4, mlp_expansion_factor=2, bias=True),
 }
 TRAIN_CFG = dict(learning_rate=1e-2, min_lr=1e-3, decay_lr=True, warmup_iters=2, lr_decay_iters=5,
                  weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, gradient_accumulation_steps=2, steps=6)
@@ -446,15 +462,73 @@ TRAIN_CFG = dict(learning_rate=1e-2, min_lr=1e-3, decay_lr=True, warmup_iters=2,
 def lr_at(it, c):
     if not c['decay_lr']:
         return c['learning_rate']
-    if it < c['warmup_iters']:
-        return c['learning_rate'] * it / c['warmup_iters']
+    if it < c['warmup_iters']:  # nanoGPT's warm-up: the first update's rate is lr / (warmup + 1), not 0
+        return c['learning_rate'] * (it + 1) / (c['warmup_iters'] + 1)
     if it > c['lr_decay_iters']:
         return c['min_lr']
     ratio = (it - c['warmup_iters']) / (c['lr_decay_iters'] - c['warmup_iters'])
     return c['min_lr'] + 0.5 * (1 + math.cos(math.pi * ratio)) * (c['learning_rate'] - c['min_lr'])
 
 
+# Smallest distance of any x / scale from a rounding boundary (a half-integer) that a training fixture
+# may have: far above what the order of a float64 sum moves (about 1e-15 relative), far below the grid.
+QUANT_MARGIN = 1e-9
+
+
+class check_margins:
+    """While active, every deterministic quantizer call (tools/torch_reference.py quantize_tensor) is
+    checked: each rounded x / scale (and an affine quantizer's min / scale, its zero point) must lie at
+    least QUANT_MARGIN from a half-integer, so torch and normlab, summing in different orders, round
+    it the same way. A fixture that fails this is an accident of ties, not a test: change its flags."""
+
+    def __init__(self, name):
+        self.name, self.orig = name, ref.quantize_tensor
+
+    def __enter__(self):
+        def checked(x, method, bits, causal=False, u=None):
+            if method != 'stochastic_quant':
+                self.check(x.detach(), method, bits, causal)
+            return self.orig(x, method, bits, causal, u)
+        ref.quantize_tensor = checked
+
+    def __exit__(self, *exc):
+        ref.quantize_tensor = self.orig
+
+    def check(self, x, method, bits, causal):
+        if causal:
+            T = x.shape[-1]
+            x = x[torch.tril(torch.ones(T, T, dtype=torch.bool)).expand_as(x)]
+        x = x.reshape(-1)
+        if x.numel() == 0:
+            return
+        half = 2 ** (bits - 1) - 1
+        if method == 'symmetric_quant':
+            scale, zp, lo, hi = x.abs().max() / half, 0.0, -half - 1, half
+        elif method == 'affine_quant':
+            scale = (x.max() - x.min()) / (2 ** bits - 1)
+            zp, lo, hi = -torch.round(x.min() / scale).item() - half - 1, -half - 1, half
+        else:  # ternary
+            scale, zp, lo, hi = torch.clamp(x.abs().mean(), min=1e-5), 0.0, -1, 1
+        if not scale.item() > 0:
+            return
+        t = x / scale
+        # a tie between k and k + 1 decides nothing where the clamp maps both to the same level
+        # (ternary's first softmax row: P = 1 over scale mean|P| is often exactly 3.5)
+        k = torch.floor(t) + zp
+        t = t[(k < hi) & (k + 1 > lo)]
+        if method == 'affine_quant':  # the zero point's own rounding shifts every entry
+            t = torch.cat([t, (x.min() / scale).reshape(1)])
+        margin = ((t - torch.floor(t)) - 0.5).abs().min().item() if t.numel() else 0.5
+        if margin < QUANT_MARGIN:
+            raise SystemExit(f'{self.name}: a {bits}-bit {method} rounding is {margin:.3g} from a tie; change the fixture\'s flags')
+
+
 def make_train(name, flags, seed):
+    with check_margins(f'train_{name}'):
+        return make_train_steps(name, flags, seed)
+
+
+def make_train_steps(name, flags, seed):
     """Six AdamW updates as nanoGPT's loop does them: lr(it), gradients accumulated over 2
     micro-batches (each loss / 2), global-norm clipping, AdamW with weight decay on tensors of 2 or
     more dimensions only. Stores the losses and the parameters after the last update."""
@@ -518,15 +592,25 @@ def make_quant_float32(g):
 
 
 def dump(name, obj):
+    """Writes test/fixtures/torch/<name> if the command line selects it (see main); returns its size."""
+    if SELECT and not any(fnmatch.fnmatch(name, pat) for pat in SELECT):
+        return 0
     path = os.path.join(OUT, name)
     with open(path, 'w') as f:
         json.dump(obj, f, separators=(',', ':'))
     return os.path.getsize(path)
 
 
+# File names (shell patterns, e.g. 'train_*.json') to write; none: every file, old ones removed first.
+# Every case is still computed in the same order, so the shared generators draw the same numbers and a
+# selected file comes out as a full run would make it, while the files not selected stay as they are.
+SELECT = []
+
+
 def main():
+    SELECT.extend(sys.argv[1:])
     os.makedirs(OUT, exist_ok=True)
-    for f in os.listdir(OUT):
+    for f in os.listdir(OUT) if not SELECT else []:
         if f.endswith('.json'):
             os.remove(os.path.join(OUT, f))
     g = torch.Generator().manual_seed(20261126)

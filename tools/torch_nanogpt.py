@@ -170,8 +170,8 @@ def main():
     def lr_at(it):
         if not a.decay_lr:
             return a.lr
-        if it < a.warmup_iters:
-            return a.lr * it / a.warmup_iters
+        if it < a.warmup_iters:  # as src/train/schedule.ts (nanoGPT's form): never 0 at the first update
+            return a.lr * (it + 1) / (a.warmup_iters + 1)
         if it > a.iters:
             return a.min_lr
         r = (it - a.warmup_iters) / (a.iters - a.warmup_iters)

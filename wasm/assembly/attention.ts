@@ -5,7 +5,11 @@
 // to 4, so that one query row's scores q[t] . k[s] for s = 0..t are computed four s at a time
 // (sum over d of q[t, d] * kT[d, s..s+3]). Probabilities use the vector exp; sums run in f32x4
 // lanes. Everything else (weighted sums of value rows, gradient rows) is vectorized over d.
+// With bfloat16 products (flags & 1; docs/dtype.md) q, k, v and the products' dout arrive rounded
+// (wasm-backend.ts rounds copies first) and the weights P keep and dS scale are rounded here before
+// they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp } from './vmath';
+import { bf16 } from './bf16';
 
 const LANES = i32x4(0, 1, 2, 3);
 
@@ -147,7 +151,8 @@ function expRow(row: usize, n: i32, m: f32): f32 {
 }
 
 export function attentionForward(out: usize, stats: usize, q: usize, k: usize, v: usize, p: f64, seed: u32,
-  B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
+  B: i32, T: i32, C: i32, NH: i32, flags: i32, work0: usize, chunk: i32, nChunks: i32): void {
+  const bf = (flags & 1) != 0;
   const D = C / NH, Tp = (T + 3) & ~3;
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
   const work = work0 + (<usize>chunk * <usize>attentionWork(T, C, NH) << 2);
@@ -173,14 +178,17 @@ export function attentionForward(out: usize, stats: usize, q: usize, k: usize, v
       for (let s = 0; s < n; s++) {
         let w = load<f32>(row + (<usize>s << 2)) * inv;
         if (p > 0) w *= keepAt(rk, s, thr, ks);
+        if (bf) w = bf16(w);
         axpy(oo, w, v + base + (<usize>s * <usize>C << 2), D);
       }
     }
   }
 }
 
-export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, out: usize, stats: usize,
-  q: usize, k: usize, v: usize, p: f64, seed: u32, B: i32, T: i32, C: i32, NH: i32, work0: usize, chunk: i32, nChunks: i32): void {
+// dor: the dout the products read (a rounded copy with bfloat16, else dout itself); D_t reads dout.
+export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, dor: usize, out: usize, stats: usize,
+  q: usize, k: usize, v: usize, p: f64, seed: u32, B: i32, T: i32, C: i32, NH: i32, flags: i32, work0: usize, chunk: i32, nChunks: i32): void {
+  const bf = (flags & 1) != 0;
   const D = C / NH, Tp = (T + 3) & ~3;
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
   const work = work0 + (<usize>chunk * <usize>attentionWork(T, C, NH) << 2);
@@ -202,7 +210,7 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
       scoreRow(row, q + to, kT, D, Tp, n, scale);
       expRow(row, n, m);
       // dW[t, s] = dout[t] . v[s] for s <= t
-      rowTimesPanel(drow, dout + to, vT, D, Tp, n4);
+      rowTimesPanel(drow, dor + to, vT, D, Tp, n4);
       let Dt: f32 = 0;
       for (let d = 0; d < D; d++) Dt += load<f32>(dout + to + (<usize>d << 2)) * load<f32>(out + to + (<usize>d << 2));
       const rk = rowKey(seed, <u32>pr, <u32>t);
@@ -212,8 +220,10 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
         const sx = base + (<usize>s * <usize>C << 2);
         const P = load<f32>(row + (<usize>s << 2)) * inv;
         const kp: f32 = p > 0 ? keepAt(rk, s, thr, ks) : 1;
-        axpy(dv + sx, P * kp, dout + to, D);
-        const ds = P * (load<f32>(drow + (<usize>s << 2)) * kp - Dt) * scale;
+        const wv = P * kp;
+        axpy(dv + sx, bf ? bf16(wv) : wv, dor + to, D);
+        let ds = P * (load<f32>(drow + (<usize>s << 2)) * kp - Dt) * scale;
+        if (bf) ds = bf16(ds);
         axpy(acc, ds, k + sx, D);
         axpy(dk + sx, ds, q + to, D);
       }

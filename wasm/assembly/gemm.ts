@@ -8,6 +8,9 @@
 // and B. The product runs in tiles of 4 rows x 8 columns held in eight f32x4 accumulators over
 // the whole K (one rounding per partial product and sum in k order, no FMA, as the TypeScript
 // kernel), then is added to or stored into out. Threads split the row groups.
+// flags: 1 transA, 2 transB, 4 accumulate, 8 bfloat16 (docs/dtype.md: both packed copies are
+// rounded to bfloat16, so the product is the float32 one of rounded operands; nothing else changes).
+import { roundBf16InPlace } from './bf16';
 
 // @ts-ignore: decorator
 @inline
@@ -89,6 +92,7 @@ export function matmulPack(b: usize, N: i32, K: i32, flags: i32, work: usize): u
       }
     }
   }
+  if ((flags & 8) != 0) roundBf16InPlace(work, panels * K * 8);
   return work;
 }
 
@@ -102,7 +106,7 @@ export function matmulPack(b: usize, N: i32, K: i32, flags: i32, work: usize): u
  * order.
  */
 export function matmulRows(out: usize, a: usize, bp: usize, M: i32, N: i32, K: i32, flags: i32, work0: usize, chunk: i32, nChunks: i32): void {
-  const transA = (flags & 1) != 0, accumulate = (flags & 4) != 0;
+  const transA = (flags & 1) != 0, accumulate = (flags & 4) != 0, bf = (flags & 8) != 0;
   const G = (M + 3) >> 2;
   const i0 = (<i32>(<i64>G * chunk / nChunks)) << 2, i1 = min(M, (<i32>(<i64>G * (chunk + 1) / nChunks)) << 2);
   if (i1 <= i0 || N <= 0) return;
@@ -115,6 +119,7 @@ export function matmulRows(out: usize, a: usize, bp: usize, M: i32, N: i32, K: i
   for (let i = i0; i < i1; i += 4) {
     const rows = min(4, i1 - i);
     packRows(ap, a, i, rows, M, K, transA);
+    if (bf) roundBf16InPlace(ap, 4 * K);
     for (let j = 0; j < N; j += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);

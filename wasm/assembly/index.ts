@@ -12,3 +12,4 @@ export {
   reluForward, reluBackward,
 } from './variants';
 export { fakeQuant } from './quantize';
+export { roundBf16 } from './bf16';

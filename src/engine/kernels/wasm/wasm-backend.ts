@@ -18,7 +18,6 @@ import { attentionBackward as tsAttentionBackward, attentionForward as tsAttenti
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
 import { Pool } from './thread-pool.js';
-import { bf16Copy } from '../../bf16.js';
 
 const ARENA = 65536; // bytes below this belong to the module's static data
 const PAGE = 65536;
@@ -226,10 +225,10 @@ function denseKernels(mem: Arena, w: Exports, pool: Pool): Omit<Backend, 'name' 
   const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
   return {
     matmul(o: F, a: F, b: F, M: number, N: number, K: number, opts?: MatmulOptions) {
-      const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0);
+      // bfloat16 (docs/dtype.md): the packed copies of both operands are rounded (flag 8), so the
+      // product is the float32 one of rounded operands.
+      const flags = (opts?.transA ? 1 : 0) | (opts?.transB ? 2 : 0) | (opts?.accumulate ? 4 : 0) | (opts?.bf16 ? 8 : 0);
       if (!(M > 0 && N > 0)) return;
-      // bfloat16 (docs/dtype.md), emulated: the float32 product of rounded copies.
-      if (opts?.bf16) { a = bf16Copy(a, M * K); b = bf16Copy(b, K * N); }
       const nChunks = pool.chunks(Math.ceil(M / 4));
       // work: B's packed panels, then each chunk's packed rows of A and spill.
       const panel = K > 0 ? w.matmulWork(N, K) : 0;
@@ -282,27 +281,45 @@ function denseKernels(mem: Arena, w: Exports, pool: Pool): Omit<Backend, 'name' 
   };
 }
 
-/** Attention on the module, split over the threads by (batch, head); a score transform runs the TypeScript kernels. */
+/** Attention on the module, split over the threads by (batch, head); a score transform runs the TypeScript kernels.
+ * bfloat16 (docs/dtype.md): rounded copies of q, k, v (and backward's dout for its products) are made
+ * in the call's scratch (roundBf16, threaded), and the kernels round the weights they multiply by (flag 1). */
 function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'attentionForward' | 'attentionBackward'> {
+  const round = (n: number, pairs: [dst: number, src: number][]) => {
+    for (const [dst, src] of pairs) pool.run('roundBf16', [dst, src, n], pool.chunks(Math.ceil(n / 8192)));
+  };
   return {
     attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      // a score transform, or bfloat16 products (docs/dtype.md: emulated here), run the TypeScript definition
-      if (opts?.transform || opts?.bf16) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.transform) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
-      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
-      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
+      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
+      const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
       mem.call('attentionForward', [out(o, n, 'out'), out(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')],
-        nChunks * w.attentionWork(T, C, NH),
-        ([a, b, c, d, e, work]) => pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, work], nChunks));
+        aw + (bf ? 3 * n4 : 0), ([a, b, c, d, e, work]) => {
+          if (bf) { // rounded q, k, v above the kernel's work
+            const r = work + 4 * aw;
+            round(n, [[r, c], [r + 4 * n4, d], [r + 8 * n4, e]]);
+            [c, d, e] = [r, r + 4 * n4, r + 8 * n4];
+          }
+          pool.run('attentionForward', [a, b, c, d, e, p, seed, B, T, C, NH, bf ? 1 : 0, work], nChunks);
+        });
     },
     attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform || opts?.bf16) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.transform) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
-      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH);
-      const p = drop?.p ?? 0, seed = drop?.seed ?? 0;
+      const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
+      const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
       mem.call('attentionBackward', [io(dq, n, 'dq'), io(dk, n, 'dk'), io(dv, n, 'dv'), inp(dout, n, 'dout'), inp(o, n, 'out'),
-        inp(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')], nChunks * w.attentionWork(T, C, NH),
-      ([a, b, c, d, e, f, g, h, i, work]) => pool.run('attentionBackward', [a, b, c, d, e, f, g, h, i, p, seed, B, T, C, NH, work], nChunks));
+        inp(stats, nS, 'stats'), inp(q, n, 'q'), inp(k, n, 'k'), inp(v, n, 'v')], aw + (bf ? 4 * n4 : 0),
+      ([a, b, c, d, e, f, g, h, i, work]) => {
+        let dor = d;
+        if (bf) { // rounded q, k, v and the products' dout above the kernel's work
+          const r = work + 4 * aw;
+          round(n, [[r, g], [r + 4 * n4, h], [r + 8 * n4, i], [r + 12 * n4, d]]);
+          [g, h, i, dor] = [r, r + 4 * n4, r + 8 * n4, r + 12 * n4];
+        }
+        pool.run('attentionBackward', [a, b, c, d, dor, e, f, g, h, i, p, seed, B, T, C, NH, bf ? 1 : 0, work], nChunks);
+      });
     },
   };
 }
