@@ -30,7 +30,7 @@ const CASES: [string, Partial<ModelConfig>][] = [
   ['krmsnorm and learned_spline (saved statistics)', { norm_variant_attn: 'krmsnorm', activation_variant: 'learned_spline' }],
   ['krmsnorm with random selection (norm outputs kept, not recomputed)', { norm_variant_attn: 'krmsnorm', krmsnorm_selection_type: 'random' }],
   ['a gated activation after a plain one (the widest MLP input sizes the shared buffer)', { n_layer: 2, activation_variant_layerlist: ['gelu', 'glu'] }],
-  ['a softmax variant (its T x T scores, probabilities and their gradient, its parameters)', { softmax_variant_attn: 'consmax_v2', dropout: 0.1 }],
+  ['a softmax variant (its parameters; no T x T buffer)', { softmax_variant_attn: 'consmax_v2', dropout: 0.1 }],
   ['every MLP and attention activation point quantized', { quantize_mlp_act: true, quantize_attn_act: true }],
   ['quantized linears, embeddings and in-attention points, stochastic, with dropout',
     { linear_variant_attn: 'quantized_linear', linear_variant_mlp: 'quantized_linear', quantize_wte: true, quantize_wpe: true,

@@ -87,44 +87,32 @@ function blockFloats(cfg: ModelConfig, l: number, B: number, T: number, slots: n
     // s1, s2; hA, hM when kept; x1, out (post); a, aOut, m, mOut (peri); the dropout masks
     resid: NC * (2 + (post ? 2 : 0) + (peri ? 4 : 0) + (drop ? 2 : 0)) + keptNorm(qp.attn.input) + keptNorm(qp.mlp.input),
     stats: slots * savedFloats(norm, N, C, cfg) + savedFloats(act, N, H, cfg),
-    softmax: softmaxFloats(cfg, B, T),
     quant: quantBlockFloats(cfg, qp, B, T, Hin),
   };
 }
 
-/** A softmax variant's slot (src/nn/softmax/softmax-slot.ts): its parameters are counted with the
- * others; S, P, dP (and the dropout keep factors) of (B, NH, T, T). Plain softmax: nothing. */
-function softmaxFloats(cfg: ModelConfig, B: number, T: number): number {
-  if (cfg.softmax_variant_attn === 'softmax') return 0;
-  return (3 + (cfg.dropout > 0 ? 1 : 0)) * B * cfg.n_head * T * T;
-}
-
 /** Fake quantization's copies in one block (docs/quantization.md): the quantized weights of every
- * quantized_linear layer, the quantized attention and MLP inputs and p v, and the attention that
- * quantizes inside (src/model/quant-attention.ts: head-major q, k, v, y, dy; P, P', the dropout
- * factors and their product, dP at (B, NH, T, T)) for plain softmax. */
+ * quantized_linear layer, the quantized attention and MLP inputs and p v. The in-attention points
+ * (scores, weights) quantize inside the attention kernel's strips and keep a few scalars per call. */
 function quantBlockFloats(cfg: ModelConfig, qp: QuantPlan, B: number, T: number, Hin: number): number {
-  const C = cfg.n_embd, H = mlpHidden(cfg), NC = B * T * C, na = B * cfg.n_head * T * T, l = qp.linear, drop = cfg.dropout > 0;
-  let n = (l.attn_q ? C * C : 0) + (l.attn_k ? C * C : 0) + (l.attn_v ? C * C : 0) + (l.attn_proj ? C * C : 0) +
+  const C = cfg.n_embd, H = mlpHidden(cfg), NC = B * T * C, l = qp.linear;
+  const weights = (l.attn_q ? C * C : 0) + (l.attn_k ? C * C : 0) + (l.attn_v ? C * C : 0) + (l.attn_proj ? C * C : 0) +
     (l.mlp_up ? C * Hin : 0) + (l.mlp_down ? H * C : 0);
-  n += NC * ((qp.attn.input ? 1 : 0) + (qp.mlp.input ? 1 : 0) + (qp.attn.pv_mult_output ? 1 : 0));
-  if ((qp.attn.softmax_input || qp.attn.pv_mult_p_input) && cfg.softmax_variant_attn === 'softmax') {
-    n += 5 * NC + na * (2 + (qp.attn.pv_mult_p_input ? 1 : 0) + (drop ? 2 : 0));
-  }
-  return n;
+  return weights + NC * ((qp.attn.input ? 1 : 0) + (qp.mlp.input ? 1 : 0) + (qp.attn.pv_mult_output ? 1 : 0));
 }
 
 /** The uniforms of stochastic rounding (Quantizer: one array per block and one for the embedding
- * tables, as long as the largest stochastic point it quantizes; ordinary memory, not the store's). */
+ * tables, as long as the largest stochastic point it quantizes; ordinary memory, not the store's).
+ * The in-attention points draw theirs from a hash inside the kernel: no array. */
 function stochasticFloats(cfg: ModelConfig, B: number, T: number): number {
-  const qp = quantPlan(cfg), C = cfg.n_embd, H = mlpHidden(cfg), N = B * T, na = B * cfg.n_head * T * T;
+  const qp = quantPlan(cfg), C = cfg.n_embd, H = mlpHidden(cfg), N = B * T;
   const st = (q: QSpec | null, n: number) => (q && q.method === STOCHASTIC ? n : 0);
   let total = Math.max(st(qp.wte, cfg.vocab_size * C), st(qp.wpe, cfg.block_size * C));
   for (let i = 0; i < cfg.n_layer; i++) {
     const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H, a = qp.attn, m = qp.mlp, l = qp.linear;
     total += Math.max(
       st(a.input, N * C), st(a.qk_mult_q_input, N * C), st(a.qk_mult_k_input, N * C), st(a.pv_mult_v_input, N * C),
-      st(a.pv_mult_output, N * C), st(a.output, N * C), st(a.softmax_input, na), st(a.pv_mult_p_input, na),
+      st(a.pv_mult_output, N * C), st(a.output, N * C),
       st(m.input, N * C), st(m.activation_input, N * Hin), st(m.activation_output, N * H), st(m.output, N * C),
       st(l.attn_q, C * C), st(l.attn_k, C * C), st(l.attn_v, C * C), st(l.attn_proj, C * C), st(l.mlp_up, C * Hin), st(l.mlp_down, H * C));
   }
@@ -159,7 +147,7 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
   if (opts.training) {
     const B = opts.batch, T = opts.block, N = B * T, drop = cfg.dropout > 0, slots = normSlotNames(cfg).length, qp = quantPlan(cfg);
     part('parameters and optimizer (values, gradients, AdamW moments)', 2 * all + 2 * learned);
-    const sum = { attn: 0, mlp: 0, resid: 0, stats: 0, softmax: 0, quant: 0 };
+    const sum = { attn: 0, mlp: 0, resid: 0, stats: 0, quant: 0 };
     for (let l = 0; l < L; l++) for (const [k, v] of Object.entries(blockFloats(cfg, l, B, T, slots))) sum[k as keyof typeof sum] += v;
     const stats = sum.stats + savedFloats(norms[cfg.norm_variant_output], N, C, cfg);
     part('activations: attention (q, k, v, output, row statistics)', sum.attn);
@@ -168,8 +156,7 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
     // + the shared h, emb (and its dropout mask), xf
     part('activations: residual stream, norm outputs, shared projections, embeddings', sum.resid + N * C + (drop ? 2 : 1) * N * C + N * C);
     part('activations: norm and activation statistics', stats);
-    part('softmax variant: scores, probabilities, their gradient (T x T per layer)', sum.softmax);
-    part('quantization: quantized weights, inputs and attention copies', sum.quant +
+    part('quantization: quantized weights and inputs', sum.quant +
       (qp.wte ? V * C : 0) + (qp.wpe ? cfg.block_size * C : 0));
     part(STOCHASTIC_PART, stochasticFloats(cfg, B, T));
     const R = Math.max(1, Math.min(N, headRows(N, V)));
@@ -177,7 +164,7 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
     part('gradient scratch (shared by the blocks)', 3 * N * C + scratchFloats(cfg, N));
     const threads = opts.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
     part('workspace (attention strips, GEMM packing; per thread)', threads * (4 * stripRows(T) * T + GEMM_PACK_FLOATS));
-    largest = Math.max(all, R * V, N * H * 2, sum.softmax / Math.max(1, L));
+    largest = Math.max(all, R * V, N * H * 2);
   } else {
     part('parameters', all);
     part('KV cache and one row of every buffer', 2 * L * cfg.block_size * C + 12 * C + 2 * H + 3 * V + cfg.block_size);

@@ -14,7 +14,7 @@
 // With threads > 1 (a module built for shared memory, and a way to start workers), products,
 // attention and gelu are split over worker threads (pool.ts); results do not change.
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, attnExtended } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
 import { Pool } from './thread-pool.js';
@@ -290,7 +290,8 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
   };
   return {
     attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      // a softmax variant or the in-attention quantizers run the TypeScript definition (until the module has them)
+      if (attnExtended(opts)) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
@@ -305,7 +306,7 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
         });
     },
     attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (opts?.transform) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (attnExtended(opts)) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
