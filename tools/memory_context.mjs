@@ -53,7 +53,7 @@ function plot() {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<line x1="${Lm}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${Lm}" y1="${Tm}" x2="${Lm}" y2="${H - B}" stroke="black"/>`,
     `<text x="${(Lm + W - R) / 2}" y="${H - 12}" text-anchor="middle">block (context, tokens); batch x block = ${TOKENS}</text>`,
-    `<text transform="translate(16 ${(Tm + H - B) / 2}) rotate(-90)" text-anchor="middle">MB</text>`];
+    `<text transform="translate(16 ${(Tm + H - B) / 2}) rotate(-90)" text-anchor="middle">MiB</text>`];
   for (const T of BLOCKS) svg.push(`<text x="${X(T)}" y="${H - B + 14}" text-anchor="middle">${T}</text>`);
   for (let y = 0; y <= y1; y += y1 / 5) {
     svg.push(`<line x1="${Lm}" y1="${Y(y)}" x2="${W - R}" y2="${Y(y)}" stroke="#ddd"/><text x="${Lm - 4}" y="${Y(y) + 4}" text-anchor="end">${Math.round(y)}</text>`);
@@ -71,9 +71,9 @@ function plot() {
   svg.push(`<text x="${W - R + 10}" y="${Tm + 70}" fill="#555">GPT-2 124M width, 1 iteration,</text>`,
     `<text x="${W - R + 10}" y="${Tm + 84}" fill="#555">native, 2 threads</text></svg>`);
   fs.writeFileSync(svgFile, svg.join('\n') + '\n');
-  console.log('| block | batch | peak RSS | estimate | activations (estimate) | stored T x T would add |\n|---|---|---|---|---|---|');
+  console.log('| block | batch | peak RSS (MiB) | estimate (MiB) | activations, estimate (MiB) | stored T x T would add (MiB) |\n|---|---|---|---|---|---|');
   const f = (n) => Math.round(n).toLocaleString('en-US');
-  for (const r of rows) console.log(`| ${f(r.block)} | ${r.batch} | ${f(r.peak_rss_mb)} MB | ${f(r.estimate_mb)} MB | ${f(r.activations_mb)} MB | ${f(storedTT(r.block))} MB |`);
+  for (const r of rows) console.log(`| ${f(r.block)} | ${r.batch} | ${f(r.peak_rss_mb)} | ${f(r.estimate_mb)} | ${f(r.activations_mb)} | ${f(storedTT(r.block))} |`);
 }
 
 if (mode === 'run') { run(); plot(); } else if (mode === 'plot') plot();
