@@ -13,3 +13,5 @@ export {
 } from './variants';
 export { fakeQuant } from './quantize';
 export { roundBf16 } from './bf16';
+export { attentionScoreForward, attentionScoreBackward, attentionScoreWork, attentionQuantParams } from './attention';
+export { scoreSums } from './softmax';

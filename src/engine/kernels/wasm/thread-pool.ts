@@ -20,7 +20,7 @@
 // sees the counter.
 
 /** Kernels that take (..., chunk, nChunks) as their last two arguments, by id. */
-export const CHUNKED = ['matmulRows', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'adamw', 'roundBf16'] as const;
+export const CHUNKED = ['matmulRows', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'adamw', 'roundBf16', 'attentionScoreForward', 'attentionScoreBackward'] as const;
 export type ChunkedKernel = (typeof CHUNKED)[number];
 
 // Control block: bytes [CTL, CTL + 64) hold int32 words, [ARGS, ARGS + 8 * MAX_ARGS) float64 arguments.
