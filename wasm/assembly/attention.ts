@@ -10,7 +10,7 @@
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { hasF, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow } from './softmax';
+import { hasF, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SK_EXPROW, SK_SOFTMAX } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
 
@@ -185,10 +185,12 @@ function keepAt(rk: u32, s: i32, thr: f64, ks: f32): f32 {
   return <f64>(h >> 8) >= thr ? ks : 0;
 }
 
-/** row[0..n) = scale * q[t] . k[s] for s < n, masked lanes (s >= n) -inf; returns the row max. */
+/** row[0..n) = scale * q[t] . k[s] for s < n, masked lanes (s >= n) -inf; returns the row max when
+ * wantMax (softmax's forward, the row kinds that shift by it), else -inf: backward and the elementwise
+ * kinds need no max. pmax (one instruction; x > mx ? x : mx, as native/src/attention.c). */
 // @ts-ignore: decorator
 @inline
-function scoreRow(row: usize, qo: usize, kT: usize, D: i32, Tp: i32, n: i32, scale: f32): f32 {
+function scoreRow(row: usize, qo: usize, kT: usize, D: i32, Tp: i32, n: i32, scale: f32, wantMax: bool): f32 {
   const n4 = (n + 3) & ~3;
   rowTimesPanel(row, qo, kT, D, Tp, n4);
   let mx = f32x4.splat(-Infinity);
@@ -197,7 +199,7 @@ function scoreRow(row: usize, qo: usize, kT: usize, D: i32, Tp: i32, n: i32, sca
     let x = f32x4.mul(v128.load(row + (<usize>s << 2)), sv);
     if (s + 4 > n) x = v128.bitselect(x, f32x4.splat(-Infinity), i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n)));
     v128.store(row + (<usize>s << 2), x);
-    mx = f32x4.max(mx, x);
+    if (wantMax) mx = f32x4.pmax(mx, x);
   }
   return hmax(mx);
 }
@@ -234,7 +236,7 @@ export function attentionForward(out: usize, stats: usize, q: usize, k: usize, v
       const qo = q + base + (<usize>t * <usize>C << 2);
       const so = stats + ((<usize>pr * <usize>T + <usize>t) << 3);
       const n = t + 1;
-      const m = scoreRow(row, qo, kT, D, Tp, n, scale);
+      const m = scoreRow(row, qo, kT, D, Tp, n, scale, true);
       const Z = <f32>expRow(row, n, m);
       store<f32>(so, m); store<f32>(so, Z, 4);
       const inv = <f32>(1.0 / <f64>Z);
@@ -281,7 +283,7 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
       const n = t + 1, n4 = (n + 3) & ~3;
       // P[t, s] = exp(S[t, s] - m) / Z, the forward's arithmetic
       const m = load<f32>(so), inv = <f32>(1.0 / <f64>load<f32>(so, 4));
-      scoreRow(row, q + to, kT, D, Tp, n, scale);
+      scoreRow(row, q + to, kT, D, Tp, n, scale, false);
       expRow(row, n, m);
       // dW[t, s] = dout[t] . v[s] for s <= t
       rowTimesPanel(drow, dor + to, vT, D, Tp, n4);
@@ -396,6 +398,7 @@ export function attentionScoreForward(out: usize, stats: usize, q: usize, k: usi
   const thr = p * 16777216.0, ks = <f32>(1.0 / (1.0 - p));
   const decision = <i32>load<f64>(state, 192), qs = state, qp = state + 96, qsOn = quantOn(qs), qpOn = quantOn(qp);
   const c1 = load<f32>(spec, 4), c2 = load<f32>(spec, 8);
+  const needMax = pass == 0 && (kind == SK_SOFTMAX || kind == SK_EXPROW); // the kinds that use the row max
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
   for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
     const b = pr / NH, h = pr % NH;
@@ -406,7 +409,8 @@ export function attentionScoreForward(out: usize, stats: usize, q: usize, k: usi
     for (let t = 0; t < T; t++) {
       const qo = q + base + (<usize>t * <usize>C << 2), r = pr * T + t;
       const n = t + 1;
-      let mxS = scoreRow(S, qo, kT, D, Tp, n, scale);
+      let mxS = scoreRow(S, qo, kT, D, Tp, n, scale, needMax);
+      if (!needMax) mxS = NaN;
       if (pass == 1) { store<f64>(rsum + (<usize>r << 3), rowStats(S, n)); continue; }
       if (qsOn && quantRow(S, n, qs, pr, t)) mxS = NaN; // S changed: its max is not scoreRow's
       if (pass == 2) {
@@ -461,7 +465,7 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
       const to = base + (<usize>t * <usize>C << 2);
       const so = stats + ((<usize>pr * <usize>T + <usize>t) << 3);
       const n = t + 1, n4 = (n + 3) & ~3;
-      scoreRow(S, q + to, kT, D, Tp, n, scale);
+      scoreRow(S, q + to, kT, D, Tp, n, scale, false);
       if (qsOn) quantRow(S, n, qs, pr, t);
       const m = load<f32>(so), Z = load<f32>(so, 4);
       setRow(m, Z);
