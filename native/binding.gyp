@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "normlab",
-      "sources": ["src/addon.c", "src/pool.c", "src/vmath.c", "src/kernels.c", "src/attention.c", "src/softmax.c", "src/norms.c", "src/activations.c", "src/knots.c", "src/quantize.c",
+      "sources": ["src/addon.c", "src/pool.c", "src/vmath.c", "src/kernels.c", "src/attention.c", "src/norms.c", "src/activations.c", "src/knots.c", "src/quantize.c",
         "src/gemm.c", "src/gemm_x86.c", "src/gemm_bf16.c"],
       "cflags": ["-std=gnu11", "-O3", "-fopenmp-simd", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O2", "-O0", "-Os"],

@@ -213,3 +213,25 @@ test('bfloat16 changes the products: a bfloat16 run differs from the float32 run
   assert.notEqual(a[2], b[2]);
   assert.ok(Math.abs(a[2] - b[2]) < 1e-2 * a[2]);
 });
+
+// Every product of a bfloat16 model rounds its operands: a backend that records the options of each
+// matmul and attention call sees bf16 on all of them, in one training step of every combination (the
+// step-for-step test above cannot see a layer that forgets bf16: its reference forgets it too).
+test('with --dtype bfloat16 every matrix product of a training step (linear layers, MLP, attention, LM head) rounds its operands', () => {
+  const split = splitData();
+  for (const combo of COMBOS) {
+    const cfg = config(combo), calls: string[] = [];
+    const spy = new Proxy(tsBackend, {
+      get(target, key, recv) {
+        const f = Reflect.get(target, key, recv);
+        if (key === 'matmul') return (...a: Parameters<Backend['matmul']>) => { calls.push(`matmul ${a[3]}x${a[4]}x${a[5]} bf16=${!!a[6]?.bf16}`); return f(...a); };
+        if (key === 'attentionForward' || key === 'attentionBackward') return (...a: unknown[]) => { calls.push(`${key} bf16=${!!(a[a.length - 1] as { bf16?: boolean } | undefined)?.bf16}`); return f(...a); };
+        return f;
+      },
+    }) as Backend;
+    run(spy, cfg, split, 1);
+    assert.ok(calls.filter((c) => c.startsWith('matmul')).length >= 2 * 6 * 3, `${JSON.stringify(combo)}: ${calls.length} calls`);
+    assert.ok(calls.some((c) => c.startsWith('attentionBackward')));
+    for (const c of calls) assert.ok(c.endsWith('bf16=true'), `${JSON.stringify(combo)}: ${c}`);
+  }
+});

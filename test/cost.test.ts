@@ -235,6 +235,38 @@ test('normlab cost: the table, --compare, --json and --csv; bad names refused', 
   assert.match(long.stderr, /has 2 values for --n_layer 1/);
 });
 
+test('normlab cost with quantization flags: bit MACs per layer and in total (cost_bit_macs), cost_weight_bits; none without them', () => {
+  // One layer, C = 16, H = 64, T = 8: q, k, v, attn c_proj 256 MACs each at 32 x 32; scores and values
+  // C (T + 1) / 2 = 72 each; c_fc and the MLP's c_proj 1024 each at 8-bit activations x 4-bit weights,
+  // so 1024 * 8 * 4 / 32^2 = 32 each; the LM head 16 V at 32 x 32 (docs/cost.md, "Bit widths").
+  const flags = ['cost', '--n_layer', '1', '--n_embd', '16', '--n_head', '2', '--block_size', '8'];
+  const quant = ['--quantize_mlp_act', '--quantize_mlp_act_bits', '8', '--linear_variant_mlp', 'quantized_linear', '--quantize_linear_bits', '4'];
+  const j = cli([...flags, ...quant, '--json']);
+  assert.equal(j.code, 0, j.stderr);
+  const V = JSON.parse(j.stdout).config.vocab_size as number, head = 16 * V;
+  const layerBits = 3 * 256 + 72 + 72 + 256 + 32 + 32, layerFloat = 3 * 256 + 72 + 72 + 256 + 1024 + 1024;
+  // stored weights: 1024 attention weights, wte 16 V and wpe 16 * 8 at 32 bits, the two MLP matrices (2048) at 4
+  const weightBits = ((1024 + head + 128) * 32 + 2048 * 4) / (1024 + head + 128 + 2048);
+  const bits = JSON.parse(j.stdout).bits as { cost_bit_macs: number; cost_weight_bits: number };
+  assert.equal(bits.cost_bit_macs, layerBits + head);
+  assert.ok(Math.abs(bits.cost_weight_bits - weightBits) < 1e-12, `${bits.cost_weight_bits} != ${weightBits}`);
+
+  const t = cli([...flags, ...quant]);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /matmul MACs +bit MACs/);
+  assert.match(t.stdout, new RegExp(`^0 +layer total .* ${layerFloat} +${layerBits}$`, 'm'));
+  assert.match(t.stdout, new RegExp(`^all +model total .* ${layerFloat + head} +${layerBits + head}$`, 'm'));
+  assert.match(t.stdout, new RegExp(`cost_bit_macs ${layerBits + head} bit-weighted MACs per token .*float32: ${layerFloat + head}\\), cost_weight_bits ${+weightBits.toFixed(2)} `));
+  assert.match(t.stdout, /narrowed products \(activation x weight bits\): mlp\.c_fc 8x4, mlp\.c_proj 8x4$/m);
+  const csv = cli([...flags, ...quant, '--csv']).stdout.trim().split('\n');
+  assert.match(csv[0], /,matmul MACs,bit MACs$/);
+  assert.match(csv[csv.length - 1], new RegExp(`^all,model total,.*,${layerFloat + head},${layerBits + head}$`));
+
+  const plain = cli(flags);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stdout, /bit MACs|cost_bit_macs/, 'no bit columns without quantization');
+});
+
 test('attention softmax slot: per-score counts times n_head (T + 1) / 2 scores per token; row reductions per head for softmax, none for consmax', () => {
   const base = tinyConfig({ n_layer: 1, n_embd: 8, n_head: 2, block_size: 5, vocab_size: 7 });
   const slot = (over: Partial<ModelConfig>) => modelCost({ ...base, ...over }).slots.find((s) => s.slot === 'attn.softmax_layer_attn')!;

@@ -1,42 +1,57 @@
 // The package as a user gets it (README, "Installing the package"): `npm pack` ships what runs
 // (compiled JavaScript, the wasm modules, the playground bundle, the native sources and their build
-// script, the shipped text, the docs), not the tests or the TypeScript sources; the tarball
-// installed in an empty folder gives a working `normlab`: --help, prepare, a tiny train. OFFLINE:
-// the dependencies come from the npm cache that the repository's `npm ci` filled, pinned to the
-// versions of package-lock.json (an offline `npm install x.tgz` would have to look their versions
-// up). The native build is skipped here (NORMLAB_SKIP_NATIVE=1: it is tested by backends.test.ts,
-// and takes minutes), so the run shows the wasm fallback and its one-line note; a global install
-// links the installed package's bin.
+// script, the shipped text, the docs), not the tests or the TypeScript sources; the TARBALL itself,
+// installed in an empty folder and globally (`npm install -g --prefix TMP normlab-x.tgz`), gives a
+// working `normlab`: --help, prepare, a 2-iteration train. No network: npm's registry is a loopback
+// server (test/npm-registry.ts) serving normlab's runtime dependencies as package-lock.json pins them,
+// every other host goes through a proxy that does not exist, and npm's cache and config are empty
+// temporary ones. The native build is skipped (NORMLAB_SKIP_NATIVE=1: it is tested by
+// backends.test.ts, and takes minutes), so the run shows the wasm fallback and its one-line note.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tmpDir } from './helpers.js';
+import { startRegistry } from './npm-registry.js';
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 300_000): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...env } });
-}
-const says = (r: SpawnSyncReturns<string>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
+interface Ran { status: number | null; stdout: string; stderr: string }
 
-/** A lockfile for a folder that depends on the tarball alone: normlab's runtime dependencies as the repository locks them. */
-function lockFor(tarball: string, pkg: { name: string; version: string; dependencies: Record<string, string>; bin: Record<string, string> }): object {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; devOptional?: boolean }> };
-  const packages: Record<string, unknown> = {
-    '': { name: 'normlab-install-check', version: '1.0.0', dependencies: { normlab: `file:${tarball}` } },
-    'node_modules/normlab': { version: pkg.version, resolved: `file:${tarball}`, dependencies: pkg.dependencies, bin: pkg.bin, hasInstallScript: true, license: 'MIT' },
-  };
-  for (const [k, v] of Object.entries(lock.packages)) if (k.startsWith('node_modules/') && !v.dev && !v.devOptional) packages[k] = v;
-  return { name: 'normlab-install-check', version: '1.0.0', lockfileVersion: 3, requires: true, packages };
+/** Runs a command without blocking this process's event loop (the registry answers from it). */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 300_000): Promise<Ran> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { cwd, timeout, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...env } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+const says = (r: Ran) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
+
+/** From an installed `normlab` binary: --help, then prepare and a 2-iteration train (wasm) in cwd. */
+async function usable(bin: string, cwd: string, where: string): Promise<void> {
+  let r = await run(bin, ['--help'], cwd);
+  assert.equal(r.status, 0, `${where}: ${says(r)}`);
+  assert.match(r.stdout, /usage: normlab <command>/);
+  r = await run(bin, ['prepare', 'shakespeare_char'], cwd);
+  assert.equal(r.status, 0, `${where}: ${says(r)}`);
+  r = await run(bin, ['train', '--n_layer', '1', '--n_head', '2', '--n_embd', '16', '--block_size', '16', '--batch_size', '2', '--max_iters', '2',
+    '--eval_interval', '2', '--eval_iters', '1', '--no-progress', '--no-tensorboard_log', '--out_dir', 'out'], cwd);
+  assert.equal(r.status, 0, `${where}: ${says(r)}`);
+  assert.match(`${r.stdout}${r.stderr}`, /native backend not built .*using the WebAssembly backend: run `npm rebuild normlab`/, where);
+  const summary = JSON.parse(readFileSync(join(cwd, 'out', 'summary.json'), 'utf8')) as { status: string };
+  assert.equal(summary.status, 'ok', where);
 }
 
-test('npm pack ships what runs, not tests; the tarball installs offline in an empty folder and trains (wasm), locally and globally', { timeout: 900_000 }, () => {
+test('npm pack ships what runs, not tests; the tarball installs with no network in an empty folder and globally, and trains (wasm)', { timeout: 900_000 }, async () => {
   const dir = tmpDir('normlab-package-');
+  const registry = await startRegistry(ROOT);
   try {
     // dist/ is built by `npm test` (and by the prepack script when a user packs): packed as it is.
-    let r = run(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT);
+    let r = await run(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT);
     assert.equal(r.status, 0, says(r));
     const packed = (JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[])[0];
     const files = new Set(packed.files.map((f) => f.path));
@@ -51,39 +66,33 @@ test('npm pack ships what runs, not tests; the tarball installs offline in an em
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
     assert.equal(pkg.scripts.install, 'node scripts/build-native.mjs', 'the native build runs when the package is installed');
     assert.match(pkg.scripts.prepack, /tsc -p \. && node scripts\/build-wasm\.mjs.*build-playground/, 'npm pack builds what it ships');
-
-    // Local install, offline, in an empty folder.
-    const app = join(dir, 'app');
-    mkdirSync(app);
     const tarball = join(dir, packed.filename);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'normlab-install-check', version: '1.0.0', dependencies: { normlab: `file:${tarball}` } }));
-    writeFileSync(join(app, 'package-lock.json'), JSON.stringify(lockFor(tarball, pkg)));
-    r = run(NPM, ['ci', '--offline', '--foreground-scripts'], app, { NORMLAB_SKIP_NATIVE: '1' });
-    assert.equal(r.status, 0, says(r));
-    assert.match(r.stdout, /native backend not built: skipped \(NORMLAB_SKIP_NATIVE=1\); the WebAssembly backend will be used/, 'one clear line');
-    const bin = join(app, 'node_modules', '.bin', 'normlab');
-    r = run(bin, ['--help'], app);
-    assert.equal(r.status, 0, says(r));
-    assert.match(r.stdout, /usage: normlab <command>/);
-    r = run(bin, ['prepare', 'shakespeare_char'], app);
-    assert.equal(r.status, 0, says(r));
-    r = run(bin, ['train', '--n_layer', '1', '--n_head', '2', '--n_embd', '16', '--block_size', '16', '--batch_size', '2', '--max_iters', '2',
-      '--eval_interval', '2', '--eval_iters', '1', '--no-progress', '--no-tensorboard_log', '--out_dir', 'out'], app);
-    assert.equal(r.status, 0, says(r));
-    assert.match(`${r.stdout}${r.stderr}`, /native backend not built .*using the WebAssembly backend: run `npm rebuild normlab`/);
-    const summary = JSON.parse(readFileSync(join(app, 'out', 'summary.json'), 'utf8')) as { status: string };
-    assert.equal(summary.status, 'ok');
-    assert.ok(existsSync(join(app, 'node_modules', 'normlab', 'dist', 'playground', 'index.html')));
 
-    // Global: `npm install -g` of the installed package (a folder: npm links it; --ignore-scripts, as a
-    // folder would otherwise run the checkout's prepare build), into a prefix of its own.
-    const prefix = join(dir, 'global');
-    r = run(NPM, ['install', '-g', '--offline', '--ignore-scripts', '--prefix', prefix, join(app, 'node_modules', 'normlab')], dir);
-    assert.equal(r.status, 0, says(r));
-    r = run(join(prefix, 'bin', 'normlab'), ['--help'], dir);
-    assert.equal(r.status, 0, says(r));
-    assert.match(r.stdout, /usage: normlab <command>/);
+    // npm as a user runs it, but with empty config files, its own empty cache per install, the loopback
+    // registry, and every other host sent to a dead proxy (port 9): a request that leaves the machine fails.
+    writeFileSync(join(dir, 'npmrc'), '');
+    writeFileSync(join(dir, 'globalnpmrc'), '');
+    const npmEnv = (cache: string): NodeJS.ProcessEnv => ({
+      npm_config_registry: registry.url, npm_config_cache: join(dir, cache), npm_config_userconfig: join(dir, 'npmrc'),
+      npm_config_globalconfig: join(dir, 'globalnpmrc'), npm_config_proxy: 'http://127.0.0.1:9', npm_config_https_proxy: 'http://127.0.0.1:9',
+      npm_config_noproxy: '127.0.0.1', NORMLAB_SKIP_NATIVE: '1',
+    });
+    const app = join(dir, 'app'), prefix = join(dir, 'global'), work = join(dir, 'work');
+    for (const d of [app, work]) mkdirSync(d);
+    const [local, global] = await Promise.all([
+      run(NPM, ['install', '--foreground-scripts', tarball], app, npmEnv('cache-local')),
+      run(NPM, ['install', '-g', '--foreground-scripts', '--prefix', prefix, tarball], work, npmEnv('cache-global')),
+    ]);
+    for (const [where, res] of [['local', local], ['global', global]] as const) {
+      assert.equal(res.status, 0, `${where}: ${says(res)}`);
+      assert.match(res.stdout, /native backend not built: skipped \(NORMLAB_SKIP_NATIVE=1\); the WebAssembly backend will be used/, `${where}: one clear line`);
+    }
+    for (const dep of Object.keys(pkg.dependencies)) assert.ok(registry.requests.includes(`/${dep}`), `${dep} came from the loopback registry`);
+    assert.ok(existsSync(join(app, 'node_modules', 'normlab', 'dist', 'playground', 'index.html')));
+    const globalBin = process.platform === 'win32' ? join(prefix, 'normlab.cmd') : join(prefix, 'bin', 'normlab');
+    await Promise.all([usable(join(app, 'node_modules', '.bin', 'normlab'), app, 'local'), usable(globalBin, work, 'global')]);
   } finally {
+    await registry.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -14,7 +14,7 @@ import { Generator } from '../src/model/generate.js';
 import { tinyConfig } from './helpers.js';
 import { numel, problemsOf, type Params } from '../src/nn/variant.js';
 import { softmaxes } from '../src/nn/softmax/softmax-registry.js';
-import type { Grads, SoftmaxVariant } from '../src/nn/softmax/score.js';
+import { decideCall, type Grads, type SoftmaxVariant } from '../src/nn/softmax/score.js';
 import { quantizeConst, roundHalfEven } from '../src/nn/softmax/consmax_quan.js';
 import { compare, type GradcheckResult } from './gradcheck.js';
 
@@ -34,7 +34,7 @@ function paramsOf(v: SoftmaxVariant<any>, a: ModelConfig, rng: Rng | null): { p:
 
 /** Rows of (B = 1, NH, Tq = T, T) through v: P from S (masked entries 0). */
 function rows(v: SoftmaxVariant<any>, a: ModelConfig, P: Float64Array, S: Float64Array, p: Params, T: number): number {
-  const NH = a.n_head, st = v.prepare?.(S, { B: 1, NH, Tq: T, T }, p, a) ?? 0;
+  const NH = a.n_head, st = decideCall(v, a, S, { B: 1, NH, Tq: T, T });
   for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) {
     const o = (h * T + t) * T;
     v.forward(P, S, o, t + 1, T, h, p, a, st);
@@ -137,7 +137,7 @@ test('consmax_quan: rounding is half to even as torch.round (2.5 -> 2, 3.5 -> 4,
 /** P of one row S under variant name (params at their initial values). */
 function row(name: string, over: Partial<ModelConfig>, S: number[], T = S.length): number[] {
   const v = softmaxes[name], a = cfgWith(over), { p } = paramsOf(v, a, null), P = new Float64Array(S.length);
-  v.forward(P, Float64Array.from(S), 0, S.length, T, 0, p, a, v.prepare?.(Float64Array.from(S), { B: 1, NH: 1, Tq: 1, T: S.length }, p, a) ?? 0);
+  v.forward(P, Float64Array.from(S), 0, S.length, T, 0, p, a, decideCall(v, a, Float64Array.from(S), { B: 1, NH: 1, Tq: 1, T: S.length }));
   return [...P];
 }
 const near = (got: number, want: number, tol = 1e-12) => assert.ok(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)), `got ${got}, want ${want}`);
@@ -246,9 +246,9 @@ test('strongermax at its defaults is softmax; overflow recompute makes one decis
   row('strongermax', {}, S).forEach((x, i) => near(x, row('softmax', {}, S)[i], 1e-15));
   // guess 0, v = 2: max(a - 0) = 2.5 > 2 -> row max for every row of the call, else the guess
   const over = { strongermax_overflow_recompute: true, strongermax_xmax_guess: 0, strongermax_overflow_recompute_value: 2, strongermax_obo: 1 };
-  const v = softmaxes.strongermax, a = cfgWith(over), { p } = paramsOf(v, a, null);
-  assert.equal(v.prepare!(Float64Array.from(S), { B: 1, NH: 1, Tq: 1, T: 3 }, p, a), 1);
-  assert.equal(v.prepare!(Float64Array.from([0.3, -1.2, 1.5]), { B: 1, NH: 1, Tq: 1, T: 3 }, p, a), 0);
+  const v = softmaxes.strongermax, a = cfgWith(over);
+  assert.equal(decideCall(v, a, Float64Array.from(S), { B: 1, NH: 1, Tq: 1, T: 3 }), 1);
+  assert.equal(decideCall(v, a, Float64Array.from([0.3, -1.2, 1.5]), { B: 1, NH: 1, Tq: 1, T: 3 }), 0);
 });
 
 test('div_by_seq_len divides by the key length T of the call, not the row\'s unmasked count', () => {

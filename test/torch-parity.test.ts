@@ -28,6 +28,7 @@ import { learningRate } from '../src/train/schedule.js';
 import { norms } from '../src/nn/norms/norm-registry.js';
 import { activations } from '../src/nn/activations/activation-registry.js';
 import { softmaxes } from '../src/nn/softmax/softmax-registry.js';
+import { decideCall } from '../src/nn/softmax/score.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
 import { fusedKernels, numel, type Ctx, type ParamSpec, type Params, type Saved, type Variant } from '../src/nn/variant.js';
 
@@ -276,7 +277,7 @@ for (const c of load('softmax.json') as SoftmaxCase[]) {
     nameDiff(errs, Object.keys(specs), Object.keys(c.params));
     for (const k of Object.keys(specs)) { p[k] = Float64Array.from(c.params[k] ?? []); g[k] = new Float64Array(p[k].length); }
     const S = Float64Array.from(c.S), P = new Float64Array(S.length), dS = new Float64Array(S.length);
-    const st = v.prepare?.(S, { B: 1, NH, Tq: T, T }, p, a) ?? 0;
+    const st = decideCall(v, a, S, { B: 1, NH, Tq: T, T });
     for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) v.forward(P, S, (h * T + t) * T, t + 1, T, h, p, a, st);
     diff(errs, 'P', P, c.P);
     const r = Float64Array.from(c.r);

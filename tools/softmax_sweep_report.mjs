@@ -3,8 +3,10 @@
 // --softmax_variant_attn, the best validation loss over the seeds (mean and 95% t interval) against
 // its operations per score (forward, docs/cost.md counts, src/nn/softmax/<variant>.ts) and its row
 // reductions. Reads a sweep folder's results.jsonl and sweep.json; writes docs/img/softmax_sweep.svg
-// and prints the markdown table. Run after `npx tsc -p .`:
-//   node tools/softmax_sweep_report.mjs sweeps/softmax_variants
+// and prints the markdown table; copies the sweep's results.csv to docs/img/softmax_sweep_results.csv.
+// --earlier CSV adds a column with another sweep's results (a results.csv), e.g. a shorter run's.
+// Run after `npx tsc -p .`:
+//   node tools/softmax_sweep_report.mjs sweeps/softmax_variants --earlier docs/img/softmax_sweep_results_150.csv
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +16,9 @@ const { estimate } = await import(path.join(root, 'dist/src/stats/stats.js'));
 const { defaultConfig } = await import(path.join(root, 'dist/src/config/config.js'));
 const { totalOps } = await import(path.join(root, 'dist/src/nn/op-cost.js'));
 
-const dir = process.argv[2] ?? 'sweeps/softmax_variants';
+const args = process.argv.slice(2), at = args.indexOf('--earlier');
+const earlierCsv = at >= 0 ? args.splice(at, 2)[1] : null;
+const dir = args[0] ?? 'sweeps/softmax_variants';
 const rows = fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.status === 'ok');
 const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'sweep.json'), 'utf8'));
 const cfgOf = (name) => ({ ...defaultConfig(), ...(manifest.runs?.find((r) => r.name === name)?.config ?? {}) });
@@ -28,6 +32,19 @@ const table = [...by].map(([v, { losses, cfg }]) => {
   const c = softmaxes[v].cost(cfg), e = estimate(losses);
   return { v, kind: softmaxes[v].kind(cfg), ops: totalOps(c.forward), red: c.reductions.forward, n: e.n, mean: e.mean, lo: e.lo, hi: e.hi, half: e.half };
 }).sort((a, b) => a.mean - b.mean);
+
+// An earlier sweep's results.csv: best val loss per variant (mean, 95% half-width) and its iterations.
+const earlier = new Map();
+let earlierIters = null;
+if (earlierCsv) {
+  const [head, ...lines] = fs.readFileSync(earlierCsv, 'utf8').trim().split('\n').map((l) => l.split(','));
+  const col = (n) => head.indexOf(n);
+  for (const l of lines.filter((l) => l[col('status')] === 'ok')) {
+    const v = l[col('softmax_variant_attn')];
+    earlier.set(v, [...(earlier.get(v) ?? []), Number(l[col('best_val_loss')])]);
+    earlierIters = Number(l[col('iters')]);
+  }
+}
 
 // SVG: x = operations per score, y = loss; a bar for the interval; labels.
 const W = 760, H = 420, L = 60, R = 150, T = 20, B = 50;
@@ -50,6 +67,13 @@ table.forEach((t, i) => {
 svg.push(`<text x="${W - R + 10}" y="${T + 10}" fill="#1b7837">elementwise</text><text x="${W - R + 10}" y="${T + 26}" fill="#762a83">row reduction</text></svg>`);
 fs.mkdirSync(path.join(root, 'docs/img'), { recursive: true });
 fs.writeFileSync(path.join(root, 'docs/img/softmax_sweep.svg'), svg.join('\n') + '\n');
-console.log('| variant | kind | ops per score | row reductions | seeds | best val loss (mean ± 95% half-width) |');
-console.log('|---|---|---|---|---|---|');
-for (const t of table) console.log(`| \`${t.v}\` | ${t.kind} | ${t.ops} | ${t.red} | ${t.n} | ${t.mean.toFixed(4)} ± ${t.half === null ? '-' : t.half.toFixed(4)} |`);
+fs.copyFileSync(path.join(dir, 'results.csv'), path.join(root, 'docs/img/softmax_sweep_results.csv'));
+const iters = Math.max(...rows.map((r) => r.iters));
+const fmt = (e) => `${e.mean.toFixed(4)} ± ${e.half === null ? '-' : e.half.toFixed(4)}`;
+const extra = earlierCsv ? ` ${earlierIters} iterations (earlier sweep) |` : '';
+console.log(`| variant | kind | ops per score | row reductions | seeds | best val loss after ${iters} iterations (mean ± 95% half-width) |${extra}`);
+console.log(`|---|---|---|---|---|---|${earlierCsv ? '---|' : ''}`);
+for (const t of table) {
+  const e = earlier.get(t.v);
+  console.log(`| \`${t.v}\` | ${t.kind} | ${t.ops} | ${t.red} | ${t.n} | ${fmt(t)} |${earlierCsv ? ` ${e ? fmt(estimate(e)) : '-'} |` : ''}`);
+}

@@ -15,7 +15,7 @@
 #include "gemm.h"
 #include "vmath.h"
 
-#define MAX_ARGS 20
+#define MAX_ARGS 24
 
 typedef struct {
   napi_env env;
@@ -236,43 +236,39 @@ CALL(c_att_b) {
   return 0;
 }
 
-// Attention with a softmax variant (softmax.c): S, P, dP, dS and the dropout mask are (B, NH, T, T).
-#define ATT_A(kind, i, w, b) ARR(kind, i, w, 1, 0, b, b + 3, b + 1, b + 1)
-static const Spec s_sa_s[] = { SZ(3, "B"), SZ(4, "T"), SZ(5, "C"), SZ(6, "NH"), ATT_A(F32, 0, "S", 3), ATT_N(1, "q", 3), ATT_N(2, "k", 3) };
-static void h_sa_s(Args *a, const Val *v) { check_heads(a, L(5), L(6)); }
-CALL(c_sa_s) { nl_score_attention_scores(P(0), P(1), P(2), L(3), L(4), L(5), L(6)); return 0; }
-static const Spec s_sa_v[] = { SZ(4, "B"), SZ(5, "T"), SZ(6, "C"), SZ(7, "NH"), ATT_N(0, "out", 4), ATT_A(F32, 1, "P", 4),
-  ATT_N(2, "v", 4), ATT_A(F32N, 3, "mask", 4) };
-static void h_sa_v(Args *a, const Val *v) { check_heads(a, L(6), L(7)); }
-CALL(c_sa_v) { nl_score_attention_values(P(0), P(1), P(2), P(3), L(4), L(5), L(6), L(7)); return 0; }
-static const Spec s_sa_vb[] = { SZ(6, "B"), SZ(7, "T"), SZ(8, "C"), SZ(9, "NH"), ATT_A(F32, 0, "dP", 6), ATT_N(1, "dv", 6),
-  ATT_N(2, "dout", 6), ATT_A(F32, 3, "P", 6), ATT_N(4, "v", 6), ATT_A(F32N, 5, "mask", 6) };
-static void h_sa_vb(Args *a, const Val *v) { check_heads(a, L(8), L(9)); }
-CALL(c_sa_vb) { nl_score_attention_values_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), L(7), L(8), L(9)); return 0; }
-static const Spec s_sa_sb[] = { SZ(5, "B"), SZ(6, "T"), SZ(7, "C"), SZ(8, "NH"), ATT_N(0, "dq", 5), ATT_N(1, "dk", 5),
-  ATT_A(F32, 2, "dS", 5), ATT_N(3, "q", 5), ATT_N(4, "k", 5) };
-static void h_sa_sb(Args *a, const Val *v) { check_heads(a, L(7), L(8)); }
-CALL(c_sa_sb) { nl_score_attention_scores_backward(P(0), P(1), P(2), P(3), P(4), L(5), L(6), L(7), L(8)); return 0; }
-static void check_kind(Args *a, long kind) {
-  if (kind < 1 || kind > 8) fail(a, "R", "%s must be 1 to 8, got %g", "kind", (double)kind);
+// Attention with a softmax variant and/or quantizers inside the strips (attention.c, softmax.h): kind,
+// spec (8 constants, 4 per head, 2 nk knots), nk, state (32 doubles), and backward's sums (B NH G).
+#include "softmax.h"
+static void check_score(Args *a, long kind, long nk, long G, int backward) {
+  if (kind >= SK_KINDS) fail(a, "R", "%s must be 0 to 11, got %g", "kind", (double)kind);
+  else if (kind == SK_PFLA && nk < 2) fail(a, "R", "%s must be at least 2 for pfla_softmax, got %g", "nk", (double)nk);
+  else if (backward && G != score_sums((int)kind, nk)) fail(a, "R", "%s does not match the kind's sums, got %g", "G", (double)G);
 }
-// Fused elementwise: kind, 6 constants, 3 per-head values (exp kind).
-static const Spec s_ea_f[] = { SZ(7, "B"), SZ(8, "T"), SZ(9, "C"), SZ(10, "NH"), SZ(11, "kind"), ATT_N(0, "out", 7), ATT_A(F32, 1, "P", 7),
-  ATT_A(F32, 2, "S", 7), ATT_N(3, "q", 7), ATT_N(4, "k", 7), ATT_N(5, "v", 7), ATT_A(F32N, 6, "mask", 7),
-  ARR(F32, 12, "c", 6, 0, -1), ARR(F32, 13, "hp", 3, 0, 10) };
-static void h_ea_f(Args *a, const Val *v) { check_heads(a, L(9), L(10)); check_kind(a, L(11)); }
-CALL(c_ea_f) {
-  nl_elem_attention_forward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), L(7), L(8), L(9), L(10), (int)L(11), P(12), P(13));
+// spec holds 8 constants, 4 values per head and nk knots twice.
+static void check_spec(Args *a, size_t i, long NH, long nk) {
+  size_t len;
+  napi_get_typedarray_info(a->env, a->argv[i], NULL, &len, NULL, NULL, NULL);
+  const double need = SCORE_NC + 4.0 * NH + 2.0 * nk;
+  if ((double)len < need) fail(a, "R", "%sspec has too few elements: the kind, heads and knots need %.0f", "", need);
+}
+static const Spec s_sc_f[] = { NM(5, "p"), NM(6, "seed"), SZ(7, "B"), SZ(8, "T"), SZ(9, "C"), SZ(10, "NH"), SZ(11, "bf16"), SZ(12, "kind"),
+  SZ(14, "nk"), ATT_N(0, "out", 7), ATT_S(1, 7), ATT_N(2, "q", 7), ATT_N(3, "k", 7), ATT_N(4, "v", 7),
+  ARR(F32, 13, "spec", SCORE_NC, 0, -1), ARR(F64, 15, "state", 32, 0, -1) };
+static void h_sc_f(Args *a, const Val *v) { check_heads(a, L(9), L(10)); check_drop(a, D(5), D(6)); check_score(a, L(12), L(14), 0, 0); }
+static void p_sc_f(Args *a, const Val *v) { check_spec(a, 13, L(10), L(14)); }
+CALL(c_sc_f) {
+  nl_attention_score_forward(P(0), P(1), P(2), P(3), P(4), D(5), (uint32_t)D(6), L(7), L(8), L(9), L(10), L(11) != 0, (int)L(12), P(13), L(14), P(15));
   return 0;
 }
-static const Spec s_ea_b[] = { SZ(12, "B"), SZ(13, "T"), SZ(14, "C"), SZ(15, "NH"), SZ(16, "kind"), ATT_N(0, "dq", 12),
-  ATT_N(1, "dk", 12), ATT_N(2, "dv", 12), ATT_A(F32, 3, "scratch", 12), ARR(F64, 4, "sums", 2, 0, 12, 15), ATT_N(5, "dout", 12),
-  ATT_A(F32, 6, "P", 12), ATT_A(F32, 7, "S", 12), ATT_N(8, "q", 12), ATT_N(9, "k", 12), ATT_N(10, "v", 12),
-  ATT_A(F32N, 11, "mask", 12), ARR(F32, 17, "c", 6, 0, -1), ARR(F32, 18, "hp", 3, 0, 15) };
-static void h_ea_b(Args *a, const Val *v) { check_heads(a, L(14), L(15)); check_kind(a, L(16)); }
-CALL(c_ea_b) {
-  nl_elem_attention_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), P(9), P(10), P(11), L(12), L(13), L(14),
-    L(15), (int)L(16), P(17), P(18));
+static const Spec s_sc_b[] = { NM(9, "p"), NM(10, "seed"), SZ(11, "B"), SZ(12, "T"), SZ(13, "C"), SZ(14, "NH"), SZ(15, "bf16"),
+  SZ(16, "kind"), SZ(18, "nk"), SZ(21, "G"), ATT_N(0, "dq", 11), ATT_N(1, "dk", 11), ATT_N(2, "dv", 11), ATT_N(3, "dout", 11),
+  ATT_N(4, "out", 11), ATT_S(5, 11), ATT_N(6, "q", 11), ATT_N(7, "k", 11), ATT_N(8, "v", 11),
+  ARR(F32, 17, "spec", SCORE_NC, 0, -1), ARR(F64, 19, "state", 32, 0, -1), ARR(F64, 20, "sums", 1, 0, 11, 14, 21) };
+static void h_sc_b(Args *a, const Val *v) { check_heads(a, L(13), L(14)); check_drop(a, D(9), D(10)); check_score(a, L(16), L(18), L(21), 1); }
+static void p_sc_b(Args *a, const Val *v) { check_spec(a, 17, L(14), L(18)); }
+CALL(c_sc_b) {
+  nl_attention_score_backward(P(0), P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8), D(9), (uint32_t)D(10), L(11), L(12), L(13), L(14),
+    L(15) != 0, (int)L(16), P(17), L(18), P(19), P(20), L(21));
   return 0;
 }
 
@@ -449,12 +445,8 @@ static const Entry entries[] = {
   ROW("embeddingBackward", s_emb_b, NULL, p_emb_b, c_emb_b, NULL, 0),
   ROW("attentionForward", s_att_f, h_att_f, NULL, c_att_f, NULL, 0),
   ROW("attentionBackward", s_att_b, h_att_b, NULL, c_att_b, NULL, 0),
-  ROW("scoreAttentionScores", s_sa_s, h_sa_s, NULL, c_sa_s, NULL, 0),
-  ROW("scoreAttentionValues", s_sa_v, h_sa_v, NULL, c_sa_v, NULL, 0),
-  ROW("scoreAttentionValuesBackward", s_sa_vb, h_sa_vb, NULL, c_sa_vb, NULL, 0),
-  ROW("scoreAttentionScoresBackward", s_sa_sb, h_sa_sb, NULL, c_sa_sb, NULL, 0),
-  ROW("elemAttentionForward", s_ea_f, h_ea_f, NULL, c_ea_f, NULL, 0),
-  ROW("elemAttentionBackward", s_ea_b, h_ea_b, NULL, c_ea_b, NULL, 0),
+  ROW("attentionScoreForward", s_sc_f, h_sc_f, p_sc_f, c_sc_f, NULL, 0),
+  ROW("attentionScoreBackward", s_sc_b, h_sc_b, p_sc_b, c_sc_b, NULL, 0),
   ROW("crossEntropyForward", s_ce_f, NULL, p_ce_f, c_ce_f, NULL, 1),
   ROW("crossEntropyBackward", s_ce_b, NULL, p_ce_b, c_ce_b, NULL, 0),
   PLAIN("add", s_add, c_add),

@@ -17,10 +17,14 @@
 #include "pool.h"
 #include "vmath.h"
 #include "gemm.h"
+#include "softmax.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+// One in-attention fake quantizer (docs/quantization.md, "Attention"), parameters as native/src/quantize.c.
+typedef struct { int on, method; float scale, zp, qmin, qmax, amax, levels, level; int sched; uint32_t seed; } Quant;
 
 typedef struct {
   float *out, *stats, *dq, *dk, *dv;
@@ -33,6 +37,14 @@ typedef struct {
   double p;        // dropout probability (0: none)
   uint32_t seed;
   float *work;     // per thread: 3 (forward) or 4 (backward) strips of rb x T floats
+  // The extended kernel (softmax variants and quantizers; docs/softmax.md "Inside the attention kernel"):
+  ScoreSpec sc;
+  Quant qs, qp;    // the scores' and the weights' quantizers (on = 0: off or passing unchanged)
+  int pass;        // forward: 0 the main pass, else a pre-pass (PASS_*)
+  float *imn, *imx, *iam; // per (pair, strip) item: min, max, max|x| of a statistics pre-pass, or the decision's max
+  double *rsum;    // per row (B NH T): sum |x| of a statistics pre-pass
+  double *sums;    // per pair: G parameter-gradient sums (backward)
+  long G;
 } AttnJob;
 
 // The counter hash of src/engine/kernels/ts/attention.ts (mix32, attnRowKey, attnKept).
@@ -179,4 +191,213 @@ void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
   AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = o, .stats = stats, .q = q, .k = k, .v = v,
     .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed };
   run(attention_backward_pairs, &j, B * NH, 4);
+}
+
+// ---- The extended kernel: softmax variants and the in-attention quantizers inside the strips ----------
+// (docs/softmax.md "Inside the attention kernel", docs/quantization.md "Attention"; the definition is
+// src/engine/kernels/ts/attention.ts with the variant's own TypeScript transform.) Per row t of a strip:
+// S = scale q k^T; S' = Q_S(S); P = the variant's transform of S' (softmax.h; row kinds save m, Z);
+// P' = Q_P(P); W = P' keep; out = W V. Q_S and Q_P have one scale per call, so forward first runs the
+// pre-passes it needs, each a strip loop recomputing S: the scores' statistics, the call's decision
+// (strongermax's overflow recompute), the weights' statistics. Backward recomputes S', P, P' with the
+// saved state and passes gradients straight through both quantizers.
+enum { PASS_MAIN = 0, PASS_S, PASS_DECIDE, PASS_P };
+
+// x[0..n) of row t of pair i through quantizer q (quantize.c's float32 arithmetic; stochastic rounding
+// draws u from the dropout hash under the quantizer's seed).
+SIMD_INLINE void quant_row(float *x, long n, const Quant *q, uint32_t pair, uint32_t t) {
+  if (!q->on) return;
+  const uint32_t rk = q->method == 2 ? row_key(q->seed, pair, t) : 0;
+  for (long s = 0; s < n; s++) {
+    const float v = x[s];
+    float qq;
+    if (q->method == 2) {
+      const float u = (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f);
+      const float l = (fabsf(v) / q->amax) * q->levels, fl = truncf(l);
+      float prob = l - fl;
+      prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
+      qq = (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) * (fl + (u < prob ? 1.0f : 0.0f));
+    } else {
+      qq = nearbyintf(v / q->scale) + q->zp;
+      qq = qq < q->qmin ? q->qmin : qq > q->qmax ? q->qmax : qq;
+    }
+    const float d = (qq - q->zp) * q->scale;
+    x[s] = q->sched ? v + q->level * (d - v) : d;
+  }
+}
+
+// A pre-pass's statistics of rows [r0, r1) of a strip (row x of the buffer has n = t + 1 entries).
+SIMD_INLINE void strip_stats(const AttnJob *j, const float *X, long ld, long r0, long r1, long it, long pair) {
+  float mn = INFINITY, mx = -INFINITY, am = 0;
+  for (long t = r0; t < r1; t++) {
+    const float *x = X + (t - r0) * ld;
+    double rs = 0;
+    for (long s = 0; s <= t; s++) {
+      const float v = x[s], a = fabsf(v);
+      mn = v < mn ? v : mn; mx = v > mx ? v : mx; am = a > am ? a : am;
+      rs += a;
+    }
+    j->rsum[pair * j->T + t] = rs;
+  }
+  j->imn[it] = mn; j->imx[it] = mx; j->iam[it] = am;
+}
+
+POOL_FN(score_forward_strips, i0, i1) {
+  const AttnJob *j = p;
+  const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T;
+  float *S = j->work + (long)tid * 4 * rb * T, *P = S + rb * T, *K = P + rb * T, *W = K + rb * T;
+  for (long it = i0; it < i1; it++) { // it = pair * nrb + strip
+    const long i = it / j->nrb, r0 = (it % j->nrb) * rb, r1 = r0 + rb < T ? r0 + rb : T;
+    const long b = i / NH, h = i % NH, o = b * T * C + h * D;
+    float *stats = j->stats + i * T * 2;
+    j->mm(0, 1, r1 - r0, r1, D, j->scale, j->q + o + r0 * C, C, j->k + o, C, 0, S, ld);
+    if (j->pass == PASS_S) { strip_stats(j, S, ld, r0, r1, it, i); continue; }
+    for (long t = r0; t < r1; t++) quant_row(S + (t - r0) * ld, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
+    if (j->pass == PASS_DECIDE) { // max over the strip of min(S', c1) - c2
+      const float c1 = j->sc.c[1], c2 = j->sc.c[2];
+      float mx = -INFINITY;
+      for (long t = r0; t < r1; t++) for (long s = 0; s <= t; s++) {
+        const float x = S[(t - r0) * ld + s], y = (x < c1 ? x : c1) - c2;
+        mx = y > mx ? y : mx;
+      }
+      j->imx[it] = mx;
+      continue;
+    }
+    for (long t = r0; t < r1; t++) {
+      float *pr = P + (t - r0) * ld, m, Z;
+      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, h, &m, &Z, 0);
+      if (j->pass == PASS_MAIN) { stats[2 * t] = m; stats[2 * t + 1] = Z; }
+      for (long s = t + 1; s < r1; s++) pr[s] = 0;
+    }
+    if (j->pass == PASS_P) { strip_stats(j, P, ld, r0, r1, it, i); continue; }
+    for (long t = r0; t < r1; t++) quant_row(P + (t - r0) * ld, t + 1, &j->qp, (uint32_t)i, (uint32_t)t);
+    const float *w = P;
+    if (j->p > 0) { dropout_strip(W, K, P, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p); w = W; }
+    j->mm(0, 0, r1 - r0, D, r1, 1.0f, w, ld, j->v + o, C, 0, j->out + o + r0 * C, C);
+  }
+}
+
+POOL_FN(score_backward_pairs, i0, i1) {
+  const AttnJob *j = p;
+  const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T, G = j->G;
+  float *S = j->work + (long)tid * 5 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *K = Gs + rb * T, *W = K + rb * T;
+  for (long i = i0; i < i1; i++) {
+    const long b = i / NH, h = i % NH, o = b * T * C + h * D;
+    const float *q = j->q + o, *k = j->k + o, *v = j->v + o, *dout = j->dout + o;
+    float *dq = j->dq + o, *dk = j->dk + o, *dv = j->dv + o, *stats = j->stats + i * T * 2;
+    double *sums = j->sums ? j->sums + i * G : NULL;
+    for (long g = 0; g < G; g++) sums[g] = 0;
+    for (long r0 = 0; r0 < T; r0 += rb) {
+      const long r1 = r0 + rb < T ? r0 + rb : T, nr = r1 - r0;
+      j->mm(0, 1, nr, r1, D, j->scale, q + r0 * C, C, k, C, 0, S, ld);
+      for (long t = r0; t < r1; t++) {
+        float *sr = S + (t - r0) * ld, *pr = P + (t - r0) * ld;
+        quant_row(sr, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
+        score_row_forward(&j->sc, pr, sr, t + 1, h, &stats[2 * t], &stats[2 * t + 1], 1);
+        for (long s = t + 1; s < r1; s++) pr[s] = 0;
+      }
+      const float *w = P;
+      if (j->qp.on) {
+        for (long t = r0; t < r1; t++) {
+          float *wr = W + (t - r0) * ld;
+          memcpy(wr, P + (t - r0) * ld, (size_t)r1 * sizeof(float));
+          quant_row(wr, t + 1, &j->qp, (uint32_t)i, (uint32_t)t);
+        }
+        w = W;
+      }
+      if (j->p > 0) { dropout_strip(W, K, w, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p); w = W; }
+      j->mm(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, Gs, ld); // dP (before the keep factors)
+      j->mm(1, 0, r1, D, nr, 1.0f, w, ld, dout + r0 * C, C, 1, dv, C);
+      for (long t = r0; t < r1; t++) {
+        float *g = Gs + (t - r0) * ld;
+        const long n = t + 1;
+        if (j->p > 0) { const float *kr = K + (t - r0) * ld; for (long s = 0; s < n; s++) g[s] *= kr[s]; }
+        score_row_backward(&j->sc, g, S + (t - r0) * ld, P + (t - r0) * ld, n, h, stats[2 * t], stats[2 * t + 1], sums);
+        for (long s = 0; s < n; s++) g[s] *= j->scale;
+        for (long s = n; s < r1; s++) g[s] = 0;
+      }
+      j->mm(0, 0, nr, D, r1, 1.0f, Gs, ld, k, C, 1, dq + r0 * C, C);
+      j->mm(1, 0, r1, D, nr, 1.0f, Gs, ld, q + r0 * C, C, 1, dk, C);
+    }
+  }
+}
+
+// The quantizer at state[0..12) (method < 0: off), from its saved parameters (backward) or none yet.
+static Quant quant_of(const double *st) {
+  Quant q = { .on = st[0] >= 0 && st[4] == 1, .method = (int)st[0], .scale = (float)st[5], .zp = (float)st[6],
+    .qmin = (float)st[7], .qmax = (float)st[8], .amax = (float)st[9], .levels = (float)st[10], .level = (float)st[2],
+    .sched = st[2] >= 0, .seed = (uint32_t)st[3] };
+  return q;
+}
+
+// A statistics pre-pass's result: quantize.c's parameters (float32 operations) into state[4..11) and q.
+static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items, long rows) {
+  float mn = INFINITY, mx = -INFINITY, amax = 0;
+  for (long it = 0; it < items; it++) {
+    mn = j->imn[it] < mn ? j->imn[it] : mn; mx = j->imx[it] > mx ? j->imx[it] : mx; amax = j->iam[it] > amax ? j->iam[it] : amax;
+  }
+  double asum = 0;
+  for (long r = 0; r < rows; r++) asum += j->rsum[r];
+  const double count = (double)j->B * j->NH * j->T * (j->T + 1) / 2;
+  const int method = (int)st[0], bits = (int)st[1];
+  const float half = (float)((1L << (bits - 1)) - 1), levels = (float)((1L << bits) - 1);
+  float scale, zp = 0, qmin = -half - 1, qmax = half;
+  switch (method) {
+    case 0: scale = amax / half; break;
+    case 1: scale = (mx - mn) / levels; zp = -nearbyintf(mn / scale) + qmin; break;
+    case 2: scale = amax / levels; qmin = -levels; qmax = levels; break;
+    default: { const float m = (float)(asum / count), lo = 1e-5f; scale = m > lo ? m : lo; qmin = -1; qmax = 1; }
+  }
+  const int on = count > 0 && scale > 0 && isfinite(scale) && isfinite(zp);
+  st[4] = on; st[5] = scale; st[6] = zp; st[7] = qmin; st[8] = qmax; st[9] = amax; st[10] = levels;
+  *q = quant_of(st);
+}
+
+static void score_spec(AttnJob *j, int kind, const float *spec, long nk, const double *state) {
+  j->sc = (ScoreSpec){ .kind = kind, .c = spec, .hp = spec + SCORE_NC, .xs = spec + SCORE_NC + 4 * j->NH, .nk = nk,
+    .decision = state[24] != 0 };
+  j->sc.ys = j->sc.xs + nk;
+}
+
+void nl_attention_score_forward(float *out, float *stats, const float *q, const float *k, const float *v, double p, uint32_t seed,
+  long B, long T, long C, long NH, int bf16, int kind, const float *spec, long nk, double *state) {
+  if (B * T * NH == 0) return;
+  AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .out = out, .stats = stats, .q = q, .k = k, .v = v, .B = B, .T = T, .C = C, .NH = NH,
+    .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed };
+  for (int x = 4; x < 12; x++) { state[x] = 0; state[12 + x] = 0; }
+  state[24] = 0;
+  score_spec(&j, kind, spec, nk, state);
+  j.qs = quant_of(state); j.qp = quant_of(state + 12); // both off until their pre-pass
+  const long rb = strip_rows(T), items = B * NH * ((T + rb - 1) / rb), rows = B * NH * T;
+  const int decide = kind == SK_EXPROW && spec[3] == 3;
+  if (state[0] >= 0 || state[12] >= 0 || decide) {
+    j.imn = malloc((size_t)items * 3 * sizeof(float));
+    j.rsum = malloc((size_t)rows * sizeof(double));
+    if (!j.imn || !j.rsum) abort();
+    j.imx = j.imn + items; j.iam = j.imx + items;
+  }
+  if (state[0] >= 0) { j.pass = PASS_S; run(score_forward_strips, &j, items, 4); quant_from_stats(&j.qs, state, &j, items, rows); }
+  if (decide) {
+    j.pass = PASS_DECIDE;
+    run(score_forward_strips, &j, items, 4);
+    float mx = -INFINITY;
+    for (long it = 0; it < items; it++) mx = j.imx[it] > mx ? j.imx[it] : mx;
+    j.sc.decision = mx > spec[6];
+    state[24] = j.sc.decision;
+  }
+  if (state[12] >= 0) { j.pass = PASS_P; run(score_forward_strips, &j, items, 4); quant_from_stats(&j.qp, state + 12, &j, items, rows); }
+  j.pass = PASS_MAIN;
+  run(score_forward_strips, &j, items, 4);
+  free(j.imn); free(j.rsum);
+}
+
+void nl_attention_score_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
+  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16,
+  int kind, const float *spec, long nk, const double *state, double *sums, long G) {
+  if (B * T * NH == 0) return;
+  AttnJob j = { .mm = bf16 ? gemm_bf16_st : gemm_st, .dq = dq, .dk = dk, .dv = dv, .dout = dout, .o = o, .stats = stats, .q = q, .k = k, .v = v,
+    .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed, .sums = sums, .G = G };
+  score_spec(&j, kind, spec, nk, state);
+  j.qs = quant_of(state); j.qp = quant_of(state + 12);
+  run(score_backward_pairs, &j, B * NH, 5);
 }

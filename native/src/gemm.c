@@ -430,8 +430,9 @@ void nl_matmul_ex(float *out, const float *a, const float *b, int M, int N, int 
   if (M == 0 || N == 0) return;
   MatmulJob j = { selected(), out, a, b, M, N, K, 0, transA, transB, accumulate, N > M, bf16 };
   const long len = j.split_n ? N : M, unit = j.split_n ? 32 : 48, threads = pool_threads();
-  // Below ~2 MFLOP waking the pool costs more than it saves.
-  long parts = (double)M * N * K < 1e6 ? 1 : threads * 3;
+  // Below ~2 MFLOP waking the pool costs more than it saves; one thread takes the product whole
+  // (each slice packs the other operand again: all of a weight gradient's 16384 x N input, say).
+  long parts = (double)M * N * K < 1e6 || threads == 1 ? 1 : threads * 3;
   if (parts > len / unit) parts = len / unit;
   if (parts < 1) parts = 1;
   j.slice = ((len + parts - 1) / parts + unit - 1) / unit * unit;

@@ -78,81 +78,108 @@ static void pack_b(int tb, const float *B, long ldb, long p0, long kc, long j0, 
   }
 }
 
-// AVX-512BW packing for the vdpbf16ps kernel: the same words as pack_a/pack_b (bf16_bits, in
-// integer lanes: round to nearest even, NaN quieted, subnormals to signed zero), 16 lanes at a
-// time; gemm_check compares this kernel with the others, which pack in scalar code, bit for bit.
+// AVX-512 packing for the vdpbf16ps kernel: the same words as pack_a/pack_b, rounded by
+// vcvtne2ps2bf16 (AVX512_BF16), which is bf16_bits exactly: round to nearest even, NaN quieted,
+// subnormal inputs to a zero of the same sign (Intel's definition of the instruction; checked on
+// AMD Zen 4 against bf16_bits for all 2^32 float32 bit patterns). gemm_check compares this
+// kernel with the others, which pack in scalar code, bit for bit.
 #ifdef NL_BF16_X86
-#define X512BW __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-typedef void (*pack_a_fn)(int, const float *, long, long, long, long, long, uint32_t *);
-typedef void (*pack_b_fn)(int, const float *, long, long, long, long, long, uint32_t *);
+#define X512P __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+static inline __mmask16 first(long n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
-// Each 32-bit lane's bfloat16 in its high 16 bits (the low 16 bits are not meaningful).
-X512BW static inline __m512i round_hi(__m512i u) {
-  const __m512i expm = _mm512_set1_epi32(0x7f800000);
-  const __mmask16 sub = _mm512_testn_epi32_mask(u, expm);
-  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), expm);
-  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
-  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
-  return _mm512_mask_and_epi32(r, sub, u, _mm512_set1_epi32((int)0x80000000u));
+// 16 pairs of consecutive values: lane q = (x[2q], x[2q + 1]); values from n on (n < 32) read as 0.
+X512P static inline __m512i pairs_adjacent(const float *x, long n) {
+  if (n >= 32) return (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x));
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(first(n - 16), x + 16), _mm512_maskz_loadu_ps(first(n), x));
 }
-// Lane i: the pair (lo[i], hi[i]).
-X512BW static inline __m512i pair_lanes(__m512i lo, __m512i hi) {
-  return _mm512_or_si512(_mm512_srli_epi32(round_hi(lo), 16), _mm512_and_si512(round_hi(hi), _mm512_set1_epi32((int)0xffff0000u)));
-}
-// 16 pairs of 32 consecutive values: lane q = (x[2q], x[2q + 1]).
-X512BW static inline __m512i pair_adjacent(const float *x) {
-  const __m512i idx = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33,
-    31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-  return _mm512_permutex2var_epi16(round_hi(_mm512_loadu_si512(x)), idx, round_hi(_mm512_loadu_si512(x + 16)));
+// Lane j: the pair (lo[j], hi[j]) (two rows of the same 16 columns).
+X512P static inline __m512i pairs_rows(__m512 lo, __m512 hi) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+    23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-// Rows r < w of s (row stride ld, k contiguous) as pairs at dst[p w + r], 16 pairs at a time;
-// rows from `valid` on are zeros.
-X512BW static void pack_rows_512(const float *s, long ld, long kc, const int w, long valid, uint32_t *dst) {
-  const long kp = (kc + 1) / 2, kv = kc / 32 * 16; // kv: pairs done 16 at a time
-  for (long r = 0; r < w; r++) {
-    if (r >= valid) { for (long p = 0; p < kp; p++) dst[p * w + r] = 0; continue; }
-    const float *x = s + r * ld;
-    uint32_t t[16] __attribute__((aligned(64)));
-    for (long p = 0; p < kv; p += 16) {
-      _mm512_store_si512(t, pair_adjacent(x + 2 * p));
-      for (int q = 0; q < 16; q++) dst[(p + q) * w + r] = t[q];
+// r[c] lane j = old r[j] lane c: a 16 x 16 transpose of 32-bit lanes (pairs within 128-bit lanes,
+// then 64-bit halves, then 128-bit lanes).
+X512P static inline void transpose16(__m512i r[16]) {
+  __m512i u[16];
+  for (int g = 0; g < 16; g += 4) { // rows g..g+3: u[g + c] lane L = their column 4L + c
+    const __m512i t0 = _mm512_unpacklo_epi32(r[g], r[g + 1]), t1 = _mm512_unpackhi_epi32(r[g], r[g + 1]),
+      t2 = _mm512_unpacklo_epi32(r[g + 2], r[g + 3]), t3 = _mm512_unpackhi_epi32(r[g + 2], r[g + 3]);
+    u[g] = _mm512_unpacklo_epi64(t0, t2); u[g + 1] = _mm512_unpackhi_epi64(t0, t2);
+    u[g + 2] = _mm512_unpacklo_epi64(t1, t3); u[g + 3] = _mm512_unpackhi_epi64(t1, t3);
+  }
+  for (int c = 0; c < 4; c++) { // column 4L + c: 128-bit lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
+    const __m512i x0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xee),
+      x2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), x3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xee);
+    r[c] = _mm512_shuffle_i32x4(x0, x2, 0x88); r[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xdd);
+    r[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88); r[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xdd);
+  }
+}
+
+// Rows r < w of s (row stride ld, k contiguous) as pairs at dst[p w + r]; rows from `valid` on are
+// zeros. 16 pairs of 16 rows at a time: converted row by row, transposed in registers, stored
+// as whole pair rows (w = 12 or 32).
+X512P static inline __attribute__((always_inline)) void pack_rows(const float *s, long ld, long kc, const int w, long valid,
+  uint32_t *dst) {
+  const long kp = (kc + 1) / 2;
+  for (long p0 = 0; p0 < kp; p0 += 16) {
+    const long n = kc - 2 * p0, q1 = kp - p0 < 16 ? kp - p0 : 16;
+    for (int h = 0; h < w; h += 16) {
+      __m512i v[16];
+      for (int r = 0; r < 16; r++) {
+        if (h + r < w && h + r < valid) {
+          const float *x = s + (h + r) * ld + 2 * p0;
+          _mm_prefetch((const char *)(x + 64), _MM_HINT_T0); // two steps ahead on this row
+          _mm_prefetch((const char *)(x + 80), _MM_HINT_T0);
+          v[r] = pairs_adjacent(x, n);
+        } else v[r] = _mm512_setzero_si512();
+      }
+      transpose16(v);
+      const __mmask16 m = first(w - h);
+      for (int q = 0; q < q1; q++) _mm512_mask_storeu_epi32(dst + (p0 + q) * w + h, m, v[q]);
     }
-    for (long p = kv; p < kp; p++) dst[p * w + r] = pair(x[2 * p], 2 * p + 1 < kc ? x[2 * p + 1] : 0.0f);
   }
 }
 
-X512BW static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+X512P static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
   const long kp = (kc + 1) / 2;
-  for (long ir = 0; ir < mc; ir += MR, dst += MR * kp) {
-    const long m = mc - ir < MR ? mc - ir : MR, i = i0 + ir;
-    if (ta) { // rows k and k + 1 of A (K x M), m contiguous values each
-      const __mmask16 mm = (__mmask16)((1u << m) - 1);
-      for (long p = 0; p < kp; p++) {
-        const long k = p0 + 2 * p;
-        const __m512i lo = _mm512_maskz_loadu_epi32(mm, A + k * lda + i);
-        const __m512i hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_epi32(mm, A + (k + 1) * lda + i) : _mm512_setzero_si512();
-        _mm512_mask_storeu_epi32(dst + p * MR, 0x0fff, pair_lanes(lo, hi));
-      }
-    } else pack_rows_512(A + i * lda + p0, lda, kc, MR, m, dst); // rows of A: k contiguous
+  if (!ta) { // rows of A: k contiguous
+    for (long ir = 0; ir < mc; ir += MR, dst += MR * kp)
+      pack_rows(A + (i0 + ir) * lda + p0, lda, kc, MR, mc - ir, dst);
+    return;
+  }
+  // rows k and k + 1 of A (K x M), read across the block's mc contiguous values, pair by pair
+  for (long p = 0; p < kp; p++) {
+    const float *s0 = A + (p0 + 2 * p) * lda + i0, *s1 = s0 + lda;
+    const int odd = 2 * p + 1 < kc;
+    for (long ir = 0; ir < mc; ir += MR) {
+      const __mmask16 m = first(mc - ir < MR ? mc - ir : MR);
+      const __m512 lo = _mm512_maskz_loadu_ps(m, s0 + ir), hi = odd ? _mm512_maskz_loadu_ps(m, s1 + ir) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(dst + ir * kp + p * MR, 0x0fff, pairs_rows(lo, hi));
+    }
   }
 }
 
-X512BW static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
+X512P static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
   const long kp = (kc + 1) / 2;
-  for (long jr = 0; jr < nc; jr += NR, dst += NR * kp) {
-    const long n = nc - jr < NR ? nc - jr : NR, j = j0 + jr;
-    if (!tb) { // rows k and k + 1 of B (K x N), n contiguous values each
-      const __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), m1 = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
-      for (long p = 0; p < kp; p++) {
-        const long k = p0 + 2 * p;
-        const float *s0 = B + k * ldb + j, *s1 = s0 + ldb;
-        const int odd = 2 * p + 1 < kc;
-        const __m512i z = _mm512_setzero_si512();
-        _mm512_store_si512(dst + p * NR, pair_lanes(_mm512_maskz_loadu_epi32(m0, s0), odd ? _mm512_maskz_loadu_epi32(m0, s1) : z));
-        _mm512_store_si512(dst + p * NR + 16, pair_lanes(_mm512_maskz_loadu_epi32(m1, s0 + 16), odd ? _mm512_maskz_loadu_epi32(m1, s1 + 16) : z));
+  if (tb) { // column c is row j + c of B (N x K): k contiguous
+    for (long jr = 0; jr < nc; jr += NR, dst += NR * kp)
+      pack_rows(B + (j0 + jr) * ldb + p0, ldb, kc, NR, nc - jr, dst);
+    return;
+  }
+  // rows k and k + 1 of B (K x N), read across the block's nc contiguous values, pair by pair
+  for (long p = 0; p < kp; p++) {
+    const float *s0 = B + (p0 + 2 * p) * ldb + j0, *s1 = s0 + ldb;
+    const int odd = 2 * p + 1 < kc;
+    for (long jr = 0; jr < nc; jr += NR) {
+      uint32_t *d = dst + jr * kp + p * NR;
+      for (int h = 0; h < NR; h += 16) {
+        const __mmask16 m = first(nc - jr - h);
+        const __m512 lo = _mm512_maskz_loadu_ps(m, s0 + jr + h), hi = odd ? _mm512_maskz_loadu_ps(m, s1 + jr + h) : _mm512_setzero_ps();
+        _mm512_store_si512(d + h, pairs_rows(lo, hi));
       }
-    } else pack_rows_512(B + j * ldb + p0, ldb, kc, NR, n, dst); // column c is row j + c of B (N x K)
+    }
   }
 }
 #endif

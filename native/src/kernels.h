@@ -26,18 +26,14 @@ void nl_attention_forward(float *out, float *stats, const float *q, const float 
   uint32_t seed, long B, long T, long C, long NH, int bf16);
 void nl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
   const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16);
-// Attention with a softmax variant (softmax.c; src/nn/softmax/score-attention.ts is the definition).
-void nl_score_attention_scores(float *S, const float *q, const float *k, long B, long T, long C, long NH);
-void nl_score_attention_values(float *out, const float *P, const float *v, const float *mask, long B, long T, long C, long NH);
-void nl_score_attention_values_backward(float *dP, float *dv, const float *dout, const float *P, const float *v, const float *mask,
-  long B, long T, long C, long NH);
-void nl_score_attention_scores_backward(float *dq, float *dk, const float *dS, const float *q, const float *k,
-  long B, long T, long C, long NH);
-void nl_elem_attention_forward(float *out, float *P, float *S, const float *q, const float *k, const float *v, const float *mask,
-  long B, long T, long C, long NH, int kind, const float *c, const float *hp);
-void nl_elem_attention_backward(float *dq, float *dk, float *dv, float *scratch, double *sums, const float *dout, const float *P,
-  const float *S, const float *q, const float *k, const float *v, const float *mask, long B, long T, long C, long NH,
-  int kind, const float *c, const float *hp);
+// Attention with a softmax variant and/or the in-attention quantizers inside the strips (attention.c,
+// softmax.h; docs/softmax.md "Inside the attention kernel"): kind, spec = c[8] | hp[4 NH] | xs[nk] | ys[nk],
+// state (32 doubles: quantizers and the per-call decision; forward writes, backward reads), sums (B NH G).
+void nl_attention_score_forward(float *out, float *stats, const float *q, const float *k, const float *v, double p, uint32_t seed,
+  long B, long T, long C, long NH, int bf16, int kind, const float *spec, long nk, double *state);
+void nl_attention_score_backward(float *dq, float *dk, float *dv, const float *dout, const float *o, float *stats,
+  const float *q, const float *k, const float *v, double p, uint32_t seed, long B, long T, long C, long NH, int bf16,
+  int kind, const float *spec, long nk, const double *state, double *sums, long G);
 double nl_cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, long N, long V);
 void nl_cross_entropy_backward(float *dlogits, const float *probs, const int *targets, double scale, long N, long V);
 void nl_add(float *out, const float *a, const float *b, long n);

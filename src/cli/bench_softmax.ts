@@ -1,7 +1,7 @@
 // `normlab bench --softmaxes`: the attention alone (forward and backward of one layer) with every
 // softmax variant (docs/softmax.md), against plain softmax in the same run, on each backend given.
-// Plain softmax runs the backend's attention kernel (no T x T storage); a variant runs its slot
-// (src/nn/softmax/softmax-slot.ts): the fused elementwise kernel where the backend has one, else the stages.
+// Every variant runs inside the backend's attention kernel (no T x T storage; docs/softmax.md "Inside
+// the attention kernel"), with the options its slot (src/nn/softmax/softmax-slot.ts) gives.
 import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import type { F } from '../engine/types.js';
@@ -24,20 +24,18 @@ export function benchSoftmaxes(cfg: TrainConfig, backends: BackendName[], iters:
     for (const variant of Object.keys(softmaxes)) {
       const a = { ...cfg, softmax_variant_attn: variant } as TrainConfig;
       const store = new ParamStore('float32', be);
-      const slot = variant === 'softmax' ? null : new SoftmaxSlot(store, 'attn.softmax_layer_attn', softmaxes[variant], a, B * NH * T * T);
+      const slot = variant === 'softmax' ? null : new SoftmaxSlot(store, 'attn.softmax_layer_attn', softmaxes[variant], a);
       store.finalize(new Rng(1));
       slot?.bind();
       const rng = new Rng(3), arr = (): F => { const x = store.alloc(B * T * C); for (let i = 0; i < x.length; i++) x[i] = rng.normal(); return x; };
       const q = arr(), k = arr(), v = arr(), dout = arr(), out = store.alloc(B * T * C), stats = store.alloc(B * NH * T * 2);
       const dq = store.alloc(B * T * C), dk = store.alloc(B * T * C), dv = store.alloc(B * T * C);
       const step = () => {
-        if (slot) {
-          slot.forward(be, out, q, k, v, null, B, T, C, NH);
-          slot.backward(be, dq, dk, dv, dout, q, k, v, null, B, T, C, NH);
-        } else {
-          be.attentionForward(out, stats, q, k, v, null, B, T, C, NH);
-          be.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, null, B, T, C, NH);
-        }
+        const o = slot ? slot.opts({}, B, T) : undefined;
+        be.attentionForward(out, stats, q, k, v, null, B, T, C, NH, o);
+        slot?.beginBackward();
+        be.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, null, B, T, C, NH, o);
+        slot?.endBackward();
       };
       for (let i = 0; i < warmup; i++) step();
       const t0 = performance.now(), c0 = process.cpuUsage();

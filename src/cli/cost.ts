@@ -1,6 +1,7 @@
 // `normlab cost [train flags]`: what the configured model's norms and activations cost in a chip,
 // per token, by operation class (docs/cost.md): each slot (norm slots, the MLP activation, ln_f),
-// each layer and the total, with the matrix products alongside for scale.
+// each layer and the total, with the matrix products alongside for scale. With quantization flags, the
+// products also at their operand widths (docs/cost.md, "Bit widths": cost_bit_macs, cost_weight_bits).
 //
 //   normlab cost --n_layer 4 --n_embd 128 --norm_variant_attn krmsnorm --krmsnorm_quantize_type int8
 //   normlab cost --activation_variant_layerlist relu gelu learned_spline --training
@@ -13,7 +14,7 @@ import { loadMeta } from '../data/dataset.js';
 import { UserError } from '../engine/types.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { mlpHidden } from '../model/block.js';
-import { modelCost, variantCost, type ModelCost } from '../model/model-cost.js';
+import { bitMatmuls, costSummary, modelCost, variantCost, type ModelCost } from '../model/model-cost.js';
 import { variantTag } from '../model/label.js';
 import { activations } from '../nn/activations/activation-registry.js';
 import { OP_CLASSES, pass, totalOps, type Ops, type Reduction } from '../nn/op-cost.js';
@@ -49,20 +50,38 @@ function configFrom(c: Record<string, unknown>): { cfg: ModelConfig; note: strin
   return { cfg: { ...(c as unknown as ModelConfig), vocab_size: modelVocabSize(vocab, c.vocab_multiple as number | null) }, note };
 }
 
-function modelRows(mc: ModelCost, mode: 'inference' | 'training', cfg: ModelConfig): (string | number)[][] {
+type BitMatmul = ReturnType<typeof bitMatmuls>[number];
+
+/** The matrix products at their operand widths, when a quantization flag narrows any of them; else null. */
+function quantizedProducts(cfg: ModelConfig): BitMatmul[] | null {
+  const bm = bitMatmuls(cfg);
+  return bm.some((m) => m.aBits !== 32 || m.wBits !== 32) ? bm : null;
+}
+
+/** Bit-weighted MACs per token (docs/cost.md, "Bit widths") of layer i's products, or of the LM head (i < 0). */
+function bitMacs(bm: BitMatmul[], layer: number): number {
+  const mine = bm.filter((m) => (layer < 0 ? !m.name.startsWith('h.') : m.name.startsWith(`h.${layer}.`)));
+  return mine.reduce((n, m) => n + (m.macs * m.aBits * m.wBits) / 1024, 0);
+}
+
+function modelRows(mc: ModelCost, mode: 'inference' | 'training', cfg: ModelConfig, bm: BitMatmul[] | null): (string | number)[][] {
   const rows: (string | number)[][] = [];
   const opsCells = (o: Ops) => OP_CLASSES.map((k) => o[k] ?? 0);
   for (const layer of mc.layers) {
     const slots = mc.slots.filter((s) => s.layer === layer.layer);
     for (const s of slots) {
+      const head = layer.layer < 0 && s === slots[slots.length - 1]; // the LM head's products on ln_f's row
       rows.push([s.layer < 0 ? 'final' : String(s.layer), s.slot, variantTag(s.kind, s.variant, cfg), s.width, s.params, ...opsCells(s[mode]), totalOps(s[mode]),
-        fmtReductions(s.reductions[mode]), layer.layer < 0 && s === slots[slots.length - 1] ? mc.matmuls.filter((m) => m.layer < 0).reduce((n, m) => n + m.macs, 0) : '']);
+        fmtReductions(s.reductions[mode]), head ? mc.matmuls.filter((m) => m.layer < 0).reduce((n, m) => n + m.macs, 0) : '',
+        ...(bm ? [head ? bitMacs(bm, -1) : ''] : [])]);
     }
     if (layer.layer >= 0) {
-      rows.push([String(layer.layer), 'layer total', '', '', layer.params, ...opsCells(layer[mode]), totalOps(layer[mode]), '', layer.matmulMacs]);
+      rows.push([String(layer.layer), 'layer total', '', '', layer.params, ...opsCells(layer[mode]), totalOps(layer[mode]), '', layer.matmulMacs,
+        ...(bm ? [bitMacs(bm, layer.layer)] : [])]);
     }
   }
-  rows.push(['all', 'model total', '', '', mc.total.params, ...opsCells(mc.total[mode]), totalOps(mc.total[mode]), '', mc.total.matmulMacs]);
+  rows.push(['all', 'model total', '', '', mc.total.params, ...opsCells(mc.total[mode]), totalOps(mc.total[mode]), '', mc.total.matmulMacs,
+    ...(bm ? [costSummary(cfg).cost_bit_macs] : [])]);
   return rows;
 }
 
@@ -106,7 +125,8 @@ export async function costCommand(argv: string[]): Promise<number> {
     if (!(e instanceof HelpRequested)) throw e;
     process.stdout.write(formatHelp('cost', TABLE, USAGE,
       'Operation counts per token of the configured model\'s norms and activations (docs/cost.md says how each is counted), ' +
-      'by class: ' + OP_CLASSES.join(', ') + '; reductions as lengths (@bits when quantized); the matrix products alongside, as multiply-accumulates.'));
+      'by class: ' + OP_CLASSES.join(', ') + '; reductions as lengths (@bits when quantized); the matrix products alongside, as multiply-accumulates, ' +
+      'and with quantization flags also bit-weighted (bit MACs, cost_bit_macs, cost_weight_bits).'));
     return 0;
   }
   const { compare: cmp, training, json, csv, ...c } = parsed.config;
@@ -129,10 +149,11 @@ export async function costCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const mc = modelCost(cfg);
-  if (json) { process.stdout.write(JSON.stringify({ config: cfg, ...mc }, null, 2) + '\n'); return 0; }
-  const head = ['layer', 'slot', 'variant', 'width', 'params', ...OP_CLASSES, 'ops', 'reductions', 'matmul MACs'];
-  const rows = modelRows(mc, mode, cfg);
+  const mc = modelCost(cfg), bm = quantizedProducts(cfg), summary = costSummary(cfg);
+  const bits = { cost_bit_macs: summary.cost_bit_macs, cost_weight_bits: summary.cost_weight_bits, matmuls: bitMatmuls(cfg) };
+  if (json) { process.stdout.write(JSON.stringify({ config: cfg, ...mc, bits }, null, 2) + '\n'); return 0; }
+  const head = ['layer', 'slot', 'variant', 'width', 'params', ...OP_CLASSES, 'ops', 'reductions', 'matmul MACs', ...(bm ? ['bit MACs'] : [])];
+  const rows = modelRows(mc, mode, cfg, bm);
   if (csv) { process.stdout.write([csvLine(head), ...rows.map(csvLine)].join('\n') + '\n'); return 0; }
   if (note) console.log(`note: ${note}`);
   console.log(`${mode === 'training' ? 'training (forward + backward)' : 'inference (forward)'} operations per token; reductions as lengths; ` +
@@ -141,5 +162,12 @@ export async function costCommand(argv: string[]): Promise<number> {
   const t = mc.total, share = totalOps(t[mode]) / (totalOps(t[mode]) + 2 * t.matmulMacs * (mode === 'training' ? 3 : 1));
   console.log(`norms and activations: ${totalOps(t[mode])} operations per token, ${(100 * share).toFixed(2)}% of all arithmetic ` +
     `(matrix products: ${t.matmulMacs * (mode === 'training' ? 3 : 1)} MACs); ${t.params} variant parameters`);
+  if (bm) {
+    const narrow = bm.filter((m) => m.macs > 0 && (m.aBits !== 32 || m.wBits !== 32));
+    const widths = [...new Set(narrow.map((m) => `${m.name.replace(/^h\.\d+\./, '')} ${m.aBits}x${m.wBits}`))];
+    console.log(`quantized (docs/cost.md, "Bit widths"): cost_bit_macs ${+bits.cost_bit_macs.toFixed(2)} bit-weighted MACs per token ` +
+      `(a b_a x b_w-bit MAC counts b_a b_w / 32^2; float32: ${t.matmulMacs}), cost_weight_bits ${+bits.cost_weight_bits.toFixed(2)} ` +
+      `(mean bits per stored weight); narrowed products (activation x weight bits): ${widths.length ? widths.join(', ') : 'none (weights only)'}`);
+  }
   return 0;
 }

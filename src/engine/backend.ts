@@ -13,7 +13,7 @@ import type { NativeKernels } from './kernels/native/native-backend.js';
 import type { WasmKernels } from './kernels/wasm/wasm-backend.js';
 import type { AttnDropout, AttnOpts } from './kernels/ts/attention.js';
 
-export type { AttnDropout, AttnOpts, ScoreTransform } from './kernels/ts/attention.js';
+export type { AttnDropout, AttnOpts, AttnQuant, ScoreKernel, ScoreTransform } from './kernels/ts/attention.js';
 
 export interface MatmulOptions {
   transA?: boolean; // use A^T: A is stored (K, M) instead of (M, K)
@@ -22,23 +22,6 @@ export interface MatmulOptions {
   /** Every value of op(A) and op(B) read rounded to bfloat16 (src/engine/bf16.ts), sums as without
    * it (float32 natively, float64 in ts): --dtype bfloat16, docs/dtype.md. */
   bf16?: boolean;
-}
-
-export interface ScoreAttentionKernels {
-  scores(S: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
-  values(out: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
-  valuesBackward(dP: F, dv: F, dout: F, P: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number): void;
-  scoresBackward(dq: F, dk: F, dS: F, q: F, k: F, B: number, T: number, C: number, NH: number): void;
-  /**
-   * Optional: elementwise variants fused (scores, transform, weighted sum per (batch, head) pair; no
-   * row pass). kind and c (6 constants), hp (3 per head) describe the transform
-   * (src/nn/softmax/score.ts, ElemKernel). forward writes out, P and S; backward accumulates into dq,
-   * dk, dv, clobbers scratch and WRITES sums (2 per pair: Σ dP P, and over the unclamped entries).
-   */
-  elemForward?(out: F, P: F, S: F, q: F, k: F, v: F, mask: F | null, B: number, T: number, C: number, NH: number,
-    kind: number, c: F, hp: F): void;
-  elemBackward?(dq: F, dk: F, dv: F, scratch: F, sums: Float64Array, dout: F, P: F, S: F, q: F, k: F, v: F, mask: F | null,
-    B: number, T: number, C: number, NH: number, kind: number, c: F, hp: F): void;
 }
 
 export interface Backend {
@@ -63,21 +46,16 @@ export interface Backend {
    * "Attention"). out (B, T, C) is written; stats (B, NH, T, 2) receives each row's max m and sum Z
    * (the softmax is exp(S - m) / Z), which backward needs. With drop, the probabilities are
    * multiplied by 0 or 1/(1-p) from a counter-based hash of (seed, pair, row, column) (attnKept in
-   * kernels/ts/attention.ts), which backward evaluates again: no mask is stored.
+   * kernels/ts/attention.ts), which backward evaluates again: no mask is stored. opts: bfloat16
+   * products, a softmax variant (transform: its TypeScript form; kernel: the same in the kernels'
+   * terms) and the two in-attention quantizers, all inside the strips (AttnOpts; docs/softmax.md
+   * "Inside the attention kernel"); a backend without such a kernel runs the TypeScript definition.
    */
   attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number,
     opts?: AttnOpts): void;
   /** Accumulates into dq, dk, dv, given dout and the forward's out and stats (same q, k, v, drop). */
   attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null,
     B: number, T: number, C: number, NH: number, opts?: AttnOpts): void;
-
-  /**
-   * Optional: the three stages of attention with a softmax variant (src/nn/softmax/score-attention.ts is
-   * their definition; Float32Array only): S = q k^T / sqrt(D) for s <= t (0 above); out = (P * mask)
-   * v; dP WRITTEN = (dout v^T) * mask with dv += (P * mask)^T dout; dq += dS k / sqrt(D) and
-   * dk += dS^T q / sqrt(D). The variant's own transform runs between them.
-   */
-  readonly scoreAttention?: ScoreAttentionKernels;
 
   /**
    * Softmax cross-entropy over rows of logits (N, V) with integer targets (N).

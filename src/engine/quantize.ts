@@ -94,14 +94,25 @@ export function forEntries(n: number, T: number, f: (i: number) => void): void {
  * mean|x| is summed in float64 and rounded once.
  */
 export function quantParams(x: ArrayLike<number>, n: number, T: number, method: number, bits: number, fr: Rounder = exact): QuantParams | null {
-  let mn = Infinity, mx = -Infinity, amax = 0, asum = 0, count = 0;
-  forEntries(n, T, (i) => {
-    const v = x[i], a = Math.abs(v);
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-    if (a > amax) amax = a;
-    asum += a; count++;
-  });
+  const st = quantStats();
+  forEntries(n, T, (i) => addQuantStat(st, x[i]));
+  return quantParamsOf(st, method, bits, fr);
+}
+
+/** What a quantizer's parameters are computed from: min, max, max|x|, sum|x| (float64) and the count. */
+export interface QuantStats { mn: number; mx: number; amax: number; asum: number; count: number }
+export const quantStats = (): QuantStats => ({ mn: Infinity, mx: -Infinity, amax: 0, asum: 0, count: 0 });
+export function addQuantStat(st: QuantStats, v: number): void {
+  const a = Math.abs(v);
+  if (v < st.mn) st.mn = v;
+  if (v > st.mx) st.mx = v;
+  if (a > st.amax) st.amax = a;
+  st.asum += a; st.count++;
+}
+
+/** The parameters of quantParams from gathered statistics (null: the tensor passes unchanged). */
+export function quantParamsOf(st: QuantStats, method: number, bits: number, fr: Rounder = exact): QuantParams | null {
+  const { mn, mx, amax, asum, count } = st;
   if (count === 0) return null;
   const half = 2 ** (bits - 1) - 1, levels = 2 ** bits - 1;
   let scale: number, zp = 0, qmin = -half - 1, qmax = half;
@@ -117,6 +128,12 @@ export function quantParams(x: ArrayLike<number>, n: number, T: number, method: 
   }
   if (!(scale > 0 && Number.isFinite(scale)) || !Number.isFinite(zp)) return null;
   return { method, scale, zp, qmin, qmax, amax, levels };
+}
+
+/** x' of one value under p (u: its uniform, stochastic only) at scheduler level `level` (< 0: none). */
+export function quantValue(v: number, p: QuantParams, u: number, level: number, fr: Rounder = exact): number {
+  const d = fr(fr(quantInt(v, p, u, fr) - p.zp) * p.scale);
+  return level < 0 ? d : fr(v + fr(fr(level) * fr(d - v)));
 }
 
 /** The integer q of one value v; u is its uniform draw in [0, 1) (stochastic only: the magnitude

@@ -6,7 +6,8 @@
 // Attention: separate q, k, v projections, causal softmax, c_proj. MLP: c_proj(act(c_fc(h))).
 // Dropout (when training with dropout > 0): on attention probabilities and on both c_proj outputs.
 import type { AttnDropout, AttnOpts, Backend } from '../engine/backend.js';
-import { alloc, UserError, type DType, type F } from '../engine/types.js';
+import { alloc, type DType, type F } from '../engine/types.js';
+import { ATTN_STATE } from '../engine/kernels/ts/attention.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
@@ -16,8 +17,7 @@ import { softmaxes } from '../nn/softmax/softmax-registry.js';
 import { SoftmaxSlot } from '../nn/softmax/softmax-slot.js';
 import type { ActivationName, ModelConfig, NormName } from '../config/config-types.js';
 import type { ParamStore } from '../nn/store.js';
-import { Quantizer, quantLayout, quantLevel, quantPlan, weightsQuantized, type QSpec, type QuantPlan } from '../nn/quant.js';
-import { QuantAttention } from './quant-attention.js';
+import { attnQuant, Quantizer, quantLayout, quantLevel, quantPlan, weightsQuantized, type QSpec, type QuantPlan } from '../nn/quant.js';
 import { variantTag } from './label.js';
 
 export type Dropout = (mask: F, n: number, ctx: Ctx) => boolean;
@@ -124,10 +124,12 @@ export class Block {
   /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
   readonly softmax: SoftmaxSlot | null;
   readonly H: number; readonly Hin: number;
-  /** What this block quantizes (docs/quantization.md), and the attention that quantizes inside (or null). */
+  /** What this block quantizes (docs/quantization.md); the attention kernel quantizes its scores and
+   * weights itself (AttnOpts.quantS, quantP), with this call state between forward and backward. */
   readonly qp: QuantPlan;
   readonly quantizer = new Quantizer();
-  private qatt: QuantAttention | null;
+  private attnState: Float64Array | null;
+  private callOpts: AttnOpts; // the attention options of the last training forward (its backward's)
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
   private b: BlockBuffers;
@@ -160,17 +162,13 @@ export class Block {
     this.v = new Linear(store, `${pfx}.attn.c_attn_v`, C, C, cfg.bias, 0.02, ql.attn_v, bf16);
     this.attnProj = new Linear(store, `${pfx}.attn.c_proj`, C, C, cfg.bias, projStd, ql.attn_proj, bf16);
     this.softmax = cfg.softmax_variant_attn === 'softmax' ? null
-      : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg, maxB * NH * maxT * maxT);
-    if (bf16 && this.softmax) { // its attention path (src/nn/softmax) does not round its products yet
-      throw new UserError(`--dtype bfloat16 with --softmax_variant_attn ${cfg.softmax_variant_attn} is not implemented yet (its attention ` +
-        'products are not rounded); use --dtype float32 with it, or the default softmax with bfloat16');
-    }
+      : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
     this.Hin = act.gated ? 2 * this.H : this.H;
-    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, ql.mlp_up);
+    this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, ql.mlp_up, bf16);
     this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N);
-    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, ql.mlp_down);
+    this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, ql.mlp_down, bf16);
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
@@ -178,12 +176,8 @@ export class Block {
     this.b = this.buffers(N, drop, mem, shared);
     this.y = this.b.out;
     this.stats = mem(maxB * NH * maxT * 2);
-    this.qatt = qp.attn.softmax_input || qp.attn.pv_mult_p_input
-      ? new QuantAttention(maxB, maxT, C, NH, qp.attn.softmax_input, qp.attn.pv_mult_p_input, drop, mem) : null;
-    if (this.attnOpts.bf16 && this.qatt) { // its attention path (src/model/quant-attention) does not round its products yet
-      throw new UserError('--dtype bfloat16 with quantized attention scores or probabilities (--quantize_attn_act_softmax_input, ' +
-        '--quantize_attn_act_pv_mult_p_input) is not implemented yet; use --dtype float32 with them');
-    }
+    this.attnState = qp.attn.softmax_input || qp.attn.pv_mult_p_input ? new Float64Array(ATTN_STATE) : null;
+    this.callOpts = this.attnOpts;
   }
 
   /** Before a forward (or a run of generation steps): the quantized_linear layers' weights, quantized
@@ -228,12 +222,15 @@ export class Block {
     // it); the kernels derive every keep decision from it (docs/memory.md, "Attention dropout").
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
-    if (this.softmax) {
-      // A softmax variant quantizes inside its own slot (scores before it, weights after it).
-      const qz = this.qatt ? { quant: this.quantizer, sQ: this.qp.attn.softmax_input, pQ: this.qp.attn.pv_mult_p_input, level: quantLevel(this.qp, ctx), ctx } : undefined;
-      this.softmax.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, NH, qz);
-    } else if (this.qatt) this.qatt.forward(this.be!, y, q, k, v, this.attDrop, B, T, C, this.quantizer, quantLevel(this.qp, ctx), ctx);
-    else this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH, this.attnOpts);
+    // The softmax variant and the quantizers of the scores and weights run inside the kernel's strips.
+    let o = this.attnOpts;
+    if (this.attnState) {
+      const qa = this.qp.attn, lv = quantLevel(this.qp, ctx);
+      o = { ...o, quantS: attnQuant(qa.softmax_input, lv, ctx), quantP: attnQuant(qa.pv_mult_p_input, lv, ctx), state: this.attnState };
+    }
+    if (this.softmax) o = this.softmax.opts(o, B, T);
+    this.callOpts = o;
+    this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH, o);
   };
 
   /**
@@ -317,9 +314,9 @@ export class Block {
     this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
     g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
     const drop = dropping ? this.attDrop : null;
-    if (this.softmax) this.softmax.backward(be, g.gq, g.gk, g.gv, gy, b.q, b.k, b.v, drop, B, T, C, NH);
-    else if (this.qatt) this.qatt.backward(be, g.gq, g.gk, g.gv, gy, drop, B, T, C);
-    else be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.attnOpts);
+    this.softmax?.beginBackward();
+    be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.callOpts);
+    this.softmax?.endBackward();
     const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
       this.q.backward(be, g.g3, g.gq, hA, N, false);

@@ -2,7 +2,7 @@
 // the reference's flags (src/config/quantization.ts declares them), resolved once per model into a
 // QuantPlan, the scheduler's level, and `Quantizer`, which runs Backend.fakeQuant on one point (with
 // the uniforms of stochastic rounding drawn from the run's seeded generator, so runs reproduce and resume).
-import type { Backend } from '../engine/backend.js';
+import type { AttnQuant, Backend } from '../engine/backend.js';
 import { alloc, type F } from '../engine/types.js';
 import { quantMethodId, STOCHASTIC, type QuantMethod } from '../engine/quantize.js';
 import type { Ctx } from './variant.js';
@@ -103,6 +103,12 @@ export class Quantizer {
     }
     be.fakeQuant(out, x, u, n, T, q.method, q.bits, level);
   }
+}
+
+/** An in-attention quantizer of one call (AttnQuant, src/engine/kernels/ts/attention.ts): stochastic
+ * rounding's draws come from a hash of one seed per call from the run's generator (drawn only for it). */
+export function attnQuant(q: QSpec | null, level: number, ctx: Ctx): AttnQuant | null {
+  return q ? { method: q.method, bits: q.bits, level, seed: q.method === STOCHASTIC ? ctx.rng.nextU32() : 0 } : null;
 }
 
 /** "int8 affine" and the like, for the layout line. */

@@ -5,7 +5,7 @@
 // `gamma` [1], init --consmax_initial_beta, --consmax_initial_gamma.
 // dS = dP P;  dβ = -Σ dP P;  dγ = -Σ dP P / γ̂.
 import type { ConfigOf } from '../variant.js';
-import { ELEM_KIND, type SoftmaxVariant } from './score.js';
+import { allSums, SCORE_KIND, type SoftmaxVariant } from './score.js';
 import { CONSMAX_BETA, CONSMAX_GAMMA } from './consmax.js';
 
 const FLAGS = [CONSMAX_BETA, CONSMAX_GAMMA] as const;
@@ -40,11 +40,11 @@ export const consmax_quan: SoftmaxVariant<ConfigOf<typeof FLAGS>> = {
     g.beta[0] -= sum;
     g.gamma[0] -= sum / quantizeConst(p.gamma[0], 10);
   },
-  native(_a, p) {
+  kernel(_a, p) {
     const beta = quantizeConst(p.beta[0], 100), gamma = quantizeConst(p.gamma[0], 10);
     return {
-      kind: ELEM_KIND.exp, c: [1], hp: () => [beta, Infinity, 1 / gamma],
-      grads(all, _u, g) { const s = all.reduce((x, y) => x + y, 0); g.beta[0] -= s; g.gamma[0] -= s / gamma; },
+      kind: SCORE_KIND.exp, c: [1], hp: () => [beta, Infinity, 1 / gamma, 0],
+      grads(sums, pairs, _NH, g) { const s = allSums(sums, pairs, 3, 0); g.beta[0] -= s; g.gamma[0] -= s / gamma; },
     };
   },
   curve: (x, p) => Math.exp(x - quantizeConst(p.beta[0], 100)) / quantizeConst(p.gamma[0], 10),

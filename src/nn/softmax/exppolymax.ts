@@ -6,7 +6,7 @@
 // neither a fractional power nor b^S's overflow for large S poisons the gradient.
 // f' = ln b · b^S;  p (S + k)^(p-1).
 import type { ConfigOf, VariantFlag } from '../variant.js';
-import { DIV_BY_SEQ_LEN, ELEM_KIND, finiteFlag, pointwise, positiveFlag } from './score.js';
+import { DIV_BY_SEQ_LEN, SCORE_KIND, finiteFlag, pointwise, positiveFlag } from './score.js';
 
 const FLAGS = [
   { name: 'exppolymax_use_euler_base', type: 'bool', default: true, help: 'exppolymax: base e (else --exppolymax_base)' },
@@ -28,7 +28,7 @@ export const exppolymax = pointwise<A>({
     : `exppolymax: the slope-matching shift (ln b / p)^(1/(p-1)) is not a number for base ${a.exppolymax_use_euler_base ? 'e' : a.exppolymax_base} and --exppolymax_power ${a.exppolymax_power}; use a base > 1 or an integer power`),
   f: (x, a) => (x < 0 ? Math.exp(lnb(a) * x) : Math.pow(x + exppolymaxShift(a), a.exppolymax_power) + a.exppolymax_y_intercept),
   df: (x, a) => (x < 0 ? lnb(a) * Math.exp(lnb(a) * x) : a.exppolymax_power * Math.pow(x + exppolymaxShift(a), a.exppolymax_power - 1)),
-  native: (a) => ({ kind: ELEM_KIND.exppoly, c: [lnb(a), exppolymaxShift(a), a.exppolymax_y_intercept, a.exppolymax_power] }),
+  kernel: (a) => ({ kind: SCORE_KIND.exppoly, c: [lnb(a), exppolymaxShift(a), a.exppolymax_y_intercept, a.exppolymax_power] }),
   divisor: (a) => a.exppolymax_divisor,
   ops: () => ({ forward: { cmp: 1, exp: 2, mul: 1, add: 2 }, backward: { cmp: 1, exp: 2, mul: 3, add: 1 } }),
 });

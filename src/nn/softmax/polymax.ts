@@ -5,7 +5,7 @@
 // non-integer power gives no NaN gradient (the framework's torch.where evaluates S^p everywhere).
 // f' = 0; y0 / (0 - x0); p S^(p-1).
 import type { ConfigOf, VariantFlag } from '../variant.js';
-import { DIV_BY_SEQ_LEN, ELEM_KIND, finiteFlag, pointwise, positiveFlag } from './score.js';
+import { DIV_BY_SEQ_LEN, SCORE_KIND, finiteFlag, pointwise, positiveFlag } from './score.js';
 
 /** Shared by polymax and vpolymax. */
 export const POLYMAX_FLAGS = [
@@ -36,7 +36,7 @@ export function polymaxFamily(name: string, vee: boolean) {
       if (x >= a.polymax_x_intercept) return slope(a);
       return 0;
     },
-    native: (a) => ({ kind: ELEM_KIND.poly, c: [a.polymax_x_intercept, slope(a), a.polymax_y_intercept, a.polymax_power] }),
+    kernel: (a) => ({ kind: SCORE_KIND.poly, c: [a.polymax_x_intercept, slope(a), a.polymax_y_intercept, a.polymax_power] }),
     divisor: (a) => a.polymax_divisor,
     // Two compares select the piece; the power (exp and log: x^p = e^(p ln x)) or the line.
     ops: () => ({ forward: { cmp: 2, exp: 2, mul: 1, add: 1 }, backward: { cmp: 2, exp: 2, mul: 3 } }),

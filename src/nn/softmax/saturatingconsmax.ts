@@ -9,7 +9,7 @@
 import type { ConfigOf, Params, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
 import { CONSMAX_FLAGS, consmaxLnBase } from './consmax.js';
-import { DIV_BY_SEQ_LEN, ELEM_KIND, finiteFlag } from './score.js';
+import { allSums, DIV_BY_SEQ_LEN, SCORE_KIND, finiteFlag } from './score.js';
 
 const FLAGS = [
   ...CONSMAX_FLAGS,
@@ -49,12 +49,12 @@ export const saturatingconsmax: SoftmaxVariant<A> = {
     if (a.consmax_learnable_beta) g.beta[0] -= sum * k;
     if (a.consmax_learnable_gamma) g.gamma[0] -= sum / p.gamma[0];
   },
-  native(a, p, _NH, T) {
+  kernel(a, p, _NH, T) {
     const k = consmaxLnBase(a), beta = betaOf(p, a), gamma = gammaOf(p, a), xs = a.consmax_saturation + a.consmax_initial_beta;
     return {
-      kind: ELEM_KIND.exp, c: [k], hp: () => [beta, xs - beta, 1 / (gamma * (a.div_by_seq_len ? T : 1))],
-      grads(all, _u, g) {
-        const s = all.reduce((x, y) => x + y, 0);
+      kind: SCORE_KIND.exp, c: [k], hp: () => [beta, xs - beta, 1 / (gamma * (a.div_by_seq_len ? T : 1)), 0],
+      grads(sums, pairs, _NH, g) {
+        const s = allSums(sums, pairs, 3, 0);
         if (a.consmax_learnable_beta) g.beta[0] -= s * k;
         if (a.consmax_learnable_gamma) g.gamma[0] -= s / gamma;
       },

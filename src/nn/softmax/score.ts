@@ -9,13 +9,19 @@
 //   kind(a):   'elem' (p depends on its own score only: no row pass at all) or 'row' (a row max or sum).
 //   params:    what a layer's instance owns, under the framework's names
 //              (transformer.h.<i>.attn.softmax_layer_attn.<name>).
-//   prepare:   optional, once per call over every row before any forward (strongermax's one
-//              overflow decision per call); its number is passed back to forward and backward.
+//   callDecision: optional, one number per call decided from every row before any forward
+//              (strongermax's overflow decision): pre(row) per row, decide(max over rows); the number
+//              is passed to forward and backward as st.
+//   kernel:    the same transform in the attention kernels' terms (a SCORE_KIND and its constants,
+//              src/engine/kernels/ts/attention.ts ScoreKernel; native/src/softmax.h), so that native
+//              and wasm run it inside their strips; with `grads`, how the kernel's per-pair sums
+//              become the parameter gradients.
 //   forward(P, S, o, n, ...):   writes P[o..o+n) from S[o..o+n).
 //   backward(dS, dP, S, P, o, n, ..., g): WRITES dS[o..o+n) from dP (the gradient of the loss with
 //              respect to P) and ADDS the parameter gradients into g[name] (float64 sums, one per
 //              parameter element).
 import type { F } from '../../engine/types.js';
+export { SCORE_KIND } from '../../engine/kernels/ts/attention.js';
 import type { Ops } from '../op-cost.js';
 import type { ParamSpec, Params, VariantConfig, VariantFlag } from '../variant.js';
 
@@ -43,7 +49,7 @@ export interface SoftmaxVariant<A = {}> {
   /** Flag combinations refused beyond each flag's own check, as a one-line message; else null. */
   check?(a: VariantConfig<A>): string | null;
   cost(a: VariantConfig<A>): ScoreCost;
-  prepare?(S: F, rows: RowLayout, p: Params, a: VariantConfig<A>): number;
+  callDecision?(a: VariantConfig<A>): CallDecision | null;
   forward(P: F, S: F, o: number, n: number, T: number, h: number, p: Params, a: VariantConfig<A>, st: number): void;
   backward(dS: F, dP: F, S: F, P: F, o: number, n: number, T: number, h: number, p: Params, g: Grads,
     a: VariantConfig<A>, st: number): void;
@@ -51,23 +57,54 @@ export interface SoftmaxVariant<A = {}> {
    * per-call decision. Generation then runs full forwards instead of the KV cache (src/model/generate.ts),
    * so that every position sees the T of the framework's generate (the whole context each token). */
   callDependent?(a: VariantConfig<A>): boolean;
-  /** The native fused form under a and the current parameters (elementwise variants), or null. */
-  native?(a: VariantConfig<A>, p: Params, NH: number, T: number): ElemKernel | null;
+  /** The kernels' form under a and the current parameters (T: the call's key length), or null (the
+   * kernels then run the TypeScript definition). */
+  kernel?(a: VariantConfig<A>, p: Params, NH: number, T: number): KernelForm | null;
   /** For plots: the per-score curve at x (elementwise part; pfla_softmax's y_pos) with parameters p. */
   curve?(x: number, p: Params, a: VariantConfig<A>, h: number): number;
 }
 
-/** The transform kinds of the native fused elementwise attention (native/src/softmax.c). */
-export const ELEM_KIND = { exp: 1, relu: 2, relu2: 3, sigmoid: 4, softplus: 5, squareplus: 6, poly: 7, exppoly: 8 } as const;
+/** A per-call decision: the call's value is decide(max over every row of pre(row's n scores at o)). */
+export interface CallDecision {
+  pre(S: ArrayLike<number>, o: number, n: number): number;
+  decide(max: number): number;
+}
 
-/** An elementwise variant in the native fused attention's terms (its `native` adapter): a kind, its
- * constants c[0..5], and for the exp kind per head [β, amax, g] (P = e^(c0 min(S - β, amax)) g) and
- * the parameter gradients from the per-head sums of dP P (all entries, and the unclamped ones). */
-export interface ElemKernel {
+/** A variant in the attention kernels' terms (docs/softmax.md, "Inside the attention kernel"): a
+ * SCORE_KIND, its constants c (up to 8), 4 values per head, pfla_softmax's knots (ascending), and how
+ * the G per-pair sums the kernel writes in backward (see native/src/softmax.h) add to the gradients. */
+export interface KernelForm {
   kind: number;
   c: number[];
-  hp?(h: number): [number, number, number];
-  grads?(all: Float64Array, unclamped: Float64Array, g: Grads): void;
+  hp?(h: number): number[];
+  knots?: { xs: ArrayLike<number>; ys: ArrayLike<number> };
+  grads?(sums: Float64Array, pairs: number, NH: number, g: Grads): void;
+}
+
+/** The per-call decision of v under a over the rows of a (B, NH, Tq, T) score tensor (row t has keys
+ * 0..T - Tq + t), or 0 when v makes none. */
+export function decideCall(v: SoftmaxVariant<any>, a: VariantConfig<any>, S: ArrayLike<number>, rows: RowLayout): number {
+  const dec = v.callDecision?.(a);
+  if (!dec) return 0;
+  let mx = -Infinity;
+  for (let r = 0; r < rows.B * rows.NH; r++) for (let t = 0; t < rows.Tq; t++) {
+    mx = Math.max(mx, dec.pre(S, (r * rows.Tq + t) * rows.T, rows.T - rows.Tq + t + 1));
+  }
+  return dec.decide(mx);
+}
+
+/** Sum j of the kernel's per-pair sums (G per pair) for each head, pairs in order (deterministic). */
+export function headSums(sums: Float64Array, pairs: number, NH: number, G: number, j: number): Float64Array {
+  const r = new Float64Array(NH);
+  for (let i = 0; i < pairs; i++) r[i % NH] += sums[i * G + j];
+  return r;
+}
+
+/** Sum j over every pair, in pair order. */
+export function allSums(sums: Float64Array, pairs: number, G: number, j: number): number {
+  let r = 0;
+  for (let i = 0; i < pairs; i++) r += sums[i * G + j];
+  return r;
 }
 
 export type SoftmaxRegistry = Record<string, SoftmaxVariant<any>>;
@@ -127,8 +164,8 @@ export interface PointwiseSpec<A> {
   /** Per score, without the final multiply by 1/(d T) (added here: one in each pass). */
   ops(a: VariantConfig<A>): { forward: Ops; backward: Ops };
   check?(a: VariantConfig<A>): string | null;
-  /** The native kind and its constants c1.. (c0, the scale 1/(d T'), is added here). */
-  native(a: VariantConfig<A>): { kind: number; c: number[] };
+  /** The kernels' kind and its constants c1.. (c0, the scale 1/(d T'), is added here). */
+  kernel(a: VariantConfig<A>): { kind: number; c: number[] };
 }
 
 /** A parameter-free elementwise variant: P = f(S) / (d T'), dS = dP f'(S) / (d T'), T' = T with
@@ -155,8 +192,8 @@ export function pointwise<A extends { div_by_seq_len: boolean }>(s: PointwiseSpe
       for (let i = o; i < o + n; i++) dS[i] = dP[i] * s.df(S[i], a) * c;
     },
     curve: (x, _p, a) => s.f(x, a) / s.divisor(a),
-    native(a, _p, _NH, T) {
-      const k = s.native(a);
+    kernel(a, _p, _NH, T) {
+      const k = s.kernel(a);
       return { kind: k.kind, c: [outScale(s.divisor(a), T, a.div_by_seq_len), ...k.c] };
     },
   };

@@ -5,7 +5,7 @@
 // dS = P (dP - Σ P dP) k (2 - σ(k S)).
 import type { ConfigOf, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { positiveFlag, rowDot, rowMax, rowMin, SIGMOID } from './score.js';
+import { positiveFlag, rowDot, rowMax, rowMin, SCORE_KIND, SIGMOID } from './score.js';
 
 const FLAGS = [
   { name: 'sigsoftmax_use_euler_base', type: 'bool', default: true, help: 'sigsoftmax: base e (else --sigsoftmax_base)' },
@@ -30,6 +30,7 @@ export const sigsoftmax: SoftmaxVariant<A> = {
     const inv = 1 / sum;
     for (let i = o; i < o + n; i++) P[i] *= inv;
   },
+  kernel: (a) => ({ kind: SCORE_KIND.sigsoftmax, c: [lnBase(a)] }),
   backward(dS, dP, S, P, o, n, _T, _h, _p, _g, a) {
     const k = lnBase(a), dot = rowDot(P, dP, o, n);
     for (let i = o; i < o + n; i++) dS[i] = P[i] * (dP[i] - dot) * k * (2 - SIGMOID(k * S[i]));

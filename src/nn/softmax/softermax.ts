@@ -3,7 +3,7 @@
 // dS = ln 2 · P (dP - Σ P dP).
 import type { ConfigOf, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { rowDot, rowMax } from './score.js';
+import { rowDot, rowMax, SCORE_KIND } from './score.js';
 
 const FLAGS = [
   { name: 'softermax_use_xmax', type: 'bool', default: true, help: 'softermax: subtract the row max before 2^x' },
@@ -26,6 +26,8 @@ export const softermax: SoftmaxVariant<ConfigOf<typeof FLAGS>> = {
     const inv = 1 / sum;
     for (let i = o; i < o + n; i++) P[i] *= inv;
   },
+  // The kernels' exprow: r = 2^(S - m) = e^(ln 2 (S - m)), m the row max (or 0), P = r / Σ r.
+  kernel: (a) => ({ kind: SCORE_KIND.exprow, c: [Math.LN2, Infinity, 0, a.softermax_use_xmax ? 2 : 0, 1, 1, 0, 0] }),
   backward(dS, dP, _S, P, o, n) {
     const dot = rowDot(P, dP, o, n);
     for (let i = o; i < o + n; i++) dS[i] = Math.LN2 * P[i] * (dP[i] - dot);

@@ -1,58 +1,45 @@
 // A softmax variant bound to one attention layer: its parameters (declared in the ParamStore as
-// `<prefix>.<name>`, prefix transformer.h.<i>.attn.softmax_layer_attn), the saved scores S and
-// weights P (B, NH, T, T), and the attention it computes (./attention.ts stages, or the backend's
-// own where it has them). Plain softmax never gets a slot: the backends' attention kernels compute
-// it without T x T storage (docs/memory.md); a variant keeps S and P (docs/softmax.md says why).
-// Attention dropout keeps exactly the entries the plain kernels keep (attnKept of the call's seed).
-import type { AttnDropout, Backend } from '../../engine/backend.js';
-import { attnKept, attnRowKey } from '../../engine/kernels/ts/attention.js';
+// `<prefix>.<name>`, prefix transformer.h.<i>.attn.softmax_layer_attn) and what the backend's
+// attention kernel needs to run it inside its strips (docs/softmax.md, "Inside the attention kernel"):
+// the variant's TypeScript form (a ScoreTransform: the definition, run row by row) and its kernels'
+// form (KernelForm -> ScoreKernel: a kind and constants for native/src/softmax.h and the wasm module).
+// No T x T array is kept: the kernel saves per-row statistics and recomputes in backward.
+import type { AttnOpts, ScoreKernel, ScoreTransform } from '../../engine/backend.js';
+import { ATTN_STATE, SCORE_NC, scoreSums } from '../../engine/kernels/ts/attention.js';
 import type { F } from '../../engine/types.js';
 import type { Param, ParamStore } from '../store.js';
 import type { Params, VariantConfig } from '../variant.js';
-import type { ElemKernel, Grads, SoftmaxVariant } from './score.js';
-import type { QSpec, Quantizer } from '../quant.js';
-import type { Ctx } from '../variant.js';
-import { allocLike } from '../../engine/types.js';
-
-/** Fake quantization inside attention (docs/quantization.md): the scores before the variant (sQ) and
- * its weights before p v (pQ), straight-through in backward, as for plain softmax. */
-export interface SlotQuant { quant: Quantizer; sQ: QSpec | null; pQ: QSpec | null; level: number; ctx: Ctx }
-import { attentionScores, attentionScoresBackward, attentionValues, attentionValuesBackward } from './score-attention.js';
+import { decideCall, type Grads, type KernelForm, type SoftmaxVariant } from './score.js';
 
 export class SoftmaxSlot {
   private handles: [string, Param][] = [];
   private p: Params = {};
   private dp: Params = {};
   private g: Grads = {};
-  /** The scores of the last forward (B, NH, T, T): backward reads them. */
-  private S: F;
-  private P: F;
-  /** dP, then dS, of one backward. */
-  private dP: F;
-  /** The keep factors of the call's dropout (0 or 1/(1-p)), built from the seed; null without dropout. */
-  private mask: F | null;
-  /** The last forward's prepare() result (strongermax's per-call decision). */
-  private st = 0;
-  /** The last forward's native fused form (elementwise variants on a backend that has it), else null. */
-  private elem: ElemKernel | null = null;
-  private c = new Float32Array(6);
-  private hp: Float32Array;
-  private sums = new Float64Array(0);
-  /** Q(P) of the last forward when pv_mult_p_input is quantized (the weights p v used), else null. */
-  private Pq: F | null = null;
-  private Wfwd: F | null = null;
+  /** The call state (quantizers, the per-call decision) when the block has none of its own. */
+  private state = new Float64Array(ATTN_STATE);
+  /** The kernels' form of the last forward (with its per-pair sums), or null. */
+  private form: KernelForm | null = null;
+  private kern: ScoreKernel | null = null;
+  private pairs = 0;
+  /** Rows the TypeScript backward ran since the last forward (the definition ran, not the kernel's form). */
+  private tsRows = 0;
+  /** The transform of the last forward (the definition's), closing over this slot. */
+  private readonly tr: ScoreTransform;
 
-  constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: VariantConfig, maxScores: number) {
+  constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: VariantConfig) {
     for (const [name, spec] of Object.entries(variant.params(cfg.n_head, cfg))) {
       const h = store.declare(`${prefix}.${name}`, spec.shape, spec.init,
         { learned: spec.learned ?? true, persistent: spec.persistent ?? true });
       this.handles.push([name, h]);
     }
-    this.S = store.alloc(maxScores);
-    this.P = store.alloc(maxScores);
-    this.dP = store.alloc(maxScores);
-    this.mask = cfg.dropout > 0 ? store.alloc(maxScores) : null;
-    this.hp = new Float32Array(3 * cfg.n_head);
+    const v = variant, a = cfg, dec = v.callDecision?.(a) ?? null;
+    this.tr = {
+      kind: v.kind(a),
+      ...(dec ? { pre: (S: Float64Array, n: number) => dec.pre(S, 0, n), decide: dec.decide } : {}),
+      fwd: (S, P, n, h, T, st) => { v.forward(P, S, 0, n, T, h, this.p, a, st); },
+      bwd: (S, P, dP, dS, n, h, _m, _Z, T, st) => { this.tsRows++; v.backward(dS, dP, S, P, 0, n, T, h, this.p, this.g, a, st); },
+    };
   }
 
   /** After ParamStore.finalize(): pick up the views. */
@@ -71,92 +58,56 @@ export class SoftmaxSlot {
     return this.p;
   }
 
-  /** The dropout keep factors of a call: the same decisions as the plain kernels' (attnKept). */
-  private keep(drop: AttnDropout | null, B: number, T: number, NH: number): F | null {
-    if (!drop || !this.mask) return null;
-    const m = this.mask, sc = 1 / (1 - drop.p);
-    for (let i = 0; i < B * NH; i++) for (let t = 0; t < T; t++) {
-      const rk = attnRowKey(drop.seed, i, t), o = (i * T + t) * T;
-      for (let s = 0; s < T; s++) m[o + s] = s <= t && attnKept(rk, s, drop.p) ? sc : 0;
-    }
-    return m;
+  /** The parameters' gradients (what backward accumulates into). */
+  get paramGrads(): Params {
+    return this.dp;
   }
 
-  /** out (B, T, C) from q, k, v with the variant's weights; drop: attention dropout of the call. */
-  forward(be: Backend, out: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number,
-    qz?: SlotQuant): void {
-    const S = this.S, P = this.P, sa = be.scoreAttention, mask = this.keep(drop, B, T, NH);
-    this.Wfwd = P;
-    this.elem = !qz && sa?.elemForward && S instanceof Float32Array && this.variant.kind(this.cfg) === 'elem'
-      ? this.variant.native?.(this.cfg, this.p, NH, T) ?? null : null;
-    if (this.elem) {
-      const e = this.elem;
-      this.c.fill(0); this.c.set(e.c);
-      for (let h = 0; h < NH; h++) this.hp.set(e.hp?.(h) ?? [0, 0, 0], 3 * h);
-      sa!.elemForward!(out, P, S, q, k, v, mask, B, T, C, NH, e.kind, this.c, this.hp);
-      return;
-    }
-    if (sa && S instanceof Float32Array) sa.scores(S, q, k, B, T, C, NH); else attentionScores(S, q, k, B, T, C, NH);
-    const n = B * NH * T * T;
-    // The quantizer reads T x T causal blocks (s <= t); the variant then sees the quantized scores.
-    if (qz?.sQ) qz.quant.apply(be, S, S, n, qz.sQ, qz.level, qz.ctx, T);
-    this.transformRows(P, S, B, NH, T, T);
-    let W = P;
-    if (qz?.pQ) {
-      if (!this.Pq || this.Pq.length < n) this.Pq = allocLike(P, P.length);
-      qz.quant.apply(be, this.Pq, P, n, qz.pQ, qz.level, qz.ctx, T);
-      W = this.Pq;
-    }
-    this.Wfwd = W;
-    if (sa && S instanceof Float32Array) sa.values(out, W, v, mask, B, T, C, NH); else attentionValues(out, W, v, mask, B, T, C, NH);
+  /** The attention options of a forward over B sequences of T keys: base (bf16, quantizers, their
+   * state) plus this variant's two forms; the same object serves the backward that follows. */
+  opts(base: AttnOpts, B: number, T: number): AttnOpts {
+    const NH = this.cfg.n_head;
+    this.form = this.variant.kernel?.(this.cfg, this.p, NH, T) ?? null;
+    this.pairs = B * NH;
+    this.kern = this.form ? this.kernelOf(this.form, NH) : null;
+    return { ...base, transform: this.tr, ...(this.kern ? { kernel: this.kern } : {}), state: base.state ?? this.state };
   }
 
-  /** Rows of a (B, NH, Tq, T) score tensor whose row t has keys 0..T - Tq + t: P from S. */
+  private kernelOf(f: KernelForm, NH: number): ScoreKernel {
+    const nk = f.knots ? f.knots.xs.length : 0, G = scoreSums(f.kind, nk);
+    const need = SCORE_NC + 4 * NH + 2 * nk, k = this.kern;
+    const spec = k && k.spec.length === need ? k.spec : new Float32Array(need);
+    spec.fill(0);
+    spec.set(f.c);
+    for (let h = 0; h < NH; h++) if (f.hp) spec.set(f.hp(h), SCORE_NC + 4 * h);
+    if (f.knots) { spec.set(f.knots.xs, SCORE_NC + 4 * NH); spec.set(f.knots.ys, SCORE_NC + 4 * NH + nk); }
+    const sums = k && k.sums.length === this.pairs * G ? k.sums : new Float64Array(this.pairs * G);
+    this.tsRows = 0;
+    return { kind: f.kind, spec, nk, G, sums };
+  }
+
+  /** Before the backward of the last forward: the gradient sums start at zero. */
+  beginBackward(): void {
+    for (const name in this.g) this.g[name].fill(0);
+    this.tsRows = 0;
+  }
+
+  /** After it: the parameter gradients (from the TypeScript rows, or the kernel's per-pair sums) added. */
+  endBackward(): void {
+    if (this.tsRows === 0 && this.form?.grads && this.kern) this.form.grads(this.kern.sums, this.pairs, this.cfg.n_head, this.g);
+    for (const name in this.g) { const d = this.dp[name], s = this.g[name]; for (let i = 0; i < d.length; i++) d[i] += s[i]; }
+  }
+
+  /** Rows of a (B, NH, Tq, T) score tensor whose row t has keys 0..T - Tq + t: P from S (masked
+   * entries 0). Generation's cached rows (src/model/generate.ts). */
   transformRows(P: F, S: F, B: number, NH: number, Tq: number, T: number): void {
-    const v = this.variant, a = this.cfg, p = this.p;
-    this.st = v.prepare?.(S, { B, NH, Tq, T }, p, a) ?? 0;
+    const v = this.variant, a = this.cfg, p = this.p, st = decideCall(v, a, S, { B, NH, Tq, T });
     for (let r = 0; r < B * NH; r++) {
-      const h = r % NH;
       for (let t = 0; t < Tq; t++) {
         const o = (r * Tq + t) * T, n = T - Tq + t + 1;
-        v.forward(P, S, o, n, T, h, p, a, this.st);
+        v.forward(P, S, o, n, T, r % NH, p, a, st);
         for (let i = o + n; i < o + T; i++) P[i] = 0;
       }
     }
-  }
-
-  /** Accumulates into dq, dk, dv and the parameter gradients (after a forward with the same drop). */
-  backward(be: Backend, dq: F, dk: F, dv: F, dout: F, q: F, k: F, v: F, drop: AttnDropout | null,
-    B: number, T: number, C: number, NH: number): void {
-    const P = this.P, scratch = this.dP, mask = drop ? this.mask : null;
-    const S = this.S, sa = be.scoreAttention && S instanceof Float32Array ? be.scoreAttention : null;
-    if (this.elem && sa?.elemBackward) {
-      const e = this.elem;
-      if (this.sums.length < 2 * B * NH) this.sums = new Float64Array(2 * B * NH);
-      sa.elemBackward(dq, dk, dv, scratch, this.sums, dout, P, S, q, k, v, mask, B, T, C, NH, e.kind, this.c, this.hp);
-      if (e.grads) {
-        const all = new Float64Array(NH), unclamped = new Float64Array(NH);
-        for (let i = 0; i < B * NH; i++) { all[i % NH] += this.sums[2 * i]; unclamped[i % NH] += this.sums[2 * i + 1]; }
-        for (const name in this.g) this.g[name].fill(0);
-        e.grads(all, unclamped, this.g);
-        for (const name in this.g) { const d = this.dp[name], s = this.g[name]; for (let i = 0; i < d.length; i++) d[i] += s[i]; }
-      }
-      return;
-    }
-    const W = this.Wfwd ?? P; // the weights p v used (Q(P) with pv_mult_p_input): dv; the variant reads P
-    if (sa) sa.valuesBackward(scratch, dv, dout, W, v, mask, B, T, C, NH);
-    else attentionValuesBackward(scratch, dv, dout, W, v, mask, B, T, C, NH);
-    const vr = this.variant, a = this.cfg, p = this.p, g = this.g;
-    for (const name in g) g[name].fill(0);
-    for (let r = 0; r < B * NH; r++) {
-      const h = r % NH;
-      for (let t = 0; t < T; t++) {
-        const o = (r * T + t) * T;
-        vr.backward(scratch, scratch, S, P, o, t + 1, T, h, p, g, a, this.st);
-      }
-    }
-    for (const name in g) { const d = this.dp[name], s = g[name]; for (let i = 0; i < d.length; i++) d[i] += s[i]; }
-    if (sa) sa.scoresBackward(dq, dk, scratch, q, k, B, T, C, NH);
-    else attentionScoresBackward(dq, dk, scratch, q, k, B, T, C, NH);
   }
 }

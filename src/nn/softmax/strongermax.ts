@@ -18,7 +18,7 @@
 //   dτ = -Σ da_i (a_i - m) / τ;  do = -(c0 / Z) Σ_j dP_j r_j / Z;  dS_i = da_i unless clamped.
 import type { ConfigOf, Params, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { DIV_BY_SEQ_LEN, ELEM_KIND, finiteFlag, positiveFlag } from './score.js';
+import { allSums, DIV_BY_SEQ_LEN, SCORE_KIND, finiteFlag, headSums, positiveFlag } from './score.js';
 
 const FLAGS = [
   { name: 'strongermax_strength', type: 'float', default: Math.E, help: 'strongermax: the base s of s^(a/τ)', check: positiveFlag() },
@@ -88,27 +88,46 @@ export const strongermax: SoftmaxVariant<A> = {
       reductions: { forward: max + (div ? 1 : 0), backward: div ? 1 : 0 },
     };
   },
-  // Elementwise (no div by sum, a fixed shift) with a constant temperature: the exp kind with
-  // a = min(S - m, c - m), k = ln s / τ, g = 1 / (D T').
-  native(a, _p, _NH, T) {
-    if (a.strongermax_div_by_sum_of_terms || shiftMode(a) >= 2 || a.strongermax_use_learned_temperature_factor) return null;
-    const m = shiftMode(a) === 1 ? a.strongermax_xmax_guess! : 0, c = a.strongermax_clamping ? a.strongermax_clamp_value - m : Infinity;
-    return { kind: ELEM_KIND.exp, c: [Math.log(a.strongermax_strength) / a.strongermax_temperature_factor], hp: () => [m, c, 1 / (a.strongermax_divisor * (a.div_by_seq_len ? T : 1))] };
+  // The kernels' form. Elementwise (no div by sum, a fixed shift): the exp kind with a = min(S - m, c - m),
+  // k = ln s / τ, g = 1 / (D T'), dτ = -(k / τ) Σ dP P a. Otherwise exprow: x = min(S, c), the shift by
+  // mode, r = e^(k (x - m)), P = r / (D T') / (o_h + Σ r) (div by sum), the row max differentiated.
+  kernel(a, p, _NH, T) {
+    const mode = shiftMode(a), tau = tauOf(p, a), kt = Math.log(a.strongermax_strength) / tau;
+    const c0 = 1 / (a.strongermax_divisor * (a.div_by_seq_len ? T : 1)), clamp = a.strongermax_clamping ? a.strongermax_clamp_value : Infinity;
+    const learnTau = a.strongermax_use_learned_temperature_factor, perHead = a.strongermax_use_learned_obo_per_head;
+    if (!a.strongermax_div_by_sum_of_terms && mode < 2) {
+      const m = mode === 1 ? a.strongermax_xmax_guess! : 0;
+      return {
+        kind: SCORE_KIND.exp, c: [kt], hp: () => [m, clamp - m, c0, 0],
+        grads: learnTau ? (sums, pairs, _NH, g) => { g.temperature_factor[0] -= kt / tau * allSums(sums, pairs, 3, 2); } : undefined,
+      };
+    }
+    const div = a.strongermax_div_by_sum_of_terms;
+    return {
+      kind: SCORE_KIND.exprow,
+      c: [kt, clamp, a.strongermax_xmax_guess ?? 0, mode, c0, div ? 1 : 0, a.strongermax_overflow_recompute_value, 1],
+      hp: (h) => [oboOf(p, a, h), 0, 0, 0],
+      grads(sums, pairs, NH, g) {
+        if (learnTau) g.temperature_factor[0] -= allSums(sums, pairs, 2, 0) / tau;
+        if (div && learnedObo(a)) {
+          const o = headSums(sums, pairs, NH, 2, 1);
+          if (perHead) for (let h = 0; h < NH; h++) g.obo_offset[h] -= o[h];
+          else g.obo_offset[0] -= o.reduce((x, y) => x + y, 0);
+        }
+      },
+    };
   },
   // For plots: the numerator s^((min(x, c) - g) / τ) / D at a score x (g: the guess, else 0); the
   // obo term and the row sum are not a function of one score.
   curve: (x, p, a) => Math.exp(Math.log(a.strongermax_strength) * (clampOf(x, a) - (a.strongermax_xmax_guess ?? 0)) / tauOf(p, a)) / a.strongermax_divisor,
-  prepare(S, rows, _p, a) {
-    if (shiftMode(a) !== 3) return 0;
-    const g = a.strongermax_xmax_guess!, t0 = rows.T - rows.Tq;
-    let m = -Infinity;
-    for (let r = 0; r < rows.B * rows.NH; r++) {
-      for (let t = 0; t < rows.Tq; t++) {
-        const o = (r * rows.Tq + t) * rows.T;
-        for (let i = o; i <= o + t0 + t; i++) { const x = clampOf(S[i], a) - g; if (x > m) m = x; }
-      }
-    }
-    return m > a.strongermax_overflow_recompute_value ? 1 : 0;
+  // The overflow test over every row of the call: max(min(S, c) - g) > v.
+  callDecision(a) {
+    if (shiftMode(a) !== 3) return null;
+    const g = a.strongermax_xmax_guess!, v = a.strongermax_overflow_recompute_value;
+    return {
+      pre(S, o, n) { let m = -Infinity; for (let i = o; i < o + n; i++) { const x = clampOf(S[i], a) - g; if (x > m) m = x; } return m; },
+      decide: (max) => (max > v ? 1 : 0),
+    };
   },
   forward(P, S, o, n, T, h, p, a, st) {
     const [m] = shiftOf(S, o, n, a, st), kt = Math.log(a.strongermax_strength) / tauOf(p, a);

@@ -6,9 +6,9 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { Backend, MatmulOptions, ScoreAttentionKernels } from '../../backend.js';
+import type { AttnOpts, Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward } from '../ts/attention.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_QP, ATTN_QS, ATTN_STATE, attnExtended, SCORE_NC } from '../ts/attention.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface): every
  * variant with a native fast path adapts these in its own file (Backend.native, Variant.fused). */
@@ -24,12 +24,6 @@ type AddonKernels = Omit<Backend, 'name' | 'matmul' | 'native' | 'wasm' | 'atten
 
 interface AddonBase extends AddonKernels {
   info(): NativeInfo;
-  scoreAttentionScores: ScoreAttentionKernels['scores'];
-  scoreAttentionValues: ScoreAttentionKernels['values'];
-  scoreAttentionValuesBackward: ScoreAttentionKernels['valuesBackward'];
-  scoreAttentionScoresBackward: ScoreAttentionKernels['scoresBackward'];
-  elemAttentionForward: NonNullable<ScoreAttentionKernels['elemForward']>;
-  elemAttentionBackward: NonNullable<ScoreAttentionKernels['elemBackward']>;
   gemmSelect(name: string): string;
   simdSelect(name: string): string;
   fmaPeak(bits: number, threads: number, cpuTime: boolean): number;
@@ -38,6 +32,13 @@ interface AddonBase extends AddonKernels {
   attentionForward(out: F, stats: F, q: F, k: F, v: F, p: number, seed: number, B: number, T: number, C: number, NH: number, bf16: number): void;
   attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, p: number, seed: number,
     B: number, T: number, C: number, NH: number, bf16: number): void;
+  /** Attention with a softmax variant and/or quantizers inside the strips (AttnOpts in kernels/ts/attention.ts):
+   * kind, spec = c[8] | hp[4 NH] | xs[nk] | ys[nk], state (ATTN_STATE doubles), backward's sums (B NH G). */
+  attentionScoreForward(out: F, stats: F, q: F, k: F, v: F, p: number, seed: number, B: number, T: number, C: number, NH: number,
+    bf16: number, kind: number, spec: F, nk: number, state: Float64Array): void;
+  attentionScoreBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F, p: number, seed: number,
+    B: number, T: number, C: number, NH: number, bf16: number, kind: number, spec: F, nk: number, state: Float64Array,
+    sums: Float64Array, G: number): void;
   rmsnormForward(out: F, rrms: F, x: F, gain: F, N: number, C: number): void;
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
   layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
@@ -121,6 +122,25 @@ export interface NativeInfo {
   gemmBf16: string;
 }
 
+let softmaxSpec = new Float32Array(0);
+const NO_SUMS = new Float64Array(0);
+
+/** How the native backend runs attention under opts: the plain kernel (null), the TypeScript definition
+ * ('ts': a transform without a kernel form, or a Float64Array state missing), or the extended kernel
+ * with these arguments (kind 0 = plain softmax with quantizers; the quantizers' fields of the state). */
+function extended(opts: AttnOpts | undefined, NH: number): 'ts' | null | { kind: number; spec: Float32Array; nk: number; state: Float64Array; sums: Float64Array; G: number } {
+  if (!attnExtended(opts)) return null;
+  if (opts!.transform && !opts!.kernel) return 'ts';
+  const state = opts!.state;
+  if (!state || state.length < ATTN_STATE) return 'ts';
+  for (const [o, q] of [[ATTN_QS, opts!.quantS], [ATTN_QP, opts!.quantP]] as const) {
+    state[o] = q ? q.method : -1; state[o + 1] = q?.bits ?? 0; state[o + 2] = q?.level ?? -1; state[o + 3] = q?.seed ?? 0;
+  }
+  const k = opts!.kernel;
+  return k ? { kind: k.kind, spec: k.spec, nk: k.nk, state, sums: k.sums, G: k.G }
+    : { kind: 0, spec: softmaxSpec.length >= SCORE_NC + 4 * NH ? softmaxSpec : (softmaxSpec = new Float32Array(SCORE_NC + 4 * NH)), nk: 0, state, sums: NO_SUMS, G: 0 };
+}
+
 /** What the addon runs with, or null when it is not built. */
 export function nativeInfo(): NativeInfo | null {
   const a = load();
@@ -142,18 +162,23 @@ export function loadNativeBackend(): Backend | null {
     biasBackward: a.biasBackward,
     embeddingForward: a.embeddingForward,
     embeddingBackward: a.embeddingBackward,
-    // A score transform (softmax variants) runs the TypeScript definition until it has a C kernel.
-    attentionForward: (out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
-      ? tsAttentionForward(out, stats, q, k, v, drop, B, T, C, NH, opts)
-      : a.attentionForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
-    attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => opts?.transform
-      ? tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts)
-      : a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0),
-    // native/src/softmax.c: attention with a softmax variant (src/nn/softmax/softmax-slot.ts).
-    scoreAttention: {
-      scores: a.scoreAttentionScores, values: a.scoreAttentionValues,
-      valuesBackward: a.scoreAttentionValuesBackward, scoresBackward: a.scoreAttentionScoresBackward,
-      elemForward: a.elemAttentionForward, elemBackward: a.elemAttentionBackward,
+    // A softmax variant (opts.kernel) and the quantizers run inside the strips (attentionScore*); a
+    // transform without a kernel form runs the TypeScript definition.
+    attentionForward: (out, stats, q, k, v, drop, B, T, C, NH, opts) => {
+      const x = extended(opts, NH);
+      if (x === 'ts') tsAttentionForward(out, stats, q, k, v, drop, B, T, C, NH, opts);
+      else if (x) {
+        a.attentionScoreForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0,
+          x.kind, x.spec, x.nk, x.state);
+      } else a.attentionForward(out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0);
+    },
+    attentionBackward: (dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts) => {
+      const x = extended(opts, NH);
+      if (x === 'ts') tsAttentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, opts);
+      else if (x) {
+        a.attentionScoreBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH,
+          opts?.bf16 ? 1 : 0, x.kind, x.spec, x.nk, x.state, x.sums, x.G);
+      } else a.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop?.p ?? 0, drop?.seed ?? 0, B, T, C, NH, opts?.bf16 ? 1 : 0);
     },
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,

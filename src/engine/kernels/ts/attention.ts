@@ -9,6 +9,7 @@
 // compute the same numbers strip by strip (native/src/attention.c); this file is the definition.
 import type { F } from '../../types.js';
 import { bf16, bf16Copy } from '../../bf16.js';
+import { quantParamsOf, quantStats, quantValue, rounderOf, STOCHASTIC, type QuantParams, type QuantStats, type Rounder } from '../../quantize.js';
 
 const same = (x: number): number => x;
 
@@ -16,23 +17,69 @@ const same = (x: number): number => x;
 export interface AttnDropout { p: number; seed: number }
 
 /**
- * A score transform other than softmax (docs/memory.md, "Plugging into attention"), applied to the n
- * unmasked scores S[0..n) of one row of head h (T: the key length of the call). 'elem': P = f(S),
- * dS = f'(S) dP. 'row': fwd writes P already normalized and returns [m, Z] (saved in stats, handed
- * back to bwd); bwd writes dS. Parameter gradients are the transform's own business (it accumulates
- * them as bwd is called, rows in order).
+ * A score transform other than softmax (a softmax variant, docs/softmax.md "Inside the attention
+ * kernel"), applied to the n unmasked scores S[0..n) of one row of head h (T: the key length of the
+ * call). 'elem': P = f(S), dS = f'(S) dP. 'row': fwd writes P already normalized and returns [m, Z]
+ * (saved in stats, handed back to bwd); bwd writes dS. Parameter gradients are the transform's own
+ * business (it accumulates them as bwd is called, rows in order). pre/decide: an optional per-call
+ * decision (strongermax's overflow recompute): decide(max over every row of pre(row)) gives st, which
+ * forward saves (state[ATTN_DECISION]) and every fwd/bwd call receives.
  */
 export interface ScoreTransform {
   kind: 'elem' | 'row';
-  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number): [number, number] | void;
-  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number, T: number): void;
+  pre?(S: Float64Array, n: number, h: number, T: number): number;
+  decide?(max: number): number;
+  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number, st: number): [number, number] | void;
+  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number, T: number, st: number): void;
 }
 
-/** Extensions of the kernel (transform: softmax variants; others to come). Absent = plain softmax.
+/**
+ * The same transform in the kernels' terms (native/src/attention.c, the wasm module): a kind
+ * (SCORE_KIND), its constants c[8], 4 values per head and, for pfla_softmax, nk sorted knots:
+ * spec = c | hp[4 NH] | xs[nk] | ys[nk]. Backward WRITES G parameter-gradient sums per (batch, head)
+ * pair into sums (B NH G, float64), which the variant reduces (its `kernel` adapter).
+ */
+export interface ScoreKernel { kind: number; spec: Float32Array; nk: number; G: number; sums: Float64Array }
+
+/** The kernels' transform kinds (docs/softmax.md, "Inside the attention kernel"). */
+export const SCORE_KIND = {
+  softmax: 0, exp: 1, relu: 2, relu2: 3, sigmoid: 4, softplus: 5, squareplus: 6, poly: 7, exppoly: 8,
+  exprow: 9, sigsoftmax: 10, pfla: 11,
+} as const;
+/** Constants before the per-head values in ScoreKernel.spec. */
+export const SCORE_NC = 8;
+/** The per-pair gradient sums (G) a kind's backward writes (native/src/softmax.h score_sums). */
+export function scoreSums(kind: number, nk: number): number {
+  return kind === SCORE_KIND.exp ? 3 : kind === SCORE_KIND.exprow ? 2 : kind === SCORE_KIND.pfla ? 2 * nk + 1 : 0;
+}
+
+/** A fake quantizer inside attention (docs/quantization.md, "Attention"): method 0 symmetric,
+ * 1 affine, 2 stochastic, 3 ternary; level < 0: no scheduler; seed: stochastic rounding's draws. */
+export interface AttnQuant { method: number; bits: number; level: number; seed: number }
+
+/** The call state (AttnOpts.state): quantizer S at ATTN_QS, P at ATTN_QP (12 doubles each: method,
+ * bits, level, seed, then what forward writes: active, scale, zp, qmin, qmax, amax, levels), the
+ * per-call decision at ATTN_DECISION. Forward writes it; backward reads it. */
+export const ATTN_STATE = 32, ATTN_QS = 0, ATTN_QP = 12, ATTN_DECISION = 24;
+
+/** Extensions of the kernel; absent = plain softmax.
  * bf16 (--dtype bfloat16, docs/dtype.md): every product's operands rounded to bfloat16: q, k, v and
  * dout (rounded copies), the weights P keep and dS scale (where used); scale multiplies the float32
- * q . k, and D_t = dout[t] . out[t] is not a matrix product (unrounded). */
-export interface AttnOpts { transform?: ScoreTransform; bf16?: boolean }
+ * q . k, and D_t = dout[t] . out[t] is not a matrix product (unrounded).
+ * transform + kernel: a softmax variant (both forms always together). quantS / quantP: fake
+ * quantization of the scaled scores (before the transform) and of the weights (before dropout and
+ * p v), one scale per call over the causal entries of every row; straight-through in backward.
+ * state: ATTN_STATE doubles the caller keeps between a forward and its backward. */
+export interface AttnOpts {
+  transform?: ScoreTransform; kernel?: ScoreKernel; bf16?: boolean;
+  quantS?: AttnQuant | null; quantP?: AttnQuant | null; state?: Float64Array;
+}
+
+/** Whether opts asks for more than plain softmax (bf16 aside): a backend without these kernels runs
+ * this file's definition. */
+export function attnExtended(opts?: AttnOpts): boolean {
+  return !!(opts && (opts.transform || opts.kernel || opts.quantS || opts.quantP));
+}
 
 /** A 32-bit integer mix (lowbias32), the same in C (attention.c) and AssemblyScript. */
 export function mix32(x: number): number {
@@ -53,95 +100,200 @@ export function attnKept(rk: number, s: number, p: number): boolean {
   return (h >>> 8) >= p * 16777216;
 }
 
-export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null,
-  B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
-  const D = C / NH, scale = 1 / Math.sqrt(D), tr = opts?.transform, n3 = B * T * C;
-  const rd = opts?.bf16 ? bf16 : same;
-  if (opts?.bf16) { q = bf16Copy(q, n3); k = bf16Copy(k, n3); v = bf16Copy(v, n3); }
-  const S = new Float64Array(T), P = new Float64Array(T);
-  const keepScale = drop ? 1 / (1 - drop.p) : 1;
-  for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) {
-    const ho = h * D, i = b * NH + h;
-    for (let t = 0; t < T; t++) {
-      const qo = (b * T + t) * C + ho, n = t + 1, r = i * T + t;
-      for (let s = 0; s < n; s++) {
-        const ko = (b * T + s) * C + ho;
-        let dot = 0;
-        for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
-        S[s] = dot * scale;
-      }
-      let m = 0, Z = 1;
-      if (tr) {
-        const mz = tr.fwd(S, P, n, h, T);
-        if (mz) [m, Z] = mz;
-      } else {
-        m = -Infinity;
-        for (let s = 0; s < n; s++) if (S[s] > m) m = S[s];
-        Z = 0;
-        for (let s = 0; s < n; s++) { const e = Math.exp(S[s] - m); P[s] = e; Z += e; }
-        const inv = 1 / Z;
-        for (let s = 0; s < n; s++) P[s] *= inv;
-      }
-      stats[2 * r] = m; stats[2 * r + 1] = Z;
-      if (drop) {
-        const rk = attnRowKey(drop.seed, i, t);
-        for (let s = 0; s < n; s++) P[s] = attnKept(rk, s, drop.p) ? P[s] * keepScale : 0;
-      }
-      for (let d = 0; d < D; d++) out[qo + d] = 0;
-      for (let s = 0; s < n; s++) {
-        const w = rd(P[s]), vo = (b * T + s) * C + ho;
-        for (let d = 0; d < D; d++) out[qo + d] += w * v[vo + d];
-      }
+/** The uniform draw of stochastic rounding for score (t, s) of pair i: the dropout hash under the
+ * quantizer's own seed, (h >> 8) / 2^24. */
+export function attnUniform(rk: number, s: number): number {
+  return (mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0) >>> 8) / 16777216;
+}
+
+/** One in-attention quantizer of a call: its parameters (null: passes unchanged), as in state. */
+interface RowQuant { q: AttnQuant; p: QuantParams | null; fr: Rounder }
+
+function writeQuant(state: Float64Array, o: number, q: AttnQuant, p: QuantParams | null): void {
+  state[o] = q.method; state[o + 1] = q.bits; state[o + 2] = q.level; state[o + 3] = q.seed;
+  state[o + 4] = p ? 1 : 0;
+  if (p) { state[o + 5] = p.scale; state[o + 6] = p.zp; state[o + 7] = p.qmin; state[o + 8] = p.qmax; state[o + 9] = p.amax; state[o + 10] = p.levels; }
+}
+function readQuant(state: Float64Array, o: number, q: AttnQuant, fr: Rounder): RowQuant {
+  const p = state[o + 4] === 1 ? { method: q.method, scale: state[o + 5], zp: state[o + 6], qmin: state[o + 7], qmax: state[o + 8], amax: state[o + 9], levels: state[o + 10] } : null;
+  return { q, p, fr };
+}
+
+/** x[0..n) of row t of pair i quantized in place (rounded to the data's precision first). */
+function quantRow(x: Float64Array, n: number, rq: RowQuant, i: number, t: number): void {
+  const fr = rq.fr, p = rq.p;
+  for (let s = 0; s < n; s++) x[s] = fr(x[s]);
+  if (!p) return;
+  const rk = p.method === STOCHASTIC ? attnRowKey(rq.q.seed, i, t) : 0;
+  for (let s = 0; s < n; s++) x[s] = quantValue(x[s], p, p.method === STOCHASTIC ? attnUniform(rk, s) : 0, rq.q.level, fr);
+}
+
+/** The statistics of a call's rows: order-free min, max, max|x|; sum|x| per row (s ascending), then
+ * over rows in order (r = i T + t), in float64 (the kernels' order, docs/quantization.md). */
+function rowStats(st: QuantStats, x: Float64Array, n: number, fr: Rounder): void {
+  let rs = 0;
+  for (let s = 0; s < n; s++) {
+    const v = fr(x[s]), a = Math.abs(v);
+    if (v < st.mn) st.mn = v;
+    if (v > st.mx) st.mx = v;
+    if (a > st.amax) st.amax = a;
+    rs += a;
+  }
+  st.asum += rs; st.count += n;
+}
+
+/** What both passes share: dims, rounding, the rows' scores and the variant/quantizer steps. */
+class Rows {
+  readonly D: number; readonly scale: number; readonly rd: (x: number) => number;
+  readonly q: F; readonly k: F; readonly v: F;
+  readonly tr?: ScoreTransform; qs: RowQuant | null = null; qp: RowQuant | null = null;
+  st = 0;
+  constructor(q: F, k: F, v: F, readonly B: number, readonly T: number, readonly C: number, readonly NH: number, readonly opts?: AttnOpts) {
+    this.D = C / NH; this.scale = 1 / Math.sqrt(this.D); this.tr = opts?.transform;
+    this.rd = opts?.bf16 ? bf16 : same;
+    const n3 = B * T * C;
+    if (opts?.bf16) { q = bf16Copy(q, n3); k = bf16Copy(k, n3); v = bf16Copy(v, n3); }
+    this.q = q; this.k = k; this.v = v;
+  }
+  get quantized(): boolean { return !!(this.opts?.quantS || this.opts?.quantP); }
+  state(): Float64Array {
+    const s = this.opts?.state;
+    if (!s || s.length < ATTN_STATE) throw new RangeError(`attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
+    return s;
+  }
+  /** S[0..t] = scale q[t] . k[s] for pair (b, h). */
+  scores(S: Float64Array, b: number, h: number, t: number): void {
+    const { q, k, C, T, D } = this, qo = (b * T + t) * C + h * this.D;
+    for (let s = 0; s <= t; s++) {
+      const ko = (b * T + s) * C + h * D;
+      let dot = 0;
+      for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
+      S[s] = dot * this.scale;
     }
+  }
+  /** S' = Q_S(S) in place (nothing without the quantizer). */
+  quantS(S: Float64Array, n: number, i: number, t: number): void { if (this.qs) quantRow(S, n, this.qs, i, t); }
+  /** P from S' (softmax, or the variant); returns [m, Z]. */
+  transform(S: Float64Array, P: Float64Array, n: number, h: number): [number, number] {
+    if (this.tr) return this.tr.fwd(S, P, n, h, this.T, this.st) ?? [0, 1];
+    let m = -Infinity;
+    for (let s = 0; s < n; s++) if (S[s] > m) m = S[s];
+    let Z = 0;
+    for (let s = 0; s < n; s++) { const e = Math.exp(S[s] - m); P[s] = e; Z += e; }
+    const inv = 1 / Z;
+    for (let s = 0; s < n; s++) P[s] *= inv;
+    return [m, Z];
+  }
+  /** Calls f(b, h, i, t, n) for every row in order. */
+  each(f: (b: number, h: number, i: number, t: number, n: number) => void): void {
+    for (let b = 0; b < this.B; b++) for (let h = 0; h < this.NH; h++) for (let t = 0; t < this.T; t++) f(b, h, b * this.NH + h, t, t + 1);
   }
 }
 
-// Backward, row t, with W = P keep:  dW[s] = dout[t] . v[s];  dv[s] += W[s] dout[t];  dP = dW keep;
-//   dS[s] = P[s] (dP[s] - D_t) scale with D_t = sum_s P[s] dP[s] = dout[t] . out[t]   (softmax backward)
-//   dq[t] += sum_s dS[s] k[s];  dk[s] += dS[s] q[t].  dq, dk, dv are accumulated into.
+/** Forward's pre-passes (docs/quantization.md, "Attention"): the scores' statistics, the variant's
+ * per-call decision, the weights' statistics, each over every row of the call, written to state. */
+function prePasses(R: Rows, fr: Rounder): void {
+  const o = R.opts, tr = R.tr, S = new Float64Array(R.T), P = new Float64Array(R.T);
+  if (!o?.quantS && !o?.quantP && !tr?.pre) return;
+  const state = R.state();
+  state.fill(0, 0, ATTN_STATE);
+  state[ATTN_QS] = -1; state[ATTN_QP] = -1;
+  if (o?.quantS) {
+    const st = quantStats();
+    R.each((b, h, _i, t, n) => { R.scores(S, b, h, t); rowStats(st, S, n, fr); });
+    const qs = o.quantS, p = quantParamsOf(st, qs.method, qs.bits, fr);
+    writeQuant(state, ATTN_QS, qs, p);
+    R.qs = { q: qs, p, fr };
+  }
+  if (tr?.pre) {
+    let mx = -Infinity;
+    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); mx = Math.max(mx, tr.pre!(S, n, h, R.T)); });
+    R.st = tr.decide ? tr.decide(mx) : 0;
+    state[ATTN_DECISION] = R.st;
+  }
+  if (o?.quantP) {
+    const st = quantStats();
+    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); R.transform(S, P, n, h); rowStats(st, P, n, fr); });
+    const qp = o.quantP, p = quantParamsOf(st, qp.method, qp.bits, fr);
+    writeQuant(state, ATTN_QP, qp, p);
+    R.qp = { q: qp, p, fr };
+  }
+}
+
+export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null,
+  B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
+  const R = new Rows(q, k, v, B, T, C, NH, opts), D = R.D, rd = R.rd;
+  prePasses(R, rounderOf(out));
+  const S = new Float64Array(T), P = new Float64Array(T);
+  const keepScale = drop ? 1 / (1 - drop.p) : 1;
+  R.each((b, h, i, t, n) => {
+    const qo = (b * T + t) * C + h * D, r = i * T + t;
+    R.scores(S, b, h, t);
+    R.quantS(S, n, i, t);
+    const [m, Z] = R.transform(S, P, n, h);
+    stats[2 * r] = m; stats[2 * r + 1] = Z;
+    if (R.qp) quantRow(P, n, R.qp, i, t);
+    if (drop) {
+      const rk = attnRowKey(drop.seed, i, t);
+      for (let s = 0; s < n; s++) P[s] = attnKept(rk, s, drop.p) ? P[s] * keepScale : 0;
+    }
+    for (let d = 0; d < D; d++) out[qo + d] = 0;
+    for (let s = 0; s < n; s++) {
+      const w = rd(P[s]), vo = (b * T + s) * C + h * D;
+      for (let d = 0; d < D; d++) out[qo + d] += w * R.v[vo + d];
+    }
+  });
+}
+
+// Backward, row t, with W = P' keep (P' = Q_P(P), or P):  dW[s] = dout[t] . v[s];  dv[s] += W[s] dout[t];
+//   dP = dW keep (straight through Q_P);  softmax: dS[s] = P[s] (dP[s] - D_t) scale with
+//   D_t = dout[t] . out[t] (= sum_s P[s] dP[s] without quantizers; with them the sum itself);
+//   a variant: dS from its bwd; straight through Q_S;  dq[t] += sum_s dS[s] k[s];  dk[s] += dS[s] q[t].
+//   dq, dk, dv are accumulated into. S', P, P' are recomputed with forward's saved state.
 export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F, q: F, k: F, v: F,
   drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
-  const D = C / NH, scale = 1 / Math.sqrt(D), tr = opts?.transform, n3 = B * T * C;
-  const rd = opts?.bf16 ? bf16 : same, dO = opts?.bf16 ? bf16Copy(dout, n3) : dout; // dO: the products' dout
-  if (opts?.bf16) { q = bf16Copy(q, n3); k = bf16Copy(k, n3); v = bf16Copy(v, n3); }
-  const S = new Float64Array(T), P = new Float64Array(T), dP = new Float64Array(T), dS = new Float64Array(T);
+  const R = new Rows(q, k, v, B, T, C, NH, opts), D = R.D, rd = R.rd, tr = R.tr, scale = R.scale, fr = rounderOf(out);
+  const dO = opts?.bf16 ? bf16Copy(dout, B * T * C) : dout; // dO: the products' dout
+  if (opts?.quantS || opts?.quantP || tr?.pre) {
+    const state = R.state();
+    if (opts?.quantS) R.qs = readQuant(state, ATTN_QS, opts.quantS, fr);
+    if (opts?.quantP) R.qp = readQuant(state, ATTN_QP, opts.quantP, fr);
+    R.st = state[ATTN_DECISION];
+  }
+  const S = new Float64Array(T), P = new Float64Array(T), Pq = new Float64Array(T), dP = new Float64Array(T), dS = new Float64Array(T);
   const keepScale = drop ? 1 / (1 - drop.p) : 1;
-  for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) {
-    const ho = h * D, i = b * NH + h;
-    for (let t = 0; t < T; t++) {
-      const to = (b * T + t) * C + ho, n = t + 1, r = i * T + t;
-      const m = stats[2 * r], Z = stats[2 * r + 1];
-      for (let s = 0; s < n; s++) {
-        const ko = (b * T + s) * C + ho;
-        let dot = 0;
-        for (let d = 0; d < D; d++) dot += q[to + d] * k[ko + d];
-        S[s] = dot * scale;
-      }
-      if (tr) tr.fwd(S, P, n, h, T);
-      else { const inv = 1 / Z; for (let s = 0; s < n; s++) P[s] = Math.exp(S[s] - m) * inv; }
-      const rk = drop ? attnRowKey(drop.seed, i, t) : 0;
-      for (let s = 0; s < n; s++) {
-        const so = (b * T + s) * C + ho;
-        let dw = 0;
-        for (let d = 0; d < D; d++) dw += dO[to + d] * v[so + d];
-        const keep = drop ? (attnKept(rk, s, drop.p) ? keepScale : 0) : 1;
-        const w = rd(P[s] * keep);
-        for (let d = 0; d < D; d++) dv[so + d] += w * dO[to + d];
-        dP[s] = dw * keep;
-      }
-      if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z, T);
-      else {
-        let Dt = 0;
-        for (let d = 0; d < D; d++) Dt += dout[to + d] * out[to + d];
-        for (let s = 0; s < n; s++) dS[s] = P[s] * (dP[s] - Dt);
-      }
-      for (let s = 0; s < n; s++) {
-        const so = (b * T + s) * C + ho, ds = rd(dS[s] * scale);
-        for (let d = 0; d < D; d++) {
-          dq[to + d] += ds * k[so + d];
-          dk[so + d] += ds * q[to + d];
-        }
+  R.each((b, h, i, t, n) => {
+    const to = (b * T + t) * C + h * D, r = i * T + t;
+    const m = stats[2 * r], Z = stats[2 * r + 1];
+    R.scores(S, b, h, t);
+    R.quantS(S, n, i, t);
+    if (tr) tr.fwd(S, P, n, h, T, R.st);
+    else { const inv = 1 / Z; for (let s = 0; s < n; s++) P[s] = Math.exp(S[s] - m) * inv; }
+    let W = P;
+    if (R.qp) { Pq.set(P.subarray(0, n)); quantRow(Pq, n, R.qp, i, t); W = Pq; }
+    const rk = drop ? attnRowKey(drop.seed, i, t) : 0;
+    for (let s = 0; s < n; s++) {
+      const so = (b * T + s) * C + h * D;
+      let dw = 0;
+      for (let d = 0; d < D; d++) dw += dO[to + d] * R.v[so + d];
+      const keep = drop ? (attnKept(rk, s, drop.p) ? keepScale : 0) : 1;
+      const w = rd(W[s] * keep);
+      for (let d = 0; d < D; d++) dv[so + d] += w * dO[to + d];
+      dP[s] = dw * keep;
+    }
+    if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z, T, R.st);
+    else {
+      let Dt = 0;
+      if (R.quantized) for (let s = 0; s < n; s++) Dt += P[s] * dP[s];
+      else for (let d = 0; d < D; d++) Dt += dout[to + d] * out[to + d];
+      for (let s = 0; s < n; s++) dS[s] = P[s] * (dP[s] - Dt);
+    }
+    for (let s = 0; s < n; s++) {
+      const so = (b * T + s) * C + h * D, ds = rd(dS[s] * scale);
+      for (let d = 0; d < D; d++) {
+        dq[to + d] += ds * R.k[so + d];
+        dk[so + d] += ds * R.q[to + d];
       }
     }
-  }
+  });
 }

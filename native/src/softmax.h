@@ -1,0 +1,306 @@
+// The softmax variants' math on one row of a strip (docs/softmax.md, "Inside the attention kernel"),
+// included by attention.c so that it is compiled for each SIMD level with the strip loops. A variant is a
+// kind and its constants (src/nn/softmax/<name>.ts builds them: its `kernel` adapter); the TypeScript
+// definition of each is the variant's own forward/backward, which these follow operation for operation
+// in float32 (sums in double).
+//   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
+// Kinds (SCORE_KIND in src/engine/kernels/ts/attention.ts):
+//   0 softmax      P = exp(S - m) / Z, m the row max, Z the row sum
+//   1 exp          a = min(S - hp0, hp1), P = exp(c0 a) hp2        (consmax family, strongermax elementwise)
+//   2 relu c0 max(S, 0)   3 relu2 c0 max(S, 0)^2   4 sigmoid c0 σ(S)   5 softplus c0 (S > 20 ? S : log1p(e^S))
+//   6 squareplus c0 (S + sqrt(S^2 + c1)) / 2      7 poly c0 (S > 0 ? S^c4 + c3 : S >= c1 ? c2 S + c3 : 0)
+//   8 exppoly c0 (S < 0 ? e^(c1 S) : (S + c2)^c4 + c3)
+//   9 exprow       x = min(S, c1), m by mode c3 (0: 0, 1: c2, 2: row max of x, 3: decision ? row max : c2),
+//                  r = exp(c0 (x - m)), Z = c5 ? hp0 + Σ r : 1, P = c4 r / Z   (softermax, strongermax)
+//  10 sigsoftmax   e = exp(c0 S - m) σ(c0 S), m = c0 (c0 >= 0 ? row max : row min), P = e / Σ e
+//  11 pfla         y = the knots' curve (c0 = 0: ys^2 interpolated; 1: x L(ys)^2), Z = c1 ? Σ y + c2 : c2, P = y / Z
+// Per-pair parameter-gradient sums (G doubles): exp 3 (Σ dP P, Σ unclamped dP P, Σ dP P a), exprow 2
+// (Σ da (x - m), Σ D/Z), pfla 2 nk + 1 (d xs, d ys at sorted indices, Σ (Σ dP P)/Z); others none.
+#ifndef NORMLAB_SOFTMAX_H
+#define NORMLAB_SOFTMAX_H
+#include "vmath.h"
+#include <math.h>
+
+enum { SK_SOFTMAX = 0, SK_EXP, SK_RELU, SK_RELU2, SK_SIGMOID, SK_SOFTPLUS, SK_SQUAREPLUS, SK_POLY, SK_EXPPOLY,
+  SK_EXPROW, SK_SIGSOFT, SK_PFLA, SK_KINDS };
+#define SCORE_NC 8
+
+typedef struct {
+  int kind;
+  const float *c, *hp, *xs, *ys; // hp: 4 per head
+  long nk;
+  int decision;                   // the call's decision (exprow mode 3)
+} ScoreSpec;
+
+// The number of gradient sums per pair a kind writes.
+static inline long score_sums(int kind, long nk) {
+  return kind == SK_EXP ? 3 : kind == SK_EXPROW ? 2 : kind == SK_PFLA ? 2 * nk + 1 : 0;
+}
+
+SIMD_INLINE float sk_sigmoid(float x) {
+  const float e = expf(-fabsf(x));
+  return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
+
+// The row's shift for exprow: 0, the guess, or the row max of x = min(S, c1) (*im: its first index, else -1).
+SIMD_INLINE float sk_shift(const ScoreSpec *sp, const float *S, long n, long *im) {
+  const float *c = sp->c;
+  const int mode = (int)c[3];
+  *im = -1;
+  if (mode == 0) return 0;
+  if (mode == 1 || (mode == 3 && !sp->decision)) return c[2];
+  float m = -INFINITY;
+  for (long s = 0; s < n; s++) { const float x = S[s] < c[1] ? S[s] : c[1]; if (x > m) { m = x; *im = s; } }
+  return m;
+}
+
+// pfla_softmax's curve at x: value, slope, and (for the knot gradients) segment j, t, raw width, s, L.
+typedef struct { float v, dv, t, w, s, L; long j; } Pfla;
+SIMD_INLINE Pfla sk_pfla(const ScoreSpec *sp, float x) {
+  const float *xs = sp->xs, *ys = sp->ys;
+  const long nk = sp->nk;
+  long lo = 0, hi = nk; // first index with xs >= x
+  while (lo < hi) { const long mid = (lo + hi) >> 1; if (xs[mid] < x) lo = mid + 1; else hi = mid; }
+  long j = lo - 1;
+  j = j < 0 ? 0 : j > nk - 2 ? nk - 2 : j;
+  Pfla r;
+  r.j = j;
+  r.w = xs[j + 1] - xs[j];
+  const float w = r.w > 1e-6f ? r.w : 1e-6f, dx = x - xs[j];
+  r.t = dx / w;
+  if (sp->c[0] == 0) {
+    const float Y0 = ys[j] * ys[j], Y1 = ys[j + 1] * ys[j + 1];
+    r.s = (Y1 - Y0) / w; r.v = Y0 + r.s * dx; r.dv = r.s; r.L = 0;
+  } else {
+    r.s = (ys[j + 1] - ys[j]) / w; r.L = ys[j] + r.s * dx;
+    r.v = x * r.L * r.L; r.dv = r.L * r.L + 2 * x * r.L * r.s;
+  }
+  return r;
+}
+
+// P[0..n) from S[0..n) (distinct arrays) of a row of head h. Row kinds: with read = 0 the row's m and Z
+// are computed and stored in *m, *Z; with read = 1 they are read from there (backward), the arithmetic
+// from S to P being the same either way. Elementwise kinds store m = 0, Z = 1.
+SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long h, float *m, float *Z, int read) {
+  const float *c = sp->c, *hp = sp->hp + 4 * h;
+  const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
+  switch (sp->kind) {
+    case SK_SOFTMAX: {
+      float max = -INFINITY;
+      if (read) max = *m;
+      else {
+        #pragma omp simd reduction(max : max)
+        for (long s = 0; s < n; s++) max = S[s] > max ? S[s] : max;
+      }
+      for (long s = 0; s < n; s++) P[s] = S[s] - max;
+      vexpf(P, P, n);
+      if (!read) {
+        double sum = 0;
+        #pragma omp simd reduction(+ : sum)
+        for (long s = 0; s < n; s++) sum += P[s];
+        *m = max; *Z = (float)sum;
+      }
+      const float inv = (float)(1 / (double)*Z);
+      for (long s = 0; s < n; s++) P[s] *= inv;
+      return;
+    }
+    case SK_EXP: {
+      const float beta = hp[0], amax = hp[1], g = hp[2];
+      #pragma omp simd
+      for (long s = 0; s < n; s++) { const float a = S[s] - beta; P[s] = c0 * (a < amax ? a : amax); }
+      vexpf(P, P, n);
+      #pragma omp simd
+      for (long s = 0; s < n; s++) P[s] *= g;
+      break;
+    }
+    case SK_RELU:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) P[s] = S[s] > 0 ? c0 * S[s] : 0;
+      break;
+    case SK_RELU2:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) P[s] = S[s] > 0 ? c0 * S[s] * S[s] : 0;
+      break;
+    case SK_SIGMOID:
+      for (long s = 0; s < n; s++) P[s] = -S[s];
+      vexpf(P, P, n);
+      for (long s = 0; s < n; s++) P[s] = c0 / (1 + P[s]);
+      break;
+    case SK_SOFTPLUS:
+      for (long s = 0; s < n; s++) P[s] = S[s] < 20 ? S[s] : 20;
+      vexpf(P, P, n);
+      vlog1pf(P, P, n);
+      for (long s = 0; s < n; s++) P[s] = c0 * (S[s] > 20 ? S[s] : P[s]);
+      break;
+    case SK_SQUAREPLUS:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) P[s] = c0 * 0.5f * (S[s] + sqrtf(S[s] * S[s] + c1));
+      break;
+    case SK_POLY:
+      if (c4 == 2) {
+        #pragma omp simd
+        for (long s = 0; s < n; s++) { const float x = S[s]; P[s] = c0 * (x > 0 ? x * x + c3 : x >= c1 ? c2 * x + c3 : 0); }
+      } else for (long s = 0; s < n; s++) { const float x = S[s]; P[s] = c0 * (x > 0 ? powf(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0); }
+      break;
+    case SK_EXPPOLY:
+      for (long s = 0; s < n; s++) P[s] = c1 * (S[s] < 0 ? S[s] : 0);
+      vexpf(P, P, n);
+      if (c4 == 2) for (long s = 0; s < n; s++) { const float y = (S[s] > 0 ? S[s] : 0) + c2; P[s] = c0 * (S[s] < 0 ? P[s] : y * y + c3); }
+      else for (long s = 0; s < n; s++) P[s] = c0 * (S[s] < 0 ? P[s] : powf(S[s] + c2, c4) + c3);
+      break;
+    case SK_EXPROW: {
+      long im;
+      const float sh = read ? *m : sk_shift(sp, S, n, &im);
+      for (long s = 0; s < n; s++) P[s] = c0 * ((S[s] < c1 ? S[s] : c1) - sh);
+      vexpf(P, P, n);
+      if (!read) {
+        double sum = 0;
+        #pragma omp simd reduction(+ : sum)
+        for (long s = 0; s < n; s++) sum += P[s];
+        *m = sh; *Z = c[5] != 0 ? (float)(hp[0] + sum) : 1.0f;
+      }
+      const float f = (float)(c4 / (double)*Z);
+      for (long s = 0; s < n; s++) P[s] *= f;
+      return;
+    }
+    case SK_SIGSOFT: {
+      float mm;
+      if (read) mm = *m;
+      else {
+        float mx = -INFINITY, mn = INFINITY;
+        for (long s = 0; s < n; s++) { mx = S[s] > mx ? S[s] : mx; mn = S[s] < mn ? S[s] : mn; }
+        mm = c0 * (c0 >= 0 ? mx : mn);
+      }
+      for (long s = 0; s < n; s++) P[s] = c0 * S[s] - mm;
+      vexpf(P, P, n);
+      for (long s = 0; s < n; s++) P[s] *= sk_sigmoid(c0 * S[s]);
+      if (!read) {
+        double sum = 0;
+        for (long s = 0; s < n; s++) sum += P[s];
+        *m = mm; *Z = (float)sum;
+      }
+      const float inv = (float)(1 / (double)*Z);
+      for (long s = 0; s < n; s++) P[s] *= inv;
+      return;
+    }
+    case SK_PFLA: {
+      double sum = 0;
+      for (long s = 0; s < n; s++) { P[s] = sk_pfla(sp, S[s]).v; sum += P[s]; }
+      if (!read) { *m = 0; *Z = c1 != 0 ? (float)(sum + c2) : c2; }
+      const float inv = (float)(1 / (double)*Z);
+      for (long s = 0; s < n; s++) P[s] *= inv;
+      return;
+    }
+  }
+  if (!read) { *m = 0; *Z = 1; }
+}
+
+// d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS (before the scale). S, P as
+// forward gave them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to).
+SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *S, const float *P, long n, long h, float m, float Z,
+  double *sums) {
+  const float *c = sp->c, *hp = sp->hp + 4 * h;
+  const float c0 = c[0], c1 = c[1], c2 = c[2], c4 = c[4];
+  double dot = 0;
+  if (sp->kind == SK_SOFTMAX || sp->kind >= SK_EXPROW) {
+    #pragma omp simd reduction(+ : dot)
+    for (long s = 0; s < n; s++) dot += (double)P[s] * d[s];
+  }
+  const float fd = (float)dot;
+  switch (sp->kind) {
+    case SK_SOFTMAX:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd);
+      break;
+    case SK_EXP: {
+      const float beta = hp[0], amax = hp[1];
+      double all = 0, free = 0, wa = 0;
+      for (long s = 0; s < n; s++) {
+        const float gp = d[s] * P[s], a = S[s] - beta;
+        all += gp;
+        wa += (double)gp * (a < amax ? a : amax);
+        if (a < amax) { free += gp; d[s] = gp * c0; } else d[s] = 0;
+      }
+      sums[0] += all; sums[1] += free; sums[2] += wa;
+      break;
+    }
+    case SK_RELU:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) d[s] *= S[s] > 0 ? c0 : 0;
+      break;
+    case SK_RELU2:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) d[s] *= S[s] > 0 ? 2 * c0 * S[s] : 0;
+      break;
+    case SK_SQUAREPLUS:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) d[s] *= c0 * 0.5f * (1 + S[s] / sqrtf(S[s] * S[s] + c1));
+      break;
+    case SK_POLY:
+      if (c4 == 2) {
+        #pragma omp simd
+        for (long s = 0; s < n; s++) { const float x = S[s]; d[s] *= c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0); }
+      } else for (long s = 0; s < n; s++) { const float x = S[s]; d[s] *= c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0); }
+      break;
+    case SK_SIGMOID: case SK_SOFTPLUS: case SK_EXPPOLY: {
+      float e[n]; // the row's exponentials (vexpf), then the elementwise rest
+      if (sp->kind == SK_EXPPOLY) for (long s = 0; s < n; s++) e[s] = c1 * (S[s] < 0 ? S[s] : 0);
+      else for (long s = 0; s < n; s++) e[s] = -S[s];
+      vexpf(e, e, n);
+      if (sp->kind == SK_SIGMOID) for (long s = 0; s < n; s++) { const float q = 1 / (1 + e[s]); d[s] *= c0 * q * (1 - q); }
+      else if (sp->kind == SK_SOFTPLUS) for (long s = 0; s < n; s++) d[s] *= c0 * (S[s] > 20 ? 1 : 1 / (1 + e[s]));
+      else if (c4 == 2) for (long s = 0; s < n; s++) d[s] *= c0 * (S[s] < 0 ? c1 * e[s] : 2 * ((S[s] > 0 ? S[s] : 0) + c2));
+      else for (long s = 0; s < n; s++) d[s] *= c0 * (S[s] < 0 ? c1 * e[s] : c4 * powf(S[s] + c2, c4 - 1));
+      break;
+    }
+    case SK_EXPROW: {
+      // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index.
+      const float sub = c[5] != 0 ? (float)(dot / c4) : 0.0f;
+      double dsum = 0, dt = 0;
+      for (long s = 0; s < n; s++) {
+        const float da = c0 * P[s] * (d[s] - sub), x = S[s] < c1 ? S[s] : c1;
+        dsum += da; dt += (double)da * (x - m);
+        d[s] = S[s] > c1 ? 0 : da;
+      }
+      long im;
+      const int mode = (int)c[3];
+      if (((int)c[7] & 1) && (mode == 2 || (mode == 3 && sp->decision))) {
+        sk_shift(sp, S, n, &im);
+        if (im >= 0 && !(S[im] > c1)) d[im] -= (float)dsum;
+      }
+      sums[0] += dt;
+      if (c[5] != 0) sums[1] += dot / Z;
+      break;
+    }
+    case SK_SIGSOFT:
+      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd) * c0 * (2 - sk_sigmoid(c0 * S[s]));
+      break;
+    case SK_PFLA: {
+      const long nk = sp->nk;
+      const int lx = c[4] != 0, ly = c[5] != 0;
+      const float sub = c1 != 0 ? fd : 0.0f, quad = c[0] != 0;
+      for (long s = 0; s < n; s++) {
+        const Pfla q = sk_pfla(sp, S[s]);
+        const float gy = (d[s] - sub) / Z;
+        d[s] = gy * q.dv;
+        if (!lx && !ly) continue;
+        const float gl = quad ? gy * 2 * S[s] * q.L : gy;
+        const long j = q.j;
+        if (ly) {
+          const float dya = quad ? 1 : 2 * sp->ys[j], dyb = quad ? 1 : 2 * sp->ys[j + 1];
+          sums[nk + j] += (double)(gl * (1 - q.t) * dya);
+          sums[nk + j + 1] += (double)(gl * q.t * dyb);
+        }
+        if (lx) {
+          if (q.w > 1e-6f) { sums[j] += (double)(gl * q.s * (q.t - 1)); sums[j + 1] -= (double)(gl * q.s * q.t); }
+          else sums[j] -= (double)(gl * q.s);
+        }
+      }
+      sums[2 * nk] += dot / Z;
+      (void)c2;
+      break;
+    }
+  }
+}
+
+#endif
