@@ -26,29 +26,21 @@ export function setRow(m: f32, Z: f32): void { rowM = m; rowZ = Z; }
 // @ts-ignore: decorator
 @inline function live(s: i32, n: i32): v128 { return i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n)); }
 
-// log(1 + u) of 4 lanes for u in [0, 1] (softplus's exp(-|x|)), no division: for u < sqrt 2 - 1,
-// log(1 + x) with x = u exactly; above, ln 2 + log(1 + x) with x = (1 + u) / 2 - 1 = (u - 1) / 2; log(1 + x)
-// on [-0.293, 0.414] by Cephes' logf polynomial (within a few ulp).
+// log(1 + u) of 4 lanes for u in [0, 1] (softplus's exp(-|x|)): u P(u), P of degree 7 fitted to
+// log1p(u) / u on [0, 1] for the least maximal relative error (3.4e-7 in float32 evaluation, about 3 ulp;
+// checked against float64 on 200001 points). No division, no range split.
 // @ts-ignore: decorator
 @inline
 function vlog1p01(u: v128): v128 {
-  const big = f32x4.ge(u, f32x4.splat(0.41421356237));
-  const x = v128.bitselect(f32x4.mul(f32x4.sub(u, f32x4.splat(1)), f32x4.splat(0.5)), u, big);
-  const z = f32x4.mul(x, x);
-  let y = f32x4.splat(7.0376836292e-2);
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-1.1514610310e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.1676998740e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-1.2420140846e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.4249322787e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-1.6668057665e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(2.0000714765e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-2.4999993993e-1));
-  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(3.3333331174e-1));
-  y = f32x4.mul(f32x4.mul(y, x), z);
-  const e = v128.and(f32x4.splat(1), big);
-  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(-2.12194440e-4)));
-  y = f32x4.sub(y, f32x4.mul(f32x4.splat(0.5), z));
-  return f32x4.add(f32x4.add(x, y), f32x4.mul(e, f32x4.splat(0.693359375)));
+  let y = f32x4.splat(-0.008539227768778801);
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.044089701026678085));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.10768181085586548));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.1774524748325348));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.2449546456336975));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.33275479078292847));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.4999740421772003));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.9999998211860657));
+  return f32x4.mul(y, u);
 }
 
 /** Gradient sums per (batch, head) pair a kind writes (softmax.h score_sums). */
@@ -309,19 +301,25 @@ export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: 
       for (let s = 0; s < n4; s += 4) v128.store(at(d, s), f32x4.mul(v128.load(at(P, s)), f32x4.sub(v128.load(at(d, s)), fv)));
       break;
     }
-    case SK_EXP: { // the three sums in f64 lanes (two f64x2 per sum), added in lane order at the end
+    case SK_EXP: { // the three sums: f32 lanes over 4 vectors at a time (each partial adds 4 float32 terms:
+      // at most 3 roundings, of the order of the terms' own), then f64 lanes, added in lane order at the end.
+      // Lanes past n: P is 0 there (rowForward), so gp is; a is -inf, so only the last vector masks a.
       const beta = f32x4.splat(load<f32>(hp)), amax = f32x4.splat(load<f32>(hp, 4));
       let all0 = f64x2.splat(0), all1 = f64x2.splat(0), free0 = f64x2.splat(0), free1 = f64x2.splat(0), wa0 = f64x2.splat(0), wa1 = f64x2.splat(0);
+      let pa = zero, pf = zero, pw = zero, cnt = 0;
       for (let s = 0; s < n4; s += 4) {
-        const lv = live(s, n);
-        const gp = v128.and(f32x4.mul(v128.load(at(d, s)), v128.load(at(P, s))), lv), a = f32x4.sub(v128.load(at(S, s)), beta);
-        const unclamped = f32x4.lt(a, amax), am = v128.and(f32x4.pmin(amax, a), lv), gf = v128.and(gp, unclamped);
-        const g0 = f64x2.promote_low_f32x4(gp), g1 = f64x2.promote_low_f32x4(i32x4.shuffle(gp, gp, 2, 3, 0, 1));
-        all0 = f64x2.add(all0, g0); all1 = f64x2.add(all1, g1);
-        free0 = f64x2.add(free0, f64x2.promote_low_f32x4(gf)); free1 = f64x2.add(free1, f64x2.promote_low_f32x4(i32x4.shuffle(gf, gf, 2, 3, 0, 1)));
-        wa0 = f64x2.add(wa0, f64x2.mul(g0, f64x2.promote_low_f32x4(am)));
-        wa1 = f64x2.add(wa1, f64x2.mul(g1, f64x2.promote_low_f32x4(i32x4.shuffle(am, am, 2, 3, 0, 1))));
+        const gp = f32x4.mul(v128.load(at(d, s)), v128.load(at(P, s))), a = f32x4.sub(v128.load(at(S, s)), beta);
+        const unclamped = f32x4.lt(a, amax), gf = v128.and(gp, unclamped);
+        let am = f32x4.pmin(amax, a);
+        if (s + 4 > n) am = v128.and(am, live(s, n));
+        pa = f32x4.add(pa, gp); pf = f32x4.add(pf, gf); pw = f32x4.add(pw, f32x4.mul(gp, am));
         v128.store(at(d, s), f32x4.mul(gf, v0));
+        if (++cnt == 4 || s + 4 >= n4) {
+          all0 = f64x2.add(all0, f64x2.promote_low_f32x4(pa)); all1 = f64x2.add(all1, f64x2.promote_low_f32x4(i32x4.shuffle(pa, pa, 2, 3, 0, 1)));
+          free0 = f64x2.add(free0, f64x2.promote_low_f32x4(pf)); free1 = f64x2.add(free1, f64x2.promote_low_f32x4(i32x4.shuffle(pf, pf, 2, 3, 0, 1)));
+          wa0 = f64x2.add(wa0, f64x2.promote_low_f32x4(pw)); wa1 = f64x2.add(wa1, f64x2.promote_low_f32x4(i32x4.shuffle(pw, pw, 2, 3, 0, 1)));
+          pa = zero; pf = zero; pw = zero; cnt = 0;
+        }
       }
       store<f64>(sums, load<f64>(sums) + lanes2(all0, all1));
       store<f64>(sums, load<f64>(sums, 8) + lanes2(free0, free1), 8);
