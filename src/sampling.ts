@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from './engine/rng.js';
 import { selectBackend } from './engine/select.js';
-import { UserError } from './engine/types.js';
+import { UserError } from './util/errors.js';
 import { datasetTokenizer, loadMeta } from './data/dataset.js';
 import { charTokenizer, checkTokenizerName, gpt2Tokenizer, streamDecoder, type Tokenizer } from './data/tokenizer.js';
 import { buildModel } from './model/build.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ACTIVATION_CHOICES, defaultConfig } from '../src/config/config.js';
 import { activationsCommand } from '../src/cli/activations.js';
 import { Rng } from '../src/engine/rng.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import type { ModelConfig } from '../src/config/config-types.js';
 import { activationCurve, initialParams } from '../src/nn/activations/curve.js';
 import { geluScalar } from '../src/nn/activations/gelu.js';

@@ -16,7 +16,7 @@ import { loadNativeBackend, nativeBackendError, nativeSimd } from '../src/engine
 import { createNodeWasmBackend, loadWasmBackend, wasmBackendError, wasmModulePath } from '../src/engine/kernels/wasm/node-loader.js';
 import { createWasmBackend, wasmWorkerChunks } from '../src/engine/kernels/wasm/wasm-backend.js';
 import { selectBackend } from '../src/engine/select.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { norms } from '../src/nn/norms/norm-registry.js';
 import { activations } from '../src/nn/activations/activation-registry.js';
 import { MetricCtx } from '../src/nn/params.js';
@@ -547,14 +547,16 @@ test('wasm on worker threads gives the one-thread results bit for bit, each chun
   }
   for (const n of [5, 4099, 100003]) {
     const x = fill(n), dout = fill(n);
-    const run = (be: Backend) => {
-      const y = new Float32Array(n), dx = new Float32Array(n);
-      be.wasm!.geluForward(y, x, n);
-      for (let rep = 0; rep < 5; rep++) be.wasm!.geluBackward(dx, dout, x, n);
-      return [y, dx];
-    };
-    const r1 = run(one), r2 = run(many);
-    r1.forEach((x2, i) => same(`gelu n=${n} output ${i}`, x2, r2[i]));
+    for (const name of ['gelu', 'relu', 'silu', 'mish']) { // rows of wasm/assembly/elementwise.ts
+      const run = (be: Backend) => {
+        const y = new Float32Array(n), dx = new Float32Array(n), k = be.wasm!.elementwise(name)!;
+        k.forward(y, x, n);
+        for (let rep = 0; rep < 5; rep++) k.backward(dx, dout, x, n);
+        return [y, dx];
+      };
+      const r1 = run(one), r2 = run(many);
+      r1.forEach((x2, i) => same(`${name} n=${n} output ${i}`, x2, r2[i]));
+    }
     const steps = (be: Backend) => { // AdamW: 10 steps on the same gradient
       const p = Float32Array.from(x), m = new Float32Array(n), v = new Float32Array(n);
       for (let step = 1; step <= 10; step++) be.adamw(p, dout, m, v, n, 1e-3, 0.9, 0.95, 1e-8, 0.1, step);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import type { LoadedTensor } from '../src/engine/safetensors.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { GPT } from '../src/model/gpt.js';
 import { loadWeights } from '../src/train/checkpoint.js';
 import { tinyConfig } from './helpers.js';

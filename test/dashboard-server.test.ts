@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../src/dashboard/server.js';
 import { dashboardCommand, parseDashboardArgs } from '../src/cli/dashboard.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { PFLA_RUN, RUNS, SWEEP, pflaParams, writePflaCheckpoint, writeSafetensors } from '../tools/make-dashboard-fixtures.js';
 import { defaultConfig } from '../src/config/config.js';
 import { erf } from '../src/engine/math.js';
@@ -186,7 +186,7 @@ test('/api/activations: dact inner activation per norm slot (with alpha) and gel
   try {
     const res = await fetch(`${d2.url}api/activations?run=dact_run`);
     assert.equal(res.status, 200);
-    const a = await res.json() as { checkpoint: string; groups: { variant: string; xs: number[]; initial: number[]; curves: { label: string; ys: number[] }[] }[]; dact_alpha: { slot: string; alpha: number }[] };
+    const a = await res.json() as { checkpoint: string; groups: { variant: string; xs: number[]; initial: number[]; curves: { label: string; ys: number[] }[] }[]; norm_scalars: { variant: string; slot: string; name: string; value: number }[] };
     assert.equal(a.checkpoint, 'final.safetensors');
     assert.deepEqual(a.groups.map((g) => g.variant), ['gelu_shifted', 'pfla']);
     const [shifted, inner] = a.groups;
@@ -196,7 +196,7 @@ test('/api/activations: dact inner activation per norm slot (with alpha) and gel
     assert.ok(Math.abs(shifted.curves[0].ys[k] - gelu(shifted.xs[k] - 0.5)) < 1e-5, 'learned: gelu(x - shift)');
     assert.ok(Math.abs(shifted.initial[k] - gelu(shifted.xs[k])) < 1e-5, 'initial shift 0');
     assert.deepEqual(inner.curves.map((c) => c.label), ['h.0.pre_ln_attn', 'h.0.pre_ln_mlp']);
-    assert.deepEqual(a.dact_alpha, [{ slot: 'h.0.pre_ln_attn', alpha: 0.75 }, { slot: 'h.0.pre_ln_mlp', alpha: 1.25 }]);
+    assert.deepEqual(a.norm_scalars, [{ variant: 'dact', slot: 'h.0.pre_ln_attn', name: 'alpha', value: 0.75 }, { variant: 'dact', slot: 'h.0.pre_ln_mlp', name: 'alpha', value: 1.25 }]);
   } finally {
     await d2.close();
     rmSync(root2, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { checkSplitLengths, getBatch, loadDataset, readTokens, writeTokens, type
 import { prepareChar } from '../src/data/make-dataset.js';
 import { packageRoot, prepareCommand } from '../src/cli/prepare.js';
 import { Rng } from '../src/engine/rng.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { throwsUser } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'normlab-data-'));

@@ -6,7 +6,7 @@ import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { prepareChar } from '../src/data/make-dataset.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { defaultConfig } from '../src/config/config.js';
 import type { ModelConfig } from '../src/config/config-types.js';
 

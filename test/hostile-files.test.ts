@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/engine/safetensors.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { GPT } from '../src/model/gpt.js';
 import { modelTensors, saveWeights } from '../src/train/checkpoint.js';

@@ -9,7 +9,7 @@ import { activations } from '../src/nn/activations/activation-registry.js';
 import { fakeQuantInt, roundToHalf } from '../src/engine/quantize.js';
 import { erf } from '../src/engine/math.js';
 import { Rng } from '../src/engine/rng.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { fillInit, MetricCtx } from '../src/nn/params.js';
 import type { Params, Saved, Variant } from '../src/nn/variant.js';
 import { numel, problemsOf } from '../src/nn/variant.js';

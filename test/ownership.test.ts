@@ -30,9 +30,6 @@ const ALLOWED: Record<string, string> = {
   'src/dashboard/curves.ts: pfla.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
   'src/dashboard/curves.ts: pfla_le.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
   'src/dashboard/curves.ts: piecewise.x_vals': 'an attention softmax variant without a declared plot range: its knots (x_vals) set it',
-  // Left from issue 23: dact's inner activation and its alpha are found by dact's name.
-  'src/dashboard/curves.ts: variant dact': 'dact\'s inner activation curve and alpha (not yet declared by dact)',
-  'src/dashboard/playground/page.ts: variant dact': 'dact\'s inner activation curve (not yet declared by dact)',
 };
 
 function sources(dir: string): string[] {

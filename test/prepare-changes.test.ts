@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileSource, firstInvalidUtf8, prepareDataset, type TextSource } from '../src/data/make-dataset.js';
 import { bpeHeap, gpt2Tokenizer } from '../src/data/tokenizer.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/engine/rng.js';
 import { tmpDir } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { argvHash, checkJobData, checkQueueArgv, folderName, isQueueName, jobIdOf, MAX_FOLDER_NAME, parseJobPayload } from '../src/sweep/jobs.js';
 import { plainText } from '../src/sweep/terminal.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { throwsUser } from './helpers.js';
 
 /** The inverse of folderName on names it did not hash. */

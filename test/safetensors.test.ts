@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, safetensorsBytes, safetensorsChunks, writeSafetensors } from '../src/engine/safetensors.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { tmpDir } from './helpers.js';
 
 test('layout: u64 LE header length, JSON header padded to 8 bytes with spaces, raw F32 LE data in order', () => {

@@ -11,7 +11,7 @@ import { expandSweep, repeatSeeds } from '../src/sweep/grammar.js';
 import { compareToBaseline, findGroup, groupLabel, groupRuns, type RunPoint } from '../src/stats/groups.js';
 import { orderFlags, sweepOrder } from '../src/stats/order.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { cliFunction } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

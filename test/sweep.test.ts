@@ -15,7 +15,7 @@ import { decideAction } from '../src/sweep/folders.js';
 import { resultsTable } from '../src/sweep/results.js';
 import { inspectDir, inspectTable } from '../src/sweep/runs.js';
 import { parseSweepArgs } from '../src/cli/sweep.js';
-import { UserError } from '../src/engine/types.js';
+import { UserError } from '../src/util/errors.js';
 import { cliFunction, tinyData } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/test -> package root

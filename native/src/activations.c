@@ -1,9 +1,10 @@
-// Fused elementwise activations: src/nn/activations/{identity,leaky_relu,relu6,squared_relu,
-// softsign,prelu,elu (= celu),selu,sigmoid,silu,tanh,softplus,mish,gelu_shifted,glu,rrelu,gelu,
-// relu}.ts, same semantics (kinks, thresholds), nothing saved but rrelu's slopes. Backward kernels
-// add into dx (and the scalar parameter gradient of prelu / gelu_shifted).
+// Fused elementwise activations: src/nn/activations/{prelu,gelu_shifted,glu,rrelu,gelu}.ts here,
+// and every row of NL_ELEMENTWISE (elementwise.h: identity, relu, leaky_relu, ..., mish) through one
+// block loop (ELEMENTWISE_JOBS below); same semantics as the TypeScript code (kinks, thresholds),
+// nothing saved but rrelu's slopes. Backward kernels add into dx (and the scalar parameter
+// gradient of prelu / gelu_shifted).
 //
-// Accuracy: the piecewise-polynomial ones (identity .. prelu) do the TypeScript code's double
+// Accuracy: the piecewise-polynomial ones (identity .. softsign, prelu) do the TypeScript code's double
 // arithmetic and round once, so they agree bit for bit. The others take exp / expm1 / log1p / erf
 // from libm in float (vector versions, vmath.h) and do float arithmetic around them, rewritten so
 // that nothing cancels: sigmoid(x) from e = exp(-|x|), s' = e / (1 + e)^2, tanh(|x|) =
@@ -20,10 +21,6 @@
 #include <stdlib.h>
 
 #define BLK 512
-#define LEAKY_SLOPE 0.01           // leaky_relu.ts
-#define SOFTPLUS_THRESHOLD 20.0f   // softplus.ts (torch's default): softplus(x) = x above it
-#define SELU_SCALE 1.0507009873554805
-#define SELU_ALPHA 1.6732632423543772
 
 typedef struct {
   float *out;        // out (forward) or dx (backward)
@@ -37,60 +34,6 @@ typedef struct {
 #define JOB const EJob *j = p; (void)tid
 
 // ---- bit-exact ones: double arithmetic, one rounding ---------------------------------------------
-
-POOL_FN(identity_f, i0, i1) { JOB; for (long i = i0; i < i1; i++) j->out[i] = j->x[i]; }
-POOL_FN(identity_b, i0, i1) { JOB; for (long i = i0; i < i1; i++) j->out[i] += j->dout[i]; }
-
-// leaky_relu: y = x (x >= 0) else 0.01 x; gradient 1 for x > 0, else 0.01 (also at 0, as torch).
-POOL_FN(leaky_f, i0, i1) {
-  JOB;
-  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x >= 0 ? x : (float)(LEAKY_SLOPE * x); }
-}
-POOL_FN(leaky_b, i0, i1) {
-  JOB;
-  for (long i = i0; i < i1; i++) {
-    const double g = j->dout[i];
-    j->out[i] = (float)(j->out[i] + (j->x[i] > 0 ? g : LEAKY_SLOPE * g));
-  }
-}
-
-// relu6: y = min(max(0, x), 6); gradient 1 on (0, 6) only.
-POOL_FN(relu6_f, i0, i1) {
-  JOB;
-  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x > 0 ? (x < 6 ? x : 6.0f) : 0.0f; }
-}
-POOL_FN(relu6_b, i0, i1) {
-  JOB; // adding +0 leaves dx as it is (relu's trick: branch-free; dout is read unconditionally, so the loop vectorizes)
-  for (long i = i0; i < i1; i++) { const float x = j->x[i], g = j->dout[i]; j->out[i] += (x > 0 && x < 6) ? g : 0.0f; }
-}
-
-// squared_relu: y = x^2 for x > 0; gradient 2x.
-POOL_FN(sqrelu_f, i0, i1) {
-  JOB;
-  for (long i = i0; i < i1; i++) { const float x = j->x[i]; j->out[i] = x > 0 ? x * x : 0.0f; } // x*x: one rounding either way
-}
-POOL_FN(sqrelu_b, i0, i1) {
-  JOB;
-  const float *xs = j->x, *dout = j->dout;
-  float *dx = j->out;
-  for (long i = i0; i < i1; i++) { // adding +0 leaves dx as it is (relu's trick: branch-free)
-    const double x = xs[i], t = 2 * x * dout[i];
-    dx[i] = (float)(dx[i] + (x > 0 ? t : 0.0));
-  }
-}
-
-// softsign: y = x / (1 + |x|); gradient 1 / (1 + |x|)^2.
-POOL_FN(softsign_f, i0, i1) {
-  JOB;
-  for (long i = i0; i < i1; i++) { const double x = j->x[i]; j->out[i] = (float)(x / (1 + fabs(x))); }
-}
-POOL_FN(softsign_b, i0, i1) {
-  JOB;
-  for (long i = i0; i < i1; i++) {
-    const double d = 1 + fabs((double)j->x[i]);
-    j->out[i] = (float)(j->out[i] + j->dout[i] / (d * d));
-  }
-}
 
 // prelu: y = x (x >= 0) else a x; dx = g (x > 0) else a g; da += x g over x <= 0 (per row here).
 POOL_FN(prelu_f, i0, i1) {
@@ -119,184 +62,10 @@ POOL_FN(prelu_b, n0, n1) { // rows
 
 // ---- libm ones ------------------------------------------------------------------------------------
 
-// elu / celu (alpha = 1): y = x (x > 0) else expm1(x); gradient 1 else exp(x).
-// selu: scale * (x (x > 0) else alpha expm1(x)). `p` is 1 for elu, selu's scale otherwise.
-typedef struct { float pos, neg; } EluK; // float: the loops stay 8 wide (selu's products: LIBM class anyway)
-static const EluK ELU = { 1, 1 }, SELU = { (float)SELU_SCALE, (float)(SELU_SCALE * SELU_ALPHA) };
-
-SIMD_INLINE void elu_fwd(const EJob *j, long i0, long i1, EluK k) {
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b;
-    float *out = j->out + b;
-    for (long i = 0; i < n; i++) e[i] = x[i] > 0 ? 0.0f : x[i]; // no overflow on the unused side
-    vexpm1f(e, e, n);
-    for (long i = 0; i < n; i++) out[i] = x[i] > 0 ? k.pos * x[i] : k.neg * e[i];
-  }
-}
-SIMD_INLINE void elu_bwd(const EJob *j, long i0, long i1, EluK k) {
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b, *dout = j->dout + b;
-    float *dx = j->out + b;
-    for (long i = 0; i < n; i++) e[i] = x[i] > 0 ? 0.0f : x[i];
-    vexpf(e, e, n);
-    for (long i = 0; i < n; i++) dx[i] += x[i] > 0 ? k.pos * dout[i] : k.neg * e[i] * dout[i];
-  }
-}
-POOL_FN(elu_f, i0, i1) { (void)tid; elu_fwd(p, i0, i1, ELU); }
-POOL_FN(elu_b, i0, i1) { (void)tid; elu_bwd(p, i0, i1, ELU); }
-POOL_FN(selu_f, i0, i1) { (void)tid; elu_fwd(p, i0, i1, SELU); }
-POOL_FN(selu_b, i0, i1) { (void)tid; elu_bwd(p, i0, i1, SELU); }
-
 // e[i] = exp(-|x[i]|) (never overflows); sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) below.
 SIMD_INLINE void exp_neg_abs(float *e, const float *x, long n) {
   for (long i = 0; i < n; i++) e[i] = -fabsf(x[i]);
   vexpf(e, e, n);
-}
-
-// sigmoid: y = 1 / (1 + exp(-x)); gradient y (1 - y) = e / (1 + e)^2.
-POOL_FN(sigmoid_f, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b;
-    float *out = j->out + b;
-    exp_neg_abs(e, x, n);
-    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); out[i] = x[i] >= 0 ? r : e[i] * r; }
-  }
-}
-POOL_FN(sigmoid_b, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b, *dout = j->dout + b;
-    float *dx = j->out + b;
-    exp_neg_abs(e, x, n);
-    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); dx[i] += dout[i] * (e[i] * r * r); }
-  }
-}
-
-// silu: y = x sigmoid(x); gradient s (1 + x (1 - s)), with s and 1 - s both from e.
-POOL_FN(silu_f, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b;
-    float *out = j->out + b;
-    exp_neg_abs(e, x, n);
-    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); out[i] = x[i] * (x[i] >= 0 ? r : e[i] * r); }
-  }
-}
-POOL_FN(silu_b, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b, *dout = j->dout + b;
-    float *dx = j->out + b;
-    exp_neg_abs(e, x, n);
-    for (long i = 0; i < n; i++) {
-      const float r = 1.0f / (1.0f + e[i]), er = e[i] * r;
-      const float s = x[i] >= 0 ? r : er, sm = x[i] >= 0 ? er : r; // sigmoid(x), 1 - sigmoid(x)
-      dx[i] += dout[i] * (s * (1.0f + x[i] * sm));
-    }
-  }
-}
-
-// tanh: y = sign(x) * -m / (2 + m), m = expm1(-2|x|); gradient 1 - y^2 = 4e / (1 + e)^2, e = exp(-2|x|).
-POOL_FN(tanh_f, i0, i1) {
-  JOB;
-  float m[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b;
-    float *out = j->out + b;
-    for (long i = 0; i < n; i++) m[i] = -2.0f * fabsf(x[i]);
-    vexpm1f(m, m, n);
-    for (long i = 0; i < n; i++) out[i] = copysignf(-m[i] / (2.0f + m[i]), x[i]);
-  }
-}
-POOL_FN(tanh_b, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b, *dout = j->dout + b;
-    float *dx = j->out + b;
-    for (long i = 0; i < n; i++) e[i] = -2.0f * fabsf(x[i]);
-    vexpf(e, e, n);
-    for (long i = 0; i < n; i++) { const float r = 1.0f / (1.0f + e[i]); dx[i] += dout[i] * (4.0f * e[i] * r * r); }
-  }
-}
-
-// softplus: y = x above the threshold (20), else log1p(exp(x)); gradient 1 above, else sigmoid(x).
-POOL_FN(softplus_f, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b;
-    float *out = j->out + b;
-    for (long i = 0; i < n; i++) e[i] = x[i] > SOFTPLUS_THRESHOLD ? 0.0f : x[i];
-    vexpf(e, e, n);
-    vlog1pf(e, e, n);
-    for (long i = 0; i < n; i++) out[i] = x[i] > SOFTPLUS_THRESHOLD ? x[i] : e[i];
-  }
-}
-POOL_FN(softplus_b, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b, *dout = j->dout + b;
-    float *dx = j->out + b;
-    exp_neg_abs(e, x, n);
-    for (long i = 0; i < n; i++) {
-      const float r = 1.0f / (1.0f + e[i]), s = x[i] >= 0 ? r : e[i] * r;
-      dx[i] += x[i] > SOFTPLUS_THRESHOLD ? dout[i] : dout[i] * s;
-    }
-  }
-}
-
-// mish: y = x tanh(softplus(x)). Below the threshold tanh(log1p(e)) = n / (n + 2), n = e (e + 2),
-// e = exp(x), and 1 - t^2 = 4 (n + 1) / (n + 2)^2; above it softplus(x) = x and tanh(x) rounds to 1
-// (x > 20), so y = x and the gradient is 1. Gradient: t + x (1 - t^2) sigmoid(x).
-POOL_FN(mish_f, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b;
-    float *out = j->out + b;
-    for (long i = 0; i < n; i++) e[i] = x[i] > SOFTPLUS_THRESHOLD ? 0.0f : x[i];
-    vexpf(e, e, n);
-    for (long i = 0; i < n; i++) {
-      const float nn = e[i] * (e[i] + 2.0f);
-      out[i] = x[i] > SOFTPLUS_THRESHOLD ? x[i] : x[i] * (nn / (nn + 2.0f));
-    }
-  }
-}
-POOL_FN(mish_b, i0, i1) {
-  JOB;
-  float e[BLK];
-  for (long b = i0; b < i1; b += BLK) {
-    const long n = MIN(i1 - b, BLK);
-    const float *x = j->x + b, *dout = j->dout + b;
-    float *dx = j->out + b;
-    for (long i = 0; i < n; i++) e[i] = x[i] > SOFTPLUS_THRESHOLD ? 0.0f : x[i];
-    vexpf(e, e, n);
-    for (long i = 0; i < n; i++) {
-      const float nn = e[i] * (e[i] + 2.0f), r = 1.0f / (nn + 2.0f);
-      const float t = nn * r, sech2 = 4.0f * (nn + 1.0f) * r * r, s = e[i] / (1.0f + e[i]);
-      dx[i] += x[i] > SOFTPLUS_THRESHOLD ? dout[i] : dout[i] * (t + x[i] * sech2 * s);
-    }
-  }
 }
 
 // gelu_shifted: y = gelu(x - shift) (exact gelu, as nl_gelu_*); dshift -= dout * gelu'(x - shift).
@@ -389,12 +158,44 @@ static void run_rows(pool_fn fn, float *out, const float *x, const float *dout, 
   nl_add_row_sums(dparam, j.rowsum, N);
 }
 
-// The entry points of every row of NL_ELEMENTWISE (kernels.h): its pool jobs over n elements.
-#define FLAT(name, addon, job, grain)                                                              \
-  void nl_##name##_forward(float *out, const float *x, long n) { run_flat(job##_f, out, x, NULL, 0, n, grain); } \
-  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n) { run_flat(job##_b, dx, x, dout, 0, n, grain); }
-NL_ELEMENTWISE(FLAT)
-#undef FLAT
+// Every row of NL_ELEMENTWISE (elementwise.h) becomes two pool jobs over blocks of BLK elements
+// (the row's libm call takes a whole block) and its two entry points. NOLIB: a row without one.
+#define NOLIB(y, x, n) ((void)0)
+SIMD_INLINE void vexp_log1pf(float *y, const float *x, long n) { vexpf(y, x, n); vlog1pf(y, y, n); } // softplus
+
+#define ELEMENTWISE_JOBS(name, addon, grain, FIN, FLIB, FOUT, BIN, BLIB, BOUT)                  \
+  POOL_FN(name##_f, i0, i1) {                                                                    \
+    JOB;                                                                                         \
+    float eb[BLK];                                                                               \
+    for (long b = i0; b < i1; b += BLK) {                                                        \
+      const long bn = MIN(i1 - b, BLK);                                                          \
+      const float *xb = j->x + b;                                                                \
+      float *ob = j->out + b;                                                                    \
+      for (long i = 0; i < bn; i++) { const float x = xb[i]; (void)x; eb[i] = (FIN); }           \
+      FLIB(eb, eb, bn);                                                                          \
+      for (long i = 0; i < bn; i++) { const float x = xb[i], e = eb[i]; (void)e; ob[i] = (FOUT); } \
+    }                                                                                            \
+  }                                                                                              \
+  POOL_FN(name##_b, i0, i1) {                                                                    \
+    JOB;                                                                                         \
+    float eb[BLK];                                                                               \
+    for (long b = i0; b < i1; b += BLK) {                                                        \
+      const long bn = MIN(i1 - b, BLK);                                                          \
+      const float *xb = j->x + b, *gb = j->dout + b;                                             \
+      float *db = j->out + b;                                                                    \
+      for (long i = 0; i < bn; i++) { const float x = xb[i]; (void)x; eb[i] = (BIN); }           \
+      BLIB(eb, eb, bn);                                                                          \
+      for (long i = 0; i < bn; i++) {                                                            \
+        const float x = xb[i], e = eb[i], g = gb[i], d = db[i];                                  \
+        (void)e;                                                                                 \
+        db[i] = (BOUT);                                                                          \
+      }                                                                                          \
+    }                                                                                            \
+  }                                                                                              \
+  void nl_##name##_forward(float *out, const float *x, long n) { run_flat(name##_f, out, x, NULL, 0, n, grain); } \
+  void nl_##name##_backward(float *dx, const float *dout, const float *x, long n) { run_flat(name##_b, dx, x, dout, 0, n, grain); }
+NL_ELEMENTWISE(ELEMENTWISE_JOBS)
+#undef ELEMENTWISE_JOBS
 
 void nl_prelu_forward(float *out, const float *x, double a, long n) { run_flat(prelu_f, out, x, NULL, a, n, PAR_GRAIN); }
 void nl_prelu_backward(float *dx, float *da, const float *dout, const float *x, double a, long N, long C) {
@@ -508,23 +309,3 @@ POOL_FN_256(gelu_bwd_range, i0, i1) {
 
 void nl_gelu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN / 4, gelu_fwd_range, &j); }
 void nl_gelu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN / 4, gelu_bwd_range, &j); }
-
-// ---- relu: y = max(0, x); gradient 1 where x > 0 (0 at 0, as torch) --------------------------------
-
-POOL_FN(relu_fwd_range, i0, i1) {
-  (void)tid;
-  const ActJob *j = p;
-  for (long i = i0; i < i1; i++) j->out[i] = j->x[i] > 0 ? j->x[i] : 0.0f;
-}
-
-POOL_FN(relu_bwd_range, i0, i1) {
-  (void)tid;
-  const ActJob *j = p;
-  // Branch-free (signs are random): adding +0 leaves dx as it is, as skipping the element does.
-  float *dx = j->out;
-  const float *x = j->x, *dout = j->dout;
-  for (long i = i0; i < i1; i++) { const float g = dout[i]; dx[i] += x[i] > 0 ? g : 0.0f; }
-}
-
-void nl_relu_forward(float *out, const float *x, long n) { ActJob j = { .out = out, .x = x }; pool_run(n, PAR_GRAIN, relu_fwd_range, &j); }
-void nl_relu_backward(float *dx, const float *dout, const float *x, long n) { ActJob j = { dx, x, dout }; pool_run(n, PAR_GRAIN, relu_bwd_range, &j); }

@@ -433,7 +433,7 @@ CALL(c_spline_b) { nl_spline_backward(P(0), P(1), P(2), P(3), P(4), P(5), L(6), 
 #define PLAIN(name, s, call) ROW(name, s, NULL, NULL, call, NULL, 0)
 #define ACT(Name, fwd, bwd) ROW(Name "Forward", s_act_f, NULL, NULL, c_act_f, fwd, 0), \
   ROW(Name "Backward", s_act_b, NULL, NULL, c_act_b, bwd, 0)
-#define ELEMENTWISE_ROWS(name, addon, job, grain) ACT(addon, nl_##name##_forward, nl_##name##_backward),
+#define ELEMENTWISE_ROWS(name, addon, ...) ACT(addon, nl_##name##_forward, nl_##name##_backward),
 #define SACT(Name, fwd, bwd) ROW(Name "Forward", s_sact_f, NULL, NULL, c_sact_f, fwd, 0), \
   ROW(Name "Backward", s_sact_b, NULL, NULL, c_sact_b, bwd, 0)
 
@@ -461,8 +461,7 @@ static const Entry entries[] = {
   PLAIN("layernormForward", s_ln_f, c_ln_f),
   PLAIN("layernormBackward", s_ln_b, c_ln_b),
   ACT("gelu", nl_gelu_forward, nl_gelu_backward),
-  ACT("relu", nl_relu_forward, nl_relu_backward),
-  NL_ELEMENTWISE(ELEMENTWISE_ROWS) // kernels.h: identity, leakyRelu, ..., mish
+  NL_ELEMENTWISE(ELEMENTWISE_ROWS) // elementwise.h: identity, relu, leakyRelu, ..., mish
   SACT("prelu", nl_prelu_forward, nl_prelu_backward),
   SACT("geluShifted", nl_gelu_shifted_forward, nl_gelu_shifted_backward),
   PLAIN("gluForward", s_glu_f, c_glu_f),

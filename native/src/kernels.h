@@ -71,29 +71,12 @@ void nl_dact_affine_backward(float *gd, float *dgamma, float *dbeta, const float
   const float *gamma, long N, long C);
 void nl_dact_input_backward(float *dx, float *dalpha, const float *dax, const float *x, double alpha, long N, long C);
 
-// activations.c: (out, x, n) and (dx, dout, x, n) unless a parameter or rows are involved.
+// activations.c: (out, x, n) and (dx, dout, x, n) unless a parameter or rows are involved; one
+// declaration pair per row of NL_ELEMENTWISE (elementwise.h), and gelu (its loops' own SIMD width).
+#include "elementwise.h"
 #define NL_ACT(name, ...) void nl_##name##_forward(float *out, const float *x, long n); \
   void nl_##name##_backward(float *dx, const float *dout, const float *x, long n);
-NL_ACT(gelu) NL_ACT(relu)
-
-// The parameter-free elementwise activations, one row each: the C name, the addon's name (its
-// <name>Forward / <name>Backward entry points; the ElementwiseName union of
-// src/engine/kernels/native/native-backend.ts), the pool jobs <job>_f / <job>_b of activations.c and their
-// grain. This one row declares nl_<name>_forward / _backward here, defines them (activations.c) and
-// exports them (addon.c).
-#define NL_ELEMENTWISE(X) \
-  X(identity, "identity", identity, PAR_GRAIN) \
-  X(leaky_relu, "leakyRelu", leaky, PAR_GRAIN) \
-  X(relu6, "relu6", relu6, PAR_GRAIN) \
-  X(squared_relu, "squaredRelu", sqrelu, PAR_GRAIN) \
-  X(softsign, "softsign", softsign, PAR_GRAIN) \
-  X(elu, "elu", elu, PAR_GRAIN / 4) \
-  X(selu, "selu", selu, PAR_GRAIN / 4) \
-  X(sigmoid, "sigmoid", sigmoid, PAR_GRAIN / 4) \
-  X(silu, "silu", silu, PAR_GRAIN / 4) \
-  X(tanh, "tanh", tanh, PAR_GRAIN / 4) \
-  X(softplus, "softplus", softplus, PAR_GRAIN / 4) \
-  X(mish, "mish", mish, PAR_GRAIN / 4)
+NL_ACT(gelu)
 NL_ELEMENTWISE(NL_ACT)
 #undef NL_ACT
 void nl_prelu_forward(float *out, const float *x, double a, long n);

@@ -7,14 +7,14 @@
 // Columns: x, initial[, learned]. With --checkpoint, the activation and its flags come from the
 // checkpoint's saved config (metadata key `config`); flags given here must agree with it.
 import { writeFileSync } from 'node:fs';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { blockActivation } from '../model/block.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
 import { problemsOf, numel, type Params, type Variant } from '../nn/variant.js';
 import { checkSavedModelConfig, loadTensors } from '../train/checkpoint.js';
-import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
-import { formatHelp } from './help.js';
+import { defaultConfig, FLAGS, type FlagSpec } from '../config/config.js';
+import { parseOrHelp } from './help.js';
 
 const OWN_FLAGS: FlagSpec[] = [
   { name: 'checkpoint', type: 'str', default: null, nullable: true, group: 'activation', help: 'a .safetensors checkpoint: adds the learned curve' },
@@ -67,18 +67,37 @@ function fmt(v: number): string {
 /** Most x values one curve gets (a CSV of about 3 MB per curve). */
 const MAX_POINTS = 100_000;
 
+/** The config a checkpoint was trained with (the activation flags given must agree with it) and the
+ * learned parameters of layer `layer`'s activation, each bounded by the tensors the file holds. */
+async function fromCheckpoint(ckpt: string, layer: number, given: Map<string, unknown>, actFlags: string[]): Promise<{ cfg: ModelConfig; learned: Params | undefined }> {
+  const { tensors, metadata } = await loadTensors(ckpt);
+  if (!metadata?.config) throw new UserError(`${ckpt} has no saved config (metadata key 'config')`);
+  let saved: Partial<ModelConfig>;
+  try { saved = JSON.parse(metadata.config) as Partial<ModelConfig>; } catch { throw new UserError(`${ckpt}: metadata 'config' is not valid JSON`); }
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) throw new UserError(`${ckpt}: metadata 'config' is not a JSON object`);
+  // The file's metadata is not believed before it is bounded by the tensors it holds (docs/safety.md).
+  checkSavedModelConfig(saved as Record<string, unknown>, ckpt, { typesOnly: true });
+  const cfg: ModelConfig = { ...defaultConfig(), ...saved };
+  for (const k of actFlags) {
+    if (!given.has(k)) continue;
+    const want = given.get(k), have = (cfg as unknown as Record<string, unknown>)[k];
+    if (want !== have) throw new UserError(`--${k} ${String(want)} disagrees with the checkpoint, which was trained with ${String(have)}; drop the flag`);
+  }
+  if (!Number.isInteger(layer) || layer < 0 || layer >= cfg.n_layer) {
+    throw new UserError(`--layer ${layer} is out of range: the checkpoint has ${cfg.n_layer} layers (0..${cfg.n_layer - 1})`);
+  }
+  boundActivationCounts(activationVariant(blockActivation(cfg, layer)), cfg, tensors, ckpt);
+  const [problem] = problemsOf(activationVariant(blockActivation(cfg, layer)), cfg).errors;
+  if (problem) throw new UserError(problem);
+  return { cfg, learned: learnedParams(tensors, cfg, layer, ckpt) };
+}
+
 export async function activationsCommand(argv: string[]): Promise<number> {
   const table = [...ACT_FLAGS, ...OWN_FLAGS];
-  let parsed;
-  try {
-    parsed = parseFlags(argv, table, tableDefaults(table), { maxPositional: 0 });
-  } catch (e) {
-    if (!(e instanceof HelpRequested)) throw e;
-    process.stdout.write(formatHelp('activations', table,
-      'normlab activations --activation_variant NAME [variant flags] [--checkpoint FILE] [--layer 0] [--xmin -5 --xmax 5 --points 201] [--csv FILE]',
-      'Prints an activation curve as CSV: x, initial (initial parameters), learned (with --checkpoint).'));
-    return 0;
-  }
+  const parsed = parseOrHelp(argv, table, 'activations',
+    'normlab activations --activation_variant NAME [variant flags] [--checkpoint FILE] [--layer 0] [--xmin -5 --xmax 5 --points 201] [--csv FILE]',
+    'Prints an activation curve as CSV: x, initial (initial parameters), learned (with --checkpoint).');
+  if (!parsed) return 0;
   const given = new Map([...parsed.given].map((k) => [k, parsed.config[k]]));
   const opt = (k: string) => parsed.config[k];
   let cfg: ModelConfig = defaultConfig();
@@ -88,28 +107,7 @@ export async function activationsCommand(argv: string[]): Promise<number> {
   const ckpt = opt('checkpoint') as string | null, layer = opt('layer') as number;
   if (layer < 0) throw new UserError(`--layer ${layer} is out of range: layers count from 0`);
   let learned: Params | undefined;
-  if (ckpt !== null) {
-    const { tensors, metadata } = await loadTensors(ckpt);
-    if (!metadata?.config) throw new UserError(`${ckpt} has no saved config (metadata key 'config')`);
-    let saved: Partial<ModelConfig>;
-    try { saved = JSON.parse(metadata.config) as Partial<ModelConfig>; } catch { throw new UserError(`${ckpt}: metadata 'config' is not valid JSON`); }
-    if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) throw new UserError(`${ckpt}: metadata 'config' is not a JSON object`);
-    // The file's metadata is not believed before it is bounded by the tensors it holds (docs/safety.md).
-    checkSavedModelConfig(saved as Record<string, unknown>, ckpt, { typesOnly: true });
-    cfg = { ...defaultConfig(), ...saved };
-    for (const k of actFlags) {
-      if (!given.has(k)) continue;
-      const want = given.get(k), have = (cfg as unknown as Record<string, unknown>)[k];
-      if (want !== have) throw new UserError(`--${k} ${String(want)} disagrees with the checkpoint, which was trained with ${String(have)}; drop the flag`);
-    }
-    if (!Number.isInteger(layer) || layer < 0 || layer >= cfg.n_layer) {
-      throw new UserError(`--layer ${layer} is out of range: the checkpoint has ${cfg.n_layer} layers (0..${cfg.n_layer - 1})`);
-    }
-    boundActivationCounts(activationVariant(blockActivation(cfg, layer)), cfg, tensors, ckpt);
-    const [problem] = problemsOf(activationVariant(blockActivation(cfg, layer)), cfg).errors;
-    if (problem) throw new UserError(problem);
-    learned = learnedParams(tensors, cfg, layer, ckpt);
-  }
+  if (ckpt !== null) ({ cfg, learned } = await fromCheckpoint(ckpt, layer, given, actFlags));
 
   const xmin = opt('xmin') as number, xmax = opt('xmax') as number, P = opt('points') as number;
   if (!(xmin < xmax)) throw new UserError(`--xmin (${xmin}) must be less than --xmax (${xmax})`);

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { textTable } from '../util/format.js';
 import { benchSoftmaxes, softmaxBenchTable } from './bench_softmax.js';
 import { closeDataset, loadDataset, type Tokens } from '../data/dataset.js';

@@ -11,7 +11,7 @@
 // there: idle pool workers spinning count as CPU time too).
 import { Rng } from '../engine/rng.js';
 import type { Backend, MatmulOptions } from '../engine/backend.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { loadNativeBackend, nativeBackendError, nativeGemm, nativeInfo } from '../engine/kernels/native/native-backend.js';
 import { closeDataset, loadDataset } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';

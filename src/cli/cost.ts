@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultConfig, FLAGS, type FlagSpec, HelpRequested, parseFlags, checkTrainConfig } from '../config/config.js';
 import { loadMeta } from '../data/dataset.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { mlpHidden } from '../model/block.js';
 import { bitMatmuls, costSummary, modelCost, variantCost, type ModelCost } from '../model/model-cost.js';

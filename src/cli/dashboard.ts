@@ -1,7 +1,7 @@
 // `normlab dashboard [folder] [--port 8765] [--host 127.0.0.1]`: serve the results page for every run
 // below a folder (default out/) until Ctrl-C. Loopback addresses only.
 import { existsSync, statSync } from 'node:fs';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { isLoopbackHost, startDashboard } from '../dashboard/server.js';
 
 export const DASHBOARD_HELP = `usage: normlab dashboard [folder] [--port 8765] [--host 127.0.0.1]

@@ -2,10 +2,10 @@
 // checkpoint's val and train loss under quantization flags, without training, beside the float32
 // model's on the same batches; with --bits one row per width (docs/quantization.md).
 import { existsSync } from 'node:fs';
-import { checkFlags, EVAL_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
+import { checkFlags, EVAL_FLAGS } from '../config/config.js';
 import { QUANT_FLAGS } from '../config/quantization.js';
 import type { ModelConfig } from '../config/config-types.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { selectBackend } from '../engine/select.js';
 import { closeDataset, loadDataset } from '../data/dataset.js';
 import { blockLayout } from '../model/block.js';
@@ -13,7 +13,7 @@ import { loadTensors } from '../train/checkpoint.js';
 import { floatConfig, quantEval } from '../train/quant-eval.js';
 import { checkSavedConfig } from '../sampling.js';
 import { textTable } from '../util/format.js';
-import { formatHelp } from './help.js';
+import { parseOrHelp } from './help.js';
 
 /**
  * The checkpoint of --init_from (checked as sample checks it) and its config under the quantization
@@ -37,17 +37,9 @@ export function checkpointUnderFlags(file: string | null, parsed: { config: Reco
 }
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseFlags(argv, EVAL_FLAGS, tableDefaults(EVAL_FLAGS), { maxPositional: 0 });
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(formatHelp('eval', EVAL_FLAGS, 'normlab eval --init_from CKPT [quantization flags] [--bits 16 8 6 4 3 2] [--json]',
-        'Loss of a checkpoint under quantization flags (no training), beside its float32 loss on the same batches.'));
-      return 0;
-    }
-    throw e;
-  }
+  const parsed = parseOrHelp(argv, EVAL_FLAGS, 'eval', 'normlab eval --init_from CKPT [quantization flags] [--bits 16 8 6 4 3 2] [--json]',
+    'Loss of a checkpoint under quantization flags (no training), beside its float32 loss on the same batches.');
+  if (!parsed) return 0;
   const o = parsed.config;
   checkFlags(EVAL_FLAGS, o);
   const { file, tensors, saved, cfg } = checkpointUnderFlags(o.init_from as string | null, parsed, 'eval');

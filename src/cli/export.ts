@@ -1,25 +1,17 @@
 // `normlab export --init_from CKPT --quantized [quantization flags] --out FILE`: the checkpoint's
 // quantized weights as integer tensors with scale and zero point (docs/quantization.md, "Export").
-import { checkFlags, checkTrainConfig, EXPORT_FLAGS, HelpRequested, parseFlags, tableDefaults } from '../config/config.js';
+import { checkFlags, checkTrainConfig, EXPORT_FLAGS } from '../config/config.js';
 import type { ModelConfig } from '../config/config-types.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { writeSafetensors } from '../engine/safetensors.js';
 import { exportQuantized } from '../train/quant-export.js';
 import { checkpointUnderFlags } from './eval.js';
-import { formatHelp } from './help.js';
+import { parseOrHelp } from './help.js';
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseFlags(argv, EXPORT_FLAGS, tableDefaults(EXPORT_FLAGS), { maxPositional: 0 });
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(formatHelp('export', EXPORT_FLAGS, 'normlab export --init_from CKPT --quantized [quantization flags] --out FILE',
-        'Write the quantized weights of a checkpoint as integer tensors with scale and zero point (safetensors).'));
-      return 0;
-    }
-    throw e;
-  }
+  const parsed = parseOrHelp(argv, EXPORT_FLAGS, 'export', 'normlab export --init_from CKPT --quantized [quantization flags] --out FILE',
+    'Write the quantized weights of a checkpoint as integer tensors with scale and zero point (safetensors).');
+  if (!parsed) return 0;
   const o = parsed.config;
   checkFlags(EXPORT_FLAGS, o);
   const out = o.out as string | null;

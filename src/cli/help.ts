@@ -1,5 +1,5 @@
 // --help text of a command, from its flag table.
-import { showValue, type FlagGroup, type FlagSpec } from '../config/config.js';
+import { HelpRequested, parseFlags, showValue, tableDefaults, type FlagGroup, type FlagSpec, type ParsedFlags } from '../config/config.js';
 
 const GROUP_ORDER: FlagGroup[] = ['model', 'normalization', 'activation', 'softmax', 'quantization', 'training', 'data', 'logging', 'sampling'];
 const WIDTH = 100;
@@ -41,4 +41,19 @@ export function formatHelp(command: string, table: readonly FlagSpec[], usage = 
   if (table.some((f) => f.nullable)) notes.push('Flags whose default is None accept None (unset).');
   if (notes.length) out.push('', notes.join(' '));
   return out.join('\n') + '\n';
+}
+
+/**
+ * A command's flags parsed over `base` (default: the table's defaults; no positional arguments), or
+ * null when --help was asked for: then the command's help (formatHelp) has been printed.
+ */
+export function parseOrHelp(argv: string[], table: readonly FlagSpec[], command: string, usage: string, description: string,
+  base: Record<string, unknown> = tableDefaults(table)): ParsedFlags | null {
+  try {
+    return parseFlags(argv, table, base, { maxPositional: 0 });
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    process.stdout.write(formatHelp(command, table, usage, description));
+    return null;
+  }
 }

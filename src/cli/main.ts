@@ -1,5 +1,5 @@
 // `normlab <command>`: dispatch, and the one place errors become messages and exit codes.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 
 const COMMANDS: Record<string, { help: string; run: () => Promise<(argv: string[]) => Promise<number>> }> = {
   prepare: { help: 'build data/<dataset>/ (shakespeare_char ships with normlab; --input FILE for any text)', run: async () => (await import('./prepare.js')).prepareCommand },

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { fileSource, prepareDataset } from '../data/make-dataset.js';
 import type { TokenizerName } from '../data/tokenizer.js';
 import { HelpRequested, parseFlags, tableDefaults, PREPARE_FLAGS } from '../config/config.js';

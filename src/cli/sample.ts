@@ -1,22 +1,15 @@
 // `normlab sample [flags]`: text from a run's checkpoint (nanoGPT's sample.py flags).
 import { readFileSync } from 'node:fs';
-import { checkFlags, HelpRequested, parseFlags, tableDefaults, SAMPLE_FLAGS } from '../config/config.js';
-import { UserError } from '../engine/types.js';
+import { checkFlags, SAMPLE_FLAGS } from '../config/config.js';
+import { UserError } from '../util/errors.js';
 import { blockLayout } from '../model/block.js';
-import { formatHelp } from './help.js';
+import { parseOrHelp } from './help.js';
 import { generateText, loadRun } from '../sampling.js';
 
 export async function sampleCommand(argv: string[]): Promise<number> {
-  let cfg: Record<string, unknown>;
-  try {
-    cfg = parseFlags(argv, SAMPLE_FLAGS, tableDefaults(SAMPLE_FLAGS), { maxPositional: 0 }).config;
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(formatHelp('sample', SAMPLE_FLAGS, 'normlab sample [flags]', 'Generate text from a checkpoint.'));
-      return 0;
-    }
-    throw e;
-  }
+  const parsed = parseOrHelp(argv, SAMPLE_FLAGS, 'sample', 'normlab sample [flags]', 'Generate text from a checkpoint.');
+  if (!parsed) return 0;
+  const cfg = parsed.config;
   checkFlags(SAMPLE_FLAGS, cfg);
   const start = promptOf(cfg.start as string);
   const run = loadRun(cfg.out_dir as string, { dataDir: cfg.data_dir as string, backend: cfg.backend as 'auto' });

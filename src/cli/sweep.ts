@@ -4,7 +4,7 @@
 // table sorted by validation loss (src/sweep/results.ts).
 import { checkTrainConfig } from '../config/config.js';
 import { basename, extname, join } from 'node:path';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { expandSweeps, flagSpec, loadSweepFile, repeatSeeds } from '../sweep/grammar.js';
 import { planSweep, type Plan } from '../sweep/plan.js';
 import { runSweep, type SweepOutcome } from '../sweep/runner.js';

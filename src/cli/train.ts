@@ -1,19 +1,12 @@
 // `normlab train [flags]`.
-import { defaultConfig, FLAGS, HelpRequested, parseFlags } from '../config/config.js';
-import { formatHelp } from './help.js';
+import { defaultConfig, FLAGS } from '../config/config.js';
+import { parseOrHelp } from './help.js';
 import { train } from '../train/loop.js';
 import type { TrainConfig } from '../config/config-types.js';
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseFlags(argv, FLAGS, defaultConfig() as unknown as Record<string, unknown>, { maxPositional: 0 });
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(formatHelp('train', FLAGS, 'normlab train [flags]', 'Train (or resume, or fine-tune) a GPT with the chosen norm and activation variants.'));
-      return 0;
-    }
-    throw e;
-  }
+  const parsed = parseOrHelp(argv, FLAGS, 'train', 'normlab train [flags]', 'Train (or resume, or fine-tune) a GPT with the chosen norm and activation variants.',
+    defaultConfig() as unknown as Record<string, unknown>);
+  if (!parsed) return 0;
   return train(parsed.config as unknown as TrainConfig, parsed.given);
 }

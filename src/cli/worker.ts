@@ -1,10 +1,10 @@
 // `normlab worker --queue URL [--concurrency N] [--work_dir DIR] [--data_dir DIR]`: trains the runs
 // that `normlab sweep FILE --queue URL` puts on Redis (src/sweep/queue-worker.ts, docs/queue.md).
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { parseRedisUrl } from '../sweep/redis.js';
 import { runWorker } from '../sweep/queue-worker.js';
-import { FLAGS, HelpRequested, parseFlags, tableDefaults, type FlagSpec } from '../config/config.js';
-import { formatHelp } from './help.js';
+import { FLAGS, type FlagSpec } from '../config/config.js';
+import { parseOrHelp } from './help.js';
 import { withStopSignals } from './signals.js';
 
 const dataDir = FLAGS.find((f) => f.name === 'data_dir')!;
@@ -21,16 +21,8 @@ const DESCRIPTION = 'Take runs from every sweep queued on that Redis (normlab sw
   'Ctrl-C or SIGTERM: the runs stop after their current iteration, save their state there and go back to the queue (a second one kills them).';
 
 export async function workerCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseFlags(argv, WORKER_FLAGS, tableDefaults(WORKER_FLAGS), { maxPositional: 0 });
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(formatHelp('worker', WORKER_FLAGS, 'normlab worker --queue URL [--concurrency N] [--work_dir DIR]', DESCRIPTION));
-      return 0;
-    }
-    throw e;
-  }
+  const parsed = parseOrHelp(argv, WORKER_FLAGS, 'worker', 'normlab worker --queue URL [--concurrency N] [--work_dir DIR]', DESCRIPTION);
+  if (!parsed) return 0;
   const c = parsed.config as { queue: string | null; concurrency: number; work_dir: string; data_dir: string; verbose: boolean };
   if (!c.queue) throw new UserError('which Redis? give --queue redis://host:port (the URL the sweep was queued on)');
   if (c.concurrency < 1) throw new UserError(`--concurrency is ${c.concurrency}; it must be >= 1`);

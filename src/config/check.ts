@@ -1,7 +1,7 @@
 // Whole-config checks of a train config: every value of the right type, then each flag's own check
 // (declared with the flag in the table, or in the variant's file), the used variants' checks, and the
 // few checks that tie core flags together.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { variantProblems, type VariantChoices } from '../nn/problems.js';
 import { FLAGS, MODEL_FLAGS, NORM_PLACEMENT_FLAGS, ACTIVATION_FLAGS, RUN_FLAGS } from './flags.js';
 import { QUANT_FLAGS, quantProblems } from './quantization.js';

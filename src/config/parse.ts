@@ -11,7 +11,7 @@
 // "--start=-x" for a string that starts with a dash.
 //   --name a b c  --name=a,b,c                 list flags (one value per layer)
 // Every mistake is a UserError naming the flag, the value and what is allowed, before any work starts.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import {
   allowedText, isBoolWord, looksLikeOption, nearest, NONE_WORDS, parseValue, showValue, type FlagSpec,
 } from '../util/schema.js';
@@ -58,49 +58,8 @@ export function parseFlags(
     if (!tok.startsWith('--')) {
       throw new UserError(`unknown option ${tok}: flags are written --name value${suggest(tok.replace(/^-+/, ''), table)}`);
     }
-    const body = tok.slice(2);
-    const eq = body.indexOf('=');
-    const name = eq < 0 ? body : body.slice(0, eq);
-    const inline = eq < 0 ? undefined : body.slice(eq + 1);
-    let f = byName.get(name);
-    let value: unknown;
-
-    if (!f && name.startsWith('no-') && byName.has(name.slice(3))) {
-      // --no-flag: the negative form of a boolean, takes no value.
-      f = byName.get(name.slice(3))!;
-      if (f.type !== 'bool') {
-        throw new UserError(`--${name}: --${f.name} is not a boolean flag; give it a value: --${f.name} ${showValue(f.default)} (${allowedText(f)})`);
-      }
-      if (inline !== undefined || (i + 1 < argv.length && isBoolWord(argv[i + 1]))) {
-        throw new UserError(`--${name} takes no value; write --no-${f.name} or --${f.name} false`);
-      }
-      value = false;
-    } else if (!f) {
-      throw new UserError(`unknown flag --${name}${suggest(name, table)}`);
-    } else if (f.type === 'bool') {
-      if (inline !== undefined) value = parseValue(f, inline);
-      else if (i + 1 < argv.length && (isBoolWord(argv[i + 1]) || (f.nullable && NONE_WORDS.has(argv[i + 1])))) value = parseValue(f, argv[++i]);
-      else value = true;
-    } else {
-      let text = inline;
-      if (text === undefined && f.list) {
-        // A list takes every following token up to the next option: --name a b c.
-        const items: string[] = [];
-        while (i + 1 < argv.length && i + 1 !== dashdash && !looksLikeOption(argv[i + 1])) items.push(argv[++i]);
-        if (items.length === 0) throw new UserError(`--${f.name} needs a value: ${allowedText(f)}`);
-        text = items.join(' ');
-      }
-      if (text === undefined) {
-        const next = argv[i + 1];
-        if (next === undefined || i + 1 === dashdash || looksLikeOption(next)) {
-          throw new UserError(`--${f.name} needs a value: ${allowedText(f)}` +
-            (next !== undefined && f.type === 'str' && i + 1 !== dashdash ? `; for a value starting with a dash write --${f.name}=${next}` : ''));
-        }
-        text = next;
-        i++;
-      }
-      value = parseValue(f, text);
-    }
+    const [f, value, next] = readFlag(argv, i, dashdash, byName, table);
+    i = next;
     config[f.name] = value;
     given.add(f.name);
   }
@@ -112,6 +71,56 @@ export function parseFlags(
       '(a boolean flag takes only true/false/yes/no/1/0 as its value)');
   }
   return { config, given, positional };
+}
+
+/** The flag at argv[i] (`--name`, `--name=value`, `--no-name`) and its value: [flag, value, index of
+ * the last token it used]. Values follow the flag's type (a list takes every token up to the next option). */
+function readFlag(argv: string[], i: number, dashdash: number, byName: Map<string, FlagSpec>, table: readonly FlagSpec[]): [FlagSpec, unknown, number] {
+  const tok = argv[i];
+  const body = tok.slice(2);
+  const eq = body.indexOf('=');
+  const name = eq < 0 ? body : body.slice(0, eq);
+  const inline = eq < 0 ? undefined : body.slice(eq + 1);
+  let f = byName.get(name);
+  let value: unknown;
+
+  if (!f && name.startsWith('no-') && byName.has(name.slice(3))) {
+    // --no-flag: the negative form of a boolean, takes no value.
+    f = byName.get(name.slice(3))!;
+    if (f.type !== 'bool') {
+      throw new UserError(`--${name}: --${f.name} is not a boolean flag; give it a value: --${f.name} ${showValue(f.default)} (${allowedText(f)})`);
+    }
+    if (inline !== undefined || (i + 1 < argv.length && isBoolWord(argv[i + 1]))) {
+      throw new UserError(`--${name} takes no value; write --no-${f.name} or --${f.name} false`);
+    }
+    value = false;
+  } else if (!f) {
+    throw new UserError(`unknown flag --${name}${suggest(name, table)}`);
+  } else if (f.type === 'bool') {
+    if (inline !== undefined) value = parseValue(f, inline);
+    else if (i + 1 < argv.length && (isBoolWord(argv[i + 1]) || (f.nullable && NONE_WORDS.has(argv[i + 1])))) value = parseValue(f, argv[++i]);
+    else value = true;
+  } else {
+    let text = inline;
+    if (text === undefined && f.list) {
+      // A list takes every following token up to the next option: --name a b c.
+      const items: string[] = [];
+      while (i + 1 < argv.length && i + 1 !== dashdash && !looksLikeOption(argv[i + 1])) items.push(argv[++i]);
+      if (items.length === 0) throw new UserError(`--${f.name} needs a value: ${allowedText(f)}`);
+      text = items.join(' ');
+    }
+    if (text === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || i + 1 === dashdash || looksLikeOption(next)) {
+        throw new UserError(`--${f.name} needs a value: ${allowedText(f)}` +
+          (next !== undefined && f.type === 'str' && i + 1 !== dashdash ? `; for a value starting with a dash write --${f.name}=${next}` : ''));
+      }
+      text = next;
+      i++;
+    }
+    value = parseValue(f, text);
+  }
+  return [f, value, i];
 }
 
 /** Defaults of a table, as a config object. */

@@ -3,7 +3,7 @@
 // loop must never wait on that (docs/safety.md, "A hostile checkpoint file"). The server ends the
 // worker when the client goes away, the server stops, or ACTIVATIONS_LIMIT_MS passes.
 import { parentPort, workerData } from 'node:worker_threads';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { runActivations } from './curves.js';
 import type { RunInfo } from './data.js';
 

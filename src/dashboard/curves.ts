@@ -1,13 +1,15 @@
 // Learned activation curves of a run, from its newest checkpoint, beside the variant's initial curve.
 // MLP activations live under `transformer.h.{i}.mlp.activation_variant.*` (pfla, piecewise, pfla_le,
-// learned_spline, gelu_shifted, and any other with parameters); a dact norm's inner activation under
-// `<slot>.activation.*` (e.g. `transformer.h.0.pre_ln_attn.activation.x_vals`, `transformer.ln_f...`).
+// learned_spline, gelu_shifted, and any other with parameters); the activation inside a norm that
+// wraps one (Variant.wraps: dact) under `<slot>.<prefix>*` (e.g. `transformer.h.0.pre_ln_attn.activation.x_vals`,
+// `transformer.ln_f...`), and that norm's declared scalars (dact's alpha) per slot.
 // Curves are evaluated by activationCurve (the same code as training); params undefined = init.
 import { join } from 'node:path';
 import { checkSavedModelConfig, loadTensors, metadataConfig } from '../train/checkpoint.js';
 import { activationCurve, activationVariant } from '../nn/activations/curve.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { activations } from '../nn/activations/activation-registry.js';
+import { norms } from '../nn/norms/norm-registry.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { defaultConfig } from '../config/config.js';
 import { blockActivation } from '../model/block.js';
@@ -29,7 +31,8 @@ export interface ActivationsReply {
   checkpoint: string | null;
   iter: number | null;
   groups: CurveGroup[];
-  dact_alpha: { slot: string; alpha: number }[];
+  /** The scalar parameters a norm around an activation declares (Variant.wraps.scalars), per slot. */
+  norm_scalars: { variant: string; slot: string; name: string; value: number }[];
   /** The attention softmax variant's learned parameters per layer (docs/softmax.md), e.g. consmax's β, γ. */
   softmax_params: { layer: number; name: string; values: number[] }[];
   message: string | null;
@@ -38,8 +41,6 @@ export interface ActivationsReply {
 const POINTS = 241;
 const MLP_RE = /^transformer\.h\.(\d+)\.mlp\.activation_variant\.([A-Za-z0-9_]+)$/;
 const SOFTMAX_RE = /^transformer\.h\.(\d+)\.attn\.softmax_layer_attn\.([A-Za-z0-9_]+)$/;
-const DACT_RE = /^(.*)\.activation\.([A-Za-z0-9_]+)$/;
-const ALPHA_RE = /^(.*)\.alpha$/;
 
 function short(slot: string): string { return slot.replace(/^transformer\./, ''); }
 
@@ -125,8 +126,27 @@ function softmaxGroup(cfg: ModelConfig, params: Map<string, Record<string, Float
   return { title: `attention softmax: ${cfg.softmax_variant_attn} (weight of one score)`, variant: cfg.softmax_variant_attn, xs, initial: at(init, 0), curves };
 }
 
+/** The norms in use (attention and output slots) that wrap an activation (Variant.wraps): the
+ * activation's name, the patterns of its parameters' and of the norm's scalars' tensor names. */
+function wrappers(cfg: ModelConfig) {
+  const used = [...new Set([cfg.norm_variant_attn, cfg.norm_variant_output])];
+  return used.flatMap((variant) => {
+    const wraps = Object.hasOwn(norms, variant) ? (norms as Registry)[variant].wraps : undefined;
+    if (!wraps) return [];
+    const scalars = wraps.scalars?.map(escapeRe).join('|');
+    return [{
+      variant, activation: wraps.activation(cfg),
+      innerRe: new RegExp(`^(.*)\\.${escapeRe(wraps.prefix)}([A-Za-z0-9_]+)$`),
+      scalarRe: scalars ? new RegExp(`^(.*)\\.(${scalars})$`) : null,
+      params: new Map<string, Record<string, Float32Array>>(),
+    }];
+  });
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export function runActivations(run: RunInfo): ActivationsReply {
-  const reply: ActivationsReply = { run: run.id, checkpoint: null, iter: null, groups: [], dact_alpha: [], softmax_params: [], message: null };
+  const reply: ActivationsReply = { run: run.id, checkpoint: null, iter: null, groups: [], norm_scalars: [], softmax_params: [], message: null };
   if (!run.checkpoint) {
     reply.message = run.status === 'running' ? 'no checkpoint yet' : 'no checkpoint (ckpt.safetensors) in this run folder';
     return reply;
@@ -145,7 +165,7 @@ export function runActivations(run: RunInfo): ActivationsReply {
 
   const soft = new Map<string, Record<string, Float32Array>>();
   const mlp = new Map<string, Record<string, Float32Array>>();
-  const dact = new Map<string, Record<string, Float32Array>>();
+  const wrapped = wrappers(cfg); // norms in use that wrap an activation, with their inner parameters by slot
   for (const [name, t] of tensors) {
     const sm = SOFTMAX_RE.exec(name);
     if (sm) {
@@ -154,13 +174,13 @@ export function runActivations(run: RunInfo): ActivationsReply {
       if (sm[2] !== 'x_vals' && sm[2] !== 'y_vals') reply.softmax_params.push({ layer: Number(sm[1]), name: sm[2], values: [...t.data] });
       continue;
     }
-    let m = MLP_RE.exec(name);
+    const m = MLP_RE.exec(name);
     if (m) { const k = `h.${m[1]}`; (mlp.get(k) ?? mlp.set(k, {}).get(k)!)[m[2]] = t.data; continue; }
-    m = DACT_RE.exec(name);
-    if (m && !name.includes('.mlp.')) { const k = short(m[1]); (dact.get(k) ?? dact.set(k, {}).get(k)!)[m[2]] = t.data; continue; }
-    m = ALPHA_RE.exec(name);
-    if (m && t.data.length === 1 && (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact')) {
-      reply.dact_alpha.push({ slot: short(m[1]), alpha: t.data[0] });
+    if (name.includes('.mlp.')) continue;
+    for (const w of wrapped) {
+      const inner = w.innerRe.exec(name), scalar = w.scalarRe?.exec(name);
+      if (inner) { const k = short(inner[1]); (w.params.get(k) ?? w.params.set(k, {}).get(k)!)[inner[2]] = t.data; break; }
+      if (scalar && t.data.length === 1) { reply.norm_scalars.push({ variant: w.variant, slot: short(scalar[1]), name: scalar[2], value: t.data[0] }); break; }
     }
   }
   const byLayer = (a: [string, unknown], b: [string, unknown]): number => a[0].localeCompare(b[0], 'en', { numeric: true });
@@ -174,8 +194,8 @@ export function runActivations(run: RunInfo): ActivationsReply {
     const layers = cfg.activation_variant_layerlist ? ` (${entries.map(([k]) => k).join(', ')})` : '';
     reply.groups.push(group(`MLP activation: ${v}${layers}`, v, cfg, new Map(entries), file));
   }
-  if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') {
-    reply.groups.push(group(`dact inner activation: ${cfg.dact_activation}`, cfg.dact_activation, cfg, new Map([...dact].sort(byLayer)), file));
+  for (const w of wrapped) {
+    reply.groups.push(group(`${w.variant} inner activation: ${w.activation}`, w.activation, cfg, new Map([...w.params].sort(byLayer)), file));
   }
   if (soft.size) reply.groups.push(softmaxGroup(cfg, new Map([...soft].sort(byLayer)), file));
   reply.softmax_params.sort((a, b) => a.layer - b.layer || a.name.localeCompare(b.name));

@@ -6,7 +6,7 @@
 //   baseline=KEY     a group's key (JSON of its values) to compare every group with, on common seeds
 //   metric=M         what the comparison uses: best_val_loss (default), final_val_loss, final_train_loss
 //   curves=1         add each group's mean training and validation curves with their 95% band
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { mainEffects, type Effects } from '../stats/effects.js';
 import { compareToBaseline, groupLabel, groupRuns, meanCurve, METRICS, SEED, show, stillImproving, type Group, type MeanCurve, type Metric, type RunPoint } from '../stats/groups.js';
 import type { Paired } from '../stats/stats.js';

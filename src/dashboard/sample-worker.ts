@@ -5,7 +5,7 @@
 // crashed the whole server (SIGSEGV), while wasm and TypeScript code stop cleanly.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadWasmBackend } from '../engine/kernels/wasm/node-loader.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { sampleText, type SampleTextOptions } from '../sampling.js';
 
 const { dir, opts } = workerData as { dir: string; opts: SampleTextOptions };

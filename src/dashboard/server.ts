@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { DashboardReader } from './data.js';
 import type { ActivationsReply } from './curves.js';
 import { dashboardGroups } from './groups-api.js';

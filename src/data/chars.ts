@@ -3,7 +3,7 @@
 // A "character" is a Unicode code point (what Python iterates over), and the sort is by code
 // point (Python's string order), not JavaScript's default UTF-16 order, so a text outside the
 // Basic Multilingual Plane gets the same ids here as in Python.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 
 /** Largest vocabulary a uint16 token file can hold. */
 export const MAX_VOCAB = 65536;

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/files.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import type { Rng } from '../engine/rng.js';
 import { MAX_VOCAB } from './chars.js';
 import { charTokenizer, checkTokenizerName, GPT2_VOCAB_SIZE, gpt2Tokenizer, type Tokenizer, type TokenizerName } from './tokenizer.js';

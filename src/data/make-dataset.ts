@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { diskError, makeDir, syncDir, tempName, writeFileDurable } from '../util/files.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { buildVocab, MAX_VOCAB } from './chars.js';
 import { charTokenizer, gpt2Tokenizer, streamEncoder, type Tokenizer, type TokenizerName } from './tokenizer.js';
 
@@ -123,38 +123,46 @@ export function fileSource(file: string, chunkBytes = 1 << 22): TextSource {
       }
       try {
         check(fd);
-        const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-        const buf = new Uint8Array(chunkBytes);
-        let done = 0, heldCR = false, pending = new Uint8Array(0);
-        for (;;) {
-          const n = done < st.size ? fs.readSync(fd, buf, 0, Math.min(chunkBytes, st.size - done), null) : 0;
-          if (n === 0 && done < st.size) throw changed(`was cut short (${done} of ${st.size} bytes could be read)`);
-          const last = done + n >= st.size;
-          const bytes = buf.subarray(0, n);
-          let s: string;
-          try {
-            s = decoder.decode(bytes, { stream: !last });
-          } catch {
-            const at = firstInvalidUtf8(Buffer.concat([pending, bytes]), last);
-            const where = at < 0 ? `near byte ${done + n}` : `at byte ${done - pending.length + at}`;
-            throw new UserError(`input file ${file} is not valid UTF-8 text (${where}, counting from 0): convert it to UTF-8 first`);
-          }
-          const joined = pending.length ? Buffer.concat([pending, bytes]) : bytes;
-          pending = Uint8Array.from(joined.subarray(joined.length - unfinishedTail(joined)));
-          done += n;
-          if (heldCR) s = '\r' + s;
-          // A "\r" at the end of a chunk may be the first half of "\r\n": decide with the next chunk.
-          heldCR = !last && s.endsWith('\r');
-          if (heldCR) s = s.slice(0, -1);
-          if (s.length) yield s.replace(/\r\n?/g, '\n');
-          onBytes?.(done);
-          if (last) { check(fd); return; }
-        }
+        yield* decodeChunks(fd, file, st.size, chunkBytes, changed, onBytes);
+        check(fd);
       } finally {
         fs.closeSync(fd);
       }
     },
   };
+}
+
+/** The text of the `size` bytes of fd as fileSource's chunks: UTF-8 decoded in chunks of chunkBytes
+ * ("\r\n" and "\r" become "\n", also across chunk ends), onBytes told the bytes read so far. */
+function* decodeChunks(fd: number, file: string, size: number, chunkBytes: number, changed: (how: string) => UserError,
+  onBytes?: (done: number) => void): Iterable<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const buf = new Uint8Array(chunkBytes);
+  let done = 0, heldCR = false, pending = new Uint8Array(0);
+  for (;;) {
+    const n = done < size ? fs.readSync(fd, buf, 0, Math.min(chunkBytes, size - done), null) : 0;
+    if (n === 0 && done < size) throw changed(`was cut short (${done} of ${size} bytes could be read)`);
+    const last = done + n >= size;
+    const bytes = buf.subarray(0, n);
+    let s: string;
+    try {
+      s = decoder.decode(bytes, { stream: !last });
+    } catch {
+      const at = firstInvalidUtf8(Buffer.concat([pending, bytes]), last);
+      const where = at < 0 ? `near byte ${done + n}` : `at byte ${done - pending.length + at}`;
+      throw new UserError(`input file ${file} is not valid UTF-8 text (${where}, counting from 0): convert it to UTF-8 first`);
+    }
+    const joined = pending.length ? Buffer.concat([pending, bytes]) : bytes;
+    pending = Uint8Array.from(joined.subarray(joined.length - unfinishedTail(joined)));
+    done += n;
+    if (heldCR) s = '\r' + s;
+    // A "\r" at the end of a chunk may be the first half of "\r\n": decide with the next chunk.
+    heldCR = !last && s.endsWith('\r');
+    if (heldCR) s = s.slice(0, -1);
+    if (s.length) yield s.replace(/\r\n?/g, '\n');
+    onBytes?.(done);
+    if (last) return;
+  }
 }
 
 /** Number of code points in s (a valid UTF-16 string: each surrogate pair counts once). */

@@ -9,7 +9,7 @@
 // ids, are tiktoken's. docs/datasets.md lists how the ids were checked.
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { charCodec } from './chars.js';
 
 export const TOKENIZERS = ['char', 'gpt2'] as const;

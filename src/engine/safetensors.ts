@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { writeFileAtomic } from '../util/files.js';
-import { UserError } from './types.js';
+import { UserError } from '../util/errors.js';
 
 export interface NamedTensor {
   name: string;

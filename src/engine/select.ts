@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.js';
-import { UserError } from './types.js';
+import { UserError } from '../util/errors.js';
 import { tsBackend } from './kernels/ts/ts-backend.js';
 import { loadNativeBackend, nativeBackendError, nativeInfo } from './kernels/native/native-backend.js';
 import { loadWasmBackend, wasmBackendError } from './kernels/wasm/node-loader.js';

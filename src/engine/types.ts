@@ -28,5 +28,3 @@ export function reusableSums(): (n: number) => Float64Array {
   };
 }
 
-/** UserError lives with the general utilities (src/util/errors.ts); the engine's callers import it from here too. */
-export { UserError } from '../util/errors.js';

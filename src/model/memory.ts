@@ -15,7 +15,7 @@
 // Sampling: the parameters, the KV cache 2*n_layer*T*C, and one row of each buffer.
 import * as os from 'node:os';
 import { formatBytes } from '../util/files.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { activations } from '../nn/activations/activation-registry.js';
 import { norms } from '../nn/norms/norm-registry.js';
 import { numel, type Variant } from '../nn/variant.js';

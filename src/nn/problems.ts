@@ -1,7 +1,7 @@
 // Which variants a config uses, and their problems: each one's flag checks and its own check(). The
 // config layer (src/config/check.ts) and the model builder (src/model/build.ts) both ask it, before
 // any memory is allocated.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { activations } from './activations/activation-registry.js';
 import { norms } from './norms/norm-registry.js';
 import { softmaxes } from './softmax/softmax-registry.js';

@@ -15,6 +15,7 @@
 // Gated activations (glu) declare `gated: true`: they read 2C inputs per row and write C outputs
 // (x is (N, 2C), out and dout are (N, C), dx is (N, 2C)); C is always the OUTPUT width.
 import type { Backend } from '../engine/backend.js';
+import type { ElementwiseTable } from '../engine/kernels/native/native-backend.js';
 import type { F } from '../engine/types.js';
 import type { Rng } from '../engine/rng.js';
 import type { FlagSpec, FlagValues } from '../util/schema.js';
@@ -110,6 +111,11 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   benchSettings?: readonly { label: string; flags: Record<string, unknown> }[];
   /** The metrics its forward or backward reports through ctx.metric. */
   metrics?: readonly MetricSpec[];
+  /** A norm built around an activation (dact): the activation's registry name under config a, the
+   * prefix its parameters carry inside this variant's (`activation.`: `<slot>.activation.x_vals`),
+   * and this variant's own scalar parameters to show beside the curves (dact's alpha). The dashboard's
+   * curves and the playground's form read it instead of naming the variant. */
+  wraps?: { activation(a: VariantConfig<A>): string; prefix: string; scalars?: readonly string[] };
   /** Its fast path on a backend: VariantKernels built from that backend's raw kernels (Backend.native,
    * Backend.wasm), or undefined where the backend has none (then this file's TypeScript code runs).
    * Everything that runs for this variant, on each backend, is named here in the variant's file. */
@@ -125,21 +131,18 @@ export function fusedKernels<A>(v: Variant<A>, be: Backend): VariantKernels<A> |
   return v.fused?.(be);
 }
 
-/** A raw kernel table (Backend.native, Backend.wasm) holding `<name>Forward(out, x, n)` and
- * `<name>Backward(dx, dout, x, n)`: an elementwise function's pair. */
-export type PointwiseTable<K extends string> = Record<`${K}Forward`, (out: F, x: F, n: number) => void>
-  & Record<`${K}Backward`, (dx: F, dout: F, x: F, n: number) => void>;
-
-/** The fast path of a parameter-free elementwise activation: the table's pair `name` over all N*C
- * elements, or undefined without a table (`fused: (be) => pointwise(be.native ?? be.wasm, 'gelu')`). */
-export function pointwise<K extends string>(table: PointwiseTable<K> | undefined, name: K): VariantKernels | undefined {
+/** The fast path of a parameter-free elementwise activation: the table's pair `name` (its row in
+ * native/src/elementwise.h or wasm/assembly/elementwise.ts) over all N*C elements, or undefined
+ * without a table (`fused: (be) => pointwise(be.native ?? be.wasm, 'gelu')`). A table that lacks
+ * the row is a mistake in the variant's file (a misspelt name, or a backend it has no kernel on):
+ * an error, not a silent fallback to the TypeScript code. */
+export function pointwise(table: ElementwiseTable | undefined, name: string): VariantKernels | undefined {
   if (!table) return undefined;
-  // The type guarantees both entries; TypeScript does not narrow an index by a template of K.
-  const t = table as unknown as Record<string, Function>;
-  const fwd = t[`${name}Forward`] as (out: F, x: F, n: number) => void, bwd = t[`${name}Backward`] as (dx: F, dout: F, x: F, n: number) => void;
+  const k = table.elementwise(name);
+  if (!k) throw new Error(`pointwise: this backend's kernel table has no elementwise row '${name}' (native/src/elementwise.h, wasm/assembly/elementwise.ts)`);
   return {
-    forward: (out, x, _p, _s, N, C) => fwd(out, x, N * C),
-    backward: (dx, _dp, dout, x, _p, _s, N, C) => bwd(dx, dout, x, N * C),
+    forward: (out, x, _p, _s, N, C) => k.forward(out, x, N * C),
+    backward: (dx, _dp, dout, x, _p, _s, N, C) => k.backward(dx, dout, x, N * C),
   };
 }
 

@@ -7,7 +7,7 @@
 //     of those per-seed means (n = seeds), so the other factors are averaged within a seed and the
 //     interval is over independent repeats, not over correlated strata.
 // The verdict says whether the interval excludes zero (stats.ts, pairedComparison).
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { show, SEED, type Metric, type RunPoint } from './groups.js';
 import { pairedComparison, type Paired } from './stats.js';
 

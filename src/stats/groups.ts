@@ -3,7 +3,7 @@
 // Used by `normlab inspect` and `normlab sweep` (text tables, src/sweep/runs.ts) and the dashboard's
 // server (/api/groups), so the numbers the page shows are these. Only finished runs (status ok) enter the statistics; `seeds` counts
 // every run of the group, `finished` the ones that count.
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { estimate, pairedComparison, type Estimate, type Paired } from './stats.js';
 
 export const METRICS = ['best_val_loss', 'final_val_loss', 'final_train_loss'] as const;

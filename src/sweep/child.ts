@@ -7,7 +7,7 @@
 // caller forwards SIGINT, waits for the child to save and exit.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 
 export function defaultTrainCmd(env: NodeJS.ProcessEnv = process.env): string[] {
   const custom = env.NORMLAB_TRAIN_CMD?.trim();

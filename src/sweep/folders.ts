@@ -11,7 +11,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDir, writeFileAtomic } from '../util/files.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { readSummary } from './results.js';
 

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { FLAGS, type FlagSpec } from '../config/config.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 
 export type Scalar = string | number | boolean | null;
 /** One combination: flag name -> raw value, in the order the flags appear in the file. */

@@ -13,7 +13,7 @@
 //   normlab:run:<queue>:<job id>:weights final.safetensors (only with --weights), until fetched
 import { createHash } from 'node:crypto';
 import { FLAGS, HelpRequested, checkTrainConfig, defaultConfig, parseFlags } from '../config/config.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import type { PlannedRun } from './plan.js';
 import type { Summary } from './results.js';
 

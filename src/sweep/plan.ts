@@ -6,7 +6,7 @@
 // combination is collected, so one error lists them all and no run starts. Flags that normlab does not
 // have are reported once; `ignoreUnknown` drops them instead.
 import { FLAGS, defaultConfig, parseFlags } from '../config/config.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { canon, flagSpec, type Combo, type Scalar } from './grammar.js';
 import { runNames, variedFlags } from './naming.js';
 

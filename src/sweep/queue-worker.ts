@@ -22,7 +22,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { hasCheckpoint, RESUME_STATE, resumePoint } from '../train/checkpoint.js';
 import { defaultTrainCmd, runChild, runError, trainArgs, type ChildResult } from './child.js';
 import type { Action } from './folders.js';

@@ -12,7 +12,7 @@ import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { appendFileChecked, writeFileAtomic } from '../util/files.js';
 import { formatDuration } from '../util/format.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { clearRunFolder, createRunFolder, decideAction } from './folders.js';
 import { checkQueueArgv, jobIdOf, logKey, QUEUES_KEY, queueNameOf, runKey, weightsKey, type RunJobData, type RunJobResult } from './jobs.js';
 import { variedValues, writeManifest } from './manifest.js';

@@ -4,7 +4,7 @@
 // does not answer each become a UserError within a few seconds (ioredis alone retries forever).
 // After that first contact, a dropped connection is retried (a Redis restart loses nothing).
 import { Redis, type RedisOptions } from 'ioredis';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 
 export interface RedisTarget {
   /** Connection options for ioredis and BullMQ. */

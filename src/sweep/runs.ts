@@ -5,7 +5,7 @@
 // init_from excluded: they differ for every run, or after every resume, without changing the model).
 import { existsSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { readSafetensorsHeader } from '../engine/safetensors.js';
 import { readJson, readSummary, runCost, sortByLoss, fmtNum } from './results.js';
 import { textTable } from '../util/format.js';

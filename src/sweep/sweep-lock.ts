@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDir } from '../util/files.js';
 import { acquireLock, lockHolder } from '../util/lock.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { decideAction, foreign, isSweepRunFolder } from './folders.js';
 import type { Plan } from './plan.js';
 

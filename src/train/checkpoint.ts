@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanTemporaries, DiskError, makeDir, readFileNoFollow, syncDir, writeFileAtomic, writeFileDurable } from '../util/files.js';
 import { readSafetensors, safetensorsChunks, writeSafetensors, type LoadedTensor, type NamedTensor } from '../engine/safetensors.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { checkTrainConfig, checkValue, FLAGS, MODEL_KEYS } from '../config/config.js';
 import type { ModelConfig, TrainConfig } from '../config/config-types.js';
 import type { GPT } from '../model/gpt.js';

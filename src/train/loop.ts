@@ -14,7 +14,7 @@ import { Rng } from '../engine/rng.js';
 import { bf16Note, selectBackend } from '../engine/select.js';
 import { DiskError, makeDir, writeFileAtomic } from '../util/files.js';
 import { acquireLock } from '../util/lock.js';
-import { UserError } from '../engine/types.js';
+import { UserError } from '../util/errors.js';
 import { checkTrainConfig, MODEL_KEYS } from '../config/config.js';
 import { closeDataset, datasetTokenizer, getBatch, loadDataset, type Dataset, type Tokens } from '../data/dataset.js';
 import type { Tokenizer } from '../data/tokenizer.js';

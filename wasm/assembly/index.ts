@@ -7,10 +7,9 @@ export {
   add, mul, scale, sumSquares, addBias, biasBackward, embeddingForward, embeddingBackward,
   crossEntropyForward, crossEntropyBackward, adamw,
 } from './kernels';
-export {
-  rmsnormForward, rmsnormBackward, layernormForward, layernormBackward, geluForward, geluBackward,
-  reluForward, reluBackward,
-} from './variants';
+export { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } from './variants';
+// Every row of the elementwise table: <name>Forward / <name>Backward (gelu, relu, sigmoid, ...).
+export * from './elementwise';
 export { fakeQuant } from './quantize';
 export { roundBf16 } from './bf16';
 export { attentionScoreForward, attentionScoreBackward, attentionScoreWork, attentionQuantParams } from './attention';

@@ -1,7 +1,5 @@
-// Fused norm and activation kernels: the math of src/nn/norms/{rmsnorm,layernorm}.ts and
-// src/nn/activations/{gelu,relu}.ts. Row statistics are summed in double (as there), the
-// per-element work in f32x4.
-import { vexp, vphi } from './vmath';
+// Fused norm kernels: the math of src/nn/norms/{rmsnorm,layernorm}.ts. Row statistics are summed
+// in double (as there), the per-element work in f32x4. (The elementwise activations: elementwise.ts.)
 
 /** sum over c of x[c] (and of x[c]^2 when sq), in double. */
 // @ts-ignore: decorator
@@ -160,90 +158,5 @@ export function layernormBackward(dx: usize, dweight: usize, dbias: usize, dout:
       const xh = (load<f32>(x + o + e) - mf) * rs;
       store<f32>(dx + o + e, load<f32>(dx + o + e) + rs * (load<f32>(dout + o + e) * load<f32>(weight + e) - a - xh * bb));
     }
-  }
-}
-
-// gelu(x) = x Phi(x); gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
-// @ts-ignore: decorator
-@inline
-function geluGrad(x: v128): v128 {
-  const e = vexp(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(x, x)));
-  return f32x4.add(vphi(x), f32x4.mul(f32x4.mul(x, f32x4.splat(0.3989422804014327)), e));
-}
-
-/** Applies f4 to n floats; the tail goes through a zero-padded vector. */
-// @ts-ignore: decorator
-@inline
-function tailLoad(p: usize, k: i32): v128 {
-  let v = f32x4.splat(0);
-  if (k > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
-  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
-  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
-  return v;
-}
-
-// @ts-ignore: decorator
-@inline
-function tailStore(p: usize, v: v128, k: i32): void {
-  if (k > 0) store<f32>(p, f32x4.extract_lane(v, 0));
-  if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
-
-/** Chunk `chunk` of nChunks of n elements: [start, end), start a multiple of 4. */
-// @ts-ignore: decorator
-@inline
-function split4(n: i32, chunk: i32, nChunks: i32): i32 {
-  return chunk >= nChunks ? n : min(n, (<i32>(<i64>((n + 3) >> 2) * chunk / nChunks)) << 2);
-}
-
-export function geluForward(out: usize, x: usize, n0: i32, chunk: i32, nChunks: i32): void {
-  let i = split4(n0, chunk, nChunks);
-  const n = split4(n0, chunk + 1, nChunks);
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2, v = v128.load(x + o);
-    v128.store(out + o, f32x4.mul(v, vphi(v)));
-  }
-  if (i < n) {
-    const o = <usize>i << 2, v = tailLoad(x + o, n - i);
-    tailStore(out + o, f32x4.mul(v, vphi(v)), n - i);
-  }
-}
-
-export function geluBackward(dx: usize, dout: usize, x: usize, n0: i32, chunk: i32, nChunks: i32): void {
-  let i = split4(n0, chunk, nChunks);
-  const n = split4(n0, chunk + 1, nChunks);
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(v128.load(dout + o), geluGrad(v128.load(x + o)))));
-  }
-  if (i < n) {
-    const o = <usize>i << 2, k = n - i;
-    tailStore(dx + o, f32x4.add(tailLoad(dx + o, k), f32x4.mul(tailLoad(dout + o, k), geluGrad(tailLoad(x + o, k)))), k);
-  }
-}
-
-// relu: x > 0 ? x : 0 (NaN and -0 give +0, as the TypeScript comparison); dx += dout where x > 0.
-export function reluForward(out: usize, x: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2, v = v128.load(x + o);
-    v128.store(out + o, v128.and(v, f32x4.gt(v, f32x4.splat(0))));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2, v = load<f32>(x + o);
-    store<f32>(out + o, v > 0 ? v : 0);
-  }
-}
-
-export function reluBackward(dx: usize, dout: usize, x: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2, d = v128.load(dx + o);
-    v128.store(dx + o, v128.bitselect(f32x4.add(d, v128.load(dout + o)), d, f32x4.gt(v128.load(x + o), f32x4.splat(0))));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    if (load<f32>(x + o) > 0) store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dout + o));
   }
 }

@@ -29,7 +29,11 @@ function variantFlagNames(cfg: Record<string, unknown>): Set<string> {
   add(norms[cfg.norm_variant_attn as keyof typeof norms]);
   add(norms[cfg.norm_variant_output as keyof typeof norms]);
   add(activations[cfg.activation_variant as keyof typeof activations]);
-  if (cfg.norm_variant_attn === 'dact' || cfg.norm_variant_output === 'dact') add(activations[cfg.dact_activation as keyof typeof activations]);
+  // a norm built around an activation (Variant.wraps: dact) shows that activation's flags too
+  for (const n of [cfg.norm_variant_attn, cfg.norm_variant_output]) {
+    const inner = norms[n as keyof typeof norms]?.wraps?.activation(cfg as never);
+    if (inner !== undefined) add(activations[inner as keyof typeof activations]);
+  }
   return used;
 }
 

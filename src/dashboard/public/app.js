@@ -775,8 +775,13 @@ async function loadActivations(id, key) {
     }, [g.xs, g.initial, ...g.curves.map((c) => c.ys)], div));
   }
   const soft = (reply.softmax_params || []).map((p) => `h.${p.layer} ${p.name} ${p.values.map((x) => x.toFixed(4)).join(' ')}`);
-  $('dact-alpha').textContent = [
-    reply.dact_alpha.length ? 'dact alpha: ' + reply.dact_alpha.map((a) => `${a.slot} ${a.alpha.toFixed(4)}`).join(', ') : '',
+  const scalars = new Map(); // "variant name" (e.g. "dact alpha") -> "slot value" texts
+  for (const a of reply.norm_scalars || []) {
+    const k = `${a.variant} ${a.name}`;
+    scalars.set(k, [...(scalars.get(k) || []), `${a.slot} ${a.value.toFixed(4)}`]);
+  }
+  $('norm-scalars').textContent = [
+    ...[...scalars].map(([k, v]) => `${k}: ${v.join(', ')}`),
     soft.length ? 'attention softmax parameters: ' + soft.join(', ') : '',
   ].filter(Boolean).join(' | ');
 }

@@ -2,7 +2,7 @@
 // Uses each variant's curve(x, p, a): its value at one scalar with the given parameters, or with
 // its initial parameters when none are given. Evaluation mode (rrelu: the mean slope 11/48);
 // glu, a function of two inputs, plots its gate sigmoid(b).
-import { UserError } from '../../engine/types.js';
+import { UserError } from '../../util/errors.js';
 import { fillInit } from '../params.js';
 import { problemsOf, numel, type Params, type Variant, type VariantConfig } from '../variant.js';
 import { activations } from './activation-registry.js';

@@ -16,6 +16,6 @@ export const elu: Variant = {
   backward(dx, _dp, dout, x, _p, _s, N, C) {
     for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? dout[i] : dout[i] * Math.exp(x[i]);
   },
-  fused: (be) => pointwise(be.native, 'elu'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'elu'),
   curve: (x) => (x > 0 ? x : Math.expm1(x)),
 };

@@ -26,6 +26,6 @@ export const mish: Variant = {
       dx[i] += dout[i] * (t + v * (1 - t * t) * sigmoidScalar(v));
     }
   },
-  fused: (be) => pointwise(be.native, 'mish'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'mish'),
   curve: (x) => mishScalar(x),
 };

@@ -95,7 +95,9 @@ function valueAt(x: number, seg: number, xv: F, yv: F, slope: F | Float64Array, 
 /** A pwl variant also tells a faster backend its mode and shape (src/engine/kernels/native). */
 export type PwlVariant<A = any> = Variant<A> & { pwl: { le: boolean; shape: (a: VariantConfig<A>) => PwlShape } };
 
-/** A piecewise-linear variant over its flags (`<prefix>_num_points`, `_left_bound`, `_right_bound`). */
+/** A piecewise-linear variant over its flags (`<prefix>_num_points`, `_left_bound`, `_right_bound`).
+ * Longer than 60 lines: it is one variant object (params, forward, backward, curve, the native
+ * path), each member short, kept together as every variant file keeps them. */
 export function makePwl<const Fs extends readonly VariantFlag[]>(name: string, mode: PwlMode, prefix: 'pla' | 'pfla',
   flags: Fs, shape: (a: ConfigOf<Fs>) => PwlShape): PwlVariant<ConfigOf<Fs>> {
   const le = mode === 'le';

@@ -24,6 +24,6 @@ export const selu: Variant = {
     const k = SELU_SCALE * SELU_ALPHA;
     for (let i = 0; i < N * C; i++) dx[i] += x[i] > 0 ? SELU_SCALE * dout[i] : k * Math.exp(x[i]) * dout[i];
   },
-  fused: (be) => pointwise(be.native, 'selu'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'selu'),
   curve: (x) => seluScalar(x),
 };

@@ -25,6 +25,6 @@ export const sigmoid: Variant = {
       dx[i] += dout[i] * y * (1 - y);
     }
   },
-  fused: (be) => pointwise(be.native, 'sigmoid'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'sigmoid'),
   curve: (x) => sigmoidScalar(x),
 };

@@ -20,6 +20,6 @@ export const silu: Variant = {
       dx[i] += dout[i] * s * (1 + x[i] * (1 - s));
     }
   },
-  fused: (be) => pointwise(be.native, 'silu'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'silu'),
   curve: (x) => x * sigmoidScalar(x),
 };

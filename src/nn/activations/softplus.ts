@@ -26,6 +26,6 @@ export const softplus: Variant = {
       dx[i] += x[i] > SOFTPLUS_THRESHOLD ? dout[i] : dout[i] * sigmoidScalar(x[i]);
     }
   },
-  fused: (be) => pointwise(be.native, 'softplus'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'softplus'),
   curve: (x) => softplusScalar(x),
 };

@@ -18,6 +18,6 @@ export const tanh: Variant = {
       dx[i] += dout[i] * (1 - t * t);
     }
   },
-  fused: (be) => pointwise(be.native, 'tanh'),
+  fused: (be) => pointwise(be.native ?? be.wasm, 'tanh'),
   curve: (x) => Math.tanh(x),
 };

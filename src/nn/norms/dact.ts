@@ -12,7 +12,7 @@
 // may be random, so backward cannot recompute it); backward scratch gdout (N, C) = dout * gamma (only
 // with gamma) and dax (N, C) = dL/d(alpha x); activation.* = the inner activation's saved buffers.
 import { fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag, type VariantKernels } from '../variant.js';
-import { UserError } from '../../engine/types.js';
+import { UserError } from '../../util/errors.js';
 import { activations, type ActivationRegistry } from '../activations/activation-registry.js';
 import { pass } from '../op-cost.js';
 
@@ -103,6 +103,7 @@ export const dact: Variant<Config> = {
   },
   // Native: the scale, the affine and their gradients in C; the inner activation through its own
   // fused kernel when the backend has one (every activation has a native one), else its TypeScript code.
+  wraps: { activation: (a) => a.dact_activation, prefix: PREFIX, scalars: ['alpha'] },
   fused(be) {
     const k = be.native;
     if (!k) return undefined;

@@ -17,7 +17,8 @@
 //   obo = `_obo_raw` [] (learned) or --pfla_softmax_obo (CORRECTED, defect 4: the framework crashes).
 // Gradients: with t = (x - x_j) / w, s = (Y_{j+1} - Y_j) / w: dL/dx = s, dL/dY_j = 1 - t,
 // dL/dY_{j+1} = t, dL/dx_j = s (t - 1), dL/dx_{j+1} = -s t (w > 1e-6; else -s and 0).
-import { UserError, type F } from '../../engine/types.js';
+import type { F } from '../../engine/types.js';
+import { UserError } from '../../util/errors.js';
 import type { ConfigOf, Params, VariantConfig, VariantFlag } from '../variant.js';
 import type { Grads, SoftmaxVariant } from './score.js';
 import { allSums, finiteFlag, rowDot, SCORE_KIND } from './score.js';

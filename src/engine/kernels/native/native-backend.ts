@@ -10,14 +10,24 @@ import type { AttnOpts, Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_QP, ATTN_QS, ATTN_STATE, attnExtended, SCORE_NC } from '../ts/attention.js';
 
-/** The functions native/src/addon.c exports (argument order as in the Backend interface): every
- * variant with a native fast path adapts these in its own file (Backend.native, Variant.fused). */
-export type NativeKernels = AddonBase & ElementwiseKernels;
-type Addon = NativeKernels;
+/** The functions native/src/addon.c exports (argument order as in the Backend interface), and its
+ * elementwise pairs by name: every variant with a native fast path adapts these in its own file
+ * (Backend.native, Variant.fused). */
+export type NativeKernels = AddonBase & ElementwiseTable;
+type Addon = AddonBase;
 
-// native/src/activations.c: the same (out, x, n) / (dx, dout, x, n) pair for each of these.
-type ElementwiseKernels = { [K in `${ElementwiseName}Forward`]: (out: F, x: F, n: number) => void }
-  & { [K in `${ElementwiseName}Backward`]: (dx: F, dout: F, x: F, n: number) => void };
+/** A parameter-free elementwise function's kernels over n elements: out = f(x); dx += dout f'(x). */
+export interface Elementwise {
+  forward(out: F, x: F, n: number): void;
+  backward(dx: F, dout: F, x: F, n: number): void;
+}
+
+/** A backend's elementwise kernels by name: native/src/elementwise.h's `addon` column (one row per
+ * activation) on native, wasm/assembly/elementwise.ts's rows on wasm; undefined for a name the
+ * table has no row for. Names are not listed in TypeScript: the table is the list. */
+export interface ElementwiseTable {
+  elementwise(name: string): Elementwise | undefined;
+}
 
 /** The Backend kernels, with the same signatures, except matmul's options packed into bit flags. */
 type AddonKernels = Omit<Backend, 'name' | 'matmul' | 'native' | 'wasm' | 'attentionForward' | 'attentionBackward'>;
@@ -43,10 +53,6 @@ interface AddonBase extends AddonKernels {
   rmsnormBackward(dx: F, dgain: F, dout: F, x: F, gain: F, rrms: F, N: number, C: number): void;
   layernormForward(out: F, mean: F, rstd: F, x: F, weight: F, bias: F | null, N: number, C: number): void;
   layernormBackward(dx: F, dweight: F, dbias: F | null, dout: F, x: F, weight: F, mean: F, rstd: F, N: number, C: number): void;
-  geluForward(out: F, x: F, n: number): void;
-  geluBackward(dx: F, dout: F, x: F, n: number): void;
-  reluForward(out: F, x: F, n: number): void;
-  reluBackward(dx: F, dout: F, x: F, n: number): void;
   preluForward(out: F, x: F, a: number, N: number, C: number): void;
   preluBackward(dx: F, da: F | null, dout: F, x: F, a: number, N: number, C: number): void;
   geluShiftedForward(out: F, x: F, shift: number, N: number, C: number): void;
@@ -75,10 +81,18 @@ interface AddonBase extends AddonKernels {
   splineBackward(dx: F, acc: Float64Array, dout: F, x: F, knots: F, coef: F, count: number, n: number): void;
 }
 
-/** The parameter-free elementwise kernels, by addon function prefix (the rows of NL_ELEMENTWISE in
- * native/src/kernels.h): each has `<prefix>Forward(out, x, n)` and `<prefix>Backward(dx, dout, x, n)`. */
-type ElementwiseName = 'identity' | 'leakyRelu' | 'relu6' | 'squaredRelu' | 'softsign' | 'elu' | 'selu' | 'sigmoid' | 'silu'
-  | 'tanh' | 'softplus' | 'mish';
+/** The addon's entry points with its pairs `<name>Forward(out, x, n)` / `<name>Backward(dx, dout, x, n)`
+ * found by name (gelu, and each row of native/src/elementwise.h). */
+function nativeKernels(a: Addon): NativeKernels {
+  const fns = a as unknown as Record<string, unknown>;
+  return Object.assign(Object.create(a) as Addon, {
+    elementwise(name: string): Elementwise | undefined {
+      const forward = fns[`${name}Forward`], backward = fns[`${name}Backward`];
+      if (typeof forward !== 'function' || typeof backward !== 'function') return undefined;
+      return { forward: forward as Elementwise['forward'], backward: backward as Elementwise['backward'] };
+    },
+  });
+}
 
 /** Where scripts/build-native.mjs leaves the addon (repo root/native/build/Release). */
 export function nativeAddonPath(): string {
@@ -189,7 +203,7 @@ export function loadNativeBackend(): Backend | null {
     sumSquares: a.sumSquares,
     fakeQuant: a.fakeQuant,
     adamw: a.adamw,
-    native: a,
+    native: nativeKernels(a),
   };
 }
 

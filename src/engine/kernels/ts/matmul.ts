@@ -6,6 +6,8 @@ import type { F } from '../../types.js';
 import type { MatmulOptions } from '../../backend.js';
 import { bf16Copy } from '../../bf16.js';
 
+/** Longer than 60 lines: the four transposition cases of one product, each a plain loop nest, kept
+ * side by side so that they can be checked against each other (one definition, four loop orders). */
 export function matmul(out: F, a: F, b: F, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
   const { transA = false, transB = false, accumulate = false, bf16 = false } = opts;
   // bfloat16 (docs/dtype.md): the same loops on rounded copies of the operands.

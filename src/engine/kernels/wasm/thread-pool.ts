@@ -19,9 +19,10 @@
 // sequentially consistent atomics, so either the sleeper's check sees the new value or the waker
 // sees the counter.
 
-/** Kernels that take (..., chunk, nChunks) as their last two arguments, by id. */
-export const CHUNKED = ['matmulRows', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'adamw', 'roundBf16', 'attentionScoreForward', 'attentionScoreBackward'] as const;
-export type ChunkedKernel = (typeof CHUNKED)[number];
+/** A kernel that takes (..., chunk, nChunks) as its last two arguments (matmulRows, attentionForward,
+ * adamw, roundBf16, every elementwise entry, ...): any export of the module. A job names it by its index among
+ * the module's exports, which is the same in every instance of the module. */
+export type ChunkedKernel = string;
 
 // Control block: bytes [CTL, CTL + 64) hold int32 words, [ARGS, ARGS + 8 * MAX_ARGS) float64 arguments.
 // It sits below the JavaScript arena (64 KiB) and above the module's static data (~12 KiB).
@@ -34,7 +35,7 @@ const SPIN = 20000;
 type Kernels = Record<string, (...a: number[]) => unknown>;
 
 /** Takes and runs chunks of job `seq` until none is left; workers count theirs in BY_WORKERS. */
-function work(ctl: Int32Array, args: Float64Array, k: Kernels, seq: number, worker: boolean): void {
+function work(ctl: Int32Array, args: Float64Array, fns: Kernels[string][], seq: number, worker: boolean): void {
   const tag = seq & 0xffff;
   let fn: ((...a: number[]) => unknown) | null = null, a: number[] = [];
   for (;;) {
@@ -45,7 +46,7 @@ function work(ctl: Int32Array, args: Float64Array, k: Kernels, seq: number, work
     if (Atomics.compareExchange(ctl, CLAIM, v, v + 1) !== v) continue;
     try {
       if (!fn) { // this job's (read once: a job's words do not change until its last chunk is done)
-        fn = k[CHUNKED[Atomics.load(ctl, KERNEL)]];
+        fn = fns[Atomics.load(ctl, KERNEL)];
         a = Array.from(args.subarray(0, Atomics.load(ctl, NARGS)));
       }
       fn(...a, c, n);
@@ -60,6 +61,7 @@ function work(ctl: Int32Array, args: Float64Array, k: Kernels, seq: number, work
 /** A worker thread's whole life: instantiate the module on the shared memory, then serve jobs. */
 export function threadMain(module: WebAssembly.Module, memory: WebAssembly.Memory): void {
   const k = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } }).exports as unknown as Kernels;
+  const fns = Object.values(k); // a job's KERNEL word indexes these (Pool's order: the same module)
   const ctl = new Int32Array(memory.buffer, CTL, 16), args = new Float64Array(memory.buffer, ARGS, MAX_ARGS);
   let seen = Atomics.load(ctl, SEQ);
   for (;;) {
@@ -71,7 +73,7 @@ export function threadMain(module: WebAssembly.Module, memory: WebAssembly.Memor
       Atomics.sub(ctl, SLEEPERS, 1);
     }
     seen = Atomics.load(ctl, SEQ);
-    work(ctl, args, k, seen, true);
+    work(ctl, args, fns, seen, true);
   }
 }
 
@@ -81,7 +83,13 @@ export class Pool {
   private seq = 0;
 
   /** threads: including the calling one; 1 runs every chunk on the caller (no workers). */
+  /** Export name -> its index (a job's KERNEL word), and the exports in that order. */
+  private readonly ids: Map<string, number>;
+  private readonly fns: Kernels[string][];
+
   constructor(memory: WebAssembly.Memory, private readonly k: Kernels, readonly threads: number) {
+    this.ids = new Map(Object.keys(k).map((name, i) => [name, i]));
+    this.fns = Object.values(k);
     this.ctl = new Int32Array(memory.buffer, CTL, 16);
     this.args = new Float64Array(memory.buffer, ARGS, MAX_ARGS);
   }
@@ -107,7 +115,7 @@ export class Pool {
     const ctl = this.ctl;
     this.seq = (this.seq + 1) & 0x7fffffff;
     this.args.set(args);
-    Atomics.store(ctl, KERNEL, CHUNKED.indexOf(kernel));
+    Atomics.store(ctl, KERNEL, this.ids.get(kernel)!);
     Atomics.store(ctl, NARGS, args.length);
     Atomics.store(ctl, NCHUNKS, nChunks);
     Atomics.store(ctl, DONE, 0);
@@ -115,7 +123,7 @@ export class Pool {
     Atomics.store(ctl, CLAIM, (this.seq & 0xffff) << 16); // opens the job's chunks
     Atomics.store(ctl, SEQ, this.seq);
     if (Atomics.load(ctl, SLEEPERS) !== 0) Atomics.notify(ctl, SEQ);
-    work(ctl, this.args, this.k, this.seq, false);
+    work(ctl, this.args, this.fns, this.seq, false);
     for (let i = 0; i < SPIN && Atomics.load(ctl, DONE) < nChunks; i++);
     if (Atomics.load(ctl, DONE) < nChunks) {
       Atomics.store(ctl, CALLER_SLEEPS, 1);

@@ -51,14 +51,13 @@ interface Exports {
   rmsnormBackward(dx: number, dgain: number, dout: number, x: number, gain: number, rrms: number, N: number, C: number): void;
   layernormForward(out: number, mean: number, rstd: number, x: number, w: number, b: number, N: number, C: number): void;
   layernormBackward(dx: number, dw: number, db: number, dout: number, x: number, w: number, mean: number, rstd: number, N: number, C: number): void;
-  reluForward(out: number, x: number, n: number): void;
-  reluBackward(dx: number, dout: number, x: number, n: number): void;
 }
 
-/** The norm and activation kernels of wasm/assembly/variants.ts, with the native addon's signatures
- * (src/engine/kernels/native/native-backend.ts); a variant's own file adapts them (Backend.wasm). */
+/** The norm kernels of wasm/assembly/variants.ts and the elementwise rows of wasm/assembly/elementwise.ts,
+ * with the native addon's signatures (src/engine/kernels/native/native-backend.ts); a variant's own
+ * file adapts them (Backend.wasm). */
 export type WasmKernels = Pick<NativeKernels, 'rmsnormForward' | 'rmsnormBackward' | 'layernormForward' | 'layernormBackward' |
-  'geluForward' | 'geluBackward' | 'reluForward' | 'reluBackward'>;
+  'elementwise'>;
 
 /**
  * How a call uses an array: 'in' is copied in, 'out' copied back, 'io' both; n elements from the
@@ -416,10 +415,11 @@ const inp = (arr: F | Int32Array, n: number, name: string): Arg => ['in', arr, n
 const out = (arr: F, n: number, name: string): Arg => ['out', arr, n, name];
 const opt = (arr: F | null, mode: 'in' | 'io', n: number, name: string): Arg => (arr ? [mode, arr, n, name] : null);
 
-/** The WasmKernels table: each call lays its arrays out in the module's memory (Arena.call). gelu is
- * split over the threads (pool.ts); the others run on the calling thread. */
+/** The WasmKernels table: each call lays its arrays out in the module's memory (Arena.call). The
+ * elementwise rows are split over the threads (thread-pool.ts); the norms run on the calling thread. */
 function wasmKernels(mem: Arena, w: Exports, pool: Pool): WasmKernels {
   const elementChunks = (n: number) => pool.chunks(Math.ceil(n / 8192));
+  const entries = w as unknown as Record<string, unknown>;
   return {
     rmsnormForward: (o, rrms, x, gain, N, C) => mem.call('rmsnorm', [out(o, N * C, 'out'), out(rrms, N, 'rrms'), inp(x, N * C, 'x'),
       inp(gain, C, 'gain')], 0, ([a, b, c, d]) => w.rmsnormForward(a, b, c, d, N, C)),
@@ -432,13 +432,17 @@ function wasmKernels(mem: Arena, w: Exports, pool: Pool): WasmKernels {
     layernormBackward: (dx, dweight, dbias, dout, x, weight, mean, rstd, N, C) => mem.call('layernorm', [io(dx, N * C, 'dx'),
       io(dweight, C, 'dweight'), opt(dbias, 'io', C, 'dbias'), inp(dout, N * C, 'dout'), inp(x, N * C, 'x'), inp(weight, C, 'weight'),
       inp(mean, N, 'mean'), inp(rstd, N, 'rstd')], 0, ([a, b, c, d, e, f, g, h]) => w.layernormBackward(a, b, c, d, e, f, g, h, N, C)),
-    geluForward: (o, x, n) => mem.call('gelu', [out(o, n, 'out'), inp(x, n, 'x')], 0,
-      ([a, b]) => pool.run('geluForward', [a, b, n], elementChunks(n))),
-    geluBackward: (dx, dout, x, n) => mem.call('gelu', [io(dx, n, 'dx'), inp(dout, n, 'dout'), inp(x, n, 'x')], 0,
-      ([a, b, c]) => pool.run('geluBackward', [a, b, c, n], elementChunks(n))),
-    reluForward: (o, x, n) => mem.call('relu', [out(o, n, 'out'), inp(x, n, 'x')], 0, ([a, b]) => w.reluForward(a, b, n)),
-    reluBackward: (dx, dout, x, n) => mem.call('relu', [io(dx, n, 'dx'), inp(dout, n, 'dout'), inp(x, n, 'x')], 0,
-      ([a, b, c]) => w.reluBackward(a, b, c, n)),
+    // wasm/assembly/elementwise.ts: <name>Forward(out, x, n, chunk, nChunks) and
+    // <name>Backward(dx, dout, x, n, chunk, nChunks), found by name (5 and 6 parameters).
+    elementwise(name) {
+      const f = `${name}Forward`, b = `${name}Backward`, fn = entries[f], bn = entries[b];
+      if (!(typeof fn === 'function' && fn.length === 5 && typeof bn === 'function' && bn.length === 6)) return undefined;
+      return {
+        forward: (o, x, n) => mem.call(f, [out(o, n, 'out'), inp(x, n, 'x')], 0, ([a, c]) => pool.run(f, [a, c, n], elementChunks(n))),
+        backward: (dx, dout, x, n) => mem.call(b, [io(dx, n, 'dx'), inp(dout, n, 'dout'), inp(x, n, 'x')], 0,
+          ([a, c, d]) => pool.run(b, [a, c, d, n], elementChunks(n))),
+      };
+    },
   };
 }
 
