@@ -35,42 +35,9 @@ function transposeHead(dst: usize, src: usize, T: i32, C: i32, D: i32, Tp: i32):
   for (let d = 0; d < D; d++) for (let s = T; s < Tp; s++) store<f32>(dst + ((<usize>d * <usize>Tp + <usize>s) << 2), 0);
 }
 
-/** row[0..n4) = sum_d x[d] * mT[d, 0..n4), n4 a multiple of 4. */
-// @ts-ignore: decorator
-@inline
-function rowTimesPanel(row: usize, x: usize, mT: usize, D: i32, Tp: i32, n4: i32): void {
-  for (let s = 0; s < n4; s += 16) {
-    const w = min(16, n4 - s);
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let p = mT + (<usize>s << 2);
-    const stride = <usize>Tp << 2;
-    if (w == 16) {
-      for (let d = 0; d < D; d++) {
-        const xd = v128.load32_splat(x + (<usize>d << 2));
-        a0 = f32x4.add(a0, f32x4.mul(xd, v128.load(p)));
-        a1 = f32x4.add(a1, f32x4.mul(xd, v128.load(p, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(xd, v128.load(p, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(xd, v128.load(p, 48)));
-        p += stride;
-      }
-      const r = row + (<usize>s << 2);
-      v128.store(r, a0); v128.store(r, a1, 16); v128.store(r, a2, 32); v128.store(r, a3, 48);
-    } else {
-      for (let q = 0; q < w; q += 4) {
-        let acc = f32x4.splat(0);
-        let pq = p + (<usize>q << 2);
-        for (let d = 0; d < D; d++) {
-          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(x + (<usize>d << 2)), v128.load(pq)));
-          pq += stride;
-        }
-        v128.store(row + (<usize>(s + q) << 2), acc);
-      }
-    }
-  }
-}
-
 /** out[0..D) = sum_s W[s] v[s] over s < n (rows of v C floats apart), each element summed in s order
- * from 0 (the sums of one axpy per s, held in registers 16 columns at a time). */
+ * from 0 (the sums of one axpy per s, held in registers 16 columns at a time). Also a row of scores
+ * against a transposed panel: row[0..n4) = sum_d x[d] mT[d, 0..n4) is weightedRows(row, x, mT, D, Tp, n4). */
 function weightedRows(out: usize, W: usize, v: usize, n: i32, C: i32, D: i32): void {
   const ld = <usize>C << 2;
   let d = 0;
@@ -192,7 +159,7 @@ function keepAt(rk: u32, s: i32, thr: f64, ks: f32): f32 {
 @inline
 function scoreRow(row: usize, qo: usize, kT: usize, D: i32, Tp: i32, n: i32, scale: f32, wantMax: bool): f32 {
   const n4 = (n + 3) & ~3;
-  rowTimesPanel(row, qo, kT, D, Tp, n4);
+  weightedRows(row, qo, kT, D, Tp, n4);
   let mx = f32x4.splat(-Infinity);
   const sv = f32x4.splat(scale);
   for (let s = 0; s < n4; s += 4) {
@@ -286,7 +253,7 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
       scoreRow(row, q + to, kT, D, Tp, n, scale, false);
       expRow(row, n, m);
       // dW[t, s] = dout[t] . v[s] for s <= t
-      rowTimesPanel(drow, dor + to, vT, D, Tp, n4);
+      weightedRows(drow, dor + to, vT, D, Tp, n4);
       let Dt: f32 = 0;
       for (let d = 0; d < D; d++) Dt += load<f32>(dout + to + (<usize>d << 2)) * load<f32>(out + to + (<usize>d << 2));
       const rk = p > 0 ? rowKey(seed, <u32>pr, <u32>t) : 0;
@@ -472,7 +439,7 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
       rowForward(kind, spec, NH, nk, decision, P, S, n, h, true, F, NaN);
       let wsrc = P;
       if (qpOn) { memory.copy(W, P, <usize>n4 << 2); quantRow(W, n, qp, pr, t); wsrc = W; }
-      rowTimesPanel(drow, dor + to, vT, D, Tp, n4); // dW = dout[t] . v[s]
+      weightedRows(drow, dor + to, vT, D, Tp, n4); // dW = dout[t] . v[s]
       const rk = p > 0 ? rowKey(seed, <u32>pr, <u32>t) : 0;
       let wr = wsrc; // W = P' keep (into W with dropout or bfloat16), dP = dW keep
       if (p > 0) {
