@@ -332,32 +332,34 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
   };
 }
 
+/** One score-kernel call's kind, spec and sizes, checked (the kernel contract of docs/softmax.md). */
+function scoreCall(w: Exports, pool: Pool, opts: AttnOpts, drop: AttnDropout | null, B: number, T: number, C: number, NH: number) {
+  checkHeads(C, NH); checkDrop(drop);
+  const K = opts.kernel, kind = K?.kind ?? 0, nk = K?.nk ?? 0, specLen = SCORE_NC + 4 * NH + 2 * nk;
+  const spec = K?.spec ?? new Float32Array(specLen);
+  if (!(Number.isInteger(kind) && kind >= 0 && kind <= SCORE_KIND.pfla)) throw new RangeError(`wasm backend attention: score kind ${kind} unknown`);
+  if (spec.length < specLen) throw new RangeError(`wasm backend attention: spec has ${spec.length} values, kind ${kind} with ${NH} heads and ${nk} knots needs ${specLen}`);
+  if (kind === SCORE_KIND.pfla && nk < 2) throw new RangeError(`wasm backend attention: pfla needs at least 2 knots, got ${nk}`);
+  const G = w.scoreSums(kind, nk), pairs = B * NH, n = B * T * C;
+  if (K && (K.G !== G || K.sums.length < pairs * G)) throw new RangeError(`wasm backend attention: kind ${kind} writes ${G} sums per pair (${pairs * G} in all), the kernel has G = ${K.G}, ${K.sums.length}`);
+  const needState = !!(opts.quantS || opts.quantP || (kind === SCORE_KIND.exprow && spec[3] === 3));
+  if (needState && !(opts.state && opts.state.length >= ATTN_STATE)) throw new RangeError(`wasm backend attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
+  const nChunks = pool.chunks(pairs), aw = ceil4(nChunks * w.attentionScoreWork(T, C, NH));
+  return { K, kind, nk, spec, specLen, G, pairs, n, n4: ceil4(n), nChunks, aw, bf: opts.bf16 === true, p: drop?.p ?? 0, seed: drop?.seed ?? 0 };
+}
+
+const ceil4 = (x: number) => Math.ceil(x / 4) * 4;
+
 /** Softmax variants (opts.kernel) and the in-attention quantizers (opts.quantS, quantP) inside the
  * rows of the wasm attention (wasm/assembly/attention.ts, softmax.ts; docs/softmax.md "Inside the
  * attention kernel"). Forward runs the pre-passes the call needs (the scores' statistics, the call's
  * decision, the weights' statistics) before the main pass and leaves the state in opts.state; backward
  * reads it and writes the variant's per-pair gradient sums into opts.kernel.sums. */
 function scoreKernels(mem: Arena, w: Exports, pool: Pool, round: (n: number, pairs: [number, number][]) => void) {
-  const ceil4 = (x: number) => Math.ceil(x / 4) * 4;
-  /** The call's spec, kind and sizes, checked. */
-  const setup = (opts: AttnOpts, drop: AttnDropout | null, B: number, T: number, C: number, NH: number) => {
-    checkHeads(C, NH); checkDrop(drop);
-    const K = opts.kernel, kind = K?.kind ?? 0, nk = K?.nk ?? 0, specLen = SCORE_NC + 4 * NH + 2 * nk;
-    const spec = K?.spec ?? new Float32Array(specLen);
-    if (!(Number.isInteger(kind) && kind >= 0 && kind <= SCORE_KIND.pfla)) throw new RangeError(`wasm backend attention: score kind ${kind} unknown`);
-    if (spec.length < specLen) throw new RangeError(`wasm backend attention: spec has ${spec.length} values, kind ${kind} with ${NH} heads and ${nk} knots needs ${specLen}`);
-    if (kind === SCORE_KIND.pfla && nk < 2) throw new RangeError(`wasm backend attention: pfla needs at least 2 knots, got ${nk}`);
-    const G = w.scoreSums(kind, nk), pairs = B * NH, n = B * T * C;
-    if (K && (K.G !== G || K.sums.length < pairs * G)) throw new RangeError(`wasm backend attention: kind ${kind} writes ${G} sums per pair (${pairs * G} in all), the kernel has G = ${K.G}, ${K.sums.length}`);
-    const needState = !!(opts.quantS || opts.quantP || (kind === SCORE_KIND.exprow && spec[3] === 3));
-    if (needState && !(opts.state && opts.state.length >= ATTN_STATE)) throw new RangeError(`wasm backend attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
-    const nChunks = pool.chunks(pairs), aw = ceil4(nChunks * w.attentionScoreWork(T, C, NH));
-    return { K, kind, nk, spec, specLen, G, pairs, n, n4: ceil4(n), nChunks, aw, bf: opts.bf16 === true, p: drop?.p ?? 0, seed: drop?.seed ?? 0 };
-  };
   const f64 = (at: number, n: number) => new Float64Array(mem.memory.buffer, at, n);
   return {
     forward(o: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts: AttnOpts): void {
-      const c = setup(opts, drop, B, T, C, NH), rows = c.pairs * T, auxF = ceil4(3 * c.pairs);
+      const c = scoreCall(w, pool, opts, drop, B, T, C, NH), rows = c.pairs * T, auxF = ceil4(3 * c.pairs);
       // scratch: the kernel's work | state (f64) | per-pair statistics | per-row sums (f64) | rounded q, k, v
       mem.call('attentionScoreForward', [out(o, c.n, 'out'), out(stats, 2 * rows, 'stats'), inp(q, c.n, 'q'), inp(k, c.n, 'k'),
         inp(v, c.n, 'v'), inp(c.spec, c.specLen, 'spec')], c.aw + 2 * ATTN_STATE + auxF + 2 * rows + (c.bf ? 3 * c.n4 : 0),
@@ -389,7 +391,7 @@ function scoreKernels(mem: Arena, w: Exports, pool: Pool, round: (n: number, pai
       });
     },
     backward(dq: F, dk: F, dv: F, dout: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts: AttnOpts): void {
-      const c = setup(opts, drop, B, T, C, NH), nG = c.pairs * c.G;
+      const c = scoreCall(w, pool, opts, drop, B, T, C, NH), nG = c.pairs * c.G;
       // scratch: the kernel's work | state (f64) | gradient sums (f64) | rounded q, k, v, dout
       mem.call('attentionScoreBackward', [io(dq, c.n, 'dq'), io(dk, c.n, 'dk'), io(dv, c.n, 'dv'), inp(dout, c.n, 'dout'),
         inp(stats, 2 * c.pairs * T, 'stats'), inp(q, c.n, 'q'), inp(k, c.n, 'k'), inp(v, c.n, 'v'), inp(c.spec, c.specLen, 'spec')],
