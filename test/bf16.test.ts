@@ -4,6 +4,7 @@
 // and every parameter's gradient after one step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { bf16, roundBf16 } from '../src/engine/bf16.js';
 import { Rng } from '../src/engine/rng.js';
 import type { Backend } from '../src/engine/backend.js';
@@ -234,4 +235,34 @@ test('with --dtype bfloat16 every matrix product of a training step (linear laye
     assert.ok(calls.some((c) => c.startsWith('attentionBackward')));
     for (const c of calls) assert.ok(c.endsWith('bf16=true'), `${JSON.stringify(combo)}: ${c}`);
   }
+});
+
+// A bfloat16 training run on the native backend gives the same bits for any NORMLAB_THREADS (one
+// thread runs each product whole, more cut it into slices; each element is summed in the same order
+// either way): the parameters after 3 AdamW steps with dropout, hashed.
+const THREADS_SCRIPT = `
+const D = ${JSON.stringify(new URL('../src/', import.meta.url).href)};
+const { loadNativeBackend } = await import(D + 'engine/kernels/native/native-backend.js');
+const { buildModel } = await import(D + 'model/build.js');
+const { defaultConfig } = await import(D + 'config/config.js');
+const { AdamW } = await import(D + 'train/optimizer.js');
+const { trainStep } = await import(D + 'train/loop.js');
+const { MetricCtx } = await import(D + 'nn/params.js');
+const { Rng } = await import(D + 'engine/rng.js');
+const { createHash } = await import('node:crypto');
+const cfg = { ...defaultConfig(), vocab_size: 65, n_layer: 2, n_head: 2, n_embd: 64, block_size: 32, batch_size: 8, dropout: 0.1, bias: true, dtype: process.argv[1] };
+const model = buildModel(cfg, loadNativeBackend(), { maxB: 8, maxT: 32, seed: 5 });
+const opt = new AdamW(model.store), ctx = new MetricCtx(true, new Rng(5));
+const split = Uint16Array.from({ length: 3000 }, (_, i) => (i * 7 + (i >> 2)) % 65);
+const x = new Int32Array(8 * 32), y = new Int32Array(x.length);
+for (let s = 0; s < 3; s++) trainStep(model, opt, split, ctx, x, y, cfg, 1e-3);
+console.log(createHash('sha256').update(new Uint8Array(model.store.data.buffer, model.store.data.byteOffset, model.store.data.byteLength)).digest('hex'));
+`;
+test('native bfloat16 training gives the same bits with 1, 2 and 3 threads', { skip: nativeSkip }, () => {
+  const run = (threads: number, dtype = 'bfloat16') => execFileSync(process.execPath, ['--input-type=module', '-e', THREADS_SCRIPT, dtype],
+    { env: { ...process.env, NORMLAB_THREADS: String(threads) }, encoding: 'utf8' }).trim();
+  const one = run(1);
+  assert.match(one, /^[0-9a-f]{64}$/);
+  for (const threads of [2, 3]) assert.equal(run(threads), one, `${threads} threads`);
+  assert.notEqual(run(1, 'float32'), one, 'the float32 run differs: the script trains with bfloat16');
 });

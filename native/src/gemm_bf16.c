@@ -118,23 +118,21 @@ X512P static inline void transpose16(__m512i r[16]) {
 }
 
 // Rows r < w of s (row stride ld, k contiguous) as pairs at dst[p w + r]; rows from `valid` on are
-// zeros. 16 pairs of 16 rows at a time: converted row by row, transposed in registers, stored
-// as whole pair rows (w = 12 or 32).
+// zeros (w = 12 or 32). Each row is converted in order into a row-major scratch (so A is read as
+// one stream), then 16 pairs of 16 rows at a time are transposed in registers from there and
+// stored as whole pair rows.
 X512P static inline __attribute__((always_inline)) void pack_rows(const float *s, long ld, long kc, const int w, long valid,
   uint32_t *dst) {
-  const long kp = (kc + 1) / 2;
+  const long kp = (kc + 1) / 2, kq = (kp + 15) / 16 * 16; // kq: a scratch row, whole steps of 16 pairs
+  uint32_t tmp[32 * (KC / 2)] __attribute__((aligned(64)));
+  const long rows = valid < w ? valid : w;
+  for (long r = 0; r < rows; r++)
+    for (long p0 = 0; p0 < kp; p0 += 16) _mm512_store_si512(tmp + r * kq + p0, pairs_adjacent(s + r * ld + 2 * p0, kc - 2 * p0));
   for (long p0 = 0; p0 < kp; p0 += 16) {
-    const long n = kc - 2 * p0, q1 = kp - p0 < 16 ? kp - p0 : 16;
+    const long q1 = kp - p0 < 16 ? kp - p0 : 16;
     for (int h = 0; h < w; h += 16) {
       __m512i v[16];
-      for (int r = 0; r < 16; r++) {
-        if (h + r < w && h + r < valid) {
-          const float *x = s + (h + r) * ld + 2 * p0;
-          _mm_prefetch((const char *)(x + 64), _MM_HINT_T0); // two steps ahead on this row
-          _mm_prefetch((const char *)(x + 80), _MM_HINT_T0);
-          v[r] = pairs_adjacent(x, n);
-        } else v[r] = _mm512_setzero_si512();
-      }
+      for (int r = 0; r < 16; r++) v[r] = h + r < rows ? _mm512_load_si512(tmp + (h + r) * kq + p0) : _mm512_setzero_si512();
       transpose16(v);
       const __mmask16 m = first(w - h);
       for (int q = 0; q < q1; q++) _mm512_mask_storeu_epi32(dst + (p0 + q) * w + h, m, v[q]);
