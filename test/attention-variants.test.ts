@@ -22,26 +22,14 @@ import type { TrainConfig } from '../src/config/config-types.js';
 import { ParamStore } from '../src/nn/store.js';
 import { softmaxes } from '../src/nn/softmax/softmax-registry.js';
 import { SoftmaxSlot } from '../src/nn/softmax/softmax-slot.js';
+import { GPT } from '../src/model/gpt.js';
+import { VARIANT_CASES } from './softmax-cases.js';
+import { assertCacheMatches } from './kv-cache.js';
 
 const native = loadNativeBackend();
 const skip = native ? false : `native backend not built (${nativeBackendError()})`;
 /** The backends with the kernel: native (strips) and wasm (rows, one thread here; threads below). */
 const FAST: [string, Backend | null, string | false][] = [['native', native, skip], ['wasm', createNodeWasmBackend(1), false]];
-
-/** test/softmax-backends.test.ts's cases (the sweep's settings and flags that change the kernels). */
-const VARIANT_CASES: [string, Partial<TrainConfig>][] = [
-  ['softermax', {}], ['sigsoftmax', {}], ['pfla_softmax', {}],
-  ['strongermax', { strongermax_use_learned_obo: true, strongermax_obo: 1 }],
-  ['strongermax', { strongermax_div_by_sum_of_terms: false, strongermax_xmax_guess: 1, strongermax_clamping: true, strongermax_clamp_value: 1.2, strongermax_divisor: 20 }],
-  ['consmax', { consmax_initial_gamma: 2.5 }], ['consmax', { consmax_use_euler_base: false }],
-  ['consmax_v2', { consmax_initial_gamma: 2.5 }], ['consmax_v2', { consmax_v2_clamping: true, consmax_v2_clamp_value: -2.45 }],
-  ['consmax_quan', { consmax_initial_gamma: 2.5 }],
-  ['saturatingconsmax', { consmax_initial_gamma: 2.5, consmax_saturation: -2.45, div_by_seq_len: true }],
-  ['polymax', { div_by_seq_len: true, polymax_divisor: 0.5, polymax_x_intercept: -0.05 }], ['vpolymax', { polymax_divisor: 0.5, polymax_power: 1.5 }],
-  ['exppolymax', { div_by_seq_len: true, exppolymax_divisor: 0.625 }],
-  ['relumax', { relumax_divisor: 0.1 }], ['relu2max', { relu2max_divisor: 0.01, div_by_seq_len: true }],
-  ['sigmoidmax', { sigmoidmax_divisor: 0.25 }], ['softplus', { softplus_divisor: 0.35 }], ['squareplus', { squareplus_divisor: 0.35, div_by_seq_len: true }],
-];
 
 /** Every kind and flag path of the kernels: the backends test's cases plus the ones with learned
  * temperature, per-head obo, the per-call decision, pfla's learned knots and learned divisor. */
@@ -268,3 +256,22 @@ test('float64 finite differences: the strip backward of an elementwise variant (
 test('float64 finite differences: the strip backward of pfla_softmax (learned knots, row sum with learned obo)', () => {
   gradcheck('pfla_softmax', { pfla_softmax_learn_x: true, pfla_softmax_num_points: 5, pfla_softmax_use_obo: true, pfla_softmax_use_learned_obo: true });
 });
+
+// ---- generation -------------------------------------------------------------------------------------
+// The KV cache runs the same attention (src/model/generate.ts attendCachedWith): with bfloat16 and a
+// variant its logits equal the full forward's at every position; with the quantizers too at the first
+// position (later ones take their statistics over the step's own row, docs/quantization.md).
+for (const [what, over, positions] of [
+  ['consmax_v2, bfloat16', { softmax_variant_attn: 'consmax_v2', consmax_initial_gamma: 2.5, dtype: 'bfloat16' }, 6],
+  ['softermax, bfloat16', { softmax_variant_attn: 'softermax', dtype: 'bfloat16' }, 6],
+  ['strongermax with both quantizers, bfloat16', { softmax_variant_attn: 'strongermax', strongermax_obo: 1, quantize_attn_act_softmax_input: true, quantize_attn_act_pv_mult_p_input: true, dtype: 'bfloat16' }, 1],
+  ['softmax with both quantizers, bfloat16', { quantize_attn_act_softmax_input: true, quantize_attn_act_pv_mult_p_input: true, dtype: 'bfloat16' }, 1],
+] as [string, Partial<TrainConfig>, number][]) {
+  test(`KV-cache generation computes the full forward's attention (${what}; float64)`, () => {
+    const T = 6, cfg = { ...defaultConfig(), vocab_size: 11, n_layer: 2, n_embd: 8, n_head: 2, block_size: T, dropout: 0, ...over } as TrainConfig;
+    const model = new GPT(cfg, tsBackend, { dtype: 'float64', maxB: 1, maxT: T, seed: 3 });
+    const rng = new Rng(11);
+    for (const q of model.store.params) for (let i = 0; i < q.data.length; i++) q.data[i] += 0.3 * rng.normal();
+    assertCacheMatches(model, T, positions, rng);
+  });
+}

@@ -10,6 +10,7 @@ import { Generator } from '../src/model/generate.js';
 import { GPT } from '../src/model/gpt.js';
 import { MetricCtx } from '../src/nn/params.js';
 import { tinyConfig } from './helpers.js';
+import { assertCacheMatches } from './kv-cache.js';
 
 const PLACEMENTS: [string, Partial<ModelConfig>][] = [
   ['pre', {}],
@@ -34,17 +35,7 @@ for (const [place, p] of PLACEMENTS) {
       // Every parameter moved off its init (gains, knots, slopes), so a skipped or misplaced norm shows.
       const rng = new Rng(11);
       for (const q of model.store.params) for (let i = 0; i < q.data.length; i++) q.data[i] += 0.3 * rng.normal();
-      const tokens = Array.from({ length: T }, () => rng.int(cfg.vocab_size));
-      const gen = new Generator(model), V = cfg.vocab_size;
-      for (let L = 1; L <= T; L++) {
-        const cached = Array.from(gen.cachedLogits(tokens.slice(0, L), new MetricCtx(false, new Rng(1))));
-        model.forward(Int32Array.from(tokens.slice(0, L)), null, 1, L, new MetricCtx(false, new Rng(1)));
-        const full = Array.from(model.logitsAt(new Float64Array(V), L - 1));
-        let worst = 0;
-        for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(cached[i] - full[i]) / (1e-12 + Math.abs(full[i])));
-        assert.ok(worst < 1e-9, `position ${L - 1}: relative difference ${worst}`);
-        assert.ok(full.some((v) => Math.abs(v) > 1e-3), 'logits are not trivially zero');
-      }
+      assertCacheMatches(model, T, T, rng);
     });
   }
 }

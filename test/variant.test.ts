@@ -20,27 +20,26 @@ import type { Variant } from '../src/nn/variant.js';
 // The kernel test needs a C compiler, as the native backend does (the wasm module is always built).
 const nativeSkip: string | false = nativeBackendError() ? `native backend not built (${nativeBackendError()})` : false;
 
-/** A copy of the built program (bin/, dist/src/) with softclip added the way a contributor would. */
-function programWithSoftclip(): string {
+/** A copy of the built program (bin/, dist/src/, package.json, and `more` folders) with the
+ * activation `name` of test/fixtures/variant/<name>.ts added the way a contributor would: its file
+ * (its import of the contract as it reads from src/nn/activations/) and its registry entry. */
+function programWith(name: string, more: string[] = []): string {
   const root = tmpDir('normlab-variant-');
-  fs.cpSync(path.join(ROOT, 'bin'), path.join(root, 'bin'), { recursive: true });
-  fs.cpSync(path.join(ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'), { recursive: true });
+  for (const d of ['bin', 'dist/src', ...more]) fs.cpSync(path.join(ROOT, d), path.join(root, d), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(root, 'package.json'));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
   const acts = path.join(root, 'dist', 'src', 'nn', 'activations');
-  // The one file (its import of the contract as it reads from src/nn/activations/)...
-  const file = fs.readFileSync(path.join(ROOT, 'dist', 'test', 'fixtures', 'variant', 'softclip.js'), 'utf8');
-  fs.writeFileSync(path.join(acts, 'softclip.js'), file.replace('../../../src/nn/variant.js', '../variant.js'));
-  // ...and the registry entry.
+  const file = fs.readFileSync(path.join(ROOT, 'dist', 'test', 'fixtures', 'variant', `${name}.js`), 'utf8');
+  fs.writeFileSync(path.join(acts, `${name}.js`), file.replace('../../../src/nn/variant.js', '../variant.js'));
   const index = path.join(acts, 'activation-registry.js');
   const reg = fs.readFileSync(index, 'utf8');
   assert.match(reg, /const registry = \{\n/);
-  fs.writeFileSync(index, `import { softclip } from './softclip.js';\n` + reg.replace('const registry = {\n', 'const registry = {\n    softclip,\n'));
+  fs.writeFileSync(index, `import { ${name} } from './${name}.js';\n` + reg.replace('const registry = {\n', `const registry = {\n    ${name},\n`));
   return root;
 }
 
 test('a new variant is one file plus one registry entry: help, flags, train, checkpoint, sample, activations, sweep', () => {
-  const root = programWithSoftclip(), data = tinyData(), work = tmpDir();
+  const root = programWith('softclip'), data = tinyData(), work = tmpDir();
   const run = (args: string[]) => {
     const r = spawnSync(process.execPath, [path.join(root, 'bin', 'normlab.js'), ...args], { encoding: 'utf8', cwd: work });
     return { code: r.status ?? -1, out: r.stdout + r.stderr };
@@ -108,18 +107,8 @@ export function signsqBackward(dx: usize, dout: usize, x: usize, n: i32, chunk: 
  * file, its registry entry and one row per kernel table; the addon and the module are built there
  * with the project's own scripts. */
 function programWithSignsq(): string {
-  const root = tmpDir('normlab-variant-kernels-');
-  for (const d of ['bin', 'dist/src', 'scripts', 'native/src', 'wasm/assembly']) {
-    fs.cpSync(path.join(ROOT, d), path.join(root, d), { recursive: true });
-  }
-  for (const f of ['package.json', 'native/binding.gyp']) fs.copyFileSync(path.join(ROOT, f), path.join(root, f));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
-  const acts = path.join(root, 'dist', 'src', 'nn', 'activations');
-  const file = fs.readFileSync(path.join(ROOT, 'dist', 'test', 'fixtures', 'variant', 'signsq.js'), 'utf8');
-  fs.writeFileSync(path.join(acts, 'signsq.js'), file.replace('../../../src/nn/variant.js', '../variant.js'));
-  const index = path.join(acts, 'activation-registry.js');
-  const reg = fs.readFileSync(index, 'utf8');
-  fs.writeFileSync(index, `import { signsq } from './signsq.js';\n` + reg.replace('const registry = {\n', 'const registry = {\n    signsq,\n'));
+  const root = programWith('signsq', ['scripts', 'native/src', 'wasm/assembly']);
+  fs.copyFileSync(path.join(ROOT, 'native', 'binding.gyp'), path.join(root, 'native', 'binding.gyp'));
   const table = path.join(root, 'native', 'src', 'elementwise.h'), h = fs.readFileSync(table, 'utf8');
   assert.match(h, /#define NL_ELEMENTWISE\(X\) \\\n/);
   fs.writeFileSync(table, h.replace('#define NL_ELEMENTWISE(X) \\\n', `#define NL_ELEMENTWISE(X) \\\n${SIGNSQ_NATIVE_ROW}\n`));

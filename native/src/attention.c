@@ -18,13 +18,12 @@
 #include "vmath.h"
 #include "gemm.h"
 #include "softmax.h"
+#include "quant.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-// One in-attention fake quantizer (docs/quantization.md, "Attention"), parameters as native/src/quantize.c.
-typedef struct { int on, method; float scale, zp, qmin, qmax, amax, levels, level; int sched; uint32_t seed; } Quant;
 
 typedef struct {
   float *out, *stats, *dq, *dk, *dv;
@@ -207,23 +206,9 @@ enum { PASS_MAIN = 0, PASS_S, PASS_DECIDE, PASS_P };
 // draws u from the dropout hash under the quantizer's seed).
 SIMD_INLINE void quant_row(float *x, long n, const Quant *q, uint32_t pair, uint32_t t) {
   if (!q->on) return;
-  const uint32_t rk = q->method == 2 ? row_key(q->seed, pair, t) : 0;
-  for (long s = 0; s < n; s++) {
-    const float v = x[s];
-    float qq;
-    if (q->method == 2) {
-      const float u = (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f);
-      const float l = (fabsf(v) / q->amax) * q->levels, fl = truncf(l);
-      float prob = l - fl;
-      prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
-      qq = (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) * (fl + (u < prob ? 1.0f : 0.0f));
-    } else {
-      qq = nearbyintf(v / q->scale) + q->zp;
-      qq = qq < q->qmin ? q->qmin : qq > q->qmax ? q->qmax : qq;
-    }
-    const float d = (qq - q->zp) * q->scale;
-    x[s] = q->sched ? v + q->level * (d - v) : d;
-  }
+  if (q->method != 2) { quant_values(x, x, n, q); return; }
+  const uint32_t rk = row_key(q->seed, pair, t);
+  for (long s = 0; s < n; s++) x[s] = quant_stochastic(x[s], (float)(mix32(rk + (uint32_t)s * 0x9e3779b9u) >> 8) * (1.0f / 16777216.0f), q);
 }
 
 // A pre-pass's statistics of rows [r0, r1) of a strip (row x of the buffer has n = t + 1 entries).
@@ -265,7 +250,7 @@ POOL_FN(score_forward_strips, i0, i1) {
     }
     for (long t = r0; t < r1; t++) {
       float *pr = P + (t - r0) * ld, m, Z;
-      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, h, &m, &Z, 0);
+      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, h, &m, &Z, 0, NULL);
       if (j->pass == PASS_MAIN) { stats[2 * t] = m; stats[2 * t + 1] = Z; }
       for (long s = t + 1; s < r1; s++) pr[s] = 0;
     }
@@ -280,7 +265,7 @@ POOL_FN(score_forward_strips, i0, i1) {
 POOL_FN(score_backward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T, G = j->G;
-  float *S = j->work + (long)tid * 5 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *K = Gs + rb * T, *W = K + rb * T;
+  float *S = j->work + (long)tid * 6 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *K = Gs + rb * T, *W = K + rb * T, *F = W + rb * T;
   for (long i = i0; i < i1; i++) {
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
     const float *q = j->q + o, *k = j->k + o, *v = j->v + o, *dout = j->dout + o;
@@ -293,7 +278,7 @@ POOL_FN(score_backward_pairs, i0, i1) {
       for (long t = r0; t < r1; t++) {
         float *sr = S + (t - r0) * ld, *pr = P + (t - r0) * ld;
         quant_row(sr, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
-        score_row_forward(&j->sc, pr, sr, t + 1, h, &stats[2 * t], &stats[2 * t + 1], 1);
+        score_row_forward(&j->sc, pr, sr, t + 1, h, &stats[2 * t], &stats[2 * t + 1], 1, F + (t - r0) * ld);
         for (long s = t + 1; s < r1; s++) pr[s] = 0;
       }
       const float *w = P;
@@ -312,7 +297,7 @@ POOL_FN(score_backward_pairs, i0, i1) {
         float *g = Gs + (t - r0) * ld;
         const long n = t + 1;
         if (j->p > 0) { const float *kr = K + (t - r0) * ld; for (long s = 0; s < n; s++) g[s] *= kr[s]; }
-        score_row_backward(&j->sc, g, S + (t - r0) * ld, P + (t - r0) * ld, n, h, stats[2 * t], stats[2 * t + 1], sums);
+        score_row_backward(&j->sc, g, S + (t - r0) * ld, P + (t - r0) * ld, F + (t - r0) * ld, n, h, stats[2 * t], stats[2 * t + 1], sums);
         for (long s = 0; s < n; s++) g[s] *= j->scale;
         for (long s = n; s < r1; s++) g[s] = 0;
       }
@@ -330,7 +315,7 @@ static Quant quant_of(const double *st) {
   return q;
 }
 
-// A statistics pre-pass's result: quantize.c's parameters (float32 operations) into state[4..11) and q.
+// A statistics pre-pass's result: quant.h's parameters into state[4..11) and q.
 static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items, long rows) {
   float mn = INFINITY, mx = -INFINITY, amax = 0;
   for (long it = 0; it < items; it++) {
@@ -338,18 +323,8 @@ static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items,
   }
   double asum = 0;
   for (long r = 0; r < rows; r++) asum += j->rsum[r];
-  const double count = (double)j->B * j->NH * j->T * (j->T + 1) / 2;
-  const int method = (int)st[0], bits = (int)st[1];
-  const float half = (float)((1L << (bits - 1)) - 1), levels = (float)((1L << bits) - 1);
-  float scale, zp = 0, qmin = -half - 1, qmax = half;
-  switch (method) {
-    case 0: scale = amax / half; break;
-    case 1: scale = (mx - mn) / levels; zp = -nearbyintf(mn / scale) + qmin; break;
-    case 2: scale = amax / levels; qmin = -levels; qmax = levels; break;
-    default: { const float m = (float)(asum / count), lo = 1e-5f; scale = m > lo ? m : lo; qmin = -1; qmax = 1; }
-  }
-  const int on = count > 0 && scale > 0 && isfinite(scale) && isfinite(zp);
-  st[4] = on; st[5] = scale; st[6] = zp; st[7] = qmin; st[8] = qmax; st[9] = amax; st[10] = levels;
+  quant_params(q, (int)st[0], (int)st[1], mn, mx, amax, asum, (double)j->B * j->NH * j->T * (j->T + 1) / 2);
+  st[4] = q->on; st[5] = q->scale; st[6] = q->zp; st[7] = q->qmin; st[8] = q->qmax; st[9] = q->amax; st[10] = q->levels;
   *q = quant_of(st);
 }
 
@@ -399,5 +374,5 @@ void nl_attention_score_backward(float *dq, float *dk, float *dv, const float *d
     .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed, .sums = sums, .G = G };
   score_spec(&j, kind, spec, nk, state);
   j.qs = quant_of(state); j.qp = quant_of(state + 12);
-  run(score_backward_pairs, &j, B * NH, 5);
+  run(score_backward_pairs, &j, B * NH, 6);
 }

@@ -1,19 +1,72 @@
 // Per-tensor fake quantization (Backend.fakeQuant): the float32 arithmetic of fakeQuant in
 // src/engine/quantize.ts, operation for operation (each float op rounded once; -ffp-contract=off
 // keeps products and sums apart), so the results equal the TypeScript ones bit for bit.
-// docs/quantization.md states the methods. Single-threaded: two passes over memory, cheap next to
-// the matrix products around every quantization point.
+// docs/quantization.md states the methods. A whole tensor (T = 0, every point but the tests' causal
+// blocks) runs on the pool in chunks of CHUNK entries: min, max and max|x| per chunk (order-free), the
+// values independently; sum |x| (ternary only) stays one sequential double sum, as the definition's.
 #include <math.h>
+#include <stdlib.h>
 #include "kernels.h"
+#include "pool.h"
+#include "vmath.h"
+#include "quant.h"
 
-// Entries the quantizer sees: all n (T = 0), or the causal lower triangles of n / (T T) blocks.
+#define CHUNK 16384
+
+typedef struct {
+  float *out; const float *x, *u; long n;
+  Quant q;
+  float *st; // per chunk: min, max, max|x|
+} QJob;
+
+POOL_FN(quant_stats_chunks, c0, c1) {
+  const QJob *j = p;
+  for (long c = c0; c < c1; c++) {
+    const long i0 = c * CHUNK, i1 = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
+    float mn = INFINITY, mx = -INFINITY, am = 0;
+    #pragma omp simd reduction(min : mn) reduction(max : mx, am)
+    for (long i = i0; i < i1; i++) { const float v = j->x[i], a = fabsf(v); mn = v < mn ? v : mn; mx = v > mx ? v : mx; am = a > am ? a : am; }
+    j->st[3 * c] = mn; j->st[3 * c + 1] = mx; j->st[3 * c + 2] = am;
+  }
+}
+
+POOL_FN(quant_apply_chunks, c0, c1) {
+  const QJob *j = p;
+  for (long c = c0; c < c1; c++) {
+    const long i0 = c * CHUNK, i1 = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
+    if (j->q.method == 2) for (long i = i0; i < i1; i++) j->out[i] = quant_stochastic(j->x[i], j->u[i], &j->q);
+    else quant_values(j->out + i0, j->x + i0, i1 - i0, &j->q);
+  }
+}
+
+// The whole-tensor case (T = 0) on the pool; the same arithmetic as the loop below.
+static void fake_quant_tensor(float *out, const float *x, const float *u, long n, int method, int bits, double level) {
+  const long chunks = (n + CHUNK - 1) / CHUNK;
+  QJob j = { .out = out, .x = x, .u = u, .n = n, .q = { .sched = level >= 0, .level = (float)level } };
+  j.st = malloc((size_t)chunks * 3 * sizeof(float));
+  if (!j.st) abort();
+  pool_run(chunks, 1, quant_stats_chunks, &j);
+  float mn = INFINITY, mx = -INFINITY, amax = 0;
+  for (long c = 0; c < chunks; c++) {
+    mn = j.st[3 * c] < mn ? j.st[3 * c] : mn; mx = j.st[3 * c + 1] > mx ? j.st[3 * c + 1] : mx;
+    amax = j.st[3 * c + 2] > amax ? j.st[3 * c + 2] : amax;
+  }
+  free(j.st);
+  double asum = 0;
+  if (method == 3) for (long i = 0; i < n; i++) asum += fabsf(x[i]);
+  quant_params(&j.q, method, bits, mn, mx, amax, asum, (double)n);
+  if (!j.q.on) { if (out != x) for (long i = 0; i < n; i++) out[i] = x[i]; return; }
+  pool_run(chunks, 1, quant_apply_chunks, &j);
+}
+
+// Entries the quantizer sees: the causal lower triangles of n / (T T) blocks (T > 0).
 #define FOR_ENTRIES(n, T, ...) do { \
-  if ((T) <= 0) { for (long i = 0; i < (n); i++) { __VA_ARGS__ } } \
-  else for (long o_ = 0; o_ + (T) * (T) <= (n); o_ += (T) * (T)) \
+  for (long o_ = 0; o_ + (T) * (T) <= (n); o_ += (T) * (T)) \
     for (long r_ = 0; r_ < (T); r_++) for (long c_ = 0; c_ <= r_; c_++) { const long i = o_ + r_ * (T) + c_; __VA_ARGS__ } \
 } while (0)
 
 void nl_fake_quant(float *out, const float *x, const float *u, long n, long T, int method, int bits, double level) {
+  if (T <= 0) { if (n > 0) fake_quant_tensor(out, x, u, n, method, bits, level); return; }
   float mn = INFINITY, mx = -INFINITY, amax = 0;
   double asum = 0;
   long count = 0;
@@ -25,30 +78,8 @@ void nl_fake_quant(float *out, const float *x, const float *u, long n, long T, i
     asum += a; count++;
   });
   if (out != x) for (long i = 0; i < n; i++) out[i] = x[i];
-  if (count == 0) return;
-  const float half = (float)((1L << (bits - 1)) - 1), levels = (float)((1L << bits) - 1);
-  float scale, zp = 0, qmin = -half - 1, qmax = half;
-  switch (method) {
-    case 0: scale = amax / half; break;
-    case 1: scale = (mx - mn) / levels; zp = -nearbyintf(mn / scale) + qmin; break;
-    case 2: scale = amax / levels; qmin = -levels; qmax = levels; break;
-    default: { const float m = (float)(asum / (double)count), lo = 1e-5f; scale = m > lo ? m : lo; qmin = -1; qmax = 1; }
-  }
-  if (!(scale > 0 && isfinite(scale)) || !isfinite(zp)) return;
-  const float lv = (float)level;
-  FOR_ENTRIES(n, T, {
-    const float v = x[i];
-    float q;
-    if (method == 2) {
-      const float l = (fabsf(v) / amax) * levels, fl = truncf(l);
-      float prob = l - fl;
-      prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
-      q = (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) * (fl + (u[i] < prob ? 1.0f : 0.0f));
-    } else {
-      q = nearbyintf(v / scale) + zp;
-      q = q < qmin ? qmin : q > qmax ? qmax : q;
-    }
-    const float d = (q - zp) * scale;
-    out[i] = level < 0 ? d : v + lv * (d - v);
-  });
+  Quant q = { .sched = level >= 0, .level = (float)level };
+  quant_params(&q, method, bits, mn, mx, amax, asum, (double)count);
+  if (!q.on) return;
+  FOR_ENTRIES(n, T, { if (method == 2) out[i] = quant_stochastic(x[i], u[i], &q); else quant_values(out + i, x + i, 1, &q); });
 }

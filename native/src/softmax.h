@@ -37,11 +37,6 @@ static inline long score_sums(int kind, long nk) {
   return kind == SK_EXP ? 3 : kind == SK_EXPROW ? 2 : kind == SK_PFLA ? 2 * nk + 1 : 0;
 }
 
-SIMD_INLINE float sk_sigmoid(float x) {
-  const float e = expf(-fabsf(x));
-  return x >= 0 ? 1 / (1 + e) : e / (1 + e);
-}
-
 // The row's shift for exprow: 0, the guess, or the row max of x = min(S, c1) (*im: its first index, else -1).
 SIMD_INLINE float sk_shift(const ScoreSpec *sp, const float *S, long n, long *im) {
   const float *c = sp->c;
@@ -80,8 +75,9 @@ SIMD_INLINE Pfla sk_pfla(const ScoreSpec *sp, float x) {
 
 // P[0..n) from S[0..n) (distinct arrays) of a row of head h. Row kinds: with read = 0 the row's m and Z
 // are computed and stored in *m, *Z; with read = 1 they are read from there (backward), the arithmetic
-// from S to P being the same either way. Elementwise kinds store m = 0, Z = 1.
-SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long h, float *m, float *Z, int read) {
+// from S to P being the same either way. Elementwise kinds store m = 0, Z = 1. softplus with sig given
+// (backward) also keeps σ(S) there (its derivative, from the same exponential), sigsoftmax σ(k S).
+SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long h, float *m, float *Z, int read, float *sig) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
   switch (sp->kind) {
@@ -129,6 +125,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
     case SK_SOFTPLUS:
       for (long s = 0; s < n; s++) P[s] = S[s] < 20 ? S[s] : 20;
       vexpf(P, P, n);
+      if (sig) for (long s = 0; s < n; s++) sig[s] = S[s] > 20 ? 1 : P[s] / (1 + P[s]);
       vlog1pf(P, P, n);
       for (long s = 0; s < n; s++) P[s] = c0 * (S[s] > 20 ? S[s] : P[s]);
       break;
@@ -171,9 +168,12 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
         for (long s = 0; s < n; s++) { mx = S[s] > mx ? S[s] : mx; mn = S[s] < mn ? S[s] : mn; }
         mm = c0 * (c0 >= 0 ? mx : mn);
       }
-      for (long s = 0; s < n; s++) P[s] = c0 * S[s] - mm;
+      // σ(k S) = 1 / (1 + u) or u / (1 + u) with u = e^(-|k S|), the exponentials through vexpf
+      float ub[sig ? 1 : n], *u = sig ? sig : ub;
+      for (long s = 0; s < n; s++) { P[s] = c0 * S[s] - mm; u[s] = -fabsf(c0 * S[s]); }
       vexpf(P, P, n);
-      for (long s = 0; s < n; s++) P[s] *= sk_sigmoid(c0 * S[s]);
+      vexpf(u, u, n);
+      for (long s = 0; s < n; s++) { u[s] = c0 * S[s] >= 0 ? 1 / (1 + u[s]) : u[s] / (1 + u[s]); P[s] *= u[s]; }
       if (!read) {
         double sum = 0;
         for (long s = 0; s < n; s++) sum += P[s];
@@ -195,10 +195,11 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
   if (!read) { *m = 0; *Z = 1; }
 }
 
-// d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS (before the scale). S, P as
-// forward gave them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to).
-SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *S, const float *P, long n, long h, float m, float Z,
-  double *sums) {
+// d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS (before the scale). S, P (and
+// softplus's sig) as forward gave them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to).
+// sigmoid and exppoly take their derivative from P (σ = P / c0; c1 e^(c1 S) = c1 P / c0), no exponential.
+SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *S, const float *P, const float *sig, long n, long h,
+  float m, float Z, double *sums) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c4 = c[4];
   double dot = 0;
@@ -242,17 +243,20 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
         for (long s = 0; s < n; s++) { const float x = S[s]; d[s] *= c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0); }
       } else for (long s = 0; s < n; s++) { const float x = S[s]; d[s] *= c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0); }
       break;
-    case SK_SIGMOID: case SK_SOFTPLUS: case SK_EXPPOLY: {
-      float e[n]; // the row's exponentials (vexpf), then the elementwise rest
-      if (sp->kind == SK_EXPPOLY) for (long s = 0; s < n; s++) e[s] = c1 * (S[s] < 0 ? S[s] : 0);
-      else for (long s = 0; s < n; s++) e[s] = -S[s];
-      vexpf(e, e, n);
-      if (sp->kind == SK_SIGMOID) for (long s = 0; s < n; s++) { const float q = 1 / (1 + e[s]); d[s] *= c0 * q * (1 - q); }
-      else if (sp->kind == SK_SOFTPLUS) for (long s = 0; s < n; s++) d[s] *= c0 * (S[s] > 20 ? 1 : 1 / (1 + e[s]));
-      else if (c4 == 2) for (long s = 0; s < n; s++) d[s] *= c0 * (S[s] < 0 ? c1 * e[s] : 2 * ((S[s] > 0 ? S[s] : 0) + c2));
-      else for (long s = 0; s < n; s++) d[s] *= c0 * (S[s] < 0 ? c1 * e[s] : c4 * powf(S[s] + c2, c4 - 1));
+    case SK_SIGMOID:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) { const float q = P[s] / c0; d[s] *= c0 * q * (1 - q); }
       break;
-    }
+    case SK_SOFTPLUS:
+      #pragma omp simd
+      for (long s = 0; s < n; s++) d[s] *= c0 * sig[s];
+      break;
+    case SK_EXPPOLY:
+      if (c4 == 2) {
+        #pragma omp simd
+        for (long s = 0; s < n; s++) d[s] *= S[s] < 0 ? c1 * P[s] : c0 * 2 * ((S[s] > 0 ? S[s] : 0) + c2);
+      } else for (long s = 0; s < n; s++) d[s] *= S[s] < 0 ? c1 * P[s] : c0 * c4 * powf(S[s] + c2, c4 - 1);
+      break;
     case SK_EXPROW: {
       // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index.
       const float sub = c[5] != 0 ? (float)(dot / c4) : 0.0f;
@@ -272,8 +276,9 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       if (c[5] != 0) sums[1] += dot / Z;
       break;
     }
-    case SK_SIGSOFT:
-      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd) * c0 * (2 - sk_sigmoid(c0 * S[s]));
+    case SK_SIGSOFT: // sig: σ(k S) from the recomputation
+      #pragma omp simd
+      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd) * c0 * (2 - sig[s]);
       break;
     case SK_PFLA: {
       const long nk = sp->nk;

@@ -25,9 +25,8 @@ export class Generator {
   private x: F; private h: F;
   private bufs: BlockBuffers[]; // one row, per layer
   private attend: Attend[]; // per layer: append k, v to the cache, attend over it
-  private qscores: F | null = null; // (NH, t+1) scores of one step, for the in-attention quantizers
+  private qscores: F | null = null; private qweights: F | null = null; // (NH, t+1) scores and weights of one step
   private logits: F; private probs: Float64Array; private order: Int32Array; private scores: Float64Array;
-  private headScores: Float64Array; private headWeights: Float64Array;
   /** A softmax variant whose weights depend on the call (T, a per-call decision): every token is a full
    * forward over the context, as the framework's generate does (docs/softmax.md). */
   private uncached: boolean;
@@ -40,8 +39,8 @@ export class Generator {
     this.x = alloc(dtype, C); this.h = alloc(dtype, C);
     this.bufs = model.blocks.map((blk) => blk.buffers(1));
     this.attend = model.blocks.map((_, l) => (y: F, q: F, k: F, v: F, _N: number, ctx: Ctx) => {
-      const qa = model.blocks[l].qp.attn;
-      if (qa.softmax_input || qa.pv_mult_p_input) this.attendCachedQuant(l, y, q, k, v, ctx);
+      const blk = model.blocks[l], qa = blk.qp.attn;
+      if (qa.softmax_input || qa.pv_mult_p_input || blk.softmax) this.attendCachedWith(l, y, q, k, v, ctx);
       else this.attendCached(l, y, q, k, v);
     });
     this.logits = alloc(dtype, cfg.vocab_size);
@@ -50,7 +49,6 @@ export class Generator {
     this.scores = new Float64Array(T); // attention scores of one query over the cached positions
     // With a softmax variant: every head's scores of the row, then its weights ((1, NH, 1, t + 1)).
     this.uncached = model.blocks.some((b) => b.softmax?.callDependent);
-    this.headScores = new Float64Array(cfg.n_head * T); this.headWeights = new Float64Array(cfg.n_head * T);
   }
 
   /** Layer l's attention for the token at position len: its k, v join the cache, its q attends over it. */
@@ -59,29 +57,6 @@ export class Generator {
     const kc = this.kc[l], vc = this.vc[l], scores = this.scores, scale = 1 / Math.sqrt(D);
     kc.set(k.subarray(0, C), t * C);
     vc.set(v.subarray(0, C), t * C);
-    const variant = this.model.blocks[l].softmax;
-    if (variant) {
-      // The same transform as training's (src/nn/softmax/softmax-slot.ts) on this one query row of every head.
-      const n = t + 1, S = this.headScores, P = this.headWeights;
-      for (let hd = 0; hd < NH; hd++) {
-        const o = hd * D;
-        for (let s = 0; s <= t; s++) {
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[o + d] * kc[s * C + o + d];
-          S[hd * n + s] = dot * scale;
-        }
-      }
-      variant.transformRows(P, S, 1, NH, 1, n);
-      for (let hd = 0; hd < NH; hd++) {
-        const o = hd * D;
-        for (let d = 0; d < D; d++) {
-          let acc = 0;
-          for (let s = 0; s <= t; s++) acc += P[hd * n + s] * vc[s * C + o + d];
-          y[o + d] = acc;
-        }
-      }
-      return;
-    }
     if (cfg.dtype === 'bfloat16') { this.attendBf16(y, q, kc, vc, t, C, NH, D, scale); return; }
     for (let hd = 0; hd < NH; hd++) {
       const o = hd * D;
@@ -127,36 +102,41 @@ export class Generator {
   }
 
   /**
-   * attendCached with the in-attention quantization points on (docs/quantization.md, "Generation"):
-   * the per-tensor statistics are those of the tensor this step sees, the scores (and probabilities)
-   * of its one query over the t+1 cached positions, all heads together.
+   * attendCached with a softmax variant and/or the in-attention quantization points (docs/softmax.md
+   * "Generation", docs/quantization.md "Generation"): the scores of the one query over the t+1 cached
+   * positions, every head; the scores' quantizer over that (NH, t+1) tensor; the variant's transform
+   * (training's, src/nn/softmax/softmax-slot.ts) or softmax; the weights' quantizer; the weighted sum.
+   * With --dtype bfloat16 the products' operands are rounded as in training (q, k, the weights, v).
    */
-  private attendCachedQuant(l: number, y: F, q: F, k: F, v: F, ctx: Ctx): void {
-    const { model } = this, blk = model.blocks[l], qa = blk.qp.attn, be = model.be;
+  private attendCachedWith(l: number, y: F, q: F, k: F, v: F, ctx: Ctx): void {
+    const { model } = this, blk = model.blocks[l], qa = blk.qp.attn, be = model.be, variant = blk.softmax;
     const cfg = model.cfg, C = cfg.n_embd, NH = cfg.n_head, D = C / NH, t = this.len, n = t + 1, scale = 1 / Math.sqrt(D);
-    const kc = this.kc[l], vc = this.vc[l], lv = quantLevel(blk.qp, ctx);
+    const kc = this.kc[l], vc = this.vc[l], lv = quantLevel(blk.qp, ctx), rd = cfg.dtype === 'bfloat16' ? bf16 : (x: number) => x;
     kc.set(k.subarray(0, C), t * C);
     vc.set(v.subarray(0, C), t * C);
-    const S = this.qscores ??= alloc(model.dtype, NH * cfg.block_size);
+    const S = this.qscores ??= alloc(model.dtype, NH * cfg.block_size), P = this.qweights ??= alloc(model.dtype, NH * cfg.block_size);
     for (let hd = 0; hd < NH; hd++) {
       for (let s = 0; s < n; s++) {
         let dot = 0;
-        for (let d = 0; d < D; d++) dot += q[hd * D + d] * kc[s * C + hd * D + d];
+        for (let d = 0; d < D; d++) dot += rd(q[hd * D + d]) * rd(kc[s * C + hd * D + d]);
         S[hd * n + s] = dot * scale;
       }
     }
     if (qa.softmax_input) blk.quantizer.apply(be, S, S, NH * n, qa.softmax_input, lv, ctx);
-    for (let hd = 0; hd < NH; hd++) {
-      let max = -Infinity, sum = 0;
-      for (let s = 0; s < n; s++) if (S[hd * n + s] > max) max = S[hd * n + s];
-      for (let s = 0; s < n; s++) { const e = Math.exp(S[hd * n + s] - max); S[hd * n + s] = e; sum += e; }
-      for (let s = 0; s < n; s++) S[hd * n + s] /= sum;
+    if (variant) variant.transformRows(P, S, 1, NH, 1, n);
+    else {
+      for (let hd = 0; hd < NH; hd++) {
+        let max = -Infinity, sum = 0;
+        for (let s = 0; s < n; s++) if (S[hd * n + s] > max) max = S[hd * n + s];
+        for (let s = 0; s < n; s++) { const e = Math.exp(S[hd * n + s] - max); P[hd * n + s] = e; sum += e; }
+        for (let s = 0; s < n; s++) P[hd * n + s] /= sum;
+      }
     }
-    if (qa.pv_mult_p_input) blk.quantizer.apply(be, S, S, NH * n, qa.pv_mult_p_input, lv, ctx);
+    if (qa.pv_mult_p_input) blk.quantizer.apply(be, P, P, NH * n, qa.pv_mult_p_input, lv, ctx);
     for (let hd = 0; hd < NH; hd++) {
       for (let d = 0; d < D; d++) {
         let acc = 0;
-        for (let s = 0; s < n; s++) acc += S[hd * n + s] * vc[s * C + hd * D + d];
+        for (let s = 0; s < n; s++) acc += rd(P[hd * n + s]) * rd(vc[s * C + hd * D + d]);
         y[hd * D + d] = acc;
       }
     }
