@@ -1,18 +1,22 @@
 // Softmax variants and the in-attention quantizers INSIDE the strip attention (docs/softmax.md "Inside
 // the attention kernel", docs/quantization.md "Attention"): the native kernel (strips, the kinds of
-// native/src/softmax.h) against the TypeScript definition (src/engine/kernels/ts/attention.ts running the
+// native/src/softmax.h) and the wasm kernel (rows, wasm/assembly/softmax.ts) against the TypeScript definition (src/engine/kernels/ts/attention.ts running the
 // variant's own transform row by row) at lengths around the strip edges, the same bits for 1, 2 and 3
 // threads, bfloat16 against a float64 definition that rounds the operands, and float64 finite
 // differences of the definition's backward.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/rng.js';
 import type { AttnDropout, AttnOpts, AttnQuant, Backend } from '../src/engine/backend.js';
 import { ATTN_STATE } from '../src/engine/kernels/ts/attention.js';
 import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/native-backend.js';
+import { createNodeWasmBackend } from '../src/engine/kernels/wasm/node-loader.js';
 import { defaultConfig } from '../src/config/config.js';
 import type { TrainConfig } from '../src/config/config-types.js';
 import { ParamStore } from '../src/nn/store.js';
@@ -24,6 +28,8 @@ import { assertCacheMatches } from './kv-cache.js';
 
 const native = loadNativeBackend();
 const skip = native ? false : `native backend not built (${nativeBackendError()})`;
+/** The backends with the kernel: native (strips) and wasm (rows, one thread here; threads below). */
+const FAST: [string, Backend | null, string | false][] = [['native', native, skip], ['wasm', createNodeWasmBackend(1), false]];
 
 /** Every kind and flag path of the kernels: the backends test's cases plus the ones with learned
  * temperature, per-head obo, the per-call decision, pfla's learned knots and learned divisor. */
@@ -94,11 +100,11 @@ function agree(a: Run, b: Run, what: string, rel = 2e-4, abs = 1e-7): void {
 
 const LENGTHS = [1, 63, 64, 65, 130];
 
-for (const [name, over] of CASES) {
-  test(`${name} ${JSON.stringify(over)} inside the native strips = the TypeScript definition at T = ${LENGTHS.join(', ')} (float32, dropout at 130)`, { skip }, () => {
+for (const [bn, be, skip] of FAST) for (const [name, over] of CASES) {
+  test(`${name} ${JSON.stringify(over)} inside the ${bn} kernel = the TypeScript definition at T = ${LENGTHS.join(', ')} (float32, dropout at 130)`, { skip }, () => {
     for (const T of LENGTHS) {
       const s: Setup = { B: 2, T, C: 16, NH: 2, drop: T === 130 ? { p: 0.2, seed: 77 } : null };
-      agree(run(tsBackend, 'float32', name, over, s), run(native!, 'float32', name, over, s), `T ${T}`);
+      agree(run(tsBackend, 'float32', name, over, s), run(be!, 'float32', name, over, s), `T ${T}`);
     }
   });
 }
@@ -115,8 +121,8 @@ const QUANT_CASES: [string, string, Partial<TrainConfig>, Partial<Setup>][] = [
   ['scores and weights affine int8, pfla_softmax', 'pfla_softmax', { pfla_softmax_learn_x: true }, { quantS: AFF8, quantP: AFF8 }],
 ];
 
-for (const [what, name, over, extra] of QUANT_CASES) {
-  test(`in-attention quantizers inside the strips (${what}): native = the TypeScript definition at T = ${LENGTHS.join(', ')}`, { skip }, () => {
+for (const [bn, be, skip] of FAST) for (const [what, name, over, extra] of QUANT_CASES) {
+  test(`in-attention quantizers inside the ${bn} kernel (${what}): ${bn} = the TypeScript definition at T = ${LENGTHS.join(', ')}`, { skip }, () => {
     for (const T of LENGTHS) {
       // Integer q and k with D = 4 (scale 1/2): the scores are exact on both sides, so both quantize them
       // alike. The weights come from exp etc., rounded differently: a weight within a rounding of a
@@ -124,7 +130,7 @@ for (const [what, name, over, extra] of QUANT_CASES) {
       // max|v| / 255), so those cases get that allowance.
       const s: Setup = { B: 2, T, C: 16, NH: 4, ints: true, ...extra };
       const exactP = !extra.quantP || name === 'relumax';
-      agree(run(tsBackend, 'float32', name, over, s), run(native!, 'float32', name, over, s), `T ${T}`, exactP ? 2e-4 : 2e-2);
+      agree(run(tsBackend, 'float32', name, over, s), run(be!, 'float32', name, over, s), `T ${T}`, exactP ? 2e-4 : 2e-2);
     }
   });
 }
@@ -141,16 +147,18 @@ const STORE = fileURLToPath(new URL('../src/nn/store.js', import.meta.url));
 const REG = fileURLToPath(new URL('../src/nn/softmax/softmax-registry.js', import.meta.url));
 const CONF = fileURLToPath(new URL('../src/config/config.js', import.meta.url));
 const NATIVE = fileURLToPath(new URL('../src/engine/kernels/native/native-backend.js', import.meta.url));
+const WASM = fileURLToPath(new URL('../src/engine/kernels/wasm/node-loader.js', import.meta.url));
 const RNG = fileURLToPath(new URL('../src/engine/rng.js', import.meta.url));
 const SCRIPT = `
 const { loadNativeBackend } = await import(${JSON.stringify(NATIVE)});
+const { loadWasmBackend } = await import(${JSON.stringify(WASM)});
 const { Rng } = await import(${JSON.stringify(RNG)});
 const { SoftmaxSlot } = await import(${JSON.stringify(SLOT)});
 const { ParamStore } = await import(${JSON.stringify(STORE)});
 const { softmaxes } = await import(${JSON.stringify(REG)});
 const { defaultConfig } = await import(${JSON.stringify(CONF)});
 const { createHash } = await import('node:crypto');
-const be = loadNativeBackend(), h = createHash('sha256');
+const be = process.env.ATTN_BACKEND === 'wasm' ? loadWasmBackend() : loadNativeBackend(), h = createHash('sha256');
 const B = 2, T = 200, C = 48, NH = 3, n = B * T * C, drop = { p: 0.1, seed: 4242 };
 const cases = [
   ['consmax_v2', { consmax_v2_clamping: true, consmax_v2_clamp_value: 0.5 }, null, null],
@@ -176,12 +184,16 @@ for (const [name, over, quantS, quantP] of cases) {
 console.log(h.digest('hex'));
 `;
 
-test('variants and quantizers inside the native strips give the same bits with 1, 2 and 3 threads (dropout on)', { skip }, () => {
-  const go = (threads: number) => execFileSync(process.execPath, ['--input-type=module', '-e', SCRIPT],
-    { env: { ...process.env, NORMLAB_THREADS: String(threads) }, encoding: 'utf8' }).trim();
+for (const [bn, , skip] of FAST) test(`variants and quantizers inside the ${bn} kernel give the same bits with 1, 2 and 3 threads (dropout on)`, { skip }, () => {
+  // a file, not -e: wasm's worker threads inherit the process's flags, and --input-type is refused there
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'normlab-attn-')), 'threads.mjs');
+  writeFileSync(file, SCRIPT);
+  const go = (threads: number) => execFileSync(process.execPath, [file],
+    { env: { ...process.env, NORMLAB_THREADS: String(threads), ATTN_BACKEND: bn }, encoding: 'utf8' }).trim();
   const one = go(1);
   assert.match(one, /^[0-9a-f]{64}$/);
   for (const threads of [2, 3, 2, 3]) assert.equal(go(threads), one, `${threads} threads`);
+  rmSync(path.dirname(file), { recursive: true, force: true });
 });
 
 // ---- bfloat16 -----------------------------------------------------------------------------------------
@@ -193,11 +205,11 @@ for (const [name, over, extra] of [
   ['softermax', {}, {}], ['consmax_v2', { consmax_initial_gamma: 2.5 }, {}], ['pfla_softmax', {}, {}],
   ['strongermax', { strongermax_use_learned_obo: true, strongermax_obo: 1 }, { drop: { p: 0.2, seed: 3 } }],
   ['softmax', {}, { quantS: AFF8, quantP: AFF8, ints: true }], ['relumax', { relumax_divisor: 4 }, { quantS: AFF8, quantP: AFF8, ints: true }],
-] as [string, Partial<TrainConfig>, Partial<Setup>][]) {
-  test(`bfloat16 with ${name} ${JSON.stringify(over)}${extra.quantS ? ' and both quantizers' : ''}: native = the float64 definition on rounded operands`, { skip }, () => {
+] as [string, Partial<TrainConfig>, Partial<Setup>][]) for (const [bn, be, skip] of FAST) {
+  test(`bfloat16 with ${name} ${JSON.stringify(over)}${extra.quantS ? ' and both quantizers' : ''}: ${bn} = the float64 definition on rounded operands`, { skip }, () => {
     for (const T of [1, 64, 130]) {
       const s: Setup = { B: 2, T, C: 16, NH: extra.ints ? 4 : 2, bf16: true, ...extra };
-      agree(run(tsBackend, 'float64', name, over, s), run(native!, 'float32', name, over, s), `T ${T}`, 2e-2, 1e-6);
+      agree(run(tsBackend, 'float64', name, over, s), run(be!, 'float32', name, over, s), `T ${T}`, 2e-2, 1e-6);
     }
   });
 }

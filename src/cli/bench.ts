@@ -133,7 +133,9 @@ function timeSampling(model: GPT, sampleTokens: number): { tps: number; cpuTps: 
 function torchBench(cfg: TrainConfig, iters: number, warmup: number, threads: number, sampleTokens: number): BenchResult {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const script = path.join(root, 'tools', 'torch_nanogpt.py');
-  const args = [script, '--mode', 'bench', '--data_dir', path.join(cfg.data_dir, cfg.dataset),
+  // The model's vocabulary as normlab pads it (--vocab_multiple: GPT-2's 50304), not the dataset's.
+  const meta = JSON.parse(fs.readFileSync(path.join(cfg.data_dir, cfg.dataset, 'meta.json'), 'utf8')) as { vocab_size: number };
+  const args = [script, '--vocab_size', String(modelVocabSize(meta.vocab_size, cfg.vocab_multiple)), '--mode', 'bench', '--data_dir', path.join(cfg.data_dir, cfg.dataset),
     '--n_layer', String(cfg.n_layer), '--n_head', String(cfg.n_head), '--n_embd', String(cfg.n_embd),
     '--block_size', String(cfg.block_size), '--batch_size', String(cfg.batch_size), '--iters', String(iters),
     '--warmup', String(warmup), '--threads', String(threads), '--sample_tokens', String(sampleTokens),

@@ -10,7 +10,7 @@ import { alloc, type DType, type F } from '../engine/types.js';
 import { ATTN_STATE } from '../engine/kernels/ts/attention.js';
 import { Linear } from '../nn/linear.js';
 import { VariantSlot } from '../nn/slot.js';
-import type { Ctx } from '../nn/variant.js';
+import { drawsRandom, type Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/norm-registry.js';
 import { activations } from '../nn/activations/activation-registry.js';
 import { softmaxes } from '../nn/softmax/softmax-registry.js';
@@ -40,29 +40,50 @@ export interface BlockBuffers {
   aMask: F | null; mMask: F | null;
 }
 
-/** Forward buffers every block may use in turn because backward does not read them (docs/memory.md,
- * "What a block keeps"): the attention projection's output a and the MLP's m when no peri-LN reads
- * them back, and the activation's output when backward recomputes it. Each (N, C), act (N, H). */
-export interface SharedBuffers { a: F; m: F; act: F | null }
+/** Forward buffers every block may use in turn because backward does not read them, or recomputes
+ * what it reads (docs/memory.md, "What a block keeps"). h (N, C): the pre-LN norm outputs hA and hM
+ * when backward recomputes them (or reads only their quantized copies), the attention projection's
+ * output a and the MLP's m when no peri-LN reads them back; one forward uses it for each in turn (hA,
+ * a, hM, m), each dead before the next is written. act (N, >= H): the activation's output when
+ * backward recomputes it (GPT also makes it backward's gfc, written after the output's last read). */
+export interface SharedBuffers { h: F; act: F | null }
 
 /** Whether backward recomputes activation act's output from its input instead of keeping it: every
  * activation but those whose forward draws random numbers (rrelu). */
-export function recomputesActivation(act: ActivationName): boolean {
-  return !activations[act].random;
+export function recomputesActivation(act: ActivationName, cfg: ModelConfig): boolean {
+  return !drawsRandom(activations[act], cfg);
+}
+
+/** Whether block i's backward recomputes its pre-LN norm outputs (hA, hM) from their inputs, one
+ * norm forward each, instead of keeping them: with pre-LN, for every norm whose forward draws no
+ * random numbers (krmsnorm with random selection and dact around rrelu do). */
+export function blockRecomputesNorm(cfg: ModelConfig, i: number): boolean {
+  return cfg.use_pre_ln && !drawsRandom(norms[blockNorm(cfg, i)], cfg);
 }
 
 /** Whether block i's backward recomputes its activation's output: the activation allows it and no
  * fake quantization of that output (--quantize_mlp_act_output) has to be repeated. */
 export function blockRecomputes(cfg: ModelConfig, i: number): boolean {
-  return recomputesActivation(blockActivation(cfg, i)) && !quantPlan(cfg).mlp.activation_output;
+  return recomputesActivation(blockActivation(cfg, i), cfg) && !quantPlan(cfg).mlp.activation_output;
 }
 
-/** Scratch buffers shared by all blocks during backward (one block is processed at a time). */
+/** Scratch buffers shared by all blocks during backward (one block is processed at a time); with
+ * the caller's dy and dx they hold every gradient of a block (Block.backward says which is where). */
 export interface BlockScratch {
-  g1: F; g2: F; g3: F; g4: F; g5: F; // (N, C)
-  gq: F; gk: F; gv: F; // (N, C)
-  gfc: F; // (N, Hin)
-  gact: F; // (N, H)
+  gx1: F; // (N, C): dL/dx1
+  r: F; // (N, max(H, 2C)): gact in the MLP half; two (N, C) halves in the attention half
+  gfc: F; // (N, Hin): dL/dfc (the shared activation output's buffer, dead by then)
+}
+
+/** Floats of BlockScratch.r for N rows. */
+export function scratchFloats(cfg: ModelConfig, N: number): number {
+  return N * Math.max(mlpHidden(cfg), 2 * cfg.n_embd);
+}
+
+/** The widest MLP input of any block (2H where a block's activation is gated). */
+export function maxMlpInput(cfg: ModelConfig): number {
+  const H = mlpHidden(cfg);
+  return Array.from({ length: cfg.n_layer }, (_, i) => (activations[blockActivation(cfg, i)].gated ? 2 * H : H)).reduce((a, b) => Math.max(a, b), H);
 }
 
 export function mlpHidden(cfg: ModelConfig): number {
@@ -141,6 +162,8 @@ export class Block {
 
   /** Whether backward recomputes the activation's output (b.act is then the shared buffer). */
   readonly recompute: boolean;
+  /** Whether backward recomputes hA and hM (each the shared h, unless only its quantized copy is read). */
+  readonly recomputeNorm: boolean;
 
   constructor(store: ParamStore, readonly i: number, readonly cfg: ModelConfig, maxB: number, maxT: number, private dtype: DType,
     shared: SharedBuffers | null = null) {
@@ -173,6 +196,7 @@ export class Block {
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
     this.recompute = shared?.act != null && blockRecomputes(cfg, i);
+    this.recomputeNorm = shared !== null && blockRecomputesNorm(cfg, i);
     this.b = this.buffers(N, drop, mem, shared);
     this.y = this.b.out;
     this.stats = mem(maxB * NH * maxT * 2);
@@ -193,14 +217,17 @@ export class Block {
    */
   buffers(rows: number, dropout = false, mem = (n: number): F => alloc(this.dtype, n), shared: SharedBuffers | null = null): BlockBuffers {
     const nc = () => mem(rows * this.cfg.n_embd);
-    const a = shared && !this.outAttn ? shared.a : nc(), s1 = nc(), m = shared && !this.outMlp ? shared.m : nc(), s2 = nc();
+    const h = shared?.h ?? null, qa = this.qp.attn, qm = this.qp.mlp;
+    // A norm output backward does not read (it recomputes it, or reads its quantized copy) is h.
+    const norm = (quantized: boolean) => (h && (this.recomputeNorm || quantized) ? h : nc());
+    const a = h && !this.outAttn ? h : nc(), s1 = nc(), m = h && !this.outMlp ? h : nc(), s2 = nc();
     const x1 = this.postAttn ? nc() : s1;
     return {
-      hA: this.preAttn ? nc() : null, q: nc(), k: nc(), v: nc(), y: nc(), a, aOut: this.outAttn ? nc() : a, s1, x1,
-      hM: this.preMlp ? nc() : x1, fc: mem(rows * this.Hin), act: this.recompute && shared?.act ? shared.act : mem(rows * this.H), m,
+      hA: this.preAttn ? norm(qa.input !== null) : null, q: nc(), k: nc(), v: nc(), y: nc(), a, aOut: this.outAttn ? nc() : a, s1, x1,
+      hM: this.preMlp ? norm(qm.input !== null) : x1, fc: mem(rows * this.Hin), act: this.recompute && shared?.act ? shared.act : mem(rows * this.H), m,
       mOut: this.outMlp ? nc() : m, s2, out: this.postMlp ? nc() : s2,
       aMask: dropout ? nc() : null, mMask: dropout ? nc() : null,
-      hAq: this.qp.attn.input ? nc() : null, hMq: this.qp.mlp.input ? nc() : null, yq: this.qp.attn.pv_mult_output ? nc() : null,
+      hAq: qa.input ? nc() : null, hMq: qm.input ? nc() : null, yq: qa.pv_mult_output ? nc() : null,
     };
   }
 
@@ -276,57 +303,67 @@ export class Block {
   }
 
   /**
-   * dx (N, C) is WRITTEN with dL/dx given dy = dL/dy. dy may be clobbered. Must follow a forward
-   * with the same B, T (and a training ctx, so the dropout masks are the ones used).
+   * dx (N, C) is WRITTEN with dL/dx given dy = dL/dy. dy is clobbered. Must follow a forward with the
+   * same B, T (and a training ctx, so the dropout masks are the ones used). Where each gradient lives
+   * (docs/memory.md, "Backward's buffers"): MLP half: dx holds post-LN's gradient, dy or dx peri-LN's,
+   * g.gx1 dL/dx1, g.r gact then fc's dx, g.gfc dL/dfc; attention half: the two halves of g.r hold
+   * post/peri-LN's and then q/k/v's dx (r0) and gy (r1), dq dk dv go to gx1, r0, dy (all dead by then).
    */
   backward(be: Backend, dx: F, dy: F, x: F, B: number, T: number, ctx: Ctx, g: BlockScratch, dropping: boolean): void {
     const C = this.cfg.n_embd, N = B * T, NH = this.cfg.n_head, NC = N * C, b = this.b;
-    // ---- MLP half: y = post(s2), s2 = x1 + out(m), m = proj(act(fc(pre(x1))))
+    // Recomputed forwards report no metric a second time (they repeat the forward's values).
+    const quiet: Ctx = { training: ctx.training, rng: ctx.rng, iter: ctx.iter, metric: () => {} };
+    // ---- MLP half: y = post(s2), s2 = x1 + out(m), m = proj(actb), actb = act(fc(pre(x1)))
     let gs2 = dy;
-    if (this.postMlp) { g.g1.fill(0, 0, NC); this.postMlp.backward(g.g1, dy, b.s2, N, ctx); gs2 = g.g1; }
+    if (this.postMlp) { dx.fill(0, 0, NC); this.postMlp.backward(dx, dy, b.s2, N, ctx); gs2 = dx; }
     // gx1 accumulates dL/dx1: the residual path first.
-    const gx1 = g.g2;
+    const gx1 = g.gx1;
     gx1.set(gs2.subarray(0, NC));
     let gm = gs2;
-    if (this.outMlp) { g.g3.fill(0, 0, NC); this.outMlp.backward(g.g3, gs2, b.m, N, ctx); gm = g.g3; }
-    if (b.mMask && dropping) { be.mul(g.g4, gm, b.mMask, NC); gm = g.g4; }
+    if (this.outMlp) { gm = gs2 === dy ? dx : dy; gm.fill(0, 0, NC); this.outMlp.backward(gm, gs2, b.m, N, ctx); }
+    if (b.mMask && dropping) be.mul(gm, gm, b.mMask, NC); // in place: gs2's value is in gx1
     // m = proj(actb): gact = gm W_proj (act recomputed from fc first when it is not kept)
-    if (this.recompute) this.act.forward(b.act, b.fc, N, ctx);
-    this.mlpProj.backward(be, g.gact, gm, b.act, N, false);
+    if (this.recompute) this.act.forward(b.act, b.fc, N, quiet);
+    const gact = g.r;
+    this.mlpProj.backward(be, gact, gm, b.act, N, false);
     g.gfc.fill(0, 0, N * this.Hin);
-    this.act.backward(g.gfc, g.gact, b.fc, N, ctx);
-    const hM = b.hMq ?? b.hM;
+    this.act.backward(g.gfc, gact, b.fc, N, ctx);
+    if (this.preMlp && !b.hMq && this.recomputeNorm) this.preMlp.forward(b.hM, b.x1, N, quiet);
+    const hM = b.hMq ?? b.hM, r0 = g.r.subarray(0, NC), r1 = g.r.subarray(NC, 2 * NC);
     if (this.preMlp) {
-      this.fc.backward(be, g.g3, g.gfc, hM, N, false);
-      this.preMlp.backward(gx1, g.g3, b.x1, N, ctx);
+      this.fc.backward(be, r0, g.gfc, hM, N, false);
+      this.preMlp.backward(gx1, r0, b.x1, N, ctx);
     } else {
       this.fc.backward(be, gx1, g.gfc, hM, N, true);
     }
     // ---- attention half: x1 = post(s1), s1 = x + out(a), a = proj(attn(pre(x)))
     let gs1 = gx1;
-    if (this.postAttn) { g.g1.fill(0, 0, NC); this.postAttn.backward(g.g1, gx1, b.s1, N, ctx); gs1 = g.g1; }
+    if (this.postAttn) { r0.fill(0); this.postAttn.backward(r0, gx1, b.s1, N, ctx); gs1 = r0; }
     dx.set(gs1.subarray(0, NC));
     let ga = gs1;
-    if (this.outAttn) { g.g3.fill(0, 0, NC); this.outAttn.backward(g.g3, gs1, b.a, N, ctx); ga = g.g3; }
-    if (b.aMask && dropping) { be.mul(g.g4, ga, b.aMask, NC); ga = g.g4; }
+    if (this.outAttn) { ga = dy; ga.fill(0, 0, NC); this.outAttn.backward(ga, gs1, b.a, N, ctx); }
+    if (b.aMask && dropping) be.mul(ga, ga, b.aMask, NC); // in place: gs1's value is in dx
     // a = proj(yb): gy = ga W_proj
-    const gy = g.g5;
+    const gy = r1;
     this.attnProj.backward(be, gy, ga, b.yq ?? b.y, N, false);
-    g.gq.fill(0, 0, NC); g.gk.fill(0, 0, NC); g.gv.fill(0, 0, NC);
+    const gq = gx1, gk = r0, gv = dy;
+    gq.fill(0, 0, NC); gk.fill(0); gv.fill(0, 0, NC);
     const drop = dropping ? this.attDrop : null;
     this.softmax?.beginBackward();
-    be.attentionBackward(g.gq, g.gk, g.gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.callOpts);
+    be.attentionBackward(gq, gk, gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.callOpts);
     this.softmax?.endBackward();
+    if (this.preAttn && !b.hAq && this.recomputeNorm) this.preAttn.forward(b.hA!, x, N, quiet);
     const hA = b.hAq ?? b.hA ?? x;
     if (this.preAttn) {
-      this.q.backward(be, g.g3, g.gq, hA, N, false);
-      this.k.backward(be, g.g3, g.gk, hA, N, true);
-      this.v.backward(be, g.g3, g.gv, hA, N, true);
-      this.preAttn.backward(dx, g.g3, x, N, ctx);
+      const gh = r1; // gy is dead
+      this.q.backward(be, gh, gq, hA, N, false);
+      this.k.backward(be, gh, gk, hA, N, true);
+      this.v.backward(be, gh, gv, hA, N, true);
+      this.preAttn.backward(dx, gh, x, N, ctx);
     } else {
-      this.q.backward(be, dx, g.gq, hA, N, true);
-      this.k.backward(be, dx, g.gk, hA, N, true);
-      this.v.backward(be, dx, g.gv, hA, N, true);
+      this.q.backward(be, dx, gq, hA, N, true);
+      this.k.backward(be, dx, gk, hA, N, true);
+      this.v.backward(be, dx, gv, hA, N, true);
     }
   }
 }

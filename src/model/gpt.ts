@@ -11,7 +11,7 @@ import { Rng } from '../engine/rng.js';
 import { VariantSlot } from '../nn/slot.js';
 import type { Ctx } from '../nn/variant.js';
 import { norms } from '../nn/norms/norm-registry.js';
-import { Block, blockRecomputes, mlpHidden, type BlockScratch, type SharedBuffers } from './block.js';
+import { Block, blockRecomputes, maxMlpInput, scratchFloats, type BlockScratch, type SharedBuffers } from './block.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { headRows } from './memory.js';
 import { ParamStore, type Param } from '../nn/store.js';
@@ -52,7 +52,7 @@ export class GPT {
   private dropping = false;
   /** What the model quantizes (docs/quantization.md); the fake-quantized embedding tables (or null). */
   readonly qp: QuantPlan;
-  private quantizer = new Quantizer();
+  readonly quantizer = new Quantizer();
   private wteQ: F | null; private wpeQ: F | null;
 
   constructor(readonly cfg: ModelConfig, public be: Backend, opts: GPTOptions) {
@@ -65,9 +65,11 @@ export class GPT {
     this.wte = store.declare('transformer.wte.weight', [V, C], { normal: 0.02 });
     this.wpe = store.declare('transformer.wpe.weight', [cfg.block_size, C], { normal: 0.02 });
     this.blocks = [];
-    // a, m and (when recomputed) the activation's output: one buffer for all blocks (docs/memory.md).
-    const Hs = mlpHidden(cfg), anyRecompute = Array.from({ length: cfg.n_layer }, (_, i) => blockRecomputes(cfg, i)).some(Boolean);
-    const shared: SharedBuffers = { a: store.alloc(N * C), m: store.alloc(N * C), act: anyRecompute ? store.alloc(N * Hs) : null };
+    // The norm outputs, a and m (h), and the activation's output (hid, when recomputed; backward's
+    // gfc too): one buffer each for all blocks (docs/memory.md, "What a block keeps").
+    const anyRecompute = Array.from({ length: cfg.n_layer }, (_, i) => blockRecomputes(cfg, i)).some(Boolean);
+    const hid = store.alloc(N * maxMlpInput(cfg));
+    const shared: SharedBuffers = { h: store.alloc(N * C), act: anyRecompute ? hid : null };
     for (let i = 0; i < cfg.n_layer; i++) this.blocks.push(new Block(store, i, cfg, maxB, maxT, dtype, shared));
     this.lnF = new VariantSlot(store, 'transformer.ln_f', norms[cfg.norm_variant_output], C, cfg, N);
     this.lmHead = cfg.wte_weight_tying ? this.wte : store.declare('lm_head.weight', [V, C], { normal: 0.02 });
@@ -81,12 +83,8 @@ export class GPT {
     this.headRows = Math.max(1, Math.min(N, opts.headRows ?? headRows(N, V)));
     this.head = store.alloc(this.headRows * V);
     this.losses = store.alloc(N);
-    const H = this.blocks[0]?.H ?? 0, Hin = this.blocks[0]?.Hin ?? 0;
     const nc = () => store.alloc(N * C);
-    this.g = {
-      g1: nc(), g2: nc(), g3: nc(), g4: nc(), g5: nc(), gq: nc(), gk: nc(), gv: nc(),
-      gfc: store.alloc(N * Hin), gact: store.alloc(N * H),
-    };
+    this.g = { gx1: nc(), r: store.alloc(scratchFloats(cfg, N)), gfc: hid };
     this.d1 = nc(); this.d2 = nc();
     this.qp = quantPlan(cfg);
     this.wteQ = this.qp.wte ? store.alloc(V * C) : null;

@@ -18,8 +18,11 @@ import { formatBytes } from '../util/files.js';
 import { UserError } from '../util/errors.js';
 import { activations } from '../nn/activations/activation-registry.js';
 import { norms } from '../nn/norms/norm-registry.js';
-import { numel, type Variant } from '../nn/variant.js';
-import { blockActivation, blockNorm, blockRecomputes, mlpHidden, normSlotNames } from './block.js';
+import { numel, type ParamSpec, type Variant } from '../nn/variant.js';
+import { softmaxes } from '../nn/softmax/softmax-registry.js';
+import { quantPlan, type QSpec, type QuantPlan } from '../nn/quant.js';
+import { STOCHASTIC } from '../engine/quantize.js';
+import { blockActivation, blockNorm, blockRecomputes, blockRecomputesNorm, maxMlpInput, mlpHidden, normSlotNames, scratchFloats } from './block.js';
 import type { ModelConfig } from '../config/config-types.js';
 
 export interface MemoryPart { name: string; bytes: number }
@@ -38,8 +41,12 @@ export const RUNTIME_BYTES = 64 * 2 ** 20;
 const GEMM_PACK_FLOATS = 384 * 3072 + 192 * 384;
 
 function paramCount(v: Variant<any>, C: number, cfg: ModelConfig): { all: number; learned: number } {
+  return specCount(v.params(C, cfg));
+}
+
+function specCount(specs: Record<string, ParamSpec>): { all: number; learned: number } {
   let all = 0, learned = 0;
-  for (const spec of Object.values(v.params(C, cfg))) {
+  for (const spec of Object.values(specs)) {
     const n = numel(spec.shape);
     all += n;
     if (spec.learned !== false) learned += n;
@@ -67,47 +74,94 @@ export function stripRows(T: number): number {
   return rb;
 }
 
-export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: number; training: boolean; threads?: number }): MemoryEstimate {
-  const C = cfg.n_embd, V = cfg.vocab_size, L = cfg.n_layer, NH = cfg.n_head, H = mlpHidden(cfg);
-  const slots = normSlotNames(cfg);
-  // Parameters: the linears (weights and biases), embeddings, every norm slot, the activations, ln_f.
+/** What a block keeps for backward, in floats by kind, for B x T rows (src/model/block.ts
+ * Block.buffers and constructor; docs/memory.md, "What a block keeps"). */
+function blockFloats(cfg: ModelConfig, l: number, B: number, T: number, slots: number) {
+  const C = cfg.n_embd, N = B * T, NC = N * C, NH = cfg.n_head, H = mlpHidden(cfg), qp = quantPlan(cfg);
+  const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H, norm = norms[blockNorm(cfg, l)];
+  const pre = cfg.use_pre_ln, post = cfg.use_post_ln, peri = cfg.use_peri_ln, drop = cfg.dropout > 0;
+  const recNorm = blockRecomputesNorm(cfg, l), keptNorm = (q: unknown) => (pre && !recNorm && !q ? NC : 0);
+  return {
+    attn: 4 * NC + 2 * B * NH * T, // q, k, v, y; the row statistics (m, Z)
+    mlp: N * Hin + (blockRecomputes(cfg, l) ? 0 : N * H), // the activation's input (fc), its output when not recomputed
+    // s1, s2; hA, hM when kept; x1, out (post); a, aOut, m, mOut (peri); the dropout masks
+    resid: NC * (2 + (post ? 2 : 0) + (peri ? 4 : 0) + (drop ? 2 : 0)) + keptNorm(qp.attn.input) + keptNorm(qp.mlp.input),
+    stats: slots * savedFloats(norm, N, C, cfg) + savedFloats(act, N, H, cfg),
+    quant: quantBlockFloats(cfg, qp, B, T, Hin),
+  };
+}
+
+/** Fake quantization's copies in one block (docs/quantization.md): the quantized weights of every
+ * quantized_linear layer, the quantized attention and MLP inputs and p v. The in-attention points
+ * (scores, weights) quantize inside the attention kernel's strips and keep a few scalars per call. */
+function quantBlockFloats(cfg: ModelConfig, qp: QuantPlan, B: number, T: number, Hin: number): number {
+  const C = cfg.n_embd, H = mlpHidden(cfg), NC = B * T * C, l = qp.linear;
+  const weights = (l.attn_q ? C * C : 0) + (l.attn_k ? C * C : 0) + (l.attn_v ? C * C : 0) + (l.attn_proj ? C * C : 0) +
+    (l.mlp_up ? C * Hin : 0) + (l.mlp_down ? H * C : 0);
+  return weights + NC * ((qp.attn.input ? 1 : 0) + (qp.mlp.input ? 1 : 0) + (qp.attn.pv_mult_output ? 1 : 0));
+}
+
+/** The uniforms of stochastic rounding (Quantizer: one array per block and one for the embedding
+ * tables, as long as the largest stochastic point it quantizes; ordinary memory, not the store's).
+ * The in-attention points draw theirs from a hash inside the kernel: no array. */
+function stochasticFloats(cfg: ModelConfig, B: number, T: number): number {
+  const qp = quantPlan(cfg), C = cfg.n_embd, H = mlpHidden(cfg), N = B * T;
+  const st = (q: QSpec | null, n: number) => (q && q.method === STOCHASTIC ? n : 0);
+  let total = Math.max(st(qp.wte, cfg.vocab_size * C), st(qp.wpe, cfg.block_size * C));
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H, a = qp.attn, m = qp.mlp, l = qp.linear;
+    total += Math.max(
+      st(a.input, N * C), st(a.qk_mult_q_input, N * C), st(a.qk_mult_k_input, N * C), st(a.pv_mult_v_input, N * C),
+      st(a.pv_mult_output, N * C), st(a.output, N * C),
+      st(m.input, N * C), st(m.activation_input, N * Hin), st(m.activation_output, N * H), st(m.output, N * C),
+      st(l.attn_q, C * C), st(l.attn_k, C * C), st(l.attn_v, C * C), st(l.attn_proj, C * C), st(l.mlp_up, C * Hin), st(l.mlp_down, H * C));
+  }
+  return total;
+}
+
+/** Parameters (all, and learned ones) of every linear, embedding, norm slot, activation and softmax variant. */
+function paramTotals(cfg: ModelConfig): { all: number; learned: number } {
+  const C = cfg.n_embd, V = cfg.vocab_size, H = mlpHidden(cfg), slots = normSlotNames(cfg).length;
   let all = V * C * (cfg.wte_weight_tying ? 1 : 2) + cfg.block_size * C, learned = all;
   const add = (p: { all: number; learned: number }) => { all += p.all; learned += p.learned; };
   const lin = (i: number, o: number) => add({ all: i * o + (cfg.bias ? o : 0), learned: i * o + (cfg.bias ? o : 0) });
-  for (let l = 0; l < L; l++) {
+  const sm = cfg.softmax_variant_attn === 'softmax' ? null : softmaxes[cfg.softmax_variant_attn];
+  for (let l = 0; l < cfg.n_layer; l++) {
     const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H;
     for (let j = 0; j < 4; j++) lin(C, C);
     lin(C, Hin); lin(H, C);
-    for (let j = 0; j < slots.length; j++) add(paramCount(norms[blockNorm(cfg, l)], C, cfg));
+    for (let j = 0; j < slots; j++) add(paramCount(norms[blockNorm(cfg, l)], C, cfg));
     add(paramCount(act, H, cfg));
+    if (sm) add(specCount(sm.params(cfg.n_head, cfg)));
   }
   add(paramCount(norms[cfg.norm_variant_output], C, cfg));
-  const params = learned;
+  return { all, learned };
+}
+
+export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: number; training: boolean; threads?: number }): MemoryEstimate {
+  const C = cfg.n_embd, V = cfg.vocab_size, L = cfg.n_layer, H = mlpHidden(cfg);
+  const { all, learned } = paramTotals(cfg);
   const parts: MemoryPart[] = [];
   const part = (name: string, floats: number) => { if (floats > 0) parts.push({ name, bytes: 4 * floats }); };
   let largest: number;
   if (opts.training) {
-    const B = opts.batch, T = opts.block, N = B * T, drop = cfg.dropout > 0;
-    const pre = cfg.use_pre_ln, post = cfg.use_post_ln, peri = cfg.use_peri_ln;
+    const B = opts.batch, T = opts.block, N = B * T, drop = cfg.dropout > 0, slots = normSlotNames(cfg).length, qp = quantPlan(cfg);
     part('parameters and optimizer (values, gradients, AdamW moments)', 2 * all + 2 * learned);
-    let attn = 0, mlp = 0, resid = 0, stats = 0, anyRecompute = false, Hin0 = H;
-    for (let l = 0; l < L; l++) {
-      const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H, rec = blockRecomputes(cfg, l);
-      if (l === 0) Hin0 = Hin;
-      anyRecompute ||= rec;
-      attn += 4 * N * C + 2 * B * NH * T; // q, k, v, y; the row statistics (m, Z)
-      mlp += N * Hin + (rec ? 0 : N * H); // the activation's input (fc), its output when not recomputed
-      resid += N * C * (2 + (pre ? 2 : 0) + (post ? 2 : 0) + (peri ? 4 : 0) + (drop ? 2 : 0)); // s1, s2, hA, hM, x1, out, a, aOut, m, mOut, masks
-      stats += slots.length * savedFloats(norms[blockNorm(cfg, l)], N, C, cfg) + savedFloats(act, N, H, cfg);
-    }
-    stats += savedFloats(norms[cfg.norm_variant_output], N, C, cfg);
-    part('activations: attention (q, k, v, output, row statistics)', attn);
-    part('activations: MLP hidden layer', mlp + (anyRecompute ? N * H : 0));
-    part('activations: residual stream, norm outputs, shared projections, embeddings', resid + 2 * N * C + (drop ? 2 : 1) * N * C + N * C);
+    const sum = { attn: 0, mlp: 0, resid: 0, stats: 0, quant: 0 };
+    for (let l = 0; l < L; l++) for (const [k, v] of Object.entries(blockFloats(cfg, l, B, T, slots))) sum[k as keyof typeof sum] += v;
+    const stats = sum.stats + savedFloats(norms[cfg.norm_variant_output], N, C, cfg);
+    part('activations: attention (q, k, v, output, row statistics)', sum.attn);
+    // + the shared buffer: the recomputed activation's output, backward's gfc
+    part('activations: MLP hidden layer', sum.mlp + N * maxMlpInput(cfg));
+    // + the shared h, emb (and its dropout mask), xf
+    part('activations: residual stream, norm outputs, shared projections, embeddings', sum.resid + N * C + (drop ? 2 : 1) * N * C + N * C);
     part('activations: norm and activation statistics', stats);
+    part('quantization: quantized weights and inputs', sum.quant +
+      (qp.wte ? V * C : 0) + (qp.wpe ? cfg.block_size * C : 0));
+    part(STOCHASTIC_PART, stochasticFloats(cfg, B, T));
     const R = Math.max(1, Math.min(N, headRows(N, V)));
     part('LM head (one block of logits rows, losses)', R * V + N);
-    part('gradient scratch (shared by the blocks)', 10 * N * C + N * Hin0 + N * H);
+    part('gradient scratch (shared by the blocks)', 3 * N * C + scratchFloats(cfg, N));
     const threads = opts.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
     part('workspace (attention strips, GEMM packing; per thread)', threads * (4 * stripRows(T) * T + GEMM_PACK_FLOATS));
     largest = Math.max(all, R * V, N * H * 2);
@@ -118,8 +172,11 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
   }
   parts.push({ name: 'runtime (Node, V8, addon)', bytes: RUNTIME_BYTES });
   parts.sort((a, b) => b.bytes - a.bytes);
-  return { params, bytes: parts.reduce((s, p) => s + p.bytes, 0), largestArray: 4 * largest, parts };
+  return { params: learned, bytes: parts.reduce((s, p) => s + p.bytes, 0), largestArray: 4 * largest, parts };
 }
+
+/** The part holding stochastic rounding's uniforms (allocated outside the model's store). */
+export const STOCHASTIC_PART = 'quantization: uniforms for stochastic rounding';
 
 /** The estimate as lines: total, then each part with its share. */
 export function memoryLines(est: MemoryEstimate): string[] {

@@ -93,6 +93,11 @@ export function weightsQuantized(plan: QuantPlan, ctx: Ctx): boolean {
 export class Quantizer {
   private u: F | null = null;
 
+  /** Floats it holds (the uniforms of the largest stochastic point so far; src/model/memory.ts counts them). */
+  get floats(): number {
+    return this.u?.length ?? 0;
+  }
+
   /** out = Q(x) over n entries (T > 0: causal T x T blocks), at the level of `level`. */
   apply(be: Backend, out: F, x: F, n: number, q: QSpec, level: number, ctx: Ctx, T = 0): void {
     let u: F | null = null;

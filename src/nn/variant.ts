@@ -92,8 +92,10 @@ export interface Variant<A = {}> extends VariantKernels<A> {
   /** Consumes 2C inputs per row and emits C (glu). */
   gated?: boolean;
   /** Its forward draws from ctx.rng (rrelu): the model keeps its output for backward instead of
-   * recomputing it (docs/memory.md, "What a block keeps"). */
+   * recomputing it (docs/memory.md, "What a block keeps"). Read it through drawsRandom(). */
   random?: boolean;
+  /** The same, when it depends on its flags (krmsnorm's random selection). */
+  randomWhen?(a: VariantConfig<A>): boolean;
   /** Parameters for C channels (C = output width). */
   params(C: number, a: VariantConfig<A>): Record<string, ParamSpec>;
   /** Buffers forward keeps for backward, as element counts for N rows of C channels. */
@@ -124,6 +126,12 @@ export interface Variant<A = {}> extends VariantKernels<A> {
    * from this file's forward and backward; parameters and bytes are derived (./cost.ts). Every
    * registered variant declares it (test/cost.test.ts). */
   cost?(C: number, a: VariantConfig<A>, training: boolean): DeclaredCost;
+}
+
+/** Whether v's forward, configured by a, draws from ctx.rng (Variant.random): then running it
+ * again would not give the same output, and the model keeps that output instead of recomputing it. */
+export function drawsRandom<A>(v: Variant<A>, a: VariantConfig<A>): boolean {
+  return v.random === true || (v.randomWhen?.(a) ?? false);
 }
 
 /** The backend's fast kernels for v (its own fused()), or undefined: then v's TypeScript code runs. */

@@ -12,3 +12,5 @@ export { rmsnormForward, rmsnormBackward, layernormForward, layernormBackward } 
 export * from './elementwise';
 export { fakeQuant } from './quantize';
 export { roundBf16 } from './bf16';
+export { attentionScoreForward, attentionScoreBackward, attentionScoreWork, attentionQuantParams } from './attention';
+export { scoreSums } from './softmax';

@@ -11,7 +11,7 @@
 // Saved: ax (N, C) = alpha x, act (N, C) = act(alpha x) (for dgamma, and because the inner activation
 // may be random, so backward cannot recompute it); backward scratch gdout (N, C) = dout * gamma (only
 // with gamma) and dax (N, C) = dL/d(alpha x); activation.* = the inner activation's saved buffers.
-import { fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag, type VariantKernels } from '../variant.js';
+import { drawsRandom, fusedKernels, problemsOf, type ConfigOf, type Params, type Variant, type VariantFlag, type VariantKernels } from '../variant.js';
 import { UserError } from '../../util/errors.js';
 import { activations, type ActivationRegistry } from '../activations/activation-registry.js';
 import { pass } from '../op-cost.js';
@@ -62,6 +62,8 @@ export const dact: Variant<Config> = {
   name: 'dact',
   flags,
   check: innerCheck,
+  // Random when its inner activation is (rrelu).
+  randomWhen: (a) => { const inner = activations[a.dact_activation]; return inner !== undefined && drawsRandom(inner, a); },
   params: (C, a) => ({
     alpha: {
       shape: [1],

@@ -76,6 +76,8 @@ export function makeKrmsnorm(quantize: boolean): Variant<KrmsConfig> {
   return {
     name: 'krmsnorm',
     flags,
+    // Random selection draws its channels from ctx.rng at every forward (selectEntries).
+    randomWhen: (a) => a.krmsnorm_selection_type === 'random',
     params: (C, a) => (a.krmsnorm_enable_gain ? { gain: { shape: [C], init: 'ones' as const } } : {}) as Record<string, ParamSpec>,
     saved: (N, C, a) => ({ sel: krmsK(C, a), vq: N * krmsK(C, a), rrms: N, full: N }),
     cost: krmsCost,

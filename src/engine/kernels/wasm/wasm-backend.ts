@@ -14,7 +14,10 @@
 // With threads > 1 (a module built for shared memory, and a way to start workers), products,
 // attention and gelu are split over worker threads (pool.ts); results do not change.
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, attnExtended } from '../ts/attention.js';
+import {
+  attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_DECISION, ATTN_QP, ATTN_QS, ATTN_STATE,
+  SCORE_KIND, SCORE_NC, type AttnOpts,
+} from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
 import { Pool } from './thread-pool.js';
@@ -30,6 +33,9 @@ interface Exports {
   matmulWork(N: number, K: number): number;
   matmulChunkWork(K: number): number;
   attentionWork(T: number, C: number, NH: number): number;
+  attentionScoreWork(T: number, C: number, NH: number): number;
+  attentionQuantParams(state: number, o: number, aux: number, pairs: number, rsum: number, rows: number, count: number): void;
+  scoreSums(kind: number, nk: number): number;
   add(out: number, a: number, b: number, n: number): void;
   mul(out: number, x: number, m: number, n: number): void;
   scale(x: number, s: number, n: number): void;
@@ -287,10 +293,11 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
   const round = (n: number, pairs: [dst: number, src: number][]) => {
     for (const [dst, src] of pairs) pool.run('roundBf16', [dst, src, n], pool.chunks(Math.ceil(n / 8192)));
   };
+  const score = scoreKernels(mem, w, pool, round);
   return {
     attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      // a softmax variant or the in-attention quantizers run the TypeScript definition (until the module has them)
-      if (attnExtended(opts)) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.transform && !opts.kernel) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.kernel || opts?.quantS || opts?.quantP) { score.forward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
@@ -305,7 +312,8 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
         });
     },
     attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
-      if (attnExtended(opts)) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.transform && !opts.kernel) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (opts?.kernel || opts?.quantS || opts?.quantP) { score.backward(dq, dk, dv, dout, stats, q, k, v, drop, B, T, C, NH, opts); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
@@ -319,6 +327,86 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
           [g, h, i, dor] = [r, r + 4 * n4, r + 8 * n4, r + 12 * n4];
         }
         pool.run('attentionBackward', [a, b, c, d, dor, e, f, g, h, i, p, seed, B, T, C, NH, bf ? 1 : 0, work], nChunks);
+      });
+    },
+  };
+}
+
+/** One score-kernel call's kind, spec and sizes, checked (the kernel contract of docs/softmax.md). */
+function scoreCall(w: Exports, pool: Pool, opts: AttnOpts, drop: AttnDropout | null, B: number, T: number, C: number, NH: number) {
+  checkHeads(C, NH); checkDrop(drop);
+  const K = opts.kernel, kind = K?.kind ?? 0, nk = K?.nk ?? 0, specLen = SCORE_NC + 4 * NH + 2 * nk;
+  const spec = K?.spec ?? new Float32Array(specLen);
+  if (!(Number.isInteger(kind) && kind >= 0 && kind <= SCORE_KIND.pfla)) throw new RangeError(`wasm backend attention: score kind ${kind} unknown`);
+  if (spec.length < specLen) throw new RangeError(`wasm backend attention: spec has ${spec.length} values, kind ${kind} with ${NH} heads and ${nk} knots needs ${specLen}`);
+  if (kind === SCORE_KIND.pfla && nk < 2) throw new RangeError(`wasm backend attention: pfla needs at least 2 knots, got ${nk}`);
+  const G = w.scoreSums(kind, nk), pairs = B * NH, n = B * T * C;
+  if (K && (K.G !== G || K.sums.length < pairs * G)) throw new RangeError(`wasm backend attention: kind ${kind} writes ${G} sums per pair (${pairs * G} in all), the kernel has G = ${K.G}, ${K.sums.length}`);
+  const needState = !!(opts.quantS || opts.quantP || (kind === SCORE_KIND.exprow && spec[3] === 3));
+  if (needState && !(opts.state && opts.state.length >= ATTN_STATE)) throw new RangeError(`wasm backend attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
+  const nChunks = pool.chunks(pairs), aw = ceil4(nChunks * w.attentionScoreWork(T, C, NH));
+  return { K, kind, nk, spec, specLen, G, pairs, n, n4: ceil4(n), nChunks, aw, bf: opts.bf16 === true, p: drop?.p ?? 0, seed: drop?.seed ?? 0 };
+}
+
+const ceil4 = (x: number) => Math.ceil(x / 4) * 4;
+
+/** Softmax variants (opts.kernel) and the in-attention quantizers (opts.quantS, quantP) inside the
+ * rows of the wasm attention (wasm/assembly/attention.ts, softmax.ts; docs/softmax.md "Inside the
+ * attention kernel"). Forward runs the pre-passes the call needs (the scores' statistics, the call's
+ * decision, the weights' statistics) before the main pass and leaves the state in opts.state; backward
+ * reads it and writes the variant's per-pair gradient sums into opts.kernel.sums. */
+function scoreKernels(mem: Arena, w: Exports, pool: Pool, round: (n: number, pairs: [number, number][]) => void) {
+  const f64 = (at: number, n: number) => new Float64Array(mem.memory.buffer, at, n);
+  return {
+    forward(o: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts: AttnOpts): void {
+      const c = scoreCall(w, pool, opts, drop, B, T, C, NH), rows = c.pairs * T, auxF = ceil4(3 * c.pairs);
+      // scratch: the kernel's work | state (f64) | per-pair statistics | per-row sums (f64) | rounded q, k, v
+      mem.call('attentionScoreForward', [out(o, c.n, 'out'), out(stats, 2 * rows, 'stats'), inp(q, c.n, 'q'), inp(k, c.n, 'k'),
+        inp(v, c.n, 'v'), inp(c.spec, c.specLen, 'spec')], c.aw + 2 * ATTN_STATE + auxF + 2 * rows + (c.bf ? 3 * c.n4 : 0),
+      ([a, b, pq, pk, pv, sp, work]) => {
+        const stA = work + 4 * c.aw, auxA = stA + 8 * ATTN_STATE, rsA = auxA + 4 * auxF, bfA = rsA + 8 * rows;
+        const st = f64(stA, ATTN_STATE);
+        st.fill(0);
+        for (const [at, qz] of [[ATTN_QS, opts.quantS], [ATTN_QP, opts.quantP]] as const) {
+          if (qz) { st[at] = qz.method; st[at + 1] = qz.bits; st[at + 2] = qz.level; st[at + 3] = qz.seed; } else st[at] = -1;
+        }
+        if (c.bf) {
+          round(c.n, [[bfA, pq], [bfA + 4 * c.n4, pk], [bfA + 8 * c.n4, pv]]);
+          [pq, pk, pv] = [bfA, bfA + 4 * c.n4, bfA + 8 * c.n4];
+        }
+        const run = (pass: number) => pool.run('attentionScoreForward', [a, b, pq, pk, pv, c.p, c.seed, B, T, C, NH, (c.bf ? 1 : 0) | (pass << 1),
+          c.kind, sp, c.nk, stA, auxA, rsA, work], c.nChunks);
+        const count = c.pairs * T * (T + 1) / 2;
+        if (opts.quantS) { run(1); w.attentionQuantParams(stA, ATTN_QS, auxA, c.pairs, rsA, rows, count); }
+        if (c.kind === SCORE_KIND.exprow && c.spec[3] === 3) {
+          run(2);
+          const aux = new Float32Array(mem.memory.buffer, auxA, 3 * c.pairs);
+          let mx = -Infinity;
+          for (let i = 0; i < c.pairs; i++) mx = Math.max(mx, aux[3 * i + 1]);
+          st[ATTN_DECISION] = mx > c.spec[6] ? 1 : 0;
+        }
+        if (opts.quantP) { run(3); w.attentionQuantParams(stA, ATTN_QP, auxA, c.pairs, rsA, rows, count); }
+        run(0);
+        opts.state?.set(st);
+      });
+    },
+    backward(dq: F, dk: F, dv: F, dout: F, stats: F, q: F, k: F, v: F, drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts: AttnOpts): void {
+      const c = scoreCall(w, pool, opts, drop, B, T, C, NH), nG = c.pairs * c.G;
+      // scratch: the kernel's work | state (f64) | gradient sums (f64) | rounded q, k, v, dout
+      mem.call('attentionScoreBackward', [io(dq, c.n, 'dq'), io(dk, c.n, 'dk'), io(dv, c.n, 'dv'), inp(dout, c.n, 'dout'),
+        inp(stats, 2 * c.pairs * T, 'stats'), inp(q, c.n, 'q'), inp(k, c.n, 'k'), inp(v, c.n, 'v'), inp(c.spec, c.specLen, 'spec')],
+      c.aw + 2 * ATTN_STATE + ceil4(2 * nG) + (c.bf ? 4 * c.n4 : 0),
+      ([a, b, d, pdo, e, pq, pk, pv, sp, work]) => {
+        const stA = work + 4 * c.aw, sA = stA + 8 * ATTN_STATE, bfA = sA + 4 * ceil4(2 * nG);
+        const st = f64(stA, ATTN_STATE);
+        if (opts.state) st.set(opts.state.subarray(0, ATTN_STATE));
+        else { st.fill(0); st[ATTN_QS] = -1; st[ATTN_QP] = -1; }
+        if (c.bf) {
+          round(c.n, [[bfA, pq], [bfA + 4 * c.n4, pk], [bfA + 8 * c.n4, pv], [bfA + 12 * c.n4, pdo]]);
+          [pq, pk, pv, pdo] = [bfA, bfA + 4 * c.n4, bfA + 8 * c.n4, bfA + 12 * c.n4];
+        }
+        pool.run('attentionScoreBackward', [a, b, d, pdo, e, pq, pk, pv, c.p, c.seed, B, T, C, NH, c.bf ? 1 : 0, c.kind, sp, c.nk, stA, sA, work], c.nChunks);
+        if (c.K && nG > 0) c.K.sums.set(f64(sA, nG));
       });
     },
   };

@@ -1,0 +1,466 @@
+// The softmax variants' math on one row of attention scores (docs/softmax.md, "Inside the attention
+// kernel"): the kinds of SCORE_KIND (src/engine/kernels/ts/attention.ts), in the float32 operations of
+// native/src/softmax.h (sums in f64), on f32x4 lanes where a kind is elementwise. The TypeScript
+// definition is each variant's own transform (src/nn/softmax/<name>.ts); the wasm results are checked
+// against it (test/softmax-backends.test.ts), not bit for bit (exp and log1p differ from libm's).
+//   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
+// A row: S[0..n) at S (lanes n..n4 of the last vector may hold -inf), P[0..n4) written (zeros past n).
+import { vexp } from './vmath';
+
+export const SK_SOFTMAX = 0, SK_EXP = 1, SK_RELU = 2, SK_RELU2 = 3, SK_SIGMOID = 4, SK_SOFTPLUS = 5, SK_SQUAREPLUS = 6,
+  SK_POLY = 7, SK_EXPPOLY = 8, SK_EXPROW = 9, SK_SIGSOFT = 10, SK_PFLA = 11;
+export const SCORE_NC = 8;
+
+const LANES = i32x4(0, 1, 2, 3);
+
+/** A row's m and Z (rowForward's results, or its inputs when reading). */
+export let rowM: f32 = 0;
+export let rowZ: f32 = 1;
+/** Sets rowM, rowZ (a row's saved statistics, before rowForward reads them). */
+export function setRow(m: f32, Z: f32): void { rowM = m; rowZ = Z; }
+
+// @ts-ignore: decorator
+@inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
+// @ts-ignore: decorator
+@inline function c(spec: usize, i: i32): f32 { return load<f32>(at(spec, i)); }
+// @ts-ignore: decorator
+@inline function live(s: i32, n: i32): v128 { return i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n)); }
+
+// log(1 + u) of 4 lanes for u in [0, 1] (softplus's exp(-|x|)): u P(u), P of degree 7 fitted to
+// log1p(u) / u on [0, 1] for the least maximal relative error (3.4e-7 in float32 evaluation, about 3 ulp;
+// checked against float64 on 200001 points). No division, no range split.
+// @ts-ignore: decorator
+@inline
+function vlog1p01(u: v128): v128 {
+  let y = f32x4.splat(-0.008539227768778801);
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.044089701026678085));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.10768181085586548));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.1774524748325348));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.2449546456336975));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.33275479078292847));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.4999740421772003));
+  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.9999998211860657));
+  return f32x4.mul(y, u);
+}
+
+/** Gradient sums per (batch, head) pair a kind writes (softmax.h score_sums). */
+export function scoreSums(kind: i32, nk: i32): i32 {
+  return kind == SK_EXP ? 3 : kind == SK_EXPROW ? 2 : kind == SK_PFLA ? 2 * nk + 1 : 0;
+}
+
+/** σ(x) of 4 lanes without overflow: e = exp(-|x|), x >= 0 ? 1 / (1 + e) : e / (1 + e). */
+// @ts-ignore: decorator
+@inline
+function vsigmoid(x: v128): v128 {
+  const one = f32x4.splat(1), e = vexp(f32x4.neg(f32x4.abs(x)));
+  return f32x4.div(v128.bitselect(one, e, f32x4.ge(x, f32x4.splat(0))), f32x4.add(one, e));
+}
+
+/** exprow's shift: 0, the guess, or the row max of x = min(S, c1); rowIm: the max's first index, else -1. */
+let rowIm: i32 = -1;
+function shift(spec: usize, S: usize, n: i32, decision: i32): f32 {
+  const mode = <i32>c(spec, 3), c1 = c(spec, 1);
+  rowIm = -1;
+  if (mode == 0) return 0;
+  if (mode == 1 || (mode == 3 && decision == 0)) return c(spec, 2);
+  let m: f32 = -Infinity;
+  for (let s = 0; s < n; s++) { const v = load<f32>(at(S, s)), x = v < c1 ? v : c1; if (x > m) { m = x; rowIm = s; } }
+  return m;
+}
+
+// pfla_softmax's curve at x (softmax.h sk_pfla): value, slope, segment j, t, raw width w, slope s, L.
+let pv: f32 = 0, pdv: f32 = 0, pt: f32 = 0, pw: f32 = 0, ps: f32 = 0, pL: f32 = 0, pj: i32 = 0;
+function pfla(spec: usize, xs: usize, nk: i32, x: f32): void {
+  const ys = at(xs, nk);
+  let lo = 0, hi = nk; // first index with xs >= x
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (load<f32>(at(xs, mid)) < x) lo = mid + 1; else hi = mid; }
+  let j = lo - 1;
+  j = j < 0 ? 0 : j > nk - 2 ? nk - 2 : j;
+  pj = j;
+  const x0 = load<f32>(at(xs, j)), x1 = load<f32>(at(xs, j + 1)), y0 = load<f32>(at(ys, j)), y1 = load<f32>(at(ys, j + 1));
+  pw = x1 - x0;
+  const w: f32 = pw > <f32>1e-6 ? pw : <f32>1e-6, dx = x - x0;
+  pt = dx / w;
+  if (c(spec, 0) == 0) {
+    const Y0 = y0 * y0, Y1 = y1 * y1;
+    ps = (Y1 - Y0) / w; pv = Y0 + ps * dx; pdv = ps; pL = 0;
+  } else {
+    ps = (y1 - y0) / w; pL = y0 + ps * dx;
+    pv = x * pL * pL; pdv = pL * pL + <f32>2 * x * pL * ps;
+  }
+}
+
+/** P[n..n4) = 0 (the lanes past the row's end in its last vector). */
+// @ts-ignore: decorator
+@inline
+function maskTail(P: usize, n: i32): void {
+  if ((n & 3) == 0) return;
+  const o = at(P, n & ~3);
+  v128.store(o, v128.and(v128.load(o), live(n & ~3, n)));
+}
+
+/** Sum of P[0..n4) in f64 (P[n..n4) are 0): four f64 lanes, added in lane order at the end. */
+function sumRow(P: usize, n: i32): f64 {
+  const n4 = (n + 3) & ~3;
+  let a = f64x2.splat(0), b = f64x2.splat(0);
+  for (let s = 0; s < n4; s += 4) {
+    const x = v128.load(at(P, s));
+    a = f64x2.add(a, f64x2.promote_low_f32x4(x));
+    b = f64x2.add(b, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)));
+  }
+  return lanes2(a, b);
+}
+
+/** P[0..n) *= f (P[n..n4) stays 0). */
+function scaleRow(P: usize, n: i32, f: f32): void {
+  const n4 = (n + 3) & ~3, fv = f32x4.splat(f);
+  for (let s = 0; s < n4; s += 4) v128.store(at(P, s), f32x4.mul(v128.load(at(P, s)), fv));
+}
+
+/**
+ * P from S for one row of head h (softmax.h score_row_forward). Row kinds: read = 0 computes m and Z
+ * into rowM, rowZ; read = 1 takes them from there (backward), with the same arithmetic from S to P.
+ * Elementwise kinds leave rowM = 0, rowZ = 1. F (0: not wanted): sigmoid, softplus and exppoly (p = 2)
+ * also write dP/dS there (the exponentials are computed once; rowBackward uses F). mxS: max S[0..n)
+ * when the caller has it (scoreRow's), else NaN.
+ */
+// @ts-ignore: decorator
+@inline
+export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i32, P: usize, S: usize, n: i32, h: i32, read: bool, F: usize,
+  mxS: f32): void {
+  const c0 = c(spec, 0), c1 = c(spec, 1), c2 = c(spec, 2), c3 = c(spec, 3), c4 = c(spec, 4);
+  const hp = at(spec, SCORE_NC + 4 * h);
+  const n4 = (n + 3) & ~3;
+  const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), v2 = f32x4.splat(c2), v3 = f32x4.splat(c3), zero = f32x4.splat(0);
+  switch (kind) {
+    case SK_SOFTMAX: {
+      let mx: f32 = -Infinity;
+      if (read) mx = rowM;
+      else if (!isNaN(mxS)) mx = mxS;
+      else for (let s = 0; s < n; s++) { const x = load<f32>(at(S, s)); mx = x > mx ? x : mx; }
+      const mv = f32x4.splat(mx);
+      for (let s = 0; s < n4; s += 4) v128.store(at(P, s), vexp(f32x4.sub(v128.load(at(S, s)), mv)));
+      maskTail(P, n);
+      if (!read) { rowM = mx; rowZ = <f32>sumRow(P, n); }
+      scaleRow(P, n, <f32>(1.0 / <f64>rowZ));
+      return;
+    }
+    case SK_EXP: {
+      const beta = f32x4.splat(load<f32>(hp)), amax = f32x4.splat(load<f32>(hp, 4)), g = f32x4.splat(load<f32>(hp, 8));
+      for (let s = 0; s < n4; s += 4) {
+        const a = f32x4.pmin(amax, f32x4.sub(v128.load(at(S, s)), beta)); // a < amax ? a : amax
+        v128.store(at(P, s), f32x4.mul(vexp(f32x4.mul(v0, a)), g));
+      }
+      break;
+    }
+    case SK_RELU:
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        v128.store(at(P, s), v128.and(f32x4.mul(v0, x), f32x4.gt(x, zero)));
+      }
+      break;
+    case SK_RELU2:
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        v128.store(at(P, s), v128.and(f32x4.mul(f32x4.mul(v0, x), x), f32x4.gt(x, zero)));
+      }
+      break;
+    case SK_SIGMOID: {
+      const one = f32x4.splat(1);
+      for (let s = 0; s < n4; s += 4) {
+        const q = f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(v128.load(at(S, s))))));
+        v128.store(at(P, s), f32x4.mul(v0, q));
+        if (F) v128.store(at(F, s), f32x4.mul(f32x4.mul(v0, q), f32x4.sub(one, q)));
+      }
+      break;
+    }
+    case SK_SOFTPLUS: { // max(x, 0) + log1p(e^-|x|): the same function, no overflow, log1p's argument in [0, 1]
+      const one = f32x4.splat(1);
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s)), u = vexp(f32x4.neg(f32x4.abs(x)));
+        v128.store(at(P, s), f32x4.mul(v0, f32x4.add(f32x4.pmax(x, zero), vlog1p01(u))));
+        if (F) v128.store(at(F, s), f32x4.mul(v0, f32x4.div(v128.bitselect(one, u, f32x4.ge(x, zero)), f32x4.add(one, u)))); // σ(x)
+      }
+      break;
+    }
+    case SK_SQUAREPLUS: {
+      const h0 = f32x4.splat(c0 * <f32>0.5);
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        v128.store(at(P, s), f32x4.mul(h0, f32x4.add(x, f32x4.sqrt(f32x4.add(f32x4.mul(x, x), v1)))));
+      }
+      break;
+    }
+    case SK_POLY:
+      if (c4 == 2) {
+        for (let s = 0; s < n4; s += 4) {
+          const x = v128.load(at(S, s));
+          const lin = v128.and(f32x4.add(f32x4.mul(v2, x), v3), f32x4.ge(x, v1));
+          const y = v128.bitselect(f32x4.add(f32x4.mul(x, x), v3), lin, f32x4.gt(x, zero));
+          v128.store(at(P, s), f32x4.mul(v0, y));
+        }
+      } else {
+        for (let s = 0; s < n; s++) {
+          const x = load<f32>(at(S, s));
+          store<f32>(at(P, s), c0 * (x > 0 ? Mathf.pow(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0));
+        }
+        for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
+      }
+      break;
+    case SK_EXPPOLY:
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s)), neg = f32x4.lt(x, zero);
+        const e = vexp(f32x4.mul(v1, v128.and(x, neg)));
+        if (c4 == 2) {
+          const y = f32x4.add(f32x4.pmax(x, zero), v2);
+          v128.store(at(P, s), f32x4.mul(v0, v128.bitselect(e, f32x4.add(f32x4.mul(y, y), v3), neg)));
+          if (F) v128.store(at(F, s), f32x4.mul(v0, v128.bitselect(f32x4.mul(v1, e), f32x4.add(y, y), neg)));
+        } else v128.store(at(P, s), e);
+      }
+      if (c4 != 2) {
+        for (let s = 0; s < n; s++) {
+          const x = load<f32>(at(S, s));
+          store<f32>(at(P, s), c0 * (x < 0 ? load<f32>(at(P, s)) : Mathf.pow(x + c2, c4) + c3));
+        }
+        for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
+      }
+      break;
+    case SK_EXPROW: {
+      // max_s min(S, c1) = min(max_s S, c1): scoreRow's max serves when the shift is the row max
+      const mode = <i32>c3, rowMax = mode == 2 || (mode == 3 && decision != 0);
+      const sh = read ? rowM : rowMax && !isNaN(mxS) ? min<f32>(mxS, c1) : shift(spec, S, n, decision), shv = f32x4.splat(sh);
+      for (let s = 0; s < n4; s += 4) {
+        const x = f32x4.pmin(v1, v128.load(at(S, s))); // S < c1 ? S : c1
+        v128.store(at(P, s), vexp(f32x4.mul(v0, f32x4.sub(x, shv))));
+      }
+      maskTail(P, n);
+      if (!read) { const sum = sumRow(P, n); rowM = sh; rowZ = c(spec, 5) != 0 ? <f32>(<f64>load<f32>(hp) + sum) : 1; }
+      scaleRow(P, n, <f32>(<f64>c4 / <f64>rowZ));
+      return;
+    }
+    case SK_SIGSOFT: {
+      let mm: f32;
+      if (read) mm = rowM;
+      else {
+        let mx: f32 = -Infinity, mn: f32 = Infinity;
+        for (let s = 0; s < n; s++) { const x = load<f32>(at(S, s)); mx = x > mx ? x : mx; mn = x < mn ? x : mn; }
+        mm = c0 * (c0 >= 0 ? mx : mn);
+      }
+      const mv = f32x4.splat(mm);
+      for (let s = 0; s < n4; s += 4) v128.store(at(P, s), vexp(f32x4.sub(f32x4.mul(v0, v128.load(at(S, s))), mv)));
+      for (let s = 0; s < n4; s += 4) v128.store(at(P, s), f32x4.mul(v128.load(at(P, s)), vsigmoid(f32x4.mul(v0, v128.load(at(S, s))))));
+      maskTail(P, n);
+      if (!read) { rowM = mm; rowZ = <f32>sumRow(P, n); }
+      scaleRow(P, n, <f32>(1.0 / <f64>rowZ));
+      return;
+    }
+    case SK_PFLA: {
+      const xs = at(spec, SCORE_NC + 4 * NH);
+      let sum: f64 = 0;
+      for (let s = 0; s < n; s++) { pfla(spec, xs, nk, load<f32>(at(S, s))); store<f32>(at(P, s), pv); sum += <f64>pv; }
+      for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
+      if (!read) { rowM = 0; rowZ = c1 != 0 ? <f32>(sum + <f64>c2) : c2; }
+      scaleRow(P, n, <f32>(1.0 / <f64>rowZ));
+      return;
+    }
+  }
+  maskTail(P, n); // the elementwise kinds' loops ran over whole vectors
+  if (!read) { rowM = 0; rowZ = 1; }
+}
+
+/** Whether rowForward writes dP/dS into F for this kind (then dS = dP F, no rowBackward pass). */
+// @ts-ignore: decorator
+@inline
+export function hasF(kind: i32, spec: usize): bool {
+  return kind == SK_SIGMOID || kind == SK_SOFTPLUS || (kind == SK_EXPPOLY && c(spec, 4) == 2);
+}
+
+/**
+ * d[0..n) holds dP; it becomes dS (before the scale) for one row (softmax.h score_row_backward). S, P as
+ * rowForward gave them, m and Z the row's statistics; sums: the pair's G sums (added to). dt: D_t given
+ * by the caller (plain softmax without quantizers: dout . out), or NaN to compute sum P dP here.
+ * F: rowForward's dP/dS row where it wrote one (sigmoid, softplus, exppoly with p = 2), else 0.
+ */
+export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i32, d: usize, S: usize, P: usize, n: i32, h: i32,
+  m: f32, Z: f32, sums: usize, dt: f32, F: usize): void {
+  const c0 = c(spec, 0), c1 = c(spec, 1), c2 = c(spec, 2), c4 = c(spec, 4);
+  const hp = at(spec, SCORE_NC + 4 * h);
+  const n4 = (n + 3) & ~3;
+  const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), v2 = f32x4.splat(c2), zero = f32x4.splat(0), one = f32x4.splat(1);
+  if (F && hasF(kind, spec)) {
+    for (let s = 0; s < n4; s += 4) v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), v128.load(at(F, s))));
+    for (let s = n; s < n4; s++) store<f32>(at(d, s), 0);
+    return;
+  }
+  let dot: f64 = 0;
+  if (kind == SK_SOFTMAX || kind >= SK_EXPROW) for (let s = 0; s < n; s++) dot += <f64>load<f32>(at(P, s)) * <f64>load<f32>(at(d, s));
+  const fd: f32 = kind == SK_SOFTMAX && !isNaN(dt) ? dt : <f32>dot;
+  switch (kind) {
+    case SK_SOFTMAX: {
+      const fv = f32x4.splat(fd);
+      for (let s = 0; s < n4; s += 4) v128.store(at(d, s), f32x4.mul(v128.load(at(P, s)), f32x4.sub(v128.load(at(d, s)), fv)));
+      break;
+    }
+    case SK_EXP: { // the three sums: f32 lanes over 4 vectors at a time (each partial adds 4 float32 terms:
+      // at most 3 roundings, of the order of the terms' own), then f64 lanes, added in lane order at the end.
+      // Lanes past n: P is 0 there (rowForward), so gp is; a is -inf, so only the last vector masks a.
+      const beta = f32x4.splat(load<f32>(hp)), amax = f32x4.splat(load<f32>(hp, 4));
+      let all0 = f64x2.splat(0), all1 = f64x2.splat(0), free0 = f64x2.splat(0), free1 = f64x2.splat(0), wa0 = f64x2.splat(0), wa1 = f64x2.splat(0);
+      let pa = zero, pf = zero, pw = zero, cnt = 0;
+      for (let s = 0; s < n4; s += 4) {
+        const gp = f32x4.mul(v128.load(at(d, s)), v128.load(at(P, s))), a = f32x4.sub(v128.load(at(S, s)), beta);
+        const unclamped = f32x4.lt(a, amax), gf = v128.and(gp, unclamped);
+        let am = f32x4.pmin(amax, a);
+        if (s + 4 > n) am = v128.and(am, live(s, n));
+        pa = f32x4.add(pa, gp); pf = f32x4.add(pf, gf); pw = f32x4.add(pw, f32x4.mul(gp, am));
+        v128.store(at(d, s), f32x4.mul(gf, v0));
+        if (++cnt == 4 || s + 4 >= n4) {
+          all0 = f64x2.add(all0, f64x2.promote_low_f32x4(pa)); all1 = f64x2.add(all1, f64x2.promote_low_f32x4(i32x4.shuffle(pa, pa, 2, 3, 0, 1)));
+          free0 = f64x2.add(free0, f64x2.promote_low_f32x4(pf)); free1 = f64x2.add(free1, f64x2.promote_low_f32x4(i32x4.shuffle(pf, pf, 2, 3, 0, 1)));
+          wa0 = f64x2.add(wa0, f64x2.promote_low_f32x4(pw)); wa1 = f64x2.add(wa1, f64x2.promote_low_f32x4(i32x4.shuffle(pw, pw, 2, 3, 0, 1)));
+          pa = zero; pf = zero; pw = zero; cnt = 0;
+        }
+      }
+      store<f64>(sums, load<f64>(sums) + lanes2(all0, all1));
+      store<f64>(sums, load<f64>(sums, 8) + lanes2(free0, free1), 8);
+      store<f64>(sums, load<f64>(sums, 16) + lanes2(wa0, wa1), 16);
+      break;
+    }
+    case SK_RELU:
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), v128.and(v0, f32x4.gt(x, zero))));
+      }
+      break;
+    case SK_RELU2: {
+      const two = f32x4.splat(<f32>2 * c0);
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), v128.and(f32x4.mul(two, x), f32x4.gt(x, zero))));
+      }
+      break;
+    }
+    case SK_SQUAREPLUS: {
+      const h0 = f32x4.splat(c0 * <f32>0.5);
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        const f = f32x4.mul(h0, f32x4.add(one, f32x4.div(x, f32x4.sqrt(f32x4.add(f32x4.mul(x, x), v1)))));
+        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f));
+      }
+      break;
+    }
+    case SK_POLY:
+      if (c4 == 2) {
+        const two = f32x4.splat(2);
+        for (let s = 0; s < n4; s += 4) {
+          const x = v128.load(at(S, s));
+          const f = v128.bitselect(f32x4.mul(two, x), v128.and(v2, f32x4.ge(x, v1)), f32x4.gt(x, zero));
+          v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(v0, f)));
+        }
+      } else {
+        for (let s = 0; s < n; s++) {
+          const x = load<f32>(at(S, s));
+          store<f32>(at(d, s), load<f32>(at(d, s)) * (c0 * (x > 0 ? c4 * Mathf.pow(x, c4 - 1) : x >= c1 ? c2 : 0)));
+        }
+      }
+      break;
+    case SK_SIGMOID:
+      for (let s = 0; s < n4; s += 4) {
+        const q = f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(v128.load(at(S, s))))));
+        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(f32x4.mul(v0, q), f32x4.sub(one, q))));
+      }
+      break;
+    case SK_SOFTPLUS:
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s));
+        const f = v128.bitselect(one, f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(x)))), f32x4.gt(x, f32x4.splat(20)));
+        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(v0, f)));
+      }
+      break;
+    case SK_EXPPOLY:
+      for (let s = 0; s < n4; s += 4) {
+        const x = v128.load(at(S, s)), neg = f32x4.lt(x, zero);
+        const e = vexp(f32x4.mul(v1, v128.and(x, neg)));
+        if (c4 == 2) {
+          const f = v128.bitselect(f32x4.mul(v1, e), f32x4.mul(f32x4.splat(2), f32x4.add(f32x4.pmax(x, zero), v2)), neg);
+          v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(v0, f)));
+        } else {
+          for (let l = 0; l < 4 && s + l < n; l++) {
+            const xl = load<f32>(at(S, s + l));
+            const f: f32 = xl < 0 ? c1 * expLane(e, l) : c4 * Mathf.pow(xl + c2, c4 - 1);
+            store<f32>(at(d, s + l), load<f32>(at(d, s + l)) * (c0 * f));
+          }
+        }
+      }
+      break;
+    case SK_EXPROW: {
+      const sub: f32 = c(spec, 5) != 0 ? <f32>(dot / <f64>c4) : 0;
+      let dsum: f64 = 0, dtm: f64 = 0;
+      for (let s = 0; s < n; s++) {
+        const sv = load<f32>(at(S, s));
+        const da = c0 * load<f32>(at(P, s)) * (load<f32>(at(d, s)) - sub), x = sv < c1 ? sv : c1;
+        dsum += <f64>da; dtm += <f64>da * <f64>(x - m);
+        store<f32>(at(d, s), sv > c1 ? 0 : da);
+      }
+      const mode = <i32>c(spec, 3);
+      if ((<i32>c(spec, 7) & 1) != 0 && (mode == 2 || (mode == 3 && decision != 0))) {
+        shift(spec, S, n, decision);
+        const im = rowIm;
+        if (im >= 0 && !(load<f32>(at(S, im)) > c1)) store<f32>(at(d, im), load<f32>(at(d, im)) - <f32>dsum);
+      }
+      store<f64>(sums, load<f64>(sums) + dtm);
+      if (c(spec, 5) != 0) store<f64>(sums, load<f64>(sums, 8) + dot / <f64>Z, 8);
+      break;
+    }
+    case SK_SIGSOFT: {
+      const fv = f32x4.splat(fd), two = f32x4.splat(2);
+      for (let s = 0; s < n4; s += 4) {
+        const g = f32x4.mul(f32x4.mul(v128.load(at(P, s)), f32x4.sub(v128.load(at(d, s)), fv)), v0);
+        v128.store(at(d, s), f32x4.mul(g, f32x4.sub(two, vsigmoid(f32x4.mul(v0, v128.load(at(S, s)))))));
+      }
+      break;
+    }
+    case SK_PFLA: {
+      const xs = at(spec, SCORE_NC + 4 * NH), ys = at(xs, nk);
+      const lx = c(spec, 4) != 0, ly = c(spec, 5) != 0, quad = c(spec, 0) != 0;
+      const sub: f32 = c1 != 0 ? fd : 0;
+      for (let s = 0; s < n; s++) {
+        const sv = load<f32>(at(S, s));
+        pfla(spec, xs, nk, sv);
+        const gy = (load<f32>(at(d, s)) - sub) / Z;
+        store<f32>(at(d, s), gy * pdv);
+        if (!lx && !ly) continue;
+        const gl: f32 = quad ? gy * <f32>2 * sv * pL : gy;
+        const j = pj;
+        if (ly) {
+          const dya: f32 = quad ? 1 : <f32>2 * load<f32>(at(ys, j)), dyb: f32 = quad ? 1 : <f32>2 * load<f32>(at(ys, j + 1));
+          addSum(sums, nk + j, <f64>(gl * (<f32>1 - pt) * dya));
+          addSum(sums, nk + j + 1, <f64>(gl * pt * dyb));
+        }
+        if (lx) {
+          if (pw > <f32>1e-6) { addSum(sums, j, <f64>(gl * ps * (pt - <f32>1))); addSum(sums, j + 1, -<f64>(gl * ps * pt)); }
+          else addSum(sums, j, -<f64>(gl * ps));
+        }
+      }
+      addSum(sums, 2 * nk, dot / <f64>Z);
+      break;
+    }
+  }
+  for (let s = n; s < n4; s++) store<f32>(at(d, s), 0);
+}
+
+/** The four f64 lanes of two f64x2 added in order. */
+// @ts-ignore: decorator
+@inline
+function lanes2(a: v128, b: v128): f64 {
+  return f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1) + f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1);
+}
+
+// @ts-ignore: decorator
+@inline function addSum(sums: usize, i: i32, x: f64): void { const o = sums + (<usize>i << 3); store<f64>(o, load<f64>(o) + x); }
+
+// @ts-ignore: decorator
+@inline
+function expLane(e: v128, l: i32): f32 {
+  return l == 0 ? f32x4.extract_lane(e, 0) : l == 1 ? f32x4.extract_lane(e, 1) : l == 2 ? f32x4.extract_lane(e, 2) : f32x4.extract_lane(e, 3);
+}
