@@ -30,6 +30,27 @@ extern const GemmKernel gemm_kernel_avx512, gemm_kernel_avx2, gemm_kernel_generi
 extern const GemmKernel gemm_kernel_neon; // gemm_neon.c, only compiled on ARM64
 #endif
 
+// The register-only loops of the peak probes (`normlab bench --gemm`: gemm_x86.c's float32 FMAs,
+// gemm_bf16.c's vdpbf16ps): `n` independent chains x = step(x, m, s), their sum returned so that the
+// compiler keeps them. VEC: the chains' register type; set1, add, reduce: its broadcast, addition and
+// horizontal sum; M, S: the constant operands (their own type: bfloat16 pairs for vdpbf16ps).
+#define NL_PRAGMA(x) _Pragma(#x)
+#define NL_PEAK_LOOP(name, attr, VEC, n, set1, add, reduce, M, S, step) \
+  attr static double name(long iters) {                                \
+    VEC x[n];                                                          \
+    const __typeof__(M) m = M;                                         \
+    const __typeof__(S) s = S;                                         \
+    NL_PRAGMA(GCC unroll n)                                            \
+    for (int i = 0; i < n; i++) x[i] = set1((float)i);                 \
+    for (long it = 0; it < iters; it++) {                              \
+      NL_PRAGMA(GCC unroll n)                                          \
+      for (int i = 0; i < n; i++) x[i] = step(x[i], m, s);             \
+    }                                                                  \
+    VEC t = x[0];                                                      \
+    for (int i = 1; i < n; i++) t = add(t, x[i]);                      \
+    return (double)reduce(t);                                          \
+  }
+
 // Single-threaded, with the selected GEMM: C (M x N, row stride ldc) = alpha op(A) op(B) (+ C when
 // accumulate), row-major, op(A) = A (M x K, row stride lda) or, with ta, A stored K x M; likewise
 // op(B) (K x N) with tb.

@@ -291,19 +291,8 @@ X512BF static void ukr_dp(long kp, const uint32_t *a, const uint32_t *b, float *
 }
 
 // Register-only vdpbf16ps loop for the peak (gemm_fma_peak with GEMM_PEAK_BF16): 16 chains.
-X512BF static double dp_loop(long iters) {
-  __m512 x[16];
-  const __m512bh m = (__m512bh)_mm512_set1_epi32(0x3f7f3f7f), s = (__m512bh)_mm512_set1_epi32(0x33d633d6);
-  #pragma GCC unroll 16
-  for (int i = 0; i < 16; i++) x[i] = _mm512_set1_ps((float)i);
-  for (long it = 0; it < iters; it++) {
-    #pragma GCC unroll 16
-    for (int i = 0; i < 16; i++) x[i] = _mm512_dpbf16_ps(x[i], m, s);
-  }
-  __m512 t = x[0];
-  for (int i = 1; i < 16; i++) t = _mm512_add_ps(t, x[i]);
-  return (double)_mm512_reduce_add_ps(t);
-}
+NL_PEAK_LOOP(dp_loop, X512BF, __m512, 16, _mm512_set1_ps, _mm512_add_ps, _mm512_reduce_add_ps,
+  (__m512bh)_mm512_set1_epi32(0x3f7f3f7f), (__m512bh)_mm512_set1_epi32(0x33d633d6), _mm512_dpbf16_ps)
 
 static int has_bf16(void) {
   __builtin_cpu_init();

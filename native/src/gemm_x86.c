@@ -66,19 +66,8 @@ X512 static void ukr_avx512_rows_half(long kc, const float *a, long lda, const f
   avx512_tile(kc, a, lda, 1, b, c, ldc, alpha, acc, 1);
 }
 
-X512 static double fma_loop512(long iters) {
-  __m512 x[16];
-  const __m512 m = _mm512_set1_ps(0.999999f), s = _mm512_set1_ps(1e-7f);
-  #pragma GCC unroll 16
-  for (int i = 0; i < 16; i++) x[i] = _mm512_set1_ps((float)i);
-  for (long it = 0; it < iters; it++) {
-    #pragma GCC unroll 16
-    for (int i = 0; i < 16; i++) x[i] = _mm512_fmadd_ps(x[i], m, s);
-  }
-  __m512 t = x[0];
-  for (int i = 1; i < 16; i++) t = _mm512_add_ps(t, x[i]);
-  return (double)_mm512_reduce_add_ps(t);
-}
+NL_PEAK_LOOP(fma_loop512, X512, __m512, 16, _mm512_set1_ps, _mm512_add_ps, _mm512_reduce_add_ps,
+  _mm512_set1_ps(0.999999f), _mm512_set1_ps(1e-7f), _mm512_fmadd_ps)
 
 static int has_avx512(void) {
   __builtin_cpu_init();
@@ -127,21 +116,14 @@ X256 static void ukr_avx2_rows(long kc, const float *a, long lda, const float *b
   avx2_tile(kc, a, lda, 1, b, c, ldc, alpha, acc);
 }
 
-X256 static double fma_loop256(long iters) {
-  __m256 x[12]; // 12 chains + 2 constants fit the 16 ymm registers
-  const __m256 m = _mm256_set1_ps(0.999999f), s = _mm256_set1_ps(1e-7f);
-  #pragma GCC unroll 12
-  for (int i = 0; i < 12; i++) x[i] = _mm256_set1_ps((float)i);
-  for (long it = 0; it < iters; it++) {
-    #pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) x[i] = _mm256_fmadd_ps(x[i], m, s);
-  }
-  __m256 t = x[0];
-  for (int i = 1; i < 12; i++) t = _mm256_add_ps(t, x[i]);
+X256 static inline float hsum256(__m256 t) {
   float v[8];
   _mm256_storeu_ps(v, t);
-  return (double)(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]);
+  return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 }
+// 12 chains + 2 constants fit the 16 ymm registers
+NL_PEAK_LOOP(fma_loop256, X256, __m256, 12, _mm256_set1_ps, _mm256_add_ps, hsum256,
+  _mm256_set1_ps(0.999999f), _mm256_set1_ps(1e-7f), _mm256_fmadd_ps)
 
 static int has_avx2(void) {
   __builtin_cpu_init();
