@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { AttnOpts, Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_QP, ATTN_QS, ATTN_STATE, attnExtended, SCORE_NC } from '../ts/attention.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_STATE, attnExtended, SCORE_NC, writeQuantHeaders } from '../ts/attention.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface), and its
  * elementwise pairs by name: every variant with a native fast path adapts these in its own file
@@ -147,9 +147,7 @@ function extended(opts: AttnOpts | undefined, NH: number): 'ts' | null | { kind:
   if (opts!.transform && !opts!.kernel) return 'ts';
   const state = opts!.state;
   if (!state || state.length < ATTN_STATE) return 'ts';
-  for (const [o, q] of [[ATTN_QS, opts!.quantS], [ATTN_QP, opts!.quantP]] as const) {
-    state[o] = q ? q.method : -1; state[o + 1] = q?.bits ?? 0; state[o + 2] = q?.level ?? -1; state[o + 3] = q?.seed ?? 0;
-  }
+  writeQuantHeaders(state, opts!);
   const k = opts!.kernel;
   return k ? { kind: k.kind, spec: k.spec, nk: k.nk, state, sums: k.sums, G: k.G }
     : { kind: 0, spec: softmaxSpec.length >= SCORE_NC + 4 * NH ? softmaxSpec : (softmaxSpec = new Float32Array(SCORE_NC + 4 * NH)), nk: 0, state, sums: NO_SUMS, G: 0 };

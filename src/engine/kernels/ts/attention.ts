@@ -109,8 +109,15 @@ export function attnUniform(rk: number, s: number): number {
 /** One in-attention quantizer of a call: its parameters (null: passes unchanged), as in state. */
 interface RowQuant { q: AttnQuant; p: QuantParams | null; fr: Rounder }
 
-function writeQuant(state: Float64Array, o: number, q: AttnQuant, p: QuantParams | null): void {
-  state[o] = q.method; state[o + 1] = q.bits; state[o + 2] = q.level; state[o + 3] = q.seed;
+/** The call's quantizers into the state's headers (method, bits, level, seed; method -1: none), as
+ * every backend's kernel reads them; forward fills in the rest. */
+export function writeQuantHeaders(state: Float64Array, opts: AttnOpts): void {
+  for (const [o, q] of [[ATTN_QS, opts.quantS], [ATTN_QP, opts.quantP]] as const) {
+    if (q) { state[o] = q.method; state[o + 1] = q.bits; state[o + 2] = q.level; state[o + 3] = q.seed; } else state[o] = -1;
+  }
+}
+
+function writeQuant(state: Float64Array, o: number, p: QuantParams | null): void {
   state[o + 4] = p ? 1 : 0;
   if (p) { state[o + 5] = p.scale; state[o + 6] = p.zp; state[o + 7] = p.qmin; state[o + 8] = p.qmax; state[o + 9] = p.amax; state[o + 10] = p.levels; }
 }
@@ -197,12 +204,12 @@ function prePasses(R: Rows, fr: Rounder): void {
   if (!o?.quantS && !o?.quantP && !tr?.pre) return;
   const state = R.state();
   state.fill(0, 0, ATTN_STATE);
-  state[ATTN_QS] = -1; state[ATTN_QP] = -1;
+  writeQuantHeaders(state, o ?? {});
   if (o?.quantS) {
     const st = quantStats();
     R.each((b, h, _i, t, n) => { R.scores(S, b, h, t); rowStats(st, S, n, fr); });
     const qs = o.quantS, p = quantParamsOf(st, qs.method, qs.bits, fr);
-    writeQuant(state, ATTN_QS, qs, p);
+    writeQuant(state, ATTN_QS, p);
     R.qs = { q: qs, p, fr };
   }
   if (tr?.pre) {
@@ -215,7 +222,7 @@ function prePasses(R: Rows, fr: Rounder): void {
     const st = quantStats();
     R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); R.transform(S, P, n, h); rowStats(st, P, n, fr); });
     const qp = o.quantP, p = quantParamsOf(st, qp.method, qp.bits, fr);
-    writeQuant(state, ATTN_QP, qp, p);
+    writeQuant(state, ATTN_QP, p);
     R.qp = { q: qp, p, fr };
   }
 }

@@ -16,7 +16,7 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import {
   attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_DECISION, ATTN_QP, ATTN_QS, ATTN_STATE,
-  SCORE_KIND, SCORE_NC, type AttnOpts,
+  SCORE_KIND, SCORE_NC, writeQuantHeaders, type AttnOpts,
 } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
@@ -367,9 +367,7 @@ function scoreKernels(mem: Arena, w: Exports, pool: Pool, round: (n: number, pai
         const stA = work + 4 * c.aw, auxA = stA + 8 * ATTN_STATE, rsA = auxA + 4 * auxF, bfA = rsA + 8 * rows;
         const st = f64(stA, ATTN_STATE);
         st.fill(0);
-        for (const [at, qz] of [[ATTN_QS, opts.quantS], [ATTN_QP, opts.quantP]] as const) {
-          if (qz) { st[at] = qz.method; st[at + 1] = qz.bits; st[at + 2] = qz.level; st[at + 3] = qz.seed; } else st[at] = -1;
-        }
+        writeQuantHeaders(st, opts);
         if (c.bf) {
           round(c.n, [[bfA, pq], [bfA + 4 * c.n4, pk], [bfA + 8 * c.n4, pv]]);
           [pq, pk, pv] = [bfA, bfA + 4 * c.n4, bfA + 8 * c.n4];
@@ -400,7 +398,7 @@ function scoreKernels(mem: Arena, w: Exports, pool: Pool, round: (n: number, pai
         const stA = work + 4 * c.aw, sA = stA + 8 * ATTN_STATE, bfA = sA + 4 * ceil4(2 * nG);
         const st = f64(stA, ATTN_STATE);
         if (opts.state) st.set(opts.state.subarray(0, ATTN_STATE));
-        else { st.fill(0); st[ATTN_QS] = -1; st[ATTN_QP] = -1; }
+        else { st.fill(0); writeQuantHeaders(st, opts); }
         if (c.bf) {
           round(c.n, [[bfA, pq], [bfA + 4 * c.n4, pk], [bfA + 8 * c.n4, pv], [bfA + 12 * c.n4, pdo]]);
           [pq, pk, pv, pdo] = [bfA, bfA + 4 * c.n4, bfA + 8 * c.n4, bfA + 12 * c.n4];
