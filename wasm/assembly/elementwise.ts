@@ -11,7 +11,7 @@
 // arithmetic around vexp (2 ulp) and expm1 / log1p below (a few ulp), rewritten so that nothing
 // cancels, as the native rows (native/src/elementwise.h): sigmoid from e = exp(-|x|), tanh from
 // expm1(-2|x|), softplus as max(x, 0) + log1p(exp(-|x|)), mish's tanh(softplus) as n / (n + 2).
-import { vexp, vphi } from './vmath';
+import { negAbs, recip1p, sigmoidE, vexp, vlog1p01, vphi } from './vmath';
 
 // ---- rows ---------------------------------------------------------------------------------------
 
@@ -127,16 +127,6 @@ export function mishBackward(dx: usize, dout: usize, x: usize, n: i32, chunk: i3
 
 // ---- the pieces the rows share --------------------------------------------------------------------
 
-// @ts-ignore: decorator
-@inline function negAbs(x: v128): v128 { return f32x4.neg(f32x4.abs(x)); }
-// @ts-ignore: decorator
-@inline function recip1p(e: v128): v128 { return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e)); }
-/** sigmoid(x) from e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) below (no overflow). */
-// @ts-ignore: decorator
-@inline function sigmoidE(x: v128, e: v128): v128 {
-  const r = recip1p(e);
-  return v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(x, f32x4.splat(0)));
-}
 /** |a| with the sign bit of s. */
 // @ts-ignore: decorator
 @inline function copySign(a: v128, s: v128): v128 {
@@ -155,34 +145,6 @@ export function mishBackward(dx: usize, dout: usize, x: usize, n: i32, chunk: i3
   p = f32x4.add(f32x4.mul(p, u), f32x4.splat(0.5));
   const small = f32x4.add(u, f32x4.mul(f32x4.mul(u, u), p));
   return v128.bitselect(small, f32x4.sub(vexp(u), f32x4.splat(1)), f32x4.gt(u, f32x4.splat(-0.35)));
-}
-
-/** log1p(u) for u in [0, 1]: log(w) u / (w - 1) with w = 1 + u rounded (which cancels w's rounding
- * error; u where w = 1), and log(w) of w in [1, 2] as Cephes' logf: w = 2^k m, m in [sqrt(1/2),
- * sqrt 2), log(m) = f - f^2 / 2 + f^3 P(f), f = m - 1; ln 2 split in two so that k ln2_hi is exact. */
-// @ts-ignore: decorator
-@inline function vlog1p01(u: v128): v128 {
-  const w = f32x4.add(f32x4.splat(1), u);
-  const big = f32x4.gt(w, f32x4.splat(1.41421356)); // k = 1: m = w / 2
-  const k = v128.and(big, f32x4.splat(1));
-  const f = f32x4.sub(v128.bitselect(f32x4.mul(w, f32x4.splat(0.5)), w, big), f32x4.splat(1));
-  const z = f32x4.mul(f, f);
-  let p = f32x4.splat(7.0376836292e-2);
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-1.1514610310e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(1.1676998740e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-1.2420140846e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(1.4249322787e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-1.6668057665e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(2.0000714765e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-2.4999993993e-1));
-  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(3.3333331174e-1));
-  let y = f32x4.mul(f32x4.mul(f, z), p);
-  y = f32x4.add(y, f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  y = f32x4.sub(y, f32x4.mul(f32x4.splat(0.5), z));
-  const logw = f32x4.add(f32x4.add(f, y), f32x4.mul(k, f32x4.splat(0.693359375)));
-  const wm1 = f32x4.sub(w, f32x4.splat(1));
-  const exact = f32x4.eq(wm1, f32x4.splat(0));
-  return v128.bitselect(u, f32x4.div(f32x4.mul(logw, u), v128.bitselect(f32x4.splat(1), wm1, exact)), exact);
 }
 
 /** elu / selu: pos x for x > 0, else neg expm1(x) (expm1 of min(x, 0): nothing overflows). */

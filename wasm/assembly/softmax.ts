@@ -5,7 +5,7 @@
 // against it (test/softmax-backends.test.ts), not bit for bit (exp and log1p differ from libm's).
 //   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
 // A row: S[0..n) at S (lanes n..n4 of the last vector may hold -inf), P[0..n4) written (zeros past n).
-import { vexp } from './vmath';
+import { vexp, vlog1p01, vsigmoid } from './vmath';
 
 export const SK_SOFTMAX = 0, SK_EXP = 1, SK_RELU = 2, SK_RELU2 = 3, SK_SIGMOID = 4, SK_SOFTPLUS = 5, SK_SQUAREPLUS = 6,
   SK_POLY = 7, SK_EXPPOLY = 8, SK_EXPROW = 9, SK_SIGSOFT = 10, SK_PFLA = 11;
@@ -26,34 +26,9 @@ export function setRow(m: f32, Z: f32): void { rowM = m; rowZ = Z; }
 // @ts-ignore: decorator
 @inline function live(s: i32, n: i32): v128 { return i32x4.lt_s(i32x4.add(i32x4.splat(s), LANES), i32x4.splat(n)); }
 
-// log(1 + u) of 4 lanes for u in [0, 1] (softplus's exp(-|x|)): u P(u), P of degree 7 fitted to
-// log1p(u) / u on [0, 1] for the least maximal relative error (3.4e-7 in float32 evaluation, about 3 ulp;
-// checked against float64 on 200001 points). No division, no range split.
-// @ts-ignore: decorator
-@inline
-function vlog1p01(u: v128): v128 {
-  let y = f32x4.splat(-0.008539227768778801);
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.044089701026678085));
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.10768181085586548));
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.1774524748325348));
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.2449546456336975));
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.33275479078292847));
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(-0.4999740421772003));
-  y = f32x4.add(f32x4.mul(y, u), f32x4.splat(0.9999998211860657));
-  return f32x4.mul(y, u);
-}
-
 /** Gradient sums per (batch, head) pair a kind writes (softmax.h score_sums). */
 export function scoreSums(kind: i32, nk: i32): i32 {
   return kind == SK_EXP ? 3 : kind == SK_EXPROW ? 2 : kind == SK_PFLA ? 2 * nk + 1 : 0;
-}
-
-/** σ(x) of 4 lanes without overflow: e = exp(-|x|), x >= 0 ? 1 / (1 + e) : e / (1 + e). */
-// @ts-ignore: decorator
-@inline
-function vsigmoid(x: v128): v128 {
-  const one = f32x4.splat(1), e = vexp(f32x4.neg(f32x4.abs(x)));
-  return f32x4.div(v128.bitselect(one, e, f32x4.ge(x, f32x4.splat(0))), f32x4.add(one, e));
 }
 
 /** exprow's shift: 0, the guess, or the row max of x = min(S, c1); rowIm: the max's first index, else -1. */
