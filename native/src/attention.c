@@ -250,9 +250,8 @@ POOL_FN(score_forward_strips, i0, i1) {
     }
     for (long t = r0; t < r1; t++) {
       float *pr = P + (t - r0) * ld, m, Z;
-      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, h, &m, &Z, 0, NULL);
+      score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, r1, h, &m, &Z, 0, NULL);
       if (j->pass == PASS_MAIN) { stats[2 * t] = m; stats[2 * t + 1] = Z; }
-      for (long s = t + 1; s < r1; s++) pr[s] = 0;
     }
     if (j->pass == PASS_P) { strip_stats(j, P, ld, r0, r1, it, i); continue; }
     for (long t = r0; t < r1; t++) quant_row(P + (t - r0) * ld, t + 1, &j->qp, (uint32_t)i, (uint32_t)t);
@@ -262,48 +261,46 @@ POOL_FN(score_forward_strips, i0, i1) {
   }
 }
 
+// Per strip: S and dP = dO V^T first (two products), then row by row, while the row is in cache: S', P
+// (recomputed), W = P' keep, dP keep, dS (the kind's backward, times scale); then dv, dq, dk (three products).
 POOL_FN(score_backward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T, G = j->G;
-  float *S = j->work + (long)tid * 6 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *K = Gs + rb * T, *W = K + rb * T, *F = W + rb * T;
+  // strips S, P, dP/dS, W (only with Q_P or dropout), then one row each of keep factors and σ
+  float *S = j->work + (long)tid * 5 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *W = Gs + rb * T, *K = W + rb * T, *F = K + T;
+  const int weights = j->qp.on || j->p > 0; // W differs from P
   for (long i = i0; i < i1; i++) {
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
     const float *q = j->q + o, *k = j->k + o, *v = j->v + o, *dout = j->dout + o;
     float *dq = j->dq + o, *dk = j->dk + o, *dv = j->dv + o, *stats = j->stats + i * T * 2;
     double *sums = j->sums ? j->sums + i * G : NULL;
     for (long g = 0; g < G; g++) sums[g] = 0;
+    ExpAcc acc = { 0 };
     for (long r0 = 0; r0 < T; r0 += rb) {
       const long r1 = r0 + rb < T ? r0 + rb : T, nr = r1 - r0;
       j->mm(0, 1, nr, r1, D, j->scale, q + r0 * C, C, k, C, 0, S, ld);
-      for (long t = r0; t < r1; t++) {
-        float *sr = S + (t - r0) * ld, *pr = P + (t - r0) * ld;
-        quant_row(sr, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
-        score_row_forward(&j->sc, pr, sr, t + 1, h, &stats[2 * t], &stats[2 * t + 1], 1, F + (t - r0) * ld);
-        for (long s = t + 1; s < r1; s++) pr[s] = 0;
-      }
-      const float *w = P;
-      if (j->qp.on) {
-        for (long t = r0; t < r1; t++) {
-          float *wr = W + (t - r0) * ld;
-          memcpy(wr, P + (t - r0) * ld, (size_t)r1 * sizeof(float));
-          quant_row(wr, t + 1, &j->qp, (uint32_t)i, (uint32_t)t);
-        }
-        w = W;
-      }
-      if (j->p > 0) { dropout_strip(W, K, w, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p); w = W; }
       j->mm(0, 1, nr, r1, D, 1.0f, dout + r0 * C, C, v, C, 0, Gs, ld); // dP (before the keep factors)
-      j->mm(1, 0, r1, D, nr, 1.0f, w, ld, dout + r0 * C, C, 1, dv, C);
       for (long t = r0; t < r1; t++) {
-        float *g = Gs + (t - r0) * ld;
         const long n = t + 1;
-        if (j->p > 0) { const float *kr = K + (t - r0) * ld; for (long s = 0; s < n; s++) g[s] *= kr[s]; }
-        score_row_backward(&j->sc, g, S + (t - r0) * ld, P + (t - r0) * ld, F + (t - r0) * ld, n, h, stats[2 * t], stats[2 * t + 1], sums);
-        for (long s = 0; s < n; s++) g[s] *= j->scale;
-        for (long s = n; s < r1; s++) g[s] = 0;
+        float *sr = S + (t - r0) * ld, *pr = P + (t - r0) * ld, *g = Gs + (t - r0) * ld;
+        quant_row(sr, n, &j->qs, (uint32_t)i, (uint32_t)t);
+        score_row_forward(&j->sc, pr, sr, n, r1, h, &stats[2 * t], &stats[2 * t + 1], 1, F);
+        if (weights) {
+          float *wr = W + (t - r0) * ld;
+          memcpy(wr, pr, (size_t)r1 * sizeof(float));
+          quant_row(wr, n, &j->qp, (uint32_t)i, (uint32_t)t);
+          if (j->p > 0) {
+            keep_row(K, row_key(j->seed, (uint32_t)i, (uint32_t)t), n, j->p);
+            for (long s = 0; s < n; s++) { wr[s] *= K[s]; g[s] *= K[s]; }
+          }
+        }
+        score_row_backward(&j->sc, g, sr, pr, F, n, r1, h, stats[2 * t], stats[2 * t + 1], j->scale, sums, &acc);
       }
+      j->mm(1, 0, r1, D, nr, 1.0f, weights ? W : P, ld, dout + r0 * C, C, 1, dv, C);
       j->mm(0, 0, nr, D, r1, 1.0f, Gs, ld, k, C, 1, dq + r0 * C, C);
       j->mm(1, 0, r1, D, nr, 1.0f, Gs, ld, q + r0 * C, C, 1, dk, C);
     }
+    if (j->sc.kind == SK_EXP) exp_sums_end(sums, &acc, (int)j->sc.c[1]);
   }
 }
 
@@ -374,5 +371,5 @@ void nl_attention_score_backward(float *dq, float *dk, float *dv, const float *d
     .B = B, .T = T, .C = C, .NH = NH, .D = C / NH, .scale = (float)(1 / sqrt((double)(C / NH))), .p = p, .seed = seed, .sums = sums, .G = G };
   score_spec(&j, kind, spec, nk, state);
   j.qs = quant_of(state); j.qp = quant_of(state + 12);
-  run(score_backward_pairs, &j, B * NH, 6);
+  run(score_backward_pairs, &j, B * NH, 5);
 }

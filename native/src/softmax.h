@@ -7,7 +7,7 @@
 // Kinds (SCORE_KIND in src/engine/kernels/ts/attention.ts):
 //   0 softmax      P = exp(S - m) / Z, m the row max, Z the row sum
 //   1 exp          a = min(S - hp0, hp1), P = exp(c0 a) hp2        (consmax family, strongermax elementwise)
-//   2 relu c0 max(S, 0)   3 relu2 c0 max(S, 0)^2   4 sigmoid c0 σ(S)   5 softplus c0 (S > 20 ? S : log1p(e^S))
+//   2 relu c0 max(S, 0)   3 relu2 c0 max(S, 0)^2   4 sigmoid c0 σ(S)   5 softplus c0 (max(S, 0) + log1p(e^-|S|))
 //   6 squareplus c0 (S + sqrt(S^2 + c1)) / 2      7 poly c0 (S > 0 ? S^c4 + c3 : S >= c1 ? c2 S + c3 : 0)
 //   8 exppoly c0 (S < 0 ? e^(c1 S) : (S + c2)^c4 + c3)
 //   9 exprow       x = min(S, c1), m by mode c3 (0: 0, 1: c2, 2: row max of x, 3: decision ? row max : c2),
@@ -20,6 +20,7 @@
 #define NORMLAB_SOFTMAX_H
 #include "vmath.h"
 #include <math.h>
+#include <string.h>
 
 enum { SK_SOFTMAX = 0, SK_EXP, SK_RELU, SK_RELU2, SK_SIGMOID, SK_SOFTPLUS, SK_SQUAREPLUS, SK_POLY, SK_EXPPOLY,
   SK_EXPROW, SK_SIGSOFT, SK_PFLA, SK_KINDS };
@@ -73,11 +74,64 @@ SIMD_INLINE Pfla sk_pfla(const ScoreSpec *sp, float x) {
   return r;
 }
 
-// P[0..n) from S[0..n) (distinct arrays) of a row of head h. Row kinds: with read = 0 the row's m and Z
+// 16 float lanes (GCC vector extensions: one AVX-512 register, two AVX2 or four SSE ones; the lanes'
+// arithmetic is the same at every level), loaded and stored at any float alignment; 8 float, 8 double lanes.
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+typedef int v16i __attribute__((vector_size(64), aligned(4)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
+
+// log(1 + u) for u in [0, 1] (softplus's e^-|S|): u p(u), p of degree 7 fitted to log1p(u) / u on [0, 1]
+// for the least maximal relative error (3.4e-7 in float32, about 3 ulp; wasm/assembly/vmath.ts vlog1p01
+// has the same coefficients). No division, no range split: it vectorizes inside the kind's loop.
+SIMD_INLINE float sk_log1p01(float u) {
+  float y = -0.008539227768778801f;
+  y = y * u + 0.044089701026678085f;
+  y = y * u - 0.10768181085586548f;
+  y = y * u + 0.1774524748325348f;
+  y = y * u - 0.2449546456336975f;
+  y = y * u + 0.33275479078292847f;
+  y = y * u - 0.4999740421772003f;
+  y = y * u + 0.9999998211860657f;
+  return y * u;
+}
+SIMD_INLINE v16f sk_log1p01_v(v16f u) { // the same operations on 16 lanes
+  v16f y = -0.008539227768778801f - (v16f){ 0 };
+  y = y * u + 0.044089701026678085f;
+  y = y * u - 0.10768181085586548f;
+  y = y * u + 0.1774524748325348f;
+  y = y * u - 0.2449546456336975f;
+  y = y * u + 0.33275479078292847f;
+  y = y * u - 0.4999740421772003f;
+  y = y * u + 0.9999998211860657f;
+  return y * u;
+}
+
+// softplus from u = e^-|S| (in P[0..n)): P = c0 (max(S, 0) + log1p(u)) and, with sig, σ(S) = (S >= 0 ? 1 : u) / (1 + u),
+// over [0, ncol) in 16-lane blocks, both 0 past n.
+SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long ncol, float c0) {
+  const v16i iota = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+  const v16f zero = { 0 }, one = zero + 1;
+  long s = 0;
+  for (; s + 16 <= ncol; s += 16) {
+    const v16f x = *(const v16f *)(S + s), u = *(const v16f *)(P + s);
+    const v16i live = iota + (int)s < (int)n, pos = x > zero, nonneg = x >= zero;
+    const v16f y = c0 * ((v16f)((v16i)x & pos) + sk_log1p01_v(u));
+    *(v16f *)(P + s) = (v16f)((v16i)y & live);
+    if (sig) *(v16f *)(sig + s) = (v16f)((v16i)((v16f)(((v16i)one & nonneg) | ((v16i)u & ~nonneg)) / (one + u)) & live);
+  }
+  for (; s < ncol; s++) {
+    const float x = S[s], u = P[s];
+    if (sig) sig[s] = s < n ? (x >= 0 ? 1 : u) / (1 + u) : 0;
+    P[s] = s < n ? c0 * ((x > 0 ? x : 0) + sk_log1p01(u)) : 0;
+  }
+}
+
+// P[0..n) from S[0..n) (distinct arrays) of a row of head h, and zeros up to ncol. Row kinds: with read = 0 the row's m and Z
 // are computed and stored in *m, *Z; with read = 1 they are read from there (backward), the arithmetic
 // from S to P being the same either way. Elementwise kinds store m = 0, Z = 1. softplus with sig given
 // (backward) also keeps σ(S) there (its derivative, from the same exponential), sigsoftmax σ(k S).
-SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long h, float *m, float *Z, int read, float *sig) {
+SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long ncol, long h, float *m, float *Z, int read, float *sig) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
   switch (sp->kind) {
@@ -98,7 +152,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       }
       const float inv = (float)(1 / (double)*Z);
       for (long s = 0; s < n; s++) P[s] *= inv;
-      return;
+      break;
     }
     case SK_EXP: {
       const float beta = hp[0], amax = hp[1], g = hp[2];
@@ -122,12 +176,11 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       vexpf(P, P, n);
       for (long s = 0; s < n; s++) P[s] = c0 / (1 + P[s]);
       break;
-    case SK_SOFTPLUS:
-      for (long s = 0; s < n; s++) P[s] = S[s] < 20 ? S[s] : 20;
+    case SK_SOFTPLUS: // max(S, 0) + log1p(u), u = e^-|S|: the same function, no overflow, u in (0, 1]
+      #pragma omp simd
+      for (long s = 0; s < n; s++) P[s] = -fabsf(S[s]);
       vexpf(P, P, n);
-      if (sig) for (long s = 0; s < n; s++) sig[s] = S[s] > 20 ? 1 : P[s] / (1 + P[s]);
-      vlog1pf(P, P, n);
-      for (long s = 0; s < n; s++) P[s] = c0 * (S[s] > 20 ? S[s] : P[s]);
+      softplus_row(P, sig, S, n, ncol, c0);
       break;
     case SK_SQUAREPLUS:
       #pragma omp simd
@@ -158,7 +211,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       }
       const float f = (float)(c4 / (double)*Z);
       for (long s = 0; s < n; s++) P[s] *= f;
-      return;
+      break;
     }
     case SK_SIGSOFT: {
       float mm;
@@ -181,7 +234,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       }
       const float inv = (float)(1 / (double)*Z);
       for (long s = 0; s < n; s++) P[s] *= inv;
-      return;
+      break;
     }
     case SK_PFLA: {
       double sum = 0;
@@ -189,17 +242,75 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       if (!read) { *m = 0; *Z = c1 != 0 ? (float)(sum + c2) : c2; }
       const float inv = (float)(1 / (double)*Z);
       for (long s = 0; s < n; s++) P[s] *= inv;
-      return;
+      break;
     }
   }
-  if (!read) { *m = 0; *Z = 1; }
+  if (sp->kind >= SK_EXP && sp->kind <= SK_EXPPOLY && !read) { *m = 0; *Z = 1; }
+  if (sp->kind != SK_SOFTPLUS) for (long s = n; s < ncol; s++) P[s] = 0;
 }
 
-// d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS (before the scale). S, P (and
-// softplus's sig) as forward gave them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to).
+// The exp kind's three per-pair sums (Σ dP P, Σ dP P where unclamped, Σ dP P a): element s of a row's
+// 16-element blocks adds to float lane s % 16, the lanes then to double lanes at the row's end, the
+// elements past the last block to a double tail in order; exp_sums_end adds them up in lane order.
+// The same arithmetic at every SIMD level, and no horizontal sum per row.
+typedef struct { v8d lane[3][2]; double tail[3]; } ExpAcc;
+
+SIMD_INLINE void lanes_add(v8d *dst, v16f x) {
+  v8f lo, hi;
+  memcpy(&lo, &x, sizeof lo);
+  memcpy(&hi, (const char *)&x + sizeof lo, sizeof hi);
+  dst[0] += __builtin_convertvector(lo, v8d);
+  dst[1] += __builtin_convertvector(hi, v8d);
+}
+
+SIMD_INLINE void exp_sums_end(double *sums, ExpAcc *acc, int want) {
+  for (int j = 0; j < 3; j++) {
+    double r = 0;
+    for (int l = 0; l < 16; l++) r += acc->lane[j][l >> 3][l & 7];
+    if (want >> j & 1) sums[j] += r + acc->tail[j];
+  }
+  *acc = (ExpAcc){ 0 };
+}
+
+// Row of the exp kind over [0, ncol), P being 0 past the row's end (so are dS and the terms there):
+// d = dP P c0 scale where a = S - beta < amax, else 0; the sums of `want` (a bit mask) into acc.
+SIMD_INLINE void exp_row_backward(float *d, const float *S, const float *P, long ncol, float beta, float amax, float c0,
+  float scale, int want, ExpAcc *acc) {
+  v16f la = { 0 }, lf = { 0 }, lw = { 0 };
+  long s = 0;
+  if (!(amax < INFINITY) && !(want & 6)) { // nothing clamped (a < inf) and only Σ dP P wanted
+    for (; s + 16 <= ncol; s += 16) {
+      const v16f gp = *(const v16f *)(d + s) * *(const v16f *)(P + s);
+      la += gp;
+      *(v16f *)(d + s) = gp * c0 * scale;
+    }
+  } else {
+    const v16f am = amax - (v16f){ 0 };
+    for (; s + 16 <= ncol; s += 16) {
+      const v16f gp = *(const v16f *)(d + s) * *(const v16f *)(P + s), a = *(const v16f *)(S + s) - beta;
+      const v16i in = a < am; // lanes where a < amax: -1, else 0
+      const v16f u = (v16f)((v16i)gp & in);
+      la += gp; lf += u; lw += gp * (v16f)(((v16i)a & in) | ((v16i)am & ~in));
+      *(v16f *)(d + s) = u * c0 * scale;
+    }
+  }
+  for (; s < ncol; s++) {
+    const float gp = d[s] * P[s], a = S[s] - beta, u = a < amax ? gp : 0.0f;
+    acc->tail[0] += gp; acc->tail[1] += u; acc->tail[2] += (double)gp * (a < amax ? a : amax);
+    d[s] = u * c0 * scale;
+  }
+  if (want & 1) lanes_add(acc->lane[0], la);
+  if (want & 2) lanes_add(acc->lane[1], lf);
+  if (want & 4) lanes_add(acc->lane[2], lw);
+}
+
+// d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS scale (the gradient of the
+// unscaled scores q.k), and d[n..ncol) zeros. S, P (and softplus's/sigsoftmax's sig) as forward gave
+// them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to). Each kind's loop is one
+// vectorized pass that also multiplies by scale (the same float32 operations as dS, then dS * scale).
 // sigmoid and exppoly take their derivative from P (σ = P / c0; c1 e^(c1 S) = c1 P / c0), no exponential.
-SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *S, const float *P, const float *sig, long n, long h,
-  float m, float Z, double *sums) {
+SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *S, const float *P, const float *sig, long n, long ncol,
+  long h, float m, float Z, float scale, double *sums, ExpAcc *acc) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c4 = c[4];
   double dot = 0;
@@ -211,51 +322,49 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
   switch (sp->kind) {
     case SK_SOFTMAX:
       #pragma omp simd
-      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd);
+      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd) * scale;
       break;
-    case SK_EXP: {
-      const float beta = hp[0], amax = hp[1];
-      double all = 0, free = 0, wa = 0;
-      for (long s = 0; s < n; s++) {
-        const float gp = d[s] * P[s], a = S[s] - beta;
-        all += gp;
-        wa += (double)gp * (a < amax ? a : amax);
-        if (a < amax) { free += gp; d[s] = gp * c0; } else d[s] = 0;
-      }
-      sums[0] += all; sums[1] += free; sums[2] += wa;
-      break;
-    }
+    case SK_EXP: // dS = dP P c0 where a = S - hp0 < hp1 (else 0), and the sums into acc (exp_row_backward)
+      exp_row_backward(d, S, P, ncol, hp[0], hp[1], c0, scale, (int)c1, acc);
+      return;
     case SK_RELU:
       #pragma omp simd
-      for (long s = 0; s < n; s++) d[s] *= S[s] > 0 ? c0 : 0;
+      for (long s = 0; s < n; s++) d[s] = d[s] * (S[s] > 0 ? c0 : 0) * scale;
       break;
     case SK_RELU2:
       #pragma omp simd
-      for (long s = 0; s < n; s++) d[s] *= S[s] > 0 ? 2 * c0 * S[s] : 0;
+      for (long s = 0; s < n; s++) d[s] = d[s] * (S[s] > 0 ? 2 * c0 * S[s] : 0) * scale;
       break;
     case SK_SQUAREPLUS:
       #pragma omp simd
-      for (long s = 0; s < n; s++) d[s] *= c0 * 0.5f * (1 + S[s] / sqrtf(S[s] * S[s] + c1));
+      for (long s = 0; s < n; s++) d[s] = d[s] * (c0 * 0.5f * (1 + S[s] / sqrtf(S[s] * S[s] + c1))) * scale;
       break;
     case SK_POLY:
       if (c4 == 2) {
         #pragma omp simd
-        for (long s = 0; s < n; s++) { const float x = S[s]; d[s] *= c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0); }
-      } else for (long s = 0; s < n; s++) { const float x = S[s]; d[s] *= c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0); }
+        for (long s = 0; s < n; s++) { const float x = S[s]; d[s] = d[s] * (c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0)) * scale; }
+      } else for (long s = 0; s < n; s++) { const float x = S[s]; d[s] = d[s] * (c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0)) * scale; }
       break;
-    case SK_SIGMOID:
-      #pragma omp simd
-      for (long s = 0; s < n; s++) { const float q = P[s] / c0; d[s] *= c0 * q * (1 - q); }
-      break;
-    case SK_SOFTPLUS:
-      #pragma omp simd
-      for (long s = 0; s < n; s++) d[s] *= c0 * sig[s];
-      break;
+    case SK_SIGMOID: // over [0, ncol): P (so dS) is 0 past n
+    case SK_SOFTPLUS: { // sig is 0 past n (softplus_row)
+      long s = 0;
+      if (sp->kind == SK_SIGMOID) {
+        for (; s + 16 <= ncol; s += 16) {
+          const v16f q = *(const v16f *)(P + s) / c0;
+          *(v16f *)(d + s) = *(const v16f *)(d + s) * (c0 * q * (1 - q)) * scale;
+        }
+        for (; s < ncol; s++) { const float q = P[s] / c0; d[s] = d[s] * (c0 * q * (1 - q)) * scale; }
+      } else {
+        for (; s + 16 <= ncol; s += 16) *(v16f *)(d + s) = *(const v16f *)(d + s) * (c0 * *(const v16f *)(sig + s)) * scale;
+        for (; s < ncol; s++) d[s] = d[s] * (c0 * sig[s]) * scale;
+      }
+      return;
+    }
     case SK_EXPPOLY:
       if (c4 == 2) {
         #pragma omp simd
-        for (long s = 0; s < n; s++) d[s] *= S[s] < 0 ? c1 * P[s] : c0 * 2 * ((S[s] > 0 ? S[s] : 0) + c2);
-      } else for (long s = 0; s < n; s++) d[s] *= S[s] < 0 ? c1 * P[s] : c0 * c4 * powf(S[s] + c2, c4 - 1);
+        for (long s = 0; s < n; s++) d[s] = d[s] * (S[s] < 0 ? c1 * P[s] : c0 * 2 * ((S[s] > 0 ? S[s] : 0) + c2)) * scale;
+      } else for (long s = 0; s < n; s++) d[s] = d[s] * (S[s] < 0 ? c1 * P[s] : c0 * c4 * powf(S[s] + c2, c4 - 1)) * scale;
       break;
     case SK_EXPROW: {
       // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index.
@@ -274,11 +383,12 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       }
       sums[0] += dt;
       if (c[5] != 0) sums[1] += dot / Z;
+      for (long s = 0; s < n; s++) d[s] *= scale;
       break;
     }
     case SK_SIGSOFT: // sig: σ(k S) from the recomputation
       #pragma omp simd
-      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd) * c0 * (2 - sig[s]);
+      for (long s = 0; s < n; s++) d[s] = P[s] * (d[s] - fd) * c0 * (2 - sig[s]) * scale;
       break;
     case SK_PFLA: {
       const long nk = sp->nk;
@@ -287,7 +397,7 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       for (long s = 0; s < n; s++) {
         const Pfla q = sk_pfla(sp, S[s]);
         const float gy = (d[s] - sub) / Z;
-        d[s] = gy * q.dv;
+        d[s] = gy * q.dv * scale;
         if (!lx && !ly) continue;
         const float gl = quad ? gy * 2 * S[s] * q.L : gy;
         const long j = q.j;
@@ -306,6 +416,7 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       break;
     }
   }
+  for (long s = n; s < ncol; s++) d[s] = 0;
 }
 
 #endif

@@ -21,7 +21,7 @@
 //              respect to P) and ADDS the parameter gradients into g[name] (float64 sums, one per
 //              parameter element).
 import type { F } from '../../engine/types.js';
-export { SCORE_KIND } from '../../engine/kernels/ts/attention.js';
+export { EXP_SUMS, SCORE_KIND } from '../../engine/kernels/ts/attention.js';
 import type { Ops } from '../op-cost.js';
 import type { ParamSpec, Params, VariantConfig, VariantFlag } from '../variant.js';
 

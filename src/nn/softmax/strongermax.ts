@@ -18,7 +18,7 @@
 //   dτ = -Σ da_i (a_i - m) / τ;  do = -(c0 / Z) Σ_j dP_j r_j / Z;  dS_i = da_i unless clamped.
 import type { ConfigOf, Params, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { allSums, DIV_BY_SEQ_LEN, SCORE_KIND, finiteFlag, headSums, positiveFlag } from './score.js';
+import { allSums, DIV_BY_SEQ_LEN, EXP_SUMS, SCORE_KIND, finiteFlag, headSums, positiveFlag } from './score.js';
 
 const FLAGS = [
   { name: 'strongermax_strength', type: 'float', default: Math.E, help: 'strongermax: the base s of s^(a/τ)', check: positiveFlag() },
@@ -98,7 +98,7 @@ export const strongermax: SoftmaxVariant<A> = {
     if (!a.strongermax_div_by_sum_of_terms && mode < 2) {
       const m = mode === 1 ? a.strongermax_xmax_guess! : 0;
       return {
-        kind: SCORE_KIND.exp, c: [kt], hp: () => [m, clamp - m, c0, 0],
+        kind: SCORE_KIND.exp, c: [kt, learnTau ? EXP_SUMS.weighted : 0], hp: () => [m, clamp - m, c0, 0],
         grads: learnTau ? (sums, pairs, _NH, g) => { g.temperature_factor[0] -= kt / tau * allSums(sums, pairs, 3, 2); } : undefined,
       };
     }
