@@ -10,7 +10,8 @@
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { hasF, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SK_EXPROW, SK_SOFTMAX } from './softmax';
+import { elemE0, elemF, elemFast, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
+  SK_RELU2, SK_SIGMOID, SK_SOFTMAX, SK_SOFTPLUS, SK_SQUAREPLUS } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
 
@@ -184,6 +185,77 @@ function expRow(row: usize, n: i32, m: f32): f32 {
     sum = f32x4.add(sum, e2);
   }
   return hsum(sum);
+}
+
+// The fused rows of an elementwise kind K (softmax.ts elemP): no row pass, the kind's P (and in backward
+// dS) straight from the row's dots S. Lanes n..n4 of the last vector are other keys' dots (finite); their
+// P and dS are never read (the weighted sums and rowsBackward stop at n), and backward zeroes dP there, so
+// the exp kind's sums get nothing from them: no masks in the loops. Constants splatted once per row.
+// @ts-ignore: decorator
+@inline
+function elemRowForward<K>(P: usize, S: usize, n: i32, sv: v128, spec: usize, hp: usize): void {
+  const n4 = (n + 3) & ~3;
+  const k0 = f32x4.splat(load<f32>(spec)), k1 = f32x4.splat(load<f32>(spec, 4)), k2 = f32x4.splat(load<f32>(spec, 8)), k3 = f32x4.splat(load<f32>(spec, 12));
+  const e0 = f32x4.splat(elemE0<K>(spec, hp)), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
+  for (let s = 0; s < n4; s += 4) {
+    const o = <usize>s << 2;
+    v128.store(P + o, elemP<K>(f32x4.mul(v128.load(S + o), sv), k0, k1, k2, k3, e0, e1, e2, false));
+  }
+}
+
+// The exp kind's per-pair sums (Σ dP P, Σ unclamped dP P, Σ dP P a) in f64 lanes: f32x4 partials of at
+// most 16 vectors of a row each, promoted and added here (lanes in a fixed order: thread-count independent).
+let sumA0 = f64x2.splat(0), sumA1 = f64x2.splat(0), sumF0 = f64x2.splat(0), sumF1 = f64x2.splat(0), sumW0 = f64x2.splat(0), sumW1 = f64x2.splat(0);
+
+// @ts-ignore: decorator
+@inline function promoteLo(x: v128): v128 { return f64x2.promote_low_f32x4(x); }
+// @ts-ignore: decorator
+@inline function promoteHi(x: v128): v128 { return f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)); }
+
+/**
+ * Backward's fused row of kind K: W[0..n) = P and drow (dP) becomes dS scale (both unrounded: the caller
+ * rounds them with bfloat16); exp adds its sums (simple: no clamp, Σ dP P a not wanted: Σ dP P only) to
+ * sumA/sumF/sumW.
+ */
+// @ts-ignore: decorator
+@inline
+function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, spec: usize, hp: usize, simple: bool): void {
+  const n4 = (n + 3) & ~3, zero = f32x4.splat(0);
+  const k0 = f32x4.splat(load<f32>(spec)), k1 = f32x4.splat(load<f32>(spec, 4)), k2 = f32x4.splat(load<f32>(spec, 8)), k3 = f32x4.splat(load<f32>(spec, 12));
+  const e0 = f32x4.splat(elemE0<K>(spec, hp)), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
+  if ((n & 3) != 0) { const o = drow + (<usize>(n & ~3) << 2); v128.store(o, v128.and(v128.load(o), i32x4.lt_s(i32x4.add(i32x4.splat(n & ~3), LANES), i32x4.splat(n)))); }
+  if (kindOf<K>() != SK_EXP) {
+    for (let s = 0; s < n4; s += 4) {
+      const o = <usize>s << 2;
+      v128.store(W + o, elemP<K>(f32x4.mul(v128.load(S + o), sv), k0, k1, k2, k3, e0, e1, e2, true));
+      v128.store(drow + o, f32x4.mul(f32x4.mul(v128.load(drow + o), elemF), sv));
+    }
+    return;
+  }
+  for (let s0 = 0; s0 < n4; s0 += 64) { // dS = dP P c0 (a < amax), the sums over 16 vectors at most in f32
+    const s1 = min(s0 + 64, n4);
+    let pa = zero, pf = zero, pw = zero;
+    if (simple) {
+      for (let s = s0; s < s1; s += 4) {
+        const o = <usize>s << 2;
+        const P = f32x4.mul(vexp(f32x4.mul(k0, f32x4.sub(f32x4.mul(v128.load(S + o), sv), e0))), e2), gp = f32x4.mul(v128.load(drow + o), P);
+        pa = f32x4.add(pa, gp);
+        v128.store(W + o, P);
+        v128.store(drow + o, f32x4.mul(f32x4.mul(gp, k0), sv));
+      }
+    } else {
+      for (let s = s0; s < s1; s += 4) {
+        const o = <usize>s << 2, a = f32x4.sub(f32x4.mul(v128.load(S + o), sv), e0), am = f32x4.pmin(e1, a);
+        const P = f32x4.mul(vexp(f32x4.mul(k0, am)), e2), gp = f32x4.mul(v128.load(drow + o), P), gf = v128.and(gp, f32x4.lt(a, e1));
+        pa = f32x4.add(pa, gp); pf = f32x4.add(pf, gf); pw = f32x4.add(pw, f32x4.mul(gp, am));
+        v128.store(W + o, P);
+        v128.store(drow + o, f32x4.mul(f32x4.mul(gf, k0), sv));
+      }
+      sumF0 = f64x2.add(sumF0, promoteLo(pf)); sumF1 = f64x2.add(sumF1, promoteHi(pf));
+      sumW0 = f64x2.add(sumW0, promoteLo(pw)); sumW1 = f64x2.add(sumW1, promoteHi(pw));
+    }
+    sumA0 = f64x2.add(sumA0, promoteLo(pa)); sumA1 = f64x2.add(sumA1, promoteHi(pa));
+  }
 }
 
 export function attentionForward(out: usize, stats: usize, q: usize, k: usize, v: usize, p: f64, seed: u32,
@@ -366,25 +438,43 @@ export function attentionScoreForward(out: usize, stats: usize, q: usize, k: usi
   const decision = <i32>load<f64>(state, 192), qs = state, qp = state + 96, qsOn = quantOn(qs), qpOn = quantOn(qp);
   const c1 = load<f32>(spec, 4), c2 = load<f32>(spec, 8);
   const needMax = pass == 0 && (kind == SK_SOFTMAX || kind == SK_EXPROW); // the kinds that use the row max
+  const fast = pass == 0 && !qsOn && elemFast(kind, spec); // fused rows: the kind's P straight from the dots
+  const sv = f32x4.splat(scale);
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
   for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
     const b = pr / NH, h = pr % NH;
     const base = (<usize>b * <usize>T * <usize>C + <usize>h * <usize>D) << 2;
+    const hp = spec + (<usize>(SCORE_NC + 4 * h) << 2);
     transposeHead(kT, k + base, T, C, D, Tp);
     stMn = Infinity; stMx = -Infinity; stAm = 0;
     let dmx: f32 = -Infinity;
     for (let t = 0; t < T; t++) {
       const qo = q + base + (<usize>t * <usize>C << 2), r = pr * T + t;
       const n = t + 1;
-      let mxS = scoreRow(S, qo, kT, D, Tp, n, scale, needMax);
-      if (!needMax) mxS = NaN;
-      if (pass == 1) { store<f64>(rsum + (<usize>r << 3), rowStats(S, n)); continue; }
-      if (qsOn && quantRow(S, n, qs, pr, t)) mxS = NaN; // S changed: its max is not scoreRow's
-      if (pass == 2) {
-        for (let s = 0; s < n; s++) { const x = load<f32>(S + (<usize>s << 2)), y = (x < c1 ? x : c1) - c2; dmx = y > dmx ? y : dmx; }
-        continue;
+      if (fast) {
+        weightedRows(S, qo, kT, D, Tp, (n + 3) & ~3); // the dots; lanes past n are keys' too (finite), zeroed
+        switch (kind) { // one loop per kind (elemP)
+          case SK_EXP: elemRowForward<KExp>(P, S, n, sv, spec, hp); break;
+          case SK_RELU: elemRowForward<KRelu>(P, S, n, sv, spec, hp); break;
+          case SK_RELU2: elemRowForward<KRelu2>(P, S, n, sv, spec, hp); break;
+          case SK_SIGMOID: elemRowForward<KSigmoid>(P, S, n, sv, spec, hp); break;
+          case SK_SOFTPLUS: elemRowForward<KSoftplus>(P, S, n, sv, spec, hp); break;
+          case SK_SQUAREPLUS: elemRowForward<KSquareplus>(P, S, n, sv, spec, hp); break;
+          case SK_POLY: elemRowForward<KPoly>(P, S, n, sv, spec, hp); break;
+          default: elemRowForward<KExppoly>(P, S, n, sv, spec, hp);
+        }
+        setRow(0, 1);
+      } else {
+        let mxS = scoreRow(S, qo, kT, D, Tp, n, scale, needMax);
+        if (!needMax) mxS = NaN;
+        if (pass == 1) { store<f64>(rsum + (<usize>r << 3), rowStats(S, n)); continue; }
+        if (qsOn && quantRow(S, n, qs, pr, t)) mxS = NaN; // S changed: its max is not scoreRow's
+        if (pass == 2) {
+          for (let s = 0; s < n; s++) { const x = load<f32>(S + (<usize>s << 2)), y = (x < c1 ? x : c1) - c2; dmx = y > dmx ? y : dmx; }
+          continue;
+        }
+        rowForward(kind, spec, NH, nk, decision, P, S, n, h, false, 0, mxS);
       }
-      rowForward(kind, spec, NH, nk, decision, P, S, n, h, false, 0, mxS);
       if (pass == 3) { store<f64>(rsum + (<usize>r << 3), rowStats(P, n)); continue; }
       const so = stats + (<usize>r << 3);
       store<f32>(so, rowM); store<f32>(so, rowZ, 4);
@@ -420,6 +510,8 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
   const P = S + (<usize>Tp << 2), drow = P + (<usize>Tp << 2), W = drow + (<usize>Tp << 2), F = W + (<usize>Tp << 2);
   const thr = p * 16777216.0, ks = <f32>(1.0 / (1.0 - p));
   const decision = <i32>load<f64>(state, 192), qs = state, qp = state + 96, qsOn = quantOn(qs), qpOn = quantOn(qp);
+  const fast = !qsOn && !qpOn && p == 0 && elemFast(kind, spec); // fused rows (elemRowBackward)
+  const want = <i32>load<f32>(spec, 4), sv = f32x4.splat(scale);
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
   for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
     const b = pr / NH, h = pr % NH;
@@ -428,10 +520,32 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
     if (G > 0) memory.fill(ps, 0, <usize>G << 3);
     transposeHead(kT, k + base, T, C, D, Tp);
     transposeHead(vT, v + base, T, C, D, Tp);
+    const hp = spec + (<usize>(SCORE_NC + 4 * h) << 2), simple = load<f32>(hp, 4) == Infinity && (want & 4) == 0;
+    sumA0 = f64x2.splat(0); sumA1 = sumA0; sumF0 = sumA0; sumF1 = sumA0; sumW0 = sumA0; sumW1 = sumA0;
     for (let t = 0; t < T; t++) {
       const to = base + (<usize>t * <usize>C << 2);
       const so = stats + ((<usize>pr * <usize>T + <usize>t) << 3);
       const n = t + 1, n4 = (n + 3) & ~3;
+      if (fast) {
+        weightedRows(S, q + to, kT, D, Tp, n4); // the dots
+        weightedRows(drow, dor + to, vT, D, Tp, n4); // dW = dout[t] . v[s]
+        switch (kind) { // one loop per kind (elemP)
+          case SK_EXP: elemRowBackward<KExp>(P, S, drow, n, sv, spec, hp, simple); break;
+          case SK_RELU: elemRowBackward<KRelu>(P, S, drow, n, sv, spec, hp, false); break;
+          case SK_RELU2: elemRowBackward<KRelu2>(P, S, drow, n, sv, spec, hp, false); break;
+          case SK_SIGMOID: elemRowBackward<KSigmoid>(P, S, drow, n, sv, spec, hp, false); break;
+          case SK_SOFTPLUS: elemRowBackward<KSoftplus>(P, S, drow, n, sv, spec, hp, false); break;
+          case SK_SQUAREPLUS: elemRowBackward<KSquareplus>(P, S, drow, n, sv, spec, hp, false); break;
+          case SK_POLY: elemRowBackward<KPoly>(P, S, drow, n, sv, spec, hp, false); break;
+          default: elemRowBackward<KExppoly>(P, S, drow, n, sv, spec, hp, false);
+        }
+        if (bf) for (let s = 0; s < n; s += 4) {
+          const o = <usize>s << 2;
+          v128.store(P + o, vbf16(v128.load(P + o))); v128.store(drow + o, vbf16(v128.load(drow + o)));
+        }
+        rowsBackward(dv + base, dk + base, k + base, P, drow, dor + to, q + to, dq + to, n, C, D);
+        continue;
+      }
       scoreRow(S, q + to, kT, D, Tp, n, scale, false);
       if (qsOn) quantRow(S, n, qs, pr, t);
       const m = load<f32>(so), Z = load<f32>(so, 4);
@@ -467,6 +581,11 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
       }
       // dv[s] += W dout[t], dq[t] += dS k[s], dk[s] += dS q[t]
       rowsBackward(dv + base, dk + base, k + base, wr, drow, dor + to, q + to, dq + to, n, C, D);
+    }
+    if (fast && kind == SK_EXP) { // the fused rows' sums, those the variant reads
+      if (want & 1) store<f64>(ps, lanes2(sumA0, sumA1));
+      if (want & 2) store<f64>(ps, simple ? lanes2(sumA0, sumA1) : lanes2(sumF0, sumF1), 8); // nothing clamped: Σ unclamped = Σ all
+      if (want & 4) store<f64>(ps, lanes2(sumW0, sumW1), 16);
     }
   }
 }
