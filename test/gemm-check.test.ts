@@ -31,12 +31,12 @@ function gemmCheck(...args: string[]): string {
 
 test('our GEMM without Node, this machine: every kernel on every case, concurrent start, buffers freed with their thread', { skip: skipNative }, () => {
   const out = gemmCheck();
-  assert.match(out, /gemm_check: generic: 23 sizes/, out);
+  assert.match(out, /gemm_check: generic: 24 sizes/, out);
 });
 
 test('our GEMM on ARM64 under qemu-aarch64: the NEON kernel (picked by auto) and the portable one on every case', { skip: skipCross }, () => {
   const out = gemmCheck('--arch', 'aarch64');
-  assert.match(out, /gemm_check: neon: 23 sizes/, out);
-  assert.match(out, /gemm_check: generic: 23 sizes/, out);
+  assert.match(out, /gemm_check: neon: 24 sizes/, out);
+  assert.match(out, /gemm_check: generic: 24 sizes/, out);
   assert.match(out, /2 kernels \(neon,generic\), auto picks neon/, out);
 });

@@ -393,8 +393,9 @@ void gemm_bf16_st(int ta, int tb, long M, long N, long K, float alpha, const flo
 // ---- the Backend's matmul, split over the pool ------------------------------------------------
 
 // Slices of output rows (split along M) or columns (along N, when N > M), each one gemm_st on the
-// matching part of A or B with the full strides (no copies). A few slices per thread, so a
-// descheduled thread delays little; slices are multiples of 48 rows or 32 columns (whole tiles).
+// matching part of A or B with the full strides (no copies). A few slices per thread (one for deep
+// products, below), so a descheduled thread delays little; slices are multiples of 48 rows or 32
+// columns (whole tiles).
 typedef struct {
   const GemmKernel *g;
   float *out;
@@ -430,9 +431,12 @@ void nl_matmul_ex(float *out, const float *a, const float *b, int M, int N, int 
   if (M == 0 || N == 0) return;
   MatmulJob j = { selected(), out, a, b, M, N, K, 0, transA, transB, accumulate, N > M, bf16 };
   const long len = j.split_n ? N : M, unit = j.split_n ? 32 : 48, threads = pool_threads();
-  // Below ~2 MFLOP waking the pool costs more than it saves; one thread takes the product whole
-  // (each slice packs the other operand again: all of a weight gradient's 16384 x N input, say).
-  long parts = (double)M * N * K < 1e6 || threads == 1 ? 1 : threads * 3;
+  // Below ~2 MFLOP waking the pool costs more than it saves; one thread takes the product whole.
+  // Each slice packs the other operand again: for a deep product (K over 4 times the split side:
+  // a weight gradient, K = 16384 tokens) that packing is a large share of the slice's work, so it
+  // gets one slice per thread instead of three (with two threads, 384 x 384 x 16384 packed its
+  // 25 MB B six times: 151 -> 188 GFLOP/s per CPU second in bfloat16, docs/native.md).
+  long parts = (double)M * N * K < 1e6 || threads == 1 ? 1 : K > 4 * len ? threads : threads * 3;
   if (parts > len / unit) parts = len / unit;
   if (parts < 1) parts = 1;
   j.slice = ((len + parts - 1) / parts + unit - 1) / unit * unit;

@@ -102,11 +102,12 @@ static void check_one(const char *kernel, long M, long N, long K, int ta, int tb
 // than 1 MFLOP, which nl_matmul splits over the pool along M or along N, A read in place (up to
 // 256 columns) and above, avx512's half-width tile written straight to C (16 or 48 columns), and
 // the bf16 product's two block orders: B packed whole when its kc blocks fit one nc block (200 x
-// 60 x 769: two mc blocks, three kc blocks), else one kc block at a time (13 x 1100 x 769).
+// 60 x 769: two mc blocks, three kc blocks), else one kc block at a time (13 x 1100 x 769), and a
+// deep product, which nl_matmul cuts into one slice per thread (96 x 40 x 800).
 static const long SIZES[][3] = { {1, 1, 1}, {1, 65, 130}, {1, 7, 1}, {2, 3, 0}, {5, 1, 3}, {3, 17, 1}, {8, 12, 1},
   {8, 12, 384}, {9, 13, 7}, {16, 24, 5}, {7, 11, 385}, {13, 33, 7}, {12, 32, 384}, {25, 49, 385}, {7, 15, 769},
   {97, 65, 40}, {200, 60, 90}, {61, 300, 90}, {3, 3100, 5}, {26, 48, 33}, {14, 16, 9},
-  {200, 60, 769}, {13, 1100, 769} };
+  {200, 60, 769}, {13, 1100, 769}, {96, 40, 800} };
 
 static void check_kernels(void) {
   char list[64];
