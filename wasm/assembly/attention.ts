@@ -10,7 +10,7 @@
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { elemE0, elemF, elemFast, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
+import { elemE0, elemFast, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
   SK_RELU2, SK_SIGMOID, SK_SOFTMAX, SK_SOFTPLUS, SK_SQUAREPLUS } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
@@ -207,7 +207,7 @@ function elemRowForward<K>(P: usize, S: usize, n: i32, sv: v128, spec: usize, hp
   }
   for (let s = 0; s < n4; s += 4) {
     const o = <usize>s << 2;
-    v128.store(P + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, false));
+    v128.store(P + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, false, sv, 0));
   }
 }
 
@@ -236,8 +236,7 @@ function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, s
   if (kindOf<K>() != SK_EXP) {
     for (let s = 0; s < n4; s += 4) {
       const o = <usize>s << 2;
-      v128.store(W + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, true));
-      v128.store(drow + o, f32x4.mul(f32x4.mul(v128.load(drow + o), elemF), sv));
+      v128.store(W + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, true, v128.load(drow + o), drow + o));
     }
     return;
   }
