@@ -2,7 +2,7 @@
 // included by attention.c so that it is compiled for each SIMD level with the strip loops. A variant is a
 // kind and its constants (src/nn/softmax/<name>.ts builds them: its `kernel` adapter); the TypeScript
 // definition of each is the variant's own forward/backward, which these follow operation for operation
-// in float32 (sums in double).
+// in float32 (sums in double; the exp kind's sums in float lanes per row first, exp_row_backward).
 //   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
 // Kinds (SCORE_KIND in src/engine/kernels/ts/attention.ts):
 //   0 softmax      P = exp(S - m) / Z, m the row max, Z the row sum
@@ -14,7 +14,8 @@
 //                  r = exp(c0 (x - m)), Z = c5 ? hp0 + Σ r : 1, P = c4 r / Z   (softermax, strongermax)
 //  10 sigsoftmax   e = exp(c0 S - m) σ(c0 S), m = c0 (c0 >= 0 ? row max : row min), P = e / Σ e
 //  11 pfla         y = the knots' curve (c0 = 0: ys^2 interpolated; 1: x L(ys)^2), Z = c1 ? Σ y + c2 : c2, P = y / Z
-// Per-pair parameter-gradient sums (G doubles): exp 3 (Σ dP P, Σ unclamped dP P, Σ dP P a), exprow 2
+// Per-pair parameter-gradient sums (G doubles): exp 3 (Σ dP P, Σ unclamped dP P, Σ dP P a; only those of the
+// mask c1, EXP_SUMS, are computed, the others stay 0), exprow 2
 // (Σ da (x - m), Σ D/Z), pfla 2 nk + 1 (d xs, d ys at sorted indices, Σ (Σ dP P)/Z); others none.
 #ifndef NORMLAB_SOFTMAX_H
 #define NORMLAB_SOFTMAX_H
@@ -90,18 +91,7 @@ SIMD_INLINE v16f live16(v16f x, long s, long n) {
 // log(1 + u) for u in [0, 1] (softplus's e^-|S|): u p(u), p of degree 7 fitted to log1p(u) / u on [0, 1]
 // for the least maximal relative error (3.4e-7 in float32, about 3 ulp). No division, no range split: it
 // vectorizes inside the kind's loop (wasm, with fewer multiplies per lane to spare, takes 2 atanh(u / (2 + u))).
-SIMD_INLINE float sk_log1p01(float u) {
-  float y = -0.008539227768778801f;
-  y = y * u + 0.044089701026678085f;
-  y = y * u - 0.10768181085586548f;
-  y = y * u + 0.1774524748325348f;
-  y = y * u - 0.2449546456336975f;
-  y = y * u + 0.33275479078292847f;
-  y = y * u - 0.4999740421772003f;
-  y = y * u + 0.9999998211860657f;
-  return y * u;
-}
-SIMD_INLINE v16f sk_log1p01_v(v16f u) { // the same operations on 16 lanes
+SIMD_INLINE v16f sk_log1p01_v(v16f u) {
   v16f y = -0.008539227768778801f - (v16f){ 0 };
   y = y * u + 0.044089701026678085f;
   y = y * u - 0.10768181085586548f;
@@ -112,6 +102,7 @@ SIMD_INLINE v16f sk_log1p01_v(v16f u) { // the same operations on 16 lanes
   y = y * u + 0.9999998211860657f;
   return y * u;
 }
+SIMD_INLINE float sk_log1p01(float u) { return sk_log1p01_v((v16f){ 0 } + u)[0]; } // one lane (a row's scalar tail)
 
 // softplus from u = e^-|S| (in P[0..n)): P = c0 (max(S, 0) + log1p(u)) and, with sig, σ(S) = (S >= 0 ? 1 : u) / (1 + u),
 // over [0, ncol) in 16-lane blocks, both 0 past n.
