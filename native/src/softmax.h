@@ -2,7 +2,7 @@
 // included by attention.c so that it is compiled for each SIMD level with the strip loops. A variant is a
 // kind and its constants (src/nn/softmax/<name>.ts builds them: its `kernel` adapter); the TypeScript
 // definition of each is the variant's own forward/backward, which these follow operation for operation
-// in float32 (sums in double).
+// in float32 (sums in double; the exp kind's sums in float lanes per row first, exp_row_backward).
 //   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
 // Kinds (SCORE_KIND in src/engine/kernels/ts/attention.ts):
 //   0 softmax      P = exp(S - m) / Z, m the row max, Z the row sum
@@ -14,7 +14,8 @@
 //                  r = exp(c0 (x - m)), Z = c5 ? hp0 + Σ r : 1, P = c4 r / Z   (softermax, strongermax)
 //  10 sigsoftmax   e = exp(c0 S - m) σ(c0 S), m = c0 (c0 >= 0 ? row max : row min), P = e / Σ e
 //  11 pfla         y = the knots' curve (c0 = 0: ys^2 interpolated; 1: x L(ys)^2), Z = c1 ? Σ y + c2 : c2, P = y / Z
-// Per-pair parameter-gradient sums (G doubles): exp 3 (Σ dP P, Σ unclamped dP P, Σ dP P a), exprow 2
+// Per-pair parameter-gradient sums (G doubles): exp 3 (Σ dP P, Σ unclamped dP P, Σ dP P a; only those of the
+// mask c1, EXP_SUMS, are computed, the others stay 0), exprow 2
 // (Σ da (x - m), Σ D/Z), pfla 2 nk + 1 (d xs, d ys at sorted indices, Σ (Σ dP P)/Z); others none.
 #ifndef NORMLAB_SOFTMAX_H
 #define NORMLAB_SOFTMAX_H
@@ -81,21 +82,16 @@ typedef int v16i __attribute__((vector_size(64), aligned(4)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 
-// log(1 + u) for u in [0, 1] (softplus's e^-|S|): u p(u), p of degree 7 fitted to log1p(u) / u on [0, 1]
-// for the least maximal relative error (3.4e-7 in float32, about 3 ulp; wasm/assembly/vmath.ts vlog1p01
-// has the same coefficients). No division, no range split: it vectorizes inside the kind's loop.
-SIMD_INLINE float sk_log1p01(float u) {
-  float y = -0.008539227768778801f;
-  y = y * u + 0.044089701026678085f;
-  y = y * u - 0.10768181085586548f;
-  y = y * u + 0.1774524748325348f;
-  y = y * u - 0.2449546456336975f;
-  y = y * u + 0.33275479078292847f;
-  y = y * u - 0.4999740421772003f;
-  y = y * u + 0.9999998211860657f;
-  return y * u;
+// x where the lane's index s + l is below n, else 0.
+SIMD_INLINE v16f live16(v16f x, long s, long n) {
+  const v16i iota = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+  return (v16f)((v16i)x & (iota + (int)s < (int)n));
 }
-SIMD_INLINE v16f sk_log1p01_v(v16f u) { // the same operations on 16 lanes
+
+// log(1 + u) for u in [0, 1] (softplus's e^-|S|): u p(u), p of degree 7 fitted to log1p(u) / u on [0, 1]
+// for the least maximal relative error (3.4e-7 in float32, about 3 ulp). No division, no range split: it
+// vectorizes inside the kind's loop (wasm, with fewer multiplies per lane to spare, takes 2 atanh(u / (2 + u))).
+SIMD_INLINE v16f sk_log1p01_v(v16f u) {
   v16f y = -0.008539227768778801f - (v16f){ 0 };
   y = y * u + 0.044089701026678085f;
   y = y * u - 0.10768181085586548f;
@@ -106,19 +102,18 @@ SIMD_INLINE v16f sk_log1p01_v(v16f u) { // the same operations on 16 lanes
   y = y * u + 0.9999998211860657f;
   return y * u;
 }
+SIMD_INLINE float sk_log1p01(float u) { return sk_log1p01_v((v16f){ 0 } + u)[0]; } // one lane (a row's scalar tail)
 
 // softplus from u = e^-|S| (in P[0..n)): P = c0 (max(S, 0) + log1p(u)) and, with sig, σ(S) = (S >= 0 ? 1 : u) / (1 + u),
 // over [0, ncol) in 16-lane blocks, both 0 past n.
 SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long ncol, float c0) {
-  const v16i iota = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
   const v16f zero = { 0 }, one = zero + 1;
   long s = 0;
   for (; s + 16 <= ncol; s += 16) {
     const v16f x = *(const v16f *)(S + s), u = *(const v16f *)(P + s);
-    const v16i live = iota + (int)s < (int)n, pos = x > zero, nonneg = x >= zero;
-    const v16f y = c0 * ((v16f)((v16i)x & pos) + sk_log1p01_v(u));
-    *(v16f *)(P + s) = (v16f)((v16i)y & live);
-    if (sig) *(v16f *)(sig + s) = (v16f)((v16i)((v16f)(((v16i)one & nonneg) | ((v16i)u & ~nonneg)) / (one + u)) & live);
+    const v16i pos = x > zero, nonneg = x >= zero;
+    *(v16f *)(P + s) = live16(c0 * ((v16f)((v16i)x & pos) + sk_log1p01_v(u)), s, n);
+    if (sig) *(v16f *)(sig + s) = live16((v16f)(((v16i)one & nonneg) | ((v16i)u & ~nonneg)) / (one + u), s, n);
   }
   for (; s < ncol; s++) {
     const float x = S[s], u = P[s];
@@ -154,13 +149,17 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       for (long s = 0; s < n; s++) P[s] *= inv;
       break;
     }
-    case SK_EXP: {
+    case SK_EXP: { // exp(c0 min(S - hp0, hp1)) hp2; the loops around vexpf in 16-lane blocks to ncol (exp_row)
       const float beta = hp[0], amax = hp[1], g = hp[2];
-      #pragma omp simd
-      for (long s = 0; s < n; s++) { const float a = S[s] - beta; P[s] = c0 * (a < amax ? a : amax); }
+      long s = 0;
+      for (; s + 16 <= ncol; s += 16) {
+        const v16f a = *(const v16f *)(S + s) - beta, am = amax - (v16f){ 0 };
+        *(v16f *)(P + s) = c0 * (v16f)(((v16i)a & (a < am)) | ((v16i)am & ~(a < am)));
+      }
+      for (; s < ncol; s++) { const float a = S[s] - beta; P[s] = c0 * (a < amax ? a : amax); }
       vexpf(P, P, n);
-      #pragma omp simd
-      for (long s = 0; s < n; s++) P[s] *= g;
+      for (s = 0; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = live16(*(const v16f *)(P + s) * g, s, n);
+      for (; s < ncol; s++) P[s] = s < n ? P[s] * g : 0;
       break;
     }
     case SK_RELU:
@@ -171,17 +170,23 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       #pragma omp simd
       for (long s = 0; s < n; s++) P[s] = S[s] > 0 ? c0 * S[s] * S[s] : 0;
       break;
-    case SK_SIGMOID:
-      for (long s = 0; s < n; s++) P[s] = -S[s];
+    case SK_SIGMOID: {
+      long s = 0;
+      for (; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = -*(const v16f *)(S + s);
+      for (; s < ncol; s++) P[s] = -S[s];
       vexpf(P, P, n);
-      for (long s = 0; s < n; s++) P[s] = c0 / (1 + P[s]);
+      for (s = 0; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = live16(c0 / (1 + *(const v16f *)(P + s)), s, n);
+      for (; s < ncol; s++) P[s] = s < n ? c0 / (1 + P[s]) : 0;
       break;
-    case SK_SOFTPLUS: // max(S, 0) + log1p(u), u = e^-|S|: the same function, no overflow, u in (0, 1]
-      #pragma omp simd
-      for (long s = 0; s < n; s++) P[s] = -fabsf(S[s]);
+    }
+    case SK_SOFTPLUS: { // max(S, 0) + log1p(u), u = e^-|S|: the same function, no overflow, u in (0, 1]
+      long s = 0;
+      for (; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = (v16f)((v16i)*(const v16f *)(S + s) | (v16i)(-(v16f){ 0 })); // -|S|
+      for (; s < ncol; s++) P[s] = -fabsf(S[s]);
       vexpf(P, P, n);
       softplus_row(P, sig, S, n, ncol, c0);
       break;
+    }
     case SK_SQUAREPLUS:
       #pragma omp simd
       for (long s = 0; s < n; s++) P[s] = c0 * 0.5f * (S[s] + sqrtf(S[s] * S[s] + c1));
@@ -192,12 +197,21 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
         for (long s = 0; s < n; s++) { const float x = S[s]; P[s] = c0 * (x > 0 ? x * x + c3 : x >= c1 ? c2 * x + c3 : 0); }
       } else for (long s = 0; s < n; s++) { const float x = S[s]; P[s] = c0 * (x > 0 ? powf(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0); }
       break;
-    case SK_EXPPOLY:
-      for (long s = 0; s < n; s++) P[s] = c1 * (S[s] < 0 ? S[s] : 0);
+    case SK_EXPPOLY: {
+      const v16f zero = { 0 };
+      long s = 0;
+      for (; s + 16 <= ncol; s += 16) { const v16f x = *(const v16f *)(S + s); *(v16f *)(P + s) = c1 * (v16f)((v16i)x & (x < zero)); }
+      for (; s < ncol; s++) P[s] = c1 * (S[s] < 0 ? S[s] : 0);
       vexpf(P, P, n);
-      if (c4 == 2) for (long s = 0; s < n; s++) { const float y = (S[s] > 0 ? S[s] : 0) + c2; P[s] = c0 * (S[s] < 0 ? P[s] : y * y + c3); }
-      else for (long s = 0; s < n; s++) P[s] = c0 * (S[s] < 0 ? P[s] : powf(S[s] + c2, c4) + c3);
+      if (c4 == 2) {
+        for (s = 0; s + 16 <= ncol; s += 16) {
+          const v16f x = *(const v16f *)(S + s), y = (v16f)((v16i)x & (x > zero)) + c2, neg = (v16f)(x < zero);
+          *(v16f *)(P + s) = live16(c0 * (v16f)(((v16i)*(const v16f *)(P + s) & (v16i)neg) | ((v16i)(y * y + c3) & ~(v16i)neg)), s, n);
+        }
+        for (; s < ncol; s++) { const float y = (S[s] > 0 ? S[s] : 0) + c2; P[s] = s < n ? c0 * (S[s] < 0 ? P[s] : y * y + c3) : 0; }
+      } else for (s = 0; s < n; s++) P[s] = c0 * (S[s] < 0 ? P[s] : powf(S[s] + c2, c4) + c3);
       break;
+    }
     case SK_EXPROW: {
       long im;
       const float sh = read ? *m : sk_shift(sp, S, n, &im);
@@ -246,7 +260,8 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
     }
   }
   if (sp->kind >= SK_EXP && sp->kind <= SK_EXPPOLY && !read) { *m = 0; *Z = 1; }
-  if (sp->kind != SK_SOFTPLUS) for (long s = n; s < ncol; s++) P[s] = 0;
+  const int zeroed = sp->kind == SK_SOFTPLUS || sp->kind == SK_EXP || sp->kind == SK_SIGMOID || (sp->kind == SK_EXPPOLY && c4 == 2);
+  if (!zeroed) for (long s = n; s < ncol; s++) P[s] = 0;
 }
 
 // The exp kind's three per-pair sums (Σ dP P, Σ dP P where unclamped, Σ dP P a): element s of a row's

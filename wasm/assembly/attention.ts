@@ -10,7 +10,7 @@
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { elemE0, elemF, elemFast, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
+import { elemE0, elemFast, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
   SK_RELU2, SK_SIGMOID, SK_SOFTMAX, SK_SOFTPLUS, SK_SQUAREPLUS } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
@@ -196,10 +196,18 @@ function expRow(row: usize, n: i32, m: f32): f32 {
 function elemRowForward<K>(P: usize, S: usize, n: i32, sv: v128, spec: usize, hp: usize): void {
   const n4 = (n + 3) & ~3;
   const k0 = f32x4.splat(load<f32>(spec)), k1 = f32x4.splat(load<f32>(spec, 4)), k2 = f32x4.splat(load<f32>(spec, 8)), k3 = f32x4.splat(load<f32>(spec, 12));
-  const e0 = f32x4.splat(elemE0<K>(spec, hp)), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
+  const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
+  if (kindOf<K>() == SK_EXP && load<f32>(hp, 4) == Infinity) { // nothing clamped: exp(c0 scale S - c0 beta) g
+    const ks = f32x4.mul(k0, sv), kb = f32x4.mul(k0, e0);
+    for (let s = 0; s < n4; s += 4) {
+      const o = <usize>s << 2;
+      v128.store(P + o, f32x4.mul(vexp(f32x4.sub(f32x4.mul(v128.load(S + o), ks), kb)), e2));
+    }
+    return;
+  }
   for (let s = 0; s < n4; s += 4) {
     const o = <usize>s << 2;
-    v128.store(P + o, elemP<K>(f32x4.mul(v128.load(S + o), sv), k0, k1, k2, k3, e0, e1, e2, false));
+    v128.store(P + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, false, sv, 0));
   }
 }
 
@@ -214,34 +222,44 @@ let sumA0 = f64x2.splat(0), sumA1 = f64x2.splat(0), sumF0 = f64x2.splat(0), sumF
 
 /**
  * Backward's fused row of kind K: W[0..n) = P and drow (dP) becomes dS scale (both unrounded: the caller
- * rounds them with bfloat16); exp adds its sums (simple: no clamp, Σ dP P a not wanted: Σ dP P only) to
+ * rounds them with bfloat16); exp adds its sums to sumA/sumF/sumW by mode: 0 nothing clamped and Σ dP P a not wanted
+ * (Σ dP P only, = Σ unclamped), 1 Σ dP P only wanted, 2 all three; to
  * sumA/sumF/sumW.
  */
 // @ts-ignore: decorator
 @inline
-function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, spec: usize, hp: usize, simple: bool): void {
+function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, spec: usize, hp: usize, mode: i32): void {
   const n4 = (n + 3) & ~3, zero = f32x4.splat(0);
   const k0 = f32x4.splat(load<f32>(spec)), k1 = f32x4.splat(load<f32>(spec, 4)), k2 = f32x4.splat(load<f32>(spec, 8)), k3 = f32x4.splat(load<f32>(spec, 12));
-  const e0 = f32x4.splat(elemE0<K>(spec, hp)), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
+  const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
   if ((n & 3) != 0) { const o = drow + (<usize>(n & ~3) << 2); v128.store(o, v128.and(v128.load(o), i32x4.lt_s(i32x4.add(i32x4.splat(n & ~3), LANES), i32x4.splat(n)))); }
   if (kindOf<K>() != SK_EXP) {
     for (let s = 0; s < n4; s += 4) {
       const o = <usize>s << 2;
-      v128.store(W + o, elemP<K>(f32x4.mul(v128.load(S + o), sv), k0, k1, k2, k3, e0, e1, e2, true));
-      v128.store(drow + o, f32x4.mul(f32x4.mul(v128.load(drow + o), elemF), sv));
+      v128.store(W + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, true, v128.load(drow + o), drow + o));
     }
     return;
   }
   for (let s0 = 0; s0 < n4; s0 += 64) { // dS = dP P c0 (a < amax), the sums over 16 vectors at most in f32
     const s1 = min(s0 + 64, n4);
     let pa = zero, pf = zero, pw = zero;
-    if (simple) {
+    if (mode == 0) { // nothing clamped: exp(c0 scale S - c0 beta) g, dS scale = dP P (c0 scale)
+      const ks = f32x4.mul(k0, sv), kb = f32x4.mul(k0, e0);
       for (let s = s0; s < s1; s += 4) {
         const o = <usize>s << 2;
-        const P = f32x4.mul(vexp(f32x4.mul(k0, f32x4.sub(f32x4.mul(v128.load(S + o), sv), e0))), e2), gp = f32x4.mul(v128.load(drow + o), P);
+        const P = f32x4.mul(vexp(f32x4.sub(f32x4.mul(v128.load(S + o), ks), kb)), e2), gp = f32x4.mul(v128.load(drow + o), P);
         pa = f32x4.add(pa, gp);
         v128.store(W + o, P);
-        v128.store(drow + o, f32x4.mul(f32x4.mul(gp, k0), sv));
+        v128.store(drow + o, f32x4.mul(gp, ks));
+      }
+    } else if (mode == 1) { // clamped, Σ dP P only
+      const ks = f32x4.mul(k0, sv);
+      for (let s = s0; s < s1; s += 4) {
+        const o = <usize>s << 2, a = f32x4.sub(f32x4.mul(v128.load(S + o), sv), e0);
+        const P = f32x4.mul(vexp(f32x4.mul(k0, f32x4.pmin(e1, a))), e2), gp = f32x4.mul(v128.load(drow + o), P);
+        pa = f32x4.add(pa, gp);
+        v128.store(W + o, P);
+        v128.store(drow + o, f32x4.mul(v128.and(gp, f32x4.lt(a, e1)), ks));
       }
     } else {
       for (let s = s0; s < s1; s += 4) {
@@ -520,7 +538,7 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
     if (G > 0) memory.fill(ps, 0, <usize>G << 3);
     transposeHead(kT, k + base, T, C, D, Tp);
     transposeHead(vT, v + base, T, C, D, Tp);
-    const hp = spec + (<usize>(SCORE_NC + 4 * h) << 2), simple = load<f32>(hp, 4) == Infinity && (want & 4) == 0;
+    const hp = spec + (<usize>(SCORE_NC + 4 * h) << 2), mode = load<f32>(hp, 4) == Infinity && (want & 4) == 0 ? 0 : (want & 6) == 0 ? 1 : 2;
     sumA0 = f64x2.splat(0); sumA1 = sumA0; sumF0 = sumA0; sumF1 = sumA0; sumW0 = sumA0; sumW1 = sumA0;
     for (let t = 0; t < T; t++) {
       const to = base + (<usize>t * <usize>C << 2);
@@ -530,14 +548,14 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
         weightedRows(S, q + to, kT, D, Tp, n4); // the dots
         weightedRows(drow, dor + to, vT, D, Tp, n4); // dW = dout[t] . v[s]
         switch (kind) { // one loop per kind (elemP)
-          case SK_EXP: elemRowBackward<KExp>(P, S, drow, n, sv, spec, hp, simple); break;
-          case SK_RELU: elemRowBackward<KRelu>(P, S, drow, n, sv, spec, hp, false); break;
-          case SK_RELU2: elemRowBackward<KRelu2>(P, S, drow, n, sv, spec, hp, false); break;
-          case SK_SIGMOID: elemRowBackward<KSigmoid>(P, S, drow, n, sv, spec, hp, false); break;
-          case SK_SOFTPLUS: elemRowBackward<KSoftplus>(P, S, drow, n, sv, spec, hp, false); break;
-          case SK_SQUAREPLUS: elemRowBackward<KSquareplus>(P, S, drow, n, sv, spec, hp, false); break;
-          case SK_POLY: elemRowBackward<KPoly>(P, S, drow, n, sv, spec, hp, false); break;
-          default: elemRowBackward<KExppoly>(P, S, drow, n, sv, spec, hp, false);
+          case SK_EXP: elemRowBackward<KExp>(P, S, drow, n, sv, spec, hp, mode); break;
+          case SK_RELU: elemRowBackward<KRelu>(P, S, drow, n, sv, spec, hp, 0); break;
+          case SK_RELU2: elemRowBackward<KRelu2>(P, S, drow, n, sv, spec, hp, 0); break;
+          case SK_SIGMOID: elemRowBackward<KSigmoid>(P, S, drow, n, sv, spec, hp, 0); break;
+          case SK_SOFTPLUS: elemRowBackward<KSoftplus>(P, S, drow, n, sv, spec, hp, 0); break;
+          case SK_SQUAREPLUS: elemRowBackward<KSquareplus>(P, S, drow, n, sv, spec, hp, 0); break;
+          case SK_POLY: elemRowBackward<KPoly>(P, S, drow, n, sv, spec, hp, 0); break;
+          default: elemRowBackward<KExppoly>(P, S, drow, n, sv, spec, hp, 0);
         }
         if (bf) for (let s = 0; s < n; s += 4) {
           const o = <usize>s << 2;
@@ -584,7 +602,7 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
     }
     if (fast && kind == SK_EXP) { // the fused rows' sums, those the variant reads
       if (want & 1) store<f64>(ps, lanes2(sumA0, sumA1));
-      if (want & 2) store<f64>(ps, simple ? lanes2(sumA0, sumA1) : lanes2(sumF0, sumF1), 8); // nothing clamped: Σ unclamped = Σ all
+      if (want & 2) store<f64>(ps, mode == 0 ? lanes2(sumA0, sumA1) : lanes2(sumF0, sumF1), 8); // nothing clamped: Σ unclamped = Σ all
       if (want & 4) store<f64>(ps, lanes2(sumW0, sumW1), 16);
     }
   }

@@ -268,62 +268,62 @@ export function elemFast(kind: i32, spec: usize): bool {
   return kind >= SK_EXP && kind <= SK_EXPPOLY && ((kind != SK_POLY && kind != SK_EXPPOLY) || c(spec, 4) == 2);
 }
 
-/** dP/dS of the lanes elemP last computed with wantF (every fast kind but exp, whose backward is its own). */
-export let elemF: v128 = i32x4.splat(0);
-
 /**
- * P of 4 scores x for the elementwise kind of tag K (elemFast), and with wantF its derivative into elemF.
- * k0..k3: c0..c3 splatted; e0, e1, e2: exp's beta, amax, g (the head's hp0..hp2), squareplus's c0 / 2 (e0),
- * relu2's 2 c0 (e0); elemConsts<K> makes them once per row (not per vector: the loop keeps them in registers).
+ * P of 4 scores x = s sv (s: the dots, sv: the scale) for the elementwise kind of tag K (elemFast), and with
+ * wantF (backward; not exp, whose backward is its own) dS scale = dw dP/dS scale stored at dS. k0..k3: c0..c3 splatted; e0, e1, e2: exp's beta, amax, g (the head's
+ * hp0..hp2), e0 also squareplus's c0 / 2, relu2's 2 c0, sigmoid's -scale, exppoly's c1 scale (elemE0); the
+ * caller splats them once per row (not per vector: the loop keeps them in registers).
  */
 // @ts-ignore: decorator
 @inline
-export function elemP<K>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, e0: v128, e1: v128, e2: v128, wantF: bool): v128 {
-  const kind = kindOf<K>(), zero = f32x4.splat(0), one = f32x4.splat(1);
+export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v128, e0: v128, e1: v128, e2: v128, wantF: bool, dw: v128, dS: usize): v128 {
+  const kind = kindOf<K>(), zero = f32x4.splat(0), one = f32x4.splat(1), x = f32x4.mul(s, sv);
   if (kind == SK_EXP) return f32x4.mul(vexp(f32x4.mul(k0, f32x4.pmin(e1, f32x4.sub(x, e0)))), e2);
   if (kind == SK_RELU) {
     const pos = f32x4.gt(x, zero);
-    if (wantF) elemF = v128.and(k0, pos);
+    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, v128.and(k0, pos)), sv));
     return v128.and(f32x4.mul(k0, x), pos);
   }
   if (kind == SK_RELU2) {
     const pos = f32x4.gt(x, zero);
-    if (wantF) elemF = v128.and(f32x4.mul(e0, x), pos);
+    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, v128.and(f32x4.mul(e0, x), pos)), sv));
     return v128.and(f32x4.mul(f32x4.mul(k0, x), x), pos);
   }
-  if (kind == SK_SIGMOID) {
-    const q = f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(x))));
-    const P = f32x4.mul(k0, q);
-    if (wantF) elemF = f32x4.mul(P, f32x4.sub(one, q));
+  if (kind == SK_SIGMOID) { // e0 = -scale: e^-x from the dot itself
+    const d = f32x4.add(one, vexp(f32x4.mul(s, e0)));
+    if (!wantF) return f32x4.div(k0, d);
+    const q = f32x4.div(one, d), P = f32x4.mul(k0, q);
+    v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(P, f32x4.sub(one, q))), sv));
     return P;
   }
   if (kind == SK_SOFTPLUS) { // max(x, 0) + log1p(e^-|x|)
     const u = vexp(f32x4.neg(f32x4.abs(x)));
-    if (wantF) elemF = f32x4.mul(k0, f32x4.div(v128.bitselect(one, u, f32x4.ge(x, zero)), f32x4.add(one, u))); // c0 σ(x)
+    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, f32x4.div(v128.bitselect(one, u, f32x4.ge(x, zero)), f32x4.add(one, u)))), sv)); // c0 σ(x)
     return f32x4.mul(k0, f32x4.add(f32x4.pmax(x, zero), vlog1p01(u)));
   }
   if (kind == SK_SQUAREPLUS) {
     const r = f32x4.sqrt(f32x4.add(f32x4.mul(x, x), k1));
-    if (wantF) elemF = f32x4.mul(e0, f32x4.add(one, f32x4.div(x, r)));
+    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(e0, f32x4.add(one, f32x4.div(x, r)))), sv));
     return f32x4.mul(e0, f32x4.add(x, r));
   }
   if (kind == SK_POLY) { // power 2
     const pos = f32x4.gt(x, zero), lin = f32x4.ge(x, k1);
-    if (wantF) elemF = f32x4.mul(k0, v128.bitselect(f32x4.mul(f32x4.splat(2), x), v128.and(k2, lin), pos));
+    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, v128.bitselect(f32x4.mul(f32x4.splat(2), x), v128.and(k2, lin), pos))), sv));
     return f32x4.mul(k0, v128.bitselect(f32x4.add(f32x4.mul(x, x), k3), v128.and(f32x4.add(f32x4.mul(k2, x), k3), lin), pos));
   }
-  // exppoly, power 2: x < 0: e^(c1 x), else (x + c2)^2 + c3
-  const neg = f32x4.lt(x, zero), e = vexp(f32x4.mul(k1, v128.and(x, neg))), y = f32x4.add(f32x4.pmax(x, zero), k2);
-  if (wantF) elemF = f32x4.mul(k0, v128.bitselect(f32x4.mul(k1, e), f32x4.add(y, y), neg));
+  // exppoly, power 2: x < 0: e^(c1 x), else (x + c2)^2 + c3; e0 = c1 scale: c1 x from the dot itself
+  const neg = f32x4.lt(x, zero), e = vexp(v128.and(f32x4.mul(s, e0), neg)), y = f32x4.add(f32x4.pmax(x, zero), k2);
+  if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, v128.bitselect(f32x4.mul(k1, e), f32x4.add(y, y), neg))), sv));
   return f32x4.mul(k0, v128.bitselect(e, f32x4.add(f32x4.mul(y, y), k3), neg));
 }
 
 /** e0 of elemP for kind K (e1, e2 are exp's hp1, hp2). */
 // @ts-ignore: decorator
 @inline
-export function elemE0<K>(spec: usize, hp: usize): f32 {
+export function elemE0<K>(spec: usize, hp: usize, scale: f32): f32 {
   const kind = kindOf<K>();
-  return kind == SK_EXP ? load<f32>(hp) : kind == SK_SQUAREPLUS ? c(spec, 0) * <f32>0.5 : kind == SK_RELU2 ? <f32>2 * c(spec, 0) : 0;
+  return kind == SK_EXP ? load<f32>(hp) : kind == SK_SQUAREPLUS ? c(spec, 0) * <f32>0.5 : kind == SK_RELU2 ? <f32>2 * c(spec, 0)
+    : kind == SK_SIGMOID ? -scale : kind == SK_EXPPOLY ? c(spec, 1) * scale : 0;
 }
 
 /** Whether rowForward writes dP/dS into F for this kind (then dS = dP F, no rowBackward pass). */
