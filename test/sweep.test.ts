@@ -209,10 +209,19 @@ test('run names: varied flags only, flag and value, unique and filesystem-safe',
 test('the reference exploration files expand unchanged', () => {
   const norm = expandSweeps(loadSweepFile(join(FIX, 'norm_sweep.json')));
   assert.equal(norm.length, 3 * 5 * 3);
-  assert.throws(() => planSweep(norm), /no flag n_kv_group, device, compile/);
-  // the file asks for dtype float16, which normlab refuses (docs/dtype.md); the command line picks another
-  assert.throws(() => planSweep(norm, { ignoreUnknown: true }), /--dtype float16: no float16 matrix product .* use --dtype bfloat16/);
+  assert.throws(() => planSweep(norm), (e: Error) => /no flag n_kv_group, device, compile/.test(e.message) &&
+    // the file asks for dtype float16, which normlab refuses (docs/dtype.md): named once, with why
+    /normlab refuses dtype float16:\n {2}dtype float16: in 45 of 45 combinations: no float16 matrix product .* use --dtype bfloat16/.test(e.message));
+  // --ignore_unknown drops it too (the runs take float32, as the framework's own do on a CPU); or the command line picks one
+  const dropped = planSweep(norm, { ignoreUnknown: true });
+  assert.deepEqual([dropped.runs.length, dropped.droppedValues, dropped.runs[0].config.dtype], [45, ['dtype float16'], 'float32']);
+  assert.ok(!dropped.varied.includes('dtype'));
   const p = planSweep(norm, { ignoreUnknown: true, overrides: ['--dtype', 'float32'] });
+  assert.deepEqual(p.droppedValues, []);
+  assert.equal(planSweep(norm, { ignoreUnknown: true, overrides: ['--dtype', 'bfloat16'] }).runs[0].config.dtype, 'bfloat16');
+  // a file that varies dtype: float16's combinations become float32's, which then run once
+  const both = planSweep([{ n_layer: 1, dtype: 'float16' }, { n_layer: 1, dtype: 'float32' }, { n_layer: 1, dtype: 'bfloat16' }], { ignoreUnknown: true });
+  assert.deepEqual([both.runs.map((r) => r.config.dtype), both.duplicates], [['float32', 'bfloat16'], 1]);
   assert.equal(p.runs.length, 45); // softmax_variant_attn (polymax, saturatingconsmax, softmax) is a flag of normlab too
   assert.deepEqual(p.varied, ['norm_variant_attn', 'prmsnorm_pct', 'softmax_variant_attn']);
   assert.equal(p.runs[0].config.max_iters, 3500);
@@ -378,8 +387,12 @@ test('normlab sweep and inspect: refuse unknown flags, run with --ignore_unknown
     assert.equal(r.code, 1);
     assert.match(r.out, /no flag n_kv_group/);
     assert.equal(readdirSync(dir).length, 0); // nothing ran
+    r = cli('sweep', [f, '--sweep_dir', dir, '--ignore_unknown', '--dry_run']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /ignoring values normlab refuses; those runs take the flag's default: dtype float16 -> float32\n/);
     r = cli('sweep', [f, '--sweep_dir', dir, '--ignore_unknown', '--dry_run', '--dtype', 'float32']);
     assert.equal(r.code, 0);
+    assert.doesNotMatch(r.out, /ignoring values/);
     assert.match(r.out, /ignoring flags that only say where or how the framework runs: device, compile\n/);
     assert.match(r.out, /warning: ignoring flags normlab train does not have, which may change the model or its training in the framework: n_kv_group;/);
     assert.match(r.out, /45 runs would go to/);

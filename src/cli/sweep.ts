@@ -111,6 +111,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         `${other.join(', ')}; these runs are normlab's model without them, not the file's (remove them from the file to silence this)`);
     }
   }
+  if (plan.droppedValues.length > 0) {
+    const byDefault = plan.droppedValues.map((kv) => `${kv} -> ${String(flagSpec(kv.split(' ')[0])?.default)}`);
+    console.log(`ignoring values normlab refuses; those runs take the flag's default: ${byDefault.join(', ')}`);
+  }
   if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);
   console.log(`varied: ${plan.varied.length > 0 ? plan.varied.join(', ') : '(nothing)'}`);
 
@@ -125,7 +129,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const manifest = { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped };
+  const manifest = { source: args.file, overrides: args.overrides, seeds: args.seeds, dropped: plan.dropped, droppedValues: plan.droppedValues };
   if (args.queue !== null) return sweepOnQueue(args.queue, args, plan, sweepDir, manifest);
   if (args.weights) throw new UserError('--weights goes with --queue (a local sweep always keeps final.safetensors)');
   if (args.clean) throw new UserError('--clean goes with --queue (it removes the sweep\'s queue from Redis; a local sweep has none)');

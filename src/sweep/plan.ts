@@ -4,7 +4,8 @@
 // the overrides given after the sweep file on the command line, and goes through the very parser the
 // train command uses (parseFlags) plus checkTrainConfig when the build has one. Every problem of every
 // combination is collected, so one error lists them all and no run starts. Flags that normlab does not
-// have are reported once; `ignoreUnknown` drops them instead.
+// have, and values of its flags that it refuses (the framework's `dtype: float16`), are reported once;
+// `ignoreUnknown` drops them instead (docs/sweep.md).
 import { FLAGS, defaultConfig, parseFlags } from '../config/config.js';
 import { UserError } from '../util/errors.js';
 import { canon, flagSpec, type Combo, type Scalar } from './grammar.js';
@@ -26,6 +27,8 @@ export interface Plan {
   varied: string[];
   /** Unknown flags that were dropped (only with ignoreUnknown). */
   dropped: string[];
+  /** Refused values that were dropped, each as `flag value` (only with ignoreUnknown): those runs take the flag's default. */
+  droppedValues: string[];
   /** Combinations removed because another one had exactly the same flags. */
   duplicates: number;
 }
@@ -62,7 +65,8 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
   const problems: string[] = [];
   const unknown = unknownFlags(combos, opts, problems);
   const overrideGiven = parseOverrides(overrides);
-  const { typed, duplicates } = typedCombos(combos);
+  const { kept, refused } = refusedValues(combos, overrideGiven, opts, problems);
+  const { typed, duplicates } = typedCombos(kept);
   const varied = variedFlags(typed);
   const clash = varied.filter((k) => overrideGiven.has(k));
   if (clash.length > 0) {
@@ -71,7 +75,30 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
   }
   const runs = buildRuns(typed, runNames(typed, varied), overrides, overrideGiven, opts, problems);
   if (problems.length > 0) throw new UserError(`sweep not started, nothing ran:\n${problems.join('\n')}`);
-  return { runs, varied, dropped: opts.ignoreUnknown ? unknown : [], duplicates };
+  return { runs, varied, dropped: opts.ignoreUnknown ? unknown : [], droppedValues: opts.ignoreUnknown ? refused : [], duplicates };
+}
+
+/** Values of normlab's flags that it refuses (FlagSpec.refused), unless the command line sets the flag: each named
+ * once (a problem unless ignoreUnknown, which drops them so that those runs take the flag's default). */
+function refusedValues(combos: Combo[], overrideGiven: Set<string>, opts: PlanOptions, problems: string[]): { kept: Combo[]; refused: string[] } {
+  const isRefused = (k: string, v: unknown): boolean => {
+    const r = flagSpec(k)?.refused;
+    return r !== undefined && !overrideGiven.has(k) && Object.hasOwn(r, String(v));
+  };
+  const count = new Map<string, number>();
+  for (const c of combos) for (const [k, v] of Object.entries(c)) if (isRefused(k, v)) count.set(`${k} ${String(v)}`, (count.get(`${k} ${String(v)}`) ?? 0) + 1);
+  if (count.size === 0) return { kept: combos, refused: [] };
+  if (!opts.ignoreUnknown) {
+    const lines = [...count].map(([kv, n]) => {
+      const [k, v] = kv.split(' ');
+      return `  ${kv}: in ${n} of ${combos.length} combinations: ${flagSpec(k)?.refused?.[v]}`;
+    });
+    problems.push(`normlab refuses ${[...count.keys()].join(', ')}:\n${lines.join('\n')}\n` +
+      '  drop them from every run with --ignore_unknown (those runs then take the flag\'s default), set the flag after the sweep file, or edit the file');
+  }
+  // the default in place of the refused value, so that combinations that now agree run once
+  const kept = combos.map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, isRefused(k, v) ? flagSpec(k)?.default as Scalar : v])) as Combo);
+  return { kept, refused: [...count.keys()] };
 }
 
 /** Flags of the file that normlab train does not have, each named once (a problem unless ignoreUnknown); a reserved flag is refused. */
