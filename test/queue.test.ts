@@ -217,7 +217,7 @@ test('a Redis restart mid-run loses nothing (append-only file); the follower can
 test('the follower shows the runs\' progress bars in place, as a local sweep does; --clean removes a finished sweep from Redis', { skip, timeout: 120000 }, async () => {
   const dir = tmpDir('normlab-queue-');
   const sweepDir = join(dir, 'bars');
-  const p = planSweep(expandSweeps([{ ...tiny, progress: true, max_iters: 1500, eval_interval: 500, activation_variant: ['gelu', 'relu'] }]), {});
+  const p = planSweep(expandSweeps([{ ...tiny, progress: true, max_iters: 4000, eval_interval: 2000, activation_variant: ['gelu', 'relu'] }]), {});
   const worker = start(['worker', '--queue', redis.url, '--work_dir', join(dir, 'work'), '--data_dir', data, '--concurrency', '2'], { NORMLAB_QUEUE_LOCK_MS: LOCK_MS });
   let conn: Redis | undefined;
   try {
@@ -235,7 +235,7 @@ test('the follower shows the runs\' progress bars in place, as a local sweep doe
     // Without it, --clean (through the CLI) removes every key of the sweep, and the folder keeps the results.
     await (await other.getJob('old-1'))!.remove();
     await other.close();
-    const file = sweepFile(dir, 'bars', { progress: true, max_iters: 1500, eval_interval: 500, activation_variant: ['gelu', 'relu'] });
+    const file = sweepFile(dir, 'bars', { progress: true, max_iters: 4000, eval_interval: 2000, activation_variant: ['gelu', 'relu'] });
     const clean = spawnSync(process.execPath, [BIN, 'sweep', file, '--sweep_dir', sweepDir, '--queue', redis.url, '--clean'], { encoding: 'utf8' });
     assert.equal(clean.status, 0, clean.stdout + clean.stderr);
     assert.match(clean.stdout, /2 finished, 0 queued now/);
@@ -253,7 +253,7 @@ test('the follower shows the runs\' progress bars in place, as a local sweep doe
     assert.ok(shown.length > 0, 'no progress shown');
     // One line: each run in training as `name: <the train command's bar>`, joined by ' | '.
     for (const b of shown) {
-      for (const part of b.split('  |  ')) assert.match(part, /^activation_variant-(gelu|relu): \[[#.]{24}\] \d+\/1500 loss \d+\.\d{4} \d+ tok\/s ETA /);
+      for (const part of b.split('  |  ')) assert.match(part, /^activation_variant-(gelu|relu): \[[#.]{24}\] \d+\/4000 loss \d+\.\d{4} \d+ tok\/s ETA /);
     }
     assert.equal(bars[bars.length - 1], '', 'the bar line is cleared at the end');
     assert.ok(lines.some((l) => /^\[\d\/2\] activation_variant-(gelu|relu) on \S+  elapsed \S+  ETA /.test(l)), lines.join('\n'));

@@ -297,7 +297,12 @@ async function train(ctx: JobContext, action: Action, sync: RunSync, keeper: Loc
       (line) => {
         logChain = logChain.then(() => job.log(line)).catch(() => {});
         if (s.opts.verbose) s.print(`    ${ctx.name}: ${line}`);
-      }, (bar) => { sync.progress = bar; }, () => {});
+      }, (bar) => {
+        // The first bar goes out at once, not at the next tick: a run shorter than SYNC_MS still shows one.
+        const first = sync.progress === '';
+        sync.progress = bar;
+        if (first) void sync.push().catch(() => {});
+      }, () => {});
     return { res, logChain };
   } finally {
     clearInterval(syncTimer);
