@@ -144,55 +144,52 @@ X512P static inline __attribute__((always_inline)) void pack_rows(const float *s
 // rows below s are asked into L2 now. The hardware's own prefetch keeps too few of these
 // strided rows in flight: a weight gradient (K = 16384 rows of A and B, each read once) waited on
 // memory for a fifth of its time. 16 rows, into L2, measured best (8 or 24 into L1: no gain).
+// always_inline: as a plain inline function GCC dropped its prefetches once the packing loops that
+// call it were themselves inlined.
 #define PF_ROWS 16
-X512P static inline void prefetch_rows(const float *s, long ld, long n) {
+X512P static inline __attribute__((always_inline)) void prefetch_rows(const float *s, long ld, long n) {
   for (long x = 0; x < n; x += 16) {
     _mm_prefetch((const char *)(s + PF_ROWS * ld + x), _MM_HINT_T1);
     _mm_prefetch((const char *)(s + (PF_ROWS + 1) * ld + x), _MM_HINT_T1);
   }
 }
 
-X512P static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+// Rows k and k + 1 of X (row stride ld), its n values from column c0 on, read across pair by pair
+// into panels of w (12 or 32) words per pair: pair p, value r of the panel at dst[p w + r], zeros past n.
+X512P static inline __attribute__((always_inline)) void pack_across(const float *X, long ld, long p0, long kc, long c0,
+  long n, const int w, uint32_t *dst) {
   const long kp = (kc + 1) / 2;
-  if (!ta) { // rows of A: k contiguous
-    for (long ir = 0; ir < mc; ir += MR, dst += MR * kp)
-      pack_rows(A + (i0 + ir) * lda + p0, lda, kc, MR, mc - ir, dst);
-    return;
-  }
-  // rows k and k + 1 of A (K x M), read across the block's mc contiguous values, pair by pair
   for (long p = 0; p < kp; p++) {
-    const float *s0 = A + (p0 + 2 * p) * lda + i0, *s1 = s0 + lda;
+    const float *s0 = X + (p0 + 2 * p) * ld + c0, *s1 = s0 + ld;
     const int odd = 2 * p + 1 < kc;
-    prefetch_rows(s0, lda, mc);
-    for (long ir = 0; ir < mc; ir += MR) {
-      const __mmask16 m = first(mc - ir < MR ? mc - ir : MR);
-      const __m512 lo = _mm512_maskz_loadu_ps(m, s0 + ir), hi = odd ? _mm512_maskz_loadu_ps(m, s1 + ir) : _mm512_setzero_ps();
-      _mm512_mask_storeu_epi32(dst + ir * kp + p * MR, 0x0fff, pairs_rows(lo, hi));
+    prefetch_rows(s0, ld, n);
+    for (long r = 0; r < n; r += w) {
+      #pragma GCC unroll 2
+      for (int h = 0; h < w; h += 16) {
+        const long left = n - r - h;
+        const __mmask16 m = first(left < w - h ? left : w - h);
+        const __m512 lo = _mm512_maskz_loadu_ps(m, s0 + r + h), hi = odd ? _mm512_maskz_loadu_ps(m, s1 + r + h) : _mm512_setzero_ps();
+        _mm512_mask_storeu_epi32(dst + r * kp + p * w + h, first(w - h), pairs_rows(lo, hi));
+      }
     }
   }
 }
 
-X512P static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
+// Columns [c0, c0 + n) of a kc block of an operand in panels of w: k contiguous along X's rows
+// (A untransposed, B transposed: pack_rows per panel), or along its columns (pack_across).
+X512P static inline __attribute__((always_inline)) void pack_512(int k_in_rows, const float *X, long ld, long p0, long kc,
+  long c0, long n, const int w, uint32_t *dst) {
+  if (!k_in_rows) { pack_across(X, ld, p0, kc, c0, n, w, dst); return; }
   const long kp = (kc + 1) / 2;
-  if (tb) { // column c is row j + c of B (N x K): k contiguous
-    for (long jr = 0; jr < nc; jr += NR, dst += NR * kp)
-      pack_rows(B + (j0 + jr) * ldb + p0, ldb, kc, NR, nc - jr, dst);
-    return;
-  }
-  // rows k and k + 1 of B (K x N), read across the block's nc contiguous values, pair by pair
-  for (long p = 0; p < kp; p++) {
-    const float *s0 = B + (p0 + 2 * p) * ldb + j0, *s1 = s0 + ldb;
-    const int odd = 2 * p + 1 < kc;
-    prefetch_rows(s0, ldb, nc);
-    for (long jr = 0; jr < nc; jr += NR) {
-      uint32_t *d = dst + jr * kp + p * NR;
-      for (int h = 0; h < NR; h += 16) {
-        const __mmask16 m = first(nc - jr - h);
-        const __m512 lo = _mm512_maskz_loadu_ps(m, s0 + jr + h), hi = odd ? _mm512_maskz_loadu_ps(m, s1 + jr + h) : _mm512_setzero_ps();
-        _mm512_store_si512(d + h, pairs_rows(lo, hi));
-      }
-    }
-  }
+  for (long r = 0; r < n; r += w, dst += w * kp) pack_rows(X + (c0 + r) * ld + p0, ld, kc, w, n - r, dst);
+}
+
+X512P static void pack_a_512(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+  pack_512(!ta, A, lda, p0, kc, i0, mc, MR, dst);
+}
+
+X512P static void pack_b_512(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
+  pack_512(tb, B, ldb, p0, kc, j0, nc, NR, dst);
 }
 #endif
 
