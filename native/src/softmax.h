@@ -88,6 +88,9 @@ SIMD_INLINE v16f live16(v16f x, long s, long n) {
   return (v16f)((v16i)x & (iota + (int)s < (int)n));
 }
 
+// a where the lane's mask is set (-1), else b.
+SIMD_INLINE v16f sel16(v16i mask, v16f a, v16f b) { return (v16f)(((v16i)a & mask) | ((v16i)b & ~mask)); }
+
 // log(1 + u) for u in [0, 1] (softplus's e^-|S|): u p(u), p of degree 7 fitted to log1p(u) / u on [0, 1]
 // for the least maximal relative error (3.4e-7 in float32, about 3 ulp). No division, no range split: it
 // vectorizes inside the kind's loop (wasm, with fewer multiplies per lane to spare, takes 2 atanh(u / (2 + u))).
@@ -113,7 +116,7 @@ SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long
     const v16f x = *(const v16f *)(S + s), u = *(const v16f *)(P + s);
     const v16i pos = x > zero, nonneg = x >= zero;
     *(v16f *)(P + s) = live16(c0 * ((v16f)((v16i)x & pos) + sk_log1p01_v(u)), s, n);
-    if (sig) *(v16f *)(sig + s) = live16((v16f)(((v16i)one & nonneg) | ((v16i)u & ~nonneg)) / (one + u), s, n);
+    if (sig) *(v16f *)(sig + s) = live16(sel16(nonneg, one, u) / (one + u), s, n);
   }
   for (; s < ncol; s++) {
     const float x = S[s], u = P[s];
@@ -129,6 +132,7 @@ SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long
 SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long ncol, long h, float *m, float *Z, int read, float *sig) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
+  int zeroed = 0; // P[n..ncol) written by the kind's own loop
   switch (sp->kind) {
     case SK_SOFTMAX: {
       float max = -INFINITY;
@@ -154,12 +158,13 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       long s = 0;
       for (; s + 16 <= ncol; s += 16) {
         const v16f a = *(const v16f *)(S + s) - beta, am = amax - (v16f){ 0 };
-        *(v16f *)(P + s) = c0 * (v16f)(((v16i)a & (a < am)) | ((v16i)am & ~(a < am)));
+        *(v16f *)(P + s) = c0 * sel16(a < am, a, am);
       }
       for (; s < ncol; s++) { const float a = S[s] - beta; P[s] = c0 * (a < amax ? a : amax); }
       vexpf(P, P, n);
       for (s = 0; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = live16(*(const v16f *)(P + s) * g, s, n);
       for (; s < ncol; s++) P[s] = s < n ? P[s] * g : 0;
+      zeroed = 1;
       break;
     }
     case SK_RELU:
@@ -177,6 +182,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       vexpf(P, P, n);
       for (s = 0; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = live16(c0 / (1 + *(const v16f *)(P + s)), s, n);
       for (; s < ncol; s++) P[s] = s < n ? c0 / (1 + P[s]) : 0;
+      zeroed = 1;
       break;
     }
     case SK_SOFTPLUS: { // max(S, 0) + log1p(u), u = e^-|S|: the same function, no overflow, u in (0, 1]
@@ -185,6 +191,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       for (; s < ncol; s++) P[s] = -fabsf(S[s]);
       vexpf(P, P, n);
       softplus_row(P, sig, S, n, ncol, c0);
+      zeroed = 1;
       break;
     }
     case SK_SQUAREPLUS:
@@ -205,10 +212,11 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       vexpf(P, P, n);
       if (c4 == 2) {
         for (s = 0; s + 16 <= ncol; s += 16) {
-          const v16f x = *(const v16f *)(S + s), y = (v16f)((v16i)x & (x > zero)) + c2, neg = (v16f)(x < zero);
-          *(v16f *)(P + s) = live16(c0 * (v16f)(((v16i)*(const v16f *)(P + s) & (v16i)neg) | ((v16i)(y * y + c3) & ~(v16i)neg)), s, n);
+          const v16f x = *(const v16f *)(S + s), y = (v16f)((v16i)x & (x > zero)) + c2;
+          *(v16f *)(P + s) = live16(c0 * sel16(x < zero, *(const v16f *)(P + s), y * y + c3), s, n);
         }
         for (; s < ncol; s++) { const float y = (S[s] > 0 ? S[s] : 0) + c2; P[s] = s < n ? c0 * (S[s] < 0 ? P[s] : y * y + c3) : 0; }
+        zeroed = 1;
       } else for (s = 0; s < n; s++) P[s] = c0 * (S[s] < 0 ? P[s] : powf(S[s] + c2, c4) + c3);
       break;
     }
@@ -260,7 +268,6 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
     }
   }
   if (sp->kind >= SK_EXP && sp->kind <= SK_EXPPOLY && !read) { *m = 0; *Z = 1; }
-  const int zeroed = sp->kind == SK_SOFTPLUS || sp->kind == SK_EXP || sp->kind == SK_SIGMOID || (sp->kind == SK_EXPPOLY && c4 == 2);
   if (!zeroed) for (long s = n; s < ncol; s++) P[s] = 0;
 }
 
@@ -305,7 +312,7 @@ SIMD_INLINE void exp_row_backward(float *d, const float *S, const float *P, long
       const v16f gp = *(const v16f *)(d + s) * *(const v16f *)(P + s), a = *(const v16f *)(S + s) - beta;
       const v16i in = a < am; // lanes where a < amax: -1, else 0
       const v16f u = (v16f)((v16i)gp & in);
-      la += gp; lf += u; lw += gp * (v16f)(((v16i)a & in) | ((v16i)am & ~in));
+      la += gp; lf += u; lw += gp * sel16(in, a, am);
       *(v16f *)(d + s) = u * c0 * scale;
     }
   }
@@ -360,19 +367,19 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
         for (long s = 0; s < n; s++) { const float x = S[s]; d[s] = d[s] * (c0 * (x > 0 ? 2 * x : x >= c1 ? c2 : 0)) * scale; }
       } else for (long s = 0; s < n; s++) { const float x = S[s]; d[s] = d[s] * (c0 * (x > 0 ? c4 * powf(x, c4 - 1) : x >= c1 ? c2 : 0)) * scale; }
       break;
-    case SK_SIGMOID: // over [0, ncol): P (so dS) is 0 past n
+    case SK_SIGMOID: { // over [0, ncol): P (so dS) is 0 past n
+      long s = 0;
+      for (; s + 16 <= ncol; s += 16) {
+        const v16f q = *(const v16f *)(P + s) / c0;
+        *(v16f *)(d + s) = *(const v16f *)(d + s) * (c0 * q * (1 - q)) * scale;
+      }
+      for (; s < ncol; s++) { const float q = P[s] / c0; d[s] = d[s] * (c0 * q * (1 - q)) * scale; }
+      return;
+    }
     case SK_SOFTPLUS: { // sig is 0 past n (softplus_row)
       long s = 0;
-      if (sp->kind == SK_SIGMOID) {
-        for (; s + 16 <= ncol; s += 16) {
-          const v16f q = *(const v16f *)(P + s) / c0;
-          *(v16f *)(d + s) = *(const v16f *)(d + s) * (c0 * q * (1 - q)) * scale;
-        }
-        for (; s < ncol; s++) { const float q = P[s] / c0; d[s] = d[s] * (c0 * q * (1 - q)) * scale; }
-      } else {
-        for (; s + 16 <= ncol; s += 16) *(v16f *)(d + s) = *(const v16f *)(d + s) * (c0 * *(const v16f *)(sig + s)) * scale;
-        for (; s < ncol; s++) d[s] = d[s] * (c0 * sig[s]) * scale;
-      }
+      for (; s + 16 <= ncol; s += 16) *(v16f *)(d + s) = *(const v16f *)(d + s) * (c0 * *(const v16f *)(sig + s)) * scale;
+      for (; s < ncol; s++) d[s] = d[s] * (c0 * sig[s]) * scale;
       return;
     }
     case SK_EXPPOLY:
