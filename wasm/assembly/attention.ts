@@ -222,9 +222,9 @@ let sumA0 = f64x2.splat(0), sumA1 = f64x2.splat(0), sumF0 = f64x2.splat(0), sumF
 
 /**
  * Backward's fused row of kind K: W[0..n) = P and drow (dP) becomes dS scale (both unrounded: the caller
- * rounds them with bfloat16); exp adds its sums to sumA/sumF/sumW by mode: 0 nothing clamped and Σ dP P a not wanted
- * (Σ dP P only, = Σ unclamped), 1 Σ dP P only wanted, 2 all three; to
- * sumA/sumF/sumW.
+ * rounds them with bfloat16). The exp kind adds its sums by mode: 0 nothing clamped and Σ dP P a not wanted
+ * (Σ dP P only, which is then also Σ unclamped) to sumA; 1 Σ dP P only wanted, to sumA; 2 all three, to
+ * sumA, sumF and sumW.
  */
 // @ts-ignore: decorator
 @inline

@@ -5,7 +5,7 @@
 // against it (test/softmax-backends.test.ts), not bit for bit (exp and log1p differ from libm's).
 //   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
 // A row: S[0..n) at S (lanes n..n4 of the last vector may hold -inf), P[0..n4) written (zeros past n).
-import { vexp, vlog1p01, vsigmoid } from './vmath';
+import { negAbs, sigmoidE, vexp, vlog1p01, vsigmoid } from './vmath';
 
 export const SK_SOFTMAX = 0, SK_EXP = 1, SK_RELU = 2, SK_RELU2 = 3, SK_SIGMOID = 4, SK_SOFTPLUS = 5, SK_SQUAREPLUS = 6,
   SK_POLY = 7, SK_EXPPOLY = 8, SK_EXPROW = 9, SK_SIGSOFT = 10, SK_PFLA = 11;
@@ -90,6 +90,18 @@ function sumRow(P: usize, n: i32): f64 {
 function scaleRow(P: usize, n: i32, f: f32): void {
   const n4 = (n + 3) & ~3, fv = f32x4.splat(f);
   for (let s = 0; s < n4; s += 4) v128.store(at(P, s), f32x4.mul(v128.load(at(P, s)), fv));
+}
+
+
+// exppoly with power 2 on 4 lanes, from e = e^(c1 x) (taken where x < 0), y = max(x, 0) + c2 and neg = x < 0:
+// P = c0 (x < 0 ? e : y^2 + c3), and its derivative c0 (x < 0 ? c1 e : 2 y). k0, k1, k3: c0, c1, c3 splatted.
+// @ts-ignore: decorator
+@inline function exppolyP(e: v128, y: v128, neg: v128, k0: v128, k3: v128): v128 {
+  return f32x4.mul(k0, v128.bitselect(e, f32x4.add(f32x4.mul(y, y), k3), neg));
+}
+// @ts-ignore: decorator
+@inline function exppolyF(e: v128, y: v128, neg: v128, k0: v128, k1: v128): v128 {
+  return f32x4.mul(k0, v128.bitselect(f32x4.mul(k1, e), f32x4.add(y, y), neg));
 }
 
 /**
@@ -188,8 +200,8 @@ export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i
         const e = vexp(f32x4.mul(v1, v128.and(x, neg)));
         if (c4 == 2) {
           const y = f32x4.add(f32x4.pmax(x, zero), v2);
-          v128.store(at(P, s), f32x4.mul(v0, v128.bitselect(e, f32x4.add(f32x4.mul(y, y), v3), neg)));
-          if (F) v128.store(at(F, s), f32x4.mul(v0, v128.bitselect(f32x4.mul(v1, e), f32x4.add(y, y), neg)));
+          v128.store(at(P, s), exppolyP(e, y, neg, v0, v3));
+          if (F) v128.store(at(F, s), exppolyF(e, y, neg, v0, v1));
         } else v128.store(at(P, s), e);
       }
       if (c4 != 2) {
@@ -297,8 +309,8 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
     return P;
   }
   if (kind == SK_SOFTPLUS) { // max(x, 0) + log1p(e^-|x|)
-    const u = vexp(f32x4.neg(f32x4.abs(x)));
-    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, f32x4.div(v128.bitselect(one, u, f32x4.ge(x, zero)), f32x4.add(one, u)))), sv)); // c0 σ(x)
+    const u = vexp(negAbs(x));
+    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, sigmoidE(x, u))), sv)); // c0 σ(x)
     return f32x4.mul(k0, f32x4.add(f32x4.pmax(x, zero), vlog1p01(u)));
   }
   if (kind == SK_SQUAREPLUS) {
@@ -313,8 +325,8 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
   }
   // exppoly, power 2: x < 0: e^(c1 x), else (x + c2)^2 + c3; e0 = c1 scale: c1 x from the dot itself
   const neg = f32x4.lt(x, zero), e = vexp(v128.and(f32x4.mul(s, e0), neg)), y = f32x4.add(f32x4.pmax(x, zero), k2);
-  if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, v128.bitselect(f32x4.mul(k1, e), f32x4.add(y, y), neg))), sv));
-  return f32x4.mul(k0, v128.bitselect(e, f32x4.add(f32x4.mul(y, y), k3), neg));
+  if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, exppolyF(e, y, neg, k0, k1)), sv));
+  return exppolyP(e, y, neg, k0, k3);
 }
 
 /** e0 of elemP for kind K (e1, e2 are exp's hp1, hp2). */
@@ -440,8 +452,7 @@ export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: 
         const x = v128.load(at(S, s)), neg = f32x4.lt(x, zero);
         const e = vexp(f32x4.mul(v1, v128.and(x, neg)));
         if (c4 == 2) {
-          const f = v128.bitselect(f32x4.mul(v1, e), f32x4.mul(f32x4.splat(2), f32x4.add(f32x4.pmax(x, zero), v2)), neg);
-          v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(v0, f)));
+          v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), exppolyF(e, f32x4.add(f32x4.pmax(x, zero), v2), neg, v0, v1)));
         } else {
           for (let l = 0; l < 4 && s + l < n; l++) {
             const xl = load<f32>(at(S, s + l));
