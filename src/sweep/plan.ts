@@ -81,24 +81,27 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
 /** Values of normlab's flags that it refuses (FlagSpec.refused), unless the command line sets the flag: each named
  * once (a problem unless ignoreUnknown, which drops them so that those runs take the flag's default). */
 function refusedValues(combos: Combo[], overrideGiven: Set<string>, opts: PlanOptions, problems: string[]): { kept: Combo[]; refused: string[] } {
-  const isRefused = (k: string, v: unknown): boolean => {
+  // why the flag refuses this value, or undefined
+  const reason = (k: string, v: unknown): string | undefined => {
     const r = flagSpec(k)?.refused;
-    return r !== undefined && !overrideGiven.has(k) && Object.hasOwn(r, String(v));
+    return r !== undefined && !overrideGiven.has(k) && Object.hasOwn(r, String(v)) ? r[String(v)] : undefined;
   };
-  const count = new Map<string, number>();
-  for (const c of combos) for (const [k, v] of Object.entries(c)) if (isRefused(k, v)) count.set(`${k} ${String(v)}`, (count.get(`${k} ${String(v)}`) ?? 0) + 1);
-  if (count.size === 0) return { kept: combos, refused: [] };
+  const found = new Map<string, { n: number; why: string }>(); // by `flag value`
+  for (const c of combos) for (const [k, v] of Object.entries(c)) {
+    const why = reason(k, v);
+    if (why === undefined) continue;
+    const kv = `${k} ${String(v)}`;
+    found.set(kv, { n: (found.get(kv)?.n ?? 0) + 1, why });
+  }
+  if (found.size === 0) return { kept: combos, refused: [] };
   if (!opts.ignoreUnknown) {
-    const lines = [...count].map(([kv, n]) => {
-      const [k, v] = kv.split(' ');
-      return `  ${kv}: in ${n} of ${combos.length} combinations: ${flagSpec(k)?.refused?.[v]}`;
-    });
-    problems.push(`normlab refuses ${[...count.keys()].join(', ')}:\n${lines.join('\n')}\n` +
+    const lines = [...found].map(([kv, { n, why }]) => `  ${kv}: in ${n} of ${combos.length} combinations: ${why}`);
+    problems.push(`normlab refuses ${[...found.keys()].join(', ')}:\n${lines.join('\n')}\n` +
       '  drop them from every run with --ignore_unknown (those runs then take the flag\'s default), set the flag after the sweep file, or edit the file');
   }
   // the default in place of the refused value, so that combinations that now agree run once
-  const kept = combos.map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, isRefused(k, v) ? flagSpec(k)?.default as Scalar : v])) as Combo);
-  return { kept, refused: [...count.keys()] };
+  const kept = combos.map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, reason(k, v) !== undefined ? flagSpec(k)?.default as Scalar : v])) as Combo);
+  return { kept, refused: [...found.keys()] };
 }
 
 /** Flags of the file that normlab train does not have, each named once (a problem unless ignoreUnknown); a reserved flag is refused. */
