@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { AttnOpts, Backend, MatmulOptions } from '../../backend.js';
 import type { F } from '../../types.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_STATE, attnExtended, SCORE_NC, writeQuantHeaders } from '../ts/attention.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_STATE, attnExtended, softmaxSpec, writeQuantHeaders } from '../ts/attention.js';
 
 /** The functions native/src/addon.c exports (argument order as in the Backend interface), and its
  * elementwise pairs by name: every variant with a native fast path adapts these in its own file
@@ -136,7 +136,6 @@ export interface NativeInfo {
   gemmBf16: string;
 }
 
-let softmaxSpec = new Float32Array(0);
 const NO_SUMS = new Float64Array(0);
 
 /** How the native backend runs attention under opts: the plain kernel (null), the TypeScript definition
@@ -150,7 +149,7 @@ function extended(opts: AttnOpts | undefined, NH: number): 'ts' | null | { kind:
   writeQuantHeaders(state, opts!);
   const k = opts!.kernel;
   return k ? { kind: k.kind, spec: k.spec, nk: k.nk, state, sums: k.sums, G: k.G }
-    : { kind: 0, spec: softmaxSpec.length >= SCORE_NC + 4 * NH ? softmaxSpec : (softmaxSpec = new Float32Array(SCORE_NC + 4 * NH)), nk: 0, state, sums: NO_SUMS, G: 0 };
+    : { kind: 0, spec: softmaxSpec(NH), nk: 0, state, sums: NO_SUMS, G: 0 };
 }
 
 /** What the addon runs with, or null when it is not built. */

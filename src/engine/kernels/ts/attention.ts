@@ -51,6 +51,13 @@ export const SCORE_NC = 8;
 /** The exp kind's three per-pair sums (Σ dP P, Σ dP P where unclamped, Σ dP P a): spec's c[1] is the
  * mask of those the variant reads, and the kernels compute only these (the others stay 0). */
 export const EXP_SUMS = { all: 1, unclamped: 2, weighted: 4 } as const;
+let zeroSpec = new Float32Array(0);
+/** The spec of plain softmax (kind 0, which reads none of it) for NH heads: all zeros, one array kept
+ * and grown, so that the backends' calls with quantizers but no variant allocate nothing. */
+export function softmaxSpec(NH: number): Float32Array {
+  if (zeroSpec.length < SCORE_NC + 4 * NH) zeroSpec = new Float32Array(SCORE_NC + 4 * NH);
+  return zeroSpec;
+}
 /** The per-pair gradient sums (G) a kind's backward writes (native/src/softmax.h score_sums). */
 export function scoreSums(kind: number, nk: number): number {
   return kind === SCORE_KIND.exp ? 3 : kind === SCORE_KIND.exprow ? 2 : kind === SCORE_KIND.pfla ? 2 * nk + 1 : 0;

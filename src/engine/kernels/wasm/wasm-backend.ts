@@ -16,7 +16,7 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import {
   attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_DECISION, ATTN_QP, ATTN_QS, ATTN_STATE,
-  SCORE_KIND, SCORE_NC, writeQuantHeaders, type AttnOpts,
+  SCORE_KIND, SCORE_NC, softmaxSpec, writeQuantHeaders, type AttnOpts,
 } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
@@ -336,7 +336,7 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
 function scoreCall(w: Exports, pool: Pool, opts: AttnOpts, drop: AttnDropout | null, B: number, T: number, C: number, NH: number) {
   checkHeads(C, NH); checkDrop(drop);
   const K = opts.kernel, kind = K?.kind ?? 0, nk = K?.nk ?? 0, specLen = SCORE_NC + 4 * NH + 2 * nk;
-  const spec = K?.spec ?? new Float32Array(specLen);
+  const spec = K?.spec ?? softmaxSpec(NH);
   if (!(Number.isInteger(kind) && kind >= 0 && kind <= SCORE_KIND.pfla)) throw new RangeError(`wasm backend attention: score kind ${kind} unknown`);
   if (spec.length < specLen) throw new RangeError(`wasm backend attention: spec has ${spec.length} values, kind ${kind} with ${NH} heads and ${nk} knots needs ${specLen}`);
   if (kind === SCORE_KIND.pfla && nk < 2) throw new RangeError(`wasm backend attention: pfla needs at least 2 knots, got ${nk}`);
