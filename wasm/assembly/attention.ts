@@ -588,7 +588,7 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
       }
       // dS: the kind's backward over the row, or (kinds whose rowForward wrote dP/dS into F) dP F; then scaled
       const inF = hasF(kind, spec);
-      if (!inF) rowBackward(kind, spec, NH, nk, decision, drow, S, P, n, h, m, Z, ps, NaN, 0);
+      if (!inF) rowBackward(kind, spec, NH, nk, decision, drow, S, P, n, h, m, Z, ps);
       const sv = f32x4.splat(scale);
       for (let s = 0; s < n; s += 4) {
         const o = drow + (<usize>s << 2);

@@ -108,7 +108,8 @@ function scaleRow(P: usize, n: i32, f: f32): void {
  * P from S for one row of head h (softmax.h score_row_forward). Row kinds: read = 0 computes m and Z
  * into rowM, rowZ; read = 1 takes them from there (backward), with the same arithmetic from S to P.
  * Elementwise kinds leave rowM = 0, rowZ = 1. F (0: not wanted): sigmoid, softplus and exppoly (p = 2)
- * also write dP/dS there (the exponentials are computed once; rowBackward uses F). mxS: max S[0..n)
+ * also write dP/dS there (the exponentials are computed once; backward's dS is then dP F, without
+ * rowBackward). mxS: max S[0..n)
  * when the caller has it (scoreRow's), else NaN.
  */
 // @ts-ignore: decorator
@@ -347,24 +348,18 @@ export function hasF(kind: i32, spec: usize): bool {
 
 /**
  * d[0..n) holds dP; it becomes dS (before the scale) for one row (softmax.h score_row_backward). S, P as
- * rowForward gave them, m and Z the row's statistics; sums: the pair's G sums (added to). dt: D_t given
- * by the caller (plain softmax without quantizers: dout . out), or NaN to compute sum P dP here.
- * F: rowForward's dP/dS row where it wrote one (sigmoid, softplus, exppoly with p = 2), else 0.
+ * rowForward gave them, m and Z the row's statistics; sums: the pair's G sums (added to). Not for the
+ * kinds of hasF (sigmoid, softplus, exppoly with p = 2): their dS is dP times rowForward's F.
  */
 export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i32, d: usize, S: usize, P: usize, n: i32, h: i32,
-  m: f32, Z: f32, sums: usize, dt: f32, F: usize): void {
+  m: f32, Z: f32, sums: usize): void {
   const c0 = c(spec, 0), c1 = c(spec, 1), c2 = c(spec, 2), c4 = c(spec, 4);
   const hp = at(spec, SCORE_NC + 4 * h);
   const n4 = (n + 3) & ~3;
   const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), v2 = f32x4.splat(c2), zero = f32x4.splat(0), one = f32x4.splat(1);
-  if (F && hasF(kind, spec)) {
-    for (let s = 0; s < n4; s += 4) v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), v128.load(at(F, s))));
-    for (let s = n; s < n4; s++) store<f32>(at(d, s), 0);
-    return;
-  }
   let dot: f64 = 0;
   if (kind == SK_SOFTMAX || kind >= SK_EXPROW) for (let s = 0; s < n; s++) dot += <f64>load<f32>(at(P, s)) * <f64>load<f32>(at(d, s));
-  const fd: f32 = kind == SK_SOFTMAX && !isNaN(dt) ? dt : <f32>dot;
+  const fd = <f32>dot;
   switch (kind) {
     case SK_SOFTMAX: {
       const fv = f32x4.splat(fd);
@@ -434,31 +429,13 @@ export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: 
         }
       }
       break;
-    case SK_SIGMOID:
+    case SK_EXPPOLY: // power other than 2
       for (let s = 0; s < n4; s += 4) {
-        const q = f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(v128.load(at(S, s))))));
-        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(f32x4.mul(v0, q), f32x4.sub(one, q))));
-      }
-      break;
-    case SK_SOFTPLUS:
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s));
-        const f = v128.bitselect(one, f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(x)))), f32x4.gt(x, f32x4.splat(20)));
-        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(v0, f)));
-      }
-      break;
-    case SK_EXPPOLY:
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s)), neg = f32x4.lt(x, zero);
-        const e = vexp(f32x4.mul(v1, v128.and(x, neg)));
-        if (c4 == 2) {
-          v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), exppolyF(e, f32x4.add(f32x4.pmax(x, zero), v2), neg, v0, v1)));
-        } else {
-          for (let l = 0; l < 4 && s + l < n; l++) {
-            const xl = load<f32>(at(S, s + l));
-            const f: f32 = xl < 0 ? c1 * expLane(e, l) : c4 * Mathf.pow(xl + c2, c4 - 1);
-            store<f32>(at(d, s + l), load<f32>(at(d, s + l)) * (c0 * f));
-          }
+        const x = v128.load(at(S, s)), e = vexp(f32x4.mul(v1, v128.and(x, f32x4.lt(x, zero))));
+        for (let l = 0; l < 4 && s + l < n; l++) {
+          const xl = load<f32>(at(S, s + l));
+          const f: f32 = xl < 0 ? c1 * expLane(e, l) : c4 * Mathf.pow(xl + c2, c4 - 1);
+          store<f32>(at(d, s + l), load<f32>(at(d, s + l)) * (c0 * f));
         }
       }
       break;
