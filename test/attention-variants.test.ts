@@ -257,6 +257,49 @@ test('float64 finite differences: the strip backward of pfla_softmax (learned kn
   gradcheck('pfla_softmax', { pfla_softmax_learn_x: true, pfla_softmax_num_points: 5, pfla_softmax_use_obo: true, pfla_softmax_use_learned_obo: true });
 });
 
+// ---- hand-worked values at known scores ---------------------------------------------------------------
+// One key (T = 1), D = 4 (scale 1/2), q = (2x, 0, 0, 0), k = (1, 0, 0, 0), v = (1, 0, 0, 0): the score is x, out[0]
+// = P(x) and, with dout = (1, 0, 0, 0), dq[0] = P'(x) / 2. Points from far below the exponentials' clamps (2^-125:
+// results under 2.4e-38 stand for smaller ones) to far above, the ties at 0 and β, softplus's threshold at 20.
+// Tolerance: the float32 rounding of the exponent (|x| ulps of it move e^x by |x| 6e-8 relative) and of the
+// polynomials (a few 1e-7), with an absolute floor far under anything a weight can carry (1e-36).
+// sigmoidmax's slope σ (1 - σ) is taken in float32 (as PyTorch's backward): 1 - σ keeps nothing under 2^-24, so
+// its slope has that absolute floor (2^-24 / 256 / 2).
+const WORKED: [string, (x: number) => number, (x: number) => number, number][] = [
+  ['softplus', (x) => (x > 20 ? x : Math.log1p(Math.exp(x))) / 100, (x) => (x > 20 ? 1 : 1 / (1 + Math.exp(-x))) / 100, 0],
+  ['sigmoidmax', (x) => 1 / (1 + Math.exp(-x)) / 256, (x) => Math.exp(-x) / (1 + Math.exp(-x)) ** 2 / 256, 2 ** -24 / 512],
+  ['consmax', (x) => Math.exp(x - 2.5) / 100, (x) => Math.exp(x - 2.5) / 100, 0],
+  ['exppolymax', (x) => (x < 0 ? Math.exp(x) : (x + 0.5) ** 2 + 1) / 1000, (x) => (x < 0 ? Math.exp(x) : 2 * (x + 0.5)) / 1000, 0], // k = ln e / 2
+];
+const POINTS = [-200, -100, -87.5, -30, -5, -1, -1e-3, 0, 1e-3, 0.5, 1, 2.5, 5, 19.5, 20.5, 30, 60];
+
+for (const [bn, be, skip] of [['ts', tsBackend, false], ...FAST] as [string, Backend | null, string | false][]) {
+  test(`${WORKED.map(([n]) => n).join(', ')} inside the ${bn} kernel: values and slopes worked by hand at scores from -200 to 60`, { skip }, () => {
+    for (const [name, f, df, floor] of WORKED) {
+      const cfg = cfgOf(name, {}, 1, 4), store = new ParamStore('float32', be!);
+      const slot = new SoftmaxSlot(store, 'attn.softmax_layer_attn', softmaxes[name], cfg);
+      store.finalize(new Rng(1));
+      slot.bind();
+      const q = store.alloc(4), k = store.alloc(4), v = store.alloc(4), dout = store.alloc(4), out = store.alloc(4), stats = store.alloc(2);
+      const dq = store.alloc(4), dk = store.alloc(4), dv = store.alloc(4);
+      k[0] = 1; v[0] = 1; dout[0] = 1;
+      for (const x of POINTS) {
+        if (name === 'consmax' && x > 30) continue; // e^57.5 / 100: past float32's range, as in PyTorch
+        q[0] = 2 * x; dq.fill(0); dk.fill(0); dv.fill(0); // backward adds to them
+        const o = slot.opts({ state: new Float64Array(ATTN_STATE) }, 1, 1);
+        be!.attentionForward(out, stats, q, k, v, null, 1, 1, 4, 1, o);
+        slot.beginBackward();
+        be!.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, null, 1, 1, 4, 1, o);
+        slot.endBackward();
+        const rel = 4e-7 * (1 + Math.abs(x)), want = f(x), slope = df(x) / 2;
+        assert.ok(Math.abs(out[0] - want) <= rel * Math.abs(want) + 1e-36, `${name}(${x}) = ${out[0]}, by hand ${want}`);
+        assert.ok(Math.abs(dq[0] - slope) <= 2 * rel * Math.abs(slope) + floor + 1e-36, `${name}'(${x}) / 2 = ${dq[0]}, by hand ${slope}`);
+      }
+      store.release();
+    }
+  });
+}
+
 // ---- generation -------------------------------------------------------------------------------------
 // The KV cache runs the same attention (src/model/generate.ts attendCachedWith): with bfloat16 and a
 // variant its logits equal the full forward's at every position; with the quantizers too at the first

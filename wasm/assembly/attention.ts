@@ -8,9 +8,9 @@
 // With bfloat16 products (flags & 1; docs/dtype.md) q, k, v and the products' dout arrive rounded
 // (wasm-backend.ts rounds copies first) and the weights P keep and dS scale are rounded here before
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
-import { vexp } from './vmath';
+import { vexp, vexp2 } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { elemE0, elemFast, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
+import { elemE0, elemE12, elemFast, elemK, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
   SK_RELU2, SK_SIGMOID, SK_SOFTMAX, SK_SOFTPLUS, SK_SQUAREPLUS } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
@@ -195,13 +195,13 @@ function expRow(row: usize, n: i32, m: f32): f32 {
 @inline
 function elemRowForward<K>(P: usize, S: usize, n: i32, sv: v128, spec: usize, hp: usize): void {
   const n4 = (n + 3) & ~3;
-  const k0 = f32x4.splat(load<f32>(spec)), k1 = f32x4.splat(load<f32>(spec, 4)), k2 = f32x4.splat(load<f32>(spec, 8)), k3 = f32x4.splat(load<f32>(spec, 12));
-  const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
-  if (kindOf<K>() == SK_EXP && load<f32>(hp, 4) == Infinity) { // nothing clamped: exp(c0 scale S - c0 beta) g
+  const k0 = f32x4.splat(elemK<K>(0, spec)), k1 = f32x4.splat(elemK<K>(1, spec)), k2 = f32x4.splat(elemK<K>(2, spec)), k3 = f32x4.splat(elemK<K>(3, spec));
+  const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(elemE12<K>(1, spec, hp, f32x4.extract_lane(sv, 0))), e2 = f32x4.splat(elemE12<K>(2, spec, hp, f32x4.extract_lane(sv, 0)));
+  if (kindOf<K>() == SK_EXP && load<f32>(hp, 4) == Infinity) { // nothing clamped: 2^(c0 log2 e (scale S - beta)) g
     const ks = f32x4.mul(k0, sv), kb = f32x4.mul(k0, e0);
     for (let s = 0; s < n4; s += 4) {
       const o = <usize>s << 2;
-      v128.store(P + o, f32x4.mul(vexp(f32x4.sub(f32x4.mul(v128.load(S + o), ks), kb)), e2));
+      v128.store(P + o, f32x4.mul(vexp2(f32x4.sub(f32x4.mul(v128.load(S + o), ks), kb)), e2));
     }
     return;
   }
@@ -230,8 +230,8 @@ let sumA0 = f64x2.splat(0), sumA1 = f64x2.splat(0), sumF0 = f64x2.splat(0), sumF
 @inline
 function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, spec: usize, hp: usize, mode: i32): void {
   const n4 = (n + 3) & ~3, zero = f32x4.splat(0);
-  const k0 = f32x4.splat(load<f32>(spec)), k1 = f32x4.splat(load<f32>(spec, 4)), k2 = f32x4.splat(load<f32>(spec, 8)), k3 = f32x4.splat(load<f32>(spec, 12));
-  const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(load<f32>(hp, 4)), e2 = f32x4.splat(load<f32>(hp, 8));
+  const k0 = f32x4.splat(elemK<K>(0, spec)), k1 = f32x4.splat(elemK<K>(1, spec)), k2 = f32x4.splat(elemK<K>(2, spec)), k3 = f32x4.splat(elemK<K>(3, spec));
+  const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(elemE12<K>(1, spec, hp, f32x4.extract_lane(sv, 0))), e2 = f32x4.splat(elemE12<K>(2, spec, hp, f32x4.extract_lane(sv, 0)));
   if ((n & 3) != 0) { const o = drow + (<usize>(n & ~3) << 2); v128.store(o, v128.and(v128.load(o), i32x4.lt_s(i32x4.add(i32x4.splat(n & ~3), LANES), i32x4.splat(n)))); }
   if (kindOf<K>() != SK_EXP) {
     for (let s = 0; s < n4; s += 4) {
@@ -240,23 +240,24 @@ function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, s
     }
     return;
   }
+  const kl = k0, c0 = f32x4.splat(load<f32>(spec)); // c0 in log2 units (elemK: the exponent for vexp2), and c0 itself
   for (let s0 = 0; s0 < n4; s0 += 64) { // dS = dP P c0 (a < amax), the sums over 16 vectors at most in f32
     const s1 = min(s0 + 64, n4);
     let pa = zero, pf = zero, pw = zero;
-    if (mode == 0) { // nothing clamped: exp(c0 scale S - c0 beta) g, dS scale = dP P (c0 scale)
-      const ks = f32x4.mul(k0, sv), kb = f32x4.mul(k0, e0);
+    if (mode == 0) { // nothing clamped: 2^(c0 log2 e (scale S - beta)) g, dS scale = dP P (c0 scale)
+      const ks = f32x4.mul(c0, sv), ksl = f32x4.mul(kl, sv), kbl = f32x4.mul(kl, e0);
       for (let s = s0; s < s1; s += 4) {
         const o = <usize>s << 2;
-        const P = f32x4.mul(vexp(f32x4.sub(f32x4.mul(v128.load(S + o), ks), kb)), e2), gp = f32x4.mul(v128.load(drow + o), P);
+        const P = f32x4.mul(vexp2(f32x4.sub(f32x4.mul(v128.load(S + o), ksl), kbl)), e2), gp = f32x4.mul(v128.load(drow + o), P);
         pa = f32x4.add(pa, gp);
         v128.store(W + o, P);
         v128.store(drow + o, f32x4.mul(gp, ks));
       }
     } else if (mode == 1) { // clamped, Σ dP P only
-      const ks = f32x4.mul(k0, sv);
+      const ks = f32x4.mul(c0, sv);
       for (let s = s0; s < s1; s += 4) {
         const o = <usize>s << 2, a = f32x4.sub(f32x4.mul(v128.load(S + o), sv), e0);
-        const P = f32x4.mul(vexp(f32x4.mul(k0, f32x4.pmin(e1, a))), e2), gp = f32x4.mul(v128.load(drow + o), P);
+        const P = f32x4.mul(vexp2(f32x4.mul(kl, f32x4.pmin(e1, a))), e2), gp = f32x4.mul(v128.load(drow + o), P);
         pa = f32x4.add(pa, gp);
         v128.store(W + o, P);
         v128.store(drow + o, f32x4.mul(v128.and(gp, f32x4.lt(a, e1)), ks));
@@ -264,10 +265,10 @@ function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, s
     } else {
       for (let s = s0; s < s1; s += 4) {
         const o = <usize>s << 2, a = f32x4.sub(f32x4.mul(v128.load(S + o), sv), e0), am = f32x4.pmin(e1, a);
-        const P = f32x4.mul(vexp(f32x4.mul(k0, am)), e2), gp = f32x4.mul(v128.load(drow + o), P), gf = v128.and(gp, f32x4.lt(a, e1));
+        const P = f32x4.mul(vexp2(f32x4.mul(kl, am)), e2), gp = f32x4.mul(v128.load(drow + o), P), gf = v128.and(gp, f32x4.lt(a, e1));
         pa = f32x4.add(pa, gp); pf = f32x4.add(pf, gf); pw = f32x4.add(pw, f32x4.mul(gp, am));
         v128.store(W + o, P);
-        v128.store(drow + o, f32x4.mul(f32x4.mul(gf, k0), sv));
+        v128.store(drow + o, f32x4.mul(f32x4.mul(gf, c0), sv));
       }
       sumF0 = f64x2.add(sumF0, promoteLo(pf)); sumF1 = f64x2.add(sumF1, promoteHi(pf));
       sumW0 = f64x2.add(sumW0, promoteLo(pw)); sumW1 = f64x2.add(sumW1, promoteHi(pw));

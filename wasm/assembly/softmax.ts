@@ -5,7 +5,10 @@
 // against it (test/softmax-backends.test.ts), not bit for bit (exp and log1p differ from libm's).
 //   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
 // A row: S[0..n) at S (lanes n..n4 of the last vector may hold -inf), P[0..n4) written (zeros past n).
-import { negAbs, sigmoidE, vexp, vlog1p01, vsigmoid } from './vmath';
+import { negAbs, sigmoidE, vexp, vexp2, vlog1p01, vsigmoid } from './vmath';
+
+export const LOG2E: f32 = 1.4426950408889634;
+const LN2: f32 = 0.6931471805599453;
 
 export const SK_SOFTMAX = 0, SK_EXP = 1, SK_RELU = 2, SK_RELU2 = 3, SK_SIGMOID = 4, SK_SOFTPLUS = 5, SK_SQUAREPLUS = 6,
   SK_POLY = 7, SK_EXPPOLY = 8, SK_EXPROW = 9, SK_SIGSOFT = 10, SK_PFLA = 11;
@@ -165,7 +168,7 @@ export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i
     case SK_SOFTPLUS: { // max(x, 0) + log1p(e^-|x|): the same function, no overflow, log1p's argument in [0, 1]
       const one = f32x4.splat(1);
       for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s)), u = vexp(f32x4.neg(f32x4.abs(x)));
+        const x = v128.load(at(S, s)), u = vexp2(negAbs(f32x4.mul(x, f32x4.splat(LOG2E))), true); // e^-|x| = 2^-|x log2 e|
         v128.store(at(P, s), f32x4.mul(v0, f32x4.add(f32x4.pmax(x, zero), vlog1p01(u))));
         if (F) v128.store(at(F, s), f32x4.mul(v0, f32x4.div(v128.bitselect(one, u, f32x4.ge(x, zero)), f32x4.add(one, u)))); // σ(x)
       }
@@ -291,7 +294,7 @@ export function elemFast(kind: i32, spec: usize): bool {
 @inline
 export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v128, e0: v128, e1: v128, e2: v128, wantF: bool, dw: v128, dS: usize): v128 {
   const kind = kindOf<K>(), zero = f32x4.splat(0), one = f32x4.splat(1), x = f32x4.mul(s, sv);
-  if (kind == SK_EXP) return f32x4.mul(vexp(f32x4.mul(k0, f32x4.pmin(e1, f32x4.sub(x, e0)))), e2);
+  if (kind == SK_EXP) return f32x4.mul(vexp2(f32x4.mul(k0, f32x4.pmin(e1, f32x4.sub(x, e0)))), e2); // k0 = c0 log2 e
   if (kind == SK_RELU) {
     const pos = f32x4.gt(x, zero);
     if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, v128.and(k0, pos)), sv));
@@ -302,17 +305,19 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
     if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, v128.and(f32x4.mul(e0, x), pos)), sv));
     return v128.and(f32x4.mul(f32x4.mul(k0, x), x), pos);
   }
-  if (kind == SK_SIGMOID) { // e0 = -scale: e^-x from the dot itself
-    const d = f32x4.add(one, vexp(f32x4.mul(s, e0)));
+  if (kind == SK_SIGMOID) { // e0 = -scale log2 e: e^-x = 2^(s e0) from the dot itself
+    const d = f32x4.add(one, vexp2(f32x4.mul(s, e0)));
     if (!wantF) return f32x4.div(k0, d);
     const q = f32x4.div(one, d), P = f32x4.mul(k0, q);
     v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(P, f32x4.sub(one, q))), sv));
     return P;
   }
-  if (kind == SK_SOFTPLUS) { // max(x, 0) + log1p(e^-|x|)
-    const u = vexp(negAbs(x));
-    if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, sigmoidE(x, u))), sv)); // c0 σ(x)
-    return f32x4.mul(k0, f32x4.add(f32x4.pmax(x, zero), vlog1p01(u)));
+  if (kind == SK_SOFTPLUS) { // max(x, 0) + log1p(e^-|x|) from t = x log2 e (e0 = scale log2 e): e^-|x| = 2^-|t|
+    const t = f32x4.mul(s, e0), na = negAbs(t), u = vexp2(na, true);
+    // dS = dP σ(x) c0 scale (e2), σ(x) = (x >= 0 ? 1 : u) / (1 + u): one division; the factor is max(u, 1 where
+    // t's sign bit is clear, else 0) (-0 gives u = 1 too). No zero constant: fewer registers in the loop.
+    if (wantF) v128.store(dS, f32x4.div(f32x4.mul(f32x4.mul(dw, e2), f32x4.pmax(u, v128.andnot(one, i32x4.shr_s(t, 31)))), f32x4.add(one, u)));
+    return f32x4.add(f32x4.mul(f32x4.sub(t, na), e1), f32x4.mul(k0, vlog1p01(u))); // t - na = 2 max(t, 0) exactly, e1 = c0 ln 2 / 2
   }
   if (kind == SK_SQUAREPLUS) {
     const r = f32x4.sqrt(f32x4.add(f32x4.mul(x, x), k1));
@@ -324,19 +329,35 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
     if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(k0, v128.bitselect(f32x4.mul(f32x4.splat(2), x), v128.and(k2, lin), pos))), sv));
     return f32x4.mul(k0, v128.bitselect(f32x4.add(f32x4.mul(x, x), k3), v128.and(f32x4.add(f32x4.mul(k2, x), k3), lin), pos));
   }
-  // exppoly, power 2: x < 0: e^(c1 x), else (x + c2)^2 + c3; e0 = c1 scale: c1 x from the dot itself
-  const neg = f32x4.lt(x, zero), e = vexp(v128.and(f32x4.mul(s, e0), neg)), y = f32x4.add(f32x4.pmax(x, zero), k2);
+  // exppoly, power 2: x < 0: e^(c1 x), else (x + c2)^2 + c3; e0 = c1 scale log2 e: e^(c1 x) = 2^(s e0)
+  const neg = f32x4.lt(x, zero), e = vexp2(v128.and(f32x4.mul(s, e0), neg)), y = f32x4.add(f32x4.pmax(x, zero), k2);
   if (wantF) v128.store(dS, f32x4.mul(f32x4.mul(dw, exppolyF(e, y, neg, k0, k1)), sv));
   return exppolyP(e, y, neg, k0, k3);
 }
 
-/** e0 of elemP for kind K (e1, e2 are exp's hp1, hp2). */
+/** k0..k3 of elemP for kind K: the spec's c0..c3, but the exp kind's c0 log2 e (its exponent in vexp2's units). */
+// @ts-ignore: decorator
+@inline
+export function elemK<K>(i: i32, spec: usize): f32 {
+  const kind = kindOf<K>();
+  return kind == SK_EXP && i == 0 ? c(spec, 0) * LOG2E : c(spec, i);
+}
+
+/** e0 of elemP for kind K (e1, e2: elemE12). */
 // @ts-ignore: decorator
 @inline
 export function elemE0<K>(spec: usize, hp: usize, scale: f32): f32 {
   const kind = kindOf<K>();
   return kind == SK_EXP ? load<f32>(hp) : kind == SK_SQUAREPLUS ? c(spec, 0) * <f32>0.5 : kind == SK_RELU2 ? <f32>2 * c(spec, 0)
-    : kind == SK_SIGMOID ? -scale : kind == SK_EXPPOLY ? c(spec, 1) * scale : 0;
+    : kind == SK_SIGMOID ? -scale * LOG2E : kind == SK_EXPPOLY ? c(spec, 1) * scale * LOG2E : kind == SK_SOFTPLUS ? scale * LOG2E : 0;
+}
+
+/** e1 (i = 1) and e2 (i = 2) of elemP for kind K: exp's hp1, hp2; softplus's c0 ln 2 and c0 scale; else 0. */
+// @ts-ignore: decorator
+@inline
+export function elemE12<K>(i: i32, spec: usize, hp: usize, scale: f32): f32 {
+  const kind = kindOf<K>();
+  return kind == SK_EXP ? load<f32>(hp + (<usize>i << 2)) : kind == SK_SOFTPLUS ? c(spec, 0) * (i == 1 ? LN2 * <f32>0.5 : scale) : 0;
 }
 
 /** Whether rowForward writes dP/dS into F for this kind (then dS = dP F, no rowBackward pass). */
