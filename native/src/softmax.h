@@ -107,37 +107,19 @@ SIMD_INLINE v16f sk_log1p01_v(v16f u) {
 }
 SIMD_INLINE float sk_log1p01(float u) { return sk_log1p01_v((v16f){ 0 } + u)[0]; } // one lane (a row's scalar tail)
 
-// 2^t for t <= 0 (softplus's e^-|S| = 2^-|S log2 e|): n = round(t) from the bits of t + (1.5 2^23 + 127), whose
-// low bits are n + 127 (shifted left by 23 they are 2^n), f = t - n in [-1/2, 1/2] exactly, 2^f = 1 + f q(f) of
-// degree 5 fitted for the least maximal relative error (1.9e-7 in float32). t is clamped at -125 so 2^n stays
-// normal (2^-125 ~ 2.4e-38 stands for the smaller results); NaN stays NaN. The same function as the wasm
-// backend's vexp2; inline, so the kind's loop needs no libm call and no extra pass over the row.
-SIMD_INLINE v16f sk_exp2neg_v(v16f t) {
-  const v16f lo = (v16f){ 0 } - 125.0f, M = (v16f){ 0 } + 12583039.0f;
-  t = sel16(t < lo, lo, t);
-  const v16f tm = t + M, f = t - (tm - M);
-  v16f p = (v16f){ 0 } + 1.326472731307149e-3f;
-  p = p * f + 9.671512991189957e-3f;
-  p = p * f + 5.550733581185341e-2f;
-  p = p * f + 2.4022242426872253e-1f;
-  p = p * f + 6.931470036506653e-1f;
-  p = p * f + 1.0f;
-  return p * (v16f)((v16i)tm << 23);
-}
-
-// softplus of S: u = e^-|S|, P = c0 (max(S, 0) + log1p(u)) and, with sig, σ(S) = (S >= 0 ? 1 : u) / (1 + u),
+// softplus from u = e^-|S| (in P[0..n)): P = c0 (max(S, 0) + log1p(u)) and, with sig, σ(S) = (S >= 0 ? 1 : u) / (1 + u),
 // over [0, ncol) in 16-lane blocks, both 0 past n.
 SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long ncol, float c0) {
-  const v16f zero = { 0 }, one = zero + 1, sign = -zero;
+  const v16f zero = { 0 }, one = zero + 1;
   long s = 0;
   for (; s + 16 <= ncol; s += 16) {
-    const v16f x = *(const v16f *)(S + s), u = sk_exp2neg_v((v16f)((v16i)(x * 1.4426950408889634f) | (v16i)sign));
+    const v16f x = *(const v16f *)(S + s), u = *(const v16f *)(P + s);
     const v16i pos = x > zero, nonneg = x >= zero;
     *(v16f *)(P + s) = live16(c0 * ((v16f)((v16i)x & pos) + sk_log1p01_v(u)), s, n);
     if (sig) *(v16f *)(sig + s) = live16(sel16(nonneg, one, u) / (one + u), s, n);
   }
   for (; s < ncol; s++) {
-    const float x = S[s], u = sk_exp2neg_v(zero - fabsf(x * 1.4426950408889634f))[0];
+    const float x = S[s], u = P[s];
     if (sig) sig[s] = s < n ? (x >= 0 ? 1 : u) / (1 + u) : 0;
     P[s] = s < n ? c0 * ((x > 0 ? x : 0) + sk_log1p01(u)) : 0;
   }
@@ -204,6 +186,10 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       break;
     }
     case SK_SOFTPLUS: { // max(S, 0) + log1p(u), u = e^-|S|: the same function, no overflow, u in (0, 1]
+      long s = 0;
+      for (; s + 16 <= ncol; s += 16) *(v16f *)(P + s) = (v16f)((v16i)*(const v16f *)(S + s) | (v16i)(-(v16f){ 0 })); // -|S|
+      for (; s < ncol; s++) P[s] = -fabsf(S[s]);
+      vexpf(P, P, n);
       softplus_row(P, sig, S, n, ncol, c0);
       zeroed = 1;
       break;
