@@ -10,7 +10,7 @@
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp, vexp2 } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { elemE0, elemE12, elemFast, elemK, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
+import { elemE0, elemE12, elemFast, elemK, softplusDS, softplusP, softplusU, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
   SK_RELU2, SK_SIGMOID, SK_SOFTMAX, SK_SOFTPLUS, SK_SQUAREPLUS } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
@@ -205,6 +205,14 @@ function elemRowForward<K>(P: usize, S: usize, n: i32, sv: v128, spec: usize, hp
     }
     return;
   }
+  // softplus in two passes over the row (in L1): u = 2^-|t|, then P. One loop holding both vexp2's and log1p's
+  // constants needs more than V8's 16 vector registers and reloads them from the stack every vector; two
+  // passes keep each one's constants in registers (the layer's forward + backward: 0.98x -> 0.91x of softmax).
+  if (kindOf<K>() == SK_SOFTPLUS) {
+    for (let s = 0; s < n4; s += 4) { const o = <usize>s << 2; v128.store(P + o, softplusU(v128.load(S + o), e0)); }
+    for (let s = 0; s < n4; s += 4) { const o = <usize>s << 2; v128.store(P + o, softplusP(v128.load(S + o), v128.load(P + o), e0, e1, k0)); }
+    return;
+  }
   for (let s = 0; s < n4; s += 4) {
     const o = <usize>s << 2;
     v128.store(P + o, elemP<K>(v128.load(S + o), sv, k0, k1, k2, k3, e0, e1, e2, false, sv, 0));
@@ -233,6 +241,15 @@ function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, s
   const k0 = f32x4.splat(elemK<K>(0, spec)), k1 = f32x4.splat(elemK<K>(1, spec)), k2 = f32x4.splat(elemK<K>(2, spec)), k3 = f32x4.splat(elemK<K>(3, spec));
   const e0 = f32x4.splat(elemE0<K>(spec, hp, f32x4.extract_lane(sv, 0))), e1 = f32x4.splat(elemE12<K>(1, spec, hp, f32x4.extract_lane(sv, 0))), e2 = f32x4.splat(elemE12<K>(2, spec, hp, f32x4.extract_lane(sv, 0)));
   if ((n & 3) != 0) { const o = drow + (<usize>(n & ~3) << 2); v128.store(o, v128.and(v128.load(o), i32x4.lt_s(i32x4.add(i32x4.splat(n & ~3), LANES), i32x4.splat(n)))); }
+  if (kindOf<K>() == SK_SOFTPLUS) { // two passes as forward's: u, then P and dS
+    for (let s = 0; s < n4; s += 4) { const o = <usize>s << 2; v128.store(W + o, softplusU(v128.load(S + o), e0)); }
+    for (let s = 0; s < n4; s += 4) {
+      const o = <usize>s << 2, x = v128.load(S + o), u = v128.load(W + o);
+      v128.store(drow + o, softplusDS(x, u, e0, e2, v128.load(drow + o)));
+      v128.store(W + o, softplusP(x, u, e0, e1, k0));
+    }
+    return;
+  }
   if (kindOf<K>() != SK_EXP) {
     for (let s = 0; s < n4; s += 4) {
       const o = <usize>s << 2;

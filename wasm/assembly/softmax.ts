@@ -5,7 +5,7 @@
 // against it (test/softmax-backends.test.ts), not bit for bit (exp and log1p differ from libm's).
 //   spec: c[8] | hp[4 NH] (per head) | xs[nk] | ys[nk] (pfla_softmax's knots, ascending)
 // A row: S[0..n) at S (lanes n..n4 of the last vector may hold -inf), P[0..n4) written (zeros past n).
-import { negAbs, sigmoidE, vexp, vexp2, vlog1p01, vsigmoid } from './vmath';
+import { negAbs, vexp, vexp2, vlog1p01, vsigmoid } from './vmath';
 
 export const LOG2E: f32 = 1.4426950408889634;
 const LN2: f32 = 0.6931471805599453;
@@ -286,9 +286,12 @@ export function elemFast(kind: i32, spec: usize): bool {
 
 /**
  * P of 4 scores x = s sv (s: the dots, sv: the scale) for the elementwise kind of tag K (elemFast), and with
- * wantF (backward; not exp, whose backward is its own) dS scale = dw dP/dS scale stored at dS. k0..k3: c0..c3 splatted; e0, e1, e2: exp's beta, amax, g (the head's
- * hp0..hp2), e0 also squareplus's c0 / 2, relu2's 2 c0, sigmoid's -scale, exppoly's c1 scale (elemE0); the
- * caller splats them once per row (not per vector: the loop keeps them in registers).
+ * wantF (backward; not exp, whose backward is its own) dS scale = dw dP/dS scale stored at dS. k0..k3: c0..c3
+ * splatted (elemK: the exp kind's k0 is c0 log2 e); e0, e1, e2: exp's beta, amax, g (the head's hp0..hp2), e0
+ * also squareplus's c0 / 2, relu2's 2 c0, and the factor that turns the dots into vexp2's exponent: sigmoid's
+ * -scale log2 e, exppoly's c1 scale log2 e, softplus's scale log2 e (elemE0); softplus's e1 = c0 ln 2 / 2,
+ * e2 = c0 scale (elemE12). The caller splats them once per row (not per vector: the loop keeps them in
+ * registers).
  */
 // @ts-ignore: decorator
 @inline
@@ -312,12 +315,10 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
     v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(P, f32x4.sub(one, q))), sv));
     return P;
   }
-  if (kind == SK_SOFTPLUS) { // max(x, 0) + log1p(e^-|x|) from t = x log2 e (e0 = scale log2 e): e^-|x| = 2^-|t|
-    const t = f32x4.mul(s, e0), na = negAbs(t), u = vexp2(na, true);
-    // dS = dP σ(x) c0 scale (e2), σ(x) = (x >= 0 ? 1 : u) / (1 + u): one division; the factor is max(u, 1 where
-    // t's sign bit is clear, else 0) (-0 gives u = 1 too). No zero constant: fewer registers in the loop.
-    if (wantF) v128.store(dS, f32x4.div(f32x4.mul(f32x4.mul(dw, e2), f32x4.pmax(u, v128.andnot(one, i32x4.shr_s(t, 31)))), f32x4.add(one, u)));
-    return f32x4.add(f32x4.mul(f32x4.sub(t, na), e1), f32x4.mul(k0, vlog1p01(u))); // t - na = 2 max(t, 0) exactly, e1 = c0 ln 2 / 2
+  if (kind == SK_SOFTPLUS) {
+    const u = softplusU(s, e0);
+    if (wantF) v128.store(dS, softplusDS(s, u, e0, e2, dw));
+    return softplusP(s, u, e0, e1, k0);
   }
   if (kind == SK_SQUAREPLUS) {
     const r = f32x4.sqrt(f32x4.add(f32x4.mul(x, x), k1));
@@ -341,6 +342,24 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
 export function elemK<K>(i: i32, spec: usize): f32 {
   const kind = kindOf<K>();
   return kind == SK_EXP && i == 0 ? c(spec, 0) * LOG2E : c(spec, i);
+}
+
+// softplus from the dots s: max(x, 0) + log1p(e^-|x|) with t = x log2 e = s e0 (e0 = scale log2 e), e^-|x| = 2^-|t|.
+/** u = e^-|x| = 2^-|t|. */
+// @ts-ignore: decorator
+@inline export function softplusU(s: v128, e0: v128): v128 { return vexp2(negAbs(f32x4.mul(s, e0)), true); }
+/** P = c0 (max(x, 0) + log1p(u)): t - (-|t|) = 2 max(t, 0) exactly, e1 = c0 ln 2 / 2. */
+// @ts-ignore: decorator
+@inline export function softplusP(s: v128, u: v128, e0: v128, e1: v128, k0: v128): v128 {
+  const t = f32x4.mul(s, e0);
+  return f32x4.add(f32x4.mul(f32x4.sub(t, negAbs(t)), e1), f32x4.mul(k0, vlog1p01(u)));
+}
+/** dS = dP σ(x) c0 scale (e2), σ(x) = (x >= 0 ? 1 : u) / (1 + u): one division; the factor is max(u, 1 where t's
+ * sign bit is clear, else 0) (-0 gives u = 1 too). */
+// @ts-ignore: decorator
+@inline export function softplusDS(s: v128, u: v128, e0: v128, e2: v128, dw: v128): v128 {
+  const one = f32x4.splat(1), t = f32x4.mul(s, e0);
+  return f32x4.div(f32x4.mul(f32x4.mul(dw, e2), f32x4.pmax(u, v128.andnot(one, i32x4.shr_s(t, 31)))), f32x4.add(one, u));
 }
 
 /** e0 of elemP for kind K (e1, e2: elemE12). */
