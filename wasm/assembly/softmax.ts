@@ -165,12 +165,12 @@ export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i
       }
       break;
     }
-    case SK_SOFTPLUS: { // max(x, 0) + log1p(e^-|x|): the same function, no overflow, log1p's argument in [0, 1]
-      const one = f32x4.splat(1);
+    case SK_SOFTPLUS: { // the fused rows' softplus (softplusU/P/DS) on scaled scores: e0 = log2 e, F = c0 σ(x)
+      const e0 = f32x4.splat(LOG2E), e1 = f32x4.splat(elemE12<KSoftplus>(1, spec, 0, 1)), one = f32x4.splat(1); // e1 reads neither hp nor scale
       for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s)), u = vexp2(negAbs(f32x4.mul(x, f32x4.splat(LOG2E))), true); // e^-|x| = 2^-|x log2 e|
-        v128.store(at(P, s), f32x4.mul(v0, f32x4.add(f32x4.pmax(x, zero), vlog1p01(u))));
-        if (F) v128.store(at(F, s), f32x4.mul(v0, f32x4.div(v128.bitselect(one, u, f32x4.ge(x, zero)), f32x4.add(one, u)))); // σ(x)
+        const x = v128.load(at(S, s)), u = softplusU(x, e0);
+        v128.store(at(P, s), softplusP(x, u, e0, e1, v0));
+        if (F) v128.store(at(F, s), softplusDS(x, u, e0, v0, one));
       }
       break;
     }
@@ -285,13 +285,13 @@ export function elemFast(kind: i32, spec: usize): bool {
 }
 
 /**
- * P of 4 scores x = s sv (s: the dots, sv: the scale) for the elementwise kind of tag K (elemFast), and with
+ * P of 4 scores x = s sv (s: the dots, sv: the scale) for the elementwise kind of tag K (elemFast; not softplus,
+ * whose fused rows run two passes of their own: softplusU, softplusP, softplusDS), and with
  * wantF (backward; not exp, whose backward is its own) dS scale = dw dP/dS scale stored at dS. k0..k3: c0..c3
  * splatted (elemK: the exp kind's k0 is c0 log2 e); e0, e1, e2: exp's beta, amax, g (the head's hp0..hp2), e0
  * also squareplus's c0 / 2, relu2's 2 c0, and the factor that turns the dots into vexp2's exponent: sigmoid's
- * -scale log2 e, exppoly's c1 scale log2 e, softplus's scale log2 e (elemE0); softplus's e1 = c0 ln 2 / 2,
- * e2 = c0 scale (elemE12). The caller splats them once per row (not per vector: the loop keeps them in
- * registers).
+ * -scale log2 e, exppoly's c1 scale log2 e (elemE0). The caller splats them once per row (not per vector: the
+ * loop keeps them in registers).
  */
 // @ts-ignore: decorator
 @inline
@@ -314,11 +314,6 @@ export function elemP<K>(s: v128, sv: v128, k0: v128, k1: v128, k2: v128, k3: v1
     const q = f32x4.div(one, d), P = f32x4.mul(k0, q);
     v128.store(dS, f32x4.mul(f32x4.mul(dw, f32x4.mul(P, f32x4.sub(one, q))), sv));
     return P;
-  }
-  if (kind == SK_SOFTPLUS) {
-    const u = softplusU(s, e0);
-    if (wantF) v128.store(dS, softplusDS(s, u, e0, e2, dw));
-    return softplusP(s, u, e0, e1, k0);
   }
   if (kind == SK_SQUAREPLUS) {
     const r = f32x4.sqrt(f32x4.add(f32x4.mul(x, x), k1));
@@ -362,7 +357,7 @@ export function elemK<K>(i: i32, spec: usize): f32 {
   return f32x4.div(f32x4.mul(f32x4.mul(dw, e2), f32x4.pmax(u, v128.andnot(one, i32x4.shr_s(t, 31)))), f32x4.add(one, u));
 }
 
-/** e0 of elemP for kind K (e1, e2: elemE12). */
+/** e0 of elemP (and of the softplus rows) for kind K (e1, e2: elemE12). */
 // @ts-ignore: decorator
 @inline
 export function elemE0<K>(spec: usize, hp: usize, scale: f32): f32 {
@@ -371,7 +366,8 @@ export function elemE0<K>(spec: usize, hp: usize, scale: f32): f32 {
     : kind == SK_SIGMOID ? -scale * LOG2E : kind == SK_EXPPOLY ? c(spec, 1) * scale * LOG2E : kind == SK_SOFTPLUS ? scale * LOG2E : 0;
 }
 
-/** e1 (i = 1) and e2 (i = 2) of elemP for kind K: exp's hp1, hp2; softplus's c0 ln 2 and c0 scale; else 0. */
+/** e1 (i = 1) and e2 (i = 2) of elemP for kind K: exp's hp1, hp2; the softplus rows' c0 ln 2 / 2 (softplusP) and
+ * c0 scale (softplusDS); else 0. */
 // @ts-ignore: decorator
 @inline
 export function elemE12<K>(i: i32, spec: usize, hp: usize, scale: f32): f32 {
