@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/rng.js';
 import type { AttnDropout, AttnOpts, AttnQuant, Backend } from '../src/engine/backend.js';
+import type { F } from '../src/engine/types.js';
 import { ATTN_STATE } from '../src/engine/kernels/ts/attention.js';
 import { tsBackend } from '../src/engine/kernels/ts/ts-backend.js';
 import { loadNativeBackend, nativeBackendError } from '../src/engine/kernels/native/native-backend.js';
@@ -49,6 +50,16 @@ const CASES: [string, Partial<TrainConfig>][] = [
 interface Run { out: Float64Array; dq: Float64Array; dk: Float64Array; dv: Float64Array; stats: Float64Array; grads: Record<string, Float64Array> }
 interface Setup { B: number; T: number; C: number; NH: number; drop?: AttnDropout | null; quantS?: AttnQuant | null; quantP?: AttnQuant | null; bf16?: boolean; ints?: boolean }
 
+/** The arrays of one attention call. */
+interface Bufs { q: F; k: F; v: F; dout: F; out: F; stats: F; dq: F; dk: F; dv: F }
+/** One forward and backward of attention with options o, the slot's backward begun and ended around it. */
+function forwardBackward(be: Backend, slot: SoftmaxSlot | null, b: Bufs, drop: AttnDropout | null, B: number, T: number, C: number, NH: number, o: AttnOpts): void {
+  be.attentionForward(b.out, b.stats, b.q, b.k, b.v, drop, B, T, C, NH, o);
+  slot?.beginBackward();
+  be.attentionBackward(b.dq, b.dk, b.dv, b.dout, b.out, b.stats, b.q, b.k, b.v, drop, B, T, C, NH, o);
+  slot?.endBackward();
+}
+
 const cfgOf = (name: string, over: Partial<TrainConfig>, NH: number, C: number): TrainConfig =>
   ({ ...defaultConfig(), n_head: NH, n_embd: C, dropout: 0, softmax_variant_attn: name, ...over } as TrainConfig);
 
@@ -71,10 +82,7 @@ function run(be: Backend, dtype: 'float32' | 'float64', name: string, over: Part
   const dq = store.alloc(n), dk = store.alloc(n), dv = store.alloc(n);
   let o: AttnOpts = { bf16: s.bf16, quantS: s.quantS ?? null, quantP: s.quantP ?? null, state: new Float64Array(ATTN_STATE) };
   if (slot) o = slot.opts(o, B, T);
-  be.attentionForward(out, stats, q, k, v, s.drop ?? null, B, T, C, NH, o);
-  slot?.beginBackward();
-  be.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, s.drop ?? null, B, T, C, NH, o);
-  slot?.endBackward();
+  forwardBackward(be, slot, { q, k, v, dout, out, stats, dq, dk, dv }, s.drop ?? null, B, T, C, NH, o);
   const grads: Record<string, Float64Array> = {};
   for (const [pn, g] of Object.entries(slot?.paramGrads ?? {})) grads[pn] = Float64Array.from(g);
   const r: Run = { out: Float64Array.from(out), dq: Float64Array.from(dq), dk: Float64Array.from(dk), dv: Float64Array.from(dv), stats: Float64Array.from(stats), grads };
@@ -231,10 +239,7 @@ function gradcheck(name: string, over: Partial<TrainConfig>): void {
   };
   loss();
   const dq = store.alloc(n), dk = store.alloc(n), dv = store.alloc(n), o = slot.opts({}, B, T);
-  tsBackend.attentionForward(out, stats, q, k, v, null, B, T, C, NH, o);
-  slot.beginBackward();
-  tsBackend.attentionBackward(dq, dk, dv, r, out, stats, q, k, v, null, B, T, C, NH, o);
-  slot.endBackward();
+  forwardBackward(tsBackend, slot, { q, k, v, dout: r, out, stats, dq, dk, dv }, null, B, T, C, NH, o);
   const check = (what: string, x: ArrayLike<number> & { [i: number]: number }, g: ArrayLike<number>) => {
     for (let i = 0; i < x.length; i++) {
       const x0 = x[i], h = 1e-6 * Math.max(1, Math.abs(x0));
@@ -287,10 +292,7 @@ for (const [bn, be, skip] of [['ts', tsBackend, false], ...FAST] as [string, Bac
         if (name === 'consmax' && x > 30) continue; // e^57.5 / 100: past float32's range, as in PyTorch
         q[0] = 2 * x; dq.fill(0); dk.fill(0); dv.fill(0); // backward adds to them
         const o = slot.opts({ state: new Float64Array(ATTN_STATE) }, 1, 1);
-        be!.attentionForward(out, stats, q, k, v, null, 1, 1, 4, 1, o);
-        slot.beginBackward();
-        be!.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, null, 1, 1, 4, 1, o);
-        slot.endBackward();
+        forwardBackward(be!, slot, { q, k, v, dout, out, stats, dq, dk, dv }, null, 1, 1, 4, 1, o);
         const rel = 4e-7 * (1 + Math.abs(x)), want = f(x), slope = df(x) / 2;
         assert.ok(Math.abs(out[0] - want) <= rel * Math.abs(want) + 1e-36, `${name}(${x}) = ${out[0]}, by hand ${want}`);
         assert.ok(Math.abs(dq[0] - slope) <= 2 * rel * Math.abs(slope) + floor + 1e-36, `${name}'(${x}) / 2 = ${dq[0]}, by hand ${slope}`);
