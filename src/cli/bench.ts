@@ -21,7 +21,7 @@ import { selectBackend, type BackendName } from '../engine/select.js';
 import { UserError } from '../util/errors.js';
 import { textTable } from '../util/format.js';
 import { benchSoftmaxes, softmaxBenchTable } from './bench_softmax.js';
-import { closeDataset, loadDataset, type Tokens } from '../data/dataset.js';
+import { closeDataset, loadDataset, loadMeta, type Tokens } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import type { TrainConfig } from '../config/config-types.js';
 import { Generator } from '../model/generate.js';
@@ -134,8 +134,7 @@ function torchBench(cfg: TrainConfig, iters: number, warmup: number, threads: nu
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   const script = path.join(root, 'tools', 'torch_nanogpt.py');
   // The model's vocabulary as normlab pads it (--vocab_multiple: GPT-2's 50304), not the dataset's.
-  const meta = JSON.parse(fs.readFileSync(path.join(cfg.data_dir, cfg.dataset, 'meta.json'), 'utf8')) as { vocab_size: number };
-  const args = [script, '--vocab_size', String(modelVocabSize(meta.vocab_size, cfg.vocab_multiple)), '--mode', 'bench', '--data_dir', path.join(cfg.data_dir, cfg.dataset),
+  const args = [script, '--vocab_size', String(modelVocabSize(loadMeta(cfg.data_dir, cfg.dataset).vocab_size, cfg.vocab_multiple)), '--mode', 'bench', '--data_dir', path.join(cfg.data_dir, cfg.dataset),
     '--n_layer', String(cfg.n_layer), '--n_head', String(cfg.n_head), '--n_embd', String(cfg.n_embd),
     '--block_size', String(cfg.block_size), '--batch_size', String(cfg.batch_size), '--iters', String(iters),
     '--warmup', String(warmup), '--threads', String(threads), '--sample_tokens', String(sampleTokens),

@@ -111,8 +111,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         `${other.join(', ')}; these runs are normlab's model without them, not the file's (remove them from the file to silence this)`);
     }
   }
-  if (plan.droppedValues.length > 0) {
-    const byDefault = plan.droppedValues.map((kv) => `${kv} -> ${String(flagSpec(kv.split(' ')[0])?.default)}`);
+  if (plan.replacedValues.length > 0) {
+    const byDefault = plan.replacedValues.map((r) => `${r.flag} ${r.value} -> ${String(r.default)}`);
     console.log(`ignoring values normlab refuses; those runs take the flag's default: ${byDefault.join(', ')}`);
   }
   if (plan.duplicates > 0) console.log(`${plan.duplicates} duplicate combinations removed`);

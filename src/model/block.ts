@@ -63,8 +63,8 @@ export function blockRecomputesNorm(cfg: ModelConfig, i: number): boolean {
 
 /** Whether block i's backward recomputes its activation's output: the activation allows it and no
  * fake quantization of that output (--quantize_mlp_act_output) has to be repeated. */
-export function blockRecomputes(cfg: ModelConfig, i: number): boolean {
-  return recomputesActivation(blockActivation(cfg, i), cfg) && !quantPlan(cfg).mlp.activation_output;
+export function blockRecomputes(cfg: ModelConfig, i: number, qp: QuantPlan = quantPlan(cfg)): boolean {
+  return recomputesActivation(blockActivation(cfg, i), cfg) && !qp.mlp.activation_output;
 }
 
 /** Scratch buffers shared by all blocks during backward (one block is processed at a time); with
@@ -82,12 +82,17 @@ export function scratchFloats(cfg: ModelConfig, N: number): number {
 
 /** The widest MLP input of any block (2H where a block's activation is gated). */
 export function maxMlpInput(cfg: ModelConfig): number {
-  const H = mlpHidden(cfg);
-  return Array.from({ length: cfg.n_layer }, (_, i) => (activations[blockActivation(cfg, i)].gated ? 2 * H : H)).reduce((a, b) => Math.max(a, b), H);
+  return Array.from({ length: cfg.n_layer }, (_, i) => blockMlpInput(cfg, i)).reduce((a, b) => Math.max(a, b), mlpHidden(cfg));
 }
 
 export function mlpHidden(cfg: ModelConfig): number {
   return cfg.mlp_size ?? cfg.mlp_expansion_factor * cfg.n_embd;
+}
+
+/** Width Hin of block i's MLP input (c_fc's output): 2H where its activation is gated, else H. */
+export function blockMlpInput(cfg: ModelConfig, i: number): number {
+  const H = mlpHidden(cfg);
+  return activations[blockActivation(cfg, i)].gated ? 2 * H : H;
 }
 
 /** Value i of a per-layer list (it repeats when shorter than n_layer), else the every-layer flag. */
@@ -188,14 +193,14 @@ export class Block {
       : new SoftmaxSlot(store, `${pfx}.attn.softmax_layer_attn`, softmaxes[cfg.softmax_variant_attn], cfg);
     const act = activations[blockActivation(cfg, i)];
     this.H = mlpHidden(cfg);
-    this.Hin = act.gated ? 2 * this.H : this.H;
+    this.Hin = blockMlpInput(cfg, i);
     this.fc = new Linear(store, `${pfx}.mlp.c_fc`, C, this.Hin, cfg.bias, 0.02, ql.mlp_up, bf16);
     this.act = new VariantSlot(store, `${pfx}.mlp.activation_variant`, act, this.H, cfg, N);
     this.mlpProj = new Linear(store, `${pfx}.mlp.c_proj`, this.H, C, cfg.bias, projStd, ql.mlp_down, bf16);
 
     const drop = cfg.dropout > 0;
     const mem = (n: number) => store.alloc(n);
-    this.recompute = shared?.act != null && blockRecomputes(cfg, i);
+    this.recompute = shared?.act != null && blockRecomputes(cfg, i, qp);
     this.recomputeNorm = shared !== null && blockRecomputesNorm(cfg, i);
     this.b = this.buffers(N, drop, mem, shared);
     this.y = this.b.out;

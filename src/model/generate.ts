@@ -13,6 +13,9 @@ import type { Attend, BlockBuffers } from './block.js';
 import { quantLevel } from '../nn/quant.js';
 import type { GPT } from './gpt.js';
 
+/** attendCachedWith's operand rounding under float32: none (bfloat16 rounds with bf16). */
+const same = (x: number): number => x;
+
 export interface SampleOptions {
   maxNewTokens: number;
   temperature: number;
@@ -47,7 +50,6 @@ export class Generator {
     this.probs = new Float64Array(cfg.vocab_size);
     this.order = new Int32Array(cfg.vocab_size);
     this.scores = new Float64Array(T); // attention scores of one query over the cached positions
-    // With a softmax variant: every head's scores of the row, then its weights ((1, NH, 1, t + 1)).
     this.uncached = model.blocks.some((b) => b.softmax?.callDependent);
   }
 
@@ -111,7 +113,7 @@ export class Generator {
   private attendCachedWith(l: number, y: F, q: F, k: F, v: F, ctx: Ctx): void {
     const { model } = this, blk = model.blocks[l], qa = blk.qp.attn, be = model.be, variant = blk.softmax;
     const cfg = model.cfg, C = cfg.n_embd, NH = cfg.n_head, D = C / NH, t = this.len, n = t + 1, scale = 1 / Math.sqrt(D);
-    const kc = this.kc[l], vc = this.vc[l], lv = quantLevel(blk.qp, ctx), rd = cfg.dtype === 'bfloat16' ? bf16 : (x: number) => x;
+    const kc = this.kc[l], vc = this.vc[l], lv = quantLevel(blk.qp, ctx), rd = cfg.dtype === 'bfloat16' ? bf16 : same;
     kc.set(k.subarray(0, C), t * C);
     vc.set(v.subarray(0, C), t * C);
     const S = this.qscores ??= alloc(model.dtype, NH * cfg.block_size), P = this.qweights ??= alloc(model.dtype, NH * cfg.block_size);

@@ -20,9 +20,9 @@ import { activations } from '../nn/activations/activation-registry.js';
 import { norms } from '../nn/norms/norm-registry.js';
 import { numel, type ParamSpec, type Variant } from '../nn/variant.js';
 import { softmaxes } from '../nn/softmax/softmax-registry.js';
-import { quantPlan, type QSpec, type QuantPlan } from '../nn/quant.js';
+import { ATTN_POINTS, LINEAR_LAYERS, MLP_POINTS, quantPlan, type AttnPoint, type LinearKey, type MlpPoint, type QSpec, type QuantPlan } from '../nn/quant.js';
 import { STOCHASTIC } from '../engine/quantize.js';
-import { blockActivation, blockNorm, blockRecomputes, blockRecomputesNorm, maxMlpInput, mlpHidden, normSlotNames, scratchFloats } from './block.js';
+import { blockActivation, blockMlpInput, blockNorm, blockRecomputes, blockRecomputesNorm, maxMlpInput, mlpHidden, normSlotNames, scratchFloats } from './block.js';
 import type { ModelConfig } from '../config/config-types.js';
 
 export interface MemoryPart { name: string; bytes: number }
@@ -76,14 +76,14 @@ export function stripRows(T: number): number {
 
 /** What a block keeps for backward, in floats by kind, for B x T rows (src/model/block.ts
  * Block.buffers and constructor; docs/memory.md, "What a block keeps"). */
-function blockFloats(cfg: ModelConfig, l: number, B: number, T: number, slots: number) {
-  const C = cfg.n_embd, N = B * T, NC = N * C, NH = cfg.n_head, H = mlpHidden(cfg), qp = quantPlan(cfg);
-  const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H, norm = norms[blockNorm(cfg, l)];
+function blockFloats(cfg: ModelConfig, qp: QuantPlan, l: number, B: number, T: number, slots: number) {
+  const C = cfg.n_embd, N = B * T, NC = N * C, NH = cfg.n_head, H = mlpHidden(cfg);
+  const act = activations[blockActivation(cfg, l)], Hin = blockMlpInput(cfg, l), norm = norms[blockNorm(cfg, l)];
   const pre = cfg.use_pre_ln, post = cfg.use_post_ln, peri = cfg.use_peri_ln, drop = cfg.dropout > 0;
   const recNorm = blockRecomputesNorm(cfg, l), keptNorm = (q: unknown) => (pre && !recNorm && !q ? NC : 0);
   return {
     attn: 4 * NC + 2 * B * NH * T, // q, k, v, y; the row statistics (m, Z)
-    mlp: N * Hin + (blockRecomputes(cfg, l) ? 0 : N * H), // the activation's input (fc), its output when not recomputed
+    mlp: N * Hin + (blockRecomputes(cfg, l, qp) ? 0 : N * H), // the activation's input (fc), its output when not recomputed
     // s1, s2; hA, hM when kept; x1, out (post); a, aOut, m, mOut (peri); the dropout masks
     resid: NC * (2 + (post ? 2 : 0) + (peri ? 4 : 0) + (drop ? 2 : 0)) + keptNorm(qp.attn.input) + keptNorm(qp.mlp.input),
     stats: slots * savedFloats(norm, N, C, cfg) + savedFloats(act, N, H, cfg),
@@ -91,30 +91,39 @@ function blockFloats(cfg: ModelConfig, l: number, B: number, T: number, slots: n
   };
 }
 
+/** Weights of each linear layer of a block whose MLP input is Hin wide. */
+function linearFloats(cfg: ModelConfig, Hin: number): Record<LinearKey, number> {
+  const C = cfg.n_embd, H = mlpHidden(cfg);
+  return { attn_q: C * C, attn_k: C * C, attn_v: C * C, attn_proj: C * C, mlp_up: C * Hin, mlp_down: H * C };
+}
+
+/** The attention points quantized inside the attention kernel's strips (scores, weights). */
+const IN_KERNEL: readonly AttnPoint[] = ['softmax_input', 'pv_mult_p_input'];
+
 /** Fake quantization's copies in one block (docs/quantization.md): the quantized weights of every
  * quantized_linear layer, the quantized attention and MLP inputs and p v. The in-attention points
  * (scores, weights) quantize inside the attention kernel's strips and keep a few scalars per call. */
 function quantBlockFloats(cfg: ModelConfig, qp: QuantPlan, B: number, T: number, Hin: number): number {
-  const C = cfg.n_embd, H = mlpHidden(cfg), NC = B * T * C, l = qp.linear;
-  const weights = (l.attn_q ? C * C : 0) + (l.attn_k ? C * C : 0) + (l.attn_v ? C * C : 0) + (l.attn_proj ? C * C : 0) +
-    (l.mlp_up ? C * Hin : 0) + (l.mlp_down ? H * C : 0);
+  const NC = B * T * cfg.n_embd, w = linearFloats(cfg, Hin);
+  const weights = LINEAR_LAYERS.reduce((s, { key }) => s + (qp.linear[key] ? w[key] : 0), 0);
   return weights + NC * ((qp.attn.input ? 1 : 0) + (qp.mlp.input ? 1 : 0) + (qp.attn.pv_mult_output ? 1 : 0));
 }
 
 /** The uniforms of stochastic rounding (Quantizer: one array per block and one for the embedding
- * tables, as long as the largest stochastic point it quantizes; ordinary memory, not the store's).
- * The in-attention points draw theirs from a hash inside the kernel: no array. */
-function stochasticFloats(cfg: ModelConfig, B: number, T: number): number {
-  const qp = quantPlan(cfg), C = cfg.n_embd, H = mlpHidden(cfg), N = B * T;
+ * tables, as long as the largest stochastic point it quantizes; ordinary memory, not the store's):
+ * every point of MLP_POINTS, LINEAR_LAYERS and ATTN_POINTS but the in-kernel ones, which draw theirs
+ * from a hash inside the kernel: no array. */
+function stochasticFloats(cfg: ModelConfig, qp: QuantPlan, B: number, T: number): number {
+  const C = cfg.n_embd, H = mlpHidden(cfg), N = B * T;
   const st = (q: QSpec | null, n: number) => (q && q.method === STOCHASTIC ? n : 0);
   let total = Math.max(st(qp.wte, cfg.vocab_size * C), st(qp.wpe, cfg.block_size * C));
   for (let i = 0; i < cfg.n_layer; i++) {
-    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H, a = qp.attn, m = qp.mlp, l = qp.linear;
+    const Hin = blockMlpInput(cfg, i), w = linearFloats(cfg, Hin);
+    const mlp: Record<MlpPoint, number> = { input: N * C, activation_input: N * Hin, activation_output: N * H, output: N * C };
     total += Math.max(
-      st(a.input, N * C), st(a.qk_mult_q_input, N * C), st(a.qk_mult_k_input, N * C), st(a.pv_mult_v_input, N * C),
-      st(a.pv_mult_output, N * C), st(a.output, N * C),
-      st(m.input, N * C), st(m.activation_input, N * Hin), st(m.activation_output, N * H), st(m.output, N * C),
-      st(l.attn_q, C * C), st(l.attn_k, C * C), st(l.attn_v, C * C), st(l.attn_proj, C * C), st(l.mlp_up, C * Hin), st(l.mlp_down, H * C));
+      ...ATTN_POINTS.filter((p) => !IN_KERNEL.includes(p)).map((p) => st(qp.attn[p], N * C)),
+      ...MLP_POINTS.map((p) => st(qp.mlp[p], mlp[p])),
+      ...LINEAR_LAYERS.map(({ key }) => st(qp.linear[key], w[key])));
   }
   return total;
 }
@@ -127,7 +136,7 @@ function paramTotals(cfg: ModelConfig): { all: number; learned: number } {
   const lin = (i: number, o: number) => add({ all: i * o + (cfg.bias ? o : 0), learned: i * o + (cfg.bias ? o : 0) });
   const sm = cfg.softmax_variant_attn === 'softmax' ? null : softmaxes[cfg.softmax_variant_attn];
   for (let l = 0; l < cfg.n_layer; l++) {
-    const act = activations[blockActivation(cfg, l)], Hin = act.gated ? 2 * H : H;
+    const act = activations[blockActivation(cfg, l)], Hin = blockMlpInput(cfg, l);
     for (let j = 0; j < 4; j++) lin(C, C);
     lin(C, Hin); lin(H, C);
     for (let j = 0; j < slots; j++) add(paramCount(norms[blockNorm(cfg, l)], C, cfg));
@@ -148,7 +157,7 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
     const B = opts.batch, T = opts.block, N = B * T, drop = cfg.dropout > 0, slots = normSlotNames(cfg).length, qp = quantPlan(cfg);
     part('parameters and optimizer (values, gradients, AdamW moments)', 2 * all + 2 * learned);
     const sum = { attn: 0, mlp: 0, resid: 0, stats: 0, quant: 0 };
-    for (let l = 0; l < L; l++) for (const [k, v] of Object.entries(blockFloats(cfg, l, B, T, slots))) sum[k as keyof typeof sum] += v;
+    for (let l = 0; l < L; l++) for (const [k, v] of Object.entries(blockFloats(cfg, qp, l, B, T, slots))) sum[k as keyof typeof sum] += v;
     const stats = sum.stats + savedFloats(norms[cfg.norm_variant_output], N, C, cfg);
     part('activations: attention (q, k, v, output, row statistics)', sum.attn);
     // + the shared buffer: the recomputed activation's output, backward's gfc
@@ -158,7 +167,7 @@ export function estimateMemory(cfg: ModelConfig, opts: { batch: number; block: n
     part('activations: norm and activation statistics', stats);
     part('quantization: quantized weights and inputs', sum.quant +
       (qp.wte ? V * C : 0) + (qp.wpe ? cfg.block_size * C : 0));
-    part(STOCHASTIC_PART, stochasticFloats(cfg, B, T));
+    part(STOCHASTIC_PART, stochasticFloats(cfg, qp, B, T));
     const R = Math.max(1, Math.min(N, headRows(N, V)));
     part('LM head (one block of logits rows, losses)', R * V + N);
     part('gradient scratch (shared by the blocks)', 3 * N * C + scratchFloats(cfg, N));

@@ -7,7 +7,7 @@ import { norms } from '../nn/norms/norm-registry.js';
 import { softmaxes } from '../nn/softmax/softmax-registry.js';
 import { addOps, derivedCost, pass, totalOps, type Ops, type Reduction, type VariantCost } from '../nn/op-cost.js';
 import type { Variant } from '../nn/variant.js';
-import { blockActivation, blockNorm, mlpHidden, normSlotNames } from './block.js';
+import { blockActivation, blockMlpInput, blockNorm, mlpHidden, normSlotNames } from './block.js';
 import type { ModelConfig } from '../config/config-types.js';
 import { quantPlan, type QSpec } from '../nn/quant.js';
 
@@ -115,7 +115,7 @@ function matmuls(cfg: ModelConfig): MatmulCost[] {
   const C = cfg.n_embd, H = mlpHidden(cfg), T = cfg.block_size, b = cfg.bias ? 1 : 0;
   const out: MatmulCost[] = [];
   for (let i = 0; i < cfg.n_layer; i++) {
-    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H;
+    const Hin = blockMlpInput(cfg, i);
     out.push(
       { layer: i, name: 'attn.c_attn_q/k/v', macs: 3 * C * C, params: 3 * (C * C + b * C) },
       { layer: i, name: 'attn.scores+values', macs: C * (T + 1), params: 0 },
@@ -177,7 +177,7 @@ export function bitMatmuls(cfg: ModelConfig): { name: string; macs: number; aBit
   const ob = operandBits, keys = C * (T + 1) / 2;
   const out = [];
   for (let i = 0; i < cfg.n_layer; i++) {
-    const Hin = activations[blockActivation(cfg, i)].gated ? 2 * H : H;
+    const Hin = blockMlpInput(cfg, i);
     out.push(
       { name: `h.${i}.attn.c_attn_q`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_q), params: C * C },
       { name: `h.${i}.attn.c_attn_k`, macs: C * C, aBits: ob(a.input), wBits: ob(l.attn_k), params: C * C },

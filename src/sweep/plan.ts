@@ -8,6 +8,7 @@
 // `ignoreUnknown` drops them instead (docs/sweep.md).
 import { FLAGS, defaultConfig, parseFlags } from '../config/config.js';
 import { UserError } from '../util/errors.js';
+import { refusedWhy } from '../util/schema.js';
 import { canon, flagSpec, type Combo, type Scalar } from './grammar.js';
 import { runNames, variedFlags } from './naming.js';
 
@@ -29,9 +30,13 @@ export interface Plan {
   dropped: string[];
   /** Refused values that were dropped, each as `flag value` (only with ignoreUnknown): those runs take the flag's default. */
   droppedValues: string[];
+  /** The same values, each with its flag and the default that replaced it. */
+  replacedValues: ReplacedValue[];
   /** Combinations removed because another one had exactly the same flags. */
   duplicates: number;
 }
+
+export interface ReplacedValue { flag: string; value: string; default: Scalar }
 
 export interface PlanOptions {
   /** Train flags given after the sweep file: applied to every run, after the combination's own. */
@@ -75,33 +80,28 @@ export function planSweep(combos: Combo[], opts: PlanOptions = {}): Plan {
   }
   const runs = buildRuns(typed, runNames(typed, varied), overrides, overrideGiven, opts, problems);
   if (problems.length > 0) throw new UserError(`sweep not started, nothing ran:\n${problems.join('\n')}`);
-  return { runs, varied, dropped: opts.ignoreUnknown ? unknown : [], droppedValues: opts.ignoreUnknown ? refused : [], duplicates };
+  const replaced = opts.ignoreUnknown ? refused : [];
+  return { runs, varied, dropped: opts.ignoreUnknown ? unknown : [], droppedValues: replaced.map((r) => `${r.flag} ${r.value}`), replacedValues: replaced, duplicates };
 }
 
 /** Values of normlab's flags that it refuses (FlagSpec.refused), unless the command line sets the flag: each named
  * once (a problem unless ignoreUnknown, which drops them so that those runs take the flag's default). */
-function refusedValues(combos: Combo[], overrideGiven: Set<string>, opts: PlanOptions, problems: string[]): { kept: Combo[]; refused: string[] } {
-  // why the flag refuses this value, or undefined
-  const reason = (k: string, v: unknown): string | undefined => {
-    const r = flagSpec(k)?.refused;
-    return r !== undefined && !overrideGiven.has(k) && Object.hasOwn(r, String(v)) ? r[String(v)] : undefined;
-  };
-  const found = new Map<string, { n: number; why: string }>(); // by `flag value`
-  for (const c of combos) for (const [k, v] of Object.entries(c)) {
-    const why = reason(k, v);
-    if (why === undefined) continue;
-    const kv = `${k} ${String(v)}`;
-    found.set(kv, { n: (found.get(kv)?.n ?? 0) + 1, why });
-  }
-  if (found.size === 0) return { kept: combos, refused: [] };
-  if (!opts.ignoreUnknown) {
+function refusedValues(combos: Combo[], overrideGiven: Set<string>, opts: PlanOptions, problems: string[]): { kept: Combo[]; refused: ReplacedValue[] } {
+  const found = new Map<string, { n: number; why: string; r: ReplacedValue }>(); // by `flag value`
+  // the default in place of a refused value, so that combinations that now agree run once
+  const kept = combos.map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => {
+    const f = flagSpec(k), value = String(v), why = f && !overrideGiven.has(k) ? refusedWhy(f, value) : undefined;
+    if (!f || why === undefined) return [k, v];
+    const kv = `${k} ${value}`, r = { flag: k, value, default: f.default as Scalar };
+    found.set(kv, { n: (found.get(kv)?.n ?? 0) + 1, why, r });
+    return [k, r.default];
+  })) as Combo);
+  if (found.size > 0 && !opts.ignoreUnknown) {
     const lines = [...found].map(([kv, { n, why }]) => `  ${kv}: in ${n} of ${combos.length} combinations: ${why}`);
     problems.push(`normlab refuses ${[...found.keys()].join(', ')}:\n${lines.join('\n')}\n` +
       '  drop them from every run with --ignore_unknown (those runs then take the flag\'s default), set the flag after the sweep file, or edit the file');
   }
-  // the default in place of the refused value, so that combinations that now agree run once
-  const kept = combos.map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, reason(k, v) !== undefined ? flagSpec(k)?.default as Scalar : v])) as Combo);
-  return { kept, refused: [...found.keys()] };
+  return { kept, refused: [...found.values()].map((e) => e.r) };
 }
 
 /** Flags of the file that normlab train does not have, each named once (a problem unless ignoreUnknown); a reserved flag is refused. */

@@ -108,7 +108,8 @@ export function parseValue(f: FlagSpec, text: string): number | boolean | string
       throw bad('not a boolean');
     }
     case 'str': {
-      if (f.refused && Object.hasOwn(f.refused, text)) throw new UserError(`--${f.name} ${text}: ${f.refused[text]}`);
+      const why = refusedWhy(f, text);
+      if (why !== undefined) throw new UserError(`--${f.name} ${text}: ${why}`);
       if (f.choices && !f.choices.includes(text)) {
         const near = nearest(text, f.choices);
         throw new UserError(
@@ -145,6 +146,11 @@ export function nearest(word: string, candidates: readonly string[]): string | n
   return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }
 
+/** Why flag f refuses `value` (FlagSpec.refused), or undefined when it does not. */
+export function refusedWhy(f: FlagSpec, value: string): string | undefined {
+  return f.refused && Object.hasOwn(f.refused, value) ? f.refused[value] : undefined;
+}
+
 /** Why `v` is not a valid value of flag `f` (for configs that come from JSON, e.g. sweeps); null if
  * valid. Only the type and choices: the flag's own check() is run by checkFlags (check.ts). */
 export function checkValue(f: FlagSpec, v: unknown): string | null {
@@ -155,7 +161,8 @@ export function checkValue(f: FlagSpec, v: unknown): string | null {
     for (const x of v) { const why = checkValue(item, x); if (why) return why; }
     return null;
   }
-  if (typeof v === 'string' && f.refused && Object.hasOwn(f.refused, v)) return `--${f.name} ${v}: ${f.refused[v]}`;
+  const why = typeof v === 'string' ? refusedWhy(f, v) : undefined;
+  if (why !== undefined) return `--${f.name} ${v}: ${why}`;
   const bad = `--${f.name}: ${JSON.stringify(v)} is not valid; expected ${allowedText(f)}`;
   switch (f.type as FlagType) {
     case 'int': return Number.isSafeInteger(v) ? null : bad;
