@@ -3,7 +3,8 @@
 // keeps products and sums apart), so the results equal the TypeScript ones bit for bit.
 // docs/quantization.md states the methods. A whole tensor (T = 0, every point but the tests' causal
 // blocks) runs on the pool in chunks of CHUNK entries: min, max and max|x| per chunk (order-free), the
-// values independently; sum |x| (ternary only) stays one sequential double sum, as the definition's.
+// values independently. Ternary's scale reads only sum |x|, one sequential double sum as the
+// definition's, so it skips the min/max pass.
 #include <math.h>
 #include <stdlib.h>
 #include "kernels.h"
@@ -43,17 +44,19 @@ POOL_FN(quant_apply_chunks, c0, c1) {
 static void fake_quant_tensor(float *out, const float *x, const float *u, long n, int method, int bits, double level) {
   const long chunks = (n + CHUNK - 1) / CHUNK;
   QJob j = { .out = out, .x = x, .u = u, .n = n, .q = { .sched = level >= 0, .level = (float)level } };
-  j.st = malloc((size_t)chunks * 3 * sizeof(float));
-  if (!j.st) abort();
-  pool_run(chunks, 1, quant_stats_chunks, &j);
   float mn = INFINITY, mx = -INFINITY, amax = 0;
-  for (long c = 0; c < chunks; c++) {
-    mn = j.st[3 * c] < mn ? j.st[3 * c] : mn; mx = j.st[3 * c + 1] > mx ? j.st[3 * c + 1] : mx;
-    amax = j.st[3 * c + 2] > amax ? j.st[3 * c + 2] : amax;
-  }
-  free(j.st);
   double asum = 0;
-  if (method == 3) for (long i = 0; i < n; i++) asum += fabsf(x[i]);
+  if (method == 3) for (long i = 0; i < n; i++) asum += fabsf(x[i]); // ternary reads only sum |x|
+  else {
+    j.st = malloc((size_t)chunks * 3 * sizeof(float));
+    if (!j.st) abort();
+    pool_run(chunks, 1, quant_stats_chunks, &j);
+    for (long c = 0; c < chunks; c++) {
+      mn = j.st[3 * c] < mn ? j.st[3 * c] : mn; mx = j.st[3 * c + 1] > mx ? j.st[3 * c + 1] : mx;
+      amax = j.st[3 * c + 2] > amax ? j.st[3 * c + 2] : amax;
+    }
+    free(j.st);
+  }
   quant_params(&j.q, method, bits, mn, mx, amax, asum, (double)n);
   if (!j.q.on) { if (out != x) for (long i = 0; i < n; i++) out[i] = x[i]; return; }
   pool_run(chunks, 1, quant_apply_chunks, &j);
