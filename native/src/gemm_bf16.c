@@ -383,35 +383,27 @@ void gemm_bf16_with(const GemmKernel *g, int ta, int tb, long M, long N, long K,
   const long kpmax = ((K < KC ? K : KC) + 1) / 2;
   const long ncmax = N < NC ? (N + NR - 1) / NR * NR : NC;
   const long mcmax = M < MC ? (M + MR - 1) / MR * MR : MC;
-  // With several kc blocks and a narrow B (all its blocks fit the buffer one block of nc = NC
-  // takes), B is packed whole and each block of rows of C takes every kc block in turn while it
-  // stays in cache, instead of travelling to memory and back once per kc block. The same sums in
-  // the same order: the results do not change.
-  const long nblocks = (K + KC - 1) / KC, whole = nblocks > 1 && nblocks * ncmax <= NC;
-  uint32_t *bp = (uint32_t *)gemm_pack_buf(1, (size_t)kpmax * (whole ? nblocks * ncmax : ncmax));
+  // B is packed a range of kc blocks at a time, and each block of rows of C takes every kc block of
+  // the range in turn. The range is one kc block, or all of K when B is narrow (all its kc blocks fit
+  // the buffer one block of nc = NC takes): then C's rows stay in cache across the kc blocks instead
+  // of travelling to memory and back once per kc block. The same sums in the same order either way:
+  // the results do not change.
+  const long nblocks = (K + KC - 1) / KC, whole = nblocks * ncmax <= NC;
+  const long span = whole ? K : KC, bstep = kpmax * ncmax; // k packed at a time; one kc block's words
+  uint32_t *bp = (uint32_t *)gemm_pack_buf(1, (size_t)bstep * (whole ? nblocks : 1));
   uint32_t *ap = (uint32_t *)gemm_pack_buf(0, (size_t)kpmax * mcmax);
   for (long jc = 0; jc < N; jc += NC) {
     const long nc = N - jc < NC ? N - jc : NC;
-    if (whole) {
-      for (long pc = 0; pc < K; pc += KC) bk->pack_b(tb, B, ldb, pc, K - pc < KC ? K - pc : KC, jc, nc, bp + pc / KC * kpmax * ncmax);
+    for (long g0 = 0; g0 < K; g0 += span) {
+      const long g1 = K - g0 < span ? K : g0 + span;
+      for (long pc = g0; pc < g1; pc += KC) bk->pack_b(tb, B, ldb, pc, K - pc < KC ? K - pc : KC, jc, nc, bp + (pc - g0) / KC * bstep);
       for (long ic = 0; ic < M; ic += MC) {
         const long mc = M - ic < MC ? M - ic : MC;
-        for (long pc = 0; pc < K; pc += KC) {
+        for (long pc = g0; pc < g1; pc += KC) {
           const long kc = K - pc < KC ? K - pc : KC;
           bk->pack_a(ta, A, lda, ic, mc, pc, kc, ap);
-          block(bk->ukr, mc, nc, (kc + 1) / 2, ap, bp + pc / KC * kpmax * ncmax, C + ic * ldc + jc, ldc, alpha,
-            accumulate || pc > 0);
+          block(bk->ukr, mc, nc, (kc + 1) / 2, ap, bp + (pc - g0) / KC * bstep, C + ic * ldc + jc, ldc, alpha, accumulate || pc > 0);
         }
-      }
-      continue;
-    }
-    for (long pc = 0; pc < K; pc += KC) {
-      const long kc = K - pc < KC ? K - pc : KC;
-      bk->pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
-      for (long ic = 0; ic < M; ic += MC) {
-        const long mc = M - ic < MC ? M - ic : MC;
-        bk->pack_a(ta, A, lda, ic, mc, pc, kc, ap);
-        block(bk->ukr, mc, nc, (kc + 1) / 2, ap, bp, C + ic * ldc + jc, ldc, alpha, accumulate || pc > 0);
       }
     }
   }
