@@ -314,10 +314,8 @@ static Quant quant_of(const double *st) {
 
 // A statistics pre-pass's result: quant.h's parameters into state[4..11) and q.
 static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items, long rows) {
-  float mn = INFINITY, mx = -INFINITY, amax = 0;
-  for (long it = 0; it < items; it++) {
-    mn = j->imn[it] < mn ? j->imn[it] : mn; mx = j->imx[it] > mx ? j->imx[it] : mx; amax = j->iam[it] > amax ? j->iam[it] : amax;
-  }
+  float mn, mx, amax;
+  quant_fold(j->imn, items, &mn, &mx, &amax); // imx = imn + items, iam = imx + items
   double asum = 0;
   for (long r = 0; r < rows; r++) asum += j->rsum[r];
   quant_params(q, (int)st[0], (int)st[1], mn, mx, amax, asum, (double)j->B * j->NH * j->T * (j->T + 1) / 2);

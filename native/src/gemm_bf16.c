@@ -36,46 +36,40 @@ typedef void (*bf16_ukr)(long kp, const uint32_t *a, const uint32_t *b, float *c
 
 static inline uint32_t pair(float lo, float hi) { return (uint32_t)bf16_bits(lo) | (uint32_t)bf16_bits(hi) << 16; }
 
-// Rows [i0, i0 + mc), columns [p0, p0 + kc) of op(A): panel of MR rows, pair p, row r at
-// dst[p MR + r].
-static void pack_a(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+// Columns [c0, c0 + n) of a kc block (k from p0) of an operand X, k along X's rows when k_in_rows
+// (A untransposed, B transposed), else along its columns; in panels of w (MR for A, NR for B): pair
+// p, value c of a panel at dst[p w + c], zeros past n. pack_512's scalar twin.
+static inline __attribute__((always_inline)) void pack_pairs(int k_in_rows, const float *X, long ld, long p0, long kc,
+  long c0, long n, const int w, uint32_t *dst) {
   const long kp = (kc + 1) / 2;
-  for (long ir = 0; ir < mc; ir += MR, dst += MR * kp) {
-    const long m = mc - ir < MR ? mc - ir : MR, i = i0 + ir;
+  for (long jr = 0; jr < n; jr += w, dst += w * kp) {
+    const long m = n - jr < w ? n - jr : w, j = c0 + jr;
     for (long p = 0; p < kp; p++) {
       const long k = p0 + 2 * p, odd = 2 * p + 1 < kc;
-      for (long r = 0; r < MR; r++) {
-        if (r >= m) { dst[p * MR + r] = 0; continue; }
-        const float lo = ta ? A[k * lda + i + r] : A[(i + r) * lda + k];
-        const float hi = odd ? (ta ? A[(k + 1) * lda + i + r] : A[(i + r) * lda + k + 1]) : 0.0f;
-        dst[p * MR + r] = pair(lo, hi);
+      uint32_t *d = dst + p * w;
+      if (!k_in_rows && odd && m == w) { // the common case, two contiguous rows: vectorizes
+        const float *s0 = X + k * ld + j, *s1 = s0 + ld;
+        for (long c = 0; c < w; c++) d[c] = pair(s0[c], s1[c]);
+        continue;
+      }
+      for (long c = 0; c < w; c++) {
+        if (c >= m) { d[c] = 0; continue; }
+        const float lo = k_in_rows ? X[(j + c) * ld + k] : X[k * ld + j + c];
+        const float hi = odd ? (k_in_rows ? X[(j + c) * ld + k + 1] : X[(k + 1) * ld + j + c]) : 0.0f;
+        d[c] = pair(lo, hi);
       }
     }
   }
 }
 
-// Rows [p0, p0 + kc), columns [j0, j0 + nc) of op(B): panel of NR columns, pair p, column c at
-// dst[p NR + c].
+// Rows [i0, i0 + mc), columns [p0, p0 + kc) of op(A) in panels of MR rows.
+static void pack_a(int ta, const float *A, long lda, long i0, long mc, long p0, long kc, uint32_t *dst) {
+  pack_pairs(!ta, A, lda, p0, kc, i0, mc, MR, dst);
+}
+
+// Rows [p0, p0 + kc), columns [j0, j0 + nc) of op(B) in panels of NR columns.
 static void pack_b(int tb, const float *B, long ldb, long p0, long kc, long j0, long nc, uint32_t *dst) {
-  const long kp = (kc + 1) / 2;
-  for (long jr = 0; jr < nc; jr += NR, dst += NR * kp) {
-    const long n = nc - jr < NR ? nc - jr : NR, j = j0 + jr;
-    for (long p = 0; p < kp; p++) {
-      const long k = p0 + 2 * p, odd = 2 * p + 1 < kc;
-      uint32_t *d = dst + p * NR;
-      if (!tb && odd && n == NR) { // the common case, two contiguous rows: vectorizes
-        const float *s0 = B + k * ldb + j, *s1 = s0 + ldb;
-        for (long c = 0; c < NR; c++) d[c] = pair(s0[c], s1[c]);
-        continue;
-      }
-      for (long c = 0; c < NR; c++) {
-        if (c >= n) { d[c] = 0; continue; }
-        const float lo = tb ? B[(j + c) * ldb + k] : B[k * ldb + j + c];
-        const float hi = odd ? (tb ? B[(j + c) * ldb + k + 1] : B[(k + 1) * ldb + j + c]) : 0.0f;
-        d[c] = pair(lo, hi);
-      }
-    }
-  }
+  pack_pairs(tb, B, ldb, p0, kc, j0, nc, NR, dst);
 }
 
 // AVX-512 packing for the vdpbf16ps kernel: the same words as pack_a/pack_b, rounded by
@@ -383,35 +377,27 @@ void gemm_bf16_with(const GemmKernel *g, int ta, int tb, long M, long N, long K,
   const long kpmax = ((K < KC ? K : KC) + 1) / 2;
   const long ncmax = N < NC ? (N + NR - 1) / NR * NR : NC;
   const long mcmax = M < MC ? (M + MR - 1) / MR * MR : MC;
-  // With several kc blocks and a narrow B (all its blocks fit the buffer one block of nc = NC
-  // takes), B is packed whole and each block of rows of C takes every kc block in turn while it
-  // stays in cache, instead of travelling to memory and back once per kc block. The same sums in
-  // the same order: the results do not change.
-  const long nblocks = (K + KC - 1) / KC, whole = nblocks > 1 && nblocks * ncmax <= NC;
-  uint32_t *bp = (uint32_t *)gemm_pack_buf(1, (size_t)kpmax * (whole ? nblocks * ncmax : ncmax));
+  // B is packed a range of kc blocks at a time, and each block of rows of C takes every kc block of
+  // the range in turn. The range is one kc block, or all of K when B is narrow (all its kc blocks fit
+  // the buffer one block of nc = NC takes): then C's rows stay in cache across the kc blocks instead
+  // of travelling to memory and back once per kc block. The same sums in the same order either way:
+  // the results do not change.
+  const long nblocks = (K + KC - 1) / KC, whole = nblocks * ncmax <= NC;
+  const long span = whole ? K : KC, bstep = kpmax * ncmax; // k packed at a time; one kc block's words
+  uint32_t *bp = (uint32_t *)gemm_pack_buf(1, (size_t)bstep * (whole ? nblocks : 1));
   uint32_t *ap = (uint32_t *)gemm_pack_buf(0, (size_t)kpmax * mcmax);
   for (long jc = 0; jc < N; jc += NC) {
     const long nc = N - jc < NC ? N - jc : NC;
-    if (whole) {
-      for (long pc = 0; pc < K; pc += KC) bk->pack_b(tb, B, ldb, pc, K - pc < KC ? K - pc : KC, jc, nc, bp + pc / KC * kpmax * ncmax);
+    for (long g0 = 0; g0 < K; g0 += span) {
+      const long g1 = K - g0 < span ? K : g0 + span;
+      for (long pc = g0; pc < g1; pc += KC) bk->pack_b(tb, B, ldb, pc, K - pc < KC ? K - pc : KC, jc, nc, bp + (pc - g0) / KC * bstep);
       for (long ic = 0; ic < M; ic += MC) {
         const long mc = M - ic < MC ? M - ic : MC;
-        for (long pc = 0; pc < K; pc += KC) {
+        for (long pc = g0; pc < g1; pc += KC) {
           const long kc = K - pc < KC ? K - pc : KC;
           bk->pack_a(ta, A, lda, ic, mc, pc, kc, ap);
-          block(bk->ukr, mc, nc, (kc + 1) / 2, ap, bp + pc / KC * kpmax * ncmax, C + ic * ldc + jc, ldc, alpha,
-            accumulate || pc > 0);
+          block(bk->ukr, mc, nc, (kc + 1) / 2, ap, bp + (pc - g0) / KC * bstep, C + ic * ldc + jc, ldc, alpha, accumulate || pc > 0);
         }
-      }
-      continue;
-    }
-    for (long pc = 0; pc < K; pc += KC) {
-      const long kc = K - pc < KC ? K - pc : KC;
-      bk->pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
-      for (long ic = 0; ic < M; ic += MC) {
-        const long mc = M - ic < MC ? M - ic : MC;
-        bk->pack_a(ta, A, lda, ic, mc, pc, kc, ap);
-        block(bk->ukr, mc, nc, (kc + 1) / 2, ap, bp, C + ic * ldc + jc, ldc, alpha, accumulate || pc > 0);
       }
     }
   }

@@ -24,6 +24,15 @@ static inline void quant_params(Quant *q, int method, int bits, float mn, float 
   q->on = count > 0 && scale > 0 && isfinite(scale) && isfinite(zp);
 }
 
+// A tensor's min, max and max|x| from those of its parts (st: mn[items] | mx[items] | am[items]),
+// folded in part order: the per-part statistics of pooled passes (quantize.c, attention.c).
+static inline void quant_fold(const float *st, long items, float *mn, float *mx, float *amax) {
+  const float *imn = st, *imx = st + items, *iam = imx + items;
+  float a = INFINITY, b = -INFINITY, c = 0;
+  for (long it = 0; it < items; it++) { a = imn[it] < a ? imn[it] : a; b = imx[it] > b ? imx[it] : b; c = iam[it] > c ? iam[it] : c; }
+  *mn = a; *mx = b; *amax = c;
+}
+
 // x'[0..n) of a deterministic method (0, 1, 3), blended at q->level under a scheduler.
 SIMD_INLINE void quant_values(float *out, const float *x, long n, const Quant *q) {
   const float scale = q->scale, zp = q->zp, qmin = q->qmin, qmax = q->qmax, lv = q->level;

@@ -3,7 +3,8 @@
 // keeps products and sums apart), so the results equal the TypeScript ones bit for bit.
 // docs/quantization.md states the methods. A whole tensor (T = 0, every point but the tests' causal
 // blocks) runs on the pool in chunks of CHUNK entries: min, max and max|x| per chunk (order-free), the
-// values independently; sum |x| (ternary only) stays one sequential double sum, as the definition's.
+// values independently. Ternary's scale reads only sum |x|, one sequential double sum as the
+// definition's, so it skips the min/max pass.
 #include <math.h>
 #include <stdlib.h>
 #include "kernels.h"
@@ -16,7 +17,7 @@
 typedef struct {
   float *out; const float *x, *u; long n;
   Quant q;
-  float *st; // per chunk: min, max, max|x|
+  float *st; long chunks; // per chunk: st[c] min, st[chunks + c] max, st[2 chunks + c] max|x| (quant_fold's layout)
 } QJob;
 
 POOL_FN(quant_stats_chunks, c0, c1) {
@@ -26,7 +27,7 @@ POOL_FN(quant_stats_chunks, c0, c1) {
     float mn = INFINITY, mx = -INFINITY, am = 0;
     #pragma omp simd reduction(min : mn) reduction(max : mx, am)
     for (long i = i0; i < i1; i++) { const float v = j->x[i], a = fabsf(v); mn = v < mn ? v : mn; mx = v > mx ? v : mx; am = a > am ? a : am; }
-    j->st[3 * c] = mn; j->st[3 * c + 1] = mx; j->st[3 * c + 2] = am;
+    j->st[c] = mn; j->st[j->chunks + c] = mx; j->st[2 * j->chunks + c] = am;
   }
 }
 
@@ -39,21 +40,22 @@ POOL_FN(quant_apply_chunks, c0, c1) {
   }
 }
 
-// The whole-tensor case (T = 0) on the pool; the same arithmetic as the loop below.
+// The whole-tensor case (T = 0) on the pool; the same arithmetic as the loop below. The chunk
+// statistics sit on the stack up to STACK_CHUNKS chunks (4M entries), as nl_sum_squares' partials.
+#define STACK_CHUNKS 256
 static void fake_quant_tensor(float *out, const float *x, const float *u, long n, int method, int bits, double level) {
   const long chunks = (n + CHUNK - 1) / CHUNK;
-  QJob j = { .out = out, .x = x, .u = u, .n = n, .q = { .sched = level >= 0, .level = (float)level } };
-  j.st = malloc((size_t)chunks * 3 * sizeof(float));
-  if (!j.st) abort();
-  pool_run(chunks, 1, quant_stats_chunks, &j);
-  float mn = INFINITY, mx = -INFINITY, amax = 0;
-  for (long c = 0; c < chunks; c++) {
-    mn = j.st[3 * c] < mn ? j.st[3 * c] : mn; mx = j.st[3 * c + 1] > mx ? j.st[3 * c + 1] : mx;
-    amax = j.st[3 * c + 2] > amax ? j.st[3 * c + 2] : amax;
-  }
-  free(j.st);
+  QJob j = { .out = out, .x = x, .u = u, .n = n, .chunks = chunks, .q = { .sched = level >= 0, .level = (float)level } };
+  float mn = INFINITY, mx = -INFINITY, amax = 0, stack[3 * STACK_CHUNKS];
   double asum = 0;
-  if (method == 3) for (long i = 0; i < n; i++) asum += fabsf(x[i]);
+  if (method == 3) for (long i = 0; i < n; i++) asum += fabsf(x[i]); // ternary reads only sum |x|
+  else {
+    j.st = chunks <= STACK_CHUNKS ? stack : malloc((size_t)chunks * 3 * sizeof(float));
+    if (!j.st) abort();
+    pool_run(chunks, 1, quant_stats_chunks, &j);
+    quant_fold(j.st, chunks, &mn, &mx, &amax);
+    if (j.st != stack) free(j.st);
+  }
   quant_params(&j.q, method, bits, mn, mx, amax, asum, (double)n);
   if (!j.q.on) { if (out != x) for (long i = 0; i < n; i++) out[i] = x[i]; return; }
   pool_run(chunks, 1, quant_apply_chunks, &j);
