@@ -9,7 +9,7 @@ import { ATTN_STATE, SCORE_NC, scoreSums } from '../../engine/kernels/ts/attenti
 import type { F } from '../../engine/types.js';
 import type { Param, ParamStore } from '../store.js';
 import type { Params, VariantConfig } from '../variant.js';
-import { decideCall, type Grads, type KernelForm, type SoftmaxVariant } from './score.js';
+import { decideCall, type Grads, type KernelForm, type KernelSums, type SoftmaxVariant } from './score.js';
 
 export class SoftmaxSlot {
   private handles: [string, Param][] = [];
@@ -26,6 +26,22 @@ export class SoftmaxSlot {
   private tsRows = 0;
   /** The transform of the last forward (the definition's), closing over this slot. */
   private readonly tr: ScoreTransform;
+  /** The kernel's sums of the last backward as the form's grads reads them: the stride G is the
+   * kernel's (scoreSums), so no variant writes it down. */
+  private readonly sums: KernelSums = {
+    all: (j) => {
+      const { sums, G } = this.kern!;
+      let r = 0;
+      for (let i = 0; i < this.pairs; i++) r += sums[i * G + j];
+      return r;
+    },
+    head: (j, h) => {
+      const { sums, G } = this.kern!;
+      let r = 0;
+      for (let i = h; i < this.pairs; i += this.cfg.n_head) r += sums[i * G + j];
+      return r;
+    },
+  };
 
   constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: VariantConfig) {
     for (const [name, spec] of Object.entries(variant.params(cfg.n_head, cfg))) {
@@ -94,7 +110,7 @@ export class SoftmaxSlot {
 
   /** After it: the parameter gradients (from the TypeScript rows, or the kernel's per-pair sums) added. */
   endBackward(): void {
-    if (this.tsRows === 0 && this.form?.grads && this.kern) this.form.grads(this.kern.sums, this.pairs, this.cfg.n_head, this.g);
+    if (this.tsRows === 0 && this.form?.grads && this.kern) this.form.grads(this.sums, this.g);
     for (const name in this.g) { const d = this.dp[name], s = this.g[name]; for (let i = 0; i < d.length; i++) d[i] += s[i]; }
   }
 
