@@ -48,7 +48,7 @@ export const consmax: SoftmaxVariant<ConsmaxConfig> = {
   kernel(a, p) {
     const k = consmaxLnBase(a), gamma = p.gamma[0];
     return {
-      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all], hp: () => [p.beta[0], Infinity, 1 / gamma, 0],
+      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all], hp: (_h, put) => put(p.beta[0], Infinity, 1 / gamma, 0),
       grads(sums, g) { const s = sums.all(0); g.beta[0] -= s * k; g.gamma[0] -= s / gamma; },
     };
   },

@@ -43,7 +43,7 @@ export const consmax_quan: SoftmaxVariant<ConfigOf<typeof FLAGS>> = {
   kernel(_a, p) {
     const beta = quantizeConst(p.beta[0], 100), gamma = quantizeConst(p.gamma[0], 10);
     return {
-      kind: SCORE_KIND.exp, c: [1, EXP_SUMS.all], hp: () => [beta, Infinity, 1 / gamma, 0],
+      kind: SCORE_KIND.exp, c: [1, EXP_SUMS.all], hp: (_h, put) => put(beta, Infinity, 1 / gamma, 0),
       grads(sums, g) { const s = sums.all(0); g.beta[0] -= s; g.gamma[0] -= s / gamma; },
     };
   },

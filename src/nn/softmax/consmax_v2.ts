@@ -53,7 +53,7 @@ export const consmax_v2: SoftmaxVariant<A> = {
   kernel(a, p, NH) {
     const k = consmaxLnBase(a), b0 = a.consmax_initial_beta, c = a.consmax_v2_clamping ? a.consmax_v2_clamp_value : Infinity;
     return {
-      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all | EXP_SUMS.unclamped], hp: (h) => [b0 * p.beta_factor[h], c, 1 / (a.consmax_initial_gamma * p.gamma_factor[h]), 0],
+      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all | EXP_SUMS.unclamped], hp: (h, put) => put(b0 * p.beta_factor[h], c, 1 / (a.consmax_initial_gamma * p.gamma_factor[h]), 0),
       grads(sums, g) {
         for (let h = 0; h < NH; h++) { g.beta_factor[h] -= sums.head(1, h) * k * b0; g.gamma_factor[h] -= sums.head(0, h) / p.gamma_factor[h]; }
       },

@@ -196,7 +196,7 @@ export const pfla_softmax: SoftmaxVariant<A> = {
   // indices and go to the parameters through the permutation), c = [mode, row, addend or γ, γ > 0, learn x, learn y].
   kernel(a, p, NH) {
     const k = new Knots().load(p, a.pfla_softmax_num_points), nk = a.pfla_softmax_num_points;
-    const row = !a.pfla_softmax_use_learned_divisor, add = oboAdd(p, a), idx = Int32Array.from(k.idx);
+    const row = !a.pfla_softmax_use_learned_divisor, add = oboAdd(p, a), idx = k.idx; // k is this form's own
     return {
       kind: SCORE_KIND.pfla,
       c: [a.pfla_softmax_mode === 'quadratic' ? 1 : 0, row ? 1 : 0, row ? 1e-6 + add : gammaOf(p), 0, a.pfla_softmax_learn_x ? 1 : 0, a.pfla_softmax_learn_y ? 1 : 0],

@@ -52,7 +52,7 @@ export const saturatingconsmax: SoftmaxVariant<A> = {
   kernel(a, p, _NH, T) {
     const k = consmaxLnBase(a), beta = betaOf(p, a), gamma = gammaOf(p, a), xs = a.consmax_saturation + a.consmax_initial_beta;
     return {
-      kind: SCORE_KIND.exp, c: [k, a.consmax_learnable_beta || a.consmax_learnable_gamma ? EXP_SUMS.all : 0], hp: () => [beta, xs - beta, 1 / (gamma * (a.div_by_seq_len ? T : 1)), 0],
+      kind: SCORE_KIND.exp, c: [k, a.consmax_learnable_beta || a.consmax_learnable_gamma ? EXP_SUMS.all : 0], hp: (_h, put) => put(beta, xs - beta, 1 / (gamma * (a.div_by_seq_len ? T : 1)), 0),
       grads(sums, g) {
         const s = sums.all(0);
         if (a.consmax_learnable_beta) g.beta[0] -= s * k;

@@ -76,7 +76,8 @@ export interface CallDecision {
 export interface KernelForm {
   kind: number;
   c: number[];
-  hp?(h: number): number[];
+  /** Head h's 4 values, handed to put (which writes them into the kernel's spec: no array per head). */
+  hp?(h: number, put: (v0: number, v1: number, v2: number, v3: number) => void): void;
   knots?: { xs: ArrayLike<number>; ys: ArrayLike<number> };
   grads?(s: KernelSums, g: Grads): void;
 }

@@ -98,7 +98,7 @@ export const strongermax: SoftmaxVariant<A> = {
     if (!a.strongermax_div_by_sum_of_terms && mode < 2) {
       const m = mode === 1 ? a.strongermax_xmax_guess! : 0;
       return {
-        kind: SCORE_KIND.exp, c: [kt, learnTau ? EXP_SUMS.weighted : 0], hp: () => [m, clamp - m, c0, 0],
+        kind: SCORE_KIND.exp, c: [kt, learnTau ? EXP_SUMS.weighted : 0], hp: (_h, put) => put(m, clamp - m, c0, 0),
         grads: learnTau ? (sums, g) => { g.temperature_factor[0] -= kt / tau * sums.all(2); } : undefined,
       };
     }
@@ -106,7 +106,7 @@ export const strongermax: SoftmaxVariant<A> = {
     return {
       kind: SCORE_KIND.exprow,
       c: [kt, clamp, a.strongermax_xmax_guess ?? 0, mode, c0, div ? 1 : 0, a.strongermax_overflow_recompute_value, 1],
-      hp: (h) => [oboOf(p, a, h), 0, 0, 0],
+      hp: (h, put) => put(oboOf(p, a, h), 0, 0, 0),
       grads(sums, g) {
         if (learnTau) g.temperature_factor[0] -= sums.all(0) / tau;
         if (div && learnedObo(a)) {
