@@ -58,10 +58,9 @@ export class SoftmaxSlot {
     }
     const v = variant, a = cfg, dec = v.callDecision?.(a) ?? null;
     this.tr = {
-      kind: v.kind(a),
       ...(dec ? { pre: (S: Float64Array, n: number) => dec.pre(S, 0, n), decide: dec.decide } : {}),
       fwd: (S, P, n, h, T, st) => { v.forward(P, S, 0, n, T, h, this.p, a, st); },
-      bwd: (S, P, dP, dS, n, h, _m, _Z, T, st) => { this.tsRows++; v.backward(dS, dP, S, P, 0, n, T, h, this.p, this.g, a, st); },
+      bwd: (S, P, dP, dS, n, h, T, st) => { this.tsRows++; v.backward(dS, dP, S, P, 0, n, T, h, this.p, this.g, a, st); },
     };
   }
 

@@ -19,18 +19,17 @@ export interface AttnDropout { p: number; seed: number }
 /**
  * A score transform other than softmax (a softmax variant, docs/softmax.md "Inside the attention
  * kernel"), applied to the n unmasked scores S[0..n) of one row of head h (T: the key length of the
- * call). 'elem': P = f(S), dS = f'(S) dP. 'row': fwd writes P already normalized and returns [m, Z]
- * (saved in stats, handed back to bwd); bwd writes dS. Parameter gradients are the transform's own
- * business (it accumulates them as bwd is called, rows in order). pre/decide: an optional per-call
- * decision (strongermax's overflow recompute): decide(max over every row of pre(row)) gives st, which
- * forward saves (state[ATTN_DECISION]) and every fwd/bwd call receives.
+ * call): fwd writes P (normalized by the variant where it has a row pass), bwd writes dS from dP and
+ * the recomputed P; neither saves anything (such rows' stats are m = 0, Z = 1). Parameter gradients
+ * are the transform's own business (it accumulates them as bwd is called, rows in order). pre/decide:
+ * an optional per-call decision (strongermax's overflow recompute): decide(max over every row of
+ * pre(row)) gives st, which forward saves (state[ATTN_DECISION]) and every fwd/bwd call receives.
  */
 export interface ScoreTransform {
-  kind: 'elem' | 'row';
-  pre?(S: Float64Array, n: number, h: number, T: number): number;
+  pre?(S: Float64Array, n: number): number;
   decide?(max: number): number;
-  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number, st: number): [number, number] | void;
-  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number, T: number, st: number): void;
+  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number, st: number): void;
+  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, T: number, st: number): void;
 }
 
 /**
@@ -190,16 +189,20 @@ class Rows {
   }
   /** S' = Q_S(S) in place (nothing without the quantizer). */
   quantS(S: Float64Array, n: number, i: number, t: number): void { if (this.qs) quantRow(S, n, this.qs, i, t); }
-  /** P from S' (softmax, or the variant); returns [m, Z]. */
-  transform(S: Float64Array, P: Float64Array, n: number, h: number): [number, number] {
-    if (this.tr) return this.tr.fwd(S, P, n, h, this.T, this.st) ?? [0, 1];
-    let m = -Infinity;
-    for (let s = 0; s < n; s++) if (S[s] > m) m = S[s];
-    let Z = 0;
-    for (let s = 0; s < n; s++) { const e = Math.exp(S[s] - m); P[s] = e; Z += e; }
-    const inv = 1 / Z;
-    for (let s = 0; s < n; s++) P[s] *= inv;
-    return [m, Z];
+  /** P from S' (softmax, or the variant); the row's m and Z into stats[at], stats[at + 1] when
+   * stats is given (0 and 1 under a variant). */
+  transform(S: Float64Array, P: Float64Array, n: number, h: number, stats: F | null, at: number): void {
+    let m = 0, Z = 1;
+    if (this.tr) this.tr.fwd(S, P, n, h, this.T, this.st);
+    else {
+      m = -Infinity;
+      for (let s = 0; s < n; s++) if (S[s] > m) m = S[s];
+      Z = 0;
+      for (let s = 0; s < n; s++) { const e = Math.exp(S[s] - m); P[s] = e; Z += e; }
+      const inv = 1 / Z;
+      for (let s = 0; s < n; s++) P[s] *= inv;
+    }
+    if (stats) { stats[at] = m; stats[at + 1] = Z; }
   }
   /** Calls f(b, h, i, t, n) for every row in order. */
   each(f: (b: number, h: number, i: number, t: number, n: number) => void): void {
@@ -224,13 +227,13 @@ function prePasses(R: Rows, fr: Rounder): void {
   }
   if (tr?.pre) {
     let mx = -Infinity;
-    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); mx = Math.max(mx, tr.pre!(S, n, h, R.T)); });
+    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); mx = Math.max(mx, tr.pre!(S, n)); });
     R.st = tr.decide ? tr.decide(mx) : 0;
     state[ATTN_DECISION] = R.st;
   }
   if (o?.quantP) {
     const st = quantStats();
-    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); R.transform(S, P, n, h); rowStats(st, P, n, fr); });
+    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); R.transform(S, P, n, h, null, 0); rowStats(st, P, n, fr); });
     const qp = o.quantP, p = quantParamsOf(st, qp.method, qp.bits, fr);
     writeQuant(state, ATTN_QP, p);
     R.qp = { q: qp, p, fr };
@@ -247,8 +250,7 @@ export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnD
     const qo = (b * T + t) * C + h * D, r = i * T + t;
     R.scores(S, b, h, t);
     R.quantS(S, n, i, t);
-    const [m, Z] = R.transform(S, P, n, h);
-    stats[2 * r] = m; stats[2 * r + 1] = Z;
+    R.transform(S, P, n, h, stats, 2 * r);
     if (R.qp) quantRow(P, n, R.qp, i, t);
     if (drop) {
       const rk = attnRowKey(drop.seed, i, t);
@@ -298,7 +300,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
       for (let d = 0; d < D; d++) dv[so + d] += w * dO[to + d];
       dP[s] = dw * keep;
     }
-    if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z, T, R.st);
+    if (tr) tr.bwd(S, P, dP, dS, n, h, T, R.st);
     else {
       let Dt = 0;
       if (R.quantized) for (let s = 0; s < n; s++) Dt += P[s] * dP[s];
