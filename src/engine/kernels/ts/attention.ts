@@ -90,6 +90,12 @@ export function attnExtended(opts?: AttnOpts): boolean {
   return !!(opts && (opts.transform || opts.kernel || opts.quantS || opts.quantP));
 }
 
+/** Whether a call under opts needs opts.state (ATTN_STATE doubles kept from forward to backward): it
+ * has quantizers or a per-call decision (the transform's pre; its kernel form decides the same). */
+export function needsCallState(opts?: AttnOpts): boolean {
+  return !!(opts?.quantS || opts?.quantP || opts?.transform?.pre);
+}
+
 /** A 32-bit integer mix (lowbias32), the same in C (attention.c) and AssemblyScript. */
 export function mix32(x: number): number {
   x ^= x >>> 16; x = Math.imul(x, 0x7feb352d);
@@ -214,7 +220,7 @@ class Rows {
  * per-call decision, the weights' statistics, each over every row of the call, written to state. */
 function prePasses(R: Rows, fr: Rounder): void {
   const o = R.opts, tr = R.tr, S = new Float64Array(R.T), P = new Float64Array(R.T);
-  if (!o?.quantS && !o?.quantP && !tr?.pre) return;
+  if (!needsCallState(o)) return;
   const state = R.state();
   state.fill(0, 0, ATTN_STATE);
   writeQuantHeaders(state, o ?? {});
@@ -273,7 +279,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
   drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
   const R = new Rows(q, k, v, B, T, C, NH, opts), D = R.D, rd = R.rd, tr = R.tr, scale = R.scale, fr = rounderOf(out);
   const dO = opts?.bf16 ? bf16Copy(dout, B * T * C) : dout; // dO: the products' dout
-  if (opts?.quantS || opts?.quantP || tr?.pre) {
+  if (needsCallState(opts)) {
     const state = R.state();
     if (opts?.quantS) R.qs = readQuant(state, ATTN_QS, opts.quantS, fr);
     if (opts?.quantP) R.qp = readQuant(state, ATTN_QP, opts.quantP, fr);
