@@ -102,7 +102,7 @@ export function quantParams(x: ArrayLike<number>, n: number, T: number, method: 
 /** What a quantizer's parameters are computed from: min, max, max|x|, sum|x| (float64) and the count. */
 export interface QuantStats { mn: number; mx: number; amax: number; asum: number; count: number }
 export const quantStats = (): QuantStats => ({ mn: Infinity, mx: -Infinity, amax: 0, asum: 0, count: 0 });
-export function addQuantStat(st: QuantStats, v: number): void {
+function addQuantStat(st: QuantStats, v: number): void {
   const a = Math.abs(v);
   if (v < st.mn) st.mn = v;
   if (v > st.mx) st.mx = v;

@@ -50,7 +50,7 @@ export interface SharedBuffers { h: F; act: F | null }
 
 /** Whether backward recomputes activation act's output from its input instead of keeping it: every
  * activation but those whose forward draws random numbers (rrelu). */
-export function recomputesActivation(act: ActivationName, cfg: ModelConfig): boolean {
+function recomputesActivation(act: ActivationName, cfg: ModelConfig): boolean {
   return !drawsRandom(activations[act], cfg);
 }
 

@@ -23,7 +23,7 @@ export class SoftmaxSlot {
   /** Its ScoreKernel (with the per-pair sums), one object updated in place by every forward. */
   private readonly kern: ScoreKernel = { kind: 0, spec: new Float32Array(0), nk: 0, G: 0, sums: new Float64Array(0) };
   private pairs = 0;
-  /** Rows the TypeScript backward ran since the last forward (the definition ran, not the kernel's form). */
+  /** Rows the TypeScript backward ran since beginBackward (the definition ran, not the kernel's form). */
   private tsRows = 0;
   /** The transform of the last forward (the definition's), closing over this slot. */
   private readonly tr: ScoreTransform;
@@ -109,7 +109,6 @@ export class SoftmaxSlot {
     if (f.knots) { spec.set(f.knots.xs, SCORE_NC + 4 * NH); spec.set(f.knots.ys, SCORE_NC + 4 * NH + nk); }
     if (k.sums.length !== this.pairs * G) k.sums = new Float64Array(this.pairs * G);
     k.kind = f.kind; k.nk = nk; k.G = G;
-    this.tsRows = 0;
   }
 
   /** Before the backward of the last forward: the gradient sums start at zero. */

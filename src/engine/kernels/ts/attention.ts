@@ -109,16 +109,20 @@ export function attnRowKey(seed: number, i: number, t: number): number {
   return mix32((mix32((seed ^ mix32(i)) >>> 0) ^ t) >>> 0);
 }
 
+/** Element s of the row with key rk: the top 24 bits of one more mix. */
+function attnHash24(rk: number, s: number): number {
+  return mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0) >>> 8;
+}
+
 /** Whether element s of the row with key rk is kept under dropout probability p. */
 export function attnKept(rk: number, s: number, p: number): boolean {
-  const h = mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0);
-  return (h >>> 8) >= p * 16777216;
+  return attnHash24(rk, s) >= p * 16777216;
 }
 
 /** The uniform draw of stochastic rounding for score (t, s) of pair i: the dropout hash under the
- * quantizer's own seed, (h >> 8) / 2^24. */
-export function attnUniform(rk: number, s: number): number {
-  return (mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0) >>> 8) / 16777216;
+ * quantizer's own seed, / 2^24. */
+function attnUniform(rk: number, s: number): number {
+  return attnHash24(rk, s) / 16777216;
 }
 
 /** One in-attention quantizer of a call: its parameters (null: passes unchanged), as in state. */
@@ -219,9 +223,9 @@ class Rows {
 /** Forward's pre-passes (docs/quantization.md, "Attention"): the scores' statistics, the variant's
  * per-call decision, the weights' statistics, each over every row of the call, written to state. */
 function prePasses(R: Rows, fr: Rounder): void {
-  const o = R.opts, tr = R.tr, S = new Float64Array(R.T), P = new Float64Array(R.T);
+  const o = R.opts, tr = R.tr;
   if (!needsCallState(o)) return;
-  const state = R.state();
+  const state = R.state(), S = new Float64Array(R.T), P = new Float64Array(R.T);
   state.fill(0, 0, ATTN_STATE);
   writeQuantHeaders(state, o ?? {});
   if (o?.quantS) {
