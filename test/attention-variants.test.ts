@@ -81,7 +81,7 @@ function run(be: Backend, dtype: 'float32' | 'float64', name: string, over: Part
   const q = arr(s.ints), k = arr(s.ints), v = arr(), dout = arr(), out = store.alloc(n), stats = store.alloc(2 * B * NH * T);
   const dq = store.alloc(n), dk = store.alloc(n), dv = store.alloc(n);
   let o: AttnOpts = { bf16: s.bf16, quantS: s.quantS ?? null, quantP: s.quantP ?? null, state: new Float64Array(ATTN_STATE) };
-  if (slot) o = slot.opts(o, B, T);
+  if (slot) o = slot.fill(o, B, T);
   forwardBackward(be, slot, { q, k, v, dout, out, stats, dq, dk, dv }, s.drop ?? null, B, T, C, NH, o);
   const grads: Record<string, Float64Array> = {};
   for (const [pn, g] of Object.entries(slot?.paramGrads ?? {})) grads[pn] = Float64Array.from(g);
@@ -182,7 +182,7 @@ for (const [name, over, quantS, quantP] of cases) {
   const q = r(), k = r(), v = r(), dout = r(), out = new Float32Array(n), stats = new Float32Array(2 * B * NH * T);
   const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n);
   let o = { quantS, quantP, state: new Float64Array(32) };
-  if (slot) o = slot.opts(o, B, T);
+  if (slot) o = slot.fill(o, B, T);
   be.attentionForward(out, stats, q, k, v, drop, B, T, C, NH, o);
   slot?.beginBackward();
   be.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, drop, B, T, C, NH, o);
@@ -232,13 +232,13 @@ function gradcheck(name: string, over: Partial<TrainConfig>): void {
   const rng = new Rng(4), arr = () => { const x = store.alloc(n); for (let i = 0; i < n; i++) x[i] = rng.normal(); return x; };
   const q = arr(), k = arr(), v = arr(), r = arr(), out = store.alloc(n), stats = store.alloc(2 * B * NH * T);
   const loss = () => {
-    tsBackend.attentionForward(out, stats, q, k, v, null, B, T, C, NH, slot.opts({}, B, T));
+    tsBackend.attentionForward(out, stats, q, k, v, null, B, T, C, NH, slot.fill({}, B, T));
     let L = 0;
     for (let i = 0; i < n; i++) L += out[i] * r[i];
     return L;
   };
   loss();
-  const dq = store.alloc(n), dk = store.alloc(n), dv = store.alloc(n), o = slot.opts({}, B, T);
+  const dq = store.alloc(n), dk = store.alloc(n), dv = store.alloc(n), o = slot.fill({}, B, T);
   forwardBackward(tsBackend, slot, { q, k, v, dout: r, out, stats, dq, dk, dv }, null, B, T, C, NH, o);
   const check = (what: string, x: ArrayLike<number> & { [i: number]: number }, g: ArrayLike<number>) => {
     for (let i = 0; i < x.length; i++) {
@@ -291,7 +291,7 @@ for (const [bn, be, skip] of [['ts', tsBackend, false], ...FAST] as [string, Bac
       for (const x of POINTS) {
         if (name === 'consmax' && x > 30) continue; // e^57.5 / 100: past float32's range, as in PyTorch
         q[0] = 2 * x; dq.fill(0); dk.fill(0); dv.fill(0); // backward adds to them
-        const o = slot.opts({ state: new Float64Array(ATTN_STATE) }, 1, 1);
+        const o = slot.fill({ state: new Float64Array(ATTN_STATE) }, 1, 1);
         forwardBackward(be!, slot, { q, k, v, dout, out, stats, dq, dk, dv }, null, 1, 1, 4, 1, o);
         const rel = 4e-7 * (1 + Math.abs(x)), want = f(x), slope = df(x) / 2;
         assert.ok(Math.abs(out[0] - want) <= rel * Math.abs(want) + 1e-36, `${name}(${x}) = ${out[0]}, by hand ${want}`);

@@ -6,7 +6,7 @@
 import { Rng } from '../engine/rng.js';
 import { selectBackend, type BackendName } from '../engine/select.js';
 import type { F } from '../engine/types.js';
-import type { Backend } from '../engine/backend.js';
+import type { AttnOpts, Backend } from '../engine/backend.js';
 import { ParamStore } from '../nn/store.js';
 import { softmaxes } from '../nn/softmax/softmax-registry.js';
 import { SoftmaxSlot } from '../nn/softmax/softmax-slot.js';
@@ -28,8 +28,9 @@ function attentionPass(cfg: TrainConfig, be: Backend, variant: string): { pass: 
   const rng = new Rng(3), arr = (): F => { const x = store.alloc(B * T * C); for (let i = 0; i < x.length; i++) x[i] = rng.normal(); return x; };
   const q = arr(), k = arr(), v = arr(), dout = arr(), out = store.alloc(B * T * C), stats = store.alloc(B * NH * T * 2);
   const dq = store.alloc(B * T * C), dk = store.alloc(B * T * C), dv = store.alloc(B * T * C);
+  const o: AttnOpts = {};
   const pass = () => {
-    const o = slot ? slot.opts({}, B, T) : undefined;
+    slot?.fill(o, B, T);
     be.attentionForward(out, stats, q, k, v, null, B, T, C, NH, o);
     slot?.beginBackward();
     be.attentionBackward(dq, dk, dv, dout, out, stats, q, k, v, null, B, T, C, NH, o);

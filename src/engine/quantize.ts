@@ -102,7 +102,7 @@ export function quantParams(x: ArrayLike<number>, n: number, T: number, method: 
 /** What a quantizer's parameters are computed from: min, max, max|x|, sum|x| (float64) and the count. */
 export interface QuantStats { mn: number; mx: number; amax: number; asum: number; count: number }
 export const quantStats = (): QuantStats => ({ mn: Infinity, mx: -Infinity, amax: 0, asum: 0, count: 0 });
-export function addQuantStat(st: QuantStats, v: number): void {
+function addQuantStat(st: QuantStats, v: number): void {
   const a = Math.abs(v);
   if (v < st.mn) st.mn = v;
   if (v > st.mx) st.mx = v;
@@ -163,10 +163,5 @@ export function fakeQuant(out: F, x: F, u: F | null, n: number, T: number, metho
   if (out !== x) for (let i = 0; i < n; i++) out[i] = x[i];
   if (!p) return;
   if (method === STOCHASTIC && (!u || u.length < n)) throw new RangeError(`fakeQuant: stochastic_quant needs ${n} uniforms`);
-  const lv = fr(level);
-  forEntries(n, T, (i) => {
-    const v = x[i];
-    const d = fr(fr(quantInt(v, p, u ? u[i] : 0, fr) - p.zp) * p.scale);
-    out[i] = level < 0 ? d : fr(v + fr(lv * fr(d - v)));
-  });
+  forEntries(n, T, (i) => { out[i] = quantValue(x[i], p, u ? u[i] : 0, level, fr); });
 }

@@ -50,7 +50,7 @@ export interface SharedBuffers { h: F; act: F | null }
 
 /** Whether backward recomputes activation act's output from its input instead of keeping it: every
  * activation but those whose forward draws random numbers (rrelu). */
-export function recomputesActivation(act: ActivationName, cfg: ModelConfig): boolean {
+function recomputesActivation(act: ActivationName, cfg: ModelConfig): boolean {
   return !drawsRandom(activations[act], cfg);
 }
 
@@ -144,7 +144,9 @@ export class Block {
   readonly postMlp: VariantSlot | null;
   readonly q: Linear; readonly k: Linear; readonly v: Linear; readonly attnProj: Linear;
   readonly fc: Linear; readonly mlpProj: Linear;
-  /** Attention's options: bf16 with --dtype bfloat16 (docs/dtype.md). */
+  /** Attention's options, one object for every call: bf16 with --dtype bfloat16 (docs/dtype.md), the
+   * call state, and what trainAttend and the softmax slot fill in per call (the quantizers, the
+   * variant's forms); backward reads those of the last training forward. */
   readonly attnOpts: AttnOpts;
   readonly act: VariantSlot;
   /** The attention's softmax variant (docs/softmax.md); null for plain softmax (the backend's kernel). */
@@ -155,7 +157,6 @@ export class Block {
   readonly qp: QuantPlan;
   readonly quantizer = new Quantizer();
   private attnState: Float64Array | null;
-  private callOpts: AttnOpts; // the attention options of the last training forward (its backward's)
 
   // Activations kept for backward, sized for maxN = maxB * maxT rows.
   private b: BlockBuffers;
@@ -206,7 +207,7 @@ export class Block {
     this.y = this.b.out;
     this.stats = mem(maxB * NH * maxT * 2);
     this.attnState = qp.attn.softmax_input || qp.attn.pv_mult_p_input ? new Float64Array(ATTN_STATE) : null;
-    this.callOpts = this.attnOpts;
+    if (this.attnState) this.attnOpts.state = this.attnState;
   }
 
   /** Before a forward (or a run of generation steps): the quantized_linear layers' weights, quantized
@@ -255,13 +256,12 @@ export class Block {
     const p = this.cfg.dropout;
     this.attDrop = ctx.training && p > 0 ? { p, seed: ctx.rng.nextU32() } : null;
     // The softmax variant and the quantizers of the scores and weights run inside the kernel's strips.
-    let o = this.attnOpts;
+    const o = this.attnOpts;
     if (this.attnState) {
       const qa = this.qp.attn, lv = quantLevel(this.qp, ctx);
-      o = { ...o, quantS: attnQuant(qa.softmax_input, lv, ctx), quantP: attnQuant(qa.pv_mult_p_input, lv, ctx), state: this.attnState };
+      o.quantS = attnQuant(qa.softmax_input, lv, ctx); o.quantP = attnQuant(qa.pv_mult_p_input, lv, ctx);
     }
-    if (this.softmax) o = this.softmax.opts(o, B, T);
-    this.callOpts = o;
+    this.softmax?.fill(o, B, T);
     this.be!.attentionForward(y, this.stats, q, k, v, this.attDrop, B, T, C, NH, o);
   };
 
@@ -316,8 +316,9 @@ export class Block {
    */
   backward(be: Backend, dx: F, dy: F, x: F, B: number, T: number, ctx: Ctx, g: BlockScratch, dropping: boolean): void {
     const C = this.cfg.n_embd, N = B * T, NH = this.cfg.n_head, NC = N * C, b = this.b;
-    // Recomputed forwards report no metric a second time (they repeat the forward's values).
-    const quiet: Ctx = { training: ctx.training, rng: ctx.rng, iter: ctx.iter, metric: () => {} };
+    // Recomputed forwards report no metric a second time (they repeat the forward's values); without
+    // them nothing reads quiet, and it is ctx itself (no object per backward).
+    const quiet: Ctx = this.recompute || this.recomputeNorm ? { training: ctx.training, rng: ctx.rng, iter: ctx.iter, metric: () => {} } : ctx;
     // ---- MLP half: y = post(s2), s2 = x1 + out(m), m = proj(actb), actb = act(fc(pre(x1)))
     let gs2 = dy;
     if (this.postMlp) { dx.fill(0, 0, NC); this.postMlp.backward(dx, dy, b.s2, N, ctx); gs2 = dx; }
@@ -355,7 +356,7 @@ export class Block {
     gq.fill(0, 0, NC); gk.fill(0); gv.fill(0, 0, NC);
     const drop = dropping ? this.attDrop : null;
     this.softmax?.beginBackward();
-    be.attentionBackward(gq, gk, gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.callOpts);
+    be.attentionBackward(gq, gk, gv, gy, b.y, this.stats, b.q, b.k, b.v, drop, B, T, C, NH, this.attnOpts);
     this.softmax?.endBackward();
     if (this.preAttn && !b.hAq && this.recomputeNorm) this.preAttn.forward(b.hA!, x, N, quiet);
     const hA = b.hAq ?? b.hA ?? x;

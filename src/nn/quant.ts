@@ -98,15 +98,15 @@ export class Quantizer {
     return this.u?.length ?? 0;
   }
 
-  /** out = Q(x) over n entries (T > 0: causal T x T blocks), at the level of `level`. */
-  apply(be: Backend, out: F, x: F, n: number, q: QSpec, level: number, ctx: Ctx, T = 0): void {
+  /** out = Q(x) over n entries (one tensor), at the level of `level`. */
+  apply(be: Backend, out: F, x: F, n: number, q: QSpec, level: number, ctx: Ctx): void {
     let u: F | null = null;
     if (q.method === STOCHASTIC) {
       if (!this.u || this.u.length < n) this.u = alloc(out instanceof Float64Array ? 'float64' : 'float32', n);
       u = this.u;
       for (let i = 0; i < n; i++) u[i] = ctx.rng.uniform();
     }
-    be.fakeQuant(out, x, u, n, T, q.method, q.bits, level);
+    be.fakeQuant(out, x, u, n, 0, q.method, q.bits, level);
   }
 }
 

@@ -5,7 +5,7 @@
 // With k = ln b: dS = dP P k;  dβ = -Σ dP P k;  dγ = -Σ dP P / γ.
 import type { ConfigOf, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { allSums, EXP_SUMS, SCORE_KIND, finiteFlag, positiveFlag } from './score.js';
+import { EXP_SUMS, SCORE_KIND, finiteFlag, positiveFlag } from './score.js';
 
 /** Shared by consmax, consmax_v2, consmax_quan and saturatingconsmax (one declaration each flag). */
 export const CONSMAX_BETA = { name: 'consmax_initial_beta', type: 'float', default: 2.5, help: 'consmax family: initial β (the constant that replaces the row max)', check: finiteFlag() } as const satisfies VariantFlag;
@@ -48,8 +48,8 @@ export const consmax: SoftmaxVariant<ConsmaxConfig> = {
   kernel(a, p) {
     const k = consmaxLnBase(a), gamma = p.gamma[0];
     return {
-      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all], hp: () => [p.beta[0], Infinity, 1 / gamma, 0],
-      grads(sums, pairs, _NH, g) { const s = allSums(sums, pairs, 3, 0); g.beta[0] -= s * k; g.gamma[0] -= s / gamma; },
+      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all], hp: (_h, put) => put(p.beta[0], Infinity, 1 / gamma, 0),
+      grads(sums, g) { const s = sums.all(0); g.beta[0] -= s * k; g.gamma[0] -= s / gamma; },
     };
   },
 };

@@ -5,7 +5,7 @@
 // `gamma` [1], init --consmax_initial_beta, --consmax_initial_gamma.
 // dS = dP P;  dβ = -Σ dP P;  dγ = -Σ dP P / γ̂.
 import type { ConfigOf } from '../variant.js';
-import { allSums, EXP_SUMS, SCORE_KIND, type SoftmaxVariant } from './score.js';
+import { EXP_SUMS, SCORE_KIND, type SoftmaxVariant } from './score.js';
 import { CONSMAX_BETA, CONSMAX_GAMMA } from './consmax.js';
 
 const FLAGS = [CONSMAX_BETA, CONSMAX_GAMMA] as const;
@@ -43,8 +43,8 @@ export const consmax_quan: SoftmaxVariant<ConfigOf<typeof FLAGS>> = {
   kernel(_a, p) {
     const beta = quantizeConst(p.beta[0], 100), gamma = quantizeConst(p.gamma[0], 10);
     return {
-      kind: SCORE_KIND.exp, c: [1, EXP_SUMS.all], hp: () => [beta, Infinity, 1 / gamma, 0],
-      grads(sums, pairs, _NH, g) { const s = allSums(sums, pairs, 3, 0); g.beta[0] -= s; g.gamma[0] -= s / gamma; },
+      kind: SCORE_KIND.exp, c: [1, EXP_SUMS.all], hp: (_h, put) => put(beta, Infinity, 1 / gamma, 0),
+      grads(sums, g) { const s = sums.all(0); g.beta[0] -= s; g.gamma[0] -= s / gamma; },
     };
   },
   curve: (x, p) => Math.exp(x - quantizeConst(p.beta[0], 100)) / quantizeConst(p.gamma[0], 10),

@@ -9,7 +9,7 @@
 import type { ConfigOf, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
 import { CONSMAX_FLAGS, consmaxLnBase } from './consmax.js';
-import { EXP_SUMS, finiteFlag, headSums, SCORE_KIND } from './score.js';
+import { EXP_SUMS, finiteFlag, SCORE_KIND } from './score.js';
 
 const FLAGS = [
   ...CONSMAX_FLAGS,
@@ -50,13 +50,12 @@ export const consmax_v2: SoftmaxVariant<A> = {
     g.beta_factor[h] -= sumFree * k * a.consmax_initial_beta;
     g.gamma_factor[h] -= sum / p.gamma_factor[h];
   },
-  kernel(a, p) {
+  kernel(a, p, NH) {
     const k = consmaxLnBase(a), b0 = a.consmax_initial_beta, c = a.consmax_v2_clamping ? a.consmax_v2_clamp_value : Infinity;
     return {
-      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all | EXP_SUMS.unclamped], hp: (h) => [b0 * p.beta_factor[h], c, 1 / (a.consmax_initial_gamma * p.gamma_factor[h]), 0],
-      grads(sums, pairs, NH, g) {
-        const all = headSums(sums, pairs, NH, 3, 0), unclamped = headSums(sums, pairs, NH, 3, 1);
-        for (let h = 0; h < NH; h++) { g.beta_factor[h] -= unclamped[h] * k * b0; g.gamma_factor[h] -= all[h] / p.gamma_factor[h]; }
+      kind: SCORE_KIND.exp, c: [k, EXP_SUMS.all | EXP_SUMS.unclamped], hp: (h, put) => put(b0 * p.beta_factor[h], c, 1 / (a.consmax_initial_gamma * p.gamma_factor[h]), 0),
+      grads(sums, g) {
+        for (let h = 0; h < NH; h++) { g.beta_factor[h] -= sums.head(1, h) * k * b0; g.gamma_factor[h] -= sums.head(0, h) / p.gamma_factor[h]; }
       },
     };
   },

@@ -21,7 +21,7 @@ import type { F } from '../../engine/types.js';
 import { UserError } from '../../util/errors.js';
 import type { ConfigOf, Params, VariantConfig, VariantFlag } from '../variant.js';
 import type { Grads, SoftmaxVariant } from './score.js';
-import { allSums, finiteFlag, rowDot, SCORE_KIND } from './score.js';
+import { finiteFlag, rowDot, SCORE_KIND } from './score.js';
 import { activations, type ActivationRegistry } from '../activations/activation-registry.js';
 import { initialParams } from '../activations/curve.js';
 
@@ -195,18 +195,18 @@ export const pfla_softmax: SoftmaxVariant<A> = {
   // The kernels' pfla kind: the knots in ascending order (their per-pair sums come back at sorted
   // indices and go to the parameters through the permutation), c = [mode, row, addend or γ, γ > 0, learn x, learn y].
   kernel(a, p, NH) {
-    const k = new Knots().load(p, a.pfla_softmax_num_points), nk = a.pfla_softmax_num_points, G = 2 * nk + 1;
-    const row = !a.pfla_softmax_use_learned_divisor, add = oboAdd(p, a), idx = Int32Array.from(k.idx);
+    const k = new Knots().load(p, a.pfla_softmax_num_points), nk = a.pfla_softmax_num_points;
+    const row = !a.pfla_softmax_use_learned_divisor, add = oboAdd(p, a), idx = k.idx; // k is this form's own
     return {
       kind: SCORE_KIND.pfla,
       c: [a.pfla_softmax_mode === 'quadratic' ? 1 : 0, row ? 1 : 0, row ? 1e-6 + add : gammaOf(p), 0, a.pfla_softmax_learn_x ? 1 : 0, a.pfla_softmax_learn_y ? 1 : 0],
       knots: { xs: k.xs, ys: k.ys },
-      grads(sums, pairs, _NH, g) {
+      grads(sums, g) {
         for (let j = 0; j < nk; j++) {
-          if (a.pfla_softmax_learn_x) g.x_vals[idx[j]] += allSums(sums, pairs, G, j);
-          if (a.pfla_softmax_learn_y) g.y_vals[idx[j]] += allSums(sums, pairs, G, nk + j);
+          if (a.pfla_softmax_learn_x) g.x_vals[idx[j]] += sums.all(j);
+          if (a.pfla_softmax_learn_y) g.y_vals[idx[j]] += sums.all(nk + j);
         }
-        const dz = allSums(sums, pairs, G, 2 * nk);
+        const dz = sums.all(2 * nk);
         if (row && a.pfla_softmax_use_obo && a.pfla_softmax_use_learned_obo) g._obo_raw[0] -= dz * add;
         if (!row && p._gamma_raw[0] > 0) g._gamma_raw[0] -= dz;
       },

@@ -9,7 +9,7 @@
 import type { ConfigOf, Params, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
 import { CONSMAX_FLAGS, consmaxLnBase } from './consmax.js';
-import { allSums, DIV_BY_SEQ_LEN, EXP_SUMS, SCORE_KIND, finiteFlag } from './score.js';
+import { DIV_BY_SEQ_LEN, EXP_SUMS, SCORE_KIND, finiteFlag } from './score.js';
 
 const FLAGS = [
   ...CONSMAX_FLAGS,
@@ -52,9 +52,9 @@ export const saturatingconsmax: SoftmaxVariant<A> = {
   kernel(a, p, _NH, T) {
     const k = consmaxLnBase(a), beta = betaOf(p, a), gamma = gammaOf(p, a), xs = a.consmax_saturation + a.consmax_initial_beta;
     return {
-      kind: SCORE_KIND.exp, c: [k, a.consmax_learnable_beta || a.consmax_learnable_gamma ? EXP_SUMS.all : 0], hp: () => [beta, xs - beta, 1 / (gamma * (a.div_by_seq_len ? T : 1)), 0],
-      grads(sums, pairs, _NH, g) {
-        const s = allSums(sums, pairs, 3, 0);
+      kind: SCORE_KIND.exp, c: [k, a.consmax_learnable_beta || a.consmax_learnable_gamma ? EXP_SUMS.all : 0], hp: (_h, put) => put(beta, xs - beta, 1 / (gamma * (a.div_by_seq_len ? T : 1)), 0),
+      grads(sums, g) {
+        const s = sums.all(0);
         if (a.consmax_learnable_beta) g.beta[0] -= s * k;
         if (a.consmax_learnable_gamma) g.gamma[0] -= s / gamma;
       },

@@ -72,13 +72,24 @@ export interface CallDecision {
 
 /** A variant in the attention kernels' terms (docs/softmax.md, "Inside the attention kernel"): a
  * SCORE_KIND, its constants c (up to 8), 4 values per head, pfla_softmax's knots (ascending), and how
- * the G per-pair sums the kernel writes in backward (see native/src/softmax.h) add to the gradients. */
+ * the per-pair sums the kernel writes in backward (see native/src/softmax.h) add to the gradients. */
 export interface KernelForm {
   kind: number;
   c: number[];
-  hp?(h: number): number[];
+  /** Head h's 4 values, handed to put (which writes them into the kernel's spec: no array per head). */
+  hp?(h: number, put: (v0: number, v1: number, v2: number, v3: number) => void): void;
   knots?: { xs: ArrayLike<number>; ys: ArrayLike<number> };
-  grads?(sums: Float64Array, pairs: number, NH: number, g: Grads): void;
+  grads?(s: KernelSums, g: Grads): void;
+}
+
+/** The per-pair sums of one kernel backward as KernelForm.grads reads them: sum j of every (batch,
+ * head) pair (how many per pair is the kind's, scoreSums), each total over the pairs in order
+ * (deterministic). */
+export interface KernelSums {
+  /** Sum j over every pair. */
+  all(j: number): number;
+  /** Sum j over head h's pairs. */
+  head(j: number, h: number): number;
 }
 
 /** The per-call decision of v under a over the rows of a (B, NH, Tq, T) score tensor (row t has keys
@@ -91,20 +102,6 @@ export function decideCall(v: SoftmaxVariant<any>, a: VariantConfig<any>, S: Arr
     mx = Math.max(mx, dec.pre(S, (r * rows.Tq + t) * rows.T, rows.T - rows.Tq + t + 1));
   }
   return dec.decide(mx);
-}
-
-/** Sum j of the kernel's per-pair sums (G per pair) for each head, pairs in order (deterministic). */
-export function headSums(sums: Float64Array, pairs: number, NH: number, G: number, j: number): Float64Array {
-  const r = new Float64Array(NH);
-  for (let i = 0; i < pairs; i++) r[i % NH] += sums[i * G + j];
-  return r;
-}
-
-/** Sum j over every pair, in pair order. */
-export function allSums(sums: Float64Array, pairs: number, G: number, j: number): number {
-  let r = 0;
-  for (let i = 0; i < pairs; i++) r += sums[i * G + j];
-  return r;
 }
 
 export type SoftmaxRegistry = Record<string, SoftmaxVariant<any>>;

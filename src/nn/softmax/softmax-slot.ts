@@ -9,7 +9,7 @@ import { ATTN_STATE, SCORE_NC, scoreSums } from '../../engine/kernels/ts/attenti
 import type { F } from '../../engine/types.js';
 import type { Param, ParamStore } from '../store.js';
 import type { Params, VariantConfig } from '../variant.js';
-import { decideCall, type Grads, type KernelForm, type SoftmaxVariant } from './score.js';
+import { decideCall, type Grads, type KernelForm, type KernelSums, type SoftmaxVariant } from './score.js';
 
 export class SoftmaxSlot {
   private handles: [string, Param][] = [];
@@ -18,14 +18,37 @@ export class SoftmaxSlot {
   private g: Grads = {};
   /** The call state (quantizers, the per-call decision) when the block has none of its own. */
   private state = new Float64Array(ATTN_STATE);
-  /** The kernels' form of the last forward (with its per-pair sums), or null. */
+  /** The kernels' form of the last forward, or null. */
   private form: KernelForm | null = null;
-  private kern: ScoreKernel | null = null;
+  /** Its ScoreKernel (with the per-pair sums), one object updated in place by every forward. */
+  private readonly kern: ScoreKernel = { kind: 0, spec: new Float32Array(0), nk: 0, G: 0, sums: new Float64Array(0) };
   private pairs = 0;
-  /** Rows the TypeScript backward ran since the last forward (the definition ran, not the kernel's form). */
+  /** Rows the TypeScript backward ran since beginBackward (the definition ran, not the kernel's form). */
   private tsRows = 0;
   /** The transform of the last forward (the definition's), closing over this slot. */
   private readonly tr: ScoreTransform;
+  /** KernelForm.hp's put: a head's 4 values into the kept spec at hpAt. */
+  private hpAt = 0;
+  private readonly put = (v0: number, v1: number, v2: number, v3: number): void => {
+    const s = this.kern.spec, i = this.hpAt;
+    s[i] = v0; s[i + 1] = v1; s[i + 2] = v2; s[i + 3] = v3;
+  };
+  /** The kernel's sums of the last backward as the form's grads reads them: the stride G is the
+   * kernel's (scoreSums), so no variant writes it down. */
+  private readonly sums: KernelSums = {
+    all: (j) => {
+      const { sums, G } = this.kern;
+      let r = 0;
+      for (let i = 0; i < this.pairs; i++) r += sums[i * G + j];
+      return r;
+    },
+    head: (j, h) => {
+      const { sums, G } = this.kern;
+      let r = 0;
+      for (let i = h; i < this.pairs; i += this.cfg.n_head) r += sums[i * G + j];
+      return r;
+    },
+  };
 
   constructor(store: ParamStore, readonly prefix: string, readonly variant: SoftmaxVariant<any>, readonly cfg: VariantConfig) {
     for (const [name, spec] of Object.entries(variant.params(cfg.n_head, cfg))) {
@@ -35,10 +58,9 @@ export class SoftmaxSlot {
     }
     const v = variant, a = cfg, dec = v.callDecision?.(a) ?? null;
     this.tr = {
-      kind: v.kind(a),
       ...(dec ? { pre: (S: Float64Array, n: number) => dec.pre(S, 0, n), decide: dec.decide } : {}),
       fwd: (S, P, n, h, T, st) => { v.forward(P, S, 0, n, T, h, this.p, a, st); },
-      bwd: (S, P, dP, dS, n, h, _m, _Z, T, st) => { this.tsRows++; v.backward(dS, dP, S, P, 0, n, T, h, this.p, this.g, a, st); },
+      bwd: (S, P, dP, dS, n, h, T, st) => { this.tsRows++; v.backward(dS, dP, S, P, 0, n, T, h, this.p, this.g, a, st); },
     };
   }
 
@@ -63,27 +85,30 @@ export class SoftmaxSlot {
     return this.dp;
   }
 
-  /** The attention options of a forward over B sequences of T keys: base (bf16, quantizers, their
-   * state) plus this variant's two forms; the same object serves the backward that follows. */
-  opts(base: AttnOpts, B: number, T: number): AttnOpts {
+  /** Fills o, the attention options of a forward over B sequences of T keys (bf16, quantizers, their
+   * state), with this variant's two forms (and this slot's state when o has none) and returns it; the
+   * same object serves the backward that follows. */
+  fill(o: AttnOpts, B: number, T: number): AttnOpts {
     const NH = this.cfg.n_head;
     this.form = this.variant.kernel?.(this.cfg, this.p, NH, T) ?? null;
     this.pairs = B * NH;
-    this.kern = this.form ? this.kernelOf(this.form, NH) : null;
-    return { ...base, transform: this.tr, ...(this.kern ? { kernel: this.kern } : {}), state: base.state ?? this.state };
+    if (this.form) this.load(this.form, NH);
+    o.transform = this.tr; o.kernel = this.form ? this.kern : undefined; o.state ??= this.state;
+    return o;
   }
 
-  private kernelOf(f: KernelForm, NH: number): ScoreKernel {
-    const nk = f.knots ? f.knots.xs.length : 0, G = scoreSums(f.kind, nk);
-    const need = SCORE_NC + 4 * NH + 2 * nk, k = this.kern;
-    const spec = k && k.spec.length === need ? k.spec : new Float32Array(need);
+  /** The kept ScoreKernel from form f (its arrays regrown only when their size changes). */
+  private load(f: KernelForm, NH: number): void {
+    const nk = f.knots ? f.knots.xs.length : 0, G = scoreSums(f.kind, nk), k = this.kern;
+    const need = SCORE_NC + 4 * NH + 2 * nk;
+    if (k.spec.length !== need) k.spec = new Float32Array(need);
+    const spec = k.spec;
     spec.fill(0);
     spec.set(f.c);
-    for (let h = 0; h < NH; h++) if (f.hp) spec.set(f.hp(h), SCORE_NC + 4 * h);
+    if (f.hp) for (let h = 0; h < NH; h++) { this.hpAt = SCORE_NC + 4 * h; f.hp(h, this.put); }
     if (f.knots) { spec.set(f.knots.xs, SCORE_NC + 4 * NH); spec.set(f.knots.ys, SCORE_NC + 4 * NH + nk); }
-    const sums = k && k.sums.length === this.pairs * G ? k.sums : new Float64Array(this.pairs * G);
-    this.tsRows = 0;
-    return { kind: f.kind, spec, nk, G, sums };
+    if (k.sums.length !== this.pairs * G) k.sums = new Float64Array(this.pairs * G);
+    k.kind = f.kind; k.nk = nk; k.G = G;
   }
 
   /** Before the backward of the last forward: the gradient sums start at zero. */
@@ -94,7 +119,7 @@ export class SoftmaxSlot {
 
   /** After it: the parameter gradients (from the TypeScript rows, or the kernel's per-pair sums) added. */
   endBackward(): void {
-    if (this.tsRows === 0 && this.form?.grads && this.kern) this.form.grads(this.kern.sums, this.pairs, this.cfg.n_head, this.g);
+    if (this.tsRows === 0 && this.form?.grads) this.form.grads(this.sums, this.g);
     for (const name in this.g) { const d = this.dp[name], s = this.g[name]; for (let i = 0; i < d.length; i++) d[i] += s[i]; }
   }
 

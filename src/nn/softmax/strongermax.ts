@@ -18,7 +18,7 @@
 //   dτ = -Σ da_i (a_i - m) / τ;  do = -(c0 / Z) Σ_j dP_j r_j / Z;  dS_i = da_i unless clamped.
 import type { ConfigOf, Params, VariantFlag } from '../variant.js';
 import type { SoftmaxVariant } from './score.js';
-import { allSums, DIV_BY_SEQ_LEN, EXP_SUMS, SCORE_KIND, finiteFlag, headSums, positiveFlag } from './score.js';
+import { DIV_BY_SEQ_LEN, EXP_SUMS, SCORE_KIND, finiteFlag, positiveFlag } from './score.js';
 
 const FLAGS = [
   { name: 'strongermax_strength', type: 'float', default: Math.E, help: 'strongermax: the base s of s^(a/τ)', check: positiveFlag() },
@@ -91,28 +91,27 @@ export const strongermax: SoftmaxVariant<A> = {
   // The kernels' form. Elementwise (no div by sum, a fixed shift): the exp kind with a = min(S - m, c - m),
   // k = ln s / τ, g = 1 / (D T'), dτ = -(k / τ) Σ dP P a. Otherwise exprow: x = min(S, c), the shift by
   // mode, r = e^(k (x - m)), P = r / (D T') / (o_h + Σ r) (div by sum), the row max differentiated.
-  kernel(a, p, _NH, T) {
+  kernel(a, p, NH, T) {
     const mode = shiftMode(a), tau = tauOf(p, a), kt = Math.log(a.strongermax_strength) / tau;
     const c0 = 1 / (a.strongermax_divisor * (a.div_by_seq_len ? T : 1)), clamp = a.strongermax_clamping ? a.strongermax_clamp_value : Infinity;
     const learnTau = a.strongermax_use_learned_temperature_factor, perHead = a.strongermax_use_learned_obo_per_head;
     if (!a.strongermax_div_by_sum_of_terms && mode < 2) {
       const m = mode === 1 ? a.strongermax_xmax_guess! : 0;
       return {
-        kind: SCORE_KIND.exp, c: [kt, learnTau ? EXP_SUMS.weighted : 0], hp: () => [m, clamp - m, c0, 0],
-        grads: learnTau ? (sums, pairs, _NH, g) => { g.temperature_factor[0] -= kt / tau * allSums(sums, pairs, 3, 2); } : undefined,
+        kind: SCORE_KIND.exp, c: [kt, learnTau ? EXP_SUMS.weighted : 0], hp: (_h, put) => put(m, clamp - m, c0, 0),
+        grads: learnTau ? (sums, g) => { g.temperature_factor[0] -= kt / tau * sums.all(2); } : undefined,
       };
     }
     const div = a.strongermax_div_by_sum_of_terms;
     return {
       kind: SCORE_KIND.exprow,
       c: [kt, clamp, a.strongermax_xmax_guess ?? 0, mode, c0, div ? 1 : 0, a.strongermax_overflow_recompute_value, 1],
-      hp: (h) => [oboOf(p, a, h), 0, 0, 0],
-      grads(sums, pairs, NH, g) {
-        if (learnTau) g.temperature_factor[0] -= allSums(sums, pairs, 2, 0) / tau;
+      hp: (h, put) => put(oboOf(p, a, h), 0, 0, 0),
+      grads(sums, g) {
+        if (learnTau) g.temperature_factor[0] -= sums.all(0) / tau;
         if (div && learnedObo(a)) {
-          const o = headSums(sums, pairs, NH, 2, 1);
-          if (perHead) for (let h = 0; h < NH; h++) g.obo_offset[h] -= o[h];
-          else g.obo_offset[0] -= o.reduce((x, y) => x + y, 0);
+          if (perHead) for (let h = 0; h < NH; h++) g.obo_offset[h] -= sums.head(1, h);
+          else { let o = 0; for (let h = 0; h < NH; h++) o += sums.head(1, h); g.obo_offset[0] -= o; } // head by head, not all(1)'s order
         }
       },
     };

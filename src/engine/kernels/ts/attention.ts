@@ -19,18 +19,17 @@ export interface AttnDropout { p: number; seed: number }
 /**
  * A score transform other than softmax (a softmax variant, docs/softmax.md "Inside the attention
  * kernel"), applied to the n unmasked scores S[0..n) of one row of head h (T: the key length of the
- * call). 'elem': P = f(S), dS = f'(S) dP. 'row': fwd writes P already normalized and returns [m, Z]
- * (saved in stats, handed back to bwd); bwd writes dS. Parameter gradients are the transform's own
- * business (it accumulates them as bwd is called, rows in order). pre/decide: an optional per-call
- * decision (strongermax's overflow recompute): decide(max over every row of pre(row)) gives st, which
- * forward saves (state[ATTN_DECISION]) and every fwd/bwd call receives.
+ * call): fwd writes P (normalized by the variant where it has a row pass), bwd writes dS from dP and
+ * the recomputed P; neither saves anything (such rows' stats are m = 0, Z = 1). Parameter gradients
+ * are the transform's own business (it accumulates them as bwd is called, rows in order). pre/decide:
+ * an optional per-call decision (strongermax's overflow recompute): decide(max over every row of
+ * pre(row)) gives st, which forward saves (state[ATTN_DECISION]) and every fwd/bwd call receives.
  */
 export interface ScoreTransform {
-  kind: 'elem' | 'row';
-  pre?(S: Float64Array, n: number, h: number, T: number): number;
+  pre?(S: Float64Array, n: number): number;
   decide?(max: number): number;
-  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number, st: number): [number, number] | void;
-  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, m: number, Z: number, T: number, st: number): void;
+  fwd(S: Float64Array, P: Float64Array, n: number, h: number, T: number, st: number): void;
+  bwd(S: Float64Array, P: Float64Array, dP: Float64Array, dS: Float64Array, n: number, h: number, T: number, st: number): void;
 }
 
 /**
@@ -91,6 +90,12 @@ export function attnExtended(opts?: AttnOpts): boolean {
   return !!(opts && (opts.transform || opts.kernel || opts.quantS || opts.quantP));
 }
 
+/** Whether a call under opts needs opts.state (ATTN_STATE doubles kept from forward to backward): it
+ * has quantizers or a per-call decision (the transform's pre; its kernel form decides the same). */
+export function needsCallState(opts?: AttnOpts): boolean {
+  return !!(opts?.quantS || opts?.quantP || opts?.transform?.pre);
+}
+
 /** A 32-bit integer mix (lowbias32), the same in C (attention.c) and AssemblyScript. */
 export function mix32(x: number): number {
   x ^= x >>> 16; x = Math.imul(x, 0x7feb352d);
@@ -104,16 +109,20 @@ export function attnRowKey(seed: number, i: number, t: number): number {
   return mix32((mix32((seed ^ mix32(i)) >>> 0) ^ t) >>> 0);
 }
 
+/** Element s of the row with key rk: the top 24 bits of one more mix. */
+function attnHash24(rk: number, s: number): number {
+  return mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0) >>> 8;
+}
+
 /** Whether element s of the row with key rk is kept under dropout probability p. */
 export function attnKept(rk: number, s: number, p: number): boolean {
-  const h = mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0);
-  return (h >>> 8) >= p * 16777216;
+  return attnHash24(rk, s) >= p * 16777216;
 }
 
 /** The uniform draw of stochastic rounding for score (t, s) of pair i: the dropout hash under the
- * quantizer's own seed, (h >> 8) / 2^24. */
-export function attnUniform(rk: number, s: number): number {
-  return (mix32((rk + Math.imul(s, 0x9e3779b9)) >>> 0) >>> 8) / 16777216;
+ * quantizer's own seed, / 2^24. */
+function attnUniform(rk: number, s: number): number {
+  return attnHash24(rk, s) / 16777216;
 }
 
 /** One in-attention quantizer of a call: its parameters (null: passes unchanged), as in state. */
@@ -190,16 +199,20 @@ class Rows {
   }
   /** S' = Q_S(S) in place (nothing without the quantizer). */
   quantS(S: Float64Array, n: number, i: number, t: number): void { if (this.qs) quantRow(S, n, this.qs, i, t); }
-  /** P from S' (softmax, or the variant); returns [m, Z]. */
-  transform(S: Float64Array, P: Float64Array, n: number, h: number): [number, number] {
-    if (this.tr) return this.tr.fwd(S, P, n, h, this.T, this.st) ?? [0, 1];
-    let m = -Infinity;
-    for (let s = 0; s < n; s++) if (S[s] > m) m = S[s];
-    let Z = 0;
-    for (let s = 0; s < n; s++) { const e = Math.exp(S[s] - m); P[s] = e; Z += e; }
-    const inv = 1 / Z;
-    for (let s = 0; s < n; s++) P[s] *= inv;
-    return [m, Z];
+  /** P from S' (softmax, or the variant); the row's m and Z into stats[at], stats[at + 1] when
+   * stats is given (0 and 1 under a variant). */
+  transform(S: Float64Array, P: Float64Array, n: number, h: number, stats: F | null, at: number): void {
+    let m = 0, Z = 1;
+    if (this.tr) this.tr.fwd(S, P, n, h, this.T, this.st);
+    else {
+      m = -Infinity;
+      for (let s = 0; s < n; s++) if (S[s] > m) m = S[s];
+      Z = 0;
+      for (let s = 0; s < n; s++) { const e = Math.exp(S[s] - m); P[s] = e; Z += e; }
+      const inv = 1 / Z;
+      for (let s = 0; s < n; s++) P[s] *= inv;
+    }
+    if (stats) { stats[at] = m; stats[at + 1] = Z; }
   }
   /** Calls f(b, h, i, t, n) for every row in order. */
   each(f: (b: number, h: number, i: number, t: number, n: number) => void): void {
@@ -210,9 +223,9 @@ class Rows {
 /** Forward's pre-passes (docs/quantization.md, "Attention"): the scores' statistics, the variant's
  * per-call decision, the weights' statistics, each over every row of the call, written to state. */
 function prePasses(R: Rows, fr: Rounder): void {
-  const o = R.opts, tr = R.tr, S = new Float64Array(R.T), P = new Float64Array(R.T);
-  if (!o?.quantS && !o?.quantP && !tr?.pre) return;
-  const state = R.state();
+  const o = R.opts, tr = R.tr;
+  if (!needsCallState(o)) return;
+  const state = R.state(), S = new Float64Array(R.T), P = new Float64Array(R.T);
   state.fill(0, 0, ATTN_STATE);
   writeQuantHeaders(state, o ?? {});
   if (o?.quantS) {
@@ -224,13 +237,13 @@ function prePasses(R: Rows, fr: Rounder): void {
   }
   if (tr?.pre) {
     let mx = -Infinity;
-    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); mx = Math.max(mx, tr.pre!(S, n, h, R.T)); });
+    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); mx = Math.max(mx, tr.pre!(S, n)); });
     R.st = tr.decide ? tr.decide(mx) : 0;
     state[ATTN_DECISION] = R.st;
   }
   if (o?.quantP) {
     const st = quantStats();
-    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); R.transform(S, P, n, h); rowStats(st, P, n, fr); });
+    R.each((b, h, i, t, n) => { R.scores(S, b, h, t); R.quantS(S, n, i, t); R.transform(S, P, n, h, null, 0); rowStats(st, P, n, fr); });
     const qp = o.quantP, p = quantParamsOf(st, qp.method, qp.bits, fr);
     writeQuant(state, ATTN_QP, p);
     R.qp = { q: qp, p, fr };
@@ -247,8 +260,7 @@ export function attentionForward(out: F, stats: F, q: F, k: F, v: F, drop: AttnD
     const qo = (b * T + t) * C + h * D, r = i * T + t;
     R.scores(S, b, h, t);
     R.quantS(S, n, i, t);
-    const [m, Z] = R.transform(S, P, n, h);
-    stats[2 * r] = m; stats[2 * r + 1] = Z;
+    R.transform(S, P, n, h, stats, 2 * r);
     if (R.qp) quantRow(P, n, R.qp, i, t);
     if (drop) {
       const rk = attnRowKey(drop.seed, i, t);
@@ -271,7 +283,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
   drop: AttnDropout | null, B: number, T: number, C: number, NH: number, opts?: AttnOpts): void {
   const R = new Rows(q, k, v, B, T, C, NH, opts), D = R.D, rd = R.rd, tr = R.tr, scale = R.scale, fr = rounderOf(out);
   const dO = opts?.bf16 ? bf16Copy(dout, B * T * C) : dout; // dO: the products' dout
-  if (opts?.quantS || opts?.quantP || tr?.pre) {
+  if (needsCallState(opts)) {
     const state = R.state();
     if (opts?.quantS) R.qs = readQuant(state, ATTN_QS, opts.quantS, fr);
     if (opts?.quantP) R.qp = readQuant(state, ATTN_QP, opts.quantP, fr);
@@ -298,7 +310,7 @@ export function attentionBackward(dq: F, dk: F, dv: F, dout: F, out: F, stats: F
       for (let d = 0; d < D; d++) dv[so + d] += w * dO[to + d];
       dP[s] = dw * keep;
     }
-    if (tr) tr.bwd(S, P, dP, dS, n, h, m, Z, T, R.st);
+    if (tr) tr.bwd(S, P, dP, dS, n, h, T, R.st);
     else {
       let Dt = 0;
       if (R.quantized) for (let s = 0; s < n; s++) Dt += P[s] * dP[s];

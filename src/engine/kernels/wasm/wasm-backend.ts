@@ -16,7 +16,7 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import {
   attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_DECISION, ATTN_QP, ATTN_QS, ATTN_STATE,
-  SCORE_KIND, SCORE_NC, softmaxSpec, writeQuantHeaders, type AttnOpts,
+  attnExtended, needsCallState, SCORE_KIND, SCORE_NC, softmaxSpec, writeQuantHeaders, type AttnOpts,
 } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
@@ -297,7 +297,7 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
   return {
     attentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts) {
       if (opts?.transform && !opts.kernel) { tsAttentionForward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
-      if (opts?.kernel || opts?.quantS || opts?.quantP) { score.forward(o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (attnExtended(opts)) { score.forward(o, stats, q, k, v, drop, B, T, C, NH, opts!); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
@@ -313,7 +313,7 @@ function attentionKernels(mem: Arena, w: Exports, pool: Pool): Pick<Backend, 'at
     },
     attentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts) {
       if (opts?.transform && !opts.kernel) { tsAttentionBackward(dq, dk, dv, dout, o, stats, q, k, v, drop, B, T, C, NH, opts); return; }
-      if (opts?.kernel || opts?.quantS || opts?.quantP) { score.backward(dq, dk, dv, dout, stats, q, k, v, drop, B, T, C, NH, opts); return; }
+      if (attnExtended(opts)) { score.backward(dq, dk, dv, dout, stats, q, k, v, drop, B, T, C, NH, opts!); return; }
       checkHeads(C, NH); checkDrop(drop);
       const n = B * T * C, nS = 2 * B * NH * T, nChunks = pool.chunks(B * NH), bf = opts?.bf16 === true;
       const p = drop?.p ?? 0, seed = drop?.seed ?? 0, n4 = Math.ceil(n / 4) * 4, aw = Math.ceil(nChunks * w.attentionWork(T, C, NH) / 4) * 4;
@@ -342,8 +342,7 @@ function scoreCall(w: Exports, pool: Pool, opts: AttnOpts, drop: AttnDropout | n
   if (kind === SCORE_KIND.pfla && nk < 2) throw new RangeError(`wasm backend attention: pfla needs at least 2 knots, got ${nk}`);
   const G = w.scoreSums(kind, nk), pairs = B * NH, n = B * T * C;
   if (K && (K.G !== G || K.sums.length < pairs * G)) throw new RangeError(`wasm backend attention: kind ${kind} writes ${G} sums per pair (${pairs * G} in all), the kernel has G = ${K.G}, ${K.sums.length}`);
-  const needState = !!(opts.quantS || opts.quantP || (kind === SCORE_KIND.exprow && spec[3] === 3));
-  if (needState && !(opts.state && opts.state.length >= ATTN_STATE)) throw new RangeError(`wasm backend attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
+  if (needsCallState(opts) && !(opts.state && opts.state.length >= ATTN_STATE)) throw new RangeError(`wasm backend attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
   const nChunks = pool.chunks(pairs), aw = ceil4(nChunks * w.attentionScoreWork(T, C, NH));
   return { K, kind, nk, spec, specLen, G, pairs, n, n4: ceil4(n), nChunks, aw, bf: opts.bf16 === true, p: drop?.p ?? 0, seed: drop?.seed ?? 0 };
 }
