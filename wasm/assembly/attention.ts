@@ -423,10 +423,10 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
   }
 }
 
-/** Floats of `work` the attention kernels need per chunk. */
+/** Floats of `work` the attention kernels need per chunk: kT, vT (D Tp each), row, drow (Tp each); forward kT, row. */
 export function attentionWork(T: i32, C: i32, NH: i32): i32 {
   const D = C / NH, Tp = (T + 3) & ~3;
-  return 2 * D * Tp + 2 * Tp + D + 16;
+  return 2 * D * Tp + 2 * Tp + 16;
 }
 
 // ---- Softmax variants and the in-attention quantizers inside the rows (docs/softmax.md "Inside the
@@ -483,10 +483,10 @@ function rowStats(x: usize, n: i32): f64 {
   return rs;
 }
 
-/** Floats of `work` the score kernels need per chunk. */
+/** Floats of `work` the score kernels need per chunk: kT, vT (D Tp each), S, P, drow, W (Tp each); forward kT, S, P. */
 export function attentionScoreWork(T: i32, C: i32, NH: i32): i32 {
   const D = C / NH, Tp = (T + 3) & ~3;
-  return 2 * D * Tp + 4 * Tp + D + 16;
+  return 2 * D * Tp + 4 * Tp + 16;
 }
 
 /**
