@@ -10,7 +10,7 @@
 // they multiply a row: every product's operands are bfloat16, the sums float32, as native/src/attention.c.
 import { vexp, vexp2 } from './vmath';
 import { bf16, vbf16 } from './bf16';
-import { elemE0, elemE12, elemFast, elemK, softplusDS, softplusP, softplusU, elemP, hasF, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPPOLY, SK_EXPROW, SK_POLY, SK_RELU,
+import { elemE0, elemE12, elemFast, elemK, softplusDS, softplusP, softplusU, elemP, kindOf, lanes2, KExp, KExppoly, KPoly, KRelu, KRelu2, KSigmoid, KSoftplus, KSquareplus, maskTail, rowForward, rowBackward, rowM, rowZ, scoreSums, setRow, SCORE_NC, SK_EXP, SK_EXPROW, SK_POLY, SK_RELU,
   SK_RELU2, SK_SIGMOID, SK_SOFTMAX, SK_SOFTPLUS, SK_SQUAREPLUS } from './softmax';
 
 const LANES = i32x4(0, 1, 2, 3);
@@ -188,9 +188,11 @@ function expRow(row: usize, n: i32, m: f32): f32 {
 }
 
 // The fused rows of an elementwise kind K (softmax.ts elemP): no row pass, the kind's P (and in backward
-// dS) straight from the row's dots S. Lanes n..n4 of the last vector are other keys' dots (finite); their
-// P and dS are never read (the weighted sums and rowsBackward stop at n), and backward zeroes dP there, so
-// the exp kind's sums get nothing from them: no masks in the loops. Constants splatted once per row.
+// dS) straight from the row's dots S times sv (the scale), or from the quantized scores S' (sv = 1): every
+// path of an elemFast kind runs them, so forward and backward compute the same weights. Lanes n..n4 of
+// the last vector are other keys' dots (S': 0), finite; their P and dS are never read (the weighted sums
+// and rowsBackward stop at n), and backward zeroes dP there, so the exp kind's sums get nothing from
+// them: no masks in the loops. Constants splatted once per row.
 // @ts-ignore: decorator
 @inline
 function elemRowForward<K>(P: usize, S: usize, n: i32, sv: v128, spec: usize, hp: usize): void {
@@ -229,7 +231,7 @@ let sumA0 = f64x2.splat(0), sumA1 = f64x2.splat(0), sumF0 = f64x2.splat(0), sumF
 @inline function promoteHi(x: v128): v128 { return f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)); }
 
 /**
- * Backward's fused row of kind K: W[0..n) = P and drow (dP) becomes dS scale (both unrounded: the caller
+ * Backward's fused row of kind K: W[0..n) = P and drow (dP) becomes dS sv (both unrounded: the caller
  * rounds them with bfloat16). The exp kind adds its sums by mode: 0 nothing clamped and Σ dP P a not wanted
  * (Σ dP P only, which is then also Σ unclamped) to sumA; 1 Σ dP P only wanted, to sumA; 2 all three, to
  * sumA, sumF and sumW.
@@ -291,6 +293,36 @@ function elemRowBackward<K>(W: usize, S: usize, drow: usize, n: i32, sv: v128, s
       sumW0 = f64x2.add(sumW0, promoteLo(pw)); sumW1 = f64x2.add(sumW1, promoteHi(pw));
     }
     sumA0 = f64x2.add(sumA0, promoteLo(pa)); sumA1 = f64x2.add(sumA1, promoteHi(pa));
+  }
+}
+
+// The fused rows of an elemFast kind, one loop per kind (chosen once per row).
+// @ts-ignore: decorator
+@inline
+function elemForward(kind: i32, P: usize, S: usize, n: i32, sv: v128, spec: usize, hp: usize): void {
+  switch (kind) {
+    case SK_EXP: elemRowForward<KExp>(P, S, n, sv, spec, hp); break;
+    case SK_RELU: elemRowForward<KRelu>(P, S, n, sv, spec, hp); break;
+    case SK_RELU2: elemRowForward<KRelu2>(P, S, n, sv, spec, hp); break;
+    case SK_SIGMOID: elemRowForward<KSigmoid>(P, S, n, sv, spec, hp); break;
+    case SK_SOFTPLUS: elemRowForward<KSoftplus>(P, S, n, sv, spec, hp); break;
+    case SK_SQUAREPLUS: elemRowForward<KSquareplus>(P, S, n, sv, spec, hp); break;
+    case SK_POLY: elemRowForward<KPoly>(P, S, n, sv, spec, hp); break;
+    default: elemRowForward<KExppoly>(P, S, n, sv, spec, hp);
+  }
+}
+// @ts-ignore: decorator
+@inline
+function elemBackward(kind: i32, W: usize, S: usize, drow: usize, n: i32, sv: v128, spec: usize, hp: usize, mode: i32): void {
+  switch (kind) {
+    case SK_EXP: elemRowBackward<KExp>(W, S, drow, n, sv, spec, hp, mode); break;
+    case SK_RELU: elemRowBackward<KRelu>(W, S, drow, n, sv, spec, hp, 0); break;
+    case SK_RELU2: elemRowBackward<KRelu2>(W, S, drow, n, sv, spec, hp, 0); break;
+    case SK_SIGMOID: elemRowBackward<KSigmoid>(W, S, drow, n, sv, spec, hp, 0); break;
+    case SK_SOFTPLUS: elemRowBackward<KSoftplus>(W, S, drow, n, sv, spec, hp, 0); break;
+    case SK_SQUAREPLUS: elemRowBackward<KSquareplus>(W, S, drow, n, sv, spec, hp, 0); break;
+    case SK_POLY: elemRowBackward<KPoly>(W, S, drow, n, sv, spec, hp, 0); break;
+    default: elemRowBackward<KExppoly>(W, S, drow, n, sv, spec, hp, 0);
   }
 }
 
@@ -391,10 +423,10 @@ export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, 
   }
 }
 
-/** Floats of `work` the attention kernels need per chunk. */
+/** Floats of `work` the attention kernels need per chunk: kT, vT (D Tp each), row, drow (Tp each); forward kT, row. */
 export function attentionWork(T: i32, C: i32, NH: i32): i32 {
   const D = C / NH, Tp = (T + 3) & ~3;
-  return 2 * D * Tp + 2 * Tp + D + 16;
+  return 2 * D * Tp + 2 * Tp + 16;
 }
 
 // ---- Softmax variants and the in-attention quantizers inside the rows (docs/softmax.md "Inside the
@@ -451,10 +483,10 @@ function rowStats(x: usize, n: i32): f64 {
   return rs;
 }
 
-/** Floats of `work` the score kernels need per chunk. */
+/** Floats of `work` the score kernels need per chunk: kT, vT (D Tp each), S, P, drow, W (Tp each); forward kT, S, P. */
 export function attentionScoreWork(T: i32, C: i32, NH: i32): i32 {
   const D = C / NH, Tp = (T + 3) & ~3;
-  return 2 * D * Tp + 5 * Tp + D + 16;
+  return 2 * D * Tp + 4 * Tp + 16;
 }
 
 /**
@@ -474,8 +506,10 @@ export function attentionScoreForward(out: usize, stats: usize, q: usize, k: usi
   const decision = <i32>load<f64>(state, 192), qs = state, qp = state + 96, qsOn = quantOn(qs), qpOn = quantOn(qp);
   const c1 = load<f32>(spec, 4), c2 = load<f32>(spec, 8);
   const needMax = pass == 0 && (kind == SK_SOFTMAX || kind == SK_EXPROW); // the kinds that use the row max
-  const fast = pass == 0 && !qsOn && elemFast(kind, spec); // fused rows: the kind's P straight from the dots
-  const sv = f32x4.splat(scale);
+  // elemFast kinds: the fused rows, P straight from the dots (scale sv), or from S' (scale 1) when Q_S changes
+  // the scores; the weights' statistics (pass 3) see the P that pass 0 quantizes
+  const el = elemFast(kind, spec), dots = el && !qsOn && (pass == 0 || pass == 3);
+  const sv = f32x4.splat(dots ? scale : 1);
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
   for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
     const b = pr / NH, h = pr % NH;
@@ -487,20 +521,8 @@ export function attentionScoreForward(out: usize, stats: usize, q: usize, k: usi
     for (let t = 0; t < T; t++) {
       const qo = q + base + (<usize>t * <usize>C << 2), r = pr * T + t;
       const n = t + 1;
-      if (fast) {
-        weightedRows(S, qo, kT, D, Tp, (n + 3) & ~3); // the dots; lanes past n are keys' too (finite), zeroed
-        switch (kind) { // one loop per kind (elemP)
-          case SK_EXP: elemRowForward<KExp>(P, S, n, sv, spec, hp); break;
-          case SK_RELU: elemRowForward<KRelu>(P, S, n, sv, spec, hp); break;
-          case SK_RELU2: elemRowForward<KRelu2>(P, S, n, sv, spec, hp); break;
-          case SK_SIGMOID: elemRowForward<KSigmoid>(P, S, n, sv, spec, hp); break;
-          case SK_SOFTPLUS: elemRowForward<KSoftplus>(P, S, n, sv, spec, hp); break;
-          case SK_SQUAREPLUS: elemRowForward<KSquareplus>(P, S, n, sv, spec, hp); break;
-          case SK_POLY: elemRowForward<KPoly>(P, S, n, sv, spec, hp); break;
-          default: elemRowForward<KExppoly>(P, S, n, sv, spec, hp);
-        }
-        setRow(0, 1);
-      } else {
+      if (dots) weightedRows(S, qo, kT, D, Tp, (n + 3) & ~3); // lanes past n are keys' dots too (finite)
+      else {
         let mxS = scoreRow(S, qo, kT, D, Tp, n, scale, needMax);
         if (!needMax) mxS = NaN;
         if (pass == 1) { store<f64>(rsum + (<usize>r << 3), rowStats(S, n)); continue; }
@@ -509,8 +531,10 @@ export function attentionScoreForward(out: usize, stats: usize, q: usize, k: usi
           for (let s = 0; s < n; s++) { const x = load<f32>(S + (<usize>s << 2)), y = (x < c1 ? x : c1) - c2; dmx = y > dmx ? y : dmx; }
           continue;
         }
-        rowForward(kind, spec, NH, nk, decision, P, S, n, h, false, 0, mxS);
+        if (el) maskTail(S, n); // -inf past n: 0 (the fused rows read whole vectors)
+        else rowForward(kind, spec, NH, nk, decision, P, S, n, h, false, mxS);
       }
+      if (el) { elemForward(kind, P, S, n, sv, spec, hp); setRow(0, 1); }
       if (pass == 3) { store<f64>(rsum + (<usize>r << 3), rowStats(P, n)); continue; }
       const so = stats + (<usize>r << 3);
       store<f32>(so, rowM); store<f32>(so, rowZ, 4);
@@ -543,11 +567,11 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
   const scale = <f32>(1.0 / Math.sqrt(<f64>D));
   const work = work0 + (<usize>chunk * <usize>attentionScoreWork(T, C, NH) << 2);
   const kT = work, vT = kT + (<usize>D * <usize>Tp << 2), S = vT + (<usize>D * <usize>Tp << 2);
-  const P = S + (<usize>Tp << 2), drow = P + (<usize>Tp << 2), W = drow + (<usize>Tp << 2), F = W + (<usize>Tp << 2);
+  const P = S + (<usize>Tp << 2), drow = P + (<usize>Tp << 2), W = drow + (<usize>Tp << 2);
   const thr = p * 16777216.0, ks = <f32>(1.0 / (1.0 - p));
   const decision = <i32>load<f64>(state, 192), qs = state, qp = state + 96, qsOn = quantOn(qs), qpOn = quantOn(qp);
-  const fast = !qsOn && !qpOn && p == 0 && elemFast(kind, spec); // fused rows (elemRowBackward)
-  const want = <i32>load<f32>(spec, 4), sv = f32x4.splat(scale);
+  const el = elemFast(kind, spec), dots = !qsOn; // elemFast kinds: forward's fused rows, from the dots or S'
+  const want = <i32>load<f32>(spec, 4), sv = f32x4.splat(scale), ev = f32x4.splat(dots ? scale : 1);
   const p1 = pairStart(B, NH, chunk + 1, nChunks);
   for (let pr = pairStart(B, NH, chunk, nChunks); pr < p1; pr++) {
     const b = pr / NH, h = pr % NH;
@@ -562,35 +586,34 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
       const to = base + (<usize>t * <usize>C << 2);
       const so = stats + ((<usize>pr * <usize>T + <usize>t) << 3);
       const n = t + 1, n4 = (n + 3) & ~3;
-      if (fast) {
-        weightedRows(S, q + to, kT, D, Tp, n4); // the dots
+      const rk = p > 0 ? rowKey(seed, <u32>pr, <u32>t) : 0;
+      if (el) {
+        if (dots) weightedRows(S, q + to, kT, D, Tp, n4); // lanes past n are keys' dots too (finite)
+        else { scoreRow(S, q + to, kT, D, Tp, n, scale, false); quantRow(S, n, qs, pr, t); maskTail(S, n); } // S', 0 past n
         weightedRows(drow, dor + to, vT, D, Tp, n4); // dW = dout[t] . v[s]
-        switch (kind) { // one loop per kind (elemP)
-          case SK_EXP: elemRowBackward<KExp>(P, S, drow, n, sv, spec, hp, mode); break;
-          case SK_RELU: elemRowBackward<KRelu>(P, S, drow, n, sv, spec, hp, 0); break;
-          case SK_RELU2: elemRowBackward<KRelu2>(P, S, drow, n, sv, spec, hp, 0); break;
-          case SK_SIGMOID: elemRowBackward<KSigmoid>(P, S, drow, n, sv, spec, hp, 0); break;
-          case SK_SOFTPLUS: elemRowBackward<KSoftplus>(P, S, drow, n, sv, spec, hp, 0); break;
-          case SK_SQUAREPLUS: elemRowBackward<KSquareplus>(P, S, drow, n, sv, spec, hp, 0); break;
-          case SK_POLY: elemRowBackward<KPoly>(P, S, drow, n, sv, spec, hp, 0); break;
-          default: elemRowBackward<KExppoly>(P, S, drow, n, sv, spec, hp, 0);
+        if (p > 0) for (let s = 0; s < n; s++) { // dP = dW keep; keep into W
+          const o = <usize>s << 2, kp = keepAt(rk, s, thr, ks);
+          store<f32>(W + o, kp); store<f32>(drow + o, load<f32>(drow + o) * kp);
         }
-        if (bf) for (let s = 0; s < n; s += 4) {
-          const o = <usize>s << 2;
-          v128.store(P + o, vbf16(v128.load(P + o))); v128.store(drow + o, vbf16(v128.load(drow + o)));
+        elemBackward(kind, P, S, drow, n, ev, spec, hp, mode); // P, and drow: dS scale (dots) or dS (S')
+        if (qpOn) quantRow(P, n, qp, pr, t);
+        if (p > 0) for (let s = 0; s < n; s++) { const o = <usize>s << 2, w = load<f32>(P + o) * load<f32>(W + o); store<f32>(W + o, bf ? bf16(w) : w); }
+        if (bf || !dots) for (let s = 0; s < n; s += 4) {
+          const o = <usize>s << 2, ds = dots ? v128.load(drow + o) : f32x4.mul(v128.load(drow + o), sv);
+          if (bf && p == 0) v128.store(P + o, vbf16(v128.load(P + o)));
+          v128.store(drow + o, bf ? vbf16(ds) : ds);
         }
-        rowsBackward(dv + base, dk + base, k + base, P, drow, dor + to, q + to, dq + to, n, C, D);
+        rowsBackward(dv + base, dk + base, k + base, p > 0 ? W : P, drow, dor + to, q + to, dq + to, n, C, D);
         continue;
       }
       scoreRow(S, q + to, kT, D, Tp, n, scale, false);
       if (qsOn) quantRow(S, n, qs, pr, t);
       const m = load<f32>(so), Z = load<f32>(so, 4);
       setRow(m, Z);
-      rowForward(kind, spec, NH, nk, decision, P, S, n, h, true, F, NaN);
+      rowForward(kind, spec, NH, nk, decision, P, S, n, h, true, NaN);
       let wsrc = P;
       if (qpOn) { memory.copy(W, P, <usize>n4 << 2); quantRow(W, n, qp, pr, t); wsrc = W; }
       weightedRows(drow, dor + to, vT, D, Tp, n4); // dW = dout[t] . v[s]
-      const rk = p > 0 ? rowKey(seed, <u32>pr, <u32>t) : 0;
       let wr = wsrc; // W = P' keep (into W with dropout or bfloat16), dP = dW keep
       if (p > 0) {
         for (let s = 0; s < n; s++) {
@@ -604,21 +627,15 @@ export function attentionScoreBackward(dq: usize, dk: usize, dv: usize, dor: usi
         for (let s = 0; s < n; s += 4) v128.store(W + (<usize>s << 2), vbf16(v128.load(wsrc + (<usize>s << 2))));
         wr = W;
       }
-      // dS: the kind's backward over the row, or (kinds whose rowForward wrote dP/dS into F) dP F; then scaled
-      const inF = hasF(kind, spec);
-      if (!inF) rowBackward(kind, spec, NH, nk, decision, drow, S, P, n, h, m, Z, ps);
-      const sv = f32x4.splat(scale);
+      rowBackward(kind, spec, NH, nk, decision, drow, S, P, n, h, m, Z, ps); // dS, then scaled
       for (let s = 0; s < n; s += 4) {
-        const o = drow + (<usize>s << 2);
-        let ds = v128.load(o);
-        if (inF) ds = f32x4.mul(ds, v128.load(F + (<usize>s << 2)));
-        ds = f32x4.mul(ds, sv);
+        const o = drow + (<usize>s << 2), ds = f32x4.mul(v128.load(o), sv);
         v128.store(o, bf ? vbf16(ds) : ds);
       }
       // dv[s] += W dout[t], dq[t] += dS k[s], dk[s] += dS q[t]
       rowsBackward(dv + base, dk + base, k + base, wr, drow, dor + to, q + to, dq + to, n, C, D);
     }
-    if (fast && kind == SK_EXP) { // the fused rows' sums, those the variant reads
+    if (kind == SK_EXP) { // the fused rows' sums, those the variant reads
       if (want & 1) store<f64>(ps, lanes2(sumA0, sumA1));
       if (want & 2) store<f64>(ps, mode == 0 ? lanes2(sumA0, sumA1) : lanes2(sumF0, sumF1), 8); // nothing clamped: Σ unclamped = Σ all
       if (want & 4) store<f64>(ps, lanes2(sumW0, sumW1), 16);

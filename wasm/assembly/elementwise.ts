@@ -11,7 +11,7 @@
 // arithmetic around vexp (2 ulp) and expm1 / log1p below (a few ulp), rewritten so that nothing
 // cancels, as the native rows (native/src/elementwise.h): sigmoid from e = exp(-|x|), tanh from
 // expm1(-2|x|), softplus as max(x, 0) + log1p(exp(-|x|)), mish's tanh(softplus) as n / (n + 2).
-import { negAbs, recip1p, sigmoidE, vexp, vlog1p01, vphi } from './vmath';
+import { negAbs, recip1p, vexp, vlog1p01, vphi, vsigmoid } from './vmath';
 
 // ---- rows ---------------------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ export function reluBackward(dx: usize, dout: usize, x: usize, n: i32, chunk: i3
 
 // sigmoid: y = 1 / (1 + exp(-x)); gradient y (1 - y) = e / (1 + e)^2, e = exp(-|x|).
 @final class Sigmoid {
-  @inline f(x: v128): v128 { return sigmoidE(x, vexp(negAbs(x))); }
+  @inline f(x: v128): v128 { return vsigmoid(x); }
   @inline b(x: v128, g: v128, d: v128): v128 {
     const e = vexp(negAbs(x)), r = recip1p(e);
     return f32x4.add(d, f32x4.mul(g, f32x4.mul(f32x4.mul(e, r), r)));
@@ -48,7 +48,7 @@ export function sigmoidBackward(dx: usize, dout: usize, x: usize, n: i32, chunk:
 
 // silu: y = x sigmoid(x); gradient s (1 + x (1 - s)), s and 1 - s both from e = exp(-|x|).
 @final class Silu {
-  @inline f(x: v128): v128 { return f32x4.mul(x, sigmoidE(x, vexp(negAbs(x)))); }
+  @inline f(x: v128): v128 { return f32x4.mul(x, vsigmoid(x)); }
   @inline b(x: v128, g: v128, d: v128): v128 {
     const e = vexp(negAbs(x)), r = recip1p(e), er = f32x4.mul(e, r), pos = f32x4.ge(x, f32x4.splat(0));
     const s = v128.bitselect(r, er, pos), sm = v128.bitselect(er, r, pos); // sigmoid(x), 1 - sigmoid(x)
@@ -97,7 +97,7 @@ export function tanhBackward(dx: usize, dout: usize, x: usize, n: i32, chunk: i3
     return v128.bitselect(x, y, f32x4.gt(x, f32x4.splat(20)));
   }
   @inline b(x: v128, g: v128, d: v128): v128 {
-    const s = sigmoidE(x, vexp(negAbs(x)));
+    const s = vsigmoid(x);
     return f32x4.add(d, v128.bitselect(g, f32x4.mul(g, s), f32x4.gt(x, f32x4.splat(20))));
   }
 }

@@ -13,4 +13,3 @@ export * from './elementwise';
 export { fakeQuant } from './quantize';
 export { roundBf16 } from './bf16';
 export { attentionScoreForward, attentionScoreBackward, attentionScoreWork, attentionQuantParams } from './attention';
-export { scoreSums } from './softmax';

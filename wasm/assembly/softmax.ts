@@ -7,7 +7,7 @@
 // A row: S[0..n) at S (lanes n..n4 of the last vector may hold -inf), P[0..n4) written (zeros past n).
 import { negAbs, vexp, vexp2, vlog1p01, vsigmoid } from './vmath';
 
-export const LOG2E: f32 = 1.4426950408889634;
+const LOG2E: f32 = 1.4426950408889634;
 const LN2: f32 = 0.6931471805599453;
 
 export const SK_SOFTMAX = 0, SK_EXP = 1, SK_RELU = 2, SK_RELU2 = 3, SK_SIGMOID = 4, SK_SOFTPLUS = 5, SK_SQUAREPLUS = 6,
@@ -71,7 +71,7 @@ function pfla(spec: usize, xs: usize, nk: i32, x: f32): void {
 /** P[n..n4) = 0 (the lanes past the row's end in its last vector). */
 // @ts-ignore: decorator
 @inline
-function maskTail(P: usize, n: i32): void {
+export function maskTail(P: usize, n: i32): void {
   if ((n & 3) == 0) return;
   const o = at(P, n & ~3);
   v128.store(o, v128.and(v128.load(o), live(n & ~3, n)));
@@ -108,21 +108,18 @@ function scaleRow(P: usize, n: i32, f: f32): void {
 }
 
 /**
- * P from S for one row of head h (softmax.h score_row_forward). Row kinds: read = 0 computes m and Z
- * into rowM, rowZ; read = 1 takes them from there (backward), with the same arithmetic from S to P.
- * Elementwise kinds leave rowM = 0, rowZ = 1. F (0: not wanted): sigmoid, softplus and exppoly (p = 2)
- * also write dP/dS there (the exponentials are computed once; backward's dS is then dP F, without
- * rowBackward). mxS: max S[0..n)
- * when the caller has it (scoreRow's), else NaN.
+ * P from S for one row of head h (softmax.h score_row_forward), for the kinds that are not elemFast (those
+ * run in the fused rows below, elemP). Row kinds: read = 0 computes m and Z into rowM, rowZ; read = 1
+ * takes them from there (backward), with the same arithmetic from S to P. poly and exppoly (power other
+ * than 2) leave rowM = 0, rowZ = 1. mxS: max S[0..n) when the caller has it (scoreRow's), else NaN.
  */
 // @ts-ignore: decorator
 @inline
-export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i32, P: usize, S: usize, n: i32, h: i32, read: bool, F: usize,
-  mxS: f32): void {
+export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i32, P: usize, S: usize, n: i32, h: i32, read: bool, mxS: f32): void {
   const c0 = c(spec, 0), c1 = c(spec, 1), c2 = c(spec, 2), c3 = c(spec, 3), c4 = c(spec, 4);
   const hp = at(spec, SCORE_NC + 4 * h);
   const n4 = (n + 3) & ~3;
-  const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), v2 = f32x4.splat(c2), v3 = f32x4.splat(c3), zero = f32x4.splat(0);
+  const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), zero = f32x4.splat(0);
   switch (kind) {
     case SK_SOFTMAX: {
       let mx: f32 = -Infinity;
@@ -136,85 +133,23 @@ export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i
       scaleRow(P, n, <f32>(1.0 / <f64>rowZ));
       return;
     }
-    case SK_EXP: {
-      const beta = f32x4.splat(load<f32>(hp)), amax = f32x4.splat(load<f32>(hp, 4)), g = f32x4.splat(load<f32>(hp, 8));
-      for (let s = 0; s < n4; s += 4) {
-        const a = f32x4.pmin(amax, f32x4.sub(v128.load(at(S, s)), beta)); // a < amax ? a : amax
-        v128.store(at(P, s), f32x4.mul(vexp(f32x4.mul(v0, a)), g));
+    case SK_POLY: // power other than 2
+      for (let s = 0; s < n; s++) {
+        const x = load<f32>(at(S, s));
+        store<f32>(at(P, s), c0 * (x > 0 ? Mathf.pow(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0));
       }
+      for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
       break;
-    }
-    case SK_RELU:
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s));
-        v128.store(at(P, s), v128.and(f32x4.mul(v0, x), f32x4.gt(x, zero)));
-      }
-      break;
-    case SK_RELU2:
+    case SK_EXPPOLY: // power other than 2: e^(c1 x) on the lanes, the power per score
       for (let s = 0; s < n4; s += 4) {
         const x = v128.load(at(S, s));
-        v128.store(at(P, s), v128.and(f32x4.mul(f32x4.mul(v0, x), x), f32x4.gt(x, zero)));
+        v128.store(at(P, s), vexp(f32x4.mul(v1, v128.and(x, f32x4.lt(x, zero)))));
       }
-      break;
-    case SK_SIGMOID: {
-      const one = f32x4.splat(1);
-      for (let s = 0; s < n4; s += 4) {
-        const q = f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(v128.load(at(S, s))))));
-        v128.store(at(P, s), f32x4.mul(v0, q));
-        if (F) v128.store(at(F, s), f32x4.mul(f32x4.mul(v0, q), f32x4.sub(one, q)));
+      for (let s = 0; s < n; s++) {
+        const x = load<f32>(at(S, s));
+        store<f32>(at(P, s), c0 * (x < 0 ? load<f32>(at(P, s)) : Mathf.pow(x + c2, c4) + c3));
       }
-      break;
-    }
-    case SK_SOFTPLUS: { // the fused rows' softplus (softplusU/P/DS) on scaled scores: e0 = log2 e, F = c0 σ(x)
-      const e0 = f32x4.splat(LOG2E), e1 = f32x4.splat(elemE12<KSoftplus>(1, spec, 0, 1)), one = f32x4.splat(1); // e1 reads neither hp nor scale
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s)), u = softplusU(x, e0);
-        v128.store(at(P, s), softplusP(x, u, e0, e1, v0));
-        if (F) v128.store(at(F, s), softplusDS(x, u, e0, v0, one));
-      }
-      break;
-    }
-    case SK_SQUAREPLUS: {
-      const h0 = f32x4.splat(c0 * <f32>0.5);
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s));
-        v128.store(at(P, s), f32x4.mul(h0, f32x4.add(x, f32x4.sqrt(f32x4.add(f32x4.mul(x, x), v1)))));
-      }
-      break;
-    }
-    case SK_POLY:
-      if (c4 == 2) {
-        for (let s = 0; s < n4; s += 4) {
-          const x = v128.load(at(S, s));
-          const lin = v128.and(f32x4.add(f32x4.mul(v2, x), v3), f32x4.ge(x, v1));
-          const y = v128.bitselect(f32x4.add(f32x4.mul(x, x), v3), lin, f32x4.gt(x, zero));
-          v128.store(at(P, s), f32x4.mul(v0, y));
-        }
-      } else {
-        for (let s = 0; s < n; s++) {
-          const x = load<f32>(at(S, s));
-          store<f32>(at(P, s), c0 * (x > 0 ? Mathf.pow(x, c4) + c3 : x >= c1 ? c2 * x + c3 : 0));
-        }
-        for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
-      }
-      break;
-    case SK_EXPPOLY:
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s)), neg = f32x4.lt(x, zero);
-        const e = vexp(f32x4.mul(v1, v128.and(x, neg)));
-        if (c4 == 2) {
-          const y = f32x4.add(f32x4.pmax(x, zero), v2);
-          v128.store(at(P, s), exppolyP(e, y, neg, v0, v3));
-          if (F) v128.store(at(F, s), exppolyF(e, y, neg, v0, v1));
-        } else v128.store(at(P, s), e);
-      }
-      if (c4 != 2) {
-        for (let s = 0; s < n; s++) {
-          const x = load<f32>(at(S, s));
-          store<f32>(at(P, s), c0 * (x < 0 ? load<f32>(at(P, s)) : Mathf.pow(x + c2, c4) + c3));
-        }
-        for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
-      }
+      for (let s = n; s < n4; s++) store<f32>(at(P, s), 0);
       break;
     case SK_EXPROW: {
       // max_s min(S, c1) = min(max_s S, c1): scoreRow's max serves when the shift is the row max
@@ -255,13 +190,13 @@ export function rowForward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i
       return;
     }
   }
-  maskTail(P, n); // the elementwise kinds' loops ran over whole vectors
-  if (!read) { rowM = 0; rowZ = 1; }
+  if (!read) { rowM = 0; rowZ = 1; } // poly, exppoly
 }
 
-// ---- The elementwise kinds on 4 lanes, for the attention's fused rows (attention.ts): the arithmetic
-// of rowForward / rowBackward above. Each kind has a tag type; a generic function instantiated with a tag
-// knows its kind at compile time (kindOf<K>()), so its loop holds only that kind's arithmetic.
+// ---- The elementwise kinds (elemFast) on 4 lanes, for the attention's fused rows (attention.ts), which run
+// them on every path (with or without the quantizers and dropout). Each kind has a tag type; a generic
+// function instantiated with a tag knows its kind at compile time (kindOf<K>()), so its loop holds only
+// that kind's arithmetic.
 export class KExp {}
 export class KRelu {}
 export class KRelu2 {}
@@ -375,24 +310,16 @@ export function elemE12<K>(i: i32, spec: usize, hp: usize, scale: f32): f32 {
   return kind == SK_EXP ? load<f32>(hp + (<usize>i << 2)) : kind == SK_SOFTPLUS ? c(spec, 0) * (i == 1 ? LN2 * <f32>0.5 : scale) : 0;
 }
 
-/** Whether rowForward writes dP/dS into F for this kind (then dS = dP F, no rowBackward pass). */
-// @ts-ignore: decorator
-@inline
-export function hasF(kind: i32, spec: usize): bool {
-  return kind == SK_SIGMOID || kind == SK_SOFTPLUS || (kind == SK_EXPPOLY && c(spec, 4) == 2);
-}
-
 /**
  * d[0..n) holds dP; it becomes dS (before the scale) for one row (softmax.h score_row_backward). S, P as
- * rowForward gave them, m and Z the row's statistics; sums: the pair's G sums (added to). Not for the
- * kinds of hasF (sigmoid, softplus, exppoly with p = 2): their dS is dP times rowForward's F.
+ * rowForward gave them, m and Z the row's statistics; sums: the pair's G sums (added to). The kinds of
+ * rowForward only (not elemFast's: elemP).
  */
 export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: i32, d: usize, S: usize, P: usize, n: i32, h: i32,
   m: f32, Z: f32, sums: usize): void {
   const c0 = c(spec, 0), c1 = c(spec, 1), c2 = c(spec, 2), c4 = c(spec, 4);
-  const hp = at(spec, SCORE_NC + 4 * h);
   const n4 = (n + 3) & ~3;
-  const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), v2 = f32x4.splat(c2), zero = f32x4.splat(0), one = f32x4.splat(1);
+  const v0 = f32x4.splat(c0), v1 = f32x4.splat(c1), zero = f32x4.splat(0);
   let dot: f64 = 0;
   if (kind == SK_SOFTMAX || kind >= SK_EXPROW) for (let s = 0; s < n; s++) dot += <f64>load<f32>(at(P, s)) * <f64>load<f32>(at(d, s));
   const fd = <f32>dot;
@@ -402,67 +329,10 @@ export function rowBackward(kind: i32, spec: usize, NH: i32, nk: i32, decision: 
       for (let s = 0; s < n4; s += 4) v128.store(at(d, s), f32x4.mul(v128.load(at(P, s)), f32x4.sub(v128.load(at(d, s)), fv)));
       break;
     }
-    case SK_EXP: { // the three sums: f32 lanes over 4 vectors at a time (each partial adds 4 float32 terms:
-      // at most 3 roundings, of the order of the terms' own), then f64 lanes, added in lane order at the end.
-      // Lanes past n: P is 0 there (rowForward), so gp is; a is -inf, so only the last vector masks a.
-      const beta = f32x4.splat(load<f32>(hp)), amax = f32x4.splat(load<f32>(hp, 4));
-      let all0 = f64x2.splat(0), all1 = f64x2.splat(0), free0 = f64x2.splat(0), free1 = f64x2.splat(0), wa0 = f64x2.splat(0), wa1 = f64x2.splat(0);
-      let pa = zero, pf = zero, pw = zero, cnt = 0;
-      for (let s = 0; s < n4; s += 4) {
-        const gp = f32x4.mul(v128.load(at(d, s)), v128.load(at(P, s))), a = f32x4.sub(v128.load(at(S, s)), beta);
-        const unclamped = f32x4.lt(a, amax), gf = v128.and(gp, unclamped);
-        let am = f32x4.pmin(amax, a);
-        if (s + 4 > n) am = v128.and(am, live(s, n));
-        pa = f32x4.add(pa, gp); pf = f32x4.add(pf, gf); pw = f32x4.add(pw, f32x4.mul(gp, am));
-        v128.store(at(d, s), f32x4.mul(gf, v0));
-        if (++cnt == 4 || s + 4 >= n4) {
-          all0 = f64x2.add(all0, f64x2.promote_low_f32x4(pa)); all1 = f64x2.add(all1, f64x2.promote_low_f32x4(i32x4.shuffle(pa, pa, 2, 3, 0, 1)));
-          free0 = f64x2.add(free0, f64x2.promote_low_f32x4(pf)); free1 = f64x2.add(free1, f64x2.promote_low_f32x4(i32x4.shuffle(pf, pf, 2, 3, 0, 1)));
-          wa0 = f64x2.add(wa0, f64x2.promote_low_f32x4(pw)); wa1 = f64x2.add(wa1, f64x2.promote_low_f32x4(i32x4.shuffle(pw, pw, 2, 3, 0, 1)));
-          pa = zero; pf = zero; pw = zero; cnt = 0;
-        }
-      }
-      store<f64>(sums, load<f64>(sums) + lanes2(all0, all1));
-      store<f64>(sums, load<f64>(sums, 8) + lanes2(free0, free1), 8);
-      store<f64>(sums, load<f64>(sums, 16) + lanes2(wa0, wa1), 16);
-      break;
-    }
-    case SK_RELU:
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s));
-        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), v128.and(v0, f32x4.gt(x, zero))));
-      }
-      break;
-    case SK_RELU2: {
-      const two = f32x4.splat(<f32>2 * c0);
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s));
-        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), v128.and(f32x4.mul(two, x), f32x4.gt(x, zero))));
-      }
-      break;
-    }
-    case SK_SQUAREPLUS: {
-      const h0 = f32x4.splat(c0 * <f32>0.5);
-      for (let s = 0; s < n4; s += 4) {
-        const x = v128.load(at(S, s));
-        const f = f32x4.mul(h0, f32x4.add(one, f32x4.div(x, f32x4.sqrt(f32x4.add(f32x4.mul(x, x), v1)))));
-        v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f));
-      }
-      break;
-    }
-    case SK_POLY:
-      if (c4 == 2) {
-        const two = f32x4.splat(2);
-        for (let s = 0; s < n4; s += 4) {
-          const x = v128.load(at(S, s));
-          const f = v128.bitselect(f32x4.mul(two, x), v128.and(v2, f32x4.ge(x, v1)), f32x4.gt(x, zero));
-          v128.store(at(d, s), f32x4.mul(v128.load(at(d, s)), f32x4.mul(v0, f)));
-        }
-      } else {
-        for (let s = 0; s < n; s++) {
-          const x = load<f32>(at(S, s));
-          store<f32>(at(d, s), load<f32>(at(d, s)) * (c0 * (x > 0 ? c4 * Mathf.pow(x, c4 - 1) : x >= c1 ? c2 : 0)));
-        }
+    case SK_POLY: // power other than 2
+      for (let s = 0; s < n; s++) {
+        const x = load<f32>(at(S, s));
+        store<f32>(at(d, s), load<f32>(at(d, s)) * (c0 * (x > 0 ? c4 * Mathf.pow(x, c4 - 1) : x >= c1 ? c2 : 0)));
       }
       break;
     case SK_EXPPOLY: // power other than 2

@@ -16,7 +16,7 @@
 import type { AttnDropout, Backend, MatmulOptions } from '../../backend.js';
 import {
   attentionBackward as tsAttentionBackward, attentionForward as tsAttentionForward, ATTN_DECISION, ATTN_QP, ATTN_QS, ATTN_STATE,
-  attnExtended, needsCallState, SCORE_KIND, SCORE_NC, softmaxSpec, writeQuantHeaders, type AttnOpts,
+  attnExtended, needsCallState, SCORE_KIND, SCORE_NC, scoreSums, softmaxSpec, writeQuantHeaders, type AttnOpts,
 } from '../ts/attention.js';
 import type { F } from '../../types.js';
 import type { NativeKernels } from '../native/native-backend.js';
@@ -35,7 +35,6 @@ interface Exports {
   attentionWork(T: number, C: number, NH: number): number;
   attentionScoreWork(T: number, C: number, NH: number): number;
   attentionQuantParams(state: number, o: number, aux: number, pairs: number, rsum: number, rows: number, count: number): void;
-  scoreSums(kind: number, nk: number): number;
   add(out: number, a: number, b: number, n: number): void;
   mul(out: number, x: number, m: number, n: number): void;
   scale(x: number, s: number, n: number): void;
@@ -340,7 +339,7 @@ function scoreCall(w: Exports, pool: Pool, opts: AttnOpts, drop: AttnDropout | n
   if (!(Number.isInteger(kind) && kind >= 0 && kind <= SCORE_KIND.pfla)) throw new RangeError(`wasm backend attention: score kind ${kind} unknown`);
   if (spec.length < specLen) throw new RangeError(`wasm backend attention: spec has ${spec.length} values, kind ${kind} with ${NH} heads and ${nk} knots needs ${specLen}`);
   if (kind === SCORE_KIND.pfla && nk < 2) throw new RangeError(`wasm backend attention: pfla needs at least 2 knots, got ${nk}`);
-  const G = w.scoreSums(kind, nk), pairs = B * NH, n = B * T * C;
+  const G = scoreSums(kind, nk), pairs = B * NH, n = B * T * C;
   if (K && (K.G !== G || K.sums.length < pairs * G)) throw new RangeError(`wasm backend attention: kind ${kind} writes ${G} sums per pair (${pairs * G} in all), the kernel has G = ${K.G}, ${K.sums.length}`);
   if (needsCallState(opts) && !(opts.state && opts.state.length >= ATTN_STATE)) throw new RangeError(`wasm backend attention: quantizers and per-call decisions need opts.state (${ATTN_STATE} doubles)`);
   const nChunks = pool.chunks(pairs), aw = ceil4(nChunks * w.attentionScoreWork(T, C, NH));
