@@ -65,32 +65,13 @@ SIMD_INLINE void keep_row(float *keep, uint32_t rk, long n, double p) {
   }
 }
 
-// Rows of a strip, softmax of the n = t + 1 visible scores of each (m and Z saved); zeros up to
-// ncol. With a stats array already filled (backward), m and Z are read instead of computed; the
-// arithmetic from S to P is the same either way.
+// Rows of a strip in place, softmax.h's softmax_row of the n = t + 1 visible scores of each (m and Z
+// saved in stats, or read from there with read = 1: backward); zeros up to ncol.
 SIMD_INLINE void softmax_strip(float *S, long ld, long r0, long r1, long ncol, float *stats, int read) {
   for (long t = r0; t < r1; t++) {
     float *row = S + (t - r0) * ld;
-    const long n = t + 1;
-    float max;
-    double sum;
-    if (read) { max = stats[2 * t]; sum = stats[2 * t + 1]; }
-    else {
-      max = -INFINITY;
-      #pragma omp simd reduction(max : max)
-      for (long s = 0; s < n; s++) max = row[s] > max ? row[s] : max;
-    }
-    for (long s = 0; s < n; s++) row[s] -= max;
-    vexpf(row, row, n);
-    if (!read) {
-      sum = 0;
-      #pragma omp simd reduction(+ : sum)
-      for (long s = 0; s < n; s++) sum += row[s];
-      stats[2 * t] = max; stats[2 * t + 1] = (float)sum;
-    }
-    const float inv = (float)(1 / (double)stats[2 * t + 1]);
-    for (long s = 0; s < n; s++) row[s] *= inv;
-    for (long s = n; s < ncol; s++) row[s] = 0;
+    softmax_row(row, row, t + 1, &stats[2 * t], &stats[2 * t + 1], read);
+    for (long s = t + 1; s < ncol; s++) row[s] = 0;
   }
 }
 

@@ -125,6 +125,28 @@ SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long
   }
 }
 
+// softmax of a row: P[0..n) = exp(S - m) / Z (P may be S: each entry is read before it is written), m
+// the row max and Z the row sum, computed and stored (read = 0) or read from *m, *Z (read = 1). The plain
+// kernel (attention.c's softmax_strip) and kind 0 share it, so both save the same m and Z for the same S.
+SIMD_INLINE void softmax_row(float *P, const float *S, long n, float *m, float *Z, int read) {
+  float max = -INFINITY;
+  if (read) max = *m;
+  else {
+    #pragma omp simd reduction(max : max)
+    for (long s = 0; s < n; s++) max = S[s] > max ? S[s] : max;
+  }
+  for (long s = 0; s < n; s++) P[s] = S[s] - max;
+  vexpf(P, P, n);
+  if (!read) {
+    double sum = 0;
+    #pragma omp simd reduction(+ : sum)
+    for (long s = 0; s < n; s++) sum += P[s];
+    *m = max; *Z = (float)sum;
+  }
+  const float inv = (float)(1 / (double)*Z);
+  for (long s = 0; s < n; s++) P[s] *= inv;
+}
+
 // P[0..n) from S[0..n) (distinct arrays) of a row of head h, and zeros up to ncol. Row kinds: with read = 0 the row's m and Z
 // are computed and stored in *m, *Z; with read = 1 they are read from there (backward), the arithmetic
 // from S to P being the same either way. Elementwise kinds store m = 0, Z = 1. softplus with sig given
@@ -134,25 +156,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
   const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
   int zeroed = 0; // P[n..ncol) written by the kind's own loop
   switch (sp->kind) {
-    case SK_SOFTMAX: {
-      float max = -INFINITY;
-      if (read) max = *m;
-      else {
-        #pragma omp simd reduction(max : max)
-        for (long s = 0; s < n; s++) max = S[s] > max ? S[s] : max;
-      }
-      for (long s = 0; s < n; s++) P[s] = S[s] - max;
-      vexpf(P, P, n);
-      if (!read) {
-        double sum = 0;
-        #pragma omp simd reduction(+ : sum)
-        for (long s = 0; s < n; s++) sum += P[s];
-        *m = max; *Z = (float)sum;
-      }
-      const float inv = (float)(1 / (double)*Z);
-      for (long s = 0; s < n; s++) P[s] *= inv;
-      break;
-    }
+    case SK_SOFTMAX: softmax_row(P, S, n, m, Z, read); break;
     case SK_EXP: { // exp(c0 min(S - hp0, hp1)) hp2; the loops around vexpf in 16-lane blocks to ncol (exp_row)
       const float beta = hp[0], amax = hp[1], g = hp[2];
       long s = 0;
