@@ -219,13 +219,9 @@ POOL_FN(score_forward_strips, i0, i1) {
     j->mm(0, 1, r1 - r0, r1, D, j->scale, j->q + o + r0 * C, C, j->k + o, C, 0, S, ld);
     if (j->pass == PASS_S) { strip_stats(j, S, ld, r0, r1, it, i); continue; }
     for (long t = r0; t < r1; t++) quant_row(S + (t - r0) * ld, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
-    if (j->pass == PASS_DECIDE) { // max over the strip of min(S', c1) - c2
-      const float c1 = j->sc.c[1], c2 = j->sc.c[2];
+    if (j->pass == PASS_DECIDE) { // the decision's max over the strip's rows of S'
       float mx = -INFINITY;
-      for (long t = r0; t < r1; t++) for (long s = 0; s <= t; s++) {
-        const float x = S[(t - r0) * ld + s], y = (x < c1 ? x : c1) - c2;
-        mx = y > mx ? y : mx;
-      }
+      for (long t = r0; t < r1; t++) { const float y = sk_decide_row(&j->sc, S + (t - r0) * ld, t + 1); mx = y > mx ? y : mx; }
       j->imx[it] = mx;
       continue;
     }

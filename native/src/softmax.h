@@ -39,17 +39,23 @@ static inline long score_sums(int kind, long nk) {
   return kind == SK_EXP ? 3 : kind == SK_EXPROW ? 2 : kind == SK_PFLA ? 2 * nk + 1 : 0;
 }
 
-// The row's shift for exprow: 0, the guess, or the row max of x = min(S, c1) (*im: its first index, else -1).
-SIMD_INLINE float sk_shift(const ScoreSpec *sp, const float *S, long n, long *im) {
-  const float *c = sp->c;
-  const int mode = (int)c[3];
-  *im = -1;
-  if (mode == 0) return 0;
-  if (mode == 1 || (mode == 3 && !sp->decision)) return c[2];
+// The row max of x = min(S, c1), exprow's clamped score (-inf for n = 0).
+SIMD_INLINE float sk_xmax(const float *S, long n, float c1) {
   float m = -INFINITY;
-  for (long s = 0; s < n; s++) { const float x = S[s] < c[1] ? S[s] : c[1]; if (x > m) { m = x; *im = s; } }
+  for (long s = 0; s < n; s++) { const float x = S[s] < c1 ? S[s] : c1; m = x > m ? x : m; }
   return m;
 }
+
+// Whether exprow's shift is the row max of x (mode 2, or 3 with the call's decision; else 0 or the guess c2).
+SIMD_INLINE int sk_shift_is_max(const ScoreSpec *sp) { const int mode = (int)sp->c[3]; return mode == 2 || (mode == 3 && sp->decision); }
+SIMD_INLINE float sk_shift(const ScoreSpec *sp, const float *S, long n) {
+  return sk_shift_is_max(sp) ? sk_xmax(S, n, sp->c[1]) : sp->c[3] == 0 ? 0 : sp->c[2];
+}
+
+// A row's part of the call's decision (exprow mode 3; strongermax's callDecision): max(x) - c2, the call
+// deciding on the max over all rows. x - c2 rounds monotonically in x, so c2 subtracted once after the
+// max gives the max of the per-element differences, bit for bit.
+SIMD_INLINE float sk_decide_row(const ScoreSpec *sp, const float *S, long n) { return sk_xmax(S, n, sp->c[1]) - sp->c[2]; }
 
 // pfla_softmax's curve at x: value, slope, and (for the knot gradients) segment j, t, raw width, s, L.
 typedef struct { float v, dv, t, w, s, L; long j; } Pfla;
@@ -225,8 +231,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       break;
     }
     case SK_EXPROW: {
-      long im;
-      const float sh = read ? *m : sk_shift(sp, S, n, &im);
+      const float sh = read ? *m : sk_shift(sp, S, n);
       for (long s = 0; s < n; s++) P[s] = c0 * ((S[s] < c1 ? S[s] : c1) - sh);
       vexpf(P, P, n);
       if (!read) {
@@ -393,20 +398,19 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       } else for (long s = 0; s < n; s++) d[s] = d[s] * (S[s] < 0 ? c1 * P[s] : c0 * c4 * powf(S[s] + c2, c4 - 1)) * scale;
       break;
     case SK_EXPROW: {
-      // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index.
+      // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index,
+      // the first s with x = m (m, saved by forward, is then the row max of these same x).
+      const int rowmax = ((int)c[7] & 1) && sk_shift_is_max(sp);
       const float sub = c[5] != 0 ? (float)(dot / c4) : 0.0f;
       double dsum = 0, dt = 0;
+      long im = -1;
       for (long s = 0; s < n; s++) {
         const float da = c0 * P[s] * (d[s] - sub), x = S[s] < c1 ? S[s] : c1;
         dsum += da; dt += (double)da * (x - m);
         d[s] = S[s] > c1 ? 0 : da;
+        if (rowmax && im < 0 && x == m) im = s;
       }
-      long im;
-      const int mode = (int)c[3];
-      if (((int)c[7] & 1) && (mode == 2 || (mode == 3 && sp->decision))) {
-        sk_shift(sp, S, n, &im);
-        if (im >= 0 && !(S[im] > c1)) d[im] -= (float)dsum;
-      }
+      if (im >= 0 && !(S[im] > c1)) d[im] -= (float)dsum;
       sums[0] += dt;
       if (c[5] != 0) sums[1] += dot / Z;
       for (long s = 0; s < n; s++) d[s] *= scale;
