@@ -156,7 +156,8 @@ SIMD_INLINE void softmax_row(float *P, const float *S, long n, float *m, float *
 // P[0..n) from S[0..n) (distinct arrays) of a row of head h, and zeros up to ncol. Row kinds: with read = 0 the row's m and Z
 // are computed and stored in *m, *Z; with read = 1 they are read from there (backward), the arithmetic
 // from S to P being the same either way. Elementwise kinds store m = 0, Z = 1. softplus with sig given
-// (backward) also keeps σ(S) there (its derivative, from the same exponential), sigsoftmax σ(k S).
+// (backward) also keeps σ(S) there (its derivative, from the same exponential), sigsoftmax σ(k S),
+// pfla the curve's slope (from the same segment search).
 SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long ncol, long h, float *m, float *Z, int read, float *sig) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
@@ -269,7 +270,11 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
     }
     case SK_PFLA: {
       double sum = 0;
-      for (long s = 0; s < n; s++) { P[s] = sk_pfla(sp, S[s]).v; sum += P[s]; }
+      for (long s = 0; s < n; s++) {
+        const Pfla q = sk_pfla(sp, S[s]);
+        P[s] = q.v; sum += P[s];
+        if (sig) sig[s] = q.dv;
+      }
       if (!read) { *m = 0; *Z = c1 != 0 ? (float)(sum + c2) : c2; }
       const float inv = (float)(1 / (double)*Z);
       for (long s = 0; s < n; s++) P[s] *= inv;
@@ -336,7 +341,7 @@ SIMD_INLINE void exp_row_backward(float *d, const float *S, const float *P, long
 }
 
 // d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS scale (the gradient of the
-// unscaled scores q.k), and d[n..ncol) zeros. S, P (and softplus's/sigsoftmax's sig) as forward gave
+// unscaled scores q.k), and d[n..ncol) zeros. S, P (and softplus's/sigsoftmax's/pfla's sig) as forward gave
 // them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to). Each kind's loop is one
 // vectorized pass that also multiplies by scale (the same float32 operations as dS, then dS * scale).
 // sigmoid and exppoly take their derivative from P (σ = P / c0; c1 e^(c1 S) = c1 P / c0), no exponential.
@@ -425,10 +430,10 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       const int lx = c[4] != 0, ly = c[5] != 0;
       const float sub = c1 != 0 ? fd : 0.0f, quad = c[0] != 0;
       for (long s = 0; s < n; s++) {
-        const Pfla q = sk_pfla(sp, S[s]);
         const float gy = (d[s] - sub) / Z;
-        d[s] = gy * q.dv * scale;
-        if (!lx && !ly) continue;
+        d[s] = gy * sig[s] * scale; // sig: the slope, from the recomputation
+        if (!lx && !ly) continue; // no knot gradients: no second search
+        const Pfla q = sk_pfla(sp, S[s]);
         const float gl = quad ? gy * 2 * S[s] * q.L : gy;
         const long j = q.j;
         if (ly) {
@@ -442,7 +447,6 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
         }
       }
       sums[2 * nk] += dot / Z;
-      (void)c2;
       break;
     }
   }
