@@ -299,7 +299,6 @@ static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items,
   for (long r = 0; r < rows; r++) asum += j->rsum[r];
   quant_params(q, (int)st[0], (int)st[1], mn, mx, amax, asum, (double)j->B * j->NH * j->T * (j->T + 1) / 2);
   st[4] = q->on; st[5] = q->scale; st[6] = q->zp; st[7] = q->qmin; st[8] = q->qmax; st[9] = q->amax; st[10] = q->levels;
-  *q = quant_of(st);
 }
 
 static void score_spec(AttnJob *j, int kind, const float *spec, long nk, const double *state) {
