@@ -35,7 +35,8 @@ typedef struct {
   void (*mm)(int, int, long, long, long, float, const float *, long, const float *, long, int, float *, long);
   double p;        // dropout probability (0: none)
   uint32_t seed;
-  float *work;     // per thread: 3 (forward) or 4 (backward) strips of rb x T floats
+  float *work;     // per thread: `strips` strips of rb x T floats (run's argument)
+  int strips;
   // The extended kernel (softmax variants and quantizers; docs/softmax.md "Inside the attention kernel"):
   ScoreSpec sc;
   Quant qs, qp;    // the scores' and the weights' quantizers (on = 0: off or passing unchanged)
@@ -65,32 +66,13 @@ SIMD_INLINE void keep_row(float *keep, uint32_t rk, long n, double p) {
   }
 }
 
-// Rows of a strip, softmax of the n = t + 1 visible scores of each (m and Z saved); zeros up to
-// ncol. With a stats array already filled (backward), m and Z are read instead of computed; the
-// arithmetic from S to P is the same either way.
+// Rows of a strip in place, softmax.h's softmax_row of the n = t + 1 visible scores of each (m and Z
+// saved in stats, or read from there with read = 1: backward); zeros up to ncol.
 SIMD_INLINE void softmax_strip(float *S, long ld, long r0, long r1, long ncol, float *stats, int read) {
   for (long t = r0; t < r1; t++) {
     float *row = S + (t - r0) * ld;
-    const long n = t + 1;
-    float max;
-    double sum;
-    if (read) { max = stats[2 * t]; sum = stats[2 * t + 1]; }
-    else {
-      max = -INFINITY;
-      #pragma omp simd reduction(max : max)
-      for (long s = 0; s < n; s++) max = row[s] > max ? row[s] : max;
-    }
-    for (long s = 0; s < n; s++) row[s] -= max;
-    vexpf(row, row, n);
-    if (!read) {
-      sum = 0;
-      #pragma omp simd reduction(+ : sum)
-      for (long s = 0; s < n; s++) sum += row[s];
-      stats[2 * t] = max; stats[2 * t + 1] = (float)sum;
-    }
-    const float inv = (float)(1 / (double)stats[2 * t + 1]);
-    for (long s = 0; s < n; s++) row[s] *= inv;
-    for (long s = n; s < ncol; s++) row[s] = 0;
+    softmax_row(row, row, t + 1, &stats[2 * t], &stats[2 * t + 1], read);
+    for (long s = t + 1; s < ncol; s++) row[s] = 0;
   }
 }
 
@@ -108,7 +90,7 @@ SIMD_INLINE void dropout_strip(float *W, float *K, const float *P, long ld, long
 POOL_FN(attention_forward_strips, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T;
-  float *S = j->work + (long)tid * 3 * rb * T, *K = S + rb * T, *W = K + rb * T;
+  float *S = j->work + (long)tid * j->strips * rb * T, *K = S + rb * T, *W = K + rb * T;
   for (long it = i0; it < i1; it++) { // it = pair * nrb + strip
     const long i = it / j->nrb, r0 = (it % j->nrb) * rb, r1 = r0 + rb < T ? r0 + rb : T;
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
@@ -125,7 +107,7 @@ POOL_FN(attention_forward_strips, i0, i1) {
 POOL_FN(attention_backward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T;
-  float *P = j->work + (long)tid * 4 * rb * T, *G = P + rb * T, *K = G + rb * T;
+  float *P = j->work + (long)tid * j->strips * rb * T, *G = P + rb * T, *K = G + rb * T;
   for (long i = i0; i < i1; i++) {
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
     const float *q = j->q + o, *k = j->k + o, *v = j->v + o, *dout = j->dout + o, *out = j->o + o;
@@ -169,6 +151,7 @@ static long strip_rows(long T) {
 static void run(pool_fn fn, AttnJob *j, long items, int strips) {
   j->rb = strip_rows(j->T);
   j->nrb = (j->T + j->rb - 1) / j->rb;
+  j->strips = strips;
   j->work = malloc((size_t)pool_threads() * strips * j->rb * j->T * sizeof(float));
   if (!j->work) abort();
   pool_run(items, 1, fn, j);
@@ -230,7 +213,7 @@ SIMD_INLINE void strip_stats(const AttnJob *j, const float *X, long ld, long r0,
 POOL_FN(score_forward_strips, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T;
-  float *S = j->work + (long)tid * 4 * rb * T, *P = S + rb * T, *K = P + rb * T, *W = K + rb * T;
+  float *S = j->work + (long)tid * j->strips * rb * T, *P = S + rb * T; // then K, W (score_pass)
   for (long it = i0; it < i1; it++) { // it = pair * nrb + strip
     const long i = it / j->nrb, r0 = (it % j->nrb) * rb, r1 = r0 + rb < T ? r0 + rb : T;
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
@@ -238,13 +221,9 @@ POOL_FN(score_forward_strips, i0, i1) {
     j->mm(0, 1, r1 - r0, r1, D, j->scale, j->q + o + r0 * C, C, j->k + o, C, 0, S, ld);
     if (j->pass == PASS_S) { strip_stats(j, S, ld, r0, r1, it, i); continue; }
     for (long t = r0; t < r1; t++) quant_row(S + (t - r0) * ld, t + 1, &j->qs, (uint32_t)i, (uint32_t)t);
-    if (j->pass == PASS_DECIDE) { // max over the strip of min(S', c1) - c2
-      const float c1 = j->sc.c[1], c2 = j->sc.c[2];
+    if (j->pass == PASS_DECIDE) { // the decision's max over the strip's rows of S'
       float mx = -INFINITY;
-      for (long t = r0; t < r1; t++) for (long s = 0; s <= t; s++) {
-        const float x = S[(t - r0) * ld + s], y = (x < c1 ? x : c1) - c2;
-        mx = y > mx ? y : mx;
-      }
+      for (long t = r0; t < r1; t++) { const float y = sk_decide_row(&j->sc, S + (t - r0) * ld, t + 1); mx = y > mx ? y : mx; }
       j->imx[it] = mx;
       continue;
     }
@@ -256,9 +235,20 @@ POOL_FN(score_forward_strips, i0, i1) {
     if (j->pass == PASS_P) { strip_stats(j, P, ld, r0, r1, it, i); continue; }
     for (long t = r0; t < r1; t++) quant_row(P + (t - r0) * ld, t + 1, &j->qp, (uint32_t)i, (uint32_t)t);
     const float *w = P;
-    if (j->p > 0) { dropout_strip(W, K, P, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p); w = W; }
+    if (j->p > 0) {
+      float *K = P + rb * T, *W = K + rb * T;
+      dropout_strip(W, K, P, ld, r0, r1, r1, j->seed, (uint32_t)i, j->p);
+      w = W;
+    }
     j->mm(0, 0, r1 - r0, D, r1, 1.0f, w, ld, j->v + o, C, 0, j->out + o + r0 * C, C);
   }
+}
+
+// One forward pass over all strips with the strips per thread it uses: S (the pre-passes of S and of
+// the decision), S and P (of P), S, P, K and W (the main pass).
+static void score_pass(AttnJob *j, int pass, long items) {
+  j->pass = pass;
+  run(score_forward_strips, j, items, pass == PASS_MAIN ? 4 : pass == PASS_P ? 2 : 1);
 }
 
 // Per strip: S and dP = dO V^T first (two products), then row by row, while the row is in cache: S', P
@@ -267,7 +257,7 @@ POOL_FN(score_backward_pairs, i0, i1) {
   const AttnJob *j = p;
   const long T = j->T, C = j->C, D = j->D, NH = j->NH, rb = j->rb, ld = T, G = j->G;
   // strips S, P, dP/dS, W (only with Q_P or dropout), then one row each of keep factors and σ
-  float *S = j->work + (long)tid * 5 * rb * T, *P = S + rb * T, *Gs = P + rb * T, *W = Gs + rb * T, *K = W + rb * T, *F = K + T;
+  float *S = j->work + (long)tid * j->strips * rb * T, *P = S + rb * T, *Gs = P + rb * T, *W = Gs + rb * T, *K = W + rb * T, *F = K + T;
   const int weights = j->qp.on || j->p > 0; // W differs from P
   for (long i = i0; i < i1; i++) {
     const long b = i / NH, h = i % NH, o = b * T * C + h * D;
@@ -320,7 +310,6 @@ static void quant_from_stats(Quant *q, double *st, const AttnJob *j, long items,
   for (long r = 0; r < rows; r++) asum += j->rsum[r];
   quant_params(q, (int)st[0], (int)st[1], mn, mx, amax, asum, (double)j->B * j->NH * j->T * (j->T + 1) / 2);
   st[4] = q->on; st[5] = q->scale; st[6] = q->zp; st[7] = q->qmin; st[8] = q->qmax; st[9] = q->amax; st[10] = q->levels;
-  *q = quant_of(st);
 }
 
 static void score_spec(AttnJob *j, int kind, const float *spec, long nk, const double *state) {
@@ -346,18 +335,16 @@ void nl_attention_score_forward(float *out, float *stats, const float *q, const 
     if (!j.imn || !j.rsum) abort();
     j.imx = j.imn + items; j.iam = j.imx + items;
   }
-  if (state[0] >= 0) { j.pass = PASS_S; run(score_forward_strips, &j, items, 4); quant_from_stats(&j.qs, state, &j, items, rows); }
+  if (state[0] >= 0) { score_pass(&j, PASS_S, items); quant_from_stats(&j.qs, state, &j, items, rows); }
   if (decide) {
-    j.pass = PASS_DECIDE;
-    run(score_forward_strips, &j, items, 4);
+    score_pass(&j, PASS_DECIDE, items);
     float mx = -INFINITY;
     for (long it = 0; it < items; it++) mx = j.imx[it] > mx ? j.imx[it] : mx;
     j.sc.decision = mx > spec[6];
     state[24] = j.sc.decision;
   }
-  if (state[12] >= 0) { j.pass = PASS_P; run(score_forward_strips, &j, items, 4); quant_from_stats(&j.qp, state + 12, &j, items, rows); }
-  j.pass = PASS_MAIN;
-  run(score_forward_strips, &j, items, 4);
+  if (state[12] >= 0) { score_pass(&j, PASS_P, items); quant_from_stats(&j.qp, state + 12, &j, items, rows); }
+  score_pass(&j, PASS_MAIN, items);
   free(j.imn); free(j.rsum);
 }
 

@@ -39,17 +39,23 @@ static inline long score_sums(int kind, long nk) {
   return kind == SK_EXP ? 3 : kind == SK_EXPROW ? 2 : kind == SK_PFLA ? 2 * nk + 1 : 0;
 }
 
-// The row's shift for exprow: 0, the guess, or the row max of x = min(S, c1) (*im: its first index, else -1).
-SIMD_INLINE float sk_shift(const ScoreSpec *sp, const float *S, long n, long *im) {
-  const float *c = sp->c;
-  const int mode = (int)c[3];
-  *im = -1;
-  if (mode == 0) return 0;
-  if (mode == 1 || (mode == 3 && !sp->decision)) return c[2];
+// The row max of x = min(S, c1), exprow's clamped score (-inf for n = 0).
+SIMD_INLINE float sk_xmax(const float *S, long n, float c1) {
   float m = -INFINITY;
-  for (long s = 0; s < n; s++) { const float x = S[s] < c[1] ? S[s] : c[1]; if (x > m) { m = x; *im = s; } }
+  for (long s = 0; s < n; s++) { const float x = S[s] < c1 ? S[s] : c1; m = x > m ? x : m; }
   return m;
 }
+
+// Whether exprow's shift is the row max of x (mode 2, or 3 with the call's decision; else 0 or the guess c2).
+SIMD_INLINE int sk_shift_is_max(const ScoreSpec *sp) { const int mode = (int)sp->c[3]; return mode == 2 || (mode == 3 && sp->decision); }
+SIMD_INLINE float sk_shift(const ScoreSpec *sp, const float *S, long n) {
+  return sk_shift_is_max(sp) ? sk_xmax(S, n, sp->c[1]) : sp->c[3] == 0 ? 0 : sp->c[2];
+}
+
+// A row's part of the call's decision (exprow mode 3; strongermax's callDecision): max(x) - c2, the call
+// deciding on the max over all rows. x - c2 rounds monotonically in x, so c2 subtracted once after the
+// max gives the max of the per-element differences, bit for bit.
+SIMD_INLINE float sk_decide_row(const ScoreSpec *sp, const float *S, long n) { return sk_xmax(S, n, sp->c[1]) - sp->c[2]; }
 
 // pfla_softmax's curve at x: value, slope, and (for the knot gradients) segment j, t, raw width, s, L.
 typedef struct { float v, dv, t, w, s, L; long j; } Pfla;
@@ -125,34 +131,39 @@ SIMD_INLINE void softplus_row(float *P, float *sig, const float *S, long n, long
   }
 }
 
+// softmax of a row: P[0..n) = exp(S - m) / Z (P may be S: each entry is read before it is written), m
+// the row max and Z the row sum, computed and stored (read = 0) or read from *m, *Z (read = 1). The plain
+// kernel (attention.c's softmax_strip) and kind 0 share it, so both save the same m and Z for the same S.
+SIMD_INLINE void softmax_row(float *P, const float *S, long n, float *m, float *Z, int read) {
+  float max = -INFINITY;
+  if (read) max = *m;
+  else {
+    #pragma omp simd reduction(max : max)
+    for (long s = 0; s < n; s++) max = S[s] > max ? S[s] : max;
+  }
+  for (long s = 0; s < n; s++) P[s] = S[s] - max;
+  vexpf(P, P, n);
+  if (!read) {
+    double sum = 0;
+    #pragma omp simd reduction(+ : sum)
+    for (long s = 0; s < n; s++) sum += P[s];
+    *m = max; *Z = (float)sum;
+  }
+  const float inv = (float)(1 / (double)*Z);
+  for (long s = 0; s < n; s++) P[s] *= inv;
+}
+
 // P[0..n) from S[0..n) (distinct arrays) of a row of head h, and zeros up to ncol. Row kinds: with read = 0 the row's m and Z
 // are computed and stored in *m, *Z; with read = 1 they are read from there (backward), the arithmetic
 // from S to P being the same either way. Elementwise kinds store m = 0, Z = 1. softplus with sig given
-// (backward) also keeps σ(S) there (its derivative, from the same exponential), sigsoftmax σ(k S).
+// (backward) also keeps σ(S) there (its derivative, from the same exponential), sigsoftmax σ(k S),
+// pfla the curve's slope (from the same segment search).
 SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S, long n, long ncol, long h, float *m, float *Z, int read, float *sig) {
   const float *c = sp->c, *hp = sp->hp + 4 * h;
   const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
   int zeroed = 0; // P[n..ncol) written by the kind's own loop
   switch (sp->kind) {
-    case SK_SOFTMAX: {
-      float max = -INFINITY;
-      if (read) max = *m;
-      else {
-        #pragma omp simd reduction(max : max)
-        for (long s = 0; s < n; s++) max = S[s] > max ? S[s] : max;
-      }
-      for (long s = 0; s < n; s++) P[s] = S[s] - max;
-      vexpf(P, P, n);
-      if (!read) {
-        double sum = 0;
-        #pragma omp simd reduction(+ : sum)
-        for (long s = 0; s < n; s++) sum += P[s];
-        *m = max; *Z = (float)sum;
-      }
-      const float inv = (float)(1 / (double)*Z);
-      for (long s = 0; s < n; s++) P[s] *= inv;
-      break;
-    }
+    case SK_SOFTMAX: softmax_row(P, S, n, m, Z, read); break;
     case SK_EXP: { // exp(c0 min(S - hp0, hp1)) hp2; the loops around vexpf in 16-lane blocks to ncol (exp_row)
       const float beta = hp[0], amax = hp[1], g = hp[2];
       long s = 0;
@@ -221,8 +232,7 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
       break;
     }
     case SK_EXPROW: {
-      long im;
-      const float sh = read ? *m : sk_shift(sp, S, n, &im);
+      const float sh = read ? *m : sk_shift(sp, S, n);
       for (long s = 0; s < n; s++) P[s] = c0 * ((S[s] < c1 ? S[s] : c1) - sh);
       vexpf(P, P, n);
       if (!read) {
@@ -260,7 +270,11 @@ SIMD_INLINE void score_row_forward(const ScoreSpec *sp, float *P, const float *S
     }
     case SK_PFLA: {
       double sum = 0;
-      for (long s = 0; s < n; s++) { P[s] = sk_pfla(sp, S[s]).v; sum += P[s]; }
+      for (long s = 0; s < n; s++) {
+        const Pfla q = sk_pfla(sp, S[s]);
+        P[s] = q.v; sum += P[s];
+        if (sig) sig[s] = q.dv;
+      }
       if (!read) { *m = 0; *Z = c1 != 0 ? (float)(sum + c2) : c2; }
       const float inv = (float)(1 / (double)*Z);
       for (long s = 0; s < n; s++) P[s] *= inv;
@@ -327,7 +341,7 @@ SIMD_INLINE void exp_row_backward(float *d, const float *S, const float *P, long
 }
 
 // d[0..n) holds dP (the loss's gradient with respect to P); it becomes dS scale (the gradient of the
-// unscaled scores q.k), and d[n..ncol) zeros. S, P (and softplus's/sigsoftmax's sig) as forward gave
+// unscaled scores q.k), and d[n..ncol) zeros. S, P (and softplus's/sigsoftmax's/pfla's sig) as forward gave
 // them; Dt = Σ P dP where a kind needs it; sums: this pair's G sums (added to). Each kind's loop is one
 // vectorized pass that also multiplies by scale (the same float32 operations as dS, then dS * scale).
 // sigmoid and exppoly take their derivative from P (σ = P / c0; c1 e^(c1 S) = c1 P / c0), no exponential.
@@ -389,20 +403,19 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       } else for (long s = 0; s < n; s++) d[s] = d[s] * (S[s] < 0 ? c1 * P[s] : c0 * c4 * powf(S[s] + c2, c4 - 1)) * scale;
       break;
     case SK_EXPROW: {
-      // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index.
+      // da = c0 P (dP - div D / c4); the row max (when it is the shift) gets -Σ da at its first index,
+      // the first s with x = m (m, saved by forward, is then the row max of these same x).
+      const int rowmax = ((int)c[7] & 1) && sk_shift_is_max(sp);
       const float sub = c[5] != 0 ? (float)(dot / c4) : 0.0f;
       double dsum = 0, dt = 0;
+      long im = -1;
       for (long s = 0; s < n; s++) {
         const float da = c0 * P[s] * (d[s] - sub), x = S[s] < c1 ? S[s] : c1;
         dsum += da; dt += (double)da * (x - m);
         d[s] = S[s] > c1 ? 0 : da;
+        if (rowmax && im < 0 && x == m) im = s;
       }
-      long im;
-      const int mode = (int)c[3];
-      if (((int)c[7] & 1) && (mode == 2 || (mode == 3 && sp->decision))) {
-        sk_shift(sp, S, n, &im);
-        if (im >= 0 && !(S[im] > c1)) d[im] -= (float)dsum;
-      }
+      if (im >= 0 && !(S[im] > c1)) d[im] -= (float)dsum;
       sums[0] += dt;
       if (c[5] != 0) sums[1] += dot / Z;
       for (long s = 0; s < n; s++) d[s] *= scale;
@@ -417,10 +430,10 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
       const int lx = c[4] != 0, ly = c[5] != 0;
       const float sub = c1 != 0 ? fd : 0.0f, quad = c[0] != 0;
       for (long s = 0; s < n; s++) {
-        const Pfla q = sk_pfla(sp, S[s]);
         const float gy = (d[s] - sub) / Z;
-        d[s] = gy * q.dv * scale;
-        if (!lx && !ly) continue;
+        d[s] = gy * sig[s] * scale; // sig: the slope, from the recomputation
+        if (!lx && !ly) continue; // no knot gradients: no second search
+        const Pfla q = sk_pfla(sp, S[s]);
         const float gl = quad ? gy * 2 * S[s] * q.L : gy;
         const long j = q.j;
         if (ly) {
@@ -434,7 +447,6 @@ SIMD_INLINE void score_row_backward(const ScoreSpec *sp, float *d, const float *
         }
       }
       sums[2 * nk] += dot / Z;
-      (void)c2;
       break;
     }
   }
