@@ -228,7 +228,7 @@ POOL_FN(score_forward_strips, i0, i1) {
       continue;
     }
     for (long t = r0; t < r1; t++) {
-      float *pr = P + (t - r0) * ld, m, Z;
+      float *pr = P + (t - r0) * ld, m = 0, Z = 1; // every kind sets both (GCC cannot tell)
       score_row_forward(&j->sc, pr, S + (t - r0) * ld, t + 1, r1, h, &m, &Z, 0, NULL);
       if (j->pass == PASS_MAIN) { stats[2 * t] = m; stats[2 * t + 1] = Z; }
     }
